@@ -1,0 +1,122 @@
+"""minigrad: a small reverse-mode autograd engine with NumPy, Numba and CuPy backends.
+
+``import minigrad`` imports NumPy only; other backends load on first use.
+"""
+
+from . import backends
+from ._version import __version__
+from .backends import get_backend, set_backend
+from .backends import use as backend
+from .creation import (
+    arange,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    manual_seed,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    zeros,
+    zeros_like,
+)
+from .dtypes import bool_, float32, float64, int32, int64, uint8
+from .engine import grad
+from .errors import (
+    BackendMismatchError,
+    BackendUnavailableError,
+    GradcheckError,
+    InplaceError,
+    MinigradError,
+    ShapeError,
+    UnknownBackendError,
+)
+from .function import Function
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .gradcheck import GradcheckReport, gradcheck, gradgradcheck
+from .ops import (
+    abs,
+    add,
+    argmax,
+    argmin,
+    broadcast_to,
+    cat,
+    chunk,
+    clamp,
+    clip,
+    clone,
+    concatenate,
+    cos,
+    div,
+    eq,
+    erf,
+    exp,
+    expand,
+    flatten,
+    ge,
+    gelu,
+    gt,
+    le,
+    leaky_relu,
+    log,
+    log_softmax,
+    logsumexp,
+    lt,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    mul,
+    ne,
+    neg,
+    pad,
+    permute,
+    pow,
+    relu,
+    reshape,
+    rsqrt,
+    sigmoid,
+    sign,
+    sin,
+    softmax,
+    softplus,
+    split,
+    sqrt,
+    squeeze,
+    stack,
+    std,
+    sub,
+    sum,
+    tanh,
+    transpose,
+    unsqueeze,
+    var,
+    where,
+)
+from .tensor import Tensor, tensor
+
+bool = bool_  # noqa: A001 - minigrad.bool, as torch.bool
+
+__all__ = [
+    "BackendMismatchError", "BackendUnavailableError", "Function", "GradcheckError", "GradcheckReport",
+    "InplaceError", "MinigradError", "ShapeError", "Tensor", "UnknownBackendError", "__version__", "abs",
+    "add", "arange", "argmax", "argmin", "backend", "backends", "bool", "bool_", "broadcast_to", "cat",
+    "chunk", "clamp", "clip", "clone", "concatenate", "cos", "div", "empty", "empty_like", "enable_grad",
+    "eq", "erf", "exp", "expand", "eye", "flatten", "float32", "float64", "from_numpy", "full", "full_like",
+    "ge", "gelu", "get_backend", "grad", "gradcheck", "gradgradcheck", "gt", "int32", "int64",
+    "is_grad_enabled", "le", "leaky_relu", "linspace", "log", "log_softmax", "logsumexp", "lt",
+    "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne", "neg", "no_grad",
+    "ones", "ones_like", "pad", "permute", "pow", "rand", "rand_like", "randint", "randn", "randn_like",
+    "relu", "reshape", "rsqrt", "set_backend", "set_grad_enabled", "sigmoid", "sign", "sin", "softmax",
+    "softplus", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "tanh", "tensor", "transpose",
+    "uint8", "unsqueeze", "var", "where", "zeros", "zeros_like",
+]

@@ -1,0 +1,133 @@
+"""Creating tensors: constants, ranges and random numbers, on the current or a named backend."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import backends as _backends
+from .dtypes import DEFAULT_FLOAT, as_dtype, int64
+from .tensor import Tensor, tensor
+
+
+def _shape(size) -> tuple:
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    shape = tuple(int(n) for n in size)
+    if any(n < 0 for n in shape):
+        raise ValueError(f"negative dimension in shape {shape}")
+    return shape
+
+
+def _make(array_fn, dtype, requires_grad: bool, backend) -> Tensor:
+    target = _backends.resolve(backend)
+    out = Tensor(array_fn(target), target)
+    if requires_grad:
+        out.requires_grad_(True)
+    return out
+
+
+def from_numpy(array: np.ndarray, backend: str | None = None) -> Tensor:
+    """A tensor with the values and dtype of a NumPy array (a copy)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
+    return tensor(array, backend=backend)
+
+
+def zeros(*size, dtype=None, requires_grad=False, backend=None) -> Tensor:
+    dt = as_dtype(dtype or DEFAULT_FLOAT)
+    return _make(lambda b: b.zeros(_shape(size), dt), dt, requires_grad, backend)
+
+
+def ones(*size, dtype=None, requires_grad=False, backend=None) -> Tensor:
+    dt = as_dtype(dtype or DEFAULT_FLOAT)
+    return _make(lambda b: b.ones(_shape(size), dt), dt, requires_grad, backend)
+
+
+def empty(*size, dtype=None, requires_grad=False, backend=None) -> Tensor:
+    dt = as_dtype(dtype or DEFAULT_FLOAT)
+    return _make(lambda b: b.empty(_shape(size), dt), dt, requires_grad, backend)
+
+
+def full(size, fill_value, dtype=None, requires_grad=False, backend=None) -> Tensor:
+    if dtype is None:
+        dtype = "bool" if isinstance(fill_value, bool) else int64 if isinstance(fill_value, int) else DEFAULT_FLOAT
+    dt = as_dtype(dtype)
+    shape = _shape((size,))
+    return _make(lambda b: b.full(shape, fill_value, dt), dt, requires_grad, backend)
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad=False, backend=None) -> Tensor:
+    """Values from ``start`` (default 0) up to, not including, ``end``."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        dtype = int64 if all(isinstance(v, int) for v in (start, end, step)) else DEFAULT_FLOAT
+    dt = as_dtype(dtype)
+    return _make(lambda b: b.arange(start, end, step, dt), dt, requires_grad, backend)
+
+
+def linspace(start, end, steps: int, dtype=None, requires_grad=False, backend=None) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end``, both included."""
+    dt = as_dtype(dtype or DEFAULT_FLOAT)
+    return _make(lambda b: b.linspace(start, end, steps, dt), dt, requires_grad, backend)
+
+
+def eye(n: int, m: int | None = None, dtype=None, requires_grad=False, backend=None) -> Tensor:
+    dt = as_dtype(dtype or DEFAULT_FLOAT)
+    return _make(lambda b: b.eye(n, n if m is None else m, dt), dt, requires_grad, backend)
+
+
+def rand(*size, dtype=None, requires_grad=False, backend=None) -> Tensor:
+    """Uniform on [0, 1); reproducible after ``minigrad.manual_seed``."""
+    dt = as_dtype(dtype or DEFAULT_FLOAT)
+    return _make(lambda b: b.rand(_shape(size), dt), dt, requires_grad, backend)
+
+
+def randn(*size, dtype=None, requires_grad=False, backend=None) -> Tensor:
+    """Standard normal; reproducible after ``minigrad.manual_seed``."""
+    dt = as_dtype(dtype or DEFAULT_FLOAT)
+    return _make(lambda b: b.randn(_shape(size), dt), dt, requires_grad, backend)
+
+
+def randint(low, high=None, size=(), dtype=None, backend=None) -> Tensor:
+    """Integers from ``low`` up to, not including, ``high`` (``randint(high, size=...)`` also works)."""
+    if high is None:
+        low, high = 0, low
+    dt = as_dtype(dtype or int64)
+    shape = _shape((size,) if isinstance(size, int) else tuple(size))
+    return _make(lambda b: b.randint(low, high, shape, dt), dt, False, backend)
+
+
+def _like(x: Tensor, fn, dtype, requires_grad, backend, *args):
+    return fn(*args, dtype=dtype or x.dtype, requires_grad=requires_grad,
+              backend=backend or x.backend)
+
+
+def zeros_like(x: Tensor, dtype=None, requires_grad=False, backend=None) -> Tensor:
+    return _like(x, zeros, dtype, requires_grad, backend, x.shape)
+
+
+def ones_like(x: Tensor, dtype=None, requires_grad=False, backend=None) -> Tensor:
+    return _like(x, ones, dtype, requires_grad, backend, x.shape)
+
+
+def empty_like(x: Tensor, dtype=None, requires_grad=False, backend=None) -> Tensor:
+    return _like(x, empty, dtype, requires_grad, backend, x.shape)
+
+
+def full_like(x: Tensor, fill_value, dtype=None, requires_grad=False, backend=None) -> Tensor:
+    return full(x.shape, fill_value, dtype=dtype or x.dtype, requires_grad=requires_grad,
+                backend=backend or x.backend)
+
+
+def rand_like(x: Tensor, dtype=None, requires_grad=False, backend=None) -> Tensor:
+    return _like(x, rand, dtype, requires_grad, backend, x.shape)
+
+
+def randn_like(x: Tensor, dtype=None, requires_grad=False, backend=None) -> Tensor:
+    return _like(x, randn, dtype, requires_grad, backend, x.shape)
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the random numbers of every backend, for reproducible runs."""
+    _backends.manual_seed(seed)

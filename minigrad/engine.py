@@ -1,0 +1,247 @@
+"""The reverse-mode engine: ``backward`` and ``grad``.
+
+The graph is made of ``Function`` nodes (one output each) and ``AccumulateGrad`` nodes for leaves. A pass
+counts, for every node reachable from the outputs, how many consumers will send it a gradient, then runs
+the nodes in topological order as their counts reach zero (Kahn's algorithm, no recursion, so a chain of
+any depth works). Gradients arriving at a node are summed; the gradient an op returns for an input is summed
+back to that input's shape (undoing broadcasting) and cast to its dtype, here and only here.
+"""
+
+from __future__ import annotations
+
+from .function import AccumulateGrad, Function, _edge
+from .grad_mode import _enabled
+from .tensor import Tensor
+
+
+def _as_tuple(x) -> tuple:
+    if x is None:
+        return ()
+    if isinstance(x, Tensor):
+        return (x,)
+    return tuple(x)
+
+
+def _root_grads(outputs, grad_outputs, create_graph: bool) -> list:
+    grads = []
+    for i, out in enumerate(outputs):
+        g = grad_outputs[i] if grad_outputs is not None and i < len(grad_outputs) else None
+        if g is None:
+            if out.data.size != 1:
+                raise RuntimeError(
+                    f"backward: grad can be implicitly created only for a single-element output, got "
+                    f"shape {out.shape}; pass a gradient of that shape"
+                )
+            g = Tensor(out._backend.ones(out.shape, out.dtype), out._backend)
+        elif not isinstance(g, Tensor):
+            from .tensor import tensor
+
+            g = tensor(g, dtype=out.dtype, backend=out.backend)
+        if g.shape != out.shape:
+            raise ValueError(f"backward: the gradient has shape {g.shape} but the output has shape {out.shape}")
+        if g._backend is not out._backend:
+            from .errors import BackendMismatchError
+
+            raise BackendMismatchError(
+                f"backward: the gradient is on backend {g.backend!r} but the output on {out.backend!r}"
+            )
+        grads.append(g)
+    return grads
+
+
+def _topological_order(roots) -> tuple[list, dict]:
+    """Nodes reachable from ``roots`` and each node's number of consumers within that set."""
+    dependencies: dict = {}
+    seen = set(roots)
+    stack = list(roots)
+    order = []
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        for child in getattr(node, "next", ()):
+            if child is None:
+                continue
+            dependencies[child] = dependencies.get(child, 0) + 1
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return order, dependencies
+
+
+def _needed_nodes(order, dependencies, targets) -> set:
+    """The nodes from which some target is reachable (the only ones ``grad`` must run)."""
+    remaining = dict(dependencies)
+    ready = [n for n in order if remaining.get(n, 0) == 0]
+    topo = []
+    while ready:
+        node = ready.pop()
+        topo.append(node)
+        for child in getattr(node, "next", ()):
+            if child is not None:
+                remaining[child] -= 1
+                if remaining[child] == 0:
+                    ready.append(child)
+    needed = set(targets)
+    for node in reversed(topo):
+        if any(child in needed for child in getattr(node, "next", ())):
+            needed.add(node)
+    return needed
+
+
+def _sum_to(g: Tensor, shape: tuple) -> Tensor:
+    from . import ops
+
+    return ops.sum_to(g, shape)
+
+
+def _run(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate):
+    """Run one backward pass. Returns the gradients captured for ``inputs`` (None where unreached)."""
+    roots = [out.grad_fn if out.grad_fn is not None else _edge(out) for out in outputs]
+    order, dependencies = _topological_order(roots)
+
+    captures: dict = {}
+    if inputs is not None:
+        for t in inputs:
+            captures.setdefault(_edge(t), None)
+        needed = None if accumulate else _needed_nodes(order, dependencies, captures)
+    else:
+        needed = None
+
+    buffers: dict = {}
+    for node, g in zip(roots, grad_outputs):
+        buffers[node] = buffers[node] + g if node in buffers else g
+
+    ready = [n for n in dict.fromkeys(roots) if dependencies.get(n, 0) == 0]
+    stored: set = {id(g.data) for g in grad_outputs}  # arrays a leaf may not own without copying
+    token = _enabled.set(create_graph)
+    try:
+        while ready:
+            node = ready.pop()
+            g = buffers.pop(node, None)
+            if node in captures:
+                captures[node] = g
+            if isinstance(node, AccumulateGrad):
+                if accumulate and g is not None and (inputs is None or node in captures):
+                    _accumulate(node.leaf, g, create_graph, stored)
+                continue
+            if g is not None and node._retained is not None:
+                kept = node._retained()
+                if kept is not None:
+                    _accumulate(kept, g, create_graph, stored)
+            run = g is not None and (needed is None or node in needed)
+            grads = _call_backward(node, g) if run else ()
+            if run and not retain_graph:
+                node.release()
+            for i, child in enumerate(node.next):
+                if child is None:
+                    continue
+                gi = grads[i] if i < len(grads) else None
+                if gi is not None:
+                    shape, dtype = node.input_meta[i]
+                    if gi.shape != shape:
+                        gi = _sum_to(gi, shape)
+                    if gi.dtype != dtype:
+                        gi = gi.astype(dtype)
+                    previous = buffers.get(child)
+                    buffers[child] = gi if previous is None else previous + gi
+                left = dependencies[child] - 1
+                dependencies[child] = left
+                if left == 0:
+                    ready.append(child)
+    finally:
+        _enabled.reset(token)
+    return captures
+
+
+def _call_backward(node: Function, g: Tensor) -> tuple:
+    grads = node.backward(node, g)
+    if not isinstance(grads, tuple):
+        grads = (grads,)
+    if len(grads) < len(node.next):
+        raise RuntimeError(
+            f"{node.name()}: backward returned {len(grads)} gradient(s) but forward took "
+            f"{len(node.next)} argument(s)"
+        )
+    for i, gi in enumerate(grads):
+        if gi is None or node.next[i] is None:
+            continue
+        if not isinstance(gi, Tensor):
+            raise TypeError(f"{node.name()}: backward must return tensors or None, got {type(gi).__name__}")
+        shape = node.input_meta[i][0]
+        if gi.shape != shape:
+            try:
+                _broadcastable(gi.shape, shape)
+            except ValueError:
+                raise RuntimeError(
+                    f"{node.name()}: backward returned a gradient of shape {gi.shape} for input {i} "
+                    f"of shape {shape}"
+                ) from None
+    return grads
+
+
+def _broadcastable(grad_shape: tuple, shape: tuple) -> None:
+    """Raise ValueError unless ``shape`` broadcasts to ``grad_shape``."""
+    if len(shape) > len(grad_shape):
+        raise ValueError
+    for s, gs in zip(reversed(shape), reversed(grad_shape)):
+        if s != gs and s != 1:
+            raise ValueError
+
+
+def _accumulate(t: Tensor, g: Tensor, create_graph: bool, stored: set) -> None:
+    """Add ``g`` to ``t.grad``; without create_graph the stored gradient owns its memory."""
+    if t.grad is None:
+        if not create_graph:
+            if id(g.data) in stored or getattr(g.data, "base", None) is not None:
+                g = Tensor(g._backend.copy(g.data), g._backend)
+            elif g.requires_grad:
+                g = g.detach()
+            stored.add(id(g.data))
+        t.grad = g
+    elif create_graph or t.grad.requires_grad:
+        t.grad = t.grad + g
+    else:
+        t.grad.data += g.data
+        t.grad._vc.value += 1
+
+
+def backward(outputs, grad_outputs=None, retain_graph=None, create_graph=False, inputs=None) -> None:
+    """Accumulate the gradients of ``outputs`` into the ``.grad`` of the leaves (or of ``inputs``)."""
+    outputs = _as_tuple(outputs)
+    for out in outputs:
+        if not out.requires_grad:
+            raise RuntimeError(
+                "backward: the tensor does not require grad and has no grad_fn (did you forget "
+                "requires_grad=True, or compute it under no_grad()?)"
+            )
+    grads = _root_grads(outputs, _as_tuple(grad_outputs) or None, create_graph)
+    if retain_graph is None:
+        retain_graph = create_graph
+    _run(outputs, grads, retain_graph, create_graph, _as_tuple(inputs) or None, accumulate=True)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
+         allow_unused: bool = False) -> tuple:
+    """The gradients of ``outputs`` with respect to ``inputs``, without touching any ``.grad``."""
+    outputs = _as_tuple(outputs)
+    inputs_t = _as_tuple(inputs)
+    for t in inputs_t:
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError("grad: every input must be a tensor that requires grad")
+    for out in outputs:
+        if not out.requires_grad:
+            raise RuntimeError("grad: an output does not require grad (it does not depend on any input)")
+    grads = _root_grads(outputs, _as_tuple(grad_outputs) or None, create_graph)
+    if retain_graph is None:
+        retain_graph = create_graph
+    captures = _run(outputs, grads, retain_graph, create_graph, inputs_t, accumulate=False)
+    result = []
+    for i, t in enumerate(inputs_t):
+        g = captures.get(_edge(t))
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"grad: input {i} (shape {t.shape}) was not used to compute the outputs; "
+                "pass allow_unused=True to get None for it"
+            )
+        result.append(g)
+    return tuple(result)

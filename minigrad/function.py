@@ -1,0 +1,194 @@
+"""``Function``: one differentiable op, forward and backward side by side.
+
+``forward(ctx, *args)`` receives the op's arguments (tensors and plain values) and returns the output as a
+backend array (or a tensor). ``backward(ctx, grad_output)`` receives the output's gradient as a tensor and
+returns one gradient (a tensor, or ``None``) per positional argument of ``forward``. Backward rules are
+written with tensor operations, so running them with grad mode on (``create_graph=True``) differentiates
+them again. Broadcasting is undone by the engine: a rule may return a gradient of the broadcast shape.
+"""
+
+from __future__ import annotations
+
+from .errors import BackendMismatchError, InplaceError, MinigradError, ShapeError
+from .grad_mode import _enabled
+from .tensor import Tensor
+
+_FREED = (
+    "{op}: trying to backward through the graph a second time (or to read saved tensors after they "
+    "were freed). Pass retain_graph=True to the first backward() if you need to backward twice."
+)
+
+
+class AccumulateGrad:
+    """The graph node of a leaf that requires grad: the engine stores the leaf's gradient here."""
+
+    __slots__ = ("leaf", "__weakref__")
+    next_functions = ()
+
+    def __init__(self, leaf: Tensor) -> None:
+        self.leaf = leaf
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+
+def _edge(t: Tensor):
+    """The node a gradient for ``t`` flows into: its ``grad_fn``, or its leaf accumulator."""
+    if t.grad_fn is not None:
+        return t.grad_fn
+    ref = t._accumulator
+    acc = ref() if ref is not None else None
+    if acc is None:
+        import weakref
+
+        acc = AccumulateGrad(t)
+        t._accumulator = weakref.ref(acc)
+    return acc
+
+
+class Function:
+    """Base class of every op; its instances are the graph's nodes (the ``ctx`` of forward/backward)."""
+
+    save_output = False  # set by ops whose backward reads their own output (ctx.output)
+    is_view = False  # set by ops whose output may share memory with their first input
+    _retained = None
+    _saved = ()
+    _freed = False
+
+    # -- subclass interface ---------------------------------------------------------------------
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        raise NotImplementedError
+
+    # -- ctx interface --------------------------------------------------------------------------
+    def save_for_backward(self, *tensors) -> None:
+        """Keep tensors (numbers pass through) for backward; an in-place change to one is then an error."""
+        self._saved = tensors
+        self._saved_versions = tuple(t._vc.value if isinstance(t, Tensor) else None for t in tensors)
+
+    @property
+    def saved_tensors(self) -> tuple:
+        if self._freed:
+            raise RuntimeError(_FREED.format(op=self.name()))
+        for t, version in zip(self._saved, self._saved_versions):
+            if version is not None and t._vc.value != version:
+                raise InplaceError(
+                    f"{self.name()}: one of the tensors saved for its gradient (shape {t.shape}, "
+                    f"{t.dtype.name}) was modified by an in-place operation: version {version} was "
+                    f"saved, it is now version {t._vc.value}. Use an out-of-place op or .clone()."
+                )
+        return self._saved
+
+    @property
+    def output(self) -> Tensor:
+        """This op's output, as a tensor whose ``grad_fn`` is this node (for ops with ``save_output``)."""
+        if self._freed:
+            raise RuntimeError(_FREED.format(op=self.name()))
+        vc = self._out_vc
+        if vc.value != self._out_version:
+            raise InplaceError(
+                f"{self.name()}: its output (shape {self._out_data.shape}), which its gradient needs, "
+                f"was modified by an in-place operation (version {self._out_version} -> {vc.value}). "
+                "Use an out-of-place op or .clone()."
+            )
+        out = Tensor(self._out_data, self.backend, True, self)
+        out._vc = vc
+        return out
+
+    def release(self) -> None:
+        """Free what was saved for backward (after a backward without ``retain_graph``)."""
+        self._freed = True
+        self._saved = ()
+        self._out_data = None
+
+    @classmethod
+    def name(cls) -> str:
+        return cls.__name__ + "Backward"
+
+    def __repr__(self) -> str:
+        return f"<{self.name()}>"
+
+    @property
+    def next_functions(self) -> tuple:
+        return tuple((node, 0) for node in self.next if node is not None)
+
+    # -- applying the op ------------------------------------------------------------------------
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        """Run the op on its arguments and, in grad mode, record it in the graph."""
+        backend = None
+        tracked = False
+        for a in args:
+            if isinstance(a, Tensor):
+                if backend is None:
+                    backend = a._backend
+                elif a._backend is not backend:
+                    raise BackendMismatchError(
+                        f"{cls.__name__.lower()}: inputs live on different backends "
+                        f"({backend.name!r} and {a._backend.name!r}); move one with .to(name)"
+                    )
+                if a.requires_grad:
+                    tracked = True
+        if backend is None:
+            from . import backends
+
+            backend = backends.current()
+        ctx = cls.__new__(cls)
+        ctx.backend = backend
+        tracked = tracked and _enabled.get()
+        if tracked:
+            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
+        else:
+            ctx.needs_input_grad = (False,) * len(args)
+        try:
+            data = cls.forward(ctx, *args, **kwargs)
+        except MinigradError:
+            raise
+        except (ValueError, TypeError, IndexError) as exc:
+            raise _input_error(cls, args, exc) from exc
+        if isinstance(data, Tensor):
+            data = data.data
+        elif data.__class__ is not backend.array_type:
+            data = backend.asarray(data)
+        out = Tensor(data, getattr(ctx, "output_backend", backend), tracked, ctx if tracked else None)
+        if cls.is_view:
+            base = args[0]
+            out._vc = base._vc
+            base._vc.has_views = True
+            out._base = base if base._base is None else base._base
+        if tracked:
+            ctx.next = tuple(_edge(a) if isinstance(a, Tensor) and a.requires_grad else None for a in args)
+            ctx.input_meta = tuple((a.shape, a.dtype) if isinstance(a, Tensor) else None for a in args)
+            if cls.save_output:
+                ctx._out_data = data
+                ctx._out_vc = out._vc
+                ctx._out_version = out._vc.value
+        return out
+
+
+def _input_error(cls, args, exc: Exception) -> MinigradError:
+    """Describe a failure inside an op's forward in terms of the op and its inputs."""
+    parts = []
+    for a in args:
+        if isinstance(a, Tensor):
+            parts.append(f"tensor{a.shape} {a.dtype.name}")
+        elif isinstance(a, (int, float, bool)):
+            parts.append(type(a).__name__)
+    message = f"{cls.__name__.lower()}: invalid inputs ({', '.join(parts)}): {exc}"
+    if isinstance(exc, (IndexError,)):
+        return _IndexError(message)
+    if isinstance(exc, TypeError):
+        return _TypeError(message)
+    return ShapeError(message)
+
+
+class _IndexError(MinigradError, IndexError):
+    pass
+
+
+class _TypeError(MinigradError, TypeError):
+    pass

@@ -1,0 +1,59 @@
+"""Whether ops record the graph: ``no_grad``, ``enable_grad``, ``set_grad_enabled`` (thread- and task-local)."""
+
+from __future__ import annotations
+
+import functools
+from contextvars import ContextVar
+
+_enabled: ContextVar[bool] = ContextVar("minigrad_grad_enabled", default=True)
+is_grad_enabled = _enabled.get
+
+
+class _GradMode:
+    """A context manager and decorator that sets grad mode inside its block."""
+
+    mode = True
+
+    def __init__(self) -> None:
+        self._tokens: list = []
+
+    def __enter__(self) -> None:
+        self._tokens.append(_enabled.set(self.mode))
+
+    def __exit__(self, *exc) -> None:
+        _enabled.reset(self._tokens.pop())
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self.__class__():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradMode):  # noqa: N801 - PyTorch's name
+    """Ops inside the block record no graph; their outputs do not require grad."""
+
+    mode = False
+
+
+class enable_grad(_GradMode):  # noqa: N801 - PyTorch's name
+    """Record the graph inside the block, even within ``no_grad``."""
+
+    mode = True
+
+
+class set_grad_enabled(_GradMode):  # noqa: N801 - PyTorch's name
+    """Set grad mode to ``mode``: at once, and for a ``with`` block if used as one."""
+
+    def __init__(self, mode: bool) -> None:
+        super().__init__()
+        self.mode = bool(mode)
+        self._previous = _enabled.set(self.mode)
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc) -> None:
+        _enabled.reset(self._previous)

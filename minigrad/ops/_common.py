@@ -1,0 +1,75 @@
+"""Helpers shared by the op modules."""
+
+from __future__ import annotations
+
+import numbers
+
+from ..dtypes import DEFAULT_FLOAT
+from ..tensor import Tensor, tensor
+
+Scalar = (int, float, bool, numbers.Number)
+
+
+def constant(ctx_or_backend, array) -> Tensor:
+    """A tensor outside the graph wrapping ``array`` (masks, weights) on the op's backend."""
+    backend = getattr(ctx_or_backend, "backend", ctx_or_backend)
+    return Tensor(array, backend)
+
+
+def as_operand(x, like: Tensor | None):
+    """Python numbers stay numbers (they adopt the tensor's dtype); arrays and lists become tensors."""
+    if isinstance(x, Tensor) or isinstance(x, Scalar) and not hasattr(x, "shape"):
+        return x
+    return tensor(x, backend=None if like is None else like.backend)
+
+
+def binary_operands(a, b) -> tuple:
+    """Normalise a binary op's operands; an integer tensor meeting a float number becomes float32."""
+    if not isinstance(a, Tensor):
+        a = as_operand(a, b if isinstance(b, Tensor) else None)
+    if not isinstance(b, Tensor):
+        b = as_operand(b, a if isinstance(a, Tensor) else None)
+    if isinstance(a, float) and isinstance(b, Tensor) and b.dtype.kind != "f":
+        b = b.astype(DEFAULT_FLOAT)
+    elif isinstance(b, float) and isinstance(a, Tensor) and a.dtype.kind != "f":
+        a = a.astype(DEFAULT_FLOAT)
+    return a, b
+
+
+def data(x):
+    """The backend array of a tensor, or the number itself."""
+    return x.data if isinstance(x, Tensor) else x
+
+
+def normalize_axis(axis, ndim: int, op: str):
+    """``None``, or a tuple of non-negative axes (checked against ``ndim``)."""
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < max(ndim, 1):
+            raise IndexError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimension(s)")
+        out.append(a % ndim if ndim else 0)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: repeated axis in {axis}")
+    return tuple(out)
+
+
+def pick_axis(axis, dim):
+    """Accept PyTorch's ``dim`` as an alias of ``axis``."""
+    if dim is not None:
+        if axis is not None:
+            raise TypeError("pass either axis or dim, not both")
+        return dim
+    return axis
+
+
+def pick_keepdims(keepdims: bool, keepdim) -> bool:
+    return keepdims if keepdim is None else bool(keepdim)
+
+
+def keepdims_shape(shape: tuple, axes) -> tuple:
+    if axes is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))

@@ -1,0 +1,448 @@
+"""Shape movement: reshape, permute, expand, indexing, concatenation, padding, backend transfer."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backends as _backends
+from ..errors import ShapeError
+from ..function import Function
+from ..tensor import Tensor
+
+
+class Reshape(Function):
+    """Same data, new shape."""
+
+    is_view = True
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x.shape
+        return ctx.backend.reshape(x.data, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.in_shape), None
+
+
+class Permute(Function):
+    """Reorder the axes."""
+
+    is_view = True
+
+    @staticmethod
+    def forward(ctx, x, axes):
+        ctx.axes = axes
+        return ctx.backend.transpose(x.data, axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.permute(tuple(int(i) for i in np.argsort(ctx.axes))), None
+
+
+class Expand(Function):
+    """Broadcast to a larger shape without copying."""
+
+    is_view = True
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        return ctx.backend.broadcast_to(x.data, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None  # the engine sums the gradient back to the input's shape
+
+
+class BasicIndex(Function):
+    """x[index] with ints, slices, None and Ellipsis: a view."""
+
+    is_view = True
+
+    @staticmethod
+    def forward(ctx, x, index):
+        ctx.in_shape, ctx.index = x.shape, index
+        return ctx.backend.getitem(x.data, index)
+
+    @staticmethod
+    def backward(ctx, g):
+        return IndexScatter.apply(g, ctx.index, ctx.in_shape, False), None
+
+
+class AdvancedIndex(Function):
+    """x[index] with integer or boolean arrays: a copy; duplicate indices accumulate in backward."""
+
+    @staticmethod
+    def forward(ctx, x, index):
+        ctx.in_shape, ctx.index = x.shape, index
+        return ctx.backend.getitem(x.data, index)
+
+    @staticmethod
+    def backward(ctx, g):
+        return IndexScatter.apply(g, ctx.index, ctx.in_shape, True), None
+
+
+class IndexScatter(Function):
+    """The gradient of indexing: zeros of ``shape`` with ``g`` added at ``index``."""
+
+    @staticmethod
+    def forward(ctx, g, index, shape, advanced):
+        ctx.index, ctx.advanced = index, advanced
+        be = ctx.backend
+        if advanced:
+            return be.scatter_add(shape, index, g.data, g.dtype)
+        out = be.zeros(shape, g.dtype)
+        be.setitem(out, index, g.data)
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        op = AdvancedIndex if ctx.advanced else BasicIndex
+        return op.apply(gg, ctx.index), None, None, None
+
+
+class IndexPut(Function):
+    """A copy of x with x[index] = value (the out-of-place half of ``x[index] = value``)."""
+
+    @staticmethod
+    def forward(ctx, x, value, index):
+        ctx.index = index
+        out = ctx.backend.copy(x.data)
+        ctx.backend.setitem(out, index, value.data if isinstance(value, Tensor) else value)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        gx = IndexPut.apply(g, 0.0, ctx.index) if ctx.needs_input_grad[0] else None
+        gv = None
+        if ctx.needs_input_grad[1]:
+            gv = _index_op(ctx.index).apply(g, ctx.index)
+        return gx, gv, None
+
+
+class Concatenate(Function):
+    """Join tensors along an existing axis."""
+
+    @staticmethod
+    def forward(ctx, *tensors, axis):
+        ctx.axis = axis
+        ctx.sizes = [t.shape[axis] for t in tensors]
+        return ctx.backend.concatenate([t.data for t in tensors], axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        grads, start = [], 0
+        lead = (slice(None),) * ctx.axis
+        for size, needed in zip(ctx.sizes, ctx.needs_input_grad):
+            grads.append(BasicIndex.apply(g, lead + (slice(start, start + size),)) if needed else None)
+            start += size
+        return tuple(grads)
+
+
+class Pad(Function):
+    """Constant padding; ``widths`` holds a (before, after) pair per axis."""
+
+    @staticmethod
+    def forward(ctx, x, widths, value):
+        ctx.index = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, x.shape))
+        return ctx.backend.pad(x.data, widths, value)
+
+    @staticmethod
+    def backward(ctx, g):
+        return BasicIndex.apply(g, ctx.index), None, None
+
+
+class ToBackend(Function):
+    """Move to another backend; the gradient moves back."""
+
+    @staticmethod
+    def forward(ctx, x, target):
+        ctx.source = x.backend
+        ctx.output_backend = target
+        return target.from_numpy(ctx.backend.to_numpy(x.data))
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.to(ctx.source), None
+
+
+class BroadcastCopy(Function):
+    """``src`` broadcast to the shape and dtype of ``dst`` (the out-of-place half of ``copy_``)."""
+
+    @staticmethod
+    def forward(ctx, dst, src):
+        be = ctx.backend
+        return be.astype(be.broadcast_to(src.data, dst.shape), dst.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return None, g
+
+
+class Clone(Function):
+    """A copy that owns its memory."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return ctx.backend.copy(x.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        return (g,)
+
+
+# -- index normalisation ----------------------------------------------------------------------------
+def _index_op(index):
+    items = index if isinstance(index, tuple) else (index,)
+    return BasicIndex if all(_is_basic(i) for i in items) else AdvancedIndex
+
+
+def _is_basic(item) -> bool:
+    return item is None or item is Ellipsis or isinstance(item, (int, slice, np.integer))
+
+
+def _convert_index(index, x: Tensor):
+    """Tensors and lists in an index become backend arrays; everything else passes through."""
+    if isinstance(index, tuple):
+        return tuple(_convert_item(i, x) for i in index)
+    return _convert_item(index, x)
+
+
+def _convert_item(item, x: Tensor):
+    if _is_basic(item):
+        return item
+    if isinstance(item, Tensor):
+        if item._backend is not x._backend:
+            from ..errors import BackendMismatchError
+
+            raise BackendMismatchError(
+                f"getitem: the index is on backend {item.backend!r} but the tensor on {x.backend!r}"
+            )
+        array = item.data
+    else:
+        host = np.asarray(item)
+        if host.dtype.kind not in "iub":
+            raise IndexError(f"getitem: indices must be integers, slices, None, ... or bool/int arrays, got {item!r}")
+        array = x._backend.from_numpy(host)
+    if array.dtype.kind not in "iub":
+        raise IndexError(f"getitem: index arrays must be integer or bool, got {array.dtype}")
+    return array
+
+
+# -- public functions -------------------------------------------------------------------------------
+def reshape(x: Tensor, *shape) -> Tensor:
+    """Same data in a new shape; one dimension may be -1."""
+    shape = _shape_arg(shape)
+    size = x.data.size
+    known = 1
+    for n in shape:
+        if n != -1:
+            known *= n
+    if shape.count(-1) > 1 or any(n < -1 for n in shape) or (
+        -1 not in shape and known != size) or (-1 in shape and (known == 0 or size % known)):
+        raise ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} ({size} elements) into {shape}")
+    if shape == x.shape:
+        return x
+    return Reshape.apply(x, shape)
+
+
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge the dimensions from ``start_dim`` to ``end_dim`` into one."""
+    if x.ndim == 0:
+        return x.reshape(1)
+    start, end = start_dim % x.ndim, end_dim % x.ndim
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    merged = 1
+    for n in x.shape[start:end + 1]:
+        merged *= n
+    return x.reshape(x.shape[:start] + (merged,) + x.shape[end + 1:])
+
+
+def permute(x: Tensor, *axes) -> Tensor:
+    """Reorder the dimensions."""
+    axes = _shape_arg(axes)
+    if sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)) or len(axes) != x.ndim:
+        raise ShapeError(f"permute: {axes} is not a permutation of the {x.ndim} dimensions of shape {x.shape}")
+    axes = tuple(a % x.ndim for a in axes)
+    if axes == tuple(range(x.ndim)):
+        return x
+    return Permute.apply(x, axes)
+
+
+def transpose(x: Tensor, dim0: int = -2, dim1: int = -1) -> Tensor:
+    """Swap two dimensions (PyTorch's ``transpose``)."""
+    if x.ndim < 2 and (dim0, dim1) == (-2, -1):
+        return x
+    axes = list(range(x.ndim))
+    try:
+        axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
+    except IndexError:
+        raise IndexError(f"transpose: dims {dim0}, {dim1} out of range for shape {x.shape}") from None
+    return permute(x, tuple(axes))
+
+
+def squeeze(x: Tensor, dim=None) -> Tensor:
+    """Drop dimensions of size 1 (all of them, or the ones named)."""
+    if dim is None:
+        return x.reshape(tuple(n for n in x.shape if n != 1))
+    dims = {d % x.ndim for d in ((dim,) if isinstance(dim, int) else dim)}
+    return x.reshape(tuple(n for i, n in enumerate(x.shape) if not (i in dims and n == 1)))
+
+
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    """Insert a dimension of size 1 at ``dim``."""
+    ndim = x.ndim + 1
+    if not -ndim <= dim < ndim:
+        raise IndexError(f"unsqueeze: dim {dim} out of range for a result with {ndim} dimensions")
+    dim %= ndim
+    return x.reshape(x.shape[:dim] + (1,) + x.shape[dim:])
+
+
+def broadcast_to(x: Tensor, shape) -> Tensor:
+    """Broadcast to ``shape`` as NumPy does (a read-only view)."""
+    shape = tuple(shape)
+    if shape == x.shape:
+        return x
+    try:
+        np.broadcast_shapes(x.shape, shape)
+        if len(shape) < x.ndim or np.broadcast_shapes(x.shape, shape) != shape:
+            raise ValueError
+    except ValueError:
+        raise ShapeError(f"broadcast_to: shape {x.shape} cannot be broadcast to {shape}") from None
+    return Expand.apply(x, shape)
+
+
+def expand(x: Tensor, *sizes) -> Tensor:
+    """PyTorch's ``expand``: broadcast to ``sizes``, where -1 keeps a dimension."""
+    sizes = _shape_arg(sizes)
+    lead = len(sizes) - x.ndim
+    shape = tuple(x.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(sizes))
+    return broadcast_to(x, shape)
+
+
+def getitem(x: Tensor, index) -> Tensor:
+    """x[index]: ints, slices (with steps), None, Ellipsis, integer or bool arrays and tensors."""
+    index = _convert_index(index, x)
+    return _index_op(index).apply(x, index)
+
+
+def index_put(x: Tensor, value, index) -> Tensor:
+    """A copy of ``x`` with ``x[index] = value``."""
+    index = _convert_index(index, x)
+    if isinstance(value, Tensor) and value.dtype != x.dtype:
+        value = value.astype(x.dtype)
+    elif not isinstance(value, (Tensor, int, float, bool)):
+        from ..tensor import tensor
+
+        value = tensor(value, dtype=x.dtype, backend=x.backend)
+    return IndexPut.apply(x, value, index)
+
+
+def concatenate(tensors, axis: int = 0, *, dim=None) -> Tensor:
+    """Join tensors along an existing axis (``cat``)."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("concatenate: needs at least one tensor")
+    axis = axis if dim is None else dim
+    first = tensors[0]
+    axis = axis % max(first.ndim, 1)
+    for t in tensors[1:]:
+        if t.ndim != first.ndim or any(
+            a != b for d, (a, b) in enumerate(zip(t.shape, first.shape)) if d != axis
+        ):
+            shapes = ", ".join(str(u.shape) for u in tensors)
+            raise ShapeError(f"concatenate: shapes {shapes} differ outside axis {axis}")
+    if len({t.dtype for t in tensors}) > 1:
+        common = np.result_type(*[t.dtype for t in tensors])
+        tensors = [t.astype(common) for t in tensors]
+    return Concatenate.apply(*tensors, axis=axis)
+
+
+cat = concatenate
+
+
+def stack(tensors, axis: int = 0, *, dim=None) -> Tensor:
+    """Join tensors of one shape along a new axis."""
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("stack: needs at least one tensor")
+    axis = axis if dim is None else dim
+    shapes = {t.shape for t in tensors}
+    if len(shapes) > 1:
+        raise ShapeError(f"stack: all tensors must have one shape, got {sorted(shapes)}")
+    return concatenate([unsqueeze(t, axis) for t in tensors], axis)
+
+
+def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
+    """PyTorch's ``split``: chunks of one size (the last may be smaller), or the listed sizes."""
+    dim %= max(x.ndim, 1)
+    length = x.shape[dim]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        if step <= 0:
+            raise ValueError(f"split: split_size must be positive, got {step}")
+        sizes = [min(step, length - s) for s in range(0, length, step)] or [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != length:
+            raise ShapeError(f"split: sizes {sizes} do not add up to {length}, the length of dimension {dim}")
+    lead = (slice(None),) * dim
+    out, start = [], 0
+    for size in sizes:
+        out.append(getitem(x, lead + (slice(start, start + size),)))
+        start += size
+    return tuple(out)
+
+
+def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple:
+    """Split into ``chunks`` pieces of (nearly) equal size."""
+    length = x.shape[dim]
+    return split(x, -(-length // chunks), dim)
+
+
+def pad(x: Tensor, pad: tuple, value: float = 0.0) -> Tensor:
+    """Constant padding with PyTorch's ``F.pad`` order: (last_before, last_after, prev_before, ...)."""
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(f"pad: needs pairs for at most {x.ndim} dimensions, got {pad}")
+    if any(p < 0 for p in pad):
+        raise ValueError(f"pad: negative padding is not supported, got {pad}")
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    return Pad.apply(x, tuple(widths), value)
+
+
+def to_backend(x: Tensor, name: str) -> Tensor:
+    """``x`` on backend ``name`` (differentiable); itself when already there."""
+    target = _backends.load(name)
+    if target is x._backend:
+        return x
+    return ToBackend.apply(x, target)
+
+
+def broadcast_copy(dst: Tensor, src: Tensor) -> Tensor:
+    return BroadcastCopy.apply(dst, src)
+
+
+def clone(x: Tensor) -> Tensor:
+    """A copy that owns its memory (differentiable)."""
+    return Clone.apply(x)
+
+
+def contiguous(x: Tensor) -> Tensor:
+    """``x`` itself if C-contiguous, else a contiguous copy."""
+    flags = getattr(x.data, "flags", None)
+    if flags is not None and flags.c_contiguous:
+        return x
+    return Clone.apply(x)
+
+
+def _shape_arg(shape) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    try:
+        return tuple(int(n) for n in shape)
+    except TypeError:
+        raise TypeError(f"shape must be integers, got {shape!r}") from None

@@ -1,0 +1,207 @@
+"""Reductions over axes: sum, mean, var, std, max, min, logsumexp, argmax, argmin."""
+
+from __future__ import annotations
+
+from ..function import Function
+from ..tensor import Tensor
+from ._common import constant, keepdims_shape, normalize_axis, pick_axis, pick_keepdims
+
+
+def _expand_back(g: Tensor, ctx) -> Tensor:
+    """Broadcast a reduced gradient back over the reduced axes."""
+    if not ctx.keepdims:
+        g = g.reshape(keepdims_shape(ctx.in_shape, ctx.axes))
+    return g.expand(ctx.in_shape)
+
+
+class Sum(Function):
+    """Sum over ``axes`` (all when None)."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdims):
+        ctx.in_shape, ctx.axes, ctx.keepdims = x.shape, axes, keepdims
+        return ctx.backend.sum(x.data, axes, keepdims)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _expand_back(g, ctx), None, None
+
+
+class Mean(Function):
+    """Mean over ``axes`` (all when None)."""
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdims):
+        ctx.in_shape, ctx.axes, ctx.keepdims = x.shape, axes, keepdims
+        size = x.data.size
+        count = size if axes is None else _count(x.shape, axes)
+        ctx.scale = 1.0 / count if count else float("nan")
+        return ctx.backend.multiply(ctx.backend.sum(x.data, axes, keepdims), ctx.scale)
+
+    @staticmethod
+    def backward(ctx, g):
+        return _expand_back(g * ctx.scale, ctx), None, None
+
+
+class SumTo(Function):
+    """Sum a broadcast gradient back to ``shape`` (the engine's way of undoing broadcasting)."""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x.shape
+        lead = x.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and x.shape[i + lead] != 1)
+        out = ctx.backend.sum(x.data, axes, True) if axes else x.data
+        return ctx.backend.reshape(out, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.expand(ctx.in_shape), None
+
+
+class Extremum(Function):
+    """Shared max/min reduction: the gradient is split evenly between tied extrema."""
+
+    save_output = True
+    kernel = "max"
+
+    @classmethod
+    def forward(cls, ctx, x, axes, keepdims):
+        ctx.save_for_backward(x)
+        ctx.in_shape, ctx.axes, ctx.keepdims = x.shape, axes, keepdims
+        if x.data.size == 0:
+            raise ValueError(f"{cls.kernel}: cannot reduce an empty tensor")
+        return getattr(ctx.backend, cls.kernel)(x.data, axes, keepdims)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        be = ctx.backend
+        out = ctx._out_data if ctx.keepdims else be.reshape(ctx._out_data, keepdims_shape(ctx.in_shape, ctx.axes))
+        mask = be.astype(be.equal(x.data, out), x.dtype)
+        weights = be.divide(mask, be.sum(mask, ctx.axes, True))
+        return _expand_back(g, ctx) * constant(ctx, weights), None, None
+
+
+class Max(Extremum):
+    """Maximum over ``axes``."""
+
+    kernel = "max"
+
+
+class Min(Extremum):
+    """Minimum over ``axes``."""
+
+    kernel = "min"
+
+
+class LogSumExp(Function):
+    """log(sum(exp(x))) over ``axes``, shifted by the maximum for stability."""
+
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdims):
+        ctx.save_for_backward(x)
+        ctx.in_shape, ctx.axes, ctx.keepdims = x.shape, axes, keepdims
+        return ctx.backend.logsumexp(x.data, axes, keepdims)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        out = ctx.output
+        if not ctx.keepdims:
+            out = out.reshape(keepdims_shape(ctx.in_shape, ctx.axes))
+        return _expand_back(g, ctx) * (x - out).exp(), None, None
+
+
+def _count(shape: tuple, axes: tuple) -> int:
+    n = 1
+    for a in axes:
+        n *= shape[a]
+    return n
+
+
+def _reduce(op_cls, name, x, axis, keepdims, dim, keepdim):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected a tensor, got {type(x).__name__}")
+    axes = normalize_axis(pick_axis(axis, dim), x.ndim, name)
+    return op_cls.apply(x, axes, pick_keepdims(keepdims, keepdim))
+
+
+# -- public functions -------------------------------------------------------------------------------
+def sum(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:  # noqa: A001
+    """Sum over ``axis`` (an int, a tuple, or None for all); ``dim``/``keepdim`` are accepted too."""
+    if x.dtype.kind == "b":
+        x = x.long()
+    return _reduce(Sum, "sum", x, axis, keepdims, dim, keepdim)
+
+
+def mean(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
+    """Arithmetic mean over ``axis``."""
+    if x.dtype.kind != "f":
+        raise TypeError(f"mean: needs a floating-point tensor, got {x.dtype.name}; use .float() first")
+    return _reduce(Mean, "mean", x, axis, keepdims, dim, keepdim)
+
+
+def var(x: Tensor, axis=None, keepdims: bool = False, *, correction: int = 1, dim=None,
+        keepdim=None) -> Tensor:
+    """Variance over ``axis``, dividing by N - correction (1 gives the unbiased estimate, as PyTorch)."""
+    axis = pick_axis(axis, dim)
+    keepdims = pick_keepdims(keepdims, keepdim)
+    axes = normalize_axis(axis, x.ndim, "var")
+    n = x.data.size if axes is None else _count(x.shape, axes)
+    centered = x - mean(x, axes, keepdims=True)
+    scale = 1.0 / (n - correction) if n > correction else float("nan")
+    return sum(centered * centered, axes, keepdims) * scale
+
+
+def std(x: Tensor, axis=None, keepdims: bool = False, *, correction: int = 1, dim=None,
+        keepdim=None) -> Tensor:
+    """Standard deviation over ``axis`` (see ``var``)."""
+    return var(x, axis, keepdims, correction=correction, dim=dim, keepdim=keepdim).sqrt()
+
+
+def max(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:  # noqa: A001
+    """Maximum over ``axis``; tied maxima share the gradient evenly. Returns the values only."""
+    return _reduce(Max, "max", x, axis, keepdims, dim, keepdim)
+
+
+def min(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:  # noqa: A001
+    """Minimum over ``axis``; tied minima share the gradient evenly. Returns the values only."""
+    return _reduce(Min, "min", x, axis, keepdims, dim, keepdim)
+
+
+def logsumexp(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
+    """log(sum(exp(x))) over ``axis``, stable for large magnitudes."""
+    return _reduce(LogSumExp, "logsumexp", x, axis, keepdims, dim, keepdim)
+
+
+def _arg(name: str, x: Tensor, axis, keepdims, dim, keepdim) -> Tensor:
+    axis = pick_axis(axis, dim)
+    if axis is not None:
+        axis = normalize_axis(axis, x.ndim, name)
+        if len(axis) != 1:
+            raise ValueError(f"{name}: takes a single axis, got {axis}")
+        axis = axis[0]
+    if x.data.size == 0:
+        raise ValueError(f"{name}: cannot reduce an empty tensor")
+    keep = pick_keepdims(keepdims, keepdim)
+    result = getattr(x._backend, name)(x.data, axis, keep)
+    be = x._backend
+    return Tensor(be.astype(be.asarray(result), "int64"), be)
+
+
+def argmax(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
+    """Index of the maximum (int64, no gradient)."""
+    return _arg("argmax", x, axis, keepdims, dim, keepdim)
+
+
+def argmin(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
+    """Index of the minimum (int64, no gradient)."""
+    return _arg("argmin", x, axis, keepdims, dim, keepdim)
+
+
+def sum_to(x: Tensor, shape: tuple) -> Tensor:
+    """Sum ``x`` down to ``shape``, which must broadcast to ``x.shape``."""
+    return SumTo.apply(x, tuple(shape))

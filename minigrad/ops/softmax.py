@@ -1,0 +1,95 @@
+"""softmax and log_softmax along one axis, stable for large logits."""
+
+from __future__ import annotations
+
+from ..function import Function
+from ..tensor import Tensor
+
+
+class Softmax(Function):
+    """exp(x) / sum(exp(x)) along ``axis``, shifted by the maximum."""
+
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        ctx.axis = axis
+        return ctx.backend.softmax(x.data, axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        return SoftmaxBackward.apply(g, ctx.output, ctx.axis), None
+
+
+class SoftmaxBackward(Function):
+    """y * (g - sum(g * y)), one fused kernel; differentiable in g and y."""
+
+    @staticmethod
+    def forward(ctx, g, y, axis):
+        ctx.save_for_backward(g, y)
+        ctx.axis = axis
+        return ctx.backend.softmax_backward(g.data, y.data, axis)
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, y = ctx.saved_tensors
+        axis = ctx.axis
+        gg_g = SoftmaxBackward.apply(gg, y, axis) if ctx.needs_input_grad[0] else None
+        gg_y = None
+        if ctx.needs_input_grad[1]:
+            s = (g * y).sum(axis, keepdims=True)
+            gg_y = gg * (g - s) - g * (gg * y).sum(axis, keepdims=True)
+        return gg_g, gg_y, None
+
+
+class LogSoftmax(Function):
+    """x - logsumexp(x) along ``axis``."""
+
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, x, axis):
+        ctx.axis = axis
+        return ctx.backend.log_softmax(x.data, axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        return LogSoftmaxBackward.apply(g, ctx.output, ctx.axis), None
+
+
+class LogSoftmaxBackward(Function):
+    """g - exp(y) * sum(g), one fused kernel; differentiable in g and y."""
+
+    @staticmethod
+    def forward(ctx, g, y, axis):
+        ctx.save_for_backward(g, y)
+        ctx.axis = axis
+        return ctx.backend.log_softmax_backward(g.data, y.data, axis)
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, y = ctx.saved_tensors
+        axis = ctx.axis
+        p = y.exp()
+        gg_g = gg - (gg * p).sum(axis, keepdims=True) if ctx.needs_input_grad[0] else None
+        gg_y = -gg * p * g.sum(axis, keepdims=True) if ctx.needs_input_grad[1] else None
+        return gg_g, gg_y, None
+
+
+def _axis(x: Tensor, axis, dim, op: str) -> int:
+    axis = dim if axis is None else axis
+    if axis is None:
+        axis = -1
+    if not -x.ndim <= axis < max(x.ndim, 1):
+        raise IndexError(f"{op}: axis {axis} out of range for shape {x.shape}")
+    return axis % max(x.ndim, 1)
+
+
+def softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """Softmax along ``axis`` (default: the last)."""
+    return Softmax.apply(x, _axis(x, axis, dim, "softmax"))
+
+
+def log_softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """log(softmax(x)) along ``axis`` (default: the last), computed stably."""
+    return LogSoftmax.apply(x, _axis(x, axis, dim, "log_softmax"))

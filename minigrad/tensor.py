@@ -1,0 +1,463 @@
+"""``Tensor``: a backend array plus what autograd needs to know about it.
+
+A tensor holds ``data`` (an array of its backend), the backend object, and its place in the graph:
+``grad_fn`` (the op that made it, ``None`` for a leaf), ``requires_grad`` and, for leaves, ``grad``.
+Tensors that share memory (a view and its base) share one version counter, which every in-place change
+bumps; ops that save a tensor for backward check it, so stale saved values are an error, never a silently
+wrong gradient.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import backends as _backends
+from .dtypes import as_dtype, float32, float64, int64
+from .errors import InplaceError, ShapeError
+from .grad_mode import is_grad_enabled, no_grad
+
+
+class VersionCounter:
+    """Counts in-place changes to memory shared by a tensor and its views."""
+
+    __slots__ = ("value", "has_views")
+
+    def __init__(self) -> None:
+        self.value = 0
+        self.has_views = False
+
+
+class Tensor:
+    """An n-dimensional array on one backend that can record the ops applied to it."""
+
+    __slots__ = (
+        "data",
+        "_backend",
+        "requires_grad",
+        "grad",
+        "grad_fn",
+        "_vc",
+        "_base",
+        "_accumulator",
+        "_retains_grad",
+        "__weakref__",
+    )
+    __array_priority__ = 1000  # numpy_array * tensor must call Tensor.__rmul__
+
+    def __init__(self, data, backend, requires_grad: bool = False, grad_fn=None) -> None:
+        self.data = data
+        self._backend = backend
+        self.requires_grad = requires_grad
+        self.grad: Tensor | None = None
+        self.grad_fn = grad_fn
+        self._vc = VersionCounter()
+        self._base: Tensor | None = None
+        self._accumulator = None
+        self._retains_grad = False
+
+    # -- basic attributes -----------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    def size(self, dim: int | None = None):
+        """The shape (PyTorch's ``size()``), or the length of one dimension."""
+        shape = self.data.shape
+        return shape if dim is None else shape[dim]
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    @property
+    def backend(self) -> str:
+        return self._backend.name
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    @property
+    def _version(self) -> int:
+        return self._vc.value
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802 - PyTorch's name
+        return _ops.permute(self, tuple(range(self.ndim - 1, -1, -1)))
+
+    @property
+    def mT(self) -> Tensor:  # noqa: N802 - PyTorch's name
+        return _ops.transpose(self, -2, -1)
+
+    # -- conversion -------------------------------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """The values as a host ``numpy.ndarray`` (shares memory on the CPU backends)."""
+        return self._backend.to_numpy(self.data)
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item(): only one-element tensors can be converted, got shape {self.shape}")
+        return self.numpy().reshape(()).item()
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+        return bool(self.item())
+
+    def __index__(self) -> int:
+        if self.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError("only one-element integer tensors can be used as an index")
+        return int(self.item())
+
+    def __array__(self, dtype=None, copy=None):
+        array = self.numpy()
+        return array if dtype is None else array.astype(dtype)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.numpy(), separator=", ", prefix="tensor(", threshold=200)
+        extra = [f"dtype={self.dtype.name}", f"backend={self.backend}"]
+        if self.grad_fn is not None:
+            extra.append(f"grad_fn=<{self.grad_fn.name()}>")
+        elif self.requires_grad:
+            extra.append("requires_grad=True")
+        return f"tensor({body}, {', '.join(extra)})"
+
+    def to(self, target: Any) -> Tensor:
+        """Another backend (by name) or another dtype; differentiable, and a no-op when nothing changes."""
+        if isinstance(target, str) and target in _backends.names():
+            return _ops.to_backend(self, target)
+        return self.astype(target)
+
+    def astype(self, dtype) -> Tensor:
+        dtype = as_dtype(dtype)
+        return self if dtype == self.dtype else _ops.cast(self, dtype)
+
+    def type(self, dtype) -> Tensor:
+        return self.astype(dtype)
+
+    def float(self) -> Tensor:
+        return self.astype(float32)
+
+    def double(self) -> Tensor:
+        return self.astype(float64)
+
+    def long(self) -> Tensor:
+        return self.astype(int64)
+
+    def bool(self) -> Tensor:
+        return self.astype("bool")
+
+    def cpu(self) -> Tensor:
+        return self if self.backend != "cupy" else self.to("numpy")
+
+    # -- autograd ---------------------------------------------------------------------------------
+    def detach(self) -> Tensor:
+        """A tensor sharing this one's data, outside the graph."""
+        out = Tensor(self.data, self._backend)
+        out._vc = self._vc
+        self._vc.has_views = True
+        return out
+
+    def detach_(self) -> Tensor:
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        if self.grad_fn is not None and not requires_grad:
+            raise RuntimeError(
+                "requires_grad_(False) is only allowed on leaf tensors; use detach() for a non-leaf"
+            )
+        if requires_grad and self.dtype.kind != "f":
+            raise TypeError(f"only floating-point tensors can require gradients, got {self.dtype.name}")
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on this non-leaf tensor after backward (leaves always keep it)."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad() on a tensor that does not require grad")
+        if self.grad_fn is not None:
+            self._retains_grad = True
+            self.grad_fn._retained = weakref.ref(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        return self._retains_grad
+
+    def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
+                 create_graph: bool = False, inputs: Sequence[Tensor] | None = None) -> None:
+        """Accumulate d(self)/d(leaf) into each leaf's ``.grad`` (PyTorch's semantics)."""
+        _engine.backward([self], None if gradient is None else [gradient], retain_graph,
+                         create_graph, inputs)
+
+    # -- in-place changes -------------------------------------------------------------------------
+    def _alias(self) -> Tensor:
+        """Another handle on the same data and graph position, used as an in-place op's old value."""
+        alias = Tensor(self.data, self._backend, self.requires_grad, self.grad_fn)
+        alias._vc = self._vc
+        alias._accumulator = self._accumulator
+        return alias
+
+    def _check_inplace_allowed(self, op: str, tracked: bool) -> None:
+        if not tracked:
+            return
+        if self.grad_fn is None and self.requires_grad:
+            raise InplaceError(
+                f"{op}: a leaf tensor that requires grad cannot be changed in place while grad mode is "
+                "on; do it inside `with minigrad.no_grad():`"
+            )
+        if self._base is not None or self._vc.has_views:
+            raise InplaceError(
+                f"{op}: in-place change of a tensor that shares memory with a view (shape {self.shape}) "
+                "while recording the graph is not supported; use the out-of-place op or .clone() first"
+            )
+
+    def _write(self, op: str, result: Tensor, tracked: bool) -> Tensor:
+        """Store ``result`` into this tensor's memory after validating it; nothing changes on error."""
+        if result.shape != self.shape:
+            raise ShapeError(
+                f"{op}: the result has shape {result.shape} but the tensor changed in place has shape "
+                f"{self.shape}; the other operand must broadcast to {self.shape}"
+            )
+        if result.dtype.kind == "f" and self.dtype.kind != "f":
+            raise TypeError(
+                f"{op}: a {result.dtype.name} result cannot be stored in place into a "
+                f"{self.dtype.name} tensor"
+            )
+        try:
+            self._backend.setitem(self.data, Ellipsis, result.data)
+        except ValueError as exc:
+            raise InplaceError(f"{op}: cannot write into this tensor ({exc})") from exc
+        self._vc.value += 1
+        if tracked:
+            self.grad_fn = result.grad_fn
+            self.requires_grad = True
+        return self
+
+    def _inplace(self, op: str, fn, *args) -> Tensor:
+        tracked = is_grad_enabled() and (
+            self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)
+        )
+        self._check_inplace_allowed(op, tracked)
+        if tracked:
+            result = fn(self._alias(), *args)
+        else:
+            with no_grad():
+                result = fn(self.detach(), *args)
+        return self._write(op, result, tracked)
+
+    def add_(self, other, *, alpha=1) -> Tensor:
+        return self._inplace("add_", _ops.add, other if alpha == 1 else other * alpha)
+
+    def sub_(self, other, *, alpha=1) -> Tensor:
+        return self._inplace("sub_", _ops.sub, other if alpha == 1 else other * alpha)
+
+    def mul_(self, other) -> Tensor:
+        return self._inplace("mul_", _ops.mul, other)
+
+    def div_(self, other) -> Tensor:
+        return self._inplace("div_", _ops.div, other)
+
+    def pow_(self, other) -> Tensor:
+        return self._inplace("pow_", _ops.pow, other)
+
+    def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's names
+        return self._inplace("clamp_", _ops.clip, min, max)
+
+    def copy_(self, src) -> Tensor:
+        src = src if isinstance(src, Tensor) else tensor(src, backend=self.backend)
+        if src._backend is not self._backend:
+            raise _errors.BackendMismatchError(
+                f"copy_: the source is on backend {src.backend!r} but the destination on "
+                f"{self.backend!r}; move it first with .to({self.backend!r})"
+            )
+        return self._inplace("copy_", _ops.broadcast_copy, src)
+
+    def fill_(self, value) -> Tensor:
+        return self._inplace("fill_", _ops.fill, value)
+
+    def zero_(self) -> Tensor:
+        return self.fill_(0)
+
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    def __setitem__(self, index, value) -> None:
+        self._inplace("__setitem__", _ops.index_put, value, index)
+
+    # -- arithmetic operators ---------------------------------------------------------------------
+    def __add__(self, other):
+        return _ops.add(self, other)
+
+    def __radd__(self, other):
+        return _ops.add(other, self)
+
+    def __sub__(self, other):
+        return _ops.sub(self, other)
+
+    def __rsub__(self, other):
+        return _ops.sub(other, self)
+
+    def __mul__(self, other):
+        return _ops.mul(self, other)
+
+    def __rmul__(self, other):
+        return _ops.mul(other, self)
+
+    def __truediv__(self, other):
+        return _ops.div(self, other)
+
+    def __rtruediv__(self, other):
+        return _ops.div(other, self)
+
+    def __pow__(self, other):
+        return _ops.pow(self, other)
+
+    def __rpow__(self, other):
+        return _ops.pow(other, self)
+
+    def __neg__(self):
+        return _ops.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _ops.abs(self)
+
+    def __matmul__(self, other):
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _ops.matmul(other, self)
+
+    def __getitem__(self, index):
+        return _ops.getitem(self, index)
+
+    # Comparisons return bool tensors without gradient; tensors stay hashable by identity.
+    __hash__ = object.__hash__
+
+    def __eq__(self, other):  # type: ignore[override]
+        return _ops.eq(self, other)
+
+    def __ne__(self, other):  # type: ignore[override]
+        return _ops.ne(self, other)
+
+    def __lt__(self, other):
+        return _ops.lt(self, other)
+
+    def __le__(self, other):
+        return _ops.le(self, other)
+
+    def __gt__(self, other):
+        return _ops.gt(self, other)
+
+    def __ge__(self, other):
+        return _ops.ge(self, other)
+
+    def __invert__(self):
+        return _ops.logical_not(self)
+
+    def __and__(self, other):
+        return _ops.logical_and(self, other)
+
+    def __or__(self, other):
+        return _ops.logical_or(self, other)
+
+
+def tensor(data, dtype=None, requires_grad: bool = False, backend: str | None = None) -> Tensor:
+    """A new leaf tensor holding a copy of ``data`` (a number, nested lists, an array or a tensor).
+
+    A NumPy array keeps its dtype; Python floats become float32, Python ints int64.
+    """
+    target = _backends.resolve(backend)
+    if isinstance(data, Tensor):
+        array = data._backend.to_numpy(data.data)
+    else:
+        array = _host_array(data)
+    if dtype is not None:
+        array = array.astype(as_dtype(dtype), copy=False)
+    else:
+        as_dtype(array.dtype)  # reject unsupported dtypes with a clear message
+    out = Tensor(target.from_numpy(array), target)
+    if requires_grad:
+        out.requires_grad_(True)
+    return out
+
+
+def _host_array(data) -> np.ndarray:
+    if isinstance(data, np.ndarray):
+        array = data
+    elif hasattr(data, "__cuda_array_interface__") or hasattr(data, "__dlpack__") and not isinstance(
+        data, (list, tuple)
+    ):
+        array = np.asarray(data.get() if hasattr(data, "get") else data)
+    else:
+        try:
+            array = np.asarray(data)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(f"tensor(): cannot make a tensor from {type(data).__name__}: {exc}") from exc
+        if array.dtype == np.float64 and not isinstance(data, np.generic):
+            array = array.astype(np.float32)  # Python floats give float32, as in PyTorch
+    if array.dtype.kind not in "fiub":
+        raise TypeError(
+            f"tensor(): data must be numeric or bool, got {type(data).__name__} of dtype "
+            f"{array.dtype} (strings and objects are not supported)"
+        )
+    return array
+
+
+from . import engine as _engine  # noqa: E402 - the engine and ops need Tensor defined first
+from . import errors as _errors  # noqa: E402
+from . import ops as _ops  # noqa: E402
+
+# Ops that read naturally as methods (x.exp(), x.sum(axis=0), x.reshape(2, 3), ...): the same functions.
+for _name in (
+    "abs", "exp", "log", "sqrt", "rsqrt", "sin", "cos", "tanh", "sigmoid", "relu", "leaky_relu", "gelu",
+    "softplus", "clip", "clamp", "maximum", "minimum", "erf", "sign", "sum", "mean", "var", "std", "max",
+    "min", "logsumexp", "argmax", "argmin", "matmul", "reshape", "flatten", "permute", "transpose",
+    "squeeze", "unsqueeze", "broadcast_to", "expand", "split", "chunk", "softmax", "log_softmax", "clone",
+    "contiguous", "neg", "pow", "add", "sub", "mul", "div", "eq", "ne", "lt", "le", "gt", "ge",
+):
+    setattr(Tensor, _name, getattr(_ops, _name))
+Tensor.view = _ops.reshape
+Tensor.negative = _ops.neg
+del _name
