@@ -119,16 +119,20 @@ class NumpyBackend:
     log1p = staticmethod(np.log1p)
 
     def rsqrt(self, x):
-        out = np.sqrt(x)
+        out = np.sqrt(x, out=np.empty_like(x))  # an array even for 0-d x (a bare ufunc returns a scalar)
         return np.divide(1, out, out=out)
 
     def erf(self, x):
         return _erf_function()(x)
 
     def sigmoid(self, x):
-        # exp(-|x|) never overflows; pick the branch that keeps precision on each side of 0.
-        z = np.exp(-np.abs(x))
-        return np.where(x >= 0, 1 / (1 + z), z / (1 + z))
+        # 1 / (1 + e^-x): e^-x overflows to inf for very negative x, giving the correct limit 0, so the
+        # overflow warning is silenced rather than paying for a branch per element.
+        with np.errstate(over="ignore"):
+            out = np.negative(x, out=np.empty_like(x))  # an array even for 0-d x
+            np.exp(out, out=out)
+            out += 1
+            return np.reciprocal(out, out=out)
 
     def relu(self, x):
         return np.maximum(x, 0)
@@ -243,3 +247,145 @@ class NumpyBackend:
 
     def log_softmax_backward(self, grad, out, axis):
         return grad - np.exp(out) * np.sum(grad, axis=axis, keepdims=True)
+
+    # -- sliding windows (conv/pool, nn engineer) ----------------------------------------------------
+    # Generic over the trailing ``len(window)`` axes. ``sliding_windows`` returns a read-only strided
+    # view (no copy); ``fold_windows`` is its adjoint (overlapping windows accumulate). Backends whose
+    # arrays support ``as_strided`` get both for free; others override them.
+    def sliding_windows(self, x, window, stride, dilation):
+        """View of ``x`` (..., *spatial) with shape (..., *window, *out): x[..., o*s + k*d]."""
+        nd = len(window)
+        spatial, lead = x.shape[-nd:], x.shape[:-nd]
+        out = tuple((n - d * (k - 1) - 1) // s + 1 for n, k, s, d in zip(spatial, window, stride, dilation))
+        strides = x.strides[-nd:]
+        shape = lead + tuple(window) + out
+        new_strides = (x.strides[:-nd] + tuple(st * d for st, d in zip(strides, dilation))
+                       + tuple(st * s for st, s in zip(strides, stride)))
+        return np.lib.stride_tricks.as_strided(x, shape, new_strides, writeable=False)
+
+    def fold_windows(self, cols, spatial, stride, dilation):
+        """Sum ``cols`` (..., *window, *out) back into an array (..., *spatial): the adjoint above."""
+        import itertools
+
+        nd = len(spatial)
+        window, out_shape = cols.shape[-2 * nd:-nd], cols.shape[-nd:]
+        lead = cols.shape[:-2 * nd]
+        result = np.zeros(lead + tuple(spatial), dtype=cols.dtype)
+        for k in itertools.product(*(range(n) for n in window)):
+            target = tuple(slice(ki * d, ki * d + s * (o - 1) + 1, s)
+                           for ki, d, s, o in zip(k, dilation, stride, out_shape))
+            result[(Ellipsis,) + target] += cols[(Ellipsis,) + k + (slice(None),) * nd]
+        return result
+
+    # == BatchNorm kernels (issue 4) ==============================================================
+    # Optional capabilities used by ``minigrad.ops.batchnorm``; other backends may override them with
+    # the same signatures (Numba: ``numba_backend/batchnorm.py``; a CuPy backend must
+    # provide ``batch_norm_forward`` and ``batch_norm_backward`` on device arrays, or inherit these,
+    # which only use ``self.xp``-compatible calls). ``x`` is viewed as (N, C, S), S = prod(spatial);
+    # statistics are per channel (axis 1), returned as float64 arrays of shape (C,).
+    def batch_norm_forward(self, x, weight, bias, eps):
+        """Training-mode BatchNorm: ``(out, mean, var)`` with the biased batch variance.
+
+        The mean is accumulated in float64; the data are then centred on the mean rounded to x's dtype
+        (exact for values near it) and the rounding remainder is folded into the shift, so a float32
+        channel with a large mean and a tiny spread normalises accurately. The variance is never < 0.
+        """
+        xp = self.xp
+        x3 = x.reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))
+        m = x3.shape[0] * x3.shape[2]
+        mean = xp.sum(x3, axis=(0, 2), dtype=xp.float64) / m
+        mean_x = mean.astype(x.dtype)
+        rest = mean - mean_x  # what x - mean_x still has to lose (exactly E[d])
+        result = xp.empty(x.shape, dtype=x.dtype)  # owns its memory (a reshaped view would be copied)
+        d = xp.subtract(x3, mean_x[None, :, None], out=result.reshape(x3.shape))
+        var = self._bn_channel_sum(d, d) / m - rest * rest
+        var = xp.maximum(var, 0.0)
+        scale = 1.0 / xp.sqrt(var + eps)
+        if weight is not None:
+            scale = scale * weight
+        shift = -rest * scale
+        if bias is not None:
+            shift = shift + bias
+        # d becomes the output in place: (d - rest) * scale + bias == d * scale + shift.
+        xp.multiply(d, scale.astype(x.dtype)[None, :, None], out=d)
+        xp.add(d, shift.astype(x.dtype)[None, :, None], out=d)
+        return result, mean, var
+
+    def batch_norm_backward(self, grad, x, mean, invstd, weight):
+        """Closed-form BatchNorm backward: ``(dx, dweight, dbias)``; dweight/dbias are float64 (C,).
+
+        dx = w * invstd / m * (m * dy - sum(dy) - xhat * sum(dy * xhat)), sums over all axes but 1.
+        """
+        xp = self.xp
+        x3 = x.reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))
+        dy = grad.reshape(x3.shape)
+        m = x3.shape[0] * x3.shape[2]
+        mean_x = mean.astype(x.dtype)
+        rest = mean - mean_x
+        result = xp.empty(x.shape, dtype=x.dtype)
+        d = xp.subtract(x3, mean_x[None, :, None], out=result.reshape(x3.shape))  # xhat = (d - rest) * invstd
+        dbias = self._bn_channel_sum(dy)
+        dweight = invstd * (self._bn_channel_sum(dy, d) - rest * dbias)
+        k = invstd if weight is None else invstd * weight
+        u = invstd * dweight / m
+        v = dbias / m - rest * u
+        # dx = k * (dy - (d * u + v)), computed in d's memory.
+        xp.multiply(d, u.astype(x.dtype)[None, :, None], out=d)
+        xp.add(d, v.astype(x.dtype)[None, :, None], out=d)
+        xp.subtract(dy, d, out=d)
+        xp.multiply(d, k.astype(x.dtype)[None, :, None], out=d)
+        return result, dweight, dbias
+
+    def _bn_channel_sum(self, a, b=None, rows: int = 16):
+        """Per-channel float64 sum of a * b (or of a) over (N, C, S) arrays.
+
+        einsum accumulates along N naively in a's dtype (float32 error grows with N); summing blocks of
+        ``rows`` rows natively and the block sums in float64 is nearly as fast and keeps ~1e-8 accuracy.
+        """
+        xp = self.xp
+        n, c = a.shape[0], a.shape[1]
+        k = n // rows
+        arrays = (a,) if b is None else (a, b)
+        total = xp.zeros(c, dtype=xp.float64)
+        if k:
+            blocks = [t[: k * rows].reshape(k, rows, c, -1) for t in arrays]
+            spec = ",".join(["kncs"] * len(arrays)) + "->kc"
+            total += xp.sum(xp.einsum(spec, *blocks), axis=0, dtype=xp.float64)
+        if k * rows < n:
+            spec = ",".join(["ncs"] * len(arrays)) + "->c"
+            total += xp.einsum(spec, *(t[k * rows :] for t in arrays))
+        return total
+
+
+    # -- softmax cross-entropy (fused capability; Numba engineer) ------------------------------------
+    # ``logits`` is (N, C) float, ``targets`` (N,) integers in [0, C). The forward returns the per-row
+    # loss and the log-probabilities, which the backward reuses: d loss_i / d logits_i = softmax - onehot.
+    def _check_targets(self, logits, targets):
+        """``targets`` as a C-contiguous int64 array, checked against ``logits``' shape."""
+        targets = np.asarray(targets)
+        if logits.ndim != 2 or targets.shape != logits.shape[:1]:
+            raise ValueError(
+                f"softmax_cross_entropy: expects logits (N, C) and targets (N,), got {logits.shape} and "
+                f"{targets.shape}")
+        if targets.dtype.kind not in "iu":
+            raise TypeError(f"softmax_cross_entropy: targets must be integers, got {targets.dtype}")
+        if targets.size and (targets.min() < 0 or targets.max() >= logits.shape[1]):
+            raise IndexError(
+                f"softmax_cross_entropy: a target is outside [0, {logits.shape[1]}): "
+                f"min {targets.min()}, max {targets.max()}")
+        return np.ascontiguousarray(targets, dtype=np.int64)
+
+    def softmax_cross_entropy_forward(self, logits, targets):
+        """(loss_per_row, log_probs): -log_softmax(logits)[i, targets[i]] and log_softmax(logits)."""
+        targets = self._check_targets(logits, targets)
+        log_probs = self.log_softmax(logits, -1)
+        loss = -np.take_along_axis(log_probs, targets[:, None], axis=1)[:, 0]
+        return loss, log_probs
+
+    def softmax_cross_entropy_backward(self, grad_per_row, log_probs, targets):
+        """grad_per_row[i] * (softmax(logits)[i] - onehot(targets[i])), softmax = exp(log_probs)."""
+        targets = self._check_targets(log_probs, targets)
+        out = np.exp(log_probs)
+        out[np.arange(out.shape[0]), targets] -= 1
+        out *= np.asarray(grad_per_row, dtype=log_probs.dtype).reshape(-1, 1)
+        return out

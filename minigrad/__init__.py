@@ -39,7 +39,15 @@ from .errors import (
     UnknownBackendError,
 )
 from .function import Function
-from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .grad_mode import (
+    detect_anomaly,
+    enable_grad,
+    is_anomaly_enabled,
+    is_grad_enabled,
+    no_grad,
+    set_detect_anomaly,
+    set_grad_enabled,
+)
 from .gradcheck import GradcheckReport, gradcheck, gradgradcheck
 from .ops import (
     abs,
@@ -108,15 +116,29 @@ bool = bool_  # noqa: A001 - minigrad.bool, as torch.bool
 
 __all__ = [
     "BackendMismatchError", "BackendUnavailableError", "Function", "GradcheckError", "GradcheckReport",
-    "InplaceError", "MinigradError", "ShapeError", "Tensor", "UnknownBackendError", "__version__", "abs",
-    "add", "arange", "argmax", "argmin", "backend", "backends", "bool", "bool_", "broadcast_to", "cat",
-    "chunk", "clamp", "clip", "clone", "concatenate", "cos", "div", "empty", "empty_like", "enable_grad",
-    "eq", "erf", "exp", "expand", "eye", "flatten", "float32", "float64", "from_numpy", "full", "full_like",
-    "ge", "gelu", "get_backend", "grad", "gradcheck", "gradgradcheck", "gt", "int32", "int64",
-    "is_grad_enabled", "le", "leaky_relu", "linspace", "log", "log_softmax", "logsumexp", "lt",
-    "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne", "neg", "no_grad",
-    "ones", "ones_like", "pad", "permute", "pow", "rand", "rand_like", "randint", "randn", "randn_like",
-    "relu", "reshape", "rsqrt", "set_backend", "set_grad_enabled", "sigmoid", "sign", "sin", "softmax",
-    "softplus", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "tanh", "tensor", "transpose",
-    "uint8", "unsqueeze", "var", "where", "zeros", "zeros_like",
+    "InplaceError", "MinigradError", "ShapeError", "Tensor", "UnknownBackendError", "__version__", "abs", "add",
+    "arange", "argmax", "argmin", "backend", "backends", "bool", "bool_", "broadcast_to", "cat", "chunk",
+    "clamp", "clip", "clone", "concatenate", "cos", "detect_anomaly", "div", "empty", "empty_like",
+    "enable_grad", "eq", "erf", "exp", "expand", "eye", "flatten", "float32", "float64", "from_numpy", "full",
+    "full_like", "ge", "gelu", "get_backend", "grad", "gradcheck", "gradgradcheck", "gt", "int32", "int64",
+    "is_anomaly_enabled", "is_grad_enabled", "le", "leaky_relu", "linspace", "log", "log_softmax", "logsumexp",
+    "lt", "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne", "neg", "no_grad",
+    "ones", "ones_like", "pad", "permute", "pow", "rand", "rand_like", "randint", "randn", "randn_like", "relu",
+    "reshape", "rsqrt", "set_backend", "set_detect_anomaly", "set_grad_enabled", "sigmoid", "sign", "sin",
+    "softmax", "softplus", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "tanh", "tensor",
+    "transpose", "uint8", "unsqueeze", "var", "where", "zeros", "zeros_like",
 ]
+
+_LAZY_MODULES = ("nn", "optim", "data", "testing")
+
+
+def __getattr__(name: str):
+    """Submodules that import more than NumPy (``nn``, ``optim``, ``data``, ``testing``) load on first use;
+    ``save``/``load`` come from ``minigrad.serialization``."""
+    import importlib
+
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in ("save", "load"):
+        return getattr(importlib.import_module(f"{__name__}.serialization"), name)
+    raise AttributeError(f"module 'minigrad' has no attribute {name!r}")

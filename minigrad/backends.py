@@ -66,7 +66,7 @@ def load(name: str):
         cls = _registry()[name].load()
         cls.check_available()
         backend = cls()
-    except (ImportError, RuntimeError, OSError) as exc:
+    except (ImportError, AttributeError, RuntimeError, OSError) as exc:
         _failures[name] = f"backend {name!r} is not available: {exc}"
         raise BackendUnavailableError(_failures[name]) from exc
     if _seed is not None:

@@ -9,6 +9,7 @@ back to that input's shape (undoing broadcasting) and cast to its dtype, here an
 
 from __future__ import annotations
 
+from .errors import InplaceError
 from .function import AccumulateGrad, Function, _edge
 from .grad_mode import _enabled
 from .tensor import Tensor
@@ -58,10 +59,13 @@ def _topological_order(roots) -> tuple[list, dict]:
     while stack:
         node = stack.pop()
         order.append(node)
-        for child in getattr(node, "next", ()):
+        for child in node.next:
             if child is None:
                 continue
-            dependencies[child] = dependencies.get(child, 0) + 1
+            if child in dependencies:
+                dependencies[child] += 1
+            else:
+                dependencies[child] = 1
             if child not in seen:
                 seen.add(child)
                 stack.append(child)
@@ -76,22 +80,16 @@ def _needed_nodes(order, dependencies, targets) -> set:
     while ready:
         node = ready.pop()
         topo.append(node)
-        for child in getattr(node, "next", ()):
+        for child in node.next:
             if child is not None:
                 remaining[child] -= 1
                 if remaining[child] == 0:
                     ready.append(child)
     needed = set(targets)
     for node in reversed(topo):
-        if any(child in needed for child in getattr(node, "next", ())):
+        if any(child in needed for child in node.next):
             needed.add(node)
     return needed
-
-
-def _sum_to(g: Tensor, shape: tuple) -> Tensor:
-    from . import ops
-
-    return ops.sum_to(g, shape)
 
 
 def _run(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate):
@@ -111,16 +109,16 @@ def _run(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate):
     for node, g in zip(roots, grad_outputs):
         buffers[node] = buffers[node] + g if node in buffers else g
 
-    ready = [n for n in dict.fromkeys(roots) if dependencies.get(n, 0) == 0]
+    ready = [n for n in dict.fromkeys(roots) if n not in dependencies]
     stored: set = {id(g.data) for g in grad_outputs}  # arrays a leaf may not own without copying
     token = _enabled.set(create_graph)
     try:
         while ready:
             node = ready.pop()
             g = buffers.pop(node, None)
-            if node in captures:
+            if captures and node in captures:
                 captures[node] = g
-            if isinstance(node, AccumulateGrad):
+            if node.__class__ is AccumulateGrad:
                 if accumulate and g is not None and (inputs is None or node in captures):
                     _accumulate(node.leaf, g, create_graph, stored)
                 continue
@@ -128,18 +126,21 @@ def _run(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate):
                 kept = node._retained()
                 if kept is not None:
                     _accumulate(kept, g, create_graph, stored)
-            run = g is not None and (needed is None or node in needed)
-            grads = _call_backward(node, g) if run else ()
-            if run and not retain_graph:
-                node.release()
+            grads = None
+            if g is not None and (needed is None or node in needed):
+                grads = _call_backward(node, g)
+                if not retain_graph:
+                    node.release()
             for i, child in enumerate(node.next):
                 if child is None:
                     continue
-                gi = grads[i] if i < len(grads) else None
+                gi = None if grads is None else grads[i]
                 if gi is not None:
+                    if not isinstance(gi, Tensor):
+                        raise TypeError(f"{node.name()}: backward must return tensors or None, got {type(gi).__name__}")
                     shape, dtype = node.input_meta[i]
                     if gi.shape != shape:
-                        gi = _sum_to(gi, shape)
+                        gi = _sum_to(node, i, gi, shape)
                     if gi.dtype != dtype:
                         gi = gi.astype(dtype)
                     previous = buffers.get(child)
@@ -157,39 +158,36 @@ def _call_backward(node: Function, g: Tensor) -> tuple:
     grads = node.backward(node, g)
     if not isinstance(grads, tuple):
         grads = (grads,)
-    if len(grads) < len(node.next):
+    if len(grads) != len(node.next):
         raise RuntimeError(
             f"{node.name()}: backward returned {len(grads)} gradient(s) but forward took "
             f"{len(node.next)} argument(s)"
         )
-    for i, gi in enumerate(grads):
-        if gi is None or node.next[i] is None:
-            continue
-        if not isinstance(gi, Tensor):
-            raise TypeError(f"{node.name()}: backward must return tensors or None, got {type(gi).__name__}")
-        shape = node.input_meta[i][0]
-        if gi.shape != shape:
-            try:
-                _broadcastable(gi.shape, shape)
-            except ValueError:
-                raise RuntimeError(
-                    f"{node.name()}: backward returned a gradient of shape {gi.shape} for input {i} "
-                    f"of shape {shape}"
-                ) from None
     return grads
 
 
-def _broadcastable(grad_shape: tuple, shape: tuple) -> None:
-    """Raise ValueError unless ``shape`` broadcasts to ``grad_shape``."""
-    if len(shape) > len(grad_shape):
-        raise ValueError
-    for s, gs in zip(reversed(shape), reversed(grad_shape)):
-        if s != gs and s != 1:
-            raise ValueError
+def _sum_to(node, i: int, g: Tensor, shape: tuple) -> Tensor:
+    """Undo broadcasting: sum a gradient of the broadcast shape back to the input's ``shape``."""
+    grad_shape = g.shape
+    ok = len(shape) <= len(grad_shape) and all(
+        s == gs or s == 1 for s, gs in zip(reversed(shape), reversed(grad_shape))
+    )
+    if not ok:
+        raise RuntimeError(
+            f"{node.name()}: backward returned a gradient of shape {grad_shape} for input {i} of shape {shape}"
+        )
+    from . import ops
+
+    return ops.sum_to(g, shape)
 
 
 def _accumulate(t: Tensor, g: Tensor, create_graph: bool, stored: set) -> None:
     """Add ``g`` to ``t.grad``; without create_graph the stored gradient owns its memory."""
+    if g.shape != t.shape or g.dtype != t.dtype:
+        raise InplaceError(
+            f"backward: the gradient for a leaf of shape {t.shape} {t.dtype.name} has shape {g.shape} "
+            f"{g.dtype.name}; the leaf was changed (moved, cast or resized) after the graph was recorded"
+        )
     if t.grad is None:
         if not create_graph:
             if id(g.data) in stored or getattr(g.data, "base", None) is not None:
@@ -217,7 +215,14 @@ def backward(outputs, grad_outputs=None, retain_graph=None, create_graph=False, 
     grads = _root_grads(outputs, _as_tuple(grad_outputs) or None, create_graph)
     if retain_graph is None:
         retain_graph = create_graph
-    _run(outputs, grads, retain_graph, create_graph, _as_tuple(inputs) or None, accumulate=True)
+    inputs = _as_tuple(inputs) or None
+    captures = _run(outputs, grads, retain_graph, create_graph, inputs, accumulate=True)
+    for t in inputs or ():
+        # A non-leaf among ``inputs`` gets its gradient in ``.grad`` too, as in PyTorch (a copy: the same
+        # array may have flowed on to a leaf).
+        g = captures.get(t.grad_fn) if t.grad_fn is not None and not t.retains_grad else None
+        if g is not None:
+            _accumulate(t, g, create_graph, {id(g.data)})
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,

@@ -33,3 +33,15 @@ class GradcheckError(MinigradError, AssertionError):
     def __init__(self, message: str, report=None) -> None:
         super().__init__(message)
         self.report = report
+
+
+class SerializationError(MinigradError, ValueError):
+    """A file given to ``minigrad.load`` is not a valid minigrad archive, or an object cannot be saved."""
+
+
+class DatasetError(MinigradError, ValueError):
+    """A dataset file is malformed, fails its checksum, or could not be downloaded."""
+
+
+class DatasetNotFoundError(MinigradError, FileNotFoundError):
+    """Dataset files are missing; the message says which files to put where."""

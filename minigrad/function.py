@@ -10,7 +10,7 @@ them again. Broadcasting is undone by the engine: a rule may return a gradient o
 from __future__ import annotations
 
 from .errors import BackendMismatchError, InplaceError, MinigradError, ShapeError
-from .grad_mode import _enabled
+from .grad_mode import _anomaly, _enabled
 from .tensor import Tensor
 
 _FREED = (
@@ -23,6 +23,7 @@ class AccumulateGrad:
     """The graph node of a leaf that requires grad: the engine stores the leaf's gradient here."""
 
     __slots__ = ("leaf", "__weakref__")
+    next = ()
     next_functions = ()
 
     def __init__(self, leaf: Tensor) -> None:
@@ -54,6 +55,7 @@ class Function:
     _retained = None
     _saved = ()
     _freed = False
+    output_backend = None  # set by forward when the output lives on another backend (``to``)
 
     # -- subclass interface ---------------------------------------------------------------------
     @staticmethod
@@ -68,7 +70,7 @@ class Function:
     def save_for_backward(self, *tensors) -> None:
         """Keep tensors (numbers pass through) for backward; an in-place change to one is then an error."""
         self._saved = tensors
-        self._saved_versions = tuple(t._vc.value if isinstance(t, Tensor) else None for t in tensors)
+        self._saved_versions = [t._vc.value if isinstance(t, Tensor) else None for t in tensors]
 
     @property
     def saved_tensors(self) -> tuple:
@@ -120,8 +122,9 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run the op on its arguments and, in grad mode, record it in the graph."""
+        # This is the hot path of every op: one pass over the arguments, no work for untracked inputs.
         backend = None
-        tracked = False
+        needs = []
         for a in args:
             if isinstance(a, Tensor):
                 if backend is None:
@@ -131,19 +134,17 @@ class Function:
                         f"{cls.__name__.lower()}: inputs live on different backends "
                         f"({backend.name!r} and {a._backend.name!r}); move one with .to(name)"
                     )
-                if a.requires_grad:
-                    tracked = True
+                needs.append(a.requires_grad)
+            else:
+                needs.append(False)
         if backend is None:
             from . import backends
 
             backend = backends.current()
         ctx = cls.__new__(cls)
         ctx.backend = backend
-        tracked = tracked and _enabled.get()
-        if tracked:
-            ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        else:
-            ctx.needs_input_grad = (False,) * len(args)
+        tracked = True in needs and _enabled.get()
+        ctx.needs_input_grad = tuple(needs) if tracked else (False,) * len(args)
         try:
             data = cls.forward(ctx, *args, **kwargs)
         except MinigradError:
@@ -154,20 +155,47 @@ class Function:
             data = data.data
         elif data.__class__ is not backend.array_type:
             data = backend.asarray(data)
-        out = Tensor(data, getattr(ctx, "output_backend", backend), tracked, ctx if tracked else None)
+        if _anomaly.get():
+            _check_no_new_nan(cls, args, data, backend)
+        out = Tensor(data, ctx.output_backend or backend, tracked, ctx if tracked else None)
         if cls.is_view:
             base = args[0]
             out._vc = base._vc
             base._vc.has_views = True
             out._base = base if base._base is None else base._base
         if tracked:
-            ctx.next = tuple(_edge(a) if isinstance(a, Tensor) and a.requires_grad else None for a in args)
-            ctx.input_meta = tuple((a.shape, a.dtype) if isinstance(a, Tensor) else None for a in args)
+            edges, meta = [], []
+            for a, n in zip(args, needs):
+                if n:
+                    edges.append(a.grad_fn or _edge(a))
+                    meta.append((a.data.shape, a.data.dtype))
+                else:
+                    edges.append(None)
+                    meta.append(None)
+            ctx.next, ctx.input_meta = edges, meta
             if cls.save_output:
                 ctx._out_data = data
                 ctx._out_vc = out._vc
                 ctx._out_version = out._vc.value
         return out
+
+
+def _has_nan(backend, array) -> bool:
+    return array.dtype.kind in "fc" and bool(backend.to_numpy(backend.logical_not(backend.equal(array, array))).any())
+
+
+def _check_no_new_nan(cls, args, data, backend) -> None:
+    """Anomaly mode: finite-valued inputs must not give NaN (log(-1), sqrt(-1), 0/0, inf - inf, ...)."""
+    if not _has_nan(backend, data):
+        return
+    if any(isinstance(a, Tensor) and _has_nan(backend, a.data) for a in args):
+        return
+    shapes = ", ".join(f"{a.shape} {a.dtype.name}" for a in args if isinstance(a, Tensor))
+    kind = "backward" if cls.__name__.endswith("Backward") else "forward"
+    raise FloatingPointError(
+        f"{cls.__name__.lower()}: {kind} produced NaN from inputs without NaN ({shapes}); the input is "
+        "outside the op's domain (e.g. log or sqrt of a negative number, 0/0, inf - inf)"
+    )
 
 
 def _input_error(cls, args, exc: Exception) -> MinigradError:

@@ -57,3 +57,36 @@ class set_grad_enabled(_GradMode):  # noqa: N801 - PyTorch's name
 
     def __exit__(self, *exc) -> None:
         _enabled.reset(self._previous)
+
+    def __call__(self, fn):
+        """As a decorator: undo the change made at construction; each call of ``fn`` runs in ``mode``."""
+        _enabled.reset(self._previous)
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+_anomaly: ContextVar[bool] = ContextVar("minigrad_detect_anomaly", default=False)
+is_anomaly_enabled = _anomaly.get
+
+
+class detect_anomaly(_GradMode):  # noqa: N801 - PyTorch's name
+    """Inside the block, an op that turns finite inputs into NaN (log of a negative number, 0/0, ...)
+    raises ``FloatingPointError`` naming the op, in forward and in backward. Off by default: it costs a
+    scan of every output."""
+
+    def __enter__(self) -> None:
+        self._tokens.append(_anomaly.set(True))
+
+    def __exit__(self, *exc) -> None:
+        _anomaly.reset(self._tokens.pop())
+
+
+def set_detect_anomaly(mode: bool) -> None:
+    """Turn NaN detection on or off for the current thread (see ``detect_anomaly``)."""
+    _anomaly.set(bool(mode))

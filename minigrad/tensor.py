@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from . import backends as _backends
-from .dtypes import as_dtype, float32, float64, int64
+from .dtypes import SUPPORTED, as_dtype, float32, float64, int64
 from .errors import InplaceError, ShapeError
-from .grad_mode import is_grad_enabled, no_grad
+from .grad_mode import is_grad_enabled
 
 
 class VersionCounter:
@@ -43,7 +43,6 @@ class Tensor:
         "_vc",
         "_base",
         "_accumulator",
-        "_retains_grad",
         "__weakref__",
     )
     __array_priority__ = 1000  # numpy_array * tensor must call Tensor.__rmul__
@@ -57,7 +56,6 @@ class Tensor:
         self._vc = VersionCounter()
         self._base: Tensor | None = None
         self._accumulator = None
-        self._retains_grad = False
 
     # -- basic attributes -----------------------------------------------------------------------
     @property
@@ -154,6 +152,11 @@ class Tensor:
         """Another backend (by name) or another dtype; differentiable, and a no-op when nothing changes."""
         if isinstance(target, str) and target in _backends.names():
             return _ops.to_backend(self, target)
+        if isinstance(target, str) and target not in SUPPORTED:
+            raise _errors.UnknownBackendError(
+                f"to(): {target!r} is neither a known backend ({', '.join(_backends.names())}) nor a dtype "
+                f"({', '.join(sorted(SUPPORTED))})"
+            )
         return self.astype(target)
 
     def astype(self, dtype) -> Tensor:
@@ -179,6 +182,18 @@ class Tensor:
         return self if self.backend != "cupy" else self.to("numpy")
 
     # -- autograd ---------------------------------------------------------------------------------
+    def __deepcopy__(self, memo: dict) -> Tensor:
+        """A new leaf with a copy of the data on the *same* backend object (the default deepcopy would
+        copy the backend too, and ops would then refuse to mix the copy with other tensors)."""
+        if self.grad_fn is not None:
+            raise RuntimeError("deepcopy: only leaf tensors can be deep-copied; detach() first")
+        out = type(self).__new__(type(self))
+        Tensor.__init__(out, self._backend.copy(self.data), self._backend, self.requires_grad)
+        memo[id(self)] = out
+        if self.grad is not None:
+            out.grad = self.grad.__deepcopy__(memo)
+        return out
+
     def detach(self) -> Tensor:
         """A tensor sharing this one's data, outside the graph."""
         out = Tensor(self.data, self._backend)
@@ -206,12 +221,12 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("retain_grad() on a tensor that does not require grad")
         if self.grad_fn is not None:
-            self._retains_grad = True
             self.grad_fn._retained = weakref.ref(self)
 
     @property
     def retains_grad(self) -> bool:
-        return self._retains_grad
+        retained = self.grad_fn._retained if self.grad_fn is not None else None
+        return retained is not None and retained() is self
 
     def backward(self, gradient: Tensor | None = None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs: Sequence[Tensor] | None = None) -> None:
@@ -221,9 +236,12 @@ class Tensor:
 
     # -- in-place changes -------------------------------------------------------------------------
     def _alias(self) -> Tensor:
-        """Another handle on the same data and graph position, used as an in-place op's old value."""
-        alias = Tensor(self.data, self._backend, self.requires_grad, self.grad_fn)
-        alias._vc = self._vc
+        """The old value, at the same graph position, as the input of an in-place op.
+
+        It holds a copy of the data: the op may save it for backward (``mul_``, ``div_``, ``clamp_``, ...) and
+        the write that follows would otherwise overwrite the values the gradient needs.
+        """
+        alias = Tensor(self._backend.copy(self.data), self._backend, self.requires_grad, self.grad_fn)
         alias._accumulator = self._accumulator
         return alias
 
@@ -268,24 +286,56 @@ class Tensor:
             self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)
         )
         self._check_inplace_allowed(op, tracked)
-        if tracked:
-            result = fn(self._alias(), *args)
-        else:
-            with no_grad():
-                result = fn(self.detach(), *args)
+        # Untracked, no argument requires grad (or grad mode is off), so the op records nothing.
+        # A plain handle, not detach(): that would mark the memory as shared with a view.
+        result = fn(self._alias() if tracked else Tensor(self.data, self._backend), *args)
         return self._write(op, result, tracked)
 
+    def _arithmetic_inplace(self, op: str, fn, kernel: str, other) -> Tensor:
+        """add_/sub_/mul_/div_: outside autograd, one kernel call writes straight into this memory."""
+        if is_grad_enabled() and (self.requires_grad or isinstance(other, Tensor) and other.requires_grad):
+            return self._inplace(op, fn, other)
+        if isinstance(other, Tensor):
+            if other._backend is not self._backend:
+                raise _errors.BackendMismatchError(
+                    f"{op}: the tensor is on backend {self.backend!r} but the other operand on "
+                    f"{other.backend!r}; move one with .to(name)"
+                )
+            operand, shape, floating = other.data, other.shape, other.dtype.kind == "f"
+        elif isinstance(other, (int, float)):
+            operand, shape, floating = other, (), isinstance(other, float)
+        else:
+            return self._inplace(op, fn, other)
+        if shape != self.shape:
+            try:
+                fits = np.broadcast_shapes(self.shape, shape) == self.shape
+            except ValueError:
+                fits = False
+            if not fits:
+                raise ShapeError(
+                    f"{op}: an operand of shape {shape} does not broadcast to the shape {self.shape} of "
+                    "the tensor changed in place"
+                )
+        if self.dtype.kind != "f" and (floating or op == "div_"):
+            raise TypeError(f"{op}: a floating-point result cannot be stored in place into a {self.dtype.name} tensor")
+        try:
+            getattr(self._backend, kernel)(self.data, operand, out=self.data)
+        except ValueError as exc:
+            raise InplaceError(f"{op}: cannot write into this tensor ({exc})") from exc
+        self._vc.value += 1
+        return self
+
     def add_(self, other, *, alpha=1) -> Tensor:
-        return self._inplace("add_", _ops.add, other if alpha == 1 else other * alpha)
+        return self._arithmetic_inplace("add_", _ops.add, "add", other if alpha == 1 else other * alpha)
 
     def sub_(self, other, *, alpha=1) -> Tensor:
-        return self._inplace("sub_", _ops.sub, other if alpha == 1 else other * alpha)
+        return self._arithmetic_inplace("sub_", _ops.sub, "subtract", other if alpha == 1 else other * alpha)
 
     def mul_(self, other) -> Tensor:
-        return self._inplace("mul_", _ops.mul, other)
+        return self._arithmetic_inplace("mul_", _ops.mul, "multiply", other)
 
     def div_(self, other) -> Tensor:
-        return self._inplace("div_", _ops.div, other)
+        return self._arithmetic_inplace("div_", _ops.div, "divide", other)
 
     def pow_(self, other) -> Tensor:
         return self._inplace("pow_", _ops.pow, other)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 from ..dtypes import DEFAULT_FLOAT
 from ..tensor import Tensor, tensor
 
 Scalar = (int, float, bool, numbers.Number)
+_RANK = {"b": 0, "u": 1, "i": 1, "f": 2}  # promotion across kinds: bool < integer < float
 
 
 def constant(ctx_or_backend, array) -> Tensor:
@@ -17,14 +20,26 @@ def constant(ctx_or_backend, array) -> Tensor:
 
 
 def as_operand(x, like: Tensor | None):
-    """Python numbers stay numbers (they adopt the tensor's dtype); arrays and lists become tensors."""
+    """Python numbers stay numbers (they adopt the tensor's dtype), and so do NumPy scalars (``np.float64(2)``,
+    as PyTorch treats them); arrays and lists become tensors."""
     if isinstance(x, Tensor) or isinstance(x, Scalar) and not hasattr(x, "shape"):
         return x
+    if isinstance(x, np.generic) and x.dtype.kind in "biuf":
+        return x.item()
     return tensor(x, backend=None if like is None else like.backend)
 
 
 def binary_operands(a, b) -> tuple:
-    """Normalise a binary op's operands; an integer tensor meeting a float number becomes float32."""
+    """Normalise a binary op's operands with PyTorch's promotion: an integer tensor meeting a float number
+    becomes float32, and of two tensors of different kinds (bool < integer < float) the lower one takes the
+    other's dtype (float32 + int64 is float32, not NumPy's float64)."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        da, db = a.data.dtype, b.data.dtype
+        if da is not db and _RANK[da.kind] != _RANK[db.kind]:
+            if _RANK[da.kind] < _RANK[db.kind]:
+                return a.astype(db), b
+            return a, b.astype(da)
+        return a, b
     if not isinstance(a, Tensor):
         a = as_operand(a, b if isinstance(b, Tensor) else None)
     if not isinstance(b, Tensor):

@@ -67,6 +67,17 @@ class Div(Function):
         return (ga if ctx.needs_input_grad[0] else None), gb
 
 
+def _save_operands(ctx, a, b) -> None:
+    """Save both operands: tensors with save_for_backward (freed after backward), numbers on ctx."""
+    ctx.save_for_backward(a if isinstance(a, Tensor) else None, b if isinstance(b, Tensor) else None)
+    ctx.numbers = (None if isinstance(a, Tensor) else a, None if isinstance(b, Tensor) else b)
+
+
+def _saved_operands(ctx) -> tuple:
+    a, b = ctx.saved_tensors
+    return (ctx.numbers[0] if a is None else a), (ctx.numbers[1] if b is None else b)
+
+
 class Pow(Function):
     """a ** b, for a tensor or number on either side."""
 
@@ -74,17 +85,12 @@ class Pow(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a if isinstance(a, Tensor) else None, b if isinstance(b, Tensor) else None)
-        ctx.base, ctx.exponent = a, b
+        _save_operands(ctx, a, b)
         return ctx.backend.power(data(a), data(b))
 
     @staticmethod
     def backward(ctx, g):
-        a, b = ctx.saved_tensors
-        if a is None:
-            a = ctx.base
-        if b is None:
-            b = ctx.exponent
+        a, b = _saved_operands(ctx)
         ga = gb = None
         if ctx.needs_input_grad[0]:
             if isinstance(b, Tensor):
@@ -93,6 +99,8 @@ class Pow(Function):
                 ga = g * a * 2
             elif b == 1:
                 ga = g
+            elif b == 0:
+                ga = g * 0.0  # not g * 0 * a ** -1, which is NaN at a = 0 (PyTorch gives 0 too)
             else:
                 ga = g * b * a ** (b - 1)
         if ctx.needs_input_grad[1]:
@@ -127,14 +135,13 @@ class Maximum(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a if isinstance(a, Tensor) else None, b if isinstance(b, Tensor) else None)
-        ctx.a, ctx.b = a, b
+        _save_operands(ctx, a, b)
         return ctx.backend.maximum(data(a), data(b))
 
     @staticmethod
     def backward(ctx, g):
-        ctx.saved_tensors  # noqa: B018 - checks the saved inputs were not modified in place
-        w = constant(ctx, _tie_weights(ctx, ctx.a, ctx.b, ctx.backend.greater))
+        a, b = _saved_operands(ctx)
+        w = constant(ctx, _tie_weights(ctx, a, b, ctx.backend.greater))
         return g * w, g * (1 - w)
 
 
@@ -143,14 +150,13 @@ class Minimum(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a if isinstance(a, Tensor) else None, b if isinstance(b, Tensor) else None)
-        ctx.a, ctx.b = a, b
+        _save_operands(ctx, a, b)
         return ctx.backend.minimum(data(a), data(b))
 
     @staticmethod
     def backward(ctx, g):
-        ctx.saved_tensors  # noqa: B018 - checks the saved inputs were not modified in place
-        w = constant(ctx, _tie_weights(ctx, ctx.a, ctx.b, ctx.backend.less))
+        a, b = _saved_operands(ctx)
+        w = constant(ctx, _tie_weights(ctx, a, b, ctx.backend.less))
         return g * w, g * (1 - w)
 
 
@@ -219,14 +225,16 @@ def minimum(a, b) -> Tensor:
 
 def where(condition, a, b) -> Tensor:
     """Pick ``a`` where ``condition`` is true, else ``b``, broadcasting all three."""
-    a, b = binary_operands(a, b)
-    like = a if isinstance(a, Tensor) else b
-    if not isinstance(condition, Tensor):
-        from ..tensor import tensor
+    from ..tensor import tensor
 
+    a, b = binary_operands(a, b)
+    like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
+    if not isinstance(condition, Tensor):
         condition = tensor(condition, dtype="bool", backend=None if like is None else like.backend)
     if condition.dtype.kind != "b":
         raise TypeError(f"where: the condition must be a bool tensor, got {condition.dtype.name}")
+    if like is None:  # two numbers: the first gets the default dtype (float32 for a float), not float64
+        a = tensor(a, backend=condition.backend)
     return Where.apply(condition, a, b)
 
 

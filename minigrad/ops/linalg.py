@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..errors import ShapeError
 from ..function import Function
 from ..tensor import Tensor
@@ -9,21 +11,38 @@ from ._common import as_operand
 
 
 class MatMul(Function):
-    """a @ b for operands with at least 2 dimensions; batch dimensions broadcast."""
+    """op(a) @ op(b), where op transposes the last two axes when asked; batch dimensions broadcast.
+
+    The transpose flags keep backward to two products without separate transpose ops, and the gradient
+    of a flagged product is again a flagged product, so every order of derivative stays in this op.
+    """
 
     @staticmethod
-    def forward(ctx, a, b):
-        need_a, need_b = ctx.needs_input_grad
+    def forward(ctx, a, b, transpose_a=False, transpose_b=False):
+        need_a, need_b, _, _ = ctx.needs_input_grad
         ctx.save_for_backward(a if need_b else None, b if need_a else None)
-        return ctx.backend.matmul(a.data, b.data)
+        ctx.ta, ctx.tb = transpose_a, transpose_b
+        be = ctx.backend
+        x = _swap(be, a.data) if transpose_a else a.data
+        y = _swap(be, b.data) if transpose_b else b.data
+        return be.matmul(x, y)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        need_a, need_b = ctx.needs_input_grad
-        ga = g @ b.mT if need_a else None
-        gb = a.mT @ g if need_b else None
-        return ga, gb  # the engine sums broadcast batch dimensions back
+        need_a, need_b, _, _ = ctx.needs_input_grad
+        ta, tb = ctx.ta, ctx.tb
+        ga = gb = None
+        if need_a:  # C = op(A) op(B)  =>  dop(A) = G op(B)^T
+            ga = MatMul.apply(g, b, False, not tb) if not ta else MatMul.apply(b, g, tb, True)
+        if need_b:  # dop(B) = op(A)^T G
+            gb = MatMul.apply(a, g, not ta, False) if not tb else MatMul.apply(g, a, True, ta)
+        return ga, gb, None, None  # the engine sums broadcast batch dimensions back
+
+
+def _swap(backend, x):
+    axes = tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2)
+    return backend.transpose(x, axes)
 
 
 def matmul(a, b) -> Tensor:
@@ -39,14 +58,15 @@ def matmul(a, b) -> Tensor:
             f"matmul: shapes {a.shape} and {b.shape} are not aligned: {k_a} (last dim of the first) != "
             f"{k_b} ({'second-to-last' if b.ndim > 1 else 'only'} dim of the second)"
         )
+    if a.ndim == 1 and b.ndim == 1:
+        return MatMul.apply(a.unsqueeze(0), b.unsqueeze(-1), False, False).reshape(())
     if a.ndim == 1:
         return matmul(a.unsqueeze(0), b).squeeze(-2)
     if b.ndim == 1:
         return matmul(a, b.unsqueeze(-1)).squeeze(-1)
-    try:
-        import numpy as np
-
-        np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    except ValueError:
-        raise ShapeError(f"matmul: batch dimensions of {a.shape} and {b.shape} do not broadcast") from None
-    return MatMul.apply(a, b)
+    if a.ndim > 2 or b.ndim > 2:
+        try:
+            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise ShapeError(f"matmul: batch dimensions of {a.shape} and {b.shape} do not broadcast") from None
+    return MatMul.apply(a, b, False, False)

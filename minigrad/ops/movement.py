@@ -262,7 +262,8 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 def permute(x: Tensor, *axes) -> Tensor:
     """Reorder the dimensions."""
     axes = _shape_arg(axes)
-    if sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)) or len(axes) != x.ndim:
+    if (len(axes) != x.ndim or any(not -x.ndim <= a < x.ndim for a in axes)
+            or sorted(a % x.ndim for a in axes) != list(range(x.ndim))):
         raise ShapeError(f"permute: {axes} is not a permutation of the {x.ndim} dimensions of shape {x.shape}")
     axes = tuple(a % x.ndim for a in axes)
     if axes == tuple(range(x.ndim)):
@@ -286,7 +287,7 @@ def squeeze(x: Tensor, dim=None) -> Tensor:
     """Drop dimensions of size 1 (all of them, or the ones named)."""
     if dim is None:
         return x.reshape(tuple(n for n in x.shape if n != 1))
-    dims = {d % x.ndim for d in ((dim,) if isinstance(dim, int) else dim)}
+    dims = {_check_dim(d, x.ndim, "squeeze") for d in ((dim,) if isinstance(dim, int) else dim)}
     return x.reshape(tuple(n for i, n in enumerate(x.shape) if not (i in dims and n == 1)))
 
 
@@ -346,7 +347,7 @@ def concatenate(tensors, axis: int = 0, *, dim=None) -> Tensor:
         raise ValueError("concatenate: needs at least one tensor")
     axis = axis if dim is None else dim
     first = tensors[0]
-    axis = axis % max(first.ndim, 1)
+    axis = _check_dim(axis, first.ndim, "concatenate")
     for t in tensors[1:]:
         if t.ndim != first.ndim or any(
             a != b for d, (a, b) in enumerate(zip(t.shape, first.shape)) if d != axis
@@ -376,7 +377,7 @@ def stack(tensors, axis: int = 0, *, dim=None) -> Tensor:
 
 def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     """PyTorch's ``split``: chunks of one size (the last may be smaller), or the listed sizes."""
-    dim %= max(x.ndim, 1)
+    dim = _check_dim(dim, x.ndim, "split")
     length = x.shape[dim]
     if isinstance(split_size_or_sections, int):
         step = split_size_or_sections
@@ -437,6 +438,13 @@ def contiguous(x: Tensor) -> Tensor:
     if flags is not None and flags.c_contiguous:
         return x
     return Clone.apply(x)
+
+
+def _check_dim(dim: int, ndim: int, op: str) -> int:
+    """``dim`` as a non-negative axis of a tensor with ``ndim`` dimensions, or an IndexError naming ``op``."""
+    if not -ndim <= dim < ndim:
+        raise IndexError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dimension(s)")
+    return dim % ndim
 
 
 def _shape_arg(shape) -> tuple:

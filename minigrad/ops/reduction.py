@@ -7,11 +7,30 @@ from ..tensor import Tensor
 from ._common import constant, keepdims_shape, normalize_axis, pick_axis, pick_keepdims
 
 
-def _expand_back(g: Tensor, ctx) -> Tensor:
-    """Broadcast a reduced gradient back over the reduced axes."""
-    if not ctx.keepdims:
-        g = g.reshape(keepdims_shape(ctx.in_shape, ctx.axes))
-    return g.expand(ctx.in_shape)
+def _expand_back(g: Tensor, ctx, scale: float = 1.0) -> Tensor:
+    """Broadcast a reduced gradient back over the reduced axes (times ``scale``), as one op."""
+    return ExpandReduced.apply(g, ctx.axes, ctx.in_shape, ctx.keepdims, scale)
+
+
+class ExpandReduced(Function):
+    """The gradient of a reduction: ``g`` (times ``scale``) broadcast back over the reduced axes.
+
+    The output is a read-only broadcast, so nothing can change it in place behind autograd's back.
+    """
+
+    @staticmethod
+    def forward(ctx, g, axes, shape, keepdims, scale):
+        ctx.axes, ctx.keepdims, ctx.scale = axes, keepdims, scale
+        be = ctx.backend
+        data = g.data if keepdims else be.reshape(g.data, keepdims_shape(shape, axes))
+        if scale != 1.0:
+            data = be.multiply(data, scale)
+        return data if data.shape == shape else be.broadcast_to(data, shape)
+
+    @staticmethod
+    def backward(ctx, gg):
+        out = Sum.apply(gg, ctx.axes, ctx.keepdims)
+        return (out * ctx.scale if ctx.scale != 1.0 else out), None, None, None, None
 
 
 class Sum(Function):
@@ -40,7 +59,7 @@ class Mean(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return _expand_back(g * ctx.scale, ctx), None, None
+        return _expand_back(g, ctx, ctx.scale), None, None
 
 
 class SumTo(Function):
@@ -125,6 +144,8 @@ def _count(shape: tuple, axes: tuple) -> int:
 def _reduce(op_cls, name, x, axis, keepdims, dim, keepdim):
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: expected a tensor, got {type(x).__name__}")
+    if axis is None and dim is None and keepdim is None:
+        return op_cls.apply(x, None, keepdims)
     axes = normalize_axis(pick_axis(axis, dim), x.ndim, name)
     return op_cls.apply(x, axes, pick_keepdims(keepdims, keepdim))
 

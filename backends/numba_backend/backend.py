@@ -1,0 +1,440 @@
+"""``NumbaBackend``: NumPy arrays, with JIT-compiled kernels where fusion or both cores pay.
+
+Every method keeps the NumPy backend's semantics (dtype, shape, NaN handling); each override either runs a
+kernel or, for a stated reason, calls the NumPy implementation:
+
+- matmul and everything not overridden here: NumPy/BLAS is already as fast as a JIT loop would be. That
+  includes exp and log: their gradients (g * out, g / x) leave nothing to fuse, and NumPy's SIMD exp/log
+  beat Numba's scalar libm calls (measured: 0.3-0.7x as a kernel).
+- integer/bool dtypes or mixed dtypes: kernels are compiled for float32 and float64 only, and NumPy's type
+  promotion is the reference.
+- plain binary ops and reductions below ``memory_bound_threshold`` elements: nothing to fuse, and NumPy's
+  SIMD loops beat a serial JIT loop plus its call overhead (see ``benchmarks/bench_numba.py``).
+- broadcast (zero-stride) operands of binary ops and reductions, broadcast patterns that do not collapse to
+  2-D, non-adjacent reduction axes, and indexing other than integer arrays on leading axes: handling them
+  would need a copy or an n-dimensional iteration that NumPy already does well.
+
+numba is imported only when this backend is instantiated (``import minigrad`` never imports it).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..numpy_backend import NumpyBackend
+
+_INSTALL_HINT = "numba is not installed: pip install 'minigrad[numba]'"
+
+
+def _is_float(x) -> bool:
+    return isinstance(x, np.ndarray) and x.dtype.char in "fd"
+
+
+def _contig(x: np.ndarray) -> np.ndarray:
+    """A C-contiguous, writeable array (read-only arrays would compile another kernel signature)."""
+    # Not np.ascontiguousarray: it turns a 0-d array into shape (1,).
+    return x if x.flags.c_contiguous and x.flags.writeable else np.array(x, order="C")
+
+
+def _has_zero_stride(x: np.ndarray) -> bool:
+    return any(s == 0 and n > 1 for s, n in zip(x.strides, x.shape))
+
+
+def _safe_out(out, shape, dtype, *operands) -> bool:
+    """Whether the kernel may write into ``out``: C-contiguous, the result's shape and dtype, and every
+    operand either ``out`` itself (elementwise read-then-write is safe) or not overlapping it (NumPy
+    buffers overlapping operands; we let it)."""
+    if not (isinstance(out, np.ndarray) and out.flags.c_contiguous and out.flags.writeable
+            and out.shape == tuple(shape) and out.dtype == dtype):
+        return False
+    for v in operands:
+        if isinstance(v, np.ndarray) and np.may_share_memory(v, out):
+            if not (v.shape == out.shape and v.strides == out.strides
+                    and v.__array_interface__["data"][0] == out.__array_interface__["data"][0]):
+                return False
+    return True
+
+
+def _split_rows(size: int) -> tuple[int, int]:
+    """A (rows, cols) view of a flat run: rows for the threads, cols long enough to vectorise."""
+    for cols in (4096, 2048, 1024, 512, 256, 128, 64):
+        if size % cols == 0:
+            return size // cols, cols
+    return 1, size
+
+
+class NumbaBackend(NumpyBackend):
+    """NumPy arrays; Numba kernels for activations, softmax, cross-entropy, reductions and scatter-add."""
+
+    name = "numba"
+    # Plain binary ops and reductions only read and write memory: one thread nearly saturates it, and a
+    # parallel region that wakes Numba's OpenMP threads slows the next BLAS call (they compete for the
+    # cores), so below this many elements they run NumPy's serial SIMD loops.
+    memory_bound_threshold = 1 << 20
+
+    @classmethod
+    def check_available(cls) -> None:
+        try:
+            import numba  # noqa: F401
+        except ImportError as exc:
+            raise ImportError(_INSTALL_HINT) from exc
+
+    def __init__(self) -> None:
+        super().__init__()
+        import numba
+
+        # _cache comes first: it sets the cache directory before any kernel is decorated.
+        from . import _cache, batchnorm, elementwise, reduce, scatter, softmax  # noqa: F401
+
+        self._numba = numba
+        self._ew, self._red, self._sc, self._sm = elementwise, reduce, scatter, softmax
+        self._bn = batchnorm
+
+    # -- BatchNorm (kernels and their parallel designs in batchnorm.py) ----------------------------
+    def batch_norm_forward(self, x, weight, bias, eps):
+        """See ``NumpyBackend.batch_norm_forward``."""
+        return self._bn.batch_norm_forward(x, weight, bias, eps, self._bn.path_for(x, self.parallel_threshold))
+
+    def batch_norm_backward(self, grad, x, mean, invstd, weight):
+        """See ``NumpyBackend.batch_norm_backward``."""
+        return self._bn.batch_norm_backward(grad, x, mean, invstd, weight,
+                                            self._bn.path_for(x, self.parallel_threshold))
+
+    # -- threads and description ------------------------------------------------------------------
+    def set_num_threads(self, n: int) -> None:
+        """Threads for parallel kernels (at most ``NUMBA_NUM_THREADS``; Numba keeps it per calling thread)."""
+        self._numba.set_num_threads(int(n))
+
+    def get_num_threads(self) -> int:
+        return self._numba.get_num_threads()
+
+    def describe(self) -> str:
+        jit = ", JIT disabled" if self._numba.config.DISABLE_JIT else ""
+        return f"Numba {self._numba.__version__}, {self.get_num_threads()} threads{jit}"
+
+    @property
+    def cache_dir(self) -> str:
+        return self._numba.config.CACHE_DIR
+
+    def warmup(self) -> None:
+        """Compile (or load from the cache) every kernel for float32 and float64."""
+        ew, red, sc, sm = self._ew, self._red, self._sc, self._sm
+        for dtype in (np.float32, np.float64):
+            x = np.linspace(-2, 2, 8, dtype=dtype)
+            out = np.empty_like(x)
+            for kernel in (ew.sigmoid_forward, ew.tanh_forward):
+                kernel(x, out, False)
+            ew.relu_forward(x, out, False)
+            ew.leaky_relu_forward(x, out, dtype(0.1), False)
+            ew.gelu_forward(x, out, False, False)
+            ew.softplus_forward(x, out, 1.0, 20.0, False)
+            for kernel in (ew.sigmoid_backward, ew.tanh_backward):
+                kernel(x, x, out, False)
+            ew.leaky_relu_backward(x, x, out, dtype(0.1), False)
+            ew.gelu_backward(x, x, out, False, False)
+            ew.softplus_backward(x, x, out, 1.0, 20.0, False)
+            x2 = x.reshape(2, 4)
+            out2 = np.empty_like(x2)
+            ew.binary(ew.ADD, x2, x2, out2, False)
+            sm.softmax_forward(x2, out2, False, False)
+            sm.softmax_backward(x2, x2, out2, False)
+            sm.log_softmax_backward(x2, x2, out2, False)
+            targets = np.zeros(2, dtype=np.int64)
+            sm.cross_entropy_forward(x2, targets, out2, np.empty(2, dtype), False)
+            sm.cross_entropy_backward(np.ones(2, dtype), out2, targets, out2.copy(), False)
+            red.reduce_contiguous(red.SUM, x.reshape(2, 4, 1), np.empty((2, 1), dtype), False)
+            red.reduce_strided(red.SUM, x.reshape(1, 2, 4), np.empty((1, 4), dtype), False)
+            sc.scatter_add_rows(targets, x2, np.zeros_like(x2), False)
+
+    # -- elementwise, unary -----------------------------------------------------------------------
+    def _parallel(self, size: int) -> bool:
+        return size >= self.parallel_threshold
+
+    def _unary(self, kernel, x, *params):
+        x = _contig(x)
+        out = np.empty(x.shape, x.dtype)
+        kernel(x.reshape(-1), out.reshape(-1), *params, self._parallel(x.size))
+        return out
+
+    def _unary_grad(self, kernel, grad, x, *params):
+        x = _contig(x)
+        grad = _contig(np.broadcast_to(grad, x.shape))
+        out = np.empty(x.shape, x.dtype)
+        kernel(grad.reshape(-1), x.reshape(-1), out.reshape(-1), *params, self._parallel(x.size))
+        return out
+
+    def sigmoid(self, x):
+        if not _is_float(x):
+            return super().sigmoid(x)
+        return self._unary(self._ew.sigmoid_forward, x)
+
+    def tanh(self, x):
+        if not _is_float(x):
+            return super().tanh(x)
+        return self._unary(self._ew.tanh_forward, x)
+
+    def relu(self, x):
+        if not _is_float(x):
+            return super().relu(x)
+        return self._unary(self._ew.relu_forward, x)
+
+    def leaky_relu(self, x, negative_slope):
+        if not _is_float(x):
+            return super().leaky_relu(x, negative_slope)
+        return self._unary(self._ew.leaky_relu_forward, x, x.dtype.type(negative_slope))
+
+    def gelu(self, x, approximate: str):
+        if not _is_float(x):
+            return super().gelu(x, approximate)
+        return self._unary(self._ew.gelu_forward, x, approximate == "tanh")
+
+    def softplus(self, x, beta, threshold):
+        if not _is_float(x):
+            return super().softplus(x, beta, threshold)
+        return self._unary(self._ew.softplus_forward, x, float(beta), float(threshold))
+
+    # -- fused backward kernels: (grad, out) for sigmoid/tanh, (grad, x) for the others ------------
+    def _grad_ok(self, grad, x) -> bool:
+        return _is_float(x) and _is_float(grad) and grad.dtype == x.dtype
+
+    def sigmoid_backward(self, grad, out):
+        if not self._grad_ok(grad, out):
+            return super().sigmoid_backward(grad, out)
+        return self._unary_grad(self._ew.sigmoid_backward, grad, out)
+
+    def tanh_backward(self, grad, out):
+        if not self._grad_ok(grad, out):
+            return super().tanh_backward(grad, out)
+        return self._unary_grad(self._ew.tanh_backward, grad, out)
+
+    def relu_backward(self, grad, x):
+        """grad * (x > 0): relu'(0) = 0."""
+        if not self._grad_ok(grad, x):
+            return grad * (x > 0)
+        return self._unary_grad(self._ew.leaky_relu_backward, grad, x, x.dtype.type(0))
+
+    def leaky_relu_backward(self, grad, x, negative_slope):
+        """grad * (1 if x > 0 else negative_slope)."""
+        if not self._grad_ok(grad, x):
+            return grad * np.where(x > 0, 1, negative_slope).astype(x.dtype)
+        return self._unary_grad(self._ew.leaky_relu_backward, grad, x, x.dtype.type(negative_slope))
+
+    def gelu_backward(self, grad, x, approximate: str):
+        """grad * gelu'(x), exact or for the tanh approximation."""
+        if not self._grad_ok(grad, x):
+            raise TypeError(f"gelu_backward: needs float32/float64 arrays of one dtype, got {grad.dtype}, {x.dtype}")
+        return self._unary_grad(self._ew.gelu_backward, grad, x, approximate == "tanh")
+
+    def softplus_backward(self, grad, x, beta, threshold):
+        """grad * (1 if beta * x > threshold else sigmoid(beta * x))."""
+        if not self._grad_ok(grad, x):
+            raise TypeError(f"softplus_backward: needs float arrays of one dtype, got {grad.dtype}, {x.dtype}")
+        return self._unary_grad(self._ew.softplus_backward, grad, x, float(beta), float(threshold))
+
+    # -- elementwise, binary ----------------------------------------------------------------------
+    def _binary_plan(self, a, b):
+        """(a2, b2, out_shape, rows, cols) for the 2-D kernel, or None when NumPy should run it."""
+        # Cheap size test first: this runs on every binary op, and most are small (np.broadcast_shapes
+        # alone costs microseconds). The output is at least as large as the larger operand.
+        if max(getattr(a, "size", 1), getattr(b, "size", 1)) < self.memory_bound_threshold:
+            return None
+        if _is_float(a):
+            dtype = a.dtype
+        elif _is_float(b):
+            dtype = b.dtype
+        else:
+            return None
+        ops = []
+        for v in (a, b):
+            if type(v) in (int, float):  # a Python number takes the array's dtype (NEP 50)
+                v = np.asarray(v, dtype)
+            elif not (isinstance(v, np.ndarray) and v.dtype == dtype) or _has_zero_stride(v):
+                return None
+            ops.append(v)
+        shape = np.broadcast_shapes(ops[0].shape, ops[1].shape)
+        if math.prod(shape) < self.memory_bound_threshold:
+            return None
+        # Per output dimension (size > 1): does each operand span it? Merge runs with the same pattern.
+        groups: list[list] = []
+        for d, n in enumerate(shape):
+            if n == 1:
+                continue
+            pattern = tuple(v.ndim - len(shape) + d >= 0 and v.shape[v.ndim - len(shape) + d] == n for v in ops)
+            if groups and groups[-1][0] == pattern:
+                groups[-1][1] *= n
+            else:
+                groups.append([pattern, n])
+        if len(groups) > 2:
+            return None
+        if len(groups) == 1:
+            rows, cols = _split_rows(groups[0][1])
+            spans = [(p, p) for p in groups[0][0]]
+        else:
+            rows, cols = groups[0][1], groups[1][1]
+            spans = list(zip(groups[0][0], groups[1][0]))
+        views = [_contig(v).reshape(rows if r else 1, cols if c else 1) for v, (r, c) in zip(ops, spans)]
+        return views[0], views[1], shape, rows, cols
+
+    def _binary(self, op, a, b, fallback, out):
+        plan = self._binary_plan(a, b)
+        if plan is None:
+            return fallback(a, b) if out is None else fallback(a, b, out=out)
+        a2, b2, shape, rows, cols = plan
+        if out is None:
+            result = np.empty((rows, cols), a2.dtype)
+        elif _safe_out(out, shape, a2.dtype, a, b):
+            result = out.reshape(rows, cols)  # a view: out is C-contiguous
+        else:
+            return fallback(a, b, out=out)
+        self._ew.binary(op, a2, b2, result, True)
+        return out if out is not None else result.reshape(shape)
+
+    # ``out=`` (used by in-place tensor ops) must be the result's shape and dtype, like NumPy's.
+    def add(self, a, b, out=None):
+        return self._binary(self._ew.ADD, a, b, np.add, out)
+
+    def subtract(self, a, b, out=None):
+        return self._binary(self._ew.SUB, a, b, np.subtract, out)
+
+    def multiply(self, a, b, out=None):
+        return self._binary(self._ew.MUL, a, b, np.multiply, out)
+
+    def divide(self, a, b, out=None):
+        return self._binary(self._ew.DIV, a, b, np.true_divide, out)
+
+    def maximum(self, a, b, out=None):
+        return self._binary(self._ew.MAX, a, b, np.maximum, out)
+
+    def minimum(self, a, b, out=None):
+        return self._binary(self._ew.MIN, a, b, np.minimum, out)
+
+    # -- reductions -------------------------------------------------------------------------------
+    def _reduce(self, kind, x, axis, keepdims, fallback):
+        if not _is_float(x) or x.size < self.memory_bound_threshold or _has_zero_stride(x):
+            return fallback(x, axis, keepdims)
+        axes = tuple(range(x.ndim)) if axis is None else tuple(
+            a % x.ndim for a in ((axis,) if isinstance(axis, int) else axis))
+        if not axes:
+            return fallback(x, axis, keepdims)
+        first, last = min(axes), max(axes)
+        if last - first + 1 != len(axes):
+            return fallback(x, axis, keepdims)
+        shape = x.shape
+        outer, n, inner = math.prod(shape[:first]), math.prod(shape[first:last + 1]), math.prod(shape[last + 1:])
+        x3 = _contig(x).reshape(outer, n, inner)
+        out = np.empty((outer, inner), x.dtype)
+        if inner == 1:
+            self._red.reduce_contiguous(kind, x3, out, True)
+        else:
+            self._red.reduce_strided(kind, x3, out, True)
+        if keepdims:
+            return out.reshape(tuple(1 if i in axes else s for i, s in enumerate(shape)))
+        return out.reshape(tuple(s for i, s in enumerate(shape) if i not in axes))
+
+    def sum(self, x, axis, keepdims):
+        return self._reduce(self._red.SUM, x, axis, keepdims, super().sum)
+
+    def max(self, x, axis, keepdims):
+        return self._reduce(self._red.MAX, x, axis, keepdims, super().max)
+
+    def min(self, x, axis, keepdims):
+        return self._reduce(self._red.MIN, x, axis, keepdims, super().min)
+
+    # -- softmax family: kernels work on rows, so another axis is moved last first -----------------
+    def _rows(self, arrays, axis):
+        """Each array moved to (rows, n) C-contiguous with ``axis`` last, and a function undoing it."""
+        ndim = arrays[0].ndim
+        axis = axis % ndim
+        moved = [np.moveaxis(a, axis, -1) if axis != ndim - 1 else a for a in arrays]
+        shape = moved[0].shape
+        flat = [_contig(m).reshape(-1, shape[-1]) for m in moved]
+
+        def restore(out):
+            out = out.reshape(shape)
+            return np.moveaxis(out, -1, axis) if axis != ndim - 1 else out
+
+        return flat, restore
+
+    def _softmax_ok(self, *arrays) -> bool:
+        first = arrays[0]
+        return (all(_is_float(a) and a.dtype == first.dtype and a.shape == first.shape for a in arrays)
+                and first.ndim > 0 and first.size > 0)
+
+    def softmax(self, x, axis):
+        if not self._softmax_ok(x):
+            return super().softmax(x, axis)
+        (x2,), restore = self._rows([x], axis)
+        out = np.empty_like(x2)
+        self._sm.softmax_forward(x2, out, False, self._parallel(x2.size))
+        return restore(out)
+
+    def log_softmax(self, x, axis):
+        if not self._softmax_ok(x):
+            return super().log_softmax(x, axis)
+        (x2,), restore = self._rows([x], axis)
+        out = np.empty_like(x2)
+        self._sm.softmax_forward(x2, out, True, self._parallel(x2.size))
+        return restore(out)
+
+    def softmax_backward(self, grad, out, axis):
+        grad = np.broadcast_to(grad, np.shape(out)) if isinstance(grad, np.ndarray) else grad
+        if not self._softmax_ok(out, grad):
+            return super().softmax_backward(grad, out, axis)
+        (g2, y2), restore = self._rows([grad, out], axis)
+        result = np.empty_like(y2)
+        self._sm.softmax_backward(g2, y2, result, self._parallel(y2.size))
+        return restore(result)
+
+    def log_softmax_backward(self, grad, out, axis):
+        grad = np.broadcast_to(grad, np.shape(out)) if isinstance(grad, np.ndarray) else grad
+        if not self._softmax_ok(out, grad):
+            return super().log_softmax_backward(grad, out, axis)
+        (g2, y2), restore = self._rows([grad, out], axis)
+        result = np.empty_like(y2)
+        self._sm.log_softmax_backward(g2, y2, result, self._parallel(y2.size))
+        return restore(result)
+
+    # -- softmax cross-entropy (fused; the NumPy reference is in numpy_backend.py) -----------------
+    def softmax_cross_entropy_forward(self, logits, targets):
+        targets = self._check_targets(logits, targets)
+        if not _is_float(logits):
+            raise TypeError(f"softmax_cross_entropy: logits must be float32 or float64, got {logits.dtype}")
+        logits = _contig(logits)
+        log_probs = np.empty_like(logits)
+        loss = np.empty(logits.shape[0], logits.dtype)
+        self._sm.cross_entropy_forward(logits, targets, log_probs, loss, self._parallel(logits.size))
+        return loss, log_probs
+
+    def softmax_cross_entropy_backward(self, grad_per_row, log_probs, targets):
+        targets = self._check_targets(log_probs, targets)
+        log_probs = _contig(log_probs)
+        grad = _contig(np.broadcast_to(np.asarray(grad_per_row, log_probs.dtype), log_probs.shape[:1]))
+        out = np.empty_like(log_probs)
+        self._sm.cross_entropy_backward(grad, log_probs, targets, out, self._parallel(out.size))
+        return out
+
+    # -- indexing gradients -------------------------------------------------------------------------
+    def scatter_add(self, shape, index, values, dtype):
+        """A zero array of ``shape`` with ``values`` added at ``index``; duplicates accumulate."""
+        shape = tuple(shape)
+        dtype = np.dtype(dtype)
+        items = index if isinstance(index, tuple) else (index,)
+        if (dtype.char not in "fd" or not 0 < len(items) <= len(shape)
+                or not all(isinstance(i, np.ndarray) and i.dtype.kind in "iu" for i in items)):
+            return super().scatter_add(shape, index, values, dtype)
+        arrays = np.broadcast_arrays(*items)
+        lead = shape[:len(items)]
+        for axis, (idx, n) in enumerate(zip(arrays, lead)):
+            if idx.size and (idx.min() < -n or idx.max() >= n):
+                bad = idx.max() if idx.max() >= n else idx.min()
+                raise IndexError(f"index {bad} is out of bounds for axis {axis} with size {n}")
+        rows = np.ravel_multi_index(tuple(np.mod(a, n) for a, n in zip(arrays, lead)), lead).reshape(-1)
+        width = math.prod(shape[len(items):])
+        values = np.broadcast_to(np.asarray(values, dtype), arrays[0].shape + shape[len(items):])
+        values = _contig(values).reshape(rows.size, width)
+        out = np.zeros((math.prod(lead), width), dtype)
+        parallel = values.size >= self.parallel_threshold and width >= 2 * self._sc.BLOCK
+        self._sc.scatter_add_rows(rows.astype(np.int64, copy=False), values, out, parallel)
+        return out.reshape(shape)

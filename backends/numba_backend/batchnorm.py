@@ -1,0 +1,371 @@
+"""Numba BatchNorm kernels: raw arrays in, raw arrays out (no ``minigrad`` import).
+
+``batch_norm_forward`` / ``batch_norm_backward`` match ``NumpyBackend``'s methods of the same names (plus
+the design, ``path_for(x)``); ``NumbaBackend`` exposes them as backend methods. ``x`` is viewed as (N, C, S) with
+S = prod(spatial dims), statistics are per channel, accumulated in float64.
+
+Statistics use the shifted-data formula in float64: with K = x[0, c, 0], d = x - K (exact in float64 for
+float32 input), var = E[d^2] - E[d]^2. K is a sample of the channel, so E[d] is of the order of the
+spread, not of the mean, and float64 leaves ~29 spare bits for the cancellation; the result is clamped at
+0. One read of x gives both sums, which is what lets the designs below stay near the bandwidth bound.
+
+Parallel designs (chosen by ``_path``; all race-free: every array element is written by one iteration):
+
+* ``serial``: small inputs; starting threads costs more than the work.
+* ``rows``: (N, C) with large N. Rows are split into one chunk per thread; each chunk accumulates into
+  its own row of a (chunks, C) float64 array, combined after the loop; a second kernel normalises.
+* ``blocks``: everything else. Channels are split into blocks, one block per iteration; a block's
+  statistics and its normalisation run back to back, so its data is still in cache. For S > 1 a block is
+  one channel.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from . import _cache  # noqa: F401 - sets a writable cache directory before any kernel is compiled
+
+# One dispatcher per kernel: the serial case is a branch of the parallel kernel (no thread start-up),
+# which keeps the number of compiled signatures (and the cold compile time) small.
+JIT = dict(cache=True, parallel=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
+SERIAL_BELOW = 1 << 15  # elements; below this one thread wins
+ROWS_FROM_N = 2048  # (N, C) inputs with at least this many rows use the row-chunk design
+ROWS_PER_FLUSH = 16  # rows summed in x's dtype before adding into the float64 accumulators
+RECENTRE = 64.0  # re-centre when (mean - shift)^2 > RECENTRE * var: beyond, cancellation would show
+
+
+# -- forward ------------------------------------------------------------------------------------------
+@njit(cache=True, inline="always")
+def _channel_sums(x, c, k):
+    """Sums of d and d^2 over channel c, d = x - k, in float64 (the rare re-centring pass)."""
+    a1 = 0.0
+    a2 = 0.0
+    for i in range(x.shape[0]):
+        for t in range(x.shape[2]):
+            d = x[i, c, t] - k
+            a1 += d
+            a2 += d * d
+    return a1, a2
+
+
+@njit(cache=True, inline="always")
+def _fwd_block(x, weight, bias, eps, c0, c1, out, mean, var, coef):
+    """Statistics and normalisation of channels [c0, c1) of x (N, C, S); coef is (3, C) scratch."""
+    n, _, s = x.shape
+    m = n * s
+    nc = c1 - c0
+    shift = np.empty(nc)
+    s1 = np.zeros(nc)
+    s2 = np.zeros(nc)
+    for j in range(nc):
+        shift[j] = x[0, c0 + j, 0]
+    for i in range(n):
+        for j in range(nc):
+            k = shift[j]
+            a1 = 0.0
+            a2 = 0.0
+            for t in range(s):
+                d = x[i, c0 + j, t] - k
+                a1 += d
+                a2 += d * d
+            s1[j] += a1
+            s2[j] += a2
+    for j in range(nc):
+        c = c0 + j
+        dm = s1[j] / m
+        v = s2[j] / m - dm * dm
+        if dm * dm > RECENTRE * v:  # x[0] was far from the mean: cancellation, so centre again
+            shift[j] += dm
+            a1, a2 = _channel_sums(x, c, shift[j])
+            dm = a1 / m
+            v = a2 / m - dm * dm
+        mu = shift[j] + dm
+        v = max(v, 0.0)
+        mean[c] = mu
+        var[c] = v
+        sc = weight[c] / math.sqrt(v + eps)
+        coef[0, c] = mu  # rounded to x's dtype: x - coef[0] is exact near the mean
+        coef[1, c] = sc
+        coef[2, c] = bias[c] - (mu - coef[0, c]) * sc
+    for i in range(n):
+        for j in range(nc):
+            c = c0 + j
+            cx = coef[0, c]
+            cs = coef[1, c]
+            cb = coef[2, c]
+            for t in range(s):
+                out[i, c, t] = (x[i, c, t] - cx) * cs + cb
+
+
+@njit(**JIT)
+def _fwd_blocks(x, weight, bias, eps, block, parallel, out, mean, var, coef):
+    c = x.shape[1]
+    if parallel:
+        for b in prange((c + block - 1) // block):
+            _fwd_block(x, weight, bias, eps, b * block, min(c, (b + 1) * block), out, mean, var, coef)
+    else:
+        _fwd_block(x, weight, bias, eps, 0, c, out, mean, var, coef)
+
+
+@njit(**JIT)
+def _bwd_rows_sums(x, y, center, chunks, s1, s2):
+    """Per-chunk column sums of y and y * (x - center) (y is dy), like ``_fwd_rows_sums``."""
+    n, c = x.shape
+    rows = (n + chunks - 1) // chunks
+    for t in prange(chunks):
+        a1 = s1[t]
+        a2 = s2[t]
+        p1 = np.zeros(c, x.dtype)
+        p2 = np.zeros(c, x.dtype)
+        r1 = min(n, (t + 1) * rows)
+        for i0 in range(t * rows, r1, ROWS_PER_FLUSH):
+            for i in range(i0, min(r1, i0 + ROWS_PER_FLUSH)):
+                for j in range(c):
+                    g = y[i, j]
+                    p1[j] += g
+                    p2[j] += g * (x[i, j] - center[j])
+            for j in range(c):
+                a1[j] += p1[j]
+                a2[j] += p2[j]
+                p1[j] = 0
+                p2[j] = 0
+
+
+@njit(**JIT)
+def _fwd_rows_sums(x, center, chunks, s1, s2):
+    """Per-chunk column sums of d = x - center and d^2.
+
+    Each chunk adds ``ROWS_PER_FLUSH`` rows in x's dtype, then flushes into its own float64 rows
+    s1[t], s2[t] (thread-private); the short native runs keep the float32 error near 16 eps.
+    """
+    n, c = x.shape
+    rows = (n + chunks - 1) // chunks
+    for t in prange(chunks):
+        a1 = s1[t]
+        a2 = s2[t]
+        p1 = np.zeros(c, x.dtype)
+        p2 = np.zeros(c, x.dtype)
+        r1 = min(n, (t + 1) * rows)
+        for i0 in range(t * rows, r1, ROWS_PER_FLUSH):
+            for i in range(i0, min(r1, i0 + ROWS_PER_FLUSH)):
+                for j in range(c):
+                    d = x[i, j] - center[j]
+                    p1[j] += d
+                    p2[j] += d * d
+            for j in range(c):
+                a1[j] += p1[j]
+                a2[j] += p2[j]
+                p1[j] = 0
+                p2[j] = 0
+
+
+@njit(**JIT)
+def _affine_rows(x, coef, chunks, out):
+    """out = (x - coef[0]) * coef[1] + coef[2], per column, one row chunk per iteration."""
+    n, c = x.shape
+    rows = (n + chunks - 1) // chunks
+    cx = coef[0]
+    cs = coef[1]
+    cb = coef[2]
+    for t in prange(chunks):
+        for i in range(t * rows, min(n, (t + 1) * rows)):
+            for j in range(c):
+                out[i, j] = (x[i, j] - cx[j]) * cs[j] + cb[j]
+
+
+# -- backward -----------------------------------------------------------------------------------------
+@njit(cache=True, inline="always")
+def _bwd_block(dy, x, mean, invstd, weight, c0, c1, dx, dweight, dbias, coef):
+    """Closed-form backward for channels [c0, c1); coef is (4, C) scratch."""
+    n, _, s = x.shape
+    m = n * s
+    nc = c1 - c0
+    sdy = np.zeros(nc)
+    sdyx = np.zeros(nc)
+    for i in range(n):
+        for j in range(nc):
+            c = c0 + j
+            mu = mean[c]
+            a1 = 0.0
+            a2 = 0.0
+            for t in range(s):
+                g = dy[i, c, t]
+                a1 += g
+                a2 += g * (x[i, c, t] - mu)
+            sdy[j] += a1
+            sdyx[j] += a2
+    for j in range(nc):
+        c = c0 + j
+        _bwd_coefficients(c, m, sdy[j], sdyx[j], mean[c], invstd[c], weight[c], dweight, dbias, coef)
+    for i in range(n):
+        for j in range(nc):
+            c = c0 + j
+            cx = coef[0, c]
+            k = coef[1, c]
+            ka = coef[2, c]
+            cb = coef[3, c]
+            for t in range(s):
+                dx[i, c, t] = k * dy[i, c, t] - ka * (x[i, c, t] - cx) + cb
+
+
+@njit(cache=True, inline="always")
+def _bwd_coefficients(c, m, sdy, sdyx, mu, inv, w, dweight, dbias, coef):
+    """dx = k dy - k a (x - mean) - k <dy>, a = invstd <dy xhat>, written around mean rounded to x's dtype."""
+    dweight[c] = sdyx * inv  # sum(dy * xhat)
+    dbias[c] = sdy
+    k = inv * w
+    ka = k * inv * inv * sdyx / m
+    coef[0, c] = mu
+    coef[1, c] = k
+    coef[2, c] = ka
+    coef[3, c] = ka * (mu - coef[0, c]) - k * sdy / m
+
+
+@njit(**JIT)
+def _bwd_blocks(dy, x, mean, invstd, weight, block, parallel, dx, dweight, dbias, coef):
+    c = x.shape[1]
+    if parallel:
+        for b in prange((c + block - 1) // block):
+            _bwd_block(dy, x, mean, invstd, weight, b * block, min(c, (b + 1) * block), dx, dweight, dbias,
+                       coef)
+    else:
+        _bwd_block(dy, x, mean, invstd, weight, 0, c, dx, dweight, dbias, coef)
+
+
+@njit(**JIT)
+def _bwd_rows_apply(dy, x, coef, chunks, dx):
+    """dx = coef[1] dy - coef[2] (x - coef[0]) + coef[3], per column, one row chunk per iteration."""
+    n, c = x.shape
+    rows = (n + chunks - 1) // chunks
+    cx = coef[0]
+    k = coef[1]
+    ka = coef[2]
+    cb = coef[3]
+    for t in prange(chunks):
+        for i in range(t * rows, min(n, (t + 1) * rows)):
+            for j in range(c):
+                dx[i, j] = k[j] * dy[i, j] - ka[j] * (x[i, j] - cx[j]) + cb[j]
+
+
+# -- entry points -------------------------------------------------------------------------------------
+def _path(n: int, c: int, s: int, serial_below: int = SERIAL_BELOW) -> str:
+    if n * c * s < serial_below:
+        return "serial"
+    if s == 1 and n >= ROWS_FROM_N:
+        return "rows"
+    return "blocks"
+
+
+def _layout(x):
+    n, c = x.shape[0], x.shape[1]
+    s = 1
+    for k in x.shape[2:]:
+        s *= k
+    return np.ascontiguousarray(x.reshape(n, c, s)), n, c
+
+
+def _per_channel(values, c: int, fill: float):
+    return np.full(c, fill) if values is None else np.ascontiguousarray(values, dtype=np.float64)
+
+
+def _block(c: int, s: int) -> int:
+    """Channels per parallel iteration: one for S > 1, else an even share per thread."""
+    if s > 1:
+        return 1
+    threads = numba.get_num_threads()
+    return max(1, -(-c // threads))
+
+
+def batch_norm_forward(x, weight, bias, eps, path: str | None = None):
+    """``(out, mean, var)``: training-mode output, float64 per-channel mean and biased variance."""
+    x3, n, c = _layout(x)
+    s = x3.shape[2]
+    m = n * s
+    path = path or _path(n, c, s)
+    w = _per_channel(weight, c, 1.0)
+    b = _per_channel(bias, c, 0.0)
+    eps = float(eps)
+    mean = np.empty(c)
+    var = np.empty(c)
+    result = np.empty(x.shape, dtype=x3.dtype)  # returned as is: an array that owns its memory
+    out = result.reshape(x3.shape)
+    coef = np.empty((3, c), dtype=x3.dtype)
+    if x3.size == 0:  # nothing to normalise; the statistics of an empty channel are undefined
+        mean[:] = np.nan
+        var[:] = np.nan
+    elif path == "rows" and s == 1:
+        x2 = x3.reshape(n, c)
+        chunks = min(n, numba.get_num_threads())
+        center = x2[0].copy()
+        for _ in range(2):
+            s1 = np.zeros((chunks, c))
+            s2 = np.zeros((chunks, c))
+            _fwd_rows_sums(x2, center, chunks, s1, s2)
+            dm = s1.sum(0) / m
+            v = s2.sum(0) / m - dm * dm
+            if not np.any(dm * dm > RECENTRE * v):
+                break
+            center = (center + dm).astype(x3.dtype)  # x[0] was far from the mean: centre again
+        mean[:] = center + dm
+        var[:] = np.maximum(v, 0.0)
+        scale = w / np.sqrt(var + eps)
+        coef[0] = mean
+        coef[1] = scale
+        coef[2] = b - (mean - coef[0]) * scale
+        _affine_rows(x2, coef, chunks, out.reshape(n, c))
+    else:
+        _fwd_blocks(x3, w, b, eps, _block(c, s), path != "serial", out, mean, var, coef)
+    return result, mean, var
+
+
+def batch_norm_backward(dy, x, mean, invstd, weight, path: str | None = None):
+    """``(dx, dweight, dbias)`` in closed form; dweight and dbias are float64 (C,) arrays."""
+    x3, n, c = _layout(x)
+    dy3 = np.ascontiguousarray(dy.reshape(x3.shape))
+    s = x3.shape[2]
+    m = n * s
+    path = path or _path(n, c, s)
+    w = _per_channel(weight, c, 1.0)
+    mean = np.ascontiguousarray(mean, dtype=np.float64)
+    invstd = np.ascontiguousarray(invstd, dtype=np.float64)
+    result = np.empty(x.shape, dtype=x3.dtype)  # owns its memory: the engine can keep it as .grad
+    dx = result.reshape(x3.shape)
+    dweight = np.empty(c)
+    dbias = np.empty(c)
+    coef = np.empty((4, c), dtype=x3.dtype)
+    if x3.size == 0:
+        dweight[:] = 0.0
+        dbias[:] = 0.0
+    elif path == "rows" and s == 1:
+        x2, dy2 = x3.reshape(n, c), dy3.reshape(n, c)
+        chunks = min(n, numba.get_num_threads())
+        coef[0] = mean
+        rest = mean - coef[0]
+        s1 = np.zeros((chunks, c))
+        s2 = np.zeros((chunks, c))
+        _bwd_rows_sums(x2, dy2, coef[0], chunks, s1, s2)
+        sdy = s1.sum(0)
+        sdyx = s2.sum(0) - rest * sdy  # sum(dy * (x - mean))
+        dbias[:] = sdy
+        dweight[:] = sdyx * invstd
+        k = invstd * w  # the same coefficients as _bwd_coefficients
+        ka = k * invstd * invstd * sdyx / m
+        coef[1] = k
+        coef[2] = ka
+        coef[3] = ka * rest - k * sdy / m
+        _bwd_rows_apply(dy2, x2, coef, chunks, dx.reshape(n, c))
+    else:
+        _bwd_blocks(dy3, x3, mean, invstd, w, _block(c, s), path != "serial", dx, dweight, dbias, coef)
+    return result, dweight, dbias
+
+
+def path_for(x: np.ndarray, serial_below: int = SERIAL_BELOW) -> str:
+    """The parallel design for an (N, C, *spatial) input (see the module docstring)."""
+    s = 1
+    for k in x.shape[2:]:
+        s *= k
+    return _path(x.shape[0], x.shape[1], s, serial_below)

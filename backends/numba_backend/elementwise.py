@@ -1,0 +1,225 @@
+"""Elementwise kernels: activations with their fused backward, and broadcasting binary ops.
+
+Unary kernels take flat C-contiguous arrays (``x``, ``out``, ...) and a ``parallel`` flag chosen by the
+backend from the size: a ``prange`` loop costs microseconds to start, so small arrays run a plain loop.
+Every element is independent, so no ``prange`` iteration writes an element another one reads. Arithmetic
+is done in float64 and rounded once on store.
+"""
+
+from __future__ import annotations
+
+import math
+
+from numba import njit, prange
+
+from ._math import exp, log1p_exp, tanh
+
+JIT = dict(cache=True, parallel=True, nogil=True, error_model="numpy")
+
+_INV_SQRT2 = 1 / math.sqrt(2)
+_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
+_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+
+
+# -- scalar bodies (inlined into the loops below) --------------------------------------------------------
+@njit
+def _sigmoid(v, like):
+    z = exp(-abs(v), like)  # never overflows; choose the form that keeps precision on each side of 0
+    s = 1.0 / (1.0 + z)
+    return s if v >= 0 else z * s
+
+
+@njit
+def _gelu(v, tanh_approx, like):
+    if tanh_approx:
+        return 0.5 * v * (1.0 + tanh(_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v), like))
+    return 0.5 * v * (1.0 + math.erf(v * _INV_SQRT2))
+
+
+@njit
+def _gelu_slope(v, tanh_approx, like):
+    if tanh_approx:
+        t = tanh(_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v), like)
+        return 0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * _SQRT_2_OVER_PI * (1.0 + 3 * 0.044715 * v * v)
+    return 0.5 * (1.0 + math.erf(v * _INV_SQRT2)) + v * _INV_SQRT_2PI * exp(-0.5 * v * v, like)
+
+
+@njit
+def _softplus(v, beta, threshold, like):
+    bx = v * beta
+    if bx > threshold:
+        return v
+    return (max(bx, 0.0) + log1p_exp(-abs(bx), like)) / beta
+
+
+# -- forward kernels ------------------------------------------------------------------------------------
+@njit(**JIT)
+def sigmoid_forward(x, out, parallel):
+    if parallel:
+        for i in prange(x.size):
+            out[i] = _sigmoid(float(x[i]), out)
+    else:
+        for i in range(x.size):
+            out[i] = _sigmoid(float(x[i]), out)
+
+
+@njit(**JIT)
+def tanh_forward(x, out, parallel):
+    if parallel:
+        for i in prange(x.size):
+            out[i] = tanh(float(x[i]), out)
+    else:
+        for i in range(x.size):
+            out[i] = tanh(float(x[i]), out)
+
+
+@njit(**JIT)
+def relu_forward(x, out, parallel):
+    # "not v <= 0" keeps NaN (as np.maximum) and maps -0.0 and -inf to 0.0.
+    if parallel:
+        for i in prange(x.size):
+            out[i] = x[i] if not x[i] <= 0 else 0.0
+    else:
+        for i in range(x.size):
+            out[i] = x[i] if not x[i] <= 0 else 0.0
+
+
+@njit(**JIT)
+def leaky_relu_forward(x, out, slope, parallel):
+    # ``slope`` arrives in x's dtype, so the product rounds exactly as NumPy's does.
+    if parallel:
+        for i in prange(x.size):
+            out[i] = x[i] if x[i] > 0 else x[i] * slope
+    else:
+        for i in range(x.size):
+            out[i] = x[i] if x[i] > 0 else x[i] * slope
+
+
+@njit(**JIT)
+def gelu_forward(x, out, tanh_approx, parallel):
+    if parallel:
+        for i in prange(x.size):
+            out[i] = _gelu(float(x[i]), tanh_approx, out)
+    else:
+        for i in range(x.size):
+            out[i] = _gelu(float(x[i]), tanh_approx, out)
+
+
+@njit(**JIT)
+def softplus_forward(x, out, beta, threshold, parallel):
+    if parallel:
+        for i in prange(x.size):
+            out[i] = _softplus(float(x[i]), beta, threshold, out)
+    else:
+        for i in range(x.size):
+            out[i] = _softplus(float(x[i]), beta, threshold, out)
+
+
+# -- fused backward kernels: grad * f'(x), one pass -------------------------------------------------------
+@njit(**JIT)
+def sigmoid_backward(g, y, out, parallel):
+    if parallel:
+        for i in prange(g.size):
+            out[i] = g[i] * y[i] * (1 - y[i])
+    else:
+        for i in range(g.size):
+            out[i] = g[i] * y[i] * (1 - y[i])
+
+
+@njit(**JIT)
+def tanh_backward(g, y, out, parallel):
+    if parallel:
+        for i in prange(g.size):
+            out[i] = g[i] * (1 - y[i] * y[i])
+    else:
+        for i in range(g.size):
+            out[i] = g[i] * (1 - y[i] * y[i])
+
+
+@njit(**JIT)
+def leaky_relu_backward(g, x, out, slope, parallel):
+    # f'(0) = slope (0 for relu), as the ops document; g * 0 matches NumPy's g * (x > 0) (NaN for inf).
+    if parallel:
+        for i in prange(g.size):
+            out[i] = g[i] if x[i] > 0 else g[i] * slope
+    else:
+        for i in range(g.size):
+            out[i] = g[i] if x[i] > 0 else g[i] * slope
+
+
+@njit(**JIT)
+def gelu_backward(g, x, out, tanh_approx, parallel):
+    if parallel:
+        for i in prange(g.size):
+            out[i] = g[i] * _gelu_slope(float(x[i]), tanh_approx, out)
+    else:
+        for i in range(g.size):
+            out[i] = g[i] * _gelu_slope(float(x[i]), tanh_approx, out)
+
+
+@njit(**JIT)
+def softplus_backward(g, x, out, beta, threshold, parallel):
+    if parallel:
+        for i in prange(g.size):
+            bx = x[i] * beta
+            out[i] = g[i] if bx > threshold else g[i] * _sigmoid(bx, out)
+    else:
+        for i in range(g.size):
+            bx = x[i] * beta
+            out[i] = g[i] if bx > threshold else g[i] * _sigmoid(bx, out)
+
+
+# -- binary ops with broadcasting --------------------------------------------------------------------------
+# Operands are 2-D C-contiguous (rows, cols) arrays whose rows and cols are each either the output's or 1
+# (broadcast); the backend reduces every broadcast pattern it accepts to that form. The inner loop runs
+# over a row with the broadcast operand's column index fixed at 0 or stepping with j, so it vectorises.
+ADD, SUB, MUL, DIV, MAX, MIN = range(6)
+
+
+@njit
+def _apply(op, a, b):
+    if op == ADD:
+        return a + b
+    if op == SUB:
+        return a - b
+    if op == MUL:
+        return a * b
+    if op == DIV:
+        return a / b
+    if op == MAX:  # NaN wins, as np.maximum
+        return a if (a > b or a != a) else b
+    return a if (a < b or a != a) else b
+
+
+@njit
+def _binary_row(op, a, ai, b, bi, out, i):
+    n = out.shape[1]
+    if a.shape[1] == n and b.shape[1] == n:
+        for j in range(n):
+            out[i, j] = _apply(op, a[ai, j], b[bi, j])
+    elif a.shape[1] == n:
+        bv = b[bi, 0]
+        for j in range(n):
+            out[i, j] = _apply(op, a[ai, j], bv)
+    elif b.shape[1] == n:
+        av = a[ai, 0]
+        for j in range(n):
+            out[i, j] = _apply(op, av, b[bi, j])
+    else:
+        v = _apply(op, a[ai, 0], b[bi, 0])
+        for j in range(n):
+            out[i, j] = v
+
+
+@njit(**JIT)
+def binary(op, a, b, out, parallel):
+    rows = out.shape[0]
+    a_step = 1 if a.shape[0] == rows else 0  # 0: the operand's single row is broadcast
+    b_step = 1 if b.shape[0] == rows else 0
+    if parallel:
+        for i in prange(rows):
+            _binary_row(op, a, i * a_step, b, i * b_step, out, i)
+    else:
+        for i in range(rows):
+            _binary_row(op, a, i * a_step, b, i * b_step, out, i)
+

@@ -1,0 +1,45 @@
+"""Shared timing helpers for the benchmark scripts.
+
+Candidates are timed round-robin (A, B, A, B, ...) and each keeps its fastest sample, so that load from
+other processes during the run hits every candidate alike and ratios stay meaningful.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+
+def _sample(fn: Callable[[], object], min_time: float) -> float:
+    calls = 0
+    start = time.perf_counter()
+    while True:
+        fn()
+        calls += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_time:
+            return elapsed / calls
+
+
+def compare(candidates: dict[str, Callable[[], object]], *, repeat: int = 9, min_time: float = 0.05,
+            warmup: int = 3) -> dict[str, float]:
+    """Seconds per call of each candidate: the fastest of ``repeat`` interleaved samples."""
+    for fn in candidates.values():
+        for _ in range(warmup):
+            fn()
+    best = {name: float("inf") for name in candidates}
+    for _ in range(repeat):
+        for name, fn in candidates.items():
+            best[name] = min(best[name], _sample(fn, min_time))
+    return best
+
+
+def measure(fn: Callable[[], object], **kwargs) -> float:
+    """Seconds per call of one function (see ``compare``)."""
+    return compare({"fn": fn}, **kwargs)["fn"]
+
+
+def fmt(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:8.1f} us"
+    return f"{seconds * 1e3:8.2f} ms"

@@ -1,0 +1,187 @@
+"""Numba backend against the NumPy backend: ratios measured in one run (medians of repeated calls).
+
+    python benchmarks/bench_numba.py [--quick] [--no-cold]
+
+1. Each JIT kernel, forward + backward, at 4096x1024 and 60x100 float32. The NumPy side does what the
+   NumPy backend does for the same op today (its fused ``*_backward`` methods where they exist, otherwise
+   the array operations the op's backward rule runs).
+2. The MLP step (784-100-100-100-10, sigmoid, batch 60, cross-entropy as log_softmax + indexing + mean)
+   through minigrad tensors on each backend.
+3. A fresh process with a warm cache, to the end of its first MLP step; and the cold-cache compile time of
+   every kernel (``warmup()`` with an empty temporary ``NUMBA_CACHE_DIR``). Compile time is reported apart
+   from run time: part 1 and 2 run after ``warmup()``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+import numpy as np
+from scipy.special import erf
+
+import minigrad as mg
+
+SQRT_2_OVER_PI = np.sqrt(2 / np.pi)
+
+
+def median_time(fn, repeat: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def kernel_cases(nb, ref, shape, rng):
+    """name -> (numba fwd+bwd, numpy fwd+bwd) closures on float32 arrays of ``shape``."""
+    x = rng.standard_normal(shape).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    bias = rng.standard_normal(shape[1]).astype(np.float32)
+    targets = rng.integers(0, shape[1], shape[0])
+    rows = rng.integers(0, shape[0], shape[0])
+
+    def gelu_ref():
+        ref.gelu(x, "none")
+        cdf = (erf(x * np.float32(1 / np.sqrt(2))) + 1) * np.float32(0.5)
+        pdf = np.exp(x * x * np.float32(-0.5)) * np.float32(1 / np.sqrt(2 * np.pi))
+        return g * (cdf + x * pdf)
+
+    def softplus_ref():
+        ref.softplus(x, 1.0, 20.0)
+        return g * np.where(x > 20.0, np.float32(1), ref.sigmoid(x))
+
+    def ce_nb():
+        loss, lp = nb.softmax_cross_entropy_forward(x, targets)
+        return nb.softmax_cross_entropy_backward(np.full(shape[0], 1 / shape[0], np.float32), lp, targets)
+
+    def ce_ref():
+        loss, lp = ref.softmax_cross_entropy_forward(x, targets)
+        return ref.softmax_cross_entropy_backward(np.full(shape[0], 1 / shape[0], np.float32), lp, targets)
+
+    return {
+        "sigmoid": (lambda: nb.sigmoid_backward(g, nb.sigmoid(x)), lambda: ref.sigmoid_backward(g, ref.sigmoid(x))),
+        "tanh": (lambda: nb.tanh_backward(g, nb.tanh(x)), lambda: ref.tanh_backward(g, ref.tanh(x))),
+        "relu": (lambda: (nb.relu(x), nb.relu_backward(g, x)), lambda: (ref.relu(x), g * (x > 0))),
+        "leaky_relu": (lambda: (nb.leaky_relu(x, 0.01), nb.leaky_relu_backward(g, x, 0.01)),
+                       lambda: (ref.leaky_relu(x, 0.01), g * np.where(x > 0, np.float32(1), np.float32(0.01)))),
+        "gelu": (lambda: (nb.gelu(x, "none"), nb.gelu_backward(g, x, "none")), gelu_ref),
+        "softplus": (lambda: (nb.softplus(x, 1.0, 20.0), nb.softplus_backward(g, x, 1.0, 20.0)), softplus_ref),
+        "softmax": (lambda: nb.softmax_backward(g, nb.softmax(x, -1), -1),
+                    lambda: ref.softmax_backward(g, ref.softmax(x, -1), -1)),
+        "log_softmax": (lambda: nb.log_softmax_backward(g, nb.log_softmax(x, -1), -1),
+                        lambda: ref.log_softmax_backward(g, ref.log_softmax(x, -1), -1)),
+        "softmax_ce": (ce_nb, ce_ref),
+        "add_bias (+sum axis 0)": (lambda: (nb.add(x, bias), nb.sum(g, 0, False)),
+                                   lambda: (ref.add(x, bias), ref.sum(g, 0, False))),
+        "mul (+mul)": (lambda: (nb.multiply(x, g), nb.multiply(g, x)),
+                       lambda: (ref.multiply(x, g), ref.multiply(g, x))),
+        "sum axis -1": (lambda: nb.sum(x, -1, False), lambda: ref.sum(x, -1, False)),
+        "max axis 0": (lambda: nb.max(x, 0, False), lambda: ref.max(x, 0, False)),
+        "scatter_add rows": (lambda: nb.scatter_add(shape, rows, g, np.float32),
+                             lambda: ref.scatter_add(shape, rows, g, np.float32)),
+    }
+
+
+MLP_SCRIPT = textwrap.dedent("""
+    import numpy as np
+    import minigrad as mg
+
+    def make_mlp(backend, seed=0):
+        rng = np.random.default_rng(seed)
+        sizes = [784, 100, 100, 100, 10]
+        params = []
+        for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+            w = rng.standard_normal((n_in, n_out)).astype(np.float32) * np.float32(1 / np.sqrt(n_in))
+            params += [mg.tensor(w, requires_grad=True, backend=backend),
+                       mg.tensor(np.zeros(n_out, np.float32), requires_grad=True, backend=backend)]
+        x = mg.tensor(rng.standard_normal((60, 784)).astype(np.float32), backend=backend)
+        t = rng.integers(0, 10, 60)
+        return params, x, t
+
+    def step(params, x, t, lr=0.1):
+        h = x
+        for i in range(0, len(params), 2):
+            h = h @ params[i] + params[i + 1]
+            if i < len(params) - 2:
+                h = mg.sigmoid(h)
+        loss = -mg.log_softmax(h, -1)[np.arange(60), t].mean()
+        loss.backward()
+        with mg.no_grad():
+            for p in params:
+                p -= p.grad * lr
+                p.grad = None
+        return loss
+""")
+
+
+def run_mlp(backends, repeat):
+    namespace: dict = {}
+    exec(MLP_SCRIPT, namespace)  # noqa: S102 - the same code is timed in a fresh process below
+    times = {}
+    for name in backends:
+        params, x, t = namespace["make_mlp"](name)
+        times[name] = median_time(lambda p=params, x=x, t=t: namespace["step"](p, x, t), repeat)
+    return times
+
+
+def fresh_process_first_step(backend: str, env: dict) -> float:
+    code = MLP_SCRIPT + f"\nparams, x, t = make_mlp({backend!r})\nstep(params, x, t)\n"
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--no-cold", action="store_true", help="skip the cold-cache compile measurement")
+    args = parser.parse_args()
+    repeat = 5 if args.quick else 15
+
+    nb, ref = mg.backends.load("numba"), mg.backends.load("numpy")
+    start = time.perf_counter()
+    nb.warmup()
+    print(f"{nb.describe()}; {ref.describe()}; cache {nb.cache_dir}")
+    print(f"warmup (compile or cache load, all kernels, float32+float64): {time.perf_counter() - start:.2f} s\n")
+
+    rng = np.random.default_rng(0)
+    for shape, small in [((4096, 1024), False), ((60, 100), True)]:
+        unit, scale = ("us", 1e6) if small else ("ms", 1e3)
+        print(f"kernel forward+backward, float32 {shape}: median {unit}, speed-up = numpy / numba")
+        for name, (f_nb, f_ref) in kernel_cases(nb, ref, shape, rng).items():
+            reps = repeat * (20 if small else 1)
+            t_nb, t_ref = median_time(f_nb, reps), median_time(f_ref, reps)
+            print(f"  {name:24s} numba {t_nb * scale:9.2f}  numpy {t_ref * scale:9.2f}  speed-up {t_ref / t_nb:5.2f}x")
+        print()
+
+    times = run_mlp(["numpy", "numba"], repeat * 10)
+    print("MLP step 784-100-100-100-10, sigmoid, batch 60, float32 (median):")
+    print(f"  numpy {times['numpy'] * 1e3:.3f} ms  numba {times['numba'] * 1e3:.3f} ms  "
+          f"speed-up {times['numpy'] / times['numba']:.2f}x\n")
+
+    env = dict(os.environ)
+    warm_nb = fresh_process_first_step("numba", env)
+    warm_np = fresh_process_first_step("numpy", env)
+    print(f"fresh process to the end of the first MLP step (warm cache): numba {warm_nb:.2f} s, numpy {warm_np:.2f} s")
+
+    if not args.no_cold:
+        with tempfile.TemporaryDirectory() as cache:
+            env_cold = dict(os.environ, NUMBA_CACHE_DIR=cache)
+            code = ("import time; t = time.perf_counter(); import minigrad as mg; be = mg.backends.load('numba');"
+                    "be.warmup(); print(f'{time.perf_counter() - t:.2f}')")
+            out = subprocess.run([sys.executable, "-c", code], check=True, env=env_cold, capture_output=True, text=True)
+            cold_first = fresh_process_first_step("numba", env_cold)  # now warm in the temporary cache
+        print(f"cold-cache compile of every kernel (float32+float64): {float(out.stdout):.1f} s "
+              f"(then a fresh process's first step: {cold_first:.2f} s)")
+
+
+if __name__ == "__main__":
+    main()

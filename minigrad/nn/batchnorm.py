@@ -1,0 +1,100 @@
+"""``BatchNorm1d`` and ``BatchNorm2d``: batch normalisation layers with PyTorch's semantics.
+
+The layers own the running statistics (buffers ``running_mean``, ``running_var``,
+``num_batches_tracked``); ``minigrad.ops.batchnorm.batch_norm`` updates them in place, outside the graph.
+
+| mode  | track_running_stats=True                     | track_running_stats=False      |
+|-------|----------------------------------------------|--------------------------------|
+| train | batch stats normalise; running stats updated | batch stats normalise          |
+| eval  | running stats normalise                      | batch stats normalise          |
+"""
+
+from __future__ import annotations
+
+from ..creation import ones, zeros
+from ..ops.batchnorm import batch_norm
+from ..tensor import Tensor, tensor
+from .module import Module, Parameter
+
+
+class _BatchNorm(Module):
+    """Shared implementation; subclasses only check the input's dimensionality."""
+
+    _dims: tuple[int, ...] = ()
+    _expect = ""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True, fused: bool = True) -> None:
+        super().__init__()
+        self.num_features = int(num_features)
+        self.eps = float(eps)
+        self.momentum = momentum
+        self.affine = affine
+        self.track_running_stats = track_running_stats
+        self.fused = fused
+        if affine:
+            self.weight = Parameter(ones(self.num_features))
+            self.bias = Parameter(zeros(self.num_features))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", zeros(self.num_features))
+            self.register_buffer("running_var", ones(self.num_features))
+            self.register_buffer("num_batches_tracked", tensor(0, dtype="int64"))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def reset_running_stats(self) -> None:
+        """running_mean = 0, running_var = 1, num_batches_tracked = 0."""
+        if self.track_running_stats:
+            from ..grad_mode import no_grad
+
+            with no_grad():
+                self.running_mean.zero_()
+                self.running_var.fill_(1)
+                self.num_batches_tracked.zero_()
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{type(self).__name__}: expected a tensor, got {type(x).__name__}")
+        if x.ndim not in self._dims:
+            raise ValueError(f"{type(self).__name__}: expected {self._expect} input, got shape {x.shape}")
+        if x.shape[1] != self.num_features:
+            raise ValueError(f"{type(self).__name__}: expected {self.num_features} channels (axis 1), "
+                             f"got input of shape {x.shape}")
+        # As PyTorch: batch statistics in training, and always when no running statistics are kept.
+        use_batch_stats = self.training or self.running_mean is None
+        tracking = self.training and self.track_running_stats
+        return batch_norm(
+            x,
+            self.running_mean if tracking or not self.training else None,
+            self.running_var if tracking or not self.training else None,
+            self.weight,
+            self.bias,
+            training=use_batch_stats,
+            momentum=self.momentum,
+            eps=self.eps,
+            fused=self.fused,
+            num_batches_tracked=self.num_batches_tracked if tracking else None,
+        )
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}, fused={self.fused}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch norm over (N, C) or (N, C, L) input, per channel C."""
+
+    _dims = (2, 3)
+    _expect = "2D (N, C) or 3D (N, C, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch norm over (N, C, H, W) input, per channel C."""
+
+    _dims = (4,)
+    _expect = "4D (N, C, H, W)"

@@ -1,0 +1,386 @@
+"""Functional forms of the layers and losses, with PyTorch's names, arguments and semantics.
+
+Everything here is differentiable to any order: the composites are built from differentiable ops, and the
+ops (``Unfold``/``Fold``/``MaxPool2d`` in ``minigrad.ops.conv``, ``SoftmaxCrossEntropy`` in
+``minigrad.ops.loss``) have backward rules written in tensor ops.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .. import creation as _creation
+from ..errors import ShapeError
+from ..ops import conv as _conv
+from ..ops import (
+    gelu,
+    leaky_relu,
+    log_softmax,
+    relu,
+    sigmoid,
+    softmax,
+    softplus,
+    tanh,
+)
+from ..ops._common import constant
+from ..ops.loss import softmax_cross_entropy
+from ..tensor import Tensor
+
+__all__ = [
+    "avg_pool2d", "binary_cross_entropy_with_logits", "conv2d", "cross_entropy", "dropout", "fold", "gelu",
+    "layer_norm", "leaky_relu", "linear", "log_softmax", "max_pool2d", "mse_loss", "nll_loss", "one_hot",
+    "relu", "sigmoid", "softmax", "softplus", "tanh", "unfold",
+    "batch_norm",  # noqa: F822 - defined in minigrad.ops.batchnorm, loaded by __getattr__ below
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _pair(value, name: str) -> tuple[int, int]:
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, int) for v in pair):
+        raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+    return pair  # type: ignore[return-value]
+
+
+def _check_4d(x: Tensor, op: str) -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a tensor, got {type(x).__name__}")
+    if x.ndim != 4:
+        raise ShapeError(f"{op}: expected a 4-D input (N, C, H, W), got shape {x.shape}")
+
+
+def _check_windows(op: str, hw, kernel, stride, padding, dilation) -> tuple[int, int]:
+    if min(kernel) < 1 or min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
+        raise ValueError(f"{op}: kernel_size, stride and dilation must be positive and padding non-negative, "
+                         f"got kernel_size={kernel}, stride={stride}, padding={padding}, dilation={dilation}")
+    out = tuple(_conv.out_size(n, k, s, p, d) for n, k, s, p, d in zip(hw, kernel, stride, padding, dilation))
+    if min(out) < 1:
+        raise ShapeError(f"{op}: input of spatial size {tuple(hw)} is too small for kernel_size {kernel} with "
+                         f"padding {padding} and dilation {dilation} (output would be {out})")
+    return out  # type: ignore[return-value]
+
+
+# -- linear layers ----------------------------------------------------------------------------------
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:  # noqa: A002
+    """input @ weight.T + bias, with weight of shape (out_features, in_features)."""
+    if input.shape[-1] != weight.shape[-1]:
+        raise ShapeError(f"linear: input has {input.shape[-1]} features (shape {input.shape}) but weight "
+                         f"expects {weight.shape[-1]} (weight shape {weight.shape})")
+    out = input @ weight.mT
+    return out if bias is None else out + bias
+
+
+def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:  # noqa: A002
+    """Sliding windows of a (N, C, H, W) input as columns (N, C * kh * kw, L), like ``F.unfold``."""
+    _check_4d(input, "unfold")
+    kernel, dilation, padding, stride = (_pair(kernel_size, "kernel_size"), _pair(dilation, "dilation"),
+                                         _pair(padding, "padding"), _pair(stride, "stride"))
+    _check_windows("unfold", input.shape[2:], kernel, stride, padding, dilation)
+    return _conv.unfold(input, kernel, dilation, padding, stride)
+
+
+def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:  # noqa: A002
+    """Sum columns (N, C * kh * kw, L) back into (N, C, H, W), like ``F.fold`` (the adjoint of unfold)."""
+    output_size, kernel = _pair(output_size, "output_size"), _pair(kernel_size, "kernel_size")
+    dilation, padding, stride = _pair(dilation, "dilation"), _pair(padding, "padding"), _pair(stride, "stride")
+    oh, ow = _check_windows("fold", output_size, kernel, stride, padding, dilation)
+    k = kernel[0] * kernel[1]
+    if input.ndim != 3 or input.shape[1] % k or input.shape[2] != oh * ow:
+        raise ShapeError(f"fold: expected input (N, C * {k}, {oh * ow}) for output_size {output_size}, "
+                         f"got shape {input.shape}")
+    return _conv.fold(input, output_size, kernel, dilation, padding, stride)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,  # noqa: A002
+           padding: int | tuple | str = 0, dilation=1, groups: int = 1) -> Tensor:
+    """2-D cross-correlation of (N, C, H, W) with weight (O, C // groups, kh, kw): im2col and matmul."""
+    _check_4d(input, "conv2d")
+    if weight.ndim != 4:
+        raise ShapeError(f"conv2d: weight must be 4-D (out, in // groups, kh, kw), got shape {weight.shape}")
+    n, c, h, w = input.shape
+    o, cg, kh, kw = weight.shape
+    stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
+    if isinstance(padding, str):
+        padding = _string_padding(padding, (kh, kw), stride, dilation)
+    padding = _pair(padding, "padding")
+    if groups < 1 or c % groups or o % groups:
+        raise ValueError(f"conv2d: groups={groups} must divide both in_channels {c} and out_channels {o}")
+    if cg * groups != c:
+        raise ShapeError(f"conv2d: input has {c} channels but weight {weight.shape} with groups={groups} "
+                         f"expects {cg * groups}")
+    oh, ow = _check_windows("conv2d", (h, w), (kh, kw), stride, padding, dilation)
+    cols = _conv.unfold(input, (kh, kw), dilation, padding, stride)  # (N, C*kh*kw, L)
+    if groups == 1:
+        out = weight.reshape(o, cg * kh * kw) @ cols  # (N, O, L)
+    else:
+        cols = cols.reshape(n, groups, cg * kh * kw, oh * ow)
+        out = weight.reshape(groups, o // groups, cg * kh * kw) @ cols  # (N, groups, O // groups, L)
+    out = out.reshape(n, o, oh, ow)
+    return out if bias is None else out + bias.reshape(1, o, 1, 1)
+
+
+def _string_padding(padding: str, kernel, stride, dilation) -> tuple[int, int]:
+    if padding == "valid":
+        return (0, 0)
+    if padding != "same":
+        raise ValueError(f"conv2d: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
+    if stride != (1, 1):
+        raise ValueError("conv2d: padding='same' needs stride 1")
+    total = [d * (k - 1) for k, d in zip(kernel, dilation)]
+    if any(t % 2 for t in total):
+        raise NotImplementedError("conv2d: padding='same' with an even effective kernel (asymmetric "
+                                  "padding) is not supported; pad explicitly with minigrad.pad")
+    return (total[0] // 2, total[1] // 2)
+
+
+# -- pooling ----------------------------------------------------------------------------------------
+def _pool_args(op, input, kernel_size, stride, padding, dilation, ceil_mode):
+    _check_4d(input, op)
+    if ceil_mode:
+        raise NotImplementedError(f"{op}: ceil_mode=True is not supported")
+    kernel = _pair(kernel_size, "kernel_size")
+    stride = kernel if stride is None or stride == [] else _pair(stride, "stride")
+    padding, dilation = _pair(padding, "padding"), _pair(dilation, "dilation")
+    if any(p > k // 2 for p, k in zip(padding, kernel)):
+        raise ValueError(f"{op}: padding {padding} must be at most half the kernel size {kernel}")
+    out = _check_windows(op, input.shape[2:], kernel, stride, padding, dilation)
+    return kernel, stride, padding, dilation, out
+
+
+def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
+               ceil_mode: bool = False, return_indices: bool = False) -> Tensor:
+    """Maximum over windows; stride defaults to kernel_size. Ties send the gradient to the first maximum."""
+    if return_indices:
+        raise NotImplementedError("max_pool2d: return_indices=True is not supported")
+    kernel, stride, padding, dilation, _ = _pool_args("max_pool2d", input, kernel_size, stride, padding,
+                                                      dilation, ceil_mode)
+    return _conv.max_pool2d(input, kernel, stride, padding, dilation)
+
+
+def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,  # noqa: A002
+               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    """Mean over windows; padded zeros count unless ``count_include_pad=False``."""
+    kernel, stride, padding, dilation, (oh, ow) = _pool_args("avg_pool2d", input, kernel_size, stride,
+                                                             padding, 1, ceil_mode)
+    n, c = input.shape[:2]
+    k = kernel[0] * kernel[1]
+    sums = _conv.unfold(input, kernel, dilation, padding, stride).reshape(n, c, k, oh, ow).sum(2)
+    if divisor_override is not None:
+        return sums / divisor_override
+    if count_include_pad or not any(padding):
+        return sums / k
+    ones = Tensor(input._backend.ones((1, 1) + input.shape[2:], input.dtype), input._backend)
+    counts = _conv.unfold(ones, kernel, dilation, padding, stride).sum(1).reshape(1, 1, oh, ow)
+    return sums / counts
+
+
+# -- regularisation and normalisation -------------------------------------------------------------
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
+    """Zero each element with probability ``p`` and scale the rest by 1 / (1 - p) (backend RNG)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    be = input._backend
+    keep = be.less(be.rand(input.shape, input.dtype), 1.0 - p)
+    mask = constant(input._backend, be.multiply(be.astype(keep, input.dtype), 1.0 / (1.0 - p)))
+    out = input * mask
+    if inplace:
+        return input.copy_(out)
+    return out
+
+
+def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,  # noqa: A002
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise over the trailing ``normalized_shape`` axes (biased variance), then scale and shift."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(input.shape[input.ndim - len(shape):]) != shape or len(shape) > input.ndim:
+        raise ShapeError(f"layer_norm: normalized_shape {shape} does not match the trailing dimensions of "
+                         f"input shape {input.shape}")
+    axes = tuple(range(input.ndim - len(shape), input.ndim))
+    mean = input.mean(axes, keepdims=True)
+    centered = input - mean
+    var = (centered * centered).mean(axes, keepdims=True)
+    out = centered * (var + eps).rsqrt()
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+# -- losses -----------------------------------------------------------------------------------------
+def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def _class_last_2d(input: Tensor, target: Tensor, op: str) -> tuple[Tensor, Tensor, tuple]:
+    """(N, C, d1, ...) logits and (N, d1, ...) targets as (M, C) and (M,), plus the loss shape."""
+    if not isinstance(target, Tensor):
+        raise TypeError(f"{op}: target must be a tensor of class indices, got {type(target).__name__}")
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"{op}: target must hold integer class indices, got {target.dtype.name} (class "
+                        "probabilities as targets are not supported)")
+    if input.ndim == 1:
+        input, target = input.unsqueeze(0), target.reshape(1)
+        loss_shape: tuple = ()
+    else:
+        loss_shape = (input.shape[0],) + input.shape[2:]
+    if input.ndim < 2 or tuple(target.shape) != loss_shape and loss_shape != ():
+        raise ShapeError(f"{op}: input {input.shape} (N, C, ...) needs target of shape {loss_shape}, got "
+                         f"{target.shape}")
+    if input.ndim > 2:
+        c = input.shape[1]
+        input = input.permute(0, *range(2, input.ndim), 1).reshape(-1, c)
+        target = target.reshape(-1)
+    return input, target, loss_shape
+
+
+def _check_targets(target: Tensor, classes: int, ignore_index: int, op: str) -> Tensor | None:
+    """The mask of rows that count (None when all do); errors for out-of-range classes."""
+    be = target._backend
+    valid = be.not_equal(target.data, ignore_index)
+    all_valid = bool(be.to_numpy(be.min(valid, None, False))) if target.numel() else True
+    checked = target.data if all_valid else be.where(valid, target.data, 0)
+    if target.numel():
+        low, high = int(be.to_numpy(be.min(checked, None, False))), int(be.to_numpy(be.max(checked, None, False)))
+        if low < 0 or high >= classes:
+            bad = low if low < 0 else high
+            raise IndexError(f"{op}: target {bad} is out of bounds for {classes} classes "
+                             f"(ignore_index={ignore_index})")
+    return None if all_valid else valid
+
+
+def _weighted_reduce(loss: Tensor, row_weight: Tensor | None, reduction: str, op: str) -> Tensor:
+    """PyTorch's reduction for class-index losses: 'mean' divides by the total weight of counted rows."""
+    if reduction == "mean" and row_weight is not None:
+        return loss.sum() / row_weight.sum()
+    return _reduce(loss, reduction, op)
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,  # noqa: A002
+             reduction: str = "mean") -> Tensor:
+    """-input[i, target[i]] (input holds log-probabilities), weighted and reduced as in PyTorch."""
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"nll_loss: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    flat, t, loss_shape = _class_last_2d(input, target, "nll_loss")
+    classes = flat.shape[1]
+    valid = _check_targets(t, classes, ignore_index, "nll_loss")
+    be = t._backend
+    safe = t if valid is None else Tensor(be.where(valid, t.data, 0), be)
+    rows = Tensor(be.arange(0, flat.shape[0], 1, t.dtype), be)
+    loss = -flat[rows, safe]
+    row_weight = _row_weights(weight, safe, valid, flat)
+    if row_weight is not None:
+        loss = loss * row_weight
+    if reduction == "none":
+        return loss.reshape(loss_shape)
+    return _weighted_reduce(loss, row_weight, reduction, "nll_loss")
+
+
+def _row_weights(weight: Tensor | None, target: Tensor, valid, like: Tensor) -> Tensor | None:
+    """Per-row weight w[target] (0 for ignored rows), or None when every row weighs 1."""
+    be = like._backend
+    if weight is None:
+        if valid is None:
+            return None
+        return constant(like._backend, be.astype(valid, like.dtype))
+    if weight.ndim != 1 or weight.shape[0] != like.shape[1]:
+        raise ShapeError(f"weight must have shape ({like.shape[1]},), got {weight.shape}")
+    w = weight.astype(like.dtype)[target]
+    if valid is not None:
+        w = w * constant(like._backend, be.astype(valid, like.dtype))
+    return w
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noqa: A002
+                  ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """log_softmax over axis 1, then the negative log-likelihood of the target classes (PyTorch's semantics).
+
+    ``input`` is (N, C) or (N, C, d1, ...) (or (C,)), ``target`` integer classes; ``label_smoothing``
+    mixes in the uniform distribution as (1 - eps) * nll + eps / C * sum_c(-w_c log p_c).
+    """
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"cross_entropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    flat, t, loss_shape = _class_last_2d(input, target, "cross_entropy")
+    classes = flat.shape[1]
+    valid = _check_targets(t, classes, ignore_index, "cross_entropy")
+    be = t._backend
+    safe = t if valid is None else Tensor(be.where(valid, t.data, 0), be)
+    row_weight = _row_weights(weight, safe, valid, flat)
+    nll = softmax_cross_entropy(flat, safe)  # one fused op: (M,) per-row losses
+    if row_weight is not None:
+        nll = nll * row_weight
+    if label_smoothing > 0.0:
+        log_p = flat.log_softmax(1)
+        if weight is not None:
+            log_p = log_p * weight.astype(flat.dtype)
+        smooth = -log_p.sum(1)
+        if valid is not None:
+            smooth = smooth * constant(flat._backend, be.astype(valid, flat.dtype))
+        loss = nll * (1.0 - label_smoothing) + smooth * (label_smoothing / classes)
+    else:
+        loss = nll
+    if reduction == "none":
+        return loss.reshape(loss_shape)
+    return _weighted_reduce(loss, row_weight, reduction, "cross_entropy")
+
+
+def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """(input - target) ** 2, reduced."""
+    if tuple(input.shape) != tuple(target.shape):
+        raise ShapeError(f"mse_loss: input {input.shape} and target {target.shape} must have one shape "
+                         "(PyTorch would broadcast with a warning; minigrad refuses)")
+    diff = input - target
+    return _reduce(diff * diff, reduction, "mse_loss")
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noqa: A002
+                                     reduction: str = "mean", pos_weight: Tensor | None = None) -> Tensor:
+    """-[pos_weight * t * log(sigmoid(x)) + (1 - t) * log(1 - sigmoid(x))], computed stably.
+
+    Written as (1 - t) * x + (1 + (pos_weight - 1) * t) * softplus(-x): no exp of a large argument.
+    """
+    if tuple(input.shape) != tuple(target.shape):
+        raise ShapeError(f"binary_cross_entropy_with_logits: input {input.shape} and target {target.shape} "
+                         "must have one shape")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"binary_cross_entropy_with_logits: reduction must be one of {_REDUCTIONS}, "
+                         f"got {reduction!r}")
+    log_sig_neg = softplus(-input, 1.0, math.inf)  # -log(sigmoid(x)), never linearised
+    if pos_weight is None:
+        loss = (1 - target) * input + log_sig_neg
+    else:
+        loss = (1 - target) * input + (1 + (pos_weight - 1) * target) * log_sig_neg
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
+
+
+def one_hot(target: Tensor, num_classes: int = -1) -> Tensor:
+    """int64 one-hot encoding with a new last axis of length ``num_classes``."""
+    be = target._backend
+    if num_classes < 0:
+        num_classes = int(be.to_numpy(be.max(target.data, None, False))) + 1
+    positions = _creation.arange(num_classes, backend=target.backend)
+    return (target.unsqueeze(-1) == positions).long()
+
+
+def __getattr__(name: str):
+    """``batch_norm`` lives in ``minigrad.ops.batchnorm`` (written separately) and loads on first use."""
+    if name == "batch_norm":
+        from ..ops.batchnorm import batch_norm
+
+        return batch_norm
+    raise AttributeError(f"module 'minigrad.nn.functional' has no attribute {name!r}")

@@ -1,0 +1,446 @@
+"""``Module`` and ``Parameter``: PyTorch's way of grouping tensors into layers and models.
+
+Assigning a ``Parameter`` or a ``Module`` to an attribute of a module registers it (``__setattr__``), so
+``parameters()``, ``state_dict()``, ``to()`` and friends find it; buffers are registered explicitly with
+``register_buffer``. Moving or casting a module (``to``, ``double``, ``float``) changes its parameters
+and buffers *in place*: every ``Parameter`` keeps its identity, so an optimizer built before the move
+still updates the same objects.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .. import backends as _backends
+from ..dtypes import as_dtype, float32, float64
+from ..errors import MinigradError
+from ..grad_mode import no_grad
+from ..tensor import Tensor, tensor
+
+
+class Parameter(Tensor):
+    """A leaf tensor that a ``Module`` registers as one of its parameters (requires grad by default).
+
+    ``Parameter(t)`` shares ``t``'s memory (and version counter) but is a new leaf, outside any graph.
+    It is a ``Tensor`` subclass with no extra slots, so every op accepts it unchanged.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data: Tensor | Any = None, requires_grad: bool = True) -> None:
+        if data is None:
+            data = tensor(np.zeros((0,), dtype=float32))
+        elif not isinstance(data, Tensor):
+            data = tensor(data)
+        super().__init__(data.data, data._backend)
+        self._vc = data._vc  # same memory, same version counter
+        if requires_grad:
+            self.requires_grad_(True)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class StateDictError(MinigradError, RuntimeError):
+    """``load_state_dict`` found missing, unexpected or wrong-shaped entries."""
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict(strict=False)`` skipped."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+
+class Module:
+    """Base class of layers and models: override ``forward`` and assign sub-modules and parameters."""
+
+    training: bool
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # -- registration -------------------------------------------------------------------------------
+    def _check_ready(self) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(
+                f"cannot assign parameters or modules before {type(self).__name__}.__init__() calls "
+                "super().__init__()"
+            )
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Add a parameter (or a ``None`` placeholder, as for a layer without bias)."""
+        self._check_ready()
+        _check_name(self, name, "parameter")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"cannot assign a {type(param).__name__} as parameter {name!r} of "
+                f"{type(self).__name__}: wrap it in nn.Parameter(...) (or use register_buffer)"
+            )
+        self._forget(name, keep=self._parameters)
+        self._parameters[name] = param
+
+    def register_buffer(self, name: str, buffer: Tensor | None, persistent: bool = True) -> None:
+        """Add a tensor that is state but not a parameter (e.g. running statistics).
+
+        Persistent buffers appear in ``state_dict()``; all buffers move and cast with the module.
+        """
+        self._check_ready()
+        _check_name(self, name, "buffer")
+        if buffer is not None and not isinstance(buffer, Tensor):
+            raise TypeError(f"buffer {name!r} must be a Tensor or None, got {type(buffer).__name__}")
+        self._forget(name, keep=self._buffers)
+        self._buffers[name] = buffer
+        if persistent:
+            self._non_persistent_buffers.discard(name)
+        else:
+            self._non_persistent_buffers.add(name)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Add a child module (``self.name = module`` does the same)."""
+        self._check_ready()
+        _check_name(self, name, "module")
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module")
+        self._forget(name, keep=self._modules)
+        self._modules[name] = module
+
+    register_module = add_module
+
+    def _forget(self, name: str, keep: dict) -> None:
+        """Drop ``name`` from the instance dict and the other registries (``keep`` keeps its order)."""
+        self.__dict__.pop(name, None)
+        for registry in (self._parameters, self._buffers, self._modules):
+            if registry is not keep:
+                registry.pop(name, None)
+        self._non_persistent_buffers.discard(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, Parameter):
+            self.register_parameter(name, value)
+        elif isinstance(value, Module):
+            self.add_module(name, value)
+        elif "_parameters" in self.__dict__ and name in self._parameters:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign a {type(value).__name__} to parameter {name!r} of "
+                    f"{type(self).__name__}: use nn.Parameter(...) or None"
+                )
+            self._parameters[name] = None
+        elif "_modules" in self.__dict__ and name in self._modules:
+            if value is not None:
+                raise TypeError(f"cannot assign a {type(value).__name__} to child module {name!r}")
+            self._modules[name] = None
+        elif "_buffers" in self.__dict__ and name in self._buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign a {type(value).__name__} to buffer {name!r}")
+            self._buffers[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called when normal lookup fails: look in the registries.
+        d = self.__dict__
+        for registry in ("_parameters", "_buffers", "_modules"):
+            if registry in d and name in d[registry]:
+                return d[registry][name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        for registry in (self._parameters, self._buffers, self._modules):
+            if name in registry:
+                del registry[name]
+                self._non_persistent_buffers.discard(name)
+                return
+        object.__delattr__(self, name)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers)
+                      | set(self._modules))
+
+    # -- traversal ----------------------------------------------------------------------------------
+    def named_modules(self, memo: set | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
+        """This module and every descendant, depth first, each once (shared modules too)."""
+        memo = set() if memo is None else memo
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if remove_duplicate:
+                if id(module) in memo:
+                    continue
+                memo.add(id(module))
+            yield name, module
+            children = [(f"{name}.{n}" if name else n, m) for n, m in module._modules.items()
+                        if m is not None]
+            stack.extend(reversed(children))
+
+    def modules(self) -> Iterator[Module]:
+        for _, module in self.named_modules():
+            yield module
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        seen: set[int] = set()
+        for name, module in self._modules.items():
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
+
+    def children(self) -> Iterator[Module]:
+        for _, module in self.named_children():
+            yield module
+
+    def _named_members(self, registry: str, prefix: str, recurse: bool,
+                       remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        seen: set[int] = set()
+        for module_prefix, module in modules:
+            for name, value in getattr(module, registry).items():
+                if value is None or (remove_duplicate and id(value) in seen):
+                    continue
+                seen.add(id(value))
+                yield (f"{module_prefix}.{name}" if module_prefix else name), value
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """``(dotted name, parameter)`` pairs; a parameter shared by two modules appears once."""
+        yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)  # type: ignore[misc]
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def get_submodule(self, target: str) -> Module:
+        """The descendant at a dotted path (``""`` is this module)."""
+        module: Module = self
+        for part in target.split(".") if target else ():
+            child = module._modules.get(part)
+            if child is None:
+                raise AttributeError(f"{type(module).__name__} has no submodule {part!r} (in {target!r})")
+            module = child
+        return module
+
+    # -- modes and gradients ------------------------------------------------------------------------
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode on this module and every descendant (Dropout, BatchNorm read it)."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"train(mode): mode must be a bool, got {type(mode).__name__}")
+        for module in self.modules():
+            object.__setattr__(module, "training", mode)
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear every parameter's ``.grad`` (to ``None`` by default, as PyTorch 2 does)."""
+        for p in self.parameters():
+            _zero_grad(p, set_to_none)
+
+    def apply(self, fn: Callable[[Module], None]) -> Module:
+        """Call ``fn`` on every descendant, then on this module (e.g. custom initialisation)."""
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
+
+    # -- moving and casting -------------------------------------------------------------------------
+    def _apply_arrays(self, convert: Callable[[Tensor], tuple | None]) -> Module:
+        """Replace the memory of every parameter, gradient and buffer in place.
+
+        ``convert(t)`` returns ``(array, backend)`` or ``None`` to leave ``t`` alone. Tensors keep their
+        identity; their version counter is bumped, so a graph recorded before the move cannot
+        silently backward through the new values.
+        """
+        with no_grad():
+            for t in list(self.parameters()) + list(self.buffers()):
+                new = convert(t)
+                if new is None:
+                    continue
+                t.data, t._backend = new
+                t._vc.value += 1
+                if t.grad is not None:
+                    g = convert(t.grad)
+                    if g is not None:
+                        t.grad = Tensor(g[0], g[1])
+        return self
+
+    def to(self, target: str | Any) -> Module:
+        """Move every parameter and buffer to a backend (by name), or cast floating ones to a dtype.
+
+        In place, as in PyTorch: ``Parameter`` objects keep their identity.
+        """
+        if isinstance(target, str) and target in _backends.names():
+            backend = _backends.load(target)
+
+            def move(t: Tensor):
+                if t._backend is backend:
+                    return None
+                return backend.from_numpy(t._backend.to_numpy(t.data)), backend
+
+            return self._apply_arrays(move)
+        dtype = as_dtype(target)
+        if dtype.kind != "f":
+            raise TypeError(f"Module.to: only floating dtypes are supported, got {dtype.name}")
+        return self._cast(dtype)
+
+    def _cast(self, dtype) -> Module:
+        def cast(t: Tensor):
+            if t.dtype.kind != "f" or t.dtype == dtype:
+                return None  # integer buffers (counters) keep their dtype, as in PyTorch
+            return t._backend.astype(t.data, dtype), t._backend
+
+        return self._apply_arrays(cast)
+
+    def double(self) -> Module:
+        return self._cast(float64)
+
+    def float(self) -> Module:
+        return self._cast(float32)
+
+    def cpu(self) -> Module:
+        """Move to the NumPy backend when on CuPy (CPU backends stay where they are)."""
+        on_gpu = any(t.backend == "cupy" for t in list(self.parameters()) + list(self.buffers()))
+        return self.to("numpy") if on_gpu else self
+
+    # -- state dict ---------------------------------------------------------------------------------
+    def state_dict(self, destination: dict | None = None, prefix: str = "",
+                   keep_vars: bool = False) -> OrderedDict[str, Tensor]:
+        """Parameters and persistent buffers by dotted name; values are detached (they share memory)."""
+        out: OrderedDict[str, Tensor] = OrderedDict() if destination is None else destination
+        for module_prefix, module in self.named_modules(prefix=prefix.rstrip("."),
+                                                        remove_duplicate=False):
+            head = f"{module_prefix}." if module_prefix else ""
+            for name, p in module._parameters.items():
+                if p is not None:
+                    out[head + name] = p if keep_vars else p.detach()
+            for name, b in module._buffers.items():
+                if b is not None and name not in module._non_persistent_buffers:
+                    out[head + name] = b if keep_vars else b.detach()
+        return out
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
+        """Copy values into the parameters and buffers in place (cast to their dtype and backend).
+
+        With ``strict=True``, missing and unexpected keys are errors; a wrong shape always is. All problems
+        are reported together and nothing is changed unless every check passes.
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict expects a mapping, got {type(state_dict).__name__}")
+        own = self.state_dict(keep_vars=True)
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        errors = []
+        if strict:
+            if missing:
+                errors.append("missing key(s): " + ", ".join(repr(k) for k in missing))
+            if unexpected:
+                errors.append("unexpected key(s): " + ", ".join(repr(k) for k in unexpected))
+        updates = []
+        for key, target in own.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            source = _host_values(value)
+            if source is None:
+                errors.append(f"{key!r}: expected a tensor or an array, got {type(value).__name__}")
+            elif tuple(source.shape) != tuple(target.shape):
+                errors.append(
+                    f"size mismatch for {key!r}: the checkpoint has shape {tuple(source.shape)}, the "
+                    f"model has shape {tuple(target.shape)}"
+                )
+            elif source.dtype.kind == "f" and target.dtype.kind != "f":
+                errors.append(f"{key!r}: cannot load {source.dtype.name} values into a "
+                              f"{target.dtype.name} tensor")
+            else:
+                updates.append((target, source))
+        if errors:
+            raise StateDictError(
+                f"error(s) in loading state_dict for {type(self).__name__}:\n  " + "\n  ".join(errors)
+            )
+        with no_grad():
+            for target, source in updates:
+                target.copy_(Tensor(target._backend.from_numpy(source), target._backend))
+        return IncompatibleKeys(missing, unexpected)
+
+    # -- repr ---------------------------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        """The layer's configuration, shown inside its parentheses by ``repr``."""
+        return ""
+
+    def _get_name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        lines = []
+        extra = self.extra_repr()
+        if extra:
+            lines.extend(extra.split("\n"))
+        for name, module in self._modules.items():
+            child = repr(module).replace("\n", "\n  ")
+            lines.append(f"({name}): {child}")
+        if not lines:
+            return f"{self._get_name()}()"
+        if len(lines) == 1 and not self._modules:
+            return f"{self._get_name()}({lines[0]})"
+        return f"{self._get_name()}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _check_name(module: Module, name: str, kind: str) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"{kind} name must be a string, got {type(name).__name__}")
+    if not name or "." in name:
+        raise KeyError(f"{kind} name {name!r} must be non-empty and contain no '.'")
+    if hasattr(type(module), name) and name not in module._parameters and name not in module._buffers \
+            and name not in module._modules:
+        raise KeyError(f"attribute {name!r} of {type(module).__name__} already exists; pick another name")
+
+
+def _zero_grad(p: Tensor, set_to_none: bool) -> None:
+    if p.grad is None:
+        return
+    if set_to_none:
+        p.grad = None
+    else:
+        with no_grad():
+            if p.grad.grad_fn is not None:
+                p.grad = p.grad.detach()
+            p.grad.zero_()
+
+
+def _host_values(value: Any) -> np.ndarray | None:
+    """A state-dict value as a host array (tensors of any backend, NumPy arrays, numbers)."""
+    if isinstance(value, Tensor):
+        return value._backend.to_numpy(value.data)
+    if isinstance(value, np.ndarray):
+        return value
+    if isinstance(value, (int, float, np.generic)):
+        return np.asarray(value)
+    return None

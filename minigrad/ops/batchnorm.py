@@ -1,0 +1,315 @@
+"""Batch normalisation over every axis but the channel axis 1, in two forms that check each other.
+
+* The **composite** form is written with primitive ops (mean, sub, mul, rsqrt, ...); autograd
+  differentiates it. It is the executable specification.
+* The **fused** form is one op, ``BatchNorm``: a backend kernel computes the statistics robustly and
+  normalises in one go; its backward, ``BatchNormBackward``, is the closed form, one kernel again, and is
+  itself an op with a backward written in tensor ops, so any order of derivative works.
+
+Kernels are optional backend capabilities, looked up with ``getattr`` (see ``docs/batchnorm.md``):
+
+* ``batch_norm_forward(x, weight, bias, eps) -> (out, mean, var)``: training-mode output, and the
+  per-channel mean and *biased* variance as float64 arrays of shape (C,);
+* ``batch_norm_backward(dy, x, mean, invstd, weight) -> (dx, dweight, dbias)``: dweight and dbias as
+  float64 (C,) arrays. ``weight``/``bias`` may be ``None``.
+
+A backend without them gets ``_forward_generic``/``_backward_generic`` below, written against the
+backend protocol. Running statistics are updated by ``batch_norm`` outside the differentiable op.
+"""
+
+from __future__ import annotations
+
+from ..function import Function
+from ..grad_mode import is_grad_enabled, no_grad
+from ..tensor import Tensor
+from ._common import constant
+
+
+class _ParamGrads:
+    """Receives dweight and dbias, which the backward kernel computes alongside dx (ops have one output)."""
+
+    __slots__ = ("dweight", "dbias")
+
+
+class _BatchStats:
+    """Receives the batch mean and biased variance (float64, (C,)) for the running-statistics update."""
+
+    __slots__ = ("mean", "var")
+
+
+def _channel_layout(x: Tensor) -> tuple[tuple[int, ...], tuple[int, ...], int]:
+    """(reduction axes, per-channel broadcast shape, values per channel) for an (N, C, ...) tensor."""
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    count = x.shape[0]
+    for n in x.shape[2:]:
+        count *= n
+    return axes, shape, count
+
+
+def _invstd(be, var, eps):
+    return be.divide(1.0, be.sqrt(be.add(var, eps)))
+
+
+class BatchNorm(Function):
+    """Training-mode batch norm with batch statistics, one fused kernel; weight and bias may be None."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, eps, stats):
+        be = ctx.backend
+        kernel = getattr(be, "batch_norm_forward", None) or _forward_generic(be)
+        out, mean, var = kernel(x.data, _data(weight), _data(bias), eps)
+        ctx.save_for_backward(x, weight)
+        ctx.mean, ctx.invstd, ctx.eps = mean, _invstd(be, var, eps), eps
+        if stats is not None:
+            stats.mean, stats.var = mean, var
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        grads = _ParamGrads()
+        dx = BatchNormBackward.apply(g, x, weight, ctx.mean, ctx.invstd, ctx.eps, grads)
+        dw = db = None
+        if is_grad_enabled() and (need_w or need_b):
+            # create_graph: dweight = sum(g * xhat) and dbias = sum(g) must be differentiable too.
+            axes = _channel_layout(x)[0]
+            if need_w:
+                dw = (g * BatchNorm.apply(x, None, None, ctx.eps, None)).sum(axes)
+            if need_b:
+                db = g.sum(axes)
+        else:
+            be = ctx.backend
+            if need_w:
+                dw = constant(ctx, be.astype(grads.dweight, weight.dtype))
+            if need_b:
+                db = constant(ctx, be.astype(grads.dbias, ctx.input_meta[2][1]))
+        return (dx if need_x else None), dw, db, None, None
+
+
+class BatchNormBackward(Function):
+    """dx = w * invstd / m * (m dy - sum(dy) - xhat * sum(dy xhat)), one fused kernel.
+
+    Differentiable in dy, x and weight. dweight and dbias come out of the same kernel pass into
+    ``param_grads`` (when given), because an op has a single output.
+    """
+
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, dy, x, weight, mean, invstd, eps, param_grads):
+        be = ctx.backend
+        kernel = getattr(be, "batch_norm_backward", None) or _backward_generic(be)
+        dx, dweight, dbias = kernel(dy.data, x.data, mean, invstd, _data(weight))
+        ctx.save_for_backward(dy, x, weight)
+        ctx.mean, ctx.invstd, ctx.eps = mean, invstd, eps
+        if param_grads is not None:
+            param_grads.dweight, param_grads.dbias = dweight, dbias
+        return dx
+
+    @staticmethod
+    def backward(ctx, gg):
+        # With <.> the per-channel mean, s = invstd and P(v) = v - <v> - xhat <v xhat> (self-adjoint):
+        #   dx        = w s P(dy)
+        #   d/d dy    = w s P(gg)                                   (BatchNormBackward again)
+        #   d/d w     = s m Q,  Q = <gg dy> - <gg><dy> - <gg xhat><dy xhat>
+        #   d/d x     = s * (-w s xhat Q - <gg xhat> dx - <dy xhat> w s P(gg))
+        # derived in docs/batchnorm.md. xhat and s are ops of x, so this differentiates again.
+        dy, x, weight = ctx.saved_tensors
+        need_dy, need_x, need_w = ctx.needs_input_grad[:3]
+        axes, cshape, m = _channel_layout(x)
+
+        def mean(t):
+            return t.mean(axes, keepdims=True)
+
+        gg_dy = None
+        if need_dy or need_x:
+            gg_dy = BatchNormBackward.apply(gg, x, weight, ctx.mean, ctx.invstd, ctx.eps, None)
+        gx = gw = None
+        if need_x or need_w:
+            xhat = BatchNorm.apply(x, None, None, ctx.eps, None)
+            s = BatchInvStd.apply(x, ctx.invstd, ctx.eps)
+            gg_xhat, dy_xhat = mean(gg * xhat), mean(dy * xhat)
+            q = mean(gg * dy) - mean(gg) * mean(dy) - gg_xhat * dy_xhat
+            if need_w:
+                gw = (s * q).reshape(x.shape[1]) * m
+            if need_x:
+                ws = s if weight is None else s * weight.reshape(cshape)
+                gx = s * (-(ws * xhat * q) - gg_xhat * ctx.output - dy_xhat * gg_dy)
+        return (gg_dy if need_dy else None), gx, gw, None, None, None, None
+
+
+class BatchInvStd(Function):
+    """1 / sqrt(var(x) + eps) per channel, shape (1, C, 1, ...), from saved statistics; differentiable."""
+
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, x, invstd, eps):
+        ctx.save_for_backward(x)
+        ctx.eps = eps
+        be = ctx.backend
+        return be.reshape(be.astype(invstd, x.dtype), _channel_layout(x)[1])
+
+    @staticmethod
+    def backward(ctx, g):
+        # d s / d x = -s^2 xhat / m  (per channel)
+        (x,) = ctx.saved_tensors
+        s = ctx.output
+        m = _channel_layout(x)[2]
+        xhat = BatchNorm.apply(x, None, None, ctx.eps, None)
+        return g * s * s * (-1.0 / m) * xhat, None, None
+
+
+def _data(t):
+    return None if t is None else t.data
+
+
+# -- generic kernels (any backend implementing the protocol) --------------------------------------------
+def _forward_generic(be):
+    """``batch_norm_forward`` with protocol methods only: everything in float64, then cast back."""
+
+    def forward(x, weight, bias, eps):
+        n, c = x.shape[0], x.shape[1]
+        x3 = be.astype(be.reshape(x, (n, c, -1)), "float64")
+        m = n * x3.shape[2]
+        mean = be.multiply(be.sum(x3, (0, 2), True), 1.0 / m)
+        d = be.subtract(x3, mean)
+        var = be.maximum(be.multiply(be.sum(be.multiply(d, d), (0, 2), True), 1.0 / m), 0.0)
+        out = be.multiply(d, _invstd(be, var, eps))
+        if weight is not None:
+            out = be.multiply(out, be.reshape(be.astype(weight, "float64"), (1, c, 1)))
+        if bias is not None:
+            out = be.add(out, be.reshape(be.astype(bias, "float64"), (1, c, 1)))
+        out = be.reshape(be.astype(out, x.dtype), x.shape)
+        return out, be.reshape(mean, (c,)), be.reshape(var, (c,))
+
+    return forward
+
+
+def _backward_generic(be):
+    """``batch_norm_backward`` with protocol methods only, in float64."""
+
+    def backward(dy, x, mean, invstd, weight):
+        n, c = x.shape[0], x.shape[1]
+        x3 = be.astype(be.reshape(x, (n, c, -1)), "float64")
+        dy3 = be.astype(be.reshape(dy, (n, c, -1)), "float64")
+        m = n * x3.shape[2]
+        s = be.reshape(invstd, (1, c, 1))
+        xhat = be.multiply(be.subtract(x3, be.reshape(mean, (1, c, 1))), s)
+        dbias = be.sum(dy3, (0, 2), True)
+        dweight = be.sum(be.multiply(dy3, xhat), (0, 2), True)
+        k = s if weight is None else be.multiply(s, be.reshape(be.astype(weight, "float64"), (1, c, 1)))
+        inner = be.subtract(be.subtract(dy3, be.multiply(dbias, 1.0 / m)),
+                            be.multiply(xhat, be.multiply(dweight, 1.0 / m)))
+        dx = be.reshape(be.astype(be.multiply(inner, k), x.dtype), x.shape)
+        return dx, be.reshape(dweight, (c,)), be.reshape(dbias, (c,))
+
+    return backward
+
+
+# -- the two forms --------------------------------------------------------------------------------------
+def _composite_train(x, weight, bias, eps, cshape, axes):
+    mean = x.mean(axes, keepdims=True)
+    xc = x - mean
+    var = (xc * xc).mean(axes, keepdims=True)
+    y = xc * (var + eps).rsqrt()
+    if weight is not None:
+        y = y * weight.reshape(cshape)
+    if bias is not None:
+        y = y + bias.reshape(cshape)
+    return y, mean, var
+
+
+def _eval(x, running_mean, running_var, weight, bias, eps, cshape, fused):
+    """Normalise with the running statistics (constants); differentiable in x, weight and bias."""
+    if fused:
+        # Per-channel scale first (C elements), then two passes over x instead of four.
+        scale = (running_var + eps).rsqrt()
+        if weight is not None:
+            scale = scale * weight
+        y = (x - running_mean.reshape(cshape)) * scale.reshape(cshape)
+    else:
+        y = (x - running_mean.reshape(cshape)) * (running_var.reshape(cshape) + eps).rsqrt()
+        if weight is not None:
+            y = y * weight.reshape(cshape)
+    if bias is not None:
+        y = y + bias.reshape(cshape)
+    return y
+
+
+def _update_running(running_mean, running_var, mean, var, count: int, factor: float) -> None:
+    """running = (1 - factor) * running + factor * batch, in place, with the unbiased batch variance."""
+    be = running_mean._backend
+    c = running_mean.shape[0]
+    mean = be.reshape(be.astype(mean, "float64"), (c,))
+    unbiased = be.multiply(be.reshape(be.astype(var, "float64"), (c,)), count / (count - 1))
+    for buf, batch in ((running_mean, mean), (running_var, unbiased)):
+        if buf is None:
+            continue
+        new = be.add(be.multiply(be.astype(buf.data, "float64"), 1.0 - factor), be.multiply(batch, factor))
+        buf.copy_(Tensor(be.astype(new, buf.dtype), be))
+
+
+def _check_channels(name: str, t: Tensor | None, c: int, x: Tensor) -> None:
+    if t is not None and (not isinstance(t, Tensor) or t.shape != (c,)):
+        shape = t.shape if isinstance(t, Tensor) else type(t).__name__
+        raise ValueError(f"batch_norm: {name} must be a tensor of shape ({c},) for input of shape {x.shape}, "
+                         f"got {shape}")
+
+
+def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
+               momentum: float | None = 0.1, eps: float = 1e-5, fused: bool = True, *,
+               num_batches_tracked: Tensor | None = None) -> Tensor:
+    """Batch normalisation over every axis but 1 (input (N, C), (N, C, L), (N, C, H, W), ...), as PyTorch.
+
+    In training the batch statistics normalise (biased variance) and, when given, ``running_mean`` and
+    ``running_var`` are updated in place outside the graph: ``r = (1 - momentum) * r + momentum * batch``,
+    with the unbiased variance. When ``num_batches_tracked`` is given it is incremented in place, and
+    ``momentum=None`` then means a cumulative average (factor ``1 / num_batches_tracked``). Outside
+    training the running statistics normalise. ``fused`` picks the fused op or the composite form.
+    """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"batch_norm: expected a tensor, got {type(x).__name__}")
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: expected input with at least 2 dimensions (N, C, ...), got {x.shape}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"batch_norm: needs a floating-point input, got {x.dtype.name}")
+    c = x.shape[1]
+    for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
+                    ("running_var", running_var)):
+        _check_channels(name, t, c, x)
+    axes, cshape, count = _channel_layout(x)
+    eps = float(eps)
+
+    if not training:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: running_mean and running_var must be given when training=False")
+        return _eval(x, running_mean, running_var, weight, bias, eps, cshape, fused)
+
+    if count == 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size {x.shape}")
+    update = running_mean is not None or running_var is not None
+    factor = momentum
+    if update and num_batches_tracked is not None:
+        with no_grad():
+            num_batches_tracked.add_(1)
+        if momentum is None:
+            factor = 1.0 / float(num_batches_tracked.item())
+    if update and factor is None:
+        raise ValueError("batch_norm: momentum=None (a cumulative average) needs num_batches_tracked")
+
+    if fused:
+        stats = _BatchStats() if update else None
+        out = BatchNorm.apply(x, weight, bias, eps, stats)
+        if update:
+            with no_grad():
+                _update_running(running_mean, running_var, stats.mean, stats.var, count, factor)
+        return out
+    out, mean, var = _composite_train(x, weight, bias, eps, cshape, axes)
+    if update:
+        with no_grad():
+            _update_running(running_mean, running_var, mean.data, var.data, count, factor)
+    return out

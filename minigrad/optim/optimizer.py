@@ -1,0 +1,141 @@
+"""``Optimizer``: parameter groups, per-parameter state, ``zero_grad`` and state dicts, as in PyTorch.
+
+Subclasses implement ``step``; it runs under ``no_grad`` and changes parameters with in-place tensor ops
+(``add_``, ``mul_``, ...), so version counters see every update and a graph that saved an old value of a
+parameter refuses to backward through it.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..tensor import Tensor
+
+
+class Optimizer:
+    """Base class: holds ``param_groups`` (dicts with ``"params"`` and hyperparameters) and ``state``."""
+
+    def __init__(self, params: Iterable[Tensor] | Iterable[dict], defaults: dict[str, Any]) -> None:
+        self.defaults = defaults
+        self.state: dict[Tensor, dict[str, Any]] = {}
+        self.param_groups: list[dict[str, Any]] = []
+        if isinstance(params, Tensor):
+            raise TypeError("params must be an iterable of tensors or of dicts, got a single Tensor; "
+                            "pass model.parameters() or [tensor]")
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters; hyperparameters it does not set come from the defaults."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"a parameter group must be a dict, got {type(param_group).__name__}")
+        params = param_group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{type(self).__name__} can only optimize tensors, got {type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError(f"{type(self).__name__} can only optimize leaf tensors (shape {p.shape} is "
+                                 "the result of an op); detach() it or use a Parameter")
+        seen = {id(p) for group in self.param_groups for p in group["params"]}
+        if len({id(p) for p in params}) != len(params) or any(id(p) in seen for p in params):
+            raise ValueError("some parameters appear more than once (within a group or in several groups)")
+        group = {**self.defaults, **param_group, "params": params}
+        for key, value in group.items():
+            if value is _REQUIRED:
+                raise ValueError(f"parameter group didn't specify a value of required hyperparameter {key!r}")
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear every parameter's ``.grad`` (to ``None`` by default, as PyTorch 2 does)."""
+        from ..nn.module import _zero_grad
+
+        for group in self.param_groups:
+            for p in group["params"]:
+                _zero_grad(p, set_to_none)
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        raise NotImplementedError
+
+    # -- state dict -----------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """``{"state": {index: {...}}, "param_groups": [{..., "params": [index, ...]}]}``, PyTorch's layout.
+
+        Parameters are numbered in group order; state tensors are the live ones (not copies), as in PyTorch.
+        """
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+            saved = {k: v for k, v in group.items() if k != "params"}
+            saved["params"] = [index[id(p)] for p in group["params"]]
+            groups.append(saved)
+        state = {index[id(p)]: dict(s) for p, s in self.state.items() if id(p) in index}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore hyperparameters and state; tensors are copied to each parameter's backend and dtype."""
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"loaded state dict has {len(saved_groups)} parameter group(s), this optimizer "
+                             f"has {len(self.param_groups)}")
+        for i, (saved, group) in enumerate(zip(saved_groups, self.param_groups)):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError(f"parameter group {i}: the loaded state dict has {len(saved['params'])} "
+                                 f"parameters, this optimizer {len(group['params'])}")
+        by_index = {}
+        for saved, group in zip(saved_groups, self.param_groups):
+            for idx, p in zip(saved["params"], group["params"]):
+                by_index[int(idx)] = p
+        new_state: dict[Tensor, dict[str, Any]] = {}
+        for idx, values in state_dict["state"].items():
+            p = by_index.get(int(idx))
+            if p is None:
+                raise ValueError(f"loaded state dict has state for parameter {idx!r}, which no group holds")
+            new_state[p] = {k: _like_param(v, p, k) for k, v in values.items()}
+        for saved, group in zip(saved_groups, self.param_groups):
+            for key, value in saved.items():
+                if key != "params":
+                    group[key] = copy.deepcopy(value)
+        self.state = new_state
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines.extend(f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params")
+        lines.append(")")
+        return "\n".join(lines)
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "<required parameter>"
+
+
+_REQUIRED = _Required()
+
+
+def _like_param(value: Any, param: Tensor, key: str) -> Any:
+    """A loaded state value as a fresh tensor on the parameter's backend (floating ones in its dtype)."""
+    import numpy as np
+
+    if isinstance(value, Tensor):
+        host = value._backend.to_numpy(value.data)
+    elif isinstance(value, np.ndarray):
+        host = value
+    else:
+        return copy.deepcopy(value)
+    if key == "step":
+        return int(host) if host.ndim == 0 else host.copy()
+    if host.dtype.kind == "f":
+        host = host.astype(param.dtype, copy=False)
+    return Tensor(param._backend.from_numpy(host), param._backend)

@@ -1,0 +1,23 @@
+"""Shared pytest configuration: Hypothesis profiles.
+
+- ``ci`` (the default): derandomized (the same examples every run), sized for the CI budget.
+- ``thorough``: ``MINIGRAD_HYPOTHESIS_PROFILE=thorough pytest``: random, many more examples.
+
+Both use ``deadline=None``: JIT backends compile on their first call. Tests that need a different number
+of examples scale ``settings().max_examples`` (see tests/test_agreement.py) so both profiles apply.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+PROFILE_ENV_VAR = "MINIGRAD_HYPOTHESIS_PROFILE"
+_SLOW_DRAWS = [HealthCheck.too_slow, HealthCheck.data_too_large]
+
+settings.register_profile("ci", derandomize=True, deadline=None, max_examples=20, print_blob=True,
+                          suppress_health_check=_SLOW_DRAWS)
+settings.register_profile("thorough", deadline=None, max_examples=400, print_blob=True,
+                          suppress_health_check=_SLOW_DRAWS)
+settings.load_profile(os.environ.get(PROFILE_ENV_VAR, "ci"))

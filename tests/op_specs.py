@@ -1,0 +1,1024 @@
+"""The op specification table: one entry per public differentiable op (some ops have several).
+
+It drives ``tests/test_agreement.py`` and ``tools/gen_coverage.py`` (``docs/coverage.md``). A spec says:
+
+- ``op``: the public function it covers (checked by identity against ``REGISTRIES``);
+- ``case(dtype, max_size)``: a Hypothesis strategy of ``Case`` (the inputs and keyword arguments), whose
+  domain avoids kinks and singularities *by construction* (bounded intervals, margins around kinks,
+  distinct values for max/min, lattices for maximum/minimum), never by ``assume``;
+- ``call(*tensors, **kwargs)``: how to apply the op; ``reference(*float64 arrays, **kwargs)``: NumPy, float64;
+- ``family``: the tolerance family (``FAMILIES``; see docs/testing.md), ``ulps`` to override its factor;
+- ``double_grad``/``gradcheck``: whether second-order gradients / finite differences are checked;
+- ``skip``: ``{backend: reason}`` for known gaps (shown in docs/coverage.md).
+
+To add an op (nn.functional, BatchNorm, ...): append a ``Spec`` to ``SPECS`` (helpers ``unary``/``binary``
+cover the common shapes), and for a fused kernel a ``FusedCheck`` to ``FUSED_CHECKS``; then run
+``python tools/gen_coverage.py`` to refresh docs/coverage.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+import minigrad
+from minigrad import ops
+from minigrad.ops.elementwise import SigmoidBackward, TanhBackward
+from minigrad.ops.loss import softmax_cross_entropy
+from minigrad.ops.softmax import LogSoftmaxBackward, SoftmaxBackward
+from minigrad.testing import (
+    REFERENCE_BACKEND,
+    Evaluation,
+    Input,
+    Layout,
+    Tolerance,
+    assert_close,
+    available_backends,
+    compare_evaluations,
+    evaluate,
+)
+from minigrad.testing import strategies as mst
+from minigrad.testing._core import write_reproducer
+
+F64 = np.dtype("float64")
+
+# Registries of public differentiable functions that must all have a spec: (module, attribute). A module
+# that does not exist yet is skipped; one without the attribute falls back to its ``__all__``.
+REGISTRIES: list[tuple[str, str]] = [
+    ("minigrad.ops", "OPS"),
+    ("minigrad.nn.functional", "OPS"),
+]
+# Public names in those registries that are deliberately not differentiable (with the reason).
+NOT_DIFFERENTIABLE: dict[str, str] = {
+    "minigrad.nn.functional.one_hot": "int64 output",
+    "minigrad.nn.functional.dropout": "random mask from the backend's generator: not comparable across backends",
+}
+
+
+def public_ops() -> dict[str, Callable]:
+    """Every registered public differentiable function, as ``{"module.name": function}``."""
+    found: dict[str, Callable] = {}
+    for module_name, attribute in REGISTRIES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue  # that module does not exist (yet)
+            raise
+        registry = getattr(module, attribute, None)
+        if registry is None:
+            registry = {n: getattr(module, n) for n in getattr(module, "__all__", ()) if callable(getattr(module, n))}
+        for name, fn in registry.items():
+            qualified = f"{module_name}.{name}"
+            if qualified not in NOT_DIFFERENTIABLE:
+                found[qualified] = fn
+    return found
+
+
+# -- tolerances ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Family:
+    """``rtol = ulps * eps(dtype) * n`` and ``atol = rtol * max(1, max|input|) ** power``, where ``n`` is the
+    reduction length (forward) or the largest array's size (gradients, whose reductions differ)."""
+
+    ulps: float
+    power: int = 1
+    doc: str = ""
+
+
+FAMILIES: dict[str, Family] = {
+    "exact": Family(0, 1, "copies and selections (movement, max/min, neg, abs): bit-exact forward"),
+    "elementwise": Family(4, 1, "correctly rounded arithmetic (+, -, *, /), a few roundings"),
+    "transcendental": Family(16, 1, "exp/log/erf/tanh/pow/...: libm-dependent, composite formulas"),
+    "reduction": Family(4, 1, "sums and means: error grows with the reduction length n"),
+    "variance": Family(8, 2, "var/std: squared deviations, magnitude ** 2"),
+    "matmul": Family(4, 2, "dot products of length K: n = K, magnitude |a| * |b|"),
+    "softmax": Family(16, 1, "exp + sum + divide/log along an axis"),
+}
+GRAD_FACTOR = {"output": 1.0, "grad": 2.0, "grad2": 8.0}
+MIN_GRAD_ULPS = 4  # gradients of exact ops still sum (broadcasting, duplicate indices) in any order
+
+
+# -- specs ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Case:
+    """One drawn example: the tensor inputs (floats already in the test dtype) and keyword arguments."""
+
+    arrays: tuple[np.ndarray, ...]
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    requires_grad: tuple[bool, ...] | None = None  # default: the floating arrays
+    n: int = 1  # reduction length of the forward, for tolerances
+
+    def grad_mask(self) -> tuple[bool, ...]:
+        if self.requires_grad is not None:
+            return self.requires_grad
+        return tuple(a.dtype.kind == "f" for a in self.arrays)
+
+    def magnitude(self) -> float:
+        floats = [np.max(np.abs(a)) for a in self.arrays if a.dtype.kind == "f" and a.size]
+        return max([1.0] + [float(m) for m in floats])
+
+    def largest(self) -> int:
+        return max([1] + [a.size for a in self.arrays])
+
+
+CaseFactory = Callable[[np.dtype, int], st.SearchStrategy]
+
+
+def family_tolerance(family: str, case: Case, dtype: np.dtype, kind: str, ulps: float | None = None) -> Tolerance:
+    """The tolerance for one compared tensor of ``dtype``; ``kind`` is "output", "grad" or "grad2"."""
+    fam = FAMILIES[family]
+    ulps = fam.ulps if ulps is None else ulps
+    n = case.n
+    if kind != "output":
+        ulps = max(ulps, MIN_GRAD_ULPS)
+        n = max(n, case.largest())
+    rtol = ulps * GRAD_FACTOR[kind] * float(np.finfo(dtype).eps) * n
+    return Tolerance(rtol, rtol * case.magnitude() ** fam.power)
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    op: Callable
+    case: CaseFactory
+    call: Callable[..., Any]
+    reference: Callable[..., Any]
+    family: str = "transcendental"
+    ulps: float | None = None
+    double_grad: bool = True
+    gradcheck: bool = True
+    out_dtype: Callable[[np.dtype, Mapping], np.dtype] | None = None  # default: the input dtype
+    skip: Mapping[str, str] = field(default_factory=dict)
+
+    def tolerance(self, case: Case, dtype: np.dtype, kind: str) -> Tolerance:
+        return family_tolerance(self.family, case, dtype, kind, self.ulps)
+
+    def __repr__(self) -> str:
+        return f"Spec({self.name!r})"
+
+
+@dataclass(frozen=True)
+class FusedCheck:
+    """A fused kernel and the composite expression it must equal, on every backend."""
+
+    name: str
+    covers: tuple[str, ...]  # the spec names whose fused path this exercises (for docs/coverage.md)
+    case: CaseFactory
+    fused: Callable[..., Any]
+    composite: Callable[..., Any]
+    family: str = "softmax"
+    double_grad: bool = True
+
+    def tolerance(self, case: Case, dtype: np.dtype, kind: str) -> Tolerance:
+        return family_tolerance(self.family, case, dtype, kind)
+
+    def __repr__(self) -> str:
+        return f"FusedCheck({self.name!r})"
+
+
+# -- drawing cases ----------------------------------------------------------------------------------------
+def _arr(dtype, shape, lo=-10.0, hi=10.0, **kw):
+    return mst.arrays(dtype, shape, min_value=lo, max_value=hi, **kw)
+
+
+def unary_case(lo: float = -10.0, hi: float = 10.0, *, avoid=(), margin=None, distinct=False,
+               params: st.SearchStrategy | None = None, min_dims: int = 0) -> CaseFactory:
+    @st.composite
+    def draw_case(draw, dtype, max_size):
+        kwargs = draw(params) if params is not None else {}
+        shape = draw(mst.shapes(min_dims=min_dims, max_size=max_size))
+        x = draw(_arr(dtype, shape, lo, hi, avoid=avoid, margin=margin, distinct=distinct))
+        return Case((x,), kwargs)
+
+    return draw_case
+
+
+def binary_case(a_range=(-10.0, 10.0), b_range=(-10.0, 10.0), *, b_avoid=(), b_margin=None) -> CaseFactory:
+    @st.composite
+    def draw_case(draw, dtype, max_size):
+        sa, sb = draw(mst.broadcastable_shapes(2, max_size=max_size))
+        a = draw(_arr(dtype, sa, *a_range))
+        b = draw(_arr(dtype, sb, *b_range, avoid=b_avoid, margin=b_margin))
+        return Case((a, b))
+
+    return draw_case
+
+
+@st.composite
+def _axes(draw, ndim: int, allow_none: bool = True):
+    """None, an int (possibly negative) or a tuple of distinct axes."""
+    options = ["int", "tuple"] + (["none"] if allow_none else [])
+    if ndim == 0:
+        return None if allow_none else draw(st.sampled_from([0, -1]))
+    kind = draw(st.sampled_from(options))
+    if kind == "none":
+        return None
+    if kind == "int":
+        return draw(st.integers(-ndim, ndim - 1))
+    return tuple(draw(st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True)))
+
+
+def _reduced(shape, axis) -> int:
+    if axis is None:
+        return math.prod(shape)
+    axes = (axis,) if isinstance(axis, int) else axis
+    return math.prod(shape[a] for a in axes) if shape else 1
+
+
+def reduction_case(lo=-10.0, hi=10.0, *, distinct=False, min_side=1, min_dims=0,
+                   extra: st.SearchStrategy | None = None) -> CaseFactory:
+    @st.composite
+    def draw_case(draw, dtype, max_size):
+        shape = draw(mst.shapes(min_dims=min_dims, min_side=min_side, max_size=max_size))
+        x = draw(_arr(dtype, shape, lo, hi, distinct=distinct))
+        axis = draw(_axes(len(shape)))
+        kwargs = {"axis": axis, "keepdims": draw(st.booleans())}
+        if extra is not None:
+            kwargs.update(draw(extra))
+        return Case((x,), kwargs, n=_reduced(shape, axis))
+
+    return draw_case
+
+
+def _apply(op: Callable) -> Callable:
+    return lambda *tensors, **kwargs: op(*tensors, **kwargs)
+
+
+def unary(name: str, op: Callable, reference: Callable, lo=-10.0, hi=10.0, *, avoid=(), margin=None,
+          params=None, family="transcendental", **kw) -> Spec:
+    return Spec(name, op, unary_case(lo, hi, avoid=avoid, margin=margin, params=params), _apply(op), reference,
+                family, **kw)
+
+
+def binary(name: str, op: Callable, reference: Callable, a_range=(-10.0, 10.0), b_range=(-10.0, 10.0), *,
+           b_avoid=(), b_margin=None, family="elementwise", **kw) -> Spec:
+    return Spec(name, op, binary_case(a_range, b_range, b_avoid=b_avoid, b_margin=b_margin), _apply(op),
+                reference, family, **kw)
+
+
+# -- special-purpose cases ---------------------------------------------------------------------------------
+@st.composite
+def _lattice_pair(draw, dtype, max_size):
+    """maximum/minimum without ties: a's values are k + [0, 0.4], b's are k + [0.5, 0.9] (k integer), so
+    |a - b| >= 0.1 everywhere, whatever the broadcasting."""
+    sa, sb = draw(mst.broadcastable_shapes(2, max_size=max_size))
+
+    def lattice(shape, offset):
+        k = draw(mst.arrays(np.int64, shape, elements_strategy=st.integers(-6, 5)))
+        frac = draw(_arr(np.float64, shape, offset, offset + 0.4))
+        return (k + frac).astype(dtype)
+
+    return Case((lattice(sa, 0.0), lattice(sb, 0.5)))
+
+
+@st.composite
+def _where_case(draw, dtype, max_size):
+    sc, sa, sb = draw(mst.broadcastable_shapes(3, max_size=max_size))
+    cond = draw(mst.arrays(np.bool_, sc, elements_strategy=st.booleans()))
+    return Case((cond, draw(_arr(dtype, sa)), draw(_arr(dtype, sb))))
+
+
+@st.composite
+def _pow_scalar_exponent(draw, dtype, max_size):
+    exponent = draw(st.sampled_from([2, 3, 1, 0.5, -1.5, 2.5]))
+    lo, hi = ((-3.0, 3.0) if isinstance(exponent, int) else (0.25, 3.0))
+    shape = draw(mst.shapes(max_size=max_size))
+    return Case((draw(_arr(dtype, shape, lo, hi)),), {"exponent": exponent})
+
+
+@st.composite
+def _pow_scalar_base(draw, dtype, max_size):
+    shape = draw(mst.shapes(max_size=max_size))
+    return Case((draw(_arr(dtype, shape, -3.0, 3.0)),), {"base": draw(st.sampled_from([2.0, 0.5, 3.0]))})
+
+
+@st.composite
+def _softplus_case(draw, dtype, max_size):
+    beta = draw(st.sampled_from([1.0, 2.0, 0.5]))
+    threshold = draw(st.sampled_from([20.0, 3.0]))
+    shape = draw(mst.shapes(max_size=max_size))
+    x = draw(_arr(dtype, shape, -10.0, 10.0, avoid=(threshold / beta,), margin=0.1))
+    return Case((x,), {"beta": beta, "threshold": threshold})
+
+
+@st.composite
+def _clip_case(draw, dtype, max_size):
+    low, high = draw(st.sampled_from([(-1.0, 2.0), (None, 1.5), (-2.5, None), (0.5, 0.75)]))
+    shape = draw(mst.shapes(max_size=max_size))
+    kinks = tuple(v for v in (low, high) if v is not None)
+    x = draw(_arr(dtype, shape, -5.0, 5.0, avoid=kinks, margin=0.05))
+    return Case((x,), {"min": low, "max": high})
+
+
+@st.composite
+def _matmul_case(draw, dtype, max_size):
+    form = draw(st.sampled_from(["matrix", "batched", "vector-matrix", "matrix-vector", "vector-vector"]))
+    m, k, n = (draw(st.integers(1, 5)) for _ in range(3))
+    if form == "matrix":
+        sa, sb = (m, k), (k, n)
+    elif form == "vector-matrix":
+        sa, sb = (k,), (k, n)
+    elif form == "matrix-vector":
+        sa, sb = (m, k), (k,)
+    elif form == "vector-vector":
+        sa, sb = (k,), (k,)
+    else:
+        ba, bb = draw(mst.broadcastable_shapes(2, min_dims=1, max_dims=2, max_side=3, max_size=6))
+        sa, sb = ba + (m, k), bb + (k, n)
+    return Case((draw(_arr(dtype, sa, -3.0, 3.0)), draw(_arr(dtype, sb, -3.0, 3.0))), n=k)
+
+
+def _factorizations(size: int) -> list[int]:
+    factors, p, rest = [], 2, size
+    while rest > 1:
+        while rest % p == 0:
+            factors.append(p)
+            rest //= p
+        p += 1
+    return factors
+
+
+@st.composite
+def _reshape_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(max_size=max_size))
+    x = draw(_arr(dtype, shape))
+    factors = draw(st.permutations(_factorizations(x.size)))
+    ndim = draw(st.integers(0 if x.size == 1 else 1, max(1, len(factors)) + 1))
+    new = [1] * max(ndim, 1 if x.size > 1 else 0)
+    for f in factors:
+        new[draw(st.integers(0, len(new) - 1))] *= f
+    if new and draw(st.booleans()):
+        new[draw(st.integers(0, len(new) - 1))] = -1
+    return Case((x,), {"shape": tuple(new)})
+
+
+@st.composite
+def _flatten_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    start = draw(st.integers(0, len(shape) - 1))
+    end = draw(st.integers(start, len(shape) - 1))
+    if draw(st.booleans()):
+        end -= len(shape)
+    return Case((draw(_arr(dtype, shape)),), {"start_dim": start, "end_dim": end})
+
+
+@st.composite
+def _permute_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    return Case((draw(_arr(dtype, shape)),), {"axes": tuple(draw(st.permutations(range(len(shape)))))})
+
+
+@st.composite
+def _transpose_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=2, max_size=max_size))
+    d = len(shape)
+    dims = {"dim0": draw(st.integers(-d, d - 1)), "dim1": draw(st.integers(-d, d - 1))}
+    return Case((draw(_arr(dtype, shape)),), dims)
+
+
+@st.composite
+def _squeeze_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_side=1, max_side=3, max_size=max_size))
+    shape = tuple(1 if draw(st.booleans()) else n for n in shape)
+    dim = None if not shape or draw(st.booleans()) else draw(st.integers(-len(shape), len(shape) - 1))
+    return Case((draw(_arr(dtype, shape)),), {"dim": dim})
+
+
+@st.composite
+def _unsqueeze_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(max_dims=3, max_size=max_size))
+    d = len(shape) + 1
+    return Case((draw(_arr(dtype, shape)),), {"dim": draw(st.integers(-d, d - 1))})
+
+
+@st.composite
+def _broadcast_case(draw, dtype, max_size):
+    sx, so = draw(mst.broadcastable_shapes(2, max_size=max_size))
+    target = tuple(int(n) for n in np.broadcast_shapes(sx, so))
+    return Case((draw(_arr(dtype, sx)),), {"shape": target}, n=max(1, math.prod(target) // max(1, math.prod(sx))))
+
+
+@st.composite
+def _expand_case(draw, dtype, max_size):
+    case = draw(_broadcast_case(dtype, max_size))
+    (x,) = case.arrays
+    lead = len(case.kwargs["shape"]) - x.ndim
+    sizes = tuple(-1 if i >= lead and x.shape[i - lead] == n and draw(st.booleans()) else n
+                  for i, n in enumerate(case.kwargs["shape"]))
+    return Case(case.arrays, {"sizes": sizes}, n=case.n)
+
+
+@st.composite
+def _sum_to_case(draw, dtype, max_size):
+    target, other = draw(mst.broadcastable_shapes(2, max_size=max_size))
+    full = tuple(int(n) for n in np.broadcast_shapes(target, other))
+    return Case((draw(_arr(dtype, full)),), {"shape": target}, n=max(1, math.prod(full) // max(1, math.prod(target))))
+
+
+@st.composite
+def _concatenate_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_dims=3, max_size=max(1, max_size // 3)))
+    axis = draw(st.integers(-len(shape), len(shape) - 1))
+    count = draw(st.integers(1, 3))
+    arrays = []
+    for _ in range(count):
+        s = list(shape)
+        s[axis] = draw(st.integers(1, 3))
+        arrays.append(draw(_arr(dtype, tuple(s))))
+    return Case(tuple(arrays), {"axis": axis})
+
+
+@st.composite
+def _stack_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(max_dims=3, max_size=max(1, max_size // 3)))
+    axis = draw(st.integers(-len(shape) - 1, len(shape)))
+    count = draw(st.integers(1, 3))
+    return Case(tuple(draw(_arr(dtype, shape)) for _ in range(count)), {"axis": axis})
+
+
+@st.composite
+def _split_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    dim = draw(st.integers(0, len(shape) - 1))
+    length = shape[dim]
+    if draw(st.booleans()):
+        sections = draw(st.integers(1, length))
+    else:
+        cuts = sorted(draw(st.lists(st.integers(0, length), max_size=3)))
+        bounds = [0] + cuts + [length]
+        sections = [b - a for a, b in zip(bounds, bounds[1:])]
+    return Case((draw(_arr(dtype, shape)),), {"sections": sections, "dim": dim})
+
+
+@st.composite
+def _pad_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_dims=3, max_size=max_size))
+    k = draw(st.integers(1, len(shape)))
+    pad = tuple(draw(st.integers(0, 2)) for _ in range(2 * k))
+    value = draw(st.sampled_from([0.0, 1.5, -2.0]))
+    return Case((draw(_arr(dtype, shape)),), {"pad": pad, "value": value})
+
+
+@st.composite
+def _basic_index(draw, shape):
+    """One item per axis of ``shape``: an int, ``:`` or a non-empty slice of either step sign; sometimes a
+    ``None`` (new axis) after an item."""
+    index = []
+    for n in shape:
+        kind = draw(st.sampled_from(["int", "slice", "all"]))
+        if kind == "int":
+            index.append(draw(st.integers(-n, n - 1)))
+        elif kind == "all":
+            index.append(slice(None))
+        else:
+            a = draw(st.integers(0, n - 1))
+            b = draw(st.integers(a + 1, n))
+            step = draw(st.sampled_from([1, 2, -1, -2]))
+            index.append(slice(a, b, step) if step > 0 else slice(b - 1, a - 1 if a > 0 else None, step))
+        if draw(st.integers(0, 5)) == 0:
+            index.append(None)
+    return tuple(index)
+
+
+@st.composite
+def _getitem_basic_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    k = draw(st.integers(0, len(shape)))
+    if draw(st.booleans()):
+        index = draw(_basic_index(shape[:k]))  # the first k axes
+    else:
+        index = (Ellipsis,) + draw(_basic_index(shape[len(shape) - k:]))  # the last k axes
+    return Case((draw(_arr(dtype, shape)),), {"index": index})
+
+
+@st.composite
+def _getitem_advanced_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    kind = draw(st.sampled_from(["ints", "int-pair", "mask"]))
+    if kind == "ints" or (kind == "int-pair" and len(shape) < 2):  # duplicates on purpose: they accumulate
+        axis = draw(st.integers(0, min(1, len(shape) - 1)))
+        n = shape[axis]
+        idx = np.array(draw(st.lists(st.integers(-n, n - 1), min_size=1, max_size=6)), np.int64)
+        index = (slice(None),) * axis + (idx,)
+    elif kind == "int-pair":
+        length = draw(st.integers(1, 5))
+        index = tuple(np.array(draw(st.lists(st.integers(0, n - 1), min_size=length, max_size=length)), np.int64)
+                      for n in shape[:2])
+    else:
+        index = (draw(mst.arrays(np.bool_, shape[:1], elements_strategy=st.booleans())),)
+    return Case((draw(_arr(dtype, shape)),), {"index": index})
+
+
+@st.composite
+def _index_put_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    if draw(st.booleans()):
+        index = draw(_basic_index(shape[: draw(st.integers(1, len(shape)))]))
+    else:  # unique integer rows: with duplicates, which write wins is unspecified
+        rows = draw(st.lists(st.integers(0, shape[0] - 1), min_size=1, max_size=shape[0], unique=True))
+        index = (np.array(rows, np.int64),)
+    x = draw(_arr(dtype, shape))
+    value = draw(_arr(dtype, np.empty(shape)[index].shape))
+    return Case((x, value), {"index": index})
+
+
+@st.composite
+def _softmax_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    axis = draw(st.integers(-len(shape), len(shape) - 1))
+    return Case((draw(_arr(dtype, shape)),), {"axis": axis}, n=shape[axis])
+
+
+@st.composite
+def _cast_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(max_size=max_size))
+    target = np.dtype("float32") if dtype == F64 else F64
+    return Case((draw(_arr(dtype, shape)),), {"dtype": target})
+
+
+@st.composite
+def _to_backend_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(max_size=max_size))
+    return Case((draw(_arr(dtype, shape)),), {"target": draw(st.sampled_from(sorted(available_backends())))})
+
+
+# -- references ---------------------------------------------------------------------------------------------
+_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def _logsumexp(x, axis=None, keepdims=False):
+    m = np.max(x, axis=axis, keepdims=True)
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def _softmax(x, axis):
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _gelu(x, approximate="none"):
+    if approximate == "tanh":
+        return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+    return 0.5 * x * (1 + _erf(x / math.sqrt(2)))
+
+
+def _softplus(x, beta, threshold):
+    return np.where(beta * x > threshold, x, np.logaddexp(0, beta * x) / beta)
+
+
+def _flatten(x, start_dim, end_dim):
+    end = end_dim % x.ndim
+    return x.reshape(x.shape[:start_dim] + (-1,) + x.shape[end + 1:])
+
+
+def _split(x, sections, dim):
+    if isinstance(sections, int):
+        bounds = list(range(0, x.shape[dim], sections)) + [x.shape[dim]]
+    else:
+        bounds = list(np.cumsum([0] + list(sections)))
+    lead = (slice(None),) * dim
+    return tuple(x[lead + (slice(a, b),)] for a, b in zip(bounds, bounds[1:]))
+
+
+def _pad(x, pad, value):
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    return np.pad(x, widths, constant_values=value)
+
+
+def _index_put(x, value, index):
+    out = x.copy()
+    out[index] = value
+    return out
+
+
+def _squeeze(x, dim):
+    if dim is None:
+        return np.squeeze(x)
+    return np.squeeze(x, dim) if x.shape[dim] == 1 else x
+
+
+def _expand_ref(x, sizes):
+    lead = len(sizes) - x.ndim
+    return np.broadcast_to(x, tuple(x.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes)))
+
+
+def _sum_to_ref(x, shape):
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
+    return np.sum(x, axis=axes, keepdims=True).reshape(shape)
+
+
+# -- the table ---------------------------------------------------------------------------------------------
+_params = st.fixed_dictionaries
+KINK_MARGIN = 0.05
+_CORRECTION = _params({"correction": st.sampled_from([0, 1])})
+
+SPECS: list[Spec] = [
+    # arithmetic
+    binary("add", ops.add, np.add),
+    binary("sub", ops.sub, np.subtract),
+    binary("mul", ops.mul, np.multiply),
+    binary("div", ops.div, np.divide, b_range=(-4.0, 4.0), b_avoid=(0.0,), b_margin=0.5),
+    binary("pow", ops.pow, np.power, a_range=(0.25, 3.0), b_range=(-2.0, 2.0), family="transcendental"),
+    Spec("pow[tensor**scalar]", ops.pow, lambda d, s: _pow_scalar_exponent(d, s),
+         lambda x, exponent: ops.pow(x, exponent), lambda x, exponent: np.power(x, exponent)),
+    Spec("pow[scalar**tensor]", ops.pow, lambda d, s: _pow_scalar_base(d, s),
+         lambda x, base: ops.pow(base, x), lambda x, base: np.power(base, x)),
+    unary("neg", ops.neg, np.negative, family="exact"),
+    Spec("maximum", ops.maximum, lambda d, s: _lattice_pair(d, s), _apply(ops.maximum), np.maximum, "exact"),
+    Spec("minimum", ops.minimum, lambda d, s: _lattice_pair(d, s), _apply(ops.minimum), np.minimum, "exact"),
+    Spec("where", ops.where, lambda d, s: _where_case(d, s), _apply(ops.where), np.where, "exact"),
+    # unary elementwise and activations
+    unary("abs", ops.abs, np.abs, avoid=(0.0,), margin=KINK_MARGIN, family="exact"),
+    unary("exp", ops.exp, np.exp, -8.0, 5.0),
+    unary("log", ops.log, np.log, 0.1, 10.0),
+    unary("sqrt", ops.sqrt, np.sqrt, 0.1, 10.0),
+    unary("rsqrt", ops.rsqrt, lambda x: 1 / np.sqrt(x), 0.1, 10.0),
+    unary("sin", ops.sin, np.sin, -5.0, 5.0),
+    unary("cos", ops.cos, np.cos, -5.0, 5.0),
+    unary("tanh", ops.tanh, np.tanh, -5.0, 5.0),
+    unary("sigmoid", ops.sigmoid, lambda x: 1 / (1 + np.exp(-x)), -8.0, 8.0),
+    unary("erf", ops.erf, _erf, -3.0, 3.0),
+    unary("relu", ops.relu, lambda x: np.maximum(x, 0), avoid=(0.0,), margin=KINK_MARGIN, family="exact"),
+    unary("leaky_relu", ops.leaky_relu, lambda x, negative_slope: np.where(x > 0, x, negative_slope * x),
+          avoid=(0.0,), margin=KINK_MARGIN, family="elementwise",
+          params=_params({"negative_slope": st.sampled_from([0.01, 0.2, 1.5])})),
+    unary("gelu", ops.gelu, _gelu, -5.0, 5.0, params=_params({"approximate": st.sampled_from(["none", "tanh"])})),
+    Spec("softplus", ops.softplus, lambda d, s: _softplus_case(d, s), _apply(ops.softplus), _softplus),
+    Spec("clip", ops.clip, lambda d, s: _clip_case(d, s), _apply(ops.clip),
+         lambda x, **bounds: np.clip(x, bounds["min"], bounds["max"]), "exact"),
+    # reductions
+    Spec("sum", ops.sum, reduction_case(), _apply(ops.sum),
+         lambda x, axis, keepdims: np.sum(x, axis, keepdims=keepdims), "reduction"),
+    Spec("mean", ops.mean, reduction_case(), _apply(ops.mean),
+         lambda x, axis, keepdims: np.mean(x, axis, keepdims=keepdims), "reduction"),
+    Spec("var", ops.var, reduction_case(min_side=2, min_dims=1, extra=_CORRECTION),
+         _apply(ops.var), lambda x, axis, keepdims, correction: np.var(x, axis, ddof=correction, keepdims=keepdims),
+         "variance"),
+    Spec("std", ops.std, reduction_case(min_side=2, min_dims=1, distinct=True, extra=_CORRECTION),
+         _apply(ops.std), lambda x, axis, keepdims, correction: np.std(x, axis, ddof=correction, keepdims=keepdims),
+         "variance"),
+    Spec("max", ops.max, reduction_case(distinct=True), _apply(ops.max),
+         lambda x, axis, keepdims: np.max(x, axis, keepdims=keepdims), "exact"),
+    Spec("min", ops.min, reduction_case(distinct=True), _apply(ops.min),
+         lambda x, axis, keepdims: np.min(x, axis, keepdims=keepdims), "exact"),
+    Spec("logsumexp", ops.logsumexp, reduction_case(), _apply(ops.logsumexp), _logsumexp, "softmax"),
+    Spec("softmax", ops.softmax, lambda d, s: _softmax_case(d, s), _apply(ops.softmax), _softmax, "softmax"),
+    Spec("log_softmax", ops.log_softmax, lambda d, s: _softmax_case(d, s), _apply(ops.log_softmax),
+         lambda x, axis: x - _logsumexp(x, axis, keepdims=True), "softmax"),
+    # linear algebra
+    Spec("matmul", ops.matmul, lambda d, s: _matmul_case(d, s), _apply(ops.matmul), np.matmul, "matmul"),
+    # movement
+    Spec("reshape", ops.reshape, lambda d, s: _reshape_case(d, s), lambda x, shape: ops.reshape(x, shape),
+         lambda x, shape: np.reshape(x, shape), "exact"),
+    Spec("flatten", ops.flatten, lambda d, s: _flatten_case(d, s), _apply(ops.flatten), _flatten, "exact"),
+    Spec("permute", ops.permute, lambda d, s: _permute_case(d, s), lambda x, axes: ops.permute(x, axes),
+         lambda x, axes: np.transpose(x, axes), "exact"),
+    Spec("transpose", ops.transpose, lambda d, s: _transpose_case(d, s), _apply(ops.transpose),
+         lambda x, dim0, dim1: np.swapaxes(x, dim0, dim1), "exact"),
+    Spec("squeeze", ops.squeeze, lambda d, s: _squeeze_case(d, s), _apply(ops.squeeze), _squeeze, "exact"),
+    Spec("unsqueeze", ops.unsqueeze, lambda d, s: _unsqueeze_case(d, s), _apply(ops.unsqueeze),
+         lambda x, dim: np.expand_dims(x, dim), "exact"),
+    Spec("broadcast_to", ops.broadcast_to, lambda d, s: _broadcast_case(d, s), _apply(ops.broadcast_to),
+         np.broadcast_to, "exact"),
+    Spec("expand", ops.expand, lambda d, s: _expand_case(d, s), lambda x, sizes: ops.expand(x, *sizes),
+         _expand_ref, "exact"),
+    Spec("sum_to", ops.sum_to, lambda d, s: _sum_to_case(d, s), _apply(ops.sum_to), _sum_to_ref, "reduction"),
+    Spec("concatenate", ops.concatenate, lambda d, s: _concatenate_case(d, s),
+         lambda *xs, axis: ops.concatenate(xs, axis), lambda *xs, axis: np.concatenate(xs, axis), "exact"),
+    Spec("stack", ops.stack, lambda d, s: _stack_case(d, s), lambda *xs, axis: ops.stack(xs, axis),
+         lambda *xs, axis: np.stack(xs, axis), "exact"),
+    Spec("split", ops.split, lambda d, s: _split_case(d, s), lambda x, sections, dim: ops.split(x, sections, dim),
+         _split, "exact"),
+    Spec("pad", ops.pad, lambda d, s: _pad_case(d, s), _apply(ops.pad), _pad, "exact"),
+    Spec("getitem[basic]", ops.getitem, lambda d, s: _getitem_basic_case(d, s), _apply(ops.getitem),
+         lambda x, index: x[index], "exact"),
+    Spec("getitem[advanced]", ops.getitem, lambda d, s: _getitem_advanced_case(d, s), _apply(ops.getitem),
+         lambda x, index: x[index], "exact"),
+    Spec("index_put", ops.index_put, lambda d, s: _index_put_case(d, s), _apply(ops.index_put), _index_put, "exact"),
+    Spec("clone", ops.clone, unary_case(), _apply(ops.clone), np.copy, "exact"),
+    Spec("cast", ops.cast, lambda d, s: _cast_case(d, s), _apply(ops.cast), lambda x, dtype: x.astype(dtype),
+         "elementwise", ulps=1, out_dtype=lambda d, kw: kw["dtype"],
+         gradcheck=False),  # finite differences through a float32 rounding are noise; its identity
+    # gradient is checked against the other backends, and by gradcheck of every op that casts internally
+    Spec("to_backend", ops.to_backend, lambda d, s: _to_backend_case(d, s), lambda x, target: ops.to_backend(x, target),
+         lambda x, target: x, "exact"),
+]
+
+# -- nn.functional ----------------------------------------------------------------------------------------------
+# Still without a spec (owners, please add): conv2d, unfold, fold, max_pool2d, avg_pool2d, batch_norm.
+@st.composite
+def _linear_case(draw, dtype, max_size):
+    lead = draw(mst.shapes(min_dims=0, max_dims=2, max_side=3, max_size=6))
+    n_in, n_out = draw(st.integers(1, 5)), draw(st.integers(1, 4))
+    arrays = (draw(_arr(dtype, lead + (n_in,), -3.0, 3.0)), draw(_arr(dtype, (n_out, n_in), -3.0, 3.0)))
+    if draw(st.booleans()):
+        arrays += (draw(_arr(dtype, (n_out,), -3.0, 3.0)),)
+    return Case(arrays, n=n_in)
+
+
+_REDUCTION = st.sampled_from(["mean", "sum", "none"])
+
+
+@st.composite
+def _pair_loss_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    return Case((draw(_arr(dtype, shape)), draw(_arr(dtype, shape))), {"reduction": draw(_REDUCTION)},
+                n=math.prod(shape))
+
+
+@st.composite
+def _bce_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    x, t = draw(_arr(dtype, shape)), draw(_arr(dtype, shape, 0.0, 1.0))
+    return Case((x, t), {"reduction": draw(_REDUCTION)}, requires_grad=(True, False), n=math.prod(shape))
+
+
+@st.composite
+def _classification_case(draw, dtype, max_size, smoothing=False):
+    n, c = draw(st.integers(1, 6)), draw(st.integers(1, 5))
+    logits = draw(_arr(dtype, (n, c), -5.0, 5.0))
+    targets = np.array(draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)), np.int64)
+    kwargs = {"reduction": draw(_REDUCTION)}
+    if smoothing:
+        kwargs["label_smoothing"] = draw(st.sampled_from([0.0, 0.1]))
+    return Case((logits, targets), kwargs, n=n * c)
+
+
+@st.composite
+def _layer_norm_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_dims=3, min_side=2, max_size=max_size))
+    k = draw(st.integers(1, len(shape)))
+    normalized = shape[len(shape) - k:]
+    arrays = (draw(_arr(dtype, shape, distinct=True)),)  # distinct: every group has a clear variance
+    if draw(st.booleans()):
+        arrays += (draw(_arr(dtype, normalized, -2.0, 2.0)), draw(_arr(dtype, normalized, -2.0, 2.0)))
+    return Case(arrays, {"normalized_shape": normalized}, n=math.prod(normalized))
+
+
+def _log_softmax_rows(x):
+    return x - _logsumexp(x, 1, keepdims=True)
+
+
+def _reduce_ref(loss, reduction):
+    return {"mean": np.mean, "sum": np.sum, "none": lambda v: v}[reduction](loss)
+
+
+def _cross_entropy_ref(x, t, reduction, label_smoothing=0.0):
+    lp = _log_softmax_rows(x)
+    loss = (1 - label_smoothing) * -lp[np.arange(len(t)), t] + label_smoothing * -lp.mean(1)
+    return _reduce_ref(loss, reduction)
+
+
+def _layer_norm_ref(x, *wb, normalized_shape, eps=1e-5):
+    axes = tuple(range(x.ndim - len(normalized_shape), x.ndim))
+    out = (x - x.mean(axes, keepdims=True)) / np.sqrt(x.var(axes, keepdims=True) + eps)
+    return out * wb[0] + wb[1] if wb else out
+
+
+@st.composite
+def _batch_norm_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=2, max_dims=4, min_side=2, max_size=max_size))
+    arrays = (draw(_arr(dtype, shape, distinct=True)),)  # distinct: every channel has a clear variance
+    if draw(st.booleans()):
+        arrays += (draw(_arr(dtype, shape[1:2], -2.0, 2.0)), draw(_arr(dtype, shape[1:2], -2.0, 2.0)))
+    return Case(arrays, {}, n=math.prod(shape) // shape[1])
+
+
+def _batch_norm_ref(x, *wb, eps=1e-5):
+    axes = (0,) + tuple(range(2, x.ndim))
+    cshape = (1, -1) + (1,) * (x.ndim - 2)
+    out = (x - x.mean(axes, keepdims=True)) / np.sqrt(x.var(axes, keepdims=True) + eps)
+    return out * wb[0].reshape(cshape) + wb[1].reshape(cshape) if wb else out
+
+
+def _batch_norm_train(fused: bool) -> Callable:
+    """Training-mode batch_norm (batch statistics, no running statistics) in one form."""
+    return lambda x, *wb: minigrad.nn.functional.batch_norm(x, None, None, *wb, training=True, fused=fused)
+
+
+def _functional_specs() -> list[Spec]:
+    """Specs for minigrad.nn.functional (empty while that module does not exist)."""
+    try:
+        from minigrad.nn import functional as F  # noqa: N812 - PyTorch's convention
+    except ImportError:
+        return []
+    return [
+        Spec("F.linear", F.linear, lambda d, s: _linear_case(d, s), _apply(F.linear),
+             lambda x, w, *b: x @ w.T + (b[0] if b else 0), "matmul"),
+        Spec("F.mse_loss", F.mse_loss, lambda d, s: _pair_loss_case(d, s), _apply(F.mse_loss),
+             lambda a, b, reduction: _reduce_ref((a - b) ** 2, reduction), "variance"),
+        Spec("F.binary_cross_entropy_with_logits", F.binary_cross_entropy_with_logits,
+             lambda d, s: _bce_case(d, s), _apply(F.binary_cross_entropy_with_logits),
+             lambda x, t, reduction: _reduce_ref(np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x))), reduction)),
+        Spec("F.cross_entropy", F.cross_entropy, lambda d, s: _classification_case(d, s, True),
+             _apply(F.cross_entropy), _cross_entropy_ref, "softmax"),
+        Spec("F.nll_loss", F.nll_loss, lambda d, s: _classification_case(d, s), _apply(F.nll_loss),
+             lambda x, t, reduction: _reduce_ref(-x[np.arange(len(t)), t], reduction), "reduction"),
+        Spec("F.layer_norm", F.layer_norm, lambda d, s: _layer_norm_case(d, s),
+             lambda x, *wb, normalized_shape: F.layer_norm(x, normalized_shape, *wb), _layer_norm_ref, "variance"),
+        Spec("F.batch_norm", F.batch_norm, lambda d, s: _batch_norm_case(d, s), _batch_norm_train(True),
+             _batch_norm_ref, "variance"),
+    ]
+
+
+SPECS += _functional_specs()
+
+SPECS_BY_NAME: dict[str, Spec] = {s.name: s for s in SPECS}
+assert len(SPECS_BY_NAME) == len(SPECS), "spec names must be unique"
+
+
+# -- fused kernels against their composite definitions -------------------------------------------------------
+def _one_hot(targets, like):
+    """A constant float one-hot matrix of ``targets`` (N,) for ``like`` (N, C), built from tensor ops."""
+    classes = minigrad.arange(like.shape[1], dtype="int64", backend=like.backend).unsqueeze(0)
+    return ops.eq(targets.unsqueeze(1), classes).astype(like.dtype)
+
+
+@st.composite
+def _activation_backward_case(draw, dtype, max_size, lo, hi):
+    """(g, y) for a fused activation backward: y inside the activation's range."""
+    shape = draw(mst.shapes(max_size=max_size))
+    return Case((draw(_arr(dtype, shape, -2.0, 2.0)), draw(_arr(dtype, shape, lo, hi))))
+
+
+@st.composite
+def _softmax_backward_case(draw, dtype, max_size, log):
+    """(g, y, axis) with y a real (log-)softmax output, so the identities the kernels use hold."""
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    axis = draw(st.integers(0, len(shape) - 1))
+    logits = draw(_arr(F64, shape, -5.0, 5.0))
+    y = logits - _logsumexp(logits, axis, keepdims=True) if log else _softmax(logits, axis)
+    return Case((draw(_arr(dtype, shape, -2.0, 2.0)), y.astype(dtype)), {"axis": axis}, n=shape[axis])
+
+
+def _composite_softmax(x, axis):
+    e = (x - x.max(axis, keepdims=True).detach()).exp()
+    return e / e.sum(axis, keepdims=True)
+
+
+def _composite_log_softmax(x, axis):
+    shifted = x - x.max(axis, keepdims=True).detach()
+    return shifted - shifted.exp().sum(axis, keepdims=True).log()
+
+
+FUSED_CHECKS: list[FusedCheck] = [
+    FusedCheck("softmax vs exp/sum", ("softmax",), lambda d, s: _softmax_case(d, s), _apply(ops.softmax),
+               _composite_softmax),
+    FusedCheck("log_softmax vs exp/sum/log", ("log_softmax",), lambda d, s: _softmax_case(d, s),
+               _apply(ops.log_softmax), _composite_log_softmax),
+    FusedCheck("SigmoidBackward vs g*y*(1-y)", ("sigmoid",),
+               lambda d, s: _activation_backward_case(d, s, 0.001, 0.999),
+               SigmoidBackward.apply, lambda g, y: g * y * (1 - y), "elementwise"),
+    FusedCheck("TanhBackward vs g*(1-y*y)", ("tanh",), lambda d, s: _activation_backward_case(d, s, -0.999, 0.999),
+               TanhBackward.apply, lambda g, y: g * (1 - y * y), "elementwise"),
+    FusedCheck("SoftmaxBackward vs y*(g-sum(g*y))", ("softmax",), lambda d, s: _softmax_backward_case(d, s, False),
+               lambda g, y, axis: SoftmaxBackward.apply(g, y, axis),
+               lambda g, y, axis: y * (g - (g * y).sum(axis, keepdims=True))),
+    FusedCheck("LogSoftmaxBackward vs g-exp(y)*sum(g)", ("log_softmax",),
+               lambda d, s: _softmax_backward_case(d, s, True),
+               lambda g, y, axis: LogSoftmaxBackward.apply(g, y, axis),
+               lambda g, y, axis: g - y.exp() * g.sum(axis, keepdims=True)),
+    FusedCheck("SoftmaxCrossEntropyBackward vs -log_softmax gathered", ("F.cross_entropy",),
+               lambda d, s: _classification_case(d, s), lambda x, t, **_: softmax_cross_entropy(x, t),
+               lambda x, t, **_: -(x.log_softmax(1) * _one_hot(t, x)).sum(1)),
+    # Hooks for the fused kernels being written now: append entries here.
+    # BatchNorm's large-mean channels (mean 1e4, std 0.1) are in tests/test_batchnorm.py, whose tolerances
+    # scale with |mean| / std: the composite form loses those digits in float32 by design.
+    FusedCheck("BatchNormBackward vs composite batch_norm", ("F.batch_norm",),
+               lambda d, s: _batch_norm_case(d, s), _batch_norm_train(True), _batch_norm_train(False), "variance"),
+    # - softmax cross-entropy: FusedCheck("cross_entropy fused vs log_softmax+gather", ("cross_entropy",), ...)
+]
+
+
+# -- running one case ------------------------------------------------------------------------------------------
+@st.composite
+def draw_inputs(draw, case: Case, contiguous: bool | None = None) -> list[Input]:
+    """The tensor inputs of ``case``, floating ones in a drawn memory layout (often non-contiguous)."""
+    inputs = []
+    for values, grad in zip(case.arrays, case.grad_mask()):
+        layout = draw(mst.layouts(values.shape, contiguous)) if values.dtype.kind == "f" else Layout()
+        inputs.append(Input(values, layout, grad))
+    return inputs
+
+
+def _float64_arrays(case: Case) -> list[np.ndarray]:
+    return [a.astype(F64) if a.dtype.kind == "f" else a for a in case.arrays]
+
+
+def _outputs(result) -> tuple:
+    return tuple(result) if isinstance(result, (tuple, list)) else (result,)
+
+
+def check_forward(spec: Spec, case: Case, evaluation: Evaluation, dtype: np.dtype) -> None:
+    """Outputs against the float64 reference, and the output dtype (no silent up- or downcasting)."""
+    expected = _outputs(spec.reference(*_float64_arrays(case), **case.kwargs))
+    if len(expected) != len(evaluation.outputs):
+        raise AssertionError(f"{spec.name}: {len(evaluation.outputs)} outputs, the reference has {len(expected)}")
+    want = spec.out_dtype(dtype, case.kwargs) if spec.out_dtype else dtype
+    for i, (out, ref) in enumerate(zip(evaluation.outputs, expected)):
+        if out.dtype != want:
+            raise AssertionError(f"{spec.name} on {evaluation.backend!r}: output {i} is {out.dtype}, expected {want}")
+        tol = spec.tolerance(case, out.dtype, "output")
+        assert_close(out, np.asarray(ref), tol.rtol, tol.atol,
+                     name=f"{spec.name}: backend {evaluation.backend!r} disagrees with the float64 reference on "
+                          f"output {i} (shape {out.shape}, {out.dtype})",
+                     actual_label=evaluation.backend, expected_label="reference")
+
+
+def check_agreement(spec: Spec, case: Case, inputs: list[Input], backend: str, seed: int) -> None:
+    """Forward against the reference; gradients (and double gradients) against the NumPy backend."""
+    dtype = next((a.dtype for a in case.arrays if a.dtype.kind == "f"), F64)
+    is_reference = backend == REFERENCE_BACKEND
+    double = spec.double_grad and not is_reference
+    actual = evaluate(spec.call, inputs, backend, seed=seed, double_grad=double, kwargs=dict(case.kwargs),
+                      where=spec.name)
+    check_forward(spec, case, actual, dtype)
+    if not is_reference:
+        expected = evaluate(spec.call, inputs, REFERENCE_BACKEND, seed=seed, double_grad=double,
+                            kwargs=dict(case.kwargs), where=spec.name)
+        compare_evaluations(actual, expected, lambda kind, dt: spec.tolerance(case, dt, kind), context=spec.name)
+
+
+def check_fused(check: FusedCheck, case: Case, inputs: list[Input], backend: str, seed: int) -> None:
+    """The fused op against its composite expression on one backend: outputs and gradients."""
+    kwargs = dict(case.kwargs)
+    fused = evaluate(check.fused, inputs, backend, seed=seed, double_grad=check.double_grad, kwargs=kwargs,
+                     where=check.name)
+    composite = evaluate(check.composite, inputs, backend, seed=seed, double_grad=check.double_grad,
+                         kwargs=kwargs, where=check.name)
+    fused.backend, composite.backend = f"{backend} fused", f"{backend} composite"
+    compare_evaluations(fused, composite, lambda kind, dt: check.tolerance(case, dt, kind), context=check.name)
+
+
+def run_and_record(kind: str, name: str, case: Case, inputs: list[Input], backend: str, seed: int) -> None:
+    """Run one check; on failure write a reproducer and add its replay command to the message."""
+    try:
+        _dispatch(kind, name, case, inputs, backend, seed)
+    except Exception as exc:  # a crash is a failure too, and deserves a reproducer
+        crash = f"{name} on {backend!r} raised {type(exc).__name__}: {exc}"
+        what = str(exc) if isinstance(exc, AssertionError) else crash
+        arguments = {"kind": kind, "name": name, "backend": backend, "seed": seed, "kwargs": dict(case.kwargs),
+                     "requires_grad": case.requires_grad, "n": case.n}
+        try:
+            _, command = write_reproducer(f"{kind}-{name}-{backend}-{_failure_key(what)}",
+                                          f"{Path(__file__).resolve()}:replay", inputs, arguments, what)
+            note = f"\nreproduce with: {command}"
+        except OSError as write_error:  # a read-only checkout must not hide the real failure
+            note = f"\n(could not write a reproducer: {write_error})"
+        raise AssertionError(f"{what}\ninputs: " + "; ".join(
+            f"{inp.values.shape} {inp.values.dtype} {inp.layout.describe()}" for inp in inputs) + note) from exc
+
+
+def _failure_key(message: str) -> str:
+    """Same key for the shrinking steps of one failure (numbers stripped), different keys for distinct ones,
+    so that Hypothesis's final, minimal example is the file left for each distinct failure."""
+    words = re.sub(r"[-+]?[0-9][0-9.e+-]*", "#", message.splitlines()[0] if message else "")
+    return hashlib.sha1(words.encode()).hexdigest()[:8]
+
+
+def _dispatch(kind: str, name: str, case: Case, inputs: list[Input], backend: str, seed: int) -> None:
+    if kind == "agreement":
+        check_agreement(SPECS_BY_NAME[name], case, inputs, backend, seed)
+    elif kind == "fused":
+        check_fused(next(c for c in FUSED_CHECKS if c.name == name), case, inputs, backend, seed)
+    elif kind == "gradcheck":
+        check_gradients_numerically(SPECS_BY_NAME[name], case, inputs)
+    else:
+        raise ValueError(f"unknown check kind {kind!r}")
+
+
+def check_gradients_numerically(spec: Spec, case: Case, inputs: list[Input]) -> None:
+    """float64 finite differences on NumPy: gradcheck, and gradgradcheck where double backward is claimed."""
+    be = minigrad.backends.load(REFERENCE_BACKEND)
+    args = [inp.materialize(be) for inp in inputs]
+    kwargs = dict(case.kwargs)
+
+    def fn(*tensors):
+        return spec.call(*tensors, **kwargs)
+
+    if not any(inp.requires_grad for inp in inputs):
+        return
+    minigrad.gradcheck(fn, args)
+    if spec.double_grad:
+        minigrad.gradgradcheck(fn, args)
+
+
+def replay(inputs: list[Input], *, kind: str, name: str, backend: str, seed: int, kwargs: dict,
+           requires_grad, n: int) -> None:
+    """Entry point of the reproducers written by ``run_and_record``."""
+    case = Case(tuple(inp.values for inp in inputs), kwargs, requires_grad, n)
+    _dispatch(kind, name, case, inputs, backend, seed)
