@@ -176,14 +176,15 @@ class NumpyBackend:
     where = staticmethod(np.where)
 
     # -- reductions -----------------------------------------------------------------------------
+    # The ufuncs' reduce directly: np.sum & co. add a few Python-level wrapper calls per reduction.
     def sum(self, x, axis, keepdims):
-        return np.sum(x, axis=axis, keepdims=keepdims)
+        return np.add.reduce(x, axis=axis, keepdims=keepdims)
 
     def max(self, x, axis, keepdims):
-        return np.max(x, axis=axis, keepdims=keepdims)
+        return np.maximum.reduce(x, axis=axis, keepdims=keepdims)
 
     def min(self, x, axis, keepdims):
-        return np.min(x, axis=axis, keepdims=keepdims)
+        return np.minimum.reduce(x, axis=axis, keepdims=keepdims)
 
     def argmax(self, x, axis, keepdims):
         return np.argmax(x, axis=axis, keepdims=keepdims)

@@ -47,17 +47,16 @@ def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--backend", default=None, help="minigrad backend (default: MINIGRAD_BACKEND or numpy)")
     p.add_argument("--epochs", type=int, default=None,
                    help="total epochs, 20 (2 with --quick); a resumed run continues up to this")
-    p.add_argument("--seed", type=int, default=0, help="seed for initialisation and shuffling")
-    p.add_argument("--split-seed", type=int, default=0, help="seed of the train/held-out split")
+    p.add_argument("--seed", type=int, default=0, help="seed for initialisation and shuffling (default: 0)")
+    p.add_argument("--split-seed", type=int, default=0, help="seed of the train/held-out split (default: 0)")
     p.add_argument("--fused", action=argparse.BooleanOptionalAction, default=True,
-                   help="fused BatchNorm op (--no-fused: the composite of primitive ops)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=0.1, help="peak learning rate (cosine schedule to 0)")
+                   help="fused BatchNorm op (the default), or the composite of primitive ops")
+    p.add_argument("--batch-size", type=int, default=64, help="(default: 64)")
+    p.add_argument("--lr", type=float, default=0.1, help="peak learning rate, cosine schedule to 0 (default: 0.1)")
     p.add_argument("--save", metavar="PATH", default=None, help="write a checkpoint here after training")
     p.add_argument("--resume", action="store_true", help="load the checkpoint at --save first")
     p.add_argument("--quick", action="store_true", help="smoke test: a small subset, 2 epochs by default")

@@ -32,9 +32,12 @@ from .engine import grad
 from .errors import (
     BackendMismatchError,
     BackendUnavailableError,
+    DatasetError,
+    DatasetNotFoundError,
     GradcheckError,
     InplaceError,
     MinigradError,
+    SerializationError,
     ShapeError,
     UnknownBackendError,
 )
@@ -115,6 +118,7 @@ from .tensor import Tensor, tensor
 bool = bool_  # noqa: A001 - minigrad.bool, as torch.bool
 
 __all__ = [
+    "DatasetError", "DatasetNotFoundError", "SerializationError",
     "BackendMismatchError", "BackendUnavailableError", "Function", "GradcheckError", "GradcheckReport",
     "InplaceError", "MinigradError", "ShapeError", "Tensor", "UnknownBackendError", "__version__", "abs", "add",
     "arange", "argmax", "argmin", "backend", "backends", "bool", "bool_", "broadcast_to", "cat", "chunk",

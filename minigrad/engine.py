@@ -53,8 +53,8 @@ def _root_grads(outputs, grad_outputs, create_graph: bool) -> list:
 def _topological_order(roots) -> tuple[list, dict]:
     """Nodes reachable from ``roots`` and each node's number of consumers within that set."""
     dependencies: dict = {}
-    seen = set(roots)
-    stack = list(roots)
+    root_set = set(roots)
+    stack = list(root_set)
     order = []
     while stack:
         node = stack.pop()
@@ -62,13 +62,13 @@ def _topological_order(roots) -> tuple[list, dict]:
         for child in node.next:
             if child is None:
                 continue
-            if child in dependencies:
-                dependencies[child] += 1
-            else:
+            count = dependencies.get(child)
+            if count is None:
                 dependencies[child] = 1
-            if child not in seen:
-                seen.add(child)
-                stack.append(child)
+                if child not in root_set:  # first visit (a root is visited as a root)
+                    stack.append(child)
+            else:
+                dependencies[child] = count + 1
     return order, dependencies
 
 
@@ -119,8 +119,9 @@ def _run(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate):
             if captures and node in captures:
                 captures[node] = g
             if node.__class__ is AccumulateGrad:
-                if accumulate and g is not None and (inputs is None or node in captures):
-                    _accumulate(node.leaf, g, create_graph, stored)
+                leaf = node.leaf_ref()
+                if accumulate and g is not None and leaf is not None and (inputs is None or node in captures):
+                    _accumulate(leaf, g, create_graph, stored)
                 continue
             if g is not None and node._retained is not None:
                 kept = node._retained()
@@ -128,9 +129,14 @@ def _run(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate):
                     _accumulate(kept, g, create_graph, stored)
             grads = None
             if g is not None and (needed is None or node in needed):
-                grads = _call_backward(node, g)
+                grads = node.backward(node, g)
+                if grads.__class__ is not tuple:
+                    grads = _as_gradients(node, grads)
+                elif len(grads) != len(node.next):
+                    raise _gradient_count_error(node, grads)
                 if not retain_graph:
                     node.release()
+            meta = node.input_meta if grads is not None else None
             for i, child in enumerate(node.next):
                 if child is None:
                     continue
@@ -138,10 +144,10 @@ def _run(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate):
                 if gi is not None:
                     if not isinstance(gi, Tensor):
                         raise TypeError(f"{node.name()}: backward must return tensors or None, got {type(gi).__name__}")
-                    shape, dtype = node.input_meta[i]
-                    if gi.shape != shape:
+                    shape, dtype = meta[i]
+                    if gi.data.shape != shape:
                         gi = _sum_to(node, i, gi, shape)
-                    if gi.dtype != dtype:
+                    if gi.data.dtype != dtype:
                         gi = gi.astype(dtype)
                     previous = buffers.get(child)
                     buffers[child] = gi if previous is None else previous + gi
@@ -154,16 +160,18 @@ def _run(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate):
     return captures
 
 
-def _call_backward(node: Function, g: Tensor) -> tuple:
-    grads = node.backward(node, g)
-    if not isinstance(grads, tuple):
-        grads = (grads,)
+def _as_gradients(node: Function, grads) -> tuple:
+    """A backward that returned one gradient (not a tuple) for a one-argument forward."""
+    grads = tuple(grads) if isinstance(grads, list) else (grads,)
     if len(grads) != len(node.next):
-        raise RuntimeError(
-            f"{node.name()}: backward returned {len(grads)} gradient(s) but forward took "
-            f"{len(node.next)} argument(s)"
-        )
+        raise _gradient_count_error(node, grads)
     return grads
+
+
+def _gradient_count_error(node: Function, grads) -> RuntimeError:
+    return RuntimeError(
+        f"{node.name()}: backward returned {len(grads)} gradient(s) but forward took {len(node.next)} argument(s)"
+    )
 
 
 def _sum_to(node, i: int, g: Tensor, shape: tuple) -> Tensor:
@@ -183,24 +191,27 @@ def _sum_to(node, i: int, g: Tensor, shape: tuple) -> Tensor:
 
 def _accumulate(t: Tensor, g: Tensor, create_graph: bool, stored: set) -> None:
     """Add ``g`` to ``t.grad``; without create_graph the stored gradient owns its memory."""
-    if g.shape != t.shape or g.dtype != t.dtype:
+    gd, td = g.data, t.data
+    if gd.shape != td.shape or gd.dtype != td.dtype or g._backend is not t._backend:
         raise InplaceError(
-            f"backward: the gradient for a leaf of shape {t.shape} {t.dtype.name} has shape {g.shape} "
-            f"{g.dtype.name}; the leaf was changed (moved, cast or resized) after the graph was recorded"
+            f"backward: the gradient for a leaf of shape {t.shape} {t.dtype.name} on {t.backend!r} has shape "
+            f"{g.shape} {g.dtype.name} on {g.backend!r}; the leaf was changed (moved, cast or resized) after "
+            "the graph was recorded"
         )
-    if t.grad is None:
+    current = t.grad
+    if current is None:
         if not create_graph:
-            if id(g.data) in stored or getattr(g.data, "base", None) is not None:
-                g = Tensor(g._backend.copy(g.data), g._backend)
+            if id(gd) in stored or getattr(gd, "base", None) is not None:
+                g = Tensor(g._backend.copy(gd), g._backend)
             elif g.requires_grad:
                 g = g.detach()
             stored.add(id(g.data))
         t.grad = g
-    elif create_graph or t.grad.requires_grad:
-        t.grad = t.grad + g
+    elif create_graph or current.requires_grad:
+        t.grad = current + g
     else:
-        t.grad.data += g.data
-        t.grad._vc.value += 1
+        current.data += gd
+        current._vc.value += 1
 
 
 def backward(outputs, grad_outputs=None, retain_graph=None, create_graph=False, inputs=None) -> None:

@@ -9,6 +9,8 @@ them again. Broadcasting is undone by the engine: a rule may return a gradient o
 
 from __future__ import annotations
 
+import weakref
+
 from .errors import BackendMismatchError, InplaceError, MinigradError, ShapeError
 from .grad_mode import _anomaly, _enabled
 from .tensor import Tensor
@@ -20,14 +22,22 @@ _FREED = (
 
 
 class AccumulateGrad:
-    """The graph node of a leaf that requires grad: the engine stores the leaf's gradient here."""
+    """The graph node of a leaf that requires grad: the engine stores the leaf's gradient here.
 
-    __slots__ = ("leaf", "__weakref__")
+    The leaf holds its node and the node refers back weakly, so a leaf and its node form no reference
+    cycle; a leaf nobody holds any more has no ``.grad`` to fill.
+    """
+
+    __slots__ = ("leaf_ref",)
     next = ()
     next_functions = ()
 
     def __init__(self, leaf: Tensor) -> None:
-        self.leaf = leaf
+        self.leaf_ref = weakref.ref(leaf)
+
+    @property
+    def leaf(self) -> Tensor | None:
+        return self.leaf_ref()
 
     def name(self) -> str:
         return "AccumulateGrad"
@@ -37,13 +47,9 @@ def _edge(t: Tensor):
     """The node a gradient for ``t`` flows into: its ``grad_fn``, or its leaf accumulator."""
     if t.grad_fn is not None:
         return t.grad_fn
-    ref = t._accumulator
-    acc = ref() if ref is not None else None
+    acc = t._accumulator
     if acc is None:
-        import weakref
-
-        acc = AccumulateGrad(t)
-        t._accumulator = weakref.ref(acc)
+        acc = t._accumulator = AccumulateGrad(t)
     return acc
 
 
@@ -56,6 +62,7 @@ class Function:
     _saved = ()
     _freed = False
     output_backend = None  # set by forward when the output lives on another backend (``to``)
+    recording = False  # True when this call is recorded in the graph (grad mode and an input needs grad)
 
     # -- subclass interface ---------------------------------------------------------------------
     @staticmethod
@@ -69,6 +76,8 @@ class Function:
     # -- ctx interface --------------------------------------------------------------------------
     def save_for_backward(self, *tensors) -> None:
         """Keep tensors (numbers pass through) for backward; an in-place change to one is then an error."""
+        if not self.recording:
+            return  # nothing will run backward: keep nothing alive
         self._saved = tensors
         self._saved_versions = [t._vc.value if isinstance(t, Tensor) else None for t in tensors]
 
@@ -122,9 +131,9 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run the op on its arguments and, in grad mode, record it in the graph."""
-        # This is the hot path of every op: one pass over the arguments, no work for untracked inputs.
+        # The hot path of every op: one pass over the arguments, and no graph work for untracked ones.
         backend = None
-        needs = []
+        tracked = False
         for a in args:
             if isinstance(a, Tensor):
                 if backend is None:
@@ -134,17 +143,32 @@ class Function:
                         f"{cls.__name__.lower()}: inputs live on different backends "
                         f"({backend.name!r} and {a._backend.name!r}); move one with .to(name)"
                     )
-                needs.append(a.requires_grad)
-            else:
-                needs.append(False)
+                if a.requires_grad:
+                    tracked = True
         if backend is None:
             from . import backends
 
             backend = backends.current()
         ctx = cls.__new__(cls)
         ctx.backend = backend
-        tracked = True in needs and _enabled.get()
-        ctx.needs_input_grad = tuple(needs) if tracked else (False,) * len(args)
+        if tracked and _enabled.get():
+            # Where each input's gradient goes, and its shape and dtype (to undo broadcasting and casts).
+            needs, edges, meta = [], [], []
+            for a in args:
+                if isinstance(a, Tensor) and a.requires_grad:
+                    needs.append(True)
+                    edges.append(a.grad_fn or a._accumulator or _edge(a))
+                    meta.append((a.data.shape, a.data.dtype))
+                else:
+                    needs.append(False)
+                    edges.append(None)
+                    meta.append(None)
+            ctx.recording = True
+            ctx.needs_input_grad = tuple(needs)
+            ctx.next, ctx.input_meta = edges, meta
+        else:
+            tracked = False
+            ctx.needs_input_grad = _NOTHING_NEEDED[len(args)] if len(args) < 8 else (False,) * len(args)
         try:
             data = cls.forward(ctx, *args, **kwargs)
         except MinigradError:
@@ -163,21 +187,14 @@ class Function:
             out._vc = base._vc
             base._vc.has_views = True
             out._base = base if base._base is None else base._base
-        if tracked:
-            edges, meta = [], []
-            for a, n in zip(args, needs):
-                if n:
-                    edges.append(a.grad_fn or _edge(a))
-                    meta.append((a.data.shape, a.data.dtype))
-                else:
-                    edges.append(None)
-                    meta.append(None)
-            ctx.next, ctx.input_meta = edges, meta
-            if cls.save_output:
-                ctx._out_data = data
-                ctx._out_vc = out._vc
-                ctx._out_version = out._vc.value
+        if tracked and cls.save_output:
+            ctx._out_data = data
+            ctx._out_vc = out._vc
+            ctx._out_version = out._vc.value
         return out
+
+
+_NOTHING_NEEDED = [(False,) * n for n in range(8)]
 
 
 def _has_nan(backend, array) -> bool:

@@ -29,10 +29,17 @@ def as_operand(x, like: Tensor | None):
     return tensor(x, backend=None if like is None else like.backend)
 
 
+_FAST_NUMBERS = (int, float)
+
+
 def binary_operands(a, b) -> tuple:
     """Normalise a binary op's operands with PyTorch's promotion: an integer tensor meeting a float number
     becomes float32, and of two tensors of different kinds (bool < integer < float) the lower one takes the
     other's dtype (float32 + int64 is float32, not NumPy's float64)."""
+    if isinstance(a, Tensor) and b.__class__ in _FAST_NUMBERS and (a.data.dtype.kind == "f" or b.__class__ is int):
+        return a, b  # the common ``tensor * 0.5``: nothing to convert
+    if isinstance(b, Tensor) and a.__class__ in _FAST_NUMBERS and (b.data.dtype.kind == "f" or a.__class__ is int):
+        return a, b
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         da, db = a.data.dtype, b.data.dtype
         if da is not db and _RANK[da.kind] != _RANK[db.kind]:

@@ -41,12 +41,16 @@ class MatMul(Function):
 
 
 def _swap(backend, x):
-    axes = tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2)
-    return backend.transpose(x, axes)
+    ndim = x.ndim
+    return backend.transpose(x, (1, 0) if ndim == 2 else tuple(range(ndim - 2)) + (ndim - 1, ndim - 2))
 
 
 def matmul(a, b) -> Tensor:
     """Matrix product with NumPy's semantics, 1-D operands and broadcast batches included."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
+        sa, sb = a.data.shape, b.data.shape
+        if len(sa) == 2 and len(sb) == 2 and sa[1] == sb[0]:
+            return MatMul.apply(a, b, False, False)  # the common case, already valid
     a = as_operand(a, b if isinstance(b, Tensor) else None)
     b = as_operand(b, a)
     if a.ndim == 0 or b.ndim == 0:

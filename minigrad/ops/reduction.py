@@ -67,11 +67,12 @@ class SumTo(Function):
 
     @staticmethod
     def forward(ctx, x, shape):
-        ctx.in_shape = x.shape
-        lead = x.ndim - len(shape)
-        axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and x.shape[i + lead] != 1)
-        out = ctx.backend.sum(x.data, axes, True) if axes else x.data
-        return ctx.backend.reshape(out, shape)
+        in_shape = ctx.in_shape = x.data.shape
+        lead = len(in_shape) - len(shape)
+        # Leading axes that broadcasting added, then the axes where the target has size 1.
+        axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and in_shape[i + lead] != 1)
+        out = ctx.backend.sum(x.data, axes, False) if axes else x.data
+        return out if out.shape == shape else ctx.backend.reshape(out, shape)
 
     @staticmethod
     def backward(ctx, g):
