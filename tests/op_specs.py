@@ -51,37 +51,70 @@ from minigrad.testing._core import write_reproducer
 
 F64 = np.dtype("float64")
 
-# Registries of public differentiable functions that must all have a spec: (module, attribute). A module
-# that does not exist yet is skipped; one without the attribute falls back to its ``__all__``.
+# Registries of public differentiable functions that must all have a spec: (module, attribute). Each is an
+# explicit ``{name: function}`` dict kept by hand in its module (no module scanning).
 REGISTRIES: list[tuple[str, str]] = [
     ("minigrad.ops", "OPS"),
     ("minigrad.nn.functional", "OPS"),
 ]
-# Public names in those registries that are deliberately not differentiable (with the reason).
-NOT_DIFFERENTIABLE: dict[str, str] = {
-    "minigrad.nn.functional.one_hot": "int64 output",
-    "minigrad.nn.functional.dropout": "random mask from the backend's generator: not comparable across backends",
+# Registered (differentiable) functions deliberately without a spec, with the reason.
+NO_SPEC: dict[str, str] = {
+    "minigrad.nn.functional.dropout": "random mask from the backend's generator: not comparable across backends "
+                                      "(its gradient and reproducibility are unit tests in tests/test_functional.py)",
+}
+# Public names (in a registry module's ``__all__``) deliberately left out of its registry, with the reason.
+# tests/test_agreement.py fails when a public name is neither registered nor listed here.
+UNREGISTERED: dict[str, str] = {
+    "minigrad.nn.functional.one_hot": "int64 output: not differentiable",
+    **{f"minigrad.ops.{name}": "boolean output: not differentiable"
+       for name in ("eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_not")},
+    "minigrad.ops.argmax": "int64 indices: not differentiable",
+    "minigrad.ops.argmin": "int64 indices: not differentiable",
+    "minigrad.ops.sign": "piecewise constant, returns a tensor outside the graph",
+    "minigrad.ops.fill": "output independent of the input's values (no gradient flows); the out-of-place half "
+                         "of fill_",
+    "minigrad.ops.broadcast_copy": "the out-of-place half of copy_ (gradient: src's, broadcast), exercised "
+                                   "through the in-place tests",
+    "minigrad.ops.chunk": "calls split (registered, with a spec)",
+    "minigrad.ops.contiguous": "the input itself or clone (registered, with a spec)",
 }
 
 
+def _registry(module_name: str, attribute: str) -> tuple[object, dict[str, Callable]]:
+    module = importlib.import_module(module_name)
+    registry = getattr(module, attribute, None)
+    if not isinstance(registry, dict):
+        raise AssertionError(f"{module_name} must define {attribute}, an explicit dict of its public "
+                             "differentiable functions")
+    return module, registry
+
+
 def public_ops() -> dict[str, Callable]:
-    """Every registered public differentiable function, as ``{"module.name": function}``."""
+    """Every registered public differentiable function that needs a spec, as ``{"module.name": function}``."""
     found: dict[str, Callable] = {}
     for module_name, attribute in REGISTRIES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue  # that module does not exist (yet)
-            raise
-        registry = getattr(module, attribute, None)
-        if registry is None:
-            registry = {n: getattr(module, n) for n in getattr(module, "__all__", ()) if callable(getattr(module, n))}
+        _, registry = _registry(module_name, attribute)
         for name, fn in registry.items():
             qualified = f"{module_name}.{name}"
-            if qualified not in NOT_DIFFERENTIABLE:
+            if qualified not in NO_SPEC:
                 found[qualified] = fn
     return found
+
+
+def unregistered_public_names() -> list[str]:
+    """Public callables of the registry modules that are neither registered nor listed in UNREGISTERED."""
+    missing = []
+    for module_name, attribute in REGISTRIES:
+        module, registry = _registry(module_name, attribute)
+        registered = {id(fn) for fn in registry.values()}
+        for name in getattr(module, "__all__", ()):
+            obj = getattr(module, name)
+            qualified = f"{module_name}.{name}"
+            if name == attribute or not callable(obj) or isinstance(obj, type):
+                continue
+            if id(obj) not in registered and qualified not in UNREGISTERED:
+                missing.append(qualified)
+    return sorted(missing)
 
 
 # -- tolerances ---------------------------------------------------------------------------------------
@@ -719,7 +752,183 @@ SPECS: list[Spec] = [
 ]
 
 # -- nn.functional ----------------------------------------------------------------------------------------------
-# Still without a spec (owners, please add): conv2d, unfold, fold, max_pool2d, avg_pool2d, batch_norm.
+# Sliding-window ops (conv2d, unfold, fold, max_pool2d, avg_pool2d). Their geometry is drawn so that the window
+# count is chosen first and the input size derived from it: every case is valid by construction (no ``assume``),
+# and small, because each example runs forward, backward and double backward on every backend.
+def _as_arg(draw, pair: tuple[int, int]):
+    """An int when both axes agree (half the time), else the pair: users write both forms."""
+    return pair[0] if pair[0] == pair[1] and draw(st.booleans()) else pair
+
+
+def _windows_touch_input(size: int, kernel: int, stride: int, padding: int, dilation: int, out: int) -> bool:
+    """Whether each of the ``out`` windows along an axis covers at least one element of the unpadded input."""
+    return all(any(0 <= i * stride - padding + a * dilation < size for a in range(kernel)) for i in range(out))
+
+
+@st.composite
+def _window_geometry(draw, max_size, *, pool=False, dilation=True, default_stride=False):
+    """kernel, stride, padding, dilation, input (H, W) and output (oh, ow), per axis.
+
+    ``pool``: padding at most half the kernel (PyTorch's rule for pools, so every window holds a real element);
+    otherwise 0 or 1. ``default_stride``: the stride may be the kernel (``stride=None``); returned as None.
+    Small budgets (the float64 finite-difference tests) get kernels of at most 2 and at most 2 windows per axis.
+    """
+    roomy = max_size >= 24
+    kernel = tuple(draw(st.integers(1, 3 if roomy else 2)) for _ in range(2))
+    stride_is_kernel = default_stride and draw(st.booleans())
+    stride = kernel if stride_is_kernel else tuple(draw(st.integers(1, 2)) for _ in range(2))
+    dil = tuple(draw(st.integers(1, 2)) if dilation else 1 for _ in range(2))
+    out = tuple(draw(st.integers(1, 3 if roomy else 2)) for _ in range(2))
+    # The padded size that gives exactly ``o`` windows is (o - 1) * s + d * (k - 1) + 1, plus up to s - 1 spare.
+    padded = tuple((o - 1) * s + d * (k - 1) + 1 + draw(st.integers(0, s - 1))
+                   for o, s, d, k in zip(out, stride, dil, kernel))
+    padding = tuple(draw(st.integers(0, min(k // 2 if pool else 1, (p - 1) // 2))) for k, p in zip(kernel, padded))
+    if pool:  # with dilation, a window can still fall entirely into the padding (max = -inf, count = 0):
+        padding = tuple(q if _windows_touch_input(p - 2 * q, k, s, q, d, o) else 0  # then that axis is unpadded
+                        for p, q, k, s, d, o in zip(padded, padding, kernel, stride, dil, out))
+    size = tuple(p - 2 * q for p, q in zip(padded, padding))
+    return {"kernel": kernel, "stride": None if stride_is_kernel else stride, "padding": padding,
+            "dilation": dil, "size": size, "out": out}
+
+
+def _window_kwargs(draw, geo, *, dilation=True) -> dict:
+    kwargs = {"kernel_size": _as_arg(draw, geo["kernel"]), "padding": _as_arg(draw, geo["padding"])}
+    if geo["stride"] is not None:
+        kwargs["stride"] = _as_arg(draw, geo["stride"])
+    if dilation:
+        kwargs["dilation"] = _as_arg(draw, geo["dilation"])
+    return kwargs
+
+
+@st.composite
+def _conv2d_case(draw, dtype, max_size):
+    groups = draw(st.integers(1, 2))
+    c_group, o_group = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    batch = draw(st.integers(1, 2 if max_size >= 24 else 1))
+    geo = draw(_window_geometry(max_size))
+    kh, kw = geo["kernel"]
+    x = draw(_arr(dtype, (batch, groups * c_group) + geo["size"], -3.0, 3.0))
+    arrays = (x, draw(_arr(dtype, (groups * o_group, c_group, kh, kw), -3.0, 3.0)))
+    if draw(st.booleans()):
+        arrays += (draw(_arr(dtype, (groups * o_group,), -3.0, 3.0)),)
+    kwargs = {"stride": _as_arg(draw, geo["stride"]), "padding": _as_arg(draw, geo["padding"]),
+              "dilation": _as_arg(draw, geo["dilation"]), "groups": groups}
+    same = geo["stride"] == (1, 1) and all(d * (k - 1) == 2 * p for d, k, p in
+                                            zip(geo["dilation"], geo["kernel"], geo["padding"]))
+    if same and draw(st.booleans()):
+        kwargs["padding"] = "same"
+    elif geo["padding"] == (0, 0) and draw(st.booleans()):
+        kwargs["padding"] = "valid"
+    return Case(arrays, kwargs, n=c_group * kh * kw)
+
+
+@st.composite
+def _unfold_case(draw, dtype, max_size):
+    geo = draw(_window_geometry(max_size))
+    shape = (draw(st.integers(1, 2 if max_size >= 24 else 1)), draw(st.integers(1, 2))) + geo["size"]
+    return Case((draw(_arr(dtype, shape)),), _window_kwargs(draw, geo))
+
+
+@st.composite
+def _fold_case(draw, dtype, max_size):
+    geo = draw(_window_geometry(max_size))
+    kh, kw = geo["kernel"]
+    batch, channels = draw(st.integers(1, 2 if max_size >= 24 else 1)), draw(st.integers(1, 2))
+    cols = draw(_arr(dtype, (batch, channels * kh * kw, geo["out"][0] * geo["out"][1])))
+    kwargs = {"output_size": _as_arg(draw, geo["size"])} | _window_kwargs(draw, geo)
+    return Case((cols,), kwargs, n=kh * kw)  # an output element sums at most kh * kw overlapping columns
+
+
+@st.composite
+def _max_pool2d_case(draw, dtype, max_size):
+    geo = draw(_window_geometry(max_size, pool=True, default_stride=True))
+    shape = (draw(st.integers(1, 2 if max_size >= 24 else 1)), draw(st.integers(1, 2))) + geo["size"]
+    # distinct values: no ties inside a window, so the maximum (and its gradient) is unique
+    return Case((draw(_arr(dtype, shape, distinct=True)),), _window_kwargs(draw, geo))
+
+
+@st.composite
+def _avg_pool2d_case(draw, dtype, max_size):
+    geo = draw(_window_geometry(max_size, pool=True, dilation=False, default_stride=True))
+    shape = (draw(st.integers(1, 2 if max_size >= 24 else 1)), draw(st.integers(1, 2))) + geo["size"]
+    kwargs = _window_kwargs(draw, geo, dilation=False)
+    kwargs["count_include_pad"] = draw(st.booleans())
+    if draw(st.integers(0, 3)) == 0:
+        kwargs["divisor_override"] = draw(st.sampled_from([1, 3]))
+    kh, kw = geo["kernel"]
+    return Case((draw(_arr(dtype, shape)),), kwargs, n=kh * kw)
+
+
+def _pair2(value) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+def _windows_ref(x, kernel_size, stride=None, padding=0, dilation=1, fill=0.0):
+    """Every window of (N, C, H, W) as (N, C, kh, kw, oh, ow), one output position at a time (plain slicing,
+    independent of minigrad's strided views)."""
+    (kh, kw), (ph, pw), (dh, dw) = _pair2(kernel_size), _pair2(padding), _pair2(dilation)
+    sh, sw = (kh, kw) if stride is None else _pair2(stride)
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+    oh = (xp.shape[2] - dh * (kh - 1) - 1) // sh + 1
+    ow = (xp.shape[3] - dw * (kw - 1) - 1) // sw + 1
+    out = np.empty(x.shape[:2] + (kh, kw, oh, ow), x.dtype)
+    for i in range(oh):
+        for j in range(ow):
+            out[..., i, j] = xp[:, :, i * sh:i * sh + dh * (kh - 1) + 1:dh, j * sw:j * sw + dw * (kw - 1) + 1:dw]
+    return out
+
+
+def _conv2d_ref(x, w, *b, stride, padding, dilation, groups):
+    o, c_group, kh, kw = w.shape
+    if padding == "same":
+        padding = tuple(d * (k - 1) // 2 for d, k in zip(_pair2(dilation), (kh, kw)))
+    elif padding == "valid":
+        padding = 0
+    win = _windows_ref(x, (kh, kw), stride, padding, dilation)  # (N, C, kh, kw, oh, ow)
+    n, _, _, _, oh, ow = win.shape
+    win = win.reshape(n, groups, c_group, kh, kw, oh, ow)
+    out = np.einsum("ngcklij,gocklij->ngoij", win, w.reshape(groups, o // groups, c_group, kh, kw, 1, 1))
+    out = out.reshape(n, o, oh, ow)
+    return out + b[0].reshape(1, o, 1, 1) if b else out
+
+
+def _unfold_ref(x, kernel_size, dilation=1, padding=0, stride=1):
+    win = _windows_ref(x, kernel_size, stride, padding, dilation)
+    n, c, kh, kw, oh, ow = win.shape
+    return win.reshape(n, c * kh * kw, oh * ow)  # PyTorch's layout: (c, kh, kw) rows, (oh, ow) columns
+
+
+def _fold_ref(cols, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """Accumulate every column entry into the image position it came from (explicit loops)."""
+    (h, w), (kh, kw), (dh, dw) = _pair2(output_size), _pair2(kernel_size), _pair2(dilation)
+    (ph, pw), (sh, sw) = _pair2(padding), _pair2(stride)
+    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    n = cols.shape[0]
+    blocks = cols.reshape(n, -1, kh, kw, oh, ow)
+    out = np.zeros((n, blocks.shape[1], h + 2 * ph, w + 2 * pw))
+    for i in range(oh):
+        for j in range(ow):
+            for a in range(kh):
+                for b in range(kw):
+                    out[:, :, i * sh + a * dh, j * sw + b * dw] += blocks[:, :, a, b, i, j]
+    return out[:, :, ph:ph + h, pw:pw + w]
+
+
+def _max_pool2d_ref(x, kernel_size, stride=None, padding=0, dilation=1):
+    return _windows_ref(x, kernel_size, stride, padding, dilation, fill=-np.inf).max(axis=(2, 3))
+
+
+def _avg_pool2d_ref(x, kernel_size, stride=None, padding=0, count_include_pad=True, divisor_override=None):
+    sums = _windows_ref(x, kernel_size, stride, padding).sum(axis=(2, 3))
+    if divisor_override is not None:
+        return sums / divisor_override
+    if count_include_pad:
+        kh, kw = _pair2(kernel_size)
+        return sums / (kh * kw)
+    return sums / _windows_ref(np.ones_like(x), kernel_size, stride, padding).sum(axis=(2, 3))
+
+
 @st.composite
 def _linear_case(draw, dtype, max_size):
     lead = draw(mst.shapes(min_dims=0, max_dims=2, max_side=3, max_size=6))
@@ -767,6 +976,13 @@ def _layer_norm_case(draw, dtype, max_size):
     if draw(st.booleans()):
         arrays += (draw(_arr(dtype, normalized, -2.0, 2.0)), draw(_arr(dtype, normalized, -2.0, 2.0)))
     return Case(arrays, {"normalized_shape": normalized}, n=math.prod(normalized))
+
+
+@st.composite
+def _softmax_cross_entropy_case(draw, dtype, max_size):
+    """The fused op alone: (N, C) logits and valid targets, per-row losses (no reduction arguments)."""
+    logits, targets = draw(_classification_case(dtype, max_size)).arrays
+    return Case((logits, targets), {}, n=logits.shape[1])
 
 
 def _log_softmax_rows(x):
@@ -826,12 +1042,23 @@ def _functional_specs() -> list[Spec]:
              lambda x, t, reduction: _reduce_ref(np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x))), reduction)),
         Spec("F.cross_entropy", F.cross_entropy, lambda d, s: _classification_case(d, s, True),
              _apply(F.cross_entropy), _cross_entropy_ref, "softmax"),
+        # The fused op under F.cross_entropy (one op, its backward an op too), on its own: forward against the
+        # reference and finite differences of first and second order; FUSED_CHECKS compares it with its composite.
+        Spec("softmax_cross_entropy", softmax_cross_entropy, lambda d, s: _softmax_cross_entropy_case(d, s),
+             _apply(softmax_cross_entropy), lambda x, t: -_log_softmax_rows(x)[np.arange(len(t)), t], "softmax"),
         Spec("F.nll_loss", F.nll_loss, lambda d, s: _classification_case(d, s), _apply(F.nll_loss),
              lambda x, t, reduction: _reduce_ref(-x[np.arange(len(t)), t], reduction), "reduction"),
         Spec("F.layer_norm", F.layer_norm, lambda d, s: _layer_norm_case(d, s),
              lambda x, *wb, normalized_shape: F.layer_norm(x, normalized_shape, *wb), _layer_norm_ref, "variance"),
         Spec("F.batch_norm", F.batch_norm, lambda d, s: _batch_norm_case(d, s), _batch_norm_train(True),
              _batch_norm_ref, "variance"),
+        Spec("F.conv2d", F.conv2d, lambda d, s: _conv2d_case(d, s), _apply(F.conv2d), _conv2d_ref, "matmul"),
+        Spec("F.unfold", F.unfold, lambda d, s: _unfold_case(d, s), _apply(F.unfold), _unfold_ref, "exact"),
+        Spec("F.fold", F.fold, lambda d, s: _fold_case(d, s), _apply(F.fold), _fold_ref, "reduction"),
+        Spec("F.max_pool2d", F.max_pool2d, lambda d, s: _max_pool2d_case(d, s), _apply(F.max_pool2d),
+             _max_pool2d_ref, "exact"),
+        Spec("F.avg_pool2d", F.avg_pool2d, lambda d, s: _avg_pool2d_case(d, s), _apply(F.avg_pool2d),
+             _avg_pool2d_ref, "reduction"),
     ]
 
 
@@ -892,15 +1119,13 @@ FUSED_CHECKS: list[FusedCheck] = [
                lambda d, s: _softmax_backward_case(d, s, True),
                lambda g, y, axis: LogSoftmaxBackward.apply(g, y, axis),
                lambda g, y, axis: g - y.exp() * g.sum(axis, keepdims=True)),
-    FusedCheck("SoftmaxCrossEntropyBackward vs -log_softmax gathered", ("F.cross_entropy",),
+    FusedCheck("SoftmaxCrossEntropyBackward vs -log_softmax gathered", ("F.cross_entropy", "softmax_cross_entropy"),
                lambda d, s: _classification_case(d, s), lambda x, t, **_: softmax_cross_entropy(x, t),
                lambda x, t, **_: -(x.log_softmax(1) * _one_hot(t, x)).sum(1)),
-    # Hooks for the fused kernels being written now: append entries here.
     # BatchNorm's large-mean channels (mean 1e4, std 0.1) are in tests/test_batchnorm.py, whose tolerances
     # scale with |mean| / std: the composite form loses those digits in float32 by design.
     FusedCheck("BatchNormBackward vs composite batch_norm", ("F.batch_norm",),
                lambda d, s: _batch_norm_case(d, s), _batch_norm_train(True), _batch_norm_train(False), "variance"),
-    # - softmax cross-entropy: FusedCheck("cross_entropy fused vs log_softmax+gather", ("cross_entropy",), ...)
 ]
 
 

@@ -86,13 +86,16 @@ def render() -> str:
 
     lines += ["", "## Registered public ops", "",
               f"{len(registered)} public differentiable functions in "
-              + ", ".join(f"`{m}.{a}`" for m, a in specs.REGISTRIES) + " (where present):", ""]
+              + ", ".join(f"`{m}.{a}`" for m, a in specs.REGISTRIES) + ":", ""]
     for name, fn in sorted(registered.items()):
         names = by_op.get(id(fn))
         lines.append(f"- `{name}`: " + (", ".join(f"`{n}`" for n in names) if names else "**no spec**"))
-    if specs.NOT_DIFFERENTIABLE:
-        lines += ["", "Not differentiable (no spec needed):", ""]
-        lines += [f"- `{name}`: {why}" for name, why in sorted(specs.NOT_DIFFERENTIABLE.items())]
+    if specs.NO_SPEC:
+        lines += ["", "Registered but deliberately without a spec:", ""]
+        lines += [f"- `{name}`: {why}" for name, why in sorted(specs.NO_SPEC.items())]
+    if specs.UNREGISTERED:
+        lines += ["", "Public but deliberately not registered (no spec needed):", ""]
+        lines += [f"- `{name}`: {why}" for name, why in sorted(specs.UNREGISTERED.items())]
 
     lines += ["", "## Tolerance families", "",
               "`rtol = ulps * eps(dtype) * n`, `atol = rtol * max(1, max|input|) ** power`; `n` is the reduction "

@@ -1,0 +1,161 @@
+"""One training step of a small CNN, minigrad against PyTorch CPU, as ratios measured in one run.
+
+The model (issue 6): Conv2d(1, 16, 3, padding=1)-BatchNorm2d-ReLU-MaxPool2d(2) ->
+Conv2d(16, 32, 3, padding=1)-BatchNorm2d-ReLU-MaxPool2d(2) -> Flatten -> Linear(32 * 7 * 7, 10), float32, on a
+batch of 32 images of 28 x 28. A step is forward, softmax cross-entropy, ``zero_grad``, backward and a plain
+SGD update, on the same batch every time (data loading is not part of it).
+
+- minigrad: the numpy backend, and numba when it loads, with fused BatchNorm (the default); ``--composite``
+  adds composite-BatchNorm variants.
+- PyTorch: the same architecture, started from minigrad's initial weights (the first step's losses are
+  printed side by side as a check that both compute the same thing). Skipped cleanly when not installed.
+
+Candidates are timed round-robin and each keeps its fastest sample (``benchmarks/_timing.py``), so load from
+other processes hits all of them alike. Run: ``python benchmarks/bench_cnn.py [--batch-size 32]
+[--threads N] [--mnist DIR]``. Multi-threaded BLAS and PyTorch suffer badly when other processes load the
+machine: compare figures from a quiet machine, or with ``--threads 1`` for both sides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from _timing import compare, fmt  # noqa: E402
+
+import minigrad as mg  # noqa: E402
+from minigrad import nn, optim  # noqa: E402
+
+LR = 0.01
+
+
+def minigrad_model(fused: bool = True) -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16, fused=fused), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32, fused=fused), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(32 * 7 * 7, 10),
+    )
+
+
+def initial_state() -> dict[str, np.ndarray]:
+    """The initial weights and buffers, from minigrad's initialisers under a fixed seed, as NumPy arrays."""
+    mg.manual_seed(0)
+    with mg.backend("numpy"):
+        return {name: t.numpy().copy() for name, t in minigrad_model().state_dict().items()}
+
+
+def minigrad_step(state: dict, x: np.ndarray, y: np.ndarray, backend: str, fused: bool):
+    with mg.backend(backend):
+        model = minigrad_model(fused)
+        model.load_state_dict({name: mg.tensor(value) for name, value in state.items()})
+        xb, yb = mg.tensor(x), mg.tensor(y)
+    opt = optim.SGD(model.parameters(), lr=LR)
+
+    def step():
+        loss = nn.functional.cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return step
+
+
+def torch_step(state: dict, x: np.ndarray, y: np.ndarray):
+    try:
+        import torch
+    except ImportError:
+        return None
+    tnn = torch.nn
+    model = tnn.Sequential(
+        tnn.Conv2d(1, 16, 3, padding=1), tnn.BatchNorm2d(16), tnn.ReLU(), tnn.MaxPool2d(2),
+        tnn.Conv2d(16, 32, 3, padding=1), tnn.BatchNorm2d(32), tnn.ReLU(), tnn.MaxPool2d(2),
+        tnn.Flatten(), tnn.Linear(32 * 7 * 7, 10),
+    )
+    model.load_state_dict({name: torch.from_numpy(np.array(value)) for name, value in state.items()})
+    opt = torch.optim.SGD(model.parameters(), lr=LR)
+    xb, yb = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step():
+        loss = torch.nn.functional.cross_entropy(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return step
+
+
+def batch(size: int, mnist: str | None) -> tuple[np.ndarray, np.ndarray, str]:
+    if mnist:
+        from minigrad.data import datasets
+
+        images, labels = datasets.mnist(mnist, train=False)
+        x = np.asarray(images[:size], np.float32).reshape(size, 1, 28, 28)
+        return x, np.asarray(labels[:size], np.int64), "MNIST test images"
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((size, 1, 28, 28)).astype(np.float32)
+    return x, rng.integers(0, 10, size).astype(np.int64), "random N(0, 1) images"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--mnist", metavar="DIR", default=None, help="use MNIST test images from DIR (default: random)")
+    p.add_argument("--composite", action="store_true", help="also time composite (unfused) BatchNorm")
+    p.add_argument("--repeat", type=int, default=7)
+    p.add_argument("--threads", type=int, default=None,
+                   help="cap BLAS (via threadpoolctl) and PyTorch intra-op threads; default: library defaults")
+    args = p.parse_args()
+    if args.threads:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            sys.exit("--threads needs threadpoolctl (pip install threadpoolctl)")
+        threadpool_limits(args.threads, user_api="blas")  # PyTorch gets torch.set_num_threads below
+
+    x, y, source = batch(args.batch_size, args.mnist)
+    state = initial_state()
+    print(f"one training step: batch {args.batch_size} x 1 x 28 x 28 ({source}), float32, "
+          "[Conv3x3-BN-ReLU-MaxPool2] x 2 (16, 32 channels) - Linear(1568, 10), cross-entropy, SGD")
+
+    candidates = {"minigrad numpy": minigrad_step(state, x, y, "numpy", True)}
+    if args.composite:
+        candidates["minigrad numpy, composite BN"] = minigrad_step(state, x, y, "numpy", False)
+    status = mg.backends.available()
+    if status.get("numba") is True:
+        candidates["minigrad numba"] = minigrad_step(state, x, y, "numba", True)
+        if args.composite:
+            candidates["minigrad numba, composite BN"] = minigrad_step(state, x, y, "numba", False)
+    else:
+        print(f"(numba skipped: {status.get('numba')})")
+    torch_candidate = torch_step(state, x, y)
+    if torch_candidate is not None:
+        import torch
+
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads")
+        candidates["torch"] = torch_candidate
+    else:
+        print("(PyTorch not installed: minigrad timings only)")
+
+    # The first step of every candidate from the same weights: the losses must agree (a sanity check that the
+    # models match, not a test). Later steps differ slightly: float32 rounding differs per implementation.
+    first = {label: fn() for label, fn in candidates.items()}
+    print("first-step loss: " + ", ".join(f"{label} {loss:.6f}" for label, loss in first.items()))
+
+    times = compare(candidates, repeat=args.repeat, min_time=0.2, warmup=2)
+    reference = times.get("torch")
+    print(f"{'':32s} {'per step':>11s}" + ("   x PyTorch" if reference else ""))
+    for label, seconds in times.items():
+        ratio = f"   {seconds / reference:6.2f}x" if reference else ""
+        print(f"{label:32s} {fmt(seconds):>11s}{ratio}")
+
+
+if __name__ == "__main__":
+    main()
