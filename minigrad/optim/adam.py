@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
 
 from .. import creation as _creation
 from .. import ops as _ops
-from ..grad_mode import enable_grad, no_grad
 from .optimizer import Optimizer
 
 
@@ -34,47 +32,39 @@ class Adam(Optimizer):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad, maximize=maximize))
 
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
-        """One update of every parameter that has a gradient; returns ``closure()`` if given."""
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
-        with no_grad():
-            for group in self.param_groups:
-                lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-                weight_decay, amsgrad = group["weight_decay"], group["amsgrad"]
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    grad = -p.grad if group["maximize"] else p.grad
-                    state = self.state.setdefault(p, {})
-                    if not state:
-                        state["step"] = 0
-                        state["exp_avg"] = _creation.zeros_like(p)
-                        state["exp_avg_sq"] = _creation.zeros_like(p)
-                        if amsgrad:
-                            state["max_exp_avg_sq"] = _creation.zeros_like(p)
-                    if weight_decay != 0:
-                        if self._decoupled:
-                            p.mul_(1 - lr * weight_decay)
-                        else:
-                            grad = grad + p * weight_decay
-                    state["step"] += 1
-                    step = state["step"]
-                    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-                    exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
-                    exp_avg_sq.mul_(beta2).add_(grad * grad, alpha=1 - beta2)
-                    step_size = lr / (1 - beta1 ** step)
-                    bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
-                    if amsgrad:
-                        max_sq = state["max_exp_avg_sq"]
-                        max_sq.copy_(_ops.maximum(max_sq, exp_avg_sq))
-                        denom = max_sq.sqrt() / bias_correction2_sqrt + eps
-                    else:
-                        denom = exp_avg_sq.sqrt() / bias_correction2_sqrt + eps
-                    p.add_(exp_avg / denom, alpha=-step_size)
-        return loss
+    def _update_group(self, group: dict) -> None:
+        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
+        weight_decay, amsgrad = group["weight_decay"], group["amsgrad"]
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            grad = -p.grad if group["maximize"] else p.grad
+            state = self.state.setdefault(p, {})
+            if not state:
+                state["step"] = 0
+                state["exp_avg"] = _creation.zeros_like(p)
+                state["exp_avg_sq"] = _creation.zeros_like(p)
+                if amsgrad:
+                    state["max_exp_avg_sq"] = _creation.zeros_like(p)
+            if weight_decay != 0:
+                if self._decoupled:
+                    p.mul_(1 - lr * weight_decay)
+                else:
+                    grad = grad + p * weight_decay
+            state["step"] += 1
+            step = state["step"]
+            exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+            exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
+            exp_avg_sq.mul_(beta2).add_(grad * grad, alpha=1 - beta2)
+            step_size = lr / (1 - beta1 ** step)
+            bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
+            if amsgrad:
+                max_sq = state["max_exp_avg_sq"]
+                max_sq.copy_(_ops.maximum(max_sq, exp_avg_sq))
+                denom = max_sq.sqrt() / bias_correction2_sqrt + eps
+            else:
+                denom = exp_avg_sq.sqrt() / bias_correction2_sqrt + eps
+            p.add_(exp_avg / denom, alpha=-step_size)
 
 
 class AdamW(Adam):

@@ -11,6 +11,7 @@ import copy
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..grad_mode import enable_grad, no_grad
 from ..tensor import Tensor
 
 
@@ -62,6 +63,20 @@ class Optimizer:
                 _zero_grad(p, set_to_none)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One update of every parameter that has a gradient; returns ``closure()`` if given.
+
+        The update runs under ``no_grad`` with in-place ops, so version counters see it."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                self._update_group(group)
+        return loss
+
+    def _update_group(self, group: dict) -> None:
+        """Update the parameters of one group (each optimizer's rule)."""
         raise NotImplementedError
 
     # -- state dict -----------------------------------------------------------------------------
