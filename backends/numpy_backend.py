@@ -287,18 +287,21 @@ class NumpyBackend:
     def batch_norm_forward(self, x, weight, bias, eps):
         """Training-mode BatchNorm: ``(out, mean, var)`` with the biased batch variance.
 
-        The mean is accumulated in float64; the data are then centred on the mean rounded to x's dtype
-        (exact for values near it) and the rounding remainder is folded into the shift, so a float32
-        channel with a large mean and a tiny spread normalises accurately. The variance is never < 0.
+        The data are centred on a first estimate of the mean rounded to x's dtype (exact for values near
+        it); the remainder E[d] is then summed from the small centred values and folded into the shift, so
+        a float32 channel with a large mean and a tiny spread normalises accurately. Sums are float64
+        (see ``_bn_channel_sum``). The variance is never < 0.
         """
         xp = self.xp
         x3 = x.reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))
         m = x3.shape[0] * x3.shape[2]
-        mean = xp.sum(x3, axis=(0, 2), dtype=xp.float64) / m
-        mean_x = mean.astype(x.dtype)
-        rest = mean - mean_x  # what x - mean_x still has to lose (exactly E[d])
+        # A first estimate of the mean from float32 blocks (4x faster than a float64-accumulating np.sum),
+        # then the exact remainder E[d] from the centred data, which are small, so their sums are accurate.
+        mean_x = (self._bn_channel_sum(x3) / m).astype(x.dtype)
         result = xp.empty(x.shape, dtype=x.dtype)  # owns its memory (a reshaped view would be copied)
         d = xp.subtract(x3, mean_x[None, :, None], out=result.reshape(x3.shape))
+        rest = self._bn_channel_sum(d) / m  # what x - mean_x still has to lose: E[d]
+        mean = mean_x + rest
         var = self._bn_channel_sum(d, d) / m - rest * rest
         var = xp.maximum(var, 0.0)
         scale = 1.0 / xp.sqrt(var + eps)

@@ -1,9 +1,10 @@
 """BatchNorm training forward+backward: fused vs composite, Numba vs PyTorch CPU, vs a copy's bandwidth.
 
-Ratios are taken within this one run. Times are the best of ``--repeat`` calls after a warm-up (the
-least disturbed by other load on a shared machine; ``--stat median`` for medians). Run:
+Ratios are taken within this one run. For each shape every candidate (the copy, PyTorch, and fused,
+composite and kernels-only on each backend) is timed round-robin and keeps its fastest sample
+(``benchmarks/_timing.py``), so load from other processes hits all of them alike. Run:
 
-    python benchmarks/bench_batchnorm.py [--repeat 30]
+    python benchmarks/bench_batchnorm.py [--repeat 9]
 
 Targets (issue 4): fused >= 2x faster than composite at (4096, 1024) and (32, 64, 32, 32) on NumPy and
 Numba; Numba fused <= 0.5x PyTorch at (4096, 1024) and <= 1.0x at (32, 64, 32, 32).
@@ -12,31 +13,19 @@ Numba; Numba fused <= 0.5x PyTorch at (4096, 1024) and <= 1.0x at (32, 64, 32, 3
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
+import os
+import sys
 
 import numpy as np
 
-import minigrad
-from minigrad.ops.batchnorm import batch_norm
-from minigrad.tensor import Tensor
+sys.path.insert(0, os.path.dirname(__file__))
+from _timing import compare  # noqa: E402
+
+import minigrad  # noqa: E402
+from minigrad.ops.batchnorm import batch_norm  # noqa: E402
+from minigrad.tensor import Tensor  # noqa: E402
 
 SHAPES = [(60, 100), (256, 1024), (4096, 1024), (32, 64, 32, 32)]
-
-
-STAT = min
-
-
-def timed(fn, repeat: int) -> float:
-    """Seconds per call (``STAT`` of ``repeat`` calls); the first calls (JIT compilation) are not counted."""
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return STAT(times)
 
 
 def numba_backend():
@@ -95,11 +84,8 @@ def kernel_step(backend, x0, g0):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=30)
-    parser.add_argument("--stat", choices=["min", "median"], default="min")
+    parser.add_argument("--repeat", type=int, default=9, help="round-robin samples per candidate")
     args = parser.parse_args()
-    global STAT
-    STAT = min if args.stat == "min" else statistics.median
     rng = np.random.default_rng(0)
     numpy_be = minigrad.backends.load("numpy")
     numba_be, numba_label = numba_backend()
@@ -110,7 +96,8 @@ def main() -> None:
     except ImportError:
         torch = None
         torch_label = "torch not installed"
-    print(f"backends: numpy; {numba_label}; {torch_label}")
+    policy = f" ({numba_be.threading_policy})" if numba_be is not None else ""
+    print(f"backends: numpy; {numba_label}{policy}; {torch_label}; load average {os.getloadavg()[0]:.2f}")
 
     for shape in SHAPES:
         x0 = (rng.standard_normal(shape) * 2 + 3).astype(np.float32)
@@ -118,18 +105,24 @@ def main() -> None:
         mib = x0.nbytes / 2**20
         dst = np.empty_like(x0)
         dst.fill(0)  # touch the pages once: the copy then measures bandwidth, not page faults
-        t_copy = timed(lambda dst=dst, x0=x0: np.copyto(dst, x0), args.repeat)  # read + write pass
+        candidates = {"copy": lambda dst=dst, x0=x0: np.copyto(dst, x0)}  # one read + write pass
+        if torch is not None:
+            candidates["torch"] = torch_step(x0, g0)
+        for label, be in (("numpy", numpy_be), ("numba", numba_be)):
+            if be is not None:
+                candidates[f"{label} fused"] = minigrad_step(be, x0, g0, True)
+                candidates[f"{label} composite"] = minigrad_step(be, x0, g0, False)
+                candidates[f"{label} kernels"] = kernel_step(be, x0, g0)
+        t = compare(candidates, repeat=args.repeat, min_time=0.05)
+        t_copy, t_torch = t["copy"], t.get("torch")
         print(f"\n{shape} float32 ({mib:.1f} MiB): copy {t_copy * 1e3:.3f} ms "
               f"-> 8-pass bound {4 * t_copy * 1e3:.2f} ms, 5-pass bound {2.5 * t_copy * 1e3:.2f} ms")
-        t_torch = timed(torch_step(x0, g0), args.repeat) if torch is not None else None
         if t_torch is not None:
             print(f"  torch CPU batch_norm fwd+bwd         {t_torch * 1e3:8.3f} ms")
-        for label, be in (("numpy", numpy_be), ("numba", numba_be)):
-            if be is None:
+        for label in ("numpy", "numba"):
+            if f"{label} fused" not in t:
                 continue
-            t_fused = timed(minigrad_step(be, x0, g0, True), args.repeat)
-            t_comp = timed(minigrad_step(be, x0, g0, False), args.repeat)
-            t_kern = timed(kernel_step(be, x0, g0), args.repeat)
+            t_fused, t_comp, t_kern = t[f"{label} fused"], t[f"{label} composite"], t[f"{label} kernels"]
             line = (f"  {label:5s} fused {t_fused * 1e3:8.3f} ms  composite {t_comp * 1e3:8.3f} ms  "
                     f"composite/fused {t_comp / t_fused:5.2f}x  kernels only {t_kern * 1e3:7.3f} ms")
             if label == "numba":
@@ -137,6 +130,7 @@ def main() -> None:
                 if t_torch is not None:
                     line += f"  fused/torch {t_fused / t_torch:4.2f}x  kernels/torch {t_kern / t_torch:4.2f}x"
             print(line)
+    print(f"\nload average after: {os.getloadavg()[0]:.2f} (2 cores)")
 
 
 if __name__ == "__main__":

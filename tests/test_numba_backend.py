@@ -36,7 +36,8 @@ def be(request, serial) -> NumbaBackend:
     if request.param == "serial":
         return serial
     backend = NumbaBackend()
-    backend.parallel_threshold = backend.memory_bound_threshold = 16  # every test array takes the prange path
+    # every kernel runs, through its prange path
+    backend.parallel_threshold = backend.memory_bound_threshold = backend.scatter_threshold = 16
     return backend
 
 
@@ -298,7 +299,7 @@ def test_disable_jit_gives_the_same_results():
         from minigrad_backends.numba_backend import NumbaBackend
         from minigrad_backends.numpy_backend import NumpyBackend
         be, ref = NumbaBackend(), NumpyBackend()
-        be.parallel_threshold = be.memory_bound_threshold = 16
+        be.parallel_threshold = be.memory_bound_threshold = be.scatter_threshold = 16
         rng = np.random.default_rng(0)
         for dt in (np.float32, np.float64):
             x, g = (rng.standard_normal((9, 11)) * 3).astype(dt), rng.standard_normal((9, 11)).astype(dt)
@@ -365,16 +366,45 @@ def test_cache_directory(monkeypatch, tmp_path):
     assert _cache.user_cache_dir() == str(tmp_path / "minigrad" / "numba")
     import numba
 
+    key = _cache.build_key()  # the import name and a hash of the sources: stale entries cannot load
+    assert key.startswith("minigrad_backends.numba_backend-")
     previous = numba.config.CACHE_DIR
     try:
         monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
-        assert _cache.configure() == str(tmp_path / "minigrad" / "numba") == numba.config.CACHE_DIR
+        assert _cache.configure() == str(tmp_path / "minigrad" / "numba" / key) == numba.config.CACHE_DIR
         assert os.path.isdir(numba.config.CACHE_DIR)
-        monkeypatch.setenv("NUMBA_CACHE_DIR", previous or str(tmp_path / "explicit"))
-        numba.config.CACHE_DIR = previous
-        assert _cache.configure() == previous  # an explicit NUMBA_CACHE_DIR is left alone
+        monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "explicit"))
+        assert _cache.configure() == str(tmp_path / "explicit" / key)  # an explicit NUMBA_CACHE_DIR is the base
     finally:
         numba.config.CACHE_DIR = previous
+
+
+def test_threading_policy_and_concurrent_parallel_kernels():
+    """The default policy (passive OpenMP, env restored afterwards), and two Python threads running parallel
+    kernels at once (the workqueue layer would abort the process here)."""
+    script = textwrap.dedent("""
+        import os
+        from concurrent.futures import ThreadPoolExecutor
+        import numpy as np
+        import minigrad as mg
+        be = mg.backends.load("numba")
+        x = np.random.default_rng(0).standard_normal((512, 256)).astype(np.float32)
+        expected = be.softmax(x, -1)
+        def work(_):
+            return all(np.array_equal(be.softmax(x, -1), expected) for _ in range(50))
+        with ThreadPoolExecutor(2) as pool:
+            assert all(pool.map(work, range(4)))
+        print(be.threading_policy, "|", os.environ.get("OMP_WAIT_POLICY"))
+    """)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("NUMBA_THREADING_LAYER", "NUMBA_THREADING_LAYER_PRIORITY", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    policy, wait = result.stdout.strip().rsplit("|", 1)
+    assert wait.strip() == "None"  # set only while the threading layer loaded
+    assert "minigrad's default" in policy
+    if policy.startswith("omp"):
+        assert "PASSIVE" in policy
 
 
 def test_importing_minigrad_does_not_import_numba():

@@ -14,6 +14,14 @@ kernel or, for a stated reason, calls the NumPy implementation:
   2-D, non-adjacent reduction axes, and indexing other than integer arrays on leading axes: handling them
   would need a copy or an n-dimensional iteration that NumPy already does well.
 
+Threading policy (``_threads.py`` has the measurements): unless the user chose a threading layer or an
+OpenMP wait policy, Numba's threads run on the ``omp`` layer started with ``OMP_WAIT_POLICY=PASSIVE``, set
+only while the layer loads. Idle threads then sleep instead of spinning: with the default (active) policy
+they fought OpenBLAS's threads and the next NumPy call for the 2 cores (GEMMs 17x slower, kernels 2-4x),
+and ``workqueue`` aborts when two Python threads run parallel kernels at once. ``describe()`` and
+``threading_policy`` report the policy in use. Kernels go parallel only above ``parallel_threshold``
+elements; below it they run a plain loop that never touches the thread pool.
+
 numba is imported only when this backend is instantiated (``import minigrad`` never imports it).
 """
 
@@ -36,6 +44,12 @@ def _contig(x: np.ndarray) -> np.ndarray:
     """A C-contiguous, writeable array (read-only arrays would compile another kernel signature)."""
     # Not np.ascontiguousarray: it turns a 0-d array into shape (1,).
     return x if x.flags.c_contiguous and x.flags.writeable else np.array(x, order="C")
+
+
+def _broadcast(x: np.ndarray, shape) -> np.ndarray:
+    """``x`` itself when it already has ``shape``: np.broadcast_to always returns a read-only view, which
+    ``_contig`` would then copy (16 MiB per call at 4096x1024)."""
+    return x if x.shape == tuple(shape) else np.broadcast_to(x, shape)
 
 
 def _has_zero_stride(x: np.ndarray) -> bool:
@@ -65,6 +79,21 @@ def _split_rows(size: int) -> tuple[int, int]:
     return 1, size
 
 
+def _binary_method(op: str, ufunc):
+    """A binary backend method: NumPy's ufunc for small operands, else the broadcasting kernel."""
+
+    def method(self, a, b, out=None):
+        # Small operands (every op of the MLP step) leave at once: this runs on every binary op, and
+        # each extra Python call here costs ~0.1 us.
+        limit = self.memory_bound_threshold
+        if getattr(a, "size", 1) < limit and getattr(b, "size", 1) < limit:
+            return ufunc(a, b) if out is None else ufunc(a, b, out=out)
+        return self._binary(getattr(self._ew, op), a, b, ufunc, out)
+
+    method.__name__ = ufunc.__name__
+    return method
+
+
 class NumbaBackend(NumpyBackend):
     """NumPy arrays; Numba kernels for activations, softmax, cross-entropy, reductions and scatter-add."""
 
@@ -73,6 +102,9 @@ class NumbaBackend(NumpyBackend):
     # parallel region that wakes Numba's OpenMP threads slows the next BLAS call (they compete for the
     # cores), so below this many elements they run NumPy's serial SIMD loops.
     memory_bound_threshold = 1 << 20
+    # Below this many scattered elements np.add.at wins: the kernel's index checks and conversion cost
+    # ~10 us (measured crossover ~1000; the MLP step's indexing gradient has 60).
+    scatter_threshold = 1 << 10
 
     @classmethod
     def check_available(cls) -> None:
@@ -85,12 +117,14 @@ class NumbaBackend(NumpyBackend):
         super().__init__()
         import numba
 
-        # _cache comes first: it sets the cache directory before any kernel is decorated.
-        from . import _cache, batchnorm, elementwise, reduce, scatter, softmax  # noqa: F401
+        # _cache and _threads come first: the cache directory and the threading policy are set before any
+        # kernel is decorated or run.
+        from . import _cache, _threads, batchnorm, elementwise, reduce, scatter, softmax  # noqa: F401
 
         self._numba = numba
         self._ew, self._red, self._sc, self._sm = elementwise, reduce, scatter, softmax
         self._bn = batchnorm
+        self.threading_policy = _threads.POLICY
 
     # -- BatchNorm (kernels and their parallel designs in batchnorm.py) ----------------------------
     def batch_norm_forward(self, x, weight, bias, eps):
@@ -112,7 +146,7 @@ class NumbaBackend(NumpyBackend):
 
     def describe(self) -> str:
         jit = ", JIT disabled" if self._numba.config.DISABLE_JIT else ""
-        return f"Numba {self._numba.__version__}, {self.get_num_threads()} threads{jit}"
+        return f"Numba {self._numba.__version__}, {self.get_num_threads()} threads{jit}, layer {self.threading_policy}"
 
     @property
     def cache_dir(self) -> str:
@@ -147,6 +181,11 @@ class NumbaBackend(NumpyBackend):
             red.reduce_contiguous(red.SUM, x.reshape(2, 4, 1), np.empty((2, 1), dtype), False)
             red.reduce_strided(red.SUM, x.reshape(1, 2, 4), np.empty((1, 4), dtype), False)
             sc.scatter_add_rows(targets, x2, np.zeros_like(x2), False)
+            for path, shape in (("serial", (2, 4)), ("rows", (2, 4)), ("blocks", (2, 2, 2))):
+                xb = np.linspace(-2, 2, 8, dtype=dtype).reshape(shape)
+                w = np.ones(shape[1], dtype)
+                _, mean, var = self._bn.batch_norm_forward(xb, w, w, 1e-5, path)
+                self._bn.batch_norm_backward(xb, xb, mean, 1 / np.sqrt(var + 1e-5), w, path)
 
     # -- elementwise, unary -----------------------------------------------------------------------
     def _parallel(self, size: int) -> bool:
@@ -160,7 +199,7 @@ class NumbaBackend(NumpyBackend):
 
     def _unary_grad(self, kernel, grad, x, *params):
         x = _contig(x)
-        grad = _contig(np.broadcast_to(grad, x.shape))
+        grad = _contig(_broadcast(grad, x.shape))
         out = np.empty(x.shape, x.dtype)
         kernel(grad.reshape(-1), x.reshape(-1), out.reshape(-1), *params, self._parallel(x.size))
         return out
@@ -171,7 +210,9 @@ class NumbaBackend(NumpyBackend):
         return self._unary(self._ew.sigmoid_forward, x)
 
     def tanh(self, x):
-        if not _is_float(x):
+        # NumPy's SIMD tanh is ~2x faster per core than ours (which computes both of its branches), so
+        # only the parallel kernel pays; the gain of the pair is in the fused backward.
+        if not _is_float(x) or x.size < self.parallel_threshold:
             return super().tanh(x)
         return self._unary(self._ew.tanh_forward, x)
 
@@ -280,7 +321,7 @@ class NumbaBackend(NumpyBackend):
     def _binary(self, op, a, b, fallback, out):
         plan = self._binary_plan(a, b)
         if plan is None:
-            return fallback(a, b) if out is None else fallback(a, b, out=out)
+            return fallback(a, b, out=out)
         a2, b2, shape, rows, cols = plan
         if out is None:
             result = np.empty((rows, cols), a2.dtype)
@@ -292,23 +333,12 @@ class NumbaBackend(NumpyBackend):
         return out if out is not None else result.reshape(shape)
 
     # ``out=`` (used by in-place tensor ops) must be the result's shape and dtype, like NumPy's.
-    def add(self, a, b, out=None):
-        return self._binary(self._ew.ADD, a, b, np.add, out)
-
-    def subtract(self, a, b, out=None):
-        return self._binary(self._ew.SUB, a, b, np.subtract, out)
-
-    def multiply(self, a, b, out=None):
-        return self._binary(self._ew.MUL, a, b, np.multiply, out)
-
-    def divide(self, a, b, out=None):
-        return self._binary(self._ew.DIV, a, b, np.true_divide, out)
-
-    def maximum(self, a, b, out=None):
-        return self._binary(self._ew.MAX, a, b, np.maximum, out)
-
-    def minimum(self, a, b, out=None):
-        return self._binary(self._ew.MIN, a, b, np.minimum, out)
+    add = _binary_method("ADD", np.add)
+    subtract = _binary_method("SUB", np.subtract)
+    multiply = _binary_method("MUL", np.multiply)
+    divide = _binary_method("DIV", np.true_divide)
+    maximum = _binary_method("MAX", np.maximum)
+    minimum = _binary_method("MIN", np.minimum)
 
     # -- reductions -------------------------------------------------------------------------------
     def _reduce(self, kind, x, axis, keepdims, fallback):
@@ -323,6 +353,8 @@ class NumbaBackend(NumpyBackend):
             return fallback(x, axis, keepdims)
         shape = x.shape
         outer, n, inner = math.prod(shape[:first]), math.prod(shape[first:last + 1]), math.prod(shape[last + 1:])
+        if inner > 1 and kind != self._red.SUM:  # NumPy's SIMD max/min across rows is exact and faster
+            return fallback(x, axis, keepdims)
         x3 = _contig(x).reshape(outer, n, inner)
         out = np.empty((outer, inner), x.dtype)
         if inner == 1:
@@ -334,12 +366,18 @@ class NumbaBackend(NumpyBackend):
         return out.reshape(tuple(s for i, s in enumerate(shape) if i not in axes))
 
     def sum(self, x, axis, keepdims):
+        if getattr(x, "size", 1) < self.memory_bound_threshold:  # small: straight to NumPy
+            return np.add.reduce(x, axis=axis, keepdims=keepdims)  # as NumpyBackend.sum
         return self._reduce(self._red.SUM, x, axis, keepdims, super().sum)
 
     def max(self, x, axis, keepdims):
+        if getattr(x, "size", 1) < self.memory_bound_threshold:
+            return np.maximum.reduce(x, axis=axis, keepdims=keepdims)
         return self._reduce(self._red.MAX, x, axis, keepdims, super().max)
 
     def min(self, x, axis, keepdims):
+        if getattr(x, "size", 1) < self.memory_bound_threshold:
+            return np.minimum.reduce(x, axis=axis, keepdims=keepdims)
         return self._reduce(self._red.MIN, x, axis, keepdims, super().min)
 
     # -- softmax family: kernels work on rows, so another axis is moved last first -----------------
@@ -379,7 +417,7 @@ class NumbaBackend(NumpyBackend):
         return restore(out)
 
     def softmax_backward(self, grad, out, axis):
-        grad = np.broadcast_to(grad, np.shape(out)) if isinstance(grad, np.ndarray) else grad
+        grad = _broadcast(grad, np.shape(out)) if isinstance(grad, np.ndarray) else grad
         if not self._softmax_ok(out, grad):
             return super().softmax_backward(grad, out, axis)
         (g2, y2), restore = self._rows([grad, out], axis)
@@ -388,7 +426,7 @@ class NumbaBackend(NumpyBackend):
         return restore(result)
 
     def log_softmax_backward(self, grad, out, axis):
-        grad = np.broadcast_to(grad, np.shape(out)) if isinstance(grad, np.ndarray) else grad
+        grad = _broadcast(grad, np.shape(out)) if isinstance(grad, np.ndarray) else grad
         if not self._softmax_ok(out, grad):
             return super().log_softmax_backward(grad, out, axis)
         (g2, y2), restore = self._rows([grad, out], axis)
@@ -410,7 +448,7 @@ class NumbaBackend(NumpyBackend):
     def softmax_cross_entropy_backward(self, grad_per_row, log_probs, targets):
         targets = self._check_targets(log_probs, targets)
         log_probs = _contig(log_probs)
-        grad = _contig(np.broadcast_to(np.asarray(grad_per_row, log_probs.dtype), log_probs.shape[:1]))
+        grad = _contig(_broadcast(np.asarray(grad_per_row, log_probs.dtype), log_probs.shape[:1]))
         out = np.empty_like(log_probs)
         self._sm.cross_entropy_backward(grad, log_probs, targets, out, self._parallel(out.size))
         return out
@@ -422,7 +460,8 @@ class NumbaBackend(NumpyBackend):
         dtype = np.dtype(dtype)
         items = index if isinstance(index, tuple) else (index,)
         if (dtype.char not in "fd" or not 0 < len(items) <= len(shape)
-                or not all(isinstance(i, np.ndarray) and i.dtype.kind in "iu" for i in items)):
+                or not all(isinstance(i, np.ndarray) and i.dtype.kind in "iu" for i in items)
+                or max(i.size for i in items) * math.prod(shape[len(items):]) < self.scatter_threshold):
             return super().scatter_add(shape, index, values, dtype)
         arrays = np.broadcast_arrays(*items)
         lead = shape[:len(items)]
@@ -432,7 +471,7 @@ class NumbaBackend(NumpyBackend):
                 raise IndexError(f"index {bad} is out of bounds for axis {axis} with size {n}")
         rows = np.ravel_multi_index(tuple(np.mod(a, n) for a, n in zip(arrays, lead)), lead).reshape(-1)
         width = math.prod(shape[len(items):])
-        values = np.broadcast_to(np.asarray(values, dtype), arrays[0].shape + shape[len(items):])
+        values = _broadcast(np.asarray(values, dtype), arrays[0].shape + shape[len(items):])
         values = _contig(values).reshape(rows.size, width)
         out = np.zeros((math.prod(lead), width), dtype)
         parallel = values.size >= self.parallel_threshold and width >= 2 * self._sc.BLOCK

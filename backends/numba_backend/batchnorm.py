@@ -11,9 +11,10 @@ spread, not of the mean, and float64 leaves ~29 spare bits for the cancellation;
 
 Parallel designs (chosen by ``_path``; all race-free: every array element is written by one iteration):
 
-* ``serial``: small inputs; starting threads costs more than the work.
-* ``rows``: (N, C) with large N. Rows are split into one chunk per thread; each chunk accumulates into
-  its own row of a (chunks, C) float64 array, combined after the loop; a second kernel normalises.
+* ``serial``: small inputs; starting threads costs more than the work (the ``blocks`` code, one block).
+* ``rows``: (N, C) with N >= ``ROWS_FROM_N``. Rows are split into one chunk per thread; each chunk
+  accumulates into its own row of a (chunks, C) float64 array, combined after the loop; a second kernel
+  normalises.
 * ``blocks``: everything else. Channels are split into blocks, one block per iteration; a block's
   statistics and its normalisation run back to back, so its data is still in cache. For S > 1 a block is
   one channel.
@@ -27,13 +28,17 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from . import _cache  # noqa: F401 - sets a writable cache directory before any kernel is compiled
+from . import _cache, _threads  # noqa: F401 - cache directory and threading policy, before any kernel
+from .elementwise import PARALLEL
 
 # One dispatcher per kernel: the serial case is a branch of the parallel kernel (no thread start-up),
 # which keeps the number of compiled signatures (and the cold compile time) small.
-JIT = dict(cache=True, parallel=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
+JIT = dict(cache=True, parallel=PARALLEL, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
 SERIAL_BELOW = 1 << 15  # elements; below this one thread wins
-ROWS_FROM_N = 2048  # (N, C) inputs with at least this many rows use the row-chunk design
+# (N, C) inputs with at least this many rows use the row-chunk design: its inner loops run along the
+# contiguous channels and vectorise, while the blocks design's inner loop (over S = 1) stays scalar:
+# measured 7x faster at (256, 1024) (the design note's channel-block prototype was a different kernel).
+ROWS_FROM_N = 64
 ROWS_PER_FLUSH = 16  # rows summed in x's dtype before adding into the float64 accumulators
 RECENTRE = 64.0  # re-centre when (mean - shift)^2 > RECENTRE * var: beyond, cancellation would show
 
@@ -111,70 +116,82 @@ def _fwd_blocks(x, weight, bias, eps, block, parallel, out, mean, var, coef):
         _fwd_block(x, weight, bias, eps, 0, c, out, mean, var, coef)
 
 
-@njit(**JIT)
-def _bwd_rows_sums(x, y, center, chunks, s1, s2):
-    """Per-chunk column sums of y and y * (x - center) (y is dy), like ``_fwd_rows_sums``."""
-    n, c = x.shape
-    rows = (n + chunks - 1) // chunks
-    for t in prange(chunks):
-        a1 = s1[t]
-        a2 = s2[t]
-        p1 = np.zeros(c, x.dtype)
-        p2 = np.zeros(c, x.dtype)
-        r1 = min(n, (t + 1) * rows)
-        for i0 in range(t * rows, r1, ROWS_PER_FLUSH):
-            for i in range(i0, min(r1, i0 + ROWS_PER_FLUSH)):
-                for j in range(c):
-                    g = y[i, j]
-                    p1[j] += g
-                    p2[j] += g * (x[i, j] - center[j])
-            for j in range(c):
-                a1[j] += p1[j]
-                a2[j] += p2[j]
-                p1[j] = 0
-                p2[j] = 0
+# The row-chunk kernels: one chunk per prange iteration; with one chunk (one thread) the chunk runs
+# directly, without waking the thread pool.
+@njit(cache=True, inline="always")
+def _rows_sums_chunk(x, y, center, t, rows, s1, s2):
+    """Column sums over rows chunk t of d = x - center and d^2 (y is None), or of y and y * d (y is dy).
 
-
-@njit(**JIT)
-def _fwd_rows_sums(x, center, chunks, s1, s2):
-    """Per-chunk column sums of d = x - center and d^2.
-
-    Each chunk adds ``ROWS_PER_FLUSH`` rows in x's dtype, then flushes into its own float64 rows
-    s1[t], s2[t] (thread-private); the short native runs keep the float32 error near 16 eps.
+    The chunk adds ``ROWS_PER_FLUSH`` rows in x's dtype, then flushes into its own float64 rows s1[t],
+    s2[t] (thread-private); the short native runs keep the float32 error near 16 eps.
     """
     n, c = x.shape
-    rows = (n + chunks - 1) // chunks
-    for t in prange(chunks):
-        a1 = s1[t]
-        a2 = s2[t]
-        p1 = np.zeros(c, x.dtype)
-        p2 = np.zeros(c, x.dtype)
-        r1 = min(n, (t + 1) * rows)
-        for i0 in range(t * rows, r1, ROWS_PER_FLUSH):
-            for i in range(i0, min(r1, i0 + ROWS_PER_FLUSH)):
+    a1 = s1[t]
+    a2 = s2[t]
+    p1 = np.zeros(c, x.dtype)
+    p2 = np.zeros(c, x.dtype)
+    r1 = min(n, (t + 1) * rows)
+    for i0 in range(t * rows, r1, ROWS_PER_FLUSH):
+        for i in range(i0, min(r1, i0 + ROWS_PER_FLUSH)):
+            if y is None:
                 for j in range(c):
                     d = x[i, j] - center[j]
                     p1[j] += d
                     p2[j] += d * d
-            for j in range(c):
-                a1[j] += p1[j]
-                a2[j] += p2[j]
-                p1[j] = 0
-                p2[j] = 0
+            else:
+                for j in range(c):
+                    g = y[i, j]
+                    p1[j] += g
+                    p2[j] += g * (x[i, j] - center[j])
+        for j in range(c):
+            a1[j] += p1[j]
+            a2[j] += p2[j]
+            p1[j] = 0
+            p2[j] = 0
+
+
+@njit(**JIT)
+def _bwd_rows_sums(x, y, center, chunks, s1, s2):
+    """Per-chunk column sums of y and y * (x - center) (y is dy), like ``_fwd_rows_sums``."""
+    rows = (x.shape[0] + chunks - 1) // chunks
+    if chunks == 1:
+        _rows_sums_chunk(x, y, center, 0, rows, s1, s2)
+    else:
+        for t in prange(chunks):
+            _rows_sums_chunk(x, y, center, t, rows, s1, s2)
+
+
+@njit(**JIT)
+def _fwd_rows_sums(x, center, chunks, s1, s2):
+    """Per-chunk column sums of d = x - center and d^2 (see ``_rows_sums_chunk``)."""
+    rows = (x.shape[0] + chunks - 1) // chunks
+    if chunks == 1:
+        _rows_sums_chunk(x, None, center, 0, rows, s1, s2)
+    else:
+        for t in prange(chunks):
+            _rows_sums_chunk(x, None, center, t, rows, s1, s2)
+
+
+@njit(cache=True, inline="always")
+def _affine_chunk(x, coef, t, rows, out):
+    n, c = x.shape
+    cx = coef[0]
+    cs = coef[1]
+    cb = coef[2]
+    for i in range(t * rows, min(n, (t + 1) * rows)):
+        for j in range(c):
+            out[i, j] = (x[i, j] - cx[j]) * cs[j] + cb[j]
 
 
 @njit(**JIT)
 def _affine_rows(x, coef, chunks, out):
     """out = (x - coef[0]) * coef[1] + coef[2], per column, one row chunk per iteration."""
-    n, c = x.shape
-    rows = (n + chunks - 1) // chunks
-    cx = coef[0]
-    cs = coef[1]
-    cb = coef[2]
-    for t in prange(chunks):
-        for i in range(t * rows, min(n, (t + 1) * rows)):
-            for j in range(c):
-                out[i, j] = (x[i, j] - cx[j]) * cs[j] + cb[j]
+    rows = (x.shape[0] + chunks - 1) // chunks
+    if chunks == 1:
+        _affine_chunk(x, coef, 0, rows, out)
+    else:
+        for t in prange(chunks):
+            _affine_chunk(x, coef, t, rows, out)
 
 
 # -- backward -----------------------------------------------------------------------------------------
@@ -236,19 +253,27 @@ def _bwd_blocks(dy, x, mean, invstd, weight, block, parallel, dx, dweight, dbias
         _bwd_block(dy, x, mean, invstd, weight, 0, c, dx, dweight, dbias, coef)
 
 
-@njit(**JIT)
-def _bwd_rows_apply(dy, x, coef, chunks, dx):
-    """dx = coef[1] dy - coef[2] (x - coef[0]) + coef[3], per column, one row chunk per iteration."""
+@njit(cache=True, inline="always")
+def _bwd_apply_chunk(dy, x, coef, t, rows, dx):
     n, c = x.shape
-    rows = (n + chunks - 1) // chunks
     cx = coef[0]
     k = coef[1]
     ka = coef[2]
     cb = coef[3]
-    for t in prange(chunks):
-        for i in range(t * rows, min(n, (t + 1) * rows)):
-            for j in range(c):
-                dx[i, j] = k[j] * dy[i, j] - ka[j] * (x[i, j] - cx[j]) + cb[j]
+    for i in range(t * rows, min(n, (t + 1) * rows)):
+        for j in range(c):
+            dx[i, j] = k[j] * dy[i, j] - ka[j] * (x[i, j] - cx[j]) + cb[j]
+
+
+@njit(**JIT)
+def _bwd_rows_apply(dy, x, coef, chunks, dx):
+    """dx = coef[1] dy - coef[2] (x - coef[0]) + coef[3], per column, one row chunk per iteration."""
+    rows = (x.shape[0] + chunks - 1) // chunks
+    if chunks == 1:
+        _bwd_apply_chunk(dy, x, coef, 0, rows, dx)
+    else:
+        for t in prange(chunks):
+            _bwd_apply_chunk(dy, x, coef, t, rows, dx)
 
 
 # -- entry points -------------------------------------------------------------------------------------

@@ -12,9 +12,15 @@ import math
 
 from numba import njit, prange
 
-from ._math import exp, log1p_exp, tanh
+from . import _cache, _threads  # noqa: F401 - cache directory and threading policy, before any kernel
+from ._math import exp, log1p_exp, sigmoid, tanh
 
-JIT = dict(cache=True, parallel=True, nogil=True, error_model="numpy")
+# Only explicit ``prange`` loops run in parallel. With ``parallel=True`` Numba would also turn array
+# expressions and allocations such as np.zeros(n) into parallel regions, even on a kernel's serial branch:
+# the BatchNorm kernel at (60, 100) then woke the thread pool three times and took 4x as long.
+PARALLEL = dict(prange=True, numpy=False, comprehension=False, reduction=False, inplace_binop=False,
+                setitem=False, stencil=False, fusion=False)
+JIT = dict(cache=True, parallel=PARALLEL, nogil=True, error_model="numpy")
 
 _INV_SQRT2 = 1 / math.sqrt(2)
 _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
@@ -22,21 +28,19 @@ _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 
 
 # -- scalar bodies (inlined into the loops below) --------------------------------------------------------
-@njit
-def _sigmoid(v, like):
-    z = exp(-abs(v), like)  # never overflows; choose the form that keeps precision on each side of 0
-    s = 1.0 / (1.0 + z)
-    return s if v >= 0 else z * s
+# error_model="numpy" on the helpers too: with Python's, a division checks for zero and may raise, and that
+# branch alone stops LLVM from vectorising the kernel's loop.
+HELPER = dict(error_model="numpy")
 
 
-@njit
+@njit(**HELPER)
 def _gelu(v, tanh_approx, like):
     if tanh_approx:
         return 0.5 * v * (1.0 + tanh(_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v), like))
     return 0.5 * v * (1.0 + math.erf(v * _INV_SQRT2))
 
 
-@njit
+@njit(**HELPER)
 def _gelu_slope(v, tanh_approx, like):
     if tanh_approx:
         t = tanh(_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v), like)
@@ -44,7 +48,7 @@ def _gelu_slope(v, tanh_approx, like):
     return 0.5 * (1.0 + math.erf(v * _INV_SQRT2)) + v * _INV_SQRT_2PI * exp(-0.5 * v * v, like)
 
 
-@njit
+@njit(**HELPER)
 def _softplus(v, beta, threshold, like):
     bx = v * beta
     if bx > threshold:
@@ -57,20 +61,20 @@ def _softplus(v, beta, threshold, like):
 def sigmoid_forward(x, out, parallel):
     if parallel:
         for i in prange(x.size):
-            out[i] = _sigmoid(float(x[i]), out)
+            out[i] = sigmoid(x[i], out)
     else:
         for i in range(x.size):
-            out[i] = _sigmoid(float(x[i]), out)
+            out[i] = sigmoid(x[i], out)
 
 
 @njit(**JIT)
 def tanh_forward(x, out, parallel):
     if parallel:
         for i in prange(x.size):
-            out[i] = tanh(float(x[i]), out)
+            out[i] = tanh(x[i], out)
     else:
         for i in range(x.size):
-            out[i] = tanh(float(x[i]), out)
+            out[i] = tanh(x[i], out)
 
 
 @njit(**JIT)
@@ -162,11 +166,11 @@ def softplus_backward(g, x, out, beta, threshold, parallel):
     if parallel:
         for i in prange(g.size):
             bx = x[i] * beta
-            out[i] = g[i] if bx > threshold else g[i] * _sigmoid(bx, out)
+            out[i] = g[i] if bx > threshold else g[i] * sigmoid(bx, out)
     else:
         for i in range(g.size):
             bx = x[i] * beta
-            out[i] = g[i] if bx > threshold else g[i] * _sigmoid(bx, out)
+            out[i] = g[i] if bx > threshold else g[i] * sigmoid(bx, out)
 
 
 # -- binary ops with broadcasting --------------------------------------------------------------------------
@@ -176,7 +180,7 @@ def softplus_backward(g, x, out, beta, threshold, parallel):
 ADD, SUB, MUL, DIV, MAX, MIN = range(6)
 
 
-@njit
+@njit(**HELPER)
 def _apply(op, a, b):
     if op == ADD:
         return a + b
@@ -191,7 +195,7 @@ def _apply(op, a, b):
     return a if (a < b or a != a) else b
 
 
-@njit
+@njit(**HELPER)
 def _binary_row(op, a, ai, b, bi, out, i):
     n = out.shape[1]
     if a.shape[1] == n and b.shape[1] == n:

@@ -11,29 +11,48 @@ import math
 
 from numba import njit, prange
 
-from ._math import exp
-from .elementwise import JIT
+from ._math import exp, maxnum
+from .elementwise import HELPER, JIT
 
 
-@njit
+# The row helpers are written as separate simple loops (max; exp and store; sum) so that LLVM vectorises
+# each of them: a loop that mixes a float64 sum with the stores, or a NaN test in the max, stays scalar.
+# "reassoc" (scoped to the sums) lets the float64 sums use vector lanes, in an order fixed by the build, so
+# results are reproducible. The max ignores NaN (maxnum); a NaN in a row still gives a row of NaN, as in
+# NumPy, because it reaches the row's sum.
+@njit(**HELPER)
 def _row_max(x, i):
-    m = -math.inf
-    for j in range(x.shape[1]):
-        v = x[i, j]
-        if v > m or v != v:  # NaN propagates, as np.max
-            m = v
-    return m  # a row of -inf gives NaN, as the NumPy backend's softmax does
+    """The row's maximum, in x's dtype (a row of -inf gives NaN below: -inf - -inf, as in NumPy)."""
+    m = x[i, 0]
+    for j in range(1, x.shape[1]):
+        m = maxnum(m, x[i, j])
+    return m
 
 
-@njit
-def _softmax_row(x, out, i, log):
-    m = float(_row_max(x, i))
+@njit(fastmath={"reassoc"}, **HELPER)
+def _row_sum(a, i):
     s = 0.0
+    for j in range(a.shape[1]):
+        s += a[i, j]
+    return s
+
+
+@njit(fastmath={"reassoc"}, **HELPER)
+def _row_dot(a, b, i):
+    s = 0.0
+    for j in range(a.shape[1]):
+        s += a[i, j] * float(b[i, j])
+    return s
+
+
+@njit(**HELPER)
+def _softmax_row(x, out, i, log):
+    m = _row_max(x, i)  # x - m in x's dtype, as NumPy does: float32 SIMD all the way
+    # The exponentials go through ``out`` (the row stays in L1) even for log_softmax: the loop that
+    # only stores runs at full float32 width, one that also sums into a float64 at half width.
     for j in range(x.shape[1]):
-        e = exp(x[i, j] - m, out)
-        s += e
-        if not log:
-            out[i, j] = e
+        out[i, j] = exp(x[i, j] - m, out)
+    s = _row_sum(out, i)
     if log:
         shift = m + math.log(s)
         for j in range(x.shape[1]):
@@ -55,11 +74,9 @@ def softmax_forward(x, out, log, parallel):
             _softmax_row(x, out, i, log)
 
 
-@njit
+@njit(**HELPER)
 def _softmax_backward_row(g, y, out, i):
-    dot = 0.0
-    for j in range(g.shape[1]):
-        dot += g[i, j] * float(y[i, j])
+    dot = _row_dot(g, y, i)
     for j in range(g.shape[1]):
         out[i, j] = y[i, j] * (g[i, j] - dot)
 
@@ -75,11 +92,9 @@ def softmax_backward(g, y, out, parallel):
             _softmax_backward_row(g, y, out, i)
 
 
-@njit
+@njit(**HELPER)
 def _log_softmax_backward_row(g, y, out, i):
-    s = 0.0
-    for j in range(g.shape[1]):
-        s += g[i, j]
+    s = _row_sum(g, i)
     for j in range(g.shape[1]):
         out[i, j] = g[i, j] - exp(float(y[i, j]), out) * s
 
@@ -108,7 +123,7 @@ def cross_entropy_forward(logits, targets, log_probs, loss, parallel):
             loss[i] = -log_probs[i, targets[i]]
 
 
-@njit
+@njit(**HELPER)
 def _cross_entropy_backward_row(g, log_probs, targets, out, i):
     gi = float(g[i])
     for j in range(log_probs.shape[1]):
