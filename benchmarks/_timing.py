@@ -43,3 +43,14 @@ def fmt(seconds: float) -> str:
     if seconds < 1e-3:
         return f"{seconds * 1e6:8.1f} us"
     return f"{seconds * 1e3:8.2f} ms"
+
+
+def limit_blas_threads(threads: int | None) -> None:
+    """Cap BLAS threads (through threadpoolctl) for the rest of the run; ``None`` keeps library defaults."""
+    if not threads:
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        raise SystemExit("--threads needs threadpoolctl (pip install threadpoolctl)") from None
+    threadpool_limits(threads, user_api="blas")

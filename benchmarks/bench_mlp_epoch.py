@@ -23,7 +23,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import compare, fmt  # noqa: E402
+from _timing import compare, fmt, limit_blas_threads  # noqa: E402
 
 import minigrad as mg  # noqa: E402
 from minigrad import nn, optim  # noqa: E402
@@ -102,12 +102,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="cap BLAS (via threadpoolctl) and PyTorch intra-op threads; default: library defaults")
     args = p.parse_args()
-    if args.threads:
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:
-            sys.exit("--threads needs threadpoolctl (pip install threadpoolctl)")
-        threadpool_limits(args.threads, user_api="blas")  # PyTorch gets torch.set_num_threads below
+    limit_blas_threads(args.threads)  # PyTorch gets torch.set_num_threads below
 
     if args.mnist:
         x, y = datasets.mnist(args.mnist, train=False)

@@ -7,16 +7,9 @@ import pytest
 
 import minigrad as mg
 from minigrad.nn import functional as F  # noqa: N812 - PyTorch convention
+from minigrad.testing import available_backends
 
-
-def _backends() -> list[str]:
-    names = ["numpy"]
-    if mg.backends.available().get("numba") is True:
-        names.append("numba")
-    return names
-
-
-BACKENDS = _backends()
+BACKENDS = available_backends()
 
 
 def t64(rng, shape, backend="numpy", requires_grad=True, scale=1.0):

@@ -9,16 +9,9 @@ import pytest
 
 import minigrad as mg
 from minigrad import nn
+from minigrad.testing import available_backends
 
-
-def _backends() -> list[str]:
-    names = ["numpy"]
-    if mg.backends.available().get("numba") is True:
-        names.append("numba")
-    return names
-
-
-BACKENDS = _backends()
+BACKENDS = available_backends()
 
 
 class Block(nn.Module):
