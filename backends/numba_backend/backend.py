@@ -119,11 +119,11 @@ class NumbaBackend(NumpyBackend):
 
         # _cache and _threads come first: the cache directory and the threading policy are set before any
         # kernel is decorated or run.
-        from . import _cache, _threads, batchnorm, elementwise, reduce, scatter, softmax  # noqa: F401
+        from . import _cache, _threads, batchnorm, elementwise, reduce, scatter, softmax, windows  # noqa: F401
 
         self._numba = numba
         self._ew, self._red, self._sc, self._sm = elementwise, reduce, scatter, softmax
-        self._bn = batchnorm
+        self._bn, self._win = batchnorm, windows
         self.threading_policy = _threads.POLICY
 
     # -- BatchNorm (kernels and their parallel designs in batchnorm.py) ----------------------------
@@ -135,6 +135,27 @@ class NumbaBackend(NumpyBackend):
         """See ``NumpyBackend.batch_norm_backward``."""
         return self._bn.batch_norm_backward(grad, x, mean, invstd, weight,
                                             self._bn.path_for(x, self.parallel_threshold))
+
+    # -- sliding windows (kernel in windows.py) ----------------------------------------------------
+    def fold_windows(self, cols, spatial, stride, dilation):
+        """See ``NumpyBackend.fold_windows``; the kernel covers 2-D windows of float32/float64 columns.
+
+        Other cases call the NumPy implementation: 1-D/3-D windows have no op using them yet (and NumPy's
+        loop over kernel offsets is already vectorised per offset), other dtypes are not compiled, and
+        an output too small for the windows gets NumPy's error.
+        """
+        if not _is_float(cols) or len(spatial) != 2 or cols.ndim < 4:
+            return super().fold_windows(cols, spatial, stride, dilation)
+        (h, w), (sh, sw), (dh, dw) = (tuple(int(v) for v in t) for t in (spatial, stride, dilation))
+        kh, kw, oh, ow = cols.shape[-4:]
+        lead = cols.shape[:-4]
+        if min(kh, kw, oh, ow) < 1 or (kh - 1) * dh + (oh - 1) * sh >= h or (kw - 1) * dw + (ow - 1) * sw >= w:
+            return super().fold_windows(cols, spatial, stride, dilation)
+        planes = math.prod(lead)
+        cols5 = _contig(cols).reshape(planes, kh, kw, oh, ow)
+        out = np.zeros((planes, h, w), cols.dtype)
+        self._win.fold_windows_2d(cols5, out, sh, sw, dh, dw, self._parallel(cols.size) and planes > 1)
+        return out.reshape(lead + (h, w))
 
     # -- threads and description ------------------------------------------------------------------
     def set_num_threads(self, n: int) -> None:
@@ -181,6 +202,8 @@ class NumbaBackend(NumpyBackend):
             red.reduce_contiguous(red.SUM, x.reshape(2, 4, 1), np.empty((2, 1), dtype), False)
             red.reduce_strided(red.SUM, x.reshape(1, 2, 4), np.empty((1, 4), dtype), False)
             sc.scatter_add_rows(targets, x2, np.zeros_like(x2), False)
+            cols = np.ones((2, 2, 2, 3, 3), dtype)
+            self._win.fold_windows_2d(cols, np.zeros((2, 4, 4), dtype), 1, 1, 1, 1, False)
             for path, shape in (("serial", (2, 4)), ("rows", (2, 4)), ("blocks", (2, 2, 2))):
                 xb = np.linspace(-2, 2, 8, dtype=dtype).reshape(shape)
                 w = np.ones(shape[1], dtype)
