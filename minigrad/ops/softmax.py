@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..function import Function
 from ..tensor import Tensor
+from ._common import normalize_axis, pick_axis
 
 
 class Softmax(Function):
@@ -77,12 +78,11 @@ class LogSoftmaxBackward(Function):
 
 
 def _axis(x: Tensor, axis, dim, op: str) -> int:
-    axis = dim if axis is None else axis
-    if axis is None:
-        axis = -1
-    if not -x.ndim <= axis < max(x.ndim, 1):
-        raise IndexError(f"{op}: axis {axis} out of range for shape {x.shape}")
-    return axis % max(x.ndim, 1)
+    """The one axis softmax works along (default: the last), checked like every reduction's axis."""
+    axis = pick_axis(axis, dim)
+    if axis is not None and not isinstance(axis, int):
+        raise TypeError(f"{op}: takes a single int axis, got {axis!r}")
+    return normalize_axis(-1 if axis is None else axis, x.ndim, op)[0]
 
 
 def softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
