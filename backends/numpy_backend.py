@@ -72,11 +72,16 @@ class NumpyBackend:
     def zeros(self, shape, dtype):
         return np.zeros(shape, dtype=dtype)
 
+    # empty + fill: np.ones and np.full are Python-level wrappers that cost more than small fills.
     def ones(self, shape, dtype):
-        return np.ones(shape, dtype=dtype)
+        out = np.empty(shape, dtype=dtype)
+        out.fill(1)
+        return out
 
     def full(self, shape, value, dtype):
-        return np.full(shape, value, dtype=dtype)
+        out = np.empty(shape, dtype=dtype)
+        out.fill(value)
+        return out
 
     def empty(self, shape, dtype):
         return np.empty(shape, dtype=dtype)
@@ -193,28 +198,33 @@ class NumpyBackend:
         return np.argmin(x, axis=axis, keepdims=keepdims)
 
     def logsumexp(self, x, axis, keepdims):
-        shift = np.max(x, axis=axis, keepdims=True)
+        shift = np.maximum.reduce(x, axis=axis, keepdims=True)
         # A row of -inf has no finite maximum; shifting by 0 keeps the result -inf instead of NaN.
         shift = np.where(np.isfinite(shift), shift, 0)
-        out = np.log(np.sum(np.exp(x - shift), axis=axis, keepdims=True)) + shift
+        out = np.log(np.add.reduce(np.exp(x - shift), axis=axis, keepdims=True)) + shift
         return out if keepdims else np.squeeze(out, axis=axis)
 
     def softmax(self, x, axis):
-        e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-        e /= np.sum(e, axis=axis, keepdims=True)
+        e = np.exp(x - np.maximum.reduce(x, axis=axis, keepdims=True))
+        e /= np.add.reduce(e, axis=axis, keepdims=True)
         return e
 
     def log_softmax(self, x, axis):
-        shifted = x - np.max(x, axis=axis, keepdims=True)
-        shifted -= np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+        shifted = x - np.maximum.reduce(x, axis=axis, keepdims=True)
+        shifted -= np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
         return shifted
 
     # -- linear algebra -------------------------------------------------------------------------
     matmul = staticmethod(np.matmul)
 
     # -- shape movement -------------------------------------------------------------------------
-    reshape = staticmethod(np.reshape)
-    transpose = staticmethod(np.transpose)
+    # The array methods, not np.reshape/np.transpose: same result, without a Python-level wrapper.
+    def reshape(self, x, shape):
+        return x.reshape(shape)
+
+    def transpose(self, x, axes):
+        return x.transpose(axes)
+
     broadcast_to = staticmethod(np.broadcast_to)
     concatenate = staticmethod(np.concatenate)
 
@@ -244,10 +254,10 @@ class NumpyBackend:
         return grad * (1 - out * out)
 
     def softmax_backward(self, grad, out, axis):
-        return out * (grad - np.sum(grad * out, axis=axis, keepdims=True))
+        return out * (grad - np.add.reduce(grad * out, axis=axis, keepdims=True))
 
     def log_softmax_backward(self, grad, out, axis):
-        return grad - np.exp(out) * np.sum(grad, axis=axis, keepdims=True)
+        return grad - np.exp(out) * np.add.reduce(grad, axis=axis, keepdims=True)
 
     # -- sliding windows (conv/pool, nn engineer) ----------------------------------------------------
     # Generic over the trailing ``len(window)`` axes. ``sliding_windows`` returns a read-only strided

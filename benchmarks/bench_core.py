@@ -2,7 +2,9 @@
 
 (a) forward + backward of ``(a + b).sum()`` on 1-element tensors, against PyTorch CPU;
 (b) one SGD step of the MLP 784-100-100-100-10 (sigmoid, batch 60, softmax cross-entropy from tensor
-    ops), against PyTorch CPU and against the same step written by hand in NumPy.
+    ops), against PyTorch CPU and against the same step written by hand in NumPy. The update goes
+    through each framework's ``optim.SGD``; the same step with the update written out as a Python loop
+    (``p -= lr * p.grad``) is printed too.
 
 Run: ``python benchmarks/bench_core.py [--backend numpy]``. PyTorch parts are skipped when it is absent.
 """
@@ -65,12 +67,15 @@ def mlp_data(seed: int = 0):
     return x, y, weights
 
 
-def mlp_minigrad(backend: str):
+def mlp_minigrad(backend: str, update: str = "optim"):
+    """One step: forward, backward, then the SGD update through ``optim.SGD`` (as a PyTorch script would)
+    or, with ``update="manual"``, written out as ``p -= lr * p.grad`` under ``no_grad``."""
     x_np, y_np, ws = mlp_data()
     x = mg.tensor(x_np, backend=backend)
     y = mg.tensor(y_np, backend=backend)
     params = [mg.tensor(w, requires_grad=True, backend=backend) for w in ws]
     rows = mg.arange(BATCH, backend=backend)
+    opt = mg.optim.SGD(params, lr=LR)
 
     def step():
         h = x
@@ -79,32 +84,42 @@ def mlp_minigrad(backend: str):
         logits = h @ params[-2] + params[-1]
         loss = -mg.log_softmax(logits, axis=1)[rows, y].mean()
         loss.backward()
-        with mg.no_grad():
-            for p in params:
-                p -= LR * p.grad
-                p.grad = None
+        if update == "optim":
+            opt.step()
+            opt.zero_grad()
+        else:
+            with mg.no_grad():
+                for p in params:
+                    p -= LR * p.grad
+                    p.grad = None
         return loss
 
     return step
 
 
-def mlp_torch(torch):
+def mlp_torch(torch, update: str = "optim"):
     x_np, y_np, ws = mlp_data()
     x = torch.from_numpy(x_np)
     y = torch.from_numpy(y_np)
     params = [torch.tensor(w, requires_grad=True) for w in ws]
+    rows = torch.arange(BATCH)
+    opt = torch.optim.SGD(params, lr=LR)
 
     def step():
         h = x
         for i in range(0, len(params) - 2, 2):
             h = torch.sigmoid(h @ params[i] + params[i + 1])
         logits = h @ params[-2] + params[-1]
-        loss = -torch.log_softmax(logits, dim=1)[torch.arange(BATCH), y].mean()
+        loss = -torch.log_softmax(logits, dim=1)[rows, y].mean()
         loss.backward()
-        with torch.no_grad():
-            for p in params:
-                p -= LR * p.grad
-                p.grad = None
+        if update == "optim":
+            opt.step()
+            opt.zero_grad()
+        else:
+            with torch.no_grad():
+                for p in params:
+                    p -= LR * p.grad
+                    p.grad = None
         return loss
 
     return step
@@ -158,15 +173,23 @@ def main() -> None:
         print(f"    PyTorch {fmt(t['torch'])}   ratio minigrad/PyTorch = {t['minigrad'] / t['torch']:.2f}x "
               "(target <= 1.0x)")
 
-    mlp = {"minigrad": mlp_minigrad(args.backend), "numpy": mlp_numpy()}
+    mlp = {"minigrad": mlp_minigrad(args.backend), "numpy": mlp_numpy(),
+           "minigrad manual": mlp_minigrad(args.backend, "manual")}
     if torch is not None:
         mlp["torch"] = mlp_torch(torch)
+        mlp["torch manual"] = mlp_torch(torch, "manual")
     t = compare(mlp, min_time=0.1)
-    print(f"(b) MLP SGD step: minigrad {fmt(t['minigrad'])}, hand-written NumPy {fmt(t['numpy'])}   "
+    print(f"(b) MLP SGD step (optim.SGD): minigrad {fmt(t['minigrad'])}, hand-written NumPy {fmt(t['numpy'])}   "
           f"ratio = {t['minigrad'] / t['numpy']:.2f}x (target <= 1.5x)")
     if torch is not None:
         print(f"    PyTorch {fmt(t['torch'])}   ratio minigrad/PyTorch = {t['minigrad'] / t['torch']:.2f}x "
               "(target <= 1.0x)")
+    print(f"    the update written as p -= lr * p.grad: minigrad {fmt(t['minigrad manual'])}, ratio to NumPy "
+          f"{t['minigrad manual'] / t['numpy']:.2f}x", end="")
+    if torch is not None:
+        print(f", to PyTorch (same loop) {t['minigrad manual'] / t['torch manual']:.2f}x", end="")
+    print()
+
 
 if __name__ == "__main__":
     main()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from .errors import InplaceError
 from .function import AccumulateGrad, Function, _edge
 from .grad_mode import _enabled
+from .ops.reduction import SumTo
 from .tensor import Tensor
 
 
@@ -119,36 +120,44 @@ def _run(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate):
             if captures and node in captures:
                 captures[node] = g
             if node.__class__ is AccumulateGrad:
-                leaf = node.leaf_ref()
-                if accumulate and g is not None and leaf is not None and (inputs is None or node in captures):
-                    _accumulate(leaf, g, create_graph, stored)
+                if accumulate and g is not None and (inputs is None or node in captures):
+                    leaf = node.leaf_ref()
+                    if leaf is not None:
+                        _accumulate(leaf, g, create_graph, stored)
                 continue
-            if g is not None and node._retained is not None:
+            if g is None or (needed is not None and node not in needed):
+                # No gradient flows through this node: only release its consumers' counts.
+                for child in node.next:
+                    if child is not None:
+                        left = dependencies[child] - 1
+                        dependencies[child] = left
+                        if left == 0:
+                            ready.append(child)
+                continue
+            if node._retained is not None:
                 kept = node._retained()
                 if kept is not None:
                     _accumulate(kept, g, create_graph, stored)
-            grads = None
-            if g is not None and (needed is None or node in needed):
-                grads = node.backward(node, g)
-                if grads.__class__ is not tuple:
-                    grads = _as_gradients(node, grads)
-                elif len(grads) != len(node.next):
-                    raise _gradient_count_error(node, grads)
-                if not retain_graph:
-                    node.release()
-            meta = node.input_meta if grads is not None else None
-            for i, child in enumerate(node.next):
+            grads = node.backward(node, g)
+            if grads.__class__ is not tuple:
+                grads = _as_gradients(node, grads)
+            elif len(grads) != len(node.next):
+                raise _gradient_count_error(node, grads)
+            if not retain_graph:  # free what was saved (Function.release, inlined on this hot path)
+                node._freed = True
+                node._saved = ()
+                node._out_data = None
+            for child, gi, meta in zip(node.next, grads, node.input_meta):
                 if child is None:
                     continue
-                gi = None if grads is None else grads[i]
                 if gi is not None:
-                    if not isinstance(gi, Tensor):
+                    if gi.__class__ is not Tensor and not isinstance(gi, Tensor):
                         raise TypeError(f"{node.name()}: backward must return tensors or None, got {type(gi).__name__}")
-                    shape, dtype = meta[i]
-                    if gi.data.shape != shape:
-                        gi = _sum_to(node, i, gi, shape)
-                    if gi.data.dtype != dtype:
-                        gi = gi.astype(dtype)
+                    gd = gi.data
+                    if gd.shape != meta[0]:
+                        gi = _sum_to(node, gi, meta[0])
+                    if gd.dtype is not meta[1] and gd.dtype != meta[1]:
+                        gi = gi.astype(meta[1])
                     previous = buffers.get(child)
                     buffers[child] = gi if previous is None else previous + gi
                 left = dependencies[child] - 1
@@ -174,19 +183,15 @@ def _gradient_count_error(node: Function, grads) -> RuntimeError:
     )
 
 
-def _sum_to(node, i: int, g: Tensor, shape: tuple) -> Tensor:
+def _sum_to(node, g: Tensor, shape: tuple) -> Tensor:
     """Undo broadcasting: sum a gradient of the broadcast shape back to the input's ``shape``."""
-    grad_shape = g.shape
-    ok = len(shape) <= len(grad_shape) and all(
-        s == gs or s == 1 for s, gs in zip(reversed(shape), reversed(grad_shape))
-    )
-    if not ok:
+    grad_shape = g.data.shape
+    lead = len(grad_shape) - len(shape)
+    if lead < 0 or any(s != 1 and s != grad_shape[lead + k] for k, s in enumerate(shape)):
         raise RuntimeError(
-            f"{node.name()}: backward returned a gradient of shape {grad_shape} for input {i} of shape {shape}"
+            f"{node.name()}: backward returned a gradient of shape {grad_shape} for an input of shape {shape}"
         )
-    from . import ops
-
-    return ops.sum_to(g, shape)
+    return SumTo.apply(g, shape)
 
 
 def _accumulate(t: Tensor, g: Tensor, create_graph: bool, stored: set) -> None:

@@ -9,6 +9,7 @@ them again. Broadcasting is undone by the engine: a rule may return a gradient o
 
 from __future__ import annotations
 
+import re
 import weakref
 
 from .errors import BackendMismatchError, InplaceError, MinigradError, ShapeError
@@ -63,6 +64,12 @@ class Function:
     _freed = False
     output_backend = None  # set by forward when the output lives on another backend (``to``)
     recording = False  # True when this call is recorded in the graph (grad mode and an input needs grad)
+    op_name = "function"  # the name errors use: by default the class name in snake case (LogSoftmax -> log_softmax)
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "op_name" not in cls.__dict__:
+            cls.op_name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", cls.__name__).lower()
 
     # -- subclass interface ---------------------------------------------------------------------
     @staticmethod
@@ -140,7 +147,7 @@ class Function:
                     backend = a._backend
                 elif a._backend is not backend:
                     raise BackendMismatchError(
-                        f"{cls.__name__.lower()}: inputs live on different backends "
+                        f"{cls.op_name}: inputs live on different backends "
                         f"({backend.name!r} and {a._backend.name!r}); move one with .to(name)"
                     )
                 if a.requires_grad:
@@ -210,7 +217,7 @@ def _check_no_new_nan(cls, args, data, backend) -> None:
     shapes = ", ".join(f"{a.shape} {a.dtype.name}" for a in args if isinstance(a, Tensor))
     kind = "backward" if cls.__name__.endswith("Backward") else "forward"
     raise FloatingPointError(
-        f"{cls.__name__.lower()}: {kind} produced NaN from inputs without NaN ({shapes}); the input is "
+        f"{cls.op_name}: {kind} produced NaN from inputs without NaN ({shapes}); the input is "
         "outside the op's domain (e.g. log or sqrt of a negative number, 0/0, inf - inf)"
     )
 
@@ -223,12 +230,17 @@ def _input_error(cls, args, exc: Exception) -> MinigradError:
             parts.append(f"tensor{a.shape} {a.dtype.name}")
         elif isinstance(a, (int, float, bool)):
             parts.append(type(a).__name__)
-    message = f"{cls.__name__.lower()}: invalid inputs ({', '.join(parts)}): {exc}"
+    message = f"{cls.op_name}: invalid inputs ({', '.join(parts)}): {exc}"
     if isinstance(exc, (IndexError,)):
         return _IndexError(message)
     if isinstance(exc, TypeError):
         return _TypeError(message)
-    return ShapeError(message)
+    if any(word in str(exc) for word in _SHAPE_WORDS):
+        return ShapeError(message)
+    return _ValueError(message)
+
+
+_SHAPE_WORDS = ("shape", "broadcast", "dimension", "axis", "size", "aligned")
 
 
 class _IndexError(MinigradError, IndexError):
@@ -236,4 +248,8 @@ class _IndexError(MinigradError, IndexError):
 
 
 class _TypeError(MinigradError, TypeError):
+    pass
+
+
+class _ValueError(MinigradError, ValueError):
     pass

@@ -195,10 +195,14 @@ class Tensor:
         return out
 
     def detach(self) -> Tensor:
-        """A tensor sharing this one's data, outside the graph."""
+        """A tensor sharing this one's data, outside the graph.
+
+        It shares the version counter too, so a change through either is seen by graphs that saved the
+        other. It is not a view for autograd: no gradient links the two, so recording an in-place op on
+        either needs no view bookkeeping (as in PyTorch).
+        """
         out = Tensor(self.data, self._backend)
         out._vc = self._vc
-        self._vc.has_views = True
         return out
 
     def detach_(self) -> Tensor:

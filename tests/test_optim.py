@@ -117,6 +117,57 @@ def test_updates_are_in_place_and_seen_by_version_counters():
         y.backward()
 
 
+def _sgd_reference(w, grads, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False,
+                   maximize=False):
+    """PyTorch's documented SGD rule, written out in NumPy."""
+    buf = None
+    for g in grads:
+        g = -g if maximize else g
+        g = g + weight_decay * w
+        if momentum:
+            buf = g.copy() if buf is None else momentum * buf + (1 - dampening) * g
+            g = g + momentum * buf if nesterov else buf
+        w = w - lr * g
+    return w
+
+
+@pytest.mark.parametrize("kw", SGD_CASES, ids=str)
+def test_sgd_matches_the_written_out_rule(kw):
+    """Without PyTorch: every SGD option against its formula, with gradients that change each step."""
+    rng = np.random.default_rng(3)
+    w0 = rng.standard_normal(5)
+    grads = [rng.standard_normal(5) for _ in range(4)]
+    p = mg.tensor(w0, requires_grad=True)
+    opt = optim.SGD([p], **kw)
+    for g in grads:
+        p.grad = mg.tensor(g)
+        opt.step()
+    np.testing.assert_allclose(p.numpy(), _sgd_reference(w0, grads, **kw), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_sgd_step_bumps_versions_and_keeps_float32(momentum):
+    p = mg.tensor(np.ones(3, np.float32), requires_grad=True)
+    opt = optim.SGD([p], lr=0.1, momentum=momentum)
+    for _ in range(2):
+        p.grad = mg.tensor(np.full(3, 0.5, np.float32))
+        version = p._version
+        opt.step()
+        assert p._version == version + 1
+    assert p.dtype == mg.float32
+    if momentum:
+        assert opt.state[p]["momentum_buffer"].dtype == mg.float32
+
+
+def test_sgd_rejects_a_gradient_that_does_not_match_its_parameter():
+    p = mg.tensor([1.0, 2.0], requires_grad=True)
+    opt = optim.SGD([p], lr=0.1)
+    p.grad = mg.tensor([1.0, 2.0, 3.0])
+    with pytest.raises(mg.ShapeError, match=r"SGD: the gradient \(\(3,\) float32.*\(\(2,\) float32"):
+        opt.step()
+    np.testing.assert_array_equal(p.numpy(), [1.0, 2.0])  # nothing changed
+
+
 def test_zero_grad():
     p = mg.tensor([1.0, 2.0], requires_grad=True)
     opt = optim.SGD([p], lr=0.1)

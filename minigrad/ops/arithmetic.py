@@ -91,10 +91,14 @@ class Pow(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = _saved_operands(ctx)
+        be = ctx.backend
         ga = gb = None
         if ctx.needs_input_grad[0]:
             if isinstance(b, Tensor):
-                ga = g * b * a ** (b - 1)
+                # d/da a**0 is 0, also at a = 0, where b * a**(b - 1) is 0 * inf (PyTorch gives 0 too).
+                # Masking only there keeps the expression, and its derivatives, everywhere else.
+                at_zero = be.logical_and(be.equal(b.data, 0), be.equal(a.data, 0))
+                ga = Where.apply(constant(ctx, at_zero), 0.0, g * b * a ** (b - 1))
             elif b == 2:
                 ga = g * a * 2
             elif b == 1:
@@ -104,8 +108,16 @@ class Pow(Function):
             else:
                 ga = g * b * a ** (b - 1)
         if ctx.needs_input_grad[1]:
-            log_a = a.log() if isinstance(a, Tensor) else math.log(a)
-            gb = g * ctx.output * log_a
+            # d/db a**b = a**b * log(a). At a = 0 with b >= 0 it is 0 * -inf or 1 * -inf: the limit from
+            # a > 0 is 0 for b > 0, and PyTorch defines it as 0 for b = 0 as well.
+            if isinstance(a, Tensor):
+                gb = g * ctx.output * a.log()
+                at_zero = be.logical_and(be.equal(a.data, 0), be.greater_equal(b.data, 0))
+                gb = Where.apply(constant(ctx, at_zero), 0.0, gb)
+            elif a == 0:  # 0**b is inf for b < 0, so the product there is -inf (times the sign of g)
+                gb = Where.apply(constant(ctx, be.greater_equal(b.data, 0)), 0.0, g * -math.inf)
+            else:
+                gb = g * ctx.output * (math.log(a) if a > 0 else math.nan)
         return ga, gb
 
 

@@ -17,6 +17,8 @@ class MatMul(Function):
     of a flagged product is again a flagged product, so every order of derivative stays in this op.
     """
 
+    op_name = "matmul"
+
     @staticmethod
     def forward(ctx, a, b, transpose_a=False, transpose_b=False):
         need_a, need_b, _, _ = ctx.needs_input_grad

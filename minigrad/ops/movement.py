@@ -57,6 +57,7 @@ class Expand(Function):
 class BasicIndex(Function):
     """x[index] with ints, slices, None and Ellipsis: a view."""
 
+    op_name = "getitem"
     is_view = True
 
     @staticmethod
@@ -71,6 +72,8 @@ class BasicIndex(Function):
 
 class AdvancedIndex(Function):
     """x[index] with integer or boolean arrays: a copy; duplicate indices accumulate in backward."""
+
+    op_name = "getitem"
 
     @staticmethod
     def forward(ctx, x, index):
@@ -103,6 +106,8 @@ class IndexScatter(Function):
 
 class IndexPut(Function):
     """A copy of x with x[index] = value (the out-of-place half of ``x[index] = value``)."""
+
+    op_name = "setitem"
 
     @staticmethod
     def forward(ctx, x, value, index):
@@ -221,6 +226,8 @@ def _convert_item(item, x: Tensor):
         array = item.data
     else:
         host = np.asarray(item)
+        if host.size == 0 and host.dtype.kind == "f":
+            host = host.astype(np.int64)  # [] is an empty index list (NumPy reads it as float64)
         if host.dtype.kind not in "iub":
             raise IndexError(f"getitem: indices must be integers, slices, None, ... or bool/int arrays, got {item!r}")
         array = x._backend.from_numpy(host)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 from ..function import Function
 from ..tensor import Tensor
 from ._common import constant, keepdims_shape, normalize_axis, pick_axis, pick_keepdims
+
+_COPY_BELOW = 1 << 14  # elements; a broadcast view costs ~2 us to build, a copy of this size about as much
 
 
 def _expand_back(g: Tensor, ctx, scale: float = 1.0) -> Tensor:
@@ -25,7 +29,15 @@ class ExpandReduced(Function):
         data = g.data if keepdims else be.reshape(g.data, keepdims_shape(shape, axes))
         if scale != 1.0:
             data = be.multiply(data, scale)
-        return data if data.shape == shape else be.broadcast_to(data, shape)
+        if data.shape == shape:
+            return data
+        if math.prod(shape) <= _COPY_BELOW:
+            # A small result is cheaper to fill than to build as a broadcast view (fresh memory is as
+            # safe from in-place writes as a read-only view).
+            out = be.empty(shape, g.dtype)
+            be.setitem(out, Ellipsis, data)
+            return out
+        return be.broadcast_to(data, shape)
 
     @staticmethod
     def backward(ctx, gg):
@@ -70,7 +82,9 @@ class SumTo(Function):
         in_shape = ctx.in_shape = x.data.shape
         lead = len(in_shape) - len(shape)
         # Leading axes that broadcasting added, then the axes where the target has size 1.
-        axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape) if n == 1 and in_shape[i + lead] != 1)
+        axes = tuple(range(lead))
+        if 1 in shape:
+            axes += tuple(i + lead for i, n in enumerate(shape) if n == 1 and in_shape[i + lead] != 1)
         out = ctx.backend.sum(x.data, axes, False) if axes else x.data
         return out if out.shape == shape else ctx.backend.reshape(out, shape)
 
@@ -148,6 +162,8 @@ def _reduce(op_cls, name, x, axis, keepdims, dim, keepdim):
     if axis is None and dim is None and keepdim is None:
         return op_cls.apply(x, None, keepdims)
     axes = normalize_axis(pick_axis(axis, dim), x.ndim, name)
+    if x.ndim == 0:
+        axes = None  # the one element is the whole reduction
     return op_cls.apply(x, axes, pick_keepdims(keepdims, keepdim))
 
 
@@ -172,6 +188,8 @@ def var(x: Tensor, axis=None, keepdims: bool = False, *, correction: int = 1, di
     axis = pick_axis(axis, dim)
     keepdims = pick_keepdims(keepdims, keepdim)
     axes = normalize_axis(axis, x.ndim, "var")
+    if x.ndim == 0:
+        axes = None
     n = x.data.size if axes is None else _count(x.shape, axes)
     centered = x - mean(x, axes, keepdims=True)
     scale = 1.0 / (n - correction) if n > correction else float("nan")
@@ -205,7 +223,7 @@ def _arg(name: str, x: Tensor, axis, keepdims, dim, keepdim) -> Tensor:
         axis = normalize_axis(axis, x.ndim, name)
         if len(axis) != 1:
             raise ValueError(f"{name}: takes a single axis, got {axis}")
-        axis = axis[0]
+        axis = axis[0] if x.ndim else None
     if x.data.size == 0:
         raise ValueError(f"{name}: cannot reduce an empty tensor")
     keep = pick_keepdims(keepdims, keepdim)

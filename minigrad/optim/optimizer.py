@@ -56,6 +56,11 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's ``.grad`` (to ``None`` by default, as PyTorch 2 does)."""
+        if set_to_none:  # the common case, once per step: no per-parameter call
+            for group in self.param_groups:
+                for p in group["params"]:
+                    p.grad = None
+            return
         from ..nn.module import _zero_grad
 
         for group in self.param_groups:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ..errors import ShapeError
 from ..tensor import Tensor
 from .optimizer import Optimizer
 
@@ -26,20 +27,42 @@ class SGD(Optimizer):
                                       weight_decay=weight_decay, nesterov=nesterov, maximize=maximize))
 
     def _update_group(self, group: dict) -> None:
+        # On the backend arrays, not through tensor ops: the update is outside autograd anyway, and this
+        # loop runs once per parameter per step. Every write bumps the tensor's version counter, as an
+        # in-place tensor op would.
         lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
-        weight_decay, nesterov = group["weight_decay"], group["nesterov"]
+        weight_decay, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
         for p in group["params"]:
-            if p.grad is None:
+            grad = p.grad
+            if grad is None:
                 continue
-            d_p: Tensor = -p.grad if group["maximize"] else p.grad
+            be, w = p._backend, p.data
+            d_p = _grad_array(p, grad)
+            if maximize:
+                d_p = be.negative(d_p)
             if weight_decay != 0:
-                d_p = d_p + p * weight_decay
+                d_p = be.add(d_p, be.multiply(w, weight_decay))
             if momentum != 0:
                 state = self.state.setdefault(p, {})
                 buf = state.get("momentum_buffer")
                 if buf is None:
-                    buf = state["momentum_buffer"] = d_p.clone()
+                    buf = state["momentum_buffer"] = Tensor(be.copy(d_p), be)
                 else:
-                    buf.mul_(momentum).add_(d_p, alpha=1 - dampening)
-                d_p = d_p + buf * momentum if nesterov else buf
-            p.add_(d_p, alpha=-lr)
+                    b = buf.data
+                    be.multiply(b, momentum, out=b)
+                    be.add(b, d_p if dampening == 0 else be.multiply(d_p, 1 - dampening), out=b)
+                    buf._vc.value += 1
+                d_p = be.add(d_p, be.multiply(buf.data, momentum)) if nesterov else buf.data
+            be.subtract(w, be.multiply(d_p, lr), out=w)
+            p._vc.value += 1
+
+
+def _grad_array(p: Tensor, grad: Tensor):
+    """The gradient's array, checked against the parameter it updates."""
+    g = grad.data
+    if g.shape != p.data.shape or g.dtype != p.data.dtype or grad._backend is not p._backend:
+        raise ShapeError(
+            f"SGD: the gradient ({grad.shape} {grad.dtype.name} on {grad.backend!r}) does not match its "
+            f"parameter ({p.shape} {p.dtype.name} on {p.backend!r})"
+        )
+    return g
