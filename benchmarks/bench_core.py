@@ -138,9 +138,9 @@ def mlp_numpy():
             acts.append(h)
         logits = h @ ws[-2] + ws[-1]
         shifted = logits - logits.max(axis=1, keepdims=True)
-        exp = np.exp(shifted)
-        probs = exp / exp.sum(axis=1, keepdims=True)
-        grad = probs
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        loss = -log_probs[rows, y].mean()  # every framework's step returns the loss too
+        grad = np.exp(log_probs)
         grad[rows, y] -= 1
         grad /= BATCH
         for i in range(len(ws) - 2, -1, -2):
@@ -150,6 +150,7 @@ def mlp_numpy():
                 grad = (grad @ ws[i].T) * a * (1 - a)
             ws[i] -= LR * gw
             ws[i + 1] -= LR * gb
+        return loss
 
     return step
 

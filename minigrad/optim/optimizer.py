@@ -1,8 +1,9 @@
 """``Optimizer``: parameter groups, per-parameter state, ``zero_grad`` and state dicts, as in PyTorch.
 
-Subclasses implement ``step``; it runs under ``no_grad`` and changes parameters with in-place tensor ops
-(``add_``, ``mul_``, ...), so version counters see every update and a graph that saved an old value of a
-parameter refuses to backward through it.
+Subclasses implement ``_update_group``; ``step`` runs it under ``no_grad``. Parameters change in place and
+their version counters see every update (in-place tensor ops bump them; SGD, which writes the backend
+arrays directly, bumps them itself), so a graph that saved an old value of a parameter refuses to backward
+through it.
 """
 
 from __future__ import annotations
