@@ -85,7 +85,12 @@ def kernel_step(backend, x0, g0):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=9, help="round-robin samples per candidate")
+    parser.add_argument("--shapes", default=None, help="comma-separated subset of the shapes, e.g. 256x1024,60x100")
     args = parser.parse_args()
+    shapes = SHAPES
+    if args.shapes:
+        wanted = {tuple(int(n) for n in s.split("x")) for s in args.shapes.split(",")}
+        shapes = [s for s in SHAPES if s in wanted] or sorted(wanted)
     rng = np.random.default_rng(0)
     numpy_be = minigrad.backends.load("numpy")
     numba_be, numba_label = numba_backend()
@@ -99,7 +104,7 @@ def main() -> None:
     policy = f" ({numba_be.threading_policy})" if numba_be is not None else ""
     print(f"backends: numpy; {numba_label}{policy}; {torch_label}; load average {os.getloadavg()[0]:.2f}")
 
-    for shape in SHAPES:
+    for shape in shapes:
         x0 = (rng.standard_normal(shape) * 2 + 3).astype(np.float32)
         g0 = rng.standard_normal(shape).astype(np.float32)
         mib = x0.nbytes / 2**20

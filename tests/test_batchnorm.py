@@ -213,6 +213,30 @@ def test_variance_is_never_negative():
     assert var[0] >= 0 and var[0] == pytest.approx(x0.astype(np.float64).var(), rel=1e-6)
 
 
+
+@pytest.mark.parametrize("shape", [(300, 300), (3000, 2), (64, 2, 8)])
+def test_numpy_kernels_tiled_rows_and_first_row_outlier(shape):
+    """The NumPy kernels on (N, C) inputs large enough for tiled operands (300 rows: 54-row groups and a
+    tail), and with x[0] far from the mean, which makes them centre again on the mean."""
+    be = mg.backends.load("numpy")
+    rng = np.random.default_rng(14)
+    c = shape[1]
+    x = (rng.standard_normal(shape) * 1e-2 + 1.0).astype(np.float32)
+    x[0] = 1e3
+    dy = rng.standard_normal(shape).astype(np.float32)
+    w, b = rng.standard_normal(c), rng.standard_normal(c)
+    out, mean, var = be.batch_norm_forward(x, w, b, EPS)
+    out_r, dx_r, dw_r, db_r, mean_r, var_r = reference(x, w, b, dy)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(mean, mean_r, rtol=1e-6)  # x[0] = 1e3 sits in a float32 block sum
+    np.testing.assert_allclose(var, var_r, rtol=1e-6)
+    np.testing.assert_allclose(out, out_r, atol=1e-4 * (np.abs(w) + np.abs(b)).max())
+    dx, dw, db = be.batch_norm_backward(dy, x, mean_r, 1 / np.sqrt(var_r + EPS), w)
+    assert dx.dtype == np.float32
+    np.testing.assert_allclose(dx, dx_r, rtol=0, atol=1e-4 * np.abs(dx_r).max())
+    np.testing.assert_allclose(dw, dw_r, rtol=1e-4, atol=1e-4 * np.abs(dw_r).max())
+    np.testing.assert_allclose(db, db_r, rtol=1e-5, atol=1e-4)
+
 # -- gradcheck ------------------------------------------------------------------------------------------
 GRAD_SHAPES = [(4, 2), (3, 2, 3), (2, 2, 2, 2)]
 
