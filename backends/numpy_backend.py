@@ -381,7 +381,10 @@ class NumpyBackend:
             return v.reshape(c, 1)
         if rows * c < 4 * self._BN_GROUP:
             return v
-        return self.xp.tile(v, max(1, self._BN_GROUP // c))
+        g = max(1, self._BN_GROUP // c)
+        tiled = self.xp.empty((g, c), dtype=v.dtype)  # np.tile, without its Python-level overhead
+        tiled[...] = v
+        return tiled.reshape(g * c)
 
     @staticmethod
     def _bn_apply(ufunc, a, v, out, c, s):

@@ -423,6 +423,27 @@ def test_input_errors():
         batch_norm(mg.ones(3), None, None, training=True)
 
 
+@pytest.mark.skipif("numba" not in BACKENDS, reason="needs a second backend")
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "composite"])
+def test_running_stats_on_another_backend_are_an_error(fused):
+    x = mg.randn(4, 3)
+    rm, rv = mg.zeros(3, backend="numba"), mg.ones(3, backend="numba")
+    with pytest.raises(mg.BackendMismatchError, match="batch_norm: running_mean is on backend 'numba' but the input"):
+        batch_norm(x, rm, rv, training=True, fused=fused)
+    np.testing.assert_array_equal(rm.numpy(), np.zeros(3))
+
+
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "composite"])
+def test_running_stats_update_bumps_versions_and_refuses_read_only_buffers(fused):
+    rm, rv = mg.zeros(3), mg.ones(3)
+    versions = rm._version, rv._version
+    batch_norm(mg.randn(4, 3), rm, rv, training=True, fused=fused)
+    assert (rm._version, rv._version) == (versions[0] + 1, versions[1] + 1)
+    frozen = mg.Tensor(np.broadcast_to(np.float32(0.0), (3,)), rm._backend)
+    with pytest.raises(mg.InplaceError, match="batch_norm: cannot update the running statistics"):
+        batch_norm(mg.randn(4, 3), frozen, None, training=True, fused=fused)
+
+
 # -- PyTorch --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("fused", [True, False], ids=["fused", "composite"])
 @pytest.mark.parametrize("momentum", [0.1, None])

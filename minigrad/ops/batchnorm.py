@@ -19,6 +19,7 @@ backend protocol. Running statistics are updated by ``batch_norm`` outside the d
 
 from __future__ import annotations
 
+from ..errors import BackendMismatchError, InplaceError
 from ..function import Function
 from ..grad_mode import is_grad_enabled, no_grad
 from ..tensor import Tensor
@@ -249,7 +250,13 @@ def _update_running(running_mean, running_var, mean, var, count: int, factor: fl
         if buf is None:
             continue
         new = be.add(be.multiply(be.astype(buf.data, "float64"), 1.0 - factor), be.multiply(batch, factor))
-        buf.copy_(Tensor(be.astype(new, buf.dtype), be))
+        # Written into the buffer's memory directly (copy_ would run a whole op for C values); the version
+        # bump is what an in-place op would do.
+        try:
+            be.setitem(buf.data, Ellipsis, be.astype(new, buf.dtype))
+        except ValueError as exc:
+            raise InplaceError(f"batch_norm: cannot update the running statistics in place ({exc})") from exc
+        buf._vc.value += 1
 
 
 def _check_channels(name: str, t: Tensor | None, c: int, x: Tensor) -> None:
@@ -257,6 +264,9 @@ def _check_channels(name: str, t: Tensor | None, c: int, x: Tensor) -> None:
         shape = t.shape if isinstance(t, Tensor) else type(t).__name__
         raise ValueError(f"batch_norm: {name} must be a tensor of shape ({c},) for input of shape {x.shape}, "
                          f"got {shape}")
+    if t is not None and t._backend is not x._backend:
+        raise BackendMismatchError(f"batch_norm: {name} is on backend {t.backend!r} but the input on "
+                                   f"{x.backend!r}; move it with .to({x.backend!r})")
 
 
 def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
