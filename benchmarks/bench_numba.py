@@ -95,6 +95,89 @@ def kernel_cases(nb, ref, shape, rng):
     }
 
 
+def sweep_cases(nb, ref, shape, rng):
+    """family -> {op: (numba, numpy)} for one op at a time, ``nb`` always running its kernels."""
+    x = rng.standard_normal(shape).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    bias = rng.standard_normal(shape[1]).astype(np.float32)
+    targets = rng.integers(0, shape[1], shape[0])
+    rows = rng.integers(0, shape[0], shape[0])
+    sig, th, sm, lsm = ref.sigmoid(x), ref.tanh(x), ref.softmax(x, -1), ref.log_softmax(x, -1)
+    per_row = np.full(shape[0], 1 / shape[0], np.float32)
+    half, inv_sqrt2, inv_sqrt_2pi = np.float32(-0.5), np.float32(1 / np.sqrt(2)), np.float32(1 / np.sqrt(2 * np.pi))
+
+    def gelu_grad_ref():  # what the Gelu op's backward computes with NumPy arrays
+        return g * ((erf(x * inv_sqrt2) + 1) * np.float32(0.5) + x * (np.exp(x * x * half) * inv_sqrt_2pi))
+
+    def unary(name, *args):
+        f_nb, f_ref = getattr(nb, name), getattr(ref, name)
+        return lambda: f_nb(x, *args), lambda: f_ref(x, *args)
+
+    return {
+        "activation": {"sigmoid": unary("sigmoid"), "tanh": unary("tanh"), "relu": unary("relu"),
+                       "leaky_relu": unary("leaky_relu", 0.01), "gelu": unary("gelu", "none"),
+                       "softplus": unary("softplus", 1.0, 20.0)},
+        "activation_grad": {
+            "sigmoid_backward": (lambda: nb.sigmoid_backward(g, sig), lambda: ref.sigmoid_backward(g, sig)),
+            "tanh_backward": (lambda: nb.tanh_backward(g, th), lambda: ref.tanh_backward(g, th)),
+            "relu_backward": (lambda: nb.relu_backward(g, x), lambda: g * (x > 0)),
+            "leaky_relu_backward": (lambda: nb.leaky_relu_backward(g, x, 0.01),
+                                    lambda: g * np.where(x > 0, np.float32(1), np.float32(0.01))),
+            "gelu_backward": (lambda: nb.gelu_backward(g, x, "none"), gelu_grad_ref),
+            "softplus_backward": (lambda: nb.softplus_backward(g, x, 1.0, 20.0),
+                                  lambda: g * np.where(x > 20.0, np.float32(1), ref.sigmoid(x))),
+        },
+        "softmax": {
+            "softmax": (lambda: nb.softmax(x, -1), lambda: ref.softmax(x, -1)),
+            "log_softmax": (lambda: nb.log_softmax(x, -1), lambda: ref.log_softmax(x, -1)),
+            "softmax_backward": (lambda: nb.softmax_backward(g, sm, -1), lambda: ref.softmax_backward(g, sm, -1)),
+            "log_softmax_backward": (lambda: nb.log_softmax_backward(g, lsm, -1),
+                                     lambda: ref.log_softmax_backward(g, lsm, -1)),
+            "cross_entropy fwd": (lambda: nb.softmax_cross_entropy_forward(x, targets),
+                                  lambda: ref.softmax_cross_entropy_forward(x, targets)),
+            "cross_entropy bwd": (lambda: nb.softmax_cross_entropy_backward(per_row, lsm, targets),
+                                  lambda: ref.softmax_cross_entropy_backward(per_row, lsm, targets)),
+        },
+        "binary": {
+            "add row": (lambda: nb.add(x, bias), lambda: ref.add(x, bias)),
+            "multiply": (lambda: nb.multiply(x, g), lambda: ref.multiply(x, g)),
+        },
+        "reduction": {
+            "sum axis 0": (lambda: nb.sum(x, (0,), False), lambda: ref.sum(x, (0,), False)),
+            "sum axis -1": (lambda: nb.sum(x, (1,), False), lambda: ref.sum(x, (1,), False)),
+            "max axis 0": (lambda: nb.max(x, (0,), False), lambda: ref.max(x, (0,), False)),
+        },
+        "scatter": {"scatter_add rows": (lambda: nb.scatter_add(shape, rows, g, np.float32),
+                                         lambda: ref.scatter_add(shape, rows, g, np.float32))},
+    }
+
+
+SWEEP_ROWS = (1, 4, 15, 60, 240, 960, 3840, 15360, 61440)  # x 100 columns: 100 to 6.1M elements
+OWN_KEY = {"tanh": "tanh", "gelu": "gelu", "gelu_backward": "gelu"}  # ops with their own numpy_below entry
+
+
+def sweep(nb, ref, repeat: int) -> None:
+    """Speed-up (numpy / numba) of each kernel run unconditionally, by size; the break-even is the smallest
+    measured size from which the kernel is never slower (``-``: slower even at the largest size)."""
+    always = type(nb)()
+    always.numpy_below = dict.fromkeys(nb.numpy_below, 0)  # every call runs its kernel
+    rng = np.random.default_rng(0)
+    table: dict = {}
+    for r in SWEEP_ROWS:
+        for family, ops in sweep_cases(always, ref, (r, 100), rng).items():
+            for name, (f_nb, f_ref) in ops.items():
+                t = compare({"numba": f_nb, "numpy": f_ref}, repeat=repeat, min_time=0.01)
+                table.setdefault((family, name), []).append(t["numpy"] / t["numba"])
+    print(f"break-even sweep, float32 (rows, 100), speed-up = numpy / numba, kernel always run "
+          f"(parallel from {nb.parallel_threshold} elements); current numpy_below in brackets")
+    print(f"  {'family / op':34s}" + "".join(f"{r * 100:>8d}" for r in SWEEP_ROWS) + "  break-even")
+    for (family, name), ratios in table.items():
+        even = next((SWEEP_ROWS[i] * 100 for i in range(len(ratios)) if min(ratios[i:]) >= 1.0), None)
+        print(f"  {family + ' / ' + name:34s}" + "".join(f"{v:8.2f}" for v in ratios)
+              + f"  {even if even is not None else '-':>8}  [{nb.numpy_below[OWN_KEY.get(name, family)]}]")
+    print()
+
+
 MLP_SCRIPT = textwrap.dedent("""
     import numpy as np
     import minigrad as mg
@@ -134,7 +217,9 @@ def run_mlp(backends, repeat):
     for name in backends:
         params, x, t = namespace["make_mlp"](name)
         steps[name] = lambda p=params, x=x, t=t: namespace["step"](p, x, t)
-    return compare(steps, repeat=repeat, min_time=0.1)
+    # Many short samples: with other processes on the 2 cores, OpenBLAS's threads get descheduled in
+    # bursts that triple a step's time; the fastest of 4x as many 20 ms samples finds the quiet windows.
+    return compare(steps, repeat=4 * repeat, min_time=0.02)
 
 
 def fresh_process_first_step(backend: str, env: dict) -> float:
@@ -155,6 +240,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--no-cold", action="store_true", help="skip the cold-cache compile measurement")
+    parser.add_argument("--sweep", action="store_true",
+                        help="only the break-even sweep behind NumbaBackend.numpy_below")
     args = parser.parse_args()
     repeat = 3 if args.quick else 7
     load_before = os.getloadavg()
@@ -165,6 +252,10 @@ def main() -> None:
     print(f"{nb.describe()}; {ref.describe()}; cache {nb.cache_dir}")
     print(f"threading policy: {nb.threading_policy}")
     print(f"warmup (compile or cache load, all kernels, float32+float64): {time.perf_counter() - start:.2f} s\n")
+    if args.sweep:
+        sweep(nb, ref, repeat)
+        print(f"load average (1 min) before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f} (2 cores)")
+        return
 
     rng = np.random.default_rng(0)
     big: dict[str, float] = {}

@@ -1,8 +1,10 @@
 """The Numba backend: every kernel against the NumPy backend, end to end through autograd (first and second
 order), with ``NUMBA_DISABLE_JIT=1``, bitwise determinism of parallel reductions, and the thread API.
 
-Kernels are run on small arrays twice: serially and, with a lowered ``parallel_threshold``, through their
-``prange`` loops; one test uses arrays above the default threshold. Upstream gradients are random.
+Kernels are run on small arrays three times: with the default ``numpy_below`` thresholds (mostly the NumPy
+fallbacks at these sizes), through their serial loops (thresholds at 0), and, with a lowered
+``parallel_threshold``, through their ``prange`` loops; one test uses arrays above the default thresholds.
+Upstream gradients are random.
 """
 
 from __future__ import annotations
@@ -31,13 +33,14 @@ def serial() -> NumbaBackend:
     return mg.backends.load("numba")
 
 
-@pytest.fixture(scope="module", params=["serial", "parallel"])
+@pytest.fixture(scope="module", params=["default", "serial kernels", "parallel kernels"])
 def be(request, serial) -> NumbaBackend:
-    if request.param == "serial":
+    if request.param == "default":
         return serial
     backend = NumbaBackend()
-    # every kernel runs, through its prange path
-    backend.parallel_threshold = backend.memory_bound_threshold = backend.scatter_threshold = 16
+    backend.numpy_below = dict.fromkeys(backend.numpy_below, 0)  # every kernel runs, whatever the size
+    if request.param == "parallel kernels":
+        backend.parallel_threshold = 16  # through its prange path
     return backend
 
 
@@ -191,7 +194,7 @@ def test_softmax_cross_entropy(be, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", ["sum", "max", "min"])
 def test_reductions(be, dtype, name):
-    # Reductions run a kernel only above memory_bound_threshold; the "parallel" fixture lowers it to 16.
+    # Reductions run a kernel only above numpy_below["reduction"]; the kernel fixtures lower it to 0.
     (x,) = arrays(dtype, shape=(5, 32, 21), count=1)
     x[0, 0, 0] = x[1, 0, 0] = x.max()  # ties
     for view in layouts(x).values():
@@ -223,15 +226,17 @@ def test_scatter_add(be, dtype):
 
 
 def test_above_default_threshold(serial):
-    assert serial.parallel_threshold <= 300 * 200 and serial.memory_bound_threshold <= 1200 * 1000
+    assert serial.parallel_threshold <= 300 * 200 and serial.numpy_below["reduction"] <= 1200 * 1000
     x, g = arrays(np.float32, shape=(1200, 1000))
     close(serial.sigmoid(x), REF.sigmoid(x), np.float32)
     close(serial.add(x, g[0]), REF.add(x, g[0]), np.float32)
-    # float32 sums accumulate in float64 here, so compare with float64 sums (NumPy's float32 ones drift).
+    # The kernels' float32 sums accumulate in float64, so compare with float64 sums (NumPy's float32 ones
+    # drift). Rows of 1000 are shorter than numpy_below["reduction_run"]: NumPy sums axis 1.
     for axis in (0, 1, None):
         got = serial.sum(x, axis, False)
         assert got.dtype == np.float32
-        np.testing.assert_allclose(got, x.astype(np.float64).sum(axis), rtol=1e-6, atol=1e-5)
+        expected = REF.sum(x, axis, False) if axis == 1 else x.astype(np.float64).sum(axis)
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-5)
     close(serial.log_softmax(x, -1), REF.log_softmax(x, -1), np.float32)
     close(serial.scatter_add((1200, 1000), np.arange(1200)[::-1], g, np.float32), g[::-1], np.float32)
 
@@ -299,7 +304,8 @@ def test_disable_jit_gives_the_same_results():
         from minigrad_backends.numba_backend import NumbaBackend
         from minigrad_backends.numpy_backend import NumpyBackend
         be, ref = NumbaBackend(), NumpyBackend()
-        be.parallel_threshold = be.memory_bound_threshold = be.scatter_threshold = 16
+        be.parallel_threshold = 16
+        be.numpy_below = dict.fromkeys(be.numpy_below, 16)
         rng = np.random.default_rng(0)
         for dt in (np.float32, np.float64):
             x, g = (rng.standard_normal((9, 11)) * 3).astype(dt), rng.standard_normal((9, 11)).astype(dt)
@@ -331,10 +337,11 @@ def test_disable_jit_gives_the_same_results():
 
 def test_parallel_reductions_are_bitwise_reproducible(serial):
     x = np.random.default_rng(7).standard_normal((1025, 1024)).astype(np.float32) * 100
-    for axis in (None, 0, 1):
-        first = serial.sum(x, axis, False)
+    rows = x.reshape(64, -1)  # rows of 16400: long enough for the kernel (numpy_below["reduction_run"])
+    for array, axis in [(x, None), (x, 0), (x, 1), (rows, 1)]:
+        first = serial.sum(array, axis, False)
         for _ in range(3):
-            assert serial.sum(x, axis, False).tobytes() == first.tobytes()
+            assert serial.sum(array, axis, False).tobytes() == first.tobytes()
     x64 = np.random.default_rng(8).standard_normal(1 << 20) * 1e6
     assert serial.sum(x64, None, False).tobytes() == serial.sum(x64, None, False).tobytes()
 
@@ -377,6 +384,49 @@ def test_cache_directory(monkeypatch, tmp_path):
         assert _cache.configure() == str(tmp_path / "explicit" / key)  # an explicit NUMBA_CACHE_DIR is the base
     finally:
         numba.config.CACHE_DIR = previous
+
+
+def test_read_only_install_caches_in_the_user_directory(tmp_path):
+    """A read-only copy of the packages, imported first, with NUMBA_CACHE_DIR unset: a kernel compiles and
+    its cache files land under ~/.cache/minigrad/numba (HOME is a temporary directory), none in the tree."""
+    import shutil
+
+    import minigrad_backends
+
+    tree, home = tmp_path / "site", tmp_path / "home"
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for package in (mg, minigrad_backends):
+        shutil.copytree(os.path.dirname(package.__file__), tree / package.__name__, ignore=skip)
+    home.mkdir()
+    before = sorted(str(p.relative_to(tree)) for p in tree.rglob("*"))
+    for p in [tree, *tree.rglob("*")]:
+        p.chmod(0o555 if p.is_dir() else 0o444)
+    script = textwrap.dedent("""
+        import numpy as np
+        import minigrad as mg
+        be = mg.backends.load("numba")
+        be.numpy_below = dict(be.numpy_below, activation=0)  # the kernel, whatever the size
+        x = np.array([-1.0, 0.0, 2.0])
+        assert np.array_equal(be.relu(x), [0.0, 0.0, 2.0])  # compiles relu_forward (float64) only
+        print(mg.__file__, type(be).__module__, be.cache_dir, sep="\\n")
+    """)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "XDG_", "PYTHON"))}
+    # HOME and the temporary directory are ours: neither the user's cache nor /tmp's shared fallback is used.
+    env.update(HOME=str(home), TMPDIR=str(tmp_path), PYTHONPATH=str(tree), PYTHONDONTWRITEBYTECODE="1")
+    try:
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
+                                cwd=tmp_path, timeout=120)
+    finally:
+        for p in [tree, *tree.rglob("*")]:
+            p.chmod(0o755 if p.is_dir() else 0o644)  # let tmp_path be cleaned up
+    assert result.returncode == 0, result.stderr
+    init, module, cache_dir = result.stdout.splitlines()
+    assert init.startswith(str(tree)) and module == "minigrad_backends.numba_backend.backend"
+    assert cache_dir.startswith(str(home / ".cache" / "minigrad" / "numba"))
+    cached = {p.suffix for p in (home / ".cache").rglob("*") if p.is_file()}
+    assert {".nbi", ".nbc"} <= cached, cached  # Numba's index and compiled code
+    # Nothing was written next to the sources (as root the chmod does not stop writes: this check does).
+    assert sorted(str(p.relative_to(tree)) for p in tree.rglob("*")) == before
 
 
 def test_threading_policy_and_concurrent_parallel_kernels():

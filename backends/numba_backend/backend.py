@@ -8,8 +8,9 @@ kernel or, for a stated reason, calls the NumPy implementation:
   beat Numba's scalar libm calls (measured: 0.3-0.7x as a kernel).
 - integer/bool dtypes or mixed dtypes: kernels are compiled for float32 and float64 only, and NumPy's type
   promotion is the reference.
-- plain binary ops and reductions below ``memory_bound_threshold`` elements: nothing to fuse, and NumPy's
-  SIMD loops beat a serial JIT loop plus its call overhead (see ``benchmarks/bench_numba.py``).
+- any kernel family below its size in ``NumbaBackend.numpy_below`` (the one place these thresholds live,
+  each with its measurement): there a kernel call's fixed cost, or NumPy's SIMD loops, beat the fusion
+  (``benchmarks/bench_numba.py --sweep`` measures the break-even sizes). Binary ops with ``out=`` too.
 - broadcast (zero-stride) operands of binary ops and reductions, broadcast patterns that do not collapse to
   2-D, non-adjacent reduction axes, and indexing other than integer arrays on leading axes: handling them
   would need a copy or an n-dimensional iteration that NumPy already does well.
@@ -56,21 +57,6 @@ def _has_zero_stride(x: np.ndarray) -> bool:
     return any(s == 0 and n > 1 for s, n in zip(x.strides, x.shape))
 
 
-def _safe_out(out, shape, dtype, *operands) -> bool:
-    """Whether the kernel may write into ``out``: C-contiguous, the result's shape and dtype, and every
-    operand either ``out`` itself (elementwise read-then-write is safe) or not overlapping it (NumPy
-    buffers overlapping operands; we let it)."""
-    if not (isinstance(out, np.ndarray) and out.flags.c_contiguous and out.flags.writeable
-            and out.shape == tuple(shape) and out.dtype == dtype):
-        return False
-    for v in operands:
-        if isinstance(v, np.ndarray) and np.may_share_memory(v, out):
-            if not (v.shape == out.shape and v.strides == out.strides
-                    and v.__array_interface__["data"][0] == out.__array_interface__["data"][0]):
-                return False
-    return True
-
-
 def _split_rows(size: int) -> tuple[int, int]:
     """A (rows, cols) view of a flat run: rows for the threads, cols long enough to vectorise."""
     for cols in (4096, 2048, 1024, 512, 256, 128, 64):
@@ -83,12 +69,15 @@ def _binary_method(op: str, ufunc):
     """A binary backend method: NumPy's ufunc for small operands, else the broadcasting kernel."""
 
     def method(self, a, b, out=None):
-        # Small operands (every op of the MLP step) leave at once: this runs on every binary op, and
-        # each extra Python call here costs ~0.1 us.
-        limit = self.memory_bound_threshold
+        # ``out=`` (in-place updates) always runs NumPy: the kernel writing over an operand measured
+        # 0.2-0.6x at 1M-16M elements. Small operands (every op of the MLP step) leave at once too: this
+        # runs on every binary op, and each extra Python call here costs ~0.1 us.
+        if out is not None:
+            return ufunc(a, b, out=out)
+        limit = self.numpy_below["binary"]
         if getattr(a, "size", 1) < limit and getattr(b, "size", 1) < limit:
-            return ufunc(a, b) if out is None else ufunc(a, b, out=out)
-        return self._binary(getattr(self._ew, op), a, b, ufunc, out)
+            return ufunc(a, b)
+        return self._binary(getattr(self._ew, op), a, b, ufunc)
 
     method.__name__ = ufunc.__name__
     return method
@@ -98,13 +87,37 @@ class NumbaBackend(NumpyBackend):
     """NumPy arrays; Numba kernels for activations, softmax, cross-entropy, reductions and scatter-add."""
 
     name = "numba"
-    # Plain binary ops and reductions only read and write memory: one thread nearly saturates it, and a
-    # parallel region that wakes Numba's OpenMP threads slows the next BLAS call (they compete for the
-    # cores), so below this many elements they run NumPy's serial SIMD loops.
-    memory_bound_threshold = 1 << 20
-    # Below this many scattered elements np.add.at wins: the kernel's index checks and conversion cost
-    # ~10 us (measured crossover ~1000; the MLP step's indexing gradient has 60).
-    scatter_threshold = 1 << 10
+    # Where the NumPy implementation runs instead of a kernel: below ``numpy_below[family]`` elements (of
+    # the output, or of the scattered values for "scatter"). A kernel call costs ~0.3 us of dispatch plus
+    # ~0.3 us of argument checks, and NumPy's SIMD loops are as fast per element as a serial JIT loop for
+    # work that leaves nothing to fuse; so a kernel pays only where it fuses passes or, above
+    # ``parallel_threshold``, uses both cores. Break-even sizes measured with ``bench_numba.py --sweep``
+    # (float32, 2 cores, the NumPy backend's code as the reference); see docs/backends.md.
+    numpy_below = {
+        # relu's kernel lost below ~1500 (0.7x at 100-400); sigmoid, leaky_relu, softplus win at any size.
+        "activation": 1 << 11,
+        # sigmoid/tanh/relu backward: 0.8-0.9x below ~1000 elements, 1.4x at 6000 (one pass instead of 2-3).
+        "activation_grad": 1 << 11,
+        # NumPy's SIMD tanh is ~2x faster per core than ours, which computes both of its branches: 0.3-0.6x
+        # at every size, even parallel. The gain of the pair is in the fused backward.
+        "tanh": math.inf,
+        # gelu forward and backward: math.erf per element is no faster than SciPy's; the serial kernels
+        # lost 0.5-0.8x at 6000-24000 elements, the parallel ones win 1.2-1.7x.
+        "gelu": 1 << 15,
+        # softmax, log_softmax, their backward and cross-entropy: one pass per row wins at every size.
+        "softmax": 0,
+        # Plain binary ops are memory-bound with nothing to fuse: same-shape ones stayed at 0.6-1.0x up to
+        # 16M elements, a broadcast row 1.3-1.5x from 1M-4M. (With ``out=``, NumPy always: see _binary.)
+        "binary": 1 << 22,
+        # Reductions: 0.2-0.9x below ~400K (NumPy's pairwise SIMD sums), 1.2-2x above 1M...
+        "reduction": 1 << 20,
+        # ... but reducing along contiguous memory in runs shorter than this (rows of a sum over the last
+        # axis) costs a task per run: 0.6x at 1024x1024, 1.6x at 64x16384.
+        "reduction_run": 1 << 14,
+        # scatter_add (counted in scattered values): np.add.at wins below ~1500 (the kernel's index checks
+        # and conversion cost ~10 us); 5x faster at 6000.
+        "scatter": 1 << 11,
+    }
 
     @classmethod
     def check_available(cls) -> None:
@@ -211,57 +224,69 @@ class NumbaBackend(NumpyBackend):
                 self._bn.batch_norm_backward(xb, xb, mean, 1 / np.sqrt(var + 1e-5), w, path)
 
     # -- elementwise, unary -----------------------------------------------------------------------
+    # These run on every activation of a network: the checks are inlined and kept to attribute reads
+    # (each helper call would cost ~0.1 us; the whole call of a 60x100 kernel is ~2 us).
     def _parallel(self, size: int) -> bool:
         return size >= self.parallel_threshold
 
+    def _use_kernel(self, x, family: str) -> bool:
+        """A float32/float64 ndarray with at least ``numpy_below[family]`` elements."""
+        return type(x) is np.ndarray and x.dtype.char in "fd" and x.size >= self.numpy_below[family]
+
     def _unary(self, kernel, x, *params):
-        x = _contig(x)
+        if not x.flags.carray:  # C-contiguous, aligned, writeable (read-only would compile another signature)
+            x = np.array(x, order="C")  # not np.ascontiguousarray: it turns a 0-d array into shape (1,)
         out = np.empty(x.shape, x.dtype)
-        kernel(x.reshape(-1), out.reshape(-1), *params, self._parallel(x.size))
+        kernel(x.ravel(), out.ravel(), *params, x.size >= self.parallel_threshold)
         return out
 
     def _unary_grad(self, kernel, grad, x, *params):
-        x = _contig(x)
-        grad = _contig(_broadcast(grad, x.shape))
+        if grad.shape != x.shape:
+            grad = np.broadcast_to(grad, x.shape)
+        if not grad.flags.carray:
+            grad = np.array(grad, order="C")
+        if not x.flags.carray:
+            x = np.array(x, order="C")
         out = np.empty(x.shape, x.dtype)
-        kernel(grad.reshape(-1), x.reshape(-1), out.reshape(-1), *params, self._parallel(x.size))
+        kernel(grad.ravel(), x.ravel(), out.ravel(), *params, x.size >= self.parallel_threshold)
         return out
 
     def sigmoid(self, x):
-        if not _is_float(x):
+        if not self._use_kernel(x, "activation"):
             return super().sigmoid(x)
         return self._unary(self._ew.sigmoid_forward, x)
 
     def tanh(self, x):
         # NumPy's SIMD tanh is ~2x faster per core than ours (which computes both of its branches), so
-        # only the parallel kernel pays; the gain of the pair is in the fused backward.
-        if not _is_float(x) or x.size < self.parallel_threshold:
+        # only the parallel kernel pays ("tanh" threshold); the gain of the pair is in the fused backward.
+        if not self._use_kernel(x, "tanh"):
             return super().tanh(x)
         return self._unary(self._ew.tanh_forward, x)
 
     def relu(self, x):
-        if not _is_float(x):
+        if not self._use_kernel(x, "activation"):
             return super().relu(x)
         return self._unary(self._ew.relu_forward, x)
 
     def leaky_relu(self, x, negative_slope):
-        if not _is_float(x):
+        if not self._use_kernel(x, "activation"):
             return super().leaky_relu(x, negative_slope)
         return self._unary(self._ew.leaky_relu_forward, x, x.dtype.type(negative_slope))
 
     def gelu(self, x, approximate: str):
-        if not _is_float(x):
+        if not self._use_kernel(x, "gelu"):
             return super().gelu(x, approximate)
         return self._unary(self._ew.gelu_forward, x, approximate == "tanh")
 
     def softplus(self, x, beta, threshold):
-        if not _is_float(x):
+        if not self._use_kernel(x, "activation"):
             return super().softplus(x, beta, threshold)
         return self._unary(self._ew.softplus_forward, x, float(beta), float(threshold))
 
     # -- fused backward kernels: (grad, out) for sigmoid/tanh, (grad, x) for the others ------------
     def _grad_ok(self, grad, x) -> bool:
-        return _is_float(x) and _is_float(grad) and grad.dtype == x.dtype
+        return (type(x) is np.ndarray and type(grad) is np.ndarray and x.dtype.char in "fd"
+                and grad.dtype == x.dtype and x.size >= self.numpy_below["activation_grad"])
 
     def sigmoid_backward(self, grad, out):
         if not self._grad_ok(grad, out):
@@ -287,14 +312,26 @@ class NumbaBackend(NumpyBackend):
 
     def gelu_backward(self, grad, x, approximate: str):
         """grad * gelu'(x), exact or for the tanh approximation."""
-        if not self._grad_ok(grad, x):
+        if not (_is_float(x) and _is_float(grad) and grad.dtype == x.dtype):
             raise TypeError(f"gelu_backward: needs float32/float64 arrays of one dtype, got {grad.dtype}, {x.dtype}")
+        if x.size < self.numpy_below["gelu"]:  # the Gelu op's own formula, in NumPy
+            if approximate == "tanh":
+                c = math.sqrt(2 / math.pi)
+                t = np.tanh((x + x * x * x * 0.044715) * c)
+                slope = (t + 1) * 0.5 + x * 0.5 * (1 - t * t) * ((x * x * (3 * 0.044715) + 1) * c)
+            else:
+                cdf = (self.erf(x * (1 / math.sqrt(2))) + 1) * 0.5
+                slope = cdf + x * (np.exp(x * x * -0.5) * (1 / math.sqrt(2 * math.pi)))
+            return grad * slope
         return self._unary_grad(self._ew.gelu_backward, grad, x, approximate == "tanh")
 
     def softplus_backward(self, grad, x, beta, threshold):
         """grad * (1 if beta * x > threshold else sigmoid(beta * x))."""
-        if not self._grad_ok(grad, x):
+        if not (_is_float(x) and _is_float(grad) and grad.dtype == x.dtype):
             raise TypeError(f"softplus_backward: needs float arrays of one dtype, got {grad.dtype}, {x.dtype}")
+        if x.size < self.numpy_below["activation_grad"]:
+            bx = x * beta
+            return grad * np.where(bx > threshold, x.dtype.type(1), self.sigmoid(bx))
         return self._unary_grad(self._ew.softplus_backward, grad, x, float(beta), float(threshold))
 
     # -- elementwise, binary ----------------------------------------------------------------------
@@ -302,7 +339,7 @@ class NumbaBackend(NumpyBackend):
         """(a2, b2, out_shape, rows, cols) for the 2-D kernel, or None when NumPy should run it."""
         # Cheap size test first: this runs on every binary op, and most are small (np.broadcast_shapes
         # alone costs microseconds). The output is at least as large as the larger operand.
-        if max(getattr(a, "size", 1), getattr(b, "size", 1)) < self.memory_bound_threshold:
+        if max(getattr(a, "size", 1), getattr(b, "size", 1)) < self.numpy_below["binary"]:
             return None
         if _is_float(a):
             dtype = a.dtype
@@ -318,7 +355,7 @@ class NumbaBackend(NumpyBackend):
                 return None
             ops.append(v)
         shape = np.broadcast_shapes(ops[0].shape, ops[1].shape)
-        if math.prod(shape) < self.memory_bound_threshold:
+        if math.prod(shape) < self.numpy_below["binary"]:
             return None
         # Per output dimension (size > 1): does each operand span it? Merge runs with the same pattern.
         groups: list[list] = []
@@ -341,21 +378,15 @@ class NumbaBackend(NumpyBackend):
         views = [_contig(v).reshape(rows if r else 1, cols if c else 1) for v, (r, c) in zip(ops, spans)]
         return views[0], views[1], shape, rows, cols
 
-    def _binary(self, op, a, b, fallback, out):
+    def _binary(self, op, a, b, fallback):
         plan = self._binary_plan(a, b)
         if plan is None:
-            return fallback(a, b, out=out)
+            return fallback(a, b)
         a2, b2, shape, rows, cols = plan
-        if out is None:
-            result = np.empty((rows, cols), a2.dtype)
-        elif _safe_out(out, shape, a2.dtype, a, b):
-            result = out.reshape(rows, cols)  # a view: out is C-contiguous
-        else:
-            return fallback(a, b, out=out)
-        self._ew.binary(op, a2, b2, result, True)
-        return out if out is not None else result.reshape(shape)
+        result = np.empty((rows, cols), a2.dtype)
+        self._ew.binary(op, a2, b2, result, rows * cols >= self.parallel_threshold)
+        return result.reshape(shape)
 
-    # ``out=`` (used by in-place tensor ops) must be the result's shape and dtype, like NumPy's.
     add = _binary_method("ADD", np.add)
     subtract = _binary_method("SUB", np.subtract)
     multiply = _binary_method("MUL", np.multiply)
@@ -365,7 +396,7 @@ class NumbaBackend(NumpyBackend):
 
     # -- reductions -------------------------------------------------------------------------------
     def _reduce(self, kind, x, axis, keepdims, fallback):
-        if not _is_float(x) or x.size < self.memory_bound_threshold or _has_zero_stride(x):
+        if not _is_float(x) or x.size < self.numpy_below["reduction"] or _has_zero_stride(x):
             return fallback(x, axis, keepdims)
         axes = tuple(range(x.ndim)) if axis is None else tuple(
             a % x.ndim for a in ((axis,) if isinstance(axis, int) else axis))
@@ -378,84 +409,98 @@ class NumbaBackend(NumpyBackend):
         outer, n, inner = math.prod(shape[:first]), math.prod(shape[first:last + 1]), math.prod(shape[last + 1:])
         if inner > 1 and kind != self._red.SUM:  # NumPy's SIMD max/min across rows is exact and faster
             return fallback(x, axis, keepdims)
+        if inner == 1 and n < self.numpy_below["reduction_run"]:
+            return fallback(x, axis, keepdims)
         x3 = _contig(x).reshape(outer, n, inner)
         out = np.empty((outer, inner), x.dtype)
         if inner == 1:
-            self._red.reduce_contiguous(kind, x3, out, True)
+            self._red.reduce_contiguous(kind, x3, out, x.size >= self.parallel_threshold)
         else:
-            self._red.reduce_strided(kind, x3, out, True)
+            self._red.reduce_strided(kind, x3, out, x.size >= self.parallel_threshold)
         if keepdims:
             return out.reshape(tuple(1 if i in axes else s for i, s in enumerate(shape)))
         return out.reshape(tuple(s for i, s in enumerate(shape) if i not in axes))
 
     def sum(self, x, axis, keepdims):
-        if getattr(x, "size", 1) < self.memory_bound_threshold:  # small: straight to NumPy
+        if getattr(x, "size", 1) < self.numpy_below["reduction"]:  # small: straight to NumPy
             return np.add.reduce(x, axis=axis, keepdims=keepdims)  # as NumpyBackend.sum
         return self._reduce(self._red.SUM, x, axis, keepdims, super().sum)
 
     def max(self, x, axis, keepdims):
-        if getattr(x, "size", 1) < self.memory_bound_threshold:
+        if getattr(x, "size", 1) < self.numpy_below["reduction"]:
             return np.maximum.reduce(x, axis=axis, keepdims=keepdims)
         return self._reduce(self._red.MAX, x, axis, keepdims, super().max)
 
     def min(self, x, axis, keepdims):
-        if getattr(x, "size", 1) < self.memory_bound_threshold:
+        if getattr(x, "size", 1) < self.numpy_below["reduction"]:
             return np.minimum.reduce(x, axis=axis, keepdims=keepdims)
         return self._reduce(self._red.MIN, x, axis, keepdims, super().min)
 
     # -- softmax family: kernels work on rows, so another axis is moved last first -----------------
-    def _rows(self, arrays, axis):
-        """Each array moved to (rows, n) C-contiguous with ``axis`` last, and a function undoing it."""
-        ndim = arrays[0].ndim
+    def _rows(self, x, axis):
+        """(x as a C-contiguous (rows, n) array with ``axis`` last, restore(out) undoing it)."""
+        ndim = x.ndim
         axis = axis % ndim
-        moved = [np.moveaxis(a, axis, -1) if axis != ndim - 1 else a for a in arrays]
-        shape = moved[0].shape
-        flat = [_contig(m).reshape(-1, shape[-1]) for m in moved]
+        if axis == ndim - 1:  # the common case: a reshape (a view when x is C-contiguous)
+            shape = x.shape
+            x2 = (x if x.flags.carray else np.array(x, order="C")).reshape(-1, shape[-1])
+            return x2, shape, None
+        moved = np.moveaxis(x, axis, -1)
+        return np.array(moved, order="C").reshape(-1, moved.shape[-1]), moved.shape, axis
 
-        def restore(out):
-            out = out.reshape(shape)
-            return np.moveaxis(out, -1, axis) if axis != ndim - 1 else out
+    @staticmethod
+    def _restore(out, shape, axis):
+        out = out.reshape(shape)
+        return out if axis is None else np.moveaxis(out, -1, axis)
 
-        return flat, restore
+    def _softmax_ok(self, x, grad=None) -> bool:
+        """float32/float64 arrays (grad: of x's dtype, broadcastable) of at least numpy_below["softmax"]."""
+        return (type(x) is np.ndarray and x.dtype.char in "fd" and x.ndim > 0
+                and 0 < x.size >= self.numpy_below["softmax"]
+                and (grad is None or (type(grad) is np.ndarray and grad.dtype == x.dtype)))
 
-    def _softmax_ok(self, *arrays) -> bool:
-        first = arrays[0]
-        return (all(_is_float(a) and a.dtype == first.dtype and a.shape == first.shape for a in arrays)
-                and first.ndim > 0 and first.size > 0)
+    def _softmax_forward(self, x, axis, log):
+        if x.ndim == 2 and (axis == -1 or axis == 1) and x.flags.carray:  # the common case, as it is
+            out = np.empty(x.shape, x.dtype)
+            self._sm.softmax_forward(x, out, log, x.size >= self.parallel_threshold)
+            return out
+        x2, shape, moved = self._rows(x, axis)
+        out = np.empty(x2.shape, x2.dtype)
+        self._sm.softmax_forward(x2, out, log, x2.size >= self.parallel_threshold)
+        return self._restore(out, shape, moved)
+
+    def _softmax_backward(self, kernel, grad, out, axis):
+        if grad.shape != out.shape:
+            grad = np.broadcast_to(grad, out.shape)
+        if out.ndim == 2 and (axis == -1 or axis == 1) and out.flags.carray and grad.flags.carray:
+            result = np.empty(out.shape, out.dtype)
+            kernel(grad, out, result, out.size >= self.parallel_threshold)
+            return result
+        g2, _, _ = self._rows(grad, axis)
+        y2, shape, moved = self._rows(out, axis)
+        result = np.empty(y2.shape, y2.dtype)
+        kernel(g2, y2, result, y2.size >= self.parallel_threshold)
+        return self._restore(result, shape, moved)
 
     def softmax(self, x, axis):
         if not self._softmax_ok(x):
             return super().softmax(x, axis)
-        (x2,), restore = self._rows([x], axis)
-        out = np.empty_like(x2)
-        self._sm.softmax_forward(x2, out, False, self._parallel(x2.size))
-        return restore(out)
+        return self._softmax_forward(x, axis, False)
 
     def log_softmax(self, x, axis):
         if not self._softmax_ok(x):
             return super().log_softmax(x, axis)
-        (x2,), restore = self._rows([x], axis)
-        out = np.empty_like(x2)
-        self._sm.softmax_forward(x2, out, True, self._parallel(x2.size))
-        return restore(out)
+        return self._softmax_forward(x, axis, True)
 
     def softmax_backward(self, grad, out, axis):
-        grad = _broadcast(grad, np.shape(out)) if isinstance(grad, np.ndarray) else grad
         if not self._softmax_ok(out, grad):
             return super().softmax_backward(grad, out, axis)
-        (g2, y2), restore = self._rows([grad, out], axis)
-        result = np.empty_like(y2)
-        self._sm.softmax_backward(g2, y2, result, self._parallel(y2.size))
-        return restore(result)
+        return self._softmax_backward(self._sm.softmax_backward, grad, out, axis)
 
     def log_softmax_backward(self, grad, out, axis):
-        grad = _broadcast(grad, np.shape(out)) if isinstance(grad, np.ndarray) else grad
         if not self._softmax_ok(out, grad):
             return super().log_softmax_backward(grad, out, axis)
-        (g2, y2), restore = self._rows([grad, out], axis)
-        result = np.empty_like(y2)
-        self._sm.log_softmax_backward(g2, y2, result, self._parallel(y2.size))
-        return restore(result)
+        return self._softmax_backward(self._sm.log_softmax_backward, grad, out, axis)
 
     # -- softmax cross-entropy (fused; the NumPy reference is in numpy_backend.py) -----------------
     def softmax_cross_entropy_forward(self, logits, targets):
@@ -479,13 +524,15 @@ class NumbaBackend(NumpyBackend):
     # -- indexing gradients -------------------------------------------------------------------------
     def scatter_add(self, shape, index, values, dtype):
         """A zero array of ``shape`` with ``values`` added at ``index``; duplicates accumulate."""
-        shape = tuple(shape)
-        dtype = np.dtype(dtype)
-        items = index if isinstance(index, tuple) else (index,)
-        if (dtype.char not in "fd" or not 0 < len(items) <= len(shape)
-                or not all(isinstance(i, np.ndarray) and i.dtype.kind in "iu" for i in items)
-                or max(i.size for i in items) * math.prod(shape[len(items):]) < self.scatter_threshold):
-            return super().scatter_add(shape, index, values, dtype)
+        items = index if type(index) is tuple else (index,)
+        # The size test comes first and reads only the first index (the scattered count when the indices
+        # have one shape), so a small scatter (the MLP step's) reaches NumPy after few checks.
+        if (not 0 < len(items) <= len(shape) or type(items[0]) is not np.ndarray
+                or items[0].size * math.prod(shape[len(items):]) < self.numpy_below["scatter"]
+                or np.dtype(dtype).char not in "fd"
+                or not all(isinstance(i, np.ndarray) and i.dtype.kind in "iu" for i in items)):
+            return NumpyBackend.scatter_add(self, shape, index, values, dtype)
+        shape, dtype = tuple(shape), np.dtype(dtype)
         arrays = np.broadcast_arrays(*items)
         lead = shape[:len(items)]
         for axis, (idx, n) in enumerate(zip(arrays, lead)):

@@ -3,7 +3,7 @@
 Unary kernels take flat C-contiguous arrays (``x``, ``out``, ...) and a ``parallel`` flag chosen by the
 backend from the size: a ``prange`` loop costs microseconds to start, so small arrays run a plain loop.
 Every element is independent, so no ``prange`` iteration writes an element another one reads. Arithmetic
-is done in float64 and rounded once on store.
+is done in float64 and rounded once on store, except where noted.
 """
 
 from __future__ import annotations
@@ -120,24 +120,28 @@ def softplus_forward(x, out, beta, threshold, parallel):
 
 
 # -- fused backward kernels: grad * f'(x), one pass -------------------------------------------------------
+# sigmoid and tanh backward stay in the arrays' dtype (``one``): the results are bitwise NumPy's, and float32
+# arithmetic vectorises at twice the width (the int literal 1 would promote the loop to float64: 1.7x slower).
 @njit(**JIT)
 def sigmoid_backward(g, y, out, parallel):
+    one = y.dtype.type(1)
     if parallel:
         for i in prange(g.size):
-            out[i] = g[i] * y[i] * (1 - y[i])
+            out[i] = g[i] * y[i] * (one - y[i])
     else:
         for i in range(g.size):
-            out[i] = g[i] * y[i] * (1 - y[i])
+            out[i] = g[i] * y[i] * (one - y[i])
 
 
 @njit(**JIT)
 def tanh_backward(g, y, out, parallel):
+    one = y.dtype.type(1)
     if parallel:
         for i in prange(g.size):
-            out[i] = g[i] * (1 - y[i] * y[i])
+            out[i] = g[i] * (one - y[i] * y[i])
     else:
         for i in range(g.size):
-            out[i] = g[i] * (1 - y[i] * y[i])
+            out[i] = g[i] * (one - y[i] * y[i])
 
 
 @njit(**JIT)
