@@ -253,6 +253,31 @@ class NumpyBackend:
     def tanh_backward(self, grad, out):
         return grad * (1 - out * out)
 
+    # (grad, x) for these: their derivative needs the input, not the output.
+    def relu_backward(self, grad, x):
+        """grad * (x > 0): relu'(0) = 0."""
+        return grad * (x > 0)
+
+    def leaky_relu_backward(self, grad, x, negative_slope):
+        """grad * (1 if x > 0 else negative_slope)."""
+        return grad * np.where(x > 0, x.dtype.type(1), x.dtype.type(negative_slope))
+
+    def gelu_backward(self, grad, x, approximate: str):
+        """grad * gelu'(x), exact (Phi(x) + x phi(x)) or for the tanh approximation."""
+        if approximate == "tanh":
+            c = math.sqrt(2 / math.pi)
+            t = np.tanh((x + x * x * x * 0.044715) * c)
+            slope = (t + 1) * 0.5 + x * 0.5 * (1 - t * t) * ((x * x * (3 * 0.044715) + 1) * c)
+        else:
+            cdf = (self.erf(x * (1 / math.sqrt(2))) + 1) * 0.5
+            slope = cdf + x * (np.exp(x * x * -0.5) * (1 / math.sqrt(2 * math.pi)))
+        return grad * slope
+
+    def softplus_backward(self, grad, x, beta, threshold):
+        """grad * (1 if beta * x > threshold else sigmoid(beta * x))."""
+        bx = x * beta if beta != 1 else x
+        return grad * np.where(bx > threshold, x.dtype.type(1), self.sigmoid(bx))
+
     def softmax_backward(self, grad, out, axis):
         return out * (grad - np.add.reduce(grad * out, axis=axis, keepdims=True))
 

@@ -32,7 +32,14 @@ from hypothesis import strategies as st
 
 import minigrad
 from minigrad import ops
-from minigrad.ops.elementwise import SigmoidBackward, TanhBackward
+from minigrad.ops.elementwise import (
+    GeluBackward,
+    LeakyReluBackward,
+    ReluBackward,
+    SigmoidBackward,
+    SoftplusBackward,
+    TanhBackward,
+)
 from minigrad.ops.loss import softmax_cross_entropy
 from minigrad.ops.softmax import LogSoftmaxBackward, SoftmaxBackward
 from minigrad.testing import (
@@ -1083,6 +1090,30 @@ def _activation_backward_case(draw, dtype, max_size, lo, hi):
 
 
 @st.composite
+def _input_backward_case(draw, dtype, max_size, avoid=(), margin=None):
+    """(g, x) for a fused activation backward that reads the input: x away from the kinks in ``avoid``."""
+    shape = draw(mst.shapes(max_size=max_size))
+    return Case((draw(_arr(dtype, shape, -2.0, 2.0)), draw(_arr(dtype, shape, -4.0, 4.0, avoid=avoid, margin=margin))))
+
+
+def _gelu_slope(x, approximate):
+    """gelu'(x) in tensor ops: the composite definition of GeluBackward."""
+    if approximate == "tanh":
+        c = math.sqrt(2 / math.pi)
+        t = ((x + x * x * x * 0.044715) * c).tanh()
+        return (t + 1) * 0.5 + x * 0.5 * (1 - t * t) * ((x * x * (3 * 0.044715) + 1) * c)
+    return ((x * (1 / math.sqrt(2))).erf() + 1) * 0.5 + x * (x * x * -0.5).exp() * (1 / math.sqrt(2 * math.pi))
+
+
+_SOFTPLUS_BETA, _SOFTPLUS_THRESHOLD = 2.0, 3.0  # beta x > threshold (the linear part) for x > 1.5
+
+
+def _softplus_slope(x):
+    linear = (x * _SOFTPLUS_BETA > _SOFTPLUS_THRESHOLD).astype(x.dtype)
+    return linear + (1 - linear) * (x * _SOFTPLUS_BETA).sigmoid()
+
+
+@st.composite
 def _softmax_backward_case(draw, dtype, max_size, log):
     """(g, y, axis) with y a real (log-)softmax output, so the identities the kernels use hold."""
     shape = draw(mst.shapes(min_dims=1, max_size=max_size))
@@ -1112,6 +1143,22 @@ FUSED_CHECKS: list[FusedCheck] = [
                SigmoidBackward.apply, lambda g, y: g * y * (1 - y), "elementwise"),
     FusedCheck("TanhBackward vs g*(1-y*y)", ("tanh",), lambda d, s: _activation_backward_case(d, s, -0.999, 0.999),
                TanhBackward.apply, lambda g, y: g * (1 - y * y), "elementwise"),
+    FusedCheck("ReluBackward vs g*(x>0)", ("relu",), lambda d, s: _input_backward_case(d, s, (0.0,), 0.05),
+               ReluBackward.apply, lambda g, x: g * (x > 0).astype(x.dtype), "elementwise"),
+    FusedCheck("LeakyReluBackward vs g*where(x>0,1,slope)", ("leaky_relu",),
+               lambda d, s: _input_backward_case(d, s, (0.0,), 0.05),
+               lambda g, x: LeakyReluBackward.apply(g, x, 0.2),
+               lambda g, x: g * ((x > 0).astype(x.dtype) * 0.8 + 0.2), "elementwise"),
+    FusedCheck("GeluBackward vs g*gelu'(x) (erf)", ("gelu",), lambda d, s: _input_backward_case(d, s),
+               lambda g, x: GeluBackward.apply(g, x, "none"), lambda g, x: g * _gelu_slope(x, "none"),
+               "transcendental"),
+    FusedCheck("GeluBackward vs g*gelu'(x) (tanh)", ("gelu",), lambda d, s: _input_backward_case(d, s),
+               lambda g, x: GeluBackward.apply(g, x, "tanh"), lambda g, x: g * _gelu_slope(x, "tanh"),
+               "transcendental"),
+    FusedCheck("SoftplusBackward vs g*where(bx>t,1,sigmoid(bx))", ("softplus",),
+               lambda d, s: _input_backward_case(d, s, (_SOFTPLUS_THRESHOLD / _SOFTPLUS_BETA,), 0.05),
+               lambda g, x: SoftplusBackward.apply(g, x, _SOFTPLUS_BETA, _SOFTPLUS_THRESHOLD),
+               lambda g, x: g * _softplus_slope(x), "transcendental"),
     FusedCheck("SoftmaxBackward vs y*(g-sum(g*y))", ("softmax",), lambda d, s: _softmax_backward_case(d, s, False),
                lambda g, y, axis: SoftmaxBackward.apply(g, y, axis),
                lambda g, y, axis: y * (g - (g * y).sum(axis, keepdims=True))),

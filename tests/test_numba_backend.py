@@ -494,3 +494,26 @@ def test_threading_policy_when_libgomp_is_already_loaded():
     if result.stdout.strip() == "no libgomp":
         pytest.skip("libgomp is not installed here")
     assert result.stdout.strip().startswith(("workqueue", "tbb")), result.stdout
+
+
+@pytest.mark.parametrize(("op", "kernel"), [
+    (lambda x: x.sigmoid(), "sigmoid_backward"), (lambda x: x.tanh(), "tanh_backward"),
+    (lambda x: x.relu(), "relu_backward"), (lambda x: x.leaky_relu(0.1), "leaky_relu_backward"),
+    (lambda x: x.gelu(), "gelu_backward"), (lambda x: x.gelu(approximate="tanh"), "gelu_backward"),
+    (lambda x: x.softplus(), "softplus_backward"),
+])
+def test_autograd_reaches_the_fused_activation_backward_kernels(op, kernel, monkeypatch):
+    """Each activation's first-order backward is one call of its fused kernel, and agrees with NumPy."""
+    be = NumbaBackend()
+    be.numpy_below = dict.fromkeys(be.numpy_below, 0)
+    calls = []
+    original = getattr(be, kernel)
+    monkeypatch.setattr(be, kernel, lambda *args: calls.append(kernel) or original(*args))
+    data = np.random.default_rng(5).standard_normal((6, 7)).astype(np.float32)
+    upstream = np.random.default_rng(6).standard_normal((6, 7)).astype(np.float32)
+    x = mg.Tensor(data.copy(), be, requires_grad=True)
+    op(x).backward(mg.Tensor(upstream, be))
+    assert calls == [kernel]
+    ref = mg.tensor(data, requires_grad=True)
+    op(ref).backward(mg.tensor(upstream))
+    np.testing.assert_allclose(x.grad.numpy(), ref.grad.numpy(), **tol(np.float32))

@@ -299,39 +299,23 @@ class NumbaBackend(NumpyBackend):
         return self._unary_grad(self._ew.tanh_backward, grad, out)
 
     def relu_backward(self, grad, x):
-        """grad * (x > 0): relu'(0) = 0."""
         if not self._grad_ok(grad, x):
-            return grad * (x > 0)
+            return super().relu_backward(grad, x)
         return self._unary_grad(self._ew.leaky_relu_backward, grad, x, x.dtype.type(0))
 
     def leaky_relu_backward(self, grad, x, negative_slope):
-        """grad * (1 if x > 0 else negative_slope)."""
         if not self._grad_ok(grad, x):
-            return grad * np.where(x > 0, 1, negative_slope).astype(x.dtype)
+            return super().leaky_relu_backward(grad, x, negative_slope)
         return self._unary_grad(self._ew.leaky_relu_backward, grad, x, x.dtype.type(negative_slope))
 
     def gelu_backward(self, grad, x, approximate: str):
-        """grad * gelu'(x), exact or for the tanh approximation."""
-        if not (_is_float(x) and _is_float(grad) and grad.dtype == x.dtype):
-            raise TypeError(f"gelu_backward: needs float32/float64 arrays of one dtype, got {grad.dtype}, {x.dtype}")
-        if x.size < self.numpy_below["gelu"]:  # the Gelu op's own formula, in NumPy
-            if approximate == "tanh":
-                c = math.sqrt(2 / math.pi)
-                t = np.tanh((x + x * x * x * 0.044715) * c)
-                slope = (t + 1) * 0.5 + x * 0.5 * (1 - t * t) * ((x * x * (3 * 0.044715) + 1) * c)
-            else:
-                cdf = (self.erf(x * (1 / math.sqrt(2))) + 1) * 0.5
-                slope = cdf + x * (np.exp(x * x * -0.5) * (1 / math.sqrt(2 * math.pi)))
-            return grad * slope
+        if not self._grad_ok(grad, x) or x.size < self.numpy_below["gelu"]:
+            return super().gelu_backward(grad, x, approximate)
         return self._unary_grad(self._ew.gelu_backward, grad, x, approximate == "tanh")
 
     def softplus_backward(self, grad, x, beta, threshold):
-        """grad * (1 if beta * x > threshold else sigmoid(beta * x))."""
-        if not (_is_float(x) and _is_float(grad) and grad.dtype == x.dtype):
-            raise TypeError(f"softplus_backward: needs float arrays of one dtype, got {grad.dtype}, {x.dtype}")
-        if x.size < self.numpy_below["activation_grad"]:
-            bx = x * beta
-            return grad * np.where(bx > threshold, x.dtype.type(1), self.sigmoid(bx))
+        if not self._grad_ok(grad, x):
+            return super().softplus_backward(grad, x, beta, threshold)
         return self._unary_grad(self._ew.softplus_backward, grad, x, float(beta), float(threshold))
 
     # -- elementwise, binary ----------------------------------------------------------------------

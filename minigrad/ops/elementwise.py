@@ -199,7 +199,21 @@ class Relu(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        return g * constant(ctx, ctx.backend.greater(x.data, 0))
+        return ReluBackward.apply(g, x)
+
+
+class ReluBackward(Function):
+    """g * (x > 0), one fused kernel; linear in g, and its derivative in x is 0 (almost everywhere)."""
+
+    @staticmethod
+    def forward(ctx, g, x):
+        ctx.save_for_backward(x)
+        return ctx.backend.relu_backward(g.data, x.data)
+
+    @staticmethod
+    def backward(ctx, gg):
+        (x,) = ctx.saved_tensors
+        return ReluBackward.apply(gg, x), None
 
 
 class LeakyRelu(Function):
@@ -214,9 +228,22 @@ class LeakyRelu(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        be = ctx.backend
-        slope = be.where(be.greater(x.data, 0), be.asarray(1, x.dtype), be.asarray(ctx.slope, x.dtype))
-        return g * constant(ctx, slope), None
+        return LeakyReluBackward.apply(g, x, ctx.slope), None
+
+
+class LeakyReluBackward(Function):
+    """g * (1 if x > 0 else negative_slope), one fused kernel; linear in g, 0 derivative in x."""
+
+    @staticmethod
+    def forward(ctx, g, x, negative_slope):
+        ctx.save_for_backward(x)
+        ctx.slope = negative_slope
+        return ctx.backend.leaky_relu_backward(g.data, x.data, negative_slope)
+
+    @staticmethod
+    def backward(ctx, gg):
+        (x,) = ctx.saved_tensors
+        return LeakyReluBackward.apply(gg, x, ctx.slope), None, None
 
 
 class Gelu(Function):
@@ -231,16 +258,42 @@ class Gelu(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        if ctx.approximate == "tanh":
-            inner = (x + x * x * x * 0.044715) * _SQRT_2_OVER_PI
-            t = inner.tanh()
-            d_inner = (x * x * (3 * 0.044715) + 1) * _SQRT_2_OVER_PI
-            slope = (t + 1) * 0.5 + x * 0.5 * (1 - t * t) * d_inner
-        else:
-            cdf = ((x * _INV_SQRT_2).erf() + 1) * 0.5
-            pdf = (x * x * -0.5).exp() * _INV_SQRT_2PI
-            slope = cdf + x * pdf
-        return g * slope, None
+        return GeluBackward.apply(g, x, ctx.approximate), None
+
+
+class GeluBackward(Function):
+    """g * gelu'(x), one fused kernel; differentiable in g and x (gelu'' written in tensor ops)."""
+
+    @staticmethod
+    def forward(ctx, g, x, approximate):
+        ctx.save_for_backward(g, x)
+        ctx.approximate = approximate
+        return ctx.backend.gelu_backward(g.data, x.data, approximate)
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, x = ctx.saved_tensors
+        need_g, need_x = ctx.needs_input_grad[:2]
+        gg_g = GeluBackward.apply(gg, x, ctx.approximate) if need_g else None
+        gg_x = gg * g * _gelu_second_derivative(x, ctx.approximate) if need_x else None
+        return gg_g, gg_x, None
+
+
+def _gelu_second_derivative(x: Tensor, approximate: str) -> Tensor:
+    """gelu''(x) in tensor ops (so it differentiates again).
+
+    Exact: gelu' = Phi + x phi, so gelu'' = 2 phi - x^2 phi = phi (2 - x^2).
+    tanh: with u = c (x + k x^3), t = tanh(u), gelu' = (1 + t) / 2 + x (1 - t^2) u' / 2, so
+    gelu'' = (1 - t^2) (u' - x t u'^2 + x u'' / 2), u' = c (1 + 3 k x^2), u'' = 6 c k x.
+    """
+    if approximate == "tanh":
+        x2 = x * x
+        t = ((x + x2 * x * 0.044715) * _SQRT_2_OVER_PI).tanh()
+        du = (x2 * (3 * 0.044715) + 1) * _SQRT_2_OVER_PI
+        ddu = x * (6 * 0.044715 * _SQRT_2_OVER_PI)
+        return (1 - t * t) * (du - x * t * du * du + x * ddu * 0.5)
+    pdf = (x * x * -0.5).exp() * _INV_SQRT_2PI
+    return pdf * (2 - x * x)
 
 
 class Softplus(Function):
@@ -255,10 +308,31 @@ class Softplus(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        be = ctx.backend
-        bx = x * ctx.beta if ctx.beta != 1 else x
-        linear = constant(ctx, be.greater(bx.data, ctx.threshold))
-        return g * Where.apply(linear, 1.0, bx.sigmoid()), None, None
+        return SoftplusBackward.apply(g, x, ctx.beta, ctx.threshold), None, None
+
+
+class SoftplusBackward(Function):
+    """g * (1 if beta x > threshold else sigmoid(beta x)), one fused kernel; differentiable in g and x."""
+
+    @staticmethod
+    def forward(ctx, g, x, beta, threshold):
+        ctx.save_for_backward(g, x)
+        ctx.beta, ctx.threshold = beta, threshold
+        return ctx.backend.softplus_backward(g.data, x.data, beta, threshold)
+
+    @staticmethod
+    def backward(ctx, gg):
+        g, x = ctx.saved_tensors
+        need_g, need_x = ctx.needs_input_grad[:2]
+        beta, threshold = ctx.beta, ctx.threshold
+        gg_g = SoftplusBackward.apply(gg, x, beta, threshold) if need_g else None
+        gg_x = None
+        if need_x:  # d/dx sigmoid(beta x) = beta s (1 - s) below the threshold, 0 in the linear part
+            bx = x * beta if beta != 1 else x
+            s = bx.sigmoid()
+            curve = constant(ctx, ctx.backend.greater(bx.data, threshold))
+            gg_x = gg * g * Where.apply(curve, 0.0, s * (1 - s) * beta)
+        return gg_g, gg_x, None, None
 
 
 class Clip(Function):
