@@ -246,6 +246,10 @@ class NumpyBackend:
     def ascontiguous(self, x):
         return np.ascontiguousarray(x)
 
+    def add_scaled_(self, out, x, alpha):
+        """out += alpha * x, in place (optimizer updates); returns ``out``."""
+        return np.add(out, np.multiply(x, alpha), out=out)
+
     # -- fused backward kernels (each the forward of a differentiable backward op) -----------------
     def sigmoid_backward(self, grad, out):
         return grad * out * (1 - out)

@@ -178,21 +178,20 @@ MLP_SCRIPT = textwrap.dedent("""
             params += [mg.tensor(w, requires_grad=True, backend=backend),
                        mg.tensor(np.zeros(n_out, np.float32), requires_grad=True, backend=backend)]
         x = mg.tensor(rng.standard_normal((60, 784)).astype(np.float32), backend=backend)
-        t = rng.integers(0, 10, 60)
-        return params, x, t
+        t = mg.tensor(rng.integers(0, 10, 60), backend=backend)
+        rows = mg.arange(60, backend=backend)
+        return params, x, (rows, t), mg.optim.SGD(params, lr=0.1)
 
-    def step(params, x, t, lr=0.1):
+    def step(params, x, index, opt):  # the step of bench_core.py's (b)
         h = x
         for i in range(0, len(params), 2):
             h = h @ params[i] + params[i + 1]
             if i < len(params) - 2:
                 h = mg.sigmoid(h)
-        loss = -mg.log_softmax(h, -1)[np.arange(60), t].mean()
+        loss = -mg.log_softmax(h, -1)[index].mean()
         loss.backward()
-        with mg.no_grad():
-            for p in params:
-                p -= p.grad * lr
-                p.grad = None
+        opt.step()
+        opt.zero_grad()
         return loss
 """)
 
@@ -202,15 +201,15 @@ def run_mlp(backends, repeat):
     exec(MLP_SCRIPT, namespace)  # noqa: S102 - the same code is timed in a fresh process below
     steps = {}
     for name in backends:
-        params, x, t = namespace["make_mlp"](name)
-        steps[name] = lambda p=params, x=x, t=t: namespace["step"](p, x, t)
+        params, x, index, opt = namespace["make_mlp"](name)
+        steps[name] = lambda p=params, x=x, i=index, o=opt: namespace["step"](p, x, i, o)
     # Many short samples: with other processes on the 2 cores, OpenBLAS's threads get descheduled in
     # bursts that triple a step's time; the fastest of 4x as many 20 ms samples finds the quiet windows.
     return compare(steps, repeat=4 * repeat, min_time=0.02)
 
 
 def fresh_process_first_step(backend: str, env: dict) -> float:
-    code = MLP_SCRIPT + f"\nparams, x, t = make_mlp({backend!r})\nstep(params, x, t)\n"
+    code = MLP_SCRIPT + f"\nstep(*make_mlp({backend!r}))\n"
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
     return time.perf_counter() - start

@@ -517,3 +517,49 @@ def test_autograd_reaches_the_fused_activation_backward_kernels(op, kernel, monk
     ref = mg.tensor(data, requires_grad=True)
     op(ref).backward(mg.tensor(upstream))
     np.testing.assert_allclose(x.grad.numpy(), ref.grad.numpy(), **tol(np.float32))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(), (7,), (30, 40)])
+def test_add_scaled_matches_numpy_bitwise(be, dtype, shape):
+    """The optimizer update out += alpha * x: float32 stays float32 arithmetic, rounded as NumPy rounds."""
+    rng = np.random.default_rng(9)
+    out = rng.standard_normal(shape).astype(dtype)
+    x = rng.standard_normal(shape).astype(dtype)
+    expected = REF.add_scaled_(out.copy(), x, -0.1)
+    got = be.add_scaled_(out, x, -0.1)
+    assert got is out and out.dtype == dtype
+    np.testing.assert_array_equal(out, expected)
+    same = out.copy()
+    be.add_scaled_(same, same, 0.5)  # x is out: each element reads itself before the write
+    np.testing.assert_array_equal(same, REF.add_scaled_(out.copy(), out.copy(), 0.5))
+
+
+def test_add_scaled_parallel_and_fallbacks(serial):
+    be = NumbaBackend()
+    be.memory_bound_parallel = 16  # through the prange loop
+    rng = np.random.default_rng(10)
+    out, x = rng.standard_normal(1000).astype(np.float32), rng.standard_normal(1000).astype(np.float32)
+    expected = REF.add_scaled_(out.copy(), x, 0.3)
+    np.testing.assert_array_equal(be.add_scaled_(out, x, 0.3), expected)
+    strided = rng.standard_normal(2000).astype(np.float32)[::2]  # not contiguous: NumPy runs it
+    target = rng.standard_normal(1000).astype(np.float32)
+    np.testing.assert_array_equal(serial.add_scaled_(target.copy(), strided, 2.0),
+                                  REF.add_scaled_(target.copy(), strided, 2.0))
+    buf = rng.standard_normal(1001).astype(np.float32)  # overlapping operands: NumPy buffers them
+    expected = buf[1:] + buf[:-1]
+    np.testing.assert_array_equal(serial.add_scaled_(buf[1:], buf[:-1], 1.0), expected)
+
+
+def test_sgd_on_numba_matches_numpy_bitwise():
+    rng = np.random.default_rng(11)
+    w0, grads = rng.standard_normal((20, 30)).astype(np.float32), rng.standard_normal((3, 20, 30)).astype(np.float32)
+    results = {}
+    for name in ("numpy", "numba"):
+        p = mg.tensor(w0, requires_grad=True, backend=name)
+        opt = mg.optim.SGD([p], lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01)
+        for g in grads:
+            p.grad = mg.tensor(g, backend=name)
+            opt.step()
+        results[name] = p.numpy()
+    np.testing.assert_array_equal(results["numba"], results["numpy"])

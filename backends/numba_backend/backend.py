@@ -117,7 +117,12 @@ class NumbaBackend(NumpyBackend):
         # scatter_add (counted in scattered values): np.add.at wins below ~1500 (the kernel's index checks
         # and conversion cost ~10 us); 5x faster at 6000.
         "scatter": 1 << 11,
+        # add_scaled_ (optimizer updates, out += alpha * x in one pass): 2.0-2.5x from 10 elements to 1M.
+        "update": 0,
     }
+    # A memory-bound pass starts its thread pool only from here: at 78K elements the parallel update took
+    # 53 us against 7 us serial (waking the pool), and it pays from ~1M (1.8x serial, 3.5x at 4M).
+    memory_bound_parallel = 1 << 20
 
     @classmethod
     def check_available(cls) -> None:
@@ -203,6 +208,7 @@ class NumbaBackend(NumpyBackend):
             ew.leaky_relu_backward(x, x, out, dtype(0.1), False)
             ew.gelu_backward(x, x, out, False, False)
             ew.softplus_backward(x, x, out, 1.0, 20.0, False)
+            ew.add_scaled(out, x, dtype(0.5), False)
             x2 = x.reshape(2, 4)
             out2 = np.empty_like(x2)
             ew.binary(ew.ADD, x2, x2, out2, False)
@@ -317,6 +323,16 @@ class NumbaBackend(NumpyBackend):
         if not self._grad_ok(grad, x):
             return super().softplus_backward(grad, x, beta, threshold)
         return self._unary_grad(self._ew.softplus_backward, grad, x, float(beta), float(threshold))
+
+    def add_scaled_(self, out, x, alpha):
+        if (type(out) is np.ndarray and type(x) is np.ndarray and out.flags.carray and x.flags.carray
+                and out.shape == x.shape and out.dtype == x.dtype and out.dtype.char in "fd"
+                and out.size >= self.numpy_below["update"]
+                and (x is out or not np.may_share_memory(out, x))):
+            self._ew.add_scaled(out.ravel(), x.ravel(), out.dtype.type(alpha),
+                                out.size >= self.memory_bound_parallel)
+            return out
+        return super().add_scaled_(out, x, alpha)
 
     # -- elementwise, binary ----------------------------------------------------------------------
     def _binary_plan(self, a, b):

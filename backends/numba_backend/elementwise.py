@@ -231,3 +231,15 @@ def binary(op, a, b, out, parallel):
         for i in range(rows):
             _binary_row(op, a, i * a_step, b, i * b_step, out, i)
 
+
+# -- optimizer updates ------------------------------------------------------------------------------------
+@njit(**JIT)
+def add_scaled(out, x, alpha, parallel):
+    """out += alpha * x in one pass over flat arrays. ``alpha`` comes in out's dtype and nothing is
+    widened, so float32 rounds exactly as NumPy's multiply-then-add does (no fastmath: no FMA)."""
+    if parallel:
+        for i in prange(out.size):
+            out[i] += alpha * x[i]
+    else:
+        for i in range(out.size):
+            out[i] += alpha * x[i]

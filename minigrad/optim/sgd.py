@@ -53,7 +53,7 @@ class SGD(Optimizer):
                     be.add(b, d_p if dampening == 0 else be.multiply(d_p, 1 - dampening), out=b)
                     buf._vc.value += 1
                 d_p = be.add(d_p, be.multiply(buf.data, momentum)) if nesterov else buf.data
-            be.subtract(w, be.multiply(d_p, lr), out=w)
+            be.add_scaled_(w, d_p, -lr)  # w -= lr * d_p: one fused pass where the backend has one
             p._vc.value += 1
 
 
