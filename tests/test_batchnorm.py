@@ -557,12 +557,12 @@ def test_numba_backend_uses_its_batchnorm_kernels():
 
     be = mg.backends.load("numba")
     assert type(be).batch_norm_forward is not NumpyBackend.batch_norm_forward
-    x = np.random.default_rng(12).standard_normal((300, 200)).astype(np.float32)  # a parallel path
+    x = np.random.default_rng(12).standard_normal((600, 500)).astype(np.float32)  # a parallel path
     assert nbk.path_for(x, be.parallel_threshold) != "serial"
     out, mean, var = be.batch_norm_forward(x, None, None, EPS)
     np.testing.assert_allclose(out, NumpyBackend().batch_norm_forward(x, None, None, EPS)[0], atol=1e-5)
     dx, dw, db = be.batch_norm_backward(x, x, mean, 1 / np.sqrt(var + EPS), None)
-    assert dx.shape == x.shape and dw.shape == db.shape == (200,)
+    assert dx.shape == x.shape and dw.shape == db.shape == (500,)
 
 
 @pytest.mark.parametrize(("shape", "path"), [((3000, 2), "rows"), ((64, 2, 8), "blocks"), ((40, 2), "serial")])

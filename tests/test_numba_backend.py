@@ -40,7 +40,7 @@ def be(request, serial) -> NumbaBackend:
     backend = NumbaBackend()
     backend.numpy_below = dict.fromkeys(backend.numpy_below, 0)  # every kernel runs, whatever the size
     if request.param == "parallel kernels":
-        backend.parallel_threshold = 16  # through its prange path
+        backend.parallel_threshold = backend.memory_bound_parallel = 16  # through its prange path
     return backend
 
 
@@ -226,7 +226,7 @@ def test_scatter_add(be, dtype):
 
 
 def test_above_default_threshold(serial):
-    assert serial.parallel_threshold <= 300 * 200 and serial.numpy_below["reduction"] <= 1200 * 1000
+    assert serial.parallel_threshold <= 1200 * 1000 and serial.numpy_below["reduction"] <= 1200 * 1000
     x, g = arrays(np.float32, shape=(1200, 1000))
     close(serial.sigmoid(x), REF.sigmoid(x), np.float32)
     close(serial.add(x, g[0]), REF.add(x, g[0]), np.float32)
@@ -304,7 +304,7 @@ def test_disable_jit_gives_the_same_results():
         from minigrad_backends.numba_backend import NumbaBackend
         from minigrad_backends.numpy_backend import NumpyBackend
         be, ref = NumbaBackend(), NumpyBackend()
-        be.parallel_threshold = 16
+        be.parallel_threshold = be.memory_bound_parallel = 16
         be.numpy_below = dict.fromkeys(be.numpy_below, 16)
         rng = np.random.default_rng(0)
         for dt in (np.float32, np.float64):

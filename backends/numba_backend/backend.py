@@ -102,8 +102,8 @@ class NumbaBackend(NumpyBackend):
         # at every size, even parallel. The gain of the pair is in the fused backward.
         "tanh": math.inf,
         # gelu forward and backward: math.erf per element is no faster than SciPy's; the serial kernels
-        # lost 0.5-0.8x at 6000-24000 elements, the parallel ones win 1.2-1.7x.
-        "gelu": 1 << 15,
+        # lost 0.5-0.8x at 6000-24000 elements, the parallel ones win 1.2-1.7x: so from parallel_threshold.
+        "gelu": 1 << 18,
         # softmax, log_softmax, their backward and cross-entropy: one pass per row wins at every size.
         "softmax": 0,
         # Plain binary ops are memory-bound with nothing to fuse: same-shape ones stayed at 0.6-1.0x up to
@@ -120,8 +120,14 @@ class NumbaBackend(NumpyBackend):
         # add_scaled_ (optimizer updates, out += alpha * x in one pass): 2.0-2.5x from 10 elements to 1M.
         "update": 0,
     }
-    # A memory-bound pass starts its thread pool only from here: at 78K elements the parallel update took
-    # 53 us against 7 us serial (waking the pool), and it pays from ~1M (1.8x serial, 3.5x at 4M).
+    # Kernels start Numba's thread pool only from here. Waking the passive pool costs tens of us on these
+    # machines: against its own serial loop, parallel sigmoid took 3.3x the time at 32K elements and 1.2x
+    # at 128K, and won from ~256K (1.2x; 1.7x at 1M); log_softmax's backward likewise (0.46x at 32K, 1.43x
+    # at 256K). (NumPy's protocol default, 2^15, was far too low for this policy.)
+    parallel_threshold = 1 << 18
+    # A cheap memory-bound pass (the fused activation backward kernels, the optimizer update) pays for the
+    # pool later still: sigmoid's backward 0.08x at 32K, 0.79x at 512K, 1.15x at 1M; the update took 53 us
+    # against 7 us serial at 78K, and won from ~1M (1.8x, 3.5x at 4M).
     memory_bound_parallel = 1 << 20
 
     @classmethod
@@ -254,7 +260,7 @@ class NumbaBackend(NumpyBackend):
         if not x.flags.carray:
             x = np.array(x, order="C")
         out = np.empty(x.shape, x.dtype)
-        kernel(grad.ravel(), x.ravel(), out.ravel(), *params, x.size >= self.parallel_threshold)
+        kernel(grad.ravel(), x.ravel(), out.ravel(), *params, x.size >= self.memory_bound_parallel)
         return out
 
     def sigmoid(self, x):

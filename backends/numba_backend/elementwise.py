@@ -17,7 +17,9 @@ from ._math import exp, log1p_exp, sigmoid, tanh
 
 # Only explicit ``prange`` loops run in parallel. With ``parallel=True`` Numba would also turn array
 # expressions and allocations such as np.zeros(n) into parallel regions, even on a kernel's serial branch:
-# the BatchNorm kernel at (60, 100) then woke the thread pool three times and took 4x as long.
+# the BatchNorm kernel at (60, 100) then woke the thread pool three times and took 4x as long. These flags
+# stop most of it, but not np.zeros (nor np.full/np.ones): allocate with np.empty and fill in a loop inside
+# parallel-compiled kernels (see batchnorm._zeros).
 PARALLEL = dict(prange=True, numpy=False, comprehension=False, reduction=False, inplace_binop=False,
                 setitem=False, stencil=False, fusion=False)
 JIT = dict(cache=True, parallel=PARALLEL, nogil=True, error_model="numpy")
