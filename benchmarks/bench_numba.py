@@ -37,13 +37,16 @@ import minigrad as mg  # noqa: E402
 SQRT_2_OVER_PI = np.sqrt(2 / np.pi)
 
 
+def _inputs(shape, rng):
+    """x, an upstream gradient g, a bias row, class targets and scatter rows for a 2-D ``shape``."""
+    return (rng.standard_normal(shape).astype(np.float32), rng.standard_normal(shape).astype(np.float32),
+            rng.standard_normal(shape[1]).astype(np.float32), rng.integers(0, shape[1], shape[0]),
+            rng.integers(0, shape[0], shape[0]))
+
+
 def kernel_cases(nb, ref, shape, rng):
     """name -> (numba fwd+bwd, numpy fwd+bwd) closures on float32 arrays of ``shape``."""
-    x = rng.standard_normal(shape).astype(np.float32)
-    g = rng.standard_normal(shape).astype(np.float32)
-    bias = rng.standard_normal(shape[1]).astype(np.float32)
-    targets = rng.integers(0, shape[1], shape[0])
-    rows = rng.integers(0, shape[0], shape[0])
+    x, g, bias, targets, rows = _inputs(shape, rng)
 
     def ce_nb():
         loss, lp = nb.softmax_cross_entropy_forward(x, targets)
@@ -88,11 +91,7 @@ def kernel_cases(nb, ref, shape, rng):
 
 def sweep_cases(nb, ref, shape, rng):
     """family -> {op: (numba, numpy)} for one op at a time, ``nb`` always running its kernels."""
-    x = rng.standard_normal(shape).astype(np.float32)
-    g = rng.standard_normal(shape).astype(np.float32)
-    bias = rng.standard_normal(shape[1]).astype(np.float32)
-    targets = rng.integers(0, shape[1], shape[0])
-    rows = rng.integers(0, shape[0], shape[0])
+    x, g, bias, targets, rows = _inputs(shape, rng)
     sig, th, sm, lsm = ref.sigmoid(x), ref.tanh(x), ref.softmax(x, -1), ref.log_softmax(x, -1)
     per_row = np.full(shape[0], 1 / shape[0], np.float32)
 
