@@ -134,7 +134,7 @@ class NumpyBackend:
         # 1 / (1 + e^-x): e^-x overflows to inf for very negative x, giving the correct limit 0, so the
         # overflow warning is silenced rather than paying for a branch per element.
         with np.errstate(over="ignore"):
-            out = np.negative(x, out=np.empty_like(x))  # an array even for 0-d x
+            out = np.negative(x, out=np.empty(x.shape, x.dtype))  # an array even for 0-d x
             np.exp(out, out=out)
             out += 1
             return np.reciprocal(out, out=out)

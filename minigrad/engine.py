@@ -106,17 +106,18 @@ def _run(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate):
     else:
         needed = None
 
-    buffers: dict = {}
+    buffers: dict = {}  # gradients summed so far for nodes that more consumers will still send to
     for node, g in zip(roots, grad_outputs):
         buffers[node] = buffers[node] + g if node in buffers else g
 
-    ready = [n for n in dict.fromkeys(roots) if n not in dependencies]
+    # (node, its summed gradient) pairs: a node with one consumer gets its gradient handed over directly,
+    # without a trip through ``buffers``.
+    ready = [(n, buffers.pop(n, None)) for n in dict.fromkeys(roots) if n not in dependencies]
     stored: set = {id(g.data) for g in grad_outputs}  # arrays a leaf may not own without copying
     token = _enabled.set(create_graph)
     try:
         while ready:
-            node = ready.pop()
-            g = buffers.pop(node, None)
+            node, g = ready.pop()
             if captures and node in captures:
                 captures[node] = g
             if node.__class__ is AccumulateGrad:
@@ -132,7 +133,7 @@ def _run(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate):
                         left = dependencies[child] - 1
                         dependencies[child] = left
                         if left == 0:
-                            ready.append(child)
+                            ready.append((child, buffers.pop(child, None)))
                 continue
             if node._retained is not None:
                 kept = node._retained()
@@ -158,12 +159,16 @@ def _run(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate):
                         gi = _sum_to(node, gi, meta[0])
                     if gd.dtype is not meta[1] and gd.dtype != meta[1]:
                         gi = gi.astype(meta[1])
-                    previous = buffers.get(child)
-                    buffers[child] = gi if previous is None else previous + gi
                 left = dependencies[child] - 1
                 dependencies[child] = left
-                if left == 0:
-                    ready.append(child)
+                if left == 0:  # the last consumer: hand the total over
+                    previous = buffers.pop(child, None) if buffers else None
+                    if previous is not None:
+                        gi = previous if gi is None else previous + gi
+                    ready.append((child, gi))
+                elif gi is not None:
+                    previous = buffers.get(child)
+                    buffers[child] = gi if previous is None else previous + gi
     finally:
         _enabled.reset(token)
     return captures
@@ -187,7 +192,12 @@ def _sum_to(node, g: Tensor, shape: tuple) -> Tensor:
     """Undo broadcasting: sum a gradient of the broadcast shape back to the input's ``shape``."""
     grad_shape = g.data.shape
     lead = len(grad_shape) - len(shape)
-    if lead < 0 or any(s != 1 and s != grad_shape[lead + k] for k, s in enumerate(shape)):
+    fits = lead >= 0
+    for k in range(len(shape) if fits else 0):  # a loop, not any(<generator>): this runs per bias gradient
+        if shape[k] != 1 and shape[k] != grad_shape[lead + k]:
+            fits = False
+            break
+    if not fits:
         raise RuntimeError(
             f"{node.name()}: backward returned a gradient of shape {grad_shape} for an input of shape {shape}"
         )
@@ -216,7 +226,7 @@ def _accumulate(t: Tensor, g: Tensor, create_graph: bool, stored: set) -> None:
         t.grad = current + g
     else:
         current.data += gd
-        current._vc.value += 1
+        current._bump_version()
 
 
 def backward(outputs, grad_outputs=None, retain_graph=None, create_graph=False, inputs=None) -> None:

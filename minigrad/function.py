@@ -86,18 +86,18 @@ class Function:
         if not self.recording:
             return  # nothing will run backward: keep nothing alive
         self._saved = tensors
-        self._saved_versions = [t._vc.value if isinstance(t, Tensor) else None for t in tensors]
+        self._saved_versions = [t._version if isinstance(t, Tensor) else None for t in tensors]
 
     @property
     def saved_tensors(self) -> tuple:
         if self._freed:
             raise RuntimeError(_FREED.format(op=self.name()))
         for t, version in zip(self._saved, self._saved_versions):
-            if version is not None and t._vc.value != version:
+            if version is not None and t._version != version:
                 raise InplaceError(
                     f"{self.name()}: one of the tensors saved for its gradient (shape {t.shape}, "
                     f"{t.dtype.name}) was modified by an in-place operation: version {version} was "
-                    f"saved, it is now version {t._vc.value}. Use an out-of-place op or .clone()."
+                    f"saved, it is now version {t._version}. Use an out-of-place op or .clone()."
                 )
         return self._saved
 
@@ -191,13 +191,13 @@ class Function:
         out = Tensor(data, ctx.output_backend or backend, tracked, ctx if tracked else None)
         if cls.is_view:
             base = args[0]
-            out._vc = base._vc
-            base._vc.has_views = True
+            out._vc = vc = base._counter()
+            vc.has_views = True
             out._base = base if base._base is None else base._base
         if tracked and cls.save_output:
             ctx._out_data = data
-            ctx._out_vc = out._vc
-            ctx._out_version = out._vc.value
+            ctx._out_vc = vc = out._counter()
+            ctx._out_version = vc.value
         return out
 
 

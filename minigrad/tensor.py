@@ -53,7 +53,7 @@ class Tensor:
         self.requires_grad = requires_grad
         self.grad: Tensor | None = None
         self.grad_fn = grad_fn
-        self._vc = VersionCounter()
+        self._vc: VersionCounter | None = None  # made on first need: most tensors never change
         self._base: Tensor | None = None
         self._accumulator = None
 
@@ -96,7 +96,19 @@ class Tensor:
 
     @property
     def _version(self) -> int:
-        return self._vc.value
+        vc = self._vc
+        return 0 if vc is None else vc.value
+
+    def _counter(self) -> VersionCounter:
+        """This tensor's version counter, made now if it has none yet (to share it, or to bump it)."""
+        vc = self._vc
+        if vc is None:
+            vc = self._vc = VersionCounter()
+        return vc
+
+    def _bump_version(self) -> None:
+        """Record an in-place change (a graph that saved this tensor then refuses to backward)."""
+        self._counter().value += 1
 
     @property
     def T(self) -> Tensor:  # noqa: N802 - PyTorch's name
@@ -202,7 +214,7 @@ class Tensor:
         either needs no view bookkeeping (as in PyTorch).
         """
         out = Tensor(self.data, self._backend)
-        out._vc = self._vc
+        out._vc = self._counter()
         return out
 
     def detach_(self) -> Tensor:
@@ -257,7 +269,7 @@ class Tensor:
                 f"{op}: a leaf tensor that requires grad cannot be changed in place while grad mode is "
                 "on; do it inside `with minigrad.no_grad():`"
             )
-        if self._base is not None or self._vc.has_views:
+        if self._base is not None or self._vc is not None and self._vc.has_views:
             raise InplaceError(
                 f"{op}: in-place change of a tensor that shares memory with a view (shape {self.shape}) "
                 "while recording the graph is not supported; use the out-of-place op or .clone() first"
@@ -279,7 +291,7 @@ class Tensor:
             self._backend.setitem(self.data, Ellipsis, result.data)
         except ValueError as exc:
             raise InplaceError(f"{op}: cannot write into this tensor ({exc})") from exc
-        self._vc.value += 1
+        self._bump_version()
         if tracked:
             self.grad_fn = result.grad_fn
             self.requires_grad = True
@@ -326,7 +338,7 @@ class Tensor:
             getattr(self._backend, kernel)(self.data, operand, out=self.data)
         except ValueError as exc:
             raise InplaceError(f"{op}: cannot write into this tensor ({exc})") from exc
-        self._vc.value += 1
+        self._bump_version()
         return self
 
     def add_(self, other, *, alpha=1) -> Tensor:

@@ -37,7 +37,7 @@ class Parameter(Tensor):
         elif not isinstance(data, Tensor):
             data = tensor(data)
         super().__init__(data.data, data._backend)
-        self._vc = data._vc  # same memory, same version counter
+        self._vc = data._counter()  # same memory, same version counter
         if requires_grad:
             self.requires_grad_(True)
 
@@ -285,7 +285,7 @@ class Module:
                 if new is None:
                     continue
                 t.data, t._backend = new
-                t._vc.value += 1
+                t._bump_version()
                 if t.grad is not None:
                     g = convert(t.grad)
                     if g is not None:

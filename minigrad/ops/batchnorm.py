@@ -256,7 +256,7 @@ def _update_running(running_mean, running_var, mean, var, count: int, factor: fl
             be.setitem(buf.data, Ellipsis, be.astype(new, buf.dtype))
         except ValueError as exc:
             raise InplaceError(f"batch_norm: cannot update the running statistics in place ({exc})") from exc
-        buf._vc.value += 1
+        buf._bump_version()
 
 
 def _check_channels(name: str, t: Tensor | None, c: int, x: Tensor) -> None:

@@ -143,7 +143,7 @@ class Tanh(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return TanhBackward.apply(g, ctx.output)
+        return (TanhBackward.apply(g, ctx.output),)
 
 
 class TanhBackward(Function):
@@ -171,7 +171,7 @@ class Sigmoid(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return SigmoidBackward.apply(g, ctx.output)
+        return (SigmoidBackward.apply(g, ctx.output),)
 
 
 class SigmoidBackward(Function):

@@ -25,8 +25,11 @@ class MatMul(Function):
         ctx.save_for_backward(a if need_b else None, b if need_a else None)
         ctx.ta, ctx.tb = transpose_a, transpose_b
         be = ctx.backend
-        x = _swap(be, a.data) if transpose_a else a.data
-        y = _swap(be, b.data) if transpose_b else b.data
+        x, y = a.data, b.data
+        if transpose_a:
+            x = be.transpose(x, _SWAP_2D if x.ndim == 2 else _swap_last(x.ndim))
+        if transpose_b:
+            y = be.transpose(y, _SWAP_2D if y.ndim == 2 else _swap_last(y.ndim))
         return be.matmul(x, y)
 
     @staticmethod
@@ -42,9 +45,12 @@ class MatMul(Function):
         return ga, gb, None, None  # the engine sums broadcast batch dimensions back
 
 
-def _swap(backend, x):
-    ndim = x.ndim
-    return backend.transpose(x, (1, 0) if ndim == 2 else tuple(range(ndim - 2)) + (ndim - 1, ndim - 2))
+_SWAP_2D = (1, 0)
+
+
+def _swap_last(ndim: int) -> tuple:
+    """The axes that swap the last two dimensions."""
+    return tuple(range(ndim - 2)) + (ndim - 1, ndim - 2)
 
 
 def matmul(a, b) -> Tensor:

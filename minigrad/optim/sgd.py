@@ -51,10 +51,10 @@ class SGD(Optimizer):
                     b = buf.data
                     be.multiply(b, momentum, out=b)
                     be.add(b, d_p if dampening == 0 else be.multiply(d_p, 1 - dampening), out=b)
-                    buf._vc.value += 1
+                    buf._bump_version()
                 d_p = be.add(d_p, be.multiply(buf.data, momentum)) if nesterov else buf.data
             be.add_scaled_(w, d_p, -lr)  # w -= lr * d_p: one fused pass where the backend has one
-            p._vc.value += 1
+            p._bump_version()
 
 
 def _grad_array(p: Tensor, grad: Tensor):
