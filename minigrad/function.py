@@ -86,14 +86,17 @@ class Function:
         if not self.recording:
             return  # nothing will run backward: keep nothing alive
         self._saved = tensors
-        self._saved_versions = [t._version if isinstance(t, Tensor) else None for t in tensors]
+        # (t._version, inlined: this runs for every recorded op)
+        self._saved_versions = [(0 if t._vc is None else t._vc.value) if isinstance(t, Tensor) else None
+                                for t in tensors]
 
     @property
     def saved_tensors(self) -> tuple:
         if self._freed:
             raise RuntimeError(_FREED.format(op=self.name()))
         for t, version in zip(self._saved, self._saved_versions):
-            if version is not None and t._version != version:
+            # A tensor still without a counter was never changed (it was at version 0 when saved).
+            if version is not None and t._vc is not None and t._vc.value != version:
                 raise InplaceError(
                     f"{self.name()}: one of the tensors saved for its gradient (shape {t.shape}, "
                     f"{t.dtype.name}) was modified by an in-place operation: version {version} was "
