@@ -493,7 +493,7 @@ def test_functional_matches_pytorch_float32():
 
 # -- Numba kernels, path by path ------------------------------------------------------------------------
 KERNEL_CASES = [((60, 100), "serial"), ((5, 3, 7), "serial"), ((40, 37), "blocks"), ((6, 5, 4, 3), "blocks"),
-                ((300, 7), "rows"), ((9, 3), "rows")]
+                ((300, 7), "rows"), ((9, 3), "rows"), ((300, 7), "rows-serial"), ((70, 33), "rows-serial")]
 
 
 @pytest.mark.parametrize(("shape", "path"), KERNEL_CASES)
@@ -532,7 +532,8 @@ from minigrad_backends.numba_backend import batchnorm as nbk
 from minigrad_backends.numpy_backend import NumpyBackend
 ref = NumpyBackend()
 rng = np.random.default_rng(0)
-for shape, path in [((4, 3), "serial"), ((4, 3, 2), "blocks"), ((5, 3), "blocks"), ((7, 2), "rows")]:
+for shape, path in [((4, 3), "serial"), ((4, 3, 2), "blocks"), ((5, 3), "blocks"), ((7, 2), "rows"),
+                    ((7, 2), "rows-serial")]:
     x = rng.standard_normal(shape) * 2 + 50
     dy = rng.standard_normal(shape)
     out, mean, var = nbk.batch_norm_forward(x, None, None, 1e-5, path)
@@ -557,15 +558,17 @@ def test_numba_backend_uses_its_batchnorm_kernels():
 
     be = mg.backends.load("numba")
     assert type(be).batch_norm_forward is not NumpyBackend.batch_norm_forward
-    x = np.random.default_rng(12).standard_normal((600, 500)).astype(np.float32)  # a parallel path
-    assert nbk.path_for(x, be.parallel_threshold) != "serial"
+    x = np.random.default_rng(12).standard_normal((600, 500)).astype(np.float32)  # the row kernels
+    assert nbk.path_for(x, be.parallel_threshold) == "rows-serial"  # below ROWS_PARALLEL_FROM
+    assert nbk.path_for(np.empty((2048, 512), np.float32), be.parallel_threshold) == "rows"
     out, mean, var = be.batch_norm_forward(x, None, None, EPS)
     np.testing.assert_allclose(out, NumpyBackend().batch_norm_forward(x, None, None, EPS)[0], atol=1e-5)
     dx, dw, db = be.batch_norm_backward(x, x, mean, 1 / np.sqrt(var + EPS), None)
     assert dx.shape == x.shape and dw.shape == db.shape == (500,)
 
 
-@pytest.mark.parametrize(("shape", "path"), [((3000, 2), "rows"), ((64, 2, 8), "blocks"), ((40, 2), "serial")])
+@pytest.mark.parametrize(("shape", "path"), [((3000, 2), "rows"), ((3000, 2), "rows-serial"), ((64, 2, 8), "blocks"),
+                                             ((40, 2), "serial")])
 def test_numba_kernels_first_row_outlier(shape, path):
     """The shift x[0] far from the mean triggers the re-centring pass; the variance stays accurate."""
     pytest.importorskip("numba")

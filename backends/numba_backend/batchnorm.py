@@ -12,9 +12,10 @@ spread, not of the mean, and float64 leaves ~29 spare bits for the cancellation;
 Parallel designs (chosen by ``_path``; all race-free: every array element is written by one iteration):
 
 * ``serial``: small inputs; starting threads costs more than the work (the ``blocks`` code, one block).
-* ``rows``: (N, C) with N >= ``ROWS_FROM_N``. Rows are split into one chunk per thread; each chunk
-  accumulates into its own row of a (chunks, C) float64 array, combined after the loop; a second kernel
-  normalises.
+* ``rows``: (N, C) with N >= ``ROWS_FROM_N`` and at least ``ROWS_PARALLEL_FROM`` elements. Rows are split
+  into one chunk per thread; each chunk accumulates into its own row of a (chunks, C) float64 array,
+  combined after the loop; a second kernel normalises.
+* ``rows-serial``: the same kernels with one chunk, which never wakes the thread pool (smaller (N, C)).
 * ``blocks``: everything else. Channels are split into blocks, one block per iteration; a block's
   statistics and its normalisation run back to back, so its data is still in cache. For S > 1 a block is
   one channel.
@@ -39,6 +40,10 @@ SERIAL_BELOW = 1 << 15  # elements; below this one thread wins
 # contiguous channels and vectorise, while the blocks design's inner loop (over S = 1) stays scalar:
 # measured 7x faster at (256, 1024) (the design note's channel-block prototype was a different kernel).
 ROWS_FROM_N = 64
+# Below this many elements the row kernels run as one chunk: waking the pool for each of their four
+# passes cost more than the second core gave. Parallel against one chunk, fwd+bwd: 0.48x at (256, 1024),
+# 0.78x at (512, 1024), 1.21x at (1024, 1024), 1.51x at (4096, 1024).
+ROWS_PARALLEL_FROM = 1 << 20
 ROWS_PER_FLUSH = 16  # rows summed in x's dtype before adding into the float64 accumulators
 RECENTRE = 64.0  # re-centre when (mean - shift)^2 > RECENTRE * var: beyond, cancellation would show
 
@@ -289,10 +294,10 @@ def _bwd_rows_apply(dy, x, coef, chunks, dx):
 
 # -- entry points -------------------------------------------------------------------------------------
 def _path(n: int, c: int, s: int, serial_below: int = SERIAL_BELOW) -> str:
+    if s == 1 and n >= ROWS_FROM_N:
+        return "rows" if n * c >= ROWS_PARALLEL_FROM else "rows-serial"
     if n * c * s < serial_below:
         return "serial"
-    if s == 1 and n >= ROWS_FROM_N:
-        return "rows"
     return "blocks"
 
 
@@ -333,9 +338,9 @@ def batch_norm_forward(x, weight, bias, eps, path: str | None = None):
     if x3.size == 0:  # nothing to normalise; the statistics of an empty channel are undefined
         mean[:] = np.nan
         var[:] = np.nan
-    elif path == "rows" and s == 1:
+    elif path in ("rows", "rows-serial") and s == 1:
         x2 = x3.reshape(n, c)
-        chunks = min(n, numba.get_num_threads())
+        chunks = 1 if path == "rows-serial" else min(n, numba.get_num_threads())
         center = x2[0].copy()
         for _ in range(2):
             s1 = np.zeros((chunks, c))
@@ -376,9 +381,9 @@ def batch_norm_backward(dy, x, mean, invstd, weight, path: str | None = None):
     if x3.size == 0:
         dweight[:] = 0.0
         dbias[:] = 0.0
-    elif path == "rows" and s == 1:
+    elif path in ("rows", "rows-serial") and s == 1:
         x2, dy2 = x3.reshape(n, c), dy3.reshape(n, c)
-        chunks = min(n, numba.get_num_threads())
+        chunks = 1 if path == "rows-serial" else min(n, numba.get_num_threads())
         coef[0] = mean
         rest = mean - coef[0]
         s1 = np.zeros((chunks, c))
