@@ -21,8 +21,9 @@ class MatMul(Function):
 
     @staticmethod
     def forward(ctx, a, b, transpose_a=False, transpose_b=False):
-        need_a, need_b, _, _ = ctx.needs_input_grad
-        ctx.save_for_backward(a if need_b else None, b if need_a else None)
+        if ctx.recording:  # (not a call per product in first-order backward, which records nothing)
+            need_a, need_b, _, _ = ctx.needs_input_grad
+            ctx.save_for_backward(a if need_b else None, b if need_a else None)
         ctx.ta, ctx.tb = transpose_a, transpose_b
         be = ctx.backend
         x, y = a.data, b.data
