@@ -156,7 +156,7 @@ def _run(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate):
                         raise TypeError(f"{node.name()}: backward must return tensors or None, got {type(gi).__name__}")
                     gd = gi.data
                     if gd.shape != meta[0]:
-                        gi = _sum_to(node, gi, meta[0])
+                        gi = _sum_to(node, gi, meta[0], create_graph)
                     if gd.dtype is not meta[1] and gd.dtype != meta[1]:
                         gi = gi.astype(meta[1])
                 left = dependencies[child] - 1
@@ -188,7 +188,7 @@ def _gradient_count_error(node: Function, grads) -> RuntimeError:
     )
 
 
-def _sum_to(node, g: Tensor, shape: tuple) -> Tensor:
+def _sum_to(node, g: Tensor, shape: tuple, create_graph: bool) -> Tensor:
     """Undo broadcasting: sum a gradient of the broadcast shape back to the input's ``shape``."""
     grad_shape = g.data.shape
     lead = len(grad_shape) - len(shape)
@@ -201,7 +201,10 @@ def _sum_to(node, g: Tensor, shape: tuple) -> Tensor:
         raise RuntimeError(
             f"{node.name()}: backward returned a gradient of shape {grad_shape} for an input of shape {shape}"
         )
-    return SumTo.apply(g, shape)
+    if create_graph:  # the sum must be differentiable again
+        return SumTo.apply(g, shape)
+    # First-order backward records nothing: the reduction alone, without an op around it.
+    return Tensor(SumTo.reduce(g._backend, g.data, shape), g._backend)
 
 
 def _accumulate(t: Tensor, g: Tensor, create_graph: bool, stored: set) -> None:

@@ -79,14 +79,20 @@ class SumTo(Function):
 
     @staticmethod
     def forward(ctx, x, shape):
-        in_shape = ctx.in_shape = x.data.shape
+        ctx.in_shape = x.data.shape
+        return SumTo.reduce(ctx.backend, x.data, shape)
+
+    @staticmethod
+    def reduce(backend, data, shape):
+        """``data`` summed back to ``shape``, as an array (the engine calls it directly when nothing records)."""
+        in_shape = data.shape
         lead = len(in_shape) - len(shape)
         # Leading axes that broadcasting added, then the axes where the target has size 1.
         axes = tuple(range(lead))
         if 1 in shape:
             axes += tuple(i + lead for i, n in enumerate(shape) if n == 1 and in_shape[i + lead] != 1)
-        out = ctx.backend.sum(x.data, axes, False) if axes else x.data
-        return out if out.shape == shape else ctx.backend.reshape(out, shape)
+        out = backend.sum(data, axes, False) if axes else data
+        return out if out.shape == shape else backend.reshape(out, shape)
 
     @staticmethod
     def backward(ctx, g):
