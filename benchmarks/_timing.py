@@ -45,6 +45,16 @@ def fmt(seconds: float) -> str:
     return f"{seconds * 1e3:8.2f} ms"
 
 
+def print_times(times: dict[str, float], columns: dict[str, float], reference: float | None,
+                against: str) -> None:
+    """One row per candidate: its time per unit of each column (seconds / the column's count) and, when a
+    reference time is given, its ratio to that reference."""
+    print(f"{'':32s} " + " ".join(f"{name:>11s}" for name in columns) + (f"   x {against}" if reference else ""))
+    for label, seconds in times.items():
+        ratio = f"   {seconds / reference:6.2f}x" if reference else ""
+        print(f"{label:32s} " + " ".join(f"{fmt(seconds / count):>11s}" for count in columns.values()) + ratio)
+
+
 def limit_blas_threads(threads: int | None) -> None:
     """Cap BLAS threads (through threadpoolctl) for the rest of the run; ``None`` keeps library defaults."""
     if not threads:

@@ -25,7 +25,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import compare, fmt, limit_blas_threads  # noqa: E402
+from _timing import compare, limit_blas_threads, print_times  # noqa: E402
 
 import minigrad as mg  # noqa: E402
 from minigrad import nn, optim  # noqa: E402
@@ -145,11 +145,7 @@ def main() -> None:
     print("first-step loss: " + ", ".join(f"{label} {loss:.6f}" for label, loss in first.items()))
 
     times = compare(candidates, repeat=args.repeat, min_time=0.2, warmup=2)
-    reference = times.get("torch")
-    print(f"{'':32s} {'per step':>11s}" + ("   x PyTorch" if reference else ""))
-    for label, seconds in times.items():
-        ratio = f"   {seconds / reference:6.2f}x" if reference else ""
-        print(f"{label:32s} {fmt(seconds):>11s}{ratio}")
+    print_times(times, {"per step": 1}, times.get("torch"), "PyTorch")
 
 
 if __name__ == "__main__":

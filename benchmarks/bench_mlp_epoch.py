@@ -23,7 +23,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import compare, fmt, limit_blas_threads  # noqa: E402
+from _timing import compare, limit_blas_threads, print_times  # noqa: E402
 
 import minigrad as mg  # noqa: E402
 from minigrad import nn, optim  # noqa: E402
@@ -138,10 +138,7 @@ def main() -> None:
     times = compare(candidates, repeat=args.repeat, min_time=0.2, warmup=2)
     torch_times = [t for label, t in times.items() if label.startswith("torch")]
     reference = min(torch_times) if torch_times else None  # the faster PyTorch loop: a conservative ratio
-    print(f"{'':32s} {'per epoch':>11s} {'per step':>11s}" + ("   x fastest PyTorch" if reference else ""))
-    for label, seconds in times.items():
-        ratio = f"   {seconds / reference:6.2f}x" if reference else ""
-        print(f"{label:32s} {fmt(seconds):>11s} {fmt(seconds / steps):>11s}{ratio}")
+    print_times(times, {"per epoch": 1, "per step": steps}, reference, "fastest PyTorch")
 
 
 if __name__ == "__main__":
