@@ -72,12 +72,10 @@ class NumpyBackend:
     def zeros(self, shape, dtype):
         return np.zeros(shape, dtype=dtype)
 
-    # empty + fill: np.ones and np.full are Python-level wrappers that cost more than small fills.
     def ones(self, shape, dtype):
-        out = np.empty(shape, dtype=dtype)
-        out.fill(1)
-        return out
+        return self.full(shape, 1, dtype)
 
+    # empty + fill: np.ones and np.full are Python-level wrappers that cost more than small fills.
     def full(self, shape, value, dtype):
         out = np.empty(shape, dtype=dtype)
         out.fill(value)

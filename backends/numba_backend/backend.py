@@ -429,17 +429,17 @@ class NumbaBackend(NumpyBackend):
 
     def sum(self, x, axis, keepdims):
         if getattr(x, "size", 1) < self.numpy_below["reduction"]:  # small: straight to NumPy
-            return np.add.reduce(x, axis=axis, keepdims=keepdims)  # as NumpyBackend.sum
+            return super().sum(x, axis, keepdims)
         return self._reduce(self._red.SUM, x, axis, keepdims, super().sum)
 
     def max(self, x, axis, keepdims):
         if getattr(x, "size", 1) < self.numpy_below["reduction"]:
-            return np.maximum.reduce(x, axis=axis, keepdims=keepdims)
+            return super().max(x, axis, keepdims)
         return self._reduce(self._red.MAX, x, axis, keepdims, super().max)
 
     def min(self, x, axis, keepdims):
         if getattr(x, "size", 1) < self.numpy_below["reduction"]:
-            return np.minimum.reduce(x, axis=axis, keepdims=keepdims)
+            return super().min(x, axis, keepdims)
         return self._reduce(self._red.MIN, x, axis, keepdims, super().min)
 
     # -- softmax family: kernels work on rows, so another axis is moved last first -----------------

@@ -48,9 +48,8 @@ class SGD(Optimizer):
                 if buf is None:
                     buf = state["momentum_buffer"] = Tensor(be.copy(d_p), be)
                 else:
-                    b = buf.data
-                    be.multiply(b, momentum, out=b)
-                    be.add(b, d_p if dampening == 0 else be.multiply(d_p, 1 - dampening), out=b)
+                    be.multiply(buf.data, momentum, out=buf.data)
+                    be.add_scaled_(buf.data, d_p, 1 - dampening)
                     buf._bump_version()
                 d_p = be.add(d_p, be.multiply(buf.data, momentum)) if nesterov else buf.data
             be.add_scaled_(w, d_p, -lr)  # w -= lr * d_p: one fused pass where the backend has one
