@@ -8,6 +8,11 @@ composite and kernels-only on each backend) is timed round-robin and keeps its f
 
 Targets (issue 4): fused >= 2x faster than composite at (4096, 1024) and (32, 64, 32, 32) on NumPy and
 Numba; Numba fused <= 0.5x PyTorch at (4096, 1024) and <= 1.0x at (32, 64, 32, 32).
+
+Two lower bounds are printed. The *8-pass bound* is four single-threaded copies (``np.copyto``): the
+forward reads x twice and writes y, the backward reads dy and x twice and writes dx. The *streaming floor*
+runs those same eight passes on two threads with trivial arithmetic (``streaming_floor``), and it includes
+the cache effects of the real step. No kernel with this pass structure can beat it.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ def minigrad_step(backend, x0, g0, fused: bool):
         x.grad = w.grad = b.grad = None
         y = batch_norm(x, rm, rv, w, b, training=True, fused=fused)
         y.backward(g)
+        return x.grad
 
     return step
 
@@ -66,7 +72,54 @@ def torch_step(x0, g0):
         x.grad = w.grad = b.grad = None
         y = torch.nn.functional.batch_norm(x, rm, rv, w, b, training=True)
         y.backward(g)
+        return x.grad
 
+    return step
+
+
+def streaming_floor(x0, g0):
+    """The fused step's memory traffic with trivial arithmetic, as Numba row-chunk kernels on all threads:
+    a column sum of x, y = 2x, column sums of dy and dy * x, dx = 2 dy + x. Returns None without Numba."""
+    try:
+        import numba
+        from numba import njit, prange
+    except ImportError:
+        return None
+
+    @njit(parallel=True, fastmath=True, nogil=True)
+    def column_sums(a, b, chunks):
+        n, c = a.shape
+        rows = -(-n // chunks)
+        acc = np.zeros((chunks, c), a.dtype)
+        for t in prange(chunks):
+            for i in range(t * rows, min(n, (t + 1) * rows)):
+                ar, br = a[i], b[i]
+                for j in range(c):
+                    acc[t, j] += ar[j] * br[j]
+        return acc
+
+    @njit(parallel=True, fastmath=True, nogil=True)
+    def write(a, b, out, chunks):
+        n, c = a.shape
+        rows = -(-n // chunks)
+        for t in prange(chunks):
+            for i in range(t * rows, min(n, (t + 1) * rows)):
+                ar, br, o = a[i], b[i], out[i]
+                for j in range(c):
+                    o[j] = 2 * ar[j] + br[j]
+
+    x2, g2 = x0.reshape(x0.shape[0], -1), g0.reshape(g0.shape[0], -1)
+    chunks = numba.get_num_threads()
+
+    def step():
+        column_sums(x2, x2, chunks)  # the forward: statistics (one read of x) ...
+        write(x2, x2, np.empty_like(x2), chunks)  # ... and y (x read again, y written)
+        sums = column_sums(g2, x2, chunks)  # the backward: the two sums (dy and x read) ...
+        dx = np.empty_like(x2)
+        write(g2, x2, dx, chunks)  # ... and dx (both read again, dx written)
+        return sums, dx
+
+    step.threads = chunks
     return step
 
 
@@ -77,7 +130,7 @@ def kernel_step(backend, x0, g0):
 
     def step():
         out, mean, var = backend.batch_norm_forward(x0, w, b, 1e-5)
-        backend.batch_norm_backward(g0, x0, mean, 1.0 / np.sqrt(var + 1e-5), w)
+        return backend.batch_norm_backward(g0, x0, mean, 1.0 / np.sqrt(var + 1e-5), w)[0]
 
     return step
 
@@ -113,6 +166,10 @@ def main() -> None:
         candidates = {"copy": lambda dst=dst, x0=x0: np.copyto(dst, x0)}  # one read + write pass
         if torch is not None:
             candidates["torch"] = torch_step(x0, g0)
+        # The floor only means something where the passes, not the thread launches, take the time.
+        floor = streaming_floor(x0, g0) if numba_be is not None and x0.size >= 2**20 else None
+        if floor is not None:
+            candidates["floor"] = floor
         for label, be in (("numpy", numpy_be), ("numba", numba_be)):
             if be is not None:
                 candidates[f"{label} fused"] = minigrad_step(be, x0, g0, True)
@@ -122,6 +179,10 @@ def main() -> None:
         t_copy, t_torch = t["copy"], t.get("torch")
         print(f"\n{shape} float32 ({mib:.1f} MiB): copy {t_copy * 1e3:.3f} ms "
               f"-> 8-pass bound {4 * t_copy * 1e3:.2f} ms, 5-pass bound {2.5 * t_copy * 1e3:.2f} ms")
+        t_floor = t.get("floor")
+        if t_floor is not None:
+            print(f"  streaming floor (8 passes, {floor.threads} threads)  {t_floor * 1e3:8.3f} ms"
+                  + (f"  floor/torch {t_floor / t_torch:4.2f}x" if t_torch is not None else ""))
         if t_torch is not None:
             print(f"  torch CPU batch_norm fwd+bwd         {t_torch * 1e3:8.3f} ms")
         for label in ("numpy", "numba"):
@@ -132,6 +193,8 @@ def main() -> None:
                     f"composite/fused {t_comp / t_fused:5.2f}x  kernels only {t_kern * 1e3:7.3f} ms")
             if label == "numba":
                 line += f"  fused/8-pass bound {t_fused / (4 * t_copy):4.2f}"
+                if t_floor is not None:
+                    line += f"  fused/floor {t_fused / t_floor:4.2f}"
                 if t_torch is not None:
                     line += f"  fused/torch {t_fused / t_torch:4.2f}x  kernels/torch {t_kern / t_torch:4.2f}x"
             print(line)

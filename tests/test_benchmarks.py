@@ -55,3 +55,38 @@ def test_bench_numba_mlp_step_is_the_same_on_both_backends():
     steps = [lambda m=models[name]: namespace["step"](*m) for name in models]
     for row in _losses(steps):
         np.testing.assert_allclose(row, row[0], rtol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(96, 40), (6, 5, 4, 3)])
+def test_bench_batchnorm_candidates_compute_the_same_gradient(shape):
+    """Fused, composite and kernels-only on each backend (and PyTorch, when installed) give one dx."""
+    bench = _load("bench_batchnorm")
+    rng = np.random.default_rng(0)
+    x0 = (rng.standard_normal(shape) * 2 + 3).astype(np.float32)
+    g0 = rng.standard_normal(shape).astype(np.float32)
+    names = ["numpy"] + (["numba"] if mg.backends.available().get("numba") is True else [])
+    grads = []
+    for name in names:
+        be = mg.backends.load(name)
+        grads += [bench.minigrad_step(be, x0, g0, True)().numpy(), bench.minigrad_step(be, x0, g0, False)().numpy(),
+                  np.asarray(bench.kernel_step(be, x0, g0)())]
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        grads.append(bench.torch_step(x0, g0)().numpy())
+    for dx in grads[1:]:
+        np.testing.assert_allclose(dx, grads[0], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.skipif(mg.backends.available().get("numba") is not True, reason="numba backend not available")
+def test_bench_batchnorm_streaming_floor_makes_its_passes():
+    """The floor's kernels do the work they stand for (so the compiler cannot drop a pass)."""
+    bench = _load("bench_batchnorm")
+    rng = np.random.default_rng(1)
+    x0, g0 = rng.standard_normal((2, 64, 33)).astype(np.float32)
+    step = bench.streaming_floor(x0, g0)
+    sums, dx = step()
+    np.testing.assert_allclose(sums.sum(0), (g0 * x0).sum(0), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dx, 2 * g0 + x0, rtol=1e-6)

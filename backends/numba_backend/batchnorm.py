@@ -135,30 +135,36 @@ def _fwd_blocks(x, weight, bias, eps, block, parallel, out, mean, var, coef):
 # The row-chunk kernels: one chunk per prange iteration; with one chunk (one thread) the chunk runs
 # directly, without waking the thread pool.
 @njit(cache=True, inline="always")
-def _rows_sums_chunk(x, y, center, t, rows, s1, s2):
-    """Column sums over rows chunk t of d = x - center and d^2 (y is None), or of y and y * d (y is dy).
+def _x_sums_chunk(x, center, r0, r1, a1, a2):
+    """Column sums over rows [r0, r1) of d = x - center and d^2, added into float64 a1, a2.
 
-    The chunk adds ``ROWS_PER_FLUSH`` rows in x's dtype, then flushes into its own float64 rows s1[t],
-    s2[t] (thread-private); the short native runs keep the float32 error near 16 eps.
+    Runs of ``ROWS_PER_FLUSH`` rows are summed in x's dtype (the error stays near 16 eps), four rows per
+    sweep: the partial sums are then loaded and stored once per four rows, not once per row (~20% faster
+    at (4096, 1024); the same unrolling measured no gain in the other three row kernels).
     """
-    n, c = x.shape
-    a1 = s1[t]
-    a2 = s2[t]
+    c = x.shape[1]
     p1 = _zeros(c, x.dtype)
     p2 = _zeros(c, x.dtype)
-    r1 = min(n, (t + 1) * rows)
-    for i0 in range(t * rows, r1, ROWS_PER_FLUSH):
-        for i in range(i0, min(r1, i0 + ROWS_PER_FLUSH)):
-            if y is None:
-                for j in range(c):
-                    d = x[i, j] - center[j]
-                    p1[j] += d
-                    p2[j] += d * d
-            else:
-                for j in range(c):
-                    g = y[i, j]
-                    p1[j] += g
-                    p2[j] += g * (x[i, j] - center[j])
+    for i0 in range(r0, r1, ROWS_PER_FLUSH):
+        end = min(r1, i0 + ROWS_PER_FLUSH)
+        i = i0
+        while i + 4 <= end:
+            xa, xb, xc, xd = x[i], x[i + 1], x[i + 2], x[i + 3]
+            for j in range(c):
+                k = center[j]
+                da = xa[j] - k
+                db = xb[j] - k
+                dc = xc[j] - k
+                dd = xd[j] - k
+                p1[j] += (da + db) + (dc + dd)
+                p2[j] += (da * da + db * db) + (dc * dc + dd * dd)
+            i += 4
+        for r in range(i, end):
+            xa = x[r]
+            for j in range(c):
+                d = xa[j] - center[j]
+                p1[j] += d
+                p2[j] += d * d
         for j in range(c):
             a1[j] += p1[j]
             a2[j] += p2[j]
@@ -166,48 +172,92 @@ def _rows_sums_chunk(x, y, center, t, rows, s1, s2):
             p2[j] = 0
 
 
-@njit(**JIT)
-def _bwd_rows_sums(x, y, center, chunks, s1, s2):
-    """Per-chunk column sums of y and y * (x - center) (y is dy), like ``_fwd_rows_sums``."""
-    rows = (x.shape[0] + chunks - 1) // chunks
-    if chunks == 1:
-        _rows_sums_chunk(x, y, center, 0, rows, s1, s2)
-    else:
-        for t in prange(chunks):
-            _rows_sums_chunk(x, y, center, t, rows, s1, s2)
-
-
-@njit(**JIT)
-def _fwd_rows_sums(x, center, chunks, s1, s2):
-    """Per-chunk column sums of d = x - center and d^2 (see ``_rows_sums_chunk``)."""
-    rows = (x.shape[0] + chunks - 1) // chunks
-    if chunks == 1:
-        _rows_sums_chunk(x, None, center, 0, rows, s1, s2)
-    else:
-        for t in prange(chunks):
-            _rows_sums_chunk(x, None, center, t, rows, s1, s2)
+@njit(cache=True, inline="always")
+def _dy_sums_chunk(dy, x, center, r0, r1, a1, a2):
+    """Column sums over rows [r0, r1) of dy and dy * (x - center), like ``_x_sums_chunk``."""
+    c = x.shape[1]
+    p1 = _zeros(c, x.dtype)
+    p2 = _zeros(c, x.dtype)
+    for i0 in range(r0, r1, ROWS_PER_FLUSH):
+        for i in range(i0, min(r1, i0 + ROWS_PER_FLUSH)):
+            g = dy[i]
+            xa = x[i]
+            for j in range(c):
+                p1[j] += g[j]
+                p2[j] += g[j] * (xa[j] - center[j])
+        for j in range(c):
+            a1[j] += p1[j]
+            a2[j] += p2[j]
+            p1[j] = 0
+            p2[j] = 0
 
 
 @njit(cache=True, inline="always")
-def _affine_chunk(x, coef, t, rows, out):
-    n, c = x.shape
+def _affine_chunk(x, coef, r0, r1, out):
+    """out = (x - coef[0]) * coef[1] + coef[2], per column, rows [r0, r1)."""
     cx = coef[0]
     cs = coef[1]
     cb = coef[2]
-    for i in range(t * rows, min(n, (t + 1) * rows)):
-        for j in range(c):
-            out[i, j] = (x[i, j] - cx[j]) * cs[j] + cb[j]
+    for i in range(r0, r1):
+        xa = x[i]
+        o = out[i]
+        for j in range(x.shape[1]):
+            o[j] = (xa[j] - cx[j]) * cs[j] + cb[j]
 
 
 @njit(**JIT)
-def _affine_rows(x, coef, chunks, out):
-    """out = (x - coef[0]) * coef[1] + coef[2], per column, one row chunk per iteration."""
-    rows = (x.shape[0] + chunks - 1) // chunks
+def _fwd_rows(x, weight, bias, eps, chunks, out, mean, var, coef):
+    """Training forward of (N, C) x in row chunks (one per thread); coef is (3, C) scratch.
+
+    One call holds both parallel loops and the serial step between them: as separate calls, their
+    dispatch and the small NumPy steps in between cost ~30 us a forward.
+    """
+    n, c = x.shape
+    rows = (n + chunks - 1) // chunks
+    center = np.empty(c, x.dtype)
+    for j in range(c):
+        center[j] = x[0, j]
+    s1 = np.empty((chunks, c))
+    s2 = np.empty((chunks, c))
+    for attempt in range(2):
+        for t in range(chunks):
+            for j in range(c):
+                s1[t, j] = 0.0
+                s2[t, j] = 0.0
+        if chunks == 1:
+            _x_sums_chunk(x, center, 0, n, s1[0], s2[0])
+        else:
+            for t in prange(chunks):
+                _x_sums_chunk(x, center, t * rows, min(n, (t + 1) * rows), s1[t], s2[t])
+        recentre = False
+        for j in range(c):  # mean and var hold the shifted moments until the loop ends
+            a1 = 0.0
+            a2 = 0.0
+            for t in range(chunks):
+                a1 += s1[t, j]
+                a2 += s2[t, j]
+            dm = a1 / n
+            mean[j] = dm
+            var[j] = a2 / n - dm * dm
+            recentre = recentre or dm * dm > RECENTRE * var[j]
+        if not recentre or attempt == 1:
+            break
+        for j in range(c):  # x[0] was far from the mean: centre again, on the mean rounded to x's dtype
+            center[j] = center[j] + mean[j]
+    for j in range(c):
+        mu = center[j] + mean[j]
+        v = max(var[j], 0.0)
+        mean[j] = mu
+        var[j] = v
+        sc = weight[j] / math.sqrt(v + eps)
+        coef[0, j] = mu  # rounded to x's dtype: x - coef[0] is exact near the mean
+        coef[1, j] = sc
+        coef[2, j] = bias[j] - (mu - coef[0, j]) * sc
     if chunks == 1:
-        _affine_chunk(x, coef, 0, rows, out)
+        _affine_chunk(x, coef, 0, n, out)
     else:
         for t in prange(chunks):
-            _affine_chunk(x, coef, t, rows, out)
+            _affine_chunk(x, coef, t * rows, min(n, (t + 1) * rows), out)
 
 
 # -- backward -----------------------------------------------------------------------------------------
@@ -270,26 +320,55 @@ def _bwd_blocks(dy, x, mean, invstd, weight, block, parallel, dx, dweight, dbias
 
 
 @njit(cache=True, inline="always")
-def _bwd_apply_chunk(dy, x, coef, t, rows, dx):
-    n, c = x.shape
+def _bwd_apply_chunk(dy, x, coef, r0, r1, dx):
+    """dx = coef[1] dy - coef[2] (x - coef[0]) + coef[3], per column, rows [r0, r1)."""
     cx = coef[0]
     k = coef[1]
     ka = coef[2]
     cb = coef[3]
-    for i in range(t * rows, min(n, (t + 1) * rows)):
-        for j in range(c):
-            dx[i, j] = k[j] * dy[i, j] - ka[j] * (x[i, j] - cx[j]) + cb[j]
+    for i in range(r0, r1):
+        g = dy[i]
+        xa = x[i]
+        d = dx[i]
+        for j in range(x.shape[1]):
+            d[j] = k[j] * g[j] - ka[j] * (xa[j] - cx[j]) + cb[j]
 
 
 @njit(**JIT)
-def _bwd_rows_apply(dy, x, coef, chunks, dx):
-    """dx = coef[1] dy - coef[2] (x - coef[0]) + coef[3], per column, one row chunk per iteration."""
-    rows = (x.shape[0] + chunks - 1) // chunks
+def _bwd_rows(dy, x, mean, invstd, weight, chunks, dx, dweight, dbias, coef):
+    """Closed-form backward of (N, C) x in row chunks, in one call like ``_fwd_rows``; coef is (4, C).
+
+    The sums are centred on the mean rounded to x's dtype (exact differences near the mean), then
+    corrected to the float64 mean.
+    """
+    n, c = x.shape
+    rows = (n + chunks - 1) // chunks
+    for j in range(c):
+        coef[0, j] = mean[j]
+    s1 = np.empty((chunks, c))
+    s2 = np.empty((chunks, c))
+    for t in range(chunks):
+        for j in range(c):
+            s1[t, j] = 0.0
+            s2[t, j] = 0.0
     if chunks == 1:
-        _bwd_apply_chunk(dy, x, coef, 0, rows, dx)
+        _dy_sums_chunk(dy, x, coef[0], 0, n, s1[0], s2[0])
     else:
         for t in prange(chunks):
-            _bwd_apply_chunk(dy, x, coef, t, rows, dx)
+            _dy_sums_chunk(dy, x, coef[0], t * rows, min(n, (t + 1) * rows), s1[t], s2[t])
+    for j in range(c):
+        sdy = 0.0
+        sdyc = 0.0
+        for t in range(chunks):
+            sdy += s1[t, j]
+            sdyc += s2[t, j]
+        sdyx = sdyc - (mean[j] - coef[0, j]) * sdy  # sum(dy * (x - mean))
+        _bwd_coefficients(j, n, sdy, sdyx, mean[j], invstd[j], weight[j], dweight, dbias, coef)
+    if chunks == 1:
+        _bwd_apply_chunk(dy, x, coef, 0, n, dx)
+    else:
+        for t in prange(chunks):
+            _bwd_apply_chunk(dy, x, coef, t * rows, min(n, (t + 1) * rows), dx)
 
 
 # -- entry points -------------------------------------------------------------------------------------
@@ -325,7 +404,6 @@ def batch_norm_forward(x, weight, bias, eps, path: str | None = None):
     """``(out, mean, var)``: training-mode output, float64 per-channel mean and biased variance."""
     x3, n, c = _layout(x)
     s = x3.shape[2]
-    m = n * s
     path = path or _path(n, c, s)
     w = _per_channel(weight, c, 1.0)
     b = _per_channel(bias, c, 0.0)
@@ -339,25 +417,8 @@ def batch_norm_forward(x, weight, bias, eps, path: str | None = None):
         mean[:] = np.nan
         var[:] = np.nan
     elif path in ("rows", "rows-serial") and s == 1:
-        x2 = x3.reshape(n, c)
         chunks = 1 if path == "rows-serial" else min(n, numba.get_num_threads())
-        center = x2[0].copy()
-        for _ in range(2):
-            s1 = np.zeros((chunks, c))
-            s2 = np.zeros((chunks, c))
-            _fwd_rows_sums(x2, center, chunks, s1, s2)
-            dm = s1.sum(0) / m
-            v = s2.sum(0) / m - dm * dm
-            if not np.any(dm * dm > RECENTRE * v):
-                break
-            center = (center + dm).astype(x3.dtype)  # x[0] was far from the mean: centre again
-        mean[:] = center + dm
-        var[:] = np.maximum(v, 0.0)
-        scale = w / np.sqrt(var + eps)
-        coef[0] = mean
-        coef[1] = scale
-        coef[2] = b - (mean - coef[0]) * scale
-        _affine_rows(x2, coef, chunks, out.reshape(n, c))
+        _fwd_rows(x3.reshape(n, c), w, b, eps, chunks, out.reshape(n, c), mean, var, coef)
     else:
         _fwd_blocks(x3, w, b, eps, _block(c, s), path != "serial", out, mean, var, coef)
     return result, mean, var
@@ -368,7 +429,6 @@ def batch_norm_backward(dy, x, mean, invstd, weight, path: str | None = None):
     x3, n, c = _layout(x)
     dy3 = np.ascontiguousarray(dy.reshape(x3.shape))
     s = x3.shape[2]
-    m = n * s
     path = path or _path(n, c, s)
     w = _per_channel(weight, c, 1.0)
     mean = np.ascontiguousarray(mean, dtype=np.float64)
@@ -382,23 +442,9 @@ def batch_norm_backward(dy, x, mean, invstd, weight, path: str | None = None):
         dweight[:] = 0.0
         dbias[:] = 0.0
     elif path in ("rows", "rows-serial") and s == 1:
-        x2, dy2 = x3.reshape(n, c), dy3.reshape(n, c)
         chunks = 1 if path == "rows-serial" else min(n, numba.get_num_threads())
-        coef[0] = mean
-        rest = mean - coef[0]
-        s1 = np.zeros((chunks, c))
-        s2 = np.zeros((chunks, c))
-        _bwd_rows_sums(x2, dy2, coef[0], chunks, s1, s2)
-        sdy = s1.sum(0)
-        sdyx = s2.sum(0) - rest * sdy  # sum(dy * (x - mean))
-        dbias[:] = sdy
-        dweight[:] = sdyx * invstd
-        k = invstd * w  # the same coefficients as _bwd_coefficients
-        ka = k * invstd * invstd * sdyx / m
-        coef[1] = k
-        coef[2] = ka
-        coef[3] = ka * rest - k * sdy / m
-        _bwd_rows_apply(dy2, x2, coef, chunks, dx.reshape(n, c))
+        _bwd_rows(dy3.reshape(n, c), x3.reshape(n, c), mean, invstd, w, chunks, dx.reshape(n, c), dweight, dbias,
+                  coef)
     else:
         _bwd_blocks(dy3, x3, mean, invstd, w, _block(c, s), path != "serial", dx, dweight, dbias, coef)
     return result, dweight, dbias
