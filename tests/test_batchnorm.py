@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minigrad as mg
-from minigrad.nn.batchnorm import BatchNorm1d, BatchNorm2d
+from minigrad.nn.batchnorm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from minigrad.ops.batchnorm import batch_norm
 from minigrad.tensor import Tensor
 
@@ -395,7 +395,7 @@ def test_without_running_stats_batch_stats_are_used_in_both_modes(fused):
 
 
 def test_state_dict_keys_and_parameters():
-    for cls in (BatchNorm1d, BatchNorm2d):
+    for cls in (BatchNorm1d, BatchNorm2d, BatchNorm3d):
         module = cls(4)
         assert list(module.state_dict()) == ["weight", "bias", "running_mean", "running_var",
                                              "num_batches_tracked"]
@@ -408,11 +408,37 @@ def test_state_dict_keys_and_parameters():
         loaded.load_state_dict(module.state_dict())
 
 
+def test_reset_parameters_restores_the_initial_state():
+    module = BatchNorm3d(2)
+    module(mg.randn(3, 2, 2, 2, 2) * 4 + 1)
+    with mg.no_grad():
+        module.weight.mul_(3.0)
+        module.bias.add_(1.0)
+    module.reset_parameters()
+    fresh = BatchNorm3d(2).state_dict()
+    for key, value in module.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), fresh[key].numpy(), err_msg=key)
+    assert module.weight.requires_grad and module.bias.requires_grad
+
+
+def test_batchnorm3d_normalises_each_channel_over_batch_and_volume():
+    rng = np.random.default_rng(14)
+    x0 = rng.standard_normal((3, 2, 2, 3, 2)) * np.array([2.0, 0.5]).reshape(1, 2, 1, 1, 1) + 5
+    module = BatchNorm3d(2).double()
+    y = module(mg.tensor(x0)).numpy()
+    axes = (0, 2, 3, 4)
+    want = (x0 - x0.mean(axes, keepdims=True)) / np.sqrt(x0.var(axes, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(y, want, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(module.running_var.numpy(), 0.9 + 0.1 * x0.var(axes, ddof=1), rtol=1e-12)
+
+
 def test_input_errors():
     with pytest.raises(ValueError, match="expected 4D"):
         BatchNorm2d(3)(mg.ones(2, 3))
     with pytest.raises(ValueError, match="expected 2D"):
         BatchNorm1d(3)(mg.ones(2, 3, 2, 2))
+    with pytest.raises(ValueError, match=r"expected 5D \(N, C, D, H, W\) input, got shape \(2, 3, 2, 2\)"):
+        BatchNorm3d(3)(mg.ones(2, 3, 2, 2))
     with pytest.raises(ValueError, match="expected 3 channels"):
         BatchNorm1d(3)(mg.ones(2, 4))
     with pytest.raises(ValueError, match=r"weight must be a tensor of shape \(3,\)"):
@@ -448,7 +474,7 @@ def test_running_stats_update_bumps_versions_and_refuses_read_only_buffers(fused
 @pytest.mark.parametrize("fused", [True, False], ids=["fused", "composite"])
 @pytest.mark.parametrize("momentum", [0.1, None])
 @pytest.mark.parametrize(("cls", "shape"), [("BatchNorm1d", (6, 3)), ("BatchNorm1d", (4, 3, 5)),
-                                            ("BatchNorm2d", (3, 3, 4, 2))])
+                                            ("BatchNorm2d", (3, 3, 4, 2)), ("BatchNorm3d", (2, 3, 2, 3, 2))])
 def test_matches_pytorch(fused, momentum, cls, shape):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(9)

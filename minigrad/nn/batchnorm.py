@@ -1,4 +1,4 @@
-"""``BatchNorm1d`` and ``BatchNorm2d``: batch normalisation layers with PyTorch's semantics.
+"""``BatchNorm1d``, ``BatchNorm2d`` and ``BatchNorm3d``: batch normalisation layers with PyTorch's semantics.
 
 The layers own the running statistics (buffers ``running_mean``, ``running_var``,
 ``num_batches_tracked``); ``minigrad.ops.batchnorm.batch_norm`` updates them in place, outside the graph.
@@ -46,6 +46,16 @@ class _BatchNorm(Module):
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
+
+    def reset_parameters(self) -> None:
+        """Running statistics reset, and weight = 1, bias = 0 (PyTorch's initialisation)."""
+        self.reset_running_stats()
+        if self.affine:
+            from ..grad_mode import no_grad
+
+            with no_grad():
+                self.weight.fill_(1)
+                self.bias.zero_()
 
     def reset_running_stats(self) -> None:
         """running_mean = 0, running_var = 1, num_batches_tracked = 0."""
@@ -98,3 +108,10 @@ class BatchNorm2d(_BatchNorm):
 
     _dims = (4,)
     _expect = "4D (N, C, H, W)"
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch norm over (N, C, D, H, W) input, per channel C."""
+
+    _dims = (5,)
+    _expect = "5D (N, C, D, H, W)"
