@@ -1,8 +1,10 @@
 """BatchNorm training forward+backward: fused vs composite, Numba vs PyTorch CPU, vs a copy's bandwidth.
 
-Ratios are taken within this one run. For each shape every candidate (the copy, PyTorch, and fused,
-composite and kernels-only on each backend) is timed round-robin and keeps its fastest sample
-(``benchmarks/_timing.py``), so load from other processes hits all of them alike. Run:
+Ratios are taken within this one run. For each shape the candidates are timed round-robin and keep their
+fastest sample (``benchmarks/_timing.py``), so load from other processes hits them alike, in three groups
+timed one after the other: the copy, the streaming floor and the Numba candidates (fused, composite,
+kernels only); the NumPy candidates; PyTorch. Kept apart, no group's spinning threads (OpenBLAS's,
+PyTorch's OpenMP pool) slow another group's candidates. Run:
 
     python benchmarks/bench_batchnorm.py [--repeat 9]
 
@@ -135,11 +137,31 @@ def kernel_step(backend, x0, g0):
     return step
 
 
+def retain_freed_memory() -> None:
+    """Stop glibc from handing freed blocks back to the OS (Linux only).
+
+    Otherwise, depending on the order in which a step frees its outputs, glibc may return a freed
+    16 MiB block to the OS and page-fault it back in at the next step: a PyTorch step at (4096, 1024)
+    was measured with ~4000 page faults and 1.4x its time; minigrad's step, with its order of frees,
+    had none. This evens that out (it is process-wide, so it stays an option of the benchmark).
+    """
+    import ctypes
+
+    libc = ctypes.CDLL("libc.so.6")
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    if not (libc.mallopt(m_trim_threshold, 1 << 30) and libc.mallopt(m_mmap_threshold, 1 << 29)):
+        raise SystemExit("mallopt failed")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=9, help="round-robin samples per candidate")
     parser.add_argument("--shapes", default=None, help="comma-separated subset of the shapes, e.g. 256x1024,60x100")
+    parser.add_argument("--retain-freed-memory", action="store_true",
+                        help="keep freed memory in the process (glibc mallopt), so no candidate page-faults")
     args = parser.parse_args()
+    if args.retain_freed_memory:
+        retain_freed_memory()
     shapes = SHAPES
     if args.shapes:
         wanted = {tuple(int(n) for n in s.split("x")) for s in args.shapes.split(",")}
@@ -155,7 +177,8 @@ def main() -> None:
         torch = None
         torch_label = "torch not installed"
     policy = f" ({numba_be.threading_policy})" if numba_be is not None else ""
-    print(f"backends: numpy; {numba_label}{policy}; {torch_label}; load average {os.getloadavg()[0]:.2f}")
+    print(f"backends: numpy; {numba_label}{policy}; {torch_label}; load average {os.getloadavg()[0]:.2f}"
+          + ("; freed memory retained" if args.retain_freed_memory else ""))
 
     for shape in shapes:
         x0 = (rng.standard_normal(shape) * 2 + 3).astype(np.float32)
@@ -163,19 +186,27 @@ def main() -> None:
         mib = x0.nbytes / 2**20
         dst = np.empty_like(x0)
         dst.fill(0)  # touch the pages once: the copy then measures bandwidth, not page faults
-        candidates = {"copy": lambda dst=dst, x0=x0: np.copyto(dst, x0)}  # one read + write pass
-        if torch is not None:
-            candidates["torch"] = torch_step(x0, g0)
+        # Three comparisons, each round-robin within itself: OpenBLAS's threads (the NumPy kernels' column
+        # sums) and PyTorch's OpenMP threads keep spinning after a call and slowed whichever candidate
+        # came next, up to 2x for the Numba fused step at (32, 64, 32, 32).
+        groups = [{"copy": lambda dst=dst, x0=x0: np.copyto(dst, x0)}]  # one read + write pass
         # The floor only means something where the passes, not the thread launches, take the time.
         floor = streaming_floor(x0, g0) if numba_be is not None and x0.size >= 2**20 else None
         if floor is not None:
-            candidates["floor"] = floor
-        for label, be in (("numpy", numpy_be), ("numba", numba_be)):
+            groups[0]["floor"] = floor
+        for label, be in (("numba", numba_be), ("numpy", numpy_be)):
             if be is not None:
-                candidates[f"{label} fused"] = minigrad_step(be, x0, g0, True)
-                candidates[f"{label} composite"] = minigrad_step(be, x0, g0, False)
-                candidates[f"{label} kernels"] = kernel_step(be, x0, g0)
-        t = compare(candidates, repeat=args.repeat, min_time=0.05)
+                group = groups[0] if label == "numba" else {}
+                group[f"{label} fused"] = minigrad_step(be, x0, g0, True)
+                group[f"{label} composite"] = minigrad_step(be, x0, g0, False)
+                group[f"{label} kernels"] = kernel_step(be, x0, g0)
+                if group is not groups[0]:
+                    groups.append(group)
+        if torch is not None:
+            groups.append({"torch": torch_step(x0, g0)})
+        t = {}
+        for group in groups:
+            t.update(compare(group, repeat=args.repeat, min_time=0.05))
         t_copy, t_torch = t["copy"], t.get("torch")
         print(f"\n{shape} float32 ({mib:.1f} MiB): copy {t_copy * 1e3:.3f} ms "
               f"-> 8-pass bound {4 * t_copy * 1e3:.2f} ms, 5-pass bound {2.5 * t_copy * 1e3:.2f} ms")
