@@ -6,7 +6,7 @@ timed one after the other: the copy, the streaming floor and the Numba candidate
 kernels only); the NumPy candidates; PyTorch. Kept apart, no group's spinning threads (OpenBLAS's,
 PyTorch's OpenMP pool) slow another group's candidates. Run:
 
-    python benchmarks/bench_batchnorm.py [--repeat 9]
+    python benchmarks/bench_batchnorm.py [--repeat 9] [--malloc retain|system]
 
 Targets (issue 4): fused >= 2x faster than composite at (4096, 1024) and (32, 64, 32, 32) on NumPy and
 Numba; Numba fused <= 0.5x PyTorch at (4096, 1024) and <= 1.0x at (32, 64, 32, 32).
@@ -137,31 +137,35 @@ def kernel_step(backend, x0, g0):
     return step
 
 
-def retain_freed_memory() -> None:
-    """Stop glibc from handing freed blocks back to the OS (Linux only).
+def retain_freed_memory() -> str:
+    """Stop glibc from handing freed blocks back to the OS; returns a label for the report.
 
-    Otherwise, depending on the order in which a step frees its outputs, glibc may return a freed
-    16 MiB block to the OS and page-fault it back in at the next step: a PyTorch step at (4096, 1024)
-    was measured with ~4000 page faults and 1.4x its time; minigrad's step, with its order of frees,
-    had none. This evens that out (it is process-wide, so it stays an option of the benchmark).
+    With glibc's own heuristics, depending on the order in which a step frees its outputs and on what
+    ran before, a freed 16 MiB block may go back to the OS and be page-faulted in again at the next step.
+    That moved single candidates by up to 1.9x from run to run (PyTorch's step had ~4000 faults in one
+    loop), which says nothing about the kernels. It is process-wide, so only the benchmark does it.
     """
     import ctypes
 
-    libc = ctypes.CDLL("libc.so.6")
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    if not (libc.mallopt(m_trim_threshold, 1 << 30) and libc.mallopt(m_mmap_threshold, 1 << 29)):
-        raise SystemExit("mallopt failed")
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        if libc.mallopt(m_trim_threshold, 1 << 30) and libc.mallopt(m_mmap_threshold, 1 << 29):
+            return "freed memory retained (mallopt)"
+    except (OSError, AttributeError):
+        pass
+    return "system malloc (mallopt unavailable)"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=9, help="round-robin samples per candidate")
     parser.add_argument("--shapes", default=None, help="comma-separated subset of the shapes, e.g. 256x1024,60x100")
-    parser.add_argument("--retain-freed-memory", action="store_true",
-                        help="keep freed memory in the process (glibc mallopt), so no candidate page-faults")
+    parser.add_argument("--malloc", choices=("retain", "system"), default="retain",
+                        help="retain: keep freed memory in the process (glibc mallopt), so that no candidate "
+                             "page-faults its outputs back in (default); system: glibc's own heuristics")
     args = parser.parse_args()
-    if args.retain_freed_memory:
-        retain_freed_memory()
+    malloc_label = retain_freed_memory() if args.malloc == "retain" else "system malloc"
     shapes = SHAPES
     if args.shapes:
         wanted = {tuple(int(n) for n in s.split("x")) for s in args.shapes.split(",")}
@@ -178,7 +182,7 @@ def main() -> None:
         torch_label = "torch not installed"
     policy = f" ({numba_be.threading_policy})" if numba_be is not None else ""
     print(f"backends: numpy; {numba_label}{policy}; {torch_label}; load average {os.getloadavg()[0]:.2f}"
-          + ("; freed memory retained" if args.retain_freed_memory else ""))
+          + f"; {malloc_label}")
 
     for shape in shapes:
         x0 = (rng.standard_normal(shape) * 2 + 3).astype(np.float32)
