@@ -74,6 +74,18 @@ def _channel_sums(x, c, k):
 
 
 @njit(cache=True, inline="always")
+def _fwd_coefficients(c, mu, v, weight, bias, eps, mean, var, coef):
+    """Channel c's statistics (mean mu, variance v clamped at 0) and out = (x - coef[0]) * coef[1] + coef[2]."""
+    v = max(v, 0.0)
+    mean[c] = mu
+    var[c] = v
+    sc = weight[c] / math.sqrt(v + eps)
+    coef[0, c] = mu  # rounded to x's dtype: x - coef[0] is exact near the mean
+    coef[1, c] = sc
+    coef[2, c] = bias[c] - (mu - coef[0, c]) * sc
+
+
+@njit(cache=True, inline="always")
 def _fwd_block(x, weight, bias, eps, c0, c1, out, mean, var, coef):
     """Statistics and normalisation of channels [c0, c1) of x (N, C, S); coef is (3, C) scratch."""
     n, _, s = x.shape
@@ -104,14 +116,7 @@ def _fwd_block(x, weight, bias, eps, c0, c1, out, mean, var, coef):
             a1, a2 = _channel_sums(x, c, shift[j])
             dm = a1 / m
             v = a2 / m - dm * dm
-        mu = shift[j] + dm
-        v = max(v, 0.0)
-        mean[c] = mu
-        var[c] = v
-        sc = weight[c] / math.sqrt(v + eps)
-        coef[0, c] = mu  # rounded to x's dtype: x - coef[0] is exact near the mean
-        coef[1, c] = sc
-        coef[2, c] = bias[c] - (mu - coef[0, c]) * sc
+        _fwd_coefficients(c, shift[j] + dm, v, weight, bias, eps, mean, var, coef)
     for i in range(n):
         for j in range(nc):
             c = c0 + j
@@ -245,14 +250,7 @@ def _fwd_rows(x, weight, bias, eps, chunks, out, mean, var, coef):
         for j in range(c):  # x[0] was far from the mean: centre again, on the mean rounded to x's dtype
             center[j] = center[j] + mean[j]
     for j in range(c):
-        mu = center[j] + mean[j]
-        v = max(var[j], 0.0)
-        mean[j] = mu
-        var[j] = v
-        sc = weight[j] / math.sqrt(v + eps)
-        coef[0, j] = mu  # rounded to x's dtype: x - coef[0] is exact near the mean
-        coef[1, j] = sc
-        coef[2, j] = bias[j] - (mu - coef[0, j]) * sc
+        _fwd_coefficients(j, center[j] + mean[j], var[j], weight, bias, eps, mean, var, coef)
     if chunks == 1:
         _affine_chunk(x, coef, 0, n, out)
     else:
