@@ -421,6 +421,18 @@ def test_reset_parameters_restores_the_initial_state():
     assert module.weight.requires_grad and module.bias.requires_grad
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_modules_take_dtype_and_backend(backend):
+    module = BatchNorm2d(3, dtype="float64", backend=backend)
+    for name, value in module.state_dict().items():
+        assert value.backend == backend, name
+        assert value.dtype == (np.int64 if name == "num_batches_tracked" else np.float64), name
+    x = mg.randn(4, 3, 2, 2, dtype="float64", backend=backend)
+    y = module(x)
+    assert y.dtype == np.float64 and y.backend == backend
+    assert module.num_batches_tracked.item() == 1
+
+
 def test_batchnorm3d_normalises_each_channel_over_batch_and_volume():
     rng = np.random.default_rng(14)
     x0 = rng.standard_normal((3, 2, 2, 3, 2)) * np.array([2.0, 0.5]).reshape(1, 2, 1, 1, 1) + 5

@@ -12,6 +12,7 @@ The layers own the running statistics (buffers ``running_mean``, ``running_var``
 from __future__ import annotations
 
 from ..creation import ones, zeros
+from ..dtypes import as_dtype
 from ..ops.batchnorm import batch_norm
 from ..tensor import Tensor, tensor
 from .module import Module, Parameter
@@ -24,7 +25,10 @@ class _BatchNorm(Module):
     _expect = ""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
-                 affine: bool = True, track_running_stats: bool = True, fused: bool = True) -> None:
+                 affine: bool = True, track_running_stats: bool = True, fused: bool = True, *,
+                 dtype=None, backend: str | None = None) -> None:
+        """``dtype`` and ``backend`` place the parameters and running statistics (as ``Linear``'s);
+        ``num_batches_tracked`` is int64 on the same backend."""
         super().__init__()
         self.num_features = int(num_features)
         self.eps = float(eps)
@@ -32,16 +36,17 @@ class _BatchNorm(Module):
         self.affine = affine
         self.track_running_stats = track_running_stats
         self.fused = fused
+        dtype = as_dtype(dtype) if dtype else None
         if affine:
-            self.weight = Parameter(ones(self.num_features))
-            self.bias = Parameter(zeros(self.num_features))
+            self.weight = Parameter(ones(self.num_features, dtype=dtype, backend=backend))
+            self.bias = Parameter(zeros(self.num_features, dtype=dtype, backend=backend))
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
         if track_running_stats:
-            self.register_buffer("running_mean", zeros(self.num_features))
-            self.register_buffer("running_var", ones(self.num_features))
-            self.register_buffer("num_batches_tracked", tensor(0, dtype="int64"))
+            self.register_buffer("running_mean", zeros(self.num_features, dtype=dtype, backend=backend))
+            self.register_buffer("running_var", ones(self.num_features, dtype=dtype, backend=backend))
+            self.register_buffer("num_batches_tracked", tensor(0, dtype="int64", backend=backend))
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
