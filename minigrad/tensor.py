@@ -160,16 +160,17 @@ class Tensor:
             extra.append("requires_grad=True")
         return f"tensor({body}, {', '.join(extra)})"
 
-    def to(self, target: Any) -> Tensor:
-        """Another backend (by name) or another dtype; differentiable, and a no-op when nothing changes."""
-        if isinstance(target, str) and target in _backends.names():
-            return _ops.to_backend(self, target)
-        if isinstance(target, str) and target not in SUPPORTED:
-            raise _errors.UnknownBackendError(
-                f"to(): {target!r} is neither a known backend ({', '.join(_backends.names())}) nor a dtype "
-                f"({', '.join(sorted(SUPPORTED))})"
-            )
-        return self.astype(target)
+    def to(self, *targets: Any, dtype: Any = None, backend: str | None = None, copy: bool = False) -> Tensor:
+        """This tensor on another backend and/or with another dtype; differentiable.
+
+        PyTorch's forms: ``t.to("numba")``, ``t.to("float64")``, ``t.to("numba", "float64")``,
+        ``t.to(other)`` (other's backend and dtype), ``t.to(dtype=..., backend=...)``. Returns ``self``
+        when nothing changes, unless ``copy=True``.
+        """
+        backend, dtype = _to_targets("to()", targets, backend, dtype)
+        out = self if backend is None else _ops.to_backend(self, backend)
+        out = out if dtype is None else out.astype(dtype)
+        return out.clone() if copy and out is self else out
 
     def astype(self, dtype) -> Tensor:
         dtype = as_dtype(dtype)
@@ -467,6 +468,28 @@ class Tensor:
 
     def __or__(self, other):
         return _ops.logical_or(self, other)
+
+
+def _to_targets(where: str, targets: tuple, backend: str | None, dtype: Any) -> tuple[str | None, Any]:
+    """(backend name, dtype) from ``to()``'s positional targets and keywords; None where unchanged."""
+    if len(targets) > 2:
+        raise TypeError(f"{where}: expected at most a backend and a dtype, got {len(targets)} arguments")
+    for target in targets:
+        if isinstance(target, Tensor):
+            backend, dtype = backend or target.backend, dtype or target.dtype
+        elif isinstance(target, str) and target in _backends.names():
+            backend = target
+        elif isinstance(target, str) and target not in SUPPORTED:
+            raise _errors.UnknownBackendError(
+                f"{where}: {target!r} is neither a known backend ({', '.join(_backends.names())}) nor a dtype "
+                f"({', '.join(sorted(SUPPORTED))})"
+            )
+        else:
+            dtype = target
+    if backend is not None and backend not in _backends.names():
+        raise _errors.UnknownBackendError(f"{where}: unknown backend {backend!r}; known: "
+                                          f"{', '.join(_backends.names())}")
+    return backend, (None if dtype is None else as_dtype(dtype))
 
 
 def tensor(data, dtype=None, requires_grad: bool = False, backend: str | None = None) -> Tensor:

@@ -167,6 +167,46 @@ def test_to_moves_between_backends_differentiably(two_backends):
     assert mg.gradgradcheck(lambda t: (t.to("dummy") ** 3).to("numpy"), x)
 
 
+def test_to_takes_pytorchs_forms(two_backends):
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    both = x.to("dummy", "float64")
+    assert (both.backend, both.dtype) == ("dummy", np.float64)
+    keyword = x.to(dtype="float64", backend="dummy")
+    assert (keyword.backend, keyword.dtype) == ("dummy", np.float64)
+    like = x.to(mg.zeros(1, dtype="float64", backend="dummy"))
+    assert (like.backend, like.dtype) == ("dummy", np.float64)
+    assert x.to(dtype=mg.float32) is x
+    copied = x.to("numpy", copy=True)
+    assert copied is not x and copied.requires_grad
+    copied.data[0] = 5.0
+    assert x.tolist() == [1.0, 2.0]  # copy=True owns its memory
+    g = np.array([0.25, -2.0])
+    (both * 3).backward(mg.tensor(g, dtype="float64", backend="dummy"))
+    assert (x.grad.backend, x.grad.dtype) == ("numpy", np.float32)
+    np.testing.assert_allclose(x.grad.numpy(), 3 * g)
+    with pytest.raises(TypeError, match=r"to\(\): expected at most a backend and a dtype, got 3"):
+        x.to("dummy", "float64", "float32")
+    with pytest.raises(mg.UnknownBackendError, match="to\\(\\): unknown backend 'gpu'"):
+        x.to(backend="gpu")
+    with pytest.raises(mg.UnknownBackendError, match="neither a known backend"):
+        x.to("gpu")
+
+
+def test_module_to_takes_pytorchs_forms(two_backends):
+    net = mg.nn.BatchNorm1d(2)
+    params = [id(p) for p in net.parameters()]
+    net.to("dummy", "float64")
+    assert [id(p) for p in net.parameters()] == params
+    assert {(t.backend, t.dtype) for t in net.parameters()} == {("dummy", np.dtype("float64"))}
+    assert net.num_batches_tracked.dtype == np.int64 and net.num_batches_tracked.backend == "dummy"
+    net.to(dtype="float32", backend="numpy")
+    assert {(t.backend, t.dtype) for t in net.buffers() if t.dtype.kind == "f"} == {("numpy", np.dtype("float32"))}
+    net.to(mg.zeros(1, dtype="float64", backend="dummy"))
+    assert net.running_var.backend == "dummy" and net.running_var.dtype == np.float64
+    with pytest.raises(TypeError, match="Module.to: only floating dtypes are supported, got int64"):
+        net.to("int64")
+
+
 def test_manual_seed_reaches_backends_loaded_later(two_backends):
     mg.manual_seed(7)
     first = mg.randn(4, backend="numpy").numpy()

@@ -16,10 +16,10 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import backends as _backends
-from ..dtypes import as_dtype, float32, float64
+from ..dtypes import float32, float64
 from ..errors import MinigradError
 from ..grad_mode import no_grad
-from ..tensor import Tensor, tensor
+from ..tensor import Tensor, _to_targets, tensor
 
 
 class Parameter(Tensor):
@@ -292,24 +292,26 @@ class Module:
                         t.grad = Tensor(g[0], g[1])
         return self
 
-    def to(self, target: str | Any) -> Module:
-        """Move every parameter and buffer to a backend (by name), or cast floating ones to a dtype.
+    def to(self, *targets: Any, dtype: Any = None, backend: str | None = None) -> Module:
+        """Move every parameter and buffer to a backend, and/or cast the floating ones to a dtype.
 
-        In place, as in PyTorch: ``Parameter`` objects keep their identity.
+        The forms of ``Tensor.to``: ``m.to("numba")``, ``m.to("float64")``, ``m.to("numba", "float64")``,
+        ``m.to(tensor)``, keywords ``dtype=``/``backend=``. In place, as in PyTorch: ``Parameter`` objects
+        keep their identity; integer buffers (counters) keep their dtype.
         """
-        if isinstance(target, str) and target in _backends.names():
-            backend = _backends.load(target)
+        backend, dtype = _to_targets("Module.to", targets, backend, dtype)
+        if dtype is not None and dtype.kind != "f":
+            raise TypeError(f"Module.to: only floating dtypes are supported, got {dtype.name}")
+        if backend is not None:
+            target = _backends.load(backend)
 
             def move(t: Tensor):
-                if t._backend is backend:
+                if t._backend is target:
                     return None
-                return backend.from_numpy(t._backend.to_numpy(t.data)), backend
+                return target.from_numpy(t._backend.to_numpy(t.data)), target
 
-            return self._apply_arrays(move)
-        dtype = as_dtype(target)
-        if dtype.kind != "f":
-            raise TypeError(f"Module.to: only floating dtypes are supported, got {dtype.name}")
-        return self._cast(dtype)
+            self._apply_arrays(move)
+        return self if dtype is None else self._cast(dtype)
 
     def _cast(self, dtype) -> Module:
         def cast(t: Tensor):
