@@ -79,6 +79,13 @@ def torch_step(x0, g0):
     return step
 
 
+def backend_candidates(label: str, backend, x0, g0) -> dict:
+    """The fused and composite steps and the bare kernels on one backend."""
+    return {f"{label} fused": minigrad_step(backend, x0, g0, True),
+            f"{label} composite": minigrad_step(backend, x0, g0, False),
+            f"{label} kernels": kernel_step(backend, x0, g0)}
+
+
 def streaming_floor(x0, g0):
     """The fused step's memory traffic with trivial arithmetic, as Numba row-chunk kernels on all threads:
     a column sum of x, y = 2x, column sums of dy and dy * x, dx = 2 dy + x. Returns None without Numba."""
@@ -193,19 +200,14 @@ def main() -> None:
         # Three comparisons, each round-robin within itself: OpenBLAS's threads (the NumPy kernels' column
         # sums) and PyTorch's OpenMP threads keep spinning after a call and slowed whichever candidate
         # came next, up to 2x for the Numba fused step at (32, 64, 32, 32).
-        groups = [{"copy": lambda dst=dst, x0=x0: np.copyto(dst, x0)}]  # one read + write pass
+        first = {"copy": lambda dst=dst, x0=x0: np.copyto(dst, x0)}  # one read + write pass
         # The floor only means something where the passes, not the thread launches, take the time.
         floor = streaming_floor(x0, g0) if numba_be is not None and x0.size >= 2**20 else None
         if floor is not None:
-            groups[0]["floor"] = floor
-        for label, be in (("numba", numba_be), ("numpy", numpy_be)):
-            if be is not None:
-                group = groups[0] if label == "numba" else {}
-                group[f"{label} fused"] = minigrad_step(be, x0, g0, True)
-                group[f"{label} composite"] = minigrad_step(be, x0, g0, False)
-                group[f"{label} kernels"] = kernel_step(be, x0, g0)
-                if group is not groups[0]:
-                    groups.append(group)
+            first["floor"] = floor
+        if numba_be is not None:
+            first.update(backend_candidates("numba", numba_be, x0, g0))
+        groups = [first, backend_candidates("numpy", numpy_be, x0, g0)]
         if torch is not None:
             groups.append({"torch": torch_step(x0, g0)})
         t = {}
