@@ -34,6 +34,21 @@ def compare(candidates: dict[str, Callable[[], object]], *, repeat: int = 9, min
     return best
 
 
+def compare_groups(groups: list[dict[str, Callable[[], object]]], **kwargs) -> dict[str, float]:
+    """``compare`` for each group in turn, results merged.
+
+    Candidates whose libraries keep threads spinning after a call (OpenBLAS after a GEMM, PyTorch's
+    OpenMP pool) take a core from whichever candidate runs next in a round-robin: on 2 cores they made
+    Numba's BatchNorm step 2x slower and PyTorch's CNN step ~25% slower. Each such library gets a group
+    of its own, so that it only ever follows itself.
+    """
+    times: dict[str, float] = {}
+    for group in groups:
+        if group:
+            times.update(compare(group, **kwargs))
+    return times
+
+
 def measure(fn: Callable[[], object], **kwargs) -> float:
     """Seconds per call of one function (see ``compare``)."""
     return compare({"fn": fn}, **kwargs)["fn"]

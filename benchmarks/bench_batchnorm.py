@@ -26,7 +26,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import compare  # noqa: E402
+from _timing import compare_groups  # noqa: E402
 
 import minigrad  # noqa: E402
 from minigrad.ops.batchnorm import batch_norm  # noqa: E402
@@ -210,9 +210,7 @@ def main() -> None:
         groups = [first, backend_candidates("numpy", numpy_be, x0, g0)]
         if torch is not None:
             groups.append({"torch": torch_step(x0, g0)})
-        t = {}
-        for group in groups:
-            t.update(compare(group, repeat=args.repeat, min_time=0.05))
+        t = compare_groups(groups, repeat=args.repeat, min_time=0.05)
         t_copy, t_torch = t["copy"], t.get("torch")
         print(f"\n{shape} float32 ({mib:.1f} MiB): copy {t_copy * 1e3:.3f} ms "
               f"-> 8-pass bound {4 * t_copy * 1e3:.2f} ms, 5-pass bound {2.5 * t_copy * 1e3:.2f} ms")

@@ -11,9 +11,10 @@ SGD update, on the same batch every time (data loading is not part of it).
   printed side by side as a check that both compute the same thing). Skipped cleanly when not installed.
 
 Candidates are timed round-robin and each keeps its fastest sample (``benchmarks/_timing.py``), so load from
-other processes hits all of them alike. Run: ``python benchmarks/bench_cnn.py [--batch-size 32]
-[--threads N] [--mnist DIR]``. Multi-threaded BLAS and PyTorch suffer badly when other processes load the
-machine: compare figures from a quiet machine, or with ``--threads 1`` for both sides.
+other processes hits all of them alike; PyTorch is timed in a round-robin of its own (``compare_groups``).
+Run: ``python benchmarks/bench_cnn.py [--batch-size 32] [--threads N] [--mnist DIR]``. Multi-threaded BLAS
+and PyTorch suffer badly when other processes load the machine: compare figures from a quiet machine, or
+with ``--threads 1`` for both sides.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import compare, limit_blas_threads, print_times  # noqa: E402
+from _timing import compare_groups, limit_blas_threads, print_times  # noqa: E402
 
 import minigrad as mg  # noqa: E402
 from minigrad import nn, optim  # noqa: E402
@@ -135,16 +136,17 @@ def main() -> None:
         if args.threads:
             torch.set_num_threads(args.threads)
         print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads")
-        candidates["torch"] = torch_candidate
     else:
         print("(PyTorch not installed: minigrad timings only)")
 
     # The first step of every candidate from the same weights: the losses must agree (a sanity check that the
     # models match, not a test). Later steps differ slightly: float32 rounding differs per implementation.
-    first = {label: fn() for label, fn in candidates.items()}
+    groups = [candidates, {"torch": torch_candidate} if torch_candidate is not None else {}]
+    first = {label: fn() for group in groups for label, fn in group.items()}
     print("first-step loss: " + ", ".join(f"{label} {loss:.6f}" for label, loss in first.items()))
 
-    times = compare(candidates, repeat=args.repeat, min_time=0.2, warmup=2)
+    # PyTorch in a group of its own: OpenBLAS's threads, spinning after minigrad's GEMMs, slowed it ~25%.
+    times = compare_groups(groups, repeat=args.repeat, min_time=0.2, warmup=2)
     print_times(times, {"per step": 1}, times.get("torch"), "PyTorch")
 
 

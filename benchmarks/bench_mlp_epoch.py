@@ -9,9 +9,11 @@ the training loop does: shuffling, batching, forward, backward and the optimizer
   over a ``TensorDataset`` for reference. Skipped cleanly when PyTorch is not installed.
 
 Data: the digits training split (1,438 x 64, the main job), or with ``--mnist DIR`` the official MNIST test
-set's first 8,000 images (784 inputs). Run: ``python benchmarks/bench_mlp_epoch.py [--batch-size 64]
-[--threads N]``. Multi-threaded BLAS and PyTorch suffer badly when other processes load the machine: compare
-figures from a quiet machine, or with ``--threads 1`` for both sides.
+set's first 8,000 images (784 inputs). The minigrad loops are timed round-robin, and the PyTorch loops in
+a round-robin of their own (``benchmarks/_timing.py``, ``compare_groups``). Run:
+``python benchmarks/bench_mlp_epoch.py [--batch-size 64] [--threads N]``. Multi-threaded BLAS and PyTorch
+suffer badly when other processes load the machine: compare figures from a quiet machine, or with
+``--threads 1`` for both sides.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import compare, limit_blas_threads, print_times  # noqa: E402
+from _timing import compare_groups, limit_blas_threads, print_times  # noqa: E402
 
 import minigrad as mg  # noqa: E402
 from minigrad import nn, optim  # noqa: E402
@@ -133,9 +135,9 @@ def main() -> None:
         print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads")
     else:
         print("(PyTorch not installed: minigrad timings only)")
-    candidates.update(torch_candidates)
 
-    times = compare(candidates, repeat=args.repeat, min_time=0.2, warmup=2)
+    # PyTorch in a group of its own (see _timing.compare_groups).
+    times = compare_groups([candidates, torch_candidates], repeat=args.repeat, min_time=0.2, warmup=2)
     torch_times = [t for label, t in times.items() if label.startswith("torch")]
     reference = min(torch_times) if torch_times else None  # the faster PyTorch loop: a conservative ratio
     print_times(times, {"per epoch": 1, "per step": steps}, reference, "fastest PyTorch")
