@@ -394,8 +394,9 @@ def _block(c: int) -> int:
     """Channels per parallel iteration: an even share per thread.
 
     Fewer, larger blocks mean longer contiguous runs per row. Against one channel per iteration (once the
-    choice for S > 1, to keep each channel in L2), fwd+bwd took 0.48x the time at (32, 64, 32, 32), 0.81x
-    at (64, 8, 64, 64), 0.84x at (8, 256, 16, 16) and 0.93x at (128, 16, 28, 28).
+    choice for S > 1, to keep each channel in L2), fwd+bwd took 0.48-0.64x the time at (32, 64, 32, 32),
+    0.73-0.93x at (128, 16, 28, 28), 0.81x at (64, 8, 64, 64), 0.96-0.97x at (8, 256, 16, 16) and
+    (128, 32, 14, 14), and 1.04x (no gain) at (32, 16, 28, 28).
     """
     threads = numba.get_num_threads()
     return max(1, -(-c // threads))
