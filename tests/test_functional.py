@@ -77,6 +77,22 @@ def test_max_pool2d_grads(backend, kw):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_max_pool2d_gradient_goes_to_the_first_maximum_or_nan(backend):
+    """As PyTorch: the first maximum of each window gets the gradient, and in a window with NaNs the last
+    NaN (PyTorch's kernel takes every NaN it meets)."""
+    a = np.array([[[[2.0, 2.0, 1.0, 3.0], [0.0, 2.0, 3.0, 3.0],
+                    [np.nan, 5.0, 1.0, np.nan], [5.0, np.nan, 1.0, 1.0]]]])
+    x = mg.tensor(a, requires_grad=True, backend=backend)
+    y = F.max_pool2d(x, 2)
+    g = np.array([[[[0.5, -2.0], [3.0, 7.0]]]])
+    y.backward(mg.tensor(g, backend=backend))
+    want = np.zeros_like(a)
+    want[0, 0, 0, 0], want[0, 0, 0, 3], want[0, 0, 3, 1], want[0, 0, 2, 3] = 0.5, -2.0, 3.0, 7.0
+    np.testing.assert_array_equal(x.grad.numpy(), want)
+    assert np.isnan(y.numpy()[0, 0, 1]).all() and y.numpy()[0, 0, 0].tolist() == [2.0, 3.0]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
                                 dict(kernel_size=3, stride=1, padding=1, count_include_pad=False),
                                 dict(kernel_size=2, divisor_override=3)], ids=str)
@@ -198,12 +214,16 @@ def test_max_pool2d_matches_torch(torch_mod, backend, kw):
     _agree(F.max_pool2d(x, **kw), torch.nn.functional.max_pool2d(tx, **kw), [(x, tx)], rng, torch)
 
 
-def test_max_pool2d_ties_go_to_the_first_maximum(torch_mod):
+@pytest.mark.parametrize("a", [
+    np.array([[[[1.0, 1.0, 0.0], [1.0, 0.5, 1.0], [0.0, 1.0, 1.0]]]]),
+    np.array([[[[np.nan, 1.0, np.nan], [1.0, np.nan, 2.0], [np.nan, 2.0, 2.0]]]]),
+], ids=["ties", "nans"])
+def test_max_pool2d_ties_and_nans_as_pytorch(torch_mod, a):
     torch = torch_mod
-    a = np.array([[[[1.0, 1.0, 0.0], [1.0, 0.5, 1.0], [0.0, 1.0, 1.0]]]])
     x, tx = mg.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
-    F.max_pool2d(x, 2, 1).sum().backward()
-    torch.nn.functional.max_pool2d(tx, 2, 1).sum().backward()
+    g = np.array([[[[0.5, -1.0], [2.0, 3.0]]]])
+    F.max_pool2d(x, 2, 1).backward(mg.tensor(g))
+    torch.nn.functional.max_pool2d(tx, 2, 1).backward(torch.tensor(g))
     np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
 
 

