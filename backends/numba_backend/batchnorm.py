@@ -14,7 +14,7 @@ Parallel designs (chosen by ``_path``; all race-free: every array element is wri
 * ``serial``: small inputs; starting threads costs more than the work (the ``blocks`` code, one block).
 * ``rows``: (N, C) with N >= ``ROWS_FROM_N`` and at least ``ROWS_PARALLEL_FROM`` elements. Rows are split
   into one chunk per thread; each chunk accumulates into its own row of a (chunks, C) float64 array,
-  combined after the loop; a second kernel normalises.
+  combined serially, then a second parallel loop normalises (both loops in one compiled call).
 * ``rows-serial``: the same kernels with one chunk, which never wakes the thread pool (smaller (N, C)).
 * ``blocks``: everything else. Channels are split into one block per thread; a block's statistics and
   its normalisation run back to back, so much of its data is still in cache. Each row of a block is one
@@ -380,10 +380,12 @@ def _path(n: int, c: int, s: int, serial_below: int = SERIAL_BELOW) -> str:
 
 def _layout(x):
     n, c = x.shape[0], x.shape[1]
-    s = 1
-    for k in x.shape[2:]:
-        s *= k
-    return np.ascontiguousarray(x.reshape(n, c, s)), n, c
+    return np.ascontiguousarray(x.reshape(n, c, math.prod(x.shape[2:]))), n, c
+
+
+def _chunks(path: str, n: int) -> int:
+    """Row chunks of the rows designs: one for ``rows-serial``, else one per thread."""
+    return 1 if path == "rows-serial" else min(n, numba.get_num_threads())
 
 
 def _per_channel(values, c: int, fill: float):
@@ -419,8 +421,7 @@ def batch_norm_forward(x, weight, bias, eps, path: str | None = None):
         mean[:] = np.nan
         var[:] = np.nan
     elif path in ("rows", "rows-serial") and s == 1:
-        chunks = 1 if path == "rows-serial" else min(n, numba.get_num_threads())
-        _fwd_rows(x3.reshape(n, c), w, b, eps, chunks, out.reshape(n, c), mean, var, coef)
+        _fwd_rows(x3.reshape(n, c), w, b, eps, _chunks(path, n), out.reshape(n, c), mean, var, coef)
     else:
         _fwd_blocks(x3, w, b, eps, _block(c), path != "serial", out, mean, var, coef)
     return result, mean, var
@@ -444,9 +445,8 @@ def batch_norm_backward(dy, x, mean, invstd, weight, path: str | None = None):
         dweight[:] = 0.0
         dbias[:] = 0.0
     elif path in ("rows", "rows-serial") and s == 1:
-        chunks = 1 if path == "rows-serial" else min(n, numba.get_num_threads())
-        _bwd_rows(dy3.reshape(n, c), x3.reshape(n, c), mean, invstd, w, chunks, dx.reshape(n, c), dweight, dbias,
-                  coef)
+        _bwd_rows(dy3.reshape(n, c), x3.reshape(n, c), mean, invstd, w, _chunks(path, n), dx.reshape(n, c),
+                  dweight, dbias, coef)
     else:
         _bwd_blocks(dy3, x3, mean, invstd, w, _block(c), path != "serial", dx, dweight, dbias, coef)
     return result, dweight, dbias
@@ -454,7 +454,4 @@ def batch_norm_backward(dy, x, mean, invstd, weight, path: str | None = None):
 
 def path_for(x: np.ndarray, serial_below: int = SERIAL_BELOW) -> str:
     """The parallel design for an (N, C, *spatial) input (see the module docstring)."""
-    s = 1
-    for k in x.shape[2:]:
-        s *= k
-    return _path(x.shape[0], x.shape[1], s, serial_below)
+    return _path(x.shape[0], x.shape[1], math.prod(x.shape[2:]), serial_below)
