@@ -100,12 +100,11 @@ def _first_max_mask(be, windows, top, dtype):
     """
     slots = [(slice(None), slice(None), i) for i in range(windows.shape[2])]
     columns = [be.getitem(windows, at) for at in slots]
-    mask = be.zeros(windows.shape, dtype)
-    for at, hit in zip(slots, _first_hits(be, [be.equal(w, top) for w in columns])):
-        be.setitem(mask, at, hit)  # a NaN window has no position equal to its maximum ...
-    nans = [be.not_equal(w, w) for w in columns]
-    for at, hit in zip(slots[::-1], _first_hits(be, nans[::-1])):  # ... so mark its last NaN
-        be.setitem(mask, at, be.logical_or(be.not_equal(be.getitem(mask, at), 0), hit))
+    firsts = _first_hits(be, [be.equal(w, top) for w in columns])  # none in a NaN window (NaN != NaN) ...
+    last_nans = _first_hits(be, [be.not_equal(w, w) for w in columns[::-1]])[::-1]  # ... which gets its last NaN
+    mask = be.empty(windows.shape, dtype)
+    for at, first, last_nan in zip(slots, firsts, last_nans):
+        be.setitem(mask, at, be.logical_or(first, last_nan))
     return mask
 
 
