@@ -34,8 +34,6 @@ from _timing import compare  # noqa: E402
 
 import minigrad as mg  # noqa: E402
 
-SQRT_2_OVER_PI = np.sqrt(2 / np.pi)
-
 
 def _inputs(shape, rng):
     """x, an upstream gradient g, a bias row, class targets and scatter rows for a 2-D ``shape``."""
