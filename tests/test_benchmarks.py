@@ -90,3 +90,19 @@ def test_bench_batchnorm_streaming_floor_makes_its_passes():
     sums, dx = step()
     np.testing.assert_allclose(sums.sum(0), (g0 * x0).sum(0), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(dx, 2 * g0 + x0, rtol=1e-6)
+
+
+def test_bench_batchnorm_target_verdicts():
+    """The report's verdicts follow the issue's targets, and say when the floor alone misses one."""
+    bench = _load("bench_batchnorm")
+    t = {"numpy fused": 1.0, "numpy composite": 2.5, "numba fused": 1.0, "numba composite": 1.9,
+         "torch": 1.6, "floor": 0.9}
+    lines = bench.target_verdicts((4096, 1024), t)
+    assert lines == ["numpy composite/fused 2.50x, target >= 2x: met",
+                     "numba composite/fused 1.90x, target >= 2x: missed",
+                     "numba fused/torch 0.62x, target <= 0.5x: missed (out of reach in this run: the streaming "
+                     "floor alone is 0.56x)"]
+    t.update(torch=2.5)  # the floor is within reach: no remark; met is met
+    assert bench.target_verdicts((4096, 1024), t)[-1] == "numba fused/torch 0.40x, target <= 0.5x: met"
+    assert bench.target_verdicts((32, 64, 32, 32), t)[-1] == "numba fused/torch 0.40x, target <= 1.0x: met"
+    assert bench.target_verdicts((60, 100), t) == []  # no target at this shape
