@@ -391,6 +391,28 @@ class NumpyBackend:
         self._bn_apply(xp.subtract, d, self._bn_operand((k * v).astype(x.dtype), c, s, n), d, c, s)
         return result, dweight, dbias
 
+    def batch_norm_affine(self, x, center, scale, shift):
+        """Eval-mode BatchNorm: ``(x - center) * scale + shift`` per channel (axis 1), in x's dtype.
+
+        ``center``, ``scale`` and ``shift`` are (C,) arrays (``center``/``shift`` may be ``None``: zero).
+        Three in-place passes over the one output; subtracting first keeps x - center exact near the
+        running mean, as the composite form computes it.
+        """
+        xp = self.xp
+        n, c, s = self._bn_layout(x)
+        result = xp.empty(x.shape, dtype=x.dtype)
+        if result.size == 0:
+            return result
+        xr, d = x.reshape(n, c * s), result.reshape(n, c * s)
+        source = xr
+        for ufunc, v in ((xp.subtract, center), (xp.multiply, scale), (xp.add, shift)):
+            if v is not None:
+                self._bn_apply(ufunc, source, self._bn_operand(v.astype(x.dtype, copy=False), c, s, n), d, c, s)
+                source = d
+        if source is xr:  # neither centre nor scale nor shift: a copy
+            d[...] = xr
+        return result
+
     @staticmethod
     def _bn_layout(x):
         """(N, C, S) with S the product of the spatial sizes."""

@@ -300,6 +300,7 @@ def test_generic_kernels_match_backend_kernels():
         name = "numpy"
         batch_norm_forward = None
         batch_norm_backward = None
+        batch_norm_affine = None
 
     bare = Bare()
     rng = np.random.default_rng(5)
@@ -311,9 +312,97 @@ def test_generic_kernels_match_backend_kernels():
         w = Tensor(be.from_numpy(rng.standard_normal(3) * 0 + 1.5), be, requires_grad=True)
         y = batch_norm(x, None, None, w, None, training=True)
         y.backward(Tensor(be.from_numpy(dy0), be))
-        got.append((y.numpy(), x.grad.numpy(), w.grad.numpy()))
+        got.append([y.numpy(), x.grad.numpy(), w.grad.numpy()])
+        x.grad = w.grad = None
+        rm, rv = (Tensor(be.from_numpy(v), be) for v in (np.full(3, 99.0), np.full(3, 4.0)))
+        y = batch_norm(x, rm, rv, w, None, training=False)
+        y.backward(Tensor(be.from_numpy(dy0), be))
+        got[-1] += [y.numpy(), x.grad.numpy(), w.grad.numpy()]
     for a, b in zip(*got):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+# -- eval mode: one kernel (BatchNormEval) ----------------------------------------------------------
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("shape", [(7, 5), (6, 4, 9), (3, 4, 5, 6), (600, 1000), (8, 16, 64, 64)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_eval_fused_matches_composite(backend, shape, dtype):
+    """Output and every gradient, with a random upstream gradient; the large shapes run the parallel
+    Numba kernels."""
+    rng = np.random.default_rng(sum(shape))
+    c = shape[1]
+    x0 = rng.standard_normal(shape) * 3 + 50
+    dy0 = rng.standard_normal(shape)
+    got = {}
+    for fused in (True, False):
+        x = mg.tensor(x0, dtype=dtype, requires_grad=True, backend=backend)
+        w = mg.tensor(np.linspace(-2, 2, c), dtype=dtype, requires_grad=True, backend=backend)
+        b = mg.tensor(np.linspace(1, 3, c), dtype=dtype, requires_grad=True, backend=backend)
+        rm = mg.tensor(np.linspace(49, 51, c), dtype=dtype, backend=backend)
+        rv = mg.tensor(np.linspace(4, 16, c), dtype=dtype, backend=backend)
+        y = batch_norm(x, rm, rv, w, b, training=False, fused=fused)
+        y.backward(mg.tensor(dy0, dtype=dtype, backend=backend))
+        got[fused] = [y.numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy()]
+        assert all(v.dtype == np.dtype(dtype) for v in got[fused])
+    m = x0.size // c
+    rtol = 1e-12 if dtype == "float64" else 1e-5
+    for name, a, b in zip(("out", "dx", "dweight", "dbias"), got[True], got[False]):
+        scale = np.abs(b).max() * (math.sqrt(m) if name in ("dweight", "dbias") else 1)
+        np.testing.assert_allclose(a, b, rtol=0, atol=rtol * scale, err_msg=name)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("optional", ["all", "no center", "no shift"])
+def test_eval_op_gradcheck_and_gradgradcheck_in_every_input(backend, optional):
+    """BatchNormEval in x, center (running mean), scale and shift; None for the optional ones."""
+    from minigrad.ops.batchnorm import BatchNormEval
+
+    rng = np.random.default_rng(21)
+    shape = (4, 3, 5)
+
+    def t(*size):
+        return mg.tensor(rng.standard_normal(size), dtype="float64", requires_grad=True, backend=backend)
+
+    x, center, scale, shift = t(*shape), t(3), t(3), t(3)
+    if optional == "no center":
+        inputs, fn = (x, scale, shift), lambda x, s, b: BatchNormEval.apply(x, None, s, b)
+    elif optional == "no shift":
+        inputs, fn = (x, center, scale), lambda x, k, s: BatchNormEval.apply(x, k, s, None)
+    else:
+        inputs, fn = (x, center, scale, shift), BatchNormEval.apply
+    assert mg.gradcheck(fn, inputs)
+    assert mg.gradgradcheck(fn, inputs)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_eval_fused_mixed_dtypes_promote_like_the_composite(backend):
+    """float64 input, float32 running statistics: the fused form falls back to promoting ops."""
+    rng = np.random.default_rng(22)
+    x = mg.tensor(rng.standard_normal((5, 3)) * 2 + 7, dtype="float64", backend=backend)
+    rm = mg.tensor([7.0, 6.5, 7.5], dtype="float32", backend=backend)
+    rv = mg.tensor([4.0, 3.0, 5.0], dtype="float32", backend=backend)
+    fused, composite = (batch_norm(x, rm, rv, training=False, fused=f) for f in (True, False))
+    assert fused.dtype == composite.dtype
+    np.testing.assert_allclose(fused.numpy(), composite.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(60, 100), (600, 1000), (5, 3, 7), (8, 16, 64, 64), (1, 2, 3)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numba_eval_kernel_matches_numpy_kernel(shape, dtype):
+    """Serial and parallel, (N, C) rows and (N * C, S) runs; None centre and shift."""
+    pytest.importorskip("numba")
+    from minigrad_backends.numba_backend import batchnorm as nbk
+
+    ref = mg.backends.load("numpy")
+    rng = np.random.default_rng(23)
+    c = shape[1]
+    x = (rng.standard_normal(shape) + 1e3).astype(dtype)
+    center, scale, shift = rng.standard_normal(c) + 1e3, rng.standard_normal(c), rng.standard_normal(c)
+    tol = 8 * np.finfo(dtype).eps
+    for args in ((center, scale, shift), (None, scale, None)):
+        got, want = nbk.batch_norm_affine(x, *args), ref.batch_norm_affine(x, *args)
+        assert got.dtype == dtype and got.shape == x.shape
+        np.testing.assert_allclose(got, want, rtol=0, atol=tol * np.abs(want).max())
 
 
 # -- functional and module semantics --------------------------------------------------------------------
@@ -581,6 +670,10 @@ for shape, path in [((4, 3), "serial"), ((4, 3, 2), "blocks"), ((5, 3), "blocks"
     for g, r in zip(nbk.batch_norm_backward(dy, x, mean_r, inv, None, path),
                     ref.batch_norm_backward(dy, x, mean_r, inv, None)):
         assert np.allclose(g, r, atol=1e-12), path
+for shape in [(4, 3), (4, 3, 2)]:
+    x = rng.standard_normal(shape)
+    k, s, b = rng.standard_normal((3, 3))
+    assert np.allclose(nbk.batch_norm_affine(x, k, s, b, serial_below=0), ref.batch_norm_affine(x, k, s, b))
 print("ok")
 """
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")

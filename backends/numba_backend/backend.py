@@ -160,6 +160,10 @@ class NumbaBackend(NumpyBackend):
         return self._bn.batch_norm_backward(grad, x, mean, invstd, weight,
                                             self._bn.path_for(x, self.parallel_threshold))
 
+    def batch_norm_affine(self, x, center, scale, shift):
+        """See ``NumpyBackend.batch_norm_affine``: one parallel pass."""
+        return self._bn.batch_norm_affine(x, center, scale, shift, self.parallel_threshold)
+
     # -- sliding windows (kernel in windows.py) ----------------------------------------------------
     def fold_windows(self, cols, spatial, stride, dilation):
         """See ``NumpyBackend.fold_windows``; the kernel covers 2-D windows of float32/float64 columns.

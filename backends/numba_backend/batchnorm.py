@@ -369,6 +369,45 @@ def _bwd_rows(dy, x, mean, invstd, weight, chunks, dx, dweight, dbias, coef):
             _bwd_apply_chunk(dy, x, coef, t * rows, min(n, (t + 1) * rows), dx)
 
 
+# -- eval mode: one pass ---------------------------------------------------------------------------
+@njit(**JIT)
+def _affine_rows(x, coef, chunks, out):
+    """out = (x - coef[0]) * coef[1] + coef[2] per column of (N, C) x, rows split into chunks."""
+    n = x.shape[0]
+    rows = (n + chunks - 1) // chunks
+    if chunks == 1:
+        _affine_chunk(x, coef, 0, n, out)
+    else:
+        for t in prange(chunks):
+            _affine_chunk(x, coef, t * rows, min(n, (t + 1) * rows), out)
+
+
+@njit(cache=True, inline="always")
+def _affine_runs_chunk(x, coef, r0, r1, out):
+    """out = (x - coef[0]) * coef[1] + coef[2] for runs [r0, r1) of (N * C, S) x; run r is channel r % C."""
+    c = coef.shape[1]
+    for r in range(r0, r1):
+        k = coef[0, r % c]
+        sc = coef[1, r % c]
+        b = coef[2, r % c]
+        xa = x[r]
+        o = out[r]
+        for i in range(x.shape[1]):
+            o[i] = (xa[i] - k) * sc + b
+
+
+@njit(**JIT)
+def _affine_runs(x, coef, chunks, out):
+    """The same for x viewed as (N * C, S) runs, S > 1 (the inner loop runs along S), in chunks of runs."""
+    runs = x.shape[0]
+    per = (runs + chunks - 1) // chunks
+    if chunks == 1:
+        _affine_runs_chunk(x, coef, 0, runs, out)
+    else:
+        for t in prange(chunks):
+            _affine_runs_chunk(x, coef, t * per, min(runs, (t + 1) * per), out)
+
+
 # -- entry points -------------------------------------------------------------------------------------
 def _path(n: int, c: int, s: int, serial_below: int = SERIAL_BELOW) -> str:
     if s == 1 and n >= ROWS_FROM_N:
@@ -450,6 +489,25 @@ def batch_norm_backward(dy, x, mean, invstd, weight, path: str | None = None):
     else:
         _bwd_blocks(dy3, x3, mean, invstd, w, _block(c), path != "serial", dx, dweight, dbias, coef)
     return result, dweight, dbias
+
+
+def batch_norm_affine(x, center, scale, shift, serial_below: int = SERIAL_BELOW):
+    """Eval-mode output ``(x - center) * scale + shift`` per channel, one pass (``None`` means 0, or 1 for
+    ``scale``); matches ``NumpyBackend.batch_norm_affine``."""
+    x3, n, c = _layout(x)
+    s = x3.shape[2]
+    result = np.empty(x.shape, dtype=x3.dtype)
+    if x3.size == 0:
+        return result
+    coef = np.zeros((3, c), dtype=x3.dtype)
+    for row, values, fill in ((0, center, 0.0), (1, scale, 1.0), (2, shift, 0.0)):
+        coef[row] = fill if values is None else values
+    chunks = 1 if x3.size < serial_below else numba.get_num_threads()
+    if s == 1:
+        _affine_rows(x3.reshape(n, c), coef, min(chunks, n), result.reshape(n, c))
+    else:
+        _affine_runs(x3.reshape(n * c, s), coef, min(chunks, n * c), result.reshape(n * c, s))
+    return result
 
 
 def path_for(x: np.ndarray, serial_below: int = SERIAL_BELOW) -> str:

@@ -11,10 +11,12 @@ Kernels are optional backend capabilities, looked up with ``getattr`` (see ``doc
 * ``batch_norm_forward(x, weight, bias, eps) -> (out, mean, var)``: training-mode output, and the
   per-channel mean and *biased* variance as float64 arrays of shape (C,);
 * ``batch_norm_backward(dy, x, mean, invstd, weight) -> (dx, dweight, dbias)``: dweight and dbias as
-  float64 (C,) arrays. ``weight``/``bias`` may be ``None``.
+  float64 (C,) arrays. ``weight``/``bias`` may be ``None``;
+* ``batch_norm_affine(x, center, scale, shift) -> out``: the eval-mode output ``(x - center) * scale +
+  shift`` per channel, in x's dtype (``center``/``shift`` may be ``None``, meaning 0).
 
-A backend without them gets ``_forward_generic``/``_backward_generic`` below, written against the
-backend protocol. Running statistics are updated by ``batch_norm`` outside the differentiable op.
+A backend without them gets ``_forward_generic``/``_backward_generic``/``_affine_generic`` below, written
+against the backend protocol. Running statistics are updated by ``batch_norm`` outside the differentiable op.
 """
 
 from __future__ import annotations
@@ -163,6 +165,35 @@ class BatchInvStd(Function):
         return g * s * s * (-1.0 / m) * xhat, None, None
 
 
+class BatchNormEval(Function):
+    """Eval-mode batch norm, one kernel: y = (x - center) * scale + shift per channel (axis 1).
+
+    ``center`` is the running mean, ``scale`` = weight / sqrt(running_var + eps) and ``shift`` the bias,
+    all (C,) tensors (``center``/``shift`` may be None). Differentiable in all four; its backward is this
+    op again (dx is g scaled per channel) and sums, so any order of derivative works.
+    """
+
+    @staticmethod
+    def forward(ctx, x, center, scale, shift):
+        be = ctx.backend
+        kernel = getattr(be, "batch_norm_affine", None) or _affine_generic(be)
+        ctx.save_for_backward(x, center, scale)
+        return kernel(x.data, _data(center), scale.data, _data(shift))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, center, scale = ctx.saved_tensors
+        need_x, need_center, need_scale, need_shift = ctx.needs_input_grad[:4]
+        axes, cshape, _ = _channel_layout(x)
+        gx = BatchNormEval.apply(g, None, scale, None) if need_x else None
+        gshift = g.sum(axes) if need_shift or need_center else None
+        gcenter = -(gshift * scale) if need_center else None
+        gscale = None
+        if need_scale:
+            gscale = (g * (x if center is None else x - center.reshape(cshape))).sum(axes)
+        return gx, gcenter, gscale, (gshift if need_shift else None)
+
+
 def _data(t):
     return None if t is None else t.data
 
@@ -210,6 +241,22 @@ def _backward_generic(be):
     return backward
 
 
+def _affine_generic(be):
+    """``batch_norm_affine`` with protocol methods only, in x's dtype."""
+
+    def affine(x, center, scale, shift):
+        shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+        def per_channel(v):
+            return be.reshape(be.astype(v, x.dtype), shape)
+
+        out = x if center is None else be.subtract(x, per_channel(center))
+        out = be.multiply(out, per_channel(scale))
+        return out if shift is None else be.add(out, per_channel(shift))
+
+    return affine
+
+
 # -- the two forms --------------------------------------------------------------------------------------
 def _composite_train(x, weight, bias, eps, cshape, axes):
     mean = x.mean(axes, keepdims=True)
@@ -225,8 +272,14 @@ def _composite_train(x, weight, bias, eps, cshape, axes):
 
 def _eval(x, running_mean, running_var, weight, bias, eps, cshape, fused):
     """Normalise with the running statistics (constants); differentiable in x, weight and bias."""
-    if fused:
-        # Per-channel scale first (C elements), then two passes over x instead of four.
+    if fused and x.dtype == running_mean.dtype == running_var.dtype and all(
+            t is None or t.dtype == x.dtype for t in (weight, bias)):
+        # Per-channel scale first (C elements), then one kernel over x instead of four passes.
+        scale = (running_var + eps).rsqrt()
+        if weight is not None:
+            scale = scale * weight
+        return BatchNormEval.apply(x, running_mean, scale, bias)
+    if fused:  # mixed dtypes: the ops below promote them as the composite form does
         scale = (running_var + eps).rsqrt()
         if weight is not None:
             scale = scale * weight
