@@ -1,5 +1,7 @@
 """BatchNorm training forward+backward: fused vs composite, Numba vs PyTorch CPU, vs a copy's bandwidth.
 
+Each shape also gets one line for the eval-mode forward (running statistics), fused and composite.
+
 Ratios are taken within this one run. For each shape the candidates are timed round-robin and keep their
 fastest sample (``benchmarks/_timing.py``), so load from other processes hits them alike, in three groups
 timed one after the other: the copy, the streaming floor and the Numba candidates (fused, composite,
@@ -83,11 +85,40 @@ def torch_step(x0, g0):
     return step
 
 
+def minigrad_eval_step(backend, x0, fused: bool):
+    """Eval-mode forward (running statistics), no graph."""
+    c = x0.shape[1]
+    x = Tensor(backend.from_numpy(x0), backend)
+    w, b, rm, rv = (Tensor(backend.from_numpy(np.full(c, v, np.float32)), backend) for v in (1.5, 0.5, 3.0, 4.0))
+
+    def step():
+        with minigrad.no_grad():
+            return batch_norm(x, rm, rv, w, b, training=False, fused=fused)
+
+    return step
+
+
+def torch_eval_step(x0):
+    import torch
+
+    c = x0.shape[1]
+    x = torch.tensor(x0)
+    w, b, rm, rv = (torch.full((c,), v) for v in (1.5, 0.5, 3.0, 4.0))
+
+    def step():
+        with torch.no_grad():
+            return torch.nn.functional.batch_norm(x, rm, rv, w, b, training=False)
+
+    return step
+
+
 def backend_candidates(label: str, backend, x0, g0) -> dict:
-    """The fused and composite steps and the bare kernels on one backend."""
+    """The fused and composite steps, the bare kernels, and both eval forwards, on one backend."""
     return {f"{label} fused": minigrad_step(backend, x0, g0, True),
             f"{label} composite": minigrad_step(backend, x0, g0, False),
-            f"{label} kernels": kernel_step(backend, x0, g0)}
+            f"{label} kernels": kernel_step(backend, x0, g0),
+            f"{label} eval fused": minigrad_eval_step(backend, x0, True),
+            f"{label} eval composite": minigrad_eval_step(backend, x0, False)}
 
 
 def streaming_floor(x0, g0):
@@ -235,7 +266,7 @@ def main() -> None:
             first.update(backend_candidates("numba", numba_be, x0, g0))
         groups = [first, backend_candidates("numpy", numpy_be, x0, g0)]
         if torch is not None:
-            groups.append({"torch": torch_step(x0, g0)})
+            groups.append({"torch": torch_step(x0, g0), "torch eval": torch_eval_step(x0)})
         t = compare_groups(groups, repeat=args.repeat, min_time=0.05)
         t_copy, t_torch = t["copy"], t.get("torch")
         print(f"\n{shape} float32 ({mib:.1f} MiB): copy {t_copy * 1e3:.3f} ms "
@@ -259,6 +290,12 @@ def main() -> None:
                 if t_torch is not None:
                     line += f"  fused/torch {t_fused / t_torch:4.2f}x  kernels/torch {t_kern / t_torch:4.2f}x"
             print(line)
+        evals = [f"{label} fused {t[f'{label} eval fused'] * 1e3:.3f} ms, composite "
+                 f"{t[f'{label} eval composite'] * 1e3:.3f} ms"
+                 for label in ("numpy", "numba") if f"{label} eval fused" in t]
+        if "torch eval" in t:
+            evals.append(f"torch {t['torch eval'] * 1e3:.3f} ms")
+        print("  eval forward: " + "; ".join(evals))
         for verdict in target_verdicts(shape, t):
             print(f"  target: {verdict}")
     print(f"\nload average after: {os.getloadavg()[0]:.2f} (2 cores)")

@@ -78,6 +78,16 @@ def test_bench_batchnorm_candidates_compute_the_same_gradient(shape):
         grads.append(bench.torch_step(x0, g0)().numpy())
     for dx in grads[1:]:
         np.testing.assert_allclose(dx, grads[0], rtol=1e-4, atol=1e-4)
+    evals = [bench.minigrad_eval_step(mg.backends.load(name), x0, fused)().numpy()
+             for name in names for fused in (True, False)]
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        evals.append(bench.torch_eval_step(x0)().numpy())
+    for y in evals[1:]:
+        np.testing.assert_allclose(y, evals[0], rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.skipif(mg.backends.available().get("numba") is not True, reason="numba backend not available")
