@@ -620,7 +620,8 @@ def test_functional_matches_pytorch_float32():
 
 # -- Numba kernels, path by path ------------------------------------------------------------------------
 KERNEL_CASES = [((60, 100), "serial"), ((5, 3, 7), "serial"), ((40, 37), "blocks"), ((6, 5, 4, 3), "blocks"),
-                ((300, 7), "rows"), ((9, 3), "rows"), ((300, 7), "rows-serial"), ((70, 33), "rows-serial")]
+                ((300, 7), "rows"), ((9, 3), "rows"), ((3, 700), "rows"), ((300, 7), "rows-serial"),
+                ((70, 33), "rows-serial"), ((60, 100), "rows-serial"), ((2, 5), "rows-serial")]
 
 
 @pytest.mark.parametrize(("shape", "path"), KERNEL_CASES)
@@ -691,6 +692,8 @@ def test_numba_backend_uses_its_batchnorm_kernels():
     assert type(be).batch_norm_forward is not NumpyBackend.batch_norm_forward
     x = np.random.default_rng(12).standard_normal((600, 500)).astype(np.float32)  # the row kernels
     assert nbk.path_for(x, be.parallel_threshold) == "rows-serial"  # below ROWS_PARALLEL_FROM
+    assert nbk.path_for(x[:60, :100], be.parallel_threshold) == "rows-serial"  # few rows too (vectorises)
+    assert nbk.path_for(np.empty((60, 4, 5)), be.parallel_threshold) == "serial"
     assert nbk.path_for(np.empty((2048, 512), np.float32), be.parallel_threshold) == "rows"
     out, mean, var = be.batch_norm_forward(x, None, None, EPS)
     np.testing.assert_allclose(out, NumpyBackend().batch_norm_forward(x, None, None, EPS)[0], atol=1e-5)

@@ -238,6 +238,7 @@ class NumbaBackend(NumpyBackend):
                 w = np.ones(shape[1], dtype)
                 _, mean, var = self._bn.batch_norm_forward(xb, w, w, 1e-5, path)
                 self._bn.batch_norm_backward(xb, xb, mean, 1 / np.sqrt(var + 1e-5), w, path)
+                self._bn.batch_norm_affine(xb, w, w, w)
 
     # -- elementwise, unary -----------------------------------------------------------------------
     # These run on every activation of a network: the checks are inlined and kept to attribute reads
