@@ -294,22 +294,33 @@ def _eval(x, running_mean, running_var, weight, bias, eps, cshape, fused):
 
 
 def _update_running(running_mean, running_var, mean, var, count: int, factor: float) -> None:
-    """running = (1 - factor) * running + factor * batch, in place, with the unbiased batch variance."""
-    be = running_mean._backend
-    c = running_mean.shape[0]
-    mean = be.reshape(be.astype(mean, "float64"), (c,))
-    unbiased = be.multiply(be.reshape(be.astype(var, "float64"), (c,)), count / (count - 1))
-    for buf, batch in ((running_mean, mean), (running_var, unbiased)):
+    """running = (1 - factor) * running + factor * batch, in place, with the unbiased batch variance.
+
+    Computed in float64 and stored in the buffer's dtype. This runs for every BatchNorm layer at every
+    training step, so arrays already float64 of shape (C,) (the fused kernels' statistics) are used as
+    they are: each skipped backend call saves about a microsecond, a fifth of a (60, 100) kernel.
+    """
+    for buf, batch, scale in ((running_mean, mean, 1.0), (running_var, var, count / (count - 1))):
         if buf is None:
             continue
-        new = be.add(be.multiply(be.astype(buf.data, "float64"), 1.0 - factor), be.multiply(batch, factor))
+        be = buf._backend
+        c = buf.shape[0]
+        batch = _float64_vector(be, batch, c)
+        new = be.add(be.multiply(_float64_vector(be, buf.data, c), 1.0 - factor), be.multiply(batch, factor * scale))
         # Written into the buffer's memory directly (copy_ would run a whole op for C values); the version
-        # bump is what an in-place op would do.
+        # bump is what an in-place op would do. The assignment rounds to the buffer's dtype.
         try:
-            be.setitem(buf.data, Ellipsis, be.astype(new, buf.dtype))
+            be.setitem(buf.data, Ellipsis, new)
         except ValueError as exc:
             raise InplaceError(f"batch_norm: cannot update the running statistics in place ({exc})") from exc
         buf._bump_version()
+
+
+def _float64_vector(be, a, c: int):
+    """``a`` as a float64 array of shape (C,), converting or reshaping only where needed."""
+    if a.dtype != "float64":
+        a = be.astype(a, "float64")
+    return a if a.shape == (c,) else be.reshape(a, (c,))
 
 
 def _check_channels(name: str, t: Tensor | None, c: int, x: Tensor) -> None:
