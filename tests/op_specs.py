@@ -1028,6 +1028,22 @@ def _batch_norm_ref(x, *wb, eps=1e-5):
     return out * wb[0].reshape(cshape) + wb[1].reshape(cshape) if wb else out
 
 
+@st.composite
+def _batch_norm_eval_case(draw, dtype, max_size):
+    """x, running mean and variance (positive), and optionally weight and bias."""
+    shape = draw(mst.shapes(min_dims=2, max_dims=4, min_side=1, max_size=max_size))
+    c = shape[1:2]
+    arrays = (draw(_arr(dtype, shape)), draw(_arr(dtype, c, -2.0, 2.0)), draw(_arr(dtype, c, 0.5, 2.0)))
+    if draw(st.booleans()):
+        arrays += (draw(_arr(dtype, c, -2.0, 2.0)), draw(_arr(dtype, c, -2.0, 2.0)))
+    return Case(arrays, {})
+
+
+def _batch_norm_eval(fused: bool) -> Callable:
+    """Eval-mode batch_norm (running statistics, differentiable in them too) in one form."""
+    return lambda x, rm, rv, *wb: minigrad.nn.functional.batch_norm(x, rm, rv, *wb, training=False, fused=fused)
+
+
 def _batch_norm_train(fused: bool) -> Callable:
     """Training-mode batch_norm (batch statistics, no running statistics) in one form."""
     return lambda x, *wb: minigrad.nn.functional.batch_norm(x, None, None, *wb, training=True, fused=fused)
@@ -1173,6 +1189,8 @@ FUSED_CHECKS: list[FusedCheck] = [
     # scale with |mean| / std: the composite form loses those digits in float32 by design.
     FusedCheck("BatchNormBackward vs composite batch_norm", ("F.batch_norm",),
                lambda d, s: _batch_norm_case(d, s), _batch_norm_train(True), _batch_norm_train(False), "variance"),
+    FusedCheck("BatchNormEval vs composite batch_norm (eval)", ("F.batch_norm",),
+               lambda d, s: _batch_norm_eval_case(d, s), _batch_norm_eval(True), _batch_norm_eval(False), "variance"),
 ]
 
 
