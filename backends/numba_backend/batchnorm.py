@@ -372,18 +372,6 @@ def _bwd_rows(dy, x, mean, invstd, weight, chunks, dx, dweight, dbias, coef):
 
 
 # -- eval mode: one pass ---------------------------------------------------------------------------
-@njit(**JIT)
-def _affine_rows(x, coef, chunks, out):
-    """out = (x - coef[0]) * coef[1] + coef[2] per column of (N, C) x, rows split into chunks."""
-    n = x.shape[0]
-    rows = (n + chunks - 1) // chunks
-    if chunks == 1:
-        _affine_chunk(x, coef, 0, n, out)
-    else:
-        for t in prange(chunks):
-            _affine_chunk(x, coef, t * rows, min(n, (t + 1) * rows), out)
-
-
 @njit(cache=True, inline="always")
 def _affine_runs_chunk(x, coef, r0, r1, out):
     """out = (x - coef[0]) * coef[1] + coef[2] for runs [r0, r1) of (N * C, S) x; run r is channel r % C."""
@@ -398,16 +386,25 @@ def _affine_runs_chunk(x, coef, r0, r1, out):
             o[i] = (xa[i] - k) * sc + b
 
 
+@njit(cache=True, inline="always")
+def _affine_any_chunk(x, coef, r0, r1, runs, out):
+    if runs:
+        _affine_runs_chunk(x, coef, r0, r1, out)
+    else:
+        _affine_chunk(x, coef, r0, r1, out)
+
+
 @njit(**JIT)
-def _affine_runs(x, coef, chunks, out):
-    """The same for x viewed as (N * C, S) runs, S > 1 (the inner loop runs along S), in chunks of runs."""
-    runs = x.shape[0]
-    per = (runs + chunks - 1) // chunks
+def _affine(x, coef, chunks, runs, out):
+    """Eval-mode normalisation of 2-D x, rows split into chunks: (N, C) rows (``runs`` False; the inner
+    loop runs along the channels) or (N * C, S) runs, S > 1 (the inner loop runs along S)."""
+    n = x.shape[0]
+    rows = (n + chunks - 1) // chunks
     if chunks == 1:
-        _affine_runs_chunk(x, coef, 0, runs, out)
+        _affine_any_chunk(x, coef, 0, n, runs, out)
     else:
         for t in prange(chunks):
-            _affine_runs_chunk(x, coef, t * per, min(runs, (t + 1) * per), out)
+            _affine_any_chunk(x, coef, t * rows, min(n, (t + 1) * rows), runs, out)
 
 
 # -- entry points -------------------------------------------------------------------------------------
@@ -505,10 +502,8 @@ def batch_norm_affine(x, center, scale, shift, serial_below: int = SERIAL_BELOW)
     for row, values, fill in ((0, center, 0.0), (1, scale, 1.0), (2, shift, 0.0)):
         coef[row] = fill if values is None else values
     chunks = 1 if x3.size < serial_below else numba.get_num_threads()
-    if s == 1:
-        _affine_rows(x3.reshape(n, c), coef, min(chunks, n), result.reshape(n, c))
-    else:
-        _affine_runs(x3.reshape(n * c, s), coef, min(chunks, n * c), result.reshape(n * c, s))
+    rows, cols = (n, c) if s == 1 else (n * c, s)
+    _affine(x3.reshape(rows, cols), coef, min(chunks, rows), s > 1, result.reshape(rows, cols))
     return result
 
 
