@@ -386,10 +386,10 @@ def test_eval_fused_mixed_dtypes_promote_like_the_composite(backend):
     np.testing.assert_allclose(fused.numpy(), composite.numpy(), rtol=1e-6)
 
 
-@pytest.mark.parametrize("shape", [(60, 100), (600, 1000), (5, 3, 7), (8, 16, 64, 64), (1, 2, 3)])
+@pytest.mark.parametrize("shape", [(60, 100), (600, 1000), (5, 3, 7), (64, 8, 3), (8, 16, 64, 64), (1, 2, 3)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_numba_eval_kernel_matches_numpy_kernel(shape, dtype):
-    """Serial and parallel, (N, C) rows and (N * C, S) runs; None centre and shift."""
+    """Serial and parallel, (N, C) and (N, C * S) rows and (N * C, S) runs; None centre and shift."""
     pytest.importorskip("numba")
     from minigrad_backends.numba_backend import batchnorm as nbk
 
@@ -621,7 +621,8 @@ def test_functional_matches_pytorch_float32():
 # -- Numba kernels, path by path ------------------------------------------------------------------------
 KERNEL_CASES = [((60, 100), "serial"), ((5, 3, 7), "serial"), ((40, 37), "blocks"), ((6, 5, 4, 3), "blocks"),
                 ((300, 7), "rows"), ((9, 3), "rows"), ((3, 700), "rows"), ((300, 7), "rows-serial"),
-                ((70, 33), "rows-serial"), ((60, 100), "rows-serial"), ((2, 5), "rows-serial")]
+                ((70, 33), "rows-serial"), ((60, 100), "rows-serial"), ((2, 5), "rows-serial"),
+                ((6, 5, 4, 3), "rows"), ((9, 3, 5), "rows"), ((300, 7, 2), "rows-serial"), ((2, 3, 1, 1), "rows")]
 
 
 @pytest.mark.parametrize(("shape", "path"), KERNEL_CASES)
@@ -661,7 +662,7 @@ from minigrad_backends.numpy_backend import NumpyBackend
 ref = NumpyBackend()
 rng = np.random.default_rng(0)
 for shape, path in [((4, 3), "serial"), ((4, 3, 2), "blocks"), ((5, 3), "blocks"), ((7, 2), "rows"),
-                    ((7, 2), "rows-serial")]:
+                    ((7, 2, 3), "rows"), ((7, 2), "rows-serial")]:
     x = rng.standard_normal(shape) * 2 + 50
     dy = rng.standard_normal(shape)
     out, mean, var = nbk.batch_norm_forward(x, None, None, 1e-5, path)
@@ -693,7 +694,9 @@ def test_numba_backend_uses_its_batchnorm_kernels():
     x = np.random.default_rng(12).standard_normal((600, 500)).astype(np.float32)  # the row kernels
     assert nbk.path_for(x, be.parallel_threshold) == "rows-serial"  # below ROWS_PARALLEL_FROM
     assert nbk.path_for(x[:60, :100], be.parallel_threshold) == "rows-serial"  # few rows too (vectorises)
-    assert nbk.path_for(np.empty((60, 4, 5)), be.parallel_threshold) == "serial"
+    assert nbk.path_for(np.empty((60, 4, 5)), be.parallel_threshold) == "rows-serial"  # small S, enough rows
+    assert nbk.path_for(np.empty((16, 4, 5, 5)), be.parallel_threshold) == "serial"
+    assert nbk.path_for(np.empty((32, 64, 32, 32)), be.parallel_threshold) == "blocks"
     assert nbk.path_for(np.empty((2048, 512), np.float32), be.parallel_threshold) == "rows"
     out, mean, var = be.batch_norm_forward(x, None, None, EPS)
     np.testing.assert_allclose(out, NumpyBackend().batch_norm_forward(x, None, None, EPS)[0], atol=1e-5)
@@ -702,7 +705,7 @@ def test_numba_backend_uses_its_batchnorm_kernels():
 
 
 @pytest.mark.parametrize(("shape", "path"), [((3000, 2), "rows"), ((3000, 2), "rows-serial"), ((64, 2, 8), "blocks"),
-                                             ((40, 2), "serial")])
+                                             ((40, 2), "serial"), ((1500, 2, 2), "rows"), ((300, 2, 3), "rows-serial")])
 def test_numba_kernels_first_row_outlier(shape, path):
     """The shift x[0] far from the mean triggers the re-centring pass; the variance stays accurate."""
     pytest.importorskip("numba")
