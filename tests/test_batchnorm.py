@@ -214,15 +214,17 @@ def test_variance_is_never_negative():
 
 
 
-@pytest.mark.parametrize("shape", [(300, 300), (3000, 2), (64, 2, 8)])
+@pytest.mark.parametrize("shape", [(300, 300), (3000, 2), (64, 2, 8), (300, 70, 3), (20, 3, 8, 8), (8, 3, 4),
+                                   (20, 3, 9, 9)])
 def test_numpy_kernels_tiled_rows_and_first_row_outlier(shape):
     """The NumPy kernels on (N, C) inputs large enough for tiled operands (300 rows: 54-row groups and a
-    tail), and with x[0] far from the mean, which makes them centre again on the mean."""
+    tail), on (N, C, S) with a short S as (N, C * S) rows (and S or N just outside that rule), and with
+    x[0] far from the mean, which makes them centre again on the mean."""
     be = mg.backends.load("numpy")
     rng = np.random.default_rng(14)
     c = shape[1]
     x = (rng.standard_normal(shape) * 1e-2 + 1.0).astype(np.float32)
-    x[0] = 1e3
+    x[(0, slice(None)) + (0,) * (len(shape) - 2)] = 1e3  # each channel's first value, the kernels' shift
     dy = rng.standard_normal(shape).astype(np.float32)
     w, b = rng.standard_normal(c), rng.standard_normal(c)
     out, mean, var = be.batch_norm_forward(x, w, b, EPS)
@@ -236,6 +238,11 @@ def test_numpy_kernels_tiled_rows_and_first_row_outlier(shape):
     np.testing.assert_allclose(dx, dx_r, rtol=0, atol=1e-4 * np.abs(dx_r).max())
     np.testing.assert_allclose(dw, dw_r, rtol=1e-4, atol=1e-4 * np.abs(dw_r).max())
     np.testing.assert_allclose(db, db_r, rtol=1e-5, atol=1e-4)
+    k, sc, sh = rng.standard_normal((3, c))
+    cshape = (1, c) + (1,) * (len(shape) - 2)
+    want = (x - k.astype(np.float32).reshape(cshape)) * sc.astype(np.float32).reshape(cshape) \
+        + sh.astype(np.float32).reshape(cshape)
+    np.testing.assert_allclose(be.batch_norm_affine(x, k, sc, sh), want, rtol=1e-6, atol=1e-3)
 
 # -- gradcheck ------------------------------------------------------------------------------------------
 GRAD_SHAPES = [(4, 2), (3, 2, 3), (2, 2, 2, 2)]
