@@ -8,7 +8,8 @@ timed one after the other: the copy, the streaming floor and the Numba candidate
 kernels only); the NumPy candidates; PyTorch. Kept apart, no group's spinning threads (OpenBLAS's,
 PyTorch's OpenMP pool) slow another group's candidates. Run:
 
-    python benchmarks/bench_batchnorm.py [--repeat 9] [--malloc retain|system]
+    python benchmarks/bench_batchnorm.py [--repeat 9] [--malloc retain|system] [--shapes 4096x1024,...]
+    python benchmarks/bench_batchnorm.py --paths --shapes 256x100x2,16x256x4x4   # the Numba designs
 
 Targets (issue 4): fused >= 2x faster than composite at (4096, 1024) and (32, 64, 32, 32) on NumPy and
 Numba; Numba fused <= 0.5x PyTorch at (4096, 1024) and <= 1.0x at (32, 64, 32, 32).
@@ -179,6 +180,36 @@ def kernel_step(backend, x0, g0):
     return step
 
 
+def numba_path_steps(x0, g0) -> dict:
+    """The Numba kernels (forward, then backward) forced onto each parallel design that can run ``x0``;
+    the one ``path_for`` picks is marked with a star."""
+    from minigrad_backends.numba_backend import batchnorm as kernels
+
+    be = minigrad.backends.load("numba")
+    chosen = kernels.path_for(x0, be.parallel_threshold)
+    w = np.ones(x0.shape[1])
+
+    def step(path):
+        def run():
+            _, mean, var = kernels.batch_norm_forward(x0, w, w, 1e-5, path)
+            return kernels.batch_norm_backward(g0, x0, mean, 1.0 / np.sqrt(var + 1e-5), w, path)[0]
+
+        return run
+
+    return {path + ("*" if path == chosen else ""): step(path)
+            for path in ("serial", "blocks", "rows-serial", "rows")}
+
+
+def compare_paths(shapes, repeat: int) -> None:
+    """``--paths``: how the Numba designs compare, shape by shape (how ``_path``'s rules were set)."""
+    rng = np.random.default_rng(0)
+    for shape in shapes:
+        x0 = (rng.standard_normal(shape) * 2 + 3).astype(np.float32)
+        g0 = rng.standard_normal(shape).astype(np.float32)
+        t = compare_groups([numba_path_steps(x0, g0)], repeat=repeat, min_time=0.03)
+        print(f"{shape}: " + "  ".join(f"{name} {sec * 1e3:.3f} ms" for name, sec in t.items()))
+
+
 def target_verdicts(shape: tuple, t: dict) -> list[str]:
     """One line per issue-4 target that applies to ``shape``, from the times ``t`` of one run.
 
@@ -225,6 +256,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=9, help="round-robin samples per candidate")
     parser.add_argument("--shapes", default=None, help="comma-separated subset of the shapes, e.g. 256x1024,60x100")
+    parser.add_argument("--paths", action="store_true",
+                        help="only compare the Numba kernels' parallel designs at the shapes (e.g. with "
+                             "--shapes 256x100x2,16x256x4x4)")
     parser.add_argument("--malloc", choices=("retain", "system"), default="retain",
                         help="retain: keep freed memory in the process (glibc mallopt), so that no candidate "
                              "page-faults its outputs back in (default); system: glibc's own heuristics")
@@ -233,7 +267,13 @@ def main() -> None:
     shapes = SHAPES
     if args.shapes:
         wanted = {tuple(int(n) for n in s.split("x")) for s in args.shapes.split(",")}
-        shapes = [s for s in SHAPES if s in wanted] or sorted(wanted)
+        shapes = [s for s in SHAPES if s in wanted] + sorted(wanted - set(SHAPES))
+    if args.paths:
+        if minigrad.backends.available().get("numba") is not True:
+            raise SystemExit("--paths needs the numba backend")
+        print("Numba BatchNorm fwd+bwd kernels, forced onto each design (* marks the one chosen)")
+        compare_paths(shapes, args.repeat)
+        return
     rng = np.random.default_rng(0)
     numpy_be = minigrad.backends.load("numpy")
     numba_be, numba_label = numba_backend()

@@ -116,3 +116,19 @@ def test_bench_batchnorm_target_verdicts():
     assert bench.target_verdicts((4096, 1024), t)[-1] == "numba fused/torch 0.40x, target <= 0.5x: met"
     assert bench.target_verdicts((32, 64, 32, 32), t)[-1] == "numba fused/torch 0.40x, target <= 1.0x: met"
     assert bench.target_verdicts((60, 100), t) == []  # no target at this shape
+
+
+@pytest.mark.skipif(mg.backends.available().get("numba") is not True, reason="numba backend not available")
+@pytest.mark.parametrize("shape", [(60, 100), (64, 8, 3), (4, 6, 5, 5)])
+def test_bench_batchnorm_path_steps_agree(shape):
+    """``--paths`` times every Numba design on the same input: they compute the same gradient, and the
+    chosen design is marked."""
+    bench = _load("bench_batchnorm")
+    rng = np.random.default_rng(2)
+    x0 = (rng.standard_normal(shape) * 2 + 3).astype(np.float32)
+    g0 = rng.standard_normal(shape).astype(np.float32)
+    steps = bench.numba_path_steps(x0, g0)
+    assert len(steps) == 4 and sum(name.endswith("*") for name in steps) == 1
+    grads = [step() for step in steps.values()]
+    for dx in grads[1:]:
+        np.testing.assert_allclose(dx, grads[0], rtol=1e-5, atol=1e-5)
