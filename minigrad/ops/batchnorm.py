@@ -271,18 +271,15 @@ def _composite_train(x, weight, bias, eps, cshape, axes):
 
 
 def _eval(x, running_mean, running_var, weight, bias, eps, cshape, fused):
-    """Normalise with the running statistics (constants); differentiable in x, weight and bias."""
-    if fused and x.dtype == running_mean.dtype == running_var.dtype and all(
-            t is None or t.dtype == x.dtype for t in (weight, bias)):
+    """Normalise with the running statistics; differentiable in x, weight, bias and the statistics."""
+    if fused:
         # Per-channel scale first (C elements), then one kernel over x instead of four passes.
         scale = (running_var + eps).rsqrt()
         if weight is not None:
             scale = scale * weight
-        return BatchNormEval.apply(x, running_mean, scale, bias)
-    if fused:  # mixed dtypes: the ops below promote them as the composite form does
-        scale = (running_var + eps).rsqrt()
-        if weight is not None:
-            scale = scale * weight
+        if x.dtype == running_mean.dtype == scale.dtype and (bias is None or bias.dtype == x.dtype):
+            return BatchNormEval.apply(x, running_mean, scale, bias)
+        # Mixed dtypes: these ops promote them as the composite form does.
         y = (x - running_mean.reshape(cshape)) * scale.reshape(cshape)
     else:
         y = (x - running_mean.reshape(cshape)) * (running_var.reshape(cshape) + eps).rsqrt()
