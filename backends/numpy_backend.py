@@ -414,13 +414,17 @@ class NumpyBackend:
         if result.size == 0:
             return result
         xr, d = x.reshape(n, c * s), result.reshape(n, c * s)
-        source = xr
-        for ufunc, v in ((xp.subtract, center), (xp.multiply, scale), (xp.add, shift)):
-            if v is not None:
-                self._bn_apply(ufunc, source, self._bn_operand(v.astype(x.dtype, copy=False), c, s, n), d, c, s)
-                source = d
-        if source is xr:  # neither centre nor scale nor shift: a copy
-            d[...] = xr
+
+        def apply(ufunc, a, v):
+            self._bn_apply(ufunc, a, self._bn_operand(v.astype(x.dtype, copy=False), c, s, n), d, c, s)
+
+        if center is None:
+            apply(xp.multiply, xr, scale)
+        else:
+            apply(xp.subtract, xr, center)
+            apply(xp.multiply, d, scale)
+        if shift is not None:
+            apply(xp.add, d, shift)
         return result
 
     @staticmethod

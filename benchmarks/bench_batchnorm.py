@@ -183,20 +183,19 @@ def kernel_step(backend, x0, g0):
 def numba_path_steps(x0, g0) -> dict:
     """The Numba kernels (forward, then backward) forced onto each parallel design that can run ``x0``;
     the one ``path_for`` picks is marked with a star."""
+    from functools import partial
+    from types import SimpleNamespace
+
     from minigrad_backends.numba_backend import batchnorm as kernels
 
     be = minigrad.backends.load("numba")
     chosen = kernels.path_for(x0, be.parallel_threshold)
-    w = np.ones(x0.shape[1])
 
-    def step(path):
-        def run():
-            _, mean, var = kernels.batch_norm_forward(x0, w, w, 1e-5, path)
-            return kernels.batch_norm_backward(g0, x0, mean, 1.0 / np.sqrt(var + 1e-5), w, path)[0]
+    def forced(path):  # the kernels' module functions, as backend methods fixed to one design
+        return SimpleNamespace(batch_norm_forward=partial(kernels.batch_norm_forward, path=path),
+                               batch_norm_backward=partial(kernels.batch_norm_backward, path=path))
 
-        return run
-
-    return {path + ("*" if path == chosen else ""): step(path)
+    return {path + ("*" if path == chosen else ""): kernel_step(forced(path), x0, g0)
             for path in ("serial", "blocks", "rows-serial", "rows")}
 
 

@@ -15,12 +15,12 @@ Parallel designs (chosen by ``_path``; all race-free: every array element is wri
   as (N, C * S), with at least ``ROWS_PARALLEL_FROM`` elements. Rows are split into one chunk per thread;
   each chunk accumulates into its own row of a (chunks, C * S) float64 array; these are combined serially
   (the S columns of a channel too), then a second parallel loop normalises (both loops in one call).
-* ``rows-serial``: the same kernels with one chunk, which never wakes the thread pool (smaller (N, C)).
-* ``blocks``: the other (N, C, S) inputs. Channels are split into one block per thread; a block's statistics and
-  its normalisation run back to back, so much of its data is still in cache. Each row of a block is one
-  contiguous run of channels x S values, which hardware prefetch follows well.
-* ``serial``: those below ``SERIAL_BELOW`` elements, where starting threads costs more
-  than the work: the ``blocks`` code as one block.
+* ``rows-serial``: the same kernels with one chunk, which never wakes the thread pool (smaller inputs).
+* ``blocks``: the other (N, C, S) inputs. Channels are split into one block per thread; a block's
+  statistics and its normalisation run back to back, so much of its data is still in cache. Each row of a
+  block is one contiguous run of channels x S values, which hardware prefetch follows well.
+* ``serial``: those below ``SERIAL_BELOW`` elements, where starting threads costs more than the work:
+  the ``blocks`` code as one block.
 """
 
 from __future__ import annotations
@@ -545,16 +545,17 @@ def batch_norm_backward(dy, x, mean, invstd, weight, path: str | None = None):
 
 
 def batch_norm_affine(x, center, scale, shift, serial_below: int = SERIAL_BELOW):
-    """Eval-mode output ``(x - center) * scale + shift`` per channel, one pass (``None`` means 0, or 1 for
-    ``scale``); matches ``NumpyBackend.batch_norm_affine``."""
+    """Eval-mode output ``(x - center) * scale + shift`` per channel, one pass (``center``/``shift`` may be
+    ``None``: zero); matches ``NumpyBackend.batch_norm_affine``."""
     x3, n, c = _layout(x)
     s = x3.shape[2]
     result = np.empty(x.shape, dtype=x3.dtype)
     if x3.size == 0:
         return result
-    coef = np.zeros((3, c), dtype=x3.dtype)
-    for row, values, fill in ((0, center, 0.0), (1, scale, 1.0), (2, shift, 0.0)):
-        coef[row] = fill if values is None else values
+    coef = np.empty((3, c), dtype=x3.dtype)  # every row is set below
+    coef[0] = 0.0 if center is None else center
+    coef[1] = scale
+    coef[2] = 0.0 if shift is None else shift
     chunks = 1 if x3.size < serial_below else numba.get_num_threads()
     if _path(n, c, s) in ("rows", "rows-serial"):  # (N, C * S) rows, as the training kernels choose
         rows, cols, runs = n, c * s, False

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ..creation import ones, zeros
 from ..dtypes import as_dtype
+from ..grad_mode import no_grad
 from ..ops.batchnorm import batch_norm
 from ..tensor import Tensor, tensor
 from .module import Module, Parameter
@@ -56,8 +57,6 @@ class _BatchNorm(Module):
         """Running statistics reset, and weight = 1, bias = 0 (PyTorch's initialisation)."""
         self.reset_running_stats()
         if self.affine:
-            from ..grad_mode import no_grad
-
             with no_grad():
                 self.weight.fill_(1)
                 self.bias.zero_()
@@ -65,8 +64,6 @@ class _BatchNorm(Module):
     def reset_running_stats(self) -> None:
         """running_mean = 0, running_var = 1, num_batches_tracked = 0."""
         if self.track_running_stats:
-            from ..grad_mode import no_grad
-
             with no_grad():
                 self.running_mean.zero_()
                 self.running_var.fill_(1)
