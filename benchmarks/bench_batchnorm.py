@@ -254,7 +254,8 @@ def retain_freed_memory() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=9, help="round-robin samples per candidate")
-    parser.add_argument("--shapes", default=None, help="comma-separated subset of the shapes, e.g. 256x1024,60x100")
+    parser.add_argument("--shapes", default=None,
+                        help="comma-separated shapes, e.g. 256x1024,60x100,256x100x2 (default: the issue's four)")
     parser.add_argument("--paths", action="store_true",
                         help="only compare the Numba kernels' parallel designs at the shapes (e.g. with "
                              "--shapes 256x100x2,16x256x4x4)")
