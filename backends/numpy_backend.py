@@ -401,12 +401,16 @@ class NumpyBackend:
         self._bn_apply(xp.subtract, d, self._bn_operand((k * v).astype(x.dtype), c, s, n), d, c, s)
         return result, dweight, dbias
 
+    # Subtracting the centre is a pass of its own (see batch_norm_affine): where it is accurate, the op
+    # folds the centre into the shift and passes center=None instead.
+    batch_norm_affine_centring_pass = True
+
     def batch_norm_affine(self, x, center, scale, shift):
         """Eval-mode BatchNorm: ``(x - center) * scale + shift`` per channel (axis 1), in x's dtype.
 
         ``center``, ``scale`` and ``shift`` are (C,) arrays (``center``/``shift`` may be ``None``: zero).
-        Three in-place passes over the one output; subtracting first keeps x - center exact near the
-        running mean, as the composite form computes it.
+        In-place passes over the one output, one per operation; subtracting first keeps x - center exact
+        near the running mean, as the composite form computes it.
         """
         xp = self.xp
         n, c, s = self._bn_layout(x)
