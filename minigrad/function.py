@@ -64,6 +64,7 @@ class Function:
     _freed = False
     output_backend = None  # set by forward when the output lives on another backend (``to``)
     recording = False  # True when this call is recorded in the graph (grad mode and an input needs grad)
+    differentiable = True  # False for ops whose output never has a gradient (comparisons): never recorded
     op_name = "function"  # the name errors use: by default the class name in snake case (LogSoftmax -> log_softmax)
 
     def __init_subclass__(cls, **kwargs) -> None:
@@ -161,7 +162,7 @@ class Function:
             backend = backends.current()
         ctx = cls.__new__(cls)
         ctx.backend = backend
-        if tracked and _enabled.get():
+        if tracked and cls.differentiable and _enabled.get():
             # Where each input's gradient goes, and its shape and dtype (to undo broadcasting and casts).
             needs, edges, meta = [], [], []
             for a in args:

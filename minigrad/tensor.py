@@ -538,15 +538,8 @@ from . import engine as _engine  # noqa: E402 - the engine and ops need Tensor d
 from . import errors as _errors  # noqa: E402
 from . import ops as _ops  # noqa: E402
 
-# Ops that read naturally as methods (x.exp(), x.sum(axis=0), x.reshape(2, 3), ...): the same functions.
-for _name in (
-    "abs", "exp", "log", "sqrt", "rsqrt", "sin", "cos", "tanh", "sigmoid", "relu", "leaky_relu", "gelu",
-    "softplus", "clip", "clamp", "maximum", "minimum", "erf", "sign", "sum", "mean", "var", "std", "max",
-    "min", "logsumexp", "argmax", "argmin", "matmul", "reshape", "flatten", "permute", "transpose",
-    "squeeze", "unsqueeze", "broadcast_to", "expand", "split", "chunk", "softmax", "log_softmax", "clone",
-    "contiguous", "neg", "pow", "add", "sub", "mul", "div", "eq", "ne", "lt", "le", "gt", "ge",
-):
-    setattr(Tensor, _name, getattr(_ops, _name))
-Tensor.view = _ops.reshape
-Tensor.negative = _ops.neg
-del _name
+# Ops that read naturally as methods (x.exp(), x.sum(axis=0), x.reshape(2, 3), ...): the same functions,
+# as registered with the ops.
+for _name, _fn in _ops.METHODS.items():
+    setattr(Tensor, _name, _fn)
+del _name, _fn

@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 
 import minigrad
 from minigrad import ops
+from minigrad.nn import functional as F  # noqa: N812 - PyTorch's convention
 from minigrad.ops.elementwise import (
     GeluBackward,
     LeakyReluBackward,
@@ -58,32 +59,23 @@ from minigrad.testing._core import write_reproducer
 
 F64 = np.dtype("float64")
 
-# Registries of public differentiable functions that must all have a spec: (module, attribute). Each is an
-# explicit ``{name: function}`` dict kept by hand in its module (no module scanning).
+# Registries of public differentiable functions that must all have a spec: (module, attribute). Ops in
+# ``minigrad.ops`` register themselves where they are declared (``differentiable=False`` for the others);
+# ``minigrad.nn.functional`` keeps its ``{name: function}`` dict by hand.
 REGISTRIES: list[tuple[str, str]] = [
     ("minigrad.ops", "OPS"),
     ("minigrad.nn.functional", "OPS"),
 ]
+HAND_KEPT = ("minigrad.nn.functional",)
 # Registered (differentiable) functions deliberately without a spec, with the reason.
 NO_SPEC: dict[str, str] = {
     "minigrad.nn.functional.dropout": "random mask from the backend's generator: not comparable across backends "
                                       "(its gradient and reproducibility are unit tests in tests/test_functional.py)",
 }
-# Public names (in a registry module's ``__all__``) deliberately left out of its registry, with the reason.
-# tests/test_agreement.py fails when a public name is neither registered nor listed here.
+# Public names of a hand-kept registry module (in its ``__all__``) deliberately left out of its registry, with
+# the reason. tests/test_agreement.py fails when a public name is neither registered nor listed here.
 UNREGISTERED: dict[str, str] = {
     "minigrad.nn.functional.one_hot": "int64 output: not differentiable",
-    **{f"minigrad.ops.{name}": "boolean output: not differentiable"
-       for name in ("eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_not")},
-    "minigrad.ops.argmax": "int64 indices: not differentiable",
-    "minigrad.ops.argmin": "int64 indices: not differentiable",
-    "minigrad.ops.sign": "piecewise constant, returns a tensor outside the graph",
-    "minigrad.ops.fill": "output independent of the input's values (no gradient flows); the out-of-place half "
-                         "of fill_",
-    "minigrad.ops.broadcast_copy": "the out-of-place half of copy_ (gradient: src's, broadcast), exercised "
-                                   "through the in-place tests",
-    "minigrad.ops.chunk": "calls split (registered, with a spec)",
-    "minigrad.ops.contiguous": "the input itself or clone (registered, with a spec)",
 }
 
 
@@ -109,9 +101,11 @@ def public_ops() -> dict[str, Callable]:
 
 
 def unregistered_public_names() -> list[str]:
-    """Public callables of the registry modules that are neither registered nor listed in UNREGISTERED."""
+    """Public callables of the hand-kept registry modules that are neither registered nor listed in UNREGISTERED."""
     missing = []
     for module_name, attribute in REGISTRIES:
+        if module_name not in HAND_KEPT:
+            continue
         module, registry = _registry(module_name, attribute)
         registered = {id(fn) for fn in registry.values()}
         for name in getattr(module, "__all__", ()):
@@ -191,7 +185,6 @@ class Spec:
     name: str
     op: Callable
     case: CaseFactory
-    call: Callable[..., Any]
     reference: Callable[..., Any]
     family: str = "transcendental"
     ulps: float | None = None
@@ -199,6 +192,11 @@ class Spec:
     gradcheck: bool = True
     out_dtype: Callable[[np.dtype, Mapping], np.dtype] | None = None  # default: the input dtype
     skip: Mapping[str, str] = field(default_factory=dict)
+    call: Callable[..., Any] | None = None  # how a case's inputs and kwargs reach the op; default: the op itself
+
+    def __post_init__(self) -> None:
+        if self.call is None:
+            object.__setattr__(self, "call", self.op)
 
     def tolerance(self, case: Case, dtype: np.dtype, kind: str) -> Tolerance:
         return family_tolerance(self.family, case, dtype, kind, self.ulps)
@@ -290,20 +288,15 @@ def reduction_case(lo=-10.0, hi=10.0, *, distinct=False, min_side=1, min_dims=0,
     return draw_case
 
 
-def _apply(op: Callable) -> Callable:
-    return lambda *tensors, **kwargs: op(*tensors, **kwargs)
-
-
 def unary(name: str, op: Callable, reference: Callable, lo=-10.0, hi=10.0, *, avoid=(), margin=None,
           params=None, family="transcendental", **kw) -> Spec:
-    return Spec(name, op, unary_case(lo, hi, avoid=avoid, margin=margin, params=params), _apply(op), reference,
+    return Spec(name, op, unary_case(lo, hi, avoid=avoid, margin=margin, params=params), reference,
                 family, **kw)
 
 
 def binary(name: str, op: Callable, reference: Callable, a_range=(-10.0, 10.0), b_range=(-10.0, 10.0), *,
            b_avoid=(), b_margin=None, family="elementwise", **kw) -> Spec:
-    return Spec(name, op, binary_case(a_range, b_range, b_avoid=b_avoid, b_margin=b_margin), _apply(op),
-                reference, family, **kw)
+    return Spec(name, op, binary_case(a_range, b_range, b_avoid=b_avoid, b_margin=b_margin), reference, family, **kw)
 
 
 # -- special-purpose cases ---------------------------------------------------------------------------------
@@ -673,14 +666,14 @@ SPECS: list[Spec] = [
     binary("mul", ops.mul, np.multiply),
     binary("div", ops.div, np.divide, b_range=(-4.0, 4.0), b_avoid=(0.0,), b_margin=0.5),
     binary("pow", ops.pow, np.power, a_range=(0.25, 3.0), b_range=(-2.0, 2.0), family="transcendental"),
-    Spec("pow[tensor**scalar]", ops.pow, lambda d, s: _pow_scalar_exponent(d, s),
-         lambda x, exponent: ops.pow(x, exponent), lambda x, exponent: np.power(x, exponent)),
-    Spec("pow[scalar**tensor]", ops.pow, lambda d, s: _pow_scalar_base(d, s),
-         lambda x, base: ops.pow(base, x), lambda x, base: np.power(base, x)),
+    Spec("pow[tensor**scalar]", ops.pow, _pow_scalar_exponent,
+         lambda x, exponent: np.power(x, exponent), call=lambda x, exponent: ops.pow(x, exponent)),
+    Spec("pow[scalar**tensor]", ops.pow, _pow_scalar_base,
+         lambda x, base: np.power(base, x), call=lambda x, base: ops.pow(base, x)),
     unary("neg", ops.neg, np.negative, family="exact"),
-    Spec("maximum", ops.maximum, lambda d, s: _lattice_pair(d, s), _apply(ops.maximum), np.maximum, "exact"),
-    Spec("minimum", ops.minimum, lambda d, s: _lattice_pair(d, s), _apply(ops.minimum), np.minimum, "exact"),
-    Spec("where", ops.where, lambda d, s: _where_case(d, s), _apply(ops.where), np.where, "exact"),
+    Spec("maximum", ops.maximum, _lattice_pair, np.maximum, "exact"),
+    Spec("minimum", ops.minimum, _lattice_pair, np.minimum, "exact"),
+    Spec("where", ops.where, _where_case, np.where, "exact"),
     # unary elementwise and activations
     unary("abs", ops.abs, np.abs, avoid=(0.0,), margin=KINK_MARGIN, family="exact"),
     unary("exp", ops.exp, np.exp, -8.0, 5.0),
@@ -697,65 +690,56 @@ SPECS: list[Spec] = [
           avoid=(0.0,), margin=KINK_MARGIN, family="elementwise",
           params=_params({"negative_slope": st.sampled_from([0.01, 0.2, 1.5])})),
     unary("gelu", ops.gelu, _gelu, -5.0, 5.0, params=_params({"approximate": st.sampled_from(["none", "tanh"])})),
-    Spec("softplus", ops.softplus, lambda d, s: _softplus_case(d, s), _apply(ops.softplus), _softplus),
-    Spec("clip", ops.clip, lambda d, s: _clip_case(d, s), _apply(ops.clip),
-         lambda x, **bounds: np.clip(x, bounds["min"], bounds["max"]), "exact"),
+    Spec("softplus", ops.softplus, _softplus_case, _softplus),
+    Spec("clip", ops.clip, _clip_case, lambda x, **bounds: np.clip(x, bounds["min"], bounds["max"]), "exact"),
     # reductions
-    Spec("sum", ops.sum, reduction_case(), _apply(ops.sum),
-         lambda x, axis, keepdims: np.sum(x, axis, keepdims=keepdims), "reduction"),
-    Spec("mean", ops.mean, reduction_case(), _apply(ops.mean),
+    Spec("sum", ops.sum, reduction_case(), lambda x, axis, keepdims: np.sum(x, axis, keepdims=keepdims), "reduction"),
+    Spec("mean", ops.mean, reduction_case(),
          lambda x, axis, keepdims: np.mean(x, axis, keepdims=keepdims), "reduction"),
     Spec("var", ops.var, reduction_case(min_side=2, min_dims=1, extra=_CORRECTION),
-         _apply(ops.var), lambda x, axis, keepdims, correction: np.var(x, axis, ddof=correction, keepdims=keepdims),
+         lambda x, axis, keepdims, correction: np.var(x, axis, ddof=correction, keepdims=keepdims),
          "variance"),
     Spec("std", ops.std, reduction_case(min_side=2, min_dims=1, distinct=True, extra=_CORRECTION),
-         _apply(ops.std), lambda x, axis, keepdims, correction: np.std(x, axis, ddof=correction, keepdims=keepdims),
+         lambda x, axis, keepdims, correction: np.std(x, axis, ddof=correction, keepdims=keepdims),
          "variance"),
-    Spec("max", ops.max, reduction_case(distinct=True), _apply(ops.max),
+    Spec("max", ops.max, reduction_case(distinct=True),
          lambda x, axis, keepdims: np.max(x, axis, keepdims=keepdims), "exact"),
-    Spec("min", ops.min, reduction_case(distinct=True), _apply(ops.min),
+    Spec("min", ops.min, reduction_case(distinct=True),
          lambda x, axis, keepdims: np.min(x, axis, keepdims=keepdims), "exact"),
-    Spec("logsumexp", ops.logsumexp, reduction_case(), _apply(ops.logsumexp), _logsumexp, "softmax"),
-    Spec("softmax", ops.softmax, lambda d, s: _softmax_case(d, s), _apply(ops.softmax), _softmax, "softmax"),
-    Spec("log_softmax", ops.log_softmax, lambda d, s: _softmax_case(d, s), _apply(ops.log_softmax),
+    Spec("logsumexp", ops.logsumexp, reduction_case(), _logsumexp, "softmax"),
+    Spec("softmax", ops.softmax, _softmax_case, _softmax, "softmax"),
+    Spec("log_softmax", ops.log_softmax, _softmax_case,
          lambda x, axis: x - _logsumexp(x, axis, keepdims=True), "softmax"),
     # linear algebra
-    Spec("matmul", ops.matmul, lambda d, s: _matmul_case(d, s), _apply(ops.matmul), np.matmul, "matmul"),
+    Spec("matmul", ops.matmul, _matmul_case, np.matmul, "matmul"),
     # movement
-    Spec("reshape", ops.reshape, lambda d, s: _reshape_case(d, s), lambda x, shape: ops.reshape(x, shape),
-         lambda x, shape: np.reshape(x, shape), "exact"),
-    Spec("flatten", ops.flatten, lambda d, s: _flatten_case(d, s), _apply(ops.flatten), _flatten, "exact"),
-    Spec("permute", ops.permute, lambda d, s: _permute_case(d, s), lambda x, axes: ops.permute(x, axes),
-         lambda x, axes: np.transpose(x, axes), "exact"),
-    Spec("transpose", ops.transpose, lambda d, s: _transpose_case(d, s), _apply(ops.transpose),
-         lambda x, dim0, dim1: np.swapaxes(x, dim0, dim1), "exact"),
-    Spec("squeeze", ops.squeeze, lambda d, s: _squeeze_case(d, s), _apply(ops.squeeze), _squeeze, "exact"),
-    Spec("unsqueeze", ops.unsqueeze, lambda d, s: _unsqueeze_case(d, s), _apply(ops.unsqueeze),
-         lambda x, dim: np.expand_dims(x, dim), "exact"),
-    Spec("broadcast_to", ops.broadcast_to, lambda d, s: _broadcast_case(d, s), _apply(ops.broadcast_to),
-         np.broadcast_to, "exact"),
-    Spec("expand", ops.expand, lambda d, s: _expand_case(d, s), lambda x, sizes: ops.expand(x, *sizes),
-         _expand_ref, "exact"),
-    Spec("sum_to", ops.sum_to, lambda d, s: _sum_to_case(d, s), _apply(ops.sum_to), _sum_to_ref, "reduction"),
-    Spec("concatenate", ops.concatenate, lambda d, s: _concatenate_case(d, s),
-         lambda *xs, axis: ops.concatenate(xs, axis), lambda *xs, axis: np.concatenate(xs, axis), "exact"),
-    Spec("stack", ops.stack, lambda d, s: _stack_case(d, s), lambda *xs, axis: ops.stack(xs, axis),
-         lambda *xs, axis: np.stack(xs, axis), "exact"),
-    Spec("split", ops.split, lambda d, s: _split_case(d, s), lambda x, sections, dim: ops.split(x, sections, dim),
-         _split, "exact"),
-    Spec("pad", ops.pad, lambda d, s: _pad_case(d, s), _apply(ops.pad), _pad, "exact"),
-    Spec("getitem[basic]", ops.getitem, lambda d, s: _getitem_basic_case(d, s), _apply(ops.getitem),
-         lambda x, index: x[index], "exact"),
-    Spec("getitem[advanced]", ops.getitem, lambda d, s: _getitem_advanced_case(d, s), _apply(ops.getitem),
-         lambda x, index: x[index], "exact"),
-    Spec("index_put", ops.index_put, lambda d, s: _index_put_case(d, s), _apply(ops.index_put), _index_put, "exact"),
-    Spec("clone", ops.clone, unary_case(), _apply(ops.clone), np.copy, "exact"),
-    Spec("cast", ops.cast, lambda d, s: _cast_case(d, s), _apply(ops.cast), lambda x, dtype: x.astype(dtype),
+    Spec("reshape", ops.reshape, _reshape_case, lambda x, shape: np.reshape(x, shape), "exact",
+         call=lambda x, shape: ops.reshape(x, shape)),
+    Spec("flatten", ops.flatten, _flatten_case, _flatten, "exact"),
+    Spec("permute", ops.permute, _permute_case, lambda x, axes: np.transpose(x, axes), "exact",
+         call=lambda x, axes: ops.permute(x, axes)),
+    Spec("transpose", ops.transpose, _transpose_case, lambda x, dim0, dim1: np.swapaxes(x, dim0, dim1), "exact"),
+    Spec("squeeze", ops.squeeze, _squeeze_case, _squeeze, "exact"),
+    Spec("unsqueeze", ops.unsqueeze, _unsqueeze_case, lambda x, dim: np.expand_dims(x, dim), "exact"),
+    Spec("broadcast_to", ops.broadcast_to, _broadcast_case, np.broadcast_to, "exact"),
+    Spec("expand", ops.expand, _expand_case, _expand_ref, "exact", call=lambda x, sizes: ops.expand(x, *sizes)),
+    Spec("sum_to", ops.sum_to, _sum_to_case, _sum_to_ref, "reduction"),
+    Spec("concatenate", ops.concatenate, _concatenate_case,
+         lambda *xs, axis: np.concatenate(xs, axis), "exact", call=lambda *xs, axis: ops.concatenate(xs, axis)),
+    Spec("stack", ops.stack, _stack_case, lambda *xs, axis: np.stack(xs, axis), "exact",
+         call=lambda *xs, axis: ops.stack(xs, axis)),
+    Spec("split", ops.split, _split_case, _split, "exact", call=lambda x, sections, dim: ops.split(x, sections, dim)),
+    Spec("pad", ops.pad, _pad_case, _pad, "exact"),
+    Spec("getitem[basic]", ops.getitem, _getitem_basic_case, lambda x, index: x[index], "exact"),
+    Spec("getitem[advanced]", ops.getitem, _getitem_advanced_case, lambda x, index: x[index], "exact"),
+    Spec("index_put", ops.index_put, _index_put_case, _index_put, "exact"),
+    Spec("clone", ops.clone, unary_case(), np.copy, "exact"),
+    Spec("cast", ops.cast, _cast_case, lambda x, dtype: x.astype(dtype),
          "elementwise", ulps=1, out_dtype=lambda d, kw: kw["dtype"],
          gradcheck=False),  # finite differences through a float32 rounding are noise; its identity
     # gradient is checked against the other backends, and by gradcheck of every op that casts internally
-    Spec("to_backend", ops.to_backend, lambda d, s: _to_backend_case(d, s), lambda x, target: ops.to_backend(x, target),
-         lambda x, target: x, "exact"),
+    Spec("to_backend", ops.to_backend, _to_backend_case, lambda x, target: x, "exact",
+         call=lambda x, target: ops.to_backend(x, target)),
 ]
 
 # -- nn.functional ----------------------------------------------------------------------------------------------
@@ -1049,43 +1033,30 @@ def _batch_norm_train(fused: bool) -> Callable:
     return lambda x, *wb: minigrad.nn.functional.batch_norm(x, None, None, *wb, training=True, fused=fused)
 
 
-def _functional_specs() -> list[Spec]:
-    """Specs for minigrad.nn.functional (empty while that module does not exist)."""
-    try:
-        from minigrad.nn import functional as F  # noqa: N812 - PyTorch's convention
-    except ImportError:
-        return []
-    return [
-        Spec("F.linear", F.linear, lambda d, s: _linear_case(d, s), _apply(F.linear),
-             lambda x, w, *b: x @ w.T + (b[0] if b else 0), "matmul"),
-        Spec("F.mse_loss", F.mse_loss, lambda d, s: _pair_loss_case(d, s), _apply(F.mse_loss),
-             lambda a, b, reduction: _reduce_ref((a - b) ** 2, reduction), "variance"),
-        Spec("F.binary_cross_entropy_with_logits", F.binary_cross_entropy_with_logits,
-             lambda d, s: _bce_case(d, s), _apply(F.binary_cross_entropy_with_logits),
-             lambda x, t, reduction: _reduce_ref(np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x))), reduction)),
-        Spec("F.cross_entropy", F.cross_entropy, lambda d, s: _classification_case(d, s, True),
-             _apply(F.cross_entropy), _cross_entropy_ref, "softmax"),
-        # The fused op under F.cross_entropy (one op, its backward an op too), on its own: forward against the
-        # reference and finite differences of first and second order; FUSED_CHECKS compares it with its composite.
-        Spec("softmax_cross_entropy", softmax_cross_entropy, lambda d, s: _softmax_cross_entropy_case(d, s),
-             _apply(softmax_cross_entropy), lambda x, t: -_log_softmax_rows(x)[np.arange(len(t)), t], "softmax"),
-        Spec("F.nll_loss", F.nll_loss, lambda d, s: _classification_case(d, s), _apply(F.nll_loss),
-             lambda x, t, reduction: _reduce_ref(-x[np.arange(len(t)), t], reduction), "reduction"),
-        Spec("F.layer_norm", F.layer_norm, lambda d, s: _layer_norm_case(d, s),
-             lambda x, *wb, normalized_shape: F.layer_norm(x, normalized_shape, *wb), _layer_norm_ref, "variance"),
-        Spec("F.batch_norm", F.batch_norm, lambda d, s: _batch_norm_case(d, s), _batch_norm_train(True),
-             _batch_norm_ref, "variance"),
-        Spec("F.conv2d", F.conv2d, lambda d, s: _conv2d_case(d, s), _apply(F.conv2d), _conv2d_ref, "matmul"),
-        Spec("F.unfold", F.unfold, lambda d, s: _unfold_case(d, s), _apply(F.unfold), _unfold_ref, "exact"),
-        Spec("F.fold", F.fold, lambda d, s: _fold_case(d, s), _apply(F.fold), _fold_ref, "reduction"),
-        Spec("F.max_pool2d", F.max_pool2d, lambda d, s: _max_pool2d_case(d, s), _apply(F.max_pool2d),
-             _max_pool2d_ref, "exact"),
-        Spec("F.avg_pool2d", F.avg_pool2d, lambda d, s: _avg_pool2d_case(d, s), _apply(F.avg_pool2d),
-             _avg_pool2d_ref, "reduction"),
-    ]
-
-
-SPECS += _functional_specs()
+SPECS += [
+    Spec("F.linear", F.linear, _linear_case, lambda x, w, *b: x @ w.T + (b[0] if b else 0), "matmul"),
+    Spec("F.mse_loss", F.mse_loss, _pair_loss_case,
+         lambda a, b, reduction: _reduce_ref((a - b) ** 2, reduction), "variance"),
+    Spec("F.binary_cross_entropy_with_logits", F.binary_cross_entropy_with_logits,
+         _bce_case,
+         lambda x, t, reduction: _reduce_ref(np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x))), reduction)),
+    Spec("F.cross_entropy", F.cross_entropy, lambda d, s: _classification_case(d, s, True),
+         _cross_entropy_ref, "softmax"),
+    # The fused op under F.cross_entropy (one op, its backward an op too), on its own: forward against the
+    # reference and finite differences of first and second order; FUSED_CHECKS compares it with its composite.
+    Spec("softmax_cross_entropy", softmax_cross_entropy, _softmax_cross_entropy_case,
+         lambda x, t: -_log_softmax_rows(x)[np.arange(len(t)), t], "softmax"),
+    Spec("F.nll_loss", F.nll_loss, _classification_case,
+         lambda x, t, reduction: _reduce_ref(-x[np.arange(len(t)), t], reduction), "reduction"),
+    Spec("F.layer_norm", F.layer_norm, _layer_norm_case,
+         _layer_norm_ref, "variance", call=lambda x, *wb, normalized_shape: F.layer_norm(x, normalized_shape, *wb)),
+    Spec("F.batch_norm", F.batch_norm, _batch_norm_case, _batch_norm_ref, "variance", call=_batch_norm_train(True)),
+    Spec("F.conv2d", F.conv2d, _conv2d_case, _conv2d_ref, "matmul"),
+    Spec("F.unfold", F.unfold, _unfold_case, _unfold_ref, "exact"),
+    Spec("F.fold", F.fold, _fold_case, _fold_ref, "reduction"),
+    Spec("F.max_pool2d", F.max_pool2d, _max_pool2d_case, _max_pool2d_ref, "exact"),
+    Spec("F.avg_pool2d", F.avg_pool2d, _avg_pool2d_case, _avg_pool2d_ref, "reduction"),
+]
 
 SPECS_BY_NAME: dict[str, Spec] = {s.name: s for s in SPECS}
 assert len(SPECS_BY_NAME) == len(SPECS), "spec names must be unique"
@@ -1150,10 +1121,10 @@ def _composite_log_softmax(x, axis):
 
 
 FUSED_CHECKS: list[FusedCheck] = [
-    FusedCheck("softmax vs exp/sum", ("softmax",), lambda d, s: _softmax_case(d, s), _apply(ops.softmax),
+    FusedCheck("softmax vs exp/sum", ("softmax",), _softmax_case, ops.softmax,
                _composite_softmax),
-    FusedCheck("log_softmax vs exp/sum/log", ("log_softmax",), lambda d, s: _softmax_case(d, s),
-               _apply(ops.log_softmax), _composite_log_softmax),
+    FusedCheck("log_softmax vs exp/sum/log", ("log_softmax",), _softmax_case,
+               ops.log_softmax, _composite_log_softmax),
     FusedCheck("SigmoidBackward vs g*y*(1-y)", ("sigmoid",),
                lambda d, s: _activation_backward_case(d, s, 0.001, 0.999),
                SigmoidBackward.apply, lambda g, y: g * y * (1 - y), "elementwise"),
@@ -1165,10 +1136,10 @@ FUSED_CHECKS: list[FusedCheck] = [
                lambda d, s: _input_backward_case(d, s, (0.0,), 0.05),
                lambda g, x: LeakyReluBackward.apply(g, x, 0.2),
                lambda g, x: g * ((x > 0).astype(x.dtype) * 0.8 + 0.2), "elementwise"),
-    FusedCheck("GeluBackward vs g*gelu'(x) (erf)", ("gelu",), lambda d, s: _input_backward_case(d, s),
+    FusedCheck("GeluBackward vs g*gelu'(x) (erf)", ("gelu",), _input_backward_case,
                lambda g, x: GeluBackward.apply(g, x, "none"), lambda g, x: g * _gelu_slope(x, "none"),
                "transcendental"),
-    FusedCheck("GeluBackward vs g*gelu'(x) (tanh)", ("gelu",), lambda d, s: _input_backward_case(d, s),
+    FusedCheck("GeluBackward vs g*gelu'(x) (tanh)", ("gelu",), _input_backward_case,
                lambda g, x: GeluBackward.apply(g, x, "tanh"), lambda g, x: g * _gelu_slope(x, "tanh"),
                "transcendental"),
     FusedCheck("SoftplusBackward vs g*where(bx>t,1,sigmoid(bx))", ("softplus",),
@@ -1183,14 +1154,14 @@ FUSED_CHECKS: list[FusedCheck] = [
                lambda g, y, axis: LogSoftmaxBackward.apply(g, y, axis),
                lambda g, y, axis: g - y.exp() * g.sum(axis, keepdims=True)),
     FusedCheck("SoftmaxCrossEntropyBackward vs -log_softmax gathered", ("F.cross_entropy", "softmax_cross_entropy"),
-               lambda d, s: _classification_case(d, s), lambda x, t, **_: softmax_cross_entropy(x, t),
+               _classification_case, lambda x, t, **_: softmax_cross_entropy(x, t),
                lambda x, t, **_: -(x.log_softmax(1) * _one_hot(t, x)).sum(1)),
     # BatchNorm's large-mean channels (mean 1e4, std 0.1) are in tests/test_batchnorm.py, whose tolerances
     # scale with |mean| / std: the composite form loses those digits in float32 by design.
     FusedCheck("BatchNormBackward vs composite batch_norm", ("F.batch_norm",),
-               lambda d, s: _batch_norm_case(d, s), _batch_norm_train(True), _batch_norm_train(False), "variance"),
+               _batch_norm_case, _batch_norm_train(True), _batch_norm_train(False), "variance"),
     FusedCheck("BatchNormEval vs composite batch_norm (eval)", ("F.batch_norm",),
-               lambda d, s: _batch_norm_eval_case(d, s), _batch_norm_eval(True), _batch_norm_eval(False), "variance"),
+               _batch_norm_eval_case, _batch_norm_eval(True), _batch_norm_eval(False), "variance"),
 ]
 
 

@@ -93,6 +93,10 @@ def render() -> str:
     if specs.NO_SPEC:
         lines += ["", "Registered but deliberately without a spec:", ""]
         lines += [f"- `{name}`: {why}" for name, why in sorted(specs.NO_SPEC.items())]
+    ops = minigrad.ops
+    no_gradient = sorted(name for name, fn in ops.PUBLIC.items() if name not in ops.OPS and fn not in ops.OPS.values())
+    lines += ["", "Public ops registered with spec=False (no gradient, or made of ops that have a spec):", ""]
+    lines += [f"- `minigrad.ops.{name}`: {ops.PUBLIC[name].__doc__.splitlines()[0]}" for name in no_gradient]
     if specs.UNREGISTERED:
         lines += ["", "Public but deliberately not registered (no spec needed):", ""]
         lines += [f"- `{name}`: {why}" for name, why in sorted(specs.UNREGISTERED.items())]

@@ -1,94 +1,15 @@
 """Every differentiable op, one class each, and the public functions that apply them.
 
-``OPS`` is the explicit registry of public differentiable functions (no module scanning); the agreement
-suite checks that each has a specification.
+Each public function registers itself where it is defined (``_registry.public`` and the declarations next to
+it), so importing the op modules below fills the tables this package, ``minigrad`` and ``Tensor`` are built
+from: ``OPS`` holds the differentiable ones (each has a spec in the agreement suite and a gradcheck).
 """
 
 from __future__ import annotations
 
-from .arithmetic import (
-    add,
-    div,
-    eq,
-    ge,
-    gt,
-    le,
-    logical_and,
-    logical_not,
-    logical_or,
-    lt,
-    maximum,
-    minimum,
-    mul,
-    ne,
-    neg,
-    pow,
-    sub,
-    where,
-)
-from .elementwise import (
-    abs,
-    cast,
-    clamp,
-    clip,
-    cos,
-    erf,
-    exp,
-    fill,
-    gelu,
-    leaky_relu,
-    log,
-    relu,
-    rsqrt,
-    sigmoid,
-    sign,
-    sin,
-    softplus,
-    sqrt,
-    tanh,
-)
-from .linalg import matmul
-from .movement import (
-    broadcast_copy,
-    broadcast_to,
-    cat,
-    chunk,
-    clone,
-    concatenate,
-    contiguous,
-    expand,
-    flatten,
-    getitem,
-    index_put,
-    pad,
-    permute,
-    reshape,
-    split,
-    squeeze,
-    stack,
-    to_backend,
-    transpose,
-    unsqueeze,
-)
-from .reduction import argmax, argmin, logsumexp, max, mean, min, std, sum, sum_to, var
-from .softmax import log_softmax, softmax
+from . import arithmetic, elementwise, linalg, movement, reduction, softmax  # noqa: F401 - each registers its ops
+from ._registry import METHODS, OPS, PUBLIC, TOP_LEVEL  # noqa: F401 - read by minigrad and Tensor
 
-OPS = {
-    f.__name__: f
-    for f in (
-        add, sub, mul, div, pow, neg, abs, exp, log, sqrt, rsqrt, sin, cos, tanh, sigmoid, relu, leaky_relu,
-        gelu, softplus, clip, maximum, minimum, where, erf, sum, mean, var, std, max, min, logsumexp, matmul,
-        reshape, flatten, permute, transpose, squeeze, unsqueeze, broadcast_to, expand, concatenate, stack,
-        split, pad, getitem, index_put, softmax, log_softmax, clone, cast, to_backend, sum_to,
-    )
-}
+globals().update(PUBLIC)
 
-__all__ = [
-    "OPS", "abs", "add", "argmax", "argmin", "broadcast_copy", "broadcast_to", "cast", "cat", "chunk",
-    "clamp", "clip", "clone", "concatenate", "contiguous", "cos", "div", "eq", "erf", "exp", "expand",
-    "fill", "flatten", "ge", "gelu", "getitem", "gt", "index_put", "le", "leaky_relu", "log",
-    "log_softmax", "logical_and", "logical_not", "logical_or", "logsumexp", "lt", "matmul", "max",
-    "maximum", "mean", "min", "minimum", "mul", "ne", "neg", "pad", "permute", "pow", "relu", "reshape",
-    "rsqrt", "sigmoid", "sign", "sin", "softmax", "softplus", "split", "sqrt", "squeeze", "stack", "std",
-    "sub", "sum", "sum_to", "tanh", "to_backend", "transpose", "unsqueeze", "var", "where",
-]
+__all__ = ["OPS", *sorted(PUBLIC)]

@@ -6,7 +6,8 @@ import math
 
 from ..function import Function
 from ..tensor import Tensor
-from ._common import binary_operands, constant, data
+from ._common import binary_operands, data
+from ._registry import no_gradient, public
 
 
 class Add(Function):
@@ -91,14 +92,12 @@ class Pow(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = _saved_operands(ctx)
-        be = ctx.backend
         ga = gb = None
         if ctx.needs_input_grad[0]:
             if isinstance(b, Tensor):
                 # d/da a**0 is 0, also at a = 0, where b * a**(b - 1) is 0 * inf (PyTorch gives 0 too).
                 # Masking only there keeps the expression, and its derivatives, everywhere else.
-                at_zero = be.logical_and(be.equal(b.data, 0), be.equal(a.data, 0))
-                ga = Where.apply(constant(ctx, at_zero), 0.0, g * b * a ** (b - 1))
+                ga = Where.apply((b == 0) & (a == 0), 0.0, g * b * a ** (b - 1))
             elif b == 2:
                 ga = g * a * 2
             elif b == 1:
@@ -111,11 +110,9 @@ class Pow(Function):
             # d/db a**b = a**b * log(a). At a = 0 with b >= 0 it is 0 * -inf or 1 * -inf: the limit from
             # a > 0 is 0 for b > 0, and PyTorch defines it as 0 for b = 0 as well.
             if isinstance(a, Tensor):
-                gb = g * ctx.output * a.log()
-                at_zero = be.logical_and(be.equal(a.data, 0), be.greater_equal(b.data, 0))
-                gb = Where.apply(constant(ctx, at_zero), 0.0, gb)
+                gb = Where.apply((a == 0) & (b >= 0), 0.0, g * ctx.output * a.log())
             elif a == 0:  # 0**b is inf for b < 0, so the product there is -inf (times the sign of g)
-                gb = Where.apply(constant(ctx, be.greater_equal(b.data, 0)), 0.0, g * -math.inf)
+                gb = Where.apply(b >= 0, 0.0, g * -math.inf)
             else:
                 gb = g * ctx.output * (math.log(a) if a > 0 else math.nan)
         return ga, gb
@@ -133,13 +130,10 @@ class Neg(Function):
         return (-g,)
 
 
-def _tie_weights(ctx, a, b, first_wins):
+def _tie_weights(a, b, first_wins):
     """How much of the gradient goes to ``a``: 1 where it is selected, 1/2 on ties, else 0."""
-    be = ctx.backend
-    a_, b_ = data(a), data(b)
     dtype = (a if isinstance(a, Tensor) else b).dtype
-    return be.where(first_wins(a_, b_), be.asarray(1, dtype), be.where(be.equal(a_, b_), be.asarray(0.5, dtype),
-                                                                          be.asarray(0, dtype)))
+    return Where.apply(eq(a, b), 0.5, first_wins(a, b).astype(dtype))
 
 
 class Maximum(Function):
@@ -153,7 +147,7 @@ class Maximum(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = _saved_operands(ctx)
-        w = constant(ctx, _tie_weights(ctx, a, b, ctx.backend.greater))
+        w = _tie_weights(a, b, gt)
         return g * w, g * (1 - w)
 
 
@@ -168,7 +162,7 @@ class Minimum(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = _saved_operands(ctx)
-        w = constant(ctx, _tie_weights(ctx, a, b, ctx.backend.less))
+        w = _tie_weights(a, b, lt)
         return g * w, g * (1 - w)
 
 
@@ -189,21 +183,25 @@ class Where(Function):
 
 
 # -- public functions -------------------------------------------------------------------------------
+@public
 def add(a, b) -> Tensor:
     """a + b, broadcasting."""
     return Add.apply(*binary_operands(a, b))
 
 
+@public
 def sub(a, b) -> Tensor:
     """a - b, broadcasting."""
     return Sub.apply(*binary_operands(a, b))
 
 
+@public
 def mul(a, b) -> Tensor:
     """a * b, broadcasting."""
     return Mul.apply(*binary_operands(a, b))
 
 
+@public
 def div(a, b) -> Tensor:
     """a / b (true division), broadcasting."""
     a, b = binary_operands(a, b)
@@ -215,26 +213,31 @@ def div(a, b) -> Tensor:
     return Div.apply(a, b)
 
 
+@public
 def pow(a, b) -> Tensor:  # noqa: A001 - PyTorch's name
     """a ** b, broadcasting."""
     return Pow.apply(*binary_operands(a, b))
 
 
+@public(method_aliases=("negative",))
 def neg(x: Tensor) -> Tensor:
     """-x"""
     return Neg.apply(x)
 
 
+@public
 def maximum(a, b) -> Tensor:
     """Elementwise maximum; at ties each side gets half the gradient."""
     return Maximum.apply(*binary_operands(a, b))
 
 
+@public
 def minimum(a, b) -> Tensor:
     """Elementwise minimum; at ties each side gets half the gradient."""
     return Minimum.apply(*binary_operands(a, b))
 
 
+@public(method=False)
 def where(condition, a, b) -> Tensor:
     """Pick ``a`` where ``condition`` is true, else ``b``, broadcasting all three."""
     from ..tensor import tensor
@@ -251,61 +254,46 @@ def where(condition, a, b) -> Tensor:
 
 
 # -- comparisons and logic: bool results, no gradient -------------------------------------------------
-def _compare(name: str, a, b) -> Tensor:
-    a, b = binary_operands(a, b)
-    like = a if isinstance(a, Tensor) else b
-    if isinstance(a, Tensor) and isinstance(b, Tensor) and a._backend is not b._backend:
-        from ..errors import BackendMismatchError
-
-        raise BackendMismatchError(f"{name}: inputs live on different backends ({a.backend!r} and {b.backend!r})")
-    backend = like._backend
-    try:
-        result = getattr(backend, name)(data(a), data(b))
-    except ValueError as exc:
-        from ..errors import ShapeError
-
-        shapes = [getattr(x, "shape", type(x).__name__) for x in (a, b)]
-        raise ShapeError(f"{name}: operands with shapes {shapes[0]} and {shapes[1]} do not broadcast") from exc
-    return Tensor(backend.asarray(result), backend)
-
-
+@no_gradient("equal")
 def eq(a, b) -> Tensor:
     """a == b, elementwise."""
-    return _compare("equal", a, b)
 
 
+@no_gradient("not_equal")
 def ne(a, b) -> Tensor:
     """a != b, elementwise."""
-    return _compare("not_equal", a, b)
 
 
+@no_gradient("less")
 def lt(a, b) -> Tensor:
     """a < b, elementwise."""
-    return _compare("less", a, b)
 
 
+@no_gradient("less_equal")
 def le(a, b) -> Tensor:
     """a <= b, elementwise."""
-    return _compare("less_equal", a, b)
 
 
+@no_gradient("greater")
 def gt(a, b) -> Tensor:
     """a > b, elementwise."""
-    return _compare("greater", a, b)
 
 
+@no_gradient("greater_equal")
 def ge(a, b) -> Tensor:
     """a >= b, elementwise."""
-    return _compare("greater_equal", a, b)
 
 
+@no_gradient("logical_and", top_level=False, method=False)
 def logical_and(a, b) -> Tensor:
-    return _compare("logical_and", a, b)
+    """a and b, elementwise."""
 
 
+@no_gradient("logical_or", top_level=False, method=False)
 def logical_or(a, b) -> Tensor:
-    return _compare("logical_or", a, b)
+    """a or b, elementwise."""
 
 
+@no_gradient("logical_not", top_level=False, method=False)
 def logical_not(x: Tensor) -> Tensor:
-    return Tensor(x._backend.logical_not(x.data), x._backend)
+    """not x, elementwise."""

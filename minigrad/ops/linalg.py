@@ -8,6 +8,7 @@ from ..errors import ShapeError
 from ..function import Function
 from ..tensor import Tensor
 from ._common import as_operand
+from ._registry import public
 
 
 class MatMul(Function):
@@ -54,6 +55,7 @@ def _swap_last(ndim: int) -> tuple:
     return tuple(range(ndim - 2)) + (ndim - 1, ndim - 2)
 
 
+@public
 def matmul(a, b) -> Tensor:
     """Matrix product with NumPy's semantics, 1-D operands and broadcast batches included."""
     if isinstance(a, Tensor) and isinstance(b, Tensor):

@@ -8,6 +8,7 @@ from .. import backends as _backends
 from ..errors import ShapeError
 from ..function import Function
 from ..tensor import Tensor
+from ._registry import public
 
 
 class Reshape(Function):
@@ -237,6 +238,7 @@ def _convert_item(item, x: Tensor):
 
 
 # -- public functions -------------------------------------------------------------------------------
+@public(method_aliases=("view",))
 def reshape(x: Tensor, *shape) -> Tensor:
     """Same data in a new shape; one dimension may be -1."""
     shape = _shape_arg(shape)
@@ -253,6 +255,7 @@ def reshape(x: Tensor, *shape) -> Tensor:
     return Reshape.apply(x, shape)
 
 
+@public
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge the dimensions from ``start_dim`` to ``end_dim`` into one."""
     if x.ndim == 0:
@@ -266,6 +269,7 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return x.reshape(x.shape[:start] + (merged,) + x.shape[end + 1:])
 
 
+@public
 def permute(x: Tensor, *axes) -> Tensor:
     """Reorder the dimensions."""
     axes = _shape_arg(axes)
@@ -278,6 +282,7 @@ def permute(x: Tensor, *axes) -> Tensor:
     return Permute.apply(x, axes)
 
 
+@public
 def transpose(x: Tensor, dim0: int = -2, dim1: int = -1) -> Tensor:
     """Swap two dimensions (PyTorch's ``transpose``)."""
     if x.ndim < 2 and (dim0, dim1) == (-2, -1):
@@ -290,6 +295,7 @@ def transpose(x: Tensor, dim0: int = -2, dim1: int = -1) -> Tensor:
     return permute(x, tuple(axes))
 
 
+@public
 def squeeze(x: Tensor, dim=None) -> Tensor:
     """Drop dimensions of size 1 (all of them, or the ones named)."""
     if dim is None:
@@ -298,6 +304,7 @@ def squeeze(x: Tensor, dim=None) -> Tensor:
     return x.reshape(tuple(n for i, n in enumerate(x.shape) if not (i in dims and n == 1)))
 
 
+@public
 def unsqueeze(x: Tensor, dim: int) -> Tensor:
     """Insert a dimension of size 1 at ``dim``."""
     ndim = x.ndim + 1
@@ -307,6 +314,7 @@ def unsqueeze(x: Tensor, dim: int) -> Tensor:
     return x.reshape(x.shape[:dim] + (1,) + x.shape[dim:])
 
 
+@public
 def broadcast_to(x: Tensor, shape) -> Tensor:
     """Broadcast to ``shape`` as NumPy does (a read-only view)."""
     shape = tuple(shape)
@@ -321,6 +329,7 @@ def broadcast_to(x: Tensor, shape) -> Tensor:
     return Expand.apply(x, shape)
 
 
+@public
 def expand(x: Tensor, *sizes) -> Tensor:
     """PyTorch's ``expand``: broadcast to ``sizes``, where -1 keeps a dimension."""
     sizes = _shape_arg(sizes)
@@ -329,12 +338,14 @@ def expand(x: Tensor, *sizes) -> Tensor:
     return broadcast_to(x, shape)
 
 
+@public(top_level=False, method=False)
 def getitem(x: Tensor, index) -> Tensor:
     """x[index]: ints, slices (with steps), None, Ellipsis, integer or bool arrays and tensors."""
     index = _convert_index(index, x)
     return _index_op(index).apply(x, index)
 
 
+@public(top_level=False, method=False)
 def index_put(x: Tensor, value, index) -> Tensor:
     """A copy of ``x`` with ``x[index] = value``."""
     index = _convert_index(index, x)
@@ -347,6 +358,7 @@ def index_put(x: Tensor, value, index) -> Tensor:
     return IndexPut.apply(x, value, index)
 
 
+@public(method=False, aliases=("cat",))
 def concatenate(tensors, axis: int = 0, *, dim=None) -> Tensor:
     """Join tensors along an existing axis (``cat``)."""
     tensors = list(tensors)
@@ -367,9 +379,9 @@ def concatenate(tensors, axis: int = 0, *, dim=None) -> Tensor:
     return Concatenate.apply(*tensors, axis=axis)
 
 
-cat = concatenate
 
 
+@public(method=False)
 def stack(tensors, axis: int = 0, *, dim=None) -> Tensor:
     """Join tensors of one shape along a new axis."""
     tensors = list(tensors)
@@ -382,6 +394,7 @@ def stack(tensors, axis: int = 0, *, dim=None) -> Tensor:
     return concatenate([unsqueeze(t, axis) for t in tensors], axis)
 
 
+@public
 def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     """PyTorch's ``split``: chunks of one size (the last may be smaller), or the listed sizes."""
     dim = _check_dim(dim, x.ndim, "split")
@@ -403,12 +416,14 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     return tuple(out)
 
 
+@public(spec=False)
 def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple:
     """Split into ``chunks`` pieces of (nearly) equal size."""
     length = x.shape[dim]
     return split(x, -(-length // chunks), dim)
 
 
+@public(method=False)
 def pad(x: Tensor, pad: tuple, value: float = 0.0) -> Tensor:
     """Constant padding with PyTorch's ``F.pad`` order: (last_before, last_after, prev_before, ...)."""
     pad = tuple(int(p) for p in pad)
@@ -422,6 +437,7 @@ def pad(x: Tensor, pad: tuple, value: float = 0.0) -> Tensor:
     return Pad.apply(x, tuple(widths), value)
 
 
+@public(top_level=False, method=False)
 def to_backend(x: Tensor, name: str) -> Tensor:
     """``x`` on backend ``name`` (differentiable); itself when already there."""
     target = _backends.load(name)
@@ -430,15 +446,19 @@ def to_backend(x: Tensor, name: str) -> Tensor:
     return ToBackend.apply(x, target)
 
 
+@public(spec=False, top_level=False, method=False)
 def broadcast_copy(dst: Tensor, src: Tensor) -> Tensor:
+    """``src`` broadcast to ``dst``'s shape and dtype (the out-of-place half of ``copy_``)."""
     return BroadcastCopy.apply(dst, src)
 
 
+@public
 def clone(x: Tensor) -> Tensor:
     """A copy that owns its memory (differentiable)."""
     return Clone.apply(x)
 
 
+@public(spec=False, top_level=False)
 def contiguous(x: Tensor) -> Tensor:
     """``x`` itself if C-contiguous, else a contiguous copy."""
     flags = getattr(x.data, "flags", None)

@@ -7,6 +7,7 @@ import math
 from ..function import Function
 from ..tensor import Tensor
 from ._common import constant, keepdims_shape, normalize_axis, pick_axis, pick_keepdims
+from ._registry import public
 
 _COPY_BELOW = 1 << 14  # elements; a broadcast view costs ~2 us to build, a copy of this size about as much
 
@@ -174,6 +175,7 @@ def _reduce(op_cls, name, x, axis, keepdims, dim, keepdim):
 
 
 # -- public functions -------------------------------------------------------------------------------
+@public
 def sum(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:  # noqa: A001
     """Sum over ``axis`` (an int, a tuple, or None for all); ``dim``/``keepdim`` are accepted too."""
     if x.dtype.kind == "b":
@@ -181,6 +183,7 @@ def sum(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None)
     return _reduce(Sum, "sum", x, axis, keepdims, dim, keepdim)
 
 
+@public
 def mean(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
     """Arithmetic mean over ``axis``."""
     if x.dtype.kind != "f":
@@ -188,6 +191,7 @@ def mean(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None
     return _reduce(Mean, "mean", x, axis, keepdims, dim, keepdim)
 
 
+@public
 def var(x: Tensor, axis=None, keepdims: bool = False, *, correction: int = 1, dim=None,
         keepdim=None) -> Tensor:
     """Variance over ``axis``, dividing by N - correction (1 gives the unbiased estimate, as PyTorch)."""
@@ -202,22 +206,26 @@ def var(x: Tensor, axis=None, keepdims: bool = False, *, correction: int = 1, di
     return sum(centered * centered, axes, keepdims) * scale
 
 
+@public
 def std(x: Tensor, axis=None, keepdims: bool = False, *, correction: int = 1, dim=None,
         keepdim=None) -> Tensor:
     """Standard deviation over ``axis`` (see ``var``)."""
     return var(x, axis, keepdims, correction=correction, dim=dim, keepdim=keepdim).sqrt()
 
 
+@public
 def max(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:  # noqa: A001
     """Maximum over ``axis``; tied maxima share the gradient evenly. Returns the values only."""
     return _reduce(Max, "max", x, axis, keepdims, dim, keepdim)
 
 
+@public
 def min(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:  # noqa: A001
     """Minimum over ``axis``; tied minima share the gradient evenly. Returns the values only."""
     return _reduce(Min, "min", x, axis, keepdims, dim, keepdim)
 
 
+@public
 def logsumexp(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
     """log(sum(exp(x))) over ``axis``, stable for large magnitudes."""
     return _reduce(LogSumExp, "logsumexp", x, axis, keepdims, dim, keepdim)
@@ -238,16 +246,19 @@ def _arg(name: str, x: Tensor, axis, keepdims, dim, keepdim) -> Tensor:
     return Tensor(be.astype(be.asarray(result), "int64"), be)
 
 
+@public(spec=False)
 def argmax(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
     """Index of the maximum (int64, no gradient)."""
     return _arg("argmax", x, axis, keepdims, dim, keepdim)
 
 
+@public(spec=False)
 def argmin(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
     """Index of the minimum (int64, no gradient)."""
     return _arg("argmin", x, axis, keepdims, dim, keepdim)
 
 
+@public(top_level=False, method=False)
 def sum_to(x: Tensor, shape: tuple) -> Tensor:
     """Sum ``x`` down to ``shape``, which must broadcast to ``x.shape``."""
     return SumTo.apply(x, tuple(shape))

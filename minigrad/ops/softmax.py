@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..function import Function
 from ..tensor import Tensor
 from ._common import normalize_axis, pick_axis
+from ._registry import public
 
 
 class Softmax(Function):
@@ -85,11 +86,13 @@ def _axis(x: Tensor, axis, dim, op: str) -> int:
     return normalize_axis(-1 if axis is None else axis, x.ndim, op)[0]
 
 
+@public
 def softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
     """Softmax along ``axis`` (default: the last)."""
     return Softmax.apply(x, _axis(x, axis, dim, "softmax"))
 
 
+@public
 def log_softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
     """log(softmax(x)) along ``axis`` (default: the last), computed stably."""
     return LogSoftmax.apply(x, _axis(x, axis, dim, "log_softmax"))
