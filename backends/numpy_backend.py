@@ -37,6 +37,7 @@ class NumpyBackend:
     name = "numpy"
     xp = np
     array_type = np.ndarray
+    host_memory = True  # arrays live in host memory (False for a device backend: Tensor.cpu() moves them)
     # Element count above which JIT backends may go parallel; unused by NumPy but part of the protocol.
     parallel_threshold = 1 << 15
 

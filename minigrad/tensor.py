@@ -192,7 +192,8 @@ class Tensor:
         return self.astype("bool")
 
     def cpu(self) -> Tensor:
-        return self if self.backend != "cupy" else self.to("numpy")
+        """This tensor in host memory: itself on a host-memory backend (NumPy, Numba), else on NumPy."""
+        return self if self._backend.host_memory else self.to("numpy")
 
     # -- autograd ---------------------------------------------------------------------------------
     def __deepcopy__(self, memo: dict) -> Tensor:

@@ -319,37 +319,6 @@ def test_cross_entropy_float32_stays_float32_and_is_stable():
     assert x.grad.dtype == mg.float32
 
 
-# -- the optional fused softmax-cross-entropy kernel -------------------------------------------------
-def test_cross_entropy_generic_and_fused_paths_agree(monkeypatch):
-    rng = np.random.default_rng(17)
-    be = mg.backends.load("numpy")
-    a = rng.standard_normal((5, 4))
-    target = mg.tensor([0, 3, 1, 1, 2])
-    upstream = mg.tensor(rng.standard_normal(5), dtype="float64")
-    results = []
-    calls = []
-    from minigrad.ops import loss as loss_ops
-
-    def fake_forward(logits, targets):
-        calls.append("forward")
-        return loss_ops._forward_generic(be, logits, targets)
-
-    def fake_backward(grad, log_probs, targets):
-        calls.append("backward")
-        return loss_ops._backward_generic(be, grad, log_probs, targets)
-
-    for kernels in ((None, None), (fake_forward, fake_backward)):
-        monkeypatch.setattr(be, "softmax_cross_entropy_forward", kernels[0], raising=False)
-        monkeypatch.setattr(be, "softmax_cross_entropy_backward", kernels[1], raising=False)
-        x = mg.tensor(a, requires_grad=True)
-        y = F.cross_entropy(x, target, reduction="none")
-        y.backward(upstream)
-        results.append((y.numpy(), x.grad.numpy()))
-    assert calls == ["forward", "backward"]
-    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-14)
-    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-14)
-
-
 # -- dropout ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_dropout_reproducible_and_scaled(backend):

@@ -328,8 +328,8 @@ class Module:
         return self._cast(float32)
 
     def cpu(self) -> Module:
-        """Move to the NumPy backend when on CuPy (CPU backends stay where they are)."""
-        on_gpu = any(t.backend == "cupy" for t in list(self.parameters()) + list(self.buffers()))
+        """Move to the NumPy backend when on a device backend (host-memory backends stay where they are)."""
+        on_gpu = any(not t._backend.host_memory for t in list(self.parameters()) + list(self.buffers()))
         return self.to("numpy") if on_gpu else self
 
     # -- state dict ---------------------------------------------------------------------------------

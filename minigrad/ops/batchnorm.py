@@ -6,7 +6,7 @@
   normalises in one go; its backward, ``BatchNormBackward``, is the closed form, one kernel again, and is
   itself an op with a backward written in tensor ops, so any order of derivative works.
 
-Kernels are optional backend capabilities, looked up with ``getattr`` (see ``docs/batchnorm.md``):
+The backend kernels (the NumPy backend's are the reference; see ``docs/batchnorm.md``):
 
 * ``batch_norm_forward(x, weight, bias, eps) -> (out, mean, var)``: training-mode output, and the
   per-channel mean and *biased* variance as float64 arrays of shape (C,);
@@ -17,8 +17,7 @@ Kernels are optional backend capabilities, looked up with ``getattr`` (see ``doc
   kernel spends a pass on the centre sets ``batch_norm_affine_centring_pass = True``: the op then folds
   the centre into the shift where that is accurate (see ``_fold_center``).
 
-A backend without them gets ``_forward_generic``/``_backward_generic``/``_affine_generic`` below, written
-against the backend protocol. Running statistics are updated by ``batch_norm`` outside the differentiable op.
+Running statistics are updated by ``batch_norm`` outside the differentiable op.
 """
 
 from __future__ import annotations
@@ -62,8 +61,7 @@ class BatchNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, eps, stats):
         be = ctx.backend
-        kernel = getattr(be, "batch_norm_forward", None) or _forward_generic(be)
-        out, mean, var = kernel(x.data, _data(weight), _data(bias), eps)
+        out, mean, var = be.batch_norm_forward(x.data, _data(weight), _data(bias), eps)
         ctx.save_for_backward(x, weight)
         ctx.mean, ctx.invstd, ctx.eps = mean, _invstd(be, var, eps), eps
         if stats is not None:
@@ -105,8 +103,7 @@ class BatchNormBackward(Function):
     @staticmethod
     def forward(ctx, dy, x, weight, mean, invstd, eps, param_grads):
         be = ctx.backend
-        kernel = getattr(be, "batch_norm_backward", None) or _backward_generic(be)
-        dx, dweight, dbias = kernel(dy.data, x.data, mean, invstd, _data(weight))
+        dx, dweight, dbias = be.batch_norm_backward(dy.data, x.data, mean, invstd, _data(weight))
         ctx.save_for_backward(dy, x, weight)
         ctx.mean, ctx.invstd, ctx.eps = mean, invstd, eps
         if param_grads is not None:
@@ -180,7 +177,7 @@ class BatchNormEval(Function):
     @staticmethod
     def forward(ctx, x, center, scale, shift, fold_center=False):
         be = ctx.backend
-        kernel = getattr(be, "batch_norm_affine", None) or _affine_generic(be)
+        kernel = be.batch_norm_affine
         ctx.save_for_backward(x, center, scale)
         if fold_center and center is not None:  # x * scale + (shift - center * scale): see _eval
             offset = be.multiply(be.astype(center.data, "float64"), be.negative(be.astype(scale.data, "float64")))
@@ -205,65 +202,6 @@ class BatchNormEval(Function):
 
 def _data(t):
     return None if t is None else t.data
-
-
-# -- generic kernels (any backend implementing the protocol) --------------------------------------------
-def _forward_generic(be):
-    """``batch_norm_forward`` with protocol methods only: everything in float64, then cast back."""
-
-    def forward(x, weight, bias, eps):
-        n, c = x.shape[0], x.shape[1]
-        x3 = be.astype(be.reshape(x, (n, c, -1)), "float64")
-        m = n * x3.shape[2]
-        mean = be.multiply(be.sum(x3, (0, 2), True), 1.0 / m)
-        d = be.subtract(x3, mean)
-        var = be.maximum(be.multiply(be.sum(be.multiply(d, d), (0, 2), True), 1.0 / m), 0.0)
-        out = be.multiply(d, _invstd(be, var, eps))
-        if weight is not None:
-            out = be.multiply(out, be.reshape(be.astype(weight, "float64"), (1, c, 1)))
-        if bias is not None:
-            out = be.add(out, be.reshape(be.astype(bias, "float64"), (1, c, 1)))
-        out = be.reshape(be.astype(out, x.dtype), x.shape)
-        return out, be.reshape(mean, (c,)), be.reshape(var, (c,))
-
-    return forward
-
-
-def _backward_generic(be):
-    """``batch_norm_backward`` with protocol methods only, in float64."""
-
-    def backward(dy, x, mean, invstd, weight):
-        n, c = x.shape[0], x.shape[1]
-        x3 = be.astype(be.reshape(x, (n, c, -1)), "float64")
-        dy3 = be.astype(be.reshape(dy, (n, c, -1)), "float64")
-        m = n * x3.shape[2]
-        s = be.reshape(invstd, (1, c, 1))
-        xhat = be.multiply(be.subtract(x3, be.reshape(mean, (1, c, 1))), s)
-        dbias = be.sum(dy3, (0, 2), True)
-        dweight = be.sum(be.multiply(dy3, xhat), (0, 2), True)
-        k = s if weight is None else be.multiply(s, be.reshape(be.astype(weight, "float64"), (1, c, 1)))
-        inner = be.subtract(be.subtract(dy3, be.multiply(dbias, 1.0 / m)),
-                            be.multiply(xhat, be.multiply(dweight, 1.0 / m)))
-        dx = be.reshape(be.astype(be.multiply(inner, k), x.dtype), x.shape)
-        return dx, be.reshape(dweight, (c,)), be.reshape(dbias, (c,))
-
-    return backward
-
-
-def _affine_generic(be):
-    """``batch_norm_affine`` with protocol methods only, in x's dtype."""
-
-    def affine(x, center, scale, shift):
-        shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-
-        def per_channel(v):
-            return be.reshape(be.astype(v, x.dtype), shape)
-
-        out = x if center is None else be.subtract(x, per_channel(center))
-        out = be.multiply(out, per_channel(scale))
-        return out if shift is None else be.add(out, per_channel(shift))
-
-    return affine
 
 
 # -- the two forms --------------------------------------------------------------------------------------
@@ -311,7 +249,7 @@ FOLD_CENTER_FROM = 1 << 16  # elements of x
 
 def _fold_center(x: Tensor, running_mean: Tensor, invstd: Tensor) -> bool:
     be = x._backend
-    if x.numel() < FOLD_CENTER_FROM or not getattr(be, "batch_norm_affine_centring_pass", True):
+    if x.numel() < FOLD_CENTER_FROM or not be.batch_norm_affine_centring_pass:
         return False
     worst = be.max(be.abs(be.multiply(running_mean.data, invstd.data)), None, False)
     return bool(be.to_numpy(worst) <= TWO_COEFFICIENT_RATIO)  # False for NaN statistics
