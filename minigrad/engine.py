@@ -1,6 +1,7 @@
 """The reverse-mode engine: ``backward`` and ``grad``.
 
-The graph is made of ``Function`` nodes (one output each) and ``AccumulateGrad`` nodes for leaves. A pass
+The graph is made of ``Function`` nodes and ``AccumulateGrad`` nodes for leaves; each output of an op with
+several outputs has an ``OutputSlot`` node in front of the op's, and the slots' gradients meet there. A pass
 counts, for every node reachable from the outputs, how many consumers will send it a gradient, then runs
 the nodes in topological order as their counts reach zero (Kahn's algorithm, no recursion, so a chain of
 any depth works). Gradients arriving at a node are summed; the gradient an op returns for an input is summed
@@ -10,7 +11,7 @@ back to that input's shape (undoing broadcasting) and cast to its dtype, here an
 from __future__ import annotations
 
 from .errors import InplaceError
-from .function import AccumulateGrad, Function, _edge
+from .function import AccumulateGrad, Function, Gradients, _edge
 from .grad_mode import _enabled
 from .ops.reduction import SumTo
 from .tensor import Tensor
@@ -139,7 +140,7 @@ def _run(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate):
                 kept = node._retained()
                 if kept is not None:
                     _accumulate(kept, g, create_graph, stored)
-            grads = node.backward(node, g)
+            grads = node.backward(node, g) if g.__class__ is not Gradients else node.backward(node, *g.grads)
             if grads.__class__ is not tuple:
                 grads = _as_gradients(node, grads)
             elif len(grads) != len(node.next):
@@ -152,13 +153,14 @@ def _run(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate):
                 if child is None:
                     continue
                 if gi is not None:
-                    if gi.__class__ is not Tensor and not isinstance(gi, Tensor):
+                    if gi.__class__ is Tensor or isinstance(gi, Tensor):
+                        gd = gi.data
+                        if gd.shape != meta[0]:
+                            gi = _sum_to(node, gi, meta[0], create_graph)
+                        if gd.dtype is not meta[1] and gd.dtype != meta[1]:
+                            gi = gi.astype(meta[1])
+                    elif gi.__class__ is not Gradients:  # (from an OutputSlot: one output's gradient)
                         raise TypeError(f"{node.name()}: backward must return tensors or None, got {type(gi).__name__}")
-                    gd = gi.data
-                    if gd.shape != meta[0]:
-                        gi = _sum_to(node, gi, meta[0], create_graph)
-                    if gd.dtype is not meta[1] and gd.dtype != meta[1]:
-                        gi = gi.astype(meta[1])
                 left = dependencies[child] - 1
                 dependencies[child] = left
                 if left == 0:  # the last consumer: hand the total over

@@ -1,8 +1,10 @@
 """``Function``: one differentiable op, forward and backward side by side.
 
 ``forward(ctx, *args)`` receives the op's arguments (tensors and plain values) and returns the output as a
-backend array (or a tensor). ``backward(ctx, grad_output)`` receives the output's gradient as a tensor and
-returns one gradient (a tensor, or ``None``) per positional argument of ``forward``. Backward rules are
+backend array (or a tensor), or a tuple of them for several outputs. ``backward(ctx, *grad_outputs)`` receives
+one gradient per output (a tensor; ``None`` for an output that got none, or that forward marked with
+``ctx.mark_non_differentiable``) and returns one gradient (a tensor, or ``None``) per positional argument of
+``forward``. Backward rules are
 written with tensor operations, so running them with grad mode on (``create_graph=True``) differentiates
 them again. Broadcasting is undone by the engine: a rule may return a gradient of the broadcast shape.
 """
@@ -63,6 +65,7 @@ class Function:
     _saved = ()
     _freed = False
     output_backend = None  # set by forward when the output lives on another backend (``to``)
+    _non_differentiable = ()  # ids of the outputs forward marked with mark_non_differentiable
     recording = False  # True when this call is recorded in the graph (grad mode and an input needs grad)
     differentiable = True  # False for ops whose output never has a gradient (comparisons): never recorded
     op_name = "function"  # the name errors use: by default the class name in snake case (LogSoftmax -> log_softmax)
@@ -82,6 +85,11 @@ class Function:
         raise NotImplementedError
 
     # -- ctx interface --------------------------------------------------------------------------
+    def mark_non_differentiable(self, *arrays) -> None:
+        """Outputs (the arrays forward returns) that never have a gradient, as PyTorch's: they come out
+        with ``requires_grad=False`` and backward receives ``None`` for them."""
+        self._non_differentiable = {id(a) for a in arrays}
+
     def save_for_backward(self, *tensors) -> None:
         """Keep tensors (numbers pass through) for backward; an in-place change to one is then an error."""
         if not self.recording:
@@ -189,6 +197,10 @@ class Function:
         if isinstance(data, Tensor):
             data = data.data
         elif data.__class__ is not backend.array_type:
+            if data.__class__ is tuple:
+                return _outputs(cls, ctx, args, data, backend, tracked)
+            if isinstance(data, list):
+                raise TypeError(f"{cls.op_name}: forward returned a list; return a tuple for several outputs")
             data = backend.asarray(data)
         if _anomaly.get():
             _check_no_new_nan(cls, args, data, backend)
@@ -206,6 +218,66 @@ class Function:
 
 
 _NOTHING_NEEDED = [(False,) * n for n in range(8)]
+
+
+class OutputSlot:
+    """The ``grad_fn`` of one output of an op with several outputs: it hands the output's gradient to the
+    op's node as a ``Gradients`` with only its slot filled, and the engine sums those per node."""
+
+    _retained = None
+
+    def __init__(self, node: Function, index: int) -> None:
+        self.next = (node,)
+        self.input_meta = (None,)
+        self.index = index
+
+    @staticmethod
+    def backward(slot, g):  # called as the engine calls every node's: node.backward(node, g)
+        return (Gradients.one(slot.index, slot.next[0].output_count, g),)
+
+    def name(self) -> str:
+        return f"{self.next[0].name()}[{self.index}]"
+
+    @property
+    def next_functions(self) -> tuple:
+        return ((self.next[0], 0),)
+
+
+class Gradients:
+    """The gradients of an op's several outputs, one slot each (``None`` where none arrived)."""
+
+    __slots__ = ("grads",)
+
+    def __init__(self, grads: list) -> None:
+        self.grads = grads
+
+    @classmethod
+    def one(cls, index: int, count: int, g) -> Gradients:
+        grads = [None] * count
+        grads[index] = g
+        return cls(grads)
+
+    def __add__(self, other: Gradients) -> Gradients:
+        return Gradients([a if b is None else b if a is None else a + b for a, b in zip(self.grads, other.grads)])
+
+
+def _outputs(cls, ctx, args, outputs: tuple, backend, tracked: bool) -> tuple:
+    """``apply`` for a forward that returned several outputs."""
+    if cls.save_output or cls.is_view:
+        raise TypeError(f"{cls.op_name}: save_output and is_view are for ops with one output")
+    skip = ctx._non_differentiable
+    results = []
+    for i, raw in enumerate(outputs):
+        data = raw.data if isinstance(raw, Tensor) else raw
+        if data.__class__ is not backend.array_type:
+            data = backend.asarray(data)
+        if _anomaly.get():
+            _check_no_new_nan(cls, args, data, backend)
+        differentiable = tracked and id(raw) not in skip
+        results.append(Tensor(data, ctx.output_backend or backend, differentiable,
+                              OutputSlot(ctx, i) if differentiable else None))
+    ctx.output_count = len(results)
+    return tuple(results)
 
 
 def _has_nan(backend, array) -> bool:

@@ -187,14 +187,14 @@ def test_eval_two_coefficient_form_only_where_it_is_accurate(backend, shape):
     channels (mean 1e4, std 0.1) among them make the whole call centre first, keeping them within 1e-3.
     The two-coefficient form would be off by up to ~eps * 1e5 |weight| / 2 there (a rounding of the offset,
     so smaller by luck in some channels: there are eight)."""
-    from minigrad.ops.batchnorm import FOLD_CENTER_FROM, TWO_COEFFICIENT_RATIO
+    from minigrad_backends.numpy_backend import NumpyBackend
 
-    assert math.prod(shape) >= FOLD_CENTER_FROM
+    assert math.prod(shape) >= NumpyBackend._BN_FOLD_FROM
     rng = np.random.default_rng(31)
     c = shape[1]
     cshape = (1, -1) + (1,) * (len(shape) - 2)
     std = np.linspace(0.5, 2.0, c)
-    mean = 0.95 * TWO_COEFFICIENT_RATIO * std * np.where(np.arange(c) % 2, 1, -1)
+    mean = 0.95 * NumpyBackend._BN_FOLD_RATIO * std * np.where(np.arange(c) % 2, 1, -1)
     w0, b0 = np.linspace(-2, 2, c), np.linspace(-1, 1, c)
     for ill in (False, True):
         m, sd = mean.copy(), std.copy()
@@ -369,9 +369,9 @@ def test_eval_fused_matches_composite(backend, shape, dtype, mean):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("optional", ["all", "no center", "no shift"])
+@pytest.mark.parametrize("optional", ["all", "no center", "no shift", "no weight"])
 def test_eval_op_gradcheck_and_gradgradcheck_in_every_input(backend, optional):
-    """BatchNormEval in x, center (running mean), scale and shift; None for the optional ones."""
+    """BatchNormEval in x, center (running mean), invstd, weight and shift; None for the optional ones."""
     from minigrad.ops.batchnorm import BatchNormEval
 
     rng = np.random.default_rng(21)
@@ -380,13 +380,15 @@ def test_eval_op_gradcheck_and_gradgradcheck_in_every_input(backend, optional):
     def t(*size):
         return mg.tensor(rng.standard_normal(size), dtype="float64", requires_grad=True, backend=backend)
 
-    x, center, scale, shift = t(*shape), t(3), t(3), t(3)
+    x, center, invstd, weight, shift = t(*shape), t(3), t(3), t(3), t(3)
     if optional == "no center":
-        inputs, fn = (x, scale, shift), lambda x, s, b: BatchNormEval.apply(x, None, s, b)
+        inputs, fn = (x, invstd, weight, shift), lambda x, s, w, b: BatchNormEval.apply(x, None, s, w, b)
     elif optional == "no shift":
-        inputs, fn = (x, center, scale), lambda x, k, s: BatchNormEval.apply(x, k, s, None)
+        inputs, fn = (x, center, invstd, weight), lambda x, k, s, w: BatchNormEval.apply(x, k, s, w, None)
+    elif optional == "no weight":
+        inputs, fn = (x, center, invstd, shift), lambda x, k, s, b: BatchNormEval.apply(x, k, s, None, b)
     else:
-        inputs, fn = (x, center, scale, shift), BatchNormEval.apply
+        inputs, fn = (x, center, invstd, weight, shift), BatchNormEval.apply
     assert mg.gradcheck(fn, inputs)
     assert mg.gradgradcheck(fn, inputs)
 

@@ -12,10 +12,10 @@ The backend kernels (the NumPy backend's are the reference; see ``docs/batchnorm
   per-channel mean and *biased* variance as float64 arrays of shape (C,);
 * ``batch_norm_backward(dy, x, mean, invstd, weight) -> (dx, dweight, dbias)``: dweight and dbias as
   float64 (C,) arrays. ``weight``/``bias`` may be ``None``;
-* ``batch_norm_affine(x, center, scale, shift) -> out``: the eval-mode output ``(x - center) * scale +
-  shift`` per channel, in x's dtype (``center``/``shift`` may be ``None``, meaning 0). A backend whose
-  kernel spends a pass on the centre sets ``batch_norm_affine_centring_pass = True``: the op then folds
-  the centre into the shift where that is accurate (see ``_fold_center``).
+* ``batch_norm_eval(x, center, invstd, weight, shift) -> out``: the eval-mode output ``(x - center) *
+  invstd * weight + shift`` per channel, in x's dtype (``center``, ``weight``, ``shift`` may be ``None``).
+  How it evaluates that (the NumPy backend folds the centre into the shift where that is accurate) is the
+  backend's choice.
 
 Running statistics are updated by ``batch_norm`` outside the differentiable op.
 """
@@ -24,21 +24,8 @@ from __future__ import annotations
 
 from ..errors import BackendMismatchError, InplaceError
 from ..function import Function
-from ..grad_mode import is_grad_enabled, no_grad
+from ..grad_mode import no_grad
 from ..tensor import Tensor
-from ._common import constant
-
-
-class _ParamGrads:
-    """Receives dweight and dbias, which the backward kernel computes alongside dx (ops have one output)."""
-
-    __slots__ = ("dweight", "dbias")
-
-
-class _BatchStats:
-    """Receives the batch mean and biased variance (float64, (C,)) for the running-statistics update."""
-
-    __slots__ = ("mean", "var")
 
 
 def _channel_layout(x: Tensor) -> tuple[tuple[int, ...], tuple[int, ...], int]:
@@ -56,90 +43,87 @@ def _invstd(be, var, eps):
 
 
 class BatchNorm(Function):
-    """Training-mode batch norm with batch statistics, one fused kernel; weight and bias may be None."""
+    """Training-mode batch norm, one fused kernel: returns (y, mean, var), the batch mean and biased variance
+    as float64 (C,) tensors without gradient (for the running statistics); weight and bias may be None."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, eps, stats):
+    def forward(ctx, x, weight, bias, eps):
         be = ctx.backend
         out, mean, var = be.batch_norm_forward(x.data, _data(weight), _data(bias), eps)
         ctx.save_for_backward(x, weight)
         ctx.mean, ctx.invstd, ctx.eps = mean, _invstd(be, var, eps), eps
-        if stats is not None:
-            stats.mean, stats.var = mean, var
-        return out
+        ctx.mark_non_differentiable(mean, var)
+        return out, mean, var
 
     @staticmethod
-    def backward(ctx, g):
+    def backward(ctx, g, _mean, _var):
         x, weight = ctx.saved_tensors
+        dx, dweight, dbias = BatchNormBackward.apply(g, x, weight, ctx.mean, ctx.invstd, ctx.eps)
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        grads = _ParamGrads()
-        dx = BatchNormBackward.apply(g, x, weight, ctx.mean, ctx.invstd, ctx.eps, grads)
-        dw = db = None
-        if is_grad_enabled() and (need_w or need_b):
-            # create_graph: dweight = sum(g * xhat) and dbias = sum(g) must be differentiable too.
-            axes = _channel_layout(x)[0]
-            if need_w:
-                dw = (g * BatchNorm.apply(x, None, None, ctx.eps, None)).sum(axes)
-            if need_b:
-                db = g.sum(axes)
-        else:
-            be = ctx.backend
-            if need_w:
-                dw = constant(ctx, be.astype(grads.dweight, weight.dtype))
-            if need_b:
-                db = constant(ctx, be.astype(grads.dbias, ctx.input_meta[2][1]))
-        return (dx if need_x else None), dw, db, None, None
+        return (dx if need_x else None), (dweight if need_w else None), (dbias if need_b else None), None
+
+
+def _normalized(x: Tensor, eps: float) -> Tensor:
+    """xhat = (x - mean) / sqrt(var + eps) per channel, as an op of x (so it differentiates again)."""
+    return BatchNorm.apply(x, None, None, eps)[0]
 
 
 class BatchNormBackward(Function):
-    """dx = w * invstd / m * (m dy - sum(dy) - xhat * sum(dy xhat)), one fused kernel.
-
-    Differentiable in dy, x and weight. dweight and dbias come out of the same kernel pass into
-    ``param_grads`` (when given), because an op has a single output.
-    """
-
-    save_output = True
+    """(dx, dweight, dbias) in one fused kernel: dx = w * invstd / m * (m dy - sum(dy) - xhat * sum(dy xhat)),
+    dweight = sum(dy xhat), dbias = sum(dy) (float64, (C,)). Differentiable in dy, x and weight."""
 
     @staticmethod
-    def forward(ctx, dy, x, weight, mean, invstd, eps, param_grads):
-        be = ctx.backend
-        dx, dweight, dbias = be.batch_norm_backward(dy.data, x.data, mean, invstd, _data(weight))
+    def forward(ctx, dy, x, weight, mean, invstd, eps):
+        dx, dweight, dbias = ctx.backend.batch_norm_backward(dy.data, x.data, mean, invstd, _data(weight))
         ctx.save_for_backward(dy, x, weight)
         ctx.mean, ctx.invstd, ctx.eps = mean, invstd, eps
-        if param_grads is not None:
-            param_grads.dweight, param_grads.dbias = dweight, dbias
-        return dx
+        return dx, dweight, dbias
 
     @staticmethod
-    def backward(ctx, gg):
+    def backward(ctx, gg, gg_weight, gg_bias):
         # With <.> the per-channel mean, s = invstd and P(v) = v - <v> - xhat <v xhat> (self-adjoint):
         #   dx        = w s P(dy)
         #   d/d dy    = w s P(gg)                                   (BatchNormBackward again)
         #   d/d w     = s m Q,  Q = <gg dy> - <gg><dy> - <gg xhat><dy xhat>
         #   d/d x     = s * (-w s xhat Q - <gg xhat> dx - <dy xhat> w s P(gg))
-        # derived in docs/batchnorm.md. xhat and s are ops of x, so this differentiates again.
+        # derived in docs/batchnorm.md; dweight = sum(dy xhat) adds gg_weight xhat to d/d dy and s P(gg_weight dy)
+        # to d/d x, dbias = sum(dy) adds gg_bias to d/d dy. xhat and s are ops of x, so this differentiates again.
         dy, x, weight = ctx.saved_tensors
         need_dy, need_x, need_w = ctx.needs_input_grad[:3]
         axes, cshape, m = _channel_layout(x)
+        stats = ctx.mean, ctx.invstd, ctx.eps
 
         def mean(t):
             return t.mean(axes, keepdims=True)
 
-        gg_dy = None
-        if need_dy or need_x:
-            gg_dy = BatchNormBackward.apply(gg, x, weight, ctx.mean, ctx.invstd, ctx.eps, None)
-        gx = gw = None
-        if need_x or need_w:
-            xhat = BatchNorm.apply(x, None, None, ctx.eps, None)
-            s = BatchInvStd.apply(x, ctx.invstd, ctx.eps)
-            gg_xhat, dy_xhat = mean(gg * xhat), mean(dy * xhat)
-            q = mean(gg * dy) - mean(gg) * mean(dy) - gg_xhat * dy_xhat
-            if need_w:
-                gw = (s * q).reshape(x.shape[1]) * m
+        gdy = gx = gw = None
+        xhat = _normalized(x, ctx.eps) if gg is not None and (need_x or need_w) or gg_weight is not None else None
+        if gg is not None:
+            gg_dy = BatchNormBackward.apply(gg, x, weight, *stats)[0] if need_dy or need_x else None
+            gdy = gg_dy
+            if need_x or need_w:
+                s = BatchInvStd.apply(x, ctx.invstd, ctx.eps)
+                gg_xhat, dy_xhat = mean(gg * xhat), mean(dy * xhat)
+                q = mean(gg * dy) - mean(gg) * mean(dy) - gg_xhat * dy_xhat
+                if need_w:
+                    gw = (s * q).reshape(x.shape[1]) * m
+                if need_x:
+                    ws = s if weight is None else s * weight.reshape(cshape)
+                    dx = BatchNormBackward.apply(dy, x, weight, *stats)[0]
+                    gx = s * (-(ws * xhat * q) - gg_xhat * dx - dy_xhat * gg_dy)
+        if gg_weight is not None:
+            gw_c = gg_weight.reshape(cshape)
+            if need_dy:
+                gdy = _added(gdy, gw_c * xhat)
             if need_x:
-                ws = s if weight is None else s * weight.reshape(cshape)
-                gx = s * (-(ws * xhat * q) - gg_xhat * ctx.output - dy_xhat * gg_dy)
-        return (gg_dy if need_dy else None), gx, gw, None, None, None, None
+                gx = _added(gx, BatchNormBackward.apply(gw_c * dy, x, None, *stats)[0])
+        if gg_bias is not None and need_dy:
+            gdy = _added(gdy, gg_bias.reshape(cshape).broadcast_to(dy.shape))
+        return (gdy if need_dy else None), gx, gw, None, None, None
+
+
+def _added(total, term):
+    return term if total is None else total + term
 
 
 class BatchInvStd(Function):
@@ -160,44 +144,37 @@ class BatchInvStd(Function):
         (x,) = ctx.saved_tensors
         s = ctx.output
         m = _channel_layout(x)[2]
-        xhat = BatchNorm.apply(x, None, None, ctx.eps, None)
-        return g * s * s * (-1.0 / m) * xhat, None, None
+        return g * s * s * (-1.0 / m) * _normalized(x, ctx.eps), None, None
 
 
 class BatchNormEval(Function):
-    """Eval-mode batch norm, one kernel: y = (x - center) * scale + shift per channel (axis 1).
+    """Eval-mode batch norm, one kernel: y = (x - center) * invstd * weight + shift per channel (axis 1).
 
-    ``center`` is the running mean, ``scale`` = weight / sqrt(running_var + eps) and ``shift`` the bias,
-    all (C,) tensors (``center``/``shift`` may be None). Differentiable in all four; its backward is this
-    op again (dx is g scaled per channel) and sums, so any order of derivative works. ``fold_center=True``
-    (a keyword, decided by ``_fold_center``) evaluates the same function as x * scale + (shift - center *
-    scale), which saves a pass on backends whose kernel spends one on the centre.
+    ``center`` is the running mean, ``invstd`` = 1 / sqrt(running_var + eps), ``weight`` and ``shift`` the
+    affine parameters, all (C,) tensors (all but ``invstd`` may be None). Differentiable in all five; its
+    backward is this op again (dx is g scaled per channel) and sums, so any order of derivative works.
     """
 
     @staticmethod
-    def forward(ctx, x, center, scale, shift, fold_center=False):
-        be = ctx.backend
-        kernel = be.batch_norm_affine
-        ctx.save_for_backward(x, center, scale)
-        if fold_center and center is not None:  # x * scale + (shift - center * scale): see _eval
-            offset = be.multiply(be.astype(center.data, "float64"), be.negative(be.astype(scale.data, "float64")))
-            if shift is not None:
-                offset = be.add(offset, shift.data)
-            return kernel(x.data, None, scale.data, be.astype(offset, x.dtype))
-        return kernel(x.data, _data(center), scale.data, _data(shift))
+    def forward(ctx, x, center, invstd, weight, shift):
+        ctx.save_for_backward(x, center, invstd, weight)
+        return ctx.backend.batch_norm_eval(x.data, _data(center), invstd.data, _data(weight), _data(shift))
 
     @staticmethod
     def backward(ctx, g):
-        x, center, scale = ctx.saved_tensors
-        need_x, need_center, need_scale, need_shift = ctx.needs_input_grad[:4]
+        x, center, invstd, weight = ctx.saved_tensors
+        need_x, need_center, need_invstd, need_weight, need_shift = ctx.needs_input_grad[:5]
         axes, cshape, _ = _channel_layout(x)
-        gx = BatchNormEval.apply(g, None, scale, None) if need_x else None
+        scale = invstd if weight is None else invstd * weight
+        gx = BatchNormEval.apply(g, None, invstd, weight, None) if need_x else None
         gshift = g.sum(axes) if need_shift or need_center else None
         gcenter = -(gshift * scale) if need_center else None
-        gscale = None
-        if need_scale:
-            gscale = (g * (x if center is None else x - center.reshape(cshape))).sum(axes)
-        return gx, gcenter, gscale, (gshift if need_shift else None)
+        ginvstd = gweight = None
+        if need_invstd or need_weight:
+            g_xc = (g * (x if center is None else x - center.reshape(cshape))).sum(axes)
+            ginvstd = (g_xc if weight is None else g_xc * weight) if need_invstd else None
+            gweight = g_xc * invstd if need_weight else None
+        return gx, gcenter, ginvstd, gweight, (gshift if need_shift else None)
 
 
 def _data(t):
@@ -220,12 +197,13 @@ def _composite_train(x, weight, bias, eps, cshape, axes):
 def _eval(x, running_mean, running_var, weight, bias, eps, cshape, fused):
     """Normalise with the running statistics; differentiable in x, weight, bias and the statistics."""
     if fused:
-        # Per-channel scale first (C elements), then one kernel over x instead of four passes.
+        # 1 / sqrt(var + eps) first (C elements), then one kernel over x instead of four passes.
         invstd = (running_var + eps).rsqrt()
-        scale = invstd if weight is None else invstd * weight
-        if x.dtype == running_mean.dtype == scale.dtype and (bias is None or bias.dtype == x.dtype):
-            return BatchNormEval.apply(x, running_mean, scale, bias, fold_center=_fold_center(x, running_mean, invstd))
+        if x.dtype == running_mean.dtype == invstd.dtype and all(t is None or t.dtype == x.dtype
+                                                                  for t in (weight, bias)):
+            return BatchNormEval.apply(x, running_mean, invstd, weight, bias)
         # Mixed dtypes: these ops promote them as the composite form does.
+        scale = invstd if weight is None else invstd * weight
         y = (x - running_mean.reshape(cshape)) * scale.reshape(cshape)
     else:
         y = (x - running_mean.reshape(cshape)) * (running_var.reshape(cshape) + eps).rsqrt()
@@ -234,25 +212,6 @@ def _eval(x, running_mean, running_var, weight, bias, eps, cshape, fused):
     if bias is not None:
         y = y + bias.reshape(cshape)
     return y
-
-
-# The eval forward may compute x * scale + (bias - running_mean * scale) instead of (x - running_mean) *
-# scale + bias. That is accurate when every channel has |running_mean| * invstd <= TWO_COEFFICIENT_RATIO: the
-# rounded offset then errs by at most that ratio times eps / 2 times |weight| (5e-7 in float32), while a
-# float32 channel with mean 1e4 and std 0.1 (ratio 1e5) would be off by ~1e-2 and keeps the centred form.
-# It saves the NumPy kernel one of its three passes (eval forward 15-28% faster from (256, 1024) up); the
-# Numba kernel makes one pass either way and measured no faster, so it does not ask for it. The check costs
-# a few C-sized ops, so only larger inputs make it.
-TWO_COEFFICIENT_RATIO = 8.0
-FOLD_CENTER_FROM = 1 << 16  # elements of x
-
-
-def _fold_center(x: Tensor, running_mean: Tensor, invstd: Tensor) -> bool:
-    be = x._backend
-    if x.numel() < FOLD_CENTER_FROM or not be.batch_norm_affine_centring_pass:
-        return False
-    worst = be.max(be.abs(be.multiply(running_mean.data, invstd.data)), None, False)
-    return bool(be.to_numpy(worst) <= TWO_COEFFICIENT_RATIO)  # False for NaN statistics
 
 
 def _update_running(running_mean, running_var, mean, var, count: int, factor: float) -> None:
@@ -338,11 +297,10 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
         raise ValueError("batch_norm: momentum=None (a cumulative average) needs num_batches_tracked")
 
     if fused:
-        stats = _BatchStats() if update else None
-        out = BatchNorm.apply(x, weight, bias, eps, stats)
+        out, mean, var = BatchNorm.apply(x, weight, bias, eps)
         if update:
             with no_grad():
-                _update_running(running_mean, running_var, stats.mean, stats.var, count, factor)
+                _update_running(running_mean, running_var, mean.data, var.data, count, factor)
         return out
     out, mean, var = _composite_train(x, weight, bias, eps, cshape, axes)
     if update:
