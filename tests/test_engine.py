@@ -693,3 +693,44 @@ def test_custom_function_with_a_bad_backward_is_reported():
         WrongArity.apply(leaf([1.0]), leaf([2.0])).backward()
     with pytest.raises(RuntimeError, match=r"WrongShape.*\(1, 1, 1\)"):
         WrongShape.apply(leaf([1.0, 2.0])).backward(upstream(2))
+
+
+class SplitScaled(Function):
+    """(2x, 3x, mean(x)): two differentiable outputs and a statistic without gradient."""
+
+    @staticmethod
+    def forward(ctx, x):
+        mean = x.data.mean(keepdims=True)
+        ctx.mark_non_differentiable(mean)
+        return x.data * 2, x.data * 3, mean
+
+    @staticmethod
+    def backward(ctx, g_double, g_triple, g_mean):
+        assert g_mean is None
+        parts = [g * k for g, k in ((g_double, 2), (g_triple, 3)) if g is not None]
+        return parts[0] if len(parts) == 1 else parts[0] + parts[1]
+
+
+def test_custom_function_with_several_outputs():
+    rng = np.random.default_rng(3)
+    x0, u, v = (rng.standard_normal(4) for _ in range(3))
+    x = mg.tensor(x0, requires_grad=True)
+    double, triple, mean = SplitScaled.apply(x)
+    assert double.requires_grad and triple.requires_grad and not mean.requires_grad
+    ((double * mg.tensor(u)).sum() + (triple * triple * mg.tensor(v)).sum()).backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * u + 18 * x0 * v, rtol=1e-12)
+    x.grad = None
+    (SplitScaled.apply(x)[1] * mg.tensor(u)).sum().backward()  # one output only: the other gets None
+    np.testing.assert_allclose(x.grad.numpy(), 3 * u, rtol=1e-12)
+    x64 = mg.tensor(x0, requires_grad=True)
+    assert mg.gradgradcheck(lambda t: SplitScaled.apply(t)[0] * SplitScaled.apply(t)[1], (x64,))
+
+
+def test_forward_returning_a_list_is_refused():
+    class Listed(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return [x.data, x.data]
+
+    with pytest.raises(TypeError, match="listed: forward returned a list; return a tuple"):
+        Listed.apply(mg.ones(2))
