@@ -28,6 +28,7 @@ numba is imported only when this backend is instantiated (``import minigrad`` ne
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -80,6 +81,69 @@ def _binary_method(op: str, ufunc):
         return self._binary(getattr(self._ew, op), a, b, ufunc)
 
     method.__name__ = ufunc.__name__
+    return method
+
+
+# The activation kernels of elementwise.py, one row each: backend method -> (kernel, family in
+# ``numpy_below``, the kernel's arguments after the arrays as a function of the method's, an example of the
+# method's arguments). The methods below and ``warmup()`` are made from this table, so a kernel listed here is
+# dispatched and compiled by ``warmup()`` alike. Forward kernels take (x, out, *params, parallel), fused
+# backward kernels (grad, x or y, out, *params, parallel).
+ACTIVATIONS = {
+    "sigmoid": ("sigmoid_forward", "activation", None, ()),
+    "tanh": ("tanh_forward", "tanh", None, ()),
+    "relu": ("relu_forward", "activation", None, ()),
+    "leaky_relu": ("leaky_relu_forward", "activation", lambda x, slope: (x.dtype.type(slope),), (0.1,)),
+    "gelu": ("gelu_forward", "gelu", lambda x, approximate: (approximate == "tanh",), ("none",)),
+    "softplus": ("softplus_forward", "activation", lambda x, beta, threshold: (float(beta), float(threshold)),
+                 (1.0, 20.0)),
+}
+ACTIVATION_GRADS = {
+    "sigmoid_backward": ("sigmoid_backward", "activation_grad", None, ()),
+    "tanh_backward": ("tanh_backward", "activation_grad", None, ()),
+    "relu_backward": ("leaky_relu_backward", "activation_grad", lambda x: (x.dtype.type(0),), ()),
+    "leaky_relu_backward": ("leaky_relu_backward", "activation_grad", lambda x, slope: (x.dtype.type(slope),),
+                            (0.1,)),
+    "gelu_backward": ("gelu_backward", "gelu", lambda x, approximate: (approximate == "tanh",), ("none",)),
+    "softplus_backward": ("softplus_backward", "activation_grad",
+                          lambda x, beta, threshold: (float(beta), float(threshold)), (1.0, 20.0)),
+}
+
+
+def _activation_method(name: str, kernel: str, family: str, params):
+    """An activation's backend method: NumPy's below the family's size or for other dtypes, else the kernel.
+
+    These run on every activation of a network, so the checks are inlined attribute reads (each helper call
+    would cost ~0.1 us; the whole call of a 60x100 kernel is ~2 us)."""
+    numpy_method = inspect.getattr_static(NumpyBackend, name)
+    if isinstance(numpy_method, staticmethod):  # a NumPy ufunc (tanh)
+        ufunc = numpy_method.__func__
+
+        def method(self, x):
+            if not (type(x) is np.ndarray and x.dtype.char in "fd" and x.size >= self.numpy_below[family]):
+                return ufunc(x)
+            return self._unary(getattr(self._ew, kernel), x)
+    else:
+        def method(self, x, *args):
+            if not (type(x) is np.ndarray and x.dtype.char in "fd" and x.size >= self.numpy_below[family]):
+                return numpy_method(self, x, *args)
+            return self._unary(getattr(self._ew, kernel), x, *(params(x, *args) if params else ()))
+
+    method.__name__ = name
+    return method
+
+
+def _activation_grad_method(name: str, kernel: str, family: str, params):
+    """A fused activation backward (grad, x or y, ...): as ``_activation_method``, both arrays of one dtype."""
+    numpy_method = getattr(NumpyBackend, name)
+
+    def method(self, grad, x, *args):
+        if not (type(x) is np.ndarray and type(grad) is np.ndarray and x.dtype.char in "fd"
+                and grad.dtype == x.dtype and x.size >= self.numpy_below[family]):
+            return numpy_method(self, grad, x, *args)
+        return self._unary_grad(getattr(self._ew, kernel), grad, x, *(params(x, *args) if params else ()))
+
+    method.__name__ = name
     return method
 
 
@@ -212,17 +276,10 @@ class NumbaBackend(NumpyBackend):
         for dtype in (np.float32, np.float64):
             x = np.linspace(-2, 2, 8, dtype=dtype)
             out = np.empty_like(x)
-            for kernel in (ew.sigmoid_forward, ew.tanh_forward):
-                kernel(x, out, False)
-            ew.relu_forward(x, out, False)
-            ew.leaky_relu_forward(x, out, dtype(0.1), False)
-            ew.gelu_forward(x, out, False, False)
-            ew.softplus_forward(x, out, 1.0, 20.0, False)
-            for kernel in (ew.sigmoid_backward, ew.tanh_backward):
-                kernel(x, x, out, False)
-            ew.leaky_relu_backward(x, x, out, dtype(0.1), False)
-            ew.gelu_backward(x, x, out, False, False)
-            ew.softplus_backward(x, x, out, 1.0, 20.0, False)
+            for kernel, _, params, example in ACTIVATIONS.values():
+                getattr(ew, kernel)(x, out, *(params(x, *example) if params else ()), False)
+            for kernel, _, params, example in ACTIVATION_GRADS.values():
+                getattr(ew, kernel)(x, x, out, *(params(x, *example) if params else ()), False)
             ew.add_scaled(out, x, dtype(0.5), False)
             x2 = x.reshape(2, 4)
             out2 = np.empty_like(x2)
@@ -243,17 +300,13 @@ class NumbaBackend(NumpyBackend):
                 w = np.ones(shape[1], dtype)
                 _, mean, var = self._bn.batch_norm_forward(xb, w, w, 1e-5, path)
                 self._bn.batch_norm_backward(xb, xb, mean, 1 / np.sqrt(var + 1e-5), w, path)
-                self._bn.batch_norm_affine(xb, w, w, w)
+                self._bn.batch_norm_affine(xb, w, w, w, self.parallel_threshold)
 
     # -- elementwise, unary -----------------------------------------------------------------------
     # These run on every activation of a network: the checks are inlined and kept to attribute reads
     # (each helper call would cost ~0.1 us; the whole call of a 60x100 kernel is ~2 us).
     def _parallel(self, size: int) -> bool:
         return size >= self.parallel_threshold
-
-    def _use_kernel(self, x, family: str) -> bool:
-        """A float32/float64 ndarray with at least ``numpy_below[family]`` elements."""
-        return type(x) is np.ndarray and x.dtype.char in "fd" and x.size >= self.numpy_below[family]
 
     def _unary(self, kernel, x, *params):
         if not x.flags.carray:  # C-contiguous, aligned, writeable (read-only would compile another signature)
@@ -273,72 +326,7 @@ class NumbaBackend(NumpyBackend):
         kernel(grad.ravel(), x.ravel(), out.ravel(), *params, x.size >= self.memory_bound_parallel)
         return out
 
-    def sigmoid(self, x):
-        if not self._use_kernel(x, "activation"):
-            return super().sigmoid(x)
-        return self._unary(self._ew.sigmoid_forward, x)
-
-    def tanh(self, x):
-        # NumPy's SIMD tanh is ~2x faster per core than ours (which computes both of its branches), so
-        # only the parallel kernel pays ("tanh" threshold); the gain of the pair is in the fused backward.
-        if not self._use_kernel(x, "tanh"):
-            return super().tanh(x)
-        return self._unary(self._ew.tanh_forward, x)
-
-    def relu(self, x):
-        if not self._use_kernel(x, "activation"):
-            return super().relu(x)
-        return self._unary(self._ew.relu_forward, x)
-
-    def leaky_relu(self, x, negative_slope):
-        if not self._use_kernel(x, "activation"):
-            return super().leaky_relu(x, negative_slope)
-        return self._unary(self._ew.leaky_relu_forward, x, x.dtype.type(negative_slope))
-
-    def gelu(self, x, approximate: str):
-        if not self._use_kernel(x, "gelu"):
-            return super().gelu(x, approximate)
-        return self._unary(self._ew.gelu_forward, x, approximate == "tanh")
-
-    def softplus(self, x, beta, threshold):
-        if not self._use_kernel(x, "activation"):
-            return super().softplus(x, beta, threshold)
-        return self._unary(self._ew.softplus_forward, x, float(beta), float(threshold))
-
-    # -- fused backward kernels: (grad, out) for sigmoid/tanh, (grad, x) for the others ------------
-    def _grad_ok(self, grad, x) -> bool:
-        return (type(x) is np.ndarray and type(grad) is np.ndarray and x.dtype.char in "fd"
-                and grad.dtype == x.dtype and x.size >= self.numpy_below["activation_grad"])
-
-    def sigmoid_backward(self, grad, out):
-        if not self._grad_ok(grad, out):
-            return super().sigmoid_backward(grad, out)
-        return self._unary_grad(self._ew.sigmoid_backward, grad, out)
-
-    def tanh_backward(self, grad, out):
-        if not self._grad_ok(grad, out):
-            return super().tanh_backward(grad, out)
-        return self._unary_grad(self._ew.tanh_backward, grad, out)
-
-    def relu_backward(self, grad, x):
-        if not self._grad_ok(grad, x):
-            return super().relu_backward(grad, x)
-        return self._unary_grad(self._ew.leaky_relu_backward, grad, x, x.dtype.type(0))
-
-    def leaky_relu_backward(self, grad, x, negative_slope):
-        if not self._grad_ok(grad, x):
-            return super().leaky_relu_backward(grad, x, negative_slope)
-        return self._unary_grad(self._ew.leaky_relu_backward, grad, x, x.dtype.type(negative_slope))
-
-    def gelu_backward(self, grad, x, approximate: str):
-        if not self._grad_ok(grad, x) or x.size < self.numpy_below["gelu"]:
-            return super().gelu_backward(grad, x, approximate)
-        return self._unary_grad(self._ew.gelu_backward, grad, x, approximate == "tanh")
-
-    def softplus_backward(self, grad, x, beta, threshold):
-        if not self._grad_ok(grad, x):
-            return super().softplus_backward(grad, x, beta, threshold)
-        return self._unary_grad(self._ew.softplus_backward, grad, x, float(beta), float(threshold))
+    # sigmoid, tanh, relu, ... and their fused backward kernels: from ACTIVATIONS, after the class.
 
     def add_scaled_(self, out, x, alpha):
         if (type(out) is np.ndarray and type(x) is np.ndarray and out.flags.carray and x.flags.carray
@@ -563,3 +551,10 @@ class NumbaBackend(NumpyBackend):
         parallel = values.size >= self.parallel_threshold and width >= 2 * self._sc.BLOCK
         self._sc.scatter_add_rows(rows.astype(np.int64, copy=False), values, out, parallel)
         return out.reshape(shape)
+
+
+for _name, _row in ACTIVATIONS.items():
+    setattr(NumbaBackend, _name, _activation_method(_name, *_row[:3]))
+for _name, _row in ACTIVATION_GRADS.items():
+    setattr(NumbaBackend, _name, _activation_grad_method(_name, *_row[:3]))
+del _name, _row

@@ -19,7 +19,8 @@ Parallel designs (chosen by ``_path``; all race-free: every array element is wri
 * ``blocks``: the other (N, C, S) inputs. Channels are split into one block per thread; a block's
   statistics and its normalisation run back to back, so much of its data is still in cache. Each row of a
   block is one contiguous run of channels x S values, which hardware prefetch follows well.
-* ``serial``: those below ``SERIAL_BELOW`` elements, where starting threads costs more than the work:
+* ``serial``: those below ``serial_below`` elements (the backend's ``parallel_threshold``), where starting
+  threads costs more than the work:
   the ``blocks`` code as one block.
 """
 
@@ -37,7 +38,6 @@ from .elementwise import PARALLEL
 # One dispatcher per kernel: the serial case is a branch of the parallel kernel (no thread start-up),
 # which keeps the number of compiled signatures (and the cold compile time) small.
 JIT = dict(cache=True, parallel=PARALLEL, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
-SERIAL_BELOW = 1 << 15  # elements; below this one thread wins
 # Every (N, C) input uses the row-chunk design: its inner loops run along the contiguous channels and
 # vectorise, while the blocks design's inner loop (over S = 1) stays scalar. fwd+bwd, rows against blocks:
 # 7x faster at (256, 1024); for small N too (the blocks code ran (N, C) below 64 rows until 2026-11-25):
@@ -460,7 +460,7 @@ def _affine(x, coef, chunks, runs, out):
 
 
 # -- entry points -------------------------------------------------------------------------------------
-def _path(n: int, c: int, s: int, serial_below: int = SERIAL_BELOW) -> str:
+def _path(n: int, c: int, s: int, serial_below: int) -> str:
     if s == 1 or (s <= ROWS_MAX_S and n >= ROWS_PER_S * s):
         return "rows" if n * c * s >= ROWS_PARALLEL_FROM else "rows-serial"
     if n * c * s < serial_below:
@@ -494,11 +494,10 @@ def _block(c: int) -> int:
     return max(1, -(-c // threads))
 
 
-def batch_norm_forward(x, weight, bias, eps, path: str | None = None):
+def batch_norm_forward(x, weight, bias, eps, path: str):
     """``(out, mean, var)``: training-mode output, float64 per-channel mean and biased variance."""
     x3, n, c = _layout(x)
     s = x3.shape[2]
-    path = path or _path(n, c, s)
     w = _per_channel(weight, c, 1.0)
     b = _per_channel(bias, c, 0.0)
     eps = float(eps)
@@ -518,12 +517,11 @@ def batch_norm_forward(x, weight, bias, eps, path: str | None = None):
     return result, mean, var
 
 
-def batch_norm_backward(dy, x, mean, invstd, weight, path: str | None = None):
+def batch_norm_backward(dy, x, mean, invstd, weight, path: str):
     """``(dx, dweight, dbias)`` in closed form; dweight and dbias are float64 (C,) arrays."""
     x3, n, c = _layout(x)
     dy3 = np.ascontiguousarray(dy.reshape(x3.shape))
     s = x3.shape[2]
-    path = path or _path(n, c, s)
     w = _per_channel(weight, c, 1.0)
     mean = np.ascontiguousarray(mean, dtype=np.float64)
     invstd = np.ascontiguousarray(invstd, dtype=np.float64)
@@ -544,7 +542,7 @@ def batch_norm_backward(dy, x, mean, invstd, weight, path: str | None = None):
     return result, dweight, dbias
 
 
-def batch_norm_affine(x, center, scale, shift, serial_below: int = SERIAL_BELOW):
+def batch_norm_affine(x, center, scale, shift, serial_below: int):
     """Eval-mode output ``(x - center) * scale + shift`` per channel, one pass (``center``/``shift`` may be
     ``None``: zero); matches ``NumpyBackend.batch_norm_affine``."""
     x3, n, c = _layout(x)
@@ -557,7 +555,7 @@ def batch_norm_affine(x, center, scale, shift, serial_below: int = SERIAL_BELOW)
     coef[1] = scale
     coef[2] = 0.0 if shift is None else shift
     chunks = 1 if x3.size < serial_below else numba.get_num_threads()
-    if _path(n, c, s) in ("rows", "rows-serial"):  # (N, C * S) rows, as the training kernels choose
+    if _path(n, c, s, serial_below) in ("rows", "rows-serial"):  # (N, C * S) rows, as the training kernels choose
         rows, cols, runs = n, c * s, False
         coef = np.repeat(coef, s, axis=1) if s > 1 else coef
     else:
@@ -566,6 +564,6 @@ def batch_norm_affine(x, center, scale, shift, serial_below: int = SERIAL_BELOW)
     return result
 
 
-def path_for(x: np.ndarray, serial_below: int = SERIAL_BELOW) -> str:
+def path_for(x: np.ndarray, serial_below: int) -> str:
     """The parallel design for an (N, C, *spatial) input (see the module docstring)."""
     return _path(x.shape[0], x.shape[1], math.prod(x.shape[2:]), serial_below)
