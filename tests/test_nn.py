@@ -280,6 +280,7 @@ def _layer_pairs(torch):
         (nn.GELU(), tnn.GELU(), (4, 5)),
         (nn.GELU("tanh"), tnn.GELU("tanh"), (4, 5)),
         (nn.Softplus(2.0, 1.0), tnn.Softplus(2.0, 1.0), (4, 5)),
+        (nn.SiLU(), tnn.SiLU(), (4, 5)),
         (nn.Softmax(1), tnn.Softmax(1), (4, 5)),
         (nn.LogSoftmax(0), tnn.LogSoftmax(0), (4, 5)),
     ]

@@ -68,7 +68,7 @@ def layouts(x):
 
 UNARY = [
     ("sigmoid", ()), ("tanh", ()), ("relu", ()), ("leaky_relu", (0.2,)), ("gelu", ("none",)),
-    ("gelu", ("tanh",)), ("softplus", (1.0, 20.0)), ("softplus", (2.0, 1.5)),
+    ("gelu", ("tanh",)), ("softplus", (1.0, 20.0)), ("softplus", (2.0, 1.5)), ("silu", ()),
 ]
 
 
@@ -102,10 +102,11 @@ def test_fused_backward_kernels(be, dtype):
         close(be.tanh_backward(view, y), REF.tanh_backward(view, y), dtype)
         close(be.relu_backward(view, x), view * (x > 0), dtype)
         close(be.leaky_relu_backward(view, x, 0.2), view * np.where(x > 0, 1, 0.2).astype(dtype), dtype)
-    # gelu'/softplus' against float64 central differences of the NumPy forward.
+    # gelu'/softplus'/silu' against float64 central differences of the NumPy forward.
     x64 = x.astype(np.float64)
     h = 1e-6
-    for name, args in [("gelu", ("none",)), ("gelu", ("tanh",)), ("softplus", (1.0, 20.0)), ("softplus", (2.0, 1.5))]:
+    for name, args in [("gelu", ("none",)), ("gelu", ("tanh",)), ("softplus", (1.0, 20.0)), ("softplus", (2.0, 1.5)),
+                       ("silu", ())]:
         slope = (getattr(REF, name)(x64 + h, *args) - getattr(REF, name)(x64 - h, *args)) / (2 * h)
         got = getattr(be, f"{name}_backward")(g, x, *args)
         np.testing.assert_allclose(got, (g * slope).astype(dtype), rtol=1e-5, atol=1e-5)

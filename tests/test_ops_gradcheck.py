@@ -2,7 +2,8 @@
 
 Inputs are small (a few elements) and drawn away from kinks by construction: values with a random sign
 and a magnitude in [0.2, 1] for abs/relu, gaps of at least 0.15 between candidates for max/min, positive
-values for log/sqrt, and so on. Every op in ``minigrad.ops.OPS`` must appear in ``CASES``.
+values for log/sqrt, and so on. Every op in ``minigrad.ops.OPS`` must be gradchecked: here, or by its spec
+in tests/op_specs.py (the agreement suite).
 """
 
 from __future__ import annotations
@@ -277,10 +278,15 @@ def test_gradgradcheck(name, fn, make):
     assert mg.gradgradcheck(fn, inputs)
 
 
-def test_every_registered_op_is_checked():
+def test_every_registered_op_is_gradchecked():
+    """Here, or by the agreement suite (test_gradcheck_float64_numpy runs gradcheck and gradgradcheck on the
+    cases of every spec with ``gradcheck=True``)."""
+    from op_specs import SPECS
+
     covered = {op for _, op, _, _ in CASES}
+    covered |= {name for name, fn in ops.OPS.items() if any(s.op is fn and s.gradcheck for s in SPECS)}
     missing = sorted(set(ops.OPS) - covered)
-    assert not missing, f"ops in minigrad.ops.OPS without a gradcheck case: {missing}"
+    assert not missing, f"ops in minigrad.ops.OPS without a gradcheck (a case here or a spec): {missing}"
 
 
 def test_cast_roundtrip_through_float32():

@@ -5,21 +5,21 @@ kernel or, for a stated reason, calls the NumPy implementation:
 
 - matmul and everything not overridden here: NumPy/BLAS is already as fast as a JIT loop would be. That
   includes exp and log: their gradients (g * out, g / x) leave nothing to fuse, and NumPy's SIMD exp/log
-  beat Numba's scalar libm calls (measured: 0.3-0.7x as a kernel).
+  beat Numba's scalar libm calls.
 - integer/bool dtypes or mixed dtypes: kernels are compiled for float32 and float64 only, and NumPy's type
   promotion is the reference.
-- any kernel family below its size in ``NumbaBackend.numpy_below`` (the one place these thresholds live,
-  each with its measurement): there a kernel call's fixed cost, or NumPy's SIMD loops, beat the fusion
+- any kernel family below its size in ``NumbaBackend.numpy_below`` (the one place these thresholds live;
+  their measurements are in docs/backends.md): there a kernel call's fixed cost, or NumPy's SIMD loops, beat the fusion
   (``benchmarks/bench_numba.py --sweep`` measures the break-even sizes). Binary ops with ``out=`` too.
 - broadcast (zero-stride) operands of binary ops and reductions, broadcast patterns that do not collapse to
   2-D, non-adjacent reduction axes, and indexing other than integer arrays on leading axes: handling them
   would need a copy or an n-dimensional iteration that NumPy already does well.
 
-Threading policy (``_threads.py`` has the measurements): unless the user chose a threading layer or an
-OpenMP wait policy, Numba's threads run on the ``omp`` layer started with ``OMP_WAIT_POLICY=PASSIVE``, set
-only while the layer loads. Idle threads then sleep instead of spinning: with the default (active) policy
-they fought OpenBLAS's threads and the next NumPy call for the 2 cores (GEMMs 17x slower, kernels 2-4x),
-and ``workqueue`` aborts when two Python threads run parallel kernels at once. ``describe()`` and
+Threading policy (``_threads.py``; docs/backends.md has the measurements): unless the user chose a threading
+layer or an OpenMP wait policy, Numba's threads run on the ``omp`` layer started with
+``OMP_WAIT_POLICY=PASSIVE``, set only while the layer loads. Idle threads then sleep instead of spinning:
+with the default (active) policy they fought OpenBLAS's threads and the next NumPy call for the cores, and
+``workqueue`` aborts when two Python threads run parallel kernels at once. ``describe()`` and
 ``threading_policy`` report the policy in use. Kernels go parallel only above ``parallel_threshold``
 elements; below it they run a plain loop that never touches the thread pool.
 
@@ -97,6 +97,7 @@ ACTIVATIONS = {
     "gelu": ("gelu_forward", "gelu", lambda x, approximate: (approximate == "tanh",), ("none",)),
     "softplus": ("softplus_forward", "activation", lambda x, beta, threshold: (float(beta), float(threshold)),
                  (1.0, 20.0)),
+    "silu": ("silu_forward", "silu", None, ()),
 }
 ACTIVATION_GRADS = {
     "sigmoid_backward": ("sigmoid_backward", "activation_grad", None, ()),
@@ -107,6 +108,7 @@ ACTIVATION_GRADS = {
     "gelu_backward": ("gelu_backward", "gelu", lambda x, approximate: (approximate == "tanh",), ("none",)),
     "softplus_backward": ("softplus_backward", "activation_grad",
                           lambda x, beta, threshold: (float(beta), float(threshold)), (1.0, 20.0)),
+    "silu_backward": ("silu_backward", "silu", None, ()),
 }
 
 
@@ -152,46 +154,26 @@ class NumbaBackend(NumpyBackend):
 
     name = "numba"
     # Where the NumPy implementation runs instead of a kernel: below ``numpy_below[family]`` elements (of
-    # the output, or of the scattered values for "scatter"). A kernel call costs ~0.3 us of dispatch plus
-    # ~0.3 us of argument checks, and NumPy's SIMD loops are as fast per element as a serial JIT loop for
-    # work that leaves nothing to fuse; so a kernel pays only where it fuses passes or, above
-    # ``parallel_threshold``, uses both cores. Break-even sizes measured with ``bench_numba.py --sweep``
-    # (float32, 2 cores, the NumPy backend's code as the reference); see docs/backends.md.
+    # the output, or of the scattered values for "scatter"). A kernel pays only where it fuses passes or, above
+    # ``parallel_threshold``, uses both cores; the break-even sizes come from ``bench_numba.py --sweep`` and
+    # their measurements are in the table of docs/backends.md.
     numpy_below = {
-        # relu's kernel lost below ~1500 (0.7x at 100-400); sigmoid, leaky_relu, softplus win at any size.
-        "activation": 1 << 11,
-        # sigmoid/tanh/relu backward: 0.8-0.9x below ~1000 elements, 1.4x at 6000 (one pass instead of 2-3).
-        "activation_grad": 1 << 11,
-        # NumPy's SIMD tanh is ~2x faster per core than ours, which computes both of its branches: 0.3-0.6x
-        # at every size, even parallel. The gain of the pair is in the fused backward.
-        "tanh": math.inf,
-        # gelu forward and backward: math.erf per element is no faster than SciPy's; the serial kernels
-        # lost 0.5-0.8x at 6000-24000 elements, the parallel ones win 1.2-1.7x: so from parallel_threshold.
-        "gelu": 1 << 18,
-        # softmax, log_softmax, their backward and cross-entropy: one pass per row wins at every size.
-        "softmax": 0,
-        # Plain binary ops are memory-bound with nothing to fuse: same-shape ones stayed at 0.6-1.0x up to
-        # 16M elements, a broadcast row 1.3-1.5x from 1M-4M. (With ``out=``, NumPy always: see _binary.)
-        "binary": 1 << 22,
-        # Reductions: 0.2-0.9x below ~400K (NumPy's pairwise SIMD sums), 1.2-2x above 1M...
+        "activation": 1 << 11,  # sigmoid, relu, leaky_relu, softplus forward
+        "activation_grad": 1 << 11,  # their fused backward kernels
+        "tanh": math.inf,  # NumPy's SIMD tanh is faster at every size; the gain is in the fused backward
+        "gelu": 1 << 18,  # forward and backward: only the parallel kernels beat SciPy's erf
+        "softmax": 0,  # softmax, log_softmax, their backward and cross-entropy: one pass per row
+        "silu": 0,  # forward and backward: one pass instead of NumPy's four or five
+        "binary": 1 << 22,  # memory-bound, nothing to fuse (with ``out=``, NumPy always: see _binary)
         "reduction": 1 << 20,
-        # ... but reducing along contiguous memory in runs shorter than this (rows of a sum over the last
-        # axis) costs a task per run: 0.6x at 1024x1024, 1.6x at 64x16384.
-        "reduction_run": 1 << 14,
-        # scatter_add (counted in scattered values): np.add.at wins below ~1500 (the kernel's index checks
-        # and conversion cost ~10 us); 5x faster at 6000.
-        "scatter": 1 << 11,
-        # add_scaled_ (optimizer updates, out += alpha * x in one pass): 2.0-2.5x from 10 elements to 1M.
-        "update": 0,
+        "reduction_run": 1 << 14,  # reductions along contiguous runs shorter than this cost a task per run
+        "scatter": 1 << 11,  # scatter_add, counted in scattered values
+        "update": 0,  # add_scaled_ (optimizer updates, out += alpha * x in one pass)
     }
-    # Kernels start Numba's thread pool only from here. Waking the passive pool costs tens of us on these
-    # machines: against its own serial loop, parallel sigmoid took 3.3x the time at 32K elements and 1.2x
-    # at 128K, and won from ~256K (1.2x; 1.7x at 1M); log_softmax's backward likewise (0.46x at 32K, 1.43x
-    # at 256K). (NumPy's protocol default, 2^15, was far too low for this policy.)
+    # Kernels start Numba's thread pool only from here: waking the passive pool costs tens of microseconds.
     parallel_threshold = 1 << 18
     # A cheap memory-bound pass (the fused activation backward kernels, the optimizer update) pays for the
-    # pool later still: sigmoid's backward 0.08x at 32K, 0.79x at 512K, 1.15x at 1M; the update took 53 us
-    # against 7 us serial at 78K, and won from ~1M (1.8x, 3.5x at 4M).
+    # pool later still. (Measurements of both: docs/backends.md.)
     memory_bound_parallel = 1 << 20
 
     @classmethod

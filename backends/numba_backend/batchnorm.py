@@ -38,21 +38,16 @@ from .elementwise import PARALLEL
 # One dispatcher per kernel: the serial case is a branch of the parallel kernel (no thread start-up),
 # which keeps the number of compiled signatures (and the cold compile time) small.
 JIT = dict(cache=True, parallel=PARALLEL, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
-# Every (N, C) input uses the row-chunk design: its inner loops run along the contiguous channels and
-# vectorise, while the blocks design's inner loop (over S = 1) stays scalar. fwd+bwd, rows against blocks:
-# 7x faster at (256, 1024); for small N too (the blocks code ran (N, C) below 64 rows until 2026-11-25):
-# 13 us against 62 us at (60, 100), 22 against 126 at (32, 512), 8 against 10 at (4, 64), and faster at
-# every (N, C) measured, down to (4, 2).
-# Below this many elements the row kernels run as one chunk: waking the pool for each of their four
-# passes cost more than the second core gave. Parallel against one chunk, fwd+bwd: 0.48x at (256, 1024),
-# 0.78x at (512, 1024), 1.21x at (1024, 1024), 1.51x at (4096, 1024).
+# The thresholds between the designs; the measurements behind them are in docs/batchnorm.md ("Choosing
+# the design"). Every (N, C) input takes the rows design: its inner loops run along the contiguous
+# channels and vectorise, while the blocks design's inner loop (over S = 1) stays scalar. Below
+# ROWS_PARALLEL_FROM elements the row kernels run as one chunk: waking the pool for each of their four
+# passes cost more than the second core gave.
 ROWS_PARALLEL_FROM = 1 << 20
-# (N, C, S) inputs with small S take the row design too, as (N, C * S) rows whose S columns per channel are
+# (N, C, S) inputs with small S take the rows design too, as (N, C * S) rows whose S columns per channel are
 # combined afterwards: the blocks code's inner loop over a short S barely vectorises. The rows design pays
 # per column (C * S of them) and the blocks design per element with a short S, so rows wins for small S
-# and enough rows. fwd+bwd, blocks/rows: 5.5x at (256, 100, 2), 2.0x at (64, 32, 4), 1.8x at
-# (128, 64, 3, 3), 2.9x at (256, 64, 4, 4) and 1.07x at (128, 64, 4, 4); but 0.41x at (16, 256, 4, 4),
-# 0.79x at (64, 64, 5, 5), 0.71x at (32, 128, 8, 8), 0.68x at (2, 100, 4) and 0.8x at (16, 64, 3, 3).
+# and enough rows.
 ROWS_MAX_S = 16
 ROWS_PER_S = 4  # rows needed per value of S
 ROWS_PER_FLUSH = 16  # rows summed in x's dtype before adding into the float64 accumulators
@@ -485,10 +480,8 @@ def _per_channel(values, c: int, fill: float):
 def _block(c: int) -> int:
     """Channels per parallel iteration: an even share per thread.
 
-    Fewer, larger blocks mean longer contiguous runs per row. Against one channel per iteration (once the
-    choice for S > 1, to keep each channel in L2), fwd+bwd took 0.48-0.64x the time at (32, 64, 32, 32),
-    0.73-0.93x at (128, 16, 28, 28), 0.81x at (64, 8, 64, 64), 0.96-0.97x at (8, 256, 16, 16) and
-    (128, 32, 14, 14), and 1.04x (no gain) at (32, 16, 28, 28).
+    Fewer, larger blocks mean longer contiguous runs per row: faster than one channel per iteration at
+    every shape measured (docs/batchnorm.md).
     """
     threads = numba.get_num_threads()
     return max(1, -(-c // threads))

@@ -121,6 +121,16 @@ def softplus_forward(x, out, beta, threshold, parallel):
             out[i] = _softplus(float(x[i]), beta, threshold, out)
 
 
+@njit(**JIT)
+def silu_forward(x, out, parallel):
+    if parallel:
+        for i in prange(x.size):
+            out[i] = x[i] * sigmoid(x[i], out)
+    else:
+        for i in range(x.size):
+            out[i] = x[i] * sigmoid(x[i], out)
+
+
 # -- fused backward kernels: grad * f'(x), one pass -------------------------------------------------------
 # sigmoid and tanh backward stay in the arrays' dtype (``one``): the results are bitwise NumPy's, and float32
 # arithmetic vectorises at twice the width (the int literal 1 would promote the loop to float64: 1.7x slower).
@@ -177,6 +187,19 @@ def softplus_backward(g, x, out, beta, threshold, parallel):
         for i in range(g.size):
             bx = x[i] * beta
             out[i] = g[i] if bx > threshold else g[i] * sigmoid(bx, out)
+
+
+@njit(**JIT)
+def silu_backward(g, x, out, parallel):
+    one = x.dtype.type(1)
+    if parallel:
+        for i in prange(g.size):
+            s = sigmoid(x[i], out)
+            out[i] = g[i] * (s * (one + x[i] * (one - s)))
+    else:
+        for i in range(g.size):
+            s = sigmoid(x[i], out)
+            out[i] = g[i] * (s * (one + x[i] * (one - s)))
 
 
 # -- binary ops with broadcasting --------------------------------------------------------------------------

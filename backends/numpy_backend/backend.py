@@ -159,6 +159,9 @@ class NumpyBackend(BatchNormKernels):
             soft = soft / beta
         return np.where(bx > threshold, x, soft)
 
+    def silu(self, x):
+        return x * self.sigmoid(x)
+
     def clip(self, x, low, high):
         return np.clip(x, low, high)
 
@@ -282,6 +285,11 @@ class NumpyBackend(BatchNormKernels):
         """grad * (1 if beta * x > threshold else sigmoid(beta * x))."""
         bx = x * beta if beta != 1 else x
         return grad * np.where(bx > threshold, x.dtype.type(1), self.sigmoid(bx))
+
+    def silu_backward(self, grad, x):
+        """grad * silu'(x) = grad * s (1 + x (1 - s)), s = sigmoid(x)."""
+        s = self.sigmoid(x)
+        return grad * (s * (1 + x * (1 - s)))
 
     def softmax_backward(self, grad, out, axis):
         return out * (grad - np.add.reduce(grad * out, axis=axis, keepdims=True))

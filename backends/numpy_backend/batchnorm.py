@@ -17,9 +17,7 @@ class BatchNormKernels:
 
     _BN_GROUP = 1 << 14  # (N, C): per-channel operands tiled to about this many values (see _bn_operand)
     # (N, C, S) with 1 < S <= _BN_SHORT_S and N >= _BN_SHORT_MIN_N is handled as (N, C * S) rows (see
-    # _bn_operand). fwd+bwd, (N, C, S) / (N, C * S) time: 4.9x at (256, 100, 2), 2.7x at (32, 512, 2, 2),
-    # 2.1x at (128, 64, 3, 3), 1.4x at (16, 256, 4, 4), 1.5x at (128, 64, 7, 7), 1.2x at (32, 128, 8, 8);
-    # but 0.58x at S = 1024 and 0.7-0.8x with N <= 8 rows.
+    # _bn_operand; the measurements are in docs/batchnorm.md, "Choosing the design").
     _BN_SHORT_S = 64
     _BN_SHORT_MIN_N = 16
 
@@ -187,9 +185,8 @@ class BatchNormKernels:
 
         Partial sums run in a's dtype over short stretches, then add up in float64: blocks of ``rows``
         rows for (N, C), each run of S for (N, C, S). The stretches are BLAS calls where that is fastest:
-        a matmul with ones for plain sums (6-12x faster than ``sum(axis=2)`` for (N, C, S)), one dot
-        product per run for products when runs are long (1.7x faster than einsum at S = 1024; einsum
-        wins below S = 64). Float32 error stays near 1e-7 relative.
+        a matmul with ones for plain sums, one dot product per run for products when runs are long (einsum
+        wins below S = 64; docs/batchnorm.md). Float32 error stays near 1e-7 relative.
         """
         xp = self.xp
         if self._bn_short(a.shape[0], s):  # column sums of the (N, C * S) rows, then each channel's S columns

@@ -19,6 +19,7 @@ from .layers import (
     MaxPool2d,
     ReLU,
     Sigmoid,
+    SiLU,
     Softmax,
     Softplus,
     Tanh,
@@ -30,7 +31,7 @@ __all__ = [
     "GELU", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "Conv2d",
     "CrossEntropyLoss", "Dropout", "Flatten", "Identity", "IncompatibleKeys", "LayerNorm", "LeakyReLU", "Linear",
     "LogSoftmax", "MSELoss", "MaxPool2d", "Module", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential",
-    "Sigmoid", "Softmax", "Softplus", "StateDictError", "Tanh", "functional", "init",
+    "Sigmoid", "SiLU", "Softmax", "Softplus", "StateDictError", "Tanh", "functional", "init",
 ]
 
 _LAZY = {"BatchNorm1d": ".batchnorm", "BatchNorm2d": ".batchnorm", "BatchNorm3d": ".batchnorm"}

@@ -19,6 +19,7 @@ from ..ops import (
     log_softmax,
     relu,
     sigmoid,
+    silu,
     softmax,
     softplus,
     tanh,
@@ -31,7 +32,7 @@ from ..tensor import Tensor
 __all__ = [
     "OPS", "avg_pool2d", "batch_norm", "binary_cross_entropy_with_logits", "conv2d", "cross_entropy", "dropout",
     "fold", "gelu", "layer_norm", "leaky_relu", "linear", "log_softmax", "max_pool2d", "mse_loss", "nll_loss",
-    "one_hot", "relu", "sigmoid", "softmax", "softplus", "tanh", "unfold",
+    "one_hot", "relu", "sigmoid", "silu", "softmax", "softplus", "tanh", "unfold",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -387,7 +388,7 @@ OPS = {
     f.__name__: f
     for f in (
         linear, conv2d, unfold, fold, max_pool2d, avg_pool2d, dropout, layer_norm, batch_norm,
-        relu, leaky_relu, sigmoid, tanh, gelu, softplus, softmax, log_softmax,
+        relu, leaky_relu, sigmoid, tanh, gelu, softplus, silu, softmax, log_softmax,
         cross_entropy, nll_loss, mse_loss, binary_cross_entropy_with_logits,
     )
 }

@@ -121,12 +121,24 @@ def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     return float(beta), float(threshold)
 
 
+def _silu_second_derivative(x: Tensor) -> Tensor:
+    """silu''(x) = s (1 - s) (2 + x (1 - 2 s)) with s = sigmoid(x), from silu' = s (1 + x (1 - s))."""
+    s = x.sigmoid()
+    return s * (1 - s) * (2 + x * (1 - s * 2))
+
+
+@activation(_silu_second_derivative)
+def silu(x: Tensor) -> Tensor:
+    """x * sigmoid(x) (also called swish)."""
+
+
 Tanh, TanhBackward = tanh.function, tanh.backward_function
 Sigmoid, SigmoidBackward = sigmoid.function, sigmoid.backward_function
 Relu, ReluBackward = relu.function, relu.backward_function
 LeakyRelu, LeakyReluBackward = leaky_relu.function, leaky_relu.backward_function
 Gelu, GeluBackward = gelu.function, gelu.backward_function
 Softplus, SoftplusBackward = softplus.function, softplus.backward_function
+Silu, SiluBackward = silu.function, silu.backward_function
 
 
 class Clip(Function):
