@@ -310,36 +310,21 @@ class Tensor:
         return self._write(op, result, tracked)
 
     def _arithmetic_inplace(self, op: str, fn, kernel: str, other) -> Tensor:
-        """add_/sub_/mul_/div_: outside autograd, one kernel call writes straight into this memory."""
+        """add_/sub_/mul_/div_: outside autograd, one kernel call writes straight into this memory. What the
+        kernel refuses (shapes that do not broadcast to this one, a floating result for an integer tensor)
+        takes the general way, whose checks (``Function.apply``, ``_write``) name the op, shapes and dtypes."""
         if is_grad_enabled() and (self.requires_grad or isinstance(other, Tensor) and other.requires_grad):
             return self._inplace(op, fn, other)
-        if isinstance(other, Tensor):
-            if other._backend is not self._backend:
-                raise _errors.BackendMismatchError(
-                    f"{op}: the tensor is on backend {self.backend!r} but the other operand on "
-                    f"{other.backend!r}; move one with .to(name)"
-                )
-            operand, shape, floating = other.data, other.shape, other.dtype.kind == "f"
-        elif isinstance(other, (int, float)):
-            operand, shape, floating = other, (), isinstance(other, float)
-        else:
+        if isinstance(other, Tensor) and other._backend is self._backend:
+            operand = other.data
+        elif other.__class__ is int or other.__class__ is float:
+            operand = other
+        else:  # another backend, or an operand that is not a tensor yet
             return self._inplace(op, fn, other)
-        if shape != self.shape:
-            try:
-                fits = np.broadcast_shapes(self.shape, shape) == self.shape
-            except ValueError:
-                fits = False
-            if not fits:
-                raise ShapeError(
-                    f"{op}: an operand of shape {shape} does not broadcast to the shape {self.shape} of "
-                    "the tensor changed in place"
-                )
-        if self.dtype.kind != "f" and (floating or op == "div_"):
-            raise TypeError(f"{op}: a floating-point result cannot be stored in place into a {self.dtype.name} tensor")
         try:
             getattr(self._backend, kernel)(self.data, operand, out=self.data)
-        except ValueError as exc:
-            raise InplaceError(f"{op}: cannot write into this tensor ({exc})") from exc
+        except (ValueError, TypeError):  # refused before writing anything
+            return self._inplace(op, fn, other)
         self._bump_version()
         return self
 
