@@ -159,7 +159,7 @@ def test_dropout_grads(backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("name", ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softplus", "silu", "softmax",
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softplus", "silu", "elu", "softmax",
                                   "log_softmax"])
 def test_activation_grads(backend, name):
     rng = np.random.default_rng(10)

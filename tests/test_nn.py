@@ -281,6 +281,8 @@ def _layer_pairs(torch):
         (nn.GELU("tanh"), tnn.GELU("tanh"), (4, 5)),
         (nn.Softplus(2.0, 1.0), tnn.Softplus(2.0, 1.0), (4, 5)),
         (nn.SiLU(), tnn.SiLU(), (4, 5)),
+        (nn.ELU(0.5), tnn.ELU(0.5), (4, 5)),
+        (nn.Hardtanh(-0.5, 2.0), tnn.Hardtanh(-0.5, 2.0), (4, 5)),
         (nn.Softmax(1), tnn.Softmax(1), (4, 5)),
         (nn.LogSoftmax(0), tnn.LogSoftmax(0), (4, 5)),
     ]

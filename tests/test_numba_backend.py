@@ -69,6 +69,7 @@ def layouts(x):
 UNARY = [
     ("sigmoid", ()), ("tanh", ()), ("relu", ()), ("leaky_relu", (0.2,)), ("gelu", ("none",)),
     ("gelu", ("tanh",)), ("softplus", (1.0, 20.0)), ("softplus", (2.0, 1.5)), ("silu", ()),
+    ("elu", (1.0,)), ("elu", (0.3,)), ("hardtanh", (-1.0, 1.0)),
 ]
 
 
@@ -106,7 +107,7 @@ def test_fused_backward_kernels(be, dtype):
     x64 = x.astype(np.float64)
     h = 1e-6
     for name, args in [("gelu", ("none",)), ("gelu", ("tanh",)), ("softplus", (1.0, 20.0)), ("softplus", (2.0, 1.5)),
-                       ("silu", ())]:
+                       ("silu", ()), ("elu", (1.0,)), ("elu", (0.3,))]:
         slope = (getattr(REF, name)(x64 + h, *args) - getattr(REF, name)(x64 - h, *args)) / (2 * h)
         got = getattr(be, f"{name}_backward")(g, x, *args)
         np.testing.assert_allclose(got, (g * slope).astype(dtype), rtol=1e-5, atol=1e-5)

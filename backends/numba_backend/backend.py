@@ -98,6 +98,7 @@ ACTIVATIONS = {
     "softplus": ("softplus_forward", "activation", lambda x, beta, threshold: (float(beta), float(threshold)),
                  (1.0, 20.0)),
     "silu": ("silu_forward", "silu", None, ()),
+    "elu": ("elu_forward", "activation", lambda x, alpha: (x.dtype.type(alpha),), (1.0,)),
 }
 ACTIVATION_GRADS = {
     "sigmoid_backward": ("sigmoid_backward", "activation_grad", None, ()),
@@ -109,6 +110,7 @@ ACTIVATION_GRADS = {
     "softplus_backward": ("softplus_backward", "activation_grad",
                           lambda x, beta, threshold: (float(beta), float(threshold)), (1.0, 20.0)),
     "silu_backward": ("silu_backward", "silu", None, ()),
+    "elu_backward": ("elu_backward", "activation_grad", lambda x, alpha: (x.dtype.type(alpha),), (1.0,)),
 }
 
 
@@ -158,7 +160,7 @@ class NumbaBackend(NumpyBackend):
     # ``parallel_threshold``, uses both cores; the break-even sizes come from ``bench_numba.py --sweep`` and
     # their measurements are in the table of docs/backends.md.
     numpy_below = {
-        "activation": 1 << 11,  # sigmoid, relu, leaky_relu, softplus forward
+        "activation": 1 << 11,  # sigmoid, relu, leaky_relu, softplus, elu forward
         "activation_grad": 1 << 11,  # their fused backward kernels
         "tanh": math.inf,  # NumPy's SIMD tanh is faster at every size; the gain is in the fused backward
         "gelu": 1 << 18,  # forward and backward: only the parallel kernels beat SciPy's erf

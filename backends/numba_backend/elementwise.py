@@ -131,6 +131,17 @@ def silu_forward(x, out, parallel):
             out[i] = x[i] * sigmoid(x[i], out)
 
 
+@njit(**JIT)
+def elu_forward(x, out, alpha, parallel):
+    # ``alpha`` arrives in x's dtype; math.expm1 keeps the digits of e^x - 1 near 0, as NumPy's expm1.
+    if parallel:
+        for i in prange(x.size):
+            out[i] = x[i] if x[i] > 0 else math.expm1(x[i]) * alpha
+    else:
+        for i in range(x.size):
+            out[i] = x[i] if x[i] > 0 else math.expm1(x[i]) * alpha
+
+
 # -- fused backward kernels: grad * f'(x), one pass -------------------------------------------------------
 # sigmoid and tanh backward stay in the arrays' dtype (``one``): the results are bitwise NumPy's, and float32
 # arithmetic vectorises at twice the width (the int literal 1 would promote the loop to float64: 1.7x slower).
@@ -200,6 +211,16 @@ def silu_backward(g, x, out, parallel):
         for i in range(g.size):
             s = sigmoid(x[i], out)
             out[i] = g[i] * (s * (one + x[i] * (one - s)))
+
+
+@njit(**JIT)
+def elu_backward(g, x, out, alpha, parallel):
+    if parallel:
+        for i in prange(g.size):
+            out[i] = g[i] if x[i] > 0 else g[i] * (exp(x[i], out) * alpha)
+    else:
+        for i in range(g.size):
+            out[i] = g[i] if x[i] > 0 else g[i] * (exp(x[i], out) * alpha)
 
 
 # -- binary ops with broadcasting --------------------------------------------------------------------------

@@ -162,6 +162,12 @@ class NumpyBackend(BatchNormKernels):
     def silu(self, x):
         return x * self.sigmoid(x)
 
+    def elu(self, x, alpha):
+        return np.where(x > 0, x, np.expm1(np.minimum(x, 0)) * x.dtype.type(alpha))
+
+    def hardtanh(self, x, min_val, max_val):
+        return np.clip(x, x.dtype.type(min_val), x.dtype.type(max_val))
+
     def clip(self, x, low, high):
         return np.clip(x, low, high)
 
@@ -290,6 +296,14 @@ class NumpyBackend(BatchNormKernels):
         """grad * silu'(x) = grad * s (1 + x (1 - s)), s = sigmoid(x)."""
         s = self.sigmoid(x)
         return grad * (s * (1 + x * (1 - s)))
+
+    def elu_backward(self, grad, x, alpha):
+        """grad * (1 if x > 0 else alpha * e ** x)."""
+        return grad * np.where(x > 0, x.dtype.type(1), np.exp(np.minimum(x, 0)) * x.dtype.type(alpha))
+
+    def hardtanh_backward(self, grad, x, min_val, max_val):
+        """grad * (min_val < x < max_val)."""
+        return grad * ((x > min_val) & (x < max_val))
 
     def softmax_backward(self, grad, out, axis):
         return out * (grad - np.add.reduce(grad * out, axis=axis, keepdims=True))

@@ -6,11 +6,13 @@ Modules are documented in ``docs/nn.md``; differences from PyTorch are listed th
 from . import functional, init
 from .containers import ModuleList, Sequential
 from .layers import (
+    ELU,
     GELU,
     AvgPool2d,
     Conv2d,
     Dropout,
     Flatten,
+    Hardtanh,
     Identity,
     LayerNorm,
     LeakyReLU,
@@ -28,10 +30,11 @@ from .losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import IncompatibleKeys, Module, Parameter, StateDictError
 
 __all__ = [
-    "GELU", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "Conv2d",
-    "CrossEntropyLoss", "Dropout", "Flatten", "Identity", "IncompatibleKeys", "LayerNorm", "LeakyReLU", "Linear",
-    "LogSoftmax", "MSELoss", "MaxPool2d", "Module", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential",
-    "Sigmoid", "SiLU", "Softmax", "Softplus", "StateDictError", "Tanh", "functional", "init",
+    "ELU", "GELU", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "Conv2d",
+    "CrossEntropyLoss", "Dropout", "Flatten", "Hardtanh", "Identity", "IncompatibleKeys", "LayerNorm",
+    "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "MaxPool2d", "Module", "ModuleList", "NLLLoss", "Parameter",
+    "ReLU", "Sequential", "Sigmoid", "SiLU", "Softmax", "Softplus", "StateDictError", "Tanh", "functional",
+    "init",
 ]
 
 _LAZY = {"BatchNorm1d": ".batchnorm", "BatchNorm2d": ".batchnorm", "BatchNorm3d": ".batchnorm"}

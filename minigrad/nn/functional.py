@@ -14,7 +14,9 @@ from .. import creation as _creation
 from ..errors import ShapeError
 from ..ops import conv as _conv
 from ..ops import (
+    elu,
     gelu,
+    hardtanh,
     leaky_relu,
     log_softmax,
     relu,
@@ -32,7 +34,7 @@ from ..tensor import Tensor
 __all__ = [
     "OPS", "avg_pool2d", "batch_norm", "binary_cross_entropy_with_logits", "conv2d", "cross_entropy", "dropout",
     "fold", "gelu", "layer_norm", "leaky_relu", "linear", "log_softmax", "max_pool2d", "mse_loss", "nll_loss",
-    "one_hot", "relu", "sigmoid", "silu", "softmax", "softplus", "tanh", "unfold",
+    "one_hot", "relu", "sigmoid", "silu", "elu", "hardtanh", "softmax", "softplus", "tanh", "unfold",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -388,7 +390,7 @@ OPS = {
     f.__name__: f
     for f in (
         linear, conv2d, unfold, fold, max_pool2d, avg_pool2d, dropout, layer_norm, batch_norm,
-        relu, leaky_relu, sigmoid, tanh, gelu, softplus, silu, softmax, log_softmax,
+        relu, leaky_relu, sigmoid, tanh, gelu, softplus, silu, elu, hardtanh, softmax, log_softmax,
         cross_entropy, nll_loss, mse_loss, binary_cross_entropy_with_logits,
     )
 }

@@ -132,6 +132,26 @@ def silu(x: Tensor) -> Tensor:
     """x * sigmoid(x) (also called swish)."""
 
 
+def _elu_second_derivative(x: Tensor, alpha: float) -> Tensor:
+    """elu''(x) = alpha e^x for x <= 0, else 0 (e^x of the clamped x, so that no inf meets a zero mask)."""
+    negative = Where.apply(x > 0, 0.0, x)
+    return Where.apply(x > 0, 0.0, negative.exp() * alpha)
+
+
+@activation(_elu_second_derivative)
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """x if x > 0 else alpha * (e ** x - 1); elu'(0) = alpha, as in PyTorch."""
+    return (float(alpha),)
+
+
+@activation()
+def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """x clamped to [min_val, max_val]; the gradient passes where min_val < x < max_val (PyTorch's)."""
+    if not min_val < max_val:
+        raise ValueError(f"hardtanh: max_val must be greater than min_val, got {min_val} and {max_val}")
+    return float(min_val), float(max_val)
+
+
 Tanh, TanhBackward = tanh.function, tanh.backward_function
 Sigmoid, SigmoidBackward = sigmoid.function, sigmoid.backward_function
 Relu, ReluBackward = relu.function, relu.backward_function
@@ -139,6 +159,8 @@ LeakyRelu, LeakyReluBackward = leaky_relu.function, leaky_relu.backward_function
 Gelu, GeluBackward = gelu.function, gelu.backward_function
 Softplus, SoftplusBackward = softplus.function, softplus.backward_function
 Silu, SiluBackward = silu.function, silu.backward_function
+Elu, EluBackward = elu.function, elu.backward_function
+Hardtanh, HardtanhBackward = hardtanh.function, hardtanh.backward_function
 
 
 class Clip(Function):
