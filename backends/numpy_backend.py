@@ -241,6 +241,26 @@ class NumpyBackend:
         np.add.at(out, index, values)
         return out
 
+    def gather(self, x, index, axis):
+        """``x[..., index[i, j, k], ...]`` along ``axis`` (PyTorch's ``gather``): the output has ``index``'s
+        shape, which may be smaller than ``x``'s in the other axes."""
+        return x[_along(index, axis)]
+
+    def scatter_add_along(self, shape, index, values, axis, dtype):
+        """Zeros of ``shape`` with ``values`` added at ``index`` along ``axis`` (the adjoint of ``gather``;
+        duplicate indices accumulate)."""
+        out = np.zeros(shape, dtype=dtype)
+        np.add.at(out, _along(index, axis), values)
+        return out
+
+    def argsort(self, x, axis, descending):
+        """Stable sort order along ``axis``: ties keep their order, NaN counts as the largest value."""
+        if not descending:
+            return np.argsort(x, axis=axis, kind="stable")
+        # Ascending on the reversed axis puts tied elements last-first; reversing the order restores them.
+        reversed_order = np.argsort(np.flip(x, axis), axis=axis, kind="stable")
+        return (x.shape[axis] - 1) - np.flip(reversed_order, axis)
+
     def ascontiguous(self, x):
         return np.ascontiguousarray(x)
 
@@ -541,3 +561,10 @@ class NumpyBackend:
         out[np.arange(out.shape[0]), targets] -= 1
         out *= np.asarray(grad_per_row, dtype=log_probs.dtype).reshape(-1, 1)
         return out
+
+
+def _along(index, axis: int) -> tuple:
+    """The advanced index that picks ``index``'s entries along ``axis`` and the matching positions elsewhere."""
+    grid = list(np.ogrid[tuple(slice(n) for n in index.shape)])
+    grid[axis] = index
+    return tuple(grid)

@@ -544,7 +544,8 @@ for _name in (
     "softplus", "clip", "clamp", "maximum", "minimum", "erf", "sign", "sum", "mean", "var", "std", "max",
     "min", "logsumexp", "argmax", "argmin", "matmul", "reshape", "flatten", "permute", "transpose",
     "squeeze", "unsqueeze", "broadcast_to", "expand", "split", "chunk", "softmax", "log_softmax", "clone",
-    "contiguous", "neg", "pow", "add", "sub", "mul", "div", "eq", "ne", "lt", "le", "gt", "ge",
+    "contiguous", "neg", "pow", "add", "sub", "mul", "div", "eq", "ne", "lt", "le", "gt", "ge", "amax", "amin",
+    "sort", "argsort", "topk", "gather",
 ):
     setattr(Tensor, _name, getattr(_ops, _name))
 Tensor.view = _ops.reshape

@@ -77,6 +77,7 @@ UNREGISTERED: dict[str, str] = {
        for name in ("eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_not")},
     "minigrad.ops.argmax": "int64 indices: not differentiable",
     "minigrad.ops.argmin": "int64 indices: not differentiable",
+    "minigrad.ops.argsort": "int64 indices: not differentiable (sort, with a spec, returns them too)",
     "minigrad.ops.sign": "piecewise constant, returns a tensor outside the graph",
     "minigrad.ops.fill": "output independent of the input's values (no gradient flows); the out-of-place half "
                          "of fill_",
@@ -176,6 +177,8 @@ CaseFactory = Callable[[np.dtype, int], st.SearchStrategy]
 
 def family_tolerance(family: str, case: Case, dtype: np.dtype, kind: str, ulps: float | None = None) -> Tolerance:
     """The tolerance for one compared tensor of ``dtype``; ``kind`` is "output", "grad" or "grad2"."""
+    if dtype.kind != "f":
+        return Tolerance(0.0, 0.0)  # indices (max, sort, topk): exact
     fam = FAMILIES[family]
     ulps = fam.ulps if ulps is None else ulps
     n = case.n
@@ -592,7 +595,102 @@ def _to_backend_case(draw, dtype, max_size):
     return Case((draw(_arr(dtype, shape)),), {"target": draw(st.sampled_from(sorted(available_backends())))})
 
 
+@st.composite
+def _one_dim_case(draw, dtype, max_size):
+    """max/min along one dim, in each spelling (positional, ``dim=``, ``axis=``); distinct values (no ties)."""
+    shape = draw(mst.shapes(max_size=max_size))
+    x = draw(_arr(dtype, shape, distinct=True))
+    d = max(len(shape), 1)
+    dim = draw(st.integers(-d, d - 1))
+    keyword = draw(st.sampled_from(["axis", "dim"]))
+    return Case((x,), {keyword: dim, "keepdim" if keyword == "dim" else "keepdims": draw(st.booleans())},
+                n=shape[dim] if shape else 1)
+
+
+@st.composite
+def _sort_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    return Case((draw(_arr(dtype, shape, distinct=True)),), {"dim": dim, "descending": draw(st.booleans())})
+
+
+@st.composite
+def _topk_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    kwargs = {"k": draw(st.integers(0, shape[dim])), "dim": dim, "largest": draw(st.booleans())}
+    return Case((draw(_arr(dtype, shape, distinct=True)),), kwargs)
+
+
+@st.composite
+def _index_along(draw, shape, dim, size):
+    """An int64 index of ``shape`` with values in [0, size): repeats on purpose (they accumulate)."""
+    return draw(mst.arrays(np.int64, shape, elements_strategy=st.integers(0, size - 1)))
+
+
+@st.composite
+def _gather_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    # index: any length along dim, at most x's size elsewhere (PyTorch's rule)
+    index_shape = tuple(draw(st.integers(1, 4)) if i == dim % len(shape) else draw(st.integers(1, n))
+                        for i, n in enumerate(shape))
+    index = draw(_index_along(index_shape, dim, shape[dim]))
+    return Case((draw(_arr(dtype, shape)), index), {"dim": dim})
+
+
+@st.composite
+def _scatter_add_case(draw, dtype, max_size):
+    case = draw(_gather_case(dtype, max_size))
+    (x, index), dim = case.arrays, case.kwargs["dim"]
+    src = draw(_arr(dtype, index.shape))
+    return Case((x, src, index), {"dim": dim}, n=index.shape[dim] + 1)
+
+
 # -- references ---------------------------------------------------------------------------------------------
+def _extremum_ref(values_of, index_of):
+    def reference(x, keepdims=False, keepdim=False, **dims):
+        (dim,) = dims.values()
+        keep = keepdims or keepdim
+        if x.ndim == 0:
+            return x, np.int64(0)
+        return values_of(x, dim, keepdims=keep), index_of(x, dim, keepdims=keep)
+
+    return reference
+
+
+def _sort_ref(x, dim, descending):
+    order = np.argsort(-x if descending else x, axis=dim, kind="stable")
+    return np.take_along_axis(x, order, dim), order
+
+
+def _topk_ref(x, k, dim, largest):
+    values, order = _sort_ref(x, dim, largest)
+    keep = (slice(None),) * (dim % x.ndim) + (slice(0, k),)
+    return values[keep], order[keep]
+
+
+def _gather_ref(x, dim, index):
+    """Explicit loops over index's positions (independent of the backend's advanced indexing)."""
+    out = np.empty(index.shape, x.dtype)
+    dim %= x.ndim
+    for pos in np.ndindex(*index.shape):
+        source = list(pos)
+        source[dim] = index[pos]
+        out[pos] = x[tuple(source)]
+    return out
+
+
+def _scatter_add_ref(x, src, index, dim):
+    out = x.copy()
+    dim %= x.ndim
+    for pos in np.ndindex(*index.shape):
+        target = list(pos)
+        target[dim] = index[pos]
+        out[tuple(target)] += src[pos]
+    return out
+
+
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 
 
@@ -711,10 +809,19 @@ SPECS: list[Spec] = [
     Spec("std", ops.std, reduction_case(min_side=2, min_dims=1, distinct=True, extra=_CORRECTION),
          _apply(ops.std), lambda x, axis, keepdims, correction: np.std(x, axis, ddof=correction, keepdims=keepdims),
          "variance"),
-    Spec("max", ops.max, reduction_case(distinct=True), _apply(ops.max),
+    Spec("amax", ops.amax, reduction_case(distinct=True), _apply(ops.amax),
          lambda x, axis, keepdims: np.max(x, axis, keepdims=keepdims), "exact"),
-    Spec("min", ops.min, reduction_case(distinct=True), _apply(ops.min),
+    Spec("amin", ops.amin, reduction_case(distinct=True), _apply(ops.amin),
          lambda x, axis, keepdims: np.min(x, axis, keepdims=keepdims), "exact"),
+    Spec("max", ops.max, lambda d, s: _one_dim_case(d, s), _apply(ops.max), _extremum_ref(np.max, np.argmax), "exact"),
+    Spec("min", ops.min, lambda d, s: _one_dim_case(d, s), _apply(ops.min), _extremum_ref(np.min, np.argmin), "exact"),
+    # sorting and index-driven ops
+    Spec("sort", ops.sort, lambda d, s: _sort_case(d, s), _apply(ops.sort), _sort_ref, "exact"),
+    Spec("topk", ops.topk, lambda d, s: _topk_case(d, s), _apply(ops.topk), _topk_ref, "exact"),
+    Spec("gather", ops.gather, lambda d, s: _gather_case(d, s), lambda x, index, dim: ops.gather(x, dim, index),
+         lambda x, index, dim: _gather_ref(x, dim, index), "exact"),
+    Spec("scatter_add", ops.scatter_add, lambda d, s: _scatter_add_case(d, s),
+         lambda x, src, index, dim: ops.scatter_add(x, dim, index, src), _scatter_add_ref, "reduction"),
     Spec("logsumexp", ops.logsumexp, reduction_case(), _apply(ops.logsumexp), _logsumexp, "softmax"),
     Spec("softmax", ops.softmax, lambda d, s: _softmax_case(d, s), _apply(ops.softmax), _softmax, "softmax"),
     Spec("log_softmax", ops.log_softmax, lambda d, s: _softmax_case(d, s), _apply(ops.log_softmax),
@@ -1140,12 +1247,12 @@ def _softmax_backward_case(draw, dtype, max_size, log):
 
 
 def _composite_softmax(x, axis):
-    e = (x - x.max(axis, keepdims=True).detach()).exp()
+    e = (x - x.amax(axis, keepdims=True).detach()).exp()
     return e / e.sum(axis, keepdims=True)
 
 
 def _composite_log_softmax(x, axis):
-    shifted = x - x.max(axis, keepdims=True).detach()
+    shifted = x - x.amax(axis, keepdims=True).detach()
     return shifted - shifted.exp().sum(axis, keepdims=True).log()
 
 
@@ -1220,6 +1327,7 @@ def check_forward(spec: Spec, case: Case, evaluation: Evaluation, dtype: np.dtyp
         raise AssertionError(f"{spec.name}: {len(evaluation.outputs)} outputs, the reference has {len(expected)}")
     want = spec.out_dtype(dtype, case.kwargs) if spec.out_dtype else dtype
     for i, (out, ref) in enumerate(zip(evaluation.outputs, expected)):
+        want = np.dtype(np.int64) if np.asarray(ref).dtype.kind in "iu" else want  # indices (max, sort, ...)
         if out.dtype != want:
             raise AssertionError(f"{spec.name} on {evaluation.backend!r}: output {i} is {out.dtype}, expected {want}")
         tol = spec.tolerance(case, out.dtype, "output")

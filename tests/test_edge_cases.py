@@ -49,7 +49,7 @@ def test_pow_of_a_number_base_zero_and_negative():
 def test_reductions_and_softmax_of_a_0d_tensor(axis):
     x = mg.tensor(3.0, dtype="float64", requires_grad=True)
     results = {
-        "sum": x.sum(axis), "mean": x.mean(axis), "max": x.max(axis), "logsumexp": x.logsumexp(axis),
+        "sum": x.sum(axis), "mean": x.mean(axis), "max": x.max(axis).values, "logsumexp": x.logsumexp(axis),
         "var0": x.var(axis, correction=0), "softmax": mg.softmax(x, axis), "log_softmax": mg.log_softmax(x, axis),
     }
     expected = {"sum": 3.0, "mean": 3.0, "max": 3.0, "logsumexp": 3.0, "var0": 0.0, "softmax": 1.0, "log_softmax": 0.0}

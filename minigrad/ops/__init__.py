@@ -58,11 +58,13 @@ from .movement import (
     contiguous,
     expand,
     flatten,
+    gather,
     getitem,
     index_put,
     pad,
     permute,
     reshape,
+    scatter_add,
     split,
     squeeze,
     stack,
@@ -70,8 +72,9 @@ from .movement import (
     transpose,
     unsqueeze,
 )
-from .reduction import argmax, argmin, logsumexp, max, mean, min, std, sum, sum_to, var
+from .reduction import amax, amin, argmax, argmin, logsumexp, max, mean, min, std, sum, sum_to, var
 from .softmax import log_softmax, softmax
+from .sorting import argsort, sort, topk
 
 OPS = {
     f.__name__: f
@@ -79,16 +82,18 @@ OPS = {
         add, sub, mul, div, pow, neg, abs, exp, log, sqrt, rsqrt, sin, cos, tanh, sigmoid, relu, leaky_relu,
         gelu, softplus, clip, maximum, minimum, where, erf, sum, mean, var, std, max, min, logsumexp, matmul,
         reshape, flatten, permute, transpose, squeeze, unsqueeze, broadcast_to, expand, concatenate, stack,
-        split, pad, getitem, index_put, softmax, log_softmax, clone, cast, to_backend, sum_to,
+        split, pad, getitem, index_put, softmax, log_softmax, clone, cast, to_backend, sum_to, amax, amin,
+        gather, scatter_add, sort, topk,
     )
 }
 
 __all__ = [
-    "OPS", "abs", "add", "argmax", "argmin", "broadcast_copy", "broadcast_to", "cast", "cat", "chunk",
-    "clamp", "clip", "clone", "concatenate", "contiguous", "cos", "div", "eq", "erf", "exp", "expand",
-    "fill", "flatten", "ge", "gelu", "getitem", "gt", "index_put", "le", "leaky_relu", "log",
-    "log_softmax", "logical_and", "logical_not", "logical_or", "logsumexp", "lt", "matmul", "max",
-    "maximum", "mean", "min", "minimum", "mul", "ne", "neg", "pad", "permute", "pow", "relu", "reshape",
-    "rsqrt", "sigmoid", "sign", "sin", "softmax", "softplus", "split", "sqrt", "squeeze", "stack", "std",
-    "sub", "sum", "sum_to", "tanh", "to_backend", "transpose", "unsqueeze", "var", "where",
+    "OPS", "abs", "add", "amax", "amin", "argmax", "argmin", "argsort", "broadcast_copy", "broadcast_to",
+    "cast", "cat", "chunk", "clamp", "clip", "clone", "concatenate", "contiguous", "cos", "div", "eq", "erf",
+    "exp", "expand", "fill", "flatten", "gather", "ge", "gelu", "getitem", "gt", "index_put", "le",
+    "leaky_relu", "log", "log_softmax", "logical_and", "logical_not", "logical_or", "logsumexp", "lt",
+    "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne", "neg", "pad", "permute", "pow", "relu",
+    "reshape", "rsqrt", "scatter_add", "sigmoid", "sign", "sin", "softmax", "softplus", "sort", "split",
+    "sqrt", "squeeze", "stack", "std", "sub", "sum", "sum_to", "tanh", "to_backend", "topk", "transpose",
+    "unsqueeze", "var", "where",
 ]

@@ -1,12 +1,17 @@
-"""Reductions over axes: sum, mean, var, std, max, min, logsumexp, argmax, argmin."""
+"""Reductions over axes: sum, mean, var, std, max, min, amax, amin, logsumexp, argmax, argmin."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
+from .. import return_types
 from ..function import Function
 from ..tensor import Tensor
 from ._common import constant, keepdims_shape, normalize_axis, pick_axis, pick_keepdims
+from .arithmetic import maximum, minimum
+from .movement import gather
 
 _COPY_BELOW = 1 << 14  # elements; a broadcast view costs ~2 us to build, a copy of this size about as much
 
@@ -188,9 +193,14 @@ def mean(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None
     return _reduce(Mean, "mean", x, axis, keepdims, dim, keepdim)
 
 
-def var(x: Tensor, axis=None, keepdims: bool = False, *, correction: int = 1, dim=None,
-        keepdim=None) -> Tensor:
-    """Variance over ``axis``, dividing by N - correction (1 gives the unbiased estimate, as PyTorch)."""
+def var(x: Tensor, axis=None, unbiased: bool | None = None, keepdims: bool = False, *, correction: int | None = None,
+        dim=None, keepdim=None) -> Tensor:
+    """Variance over ``axis``, dividing by N - correction (default 1, the unbiased estimate, as PyTorch).
+
+    The positional order is PyTorch's ``var(dim, unbiased, keepdim)``: ``x.var(1, False)`` is the biased
+    variance (correction 0), not keepdims.
+    """
+    correction = _correction("var", unbiased, correction)
     axis = pick_axis(axis, dim)
     keepdims = pick_keepdims(keepdims, keepdim)
     axes = normalize_axis(axis, x.ndim, "var")
@@ -202,20 +212,80 @@ def var(x: Tensor, axis=None, keepdims: bool = False, *, correction: int = 1, di
     return sum(centered * centered, axes, keepdims) * scale
 
 
-def std(x: Tensor, axis=None, keepdims: bool = False, *, correction: int = 1, dim=None,
-        keepdim=None) -> Tensor:
-    """Standard deviation over ``axis`` (see ``var``)."""
-    return var(x, axis, keepdims, correction=correction, dim=dim, keepdim=keepdim).sqrt()
+def std(x: Tensor, axis=None, unbiased: bool | None = None, keepdims: bool = False, *, correction: int | None = None,
+        dim=None, keepdim=None) -> Tensor:
+    """Standard deviation over ``axis`` (see ``var``; positional order ``std(dim, unbiased, keepdim)``)."""
+    return var(x, axis, unbiased, keepdims, correction=correction, dim=dim, keepdim=keepdim).sqrt()
 
 
-def max(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:  # noqa: A001
-    """Maximum over ``axis``; tied maxima share the gradient evenly. Returns the values only."""
-    return _reduce(Max, "max", x, axis, keepdims, dim, keepdim)
+def _correction(op: str, unbiased, correction) -> int:
+    if unbiased is None:
+        return 1 if correction is None else correction
+    if correction is not None:
+        raise TypeError(f"{op}: pass either unbiased or correction, not both")
+    if not isinstance(unbiased, (bool, np.bool_)):
+        raise TypeError(f"{op}: unbiased must be a bool (PyTorch's {op}(dim, unbiased, keepdim)), got {unbiased!r}; "
+                        "pass keepdim=/keepdims= by keyword")
+    return int(bool(unbiased))
 
 
-def min(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:  # noqa: A001
-    """Minimum over ``axis``; tied minima share the gradient evenly. Returns the values only."""
-    return _reduce(Min, "min", x, axis, keepdims, dim, keepdim)
+def max(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):  # noqa: A001
+    """PyTorch's ``max``. ``max(x)``: the largest value, tied maxima sharing the gradient evenly.
+    ``max(x, dim)`` (positional, ``dim=`` or ``axis=``): the named tuple ``(values, indices)`` along that one
+    dimension, the gradient going to the index returned (the first maximum). ``max(x, other)``:
+    ``maximum(x, other)``. Several dimensions at once: ``amax``."""
+    return _extremum(Max, x, axis, keepdims, dim, keepdim)
+
+
+def min(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):  # noqa: A001
+    """PyTorch's ``min``: the smallest value, ``(values, indices)`` along one dimension, or ``minimum`` (see
+    ``max``)."""
+    return _extremum(Min, x, axis, keepdims, dim, keepdim)
+
+
+def amax(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """Maximum over ``dim`` (an int, a tuple, or None for all): values only, tied maxima share the gradient
+    evenly (PyTorch's ``amax``)."""
+    return _reduce(Max, "amax", x, None if dim == () else dim, keepdim, axis, keepdims)
+
+
+def amin(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """Minimum over ``dim`` (an int, a tuple, or None for all); see ``amax``."""
+    return _reduce(Min, "amin", x, None if dim == () else dim, keepdim, axis, keepdims)
+
+
+def _extremum(op_cls, x, axis, keepdims, dim, keepdim):
+    name = op_cls.kernel
+    if isinstance(axis, Tensor) or isinstance(dim, Tensor):  # torch.max(a, b) is the elementwise maximum
+        return (maximum if name == "max" else minimum)(x, axis if dim is None else dim)
+    axis = pick_axis(axis, dim)
+    if axis is None:
+        return _reduce(op_cls, name, x, None, keepdims, None, keepdim)
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+        raise TypeError(
+            f"{name}: with a dim, {name} takes one dimension (an int) and returns (values, indices), as in "
+            f"PyTorch; got {axis!r}. For several dimensions use a{name}(x, dims), which returns the values only"
+        )
+    return _with_indices(name, x, int(axis), pick_keepdims(keepdims, keepdim))
+
+
+def _with_indices(name: str, x: Tensor, axis: int, keepdim: bool):
+    """``(values, indices)`` of max/min along ``axis``: indices by argmax/argmin, values gathered at them."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected a tensor, got {type(x).__name__}")
+    (axis,) = normalize_axis(axis, x.ndim, name)
+    if x.data.size == 0:
+        raise ValueError(f"{name}: cannot reduce an empty tensor")
+    be = x._backend
+    if x.ndim == 0:
+        index = Tensor(be.zeros((), "int64"), be)
+        return getattr(return_types, name)(gather(x, 0, index), index)
+    index = Tensor(be.astype(be.asarray(getattr(be, "arg" + name)(x.data, axis, True)), "int64"), be)
+    values = gather(x, axis, index)
+    if not keepdim:
+        values = values.squeeze(axis)
+        index = Tensor(be.reshape(index.data, values.shape), be)
+    return getattr(return_types, name)(values, index)
 
 
 def logsumexp(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
