@@ -1337,6 +1337,36 @@ def check_forward(spec: Spec, case: Case, evaluation: Evaluation, dtype: np.dtyp
                      actual_label=evaluation.backend, expected_label="reference")
 
 
+# Specs whose floating operands cannot be integers, with the reason (PyTorch refuses these too).
+MIXED_DTYPE_EXEMPT: dict[str, str] = {
+    "F.batch_norm": "running statistics and affine parameters must be floating",
+    "F.layer_norm": "the affine parameters must be floating",
+    "scatter_add": "src must have the tensor's dtype, as in PyTorch",
+    "index_put": "the value is cast to the tensor's dtype (x[i] = v), not promoted",
+}
+
+
+def check_mixed_dtypes(spec: Spec, case: Case, which: int, backend: str) -> None:
+    """``spec`` with floating input ``which`` rounded to int64 and the others float32: the output is float32
+    and agrees with the float64 reference of the same values."""
+    arrays = list(case.arrays)
+    # away from zero, so an operand kept off 0 by construction (a divisor, a power's base) stays off it
+    arrays[which] = (np.sign(arrays[which]) * np.ceil(np.abs(arrays[which]))).astype(np.int64)
+    be = minigrad.backends.load(backend)
+    tensors = [minigrad.Tensor(be.from_numpy(a), be) for a in arrays]
+    outputs = _outputs(spec.call(*tensors, **case.kwargs))
+    expected = _outputs(spec.reference(*[a.astype(F64) if original.dtype.kind == "f" else a
+                                         for a, original in zip(arrays, case.arrays)], **case.kwargs))
+    for i, (out, ref) in enumerate(zip(outputs, expected)):
+        want = np.dtype(np.int64) if np.asarray(ref).dtype.kind in "iu" else np.dtype(np.float32)
+        if out.dtype != want:
+            raise AssertionError(f"{spec.name} on {backend!r}: with input {which} int64 and the others float32, "
+                                 f"output {i} is {out.dtype.name}, expected {want.name}")
+        tol = spec.tolerance(case, out.dtype, "output")
+        assert_close(out.numpy(), np.asarray(ref), tol.rtol, tol.atol,
+                     name=f"{spec.name} on {backend!r} with input {which} int64: output {i}")
+
+
 def check_agreement(spec: Spec, case: Case, inputs: list[Input], backend: str, seed: int) -> None:
     """Forward against the reference; gradients (and double gradients) against the NumPy backend."""
     dtype = next((a.dtype for a in case.arrays if a.dtype.kind == "f"), F64)

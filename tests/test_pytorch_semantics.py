@@ -161,3 +161,15 @@ def test_max_with_dim_gradients_to_second_order():
     x = _leaf(RNG.permutation(12).reshape(3, 4) * 0.3)
     assert mg.gradgradcheck(lambda a: a.max(1).values * a.sum(1), (x,))
     assert mg.gradgradcheck(lambda a: a.sort(0).values ** 2, (x,))
+
+
+def test_int64_inputs_meet_float32_as_in_add():
+    images = mg.tensor(RNG.integers(0, 255, (2, 1, 4, 4)))
+    assert (images.reshape(2, 16) @ mg.randn(16, 3)).dtype == np.float32
+    assert (mg.randn(3, 2) @ mg.tensor(np.arange(6).reshape(2, 3))).dtype == np.float32
+    assert mg.nn.Linear(16, 3)(images.reshape(2, 16)).dtype == np.float32
+    conv = mg.nn.Conv2d(1, 2, 3)
+    out = conv(images)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.numpy(), conv(images.float()).numpy(), rtol=1e-6)
+    assert mg.cat([images.reshape(2, 16), mg.randn(1, 16)]).dtype == np.float32

@@ -7,7 +7,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..function import Function
 from ..tensor import Tensor
-from ._common import as_operand
+from ._common import as_operand, binary_operands
 
 
 class MatMul(Function):
@@ -58,10 +58,11 @@ def matmul(a, b) -> Tensor:
     """Matrix product with NumPy's semantics, 1-D operands and broadcast batches included."""
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         sa, sb = a.data.shape, b.data.shape
-        if len(sa) == 2 and len(sb) == 2 and sa[1] == sb[0]:
+        if len(sa) == 2 and len(sb) == 2 and sa[1] == sb[0] and a.data.dtype is b.data.dtype:
             return MatMul.apply(a, b, False, False)  # the common case, already valid
     a = as_operand(a, b if isinstance(b, Tensor) else None)
     b = as_operand(b, a)
+    a, b = binary_operands(a, b)  # the promotion rule of every op: int64 @ float32 is float32
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul: operands must have at least 1 dimension, got shapes {a.shape} and {b.shape}")
     k_a = a.shape[-1]

@@ -8,6 +8,7 @@ from .. import backends as _backends
 from ..errors import ShapeError
 from ..function import Function
 from ..tensor import Tensor
+from ._common import result_dtype
 
 
 class Reshape(Function):
@@ -389,7 +390,7 @@ def concatenate(tensors, axis: int = 0, *, dim=None) -> Tensor:
             shapes = ", ".join(str(u.shape) for u in tensors)
             raise ShapeError(f"concatenate: shapes {shapes} differ outside axis {axis}")
     if len({t.dtype for t in tensors}) > 1:
-        common = np.result_type(*[t.dtype for t in tensors])
+        common = result_dtype([t.dtype for t in tensors])
         tensors = [t.astype(common) for t in tensors]
     return Concatenate.apply(*tensors, axis=axis)
 
