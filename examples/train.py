@@ -16,6 +16,7 @@ the cosine learning-rate schedule spans ``--epochs``, and a resumed run rejoins 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -64,6 +65,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.resume and not args.save:
         p.error("--resume needs --save PATH (the checkpoint to load and update)")
+    if args.resume and not os.path.isfile(args.save):
+        p.error(f"--resume: no checkpoint at {args.save}; run once without --resume to create it")
     if args.epochs is None:
         args.epochs = 2 if args.quick else 20
     return args
@@ -87,7 +90,10 @@ def main(argv: list[str] | None = None) -> float:
 
     first_epoch = 0
     if args.resume:
-        checkpoint = minigrad.load(args.save)
+        try:
+            checkpoint = minigrad.load(args.save)
+        except minigrad.SerializationError as exc:
+            raise SystemExit(f"train.py: error: --resume: cannot read the checkpoint: {exc}") from None
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         first_epoch = int(checkpoint["epoch"])

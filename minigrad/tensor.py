@@ -147,6 +147,15 @@ class Tensor:
             raise TypeError("only one-element integer tensors can be used as an index")
         return int(self.item())
 
+    def __format__(self, format_spec: str) -> str:
+        """``f"{loss:.4f}"``: a one-element tensor formats as its number, as in PyTorch."""
+        if self.data.size == 1 and format_spec:
+            return format(self.item(), format_spec)
+        if format_spec:
+            raise TypeError(f"format(): only one-element tensors take a format spec ({format_spec!r}), got shape "
+                            f"{self.shape}; format t.tolist() or t.numpy() instead")
+        return str(self)
+
     def __array__(self, dtype=None, copy=None):
         array = self.numpy()
         return array if dtype is None else array.astype(dtype)

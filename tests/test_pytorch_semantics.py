@@ -173,3 +173,22 @@ def test_int64_inputs_meet_float32_as_in_add():
     assert out.dtype == np.float32
     np.testing.assert_allclose(out.numpy(), conv(images.float()).numpy(), rtol=1e-6)
     assert mg.cat([images.reshape(2, 16), mg.randn(1, 16)]).dtype == np.float32
+
+
+def test_format_spec_on_one_element_tensors():
+    assert f"{mg.tensor(3.14159):.2f}" == "3.14"
+    assert format(mg.tensor([2.5], dtype="float64"), ".1e") == "2.5e+00"
+    assert f"{mg.tensor(7):d}" == "7"
+    assert f"{mg.tensor([1.0, 2.0])}" == str(mg.tensor([1.0, 2.0]))
+    with pytest.raises(TypeError, match="one-element"):
+        format(mg.tensor([1.0, 2.0]), ".2f")
+
+
+def test_load_of_files_not_written_by_minigrad_save_says_what_to_do(tmp_path):
+    np.savez(tmp_path / "a.npz", w=np.ones(3))
+    with pytest.raises(mg.SerializationError, match=r"numpy.savez.*not a file written by minigrad.save.*from_numpy"):
+        mg.load(tmp_path / "a.npz")
+    torch = pytest.importorskip("torch")
+    torch.save({"w": torch.ones(3)}, tmp_path / "b.pt")
+    with pytest.raises(mg.SerializationError, match=r"torch.save file, not a file written by minigrad.save"):
+        mg.load(tmp_path / "b.pt")
