@@ -199,7 +199,8 @@ class NumpyBackend:
         shift = np.maximum.reduce(x, axis=axis, keepdims=True)
         # A row of -inf has no finite maximum; shifting by 0 keeps the result -inf instead of NaN.
         shift = np.where(np.isfinite(shift), shift, 0)
-        out = np.log(np.add.reduce(np.exp(x - shift), axis=axis, keepdims=True)) + shift
+        with np.errstate(divide="ignore"):  # log(0) = -inf is the answer for such a row
+            out = np.log(np.add.reduce(np.exp(x - shift), axis=axis, keepdims=True)) + shift
         return out if keepdims else np.squeeze(out, axis=axis)
 
     def softmax(self, x, axis):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..function import Function
 from ..tensor import Tensor
 from ._common import binary_operands, constant, data
@@ -78,6 +80,12 @@ def _saved_operands(ctx) -> tuple:
     return (ctx.numbers[0] if a is None else a), (ctx.numbers[1] if b is None else b)
 
 
+def _zero_base() -> np.errstate:
+    """Pow's backward masks the points where a zero base makes its formulas inf or NaN (replaced by PyTorch's
+    values), so NumPy's warnings about computing them there are noise."""
+    return np.errstate(divide="ignore", invalid="ignore")
+
+
 class Pow(Function):
     """a ** b, for a tensor or number on either side."""
 
@@ -98,7 +106,8 @@ class Pow(Function):
                 # d/da a**0 is 0, also at a = 0, where b * a**(b - 1) is 0 * inf (PyTorch gives 0 too).
                 # Masking only there keeps the expression, and its derivatives, everywhere else.
                 at_zero = be.logical_and(be.equal(b.data, 0), be.equal(a.data, 0))
-                ga = Where.apply(constant(ctx, at_zero), 0.0, g * b * a ** (b - 1))
+                with _zero_base():
+                    ga = Where.apply(constant(ctx, at_zero), 0.0, g * b * a ** (b - 1))
             elif b == 2:
                 ga = g * a * 2
             elif b == 1:
@@ -111,7 +120,8 @@ class Pow(Function):
             # d/db a**b = a**b * log(a). At a = 0 with b >= 0 it is 0 * -inf or 1 * -inf: the limit from
             # a > 0 is 0 for b > 0, and PyTorch defines it as 0 for b = 0 as well.
             if isinstance(a, Tensor):
-                gb = g * ctx.output * a.log()
+                with _zero_base():
+                    gb = g * ctx.output * a.log()
                 at_zero = be.logical_and(be.equal(a.data, 0), be.greater_equal(b.data, 0))
                 gb = Where.apply(constant(ctx, at_zero), 0.0, gb)
             elif a == 0:  # 0**b is inf for b < 0, so the product there is -inf (times the sign of g)

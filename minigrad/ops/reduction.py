@@ -123,7 +123,9 @@ class Extremum(Function):
         (x,) = ctx.saved_tensors
         be = ctx.backend
         out = ctx._out_data if ctx.keepdims else be.reshape(ctx._out_data, keepdims_shape(ctx.in_shape, ctx.axes))
-        mask = be.astype(be.equal(x.data, out), x.dtype)
+        # The extrema, NaN included where the result is NaN (PyTorch's rule: the NaNs share the gradient).
+        is_nan = be.logical_and(be.not_equal(x.data, x.data), be.not_equal(out, out))
+        mask = be.astype(be.logical_or(be.equal(x.data, out), is_nan), x.dtype)
         weights = be.divide(mask, be.sum(mask, ctx.axes, True))
         return _expand_back(g, ctx) * constant(ctx, weights), None, None
 
