@@ -176,6 +176,8 @@ class NumpyBackend:
     logical_and = staticmethod(np.logical_and)
     logical_or = staticmethod(np.logical_or)
     logical_not = staticmethod(np.logical_not)
+    isnan = staticmethod(np.isnan)
+    isfinite = staticmethod(np.isfinite)
     where = staticmethod(np.where)
 
     # -- reductions -----------------------------------------------------------------------------
@@ -188,6 +190,21 @@ class NumpyBackend:
 
     def min(self, x, axis, keepdims):
         return np.minimum.reduce(x, axis=axis, keepdims=keepdims)
+
+    def prod(self, x, axis, keepdims):
+        return np.multiply.reduce(x, axis=axis, keepdims=keepdims)
+
+    def all(self, x, axis, keepdims):
+        return np.logical_and.reduce(x, axis=axis, keepdims=keepdims)
+
+    def any(self, x, axis, keepdims):
+        return np.logical_or.reduce(x, axis=axis, keepdims=keepdims)
+
+    def cumsum(self, x, axis, reverse):
+        """Running sums along one axis; ``reverse`` sums from the end (the adjoint of the forward sum)."""
+        if not reverse:
+            return np.cumsum(x, axis=axis)
+        return np.flip(np.cumsum(np.flip(x, axis), axis=axis), axis)
 
     def argmax(self, x, axis, keepdims):
         return np.argmax(x, axis=axis, keepdims=keepdims)

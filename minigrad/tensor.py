@@ -554,7 +554,7 @@ for _name in (
     "min", "logsumexp", "argmax", "argmin", "matmul", "reshape", "flatten", "permute", "transpose",
     "squeeze", "unsqueeze", "broadcast_to", "expand", "split", "chunk", "softmax", "log_softmax", "clone",
     "contiguous", "neg", "pow", "add", "sub", "mul", "div", "eq", "ne", "lt", "le", "gt", "ge", "amax", "amin",
-    "sort", "argsort", "topk", "gather",
+    "sort", "argsort", "topk", "gather", "isnan", "isfinite", "all", "any", "prod", "cumsum", "masked_fill", "norm",
 ):
     setattr(Tensor, _name, getattr(_ops, _name))
 Tensor.view = _ops.reshape

@@ -78,6 +78,7 @@ UNREGISTERED: dict[str, str] = {
     "minigrad.ops.argmax": "int64 indices: not differentiable",
     "minigrad.ops.argmin": "int64 indices: not differentiable",
     "minigrad.ops.argsort": "int64 indices: not differentiable (sort, with a spec, returns them too)",
+    **{f"minigrad.ops.{name}": "boolean output: not differentiable" for name in ("isnan", "isfinite", "all", "any")},
     "minigrad.ops.sign": "piecewise constant, returns a tensor outside the graph",
     "minigrad.ops.fill": "output independent of the input's values (no gradient flows); the out-of-place half "
                          "of fill_",
@@ -647,7 +648,67 @@ def _scatter_add_case(draw, dtype, max_size):
     return Case((x, src, index), {"dim": dim}, n=index.shape[dim] + 1)
 
 
+@st.composite
+def _prod_case(draw, dtype, max_size, zeros=False):
+    """Magnitudes in [0.5, 1.5] keep long products in range; ``zeros`` plants exact zeros (one or two per
+    row), where the gradient is the product of the other elements."""
+    shape = draw(mst.shapes(max_size=max_size))
+    x = draw(_arr(dtype, shape, -1.5, 1.5, avoid=(0.0,), margin=0.5))
+    if zeros and x.size:
+        flat = x.reshape(-1)
+        for i in draw(st.lists(st.integers(0, x.size - 1), min_size=1, max_size=2)):
+            flat[i] = 0
+    dim = None if not shape or draw(st.booleans()) else draw(st.integers(-len(shape), len(shape) - 1))
+    n = x.size if dim is None else shape[dim]
+    return Case((x,), {"dim": dim, "keepdim": draw(st.booleans())}, n=max(n, 1))
+
+
+@st.composite
+def _cumsum_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(max_size=max_size))
+    d = max(len(shape), 1)
+    dim = draw(st.integers(-d, d - 1))
+    return Case((draw(_arr(dtype, shape)),), {"dim": dim}, n=shape[dim] if shape else 1)
+
+
+@st.composite
+def _norm_case(draw, dtype, max_size):
+    p = draw(st.sampled_from(["fro", 2, 1, math.inf, -math.inf, 3, 0.5]))
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    # distinct magnitudes away from 0: |x| kinks (p = 1, inf) and ties (inf) stay out of the way
+    x = draw(_arr(dtype, shape, 0.2, 5.0, distinct=True))
+    signs = draw(mst.arrays(np.int64, shape, elements_strategy=st.sampled_from([-1, 1])))
+    x = (x * signs).astype(dtype)
+    dim = draw(_axes(len(shape)))
+    return Case((x,), {"p": p, "dim": dim, "keepdim": draw(st.booleans())}, n=_reduced(shape, dim))
+
+
+@st.composite
+def _masked_fill_case(draw, dtype, max_size):
+    sx, sm = draw(mst.broadcastable_shapes(2, max_size=max_size))
+    sm = sm[-len(sx):] if len(sm) > len(sx) else sm  # the mask broadcasts to x's shape, never beyond it
+    sm = tuple(1 if n != m else n for n, m in zip(sm, sx[len(sx) - len(sm):]))
+    mask = draw(mst.arrays(np.bool_, sm, elements_strategy=st.booleans()))
+    return Case((draw(_arr(dtype, sx)), mask), {"value": draw(st.sampled_from([0.0, -1.5, 1e4]))})
+
+
 # -- references ---------------------------------------------------------------------------------------------
+def _prod_ref(x, dim, keepdim):
+    return np.prod(x, axis=dim, keepdims=keepdim) if x.ndim else x
+
+
+def _norm_ref(x, p, dim, keepdim):
+    axis = dim if x.ndim else None
+    a = np.abs(x)
+    if p in ("fro", 2):
+        return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdim))
+    if p == math.inf:
+        return np.max(a, axis=axis, keepdims=keepdim)
+    if p == -math.inf:
+        return np.min(a, axis=axis, keepdims=keepdim)
+    return np.sum(a ** p, axis=axis, keepdims=keepdim) ** (1.0 / p)
+
+
 def _extremum_ref(values_of, index_of):
     def reference(x, keepdims=False, keepdim=False, **dims):
         (dim,) = dims.values()
@@ -815,6 +876,14 @@ SPECS: list[Spec] = [
          lambda x, axis, keepdims: np.min(x, axis, keepdims=keepdims), "exact"),
     Spec("max", ops.max, lambda d, s: _one_dim_case(d, s), _apply(ops.max), _extremum_ref(np.max, np.argmax), "exact"),
     Spec("min", ops.min, lambda d, s: _one_dim_case(d, s), _apply(ops.min), _extremum_ref(np.min, np.argmin), "exact"),
+    Spec("prod", ops.prod, lambda d, s: _prod_case(d, s), _apply(ops.prod), _prod_ref, "reduction"),
+    Spec("prod[with zeros]", ops.prod, lambda d, s: _prod_case(d, s, zeros=True), _apply(ops.prod), _prod_ref,
+         "reduction"),
+    Spec("cumsum", ops.cumsum, lambda d, s: _cumsum_case(d, s), _apply(ops.cumsum),
+         lambda x, dim: np.cumsum(x, dim) if x.ndim else x, "reduction"),
+    Spec("norm", ops.norm, lambda d, s: _norm_case(d, s), _apply(ops.norm), _norm_ref, "reduction"),
+    Spec("masked_fill", ops.masked_fill, lambda d, s: _masked_fill_case(d, s), _apply(ops.masked_fill),
+         lambda x, mask, value: np.where(mask, value, x), "exact"),
     # sorting and index-driven ops
     Spec("sort", ops.sort, lambda d, s: _sort_case(d, s), _apply(ops.sort), _sort_ref, "exact"),
     Spec("topk", ops.topk, lambda d, s: _topk_case(d, s), _apply(ops.topk), _topk_ref, "exact"),

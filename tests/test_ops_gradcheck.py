@@ -148,6 +148,20 @@ case("topk_smallest", "topk", lambda a: mg.topk(a, 3, largest=False).values, lam
 case("gather", "gather", lambda a: a.gather(1, mg.tensor([[0, 2, 2], [1, 0, 0]])), lambda r: (uniform(r, 3, 4),))
 case("scatter_add", "scatter_add", lambda a, s: mg.scatter_add(a, 0, mg.tensor([[0, 2, 0], [0, 1, 2]]), s),
      lambda r: (uniform(r, 3, 3), uniform(r, 2, 4)))
+case("prod_all", "prod", mg.prod, lambda r: (uniform(r, 2, 3, low=0.5, high=1.5),))
+case("prod_dim", "prod", lambda a: a.prod(1, keepdim=True), lambda r: (uniform(r, 3, 4),))
+case("prod_one_zero", "prod", lambda a: (a * mg.tensor([[1.0, 0.0, 1.0], [1.0, 1.0, 1.0]]).double()).prod(1),
+     lambda r: (uniform(r, 2, 3),))
+case("prod_two_zeros", "prod", lambda a: (a * mg.tensor([0.0, 1.0, 0.0, 1.0]).double()).prod(),
+     lambda r: (uniform(r, 4),))
+case("cumsum", "cumsum", lambda a: a.cumsum(0) * a, lambda r: (uniform(r, 3, 2),))
+case("masked_fill", "masked_fill", lambda a: a.masked_fill(mg.tensor(MASK[0]), 2.0) * a,
+     lambda r: (uniform(r, 3, 4),))
+case("masked_fill_tensor_value", "masked_fill", lambda a, v: a.masked_fill(mg.tensor(MASK), v),
+     lambda r: (uniform(r, 3, 4), uniform(r)))
+for _p in ("fro", 1, 3, float("inf"), -float("inf")):
+    case(f"norm_p{_p}", "norm", lambda a, p=_p: mg.norm(a, p, dim=1), lambda r: (distinct(r, 3, 4),))
+case("norm_all", "norm", mg.norm, lambda r: (uniform(r, 2, 3),))
 case("sum_dim_keepdim", "sum", lambda a: a.sum(dim=1, keepdim=True), lambda r: (uniform(r, 2, 3),))
 for _c in (0, 2):
     case(f"var_correction{_c}", "var", lambda a, c=_c: mg.var(a, 1, correction=c), lambda r: (uniform(r, 2, 4),))

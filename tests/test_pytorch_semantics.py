@@ -192,3 +192,46 @@ def test_load_of_files_not_written_by_minigrad_save_says_what_to_do(tmp_path):
     torch.save({"w": torch.ones(3)}, tmp_path / "b.pt")
     with pytest.raises(mg.SerializationError, match=r"torch.save file, not a file written by minigrad.save"):
         mg.load(tmp_path / "b.pt")
+
+
+@pytest.mark.parametrize("backend", mg.testing.available_backends())
+def test_everyday_ops_against_pytorch(backend):
+    torch = pytest.importorskip("torch")
+    values = RNG.uniform(-2, 2, (3, 4))
+    values[1, 2] = 0.0  # a zero: prod's gradient is the product of the others
+    values[2, 0] = values[2, 3] = 0.0  # two zeros in one row: that row's gradients are all 0
+    mask = RNG.random((3, 1)) < 0.5
+    pairs = {
+        "prod": (lambda a: a.prod(), lambda a: a.prod()),
+        "prod_dim": (lambda a: a.prod(1), lambda a: a.prod(1)),
+        "prod_dim0_keep": (lambda a: a.prod(0, keepdim=True), lambda a: a.prod(0, keepdim=True)),
+        "cumsum": (lambda a: a.cumsum(1), lambda a: a.cumsum(1)),
+        "cumsum_neg": (lambda a: mg.cumsum(a, dim=-2), lambda a: torch.cumsum(a, dim=-2)),
+        "masked_fill": (lambda a: a.masked_fill(mg.tensor(mask, backend=backend), -3.0),
+                        lambda a: a.masked_fill(torch.tensor(mask), -3.0)),
+        "norm": (lambda a: a.norm(), lambda a: a.norm()),
+        "norm_1_dim": (lambda a: a.norm(1, dim=1), lambda a: a.norm(1, dim=1)),
+        "norm_inf": (lambda a: a.norm(float("inf"), dim=0, keepdim=True),
+                     lambda a: a.norm(float("inf"), dim=0, keepdim=True)),
+        "norm_3": (lambda a: mg.norm(a, 3, dim=(0, 1)), lambda a: torch.norm(a, 3, dim=(0, 1))),
+    }
+    for name, (ours, theirs) in pairs.items():
+        x = mg.tensor(values, backend=backend, requires_grad=True)
+        t = torch.tensor(values, requires_grad=True)
+        out, tout = ours(x), theirs(t)
+        g = RNG.standard_normal(tuple(tout.shape))
+        out.backward(mg.tensor(g, backend=backend))
+        tout.backward(torch.tensor(g))
+        np.testing.assert_allclose(out.numpy(), tout.detach().numpy(), rtol=1e-12, err_msg=name)
+        np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-12, atol=1e-15, err_msg=name)
+    special = np.array([[0.0, np.nan, np.inf], [-np.inf, 1.0, 0.0]])
+    x, t = mg.tensor(special, backend=backend), torch.tensor(special)
+    for name in ("isnan", "isfinite"):
+        assert getattr(x, name)().tolist() == getattr(t, name)().tolist(), name
+    for name in ("all", "any"):
+        assert getattr(x, name)().item() == getattr(t, name)().item(), name
+        assert getattr(mg, name)(x, 1).tolist() == getattr(torch, name)(t, 1).tolist(), name
+        assert getattr(x, name)(dim=0, keepdim=True).tolist() == getattr(t, name)(dim=0, keepdim=True).tolist()
+    ints = mg.tensor(np.arange(1, 5))
+    assert ints.prod().dtype == np.int64 and ints.prod().item() == 24
+    assert ints.cumsum(0).tolist() == [1, 3, 6, 10]

@@ -12,11 +12,14 @@ from .arithmetic import (
     eq,
     ge,
     gt,
+    isfinite,
+    isnan,
     le,
     logical_and,
     logical_not,
     logical_or,
     lt,
+    masked_fill,
     maximum,
     minimum,
     mul,
@@ -47,7 +50,7 @@ from .elementwise import (
     sqrt,
     tanh,
 )
-from .linalg import matmul
+from .linalg import matmul, norm
 from .movement import (
     broadcast_copy,
     broadcast_to,
@@ -72,7 +75,24 @@ from .movement import (
     transpose,
     unsqueeze,
 )
-from .reduction import amax, amin, argmax, argmin, logsumexp, max, mean, min, std, sum, sum_to, var
+from .reduction import (
+    all,
+    amax,
+    amin,
+    any,
+    argmax,
+    argmin,
+    cumsum,
+    logsumexp,
+    max,
+    mean,
+    min,
+    prod,
+    std,
+    sum,
+    sum_to,
+    var,
+)
 from .softmax import log_softmax, softmax
 from .sorting import argsort, sort, topk
 
@@ -83,17 +103,17 @@ OPS = {
         gelu, softplus, clip, maximum, minimum, where, erf, sum, mean, var, std, max, min, logsumexp, matmul,
         reshape, flatten, permute, transpose, squeeze, unsqueeze, broadcast_to, expand, concatenate, stack,
         split, pad, getitem, index_put, softmax, log_softmax, clone, cast, to_backend, sum_to, amax, amin,
-        gather, scatter_add, sort, topk,
+        gather, scatter_add, sort, topk, prod, cumsum, masked_fill, norm,
     )
 }
 
 __all__ = [
-    "OPS", "abs", "add", "amax", "amin", "argmax", "argmin", "argsort", "broadcast_copy", "broadcast_to",
-    "cast", "cat", "chunk", "clamp", "clip", "clone", "concatenate", "contiguous", "cos", "div", "eq", "erf",
-    "exp", "expand", "fill", "flatten", "gather", "ge", "gelu", "getitem", "gt", "index_put", "le",
-    "leaky_relu", "log", "log_softmax", "logical_and", "logical_not", "logical_or", "logsumexp", "lt",
-    "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne", "neg", "pad", "permute", "pow", "relu",
-    "reshape", "rsqrt", "scatter_add", "sigmoid", "sign", "sin", "softmax", "softplus", "sort", "split",
-    "sqrt", "squeeze", "stack", "std", "sub", "sum", "sum_to", "tanh", "to_backend", "topk", "transpose",
-    "unsqueeze", "var", "where",
+    "OPS", "abs", "add", "all", "amax", "amin", "any", "argmax", "argmin", "argsort", "broadcast_copy",
+    "broadcast_to", "cast", "cat", "chunk", "clamp", "clip", "clone", "concatenate", "contiguous", "cos",
+    "cumsum", "div", "eq", "erf", "exp", "expand", "fill", "flatten", "gather", "ge", "gelu", "getitem", "gt",
+    "index_put", "isfinite", "isnan", "le", "leaky_relu", "log", "log_softmax", "logical_and", "logical_not",
+    "logical_or", "logsumexp", "lt", "masked_fill", "matmul", "max", "maximum", "mean", "min", "minimum",
+    "mul", "ne", "neg", "norm", "pad", "permute", "pow", "prod", "relu", "reshape", "rsqrt", "scatter_add",
+    "sigmoid", "sign", "sin", "softmax", "softplus", "sort", "split", "sqrt", "squeeze", "stack", "std",
+    "sub", "sum", "sum_to", "tanh", "to_backend", "topk", "transpose", "unsqueeze", "var", "where",
 ]

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from ..errors import ShapeError
 from ..function import Function
 from ..tensor import Tensor
 from ._common import binary_operands, constant, data
@@ -260,6 +261,31 @@ def where(condition, a, b) -> Tensor:
     return Where.apply(condition, a, b)
 
 
+def masked_fill(x: Tensor, mask: Tensor, value) -> Tensor:
+    """PyTorch's ``masked_fill`` (out of place): ``value`` where the bool ``mask`` (broadcast to ``x``'s shape)
+    holds, else ``x``; keeps ``x``'s dtype. The gradient flows to ``x`` where the mask is false, and to a tensor
+    ``value`` (0-d) from where it is true."""
+    from ..tensor import tensor
+
+    if not isinstance(mask, Tensor) or mask.dtype.kind != "b":
+        raise TypeError(f"masked_fill: mask must be a bool tensor, got "
+                        f"{mask.dtype.name if isinstance(mask, Tensor) else type(mask).__name__}")
+    try:
+        fits = np.broadcast_shapes(mask.shape, x.shape) == x.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ShapeError(f"masked_fill: a mask of shape {mask.shape} does not broadcast to the tensor's shape "
+                         f"{x.shape}")
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise ShapeError(f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
+        value = value.astype(x.dtype)
+    else:
+        value = tensor(value, dtype=x.dtype, backend=x.backend)
+    return Where.apply(mask, value, x)
+
+
 # -- comparisons and logic: bool results, no gradient -------------------------------------------------
 def _compare(name: str, a, b) -> Tensor:
     a, b = binary_operands(a, b)
@@ -319,3 +345,13 @@ def logical_or(a, b) -> Tensor:
 
 def logical_not(x: Tensor) -> Tensor:
     return Tensor(x._backend.logical_not(x.data), x._backend)
+
+
+def isnan(x: Tensor) -> Tensor:
+    """Where ``x`` is NaN (bool, no gradient)."""
+    return Tensor(x._backend.asarray(x._backend.isnan(x.data)), x._backend)
+
+
+def isfinite(x: Tensor) -> Tensor:
+    """Where ``x`` is neither NaN nor infinite (bool, no gradient)."""
+    return Tensor(x._backend.asarray(x._backend.isfinite(x.data)), x._backend)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import ShapeError
 from ..function import Function
 from ..tensor import Tensor
-from ._common import as_operand, binary_operands
+from ._common import as_operand, binary_operands, constant, keepdims_shape, normalize_axis
+from .arithmetic import where
+from .reduction import amax, amin, sum
 
 
 class MatMul(Function):
@@ -84,3 +88,54 @@ def matmul(a, b) -> Tensor:
         except ValueError:
             raise ShapeError(f"matmul: batch dimensions of {a.shape} and {b.shape} do not broadcast") from None
     return MatMul.apply(a, b, False, False)
+
+
+class EuclideanNorm(Function):
+    """sqrt(sum(x²)) over ``axes``; the gradient x / norm is 0 where the norm is 0 (as PyTorch)."""
+
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdims):
+        ctx.save_for_backward(x)
+        ctx.axes, ctx.keepdims = axes, keepdims
+        be = ctx.backend
+        return be.sqrt(be.sum(be.multiply(x.data, x.data), axes, keepdims))
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        out = ctx.output
+        if not ctx.keepdims:
+            shape = keepdims_shape(x.shape, ctx.axes)
+            g, out = g.reshape(shape), out.reshape(shape)
+        zero = constant(ctx, ctx.backend.equal(out.data, 0))
+        return where(zero, 0.0, g / where(zero, 1.0, out)) * x, None, None
+
+
+def norm(x: Tensor, p="fro", dim=None, keepdim: bool = False) -> Tensor:
+    """PyTorch's ``norm``: the vector norm of the elements (all, or along ``dim``: an int or a tuple).
+
+    ``p``: 2 or ``"fro"`` (Euclidean), 1, ``inf``/``-inf`` (largest/smallest magnitude; ties share the gradient
+    evenly), or any other number (``sum(|x|**p) ** (1/p)``). Differentiable to any order; the gradient of the
+    2-norm at 0 is 0.
+    """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"norm: expected a tensor, got {type(x).__name__}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"norm: needs a floating-point tensor, got {x.dtype.name}; use .float() first")
+    axes = normalize_axis(dim, x.ndim, "norm") if dim is not None and x.ndim else None
+    if p == "fro" or p == 2:
+        return EuclideanNorm.apply(x, axes, bool(keepdim))
+    if isinstance(p, str) or isinstance(p, bool) or not isinstance(p, (int, float)):
+        raise ValueError(f"norm: p must be a number, inf, -inf or 'fro', got {p!r} ('nuc' is not supported)")
+    magnitude = x.abs()
+    if p == math.inf:
+        return amax(magnitude, axes, keepdim)
+    if p == -math.inf:
+        return amin(magnitude, axes, keepdim)
+    if p == 1:
+        return sum(magnitude, axes, keepdim)
+    if p == 0:
+        return sum((x != 0).astype(x.dtype), axes, keepdim)
+    return sum(magnitude ** p, axes, keepdim) ** (1.0 / p)

@@ -1,4 +1,5 @@
-"""Reductions over axes: sum, mean, var, std, max, min, amax, amin, logsumexp, argmax, argmin."""
+"""Reductions over axes: sum, mean, var, std, max, min, amax, amin, prod, cumsum, all, any, logsumexp, argmax,
+argmin."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from .. import return_types
 from ..function import Function
 from ..tensor import Tensor
 from ._common import constant, keepdims_shape, normalize_axis, pick_axis, pick_keepdims
-from .arithmetic import maximum, minimum
+from .arithmetic import maximum, minimum, where
 from .movement import gather
 
 _COPY_BELOW = 1 << 14  # elements; a broadcast view costs ~2 us to build, a copy of this size about as much
@@ -140,6 +141,55 @@ class Min(Extremum):
     """Minimum over ``axes``."""
 
     kernel = "min"
+
+
+class Prod(Function):
+    """Product along one axis. Its gradient is the product of the other elements: ``out / x`` where no
+    element is zero, else computed directly (so zeros give PyTorch's exact gradients, to any order)."""
+
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, x, axis, keepdims):
+        ctx.save_for_backward(x)
+        ctx.axis, ctx.keepdims = axis, keepdims
+        return ctx.backend.prod(x.data, axis, keepdims)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        be, axis = ctx.backend, ctx.axis
+        out = ctx.output
+        if not ctx.keepdims:
+            g, out = g.unsqueeze(axis), out.unsqueeze(axis)
+        if not bool(be.to_numpy(be.any(be.equal(x.data, 0), None, False))):
+            return g * out / x, None, None
+        return g * _product_of_others(x, axis), None, None
+
+
+def _product_of_others(x: Tensor, axis: int) -> Tensor:
+    """For each element, the product of the others along ``axis``: each row repeated n times with the
+    element's own place set to 1, then multiplied out (O(n²), only used when the row holds a zero)."""
+    be = x._backend
+    moved = x.transpose(axis, -1) if axis != x.ndim - 1 else x
+    n = moved.shape[-1]
+    rows = moved.unsqueeze(-2).expand(*moved.shape[:-1], n, n)
+    own = constant(be, be.eye(n, n, np.dtype(bool)))
+    others = Prod.apply(where(own, 1.0, rows), rows.ndim - 1, False)
+    return others.transpose(axis, -1) if axis != x.ndim - 1 else others
+
+
+class Cumsum(Function):
+    """Running sum along ``axis`` (``reverse``: from the end); each direction is the other's backward."""
+
+    @staticmethod
+    def forward(ctx, x, axis, reverse):
+        ctx.axis, ctx.reverse = axis, reverse
+        return ctx.backend.cumsum(x.data, axis, reverse)
+
+    @staticmethod
+    def backward(ctx, g):
+        return Cumsum.apply(g, ctx.axis, not ctx.reverse), None, None
 
 
 class LogSumExp(Function):
@@ -293,6 +343,59 @@ def _with_indices(name: str, x: Tensor, axis: int, keepdim: bool):
 def logsumexp(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
     """log(sum(exp(x))) over ``axis``, stable for large magnitudes."""
     return _reduce(LogSumExp, "logsumexp", x, axis, keepdims, dim, keepdim)
+
+
+def prod(x: Tensor, dim: int | None = None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """Product of all elements, or along one ``dim`` (PyTorch's ``prod``); integer and bool tensors give int64.
+    Zeros get exact gradients (the product of the other elements)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"prod: expected a tensor, got {type(x).__name__}")
+    dim = pick_axis(dim, axis)
+    keep = pick_keepdims(keepdim, keepdims)
+    if x.dtype.kind != "f":
+        x = x.long()
+    if dim is None:
+        out = Prod.apply(x.reshape(-1), 0, False)
+        return out.reshape((1,) * x.ndim) if keep else out
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"prod: dim must be one int (PyTorch's prod takes one dimension), got {dim!r}")
+    (dim,) = normalize_axis(int(dim), x.ndim, "prod")
+    if x.ndim == 0:
+        return x.clone()
+    return Prod.apply(x, dim, keep)
+
+
+def cumsum(x: Tensor, dim: int, *, dtype=None) -> Tensor:
+    """Running sum along ``dim`` (PyTorch's ``cumsum``); integer and bool tensors give int64 unless ``dtype``."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"cumsum: expected a tensor, got {type(x).__name__}")
+    if dtype is not None:
+        x = x.astype(dtype)
+    elif x.dtype.kind != "f":
+        x = x.long()
+    (dim,) = normalize_axis(dim, x.ndim, "cumsum")
+    if x.ndim == 0:
+        return x.clone()
+    return Cumsum.apply(x, dim, False)
+
+
+def _logical_reduce(name: str, x: Tensor, dim, keepdim: bool) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected a tensor, got {type(x).__name__}")
+    be = x._backend
+    data = x.data if x.dtype.kind == "b" else be.not_equal(x.data, 0)
+    axes = None if dim is None or x.ndim == 0 else normalize_axis(dim, x.ndim, name)
+    return Tensor(be.asarray(getattr(be, name)(data, axes, bool(keepdim))), be)
+
+
+def all(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """Whether every element (along ``dim``) is true / non-zero (bool, no gradient)."""
+    return _logical_reduce("all", x, dim, keepdim)
+
+
+def any(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """Whether some element (along ``dim``) is true / non-zero (bool, no gradient)."""
+    return _logical_reduce("any", x, dim, keepdim)
 
 
 def _arg(name: str, x: Tensor, axis, keepdims, dim, keepdim) -> Tensor:
