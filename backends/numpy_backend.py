@@ -97,6 +97,13 @@ class NumpyBackend:
     def manual_seed(self, seed: int) -> None:
         self._rng = np.random.default_rng(seed)
 
+    def get_rng_state(self) -> dict:
+        """The generator's state as plain JSON-able data."""
+        return self._rng.bit_generator.state
+
+    def set_rng_state(self, state: dict) -> None:
+        self._rng.bit_generator.state = state
+
     def rand(self, shape, dtype):
         return self._rng.random(shape, dtype=np.float64).astype(dtype, copy=False)
 

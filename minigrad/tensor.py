@@ -249,6 +249,20 @@ class Tensor:
         if self.grad_fn is not None:
             self.grad_fn._retained = weakref.ref(self)
 
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` each time this tensor's gradient is computed; a hook that returns a tensor
+        replaces the gradient (for the leaf's ``.grad`` and for everything upstream). Returns a handle whose
+        ``remove()`` unregisters it."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: the tensor does not require grad, so no gradient will reach it")
+        from .function import _edge
+        from .hooks import add_hook
+
+        node = _edge(self)
+        if node._hooks is None:
+            node._hooks = {}
+        return add_hook(node._hooks, hook)
+
     @property
     def retains_grad(self) -> bool:
         retained = self.grad_fn._retained if self.grad_fn is not None else None

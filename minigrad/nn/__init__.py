@@ -3,7 +3,7 @@
 Modules are documented in ``docs/nn.md``; differences from PyTorch are listed there.
 """
 
-from . import functional, init
+from . import functional, init, utils
 from .containers import ModuleList, Sequential
 from .layers import (
     GELU,
@@ -30,7 +30,7 @@ __all__ = [
     "GELU", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "Conv2d",
     "CrossEntropyLoss", "Dropout", "Flatten", "Identity", "IncompatibleKeys", "LayerNorm", "LeakyReLU", "Linear",
     "LogSoftmax", "MSELoss", "MaxPool2d", "Module", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential",
-    "Sigmoid", "Softmax", "Softplus", "StateDictError", "Tanh", "functional", "init",
+    "Sigmoid", "Softmax", "Softplus", "StateDictError", "Tanh", "functional", "init", "utils",
 ]
 
 _LAZY = {"BatchNorm1d": ".batchnorm", "BatchNorm2d": ".batchnorm", "BatchNorm3d": ".batchnorm"}
