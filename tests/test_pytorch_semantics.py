@@ -235,3 +235,13 @@ def test_everyday_ops_against_pytorch(backend):
     ints = mg.tensor(np.arange(1, 5))
     assert ints.prod().dtype == np.int64 and ints.prod().item() == 24
     assert ints.cumsum(0).tolist() == [1, 3, 6, 10]
+
+
+def test_pad_takes_pytorchs_positional_order():
+    x = mg.ones(1, 2)
+    assert mg.pad(x, (1, 0), "constant", 2.0).tolist() == [[2.0, 1.0, 1.0]]
+    assert mg.pad(x, (0, 1), value=3.0).tolist() == [[1.0, 1.0, 3.0]]
+    with pytest.raises(TypeError, match="value=..."):
+        mg.pad(x, (1, 1), 0.5)  # PyTorch reads the third argument as the mode
+    with pytest.raises(NotImplementedError, match="constant"):
+        mg.pad(x, (1, 1), "reflect")

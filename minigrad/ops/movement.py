@@ -437,8 +437,15 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple:
     return split(x, -(-length // chunks), dim)
 
 
-def pad(x: Tensor, pad: tuple, value: float = 0.0) -> Tensor:
-    """Constant padding with PyTorch's ``F.pad`` order: (last_before, last_after, prev_before, ...)."""
+def pad(x: Tensor, pad: tuple, mode: str = "constant", value: float | None = None) -> Tensor:
+    """Constant padding with PyTorch's ``F.pad`` signature and order: (last_before, last_after, prev_before,
+    ...). Only ``mode="constant"``; the fill ``value`` (default 0) is the fourth argument, as in PyTorch."""
+    if mode != "constant":
+        raise (NotImplementedError if isinstance(mode, str) else TypeError)(
+            f"pad: mode must be 'constant' (the only mode supported), got {mode!r}; pass the fill value as "
+            "value=..., PyTorch's F.pad(input, pad, mode, value)"
+        )
+    value = 0.0 if value is None else value
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
         raise ValueError(f"pad: needs pairs for at most {x.ndim} dimensions, got {pad}")
