@@ -245,3 +245,58 @@ def test_pad_takes_pytorchs_positional_order():
         mg.pad(x, (1, 1), 0.5)  # PyTorch reads the third argument as the mode
     with pytest.raises(NotImplementedError, match="constant"):
         mg.pad(x, (1, 1), "reflect")
+
+
+# Every method that takes a dimension, in PyTorch's spellings (positional, dim=, keepdim=): same result as
+# PyTorch, or (for names PyTorch lacks) a clear error. Methods are called identically on both sides.
+DIM_CALLS = [
+    ("sum", (1,), {}), ("sum", (), {"dim": (0, 2), "keepdim": True}), ("sum", (1, True), {}),
+    ("mean", (-1,), {"keepdim": True}), ("mean", (), {"dim": 0}),
+    ("var", (1,), {}), ("var", (1, False), {}), ("var", (), {"dim": 2, "unbiased": False, "keepdim": True}),
+    ("var", (), {"dim": 0, "correction": 0}), ("std", (2, True, True), {}), ("std", (), {"dim": (0, 1)}),
+    ("logsumexp", (1,), {}), ("logsumexp", (), {"dim": 2, "keepdim": True}),
+    ("argmax", (1,), {}), ("argmax", (), {"dim": 2, "keepdim": True}), ("argmin", (0,), {}),
+    ("max", (1,), {}), ("max", (), {"dim": 2, "keepdim": True}), ("max", (1, True), {}), ("max", (), {}),
+    ("min", (0,), {}), ("min", (), {"dim": -1}),
+    ("amax", ((0, 2),), {}), ("amax", (), {"dim": 1, "keepdim": True}), ("amin", (-1,), {}),
+    ("prod", (1,), {}), ("prod", (), {"dim": 2, "keepdim": True}), ("cumsum", (1,), {}), ("cumsum", (), {"dim": 0}),
+    ("softmax", (1,), {}), ("softmax", (), {"dim": -1}), ("log_softmax", (0,), {}),
+    ("sort", (1,), {}), ("sort", (), {"dim": 0, "descending": True}), ("argsort", (), {"dim": 2}),
+    ("topk", (2,), {}), ("topk", (2, 1), {"largest": False}),
+    ("norm", (), {"dim": 1}), ("norm", (1, 2), {}), ("norm", (2, (0, 1), True), {}),
+    ("squeeze", (), {"dim": 1}), ("unsqueeze", (), {"dim": 3}), ("flatten", (1,), {}),
+    ("transpose", (0, 2), {}), ("split", (2,), {"dim": 2}), ("chunk", (2,), {"dim": 1}),
+    ("all", (), {"dim": 1}), ("any", (2, True), {}),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "kwargs"), DIM_CALLS, ids=lambda v: repr(v)[:30])
+def test_methods_with_a_dim_agree_with_pytorch(name, args, kwargs):
+    torch = pytest.importorskip("torch")
+    values = RNG.permutation(24).reshape(2, 3, 4) * 0.25 - 2.9  # distinct: no ties in max/sort
+    if name in ("squeeze",):
+        values = values[:, :1]
+    if name in ("all", "any"):
+        values = values > 0
+    ours = getattr(mg.tensor(values), name)(*args, **kwargs)
+    theirs = getattr(torch.tensor(values), name)(*args, **kwargs)
+    ours = tuple(ours) if isinstance(ours, tuple) else (ours,)
+    theirs = tuple(theirs) if isinstance(theirs, tuple) else (theirs,)
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        assert a.shape == tuple(b.shape)
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12)
+
+
+def test_torch_keyword_aliases_on_functions():
+    torch = pytest.importorskip("torch")
+    values = RNG.standard_normal((2, 3))
+    x, t = mg.tensor(values), torch.tensor(values)
+    np.testing.assert_allclose(mg.cat([x, x], dim=1).numpy(), torch.cat([t, t], dim=1).numpy())
+    np.testing.assert_allclose(mg.stack([x, x], dim=2).numpy(), torch.stack([t, t], dim=2).numpy())
+    np.testing.assert_allclose(mg.softmax(x, dim=0).numpy(), torch.softmax(t, dim=0).numpy())
+    np.testing.assert_allclose(mg.nn.functional.log_softmax(x, dim=1).numpy(),
+                               torch.nn.functional.log_softmax(t, dim=1).numpy())
+    for ours, theirs in zip(mg.split(x, [1, 2], dim=1), torch.split(t, [1, 2], dim=1)):
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy())
+    assert mg.argmax(x).item() == torch.argmax(t).item()

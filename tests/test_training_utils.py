@@ -153,3 +153,44 @@ def test_rng_state_round_trip_and_errors():
         mg.set_rng_state(mg.zeros(3))
     with pytest.raises(ValueError, match="not a state"):
         mg.set_rng_state(np.frombuffer(b"{}", dtype=np.uint8))
+
+
+@pytest.mark.parametrize("backend", mg.testing.available_backends())
+def test_ported_mlp_with_clipping_topk_and_max_matches_torch_step_for_step(backend):
+    """A training loop written as a PyTorch user would (clip_grad_norm_, AdamW, ``values, idx = out.max(1)``
+    for accuracy, ``topk`` for top-2 accuracy), run side by side with PyTorch in float64."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    x, y = rng.standard_normal((16, 5)), rng.integers(0, 3, 16)
+    model = nn.Sequential(nn.Linear(5, 8, dtype="float64", backend=backend), nn.Tanh(),
+                          nn.Linear(8, 3, dtype="float64", backend=backend))
+    tmodel = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)).double()
+    with torch.no_grad():
+        for p, tp in zip(model.parameters(), tmodel.parameters()):
+            tp.copy_(torch.tensor(p.numpy()))
+    opt = optim.AdamW(model.parameters(), lr=0.05)
+    topt = torch.optim.AdamW(tmodel.parameters(), lr=0.05)
+    xs, ys = mg.tensor(x, backend=backend), mg.tensor(y, backend=backend)
+    txs, tys = torch.tensor(x), torch.tensor(y)
+    for _ in range(5):
+        opt.zero_grad()
+        topt.zero_grad()
+        out, tout = model(xs), tmodel(txs)
+        loss = nn.functional.cross_entropy(out, ys)
+        tloss = torch.nn.functional.cross_entropy(tout, tys)
+        loss.backward()
+        tloss.backward()
+        norm = nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+        tnorm = torch.nn.utils.clip_grad_norm_(tmodel.parameters(), 0.5)
+        opt.step()
+        topt.step()
+        assert loss.item() == pytest.approx(tloss.item(), rel=1e-10)
+        assert norm.item() == pytest.approx(tnorm.item(), rel=1e-10)
+        _, predicted = out.max(1)
+        _, tpredicted = tout.max(1)
+        assert predicted.tolist() == tpredicted.tolist()
+        top2 = (out.topk(2, dim=1).indices == ys.unsqueeze(1)).any(1).float().mean().item()
+        ttop2 = (tout.topk(2, dim=1).indices == tys.unsqueeze(1)).any(1).double().mean().item()
+        assert top2 == ttop2
+    for p, tp in zip(model.parameters(), tmodel.parameters()):
+        np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-9, atol=1e-12)
