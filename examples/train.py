@@ -9,13 +9,15 @@ cross-entropy loss. Prints the accuracy on a held-out 20% of the data (stratifie
 
 Reproducibility: ``minigrad.manual_seed(--seed)`` fixes the initialisation, and epoch ``e`` is shuffled with
 seed ``(--seed, e)``, so a run resumed from a checkpoint sees the same batches as an uninterrupted one.
-The checkpoint (``--save``) is a ``minigrad.save`` archive: model and optimizer state dicts plus the epoch;
+The checkpoint (``--save``) is a ``minigrad.save`` archive: model and optimizer state dicts, the random-number
+state (``minigrad.get_rng_state``, so random layers such as Dropout would resume exactly) plus the epoch;
 the cosine learning-rate schedule spans ``--epochs``, and a resumed run rejoins it where it stands.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -64,6 +66,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.resume and not args.save:
         p.error("--resume needs --save PATH (the checkpoint to load and update)")
+    if args.resume and not os.path.isfile(args.save):
+        p.error(f"--resume: no checkpoint at {args.save}; run once without --resume to create it")
     if args.epochs is None:
         args.epochs = 2 if args.quick else 20
     return args
@@ -87,10 +91,15 @@ def main(argv: list[str] | None = None) -> float:
 
     first_epoch = 0
     if args.resume:
-        checkpoint = minigrad.load(args.save)
+        try:
+            checkpoint = minigrad.load(args.save)
+        except minigrad.SerializationError as exc:
+            raise SystemExit(f"train.py: error: --resume: cannot read the checkpoint: {exc}") from None
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         first_epoch = int(checkpoint["epoch"])
+        if "rng" in checkpoint:  # (older checkpoints have none)
+            minigrad.set_rng_state(checkpoint["rng"])
         print(f"resumed from {args.save} at epoch {first_epoch} "
               f"(held-out accuracy then {checkpoint['accuracy']:.2%})")
     # The cosine schedule spans --epochs; a resumed run rejoins it at its step (closed form from initial_lr).
@@ -125,7 +134,7 @@ def main(argv: list[str] | None = None) -> float:
           f"{elapsed:.1f} s")
     if args.save:
         minigrad.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                       "epoch": max(args.epochs, first_epoch),
+                       "rng": minigrad.get_rng_state(), "epoch": max(args.epochs, first_epoch),
                        "accuracy": acc, "fused": args.fused, "seed": args.seed}, args.save)
         print(f"saved {args.save}")
     return acc

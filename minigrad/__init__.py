@@ -15,6 +15,7 @@ from .creation import (
     from_numpy,
     full,
     full_like,
+    get_rng_state,
     linspace,
     manual_seed,
     ones,
@@ -24,6 +25,7 @@ from .creation import (
     randint,
     randn,
     randn_like,
+    set_rng_state,
     zeros,
     zeros_like,
 )
@@ -66,10 +68,10 @@ __all__ = [
     "BackendUnavailableError", "Function", "GradcheckError", "GradcheckReport", "InplaceError", "MinigradError",
     "ShapeError", "Tensor", "UnknownBackendError", "__version__", "arange", "backend", "backends", "bool",
     "bool_", "detect_anomaly", "empty", "empty_like", "enable_grad", "eye", "float32", "float64", "from_numpy",
-    "full", "full_like", "get_backend", "grad", "gradcheck", "gradgradcheck", "int32", "int64",
+    "full", "full_like", "get_backend", "get_rng_state", "grad", "gradcheck", "gradgradcheck", "int32", "int64",
     "is_anomaly_enabled", "is_grad_enabled", "linspace", "manual_seed", "no_grad", "ones", "ones_like", "rand",
     "rand_like", "randint", "randn", "randn_like", "set_backend", "set_detect_anomaly", "set_grad_enabled",
-    "tensor", "uint8", "zeros", "zeros_like",
+    "set_rng_state", "tensor", "uint8", "zeros", "zeros_like",
     *sorted(_OPS_TOP_LEVEL),
 ]
 

@@ -134,3 +134,20 @@ def manual_seed(seed: int) -> None:
     _seed = int(seed)
     for backend in _loaded.values():
         backend.manual_seed(_seed)
+
+
+def get_rng_state() -> dict:
+    """Every loaded backend's generator state, and the seed that backends loaded later will get."""
+    return {"seed": _seed, "backends": {name: backend.get_rng_state() for name, backend in _loaded.items()}}
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore what ``get_rng_state`` returned (loading the backends it names)."""
+    global _seed
+    saved = state["backends"]
+    for name, backend_state in saved.items():
+        load(name).set_rng_state(backend_state)
+    _seed = state["seed"]
+    for name, backend in _loaded.items():
+        if name not in saved and _seed is not None:
+            backend.manual_seed(_seed)  # loaded since: back to how it starts when loaded after the seed

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from . import backends as _backends
@@ -131,3 +133,23 @@ def randn_like(x: Tensor, dtype=None, requires_grad=False, backend=None) -> Tens
 def manual_seed(seed: int) -> None:
     """Seed the random numbers of every backend, for reproducible runs."""
     _backends.manual_seed(seed)
+
+
+def get_rng_state() -> Tensor:
+    """The random-number state of every backend, as a uint8 tensor (as PyTorch's ``get_rng_state``): save it
+    with a checkpoint and pass it to ``set_rng_state`` to resume the same random stream (dropout masks, ...)."""
+    encoded = json.dumps(_backends.get_rng_state(), sort_keys=True).encode("utf-8")
+    return from_numpy(np.frombuffer(encoded, dtype=np.uint8).copy(), backend="numpy")
+
+
+def set_rng_state(state) -> None:
+    """Restore a state returned by ``get_rng_state`` (a uint8 tensor or array, on any backend)."""
+    host = state.numpy() if isinstance(state, Tensor) else np.asarray(state)
+    if host.dtype != np.uint8 or host.ndim != 1:
+        raise TypeError(f"set_rng_state: expected the 1-d uint8 tensor get_rng_state returned, got "
+                        f"{host.dtype} of shape {host.shape}")
+    try:
+        decoded = json.loads(host.tobytes().decode("utf-8"))
+        _backends.set_rng_state(decoded)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"set_rng_state: not a state from get_rng_state ({exc})") from None

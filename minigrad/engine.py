@@ -119,6 +119,8 @@ def _run(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate):
     try:
         while ready:
             node, g = ready.pop()
+            if node._hooks and g is not None:
+                g = _run_hooks(node, g)
             if captures and node in captures:
                 captures[node] = g
             if node.__class__ is AccumulateGrad:
@@ -174,6 +176,20 @@ def _run(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate):
     finally:
         _enabled.reset(token)
     return captures
+
+
+def _run_hooks(node, g: Tensor) -> Tensor:
+    """The tensor's gradient hooks, in registration order; a hook may return a replacement gradient."""
+    for hook in tuple(node._hooks.values()):
+        result = hook(g)
+        if result is not None:
+            if not isinstance(result, Tensor) or result.shape != g.shape or result._backend is not g._backend:
+                raise RuntimeError(
+                    f"a gradient hook must return None or a tensor like the gradient ({g.shape} {g.dtype.name} "
+                    f"on {g.backend!r}), got {getattr(result, 'shape', type(result).__name__)}"
+                )
+            g = result
+    return g
 
 
 def _as_gradients(node: Function, grads) -> tuple:

@@ -31,12 +31,13 @@ class AccumulateGrad:
     cycle; a leaf nobody holds any more has no ``.grad`` to fill.
     """
 
-    __slots__ = ("leaf_ref",)
+    __slots__ = ("leaf_ref", "_hooks")
     next = ()
     next_functions = ()
 
     def __init__(self, leaf: Tensor) -> None:
         self.leaf_ref = weakref.ref(leaf)
+        self._hooks = None  # the leaf's gradient hooks (Tensor.register_hook)
 
     @property
     def leaf(self) -> Tensor | None:
@@ -62,6 +63,7 @@ class Function:
     save_output = False  # set by ops whose backward reads their own output (ctx.output)
     is_view = False  # set by ops whose output may share memory with their first input
     _retained = None
+    _hooks = None  # gradient hooks of this node's output (Tensor.register_hook), run before its backward
     _saved = ()
     _freed = False
     output_backend = None  # set by forward when the output lives on another backend (``to``)
@@ -225,6 +227,7 @@ class OutputSlot:
     op's node as a ``Gradients`` with only its slot filled, and the engine sums those per node."""
 
     _retained = None
+    _hooks = None  # gradient hooks of this output (Tensor.register_hook)
 
     def __init__(self, node: Function, index: int) -> None:
         self.next = (node,)

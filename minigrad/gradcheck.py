@@ -31,18 +31,20 @@ class GradcheckReport:
     atol: float = 0.0
     rtol: float = 0.0
     max_abs_error: float = 0.0
+    check: str = "gradcheck"  # or "gradgradcheck (second-order check)"
+    legend: str = ""  # what "output i" and "input j" refer to, where it is not the function's own
 
     def __bool__(self) -> bool:
         return self.passed
 
     def message(self) -> str:
         if self.passed:
-            return f"gradcheck passed (max |analytic - numeric| = {self.max_abs_error:.3g})"
+            return f"{self.check} passed (max |analytic - numeric| = {self.max_abs_error:.3g})"
         return (
-            f"gradcheck failed: d(output {self.output_index}{list(self.output_element)}) / "
+            f"{self.check} failed: d(output {self.output_index}{list(self.output_element)}) / "
             f"d(input {self.input_index}{list(self.input_element)}): analytic {self.analytic!r} vs numeric "
             f"{self.numeric!r}, |difference| {abs(self.analytic - self.numeric):.3g} exceeds "
-            f"atol {self.atol:g} + rtol {self.rtol:g} * |numeric|"
+            f"atol {self.atol:g} + rtol {self.rtol:g} * |numeric|" + (f". {self.legend}" if self.legend else "")
         )
 
 
@@ -114,6 +116,7 @@ def gradcheck(fn: Callable, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rt
                 "(use .double())"
             )
     outputs = _outputs(fn, inputs)
+    _check_deterministic(fn, inputs, outputs)
     numeric = _numeric_jacobians(fn, inputs, wrt, outputs, eps)
     analytic = _analytic_jacobians(fn, inputs, wrt, outputs)
     report = GradcheckReport(passed=True, atol=atol, rtol=rtol)
@@ -139,6 +142,22 @@ def gradcheck(fn: Callable, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rt
     if not report.passed and raise_exception:
         raise GradcheckError(report.message(), report)
     return report
+
+
+def _check_deterministic(fn: Callable, inputs: tuple, outputs: tuple) -> None:
+    """Finite differences assume the same input gives the same output: a function that draws random numbers
+    (dropout in training mode, randn inside) would be reported as a wrong gradient instead."""
+    again = _outputs(fn, inputs)
+    for i, (first, second) in enumerate(zip(outputs, again)):
+        a, b = _host(first), _host(second)
+        if a.shape != b.shape or not np.array_equal(a, b, equal_nan=True):
+            change = f"max |difference| {np.max(np.abs(a - b)):.3g}" if a.shape == b.shape else "its shape"
+            raise GradcheckError(
+                f"gradcheck: the function is not deterministic: output {i} changed between two calls with the "
+                f"same inputs ({change}), so finite differences cannot check its gradient. Make it "
+                "deterministic (no random numbers inside, e.g. dropout in eval mode or a fixed mask)",
+                GradcheckReport(passed=False, output_index=i),
+            )
 
 
 def gradgradcheck(fn: Callable, inputs, grad_outputs: Sequence[Tensor] | None = None, *, eps: float = 1e-6,
@@ -168,5 +187,14 @@ def gradgradcheck(fn: Callable, inputs, grad_outputs: Sequence[Tensor] | None = 
                       create_graph=True, allow_unused=True)
         return tuple(g if g is not None else xs[i] * 0 for i, g in zip(wrt, grads))
 
-    return gradcheck(first_derivative, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
-                     raise_exception=raise_exception)
+    report = gradcheck(first_derivative, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
+                       raise_exception=False)
+    report.check = "gradgradcheck (second-order check)"
+    report.legend = (
+        f"Here output k is the gradient (the vector-Jacobian product with the upstream gradients v) with respect "
+        f"to the k-th input that requires grad (inputs {wrt}); input j < {n} is the function's input j, input "
+        f"j >= {n} is the upstream gradient v of output j - {n}"
+    )
+    if not report.passed and raise_exception:
+        raise GradcheckError(report.message(), report)
+    return report

@@ -171,11 +171,15 @@ def _load(f: IO[bytes], name: str, target, max_bytes: int) -> Any:
     archive_size = f.seek(0, os.SEEK_END)
     f.seek(0)
     if head[:1] == b"\x80":
-        raise bad("this is pickled data; minigrad never unpickles (files must come from minigrad.save)")
+        raise bad("this is pickled data (pickle, or torch.save's legacy format), not a file written by "
+                  "minigrad.save; minigrad never unpickles. Convert it where it was made: save the arrays with "
+                  "numpy.savez, then use minigrad.from_numpy on numpy.load's arrays")
     if head != b"PK\x03\x04":
         raise bad("not a .npz (zip) archive written by minigrad.save")
     with zipfile.ZipFile(f) as archive:
         infos = archive.infolist()
+        if all(info.filename != MANIFEST + ".npy" for info in infos):
+            raise bad(_foreign_archive(infos))
         members: dict[str, zipfile.ZipInfo] = {}
         total = 0
         for info in infos:
@@ -222,6 +226,20 @@ def _load(f: IO[bytes], name: str, target, max_bytes: int) -> Any:
         if unused:
             raise bad(f"array members {sorted(unused)} are not described by the manifest")
         return result
+
+
+def _foreign_archive(infos: list[zipfile.ZipInfo]) -> str:
+    """What to say about a zip archive without minigrad's manifest (np.savez, torch.save, anything else)."""
+    names = [info.filename for info in infos]
+    if any(name.endswith("data.pkl") for name in names):
+        what, how = ("a torch.save file", "in PyTorch, save plain arrays (numpy.savez(path, **{k: v.numpy() for "
+                     "k, v in state.items()})), then use minigrad.from_numpy on numpy.load's arrays")
+    elif names and all(name.endswith(".npy") for name in names):
+        what, how = ("a NumPy .npz archive (numpy.savez)", "read it with numpy.load(path) and wrap the arrays "
+                     "with minigrad.from_numpy (load_state_dict also accepts NumPy arrays)")
+    else:
+        what, how = "a zip archive", "minigrad.load reads only files written by minigrad.save"
+    return f"this is {what}, not a file written by minigrad.save (it has no minigrad manifest); {how}"
 
 
 def _reject_constant(token: str):

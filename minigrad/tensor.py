@@ -147,6 +147,15 @@ class Tensor:
             raise TypeError("only one-element integer tensors can be used as an index")
         return int(self.item())
 
+    def __format__(self, format_spec: str) -> str:
+        """``f"{loss:.4f}"``: a one-element tensor formats as its number, as in PyTorch."""
+        if self.data.size == 1 and format_spec:
+            return format(self.item(), format_spec)
+        if format_spec:
+            raise TypeError(f"format(): only one-element tensors take a format spec ({format_spec!r}), got shape "
+                            f"{self.shape}; format t.tolist() or t.numpy() instead")
+        return str(self)
+
     def __array__(self, dtype=None, copy=None):
         array = self.numpy()
         return array if dtype is None else array.astype(dtype)
@@ -240,6 +249,20 @@ class Tensor:
             raise RuntimeError("retain_grad() on a tensor that does not require grad")
         if self.grad_fn is not None:
             self.grad_fn._retained = weakref.ref(self)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` each time this tensor's gradient is computed; a hook that returns a tensor
+        replaces the gradient (for the leaf's ``.grad`` and for everything upstream). Returns a handle whose
+        ``remove()`` unregisters it."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: the tensor does not require grad, so no gradient will reach it")
+        from .function import _edge
+        from .hooks import add_hook
+
+        node = _edge(self)
+        if node._hooks is None:
+            node._hooks = {}
+        return add_hook(node._hooks, hook)
 
     @property
     def retains_grad(self) -> bool:

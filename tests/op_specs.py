@@ -173,6 +173,8 @@ CaseFactory = Callable[[np.dtype, int], st.SearchStrategy]
 
 def family_tolerance(family: str, case: Case, dtype: np.dtype, kind: str, ulps: float | None = None) -> Tolerance:
     """The tolerance for one compared tensor of ``dtype``; ``kind`` is "output", "grad" or "grad2"."""
+    if dtype.kind != "f":
+        return Tolerance(0.0, 0.0)  # indices (max, sort, topk): exact
     fam = FAMILIES[family]
     ulps = fam.ulps if ulps is None else ulps
     n = case.n
@@ -588,7 +590,162 @@ def _to_backend_case(draw, dtype, max_size):
     return Case((draw(_arr(dtype, shape)),), {"target": draw(st.sampled_from(sorted(available_backends())))})
 
 
+@st.composite
+def _one_dim_case(draw, dtype, max_size):
+    """max/min along one dim, in each spelling (positional, ``dim=``, ``axis=``); distinct values (no ties)."""
+    shape = draw(mst.shapes(max_size=max_size))
+    x = draw(_arr(dtype, shape, distinct=True))
+    d = max(len(shape), 1)
+    dim = draw(st.integers(-d, d - 1))
+    keyword = draw(st.sampled_from(["axis", "dim"]))
+    return Case((x,), {keyword: dim, "keepdim" if keyword == "dim" else "keepdims": draw(st.booleans())},
+                n=shape[dim] if shape else 1)
+
+
+@st.composite
+def _sort_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    return Case((draw(_arr(dtype, shape, distinct=True)),), {"dim": dim, "descending": draw(st.booleans())})
+
+
+@st.composite
+def _topk_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    kwargs = {"k": draw(st.integers(0, shape[dim])), "dim": dim, "largest": draw(st.booleans())}
+    return Case((draw(_arr(dtype, shape, distinct=True)),), kwargs)
+
+
+@st.composite
+def _index_along(draw, shape, dim, size):
+    """An int64 index of ``shape`` with values in [0, size): repeats on purpose (they accumulate)."""
+    return draw(mst.arrays(np.int64, shape, elements_strategy=st.integers(0, size - 1)))
+
+
+@st.composite
+def _gather_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    # index: any length along dim, at most x's size elsewhere (PyTorch's rule)
+    index_shape = tuple(draw(st.integers(1, 4)) if i == dim % len(shape) else draw(st.integers(1, n))
+                        for i, n in enumerate(shape))
+    index = draw(_index_along(index_shape, dim, shape[dim]))
+    return Case((draw(_arr(dtype, shape)), index), {"dim": dim})
+
+
+@st.composite
+def _scatter_add_case(draw, dtype, max_size):
+    case = draw(_gather_case(dtype, max_size))
+    (x, index), dim = case.arrays, case.kwargs["dim"]
+    src = draw(_arr(dtype, index.shape))
+    return Case((x, src, index), {"dim": dim}, n=index.shape[dim] + 1)
+
+
+@st.composite
+def _prod_case(draw, dtype, max_size, zeros=False):
+    """Magnitudes in [0.5, 1.5] keep long products in range; ``zeros`` plants exact zeros (one or two per
+    row), where the gradient is the product of the other elements."""
+    shape = draw(mst.shapes(max_size=max_size))
+    x = draw(_arr(dtype, shape, -1.5, 1.5, avoid=(0.0,), margin=0.5))
+    if zeros and x.size:
+        flat = x.reshape(-1)
+        for i in draw(st.lists(st.integers(0, x.size - 1), min_size=1, max_size=2)):
+            flat[i] = 0
+    dim = None if not shape or draw(st.booleans()) else draw(st.integers(-len(shape), len(shape) - 1))
+    n = x.size if dim is None else shape[dim]
+    return Case((x,), {"dim": dim, "keepdim": draw(st.booleans())}, n=max(n, 1))
+
+
+@st.composite
+def _cumsum_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(max_size=max_size))
+    d = max(len(shape), 1)
+    dim = draw(st.integers(-d, d - 1))
+    return Case((draw(_arr(dtype, shape)),), {"dim": dim}, n=shape[dim] if shape else 1)
+
+
+@st.composite
+def _norm_case(draw, dtype, max_size):
+    p = draw(st.sampled_from(["fro", 2, 1, math.inf, -math.inf, 3, 0.5]))
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    # distinct magnitudes away from 0: |x| kinks (p = 1, inf) and ties (inf) stay out of the way
+    x = draw(_arr(dtype, shape, 0.2, 5.0, distinct=True))
+    signs = draw(mst.arrays(np.int64, shape, elements_strategy=st.sampled_from([-1, 1])))
+    x = (x * signs).astype(dtype)
+    dim = draw(_axes(len(shape)))
+    return Case((x,), {"p": p, "dim": dim, "keepdim": draw(st.booleans())}, n=_reduced(shape, dim))
+
+
+@st.composite
+def _masked_fill_case(draw, dtype, max_size):
+    sx, sm = draw(mst.broadcastable_shapes(2, max_size=max_size))
+    sm = sm[-len(sx):] if len(sm) > len(sx) else sm  # the mask broadcasts to x's shape, never beyond it
+    sm = tuple(1 if n != m else n for n, m in zip(sm, sx[len(sx) - len(sm):]))
+    mask = draw(mst.arrays(np.bool_, sm, elements_strategy=st.booleans()))
+    return Case((draw(_arr(dtype, sx)), mask), {"value": draw(st.sampled_from([0.0, -1.5, 1e4]))})
+
+
 # -- references ---------------------------------------------------------------------------------------------
+def _prod_ref(x, dim, keepdim):
+    return np.prod(x, axis=dim, keepdims=keepdim) if x.ndim else x
+
+
+def _norm_ref(x, p, dim, keepdim):
+    axis = dim if x.ndim else None
+    a = np.abs(x)
+    if p in ("fro", 2):
+        return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdim))
+    if p == math.inf:
+        return np.max(a, axis=axis, keepdims=keepdim)
+    if p == -math.inf:
+        return np.min(a, axis=axis, keepdims=keepdim)
+    return np.sum(a ** p, axis=axis, keepdims=keepdim) ** (1.0 / p)
+
+
+def _extremum_ref(values_of, index_of):
+    def reference(x, keepdims=False, keepdim=False, **dims):
+        (dim,) = dims.values()
+        keep = keepdims or keepdim
+        if x.ndim == 0:
+            return x, np.int64(0)
+        return values_of(x, dim, keepdims=keep), index_of(x, dim, keepdims=keep)
+
+    return reference
+
+
+def _sort_ref(x, dim, descending):
+    order = np.argsort(-x if descending else x, axis=dim, kind="stable")
+    return np.take_along_axis(x, order, dim), order
+
+
+def _topk_ref(x, k, dim, largest):
+    values, order = _sort_ref(x, dim, largest)
+    keep = (slice(None),) * (dim % x.ndim) + (slice(0, k),)
+    return values[keep], order[keep]
+
+
+def _gather_ref(x, dim, index):
+    """Explicit loops over index's positions (independent of the backend's advanced indexing)."""
+    out = np.empty(index.shape, x.dtype)
+    dim %= x.ndim
+    for pos in np.ndindex(*index.shape):
+        source = list(pos)
+        source[dim] = index[pos]
+        out[pos] = x[tuple(source)]
+    return out
+
+
+def _scatter_add_ref(x, src, index, dim):
+    out = x.copy()
+    dim %= x.ndim
+    for pos in np.ndindex(*index.shape):
+        target = list(pos)
+        target[dim] = index[pos]
+        out[tuple(target)] += src[pos]
+    return out
+
+
 _erf = np.vectorize(math.erf, otypes=[np.float64])
 
 
@@ -710,10 +867,24 @@ SPECS: list[Spec] = [
     Spec("std", ops.std, reduction_case(min_side=2, min_dims=1, distinct=True, extra=_CORRECTION),
          lambda x, axis, keepdims, correction: np.std(x, axis, ddof=correction, keepdims=keepdims),
          "variance"),
-    Spec("max", ops.max, reduction_case(distinct=True),
+    Spec("amax", ops.amax, reduction_case(distinct=True),
          lambda x, axis, keepdims: np.max(x, axis, keepdims=keepdims), "exact"),
-    Spec("min", ops.min, reduction_case(distinct=True),
+    Spec("amin", ops.amin, reduction_case(distinct=True),
          lambda x, axis, keepdims: np.min(x, axis, keepdims=keepdims), "exact"),
+    Spec("max", ops.max, _one_dim_case, _extremum_ref(np.max, np.argmax), "exact"),
+    Spec("min", ops.min, _one_dim_case, _extremum_ref(np.min, np.argmin), "exact"),
+    Spec("prod", ops.prod, _prod_case, _prod_ref, "reduction"),
+    Spec("prod[with zeros]", ops.prod, lambda d, s: _prod_case(d, s, zeros=True), _prod_ref, "reduction"),
+    Spec("cumsum", ops.cumsum, _cumsum_case, lambda x, dim: np.cumsum(x, dim) if x.ndim else x, "reduction"),
+    Spec("norm", ops.norm, _norm_case, _norm_ref, "reduction"),
+    Spec("masked_fill", ops.masked_fill, _masked_fill_case, lambda x, mask, value: np.where(mask, value, x), "exact"),
+    # sorting and index-driven ops
+    Spec("sort", ops.sort, _sort_case, _sort_ref, "exact"),
+    Spec("topk", ops.topk, _topk_case, _topk_ref, "exact"),
+    Spec("gather", ops.gather, _gather_case, lambda x, index, dim: _gather_ref(x, dim, index), "exact",
+         call=lambda x, index, dim: ops.gather(x, dim, index)),
+    Spec("scatter_add", ops.scatter_add, _scatter_add_case, _scatter_add_ref, "reduction",
+         call=lambda x, src, index, dim: ops.scatter_add(x, dim, index, src)),
     Spec("logsumexp", ops.logsumexp, reduction_case(), _logsumexp, "softmax"),
     Spec("softmax", ops.softmax, _softmax_case, _softmax, "softmax"),
     Spec("log_softmax", ops.log_softmax, _softmax_case,
@@ -1119,12 +1290,12 @@ def _softmax_backward_case(draw, dtype, max_size, log):
 
 
 def _composite_softmax(x, axis):
-    e = (x - x.max(axis, keepdims=True).detach()).exp()
+    e = (x - x.amax(axis, keepdims=True).detach()).exp()
     return e / e.sum(axis, keepdims=True)
 
 
 def _composite_log_softmax(x, axis):
-    shifted = x - x.max(axis, keepdims=True).detach()
+    shifted = x - x.amax(axis, keepdims=True).detach()
     return shifted - shifted.exp().sum(axis, keepdims=True).log()
 
 
@@ -1208,6 +1379,7 @@ def check_forward(spec: Spec, case: Case, evaluation: Evaluation, dtype: np.dtyp
         raise AssertionError(f"{spec.name}: {len(evaluation.outputs)} outputs, the reference has {len(expected)}")
     want = spec.out_dtype(dtype, case.kwargs) if spec.out_dtype else dtype
     for i, (out, ref) in enumerate(zip(evaluation.outputs, expected)):
+        want = np.dtype(np.int64) if np.asarray(ref).dtype.kind in "iu" else want  # indices (max, sort, ...)
         if out.dtype != want:
             raise AssertionError(f"{spec.name} on {evaluation.backend!r}: output {i} is {out.dtype}, expected {want}")
         tol = spec.tolerance(case, out.dtype, "output")
@@ -1215,6 +1387,36 @@ def check_forward(spec: Spec, case: Case, evaluation: Evaluation, dtype: np.dtyp
                      name=f"{spec.name}: backend {evaluation.backend!r} disagrees with the float64 reference on "
                           f"output {i} (shape {out.shape}, {out.dtype})",
                      actual_label=evaluation.backend, expected_label="reference")
+
+
+# Specs whose floating operands cannot be integers, with the reason (PyTorch refuses these too).
+MIXED_DTYPE_EXEMPT: dict[str, str] = {
+    "F.batch_norm": "running statistics and affine parameters must be floating",
+    "F.layer_norm": "the affine parameters must be floating",
+    "scatter_add": "src must have the tensor's dtype, as in PyTorch",
+    "index_put": "the value is cast to the tensor's dtype (x[i] = v), not promoted",
+}
+
+
+def check_mixed_dtypes(spec: Spec, case: Case, which: int, backend: str) -> None:
+    """``spec`` with floating input ``which`` rounded to int64 and the others float32: the output is float32
+    and agrees with the float64 reference of the same values."""
+    arrays = list(case.arrays)
+    # away from zero, so an operand kept off 0 by construction (a divisor, a power's base) stays off it
+    arrays[which] = (np.sign(arrays[which]) * np.ceil(np.abs(arrays[which]))).astype(np.int64)
+    be = minigrad.backends.load(backend)
+    tensors = [minigrad.Tensor(be.from_numpy(a), be) for a in arrays]
+    outputs = _outputs(spec.call(*tensors, **case.kwargs))
+    expected = _outputs(spec.reference(*[a.astype(F64) if original.dtype.kind == "f" else a
+                                         for a, original in zip(arrays, case.arrays)], **case.kwargs))
+    for i, (out, ref) in enumerate(zip(outputs, expected)):
+        want = np.dtype(np.int64) if np.asarray(ref).dtype.kind in "iu" else np.dtype(np.float32)
+        if out.dtype != want:
+            raise AssertionError(f"{spec.name} on {backend!r}: with input {which} int64 and the others float32, "
+                                 f"output {i} is {out.dtype.name}, expected {want.name}")
+        tol = spec.tolerance(case, out.dtype, "output")
+        assert_close(out.numpy(), np.asarray(ref), tol.rtol, tol.atol,
+                     name=f"{spec.name} on {backend!r} with input {which} int64: output {i}")
 
 
 def check_agreement(spec: Spec, case: Case, inputs: list[Input], backend: str, seed: int) -> None:

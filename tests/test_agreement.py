@@ -17,7 +17,16 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from op_specs import FUSED_CHECKS, SPECS, draw_inputs, public_ops, run_and_record, unregistered_public_names
+from op_specs import (
+    FUSED_CHECKS,
+    MIXED_DTYPE_EXEMPT,
+    SPECS,
+    check_mixed_dtypes,
+    draw_inputs,
+    public_ops,
+    run_and_record,
+    unregistered_public_names,
+)
 
 import minigrad.ops
 from minigrad.function import Function
@@ -75,6 +84,27 @@ def test_fused_matches_composite(check, backend, data):
     inputs = data.draw(draw_inputs(case), label="inputs")
     seed = data.draw(SEEDS, label="seed")
     run_and_record("fused", check.name, case, inputs, backend, seed)
+
+
+MIXED_SPECS = [s for s in SPECS if s.name not in MIXED_DTYPE_EXEMPT]
+
+
+@pytest.mark.parametrize(("spec", "backend"), _params(MIXED_SPECS, BACKENDS, lambda s: s.skip))
+@settings(max_examples=_examples(0.5))
+@given(data=st.data())
+def test_integer_operand_takes_the_float_dtype(spec, backend, data):
+    """One promotion rule for every op (docs/architecture.md): a float32 tensor meeting an int64 tensor gives
+    float32, whichever operand is the integer one (``int64 @ float32``, an int64 image into conv2d, ...)."""
+    case = data.draw(spec.case(np.dtype("float32"), AGREEMENT_MAX_SIZE), label="case")
+    floating = [i for i, a in enumerate(case.arrays) if a.dtype.kind == "f"]
+    if len(floating) < 2:
+        return  # a single floating operand: nothing to mix
+    which = data.draw(st.sampled_from(floating), label="integer operand")
+    check_mixed_dtypes(spec, case, which, backend)
+
+
+def test_mixed_dtype_exemptions_are_ops_with_several_float_operands():
+    assert set(MIXED_DTYPE_EXEMPT) <= {s.name for s in SPECS}
 
 
 def test_every_public_op_has_a_spec():

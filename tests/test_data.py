@@ -462,3 +462,14 @@ def test_training_twice_with_the_same_seed_gives_identical_parameters():
     for a, b in zip(first, second):
         assert a.tobytes() == b.tobytes()
     assert any(a.tobytes() != c.tobytes() for a, c in zip(first, other))
+
+
+@pytest.mark.parametrize("train", ["test", "train", 0, None])
+def test_mnist_train_takes_only_a_bool(tmp_path, train):
+    with pytest.raises(TypeError, match="train must be True"):
+        datasets.mnist(tmp_path, train=train)
+
+
+def test_digits_train_takes_a_bool_or_none():
+    with pytest.raises(TypeError, match="train must be True, False or None"):
+        datasets.digits(train="test")

@@ -53,3 +53,14 @@ def test_resume_needs_a_checkpoint_path(tmp_path):
     done = subprocess.run([sys.executable, str(SCRIPT), "--resume"], cwd=tmp_path, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode != 0 and "--save" in done.stderr
+
+
+@pytest.mark.parametrize("content", [None, b"not a checkpoint"])
+def test_resume_from_a_missing_or_bad_checkpoint_is_a_clear_error(tmp_path, content):
+    path = tmp_path / "none.npz"
+    if content is not None:
+        path.write_bytes(content)
+    done = subprocess.run([sys.executable, str(SCRIPT), "--save", str(path), "--resume"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert ("no checkpoint at" if content is None else "cannot read the checkpoint") in done.stderr

@@ -227,3 +227,32 @@ def test_an_output_that_ignores_an_input_has_zero_gradient():
     assert mg.gradcheck(lambda a, b: a * 2.0, (leaf([1.0]), leaf([3.0])))
     with pytest.raises(mg.GradcheckError):
         mg.gradcheck(lambda a, b: a * b.detach(), (leaf([1.0]), leaf([3.0])))
+
+
+def test_gradcheck_says_when_the_function_is_not_deterministic():
+    x = mg.tensor(np.linspace(-1, 1, 4), requires_grad=True)
+    with pytest.raises(mg.GradcheckError, match="not deterministic: output 0 changed between two calls"):
+        mg.gradcheck(lambda a: a * mg.randn(4, dtype="float64"), x)
+    with pytest.raises(mg.GradcheckError, match="not deterministic"):
+        mg.gradcheck(lambda a: mg.nn.functional.dropout(a, 0.5), x)
+
+
+def test_gradgradcheck_failure_names_the_second_order_check_and_its_indices():
+    class WrongSecondDerivative(mg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x.data ** 3
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * (x * x).detach() * 3  # right first derivative, detached: no second
+
+    x = mg.tensor(np.linspace(0.5, 1.5, 3), requires_grad=True)
+    assert mg.gradcheck(WrongSecondDerivative.apply, x)
+    with pytest.raises(mg.GradcheckError) as info:
+        mg.gradgradcheck(WrongSecondDerivative.apply, x)
+    message = str(info.value)
+    assert message.startswith("gradgradcheck (second-order check) failed: d(output 0")
+    assert "output k is the gradient" in message and "input j >= 1 is the upstream gradient" in message

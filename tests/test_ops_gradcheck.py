@@ -131,12 +131,38 @@ for _axis, _keep in [(None, False), (0, False), (-1, True), ((0, 2), False), ((1
     case(f"sum_{_sfx}", "sum", lambda a, ax=_axis, k=_keep: mg.sum(a, ax, k), lambda r: (uniform(r, 2, 3, 2),))
     case(f"mean_{_sfx}", "mean", lambda a, ax=_axis, k=_keep: a.mean(ax, keepdims=k),
          lambda r: (uniform(r, 2, 3, 2),))
-    case(f"var_{_sfx}", "var", lambda a, ax=_axis, k=_keep: mg.var(a, ax, k), lambda r: (uniform(r, 2, 3, 2),))
-    case(f"std_{_sfx}", "std", lambda a, ax=_axis, k=_keep: mg.std(a, ax, k), lambda r: (uniform(r, 2, 3, 2),))
-    case(f"max_{_sfx}", "max", lambda a, ax=_axis, k=_keep: mg.max(a, ax, k), lambda r: (distinct(r, 2, 3, 2),))
-    case(f"min_{_sfx}", "min", lambda a, ax=_axis, k=_keep: a.min(ax, keepdims=k), lambda r: (distinct(r, 2, 3, 2),))
+    case(f"var_{_sfx}", "var", lambda a, ax=_axis, k=_keep: mg.var(a, ax, keepdims=k), lambda r: (uniform(r, 2, 3, 2),))
+    case(f"std_{_sfx}", "std", lambda a, ax=_axis, k=_keep: mg.std(a, ax, keepdim=k), lambda r: (uniform(r, 2, 3, 2),))
+    case(f"amax_{_sfx}", "amax", lambda a, ax=_axis, k=_keep: mg.amax(a, ax, k), lambda r: (distinct(r, 2, 3, 2),))
+    case(f"amin_{_sfx}", "amin", lambda a, ax=_axis, k=_keep: a.amin(ax, keepdim=k), lambda r: (distinct(r, 2, 3, 2),))
     case(f"logsumexp_{_sfx}", "logsumexp", lambda a, ax=_axis, k=_keep: mg.logsumexp(a, ax, k),
          lambda r: (uniform(r, 2, 3, 2),))
+case("max_all", "max", mg.max, lambda r: (distinct(r, 2, 3),))
+case("max_dim", "max", lambda a: a.max(1), lambda r: (distinct(r, 2, 3, 2),))
+case("max_dim_keepdim", "max", lambda a: mg.max(a, dim=-1, keepdim=True), lambda r: (distinct(r, 2, 3),))
+case("min_dim", "min", lambda a: a.min(0).values, lambda r: (distinct(r, 3, 2),))
+case("min_all", "min", lambda a: a.min(), lambda r: (distinct(r, 4),))
+case("sort", "sort", lambda a: a.sort(), lambda r: (distinct(r, 2, 4),))
+case("sort_descending_dim0", "sort", lambda a: mg.sort(a, 0, descending=True), lambda r: (distinct(r, 3, 2),))
+case("topk", "topk", lambda a: a.topk(2, dim=0), lambda r: (distinct(r, 4, 3),))
+case("topk_smallest", "topk", lambda a: mg.topk(a, 3, largest=False).values, lambda r: (distinct(r, 2, 5),))
+case("gather", "gather", lambda a: a.gather(1, mg.tensor([[0, 2, 2], [1, 0, 0]])), lambda r: (uniform(r, 3, 4),))
+case("scatter_add", "scatter_add", lambda a, s: mg.scatter_add(a, 0, mg.tensor([[0, 2, 0], [0, 1, 2]]), s),
+     lambda r: (uniform(r, 3, 3), uniform(r, 2, 4)))
+case("prod_all", "prod", mg.prod, lambda r: (uniform(r, 2, 3, low=0.5, high=1.5),))
+case("prod_dim", "prod", lambda a: a.prod(1, keepdim=True), lambda r: (uniform(r, 3, 4),))
+case("prod_one_zero", "prod", lambda a: (a * mg.tensor([[1.0, 0.0, 1.0], [1.0, 1.0, 1.0]]).double()).prod(1),
+     lambda r: (uniform(r, 2, 3),))
+case("prod_two_zeros", "prod", lambda a: (a * mg.tensor([0.0, 1.0, 0.0, 1.0]).double()).prod(),
+     lambda r: (uniform(r, 4),))
+case("cumsum", "cumsum", lambda a: a.cumsum(0) * a, lambda r: (uniform(r, 3, 2),))
+case("masked_fill", "masked_fill", lambda a: a.masked_fill(mg.tensor(MASK[0]), 2.0) * a,
+     lambda r: (uniform(r, 3, 4),))
+case("masked_fill_tensor_value", "masked_fill", lambda a, v: a.masked_fill(mg.tensor(MASK), v),
+     lambda r: (uniform(r, 3, 4), uniform(r)))
+for _p in ("fro", 1, 3, float("inf"), -float("inf")):
+    case(f"norm_p{_p}", "norm", lambda a, p=_p: mg.norm(a, p, dim=1), lambda r: (distinct(r, 3, 4),))
+case("norm_all", "norm", mg.norm, lambda r: (uniform(r, 2, 3),))
 case("sum_dim_keepdim", "sum", lambda a: a.sum(dim=1, keepdim=True), lambda r: (uniform(r, 2, 3),))
 for _c in (0, 2):
     case(f"var_correction{_c}", "var", lambda a, c=_c: mg.var(a, 1, correction=c), lambda r: (uniform(r, 2, 4),))
@@ -356,11 +382,22 @@ def test_maximum_with_a_number_splits_ties_too():
 
 
 def test_max_reduction_ties_split_evenly_among_the_maxima():
+    """The full reduction and amax/amin (PyTorch's rule for them): tied extrema share the gradient."""
     np.testing.assert_allclose(_grad_of(mg.max, [1.0, 3.0, 3.0, 2.0, 3.0]), [0, 1 / 3, 1 / 3, 0, 1 / 3])
-    grad = _grad_of(lambda x: x.max(axis=1), [[1.0, 4.0, 4.0], [2.0, 1.0, 0.0]], mg.tensor(np.array([0.6, -2.0])))
+    grad = _grad_of(lambda x: x.amax(1), [[1.0, 4.0, 4.0], [2.0, 1.0, 0.0]], mg.tensor(np.array([0.6, -2.0])))
     np.testing.assert_allclose(grad, [[0, 0.3, 0.3], [-2.0, 0, 0]])
-    grad = _grad_of(lambda x: x.min(axis=0, keepdims=True), [[1.0, 4.0], [1.0, 0.0]], mg.tensor(np.array([[0.8, 1.0]])))
+    grad = _grad_of(lambda x: x.amin(axis=0, keepdims=True), [[1.0, 4.0], [1.0, 0.0]],
+                    mg.tensor(np.array([[0.8, 1.0]])))
     np.testing.assert_allclose(grad, [[0.4, 0], [0.4, 1.0]])
+
+
+def test_max_with_a_dim_sends_the_gradient_to_the_index_returned():
+    """max/min along one dim (any spelling): PyTorch's rule, the whole gradient goes to the first extremum."""
+    grad = _grad_of(lambda x: x.max(axis=1).values, [[1.0, 4.0, 4.0], [2.0, 1.0, 0.0]],
+                    mg.tensor(np.array([0.6, -2.0])))
+    np.testing.assert_allclose(grad, [[0, 0.6, 0], [-2.0, 0, 0]])
+    grad = _grad_of(lambda x: x.min(0, keepdim=True)[0], [[1.0, 4.0], [1.0, 0.0]], mg.tensor(np.array([[0.8, 1.0]])))
+    np.testing.assert_allclose(grad, [[0.8, 0], [0, 1.0]])
 
 
 # -- stability and non-differentiable ops ------------------------------------------------------------

@@ -100,6 +100,13 @@ class NumpyBackend(BatchNormKernels):
     def manual_seed(self, seed: int) -> None:
         self._rng = np.random.default_rng(seed)
 
+    def get_rng_state(self) -> dict:
+        """The generator's state as plain JSON-able data."""
+        return self._rng.bit_generator.state
+
+    def set_rng_state(self, state: dict) -> None:
+        self._rng.bit_generator.state = state
+
     def rand(self, shape, dtype):
         return self._rng.random(shape, dtype=np.float64).astype(dtype, copy=False)
 
@@ -188,6 +195,8 @@ class NumpyBackend(BatchNormKernels):
     logical_and = staticmethod(np.logical_and)
     logical_or = staticmethod(np.logical_or)
     logical_not = staticmethod(np.logical_not)
+    isnan = staticmethod(np.isnan)
+    isfinite = staticmethod(np.isfinite)
     where = staticmethod(np.where)
 
     # -- reductions -----------------------------------------------------------------------------
@@ -201,6 +210,21 @@ class NumpyBackend(BatchNormKernels):
     def min(self, x, axis, keepdims):
         return np.minimum.reduce(x, axis=axis, keepdims=keepdims)
 
+    def prod(self, x, axis, keepdims):
+        return np.multiply.reduce(x, axis=axis, keepdims=keepdims)
+
+    def all(self, x, axis, keepdims):
+        return np.logical_and.reduce(x, axis=axis, keepdims=keepdims)
+
+    def any(self, x, axis, keepdims):
+        return np.logical_or.reduce(x, axis=axis, keepdims=keepdims)
+
+    def cumsum(self, x, axis, reverse):
+        """Running sums along one axis; ``reverse`` sums from the end (the adjoint of the forward sum)."""
+        if not reverse:
+            return np.cumsum(x, axis=axis)
+        return np.flip(np.cumsum(np.flip(x, axis), axis=axis), axis)
+
     def argmax(self, x, axis, keepdims):
         return np.argmax(x, axis=axis, keepdims=keepdims)
 
@@ -211,7 +235,8 @@ class NumpyBackend(BatchNormKernels):
         shift = np.maximum.reduce(x, axis=axis, keepdims=True)
         # A row of -inf has no finite maximum; shifting by 0 keeps the result -inf instead of NaN.
         shift = np.where(np.isfinite(shift), shift, 0)
-        out = np.log(np.add.reduce(np.exp(x - shift), axis=axis, keepdims=True)) + shift
+        with np.errstate(divide="ignore"):  # log(0) = -inf is the answer for such a row
+            out = np.log(np.add.reduce(np.exp(x - shift), axis=axis, keepdims=True)) + shift
         return out if keepdims else np.squeeze(out, axis=axis)
 
     def softmax(self, x, axis):
@@ -252,6 +277,26 @@ class NumpyBackend(BatchNormKernels):
         out = np.zeros(shape, dtype=dtype)
         np.add.at(out, index, values)
         return out
+
+    def gather(self, x, index, axis):
+        """``x[..., index[i, j, k], ...]`` along ``axis`` (PyTorch's ``gather``): the output has ``index``'s
+        shape, which may be smaller than ``x``'s in the other axes."""
+        return x[_along(index, axis)]
+
+    def scatter_add_along(self, shape, index, values, axis, dtype):
+        """Zeros of ``shape`` with ``values`` added at ``index`` along ``axis`` (the adjoint of ``gather``;
+        duplicate indices accumulate)."""
+        out = np.zeros(shape, dtype=dtype)
+        np.add.at(out, _along(index, axis), values)
+        return out
+
+    def argsort(self, x, axis, descending):
+        """Stable sort order along ``axis``: ties keep their order, NaN counts as the largest value."""
+        if not descending:
+            return np.argsort(x, axis=axis, kind="stable")
+        # Ascending on the reversed axis puts tied elements last-first; reversing the order restores them.
+        reversed_order = np.argsort(np.flip(x, axis), axis=axis, kind="stable")
+        return (x.shape[axis] - 1) - np.flip(reversed_order, axis)
 
     def ascontiguous(self, x):
         return np.ascontiguousarray(x)
@@ -372,3 +417,10 @@ class NumpyBackend(BatchNormKernels):
         out[np.arange(out.shape[0]), targets] -= 1
         out *= np.asarray(grad_per_row, dtype=log_probs.dtype).reshape(-1, 1)
         return out
+
+
+def _along(index, axis: int) -> tuple:
+    """The advanced index that picks ``index``'s entries along ``axis`` and the matching positions elsewhere."""
+    grid = list(np.ogrid[tuple(slice(n) for n in index.shape)])
+    grid[axis] = index
+    return tuple(grid)

@@ -44,6 +44,8 @@ def digits(train: bool | None = None, *, test_fraction: float = 0.2, seed: int =
     y = np.asarray(bunch.target, dtype=np.int64)
     if train is None:
         return x, y
+    if not isinstance(train, (bool, np.bool_)):
+        raise TypeError(f"digits: train must be True, False or None (every sample), got {train!r}")
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"digits: test_fraction must be in (0, 1), got {test_fraction}")
     rng = np.random.default_rng(seed)
@@ -217,6 +219,8 @@ def mnist(root: str | os.PathLike | None = None, train: bool = True, download: b
     then renamed into place, so a failed download leaves nothing behind. Without ``download``, missing files
     raise ``DatasetNotFoundError`` naming them and where to put them.
     """
+    if not isinstance(train, (bool, np.bool_)):
+        raise TypeError(f"mnist: train must be True (training set) or False (test set), got {train!r}")
     root = Path(root) if root is not None else default_cache_dir() / "mnist"
     prefix = "train" if train else "t10k"
     names = (f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte")

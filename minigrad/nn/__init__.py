@@ -3,7 +3,7 @@
 Modules are documented in ``docs/nn.md``; differences from PyTorch are listed there.
 """
 
-from . import functional, init
+from . import functional, init, utils
 from .containers import ModuleList, Sequential
 from .layers import (
     ELU,
@@ -34,7 +34,7 @@ __all__ = [
     "CrossEntropyLoss", "Dropout", "Flatten", "Hardtanh", "Identity", "IncompatibleKeys", "LayerNorm",
     "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "MaxPool2d", "Module", "ModuleList", "NLLLoss", "Parameter",
     "ReLU", "Sequential", "Sigmoid", "SiLU", "Softmax", "Softplus", "StateDictError", "Tanh", "functional",
-    "init",
+    "init", "utils",
 ]
 
 _LAZY = {"BatchNorm1d": ".batchnorm", "BatchNorm2d": ".batchnorm", "BatchNorm3d": ".batchnorm"}

@@ -114,6 +114,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
         raise ShapeError(f"conv2d: input has {c} channels but weight {weight.shape} with groups={groups} "
                          f"expects {cg * groups}")
     oh, ow = _check_windows("conv2d", (h, w), (kh, kw), stride, padding, dilation)
+    if input.dtype.kind != "f" and weight.dtype.kind == "f":
+        input = input.astype(weight.dtype)  # int64 images take the weight's dtype, as `add` would
     cols = _conv.unfold(input, (kh, kw), dilation, padding, stride)  # (N, C*kh*kw, L)
     if groups == 1:
         out = weight.reshape(o, cg * kh * kw) @ cols  # (N, O, L)

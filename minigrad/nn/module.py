@@ -19,6 +19,7 @@ from .. import backends as _backends
 from ..dtypes import float32, float64
 from ..errors import MinigradError
 from ..grad_mode import no_grad
+from ..hooks import RemovableHandle, add_hook
 from ..tensor import Tensor, _to_targets, tensor
 
 
@@ -72,7 +73,37 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        hooks = self.__dict__.get("_forward_hooks")
+        pre_hooks = self.__dict__.get("_forward_pre_hooks")
+        if not hooks and not pre_hooks:
+            return self.forward(*args, **kwargs)
+        for hook in tuple(pre_hooks.values()) if pre_hooks else ():
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+        output = self.forward(*args, **kwargs)
+        for hook in tuple(hooks.values()) if hooks else ():
+            result = hook(self, args, output)
+            if result is not None:
+                output = result
+        return output
+
+    # -- hooks --------------------------------------------------------------------------------------
+    def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(module, args)`` before each ``forward``; a non-None result replaces the positional arguments
+        (a tuple, or one value)."""
+        return add_hook(self._hook_registry("_forward_pre_hooks"), hook)
+
+    def register_forward_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(module, args, output)`` after each ``forward``; a non-None result replaces the output."""
+        return add_hook(self._hook_registry("_forward_hooks"), hook)
+
+    def _hook_registry(self, name: str) -> dict:
+        registry = self.__dict__.get(name)
+        if registry is None:
+            registry = OrderedDict()
+            object.__setattr__(self, name, registry)
+        return registry
 
     # -- registration -------------------------------------------------------------------------------
     def _check_ready(self) -> None:

@@ -58,6 +58,14 @@ def binary_operands(a, b) -> tuple:
     return a, b
 
 
+def result_dtype(dtypes) -> np.dtype:
+    """The dtype of an op joining tensors of ``dtypes`` (``cat``, ``stack``): the highest kind (bool < integer
+    < float) wins, as in ``binary_operands``, and within it NumPy's promotion (float32 + int64 is float32,
+    float32 + float64 is float64)."""
+    top = max(_RANK[d.kind] for d in dtypes)
+    return np.result_type(*[d for d in dtypes if _RANK[d.kind] == top])
+
+
 def data(x):
     """The backend array of a tensor, or the number itself."""
     return x.data if isinstance(x, Tensor) else x

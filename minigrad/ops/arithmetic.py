@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
+from ..errors import ShapeError
 from ..function import Function
 from ..tensor import Tensor
 from ._common import binary_operands, data
@@ -79,6 +82,12 @@ def _saved_operands(ctx) -> tuple:
     return (ctx.numbers[0] if a is None else a), (ctx.numbers[1] if b is None else b)
 
 
+def _zero_base() -> np.errstate:
+    """Pow's backward masks the points where a zero base makes its formulas inf or NaN (replaced by PyTorch's
+    values), so NumPy's warnings about computing them there are noise."""
+    return np.errstate(divide="ignore", invalid="ignore")
+
+
 class Pow(Function):
     """a ** b, for a tensor or number on either side."""
 
@@ -97,7 +106,8 @@ class Pow(Function):
             if isinstance(b, Tensor):
                 # d/da a**0 is 0, also at a = 0, where b * a**(b - 1) is 0 * inf (PyTorch gives 0 too).
                 # Masking only there keeps the expression, and its derivatives, everywhere else.
-                ga = Where.apply((b == 0) & (a == 0), 0.0, g * b * a ** (b - 1))
+                with _zero_base():
+                    ga = Where.apply((b == 0) & (a == 0), 0.0, g * b * a ** (b - 1))
             elif b == 2:
                 ga = g * a * 2
             elif b == 1:
@@ -110,7 +120,9 @@ class Pow(Function):
             # d/db a**b = a**b * log(a). At a = 0 with b >= 0 it is 0 * -inf or 1 * -inf: the limit from
             # a > 0 is 0 for b > 0, and PyTorch defines it as 0 for b = 0 as well.
             if isinstance(a, Tensor):
-                gb = Where.apply((a == 0) & (b >= 0), 0.0, g * ctx.output * a.log())
+                with _zero_base():
+                    gb = g * ctx.output * a.log()
+                gb = Where.apply((a == 0) & (b >= 0), 0.0, gb)
             elif a == 0:  # 0**b is inf for b < 0, so the product there is -inf (times the sign of g)
                 gb = Where.apply(b >= 0, 0.0, g * -math.inf)
             else:
@@ -253,6 +265,32 @@ def where(condition, a, b) -> Tensor:
     return Where.apply(condition, a, b)
 
 
+@public
+def masked_fill(x: Tensor, mask: Tensor, value) -> Tensor:
+    """PyTorch's ``masked_fill`` (out of place): ``value`` where the bool ``mask`` (broadcast to ``x``'s shape)
+    holds, else ``x``; keeps ``x``'s dtype. The gradient flows to ``x`` where the mask is false, and to a tensor
+    ``value`` (0-d) from where it is true."""
+    from ..tensor import tensor
+
+    if not isinstance(mask, Tensor) or mask.dtype.kind != "b":
+        raise TypeError(f"masked_fill: mask must be a bool tensor, got "
+                        f"{mask.dtype.name if isinstance(mask, Tensor) else type(mask).__name__}")
+    try:
+        fits = np.broadcast_shapes(mask.shape, x.shape) == x.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ShapeError(f"masked_fill: a mask of shape {mask.shape} does not broadcast to the tensor's shape "
+                         f"{x.shape}")
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise ShapeError(f"masked_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
+        value = value.astype(x.dtype)
+    else:
+        value = tensor(value, dtype=x.dtype, backend=x.backend)
+    return Where.apply(mask, value, x)
+
+
 # -- comparisons and logic: bool results, no gradient -------------------------------------------------
 @no_gradient("equal")
 def eq(a, b) -> Tensor:
@@ -297,3 +335,13 @@ def logical_or(a, b) -> Tensor:
 @no_gradient("logical_not", top_level=False, method=False)
 def logical_not(x: Tensor) -> Tensor:
     """not x, elementwise."""
+
+
+@no_gradient("isnan")
+def isnan(x: Tensor) -> Tensor:
+    """Where ``x`` is NaN (bool, no gradient)."""
+
+
+@no_gradient("isfinite")
+def isfinite(x: Tensor) -> Tensor:
+    """Where ``x`` is neither NaN nor infinite (bool, no gradient)."""

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import ShapeError
 from ..function import Function
 from ..tensor import Tensor
-from ._common import as_operand
+from ._common import as_operand, binary_operands, constant, keepdims_shape, normalize_axis
 from ._registry import public
+from .arithmetic import where
+from .reduction import amax, amin, sum
 
 
 class MatMul(Function):
@@ -60,10 +64,11 @@ def matmul(a, b) -> Tensor:
     """Matrix product with NumPy's semantics, 1-D operands and broadcast batches included."""
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         sa, sb = a.data.shape, b.data.shape
-        if len(sa) == 2 and len(sb) == 2 and sa[1] == sb[0]:
+        if len(sa) == 2 and len(sb) == 2 and sa[1] == sb[0] and a.data.dtype is b.data.dtype:
             return MatMul.apply(a, b, False, False)  # the common case, already valid
     a = as_operand(a, b if isinstance(b, Tensor) else None)
     b = as_operand(b, a)
+    a, b = binary_operands(a, b)  # the promotion rule of every op: int64 @ float32 is float32
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(f"matmul: operands must have at least 1 dimension, got shapes {a.shape} and {b.shape}")
     k_a = a.shape[-1]
@@ -85,3 +90,55 @@ def matmul(a, b) -> Tensor:
         except ValueError:
             raise ShapeError(f"matmul: batch dimensions of {a.shape} and {b.shape} do not broadcast") from None
     return MatMul.apply(a, b, False, False)
+
+
+class EuclideanNorm(Function):
+    """sqrt(sum(x²)) over ``axes``; the gradient x / norm is 0 where the norm is 0 (as PyTorch)."""
+
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, x, axes, keepdims):
+        ctx.save_for_backward(x)
+        ctx.axes, ctx.keepdims = axes, keepdims
+        be = ctx.backend
+        return be.sqrt(be.sum(be.multiply(x.data, x.data), axes, keepdims))
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        out = ctx.output
+        if not ctx.keepdims:
+            shape = keepdims_shape(x.shape, ctx.axes)
+            g, out = g.reshape(shape), out.reshape(shape)
+        zero = constant(ctx, ctx.backend.equal(out.data, 0))
+        return where(zero, 0.0, g / where(zero, 1.0, out)) * x, None, None
+
+
+@public
+def norm(x: Tensor, p="fro", dim=None, keepdim: bool = False) -> Tensor:
+    """PyTorch's ``norm``: the vector norm of the elements (all, or along ``dim``: an int or a tuple).
+
+    ``p``: 2 or ``"fro"`` (Euclidean), 1, ``inf``/``-inf`` (largest/smallest magnitude; ties share the gradient
+    evenly), or any other number (``sum(|x|**p) ** (1/p)``). Differentiable to any order; the gradient of the
+    2-norm at 0 is 0.
+    """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"norm: expected a tensor, got {type(x).__name__}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"norm: needs a floating-point tensor, got {x.dtype.name}; use .float() first")
+    axes = normalize_axis(dim, x.ndim, "norm") if dim is not None and x.ndim else None
+    if p == "fro" or p == 2:
+        return EuclideanNorm.apply(x, axes, bool(keepdim))
+    if isinstance(p, str) or isinstance(p, bool) or not isinstance(p, (int, float)):
+        raise ValueError(f"norm: p must be a number, inf, -inf or 'fro', got {p!r} ('nuc' is not supported)")
+    magnitude = x.abs()
+    if p == math.inf:
+        return amax(magnitude, axes, keepdim)
+    if p == -math.inf:
+        return amin(magnitude, axes, keepdim)
+    if p == 1:
+        return sum(magnitude, axes, keepdim)
+    if p == 0:
+        return sum((x != 0).astype(x.dtype), axes, keepdim)
+    return sum(magnitude ** p, axes, keepdim) ** (1.0 / p)

@@ -8,6 +8,7 @@ from .. import backends as _backends
 from ..errors import ShapeError
 from ..function import Function
 from ..tensor import Tensor
+from ._common import result_dtype
 from ._registry import public
 
 
@@ -124,6 +125,33 @@ class IndexPut(Function):
         if ctx.needs_input_grad[1]:
             gv = _index_op(ctx.index).apply(g, ctx.index)
         return gx, gv, None
+
+
+class Gather(Function):
+    """``x``'s values at ``index`` (an int64 tensor of ``x``'s rank) along ``dim``: PyTorch's ``gather``."""
+
+    @staticmethod
+    def forward(ctx, x, dim, index):
+        ctx.in_shape, ctx.dim, ctx.index = x.shape, dim, index
+        return ctx.backend.gather(x.data, index.data, dim)
+
+    @staticmethod
+    def backward(ctx, g):
+        return ScatterAlong.apply(g, ctx.dim, ctx.index, ctx.in_shape), None, None
+
+
+class ScatterAlong(Function):
+    """Zeros of ``shape`` with ``src`` added at ``index`` along ``dim`` (duplicates accumulate): the adjoint of
+    ``Gather``."""
+
+    @staticmethod
+    def forward(ctx, src, dim, index, shape):
+        ctx.dim, ctx.index = dim, index
+        return ctx.backend.scatter_add_along(shape, index.data, src.data, dim, src.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        return Gather.apply(g, ctx.dim, ctx.index), None, None, None
 
 
 class Concatenate(Function):
@@ -374,7 +402,7 @@ def concatenate(tensors, axis: int = 0, *, dim=None) -> Tensor:
             shapes = ", ".join(str(u.shape) for u in tensors)
             raise ShapeError(f"concatenate: shapes {shapes} differ outside axis {axis}")
     if len({t.dtype for t in tensors}) > 1:
-        common = np.result_type(*[t.dtype for t in tensors])
+        common = result_dtype([t.dtype for t in tensors])
         tensors = [t.astype(common) for t in tensors]
     return Concatenate.apply(*tensors, axis=axis)
 
@@ -424,8 +452,15 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple:
 
 
 @public(method=False)
-def pad(x: Tensor, pad: tuple, value: float = 0.0) -> Tensor:
-    """Constant padding with PyTorch's ``F.pad`` order: (last_before, last_after, prev_before, ...)."""
+def pad(x: Tensor, pad: tuple, mode: str = "constant", value: float | None = None) -> Tensor:
+    """Constant padding with PyTorch's ``F.pad`` signature and order: (last_before, last_after, prev_before,
+    ...). Only ``mode="constant"``; the fill ``value`` (default 0) is the fourth argument, as in PyTorch."""
+    if mode != "constant":
+        raise (NotImplementedError if isinstance(mode, str) else TypeError)(
+            f"pad: mode must be 'constant' (the only mode supported), got {mode!r}; pass the fill value as "
+            "value=..., PyTorch's F.pad(input, pad, mode, value)"
+        )
+    value = 0.0 if value is None else value
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
         raise ValueError(f"pad: needs pairs for at most {x.ndim} dimensions, got {pad}")
@@ -465,6 +500,59 @@ def contiguous(x: Tensor) -> Tensor:
     if flags is not None and flags.c_contiguous:
         return x
     return Clone.apply(x)
+
+
+@public
+def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
+    """PyTorch's ``gather``: ``out[i][j][k] = x[index[i][j][k]][j][k]`` for ``dim=0`` (and so on).
+
+    ``index`` is an integer tensor of ``x``'s rank, at most ``x``'s size in every other dimension; the output
+    has its shape. The gradient adds back into the gathered positions (repeated indices accumulate).
+    """
+    dim = _check_index_arg("gather", x, dim, index)
+    if x.ndim == 0:  # a 0-d tensor gathers along its one implicit dimension
+        return Gather.apply(x.reshape(1), 0, index.reshape(1)).reshape(())
+    return Gather.apply(x, dim, index)
+
+
+@public(method=False)
+def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
+    """PyTorch's ``scatter_add`` (out of place): ``x`` plus ``src``'s values added at ``index`` along ``dim``
+    (for ``dim=0``: ``out[index[i][j]][j] += src[i][j]``); repeated indices accumulate."""
+    dim = _check_index_arg("scatter_add", x, dim, index)
+    if not isinstance(src, Tensor):
+        raise TypeError(f"scatter_add: src must be a tensor, got {type(src).__name__}")
+    if src.dtype != x.dtype:
+        raise TypeError(f"scatter_add: src is {src.dtype.name} but the tensor is {x.dtype.name}; cast one")
+    if src.ndim != index.ndim or any(s < n for s, n in zip(src.shape, index.shape)):
+        raise ShapeError(f"scatter_add: src of shape {src.shape} must be at least index's shape {index.shape}")
+    if src.shape != index.shape:
+        src = getitem(src, tuple(slice(n) for n in index.shape))
+    if x.ndim == 0:
+        return x + ScatterAlong.apply(src.reshape(1), 0, index.reshape(1), (1,)).reshape(())
+    return x + ScatterAlong.apply(src, dim, index, x.shape)
+
+
+def _check_index_arg(op: str, x: Tensor, dim: int, index) -> int:
+    """``dim`` normalised, after checking ``index``'s type, rank, shape and (host-side) range."""
+    if not isinstance(index, Tensor) or index.dtype.kind not in "iu":
+        raise TypeError(f"{op}: index must be an integer tensor, got "
+                        f"{index.dtype.name if isinstance(index, Tensor) else type(index).__name__}")
+    ndim = max(x.ndim, 1)
+    if index.ndim != x.ndim:
+        raise ShapeError(f"{op}: index has {index.ndim} dimension(s) but the tensor {x.ndim} (shape {x.shape}); "
+                         "they must match")
+    dim = _check_dim(dim, ndim, op)
+    if x.ndim and any(n > m for i, (n, m) in enumerate(zip(index.shape, x.shape)) if i != dim):
+        raise ShapeError(f"{op}: index of shape {index.shape} is larger than the tensor's shape {x.shape} "
+                         f"outside dim {dim}")
+    if index.numel():
+        values = index.numpy()
+        size = x.shape[dim] if x.ndim else 1
+        if values.min() < 0 or values.max() >= size:
+            raise IndexError(f"{op}: index values must lie in [0, {size}) along dim {dim}, got "
+                             f"[{values.min()}, {values.max()}]")
+    return dim
 
 
 def _check_dim(dim: int, ndim: int, op: str) -> int:

@@ -1,13 +1,19 @@
-"""Reductions over axes: sum, mean, var, std, max, min, logsumexp, argmax, argmin."""
+"""Reductions over axes: sum, mean, var, std, max, min, amax, amin, prod, cumsum, all, any, logsumexp, argmax,
+argmin."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
+from .. import return_types
 from ..function import Function
 from ..tensor import Tensor
 from ._common import constant, keepdims_shape, normalize_axis, pick_axis, pick_keepdims
 from ._registry import public
+from .arithmetic import maximum, minimum, where
+from .movement import gather
 
 _COPY_BELOW = 1 << 14  # elements; a broadcast view costs ~2 us to build, a copy of this size about as much
 
@@ -119,7 +125,9 @@ class Extremum(Function):
         (x,) = ctx.saved_tensors
         be = ctx.backend
         out = ctx._out_data if ctx.keepdims else be.reshape(ctx._out_data, keepdims_shape(ctx.in_shape, ctx.axes))
-        mask = be.astype(be.equal(x.data, out), x.dtype)
+        # The extrema, NaN included where the result is NaN (PyTorch's rule: the NaNs share the gradient).
+        is_nan = be.logical_and(be.not_equal(x.data, x.data), be.not_equal(out, out))
+        mask = be.astype(be.logical_or(be.equal(x.data, out), is_nan), x.dtype)
         weights = be.divide(mask, be.sum(mask, ctx.axes, True))
         return _expand_back(g, ctx) * constant(ctx, weights), None, None
 
@@ -134,6 +142,55 @@ class Min(Extremum):
     """Minimum over ``axes``."""
 
     kernel = "min"
+
+
+class Prod(Function):
+    """Product along one axis. Its gradient is the product of the other elements: ``out / x`` where no
+    element is zero, else computed directly (so zeros give PyTorch's exact gradients, to any order)."""
+
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, x, axis, keepdims):
+        ctx.save_for_backward(x)
+        ctx.axis, ctx.keepdims = axis, keepdims
+        return ctx.backend.prod(x.data, axis, keepdims)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        be, axis = ctx.backend, ctx.axis
+        out = ctx.output
+        if not ctx.keepdims:
+            g, out = g.unsqueeze(axis), out.unsqueeze(axis)
+        if not bool(be.to_numpy(be.any(be.equal(x.data, 0), None, False))):
+            return g * out / x, None, None
+        return g * _product_of_others(x, axis), None, None
+
+
+def _product_of_others(x: Tensor, axis: int) -> Tensor:
+    """For each element, the product of the others along ``axis``: each row repeated n times with the
+    element's own place set to 1, then multiplied out (O(n²), only used when the row holds a zero)."""
+    be = x._backend
+    moved = x.transpose(axis, -1) if axis != x.ndim - 1 else x
+    n = moved.shape[-1]
+    rows = moved.unsqueeze(-2).expand(*moved.shape[:-1], n, n)
+    own = constant(be, be.eye(n, n, np.dtype(bool)))
+    others = Prod.apply(where(own, 1.0, rows), rows.ndim - 1, False)
+    return others.transpose(axis, -1) if axis != x.ndim - 1 else others
+
+
+class Cumsum(Function):
+    """Running sum along ``axis`` (``reverse``: from the end); each direction is the other's backward."""
+
+    @staticmethod
+    def forward(ctx, x, axis, reverse):
+        ctx.axis, ctx.reverse = axis, reverse
+        return ctx.backend.cumsum(x.data, axis, reverse)
+
+    @staticmethod
+    def backward(ctx, g):
+        return Cumsum.apply(g, ctx.axis, not ctx.reverse), None, None
 
 
 class LogSumExp(Function):
@@ -192,9 +249,14 @@ def mean(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None
 
 
 @public
-def var(x: Tensor, axis=None, keepdims: bool = False, *, correction: int = 1, dim=None,
-        keepdim=None) -> Tensor:
-    """Variance over ``axis``, dividing by N - correction (1 gives the unbiased estimate, as PyTorch)."""
+def var(x: Tensor, axis=None, unbiased: bool | None = None, keepdims: bool = False, *, correction: int | None = None,
+        dim=None, keepdim=None) -> Tensor:
+    """Variance over ``axis``, dividing by N - correction (default 1, the unbiased estimate, as PyTorch).
+
+    The positional order is PyTorch's ``var(dim, unbiased, keepdim)``: ``x.var(1, False)`` is the biased
+    variance (correction 0), not keepdims.
+    """
+    correction = _correction("var", unbiased, correction)
     axis = pick_axis(axis, dim)
     keepdims = pick_keepdims(keepdims, keepdim)
     axes = normalize_axis(axis, x.ndim, "var")
@@ -207,28 +269,147 @@ def var(x: Tensor, axis=None, keepdims: bool = False, *, correction: int = 1, di
 
 
 @public
-def std(x: Tensor, axis=None, keepdims: bool = False, *, correction: int = 1, dim=None,
-        keepdim=None) -> Tensor:
-    """Standard deviation over ``axis`` (see ``var``)."""
-    return var(x, axis, keepdims, correction=correction, dim=dim, keepdim=keepdim).sqrt()
+def std(x: Tensor, axis=None, unbiased: bool | None = None, keepdims: bool = False, *, correction: int | None = None,
+        dim=None, keepdim=None) -> Tensor:
+    """Standard deviation over ``axis`` (see ``var``; positional order ``std(dim, unbiased, keepdim)``)."""
+    return var(x, axis, unbiased, keepdims, correction=correction, dim=dim, keepdim=keepdim).sqrt()
+
+
+def _correction(op: str, unbiased, correction) -> int:
+    if unbiased is None:
+        return 1 if correction is None else correction
+    if correction is not None:
+        raise TypeError(f"{op}: pass either unbiased or correction, not both")
+    if not isinstance(unbiased, (bool, np.bool_)):
+        raise TypeError(f"{op}: unbiased must be a bool (PyTorch's {op}(dim, unbiased, keepdim)), got {unbiased!r}; "
+                        "pass keepdim=/keepdims= by keyword")
+    return int(bool(unbiased))
 
 
 @public
-def max(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:  # noqa: A001
-    """Maximum over ``axis``; tied maxima share the gradient evenly. Returns the values only."""
-    return _reduce(Max, "max", x, axis, keepdims, dim, keepdim)
+def max(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):  # noqa: A001
+    """PyTorch's ``max``. ``max(x)``: the largest value, tied maxima sharing the gradient evenly.
+    ``max(x, dim)`` (positional, ``dim=`` or ``axis=``): the named tuple ``(values, indices)`` along that one
+    dimension, the gradient going to the index returned (the first maximum). ``max(x, other)``:
+    ``maximum(x, other)``. Several dimensions at once: ``amax``."""
+    return _extremum(Max, x, axis, keepdims, dim, keepdim)
 
 
 @public
-def min(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:  # noqa: A001
-    """Minimum over ``axis``; tied minima share the gradient evenly. Returns the values only."""
-    return _reduce(Min, "min", x, axis, keepdims, dim, keepdim)
+def min(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):  # noqa: A001
+    """PyTorch's ``min``: the smallest value, ``(values, indices)`` along one dimension, or ``minimum`` (see
+    ``max``)."""
+    return _extremum(Min, x, axis, keepdims, dim, keepdim)
+
+
+@public
+def amax(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """Maximum over ``dim`` (an int, a tuple, or None for all): values only, tied maxima share the gradient
+    evenly (PyTorch's ``amax``)."""
+    return _reduce(Max, "amax", x, None if dim == () else dim, keepdim, axis, keepdims)
+
+
+@public
+def amin(x: Tensor, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """Minimum over ``dim`` (an int, a tuple, or None for all); see ``amax``."""
+    return _reduce(Min, "amin", x, None if dim == () else dim, keepdim, axis, keepdims)
+
+
+def _extremum(op_cls, x, axis, keepdims, dim, keepdim):
+    name = op_cls.kernel
+    if isinstance(axis, Tensor) or isinstance(dim, Tensor):  # torch.max(a, b) is the elementwise maximum
+        return (maximum if name == "max" else minimum)(x, axis if dim is None else dim)
+    axis = pick_axis(axis, dim)
+    if axis is None:
+        return _reduce(op_cls, name, x, None, keepdims, None, keepdim)
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+        raise TypeError(
+            f"{name}: with a dim, {name} takes one dimension (an int) and returns (values, indices), as in "
+            f"PyTorch; got {axis!r}. For several dimensions use a{name}(x, dims), which returns the values only"
+        )
+    return _with_indices(name, x, int(axis), pick_keepdims(keepdims, keepdim))
+
+
+def _with_indices(name: str, x: Tensor, axis: int, keepdim: bool):
+    """``(values, indices)`` of max/min along ``axis``: indices by argmax/argmin, values gathered at them."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected a tensor, got {type(x).__name__}")
+    (axis,) = normalize_axis(axis, x.ndim, name)
+    if x.data.size == 0:
+        raise ValueError(f"{name}: cannot reduce an empty tensor")
+    be = x._backend
+    if x.ndim == 0:
+        index = Tensor(be.zeros((), "int64"), be)
+        return getattr(return_types, name)(gather(x, 0, index), index)
+    index = Tensor(be.astype(be.asarray(getattr(be, "arg" + name)(x.data, axis, True)), "int64"), be)
+    values = gather(x, axis, index)
+    if not keepdim:
+        values = values.squeeze(axis)
+        index = Tensor(be.reshape(index.data, values.shape), be)
+    return getattr(return_types, name)(values, index)
 
 
 @public
 def logsumexp(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
     """log(sum(exp(x))) over ``axis``, stable for large magnitudes."""
     return _reduce(LogSumExp, "logsumexp", x, axis, keepdims, dim, keepdim)
+
+
+@public
+def prod(x: Tensor, dim: int | None = None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
+    """Product of all elements, or along one ``dim`` (PyTorch's ``prod``); integer and bool tensors give int64.
+    Zeros get exact gradients (the product of the other elements)."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"prod: expected a tensor, got {type(x).__name__}")
+    dim = pick_axis(dim, axis)
+    keep = pick_keepdims(keepdim, keepdims)
+    if x.dtype.kind != "f":
+        x = x.long()
+    if dim is None:
+        out = Prod.apply(x.reshape(-1), 0, False)
+        return out.reshape((1,) * x.ndim) if keep else out
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"prod: dim must be one int (PyTorch's prod takes one dimension), got {dim!r}")
+    (dim,) = normalize_axis(int(dim), x.ndim, "prod")
+    if x.ndim == 0:
+        return x.clone()
+    return Prod.apply(x, dim, keep)
+
+
+@public
+def cumsum(x: Tensor, dim: int, *, dtype=None) -> Tensor:
+    """Running sum along ``dim`` (PyTorch's ``cumsum``); integer and bool tensors give int64 unless ``dtype``."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"cumsum: expected a tensor, got {type(x).__name__}")
+    if dtype is not None:
+        x = x.astype(dtype)
+    elif x.dtype.kind != "f":
+        x = x.long()
+    (dim,) = normalize_axis(dim, x.ndim, "cumsum")
+    if x.ndim == 0:
+        return x.clone()
+    return Cumsum.apply(x, dim, False)
+
+
+def _logical_reduce(name: str, x: Tensor, dim, keepdim: bool) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected a tensor, got {type(x).__name__}")
+    be = x._backend
+    data = x.data if x.dtype.kind == "b" else be.not_equal(x.data, 0)
+    axes = None if dim is None or x.ndim == 0 else normalize_axis(dim, x.ndim, name)
+    return Tensor(be.asarray(getattr(be, name)(data, axes, bool(keepdim))), be)
+
+
+@public(spec=False)
+def all(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """Whether every element (along ``dim``) is true / non-zero (bool, no gradient)."""
+    return _logical_reduce("all", x, dim, keepdim)
+
+
+@public(spec=False)
+def any(x: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """Whether some element (along ``dim``) is true / non-zero (bool, no gradient)."""
+    return _logical_reduce("any", x, dim, keepdim)
 
 
 def _arg(name: str, x: Tensor, axis, keepdims, dim, keepdim) -> Tensor:

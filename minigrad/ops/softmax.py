@@ -79,8 +79,13 @@ class LogSoftmaxBackward(Function):
 
 
 def _axis(x: Tensor, axis, dim, op: str) -> int:
-    """The one axis softmax works along (default: the last), checked like every reduction's axis."""
+    """The one axis softmax works along, checked like every reduction's axis. Without one, the last axis of a
+    tensor of at most 2 dimensions (where PyTorch's implicit choice is the same); beyond, it must be given
+    (PyTorch would pick dim 0 or 1 there)."""
     axis = pick_axis(axis, dim)
+    if axis is None and x.ndim > 2:
+        raise TypeError(f"{op}: pass dim for a tensor of {x.ndim} dimensions (shape {x.shape}); PyTorch's "
+                        "implicit choice (dim 0 or 1) is deprecated and minigrad does not guess")
     if axis is not None and not isinstance(axis, int):
         raise TypeError(f"{op}: takes a single int axis, got {axis!r}")
     return normalize_axis(-1 if axis is None else axis, x.ndim, op)[0]
@@ -88,11 +93,11 @@ def _axis(x: Tensor, axis, dim, op: str) -> int:
 
 @public
 def softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
-    """Softmax along ``axis`` (default: the last)."""
+    """Softmax along ``axis`` (default: the last, for at most 2 dimensions)."""
     return Softmax.apply(x, _axis(x, axis, dim, "softmax"))
 
 
 @public
 def log_softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
-    """log(softmax(x)) along ``axis`` (default: the last), computed stably."""
+    """log(softmax(x)) along ``axis`` (default: the last, for at most 2 dimensions), computed stably."""
     return LogSoftmax.apply(x, _axis(x, axis, dim, "log_softmax"))

@@ -1,6 +1,8 @@
 """``Optimizer``: parameter groups, per-parameter state, ``zero_grad`` and state dicts, as in PyTorch.
 
-Subclasses implement ``_update_group``; ``step`` runs it under ``no_grad``. Parameters change in place and
+Subclasses implement ``_update_group``; ``step`` runs it under ``no_grad``, after ``_prepare_step`` has
+checked everything that could fail (so a step is all-or-nothing) and moved state to where its parameter now
+lives. Parameters change in place and
 their version counters see every update (in-place tensor ops bump them; SGD, which writes the backend
 arrays directly, bumps them itself), so a graph that saved an old value of a parameter refuses to backward
 through it.
@@ -9,9 +11,11 @@ through it.
 from __future__ import annotations
 
 import copy
+import numbers
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..errors import ShapeError
 from ..grad_mode import enable_grad, no_grad
 from ..tensor import Tensor
 
@@ -77,9 +81,41 @@ class Optimizer:
             with enable_grad():
                 loss = closure()
         with no_grad():
+            self._prepare_step()
             for group in self.param_groups:
                 self._update_group(group)
         return loss
+
+    def _prepare_step(self) -> None:
+        """Everything that can fail, before anything is written, so a failed step changes nothing.
+
+        Checks each gradient against its parameter (shape, dtype, backend) and each group's learning rate,
+        then moves state that no longer matches its parameter (after ``model.to(...)``) to the parameter's
+        backend and dtype.
+        """
+        name = type(self).__name__
+        moves = []
+        for i, group in enumerate(self.param_groups):
+            lr = group.get("lr")
+            if lr is not None and (isinstance(lr, bool) or not isinstance(lr, numbers.Real)):
+                raise TypeError(f"{name}.step: parameter group {i} has lr {lr!r}; it must be a number")
+            for p in group["params"]:
+                grad = p.grad
+                if grad is None:
+                    continue
+                if grad.shape != p.shape or grad.dtype != p.dtype or grad._backend is not p._backend:
+                    raise ShapeError(
+                        f"{name}: the gradient ({grad.shape} {grad.dtype.name} on {grad.backend!r}) does "
+                        f"not match its parameter ({p.shape} {p.dtype.name} on {p.backend!r}); nothing was "
+                        "updated"
+                    )
+                state = self.state.get(p)
+                if state:
+                    stale = {k: _like_param(v, p, k) for k, v in state.items() if _misplaced(v, p)}
+                    if stale:
+                        moves.append((state, stale))
+        for state, stale in moves:
+            state.update(stale)
 
     def _update_group(self, group: dict) -> None:
         """Update the parameters of one group (each optimizer's rule)."""
@@ -143,6 +179,13 @@ class _Required:
 
 
 _REQUIRED = _Required()
+
+
+def _misplaced(value: Any, param: Tensor) -> bool:
+    """Whether a state tensor lives on another backend, or in another floating dtype, than its parameter."""
+    return isinstance(value, Tensor) and (
+        value._backend is not param._backend or value.dtype.kind == "f" and value.dtype != param.dtype
+    )
 
 
 def _like_param(value: Any, param: Tensor, key: str) -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..errors import ShapeError
 from ..tensor import Tensor
 from .optimizer import Optimizer
 
@@ -37,7 +36,7 @@ class SGD(Optimizer):
             if grad is None:
                 continue
             be, w = p._backend, p.data
-            d_p = _grad_array(p, grad)
+            d_p = grad.data  # checked against the parameter by _prepare_step
             if maximize:
                 d_p = be.negative(d_p)
             if weight_decay != 0:
@@ -55,13 +54,3 @@ class SGD(Optimizer):
             be.add_scaled_(w, d_p, -lr)  # w -= lr * d_p: one fused pass where the backend has one
             p._bump_version()
 
-
-def _grad_array(p: Tensor, grad: Tensor):
-    """The gradient's array, checked against the parameter it updates."""
-    g = grad.data
-    if g.shape != p.data.shape or g.dtype != p.data.dtype or grad._backend is not p._backend:
-        raise ShapeError(
-            f"SGD: the gradient ({grad.shape} {grad.dtype.name} on {grad.backend!r}) does not match its "
-            f"parameter ({p.shape} {p.dtype.name} on {p.backend!r})"
-        )
-    return g

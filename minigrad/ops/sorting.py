@@ -1,0 +1,52 @@
+"""Sorting: sort, argsort, topk.
+
+The order is computed outside the graph (the backend's stable ``argsort``); the values are ``gather``-ed at
+it, so their gradient scatters back to the positions they came from, to any order.
+"""
+
+from __future__ import annotations
+
+from .. import return_types
+from ..tensor import Tensor
+from ._registry import public
+from .movement import _check_dim, gather
+
+
+@public(spec=False)
+def argsort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> Tensor:
+    """Indices (int64) that sort ``x`` along ``dim``. The sort is always stable: tied values keep their
+    order (``stable`` is accepted for PyTorch's signature); NaN counts as the largest value."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"argsort: expected a tensor, got {type(x).__name__}")
+    be = x._backend
+    if x.ndim == 0:
+        _check_dim(dim, 1, "argsort")
+        return Tensor(be.zeros((), "int64"), be)
+    dim = _check_dim(dim, x.ndim, "argsort")
+    return Tensor(be.astype(be.argsort(x.data, dim, bool(descending)), "int64"), be)
+
+
+@public
+def sort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = False) -> return_types.sort:
+    """PyTorch's ``sort``: the named tuple ``(values, indices)`` along ``dim`` (stable, see ``argsort``);
+    the values' gradient goes back to the positions they came from."""
+    indices = argsort(x, dim, descending, stable)
+    return return_types.sort(gather(x, dim if x.ndim else 0, indices), indices)
+
+
+@public
+def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> return_types.topk:  # noqa: A002
+    """PyTorch's ``topk``: the ``k`` largest (or smallest) values along ``dim`` and their indices, as the named
+    tuple ``(values, indices)``. They always come sorted (``sorted=False`` leaves the order unspecified in
+    PyTorch); ties keep their order."""
+    length = x.shape[_check_dim(dim, max(x.ndim, 1), "topk")] if x.ndim else 1
+    if not (0 <= k <= length if x.ndim else k == 1):
+        raise ValueError(f"topk: k={k} is out of range for a dimension of size {length}")
+    order = argsort(x, dim, descending=largest)
+    if x.ndim == 0:
+        return return_types.topk(gather(x, 0, order), order)
+    dim = dim % x.ndim
+    be = x._backend
+    index = (slice(None),) * dim + (slice(0, k),)
+    indices = Tensor(be.ascontiguous(be.getitem(order.data, index)), be)
+    return return_types.topk(gather(x, dim, indices), indices)

@@ -1,0 +1,30 @@
+"""Named tuples returned by ops with several outputs, as PyTorch's ``torch.return_types``.
+
+``values, indices = x.max(1)`` unpacks like a tuple; ``.values`` and ``.indices`` name the fields.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from .tensor import Tensor
+
+
+class max(NamedTuple):  # noqa: N801 - PyTorch's names (torch.return_types.max, ...)
+    values: Tensor
+    indices: Tensor
+
+
+class min(NamedTuple):  # noqa: N801
+    values: Tensor
+    indices: Tensor
+
+
+class sort(NamedTuple):  # noqa: N801
+    values: Tensor
+    indices: Tensor
+
+
+class topk(NamedTuple):  # noqa: N801
+    values: Tensor
+    indices: Tensor
