@@ -569,6 +569,7 @@ for _name in (
     "squeeze", "unsqueeze", "broadcast_to", "expand", "split", "chunk", "softmax", "log_softmax", "clone",
     "contiguous", "neg", "pow", "add", "sub", "mul", "div", "eq", "ne", "lt", "le", "gt", "ge", "amax", "amin",
     "sort", "argsort", "topk", "gather", "isnan", "isfinite", "all", "any", "prod", "cumsum", "masked_fill", "norm",
+    "outer", "tril", "triu", "repeat",
 ):
     setattr(Tensor, _name, getattr(_ops, _name))
 Tensor.view = _ops.reshape

@@ -694,6 +694,38 @@ def _masked_fill_case(draw, dtype, max_size):
     return Case((draw(_arr(dtype, sx)), mask), {"value": draw(st.sampled_from([0.0, -1.5, 1e4]))})
 
 
+@st.composite
+def _outer_case(draw, dtype, max_size):
+    return Case((draw(_arr(dtype, (draw(st.integers(0, 5)),))), draw(_arr(dtype, (draw(st.integers(0, 5)),)))))
+
+
+@st.composite
+def _triangle_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=2, max_dims=3, max_side=4))
+    return Case((draw(_arr(dtype, shape)),), {"diagonal": draw(st.integers(-3, 3))})
+
+
+@st.composite
+def _repeat_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(max_dims=3, max_side=3))
+    sizes = tuple(draw(st.integers(0 if i else 1, 2)) for i in range(len(shape) + draw(st.integers(0, 1))))
+    return Case((draw(_arr(dtype, shape)),), {"sizes": sizes})
+
+
+_EINSUM_FORMS = ["ij,jk->ik", "bij,bjk->bik", "i,j->ij", "i,i->", "ij,ij->i", "ij,kj->ik", "bij,bkj->bki", "ij->ji",
+                 "ij->j", "ijk->", "ij,jk", "ik,jkl->ijl", "ij,k->ijk"]
+
+
+@st.composite
+def _einsum_case(draw, dtype, max_size):
+    equation = draw(st.sampled_from(_EINSUM_FORMS))
+    sizes = {c: draw(st.integers(1, 3)) for c in set(equation) if c.isalpha()}
+    terms = equation.split("->")[0].split(",")
+    arrays = tuple(draw(_arr(dtype, tuple(sizes[c] for c in term), -3.0, 3.0)) for term in terms)
+    contracted = [c for c in sizes if sum(t.count(c) for t in terms) > 1]
+    return Case(arrays, {"equation": equation}, n=math.prod(sizes[c] for c in contracted) if contracted else 1)
+
+
 # -- references ---------------------------------------------------------------------------------------------
 def _prod_ref(x, dim, keepdim):
     return np.prod(x, axis=dim, keepdims=keepdim) if x.ndim else x
@@ -934,6 +966,17 @@ SPECS: list[Spec] = [
     # gradient is checked against the other backends, and by gradcheck of every op that casts internally
     Spec("to_backend", ops.to_backend, lambda d, s: _to_backend_case(d, s), lambda x, target: ops.to_backend(x, target),
          lambda x, target: x, "exact"),
+    Spec("outer", ops.outer, lambda d, s: _outer_case(d, s), _apply(ops.outer), np.outer, "elementwise"),
+    Spec("tril", ops.tril, lambda d, s: _triangle_case(d, s), _apply(ops.tril),
+         lambda x, diagonal: np.tril(x, diagonal),
+         "exact"),
+    Spec("triu", ops.triu, lambda d, s: _triangle_case(d, s), _apply(ops.triu),
+         lambda x, diagonal: np.triu(x, diagonal),
+         "exact"),
+    Spec("repeat", ops.repeat, lambda d, s: _repeat_case(d, s), lambda x, sizes: ops.repeat(x, *sizes),
+         lambda x, sizes: np.tile(x, sizes), "exact"),
+    Spec("einsum", ops.einsum, lambda d, s: _einsum_case(d, s), lambda *xs, equation: ops.einsum(equation, *xs),
+         lambda *xs, equation: np.einsum(equation, *xs), "matmul"),
 ]
 
 # -- nn.functional ----------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from .arithmetic import (
     sub,
     where,
 )
+from .composites import einsum, outer, repeat, tril, triu
 from .elementwise import (
     abs,
     cast,
@@ -103,17 +104,18 @@ OPS = {
         gelu, softplus, clip, maximum, minimum, where, erf, sum, mean, var, std, max, min, logsumexp, matmul,
         reshape, flatten, permute, transpose, squeeze, unsqueeze, broadcast_to, expand, concatenate, stack,
         split, pad, getitem, index_put, softmax, log_softmax, clone, cast, to_backend, sum_to, amax, amin,
-        gather, scatter_add, sort, topk, prod, cumsum, masked_fill, norm,
+        gather, scatter_add, sort, topk, prod, cumsum, masked_fill, norm, outer, tril, triu, repeat, einsum,
     )
 }
 
 __all__ = [
     "OPS", "abs", "add", "all", "amax", "amin", "any", "argmax", "argmin", "argsort", "broadcast_copy",
-    "broadcast_to", "cast", "cat", "chunk", "clamp", "clip", "clone", "concatenate", "contiguous", "cos",
-    "cumsum", "div", "eq", "erf", "exp", "expand", "fill", "flatten", "gather", "ge", "gelu", "getitem", "gt",
+    "broadcast_to", "cast", "cat", "chunk", "clamp", "clip", "clone", "concatenate", "contiguous", "cos", "cumsum",
+    "div", "einsum", "eq", "erf", "exp", "expand", "fill", "flatten", "gather", "ge", "gelu", "getitem", "gt",
     "index_put", "isfinite", "isnan", "le", "leaky_relu", "log", "log_softmax", "logical_and", "logical_not",
-    "logical_or", "logsumexp", "lt", "masked_fill", "matmul", "max", "maximum", "mean", "min", "minimum",
-    "mul", "ne", "neg", "norm", "pad", "permute", "pow", "prod", "relu", "reshape", "rsqrt", "scatter_add",
-    "sigmoid", "sign", "sin", "softmax", "softplus", "sort", "split", "sqrt", "squeeze", "stack", "std",
-    "sub", "sum", "sum_to", "tanh", "to_backend", "topk", "transpose", "unsqueeze", "var", "where",
+    "logical_or", "logsumexp", "lt", "masked_fill", "matmul", "max", "maximum", "mean", "min", "minimum", "mul",
+    "ne", "neg", "norm", "outer", "pad", "permute", "pow", "prod", "relu", "repeat", "reshape", "rsqrt",
+    "scatter_add", "sigmoid", "sign", "sin", "softmax", "softplus", "sort", "split", "sqrt", "squeeze", "stack",
+    "std", "sub", "sum", "sum_to", "tanh", "to_backend", "topk", "transpose", "tril", "triu", "unsqueeze", "var",
+    "where",
 ]
