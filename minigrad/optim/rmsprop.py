@@ -29,11 +29,7 @@ class RMSprop(Optimizer):
     def _update_group(self, group: dict) -> None:
         lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
         weight_decay, momentum, centered = group["weight_decay"], group["momentum"], group["centered"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            grad = -p.grad if group["maximize"] else p.grad
-            state = self.state.setdefault(p, {})
+        for p, grad, state in self._gradients(group):
             if not state:
                 state["step"] = 0
                 state["square_avg"] = _creation.zeros_like(p)
@@ -75,11 +71,7 @@ class Adagrad(Optimizer):
 
     def _update_group(self, group: dict) -> None:
         lr, lr_decay, eps, weight_decay = group["lr"], group["lr_decay"], group["eps"], group["weight_decay"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            grad = -p.grad if group["maximize"] else p.grad
-            state = self.state.setdefault(p, {})
+        for p, grad, state in self._gradients(group):
             if not state:
                 state["step"] = 0
                 state["sum"] = _creation.full_like(p, group["initial_accumulator_value"])
