@@ -36,6 +36,9 @@ def _compare(torch, ours: nn.Module, theirs, inputs: list[np.ndarray], backend: 
     for x, t in zip(xs, ts):
         if t.grad is not None:
             np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=rtol, atol=rtol)
+    values = dict(theirs.named_parameters())  # equal after the forward too (Embedding's max_norm writes in place)
+    for name, p in ours.named_parameters():
+        np.testing.assert_allclose(p.numpy(), values[name].detach().numpy(), rtol=rtol, atol=rtol, err_msg=name)
     grads = {name: p.grad for name, p in theirs.named_parameters()}
     for name, p in ours.named_parameters():
         if grads[name] is None:
@@ -47,6 +50,8 @@ def _compare(torch, ours: nn.Module, theirs, inputs: list[np.ndarray], backend: 
 LAYERS = {
     "embedding": (lambda m: m.Embedding(7, 3), lambda: [RNG.integers(0, 7, (2, 5))]),
     "embedding_padding": (lambda m: m.Embedding(7, 3, padding_idx=2), lambda: [np.array([[2, 0, 2], [6, 2, 1]])]),
+    "embedding_max_norm": (lambda m: m.Embedding(7, 3, max_norm=1.2), lambda: [np.array([[3, 0, 3], [6, 4, 1]])]),
+    "embedding_max_norm_l1": (lambda m: m.Embedding(7, 3, max_norm=0.8, norm_type=1.0), lambda: [np.arange(7)]),
     "conv1d": (lambda m: m.Conv1d(4, 6, 3, stride=2, padding=1, dilation=2, groups=2),
                lambda: [RNG.standard_normal((2, 4, 11))]),
     "conv1d_same": (lambda m: m.Conv1d(3, 2, 5, padding="same", bias=False), lambda: [RNG.standard_normal((2, 3, 8))]),
@@ -168,8 +173,8 @@ def test_embedding_checks_its_indices_and_from_pretrained_freezes():
         e(mg.tensor([1, 4]))
     with pytest.raises(TypeError, match="integer tensor"):
         e(mg.tensor([1.0]))
-    with pytest.raises(NotImplementedError, match="max_norm"):
-        nn.Embedding(4, 2, max_norm=1.0)
+    with pytest.raises(NotImplementedError, match="sparse"):
+        nn.Embedding(4, 2, sparse=True)
     table = mg.randn(4, 2)
     frozen = nn.Embedding.from_pretrained(table)
     assert not frozen.weight.requires_grad

@@ -312,9 +312,11 @@ def _value_range(t: Tensor) -> tuple:
 
 
 # -- sparse -----------------------------------------------------------------------------------------
-def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> Tensor:  # noqa: A002
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,  # noqa: A002
+              max_norm: float | None = None, norm_type: float = 2.0) -> Tensor:
     """Rows of ``weight`` (num_embeddings, dim) at the integer indices ``input``; the row ``padding_idx`` gets
-    no gradient (its value is still returned, as in PyTorch)."""
+    no gradient (its value is still returned, as in PyTorch). With ``max_norm``, the looked-up rows whose
+    ``norm_type`` norm exceeds it are first rescaled in place to norm ``max_norm`` (PyTorch's renorm)."""
     if not isinstance(input, Tensor) or input.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be an integer tensor, got "
                         f"{getattr(input, 'dtype', type(input).__name__)}")
@@ -323,6 +325,8 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
         low, high = _value_range(input)
         if low < 0 or high >= rows:
             raise IndexError(f"embedding: index {low if low < 0 else high} is out of range for {rows} embeddings")
+    if max_norm is not None:
+        _renorm_rows(weight, input, max_norm, norm_type)
     out = weight[input]
     if padding_idx is None:
         return out
@@ -330,6 +334,19 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None) -> 
         padding_idx += rows
     keep = (input != padding_idx).unsqueeze(-1)
     return _where(keep, out, out.detach())
+
+
+def _renorm_rows(weight: Tensor, input: Tensor, max_norm: float, norm_type: float) -> None:  # noqa: A002
+    import numpy as np
+
+    from ..grad_mode import no_grad
+
+    be = input._backend
+    rows = Tensor(be.from_numpy(np.unique(be.to_numpy(input.data))), be)
+    with no_grad():
+        selected = weight[rows]
+        norms = selected.norm(norm_type, dim=1, keepdim=True)
+        weight[rows] = _where(norms > max_norm, selected * (max_norm / (norms + 1e-7)), selected)
 
 
 # -- activations composed of ops --------------------------------------------------------------------
