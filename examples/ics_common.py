@@ -266,6 +266,9 @@ def make_parser(description: str, *, steps: int, quick_steps: int, seeds: bool =
                    help="folder with MNIST IDX files (full MNIST, or only the t10k pair, split 8000/2000); "
                         "default: the minigrad MNIST cache if it has them, else scikit-learn's 8x8 digits")
     p.add_argument("--digits", action="store_true", help="use scikit-learn's 8x8 digits even if MNIST is there")
+    p.add_argument("--threads", type=int, default=1,
+                   help="BLAS (and PyTorch) threads per process; 0 keeps the libraries' defaults (default: 1, "
+                        "fastest for these small matrices on a shared machine)")
     p.add_argument("--download", action="store_true", help="download full MNIST into the cache first (internet)")
     if seeds:
         p.add_argument("--seeds", type=int, default=1, metavar="N",
@@ -284,7 +287,18 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) ->
     if args.steps is None:
         args.steps = quick_steps if args.quick else steps
     minigrad.set_backend(args.backend)
+    limit_threads(args.threads)
     return args
+
+
+def limit_threads(threads: int) -> None:
+    """Cap BLAS threads (threadpoolctl, if installed) for the rest of the run; 0 leaves the defaults."""
+    if threads:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            return
+        threadpool_limits(threads)
 
 
 class _NoBar:
