@@ -58,21 +58,17 @@ def parse_args(argv=None):
     return args
 
 
-@functools.lru_cache(maxsize=1)
-def _data(data_dir, digits, download, quick):
-    data = common.load_data(data_dir, digits=digits, download=download)
-    if quick:  # a few seconds: fewer held-out examples to score
+def load(args) -> common.Data:
+    """The data; each run of a sweep loads its own (a worker process shares nothing with the parent)."""
+    data = common.load_data(args.data_dir, digits=args.digits, download=args.download)
+    if args.quick:  # a few seconds: fewer held-out examples to score
         data.x_test, data.y_test = data.x_test[:300], data.y_test[:300]
     return data
 
 
-def load(args) -> common.Data:
-    return _data(args.data_dir, args.digits, args.download, args.quick)
-
-
-def train(seed: int, args) -> dict:
+def train(seed: int, args, data: common.Data | None = None) -> dict:
     """Train both twins on the same batches; the records of one seed."""
-    data = load(args)
+    data = data if data is not None else load(args)
     sizes = (data.n_features, *common.MLP_SIZES[1:])
     nets = dict(zip(("without BN", "with BN"), common.twins(sizes, std=args.init_std, seed=seed)))
     optimizers = {name: optim.SGD(net.parameters(), lr=args.lr) for name, net in nets.items()}
@@ -275,7 +271,10 @@ def main(argv=None) -> dict:
     started = time.perf_counter()
     data = load(args)
     seeds = [args.seed + i for i in range(args.seeds)]
-    records = common.run_seeds(functools.partial(train, args=args), seeds, args.jobs)
+    if len(seeds) == 1:
+        records = [train(seeds[0], args, data)]
+    else:
+        records = common.run_seeds(functools.partial(train, args=args), seeds, args.jobs)
     run_seconds = time.perf_counter() - started
     result = {"experiment": "E1 Ioffe & Szegedy Figure 1", "caption": CAPTION, "settings": common.settings(args, data),
               "seeds": seeds, "layer": LAYER + 1, "unit": UNIT, "percentiles_q": QS,
@@ -296,8 +295,9 @@ def main(argv=None) -> dict:
     if args.timing:
         result["timing"] = time_steps(args, data, rounds=1 if args.quick else 7, block=2 if args.quick else 30)
         result["profile_bn_step"] = profile_step(args, data, steps=5 if args.quick else 300)
-    out = common.write_json(f"{args.out}/e1_fig1.json", result)
-    plot(records, data.name, args, f"{args.out}/e1_fig1.png")
+    stem = f"{args.out}/e1_fig1" + ("" if args.init_std == 0.01 else f"_std{args.init_std:g}")
+    out = common.write_json(f"{stem}.json", result)
+    plot(records, data.name, args, f"{stem}.png")
 
     print(f"E1 on {data.name}, backend {args.backend}, init std {args.init_std}, {args.steps} steps, "
           f"seeds {seeds}: {run_seconds:.0f} s")
@@ -314,7 +314,7 @@ def main(argv=None) -> dict:
         print("  a minigrad BN step's own time by file (cProfile): "
               + ", ".join(f"{name} {share:.0%}" for name, share in list(shares.items())[:6]))
     print(f"  {CAPTION}")
-    print(f"  wrote {out} and {args.out}/e1_fig1.png")
+    print(f"  wrote {out} and {stem}.png")
     return result
 
 

@@ -31,13 +31,14 @@ def run_e1(out: Path, *args: str) -> dict:
 def test_quick_run_json_and_backends_agree(tmp_path):
     pytest.importorskip("sklearn")
     pytest.importorskip("matplotlib")
-    result = run_e1(tmp_path / "numpy", "--seed", "3")
+    result = run_e1(tmp_path / "numpy", "--seed", "3", "--seeds", "2", "--jobs", "2")
     settings = result["settings"]
     assert settings["args"]["steps"] == 60 and settings["args"]["seed"] == 3
     assert settings["args"]["init_std"] == 0.01 and settings["args"]["lr"] == 1.0
     assert settings["args"]["batch_size"] == 60 and settings["backend"] == "numpy"
     assert settings["data"] == "scikit-learn 8x8 digits 1297/500" and settings["minigrad"] == minigrad.__version__
     assert "--seed" in settings["argv"] and "do not show that the first causes the second" in result["caption"]
+    assert result["seeds"] == [3, 4] and result["runs"][0] != result["runs"][1]
     run = result["runs"][0]
     assert run["steps"] == [0, 20, 40, 60]
     for name in ("without BN", "with BN"):
