@@ -22,7 +22,9 @@ at matched loss, against the training loss). Numbers and settings: e3_ics_gradie
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
@@ -88,21 +90,28 @@ def gd_step_with_ics(model: nn.Module, loss_fn, lr: float, layers=()) -> tuple[f
     for i in layers:
         below = sum(len(group) for group in groups[: i - 1])
         weight_grad = grads[below]  # a layer's weight comes first in its group
-        with common.running_stats_frozen(model):
-            _shift(params[:below], grads[:below], -lr)
-            try:
-                shifted = minigrad.grad(loss_fn(), [groups[i - 1][0]])[0]
-            finally:
-                _shift(params[:below], grads[:below], lr)
+        with common.running_stats_frozen(model), moved(params[:below], grads[:below], -lr):
+            shifted = minigrad.grad(loss_fn(), [groups[i - 1][0]])[0]
         measured[i] = (weight_grad.numpy().copy(), shifted.numpy().copy())
-    _shift(params, grads, -lr)
+    with minigrad.no_grad():
+        for p, g in zip(params, grads):
+            p.sub_(g * lr)
     return loss.item(), measured
 
 
-def _shift(params, directions, scale: float) -> None:
+@contextlib.contextmanager
+def moved(params, directions, scale: float) -> Iterator[None]:
+    """Each parameter moved by ``scale * direction`` inside the block, and restored exactly on exit."""
+    saved = [p.detach().clone() for p in params]
     with minigrad.no_grad():
         for p, d in zip(params, directions):
             p.add_(d * scale)
+    try:
+        yield
+    finally:
+        with minigrad.no_grad():
+            for p, value in zip(params, saved):
+                p.copy_(value)
 
 
 def ics_measures(g: np.ndarray, g_shifted: np.ndarray) -> dict:
