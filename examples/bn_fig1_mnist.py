@@ -250,18 +250,18 @@ def plot(records: list[dict], data_name: str, args, path) -> None:
                  fontsize=9, pad=30)
     for ax, name, letter in ((axes[1], "without BN", "b"), (axes[2], "with BN", "c")):
         p = np.array(records[0][name]["percentiles"])
-        ax.fill_between(steps, p[:, 0], p[:, 2], color=colors[name], alpha=0.3, label="15th-85th")
-        ax.plot(steps, p[:, 1], color=colors[name], label="median")
+        ax.fill_between(steps, p[:, 0], p[:, 2], color=colors[name], alpha=0.3)
+        ax.plot(steps, p[:, 1], color=colors[name])
         for y in (-PAPER_YLIM, PAPER_YLIM):
             ax.axhline(y, color="grey", linestyle=":", linewidth=1)
         ax.set_ylim(-5, 5)
         ax.set_xlim(0, steps[-1])
         ax.set_xlabel("our steps")
-        ax.set_title(f"({letter}) {name}: sigmoid input, layer 3 unit 0", fontsize=9)
-        ax.legend(loc="upper right", fontsize=7, title="dotted: paper's y-range", title_fontsize=7)
+        ax.set_title(f"({letter}) {name}: sigmoid input of layer 3, unit 0\n"
+                     "band 15th-85th percentile, line median; dotted: paper's y-range", fontsize=9)
     axes[1].set_ylabel("percentiles on a fixed probe batch (BN train mode)")
     fig.suptitle(f"Ioffe & Szegedy Fig. 1 on minigrad: {data_name}, init std {args.init_std}, lr {args.lr}, "
-                 f"batch {args.batch_size}, seed {args.seed}", fontsize=10)
+                 f"batch {args.batch_size}, seed {args.seed}", fontsize=10, y=1.08)
     fig.tight_layout()
     common.save_figure(fig, path)
 
@@ -295,7 +295,8 @@ def main(argv=None) -> dict:
     if args.timing:
         result["timing"] = time_steps(args, data, rounds=1 if args.quick else 7, block=2 if args.quick else 30)
         result["profile_bn_step"] = profile_step(args, data, steps=5 if args.quick else 300)
-    stem = f"{args.out}/e1_fig1" + ("" if args.init_std == 0.01 else f"_std{args.init_std:g}")
+    stem = (f"{args.out}/e1_fig1" + ("" if args.init_std == 0.01 else f"_std{args.init_std:g}")
+            + ("" if args.seeds == 1 else f"_seeds{args.seeds}"))
     out = common.write_json(f"{stem}.json", result)
     plot(records, data.name, args, f"{stem}.png")
 

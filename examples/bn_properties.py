@@ -333,6 +333,7 @@ def main(argv=None) -> dict:
     if args.eval_every is None:
         args.eval_every = 10 if args.quick else 50
     started = time.perf_counter()
+    minigrad.manual_seed(args.seed)  # nn.Linear's default initialisation in the zero-gradient check
     data = common.load_data(args.data_dir, digits=args.digits, download=args.download)
     checks = {
         "scale_invariance": check_scale_invariance(data, args),
