@@ -19,19 +19,19 @@ import bn_fig1_mnist  # noqa: E402
 import ics_common  # noqa: E402
 
 
-def run_e1(out: Path, *args: str) -> dict:
+def run_e1(out: Path, *args: str, stem: str = "e1_fig1") -> dict:
     done = subprocess.run([sys.executable, str(EXAMPLES / "bn_fig1_mnist.py"), "--quick", "--no-progress",
                            "--digits", "--out", str(out), *args], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "without BN: final held-out accuracy" in done.stdout
-    assert (out / "e1_fig1.png").stat().st_size > 1000
-    return json.loads((out / "e1_fig1.json").read_text())
+    assert (out / f"{stem}.png").stat().st_size > 1000
+    return json.loads((out / f"{stem}.json").read_text())
 
 
 def test_quick_run_json_and_backends_agree(tmp_path):
     pytest.importorskip("sklearn")
     pytest.importorskip("matplotlib")
-    result = run_e1(tmp_path / "numpy", "--seed", "3", "--seeds", "2", "--jobs", "2")
+    result = run_e1(tmp_path / "numpy", "--seed", "3", "--seeds", "2", "--jobs", "2", stem="e1_fig1_seeds2")
     settings = result["settings"]
     assert settings["args"]["steps"] == 60 and settings["args"]["seed"] == 3
     assert settings["args"]["init_std"] == 0.01 and settings["args"]["lr"] == 1.0
