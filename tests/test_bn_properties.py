@@ -22,15 +22,19 @@ CHECKS = ("scale_invariance", "weight_norm_growth", "zero_gradients", "batch_of_
           "double_backward")
 
 
-def test_quick_run_passes_every_check(tmp_path):
-    pytest.importorskip("sklearn")
-    pytest.importorskip("matplotlib")
+def run_e5(out: Path, *args: str) -> dict:
     done = subprocess.run([sys.executable, str(EXAMPLES / "bn_properties.py"), "--quick", "--no-progress",
-                           "--digits", "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
+                           "--digits", "--out", str(out), *args], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("[pass]") == 7 and "FAIL" not in done.stdout
-    assert (tmp_path / "e5_properties.png").stat().st_size > 1000
-    result = json.loads((tmp_path / "e5_properties.json").read_text())
+    assert (out / "e5_properties.png").stat().st_size > 1000
+    return json.loads((out / "e5_properties.json").read_text())
+
+
+def test_quick_run_passes_every_check_on_both_backends(tmp_path):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("matplotlib")
+    result = run_e5(tmp_path / "numpy")
     assert result["settings"]["args"]["lr"] == 0.5 and result["settings"]["backend"] == "numpy"
     assert result["settings"]["data"].startswith("scikit-learn 8x8 digits")
     for name in CHECKS:
@@ -44,6 +48,15 @@ def test_quick_run_passes_every_check(tmp_path):
     assert abs(gap["unbiased_variance"]["sqrt_(m-1)/m"] - np.sqrt(59 / 60)) < 1e-15
     assert result["batch_of_one"]["fused"]["message"].startswith("Expected more than 1 value per channel")
     assert result["double_backward"]["hvp"]["n_params"] > 1000
+
+    pytest.importorskip("numba")
+    other = run_e5(tmp_path / "numba", "--backend", "numba")
+    assert other["train_eval_gap"]["eval_mode"] == gap["eval_mode"]
+    assert other["train_eval_gap"]["train_mode_class_sorted"] == gap["train_mode_class_sorted"]
+    for a, b in ((other["scale_invariance"]["eps=1e-05"]["loss_W"], scale["eps=1e-05"]["loss_W"]),
+                 (other["double_backward"]["hvp"]["curvature_along_gradient"],
+                  result["double_backward"]["hvp"]["curvature_along_gradient"])):
+        assert a == pytest.approx(b, rel=1e-9)
 
 
 def test_train_mode_accuracy_without_bn_equals_eval_accuracy_and_leaves_stats():
