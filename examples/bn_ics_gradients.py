@@ -190,7 +190,7 @@ def run_task(task: tuple, config: dict, data: common.Data, progress: bool) -> di
     c = config
     steps = c["steps"] if net == "dln" else c["mlp_steps"]
     bar = common.progress(steps, progress, desc=f"E3 seed {seed} {net} {variant}" + (f" lr {lr:g}" if lr else ""))
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     if net == "dln":
         log = train_dln(lr, variant == "batchnorm", seed, steps, c["every"], c["depth"], c["width"],
                         c["samples"], bar=bar)
@@ -199,6 +199,7 @@ def run_task(task: tuple, config: dict, data: common.Data, progress: bool) -> di
                         c["batch"], bar=bar)
     bar.close()
     log["seconds"] = time.perf_counter() - started
+    log["cpu_seconds"] = time.process_time() - cpu_started
     return log
 
 
@@ -227,6 +228,7 @@ def _band(ax, x, runs, label, color, style="-"):
 
 COLORS = {"standard": "tab:blue", "batchnorm": "tab:red"}
 STYLES = ("-", "--", ":")
+MARKERS = (".", "x", "+")
 
 
 def _ics_panels(axes, runs_by_variant: dict, layers, title: str) -> None:
@@ -237,13 +239,13 @@ def _ics_panels(axes, runs_by_variant: dict, layers, title: str) -> None:
         steps = runs[0]["step"][:n]
         color = COLORS[variant]
         _band(ax_loss, steps, [r["loss"][:n] for r in runs], variant, color)
-        for layer, style in zip(layers, STYLES):
+        for layer, style, marker in zip(layers, STYLES, MARKERS):
             label = f"{variant}, layer {layer}"
             _band(ax_rel, steps, [r[f"layer{layer}"]["rel"][:n] for r in runs], label, color, style)
             _band(ax_cos, steps, [r[f"layer{layer}"]["cos"][:n] for r in runs], label, color, style)
             for k, r in enumerate(runs):
-                ax_matched.plot(r["loss"][:n], r[f"layer{layer}"]["rel"][:n], style, color=color, lw=0.8,
-                                label=label if k == 0 else None)
+                ax_matched.plot(r["loss"][:n], r[f"layer{layer}"]["rel"][:n], marker, color=color, ms=3,
+                                alpha=0.6, label=label if k == 0 else None)
     ax_loss.set_title(title, fontsize=9)
     ax_loss.set_yscale("log")
     ax_loss.set_ylabel("training loss")
@@ -350,7 +352,10 @@ def main(argv: list[str] | None = None) -> dict:
     common.write_json(out / "e3_ics_gradients.json",
                       {"settings": common.settings(args, data), "config": config, "summary": summary,
                        "seconds": elapsed, "runs": results})
-    print(f"E3 ({len(results)} seed(s), {elapsed:.0f} s): median over training of ||G-G'||/||G|| and cos(G,G')")
+    cpu = sum(log["cpu_seconds"] for r in results for log in [*r["mlp"].values()]
+              + [log for by_variant in r["dln"].values() for log in by_variant.values()])
+    print(f"E3 ({len(results)} seed(s), {elapsed:.0f} s wall, {cpu:.0f} s CPU in the runs): median over training "
+          "of ||G-G'||/||G|| and cos(G,G')")
     for lr, by_variant in summary["dln"].items():
         for v, s in by_variant.items():
             cols = ", ".join(f"layer {i}: {s[f'layer{i}_rel_median']:.3g} / {s[f'layer{i}_cos_median']:.3f}"

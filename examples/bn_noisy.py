@@ -100,7 +100,7 @@ def train(task: tuple, data: common.Data, steps: int, every: int, batch: int, pr
                  "mean": [], "var": []}
     losses, hits = [], []
     bar = common.progress(steps, progress, desc=f"E2 seed {seed} lr {lr:g} {variant}")
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for step, idx in enumerate(common.batch_indices(len(data.y_train), batch, steps, seed)):
         record = step % every == 0 or step == steps - 1
         if record:
@@ -126,6 +126,7 @@ def train(task: tuple, data: common.Data, steps: int, every: int, batch: int, pr
         bar.update()
     bar.close()
     log["seconds"] = time.perf_counter() - started
+    log["cpu_seconds"] = time.process_time() - cpu_started
     return log
 
 
@@ -239,7 +240,9 @@ def main(argv: list[str] | None = None) -> dict:
     common.write_json(out / "e2_noisy.json", {"experiment": "E2 noisy BN (Santurkar et al. §2.1)",
                                               "settings": common.settings(args, data), "config": config,
                                               "summary": summary, "seconds": elapsed, "results": results})
-    print(f"E2 on {data.name}, {args.steps} steps, seeds {seeds}, {elapsed:.0f} s (medians over seeds):")
+    cpu = sum(log["cpu_seconds"] for r in results for by_variant in r["runs"].values() for log in by_variant.values())
+    print(f"E2 on {data.name}, {args.steps} steps, seeds {seeds}, {elapsed:.0f} s wall, {cpu:.0f} s CPU in the runs "
+          "(medians over seeds):")
     for lr, by_variant in summary.items():
         for v, s in by_variant.items():
             print(f"  lr {lr:>4} {v:16}: final train loss {s['final_train_loss']:.3g}, held-out acc "
