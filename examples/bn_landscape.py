@@ -163,7 +163,7 @@ def plot(logs: dict, config: dict, data_name: str, path: Path) -> Path:
     fig.suptitle(f"E4 (exploratory; measured, small scale): sigmoid MLP on {data_name}, SGD lr {config['lr']}, "
                  f"batch {config['batch']}, eta = c * lr, c in {list(config['cs'])}", fontsize=10)
     fig.tight_layout()
-    return common.save_figure(fig, path)
+    return common.save_figure(fig, path, dpi=70)
 
 
 def summarize(logs: dict) -> dict:

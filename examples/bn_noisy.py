@@ -152,7 +152,7 @@ def _band(ax, x, runs, label, color):
 def plot(results: list[dict], data_name: str, config: dict, path: Path) -> Path:
     plt = common.pyplot()
     lrs = list(results[0]["runs"])
-    fig, axes = plt.subplots(len(lrs), 6, figsize=(22, 3.6 * len(lrs)), squeeze=False)
+    fig, axes = plt.subplots(len(lrs), 6, figsize=(18, 3.3 * len(lrs)), squeeze=False)
     for row, lr in zip(axes, lrs):
         for variant in VARIANTS:
             logs = [r["runs"][lr][variant] for r in results]
@@ -186,7 +186,7 @@ def plot(results: list[dict], data_name: str, config: dict, path: Path) -> Path:
                  f"{config['batch']}; {len(results)} seed(s), median with min-max shaded; drift on a fixed probe "
                  f"batch of {config['probe_size']}, last hidden layer, units {list(UNITS)}", fontsize=10)
     fig.tight_layout()
-    return common.save_figure(fig, path)
+    return common.save_figure(fig, path, dpi=55)  # six panels a row: a lower dpi keeps the PNG small
 
 
 def steps_to(log: dict, target: float) -> int | None:
