@@ -1,6 +1,6 @@
 """E3: internal covariate shift as Santurkar et al. define it (Def. 2.1), with and without BatchNorm.
 
-    python examples/bn_ics_gradients.py --data-dir ../shared/data/mnist      # the full run (a few minutes)
+    python examples/bn_ics_gradients.py --data-dir ../shared/data/mnist      # the full run
     python examples/bn_ics_gradients.py --quick --out /tmp/e3                # a few-second smoke run
     python examples/bn_ics_gradients.py --seeds 3                            # seeds 0..2, in parallel
 
@@ -133,7 +133,7 @@ def _record(log: dict, step: int, loss: float, measured: dict) -> None:
 
 def train_dln(lr: float, batchnorm: bool, seed: int, steps: int, every: int, depth: int, width: int,
               samples: int, layers=DLN_LAYERS, bar=None) -> dict:
-    """Full-batch GD on the deep linear network; loss and ICS every ``every`` steps and after the last."""
+    """Full-batch GD on the deep linear network; loss and ICS every ``every`` steps, the loss after the last."""
     x, y = dln_data(samples, width, seed)
     minigrad.manual_seed(seed)
     model = deep_linear_net(depth, width, batchnorm)

@@ -20,6 +20,7 @@ e4_landscape.png; numbers and settings: e4_landscape.json.
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 
 import ics_common as common
@@ -111,7 +112,7 @@ def train(data: common.Data, batchnorm: bool, seed: int, steps: int, every: int,
     for step, idx in enumerate(common.batch_indices(len(data.y_train), batch, steps, seed)):
         x, y = minigrad.tensor(data.x_train[idx]), minigrad.tensor(data.y_train[idx])
         probe = step % every == 0 or step == steps - 1
-        record = step_with_landscape(model, lambda: _cross_entropy(model, x, y), lr, probe=probe)  # noqa: B023
+        record = step_with_landscape(model, partial(_cross_entropy, model, x, y), lr, probe=probe)
         if probe:
             log["step"].append(step)
             log["test_acc"].append(common.accuracy(model, data.x_test, data.y_test))
