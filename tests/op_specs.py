@@ -74,6 +74,8 @@ HAND_KEPT = ("minigrad.nn.functional",)
 NO_SPEC: dict[str, str] = {
     "minigrad.nn.functional.dropout": "random mask from the backend's generator: not comparable across backends "
                                       "(its gradient and reproducibility are unit tests in tests/test_functional.py)",
+    "minigrad.nn.functional.dropout2d": "random channel mask from the backend's generator, as dropout (unit tests in "
+                                        "tests/test_layers_and_losses.py)",
 }
 # Public names of a hand-kept registry module (in its ``__all__``) deliberately left out of its registry, with
 # the reason. tests/test_agreement.py fails when a public name is neither registered nor listed here.
@@ -686,6 +688,38 @@ def _masked_fill_case(draw, dtype, max_size):
     return Case((draw(_arr(dtype, sx)), mask), {"value": draw(st.sampled_from([0.0, -1.5, 1e4]))})
 
 
+@st.composite
+def _outer_case(draw, dtype, max_size):
+    return Case((draw(_arr(dtype, (draw(st.integers(0, 5)),))), draw(_arr(dtype, (draw(st.integers(0, 5)),)))))
+
+
+@st.composite
+def _triangle_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=2, max_dims=3, max_side=4))
+    return Case((draw(_arr(dtype, shape)),), {"diagonal": draw(st.integers(-3, 3))})
+
+
+@st.composite
+def _repeat_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(max_dims=3, max_side=3))
+    sizes = tuple(draw(st.integers(0 if i else 1, 2)) for i in range(len(shape) + draw(st.integers(0, 1))))
+    return Case((draw(_arr(dtype, shape)),), {"sizes": sizes})
+
+
+_EINSUM_FORMS = ["ij,jk->ik", "bij,bjk->bik", "i,j->ij", "i,i->", "ij,ij->i", "ij,kj->ik", "bij,bkj->bki", "ij->ji",
+                 "ij->j", "ijk->", "ij,jk", "ik,jkl->ijl", "ij,k->ijk"]
+
+
+@st.composite
+def _einsum_case(draw, dtype, max_size):
+    equation = draw(st.sampled_from(_EINSUM_FORMS))
+    sizes = {c: draw(st.integers(1, 3)) for c in set(equation) if c.isalpha()}
+    terms = equation.split("->")[0].split(",")
+    arrays = tuple(draw(_arr(dtype, tuple(sizes[c] for c in term), -3.0, 3.0)) for term in terms)
+    contracted = [c for c in sizes if sum(t.count(c) for t in terms) > 1]
+    return Case(arrays, {"equation": equation}, n=math.prod(sizes[c] for c in contracted) if contracted else 1)
+
+
 # -- references ---------------------------------------------------------------------------------------------
 def _prod_ref(x, dim, keepdim):
     return np.prod(x, axis=dim, keepdims=keepdim) if x.ndim else x
@@ -919,6 +953,13 @@ SPECS: list[Spec] = [
     # gradient is checked against the other backends, and by gradcheck of every op that casts internally
     Spec("to_backend", ops.to_backend, _to_backend_case, lambda x, target: x, "exact",
          call=lambda x, target: ops.to_backend(x, target)),
+    Spec("outer", ops.outer, _outer_case, np.outer, "elementwise"),
+    Spec("tril", ops.tril, _triangle_case, lambda x, diagonal: np.tril(x, diagonal), "exact"),
+    Spec("triu", ops.triu, _triangle_case, lambda x, diagonal: np.triu(x, diagonal), "exact"),
+    Spec("repeat", ops.repeat, _repeat_case, lambda x, sizes: np.tile(x, sizes), "exact",
+         call=lambda x, sizes: ops.repeat(x, *sizes)),
+    Spec("einsum", ops.einsum, _einsum_case, lambda *xs, equation: np.einsum(equation, *xs), "matmul",
+         call=lambda *xs, equation: ops.einsum(equation, *xs)),
 ]
 
 # -- nn.functional ----------------------------------------------------------------------------------------------
@@ -1237,6 +1278,150 @@ SPECS += [
     Spec("F.avg_pool2d", F.avg_pool2d, _avg_pool2d_case, _avg_pool2d_ref, "reduction"),
 ]
 
+
+@st.composite
+def _conv1d_case(draw, dtype, max_size):
+    groups, c_group, o_group = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    k, stride, dilation, out = (draw(st.integers(1, 3)), draw(st.integers(1, 2)), draw(st.integers(1, 2)),
+                                draw(st.integers(1, 3)))
+    padded = (out - 1) * stride + dilation * (k - 1) + 1
+    padding = draw(st.integers(0, min(1, (padded - 1) // 2)))
+    x = draw(_arr(dtype, (draw(st.integers(1, 2)), groups * c_group, padded - 2 * padding), -3.0, 3.0))
+    arrays = (x, draw(_arr(dtype, (groups * o_group, c_group, k), -3.0, 3.0)))
+    if draw(st.booleans()):
+        arrays += (draw(_arr(dtype, (groups * o_group,), -3.0, 3.0)),)
+    kwargs = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
+    return Case(arrays, kwargs, n=c_group * k)
+
+
+def _conv1d_ref(x, w, *b, stride, padding, dilation, groups):
+    return _conv2d_ref(x[:, :, None], w[:, :, None], *b, stride=(1, stride), padding=(0, padding),
+                       dilation=(1, dilation), groups=groups)[:, :, 0]
+
+
+@st.composite
+def _adaptive_avg_pool2d_case(draw, dtype, max_size):
+    lead = (draw(st.integers(1, 2)),) * draw(st.integers(0, 1)) + (draw(st.integers(1, 2)),)
+    h, w = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    size = draw(st.one_of(st.integers(1, 4), st.tuples(st.one_of(st.none(), st.integers(1, 4)),
+                                                       st.one_of(st.none(), st.integers(1, 4)))))
+    return Case((draw(_arr(dtype, lead + (h, w))),), {"output_size": size}, n=h * w)
+
+
+def _adaptive_avg_pool2d_ref(x, output_size):
+    h, w = x.shape[-2:]
+    oh, ow = (output_size, output_size) if isinstance(output_size, int) else output_size
+    oh, ow = h if oh is None else oh, w if ow is None else ow
+    out = np.empty(x.shape[:-2] + (oh, ow), x.dtype)
+    for i in range(oh):
+        for j in range(ow):
+            rows = slice(i * h // oh, -(-(i + 1) * h // oh))
+            cols = slice(j * w // ow, -(-(j + 1) * w // ow))
+            out[..., i, j] = x[..., rows, cols].mean(axis=(-2, -1))
+    return out
+
+
+@st.composite
+def _group_norm_case(draw, dtype, max_size):
+    groups, per_group = draw(st.integers(1, 3)), draw(st.integers(1, 2))
+    spatial = draw(mst.shapes(min_dims=0, max_dims=2, max_side=3))
+    if per_group * math.prod(spatial) < 2:
+        spatial = (2,) + spatial[1:]  # every group holds at least two values: a clear variance
+    shape = (draw(st.integers(1, 2)), groups * per_group) + spatial
+    arrays = (draw(_arr(dtype, shape, distinct=True)),)
+    if draw(st.booleans()):
+        arrays += (draw(_arr(dtype, shape[1:2], -2.0, 2.0)), draw(_arr(dtype, shape[1:2], -2.0, 2.0)))
+    return Case(arrays, {"num_groups": groups}, n=math.prod(shape) // shape[0] // groups)
+
+
+def _group_norm_ref(x, *wb, num_groups, eps=1e-5):
+    g = x.reshape(x.shape[0], num_groups, -1)
+    out = ((g - g.mean(2, keepdims=True)) / np.sqrt(g.var(2, keepdims=True) + eps)).reshape(x.shape)
+    per_channel = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    return out * wb[0].reshape(per_channel) + wb[1].reshape(per_channel) if wb else out
+
+
+@st.composite
+def _embedding_case(draw, dtype, max_size):
+    rows, dim = draw(st.integers(1, 5)), draw(st.integers(1, 3))
+    index_shape = draw(mst.shapes(min_dims=0, max_dims=2, max_side=3))
+    index = np.array(draw(st.lists(st.integers(0, rows - 1), min_size=math.prod(index_shape),
+                                   max_size=math.prod(index_shape))), np.int64).reshape(index_shape)
+    # No padding_idx here: its row gets no gradient by design, which finite differences would contradict
+    # (tests/test_layers_and_losses.py compares it with PyTorch).
+    return Case((index, draw(_arr(dtype, (rows, dim)))))
+
+
+@st.composite
+def _kinked_pair_case(draw, dtype, max_size, kinks=lambda kwargs: (0.0,), params=None):
+    """(input, target) whose difference stays away from the loss's kinks (finite differences see one side)."""
+    kwargs = {"reduction": draw(_REDUCTION), **(draw(params) if params is not None else {})}
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    x = draw(_arr(dtype, shape, -5.0, 5.0))
+    diff = draw(_arr(dtype, shape, -5.0, 5.0, avoid=kinks(kwargs), margin=0.05))
+    return Case((x, (x - diff).astype(dtype)), kwargs, n=math.prod(shape))
+
+
+def _smooth_l1_ref(x, t, reduction, beta=1.0):
+    d = np.abs(x - t)
+    return _reduce_ref(np.where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta) if beta else d, reduction)
+
+
+def _huber_ref(x, t, reduction, delta=1.0):
+    d = np.abs(x - t)
+    return _reduce_ref(np.where(d <= delta, 0.5 * d * d, delta * (d - 0.5 * delta)), reduction)
+
+
+@st.composite
+def _probability_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    arrays = (draw(_arr(dtype, shape, 0.05, 0.95)), draw(_arr(dtype, shape, 0.0, 1.0)))
+    if draw(st.booleans()):
+        arrays += (draw(_arr(dtype, shape[-1:], 0.0, 2.0)),)
+    return Case(arrays, {"reduction": draw(_REDUCTION)}, requires_grad=(True, False, False)[:len(arrays)],
+                n=math.prod(shape))
+
+
+def _bce_ref(x, t, *w, reduction):
+    loss = -(t * np.log(x) + (1 - t) * np.log1p(-x))
+    return _reduce_ref(loss * w[0] if w else loss, reduction)
+
+
+@st.composite
+def _kl_div_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    log_target = draw(st.booleans())
+    target = draw(_arr(dtype, shape, -3.0, 0.5) if log_target else _arr(dtype, shape, 0.05, 2.0))
+    kwargs = {"reduction": draw(st.sampled_from(["mean", "sum", "none", "batchmean"])), "log_target": log_target}
+    return Case((draw(_arr(dtype, shape, -5.0, 1.0)), target), kwargs, n=math.prod(shape))
+
+
+def _kl_div_ref(x, t, reduction, log_target):
+    loss = np.exp(t) * (t - x) if log_target else t * (np.log(t) - x)
+    return loss.sum() / x.shape[0] if reduction == "batchmean" else _reduce_ref(loss, reduction)
+
+
+SPECS += [
+    Spec("F.conv1d", F.conv1d, _conv1d_case, _conv1d_ref, "matmul"),
+    Spec("F.adaptive_avg_pool2d", F.adaptive_avg_pool2d, _adaptive_avg_pool2d_case, _adaptive_avg_pool2d_ref,
+         "reduction"),
+    Spec("F.group_norm", F.group_norm, _group_norm_case, _group_norm_ref, "variance",
+         call=lambda x, *wb, num_groups: F.group_norm(x, num_groups, *wb)),
+    Spec("F.embedding", F.embedding, _embedding_case, lambda index, w: w[index], "exact"),
+    Spec("F.l1_loss", F.l1_loss, _kinked_pair_case, lambda x, t, reduction: _reduce_ref(np.abs(x - t), reduction),
+         "reduction"),
+    Spec("F.smooth_l1_loss", F.smooth_l1_loss,
+         lambda d, s: _kinked_pair_case(d, s, lambda kw: (0.0, kw["beta"], -kw["beta"]),
+                                        _params({"beta": st.sampled_from([0.0, 0.5, 2.0])})),
+         _smooth_l1_ref, "variance"),
+    Spec("F.huber_loss", F.huber_loss,
+         lambda d, s: _kinked_pair_case(d, s, lambda kw: (0.0, kw["delta"], -kw["delta"]),
+                                        _params({"delta": st.sampled_from([0.5, 2.0])})),
+         _huber_ref, "variance"),
+    Spec("F.binary_cross_entropy", F.binary_cross_entropy, _probability_case, _bce_ref),
+    Spec("F.kl_div", F.kl_div, _kl_div_case, _kl_div_ref),
+]
+
 SPECS_BY_NAME: dict[str, Spec] = {s.name: s for s in SPECS}
 assert len(SPECS_BY_NAME) == len(SPECS), "spec names must be unique"
 
@@ -1393,6 +1578,9 @@ def check_forward(spec: Spec, case: Case, evaluation: Evaluation, dtype: np.dtyp
 MIXED_DTYPE_EXEMPT: dict[str, str] = {
     "F.batch_norm": "running statistics and affine parameters must be floating",
     "F.layer_norm": "the affine parameters must be floating",
+    "F.group_norm": "the input and the affine parameters must be floating",
+    "F.binary_cross_entropy": "probabilities and their weights are floating (PyTorch refuses integers)",
+    "F.kl_div": "log-probabilities and targets are floating (PyTorch refuses integers)",
     "scatter_add": "src must have the tensor's dtype, as in PyTorch",
     "index_put": "the value is cast to the tensor's dtype (x[i] = v), not promoted",
 }

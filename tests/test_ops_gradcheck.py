@@ -163,6 +163,13 @@ case("masked_fill_tensor_value", "masked_fill", lambda a, v: a.masked_fill(mg.te
 for _p in ("fro", 1, 3, float("inf"), -float("inf")):
     case(f"norm_p{_p}", "norm", lambda a, p=_p: mg.norm(a, p, dim=1), lambda r: (distinct(r, 3, 4),))
 case("norm_all", "norm", mg.norm, lambda r: (uniform(r, 2, 3),))
+case("outer", "outer", lambda a, b: mg.outer(a, b) * mg.outer(b, a).T, lambda r: (uniform(r, 3), uniform(r, 3)))
+case("tril", "tril", lambda a: a.tril(-1) * a, lambda r: (uniform(r, 2, 3, 3),))
+case("triu", "triu", lambda a: a.triu(1) * a, lambda r: (uniform(r, 3, 4),))
+case("repeat", "repeat", lambda a: a.repeat(2, 1, 3) * a.repeat(2, 1, 3), lambda r: (uniform(r, 2, 2),))
+case("einsum_matmul", "einsum", lambda a, b: mg.einsum("bij,bkj->bki", a, b) ** 2,
+     lambda r: (uniform(r, 2, 2, 3), uniform(r, 2, 2, 3)))
+case("einsum_reduce", "einsum", lambda a: mg.einsum("ijk->ki", a * a), lambda r: (uniform(r, 2, 3, 2),))
 case("sum_dim_keepdim", "sum", lambda a: a.sum(dim=1, keepdim=True), lambda r: (uniform(r, 2, 3),))
 for _c in (0, 2):
     case(f"var_correction{_c}", "var", lambda a, c=_c: mg.var(a, 1, correction=c), lambda r: (uniform(r, 2, 4),))

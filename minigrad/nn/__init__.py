@@ -4,14 +4,19 @@ Modules are documented in ``docs/nn.md``; differences from PyTorch are listed th
 """
 
 from . import functional, init, utils
-from .containers import ModuleList, Sequential
+from .containers import ModuleDict, ModuleList, ParameterList, Sequential
 from .layers import (
     ELU,
     GELU,
+    AdaptiveAvgPool2d,
     AvgPool2d,
+    Conv1d,
     Conv2d,
     Dropout,
+    Dropout2d,
+    Embedding,
     Flatten,
+    GroupNorm,
     Hardtanh,
     Identity,
     LayerNorm,
@@ -26,15 +31,27 @@ from .layers import (
     Softplus,
     Tanh,
 )
-from .losses import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from .losses import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from .module import IncompatibleKeys, Module, Parameter, StateDictError
 
 __all__ = [
-    "ELU", "GELU", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "Conv2d",
-    "CrossEntropyLoss", "Dropout", "Flatten", "Hardtanh", "Identity", "IncompatibleKeys", "LayerNorm",
-    "LeakyReLU", "Linear", "LogSoftmax", "MSELoss", "MaxPool2d", "Module", "ModuleList", "NLLLoss", "Parameter",
-    "ReLU", "Sequential", "Sigmoid", "SiLU", "Softmax", "Softplus", "StateDictError", "Tanh", "functional",
-    "init", "utils",
+    "ELU", "GELU", "AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d",
+    "BatchNorm3d", "Conv1d", "Conv2d", "CrossEntropyLoss", "Dropout", "Dropout2d", "Embedding", "Flatten",
+    "GroupNorm", "Hardtanh", "HuberLoss", "Identity", "IncompatibleKeys", "KLDivLoss", "L1Loss", "LayerNorm",
+    "LeakyReLU",
+    "Linear", "LogSoftmax", "MSELoss", "MaxPool2d", "Module", "ModuleDict", "ModuleList", "NLLLoss", "Parameter",
+    "ParameterList", "ReLU", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus",
+    "StateDictError", "Tanh", "functional", "init", "utils",
 ]
 
 _LAZY = {"BatchNorm1d": ".batchnorm", "BatchNorm2d": ".batchnorm", "BatchNorm3d": ".batchnorm"}

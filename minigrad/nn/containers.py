@@ -1,12 +1,13 @@
-"""``Sequential`` and ``ModuleList``: modules that hold other modules."""
+"""``Sequential``, ``ModuleList``, ``ModuleDict`` and ``ParameterList``: modules that hold modules or parameters."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, overload
 
-from .module import Module
+from ..tensor import Tensor
+from .module import Module, Parameter
 
 
 class Sequential(Module):
@@ -109,6 +110,98 @@ class ModuleList(Module):
 
     def __add__(self, other: Iterable[Module]) -> ModuleList:
         return ModuleList(list(self) + list(other))
+
+
+class ModuleDict(Module):
+    """An ordered dict of modules (string keys) whose parameters the parent sees; it has no ``forward``."""
+
+    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None) -> None:
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str) -> Module:
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        self.add_module(key, module)
+
+    def __delitem__(self, key: str) -> None:
+        del self._modules[key]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._modules
+
+    def keys(self):
+        return self._modules.keys()
+
+    def values(self):
+        return self._modules.values()
+
+    def items(self):
+        return self._modules.items()
+
+    def pop(self, key: str) -> Module:
+        return self._modules.pop(key)
+
+    def clear(self) -> None:
+        self._modules.clear()
+
+    def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
+        pairs = modules.items() if isinstance(modules, Mapping) else modules
+        for key, module in pairs:
+            self.add_module(key, module)
+
+
+class ParameterList(Module):
+    """A list of parameters registered as "0", "1", ...; plain tensors are wrapped in ``Parameter``."""
+
+    def __init__(self, values: Iterable[Tensor] | None = None) -> None:
+        super().__init__()
+        if values is not None:
+            self.extend(values)
+
+    def __len__(self) -> int:
+        return len(self._parameters)
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return iter(self._parameters.values())
+
+    def __getitem__(self, index):
+        values = list(self._parameters.values())
+        if isinstance(index, slice):
+            return ParameterList(values[index])
+        return values[_index(index, len(values))]
+
+    def __setitem__(self, index: int, value: Tensor) -> None:
+        self.register_parameter(str(_index(index, len(self._parameters))), _as_parameter(value))
+
+    def append(self, value: Tensor) -> ParameterList:
+        self.register_parameter(str(len(self._parameters)), _as_parameter(value))
+        return self
+
+    def extend(self, values: Iterable[Tensor]) -> ParameterList:
+        for value in values:
+            self.append(value)
+        return self
+
+    def extra_repr(self) -> str:
+        return "\n".join(f"({i}): Parameter containing: {tuple(p.shape)} {p.dtype.name}"
+                         for i, p in enumerate(self))
+
+
+def _as_parameter(value: Tensor) -> Parameter:
+    if isinstance(value, Parameter):
+        return value
+    if not isinstance(value, Tensor):
+        raise TypeError(f"ParameterList holds tensors, got {type(value).__name__}")
+    return Parameter(value)
 
 
 def _index(index: int, length: int) -> int:

@@ -26,15 +26,19 @@ from ..ops import (
     softplus,
     tanh,
 )
+from ..ops import where as _where
 from ..ops._common import constant
 from ..ops.batchnorm import batch_norm
 from ..ops.loss import softmax_cross_entropy
 from ..tensor import Tensor
 
 __all__ = [
-    "OPS", "avg_pool2d", "batch_norm", "binary_cross_entropy_with_logits", "conv2d", "cross_entropy", "dropout",
-    "fold", "gelu", "layer_norm", "leaky_relu", "linear", "log_softmax", "max_pool2d", "mse_loss", "nll_loss",
-    "one_hot", "relu", "sigmoid", "silu", "elu", "hardtanh", "softmax", "softplus", "tanh", "unfold",
+    "OPS", "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "conv1d", "conv2d", "cross_entropy", "dropout", "dropout2d", "elu",
+    "embedding", "fold", "gelu", "group_norm", "hardtanh", "huber_loss", "kl_div", "l1_loss", "layer_norm",
+    "leaky_relu",
+    "linear", "log_softmax", "max_pool2d", "mse_loss", "nll_loss", "one_hot", "relu", "sigmoid", "silu",
+    "smooth_l1_loss", "softmax", "softplus", "tanh", "unfold",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -140,6 +144,26 @@ def _string_padding(padding: str, kernel, stride, dilation) -> tuple[int, int]:
     return (total[0] // 2, total[1] // 2)
 
 
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,  # noqa: A002
+           padding: int | tuple | str = 0, dilation=1, groups: int = 1) -> Tensor:
+    """1-D cross-correlation of (N, C, L) with weight (O, C // groups, k): conv2d on a height-1 image."""
+    if not isinstance(input, Tensor) or input.ndim != 3:
+        raise ShapeError(f"conv1d: expected a 3-D input (N, C, L), got shape {getattr(input, 'shape', None)}")
+    if weight.ndim != 3:
+        raise ShapeError(f"conv1d: weight must be 3-D (out, in // groups, k), got shape {weight.shape}")
+    stride, dilation = _single(stride, "stride"), _single(dilation, "dilation")
+    padding = padding if isinstance(padding, str) else (0, _single(padding, "padding"))
+    out = conv2d(input.unsqueeze(2), weight.unsqueeze(2), bias, (1, stride), padding, (1, dilation), groups)
+    return out.squeeze(2)
+
+
+def _single(value, name: str) -> int:
+    single = value[0] if isinstance(value, (tuple, list)) and len(value) == 1 else value
+    if not isinstance(single, int):
+        raise ValueError(f"{name} must be an int or a 1-tuple of ints, got {value!r}")
+    return single
+
+
 # -- pooling ----------------------------------------------------------------------------------------
 def _pool_args(op, input, kernel_size, stride, padding, dilation, ceil_mode):
     _check_4d(input, op)
@@ -181,7 +205,44 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     return sums / counts
 
 
+def _adaptive_bins(size: int, out: int, like: Tensor):
+    """(out, size) averaging matrix with PyTorch's bins: [floor(i * size / out), ceil((i + 1) * size / out))."""
+    import numpy as np
+
+    matrix = np.zeros((out, size), like.dtype)
+    for i in range(out):
+        start, end = (i * size) // out, -((-(i + 1) * size) // out)
+        matrix[i, start:end] = 1.0 / (end - start)
+    return constant(like._backend, like._backend.from_numpy(matrix))
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:  # noqa: A002
+    """Mean over PyTorch's adaptive bins of a (N, C, H, W) or (C, H, W) input: two matmuls with bin matrices.
+
+    ``output_size`` is an int or a pair; ``None`` in the pair keeps that input size."""
+    if not isinstance(input, Tensor) or input.ndim not in (3, 4):
+        raise ShapeError(f"adaptive_avg_pool2d: expected a 3-D or 4-D input, got shape "
+                         f"{getattr(input, 'shape', None)}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"adaptive_avg_pool2d: expected a floating input, got {input.dtype.name}")
+    pair = (output_size, output_size) if isinstance(output_size, int) or output_size is None else tuple(output_size)
+    h, w = input.shape[-2:]
+    oh, ow = (h if pair[0] is None else pair[0]), (w if pair[1] is None else pair[1])
+    if len(pair) != 2 or not all(isinstance(v, int) and v >= 1 for v in (oh, ow)):
+        raise ValueError(f"adaptive_avg_pool2d: output_size must be a positive int or a pair, got {output_size!r}")
+    if h < 1 or w < 1:
+        raise ShapeError(f"adaptive_avg_pool2d: empty spatial size {(h, w)}")
+    return _adaptive_bins(h, oh, input) @ input @ _adaptive_bins(w, ow, input).mT
+
+
 # -- regularisation and normalisation -------------------------------------------------------------
+def _keep_mask(input: Tensor, shape: tuple, p: float) -> Tensor:
+    """A constant mask of ``shape``: 0 with probability ``p``, else 1 / (1 - p) (the backend's generator)."""
+    be = input._backend
+    keep = be.less(be.rand(shape, input.dtype), 1.0 - p)
+    return constant(be, be.multiply(be.astype(keep, input.dtype), 1.0 / (1.0 - p)))
+
+
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
     """Zero each element with probability ``p`` and scale the rest by 1 / (1 - p) (backend RNG)."""
     if not 0.0 <= p <= 1.0:
@@ -190,13 +251,22 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         return input
     if p == 1.0:
         return input * 0.0
-    be = input._backend
-    keep = be.less(be.rand(input.shape, input.dtype), 1.0 - p)
-    mask = constant(input._backend, be.multiply(be.astype(keep, input.dtype), 1.0 / (1.0 - p)))
-    out = input * mask
+    out = input * _keep_mask(input, input.shape, p)
     if inplace:
         return input.copy_(out)
     return out
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
+    """Zero whole channels of a (N, C, H, W) or (C, H, W) input with probability ``p``; scale the rest."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout2d: p must be in [0, 1], got {p}")
+    if input.ndim not in (3, 4):
+        raise ShapeError(f"dropout2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape {input.shape}")
+    if not training or p == 0.0:
+        return input
+    out = input * 0.0 if p == 1.0 else input * _keep_mask(input, input.shape[:-2] + (1, 1), p)
+    return input.copy_(out) if inplace else out
 
 
 def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,  # noqa: A002
@@ -216,6 +286,71 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,  #
     if bias is not None:
         out = out + bias
     return out
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # noqa: A002
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise each of ``num_groups`` channel groups of (N, C, ...) per sample (biased variance), then apply
+    the per-channel ``weight`` and ``bias``."""
+    if input.ndim < 2 or input.shape[1] % num_groups:
+        raise ShapeError(f"group_norm: num_groups={num_groups} must divide the channels of input shape "
+                         f"{input.shape} (N, C, ...)")
+    n, c = input.shape[:2]
+    grouped = input.reshape(n, num_groups, -1)
+    mean = grouped.mean(2, keepdims=True)
+    centered = grouped - mean
+    var = (centered * centered).mean(2, keepdims=True)
+    out = (centered * (var + eps).rsqrt()).reshape(input.shape)
+    per_channel = (1, c) + (1,) * (input.ndim - 2)
+    if weight is not None:
+        out = out * weight.reshape(per_channel)
+    if bias is not None:
+        out = out + bias.reshape(per_channel)
+    return out
+
+
+def _value_range(t: Tensor) -> tuple:
+    """The smallest and largest element of a non-empty tensor, as Python numbers."""
+    be = t._backend
+    return be.to_numpy(be.min(t.data, None, False)).item(), be.to_numpy(be.max(t.data, None, False)).item()
+
+
+# -- sparse -----------------------------------------------------------------------------------------
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,  # noqa: A002
+              max_norm: float | None = None, norm_type: float = 2.0) -> Tensor:
+    """Rows of ``weight`` (num_embeddings, dim) at the integer indices ``input``; the row ``padding_idx`` gets
+    no gradient (its value is still returned, as in PyTorch). With ``max_norm``, the looked-up rows whose
+    ``norm_type`` norm exceeds it are first rescaled in place to norm ``max_norm`` (PyTorch's renorm)."""
+    if not isinstance(input, Tensor) or input.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be an integer tensor, got "
+                        f"{getattr(input, 'dtype', type(input).__name__)}")
+    rows = weight.shape[0]
+    if input.numel():
+        low, high = _value_range(input)
+        if low < 0 or high >= rows:
+            raise IndexError(f"embedding: index {low if low < 0 else high} is out of range for {rows} embeddings")
+    if max_norm is not None:
+        _renorm_rows(weight, input, max_norm, norm_type)
+    out = weight[input]
+    if padding_idx is None:
+        return out
+    if padding_idx < 0:
+        padding_idx += rows
+    keep = (input != padding_idx).unsqueeze(-1)
+    return _where(keep, out, out.detach())
+
+
+def _renorm_rows(weight: Tensor, input: Tensor, max_norm: float, norm_type: float) -> None:  # noqa: A002
+    import numpy as np
+
+    from ..grad_mode import no_grad
+
+    be = input._backend
+    rows = Tensor(be.from_numpy(np.unique(be.to_numpy(input.data))), be)
+    with no_grad():
+        selected = weight[rows]
+        norms = selected.norm(norm_type, dim=1, keepdim=True)
+        weight[rows] = _where(norms > max_norm, selected * (max_norm / (norms + 1e-7)), selected)
 
 
 # -- losses -----------------------------------------------------------------------------------------
@@ -374,6 +509,83 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     return _reduce(loss, reduction, "binary_cross_entropy_with_logits")
 
 
+def _pointwise_operands(input: Tensor, target: Tensor, op: str, reduction: str) -> None:
+    if tuple(input.shape) != tuple(target.shape):
+        raise ShapeError(f"{op}: input {input.shape} and target {target.shape} must have one shape "
+                         "(PyTorch would broadcast with a warning; minigrad refuses)")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """|input - target|, reduced."""
+    _pointwise_operands(input, target, "l1_loss", reduction)
+    return _reduce((input - target).abs(), reduction, "l1_loss")
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean",  # noqa: A002
+                   beta: float = 1.0) -> Tensor:
+    """0.5 d² / beta where |d| < beta, else |d| - 0.5 beta (d = input - target); beta = 0 is l1_loss."""
+    _pointwise_operands(input, target, "smooth_l1_loss", reduction)
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
+    diff = input - target
+    size = diff.abs()
+    if beta == 0.0:
+        return _reduce(size, reduction, "smooth_l1_loss")
+    loss = _where(size < beta, diff * diff * (0.5 / beta), size - 0.5 * beta)
+    return _reduce(loss, reduction, "smooth_l1_loss")
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",  # noqa: A002
+               delta: float = 1.0) -> Tensor:
+    """0.5 d² where |d| <= delta, else delta (|d| - 0.5 delta): smooth_l1_loss(beta=delta) * delta."""
+    _pointwise_operands(input, target, "huber_loss", reduction)
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta}")
+    diff = input - target
+    size = diff.abs()
+    loss = _where(size <= delta, diff * diff * 0.5, (size - 0.5 * delta) * delta)
+    return _reduce(loss, reduction, "huber_loss")
+
+
+def _clamped_log(x: Tensor) -> Tensor:
+    """max(log(x), -100), PyTorch's clamp in binary_cross_entropy, with a finite gradient (0) where clamped."""
+    with_log = x > math.exp(-100.0)
+    safe = _where(with_log, x, 1.0)  # log never sees 0, so no inf * 0 in the gradient
+    return _where(with_log, safe.log(), -100.0)
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noqa: A002
+                         reduction: str = "mean") -> Tensor:
+    """-[t log(p) + (1 - t) log(1 - p)] for probabilities p in [0, 1]; each log clamped at -100 (PyTorch)."""
+    _pointwise_operands(input, target, "binary_cross_entropy", reduction)
+    if input.numel():
+        low, high = _value_range(input)
+        if not (0.0 <= low and high <= 1.0):
+            raise ValueError(f"binary_cross_entropy: input values must be probabilities in [0, 1], got values "
+                             f"in [{low}, {high}] (for logits use binary_cross_entropy_with_logits)")
+    loss = -(target * _clamped_log(input) + (1 - target) * _clamped_log(1 - input))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction, "binary_cross_entropy")
+
+
+def kl_div(input: Tensor, target: Tensor, reduction: str = "mean", log_target: bool = False) -> Tensor:  # noqa: A002
+    """Pointwise KL divergence t (log t - input) with ``input`` log-probabilities (0 where t = 0); with
+    ``log_target`` the target is log-probabilities too: exp(t) (t - input). ``"batchmean"`` divides the sum
+    by the batch size (the true KL divergence); ``"mean"`` by the element count, as PyTorch."""
+    _pointwise_operands(input, target, "kl_div", "mean" if reduction == "batchmean" else reduction)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        positive = target > 0
+        loss = _where(positive, target * _where(positive, target, 1.0).log(), 0.0) - target * input
+    if reduction == "batchmean":
+        return loss.sum() / (input.shape[0] if input.ndim else 1)
+    return _reduce(loss, reduction, "kl_div")
+
+
 def one_hot(target: Tensor, num_classes: int = -1) -> Tensor:
     """int64 one-hot encoding with a new last axis of length ``num_classes``."""
     be = target._backend
@@ -391,8 +603,9 @@ def one_hot(target: Tensor, num_classes: int = -1) -> Tensor:
 OPS = {
     f.__name__: f
     for f in (
-        linear, conv2d, unfold, fold, max_pool2d, avg_pool2d, dropout, layer_norm, batch_norm,
-        relu, leaky_relu, sigmoid, tanh, gelu, softplus, silu, elu, hardtanh, softmax, log_softmax,
-        cross_entropy, nll_loss, mse_loss, binary_cross_entropy_with_logits,
+        linear, conv1d, conv2d, unfold, fold, max_pool2d, avg_pool2d, adaptive_avg_pool2d, dropout, dropout2d,
+        layer_norm, group_norm, batch_norm, embedding, relu, leaky_relu, sigmoid, tanh, gelu, softplus, silu, elu,
+        hardtanh, softmax, log_softmax, cross_entropy, nll_loss, mse_loss, l1_loss, smooth_l1_loss, huber_loss,
+        binary_cross_entropy, binary_cross_entropy_with_logits, kl_div,
     )
 }

@@ -7,7 +7,16 @@ from: ``OPS`` holds the differentiable ones (each has a spec in the agreement su
 
 from __future__ import annotations
 
-from . import arithmetic, elementwise, linalg, movement, reduction, softmax, sorting  # noqa: F401 - each registers its ops
+from . import (  # noqa: F401 - each registers its ops
+    arithmetic,
+    composites,
+    elementwise,
+    linalg,
+    movement,
+    reduction,
+    softmax,
+    sorting,
+)
 from ._registry import METHODS, OPS, PUBLIC, TOP_LEVEL  # noqa: F401 - read by minigrad and Tensor
 
 globals().update(PUBLIC)

@@ -35,11 +35,7 @@ class Adam(Optimizer):
     def _update_group(self, group: dict) -> None:
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
         weight_decay, amsgrad = group["weight_decay"], group["amsgrad"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            grad = -p.grad if group["maximize"] else p.grad
-            state = self.state.setdefault(p, {})
+        for p, grad, state in self._gradients(group):
             if not state:
                 state["step"] = 0
                 state["exp_avg"] = _creation.zeros_like(p)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import numbers
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ..errors import ShapeError
@@ -120,6 +120,13 @@ class Optimizer:
     def _update_group(self, group: dict) -> None:
         """Update the parameters of one group (each optimizer's rule)."""
         raise NotImplementedError
+
+    def _gradients(self, group: dict) -> Iterator[tuple[Tensor, Tensor, dict[str, Any]]]:
+        """``(param, grad, state)`` for each parameter of ``group`` that has a gradient: the gradient negated
+        when the group maximizes, the state dict created empty on first use (the rule fills it)."""
+        for p in group["params"]:
+            if p.grad is not None:
+                yield p, (-p.grad if group.get("maximize") else p.grad), self.state.setdefault(p, {})
 
     # -- state dict -----------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

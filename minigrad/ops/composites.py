@@ -1,0 +1,122 @@
+"""Tensor functions written as compositions of other ops (no op class of their own): ``outer``, ``tril``,
+``triu``, ``repeat`` and ``einsum``. Their gradients, to any order, are those of the ops they are made of."""
+
+from __future__ import annotations
+
+import math
+
+from ..errors import ShapeError
+from ..tensor import Tensor
+from ._registry import public
+from .arithmetic import where
+from .linalg import matmul
+from .movement import expand, permute, reshape
+
+
+@public
+def outer(input: Tensor, vec2: Tensor) -> Tensor:  # noqa: A002 - PyTorch's names
+    """The outer product of two 1-D tensors: out[i, j] = input[i] * vec2[j]."""
+    if input.ndim != 1 or vec2.ndim != 1:
+        raise ShapeError(f"outer: expected two 1-D tensors, got shapes {input.shape} and {vec2.shape}")
+    return input.unsqueeze(1) * vec2.unsqueeze(0)
+
+
+def _triangle(x: Tensor, diagonal: int, lower: bool, op: str) -> Tensor:
+    if x.ndim < 2:
+        raise ShapeError(f"{op}: expected a tensor of at least 2 dimensions (..., M, N), got shape {x.shape}")
+    from ..creation import arange
+
+    rows = arange(x.shape[-2], backend=x.backend).unsqueeze(1)
+    cols = arange(x.shape[-1], backend=x.backend).unsqueeze(0)
+    keep = (cols - rows <= diagonal) if lower else (cols - rows >= diagonal)
+    return where(keep, x, 0)
+
+
+@public
+def tril(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
+    """The lower triangle of the last two dimensions (j - i <= diagonal); zeros above it."""
+    return _triangle(input, diagonal, True, "tril")
+
+
+@public
+def triu(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
+    """The upper triangle of the last two dimensions (j - i >= diagonal); zeros below it."""
+    return _triangle(input, diagonal, False, "triu")
+
+
+@public
+def repeat(x: Tensor, *sizes) -> Tensor:
+    """PyTorch's ``repeat`` (NumPy's ``tile``): the tensor tiled ``sizes[d]`` times along dimension d; extra
+    leading sizes add dimensions. An expand of a view with unit axes, then a reshape."""
+    if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+        sizes = tuple(sizes[0])
+    if not all(isinstance(s, int) and s >= 0 for s in sizes):
+        raise ValueError(f"repeat: sizes must be non-negative ints, got {sizes}")
+    if len(sizes) < x.ndim:
+        raise ShapeError(f"repeat: {len(sizes)} sizes for a tensor of {x.ndim} dimensions (shape {x.shape}); "
+                         "give at least one per dimension")
+    shape = (1,) * (len(sizes) - x.ndim) + tuple(x.shape)
+    interleaved = [n for s in shape for n in (1, s)]
+    tiled = [n for r, s in zip(sizes, shape) for n in (r, s)]
+    out = expand(reshape(x, tuple(interleaved)), tuple(tiled))
+    return reshape(out, tuple(r * s for r, s in zip(sizes, shape)))
+
+
+@public(method=False)
+def einsum(equation: str, *operands) -> Tensor:
+    """Einstein summation over one or two operands (``"ij->ji"``, ``"ii"`` is not supported): sums of
+    dimensions, permutes, and for two operands one batched matmul (batch letters in both operands and the
+    output, contracted letters in both but not the output). Explicit ``->`` or implicit output (the letters
+    that occur once, sorted); no ``...``, no letter repeated within one operand."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    equation = equation.replace(" ", "")
+    if "." in equation:
+        raise NotImplementedError("einsum: '...' (ellipsis) is not supported; name every dimension")
+    inputs, arrow, output = equation.partition("->")
+    terms = inputs.split(",")
+    if len(terms) != len(operands) or len(operands) not in (1, 2):
+        raise ValueError(f"einsum: {equation!r} names {len(terms)} operand(s), got {len(operands)} (one or two "
+                         "are supported)")
+    for term, x in zip(terms, operands):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"einsum: operands must be tensors, got {type(x).__name__}")
+        if not term.isalpha() or len(set(term)) != len(term) or len(term) != x.ndim:
+            raise ValueError(f"einsum: subscripts {term!r} do not fit an operand of shape {x.shape} (one distinct "
+                             "letter per dimension; a repeated letter, a diagonal, is not supported)")
+    if not arrow:
+        letters = "".join(terms)
+        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    if len(set(output)) != len(output) or not set(output) <= set("".join(terms)):
+        raise ValueError(f"einsum: output subscripts {output!r} must be distinct letters of the inputs")
+    sizes: dict[str, int] = {}
+    for term, x in zip(terms, operands):
+        for letter, n in zip(term, x.shape):
+            if sizes.setdefault(letter, n) != n:
+                raise ShapeError(f"einsum: dimension {letter!r} has sizes {sizes[letter]} and {n} in {equation!r}")
+    keep = set(output) | (set(terms[1]) & set(terms[0]) if len(terms) == 2 else set())
+    reduced = []
+    for term, x in zip(terms, operands):  # sum the letters that no other operand and not the output need
+        gone = [i for i, c in enumerate(term) if c not in keep]
+        if gone:
+            x = x.sum(tuple(gone))
+            term = "".join(c for c in term if c in keep)
+        reduced.append((term, x))
+    if len(reduced) == 1:
+        term, x = reduced[0]
+        return permute(x, tuple(term.index(c) for c in output)) if term != output else x
+    (ta, a), (tb, b) = reduced
+    batch = [c for c in ta if c in tb and c in output]
+    contract = [c for c in ta if c in tb and c not in output]
+    left = [c for c in ta if c not in tb]
+    right = [c for c in tb if c not in ta]
+
+    def grouped(term, x, groups):
+        order = [term.index(c) for group in groups for c in group]
+        shape = tuple(math.prod(sizes[c] for c in group) for group in groups)
+        return reshape(permute(x, tuple(order)), shape)
+
+    product = matmul(grouped(ta, a, (batch, left, contract)), grouped(tb, b, (batch, contract, right)))
+    letters = batch + left + right
+    product = reshape(product, tuple(sizes[c] for c in letters))
+    return permute(product, tuple(letters.index(c) for c in output)) if letters != list(output) else product
