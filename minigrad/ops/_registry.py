@@ -157,19 +157,22 @@ def no_gradient(kernel: str, **registration):
     promoted as arithmetic promotes them."""
 
     def declare(front):
-        def forward(ctx, *args):
-            return getattr(ctx.backend, kernel)(*[data(a) for a in args])
+        if len(inspect.signature(front).parameters) == 1:
+            def forward(ctx, x):
+                return getattr(ctx.backend, kernel)(x.data)
 
+            def op(x):
+                return apply(x)
+        else:
+            def forward(ctx, a, b):
+                return getattr(ctx.backend, kernel)(data(a), data(b))
+
+            def op(a, b):
+                return apply(*binary_operands(a, b))
         cls = type(_class_name(kernel), (Function,), {
             "__doc__": front.__doc__, "__module__": front.__module__, "differentiable": False,
             "forward": staticmethod(forward)})
         apply = cls.apply
-        if len(inspect.signature(front).parameters) == 1:
-            def op(x):
-                return apply(x)
-        else:
-            def op(a, b):
-                return apply(*binary_operands(a, b))
         op = functools.wraps(front)(op)
         op.function = cls
         return public(op, spec=False, **registration)
