@@ -66,6 +66,7 @@ class Function:
     _freed = False
     output_backend = None  # set by forward when the output lives on another backend (``to``)
     _non_differentiable = ()  # ids of the outputs forward marked with mark_non_differentiable
+    only_output = None  # (index, count) when this node is the grad_fn of its only differentiable output
     recording = False  # True when this call is recorded in the graph (grad mode and an input needs grad)
     differentiable = True  # False for ops whose output never has a gradient (comparisons): never recorded
     op_name = "function"  # the name errors use: by default the class name in snake case (LogSoftmax -> log_softmax)
@@ -88,7 +89,7 @@ class Function:
     def mark_non_differentiable(self, *arrays) -> None:
         """Outputs (the arrays forward returns) that never have a gradient, as PyTorch's: they come out
         with ``requires_grad=False`` and backward receives ``None`` for them."""
-        self._non_differentiable = {id(a) for a in arrays}
+        self._non_differentiable = tuple(map(id, arrays))
 
     def save_for_backward(self, *tensors) -> None:
         """Keep tensors (numbers pass through) for backward; an in-place change to one is then an error."""
@@ -221,10 +222,12 @@ _NOTHING_NEEDED = [(False,) * n for n in range(8)]
 
 
 class OutputSlot:
-    """The ``grad_fn`` of one output of an op with several outputs: it hands the output's gradient to the
-    op's node as a ``Gradients`` with only its slot filled, and the engine sums those per node."""
+    """The ``grad_fn`` of one output of an op with several differentiable outputs: it hands the output's
+    gradient to the op's node as a ``Gradients`` with only its slot filled, and the engine sums those per node.
+    (An op with one differentiable output is that output's ``grad_fn`` itself: see ``only_output``.)"""
 
     _retained = None
+    only_output = None
 
     def __init__(self, node: Function, index: int) -> None:
         self.next = (node,)
@@ -266,17 +269,25 @@ def _outputs(cls, ctx, args, outputs: tuple, backend, tracked: bool) -> tuple:
     if cls.save_output or cls.is_view:
         raise TypeError(f"{cls.op_name}: save_output and is_view are for ops with one output")
     skip = ctx._non_differentiable
+    anomaly = _anomaly.get()
+    out_backend = ctx.output_backend or backend
     results = []
-    for i, raw in enumerate(outputs):
+    for raw in outputs:
         data = raw.data if isinstance(raw, Tensor) else raw
         if data.__class__ is not backend.array_type:
             data = backend.asarray(data)
-        if _anomaly.get():
+        if anomaly:
             _check_no_new_nan(cls, args, data, backend)
-        differentiable = tracked and id(raw) not in skip
-        results.append(Tensor(data, ctx.output_backend or backend, differentiable,
-                              OutputSlot(ctx, i) if differentiable else None))
-    ctx.output_count = len(results)
+        results.append(Tensor(data, out_backend))
+    ctx.output_count = count = len(results)
+    if tracked:
+        differentiable = [i for i, raw in enumerate(outputs) if id(raw) not in skip]
+        if len(differentiable) == 1:  # (BatchNorm's y) the node itself, without a slot in between
+            ctx.only_output = (differentiable[0], count)
+        for i in differentiable:
+            out = results[i]
+            out.requires_grad = True
+            out.grad_fn = ctx if ctx.only_output else OutputSlot(ctx, i)
     return tuple(results)
 
 
