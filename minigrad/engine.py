@@ -140,12 +140,10 @@ def _run(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate):
                 kept = node._retained()
                 if kept is not None:
                     _accumulate(kept, g, create_graph, stored)
-            if g.__class__ is Gradients:
-                grads = node.backward(node, *g.grads)
-            elif node.only_output is None:
+            if node.several_outputs is None:
                 grads = node.backward(node, g)
-            else:  # one differentiable output among several: None for the others
-                grads = node.backward(node, *Gradients.one(*node.only_output, g).grads)
+            else:
+                grads = node.backward(node, *Gradients.of(node, g))
             if grads.__class__ is not tuple:
                 grads = _as_gradients(node, grads)
             elif len(grads) != len(node.next):
