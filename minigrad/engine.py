@@ -142,7 +142,10 @@ def _run(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate):
                 kept = node._retained()
                 if kept is not None:
                     _accumulate(kept, g, create_graph, stored)
-            grads = node.backward(node, g) if g.__class__ is not Gradients else node.backward(node, *g.grads)
+            if node.several_outputs is None:
+                grads = node.backward(node, g)
+            else:
+                grads = node.backward(node, *Gradients.of(node, g))
             if grads.__class__ is not tuple:
                 grads = _as_gradients(node, grads)
             elif len(grads) != len(node.next):

@@ -68,6 +68,8 @@ class Function:
     _freed = False
     output_backend = None  # set by forward when the output lives on another backend (``to``)
     _non_differentiable = ()  # ids of the outputs forward marked with mark_non_differentiable
+    several_outputs = None  # for an op with several outputs: (index of its only differentiable output, count),
+    # or None in the index when each differentiable output has an OutputSlot (see _outputs)
     recording = False  # True when this call is recorded in the graph (grad mode and an input needs grad)
     differentiable = True  # False for ops whose output never has a gradient (comparisons): never recorded
     op_name = "function"  # the name errors use: by default the class name in snake case (LogSoftmax -> log_softmax)
@@ -90,7 +92,7 @@ class Function:
     def mark_non_differentiable(self, *arrays) -> None:
         """Outputs (the arrays forward returns) that never have a gradient, as PyTorch's: they come out
         with ``requires_grad=False`` and backward receives ``None`` for them."""
-        self._non_differentiable = {id(a) for a in arrays}
+        self._non_differentiable = tuple(map(id, arrays))
 
     def save_for_backward(self, *tensors) -> None:
         """Keep tensors (numbers pass through) for backward; an in-place change to one is then an error."""
@@ -223,11 +225,13 @@ _NOTHING_NEEDED = [(False,) * n for n in range(8)]
 
 
 class OutputSlot:
-    """The ``grad_fn`` of one output of an op with several outputs: it hands the output's gradient to the
-    op's node as a ``Gradients`` with only its slot filled, and the engine sums those per node."""
+    """The ``grad_fn`` of one output of an op with several differentiable outputs: it hands the output's
+    gradient to the op's node as a ``Gradients`` with only its slot filled, and the engine sums those per node.
+    (An op with one differentiable output is that output's ``grad_fn`` itself: see ``several_outputs``.)"""
 
     _retained = None
     _hooks = None  # gradient hooks of this output (Tensor.register_hook)
+    several_outputs = None
 
     def __init__(self, node: Function, index: int) -> None:
         self.next = (node,)
@@ -236,7 +240,7 @@ class OutputSlot:
 
     @staticmethod
     def backward(slot, g):  # called as the engine calls every node's: node.backward(node, g)
-        return (Gradients.one(slot.index, slot.next[0].output_count, g),)
+        return (Gradients.one(slot.index, slot.next[0].several_outputs[1], g),)
 
     def name(self) -> str:
         return f"{self.next[0].name()}[{self.index}]"
@@ -263,23 +267,38 @@ class Gradients:
     def __add__(self, other: Gradients) -> Gradients:
         return Gradients([a if b is None else b if a is None else a + b for a, b in zip(self.grads, other.grads)])
 
+    @staticmethod
+    def of(node: Function, g) -> list:
+        """The gradients a node with several outputs receives: one per output, ``None`` where none arrived."""
+        if g.__class__ is Gradients:
+            return g.grads
+        only, count = node.several_outputs
+        return Gradients.one(only, count, g).grads
+
 
 def _outputs(cls, ctx, args, outputs: tuple, backend, tracked: bool) -> tuple:
     """``apply`` for a forward that returned several outputs."""
     if cls.save_output or cls.is_view:
         raise TypeError(f"{cls.op_name}: save_output and is_view are for ops with one output")
     skip = ctx._non_differentiable
+    anomaly = _anomaly.get()
+    out_backend = ctx.output_backend or backend
     results = []
-    for i, raw in enumerate(outputs):
+    for raw in outputs:
         data = raw.data if isinstance(raw, Tensor) else raw
         if data.__class__ is not backend.array_type:
             data = backend.asarray(data)
-        if _anomaly.get():
+        if anomaly:
             _check_no_new_nan(cls, args, data, backend)
-        differentiable = tracked and id(raw) not in skip
-        results.append(Tensor(data, ctx.output_backend or backend, differentiable,
-                              OutputSlot(ctx, i) if differentiable else None))
-    ctx.output_count = len(results)
+        results.append(Tensor(data, out_backend))
+    if tracked:
+        differentiable = [i for i, raw in enumerate(outputs) if id(raw) not in skip]
+        only = differentiable[0] if len(differentiable) == 1 else None
+        ctx.several_outputs = (only, len(results))
+        for i in differentiable:  # with one (BatchNorm's y), the node itself, without a slot in between
+            out = results[i]
+            out.requires_grad = True
+            out.grad_fn = ctx if only is not None else OutputSlot(ctx, i)
     return tuple(results)
 
 

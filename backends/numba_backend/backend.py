@@ -8,20 +8,15 @@ kernel or, for a stated reason, calls the NumPy implementation:
   beat Numba's scalar libm calls.
 - integer/bool dtypes or mixed dtypes: kernels are compiled for float32 and float64 only, and NumPy's type
   promotion is the reference.
-- any kernel family below its size in ``NumbaBackend.numpy_below`` (the one place these thresholds live;
-  their measurements are in docs/backends.md): there a kernel call's fixed cost, or NumPy's SIMD loops, beat the fusion
-  (``benchmarks/bench_numba.py --sweep`` measures the break-even sizes). Binary ops with ``out=`` too.
+- any kernel family below its size in ``numpy_below``: there a kernel call's fixed cost, or NumPy's SIMD
+  loops, beat the fusion (measured by ``benchmarks/bench_numba.py --sweep``; docs/backends.md). Binary ops
+  with ``out=`` too.
 - broadcast (zero-stride) operands of binary ops and reductions, broadcast patterns that do not collapse to
   2-D, non-adjacent reduction axes, and indexing other than integer arrays on leading axes: handling them
   would need a copy or an n-dimensional iteration that NumPy already does well.
 
-Threading policy (``_threads.py``; docs/backends.md has the measurements): unless the user chose a threading
-layer or an OpenMP wait policy, Numba's threads run on the ``omp`` layer started with
-``OMP_WAIT_POLICY=PASSIVE``, set only while the layer loads. Idle threads then sleep instead of spinning:
-with the default (active) policy they fought OpenBLAS's threads and the next NumPy call for the cores, and
-``workqueue`` aborts when two Python threads run parallel kernels at once. ``describe()`` and
-``threading_policy`` report the policy in use. Kernels go parallel only above ``parallel_threshold``
-elements; below it they run a plain loop that never touches the thread pool.
+Threading policy: ``_threads.py`` (passive OpenMP threads unless the user chose otherwise; docs/backends.md
+says why). Kernels go parallel only from ``parallel_threshold`` elements; below, a plain loop runs.
 
 numba is imported only when this backend is instantiated (``import minigrad`` never imports it).
 """

@@ -20,8 +20,7 @@ Parallel designs (chosen by ``_path``; all race-free: every array element is wri
   statistics and its normalisation run back to back, so much of its data is still in cache. Each row of a
   block is one contiguous run of channels x S values, which hardware prefetch follows well.
 * ``serial``: those below ``serial_below`` elements (the backend's ``parallel_threshold``), where starting
-  threads costs more than the work:
-  the ``blocks`` code as one block.
+  threads costs more than the work: the ``blocks`` code as one block.
 """
 
 from __future__ import annotations

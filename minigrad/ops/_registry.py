@@ -112,15 +112,20 @@ def activation(slope_derivative=None, *, of_output: bool = False, floating: bool
         name = front.__name__
         kernel_name, backward_name = name, name + "_backward"
 
+        nones = (None,) * (len(inspect.signature(front).parameters) - 1)  # no gradient for the parameters
+
         def forward(ctx, x, *params):
             ctx.params = params
             if not of_output:
                 ctx.save_for_backward(x)
             return getattr(ctx.backend, kernel_name)(x.data, *params)
 
-        def backward(ctx, g):
-            s = ctx.output if of_output else ctx.saved_tensors[0]
-            return (backward_cls.apply(g, s, *ctx.params),) + (None,) * len(ctx.params)
+        if of_output:
+            def backward(ctx, g):
+                return (backward_cls.apply(g, ctx.output, *ctx.params),) + nones
+        else:
+            def backward(ctx, g):
+                return (backward_cls.apply(g, ctx.saved_tensors[0], *ctx.params),) + nones
 
         def fused_forward(ctx, g, s, *params):
             ctx.params = params
@@ -134,7 +139,7 @@ def activation(slope_derivative=None, *, of_output: bool = False, floating: bool
             gg_s = None
             if need_s and slope_derivative is not None:
                 gg_s = gg * g * slope_derivative(s, *ctx.params)
-            return (gg_g, gg_s) + (None,) * len(ctx.params)
+            return (gg_g, gg_s) + nones
 
         cls_name = _class_name(name)
         cls = type(cls_name, (Function,), {
@@ -157,19 +162,22 @@ def no_gradient(kernel: str, **registration):
     promoted as arithmetic promotes them."""
 
     def declare(front):
-        def forward(ctx, *args):
-            return getattr(ctx.backend, kernel)(*[data(a) for a in args])
+        if len(inspect.signature(front).parameters) == 1:
+            def forward(ctx, x):
+                return getattr(ctx.backend, kernel)(x.data)
 
+            def op(x):
+                return apply(x)
+        else:
+            def forward(ctx, a, b):
+                return getattr(ctx.backend, kernel)(data(a), data(b))
+
+            def op(a, b):
+                return apply(*binary_operands(a, b))
         cls = type(_class_name(kernel), (Function,), {
             "__doc__": front.__doc__, "__module__": front.__module__, "differentiable": False,
             "forward": staticmethod(forward)})
         apply = cls.apply
-        if len(inspect.signature(front).parameters) == 1:
-            def op(x):
-                return apply(x)
-        else:
-            def op(a, b):
-                return apply(*binary_operands(a, b))
         op = functools.wraps(front)(op)
         op.function = cls
         return public(op, spec=False, **registration)

@@ -22,6 +22,8 @@ Running statistics are updated by ``batch_norm`` outside the differentiable op.
 
 from __future__ import annotations
 
+import math
+
 from ..errors import BackendMismatchError, InplaceError
 from ..function import Function
 from ..grad_mode import no_grad
@@ -70,14 +72,16 @@ def _normalized(x: Tensor, eps: float) -> Tensor:
 
 class BatchNormBackward(Function):
     """(dx, dweight, dbias) in one fused kernel: dx = w * invstd / m * (m dy - sum(dy) - xhat * sum(dy xhat)),
-    dweight = sum(dy xhat), dbias = sum(dy) (float64, (C,)). Differentiable in dy, x and weight."""
+    dweight = sum(dy xhat), dbias = sum(dy) ((C,), summed in float64, in x's dtype). Differentiable in dy, x
+    and weight."""
 
     @staticmethod
     def forward(ctx, dy, x, weight, mean, invstd, eps):
-        dx, dweight, dbias = ctx.backend.batch_norm_backward(dy.data, x.data, mean, invstd, _data(weight))
+        be = ctx.backend
+        dx, dweight, dbias = be.batch_norm_backward(dy.data, x.data, mean, invstd, _data(weight))
         ctx.save_for_backward(dy, x, weight)
         ctx.mean, ctx.invstd, ctx.eps = mean, invstd, eps
-        return dx, dweight, dbias
+        return dx, be.astype(dweight, x.dtype), be.astype(dbias, x.dtype)  # the kernel sums in float64
 
     @staticmethod
     def backward(ctx, gg, gg_weight, gg_bias):
@@ -276,14 +280,14 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
     for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
                     ("running_var", running_var)):
         _check_channels(name, t, c, x)
-    axes, cshape, count = _channel_layout(x)
     eps = float(eps)
 
     if not training:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var must be given when training=False")
-        return _eval(x, running_mean, running_var, weight, bias, eps, cshape, fused)
+        return _eval(x, running_mean, running_var, weight, bias, eps, _channel_layout(x)[1], fused)
 
+    count = x.shape[0] * math.prod(x.shape[2:])  # values per channel
     if count == 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input size {x.shape}")
     update = running_mean is not None or running_var is not None
@@ -298,12 +302,9 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
 
     if fused:
         out, mean, var = BatchNorm.apply(x, weight, bias, eps)
-        if update:
-            with no_grad():
-                _update_running(running_mean, running_var, mean.data, var.data, count, factor)
-        return out
-    out, mean, var = _composite_train(x, weight, bias, eps, cshape, axes)
-    if update:
-        with no_grad():
-            _update_running(running_mean, running_var, mean.data, var.data, count, factor)
+    else:
+        axes, cshape, _ = _channel_layout(x)
+        out, mean, var = _composite_train(x, weight, bias, eps, cshape, axes)
+    if update:  # backend calls on the buffers' arrays: nothing here is recorded
+        _update_running(running_mean, running_var, mean.data, var.data, count, factor)
     return out
