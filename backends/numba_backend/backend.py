@@ -112,21 +112,29 @@ ACTIVATION_GRADS = {
 def _activation_method(name: str, kernel: str, family: str, params):
     """An activation's backend method: NumPy's below the family's size or for other dtypes, else the kernel.
 
-    These run on every activation of a network, so the checks are inlined attribute reads (each helper call
-    would cost ~0.1 us; the whole call of a 60x100 kernel is ~2 us)."""
+    These run on every activation of a network, so the checks are inlined attribute reads, and the method
+    takes exactly its arguments (each helper call or argument packing costs ~0.1 us; the whole call of a
+    60x100 kernel is ~2 us)."""
     numpy_method = inspect.getattr_static(NumpyBackend, name)
     if isinstance(numpy_method, staticmethod):  # a NumPy ufunc (tanh)
         ufunc = numpy_method.__func__
-
+        numpy_method = lambda self, x: ufunc(x)  # noqa: E731 - only where the kernel does not pay
+    arity = len(inspect.signature(numpy_method).parameters) - 2  # after self and x
+    if arity == 0:
         def method(self, x):
-            if not (type(x) is np.ndarray and x.dtype.char in "fd" and x.size >= self.numpy_below[family]):
-                return ufunc(x)
-            return self._unary(getattr(self._ew, kernel), x)
+            if type(x) is np.ndarray and x.dtype.char in "fd" and x.size >= self.numpy_below[family]:
+                return self._unary(getattr(self._ew, kernel), x)
+            return numpy_method(self, x)
+    elif arity == 1:
+        def method(self, x, a):
+            if type(x) is np.ndarray and x.dtype.char in "fd" and x.size >= self.numpy_below[family]:
+                return self._unary(getattr(self._ew, kernel), x, *params(x, a))
+            return numpy_method(self, x, a)
     else:
-        def method(self, x, *args):
-            if not (type(x) is np.ndarray and x.dtype.char in "fd" and x.size >= self.numpy_below[family]):
-                return numpy_method(self, x, *args)
-            return self._unary(getattr(self._ew, kernel), x, *(params(x, *args) if params else ()))
+        def method(self, x, a, b):
+            if type(x) is np.ndarray and x.dtype.char in "fd" and x.size >= self.numpy_below[family]:
+                return self._unary(getattr(self._ew, kernel), x, *params(x, a, b))
+            return numpy_method(self, x, a, b)
 
     method.__name__ = name
     return method
@@ -135,12 +143,27 @@ def _activation_method(name: str, kernel: str, family: str, params):
 def _activation_grad_method(name: str, kernel: str, family: str, params):
     """A fused activation backward (grad, x or y, ...): as ``_activation_method``, both arrays of one dtype."""
     numpy_method = getattr(NumpyBackend, name)
-
-    def method(self, grad, x, *args):
-        if not (type(x) is np.ndarray and type(grad) is np.ndarray and x.dtype.char in "fd"
-                and grad.dtype == x.dtype and x.size >= self.numpy_below[family]):
-            return numpy_method(self, grad, x, *args)
-        return self._unary_grad(getattr(self._ew, kernel), grad, x, *(params(x, *args) if params else ()))
+    arity = len(inspect.signature(numpy_method).parameters) - 3  # after self, grad and x
+    if arity == 0:
+        def method(self, grad, x):
+            if (type(x) is np.ndarray and type(grad) is np.ndarray and x.dtype.char in "fd"
+                    and grad.dtype == x.dtype and x.size >= self.numpy_below[family]):
+                if params is None:
+                    return self._unary_grad(getattr(self._ew, kernel), grad, x)
+                return self._unary_grad(getattr(self._ew, kernel), grad, x, *params(x))
+            return numpy_method(self, grad, x)
+    elif arity == 1:
+        def method(self, grad, x, a):
+            if (type(x) is np.ndarray and type(grad) is np.ndarray and x.dtype.char in "fd"
+                    and grad.dtype == x.dtype and x.size >= self.numpy_below[family]):
+                return self._unary_grad(getattr(self._ew, kernel), grad, x, *params(x, a))
+            return numpy_method(self, grad, x, a)
+    else:
+        def method(self, grad, x, a, b):
+            if (type(x) is np.ndarray and type(grad) is np.ndarray and x.dtype.char in "fd"
+                    and grad.dtype == x.dtype and x.size >= self.numpy_below[family]):
+                return self._unary_grad(getattr(self._ew, kernel), grad, x, *params(x, a, b))
+            return numpy_method(self, grad, x, a, b)
 
     method.__name__ = name
     return method
