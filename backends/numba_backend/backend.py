@@ -80,7 +80,8 @@ def _binary_method(op: str, ufunc):
 
 
 # The activation kernels of elementwise.py, one row each: backend method -> (kernel, family in
-# ``numpy_below``, the kernel's arguments after the arrays as a function of the method's, an example of the
+# ``numpy_below``, the kernel's arguments after the arrays: None, "dtype" (the method's one argument in x's
+# dtype), a number (a constant in x's dtype) or a function of (x, *the method's arguments); an example of the
 # method's arguments). The methods below and ``warmup()`` are made from this table, so a kernel listed here is
 # dispatched and compiled by ``warmup()`` alike. Forward kernels take (x, out, *params, parallel), fused
 # backward kernels (grad, x or y, out, *params, parallel).
@@ -88,45 +89,68 @@ ACTIVATIONS = {
     "sigmoid": ("sigmoid_forward", "activation", None, ()),
     "tanh": ("tanh_forward", "tanh", None, ()),
     "relu": ("relu_forward", "activation", None, ()),
-    "leaky_relu": ("leaky_relu_forward", "activation", lambda x, slope: (x.dtype.type(slope),), (0.1,)),
+    "leaky_relu": ("leaky_relu_forward", "activation", "dtype", (0.1,)),
     "gelu": ("gelu_forward", "gelu", lambda x, approximate: (approximate == "tanh",), ("none",)),
     "softplus": ("softplus_forward", "activation", lambda x, beta, threshold: (float(beta), float(threshold)),
                  (1.0, 20.0)),
     "silu": ("silu_forward", "silu", None, ()),
-    "elu": ("elu_forward", "activation", lambda x, alpha: (x.dtype.type(alpha),), (1.0,)),
+    "elu": ("elu_forward", "activation", "dtype", (1.0,)),
 }
 ACTIVATION_GRADS = {
     "sigmoid_backward": ("sigmoid_backward", "activation_grad", None, ()),
     "tanh_backward": ("tanh_backward", "activation_grad", None, ()),
-    "relu_backward": ("leaky_relu_backward", "activation_grad", lambda x: (x.dtype.type(0),), ()),
-    "leaky_relu_backward": ("leaky_relu_backward", "activation_grad", lambda x, slope: (x.dtype.type(slope),),
-                            (0.1,)),
+    "relu_backward": ("leaky_relu_backward", "activation_grad", 0, ()),  # leaky_relu's with slope 0
+    "leaky_relu_backward": ("leaky_relu_backward", "activation_grad", "dtype", (0.1,)),
     "gelu_backward": ("gelu_backward", "gelu", lambda x, approximate: (approximate == "tanh",), ("none",)),
     "softplus_backward": ("softplus_backward", "activation_grad",
                           lambda x, beta, threshold: (float(beta), float(threshold)), (1.0, 20.0)),
     "silu_backward": ("silu_backward", "silu", None, ()),
-    "elu_backward": ("elu_backward", "activation_grad", lambda x, alpha: (x.dtype.type(alpha),), (1.0,)),
+    "elu_backward": ("elu_backward", "activation_grad", "dtype", (1.0,)),
 }
+
+
+def _kernel_args(params, x, args) -> tuple:
+    """A table row's kernel arguments after the arrays (see ACTIVATIONS), for warm-up."""
+    if params is None:
+        return ()
+    if params == "dtype":
+        return (x.dtype.type(args[0]),)
+    if not callable(params):
+        return (x.dtype.type(params),)
+    return params(x, *args)
 
 
 def _activation_method(name: str, kernel: str, family: str, params):
     """An activation's backend method: NumPy's below the family's size or for other dtypes, else the kernel.
 
-    These run on every activation of a network, so the checks are inlined attribute reads (each helper call
-    would cost ~0.1 us; the whole call of a 60x100 kernel is ~2 us)."""
+    These run on every activation of a network, so the checks are inlined attribute reads, and the method
+    takes exactly its arguments (each helper call or argument packing costs ~0.1 us; the whole call of a
+    60x100 kernel is ~2 us)."""
     numpy_method = inspect.getattr_static(NumpyBackend, name)
     if isinstance(numpy_method, staticmethod):  # a NumPy ufunc (tanh)
         ufunc = numpy_method.__func__
-
+        numpy_method = lambda self, x: ufunc(x)  # noqa: E731 - only where the kernel does not pay
+    arity = len(inspect.signature(numpy_method).parameters) - 2  # after self and x
+    if arity == 0:
         def method(self, x):
-            if not (type(x) is np.ndarray and x.dtype.char in "fd" and x.size >= self.numpy_below[family]):
-                return ufunc(x)
-            return self._unary(getattr(self._ew, kernel), x)
+            if type(x) is np.ndarray and x.dtype.char in "fd" and x.size >= self.numpy_below[family]:
+                return self._unary(getattr(self._ew, kernel), x)
+            return numpy_method(self, x)
+    elif params == "dtype":  # one parameter, in x's dtype (leaky_relu's slope, elu's alpha)
+        def method(self, x, a):
+            if type(x) is np.ndarray and x.dtype.char in "fd" and x.size >= self.numpy_below[family]:
+                return self._unary(getattr(self._ew, kernel), x, x.dtype.type(a))
+            return numpy_method(self, x, a)
+    elif arity == 1:
+        def method(self, x, a):
+            if type(x) is np.ndarray and x.dtype.char in "fd" and x.size >= self.numpy_below[family]:
+                return self._unary(getattr(self._ew, kernel), x, *params(x, a))
+            return numpy_method(self, x, a)
     else:
-        def method(self, x, *args):
-            if not (type(x) is np.ndarray and x.dtype.char in "fd" and x.size >= self.numpy_below[family]):
-                return numpy_method(self, x, *args)
-            return self._unary(getattr(self._ew, kernel), x, *(params(x, *args) if params else ()))
+        def method(self, x, a, b):
+            if type(x) is np.ndarray and x.dtype.char in "fd" and x.size >= self.numpy_below[family]:
+                return self._unary(getattr(self._ew, kernel), x, *params(x, a, b))
+            return numpy_method(self, x, a, b)
 
     method.__name__ = name
     return method
@@ -135,12 +159,33 @@ def _activation_method(name: str, kernel: str, family: str, params):
 def _activation_grad_method(name: str, kernel: str, family: str, params):
     """A fused activation backward (grad, x or y, ...): as ``_activation_method``, both arrays of one dtype."""
     numpy_method = getattr(NumpyBackend, name)
-
-    def method(self, grad, x, *args):
-        if not (type(x) is np.ndarray and type(grad) is np.ndarray and x.dtype.char in "fd"
-                and grad.dtype == x.dtype and x.size >= self.numpy_below[family]):
-            return numpy_method(self, grad, x, *args)
-        return self._unary_grad(getattr(self._ew, kernel), grad, x, *(params(x, *args) if params else ()))
+    arity = len(inspect.signature(numpy_method).parameters) - 3  # after self, grad and x
+    if arity == 0:
+        def method(self, grad, x):
+            if (type(x) is np.ndarray and type(grad) is np.ndarray and x.dtype.char in "fd"
+                    and grad.dtype == x.dtype and x.size >= self.numpy_below[family]):
+                if params is None:
+                    return self._unary_grad(getattr(self._ew, kernel), grad, x)
+                return self._unary_grad(getattr(self._ew, kernel), grad, x, x.dtype.type(params))
+            return numpy_method(self, grad, x)
+    elif params == "dtype":
+        def method(self, grad, x, a):
+            if (type(x) is np.ndarray and type(grad) is np.ndarray and x.dtype.char in "fd"
+                    and grad.dtype == x.dtype and x.size >= self.numpy_below[family]):
+                return self._unary_grad(getattr(self._ew, kernel), grad, x, x.dtype.type(a))
+            return numpy_method(self, grad, x, a)
+    elif arity == 1:
+        def method(self, grad, x, a):
+            if (type(x) is np.ndarray and type(grad) is np.ndarray and x.dtype.char in "fd"
+                    and grad.dtype == x.dtype and x.size >= self.numpy_below[family]):
+                return self._unary_grad(getattr(self._ew, kernel), grad, x, *params(x, a))
+            return numpy_method(self, grad, x, a)
+    else:
+        def method(self, grad, x, a, b):
+            if (type(x) is np.ndarray and type(grad) is np.ndarray and x.dtype.char in "fd"
+                    and grad.dtype == x.dtype and x.size >= self.numpy_below[family]):
+                return self._unary_grad(getattr(self._ew, kernel), grad, x, *params(x, a, b))
+            return numpy_method(self, grad, x, a, b)
 
     method.__name__ = name
     return method
@@ -256,9 +301,9 @@ class NumbaBackend(NumpyBackend):
             x = np.linspace(-2, 2, 8, dtype=dtype)
             out = np.empty_like(x)
             for kernel, _, params, example in ACTIVATIONS.values():
-                getattr(ew, kernel)(x, out, *(params(x, *example) if params else ()), False)
+                getattr(ew, kernel)(x, out, *_kernel_args(params, x, example), False)
             for kernel, _, params, example in ACTIVATION_GRADS.values():
-                getattr(ew, kernel)(x, x, out, *(params(x, *example) if params else ()), False)
+                getattr(ew, kernel)(x, x, out, *_kernel_args(params, x, example), False)
             ew.add_scaled(out, x, dtype(0.5), False)
             x2 = x.reshape(2, 4)
             out2 = np.empty_like(x2)
