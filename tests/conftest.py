@@ -5,6 +5,10 @@
 
 Both use ``deadline=None``: JIT backends compile on their first call. Tests that need a different number
 of examples scale ``settings().max_examples`` (see tests/test_agreement.py) so both profiles apply.
+
+CUDA kernels run under Numba's CUDA simulator unless ``MINIGRAD_GPU_TESTS=1`` (benchmarks/gpu_check.sh sets it
+on a GPU machine). Numba reads the switch when it is first imported, so it is set here, before any test
+module imports Numba.
 """
 
 from __future__ import annotations
@@ -12,6 +16,10 @@ from __future__ import annotations
 import os
 
 from hypothesis import HealthCheck, settings
+
+GPU_TESTS = os.environ.get("MINIGRAD_GPU_TESTS") == "1"
+if not GPU_TESTS:
+    os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
 
 PROFILE_ENV_VAR = "MINIGRAD_HYPOTHESIS_PROFILE"
 _SLOW_DRAWS = [HealthCheck.too_slow, HealthCheck.data_too_large]

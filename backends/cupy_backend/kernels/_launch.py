@@ -1,0 +1,52 @@
+"""Launch geometry shared by the kernels."""
+
+from __future__ import annotations
+
+import math
+
+from numba import config, cuda
+
+THREADS = 256  # threads per block of the elementwise kernels
+# Threads per block of the row kernels (one block per row); any power of two. The simulator runs every
+# thread as a Python thread, so CI simulates 32-thread blocks: the same code, with fewer threads to wait for.
+ROW_THREADS = 32 if config.ENABLE_CUDASIM else 128
+MAX_BLOCKS = 65535  # grid-stride loops cover the rest
+
+
+def blocks(n: int, threads: int = THREADS) -> int:
+    """Blocks for ``n`` items of work, at least one, at most MAX_BLOCKS (the kernels loop over the rest)."""
+    return max(1, min(MAX_BLOCKS, math.ceil(n / threads)))
+
+
+@cuda.jit(device=True, inline="always")
+def block_sum(shared, value):
+    """Sum of ``value`` over the threads of a one-dimensional block of ROW_THREADS threads."""
+    t = cuda.threadIdx.x
+    shared[t] = value
+    cuda.syncthreads()
+    step = ROW_THREADS // 2
+    while step > 0:
+        if t < step:
+            shared[t] += shared[t + step]
+        cuda.syncthreads()
+        step //= 2
+    total = shared[0]
+    cuda.syncthreads()  # the caller may reuse ``shared`` right away
+    return total
+
+
+@cuda.jit(device=True, inline="always")
+def block_max(shared, value):
+    """Maximum of ``value`` over the threads of a one-dimensional block of ROW_THREADS threads."""
+    t = cuda.threadIdx.x
+    shared[t] = value
+    cuda.syncthreads()
+    step = ROW_THREADS // 2
+    while step > 0:
+        if t < step and shared[t + step] > shared[t]:
+            shared[t] = shared[t + step]
+        cuda.syncthreads()
+        step //= 2
+    total = shared[0]
+    cuda.syncthreads()
+    return total
