@@ -44,7 +44,7 @@ class NumpyBackend(BatchNormKernels):
     parallel_threshold = 1 << 15
 
     def __init__(self) -> None:
-        self._rng = np.random.default_rng()
+        self._rng = self.xp.random.default_rng()
 
     # -- availability and description -------------------------------------------------------------
     @classmethod
@@ -56,7 +56,7 @@ class NumpyBackend(BatchNormKernels):
 
     # -- creation and transfer --------------------------------------------------------------------
     def asarray(self, data, dtype=None):
-        return np.asarray(data, dtype=dtype)
+        return self.xp.asarray(data, dtype=dtype)
 
     def from_numpy(self, array: np.ndarray):
         """A backend array holding a copy of a host array."""
@@ -73,32 +73,32 @@ class NumpyBackend(BatchNormKernels):
         return array.astype(dtype)
 
     def zeros(self, shape, dtype):
-        return np.zeros(shape, dtype=dtype)
+        return self.xp.zeros(shape, dtype=dtype)
 
     def ones(self, shape, dtype):
         return self.full(shape, 1, dtype)
 
     # empty + fill: np.ones and np.full are Python-level wrappers that cost more than small fills.
     def full(self, shape, value, dtype):
-        out = np.empty(shape, dtype=dtype)
+        out = self.xp.empty(shape, dtype=dtype)
         out.fill(value)
         return out
 
     def empty(self, shape, dtype):
-        return np.empty(shape, dtype=dtype)
+        return self.xp.empty(shape, dtype=dtype)
 
     def arange(self, start, stop, step, dtype):
-        return np.arange(start, stop, step, dtype=dtype)
+        return self.xp.arange(start, stop, step, dtype=dtype)
 
     def linspace(self, start, stop, num, dtype):
-        return np.linspace(start, stop, num, dtype=dtype)
+        return self.xp.linspace(start, stop, num, dtype=dtype)
 
     def eye(self, n, m, dtype):
-        return np.eye(n, m, dtype=dtype)
+        return self.xp.eye(n, m, dtype=dtype)
 
     # -- random numbers -----------------------------------------------------------------------------
     def manual_seed(self, seed: int) -> None:
-        self._rng = np.random.default_rng(seed)
+        self._rng = self.xp.random.default_rng(seed)
 
     def get_rng_state(self) -> dict:
         """The generator's state as plain JSON-able data."""
@@ -108,10 +108,10 @@ class NumpyBackend(BatchNormKernels):
         self._rng.bit_generator.state = state
 
     def rand(self, shape, dtype):
-        return self._rng.random(shape, dtype=np.float64).astype(dtype, copy=False)
+        return self._rng.random(shape, dtype=self.xp.float64).astype(dtype, copy=False)
 
     def randn(self, shape, dtype):
-        return self._rng.standard_normal(shape, dtype=np.float64).astype(dtype, copy=False)
+        return self._rng.standard_normal(shape, dtype=self.xp.float64).astype(dtype, copy=False)
 
     def randint(self, low, high, shape, dtype):
         return self._rng.integers(low, high, size=shape, dtype=dtype)
@@ -132,51 +132,55 @@ class NumpyBackend(BatchNormKernels):
     log1p = staticmethod(np.log1p)
 
     def rsqrt(self, x):
-        out = np.sqrt(x, out=np.empty_like(x))  # an array even for 0-d x (a bare ufunc returns a scalar)
-        return np.divide(1, out, out=out)
+        xp = self.xp
+        out = xp.sqrt(x, out=xp.empty_like(x))  # an array even for 0-d x (a bare ufunc returns a scalar)
+        return xp.divide(1, out, out=out)
 
     def erf(self, x):
         return _erf_function()(x)
 
     def sigmoid(self, x):
+        xp = self.xp
         # 1 / (1 + e^-x): e^-x overflows to inf for very negative x, giving the correct limit 0, so the
         # overflow warning is silenced rather than paying for a branch per element.
-        with np.errstate(over="ignore"):
-            out = np.negative(x, out=np.empty(x.shape, x.dtype))  # an array even for 0-d x
-            np.exp(out, out=out)
+        with self._errstate(over="ignore"):
+            out = xp.negative(x, out=xp.empty(x.shape, x.dtype))  # an array even for 0-d x
+            xp.exp(out, out=out)
             out += 1
-            return np.reciprocal(out, out=out)
+            return xp.reciprocal(out, out=out)
 
     def relu(self, x):
-        return np.maximum(x, 0)
+        return self.xp.maximum(x, 0)
 
     def leaky_relu(self, x, negative_slope):
-        return np.where(x > 0, x, x * negative_slope)
+        return self.xp.where(x > 0, x, x * negative_slope)
 
     def gelu(self, x, approximate: str):
         if approximate == "tanh":
             inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x)
-            return 0.5 * x * (1 + np.tanh(inner))
+            return 0.5 * x * (1 + self.xp.tanh(inner))
         return 0.5 * x * (1 + self.erf(x * (1 / math.sqrt(2))))
 
     def softplus(self, x, beta, threshold):
+        xp = self.xp
         bx = x * beta if beta != 1 else x
-        soft = np.logaddexp(0, bx)
+        soft = xp.logaddexp(0, bx)
         if beta != 1:
             soft = soft / beta
-        return np.where(bx > threshold, x, soft)
+        return xp.where(bx > threshold, x, soft)
 
     def silu(self, x):
         return x * self.sigmoid(x)
 
     def elu(self, x, alpha):
-        return np.where(x > 0, x, np.expm1(np.minimum(x, 0)) * x.dtype.type(alpha))
+        xp = self.xp
+        return xp.where(x > 0, x, xp.expm1(xp.minimum(x, 0)) * x.dtype.type(alpha))
 
     def hardtanh(self, x, min_val, max_val):
-        return np.clip(x, x.dtype.type(min_val), x.dtype.type(max_val))
+        return self.xp.clip(x, x.dtype.type(min_val), x.dtype.type(max_val))
 
     def clip(self, x, low, high):
-        return np.clip(x, low, high)
+        return self.xp.clip(x, low, high)
 
     # -- elementwise, binary --------------------------------------------------------------------
     add = staticmethod(np.add)
@@ -202,51 +206,55 @@ class NumpyBackend(BatchNormKernels):
     # -- reductions -----------------------------------------------------------------------------
     # The ufuncs' reduce directly: np.sum & co. add a few Python-level wrapper calls per reduction.
     def sum(self, x, axis, keepdims):
-        return np.add.reduce(x, axis=axis, keepdims=keepdims)
+        return self.xp.add.reduce(x, axis=axis, keepdims=keepdims)
 
     def max(self, x, axis, keepdims):
-        return np.maximum.reduce(x, axis=axis, keepdims=keepdims)
+        return self.xp.maximum.reduce(x, axis=axis, keepdims=keepdims)
 
     def min(self, x, axis, keepdims):
-        return np.minimum.reduce(x, axis=axis, keepdims=keepdims)
+        return self.xp.minimum.reduce(x, axis=axis, keepdims=keepdims)
 
     def prod(self, x, axis, keepdims):
-        return np.multiply.reduce(x, axis=axis, keepdims=keepdims)
+        return self.xp.multiply.reduce(x, axis=axis, keepdims=keepdims)
 
     def all(self, x, axis, keepdims):
-        return np.logical_and.reduce(x, axis=axis, keepdims=keepdims)
+        return self.xp.logical_and.reduce(x, axis=axis, keepdims=keepdims)
 
     def any(self, x, axis, keepdims):
-        return np.logical_or.reduce(x, axis=axis, keepdims=keepdims)
+        return self.xp.logical_or.reduce(x, axis=axis, keepdims=keepdims)
 
     def cumsum(self, x, axis, reverse):
         """Running sums along one axis; ``reverse`` sums from the end (the adjoint of the forward sum)."""
+        xp = self.xp
         if not reverse:
-            return np.cumsum(x, axis=axis)
-        return np.flip(np.cumsum(np.flip(x, axis), axis=axis), axis)
+            return xp.cumsum(x, axis=axis)
+        return xp.flip(xp.cumsum(xp.flip(x, axis), axis=axis), axis)
 
     def argmax(self, x, axis, keepdims):
-        return np.argmax(x, axis=axis, keepdims=keepdims)
+        return self.xp.argmax(x, axis=axis, keepdims=keepdims)
 
     def argmin(self, x, axis, keepdims):
-        return np.argmin(x, axis=axis, keepdims=keepdims)
+        return self.xp.argmin(x, axis=axis, keepdims=keepdims)
 
     def logsumexp(self, x, axis, keepdims):
-        shift = np.maximum.reduce(x, axis=axis, keepdims=True)
+        xp = self.xp
+        shift = xp.maximum.reduce(x, axis=axis, keepdims=True)
         # A row of -inf has no finite maximum; shifting by 0 keeps the result -inf instead of NaN.
-        shift = np.where(np.isfinite(shift), shift, 0)
-        with np.errstate(divide="ignore"):  # log(0) = -inf is the answer for such a row
-            out = np.log(np.add.reduce(np.exp(x - shift), axis=axis, keepdims=True)) + shift
-        return out if keepdims else np.squeeze(out, axis=axis)
+        shift = xp.where(xp.isfinite(shift), shift, 0)
+        with self._errstate(divide="ignore"):  # log(0) = -inf is the answer for such a row
+            out = xp.log(xp.add.reduce(xp.exp(x - shift), axis=axis, keepdims=True)) + shift
+        return out if keepdims else xp.squeeze(out, axis=axis)
 
     def softmax(self, x, axis):
-        e = np.exp(x - np.maximum.reduce(x, axis=axis, keepdims=True))
-        e /= np.add.reduce(e, axis=axis, keepdims=True)
+        xp = self.xp
+        e = xp.exp(x - xp.maximum.reduce(x, axis=axis, keepdims=True))
+        e /= xp.add.reduce(e, axis=axis, keepdims=True)
         return e
 
     def log_softmax(self, x, axis):
-        shifted = x - np.maximum.reduce(x, axis=axis, keepdims=True)
-        shifted -= np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
+        xp = self.xp
+        shifted = x - xp.maximum.reduce(x, axis=axis, keepdims=True)
+        shifted -= xp.log(xp.add.reduce(xp.exp(shifted), axis=axis, keepdims=True))
         return shifted
 
     # -- linear algebra -------------------------------------------------------------------------
@@ -270,12 +278,13 @@ class NumpyBackend(BatchNormKernels):
         x[index] = value
 
     def pad(self, x, widths, value):
-        return np.pad(x, widths, mode="constant", constant_values=value)
+        return self.xp.pad(x, widths, mode="constant", constant_values=value)
 
     def scatter_add(self, shape, index, values, dtype):
         """A zero array of ``shape`` with ``values`` added at ``index``; duplicates accumulate."""
-        out = np.zeros(shape, dtype=dtype)
-        np.add.at(out, index, values)
+        xp = self.xp
+        out = xp.zeros(shape, dtype=dtype)
+        xp.add.at(out, index, values)
         return out
 
     def gather(self, x, index, axis):
@@ -286,24 +295,27 @@ class NumpyBackend(BatchNormKernels):
     def scatter_add_along(self, shape, index, values, axis, dtype):
         """Zeros of ``shape`` with ``values`` added at ``index`` along ``axis`` (the adjoint of ``gather``;
         duplicate indices accumulate)."""
-        out = np.zeros(shape, dtype=dtype)
-        np.add.at(out, _along(index, axis), values)
+        xp = self.xp
+        out = xp.zeros(shape, dtype=dtype)
+        xp.add.at(out, _along(index, axis), values)
         return out
 
     def argsort(self, x, axis, descending):
         """Stable sort order along ``axis``: ties keep their order, NaN counts as the largest value."""
+        xp = self.xp
         if not descending:
-            return np.argsort(x, axis=axis, kind="stable")
+            return xp.argsort(x, axis=axis, kind="stable")
         # Ascending on the reversed axis puts tied elements last-first; reversing the order restores them.
-        reversed_order = np.argsort(np.flip(x, axis), axis=axis, kind="stable")
-        return (x.shape[axis] - 1) - np.flip(reversed_order, axis)
+        reversed_order = xp.argsort(xp.flip(x, axis), axis=axis, kind="stable")
+        return (x.shape[axis] - 1) - xp.flip(reversed_order, axis)
 
     def ascontiguous(self, x):
-        return np.ascontiguousarray(x)
+        return self.xp.ascontiguousarray(x)
 
     def add_scaled_(self, out, x, alpha):
         """out += alpha * x, in place (optimizer updates); returns ``out``."""
-        return np.add(out, np.multiply(x, alpha), out=out)
+        xp = self.xp
+        return xp.add(out, xp.multiply(x, alpha), out=out)
 
     # -- fused backward kernels (each the forward of a differentiable backward op) -----------------
     def sigmoid_backward(self, grad, out):
@@ -319,23 +331,24 @@ class NumpyBackend(BatchNormKernels):
 
     def leaky_relu_backward(self, grad, x, negative_slope):
         """grad * (1 if x > 0 else negative_slope)."""
-        return grad * np.where(x > 0, x.dtype.type(1), x.dtype.type(negative_slope))
+        return grad * self.xp.where(x > 0, x.dtype.type(1), x.dtype.type(negative_slope))
 
     def gelu_backward(self, grad, x, approximate: str):
         """grad * gelu'(x), exact (Phi(x) + x phi(x)) or for the tanh approximation."""
+        xp = self.xp
         if approximate == "tanh":
             c = math.sqrt(2 / math.pi)
-            t = np.tanh((x + x * x * x * 0.044715) * c)
+            t = xp.tanh((x + x * x * x * 0.044715) * c)
             slope = (t + 1) * 0.5 + x * 0.5 * (1 - t * t) * ((x * x * (3 * 0.044715) + 1) * c)
         else:
             cdf = (self.erf(x * (1 / math.sqrt(2))) + 1) * 0.5
-            slope = cdf + x * (np.exp(x * x * -0.5) * (1 / math.sqrt(2 * math.pi)))
+            slope = cdf + x * (xp.exp(x * x * -0.5) * (1 / math.sqrt(2 * math.pi)))
         return grad * slope
 
     def softplus_backward(self, grad, x, beta, threshold):
         """grad * (1 if beta * x > threshold else sigmoid(beta * x))."""
         bx = x * beta if beta != 1 else x
-        return grad * np.where(bx > threshold, x.dtype.type(1), self.sigmoid(bx))
+        return grad * self.xp.where(bx > threshold, x.dtype.type(1), self.sigmoid(bx))
 
     def silu_backward(self, grad, x):
         """grad * silu'(x) = grad * s (1 + x (1 - s)), s = sigmoid(x)."""
@@ -344,17 +357,19 @@ class NumpyBackend(BatchNormKernels):
 
     def elu_backward(self, grad, x, alpha):
         """grad * (1 if x > 0 else alpha * e ** x)."""
-        return grad * np.where(x > 0, x.dtype.type(1), np.exp(np.minimum(x, 0)) * x.dtype.type(alpha))
+        xp = self.xp
+        return grad * xp.where(x > 0, x.dtype.type(1), xp.exp(xp.minimum(x, 0)) * x.dtype.type(alpha))
 
     def hardtanh_backward(self, grad, x, min_val, max_val):
         """grad * (min_val < x < max_val)."""
         return grad * ((x > min_val) & (x < max_val))
 
     def softmax_backward(self, grad, out, axis):
-        return out * (grad - np.add.reduce(grad * out, axis=axis, keepdims=True))
+        return out * (grad - self.xp.add.reduce(grad * out, axis=axis, keepdims=True))
 
     def log_softmax_backward(self, grad, out, axis):
-        return grad - np.exp(out) * np.add.reduce(grad, axis=axis, keepdims=True)
+        xp = self.xp
+        return grad - xp.exp(out) * xp.add.reduce(grad, axis=axis, keepdims=True)
 
     # -- sliding windows (conv, pooling) ----------------------------------------------------------------
     # Generic over the trailing ``len(window)`` axes. ``sliding_windows`` returns a read-only strided
@@ -369,7 +384,17 @@ class NumpyBackend(BatchNormKernels):
         shape = lead + tuple(window) + out
         new_strides = (x.strides[:-nd] + tuple(st * d for st, d in zip(strides, dilation))
                        + tuple(st * s for st, s in zip(strides, stride)))
-        return np.lib.stride_tricks.as_strided(x, shape, new_strides, writeable=False)
+        return self._as_strided(x, shape, new_strides)
+
+    @staticmethod
+    def _errstate(**kwargs):
+        """NumPy's floating-point warning control, around steps whose inf/NaN results are the answer."""
+        return np.errstate(**kwargs)
+
+    @staticmethod
+    def _as_strided(x, shape, strides):
+        """A read-only view of x's memory with the given shape and strides."""
+        return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
 
     def fold_windows(self, cols, spatial, stride, dilation):
         """Sum ``cols`` (..., *window, *out) back into an array (..., *spatial): the adjoint above."""
@@ -378,7 +403,7 @@ class NumpyBackend(BatchNormKernels):
         nd = len(spatial)
         window, out_shape = cols.shape[-2 * nd:-nd], cols.shape[-nd:]
         lead = cols.shape[:-2 * nd]
-        result = np.zeros(lead + tuple(spatial), dtype=cols.dtype)
+        result = self.xp.zeros(lead + tuple(spatial), dtype=cols.dtype)
         for k in itertools.product(*(range(n) for n in window)):
             target = tuple(slice(ki * d, ki * d + s * (o - 1) + 1, s)
                            for ki, d, s, o in zip(k, dilation, stride, out_shape))
@@ -390,7 +415,8 @@ class NumpyBackend(BatchNormKernels):
     # loss and the log-probabilities, which the backward reuses: d loss_i / d logits_i = softmax - onehot.
     def _check_targets(self, logits, targets):
         """``targets`` as a C-contiguous int64 array, checked against ``logits``' shape."""
-        targets = np.asarray(targets)
+        xp = self.xp
+        targets = xp.asarray(targets)
         if logits.ndim != 2 or targets.shape != logits.shape[:1]:
             raise ValueError(
                 f"softmax_cross_entropy: expects logits (N, C) and targets (N,), got {logits.shape} and "
@@ -401,26 +427,27 @@ class NumpyBackend(BatchNormKernels):
             raise IndexError(
                 f"softmax_cross_entropy: a target is outside [0, {logits.shape[1]}): "
                 f"min {targets.min()}, max {targets.max()}")
-        return np.ascontiguousarray(targets, dtype=np.int64)
+        return xp.ascontiguousarray(targets, dtype=xp.int64)
 
     def softmax_cross_entropy_forward(self, logits, targets):
         """(loss_per_row, log_probs): -log_softmax(logits)[i, targets[i]] and log_softmax(logits)."""
         targets = self._check_targets(logits, targets)
         log_probs = self.log_softmax(logits, -1)
-        loss = -np.take_along_axis(log_probs, targets[:, None], axis=1)[:, 0]
+        loss = -self.xp.take_along_axis(log_probs, targets[:, None], axis=1)[:, 0]
         return loss, log_probs
 
     def softmax_cross_entropy_backward(self, grad_per_row, log_probs, targets):
         """grad_per_row[i] * (softmax(logits)[i] - onehot(targets[i])), softmax = exp(log_probs)."""
+        xp = self.xp
         targets = self._check_targets(log_probs, targets)
-        out = np.exp(log_probs)
-        out[np.arange(out.shape[0]), targets] -= 1
-        out *= np.asarray(grad_per_row, dtype=log_probs.dtype).reshape(-1, 1)
+        out = xp.exp(log_probs)
+        out[xp.arange(out.shape[0]), targets] -= 1
+        out *= xp.asarray(grad_per_row, dtype=log_probs.dtype).reshape(-1, 1)
         return out
 
 
 def _along(index, axis: int) -> tuple:
     """The advanced index that picks ``index``'s entries along ``axis`` and the matching positions elsewhere."""
-    grid = list(np.ogrid[tuple(slice(n) for n in index.shape)])
+    grid = list(self.xp.ogrid[tuple(slice(n) for n in index.shape)])
     grid[axis] = index
     return tuple(grid)

@@ -6,10 +6,12 @@ import math
 
 from numba import config, cuda
 
-THREADS = 256  # threads per block of the elementwise kernels
-# Threads per block of the row kernels (one block per row); any power of two. The simulator runs every
-# thread as a Python thread, so CI simulates 32-thread blocks: the same code, with fewer threads to wait for.
-ROW_THREADS = 32 if config.ENABLE_CUDASIM else 128
+SIMULATED = bool(config.ENABLE_CUDASIM)  # Numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1), not a device
+# Threads per block: of the elementwise kernels, and of the row kernels (one block per row; a power of
+# two). The simulator runs every thread as a Python thread, so CI simulates 32-thread blocks: the same
+# code, with fewer threads to wait for.
+THREADS = 32 if SIMULATED else 256
+ROW_THREADS = 32 if SIMULATED else 128
 MAX_BLOCKS = 65535  # grid-stride loops cover the rest
 
 

@@ -17,11 +17,12 @@ import math
 
 from numba import cuda, float64
 
-from ._launch import THREADS, blocks
+from ._launch import SIMULATED, THREADS, blocks
 
-COLUMNS = 32  # columns per block: one warp across a row
-ROW_LANES = 8  # threads per column in a block, each over its own rows
-ROWS_PER_CHUNK = 256  # rows a block covers (fewer chunks: fewer partials to combine)
+# Columns per block (one warp across a row), threads per column (each over its own rows), and the rows a
+# block covers (fewer chunks: fewer partials to combine). Smaller under the simulator, which runs every
+# thread in Python; there a few dozen rows already span several chunks.
+COLUMNS, ROW_LANES, ROWS_PER_CHUNK = (8, 2, 16) if SIMULATED else (32, 8, 256)
 
 
 @cuda.jit

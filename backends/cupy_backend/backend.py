@@ -1,0 +1,154 @@
+"""``CupyBackend``: the NumPy backend's protocol with ``xp = cupy``, plus CUDA kernels for the fused paths."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..numpy_backend import NumpyBackend
+
+INSTALL_HINT = ("install CuPy for your CUDA version with minigrad's extra: pip install 'minigrad[cuda13]' "
+                "(CUDA 13) or 'minigrad[cuda12]' (CUDA 12); it brings numba-cuda for the fused kernels")
+
+
+def _array_modules():
+    """(cupy, cupyx), imported on first use so that ``import minigrad`` never imports CuPy."""
+    import cupy
+    import cupyx
+    import cupyx.scipy.special  # noqa: F401  (erf)
+
+    return cupy, cupyx
+
+
+class CupyBackend(NumpyBackend):
+    """Arrays are ``cupy.ndarray`` on CuPy's current device (``with cupy.cuda.Device(1):`` picks another).
+
+    Protocol methods that are the array module's own functions (``add = staticmethod(np.add)`` in the NumPy
+    backend) are bound to CuPy's functions of the same name; everything else is inherited, written once
+    against ``xp``. Kernels that a GPU library would fuse (activation backward, softmax and cross-entropy,
+    BatchNorm, optimizer updates) are numba-cuda kernels that take CuPy arrays through
+    ``__cuda_array_interface__``. No method copies data to the host except ``to_numpy``.
+    """
+
+    name = "cupy"
+    host_memory = False
+
+    def __init__(self, xp=None, xpx=None) -> None:
+        # ``xp``/``xpx`` replace cupy/cupyx: the tests run this class on NumPy with the simulated kernels.
+        if xp is None:
+            xp, xpx = _array_modules()
+        self.xp, self._xpx = xp, xpx
+        for name, value in vars(NumpyBackend).items():
+            if isinstance(value, staticmethod) and name not in vars(type(self)):
+                function = getattr(value.__func__, "__name__", None)
+                if function is not None and hasattr(xp, function):
+                    setattr(self, name, getattr(xp, function))
+        from .kernels import activation, batchnorm, optim, softmax
+
+        self._activation, self._batchnorm, self._optim, self._softmax = activation, batchnorm, optim, softmax
+        super().__init__()
+
+    @classmethod
+    def check_available(cls) -> None:
+        try:
+            cupy, _ = _array_modules()
+        except ImportError as exc:
+            raise ImportError(f"CuPy is not installed ({exc}); {INSTALL_HINT}") from exc
+        try:
+            import numba.cuda  # noqa: F401
+        except ImportError as exc:
+            raise ImportError(f"numba-cuda is not installed ({exc}); {INSTALL_HINT}") from exc
+        try:
+            count = cupy.cuda.runtime.getDeviceCount()
+        except Exception as exc:  # CUDARuntimeError and driver errors: say what CuPy said
+            raise RuntimeError(f"CuPy is installed but found no usable CUDA device or driver: {exc}") from exc
+        if count == 0:
+            raise RuntimeError("CuPy is installed but there is no CUDA device")
+
+    def describe(self) -> str:
+        xp = self.xp
+        if xp is np:
+            return "NumPy stand-in for CuPy (tests only)"
+        device = xp.cuda.Device()
+        props = xp.cuda.runtime.getDeviceProperties(device.id)
+        return f"CuPy {xp.__version__} on GPU {device.id} ({props['name'].decode()})"
+
+    # -- transfer: the only host <-> device copies ------------------------------------------------------
+    def from_numpy(self, array: np.ndarray):
+        return self.xp.array(array, copy=True)
+
+    def to_numpy(self, array) -> np.ndarray:
+        return array.get() if hasattr(array, "get") else np.array(array, copy=True)
+
+    # -- what CuPy spells differently ---------------------------------------------------------------------
+    def erf(self, x):
+        return self._xpx.scipy.special.erf(x)
+
+    def scatter_add(self, shape, index, values, dtype):
+        out = self.xp.zeros(shape, dtype=dtype)
+        self._xpx.scatter_add(out, index, values)
+        return out
+
+    def _as_strided(self, x, shape, strides):
+        return self.xp.lib.stride_tricks.as_strided(x, shape, strides)
+
+    def permutation(self, n):
+        return self._rng.permutation(n)
+
+    def sigmoid(self, x):
+        # 1 / (1 + e^-x) without NumPy's errstate: CuPy does not warn on overflow (e^-x = inf gives 0).
+        xp = self.xp
+        out = xp.exp(xp.negative(x))
+        out += 1
+        return xp.reciprocal(out, out=out)
+
+    # -- fused kernels -------------------------------------------------------------------------------------
+    def sigmoid_backward(self, grad, out):
+        return self._activation.sigmoid_backward(self.xp, grad, out)
+
+    def tanh_backward(self, grad, out):
+        return self._activation.tanh_backward(self.xp, grad, out)
+
+    def relu_backward(self, grad, x):
+        return self._activation.relu_backward(self.xp, grad, x)
+
+    def leaky_relu_backward(self, grad, x, negative_slope):
+        return self._activation.leaky_relu_backward(self.xp, grad, x, negative_slope)
+
+    def gelu_backward(self, grad, x, approximate: str):
+        return self._activation.gelu_backward(self.xp, grad, x, approximate)
+
+    def softplus_backward(self, grad, x, beta, threshold):
+        return self._activation.softplus_backward(self.xp, grad, x, beta, threshold)
+
+    def softmax(self, x, axis):
+        return self._softmax.softmax(self.xp, x, axis)
+
+    def log_softmax(self, x, axis):
+        return self._softmax.softmax(self.xp, x, axis, log=True)
+
+    def softmax_backward(self, grad, out, axis):
+        return self._softmax.softmax_backward(self.xp, grad, out, axis)
+
+    def log_softmax_backward(self, grad, out, axis):
+        return self._softmax.softmax_backward(self.xp, grad, out, axis, log=True)
+
+    def softmax_cross_entropy_forward(self, logits, targets):
+        return self._softmax.cross_entropy_forward(self.xp, logits, self._check_targets(logits, targets))
+
+    def softmax_cross_entropy_backward(self, grad_per_row, log_probs, targets):
+        return self._softmax.cross_entropy_backward(self.xp, grad_per_row, log_probs,
+                                                    self._check_targets(log_probs, targets))
+
+    def batch_norm_forward(self, x, weight, bias, eps):
+        return self._batchnorm.forward(self.xp, x, weight, bias, eps)
+
+    def batch_norm_backward(self, grad, x, mean, invstd, weight):
+        return self._batchnorm.backward(self.xp, grad, x, mean, invstd, weight)
+
+    def batch_norm_affine(self, x, center, scale, shift):
+        return self._batchnorm.affine(self.xp, x, center, scale, shift)
+
+    def batch_norm_eval(self, x, center, invstd, weight, shift):
+        # The affine kernel subtracts the centre in float64 in its one pass: no fold to decide (the NumPy
+        # backend's decision reads the statistics on the host).
+        return self.batch_norm_affine(x, center, invstd if weight is None else invstd * weight, shift)
