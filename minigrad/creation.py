@@ -35,6 +35,34 @@ def from_numpy(array: np.ndarray, backend: str | None = None) -> Tensor:
     return tensor(array, backend=backend)
 
 
+_DLPACK_HOST_DEVICES = (1, 3)  # DLPack's kDLCPU and kDLCUDAHost (pinned host memory)
+
+
+def from_dlpack(obj, backend: str | None = None) -> Tensor:
+    """A tensor sharing memory with a DLPack producer (NumPy array, PyTorch or CuPy tensor, ...): no copy.
+
+    Host memory goes to the current backend when it keeps its arrays in host memory, else to ``"numpy"``;
+    device memory goes to ``"cupy"``. An explicit ``backend`` in the other kind of memory is refused (a
+    copy is ``minigrad.tensor(...)`` or ``.to(...)``). The result is a leaf that does not require grad.
+    """
+    if not hasattr(obj, "__dlpack_device__"):
+        raise TypeError(f"from_dlpack: expected an object with __dlpack__ and __dlpack_device__, got "
+                        f"{type(obj).__name__}")
+    on_host = int(obj.__dlpack_device__()[0]) in _DLPACK_HOST_DEVICES
+    if backend is None:
+        current = _backends.current()
+        backend = current.name if current.host_memory == on_host else ("numpy" if on_host else "cupy")
+    target = _backends.load(backend)
+    if target.host_memory != on_host:
+        where = "host" if on_host else "device"
+        raise ValueError(f"from_dlpack: the data are in {where} memory but backend {backend!r} keeps its arrays "
+                         f"in {'host' if target.host_memory else 'device'} memory; zero-copy is impossible "
+                         f"(copy with minigrad.tensor(..., backend={backend!r}))")
+    array = target.from_dlpack(obj)
+    as_dtype(array.dtype)  # reject unsupported dtypes with a clear message
+    return Tensor(array, target)
+
+
 def zeros(*size, dtype=None, requires_grad=False, backend=None) -> Tensor:
     dt = as_dtype(dtype or DEFAULT_FLOAT)
     return _make(lambda b: b.zeros(_shape(size), dt), dt, requires_grad, backend)

@@ -123,6 +123,26 @@ class Tensor:
         """The values as a host ``numpy.ndarray`` (shares memory on the CPU backends)."""
         return self._backend.to_numpy(self.data)
 
+    # -- interop: DLPack and CUDA array interface (zero-copy; minigrad.from_dlpack is the way in) ------
+    def __dlpack__(self, *args, **kwargs):
+        """A DLPack capsule of this tensor's memory (no copy), as ``torch.from_dlpack`` or ``np.from_dlpack`` read."""
+        if self.requires_grad:
+            raise RuntimeError("__dlpack__: cannot export a tensor that requires grad (the consumer would not "
+                               "see the graph); use tensor.detach()")
+        return self.data.__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return self.data.__dlpack_device__()
+
+    @property
+    def __cuda_array_interface__(self) -> dict:
+        """The device memory of a tensor on a CUDA backend (``AttributeError`` for host memory, as NumPy's)."""
+        interface = getattr(self.data, "__cuda_array_interface__", None)
+        if interface is None:
+            raise AttributeError(f"__cuda_array_interface__: the tensor is on backend {self.backend!r}, in host "
+                                 "memory; use __array_interface__ via .numpy() or DLPack")
+        return interface
+
     def item(self):
         if self.data.size != 1:
             raise ValueError(f"item(): only one-element tensors can be converted, got shape {self.shape}")

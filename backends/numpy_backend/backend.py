@@ -66,6 +66,10 @@ class NumpyBackend(BatchNormKernels):
         """A host ``numpy.ndarray`` view or copy of a backend array."""
         return np.asarray(array)
 
+    def from_dlpack(self, obj):
+        """A backend array sharing memory with a DLPack producer in this backend's memory (no copy)."""
+        return self.xp.from_dlpack(obj)
+
     def copy(self, array):
         return array.copy()
 
