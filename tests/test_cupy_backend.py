@@ -120,3 +120,15 @@ def test_transfers_are_explicit(device):
     np.testing.assert_array_equal(back.numpy(), t.numpy())
     with pytest.raises(mg.BackendMismatchError):
         t + d
+
+
+def test_data_loader_batches_land_on_the_device(device):
+    x = np.arange(20, dtype=np.float32).reshape(10, 2)
+    y = np.arange(10)
+    loader = mg.data.DataLoader(mg.data.TensorDataset(x, y), batch_size=4, shuffle=True, seed=0, backend=device)
+    seen = []
+    for xb, yb in loader:
+        assert xb.backend == yb.backend == device and xb.shape[1] == 2
+        np.testing.assert_array_equal(xb.numpy()[:, 0], 2 * yb.numpy())  # rows stay paired
+        seen.extend(yb.numpy().tolist())
+    assert sorted(seen) == list(range(10))
