@@ -75,6 +75,9 @@ def _elementwise_input(rng, shape, dtype):
     ("gelu_backward", ("tanh",), False),
     ("softplus_backward", (1.0, 20.0), False),
     ("softplus_backward", (2.0, 1.5), False),
+    ("silu_backward", (), False),
+    ("elu_backward", (0.3,), False),
+    ("hardtanh_backward", (-1.0, 2.0), False),
 ])
 def test_activation_backward(xp, name, params, of_output, shape, dtype):
     rng = np.random.default_rng(0)

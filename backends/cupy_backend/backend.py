@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from ..numpy_backend import NumpyBackend
@@ -17,6 +19,10 @@ def _array_modules():
     import cupyx.scipy.special  # noqa: F401  (erf)
 
     return cupy, cupyx
+
+
+def _is_numpy_function(fn) -> bool:
+    return isinstance(fn, np.ufunc) or getattr(fn, "__module__", "").startswith("numpy")
 
 
 class CupyBackend(NumpyBackend):
@@ -38,10 +44,8 @@ class CupyBackend(NumpyBackend):
             xp, xpx = _array_modules()
         self.xp, self._xpx = xp, xpx
         for name, value in vars(NumpyBackend).items():
-            if isinstance(value, staticmethod) and name not in vars(type(self)):
-                function = getattr(value.__func__, "__name__", None)
-                if function is not None and hasattr(xp, function):
-                    setattr(self, name, getattr(xp, function))
+            if isinstance(value, staticmethod) and _is_numpy_function(value.__func__) and name not in vars(type(self)):
+                setattr(self, name, getattr(xp, value.__func__.__name__))
         from .kernels import activation, batchnorm, optim, softmax
 
         self._activation, self._batchnorm, self._optim, self._softmax = activation, batchnorm, optim, softmax
@@ -83,23 +87,27 @@ class CupyBackend(NumpyBackend):
     def erf(self, x):
         return self._xpx.scipy.special.erf(x)
 
-    def scatter_add(self, shape, index, values, dtype):
-        out = self.xp.zeros(shape, dtype=dtype)
+    def _add_at(self, out, index, values) -> None:
         self._xpx.scatter_add(out, index, values)
-        return out
 
     def _as_strided(self, x, shape, strides):
         return self.xp.lib.stride_tricks.as_strided(x, shape, strides)
 
-    def permutation(self, n):
-        return self._rng.permutation(n)
+    @staticmethod
+    def _errstate(**kwargs):
+        return contextlib.nullcontext()  # CuPy never warns about floating-point results
 
-    def sigmoid(self, x):
-        # 1 / (1 + e^-x) without NumPy's errstate: CuPy does not warn on overflow (e^-x = inf gives 0).
-        xp = self.xp
-        out = xp.exp(xp.negative(x))
-        out += 1
-        return xp.reciprocal(out, out=out)
+    def get_rng_state(self) -> dict:
+        if self.xp is np:
+            return super().get_rng_state()
+        raise NotImplementedError("get_rng_state: CuPy's generator does not expose its state; reseed with "
+                                  "minigrad.manual_seed to reproduce a run on the cupy backend")
+
+    def set_rng_state(self, state: dict) -> None:
+        if self.xp is np:
+            return super().set_rng_state(state)
+        raise NotImplementedError("set_rng_state: CuPy's generator does not expose its state; reseed with "
+                                  "minigrad.manual_seed to reproduce a run on the cupy backend")
 
     # -- fused kernels -------------------------------------------------------------------------------------
     def sigmoid_backward(self, grad, out):
@@ -119,6 +127,15 @@ class CupyBackend(NumpyBackend):
 
     def softplus_backward(self, grad, x, beta, threshold):
         return self._activation.softplus_backward(self.xp, grad, x, beta, threshold)
+
+    def silu_backward(self, grad, x):
+        return self._activation.silu_backward(self.xp, grad, x)
+
+    def elu_backward(self, grad, x, alpha):
+        return self._activation.elu_backward(self.xp, grad, x, alpha)
+
+    def hardtanh_backward(self, grad, x, min_val, max_val):
+        return self._activation.hardtanh_backward(self.xp, grad, x, min_val, max_val)
 
     def softmax(self, x, axis):
         return self._softmax.softmax(self.xp, x, axis)

@@ -286,23 +286,32 @@ class NumpyBackend(BatchNormKernels):
 
     def scatter_add(self, shape, index, values, dtype):
         """A zero array of ``shape`` with ``values`` added at ``index``; duplicates accumulate."""
-        xp = self.xp
-        out = xp.zeros(shape, dtype=dtype)
-        xp.add.at(out, index, values)
+        out = self.xp.zeros(shape, dtype=dtype)
+        self._add_at(out, index, values)
         return out
 
     def gather(self, x, index, axis):
         """``x[..., index[i, j, k], ...]`` along ``axis`` (PyTorch's ``gather``): the output has ``index``'s
         shape, which may be smaller than ``x``'s in the other axes."""
-        return x[_along(index, axis)]
+        return x[self._along(index, axis)]
 
     def scatter_add_along(self, shape, index, values, axis, dtype):
         """Zeros of ``shape`` with ``values`` added at ``index`` along ``axis`` (the adjoint of ``gather``;
         duplicate indices accumulate)."""
-        xp = self.xp
-        out = xp.zeros(shape, dtype=dtype)
-        xp.add.at(out, _along(index, axis), values)
+        out = self.xp.zeros(shape, dtype=dtype)
+        self._add_at(out, self._along(index, axis), values)
         return out
+
+    def _along(self, index, axis: int) -> tuple:
+        """The advanced index that picks ``index``'s entries along ``axis`` and the matching positions elsewhere."""
+        grid = list(self.xp.ogrid[tuple(slice(n) for n in index.shape)])
+        grid[axis] = index
+        return tuple(grid)
+
+    @staticmethod
+    def _add_at(out, index, values) -> None:
+        """out[index] += values in place, duplicate indices accumulating."""
+        np.add.at(out, index, values)
 
     def argsort(self, x, axis, descending):
         """Stable sort order along ``axis``: ties keep their order, NaN counts as the largest value."""
@@ -448,10 +457,3 @@ class NumpyBackend(BatchNormKernels):
         out[xp.arange(out.shape[0]), targets] -= 1
         out *= xp.asarray(grad_per_row, dtype=log_probs.dtype).reshape(-1, 1)
         return out
-
-
-def _along(index, axis: int) -> tuple:
-    """The advanced index that picks ``index``'s entries along ``axis`` and the matching positions elsewhere."""
-    grid = list(self.xp.ogrid[tuple(slice(n) for n in index.shape)])
-    grid[axis] = index
-    return tuple(grid)

@@ -58,6 +58,28 @@ def _softplus_backward(grad, x, res, beta, threshold):
         res[i] = grad[i] if bx > threshold else grad[i] / (1 + math.exp(-bx))
 
 
+@cuda.jit
+def _silu_backward(grad, x, res):
+    for i in range(cuda.grid(1), res.size, cuda.gridsize(1)):
+        v = x[i]
+        s = 1 / (1 + math.exp(-v))
+        res[i] = grad[i] * (s * (1 + v * (1 - s)))
+
+
+@cuda.jit
+def _elu_backward(grad, x, res, alpha):
+    for i in range(cuda.grid(1), res.size, cuda.gridsize(1)):
+        v = x[i]
+        res[i] = grad[i] if v > 0 else grad[i] * (math.exp(v) * alpha)
+
+
+@cuda.jit
+def _hardtanh_backward(grad, x, res, min_val, max_val):
+    for i in range(cuda.grid(1), res.size, cuda.gridsize(1)):
+        v = x[i]
+        res[i] = grad[i] if min_val < v < max_val else grad[i] * 0  # grad * 0 keeps NaN/inf as NumPy does
+
+
 def _run(xp, kernel, grad, x, *params):
     res = xp.empty(x.shape, dtype=xp.result_type(grad, x))
     if res.size:
@@ -89,6 +111,18 @@ def softplus_backward(xp, grad, x, beta, threshold):
     return _run(xp, _softplus_backward, grad, x, float(beta), float(threshold))
 
 
+def silu_backward(xp, grad, x):
+    return _run(xp, _silu_backward, grad, x)
+
+
+def elu_backward(xp, grad, x, alpha):
+    return _run(xp, _elu_backward, grad, x, float(alpha))
+
+
+def hardtanh_backward(xp, grad, x, min_val, max_val):
+    return _run(xp, _hardtanh_backward, grad, x, float(min_val), float(max_val))
+
+
 # Every kernel with the argument types it is compiled for, for ahead-of-time PTX checks.
 KERNELS = {
     _sigmoid_backward: "(a, a, a)",
@@ -97,4 +131,7 @@ KERNELS = {
     _leaky_relu_backward: "(a, a, a, float64)",
     _gelu_backward: "(a, a, a, boolean)",
     _softplus_backward: "(a, a, a, float64, float64)",
+    _silu_backward: "(a, a, a)",
+    _elu_backward: "(a, a, a, float64)",
+    _hardtanh_backward: "(a, a, a, float64, float64)",
 }
