@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _dummy_backend import register
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from op_specs import (
@@ -29,15 +30,34 @@ from op_specs import (
 )
 
 import minigrad.ops
+
+try:
+    from _cupy_standin import NAME as STANDIN
+    from _cupy_standin import CupyStandIn
+except ImportError:  # numba-cuda is not installed: no stand-in
+    STANDIN = CupyStandIn = None
 from minigrad.function import Function
 from minigrad.testing import available_backends
 from minigrad.testing import strategies as mst
 
 ROOT = Path(__file__).resolve().parents[1]
 BACKENDS = available_backends()
+# The CuPy backend's own code also runs on its CPU stand-in (tests/_cupy_standin.py): NumPy arrays, and its
+# kernels under Numba's CUDA simulator, which runs every GPU thread in Python; hence a smaller share of the
+# example budget. On a GPU machine (MINIGRAD_GPU_TESTS=1) the real cupy backend is in BACKENDS instead.
+STANDIN_BACKENDS = [STANDIN] if STANDIN and "cupy" not in BACKENDS else []
+STANDIN_SHARE = 0.15
 AGREEMENT_MAX_SIZE = 48  # elements per input array
 GRADCHECK_MAX_SIZE = 12  # finite differences cost two evaluations per element (more for double backward)
 SEEDS = st.integers(0, 2**32 - 1)
+
+
+@pytest.fixture(autouse=True)
+def _standin_registered(request, monkeypatch):
+    """Register the CuPy stand-in for the tests that run on it (and only for them)."""
+    callspec = getattr(request.node, "callspec", None)
+    if STANDIN and callspec is not None and callspec.params.get("backend") == STANDIN:
+        register(monkeypatch, STANDIN, CupyStandIn)
 
 
 def _examples(fraction: float) -> int:
@@ -59,6 +79,17 @@ def _params(items, backends, skip_of):
 @settings(max_examples=_examples(2.5))
 @given(data=st.data())
 def test_op_agrees(spec, backend, data):
+    _agrees(spec, backend, data)
+
+
+@pytest.mark.parametrize(("spec", "backend"), _params(SPECS, STANDIN_BACKENDS, lambda s: s.skip))
+@settings(max_examples=_examples(STANDIN_SHARE))
+@given(data=st.data())
+def test_op_agrees_on_cupy_standin(spec, backend, data):
+    _agrees(spec, backend, data)
+
+
+def _agrees(spec, backend, data):
     dtype = data.draw(mst.dtypes(), label="dtype")
     case = data.draw(spec.case(dtype, AGREEMENT_MAX_SIZE), label="case")
     inputs = data.draw(draw_inputs(case), label="inputs")
@@ -79,6 +110,17 @@ def test_gradcheck_float64_numpy(spec, data):
 @settings(max_examples=_examples(2.5))
 @given(data=st.data())
 def test_fused_matches_composite(check, backend, data):
+    _fused_matches(check, backend, data)
+
+
+@pytest.mark.parametrize(("check", "backend"), _params(FUSED_CHECKS, STANDIN_BACKENDS, lambda c: {}))
+@settings(max_examples=_examples(STANDIN_SHARE))
+@given(data=st.data())
+def test_fused_matches_composite_on_cupy_standin(check, backend, data):
+    _fused_matches(check, backend, data)
+
+
+def _fused_matches(check, backend, data):
     dtype = data.draw(mst.dtypes(), label="dtype")
     case = data.draw(check.case(dtype, AGREEMENT_MAX_SIZE), label="case")
     inputs = data.draw(draw_inputs(case), label="inputs")

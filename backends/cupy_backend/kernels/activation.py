@@ -83,7 +83,8 @@ def _hardtanh_backward(grad, x, res, min_val, max_val):
 def _run(xp, kernel, grad, x, *params):
     res = xp.empty(x.shape, dtype=xp.result_type(grad, x))
     if res.size:
-        kernel[blocks(res.size), THREADS](grad.reshape(-1), x.reshape(-1), res.reshape(-1), *params)
+        flat = lambda a: xp.ascontiguousarray(a).reshape(-1)  # strided and broadcast views: one copy
+        kernel[blocks(res.size), THREADS](flat(grad), flat(x), res.reshape(-1), *params)
     return res
 
 
