@@ -42,9 +42,10 @@ class CupyBackend(NumpyBackend):
         # ``xp``/``xpx`` replace cupy/cupyx: the tests run this class on NumPy with the simulated kernels.
         if xp is None:
             xp, xpx = _array_modules()
-        self.xp, self._xpx = xp, xpx
+        self.xp, self._xpx, self.array_type = xp, xpx, xp.ndarray
         for name, value in vars(NumpyBackend).items():
-            if isinstance(value, staticmethod) and _is_numpy_function(value.__func__) and name not in vars(type(self)):
+            numpy_function = isinstance(value, staticmethod) and _is_numpy_function(value.__func__)
+            if numpy_function and name not in vars(type(self)):
                 setattr(self, name, getattr(xp, value.__func__.__name__))
         from .kernels import activation, batchnorm, optim, softmax
 
