@@ -157,6 +157,22 @@ class CupyBackend(NumpyBackend):
         return self._softmax.cross_entropy_backward(self.xp, grad_per_row, log_probs,
                                                     self._check_targets(log_probs, targets))
 
+    def sgd_step_(self, w, grad, buf, **hyper):
+        if not w.flags.c_contiguous:  # the kernel updates a flat view; the reference updates any view in place
+            return super().sgd_step_(w, grad, buf, **hyper)
+        xp = self.xp
+        # Without momentum the kernel never reads the buffer: an empty array, never an alias of w.
+        flat_buf = xp.empty(0, w.dtype) if buf is None else buf.reshape(-1)
+        self._optim.sgd_step(w.reshape(-1), xp.ascontiguousarray(grad).reshape(-1), flat_buf, **hyper)
+
+    def adam_step_(self, w, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, **hyper):
+        if not w.flags.c_contiguous:
+            return super().adam_step_(w, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, **hyper)
+        flat = lambda a: a.reshape(-1)  # the moments are the optimizer's own contiguous arrays
+        unused = self.xp.empty(0, w.dtype)  # without amsgrad the kernel never reads max_exp_avg_sq
+        moments = (exp_avg, exp_avg_sq, unused if max_exp_avg_sq is None else max_exp_avg_sq)
+        self._optim.adam_step(flat(w), self.xp.ascontiguousarray(grad).reshape(-1), *map(flat, moments), **hyper)
+
     def batch_norm_forward(self, x, weight, bias, eps):
         return self._batchnorm.forward(self.xp, x, weight, bias, eps)
 

@@ -330,6 +330,41 @@ class NumpyBackend(BatchNormKernels):
         xp = self.xp
         return xp.add(out, xp.multiply(x, alpha), out=out)
 
+    # -- optimizer updates, in place (PyTorch's formulas; minigrad.optim documents them) ----------------
+    def sgd_step_(self, w, grad, buf, *, lr, momentum, dampening, weight_decay, nesterov, maximize, first):
+        """One SGD step on ``w`` and its momentum buffer ``buf`` (``None`` without momentum; with ``first``, an
+        uninitialised buffer that takes the first step's gradient)."""
+        d_p = self.negative(grad) if maximize else grad
+        if weight_decay != 0:
+            d_p = self.add(d_p, self.multiply(w, weight_decay))
+        if momentum != 0:
+            if first:
+                buf[...] = d_p
+            else:
+                self.multiply(buf, momentum, out=buf)
+                self.add_scaled_(buf, d_p, 1 - dampening)
+            d_p = self.add(d_p, self.multiply(buf, momentum)) if nesterov else buf
+        self.add_scaled_(w, d_p, -lr)
+
+    def adam_step_(self, w, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, *, lr, beta1, beta2, eps, weight_decay,
+                   decoupled, amsgrad, step):
+        """One Adam step (AdamW's with ``decoupled``) on ``w`` and its moments; ``max_exp_avg_sq`` only with
+        ``amsgrad``. ``step`` counts from 1."""
+        if weight_decay != 0:
+            if decoupled:
+                self.multiply(w, 1 - lr * weight_decay, out=w)
+            else:
+                grad = self.add(grad, self.multiply(w, weight_decay))
+        self.multiply(exp_avg, beta1, out=exp_avg)
+        self.add_scaled_(exp_avg, grad, 1 - beta1)
+        self.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
+        self.add_scaled_(exp_avg_sq, self.multiply(grad, grad), 1 - beta2)
+        second = exp_avg_sq
+        if amsgrad:
+            second = self.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+        denom = self.add(self.divide(self.sqrt(second), math.sqrt(1 - beta2 ** step)), eps)
+        self.add_scaled_(w, self.divide(exp_avg, denom), -lr / (1 - beta1 ** step))
+
     # -- fused backward kernels (each the forward of a differentiable backward op) -----------------
     def sigmoid_backward(self, grad, out):
         return grad * out * (1 - out)

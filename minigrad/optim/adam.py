@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 from .. import creation as _creation
-from .. import ops as _ops
 from .optimizer import Optimizer
 
 
@@ -33,8 +31,8 @@ class Adam(Optimizer):
                                       amsgrad=amsgrad, maximize=maximize))
 
     def _update_group(self, group: dict) -> None:
-        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        weight_decay, amsgrad = group["weight_decay"], group["amsgrad"]
+        # One backend call per parameter (a fused kernel on a device backend), outside autograd.
+        (beta1, beta2), amsgrad = group["betas"], group["amsgrad"]
         for p, grad, state in self._gradients(group):
             if not state:
                 state["step"] = 0
@@ -42,25 +40,14 @@ class Adam(Optimizer):
                 state["exp_avg_sq"] = _creation.zeros_like(p)
                 if amsgrad:
                     state["max_exp_avg_sq"] = _creation.zeros_like(p)
-            if weight_decay != 0:
-                if self._decoupled:
-                    p.mul_(1 - lr * weight_decay)
-                else:
-                    grad = grad + p * weight_decay
             state["step"] += 1
-            step = state["step"]
-            exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-            exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
-            exp_avg_sq.mul_(beta2).add_(grad * grad, alpha=1 - beta2)
-            step_size = lr / (1 - beta1 ** step)
-            bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
-            if amsgrad:
-                max_sq = state["max_exp_avg_sq"]
-                max_sq.copy_(_ops.maximum(max_sq, exp_avg_sq))
-                denom = max_sq.sqrt() / bias_correction2_sqrt + eps
-            else:
-                denom = exp_avg_sq.sqrt() / bias_correction2_sqrt + eps
-            p.add_(exp_avg / denom, alpha=-step_size)
+            moments = [state["exp_avg"], state["exp_avg_sq"]] + ([state["max_exp_avg_sq"]] if amsgrad else [])
+            p._backend.adam_step_(
+                p.data, grad.data, *(m.data for m in moments), *([] if amsgrad else [None]), lr=group["lr"],
+                beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
+                decoupled=self._decoupled, amsgrad=amsgrad, step=state["step"])
+            for t in (p, *moments):
+                t._bump_version()
 
 
 class AdamW(Adam):

@@ -26,31 +26,20 @@ class SGD(Optimizer):
                                       weight_decay=weight_decay, nesterov=nesterov, maximize=maximize))
 
     def _update_group(self, group: dict) -> None:
-        # On the backend arrays, not through tensor ops: the update is outside autograd anyway, and this
-        # loop runs once per parameter per step. Every write bumps the tensor's version counter, as an
-        # in-place tensor op would.
-        lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
-        weight_decay, nesterov, maximize = group["weight_decay"], group["nesterov"], group["maximize"]
+        # One backend call per parameter (a fused kernel on a device backend), outside autograd. Every write
+        # bumps the tensor's version counter, as an in-place tensor op would.
+        hyper = {k: group[k] for k in ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")}
         for p in group["params"]:
-            grad = p.grad
-            if grad is None:
-                continue
-            be, w = p._backend, p.data
-            d_p = grad.data  # checked against the parameter by _prepare_step
-            if maximize:
-                d_p = be.negative(d_p)
-            if weight_decay != 0:
-                d_p = be.add(d_p, be.multiply(w, weight_decay))
-            if momentum != 0:
+            if p.grad is None:
+                continue  # the gradient was checked against the parameter by _prepare_step
+            be, buf, first = p._backend, None, False
+            if group["momentum"] != 0:
                 state = self.state.setdefault(p, {})
                 buf = state.get("momentum_buffer")
-                if buf is None:
-                    buf = state["momentum_buffer"] = Tensor(be.copy(d_p), be)
-                else:
-                    be.multiply(buf.data, momentum, out=buf.data)
-                    be.add_scaled_(buf.data, d_p, 1 - dampening)
-                    buf._bump_version()
-                d_p = be.add(d_p, be.multiply(buf.data, momentum)) if nesterov else buf.data
-            be.add_scaled_(w, d_p, -lr)  # w -= lr * d_p: one fused pass where the backend has one
+                first = buf is None
+                if first:
+                    buf = state["momentum_buffer"] = Tensor(be.empty(p.shape, p.dtype), be)
+            be.sgd_step_(p.data, p.grad.data, None if buf is None else buf.data, first=first, **hyper)
             p._bump_version()
-
+            if buf is not None and not first:
+                buf._bump_version()

@@ -10,10 +10,10 @@ from ._launch import THREADS, blocks
 
 
 @cuda.jit
-def _sgd(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, first):
-    """d = g + wd p; buf = d (first step) or momentum buf + (1 - dampening) d; p -= lr (d + momentum buf or buf)."""
+def _sgd(p, g, buf, lr, momentum, dampening, weight_decay, nesterov, maximize, first):
+    """d = ±g + wd p; buf = d (first step) or momentum buf + (1 - dampening) d; p -= lr (d + momentum buf or buf)."""
     for i in range(cuda.grid(1), p.size, cuda.gridsize(1)):
-        d = g[i] + weight_decay * p[i]
+        d = (-g[i] if maximize else g[i]) + weight_decay * p[i]
         if momentum != 0:
             b = d if first else momentum * buf[i] + (1 - dampening) * d
             buf[i] = b
@@ -40,10 +40,10 @@ def _adam(p, g, exp_avg, exp_avg_sq, max_sq, lr, beta1, beta2, eps, weight_decay
         p[i] = w - step_size * m / (math.sqrt(v) / bias_correction2_sqrt + eps)
 
 
-def sgd_step(p, g, buf, *, lr, momentum, dampening, weight_decay, nesterov, first):
+def sgd_step(p, g, buf, *, lr, momentum, dampening, weight_decay, nesterov, maximize=False, first):
     """One SGD step in place on the flat contiguous arrays ``p`` and ``buf`` (``buf`` unused without momentum)."""
     _sgd[blocks(p.size), THREADS](p, g, buf, float(lr), float(momentum), float(dampening), float(weight_decay),
-                                  bool(nesterov), bool(first))
+                                  bool(nesterov), bool(maximize), bool(first))
 
 
 def adam_step(p, g, exp_avg, exp_avg_sq, max_sq, *, lr, beta1, beta2, eps, weight_decay, decoupled, amsgrad,
@@ -56,6 +56,6 @@ def adam_step(p, g, exp_avg, exp_avg_sq, max_sq, *, lr, beta1, beta2, eps, weigh
 
 
 KERNELS = {
-    _sgd: "(a, a, a, float64, float64, float64, float64, boolean, boolean)",
+    _sgd: "(a, a, a, float64, float64, float64, float64, boolean, boolean, boolean)",
     _adam: "(a, a, a, a, a, float64, float64, float64, float64, float64, boolean, boolean, float64, float64)",
 }
