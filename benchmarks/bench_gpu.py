@@ -45,9 +45,9 @@ def synced(fn, sync):
     return run
 
 
-def minigrad_bn_step(x0, g0, fused):
+def minigrad_bn_step(x0, g0, fused, backend="cupy"):
     c = x0.shape[1]
-    dev = lambda a, grad=False: minigrad.tensor(a, backend="cupy", requires_grad=grad)
+    dev = lambda a, grad=False: minigrad.tensor(a, backend=backend, requires_grad=grad)
     x, g = dev(x0, True), dev(g0)
     w, b = dev(np.ones(c, np.float32), True), dev(np.zeros(c, np.float32), True)
     rm, rv = dev(np.zeros(c, np.float32)), dev(np.ones(c, np.float32))
@@ -55,6 +55,7 @@ def minigrad_bn_step(x0, g0, fused):
     def step():
         x.grad = w.grad = b.grad = None
         batch_norm(x, rm, rv, w, b, training=True, fused=fused).backward(g)
+        return x.grad
     return step
 
 
@@ -72,19 +73,20 @@ def torch_bn_step(torch, x0, g0):
     return step
 
 
-def minigrad_mlp_step(x0, y0):
+def minigrad_mlp_step(x0, y0, backend="cupy"):
     from train import build_model
 
     minigrad.manual_seed(0)
-    with minigrad.backend("cupy"):
-        model = build_model(fused=True)
+    model = build_model(fused=True).to(backend)
     opt = minigrad.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    x, y = minigrad.tensor(x0, backend="cupy"), minigrad.tensor(y0, backend="cupy")
+    x, y = minigrad.tensor(x0, backend=backend), minigrad.tensor(y0, backend=backend)
 
     def step():
         opt.zero_grad()
-        nn.functional.cross_entropy(model(x), y).backward()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
         opt.step()
+        return loss
     return step
 
 

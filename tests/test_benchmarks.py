@@ -132,3 +132,22 @@ def test_bench_batchnorm_path_steps_agree(shape):
     grads = [step() for step in steps.values()]
     for dx in grads[1:]:
         np.testing.assert_allclose(dx, grads[0], rtol=1e-5, atol=1e-5)
+
+
+def test_bench_gpu_minigrad_candidates_run_on_the_cupy_backend_code(monkeypatch):
+    """bench_gpu.py's minigrad steps, on the CuPy backend's CPU stand-in: BatchNorm fused and composite give the
+    same input gradient, and the MLP step follows the NumPy backend's trajectory."""
+    pytest.importorskip("numba_cuda")
+    from _cupy_standin import NAME, CupyStandIn
+    from _dummy_backend import register
+
+    register(monkeypatch, NAME, CupyStandIn)
+    gpu = _load("bench_gpu")
+    rng = np.random.default_rng(0)
+    x0, g0 = rng.standard_normal((6, 4)).astype(np.float32), rng.standard_normal((6, 4)).astype(np.float32)
+    fused, composite = gpu.minigrad_bn_step(x0, g0, True, NAME)(), gpu.minigrad_bn_step(x0, g0, False, NAME)()
+    np.testing.assert_allclose(fused.numpy(), composite.numpy(), rtol=1e-4, atol=1e-5)
+    xm, ym = rng.standard_normal((8, 64)).astype(np.float32), rng.integers(0, 10, 8)
+    steps = [gpu.minigrad_mlp_step(xm, ym, "numpy"), gpu.minigrad_mlp_step(xm, ym, NAME)]
+    for row in _losses(steps):
+        np.testing.assert_allclose(row, row[0], rtol=1e-5)
