@@ -13,20 +13,27 @@ from numba import cuda, float64
 from ._launch import MAX_BLOCKS, ROW_THREADS, THREADS, block_max, block_sum, blocks
 
 
+@cuda.jit(device=True, inline="always")
+def _row_exp_sum(shared, x, row, c):
+    """(peak, total): the row's maximum and sum(exp(x[row] - peak)), agreed on by every thread of the block."""
+    t = cuda.threadIdx.x
+    peak = -math.inf
+    for j in range(t, c, ROW_THREADS):
+        peak = max(peak, x[row, j])
+    peak = block_max(shared, peak)
+    total = 0.0
+    for j in range(t, c, ROW_THREADS):
+        total += math.exp(x[row, j] - peak)
+    return peak, block_sum(shared, total)
+
+
 @cuda.jit
 def _softmax(x, out, log):
     shared = cuda.shared.array(ROW_THREADS, float64)
     t = cuda.threadIdx.x
     n, c = x.shape
     for row in range(cuda.blockIdx.x, n, cuda.gridDim.x):
-        peak = -math.inf
-        for j in range(t, c, ROW_THREADS):
-            peak = max(peak, x[row, j])
-        peak = block_max(shared, peak)
-        total = 0.0
-        for j in range(t, c, ROW_THREADS):
-            total += math.exp(x[row, j] - peak)
-        total = block_sum(shared, total)
+        peak, total = _row_exp_sum(shared, x, row, c)
         if log:
             shift = peak + math.log(total)
             for j in range(t, c, ROW_THREADS):
@@ -60,14 +67,8 @@ def _cross_entropy(logits, targets, log_probs, loss):
     t = cuda.threadIdx.x
     n, c = logits.shape
     for row in range(cuda.blockIdx.x, n, cuda.gridDim.x):
-        peak = -math.inf
-        for j in range(t, c, ROW_THREADS):
-            peak = max(peak, logits[row, j])
-        peak = block_max(shared, peak)
-        total = 0.0
-        for j in range(t, c, ROW_THREADS):
-            total += math.exp(logits[row, j] - peak)
-        shift = peak + math.log(block_sum(shared, total))
+        peak, total = _row_exp_sum(shared, logits, row, c)
+        shift = peak + math.log(total)
         for j in range(t, c, ROW_THREADS):
             log_probs[row, j] = logits[row, j] - shift
         if t == 0:
