@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 GPU_TESTS = os.environ.get("MINIGRAD_GPU_TESTS") == "1"
@@ -29,3 +30,13 @@ settings.register_profile("ci", derandomize=True, deadline=None, max_examples=20
 settings.register_profile("thorough", deadline=None, max_examples=400, print_blob=True,
                           suppress_health_check=_SLOW_DRAWS)
 settings.load_profile(os.environ.get(PROFILE_ENV_VAR, "ci"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpu`` need a CUDA device: they run only with MINIGRAD_GPU_TESTS=1."""
+    if GPU_TESTS:
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (MINIGRAD_GPU_TESTS=1, benchmarks/gpu_check.sh)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

@@ -79,7 +79,7 @@ def test_torch_cpu_round_trip_shares_memory(backend):
     assert t[0, 0].item() == -3.0
 
 
-@pytest.mark.skipif(not GPU_TESTS, reason="needs a CUDA device (MINIGRAD_GPU_TESTS=1)")
+@pytest.mark.gpu
 def test_cupy_and_torch_cuda_round_trips_share_memory():
     cupy = pytest.importorskip("cupy")
     a = cupy.arange(4, dtype=cupy.float32)
