@@ -49,7 +49,9 @@ def render() -> str:
         "gradient); **G²** second-order gradients (`fd`: `gradgradcheck`; `✓`: equal to NumPy's); **K** the fused "
         "kernel against its composite definition on that backend (see the second table). `—`: not applicable; "
         "`skip`: a known gap (reason below). Each runs over float32 and float64, contiguous and non-contiguous "
-        "inputs, on every backend that is available when the suite runs.",
+        "inputs, on every backend that is available when the suite runs. Without a GPU, the cupy column runs on "
+        "the CuPy backend's CPU stand-in (its code on NumPy arrays, its CUDA kernels under Numba's simulator, a "
+        "smaller example budget); with `MINIGRAD_GPU_TESTS=1` on a GPU machine, on the device (docs/backends.md).",
         "",
     ]
     header = ["spec", "op", "family"]
