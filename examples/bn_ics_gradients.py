@@ -158,9 +158,6 @@ def train_dln(lr: float, batchnorm: bool, seed: int, steps: int, every: int, dep
     return log
 
 
-def _cross_entropy(model: nn.Module, x: minigrad.Tensor, y: minigrad.Tensor) -> minigrad.Tensor:
-    return nn.functional.cross_entropy(model(x), y)
-
 
 def train_mlp(data: common.Data, batchnorm: bool, seed: int, steps: int, every: int, lr: float,
               init_std: float, batch: int, layers=MLP_LAYERS, bar=None) -> dict:
@@ -170,7 +167,7 @@ def train_mlp(data: common.Data, batchnorm: bool, seed: int, steps: int, every: 
     log = {"step": [], "loss": [], "test_acc": [],
            **{f"layer{i}": {"l2": [], "rel": [], "cos": []} for i in layers}}
     for step, idx in enumerate(common.batch_indices(len(data.y_train), batch, steps, seed)):
-        batch_loss = partial(_cross_entropy, model, minigrad.tensor(data.x_train[idx]),
+        batch_loss = partial(common.cross_entropy, model, minigrad.tensor(data.x_train[idx]),
                              minigrad.tensor(data.y_train[idx]))
         measure = step % every == 0 or step == steps - 1
         loss, measured = gd_step_with_ics(model, batch_loss, lr, layers if measure else ())
@@ -218,13 +215,6 @@ def sweep(seeds, config: dict, data: common.Data, progress: bool = True, n_jobs:
 
 
 # -- figures ----------------------------------------------------------------------------------------
-def _band(ax, x, runs, label, color, style="-"):
-    """The median over seeds as a line, the min-max range shaded."""
-    runs = np.asarray(runs, dtype=float)
-    ax.plot(x, np.median(runs, axis=0), style, color=color, label=label, lw=1.2)
-    if len(runs) > 1:
-        ax.fill_between(x, runs.min(axis=0), runs.max(axis=0), color=color, alpha=0.2, lw=0)
-
 
 COLORS = {"standard": "tab:blue", "batchnorm": "tab:red"}
 STYLES = ("-", "--", ":")
@@ -238,11 +228,11 @@ def _ics_panels(axes, runs_by_variant: dict, layers, title: str) -> None:
         n = min(len(r["step"]) for r in runs)
         steps = runs[0]["step"][:n]
         color = COLORS[variant]
-        _band(ax_loss, steps, [r["loss"][:n] for r in runs], variant, color)
+        common.band(ax_loss, steps, [r["loss"][:n] for r in runs], variant, color)
         for layer, style, marker in zip(layers, STYLES, MARKERS):
             label = f"{variant}, layer {layer}"
-            _band(ax_rel, steps, [r[f"layer{layer}"]["rel"][:n] for r in runs], label, color, style)
-            _band(ax_cos, steps, [r[f"layer{layer}"]["cos"][:n] for r in runs], label, color, style)
+            common.band(ax_rel, steps, [r[f"layer{layer}"]["rel"][:n] for r in runs], label, color, style)
+            common.band(ax_cos, steps, [r[f"layer{layer}"]["cos"][:n] for r in runs], label, color, style)
             for k, r in enumerate(runs):
                 ax_matched.plot(r["loss"][:n], r[f"layer{layer}"]["rel"][:n], marker, color=color, ms=3,
                                 alpha=0.6, label=label if k == 0 else None)
@@ -335,8 +325,7 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(f"--depth {args.depth}: the DLN must have at least {max(DLN_LAYERS)} layers")
     data = common.load_data(args.data_dir, digits=args.digits, download=args.download)
     if args.quick:
-        data = common.Data(data.x_train[:600], data.y_train[:600], data.x_test[:200], data.y_test[:200],
-                           data.name + ", quick subset")
+        data = common.quick_subset(data)
     config = {"steps": args.steps, "every": args.every, "dln_lrs": args.lrs, "dln_layers": list(DLN_LAYERS),
               "depth": args.depth, "width": args.width, "samples": args.samples, "mlp_steps": args.mlp_steps,
               "mlp_every": args.mlp_every, "mlp_lr": args.mlp_lr, "init_std": args.init_std,

@@ -99,9 +99,6 @@ def step_with_landscape(model: nn.Module, loss_fn, lr: float, cs=CS, check_c: fl
 
 
 # -- training ---------------------------------------------------------------------------------------
-def _cross_entropy(model: nn.Module, x: minigrad.Tensor, y: minigrad.Tensor) -> minigrad.Tensor:
-    return nn.functional.cross_entropy(model(x), y)
-
 
 def train(data: common.Data, batchnorm: bool, seed: int, steps: int, every: int, lr: float, batch: int,
           init: str, init_std: float, bar=None) -> dict:
@@ -112,7 +109,7 @@ def train(data: common.Data, batchnorm: bool, seed: int, steps: int, every: int,
     for step, idx in enumerate(common.batch_indices(len(data.y_train), batch, steps, seed)):
         x, y = minigrad.tensor(data.x_train[idx]), minigrad.tensor(data.y_train[idx])
         probe = step % every == 0 or step == steps - 1
-        record = step_with_landscape(model, partial(_cross_entropy, model, x, y), lr, probe=probe)
+        record = step_with_landscape(model, partial(common.cross_entropy, model, x, y), lr, probe=probe)
         if probe:
             log["step"].append(step)
             log["test_acc"].append(common.accuracy(model, data.x_test, data.y_test))
@@ -199,8 +196,7 @@ def main(argv: list[str] | None = None) -> dict:
     started = time.perf_counter()
     data = common.load_data(args.data_dir, digits=args.digits, download=args.download)
     if args.quick:
-        data = common.Data(data.x_train[:600], data.y_train[:600], data.x_test[:200], data.y_test[:200],
-                           data.name + ", quick subset")
+        data = common.quick_subset(data)
     config = {"steps": args.steps, "every": args.every, "lr": args.lr, "batch": args.batch, "cs": list(CS),
               "check_c": CHECK_C, "init": args.init, "init_std": args.init_std}
     bar = common.progress(2 * args.steps, args.progress, desc="E4")

@@ -142,12 +142,6 @@ def sweep(seeds, lrs, data: common.Data, steps: int, every: int, batch: int, pro
 
 
 # -- figure and summary -----------------------------------------------------------------------------
-def _band(ax, x, runs, label, color):
-    runs = np.asarray(runs, dtype=float)
-    ax.plot(x, np.median(runs, axis=0), color=color, label=label, lw=1.1)
-    if len(runs) > 1:
-        ax.fill_between(x, runs.min(axis=0), runs.max(axis=0), color=color, alpha=0.2, lw=0)
-
 
 def plot(results: list[dict], data_name: str, config: dict, path: Path) -> Path:
     plt = common.pyplot()
@@ -157,14 +151,14 @@ def plot(results: list[dict], data_name: str, config: dict, path: Path) -> Path:
         for variant in VARIANTS:
             logs = [r["runs"][lr][variant] for r in results]
             steps, color = logs[0]["step"], COLORS[variant]
-            _band(row[0], steps, [log["train_loss"] for log in logs], variant, color)
-            _band(row[1], steps, [log["train_acc"] for log in logs], variant, color)
-            _band(row[2], steps, [log["test_acc"] for log in logs], variant, color)
+            common.band(row[0], steps, [log["train_loss"] for log in logs], variant, color)
+            common.band(row[1], steps, [log["train_acc"] for log in logs], variant, color)
+            common.band(row[2], steps, [log["test_acc"] for log in logs], variant, color)
             # drift: mean over the 3 units, skipping the first record (step 0 is the untrained net)
             dm = [np.mean(log["drift_mean"], axis=1)[1:] for log in logs]
             dv = [np.mean(log["drift_var"], axis=1)[1:] for log in logs]
-            _band(row[3], steps[1:], dm, variant, color)
-            _band(row[4], steps[1:], dv, variant, color)
+            common.band(row[3], steps[1:], dm, variant, color)
+            common.band(row[4], steps[1:], dv, variant, color)
             for k, log in enumerate(logs):
                 row[5].plot(log["train_loss"][1:], np.mean(log["drift_mean"], axis=1)[1:], ".", ms=2.5,
                             color=color, label=variant if k == 0 else None)
@@ -224,8 +218,7 @@ def main(argv: list[str] | None = None) -> dict:
         args.every = 10 if args.quick else 50
     data = common.load_data(args.data_dir, digits=args.digits, download=args.download)
     if args.quick:
-        data = common.Data(data.x_train[:600], data.y_train[:600], data.x_test[:200], data.y_test[:200],
-                           data.name + ", quick subset")
+        data = common.quick_subset(data)
         args.probe_size = min(args.probe_size, 200)
     seeds = list(range(args.seed, args.seed + args.seeds))
     started = time.perf_counter()

@@ -361,6 +361,25 @@ def write_json(path: str | os.PathLike, payload: dict) -> Path:
     return path
 
 
+def quick_subset(data: Data) -> Data:
+    """The first 600 training and 200 held-out examples: the data of a ``--quick`` smoke run."""
+    return Data(data.x_train[:600], data.y_train[:600], data.x_test[:200], data.y_test[:200],
+                data.name + ", quick subset")
+
+
+def cross_entropy(model: nn.Module, x: minigrad.Tensor, y: minigrad.Tensor) -> minigrad.Tensor:
+    """The training loss of every experiment: softmax cross-entropy, mean over the batch."""
+    return nn.functional.cross_entropy(model(x), y)
+
+
+def band(ax, x, runs, label: str, color: str, style: str = "-") -> None:
+    """The median over seeds as a line, the min-max range shaded."""
+    runs = np.asarray(runs, dtype=float)
+    ax.plot(x, np.median(runs, axis=0), style, color=color, label=label, lw=1.2)
+    if len(runs) > 1:
+        ax.fill_between(x, runs.min(axis=0), runs.max(axis=0), color=color, alpha=0.2, lw=0)
+
+
 def pyplot():
     """matplotlib.pyplot on the file-only Agg backend (works without a display)."""
     import matplotlib
