@@ -231,7 +231,7 @@ def main() -> None:
 
     nb, ref = mg.backends.load("numba"), mg.backends.load("numpy")
     start = time.perf_counter()
-    nb.warmup()
+    nb.warmup(parallel=True)
     print(f"{nb.describe()}; {ref.describe()}; cache {nb.cache_dir}")
     print(f"threading policy: {nb.threading_policy}")
     print(f"warmup (compile or cache load, all kernels, float32+float64): {time.perf_counter() - start:.2f} s\n")
@@ -270,7 +270,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as cache:
             env_cold = dict(os.environ, NUMBA_CACHE_DIR=cache)
             code = ("import time; t = time.perf_counter(); import minigrad as mg; be = mg.backends.load('numba');"
-                    "be.warmup(); print(f'{time.perf_counter() - t:.2f}')")
+                    "be.warmup(parallel=True); print(f'{time.perf_counter() - t:.2f}')")
             out = subprocess.run([sys.executable, "-c", code], check=True, env=env_cold, capture_output=True, text=True)
             cold_first = fresh_process_first_step("numba", env_cold)  # now warm in the temporary cache
         print(f"cold-cache compile of every kernel (float32+float64): {float(out.stdout):.1f} s "
