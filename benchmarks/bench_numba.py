@@ -8,8 +8,8 @@
 2. The MLP step (784-100-100-100-10, sigmoid, batch 60, cross-entropy as log_softmax + indexing + mean)
    through minigrad tensors on each backend (timed first, before the large kernels).
 3. A fresh process with a warm cache, to the end of its first MLP step; and the cold-cache compile time of
-   every kernel (``warmup()`` with an empty temporary ``NUMBA_CACHE_DIR``). Compile time is reported apart
-   from run time: parts 1 and 2 run after ``warmup()``.
+   every kernel, serial and parallel variants (``warmup(parallel=True)`` with an empty temporary
+   ``NUMBA_CACHE_DIR``). Compile time is reported apart from run time: parts 1 and 2 run after it.
 4. The targets, met or missed, with the threading policy in use and the load average before and after
    (other processes on 2 cores show up as ratios drifting towards 1 for parallel kernels).
 
