@@ -1,7 +1,8 @@
 """Elementwise kernels: activations with their fused backward, and broadcasting binary ops.
 
 Unary kernels take flat C-contiguous arrays (``x``, ``out``, ...) and a ``parallel`` flag chosen by the
-backend from the size: a ``prange`` loop costs microseconds to start, so small arrays run a plain loop.
+backend from the size: a ``prange`` loop costs microseconds to start, so small arrays run a plain loop. With
+the flag set the backend calls the kernel's ``.parallel`` variant (see ``kernel``).
 Every element is independent, so no ``prange`` iteration writes an element another one reads. Arithmetic
 is done in float64 and rounded once on store, except where noted.
 """
