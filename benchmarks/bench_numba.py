@@ -8,8 +8,8 @@
 2. The MLP step (784-100-100-100-10, sigmoid, batch 60, cross-entropy as log_softmax + indexing + mean)
    through minigrad tensors on each backend (timed first, before the large kernels).
 3. A fresh process with a warm cache, to the end of its first MLP step; and the cold-cache compile time of
-   every kernel (``warmup()`` with an empty temporary ``NUMBA_CACHE_DIR``). Compile time is reported apart
-   from run time: parts 1 and 2 run after ``warmup()``.
+   every kernel, serial and parallel variants (``warmup(parallel=True)`` with an empty temporary
+   ``NUMBA_CACHE_DIR``). Compile time is reported apart from run time: parts 1 and 2 run after it.
 4. The targets, met or missed, with the threading policy in use and the load average before and after
    (other processes on 2 cores show up as ratios drifting towards 1 for parallel kernels).
 
@@ -231,7 +231,7 @@ def main() -> None:
 
     nb, ref = mg.backends.load("numba"), mg.backends.load("numpy")
     start = time.perf_counter()
-    nb.warmup()
+    nb.warmup(parallel=True)
     print(f"{nb.describe()}; {ref.describe()}; cache {nb.cache_dir}")
     print(f"threading policy: {nb.threading_policy}")
     print(f"warmup (compile or cache load, all kernels, float32+float64): {time.perf_counter() - start:.2f} s\n")
@@ -270,7 +270,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as cache:
             env_cold = dict(os.environ, NUMBA_CACHE_DIR=cache)
             code = ("import time; t = time.perf_counter(); import minigrad as mg; be = mg.backends.load('numba');"
-                    "be.warmup(); print(f'{time.perf_counter() - t:.2f}')")
+                    "be.warmup(parallel=True); print(f'{time.perf_counter() - t:.2f}')")
             out = subprocess.run([sys.executable, "-c", code], check=True, env=env_cold, capture_output=True, text=True)
             cold_first = fresh_process_first_step("numba", env_cold)  # now warm in the temporary cache
         print(f"cold-cache compile of every kernel (float32+float64): {float(out.stdout):.1f} s "

@@ -329,6 +329,7 @@ def test_disable_jit_gives_the_same_results():
             for got, expected in pairs:
                 assert got.dtype == expected.dtype, (got.dtype, expected.dtype)
                 np.testing.assert_allclose(got, expected, equal_nan=True, **tol)
+        be.warmup(parallel=True)  # the warm-up code runs (compiling it all would cost CI a minute)
         print("OK", be.describe())
     """)
     env = dict(os.environ, NUMBA_DISABLE_JIT="1")
@@ -431,6 +432,40 @@ def test_read_only_install_caches_in_the_user_directory(tmp_path):
     assert sorted(str(p.relative_to(tree)) for p in tree.rglob("*")) == before
 
 
+def test_kernels_compile_lazily_per_variant_and_a_second_process_hits_the_cache(tmp_path):
+    """Nothing compiles at start-up; a small array compiles only the serial variant of its kernel, a large one
+    only the parallel variant; a second process with the same cache directory loads both from it."""
+    script = textwrap.dedent("""
+        import numpy as np
+        import minigrad as mg
+        from minigrad_backends.numba_backend import batchnorm, elementwise, reduce, scatter, softmax, windows
+        be = mg.backends.load("numba")
+        be.numpy_below = dict(be.numpy_below, activation=0)
+        be.parallel_threshold = 64
+        x32, x64 = np.linspace(-1, 1, 63, dtype=np.float32), np.linspace(-1, 1, 64)
+        assert np.array_equal(be.relu(x32), np.maximum(x32, 0))  # below parallel_threshold: serial
+        assert np.array_equal(be.relu(x64), np.maximum(x64, 0))  # from parallel_threshold: parallel
+        kernels = {f"{m.__name__}.{name}": k for m in (batchnorm, elementwise, reduce, scatter, softmax, windows)
+                   for name, k in vars(m).items() if hasattr(k, "parallel")}
+        for name, k in sorted(kernels.items()):
+            for variant, d in (("serial", k), ("parallel", k.parallel)):
+                if d.signatures:
+                    hits, misses = sum(d.stats.cache_hits.values()), sum(d.stats.cache_misses.values())
+                    print(name, variant, [str(s[0].dtype) for s in d.signatures], hits, misses)
+        print(len(kernels))
+    """)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+            for _ in range(2)]
+    for result in runs:
+        assert result.returncode == 0, result.stderr
+    first, second = (r.stdout.splitlines() for r in runs)
+    assert int(first[-1]) >= 25  # every kernel module was searched
+    name = "minigrad_backends.numba_backend.elementwise.relu_forward"
+    assert first[:-1] == [f"{name} serial ['float32'] 0 1", f"{name} parallel ['float64'] 0 1"]
+    assert second[:-1] == [f"{name} serial ['float32'] 1 0", f"{name} parallel ['float64'] 1 0"]
+
+
 def test_threading_policy_and_concurrent_parallel_kernels():
     """The default policy (passive OpenMP, env restored afterwards), and two Python threads running parallel
     kernels at once (the workqueue layer would abort the process here)."""
@@ -466,7 +501,11 @@ def test_importing_minigrad_does_not_import_numba():
 
 
 def test_warmup_and_missing_numba_message(serial, monkeypatch):
-    serial.warmup()  # everything compiled (or loaded from the cache) for both dtypes
+    from minigrad_backends.numba_backend import elementwise, softmax
+
+    serial.warmup()  # every serial variant compiled (or loaded from the cache) for both dtypes
+    for k in (elementwise.relu_forward, elementwise.binary, softmax.cross_entropy_backward):
+        assert len(k.signatures) >= 2
     monkeypatch.setitem(sys.modules, "numba", None)
     with pytest.raises(ImportError, match=r"pip install 'minigrad\[numba\]'"):
         NumbaBackend.check_available()

@@ -275,7 +275,9 @@ class NumbaBackend(NumpyBackend):
         planes = math.prod(lead)
         cols5 = _contig(cols).reshape(planes, kh, kw, oh, ow)
         out = np.zeros((planes, h, w), cols.dtype)
-        self._win.fold_windows_2d(cols5, out, sh, sw, dh, dw, self._parallel(cols.size) and planes > 1)
+        parallel = self._parallel(cols.size) and planes > 1
+        fold = self._win.fold_windows_2d
+        (fold.parallel if parallel else fold)(cols5, out, sh, sw, dh, dw, parallel)
         return out.reshape(lead + (h, w))
 
     # -- threads and description ------------------------------------------------------------------
@@ -294,37 +296,47 @@ class NumbaBackend(NumpyBackend):
     def cache_dir(self) -> str:
         return self._numba.config.CACHE_DIR
 
-    def warmup(self) -> None:
-        """Compile (or load from the cache) every kernel for float32 and float64."""
-        ew, red, sc, sm = self._ew, self._red, self._sc, self._sm
+    def warmup(self, parallel: bool = False) -> None:
+        """Compile (or load from the cache) every kernel for float32 and float64: their serial variants, and
+        with ``parallel=True`` their parallel variants too.
+
+        Never called implicitly: otherwise each kernel compiles on its first call, only the variant (serial
+        or parallel) and dtype that call needs, which keeps a first run on an empty cache short.
+        """
+        ew, red, sc, sm, bn = self._ew, self._red, self._sc, self._sm, self._bn
         for dtype in (np.float32, np.float64):
-            x = np.linspace(-2, 2, 8, dtype=dtype)
-            out = np.empty_like(x)
-            for kernel, _, params, example in ACTIVATIONS.values():
-                getattr(ew, kernel)(x, out, *_kernel_args(params, x, example), False)
-            for kernel, _, params, example in ACTIVATION_GRADS.values():
-                getattr(ew, kernel)(x, x, out, *_kernel_args(params, x, example), False)
-            ew.add_scaled(out, x, dtype(0.5), False)
-            x2 = x.reshape(2, 4)
-            out2 = np.empty_like(x2)
-            ew.binary(ew.ADD, x2, x2, out2, False)
-            sm.softmax_forward(x2, out2, False, False)
-            sm.softmax_backward(x2, x2, out2, False)
-            sm.log_softmax_backward(x2, x2, out2, False)
-            targets = np.zeros(2, dtype=np.int64)
-            sm.cross_entropy_forward(x2, targets, out2, np.empty(2, dtype), False)
-            sm.cross_entropy_backward(np.ones(2, dtype), out2, targets, out2.copy(), False)
-            red.reduce_contiguous(red.SUM, x.reshape(2, 4, 1), np.empty((2, 1), dtype), False)
-            red.reduce_strided(red.SUM, x.reshape(1, 2, 4), np.empty((1, 4), dtype), False)
-            sc.scatter_add_rows(targets, x2, np.zeros_like(x2), False)
-            cols = np.ones((2, 2, 2, 3, 3), dtype)
-            self._win.fold_windows_2d(cols, np.zeros((2, 4, 4), dtype), 1, 1, 1, 1, False)
-            for path, shape in (("serial", (2, 4)), ("rows", (2, 4)), ("blocks", (2, 2, 2))):
-                xb = np.linspace(-2, 2, 8, dtype=dtype).reshape(shape)
-                w = np.ones(shape[1], dtype)
-                _, mean, var = self._bn.batch_norm_forward(xb, w, w, 1e-5, path)
-                self._bn.batch_norm_backward(xb, xb, mean, 1 / np.sqrt(var + 1e-5), w, path)
-                self._bn.batch_norm_affine(xb, w, w, w, self.parallel_threshold)
+            for par in (False, True) if parallel else (False,):
+                def k(kernel, par=par):
+                    return kernel.parallel if par else kernel
+
+                x = np.linspace(-2, 2, 8, dtype=dtype)
+                out = np.empty_like(x)
+                for kernel, _, params, example in ACTIVATIONS.values():
+                    k(getattr(ew, kernel))(x, out, *_kernel_args(params, x, example), par)
+                for kernel, _, params, example in ACTIVATION_GRADS.values():
+                    k(getattr(ew, kernel))(x, x, out, *_kernel_args(params, x, example), par)
+                k(ew.add_scaled)(out, x, dtype(0.5), par)
+                x2 = x.reshape(2, 4)
+                out2 = np.empty_like(x2)
+                k(ew.binary)(ew.ADD, x2, x2, out2, par)
+                k(sm.softmax_forward)(x2, out2, False, par)
+                k(sm.softmax_backward)(x2, x2, out2, par)
+                k(sm.log_softmax_backward)(x2, x2, out2, par)
+                targets = np.zeros(2, dtype=np.int64)
+                k(sm.cross_entropy_forward)(x2, targets, out2, np.empty(2, dtype), par)
+                k(sm.cross_entropy_backward)(np.ones(2, dtype), out2, targets, out2.copy(), par)
+                k(red.reduce_contiguous)(red.SUM, x.reshape(2, 4, 1), np.empty((2, 1), dtype), par)
+                k(red.reduce_strided)(red.SUM, x.reshape(1, 2, 4), np.empty((1, 4), dtype), par)
+                k(sc.scatter_add_rows)(targets, x2, np.zeros_like(x2), par)
+                cols = np.ones((2, 2, 2, 3, 3), dtype)
+                k(self._win.fold_windows_2d)(cols, np.zeros((2, 4, 4), dtype), 1, 1, 1, 1, par)
+                for path, shape in ((("rows", (2, 4)), ("blocks", (2, 2, 2))) if par
+                                    else (("rows-serial", (2, 4)), ("serial", (2, 2, 2)))):
+                    xb = np.linspace(-2, 2, 8, dtype=dtype).reshape(shape)
+                    w = np.ones(shape[1], dtype)
+                    _, mean, var = bn.batch_norm_forward(xb, w, w, 1e-5, path)
+                    bn.batch_norm_backward(xb, xb, mean, 1 / np.sqrt(var + 1e-5), w, path)
+                    bn.batch_norm_affine(xb, w, w, w, 0 if par else math.inf)
 
     # -- elementwise, unary -----------------------------------------------------------------------
     # These run on every activation of a network: the checks are inlined and kept to attribute reads
@@ -336,7 +348,10 @@ class NumbaBackend(NumpyBackend):
         if not x.flags.carray:  # C-contiguous, aligned, writeable (read-only would compile another signature)
             x = np.array(x, order="C")  # not np.ascontiguousarray: it turns a 0-d array into shape (1,)
         out = np.empty(x.shape, x.dtype)
-        kernel(x.ravel(), out.ravel(), *params, x.size >= self.parallel_threshold)
+        if x.size >= self.parallel_threshold:
+            kernel.parallel(x.ravel(), out.ravel(), *params, True)
+        else:
+            kernel(x.ravel(), out.ravel(), *params, False)
         return out
 
     def _unary_grad(self, kernel, grad, x, *params):
@@ -347,7 +362,10 @@ class NumbaBackend(NumpyBackend):
         if not x.flags.carray:
             x = np.array(x, order="C")
         out = np.empty(x.shape, x.dtype)
-        kernel(grad.ravel(), x.ravel(), out.ravel(), *params, x.size >= self.memory_bound_parallel)
+        if x.size >= self.memory_bound_parallel:
+            kernel.parallel(grad.ravel(), x.ravel(), out.ravel(), *params, True)
+        else:
+            kernel(grad.ravel(), x.ravel(), out.ravel(), *params, False)
         return out
 
     # sigmoid, tanh, relu, ... and their fused backward kernels: from ACTIVATIONS, after the class.
@@ -357,8 +375,9 @@ class NumbaBackend(NumpyBackend):
                 and out.shape == x.shape and out.dtype == x.dtype and out.dtype.char in "fd"
                 and out.size >= self.numpy_below["update"]
                 and (x is out or not np.may_share_memory(out, x))):
-            self._ew.add_scaled(out.ravel(), x.ravel(), out.dtype.type(alpha),
-                                out.size >= self.memory_bound_parallel)
+            parallel = out.size >= self.memory_bound_parallel
+            update = self._ew.add_scaled.parallel if parallel else self._ew.add_scaled
+            update(out.ravel(), x.ravel(), out.dtype.type(alpha), parallel)
             return out
         return super().add_scaled_(out, x, alpha)
 
@@ -412,7 +431,8 @@ class NumbaBackend(NumpyBackend):
             return fallback(a, b)
         a2, b2, shape, rows, cols = plan
         result = np.empty((rows, cols), a2.dtype)
-        self._ew.binary(op, a2, b2, result, rows * cols >= self.parallel_threshold)
+        parallel = rows * cols >= self.parallel_threshold
+        (self._ew.binary.parallel if parallel else self._ew.binary)(op, a2, b2, result, parallel)
         return result.reshape(shape)
 
     add = _binary_method("ADD", np.add)
@@ -441,10 +461,9 @@ class NumbaBackend(NumpyBackend):
             return fallback(x, axis, keepdims)
         x3 = _contig(x).reshape(outer, n, inner)
         out = np.empty((outer, inner), x.dtype)
-        if inner == 1:
-            self._red.reduce_contiguous(kind, x3, out, x.size >= self.parallel_threshold)
-        else:
-            self._red.reduce_strided(kind, x3, out, x.size >= self.parallel_threshold)
+        reduce = self._red.reduce_contiguous if inner == 1 else self._red.reduce_strided
+        parallel = x.size >= self.parallel_threshold
+        (reduce.parallel if parallel else reduce)(kind, x3, out, parallel)
         if keepdims:
             return out.reshape(tuple(1 if i in axes else s for i, s in enumerate(shape)))
         return out.reshape(tuple(s for i, s in enumerate(shape) if i not in axes))
@@ -489,25 +508,29 @@ class NumbaBackend(NumpyBackend):
 
     def _softmax_forward(self, x, axis, log):
         if x.ndim == 2 and (axis == -1 or axis == 1) and x.flags.carray:  # the common case, as it is
-            out = np.empty(x.shape, x.dtype)
-            self._sm.softmax_forward(x, out, log, x.size >= self.parallel_threshold)
-            return out
-        x2, shape, moved = self._rows(x, axis)
+            x2, shape, moved = x, None, None
+        else:
+            x2, shape, moved = self._rows(x, axis)
         out = np.empty(x2.shape, x2.dtype)
-        self._sm.softmax_forward(x2, out, log, x2.size >= self.parallel_threshold)
+        parallel = x2.size >= self.parallel_threshold
+        (self._sm.softmax_forward.parallel if parallel else self._sm.softmax_forward)(x2, out, log, parallel)
+        if shape is None:
+            return out
         return self._restore(out, shape, moved)
 
     def _softmax_backward(self, kernel, grad, out, axis):
         if grad.shape != out.shape:
             grad = np.broadcast_to(grad, out.shape)
         if out.ndim == 2 and (axis == -1 or axis == 1) and out.flags.carray and grad.flags.carray:
-            result = np.empty(out.shape, out.dtype)
-            kernel(grad, out, result, out.size >= self.parallel_threshold)
-            return result
-        g2, _, _ = self._rows(grad, axis)
-        y2, shape, moved = self._rows(out, axis)
+            g2, y2, shape, moved = grad, out, None, None
+        else:
+            g2, _, _ = self._rows(grad, axis)
+            y2, shape, moved = self._rows(out, axis)
         result = np.empty(y2.shape, y2.dtype)
-        kernel(g2, y2, result, y2.size >= self.parallel_threshold)
+        parallel = y2.size >= self.parallel_threshold
+        (kernel.parallel if parallel else kernel)(g2, y2, result, parallel)
+        if shape is None:
+            return result
         return self._restore(result, shape, moved)
 
     def softmax(self, x, axis):
@@ -538,7 +561,9 @@ class NumbaBackend(NumpyBackend):
         logits = _contig(logits)
         log_probs = np.empty_like(logits)
         loss = np.empty(logits.shape[0], logits.dtype)
-        self._sm.cross_entropy_forward(logits, targets, log_probs, loss, self._parallel(logits.size))
+        parallel = self._parallel(logits.size)
+        forward = self._sm.cross_entropy_forward
+        (forward.parallel if parallel else forward)(logits, targets, log_probs, loss, parallel)
         return loss, log_probs
 
     def softmax_cross_entropy_backward(self, grad_per_row, log_probs, targets):
@@ -546,7 +571,9 @@ class NumbaBackend(NumpyBackend):
         log_probs = _contig(log_probs)
         grad = _contig(_broadcast(np.asarray(grad_per_row, log_probs.dtype), log_probs.shape[:1]))
         out = np.empty_like(log_probs)
-        self._sm.cross_entropy_backward(grad, log_probs, targets, out, self._parallel(out.size))
+        parallel = self._parallel(out.size)
+        backward = self._sm.cross_entropy_backward
+        (backward.parallel if parallel else backward)(grad, log_probs, targets, out, parallel)
         return out
 
     # -- indexing gradients -------------------------------------------------------------------------
@@ -573,7 +600,8 @@ class NumbaBackend(NumpyBackend):
         values = _contig(values).reshape(rows.size, width)
         out = np.zeros((math.prod(lead), width), dtype)
         parallel = values.size >= self.parallel_threshold and width >= 2 * self._sc.BLOCK
-        self._sc.scatter_add_rows(rows.astype(np.int64, copy=False), values, out, parallel)
+        scatter = self._sc.scatter_add_rows.parallel if parallel else self._sc.scatter_add_rows
+        scatter(rows.astype(np.int64, copy=False), values, out, parallel)
         return out.reshape(shape)
 
 

@@ -32,11 +32,11 @@ import numpy as np
 from numba import njit, prange
 
 from . import _cache, _threads  # noqa: F401 - cache directory and threading policy, before any kernel
-from .elementwise import PARALLEL
+from .elementwise import kernel
 
-# One dispatcher per kernel: the serial case is a branch of the parallel kernel (no thread start-up),
-# which keeps the number of compiled signatures (and the cold compile time) small.
-JIT = dict(cache=True, parallel=PARALLEL, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"})
+# Each kernel is two dispatchers (elementwise.kernel): the serial designs call the one compiled without
+# the parallel backend, the parallel designs its ``.parallel``.
+FASTMATH = {"reassoc", "contract"}
 # The thresholds between the designs; the measurements behind them are in docs/batchnorm.md ("Choosing
 # the design"). Every (N, C) input takes the rows design: its inner loops run along the contiguous
 # channels and vectorise, while the blocks design's inner loop (over S = 1) stays scalar. Below
@@ -132,7 +132,7 @@ def _fwd_block(x, weight, bias, eps, c0, c1, out, mean, var, coef):
                 out[i, c, t] = (x[i, c, t] - cx) * cs + cb
 
 
-@njit(**JIT)
+@kernel(fastmath=FASTMATH)
 def _fwd_blocks(x, weight, bias, eps, block, parallel, out, mean, var, coef):
     c = x.shape[1]
     if parallel:
@@ -235,7 +235,7 @@ def _expand(coef_c, s, coef):
                 coef[r, j] = v
 
 
-@njit(**JIT)
+@kernel(fastmath=FASTMATH)
 def _fwd_rows(x, s, weight, bias, eps, chunks, out, mean, var, coef):
     """Training forward of x viewed as (N, C * S) rows, in row chunks (one per thread); coef is (3, C * S).
 
@@ -347,7 +347,7 @@ def _bwd_coefficients(c, m, sdy, sdyx, mu, inv, w, dweight, dbias, coef):
     coef[3, c] = ka * (mu - coef[0, c]) - k * sdy / m
 
 
-@njit(**JIT)
+@kernel(fastmath=FASTMATH)
 def _bwd_blocks(dy, x, mean, invstd, weight, block, parallel, dx, dweight, dbias, coef):
     c = x.shape[1]
     if parallel:
@@ -373,7 +373,7 @@ def _bwd_apply_chunk(dy, x, coef, r0, r1, dx):
             d[j] = k[j] * g[j] - ka[j] * (xa[j] - cx[j]) + cb[j]
 
 
-@njit(**JIT)
+@kernel(fastmath=FASTMATH)
 def _bwd_rows(dy, x, s, mean, invstd, weight, chunks, dx, dweight, dbias, coef):
     """Closed-form backward of x viewed as (N, C * S) rows, in row chunks like ``_fwd_rows``; coef is
     (4, C * S).
@@ -440,7 +440,7 @@ def _affine_any_chunk(x, coef, r0, r1, runs, out):
         _affine_chunk(x, coef, r0, r1, out)
 
 
-@njit(**JIT)
+@kernel(fastmath=FASTMATH)
 def _affine(x, coef, chunks, runs, out):
     """Eval-mode normalisation of 2-D x, rows split into chunks: (N, C) rows (``runs`` False; the inner
     loop runs along the channels) or (N * C, S) runs, S > 1 (the inner loop runs along S)."""
@@ -502,10 +502,13 @@ def batch_norm_forward(x, weight, bias, eps, path: str):
         var[:] = np.nan
     elif path in ("rows", "rows-serial"):
         coef = np.empty((3, c * s), dtype=x3.dtype)
-        _fwd_rows(x3.reshape(n, c * s), s, w, b, eps, _chunks(path, n), out.reshape(n, c * s), mean, var, coef)
+        chunks = _chunks(path, n)
+        fwd_rows = _fwd_rows.parallel if chunks > 1 else _fwd_rows
+        fwd_rows(x3.reshape(n, c * s), s, w, b, eps, chunks, out.reshape(n, c * s), mean, var, coef)
     else:
         coef = np.empty((3, c), dtype=x3.dtype)
-        _fwd_blocks(x3, w, b, eps, _block(c), path != "serial", out, mean, var, coef)
+        parallel = path != "serial"
+        (_fwd_blocks.parallel if parallel else _fwd_blocks)(x3, w, b, eps, _block(c), parallel, out, mean, var, coef)
     return result, mean, var
 
 
@@ -526,11 +529,14 @@ def batch_norm_backward(dy, x, mean, invstd, weight, path: str):
         dbias[:] = 0.0
     elif path in ("rows", "rows-serial"):
         cols = c * s
-        _bwd_rows(dy3.reshape(n, cols), x3.reshape(n, cols), s, mean, invstd, w, _chunks(path, n),
-                  dx.reshape(n, cols), dweight, dbias, np.empty((4, cols), dtype=x3.dtype))
+        chunks = _chunks(path, n)
+        bwd_rows = _bwd_rows.parallel if chunks > 1 else _bwd_rows
+        bwd_rows(dy3.reshape(n, cols), x3.reshape(n, cols), s, mean, invstd, w, chunks, dx.reshape(n, cols), dweight,
+                 dbias, np.empty((4, cols), dtype=x3.dtype))
     else:
-        _bwd_blocks(dy3, x3, mean, invstd, w, _block(c), path != "serial", dx, dweight, dbias,
-                    np.empty((4, c), dtype=x3.dtype))
+        parallel = path != "serial"
+        bwd_blocks = _bwd_blocks.parallel if parallel else _bwd_blocks
+        bwd_blocks(dy3, x3, mean, invstd, w, _block(c), parallel, dx, dweight, dbias, np.empty((4, c), dtype=x3.dtype))
     return result, dweight, dbias
 
 
@@ -552,7 +558,9 @@ def batch_norm_affine(x, center, scale, shift, serial_below: int):
         coef = np.repeat(coef, s, axis=1) if s > 1 else coef
     else:
         rows, cols, runs = n * c, s, True
-    _affine(x3.reshape(rows, cols), coef, min(chunks, rows), runs, result.reshape(rows, cols))
+    chunks = min(chunks, rows)
+    affine = _affine.parallel if chunks > 1 else _affine
+    affine(x3.reshape(rows, cols), coef, chunks, runs, result.reshape(rows, cols))
     return result
 
 

@@ -1,7 +1,8 @@
 """Elementwise kernels: activations with their fused backward, and broadcasting binary ops.
 
 Unary kernels take flat C-contiguous arrays (``x``, ``out``, ...) and a ``parallel`` flag chosen by the
-backend from the size: a ``prange`` loop costs microseconds to start, so small arrays run a plain loop.
+backend from the size: a ``prange`` loop costs microseconds to start, so small arrays run a plain loop. With
+the flag set the backend calls the kernel's ``.parallel`` variant (see ``kernel``).
 Every element is independent, so no ``prange`` iteration writes an element another one reads. Arithmetic
 is done in float64 and rounded once on store, except where noted.
 """
@@ -9,6 +10,7 @@ is done in float64 and rounded once on store, except where noted.
 from __future__ import annotations
 
 import math
+import types
 
 from numba import njit, prange
 
@@ -22,7 +24,29 @@ from ._math import exp, log1p_exp, sigmoid, tanh
 # parallel-compiled kernels (see batchnorm._zeros).
 PARALLEL = dict(prange=True, numpy=False, comprehension=False, reduction=False, inplace_binop=False,
                 setitem=False, stencil=False, fusion=False)
-JIT = dict(cache=True, parallel=PARALLEL, nogil=True, error_model="numpy")
+SERIAL = dict(cache=True, nogil=True, error_model="numpy")
+
+
+def kernel(py_func=None, **options):
+    """A kernel as two dispatchers of one function, each compiled on its first call only.
+
+    The dispatcher returned is compiled without Numba's parallel backend (``prange`` runs as ``range``); its
+    ``.parallel`` attribute is compiled with ``parallel=PARALLEL``. Callers pick ``.parallel`` only when the
+    ``parallel`` argument is true, so a run whose arrays stay below ``parallel_threshold`` never pays for the
+    parallel compilation (parfor analysis and the threaded gufunc: several times the serial compile time,
+    docs/backends.md). The serial one is compiled from a copy of the function named ``<name>_serial``:
+    Numba names its cache files by function and its index ignores compiler flags, so each variant needs its
+    own name. ``options`` (e.g. ``fastmath``) apply to both.
+    """
+    if py_func is None:
+        return lambda f: kernel(f, **options)
+    copy = types.FunctionType(py_func.__code__, py_func.__globals__, py_func.__name__, py_func.__defaults__,
+                              py_func.__closure__)
+    copy.__qualname__ = py_func.__qualname__ + "_serial"
+    copy.__module__, copy.__doc__ = py_func.__module__, py_func.__doc__
+    serial = njit(**SERIAL, **options)(copy)
+    serial.parallel = njit(**SERIAL, parallel=PARALLEL, **options)(py_func)
+    return serial
 
 _INV_SQRT2 = 1 / math.sqrt(2)
 _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
@@ -59,7 +83,7 @@ def _softplus(v, beta, threshold, like):
 
 
 # -- forward kernels ------------------------------------------------------------------------------------
-@njit(**JIT)
+@kernel
 def sigmoid_forward(x, out, parallel):
     if parallel:
         for i in prange(x.size):
@@ -69,7 +93,7 @@ def sigmoid_forward(x, out, parallel):
             out[i] = sigmoid(x[i], out)
 
 
-@njit(**JIT)
+@kernel
 def tanh_forward(x, out, parallel):
     if parallel:
         for i in prange(x.size):
@@ -79,7 +103,7 @@ def tanh_forward(x, out, parallel):
             out[i] = tanh(x[i], out)
 
 
-@njit(**JIT)
+@kernel
 def relu_forward(x, out, parallel):
     # "not v <= 0" keeps NaN (as np.maximum) and maps -0.0 and -inf to 0.0.
     if parallel:
@@ -90,7 +114,7 @@ def relu_forward(x, out, parallel):
             out[i] = x[i] if not x[i] <= 0 else 0.0
 
 
-@njit(**JIT)
+@kernel
 def leaky_relu_forward(x, out, slope, parallel):
     # ``slope`` arrives in x's dtype, so the product rounds exactly as NumPy's does.
     if parallel:
@@ -101,7 +125,7 @@ def leaky_relu_forward(x, out, slope, parallel):
             out[i] = x[i] if x[i] > 0 else x[i] * slope
 
 
-@njit(**JIT)
+@kernel
 def gelu_forward(x, out, tanh_approx, parallel):
     if parallel:
         for i in prange(x.size):
@@ -111,7 +135,7 @@ def gelu_forward(x, out, tanh_approx, parallel):
             out[i] = _gelu(float(x[i]), tanh_approx, out)
 
 
-@njit(**JIT)
+@kernel
 def softplus_forward(x, out, beta, threshold, parallel):
     if parallel:
         for i in prange(x.size):
@@ -121,7 +145,7 @@ def softplus_forward(x, out, beta, threshold, parallel):
             out[i] = _softplus(float(x[i]), beta, threshold, out)
 
 
-@njit(**JIT)
+@kernel
 def silu_forward(x, out, parallel):
     if parallel:
         for i in prange(x.size):
@@ -131,7 +155,7 @@ def silu_forward(x, out, parallel):
             out[i] = x[i] * sigmoid(x[i], out)
 
 
-@njit(**JIT)
+@kernel
 def elu_forward(x, out, alpha, parallel):
     # ``alpha`` arrives in x's dtype; math.expm1 keeps the digits of e^x - 1 near 0, as NumPy's expm1.
     if parallel:
@@ -145,7 +169,7 @@ def elu_forward(x, out, alpha, parallel):
 # -- fused backward kernels: grad * f'(x), one pass -------------------------------------------------------
 # sigmoid and tanh backward stay in the arrays' dtype (``one``): the results are bitwise NumPy's, and float32
 # arithmetic vectorises at twice the width (the int literal 1 would promote the loop to float64: 1.7x slower).
-@njit(**JIT)
+@kernel
 def sigmoid_backward(g, y, out, parallel):
     one = y.dtype.type(1)
     if parallel:
@@ -156,7 +180,7 @@ def sigmoid_backward(g, y, out, parallel):
             out[i] = g[i] * y[i] * (one - y[i])
 
 
-@njit(**JIT)
+@kernel
 def tanh_backward(g, y, out, parallel):
     one = y.dtype.type(1)
     if parallel:
@@ -167,7 +191,7 @@ def tanh_backward(g, y, out, parallel):
             out[i] = g[i] * (one - y[i] * y[i])
 
 
-@njit(**JIT)
+@kernel
 def leaky_relu_backward(g, x, out, slope, parallel):
     # f'(0) = slope (0 for relu), as the ops document; g * 0 matches NumPy's g * (x > 0) (NaN for inf).
     if parallel:
@@ -178,7 +202,7 @@ def leaky_relu_backward(g, x, out, slope, parallel):
             out[i] = g[i] if x[i] > 0 else g[i] * slope
 
 
-@njit(**JIT)
+@kernel
 def gelu_backward(g, x, out, tanh_approx, parallel):
     if parallel:
         for i in prange(g.size):
@@ -188,7 +212,7 @@ def gelu_backward(g, x, out, tanh_approx, parallel):
             out[i] = g[i] * _gelu_slope(float(x[i]), tanh_approx, out)
 
 
-@njit(**JIT)
+@kernel
 def softplus_backward(g, x, out, beta, threshold, parallel):
     if parallel:
         for i in prange(g.size):
@@ -200,7 +224,7 @@ def softplus_backward(g, x, out, beta, threshold, parallel):
             out[i] = g[i] if bx > threshold else g[i] * sigmoid(bx, out)
 
 
-@njit(**JIT)
+@kernel
 def silu_backward(g, x, out, parallel):
     one = x.dtype.type(1)
     if parallel:
@@ -213,7 +237,7 @@ def silu_backward(g, x, out, parallel):
             out[i] = g[i] * (s * (one + x[i] * (one - s)))
 
 
-@njit(**JIT)
+@kernel
 def elu_backward(g, x, out, alpha, parallel):
     if parallel:
         for i in prange(g.size):
@@ -265,7 +289,7 @@ def _binary_row(op, a, ai, b, bi, out, i):
             out[i, j] = v
 
 
-@njit(**JIT)
+@kernel
 def binary(op, a, b, out, parallel):
     rows = out.shape[0]
     a_step = 1 if a.shape[0] == rows else 0  # 0: the operand's single row is broadcast
@@ -279,7 +303,7 @@ def binary(op, a, b, out, parallel):
 
 
 # -- optimizer updates ------------------------------------------------------------------------------------
-@njit(**JIT)
+@kernel
 def add_scaled(out, x, alpha, parallel):
     """out += alpha * x in one pass over flat arrays. ``alpha`` comes in out's dtype and nothing is
     widened, so float32 rounds exactly as NumPy's multiply-then-add does (no fastmath: no FMA)."""

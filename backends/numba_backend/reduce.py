@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .elementwise import HELPER, JIT
+from .elementwise import HELPER, kernel
 
 CHUNK = 1 << 14  # elements per task when reducing along contiguous memory (inner == 1)
 BLOCK = 256  # output columns per task when reducing across rows (inner > 1)
@@ -66,7 +66,7 @@ def _reduce_span(kind, x, o, start, stop):
     return r
 
 
-@njit(**JIT)
+@kernel
 def reduce_contiguous(kind, x, out, parallel):
     """out[o] = reduce(x[o, :, 0]) for x of shape (outer, n, 1), in chunks of CHUNK elements."""
     outer, n = x.shape[0], x.shape[1]
@@ -109,7 +109,7 @@ def _reduce_block(kind, x, out, o, j0, j1):
         out[o, j0 + j] = acc[j]
 
 
-@njit(**JIT)
+@kernel
 def reduce_strided(kind, x, out, parallel):
     """out[o, j] = reduce(x[o, :, j]) for x of shape (outer, n, inner), by blocks of BLOCK columns."""
     outer, inner = x.shape[0], x.shape[2]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from numba import njit, prange
 
-from .elementwise import JIT
+from .elementwise import kernel
 
 BLOCK = 64  # columns per parallel task
 
@@ -17,7 +17,7 @@ def _scatter_columns(rows, values, out, j0, j1):
             out[r, j] += values[i, j]
 
 
-@njit(**JIT)
+@kernel
 def scatter_add_rows(rows, values, out, parallel):
     """Add each row of ``values`` (m, width) into row ``rows[i]`` of ``out`` (M, width), in index order.
 

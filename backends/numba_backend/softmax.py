@@ -12,7 +12,7 @@ import math
 from numba import njit, prange
 
 from ._math import exp, maxnum
-from .elementwise import HELPER, JIT
+from .elementwise import HELPER, kernel
 
 
 # The row helpers are written as separate simple loops (max; exp and store; sum) so that LLVM vectorises
@@ -63,7 +63,7 @@ def _softmax_row(x, out, i, log):
             out[i, j] = out[i, j] * inv
 
 
-@njit(**JIT)
+@kernel
 def softmax_forward(x, out, log, parallel):
     """softmax (``log=False``) or log_softmax (``log=True``) of each row."""
     if parallel:
@@ -81,7 +81,7 @@ def _softmax_backward_row(g, y, out, i):
         out[i, j] = y[i, j] * (g[i, j] - dot)
 
 
-@njit(**JIT)
+@kernel
 def softmax_backward(g, y, out, parallel):
     """y * (g - sum(g * y)) per row, y the softmax output."""
     if parallel:
@@ -99,7 +99,7 @@ def _log_softmax_backward_row(g, y, out, i):
         out[i, j] = g[i, j] - exp(float(y[i, j]), out) * s
 
 
-@njit(**JIT)
+@kernel
 def log_softmax_backward(g, y, out, parallel):
     """g - exp(y) * sum(g) per row, y the log_softmax output."""
     if parallel:
@@ -110,7 +110,7 @@ def log_softmax_backward(g, y, out, parallel):
             _log_softmax_backward_row(g, y, out, i)
 
 
-@njit(**JIT)
+@kernel
 def cross_entropy_forward(logits, targets, log_probs, loss, parallel):
     """log_probs = log_softmax(logits) per row and loss[i] = -log_probs[i, targets[i]]."""
     if parallel:
@@ -131,7 +131,7 @@ def _cross_entropy_backward_row(g, log_probs, targets, out, i):
     out[i, targets[i]] -= gi
 
 
-@njit(**JIT)
+@kernel
 def cross_entropy_backward(g, log_probs, targets, out, parallel):
     """out[i] = g[i] * (softmax - onehot(targets[i])), the softmax recovered as exp(log_probs)."""
     if parallel:

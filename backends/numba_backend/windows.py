@@ -14,7 +14,7 @@ from __future__ import annotations
 from numba import njit, prange
 
 from . import _cache, _threads  # noqa: F401 - cache directory and threading policy, before any kernel
-from .elementwise import JIT
+from .elementwise import kernel
 
 
 @njit(error_model="numpy")
@@ -29,7 +29,7 @@ def _fold_plane(cols, out, p, sh, sw, dh, dw):
                     out[p, r, c0 + x * sw] += cols[p, i, j, y, x]
 
 
-@njit(**JIT)
+@kernel
 def fold_windows_2d(cols, out, sh, sw, dh, dw, parallel):
     """Sum the windows ``cols`` (P, kh, kw, oh, ow) into the zeroed ``out`` (P, H, W), one plane per task."""
     planes = out.shape[0]
