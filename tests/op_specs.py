@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import inspect
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -63,13 +64,12 @@ from minigrad.testing._core import write_reproducer
 F64 = np.dtype("float64")
 
 # Registries of public differentiable functions that must all have a spec: (module, attribute). Ops in
-# ``minigrad.ops`` register themselves where they are declared (``differentiable=False`` for the others);
-# ``minigrad.nn.functional`` keeps its ``{name: function}`` dict by hand.
+# ``minigrad.ops`` register themselves where they are declared (``spec=False`` for the others); the functions
+# of ``minigrad.nn.functional`` where they are defined (``@_public``).
 REGISTRIES: list[tuple[str, str]] = [
     ("minigrad.ops", "OPS"),
     ("minigrad.nn.functional", "OPS"),
 ]
-HAND_KEPT = ("minigrad.nn.functional",)
 # Registered (differentiable) functions deliberately without a spec, with the reason.
 NO_SPEC: dict[str, str] = {
     "minigrad.nn.functional.dropout": "random mask from the backend's generator: not comparable across backends "
@@ -77,8 +77,8 @@ NO_SPEC: dict[str, str] = {
     "minigrad.nn.functional.dropout2d": "random channel mask from the backend's generator, as dropout (unit tests in "
                                         "tests/test_layers_and_losses.py)",
 }
-# Public names of a hand-kept registry module (in its ``__all__``) deliberately left out of its registry, with
-# the reason. tests/test_agreement.py fails when a public name is neither registered nor listed here.
+# Public functions defined in a registry module but deliberately left out of its registry, with the reason.
+# tests/test_agreement.py fails when a public function is neither registered nor listed here.
 UNREGISTERED: dict[str, str] = {
     "minigrad.nn.functional.one_hot": "int64 output: not differentiable",
 }
@@ -106,20 +106,18 @@ def public_ops() -> dict[str, Callable]:
 
 
 def unregistered_public_names() -> list[str]:
-    """Public callables of the hand-kept registry modules that are neither registered nor listed in UNREGISTERED."""
+    """Public functions defined in a registry module (``minigrad.nn.functional``'s ``def relu``, or a declared op)
+    that are neither in its registry nor listed in UNREGISTERED: a forgotten registration."""
     missing = []
     for module_name, attribute in REGISTRIES:
-        if module_name not in HAND_KEPT:
-            continue
         module, registry = _registry(module_name, attribute)
         registered = {id(fn) for fn in registry.values()}
-        for name in getattr(module, "__all__", ()):
-            obj = getattr(module, name)
-            qualified = f"{module_name}.{name}"
-            if name == attribute or not callable(obj) or isinstance(obj, type):
+        for name, obj in vars(module).items():
+            defined_here = inspect.isfunction(obj) and obj.__module__ == module_name
+            if name.startswith("_") or not defined_here:
                 continue
-            if id(obj) not in registered and qualified not in UNREGISTERED:
-                missing.append(qualified)
+            if id(obj) not in registered and f"{module_name}.{name}" not in UNREGISTERED:
+                missing.append(f"{module_name}.{name}")
     return sorted(missing)
 
 

@@ -159,13 +159,12 @@ def test_every_public_op_has_a_spec():
 
 
 def test_every_public_function_is_registered():
-    """The registries (minigrad.ops.OPS, minigrad.nn.functional.OPS) are explicit, so a new public function
-    could be forgotten there and escape the spec check above: each name in ``__all__`` must be registered
-    or listed in UNREGISTERED with a reason."""
+    """A public function defined in nn.functional without ``@_public`` would escape the spec check above (ops
+    cannot: an undeclared op is not exported): each must be registered or listed in UNREGISTERED with a reason."""
     missing = unregistered_public_names()
     assert not missing, (
-        f"public functions in no registry: {', '.join(missing)}. Add each to its module's OPS dict (if "
-        "differentiable) or to UNREGISTERED in tests/op_specs.py with a reason"
+        f"public functions in no registry: {', '.join(missing)}. Register each (@_public in nn.functional, if "
+        "differentiable) or list it in UNREGISTERED in tests/op_specs.py with a reason"
     )
 
 

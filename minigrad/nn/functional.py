@@ -3,7 +3,7 @@
 Everything here is differentiable to any order: the composites are built from differentiable ops, and the
 ops (``Unfold``/``Fold``/``MaxPool2d`` in ``minigrad.ops.conv``, ``SoftmaxCrossEntropy`` in
 ``minigrad.ops.loss``, ``batch_norm`` from ``minigrad.ops.batchnorm``) have backward rules written in tensor ops.
-``OPS`` (at the end) is the explicit registry of the public differentiable functions.
+``OPS`` is the explicit registry of the public differentiable functions, each registered where it is defined.
 """
 
 from __future__ import annotations
@@ -32,14 +32,19 @@ from ..ops.batchnorm import batch_norm
 from ..ops.loss import softmax_cross_entropy
 from ..tensor import Tensor
 
-__all__ = [
-    "OPS", "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits", "conv1d", "conv2d", "cross_entropy", "dropout", "dropout2d", "elu",
-    "embedding", "fold", "gelu", "group_norm", "hardtanh", "huber_loss", "kl_div", "l1_loss", "layer_norm",
-    "leaky_relu",
-    "linear", "log_softmax", "max_pool2d", "mse_loss", "nll_loss", "one_hot", "relu", "sigmoid", "silu",
-    "smooth_l1_loss", "softmax", "softplus", "tanh", "unfold",
-]
+# The public differentiable functions, each registered where it is defined (``@_public``) or, for the ops
+# re-exported from minigrad.ops, right here: this module's ``__all__`` is built from it (with ``one_hot``).
+OPS: dict = {}
+
+
+def _public(fn):
+    OPS[fn.__name__] = fn
+    return fn
+
+
+for _op in (batch_norm, elu, gelu, hardtanh, leaky_relu, log_softmax, relu, sigmoid, silu, softmax, softplus, tanh):
+    _public(_op)
+del _op
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -70,6 +75,7 @@ def _check_windows(op: str, hw, kernel, stride, padding, dilation) -> tuple[int,
 
 
 # -- linear layers ----------------------------------------------------------------------------------
+@_public
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:  # noqa: A002
     """input @ weight.T + bias, with weight of shape (out_features, in_features)."""
     if input.shape[-1] != weight.shape[-1]:
@@ -79,6 +85,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return out if bias is None else out + bias
 
 
+@_public
 def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:  # noqa: A002
     """Sliding windows of a (N, C, H, W) input as columns (N, C * kh * kw, L), like ``F.unfold``."""
     _check_4d(input, "unfold")
@@ -88,6 +95,7 @@ def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tenso
     return _conv.unfold(input, kernel, dilation, padding, stride)
 
 
+@_public
 def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:  # noqa: A002
     """Sum columns (N, C * kh * kw, L) back into (N, C, H, W), like ``F.fold`` (the adjoint of unfold)."""
     output_size, kernel = _pair(output_size, "output_size"), _pair(kernel_size, "kernel_size")
@@ -100,6 +108,7 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
     return _conv.fold(input, output_size, kernel, dilation, padding, stride)
 
 
+@_public
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,  # noqa: A002
            padding: int | tuple | str = 0, dilation=1, groups: int = 1) -> Tensor:
     """2-D cross-correlation of (N, C, H, W) with weight (O, C // groups, kh, kw): im2col and matmul."""
@@ -144,6 +153,7 @@ def _string_padding(padding: str, kernel, stride, dilation) -> tuple[int, int]:
     return (total[0] // 2, total[1] // 2)
 
 
+@_public
 def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,  # noqa: A002
            padding: int | tuple | str = 0, dilation=1, groups: int = 1) -> Tensor:
     """1-D cross-correlation of (N, C, L) with weight (O, C // groups, k): conv2d on a height-1 image."""
@@ -178,6 +188,7 @@ def _pool_args(op, input, kernel_size, stride, padding, dilation, ceil_mode):
     return kernel, stride, padding, dilation, out
 
 
+@_public
 def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
                ceil_mode: bool = False, return_indices: bool = False) -> Tensor:
     """Maximum over windows; stride defaults to kernel_size. Ties send the gradient to the first maximum."""
@@ -188,6 +199,7 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  
     return _conv.max_pool2d(input, kernel, stride, padding, dilation)
 
 
+@_public
 def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,  # noqa: A002
                count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
     """Mean over windows; padded zeros count unless ``count_include_pad=False``."""
@@ -216,6 +228,7 @@ def _adaptive_bins(size: int, out: int, like: Tensor):
     return constant(like._backend, like._backend.from_numpy(matrix))
 
 
+@_public
 def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:  # noqa: A002
     """Mean over PyTorch's adaptive bins of a (N, C, H, W) or (C, H, W) input: two matmuls with bin matrices.
 
@@ -243,6 +256,7 @@ def _keep_mask(input: Tensor, shape: tuple, p: float) -> Tensor:
     return constant(be, be.multiply(be.astype(keep, input.dtype), 1.0 / (1.0 - p)))
 
 
+@_public
 def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
     """Zero each element with probability ``p`` and scale the rest by 1 / (1 - p) (backend RNG)."""
     if not 0.0 <= p <= 1.0:
@@ -257,6 +271,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     return out
 
 
+@_public
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
     """Zero whole channels of a (N, C, H, W) or (C, H, W) input with probability ``p``; scale the rest."""
     if not 0.0 <= p <= 1.0:
@@ -269,6 +284,7 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
     return input.copy_(out) if inplace else out
 
 
+@_public
 def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,  # noqa: A002
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalise over the trailing ``normalized_shape`` axes (biased variance), then scale and shift."""
@@ -288,6 +304,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,  #
     return out
 
 
+@_public
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # noqa: A002
                bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
     """Normalise each of ``num_groups`` channel groups of (N, C, ...) per sample (biased variance), then apply
@@ -316,6 +333,7 @@ def _value_range(t: Tensor) -> tuple:
 
 
 # -- sparse -----------------------------------------------------------------------------------------
+@_public
 def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,  # noqa: A002
               max_norm: float | None = None, norm_type: float = 2.0) -> Tensor:
     """Rows of ``weight`` (num_embeddings, dim) at the integer indices ``input``; the row ``padding_idx`` gets
@@ -408,6 +426,7 @@ def _weighted_reduce(loss: Tensor, row_weight: Tensor | None, reduction: str, op
     return _reduce(loss, reduction, op)
 
 
+@_public
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,  # noqa: A002
              reduction: str = "mean") -> Tensor:
     """-input[i, target[i]] (input holds log-probabilities), weighted and reduced as in PyTorch."""
@@ -443,6 +462,7 @@ def _row_weights(weight: Tensor | None, target: Tensor, valid, like: Tensor) -> 
     return w
 
 
+@_public
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noqa: A002
                   ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """log_softmax over axis 1, then the negative log-likelihood of the target classes (PyTorch's semantics).
@@ -478,6 +498,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,  
     return _weighted_reduce(loss, row_weight, reduction, "cross_entropy")
 
 
+@_public
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
     """(input - target) ** 2, reduced."""
     if tuple(input.shape) != tuple(target.shape):
@@ -487,6 +508,7 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor: 
     return _reduce(diff * diff, reduction, "mse_loss")
 
 
+@_public
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noqa: A002
                                      reduction: str = "mean", pos_weight: Tensor | None = None) -> Tensor:
     """-[pos_weight * t * log(sigmoid(x)) + (1 - t) * log(1 - sigmoid(x))], computed stably.
@@ -517,12 +539,14 @@ def _pointwise_operands(input: Tensor, target: Tensor, op: str, reduction: str) 
         raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
+@_public
 def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
     """|input - target|, reduced."""
     _pointwise_operands(input, target, "l1_loss", reduction)
     return _reduce((input - target).abs(), reduction, "l1_loss")
 
 
+@_public
 def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean",  # noqa: A002
                    beta: float = 1.0) -> Tensor:
     """0.5 d² / beta where |d| < beta, else |d| - 0.5 beta (d = input - target); beta = 0 is l1_loss."""
@@ -537,6 +561,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean",  # no
     return _reduce(loss, reduction, "smooth_l1_loss")
 
 
+@_public
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",  # noqa: A002
                delta: float = 1.0) -> Tensor:
     """0.5 d² where |d| <= delta, else delta (|d| - 0.5 delta): smooth_l1_loss(beta=delta) * delta."""
@@ -556,6 +581,7 @@ def _clamped_log(x: Tensor) -> Tensor:
     return _where(with_log, safe.log(), -100.0)
 
 
+@_public
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noqa: A002
                          reduction: str = "mean") -> Tensor:
     """-[t log(p) + (1 - t) log(1 - p)] for probabilities p in [0, 1]; each log clamped at -100 (PyTorch)."""
@@ -571,6 +597,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     return _reduce(loss, reduction, "binary_cross_entropy")
 
 
+@_public
 def kl_div(input: Tensor, target: Tensor, reduction: str = "mean", log_target: bool = False) -> Tensor:  # noqa: A002
     """Pointwise KL divergence t (log t - input) with ``input`` log-probabilities (0 where t = 0); with
     ``log_target`` the target is log-probabilities too: exp(t) (t - input). ``"batchmean"`` divides the sum
@@ -595,17 +622,5 @@ def one_hot(target: Tensor, num_classes: int = -1) -> Tensor:
     return (target.unsqueeze(-1) == positions).long()
 
 
-# -- the registry -----------------------------------------------------------------------------------
-# Every public differentiable function of this module, listed explicitly (no module scanning), like
-# ``minigrad.ops.OPS``. The agreement suite (tests/op_specs.py) requires a spec for each entry and fails when
-# a name in ``__all__`` is neither here nor listed there as deliberately unregistered. Left out on purpose:
-# ``one_hot`` (int64 output, not differentiable).
-OPS = {
-    f.__name__: f
-    for f in (
-        linear, conv1d, conv2d, unfold, fold, max_pool2d, avg_pool2d, adaptive_avg_pool2d, dropout, dropout2d,
-        layer_norm, group_norm, batch_norm, embedding, relu, leaky_relu, sigmoid, tanh, gelu, softplus, silu, elu,
-        hardtanh, softmax, log_softmax, cross_entropy, nll_loss, mse_loss, l1_loss, smooth_l1_loss, huber_loss,
-        binary_cross_entropy, binary_cross_entropy_with_logits, kl_div,
-    )
-}
+# -- exported names ---------------------------------------------------------------------------------
+__all__ = ["OPS", "one_hot", *sorted(OPS)]  # one_hot: int64 output, not differentiable, so not in OPS
