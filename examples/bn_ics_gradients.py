@@ -315,8 +315,6 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--init-std", type=float, default=0.01, help="MLP init std (default: 0.01, as E1)")
     parser.add_argument("--batch", type=int, default=60, help="MLP batch size (default: 60)")
     args = common.parse(parser, argv)
-    if args.quick and args.jobs is None:
-        args.jobs = 1  # worker start-up would dominate a smoke run
     if args.every is None:
         args.every = 20 if args.quick else 100
     if args.mlp_steps is None:

@@ -212,8 +212,6 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batch", type=int, default=60, help="batch size (default: 60)")
     parser.add_argument("--probe-size", type=int, default=500, help="probe batch for the drift (default: 500)")
     args = common.parse(parser, argv)
-    if args.quick and args.jobs is None:
-        args.jobs = 1  # worker start-up would dominate a smoke run
     if args.every is None:
         args.every = 10 if args.quick else 50
     data = common.load_data(args.data_dir, digits=args.digits, download=args.download)

@@ -280,12 +280,14 @@ def make_parser(description: str, *, steps: int, quick_steps: int, seeds: bool =
 
 
 def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """Parse, fill the step default, select the backend."""
+    """Parse, fill the step (and, for a quick sweep, worker) defaults, select the backend."""
     args = parser.parse_args(argv)
     steps, quick_steps = args.default_steps
     del args.default_steps
     if args.steps is None:
         args.steps = quick_steps if args.quick else steps
+    if args.quick and getattr(args, "jobs", 0) is None:
+        args.jobs = 1  # worker start-up would dominate a smoke run
     minigrad.set_backend(args.backend)
     limit_threads(args.threads)
     return args

@@ -25,21 +25,27 @@ from ._launch import SIMULATED, THREADS, blocks
 COLUMNS, ROW_LANES, ROWS_PER_CHUNK = (8, 2, 16) if SIMULATED else (32, 8, 256)
 
 
+@cuda.jit(device=True, inline="always")
+def _block_place(n_rows, rows_per_chunk):
+    """This thread's lane (tx, ty), its block's row chunk, its column j, and its rows: first, then every
+    ROW_LANES-th before ``stop``."""
+    tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+    chunk = cuda.blockIdx.y
+    start = chunk * rows_per_chunk
+    return tx, ty, chunk, cuda.blockIdx.x * COLUMNS + tx, start + ty, min(n_rows, start + rows_per_chunk)
+
+
 @cuda.jit
 def _column_moments(x, rows_per_chunk, count, mean, m2):
     """Per (chunk, column): the number of rows, their mean and the sum of squared deviations (Welford)."""
     s_n = cuda.shared.array((ROW_LANES, COLUMNS), float64)
     s_mean = cuda.shared.array((ROW_LANES, COLUMNS), float64)
     s_m2 = cuda.shared.array((ROW_LANES, COLUMNS), float64)
-    tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
-    chunk = cuda.blockIdx.y
-    j = cuda.blockIdx.x * COLUMNS + tx
-    n_rows, n_cols = x.shape
-    start = chunk * rows_per_chunk
-    stop = min(n_rows, start + rows_per_chunk)
+    tx, ty, chunk, j, first, stop = _block_place(x.shape[0], rows_per_chunk)
+    n_cols = x.shape[1]
     k, mu, acc = 0.0, 0.0, 0.0
     if j < n_cols:
-        for r in range(start + ty, stop, ROW_LANES):
+        for r in range(first, stop, ROW_LANES):
             v = float64(x[r, j])  # explicit: the simulator would keep float32 arithmetic
             k += 1.0
             delta = v - mu
@@ -69,16 +75,12 @@ def _column_grad_sums(dy, x, center, s, rows_per_chunk, sum_dy, sum_dy_xc):
     """Per (chunk, column): sum(dy) and sum(dy * (x - center[channel])), in float64."""
     s_a = cuda.shared.array((ROW_LANES, COLUMNS), float64)
     s_b = cuda.shared.array((ROW_LANES, COLUMNS), float64)
-    tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
-    chunk = cuda.blockIdx.y
-    j = cuda.blockIdx.x * COLUMNS + tx
-    n_rows, n_cols = x.shape
-    start = chunk * rows_per_chunk
-    stop = min(n_rows, start + rows_per_chunk)
+    tx, ty, chunk, j, first, stop = _block_place(x.shape[0], rows_per_chunk)
+    n_cols = x.shape[1]
     a, b = 0.0, 0.0
     if j < n_cols:
         c = center[j // s]
-        for r in range(start + ty, stop, ROW_LANES):
+        for r in range(first, stop, ROW_LANES):
             g = float64(dy[r, j])
             a += g
             b += g * (float64(x[r, j]) - c)
