@@ -13,6 +13,7 @@ import types
 
 import numpy as np
 from minigrad_backends.cupy_backend import CupyBackend
+from minigrad_backends.numpy_backend import NumpyBackend
 
 NAME = "cupy-standin"
 
@@ -32,8 +33,18 @@ class CupyStandIn(CupyBackend):
 
     name = NAME
 
+    # NumPy's generator: its state is NumPy's (CuPy's raises).
+    get_rng_state = NumpyBackend.get_rng_state
+    set_rng_state = NumpyBackend.set_rng_state
+
     def __init__(self) -> None:
         super().__init__(xp=np, xpx=_cupyx_standin())
+
+    def describe(self) -> str:
+        return "NumPy stand-in for CuPy (tests only)"
+
+    def to_numpy(self, array) -> np.ndarray:
+        return np.array(array, copy=True)  # a copy, as from a device
 
     @classmethod
     def check_available(cls) -> None:

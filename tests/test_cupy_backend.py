@@ -166,3 +166,10 @@ def test_plain_sgd_without_momentum(device):
     w.grad = mg.tensor([0.5, -1.0, 2.0], backend=device)
     mg.optim.SGD([w], lr=0.1).step()
     np.testing.assert_allclose(w.numpy(), [0.95, 2.1, 2.8], rtol=1e-6)
+
+
+def test_rng_state_is_refused_on_cupy(device):
+    be = backends.load(device)
+    for method, args in ((CupyBackend.get_rng_state, ()), (CupyBackend.set_rng_state, ({},))):
+        with pytest.raises(NotImplementedError, match="reseed with minigrad.manual_seed"):
+            method(be, *args)

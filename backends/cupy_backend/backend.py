@@ -12,6 +12,10 @@ INSTALL_HINT = ("install CuPy for your CUDA version with minigrad's extra: pip i
                 "(CUDA 13) or 'minigrad[cuda12]' (CUDA 12); it brings numba-cuda for the fused kernels")
 
 
+_NO_RNG_STATE = ("CuPy's generator does not expose its state; reseed with minigrad.manual_seed to reproduce a "
+                 "run on the cupy backend")
+
+
 def _array_modules():
     """(cupy, cupyx), imported on first use so that ``import minigrad`` never imports CuPy."""
     import cupy
@@ -71,8 +75,6 @@ class CupyBackend(NumpyBackend):
 
     def describe(self) -> str:
         xp = self.xp
-        if xp is np:
-            return "NumPy stand-in for CuPy (tests only)"
         device = xp.cuda.Device()
         props = xp.cuda.runtime.getDeviceProperties(device.id)
         return f"CuPy {xp.__version__} on GPU {device.id} ({props['name'].decode()})"
@@ -82,7 +84,7 @@ class CupyBackend(NumpyBackend):
         return self.xp.array(array, copy=True)
 
     def to_numpy(self, array) -> np.ndarray:
-        return array.get() if hasattr(array, "get") else np.array(array, copy=True)
+        return array.get()
 
     # -- what CuPy spells differently ---------------------------------------------------------------------
     def erf(self, x):
@@ -99,16 +101,10 @@ class CupyBackend(NumpyBackend):
         return contextlib.nullcontext()  # CuPy never warns about floating-point results
 
     def get_rng_state(self) -> dict:
-        if self.xp is np:
-            return super().get_rng_state()
-        raise NotImplementedError("get_rng_state: CuPy's generator does not expose its state; reseed with "
-                                  "minigrad.manual_seed to reproduce a run on the cupy backend")
+        raise NotImplementedError(f"get_rng_state: {_NO_RNG_STATE}")
 
     def set_rng_state(self, state: dict) -> None:
-        if self.xp is np:
-            return super().set_rng_state(state)
-        raise NotImplementedError("set_rng_state: CuPy's generator does not expose its state; reseed with "
-                                  "minigrad.manual_seed to reproduce a run on the cupy backend")
+        raise NotImplementedError(f"set_rng_state: {_NO_RNG_STATE}")
 
     # -- fused kernels -------------------------------------------------------------------------------------
     def sigmoid_backward(self, grad, out):
