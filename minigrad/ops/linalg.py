@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..function import Function
 from ..tensor import Tensor
-from ._common import as_operand, binary_operands, constant, keepdims_shape, normalize_axis
+from ._common import as_operand, binary_operands, keepdims_shape, normalize_axis
 from ._registry import public
 from .arithmetic import where
 from .reduction import amax, amin, sum
@@ -111,7 +111,7 @@ class EuclideanNorm(Function):
         if not ctx.keepdims:
             shape = keepdims_shape(x.shape, ctx.axes)
             g, out = g.reshape(shape), out.reshape(shape)
-        zero = constant(ctx, ctx.backend.equal(out.data, 0))
+        zero = out == 0
         return where(zero, 0.0, g / where(zero, 1.0, out)) * x, None, None
 
 

@@ -123,13 +123,12 @@ class Extremum(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        be = ctx.backend
-        out = ctx._out_data if ctx.keepdims else be.reshape(ctx._out_data, keepdims_shape(ctx.in_shape, ctx.axes))
+        out = ctx.output if ctx.keepdims else ctx.output.reshape(keepdims_shape(ctx.in_shape, ctx.axes))
         # The extrema, NaN included where the result is NaN (PyTorch's rule: the NaNs share the gradient).
-        is_nan = be.logical_and(be.not_equal(x.data, x.data), be.not_equal(out, out))
-        mask = be.astype(be.logical_or(be.equal(x.data, out), is_nan), x.dtype)
-        weights = be.divide(mask, be.sum(mask, ctx.axes, True))
-        return _expand_back(g, ctx) * constant(ctx, weights), None, None
+        # Comparisons have no gradient, so the weights are constants of any later differentiation.
+        mask = ((x == out) | (x.isnan() & out.isnan())).to(x.dtype)
+        weights = mask / mask.sum(ctx.axes, keepdim=True)
+        return _expand_back(g, ctx) * weights, None, None
 
 
 class Max(Extremum):
@@ -159,11 +158,11 @@ class Prod(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        be, axis = ctx.backend, ctx.axis
+        axis = ctx.axis
         out = ctx.output
         if not ctx.keepdims:
             g, out = g.unsqueeze(axis), out.unsqueeze(axis)
-        if not bool(be.to_numpy(be.any(be.equal(x.data, 0), None, False))):
+        if not (x == 0).any().item():
             return g * out / x, None, None
         return g * _product_of_others(x, axis), None, None
 
