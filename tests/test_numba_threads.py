@@ -65,7 +65,9 @@ def _omppool_bindings(trace_dir) -> set[str]:
     return bound
 
 
-def test_numba_binds_its_own_libgomp_when_another_copy_is_loaded_globally(tmp_path):
+@pytest.mark.parametrize(("user_env", "chosen"), [({}, "minigrad's default"),
+                                                  ({"NUMBA_THREADING_LAYER": "omp"}, "user's choice")])
+def test_numba_binds_its_own_libgomp_when_another_copy_is_loaded_globally(tmp_path, user_env, chosen):
     """A second copy of libgomp loaded with RTLD_GLOBAL, as PyTorch's wheel loads its bundled one: Numba's
     layer still loads and calls its own libgomp, started passive, so the omp layer is kept."""
     copy = tmp_path / "lib" / "libgomp.so.1"
@@ -74,11 +76,11 @@ def test_numba_binds_its_own_libgomp_when_another_copy_is_loaded_globally(tmp_pa
     trace = tmp_path / "trace"
     trace.mkdir()
     script = f"import ctypes; ctypes.CDLL({str(copy)!r}, mode=ctypes.RTLD_GLOBAL)\n" + KERNEL + REPORT
-    env = dict(CLEAN_ENV, LD_DEBUG="bindings", LD_DEBUG_OUTPUT=str(trace / "ld"))
+    env = dict(CLEAN_ENV, LD_DEBUG="bindings", LD_DEBUG_OUTPUT=str(trace / "ld"), **user_env)
     policy, wait, runtimes = _run(script, env)
     assert wait == "None"  # set only while Numba's layer loaded
     assert str(copy) in runtimes and len(runtimes) == 2, runtimes
-    assert policy == "omp, OMP_WAIT_POLICY=PASSIVE (minigrad's default)"
+    assert policy == f"omp, OMP_WAIT_POLICY=PASSIVE ({chosen})"
     bound = _omppool_bindings(trace)
     assert bound and str(copy) not in bound, bound
 

@@ -92,7 +92,7 @@ def _configure() -> str:
         return f"{numba.threading_layer()} (started before minigrad's Numba backend)"
     user_layer = any(os.environ.get(k) for k in _USER_LAYER)
     user_wait = any(os.environ.get(k) for k in _USER_WAIT)
-    may_use_omp = not user_layer or os.environ.get("NUMBA_THREADING_LAYER") == "omp"
+    may_use_omp = os.environ.get("NUMBA_THREADING_LAYER", "default").lower() not in ("tbb", "workqueue", "safe")
     if not user_wait:  # read by libgomp when it loads, so set only while Numba's layer loads
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     try:
