@@ -112,7 +112,7 @@ def main() -> None:
 def report(results: dict[str, list[dict]]) -> None:
     lines = list(dict.fromkeys(k for runs in results.values() for r in runs for k in r["times"]))
     print("\nmedian over runs (ms, or the ratio), spread = max/min over runs, x = median / median in the baseline")
-    print(f"{'line':40s}" + "".join(f"{m:>28s}" for m in results))
+    print(f"{'line':40s}" + "".join(f" {m[:27]:>27s}" for m in results))
     for line in lines:
         base_mode = "torch alone" if line.startswith("torch ") and "fused" not in line else "alone"
         base = results.get(base_mode)
