@@ -65,17 +65,21 @@ def _omppool_bindings(trace_dir) -> set[str]:
     return bound
 
 
-@pytest.mark.parametrize(("user_env", "chosen"), [({}, "minigrad's default"),
-                                                  ({"NUMBA_THREADING_LAYER": "omp"}, "user's choice")])
-def test_numba_binds_its_own_libgomp_when_another_copy_is_loaded_globally(tmp_path, user_env, chosen):
-    """A second copy of libgomp loaded with RTLD_GLOBAL, as PyTorch's wheel loads its bundled one: Numba's
-    layer still loads and calls its own libgomp, started passive, so the omp layer is kept."""
+@pytest.mark.parametrize(("mode", "user_env", "chosen"), [
+    ("RTLD_GLOBAL", {}, "minigrad's default"),
+    ("RTLD_GLOBAL", {"NUMBA_THREADING_LAYER": "omp"}, "user's choice"),
+    ("RTLD_LOCAL", {}, "minigrad's default"),
+])
+def test_numba_binds_its_own_libgomp_when_another_copy_was_loaded(tmp_path, mode, user_env, chosen):
+    """A second copy of libgomp loaded first, globally as PyTorch's wheel loads its bundled one, or locally as
+    scikit-learn's: Numba's layer still loads and calls its own libgomp, started passive, so the omp layer
+    is kept."""
     copy = tmp_path / "lib" / "libgomp.so.1"
     copy.parent.mkdir()
     shutil.copy(_system_libgomp(), copy)
     trace = tmp_path / "trace"
     trace.mkdir()
-    script = f"import ctypes; ctypes.CDLL({str(copy)!r}, mode=ctypes.RTLD_GLOBAL)\n" + KERNEL + REPORT
+    script = f"import ctypes; ctypes.CDLL({str(copy)!r}, mode=ctypes.{mode})\n" + KERNEL + REPORT
     env = dict(CLEAN_ENV, LD_DEBUG="bindings", LD_DEBUG_OUTPUT=str(trace / "ld"), **user_env)
     policy, wait, runtimes = _run(script, env)
     assert wait == "None"  # set only while Numba's layer loaded
