@@ -8,7 +8,7 @@ timed one after the other: the copy, the streaming floor and the Numba candidate
 kernels only); the NumPy candidates; PyTorch. Kept apart, no group's spinning threads (OpenBLAS's,
 PyTorch's OpenMP pool) slow another group's candidates. Run:
 
-    python benchmarks/bench_batchnorm.py [--repeat 9] [--malloc retain|system] [--shapes 4096x1024,...]
+    python benchmarks/bench_batchnorm.py [--repeat 9] [--malloc retain|system] [--shapes 4096x1024,...] [--torch-first]
     python benchmarks/bench_batchnorm.py --paths --shapes 256x100x2,16x256x4x4   # the Numba designs
 
 Targets (issue 4): fused >= 2x faster than composite at (4096, 1024) and (32, 64, 32, 32) on NumPy and
@@ -259,6 +259,9 @@ def main() -> None:
     parser.add_argument("--paths", action="store_true",
                         help="only compare the Numba kernels' parallel designs at the shapes (e.g. with "
                              "--shapes 256x100x2,16x256x4x4)")
+    parser.add_argument("--torch-first", action="store_true",
+                        help="import PyTorch before the Numba backend starts, as a user's script may "
+                             "(benchmarks/bench_beside_torch.py compares the two orders)")
     parser.add_argument("--malloc", choices=("retain", "system"), default="retain",
                         help="retain: keep freed memory in the process (glibc mallopt), so that no candidate "
                              "page-faults its outputs back in (default); system: glibc's own heuristics")
@@ -276,6 +279,8 @@ def main() -> None:
         return
     rng = np.random.default_rng(0)
     numpy_be = minigrad.backends.load("numpy")
+    if args.torch_first:
+        import torch  # noqa: F401 - its OpenMP runtime loads before Numba's
     numba_be, numba_label = numba_backend()
     try:
         import torch

@@ -1,6 +1,6 @@
 """Numba backend against the NumPy backend: every figure issue 3 asks for, as ratios measured in one run.
 
-    python benchmarks/bench_numba.py [--quick] [--no-cold]
+    python benchmarks/bench_numba.py [--quick] [--no-cold] [--torch-first]
 
 1. Each JIT kernel, forward + backward, at 4096x1024 and 60x100 float32. The NumPy side does what the
    NumPy backend does for the same op today (its fused ``*_backward`` methods where they exist, otherwise
@@ -223,12 +223,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--no-cold", action="store_true", help="skip the cold-cache compile measurement")
+    parser.add_argument("--torch-first", action="store_true",
+                        help="import PyTorch before the Numba backend starts, as a user's script may "
+                             "(benchmarks/bench_beside_torch.py compares the two orders)")
     parser.add_argument("--sweep", action="store_true",
                         help="only the break-even sweep behind NumbaBackend.numpy_below")
     args = parser.parse_args()
     repeat = 3 if args.quick else 7
     load_before = os.getloadavg()
 
+    if args.torch_first:
+        import torch  # noqa: F401 - its OpenMP runtime loads before Numba's
     nb, ref = mg.backends.load("numba"), mg.backends.load("numpy")
     start = time.perf_counter()
     nb.warmup(parallel=True)
