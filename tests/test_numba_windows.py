@@ -109,6 +109,37 @@ def test_fold_windows_other_cases_use_numpy(be, cols, spatial, window):
     np.testing.assert_array_equal(got, expected)
 
 
+PADDED_CASES = [  # lead, kernel, stride, padding, dilation, (H, W)
+    ((2, 3), (3, 3), (1, 1), (1, 1), (1, 1), (7, 6)),
+    ((1, 2), (3, 2), (2, 1), (2, 1), (1, 2), (5, 8)),
+    ((3,), (2, 2), (2, 2), (1, 0), (1, 1), (6, 5)),
+    ((2, 1), (5, 3), (1, 2), (2, 2), (1, 1), (3, 4)),  # windows wider than the input: some rows all padding
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("lead,kernel,stride,padding,dilation,hw", PADDED_CASES)
+def test_unfold_and_fold_windows_with_padding_match_numpy_bitwise(be, dtype, lead, kernel, stride, padding,
+                                                                 dilation, hw):
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal(tuple(lead) + hw).astype(dtype)
+    cols = be.unfold_windows(x, kernel, stride, padding, dilation)
+    expected = REF.unfold_windows(x, kernel, stride, padding, dilation)
+    assert cols.flags.c_contiguous and cols.shape == expected.shape and cols.tobytes() == expected.tobytes()
+    g = rng.standard_normal(cols.shape).astype(dtype)
+    folded = be.fold_windows(g, hw, stride, dilation, padding)
+    assert folded.tobytes() == REF.fold_windows(g, hw, stride, dilation, padding).tobytes()
+    # fold is unfold's adjoint: <unfold(x), g> == <x, fold(g)>
+    np.testing.assert_allclose(np.vdot(cols, g), np.vdot(x, folded), rtol=1e-4 if dtype == np.float32 else 1e-12)
+
+
+def test_unfold_windows_pads_with_zeros():
+    x = np.arange(1.0, 5.0).reshape(1, 2, 2)
+    cols = REF.unfold_windows(x, (2, 2), (1, 1), (1, 1), (1, 1))  # (1, 2, 2, 3, 3): 9 windows of a 4x4 plane
+    np.testing.assert_array_equal(cols[0, 0, 0], [[0, 0, 0], [0, 1, 2], [0, 3, 4]])  # each window's top left
+    np.testing.assert_array_equal(cols[0, 1, 1], [[1, 2, 0], [3, 4, 0], [0, 0, 0]])  # and bottom right
+
+
 POOL_CASES = [  # kernel, stride, padding, dilation, (H, W)
     ((2, 2), (2, 2), (0, 0), (1, 1), (8, 10)),
     ((2, 2), (2, 2), (0, 0), (1, 1), (9, 7)),  # floor mode: the last row and column are in no window

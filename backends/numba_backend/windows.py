@@ -1,5 +1,6 @@
-"""Sliding-window kernels on planes (P, H, W), P = batch * channels: ``fold_windows_2d`` (col2im, the adjoint
-of ``sliding_windows``) and max pooling's forward and backward.
+"""Sliding-window kernels on planes (P, H, W), P = batch * channels: ``unfold_windows_2d`` (im2col),
+``fold_windows_2d`` (col2im, its adjoint) and max pooling's forward and backward. Padding is never copied:
+the kernels test bounds instead.
 
 The parallel split is over planes: each ``prange`` iteration owns one output plane and no other iteration
 reads or writes it. Within a plane the additions run in the NumPy reference's order (in window-slot order,
@@ -17,17 +18,36 @@ from .elementwise import kernel
 
 
 @kernel
-def fold_windows_2d(cols, out, sh, sw, dh, dw):
-    """Sum the windows ``cols`` (P, kh, kw, oh, ow) into the zeroed ``out`` (P, H, W), one plane per task."""
+def unfold_windows_2d(x, cols, sh, sw, ph, pw, dh, dw):
+    """Every window of ``x`` (P, H, W), zero-padded by ``ph``/``pw``, into ``cols`` (P, kh, kw, oh, ow)."""
+    h, w = x.shape[1], x.shape[2]
+    kh, kw, oh, ow = cols.shape[1], cols.shape[2], cols.shape[3], cols.shape[4]
+    for p in prange(x.shape[0]):
+        for i in range(kh):
+            for j in range(kw):
+                for y in range(oh):
+                    r = y * sh - ph + i * dh
+                    for xo in range(ow):
+                        c = xo * sw - pw + j * dw
+                        cols[p, i, j, y, xo] = x[p, r, c] if 0 <= r < h and 0 <= c < w else 0
+
+
+@kernel
+def fold_windows_2d(cols, out, sh, sw, ph, pw, dh, dw):
+    """Sum the windows ``cols`` (P, kh, kw, oh, ow) into the zeroed ``out`` (P, H, W) padded by ``ph``/``pw``
+    (what falls into the padding is dropped), one plane per task."""
+    h, w = out.shape[1], out.shape[2]
     kh, kw, oh, ow = cols.shape[1], cols.shape[2], cols.shape[3], cols.shape[4]
     for p in prange(out.shape[0]):
         for i in range(kh):
             for j in range(kw):
                 for y in range(oh):
-                    r = i * dh + y * sh
-                    c0 = j * dw
-                    for x in range(ow):
-                        out[p, r, c0 + x * sw] += cols[p, i, j, y, x]
+                    r = y * sh - ph + i * dh
+                    if 0 <= r < h:
+                        for xo in range(ow):
+                            c = xo * sw - pw + j * dw
+                            if 0 <= c < w:
+                                out[p, r, c] += cols[p, i, j, y, xo]
 
 
 @kernel
@@ -56,13 +76,17 @@ def max_pool2d_forward(x, out, slot, kh, kw, sh, sw, ph, pw, dh, dw):
 
 
 @kernel
-def max_pool2d_backward(grad, slot, out, kw, sh, sw, ph, pw, dh, dw):
+def max_pool2d_backward(grad, slot, out, kh, kw, sh, sw, ph, pw, dh, dw):
     """Zero ``out`` (P, H, W) and add each ``grad`` (P, oh, ow) at its window's argmax ``slot``.
 
     Windows run in reverse raster order: a window further down (or right, in the same row) holds a shared
     input element at a smaller slot, so the element receives its gradients in ascending slot order, as in
     the NumPy reference's loop over slots."""
     h, w, oh, ow = out.shape[1], out.shape[2], grad.shape[1], grad.shape[2]
+    down = np.empty(kh * kw, np.int64)  # each slot's offset from the window's corner: a table, since a
+    right = np.empty(kh * kw, np.int64)  # division per element (slot // kw) cost more than the whole scatter
+    for k in range(kh * kw):
+        down[k], right[k] = (k // kw) * dh - ph, (k % kw) * dw - pw
     for p in prange(out.shape[0]):
         for r in range(h):
             for c in range(w):
@@ -70,8 +94,7 @@ def max_pool2d_backward(grad, slot, out, kw, sh, sw, ph, pw, dh, dw):
         for y in range(oh - 1, -1, -1):
             for xo in range(ow - 1, -1, -1):
                 k = slot[p, y, xo]
-                i = k // kw
-                r = y * sh - ph + i * dh
-                c = xo * sw - pw + (k - i * kw) * dw
+                r = y * sh + down[k]
+                c = xo * sw + right[k]
                 if 0 <= r < h and 0 <= c < w:  # a maximum in the padding (an all -inf window) goes nowhere
                     out[p, r, c] += grad[p, y, xo]

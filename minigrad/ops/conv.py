@@ -1,7 +1,7 @@
 """Sliding-window ops for convolution and pooling: ``Unfold`` (im2col), its adjoint ``Fold``, ``MaxPool2d``.
 
 ``Unfold`` and ``Fold`` are linear and each other's adjoint, so each one's backward is the other: gradients
-of any order follow. They use two backend methods, ``sliding_windows`` (a strided view) and
+of any order follow. They use two backend methods, ``unfold_windows`` (im2col, zero padding included) and
 ``fold_windows`` (its adjoint), and work on the trailing two axes of an (N, C, H, W) tensor with PyTorch's
 ``F.unfold``/``F.fold`` layout: columns of shape (N, C * kh * kw, oh * ow).
 
@@ -23,10 +23,6 @@ def out_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def _widths(padding: tuple) -> tuple:
-    return ((0, 0), (0, 0)) + tuple((p, p) for p in padding)
-
-
 class Unfold(Function):
     """Every window of a (N, C, H, W) input, as columns (N, C * kh * kw, oh * ow); a copy."""
 
@@ -34,11 +30,9 @@ class Unfold(Function):
     def forward(ctx, x, kernel, dilation, padding, stride):
         ctx.in_hw, ctx.params = x.shape[2:], (kernel, dilation, padding, stride)
         be = ctx.backend
-        data = be.pad(x.data, _widths(padding), 0) if any(padding) else x.data
-        view = be.sliding_windows(data, kernel, stride, dilation)  # (N, C, kh, kw, oh, ow)
-        n, c, kh, kw, oh, ow = view.shape
-        # copy() makes the windows contiguous, so the reshape is free and never aliases x.
-        return be.reshape(be.copy(view), (n, c * kh * kw, oh * ow))
+        cols = be.unfold_windows(x.data, kernel, stride, padding, dilation)  # (N, C, kh, kw, oh, ow)
+        n, c, kh, kw, oh, ow = cols.shape
+        return be.reshape(cols, (n, c * kh * kw, oh * ow))
 
     @staticmethod
     def backward(ctx, g):
@@ -52,17 +46,11 @@ class Fold(Function):
     def forward(ctx, cols, output_size, kernel, dilation, padding, stride):
         ctx.params = (kernel, dilation, padding, stride)
         be = ctx.backend
-        h, w = output_size
-        padded = (h + 2 * padding[0], w + 2 * padding[1])
-        oh, ow = (out_size(n, k, s, 0, d) for n, k, s, d in zip(padded, kernel, stride, dilation))
+        oh, ow = (out_size(n, k, s, p, d) for n, k, s, p, d in zip(output_size, kernel, stride, padding, dilation))
         n, ckk, length = cols.shape
         c = ckk // (kernel[0] * kernel[1])
         windows = be.reshape(cols.data, (n, c, kernel[0], kernel[1], oh, ow))
-        out = be.fold_windows(windows, padded, stride, dilation)
-        if any(padding):
-            out = be.getitem(out, (Ellipsis, slice(padding[0], padding[0] + h),
-                                   slice(padding[1], padding[1] + w)))
-        return out
+        return be.fold_windows(windows, tuple(output_size), stride, dilation, padding)
 
     @staticmethod
     def backward(ctx, g):
