@@ -13,9 +13,11 @@ op's own backward reads the argmax element of each window, so double backward wo
 from __future__ import annotations
 
 from ..function import Function
+from ..grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._common import constant
 from .arithmetic import where
+from .linalg import MatMul
 
 
 def out_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
@@ -55,6 +57,53 @@ class Fold(Function):
     @staticmethod
     def backward(ctx, g):
         return Unfold.apply(g, *ctx.params), None, None, None, None, None
+
+
+class Conv2d(Function):
+    """2-D cross-correlation of (N, C, H, W) with weight (O, C // groups, kh, kw), plus an optional bias (O,):
+    ``unfold_windows`` and one batched GEMM, (groups, O // groups, C // groups * kh * kw) @ (N, groups, ., L),
+    whose (N, O, L) result is already in NCHW order; the bias is added in place.
+
+    The backward is written in differentiable ops (``MatMul``, ``Fold``, ``Unfold``), so gradients of any
+    order follow. First-order backward reuses the forward's columns for the weight's gradient; a recorded
+    backward (``create_graph``) unfolds ``x`` again so that this gradient stays a function of ``x``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, padding, dilation, groups):
+        be = ctx.backend
+        o, cg, kh, kw = weight.shape
+        cols = be.unfold_windows(x.data, (kh, kw), stride, padding, dilation)  # (N, C, kh, kw, oh, ow)
+        n, _, _, _, oh, ow = cols.shape
+        cols = be.reshape(cols, (n, groups, cg * kh * kw, oh * ow))
+        out = be.matmul(be.reshape(weight.data, (groups, o // groups, cg * kh * kw)), cols)  # (N, G, O/G, L)
+        if bias is not None:
+            b = be.reshape(bias.data, (groups, o // groups, 1))
+            out = be.add(out, b, out=out) if b.dtype == out.dtype else be.add(out, b)
+        if ctx.recording:
+            ctx.save_for_backward(x, weight, constant(ctx, cols))
+        ctx.params = ((kh, kw), dilation, padding, stride)
+        return be.reshape(out, (n, o, oh, ow))
+
+    @staticmethod
+    def backward(ctx, g):
+        x, weight, cols = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        o, cg, kh, kw = weight.shape
+        n, groups, k, length = cols.shape
+        g = g.reshape(n, groups, o // groups, length)
+        w = weight.reshape(groups, o // groups, k)
+        gx = gw = gb = None
+        if need_x:  # the columns' gradient W^T g, folded back onto the image
+            gcols = MatMul.apply(w, g, True, False).reshape(n, groups * k, length)
+            gx = Fold.apply(gcols, x.shape[2:], *ctx.params)
+        if need_w:  # sum over the batch of g cols^T
+            if is_grad_enabled() and x.requires_grad:
+                cols = Unfold.apply(x, *ctx.params).reshape(n, groups, k, length)
+            gw = MatMul.apply(g, cols, False, True).sum(0).reshape(weight.shape)
+        if need_b:
+            gb = g.sum((0, 3)).reshape(o)
+        return gx, gw, gb, None, None, None, None
 
 
 class MaxPool2d(Function):
@@ -103,6 +152,11 @@ def unfold(x: Tensor, kernel: tuple, dilation: tuple, padding: tuple, stride: tu
 def fold(cols: Tensor, output_size: tuple, kernel: tuple, dilation: tuple, padding: tuple,
          stride: tuple) -> Tensor:
     return Fold.apply(cols, output_size, kernel, dilation, padding, stride)
+
+
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple, padding: tuple, dilation: tuple,
+           groups: int) -> Tensor:
+    return Conv2d.apply(x, weight, bias, stride, padding, dilation, groups)
 
 
 def max_pool2d(x: Tensor, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple) -> Tensor:
