@@ -97,10 +97,12 @@ class Conv2d(Function):
         if need_x:  # the columns' gradient W^T g, folded back onto the image
             gcols = MatMul.apply(w, g, True, False).reshape(n, groups * k, length)
             gx = Fold.apply(gcols, x.shape[2:], *ctx.params)
-        if need_w:  # sum over the batch of g cols^T
+        if need_w:  # the batch's sum of g cols^T, computed transposed as cols (g^T) with g^T copied: two plain
+            # operands. With a transposed one, OpenBLAS took 1.6x as long on one thread and 8x on two.
             if is_grad_enabled() and x.requires_grad:
                 cols = Unfold.apply(x, *ctx.params).reshape(n, groups, k, length)
-            gw = MatMul.apply(g, cols, False, True).sum(0).reshape(weight.shape)
+            gw_t = MatMul.apply(cols, g.transpose(-1, -2).contiguous(), False, False).sum(0)  # (G, k, O/G)
+            gw = gw_t.transpose(-1, -2).reshape(weight.shape)
         if need_b:
             gb = g.sum((0, 3)).reshape(o)
         return gx, gw, gb, None, None, None, None
