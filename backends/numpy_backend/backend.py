@@ -508,15 +508,25 @@ class NumpyBackend(BatchNormKernels):
         xp = self.xp
         (h, w), (kh, kw), (sh, sw), (ph, pw), (dh, dw) = spatial, kernel, stride, padding, dilation
         oh, ow = grad.shape[2:]
-        out = xp.zeros(grad.shape[:2] + (h + 2 * ph, w + 2 * pw), grad.dtype)
+        # Where windows tile the input (stride = kernel, no dilation) every element gets one slot's value,
+        # written straight into the output; otherwise every slot's values are added into zeros.
+        tiled = (sh, sw) == (kh, kw) and (dh, dw) == (1, 1)
+        out = (xp.empty if tiled else xp.zeros)(grad.shape[:2] + (h + 2 * ph, w + 2 * pw), grad.dtype)
+        if tiled:  # rows and columns past the last window get nothing
+            out[:, :, oh * kh:] = 0
+            out[:, :, :, ow * kw:] = 0
         # grad where the slot matches, else +0.0: an AND with all-ones or all-zeros bits, exact for every value.
-        bits = grad.view(_SAME_SIZE_INT[grad.dtype.itemsize])
+        ints = _SAME_SIZE_INT[grad.dtype.itemsize]
+        bits = grad.view(ints)
         for k in range(kh * kw):
             i, j = divmod(k, kw)
             target = (Ellipsis, slice(i * dh, i * dh + sh * (oh - 1) + 1, sh),
                       slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
-            keep = xp.negative(xp.equal(slot, k).astype(bits.dtype))
-            out[target] += xp.bitwise_and(bits, keep).view(grad.dtype)
+            keep = xp.subtract(0, xp.equal(slot, k), dtype=ints)  # 0 or -1 (all bits set)
+            if tiled:
+                xp.bitwise_and(bits, keep, out=out[target].view(ints))
+            else:
+                out[target] += xp.bitwise_and(bits, keep).view(grad.dtype)
         return out[:, :, ph:ph + h, pw:pw + w] if ph or pw else out
 
     # -- softmax cross-entropy -----------------------------------------------------------------------
