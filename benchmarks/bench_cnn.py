@@ -12,7 +12,9 @@ SGD update, on the same batch every time (data loading is not part of it).
 
 Candidates are timed round-robin and each keeps its fastest sample (``benchmarks/_timing.py``), so load from
 other processes hits all of them alike; PyTorch is timed in a round-robin of its own (``compare_groups``).
-Run: ``python benchmarks/bench_cnn.py [--batch-size 32] [--threads N] [--mnist DIR]``. Multi-threaded BLAS
+``--breakdown`` prints instead where one step's time goes: the time inside each op's forward and backward
+(exclusive of the ops it calls), per op and input shape, for each backend.
+Run: ``python benchmarks/bench_cnn.py [--batch-size 32] [--threads N] [--mnist DIR] [--breakdown]``. Multi-threaded BLAS
 and PyTorch suffer badly when other processes load the machine: compare figures from a quiet machine, or
 with ``--threads 1`` for both sides.
 """
@@ -20,8 +22,10 @@ with ``--threads 1`` for both sides.
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -91,6 +95,60 @@ def torch_step(state: dict, x: np.ndarray, y: np.ndarray):
     return step
 
 
+def breakdown(step, steps: int = 30, rounds: int = 5, top: int = 16) -> None:
+    """Print the time spent inside each op's forward and backward during a step (the fastest of ``rounds``
+    rounds of ``steps`` steps), exclusive of the ops it calls; the rest is the engine, the optimizer, Python."""
+    from minigrad.function import Function
+
+    spent: dict = collections.defaultdict(float)
+    stack: list[float] = []
+
+    def timed(cls, name):
+        method = cls.__dict__[name].__func__
+
+        def run(*args, **kwargs):
+            shape = next((tuple(a.shape) for a in args[1:] if hasattr(a, "shape")), ())
+            start = time.perf_counter()
+            stack.append(0.0)
+            try:
+                return method(*args, **kwargs)
+            finally:
+                elapsed, inner = time.perf_counter() - start, stack.pop()
+                spent[f"{cls.__name__}.{name} {shape}"] += elapsed - inner
+                if stack:
+                    stack[-1] += elapsed
+        return staticmethod(run)
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    for _ in range(3):
+        step()
+    originals = {(cls, name): cls.__dict__[name] for cls in set(subclasses(Function))
+                 for name in ("forward", "backward") if isinstance(cls.__dict__.get(name), staticmethod)}
+    for (cls, name) in originals:
+        setattr(cls, name, timed(cls, name))
+    try:
+        best = None
+        for _ in range(rounds):
+            spent.clear()
+            start = time.perf_counter()
+            for _ in range(steps):
+                step()
+            total = (time.perf_counter() - start) / steps
+            if best is None or total < best[0]:
+                best = (total, {k: v / steps for k, v in spent.items()})
+    finally:
+        for (cls, name), method in originals.items():
+            setattr(cls, name, method)
+    total, per_op = best
+    print(f"  step {total * 1e3:.2f} ms, in ops {sum(per_op.values()) * 1e3:.2f} ms:")
+    for key, seconds in sorted(per_op.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"  {seconds * 1e3:8.3f} ms  {key}")
+
+
 def batch(size: int, mnist: str | None) -> tuple[np.ndarray, np.ndarray, str]:
     if mnist:
         from minigrad.data import datasets
@@ -109,6 +167,7 @@ def main() -> None:
     p.add_argument("--mnist", metavar="DIR", default=None, help="use MNIST test images from DIR (default: random)")
     p.add_argument("--composite", action="store_true", help="also time composite (unfused) BatchNorm")
     p.add_argument("--repeat", type=int, default=7)
+    p.add_argument("--breakdown", action="store_true", help="print each op's share of a step instead")
     p.add_argument("--threads", type=int, default=None,
                    help="cap BLAS (via threadpoolctl) and PyTorch intra-op threads; default: library defaults")
     args = p.parse_args()
@@ -129,6 +188,11 @@ def main() -> None:
             candidates["minigrad numba, composite BN"] = minigrad_step(state, x, y, "numba", False)
     else:
         print(f"(numba skipped: {status.get('numba')})")
+    if args.breakdown:
+        for label, fn in candidates.items():
+            print(label)
+            breakdown(fn)
+        return
     torch_candidate = torch_step(state, x, y)
     if torch_candidate is not None:
         import torch

@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 import minigrad
 from minigrad import ops
 from minigrad.nn import functional as F  # noqa: N812 - PyTorch's convention
+from minigrad.ops.conv import MaxPool2dBackward
 from minigrad.ops.elementwise import (
     EluBackward,
     GeluBackward,
@@ -1482,6 +1483,34 @@ def _composite_log_softmax(x, axis):
     return shifted - shifted.exp().sum(axis, keepdims=True).log()
 
 
+@st.composite
+def _max_pool2d_backward_case(draw, dtype, max_size):
+    """(g, x) and a pool geometry: x with distinct values (one maximum per window), g of the output's shape."""
+    geo = draw(_window_geometry(max_size, pool=True))
+    shape = (draw(st.integers(1, 2 if max_size >= 24 else 1)), draw(st.integers(1, 2))) + geo["size"]
+    x = draw(_arr(dtype, shape, distinct=True))
+    g = draw(_arr(dtype, shape[:2] + geo["out"], -2.0, 2.0))
+    kwargs = {name: geo[name] for name in ("kernel", "stride", "padding", "dilation")}
+    return Case((g, x), kwargs, requires_grad=(True, False), n=geo["kernel"][0] * geo["kernel"][1])
+
+
+def _max_pool2d_backward_fused(g, x, kernel, stride, padding, dilation):
+    _, slot = x._backend.max_pool2d_forward(x.data, kernel, stride, padding, dilation)
+    return MaxPool2dBackward.apply(g, minigrad.Tensor(slot, x._backend), x.shape[2:], kernel, stride, padding,
+                                   dilation)
+
+
+def _max_pool2d_backward_composite(g, x, kernel, stride, padding, dilation):
+    """g placed at each window's maximum (found by comparing the windows with their max) and folded back."""
+    (ph, pw), (n, c) = padding, x.shape[:2]
+    padded = ops.pad(x, (pw, pw, ph, ph), value=-math.inf)
+    windows = F.unfold(padded, kernel, dilation, 0, stride).reshape(n, c, kernel[0] * kernel[1], -1)
+    hit = ops.eq(windows, windows.amax(2, keepdims=True)).astype(g.dtype)
+    cols = (hit * g.reshape(n, c, 1, -1)).reshape(n, -1, windows.shape[3])
+    h, w = padded.shape[2:]
+    return F.fold(cols, (h, w), kernel, dilation, 0, stride)[:, :, ph:h - ph, pw:w - pw]
+
+
 FUSED_CHECKS: list[FusedCheck] = [
     FusedCheck("softmax vs exp/sum", ("softmax",), _softmax_case, ops.softmax,
                _composite_softmax),
@@ -1533,6 +1562,8 @@ FUSED_CHECKS: list[FusedCheck] = [
                _batch_norm_case, _batch_norm_train(True), _batch_norm_train(False), "variance"),
     FusedCheck("BatchNormEval vs composite batch_norm (eval)", ("F.batch_norm",),
                _batch_norm_eval_case, _batch_norm_eval(True), _batch_norm_eval(False), "variance"),
+    FusedCheck("MaxPool2dBackward vs fold of g at each window's maximum", ("F.max_pool2d",),
+               _max_pool2d_backward_case, _max_pool2d_backward_fused, _max_pool2d_backward_composite, "reduction"),
 ]
 
 

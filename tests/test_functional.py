@@ -347,6 +347,8 @@ def test_errors_are_clear():
         F.conv2d(x, mg.randn(4, 3, 7, 7))
     with pytest.raises(ValueError, match="groups"):
         F.conv2d(x, mg.randn(4, 1, 3, 3), groups=2)
+    with pytest.raises(mg.ShapeError, match=r"bias must have shape \(4,\)"):
+        F.conv2d(x, mg.randn(4, 3, 3, 3), mg.randn(4, 1))
     with pytest.raises(ValueError, match="half the kernel"):
         F.max_pool2d(x, 2, padding=2)
     with pytest.raises(IndexError, match="out of bounds"):

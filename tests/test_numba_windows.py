@@ -109,6 +109,89 @@ def test_fold_windows_other_cases_use_numpy(be, cols, spatial, window):
     np.testing.assert_array_equal(got, expected)
 
 
+PADDED_CASES = [  # lead, kernel, stride, padding, dilation, (H, W)
+    ((2, 3), (3, 3), (1, 1), (1, 1), (1, 1), (7, 6)),
+    ((1, 2), (3, 2), (2, 1), (2, 1), (1, 2), (5, 8)),
+    ((3,), (2, 2), (2, 2), (1, 0), (1, 1), (6, 5)),
+    ((2, 1), (5, 3), (1, 2), (2, 2), (1, 1), (3, 4)),  # windows wider than the input: some rows all padding
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("lead,kernel,stride,padding,dilation,hw", PADDED_CASES)
+def test_unfold_and_fold_windows_with_padding_match_numpy_bitwise(be, dtype, lead, kernel, stride, padding,
+                                                                 dilation, hw):
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal(tuple(lead) + hw).astype(dtype)
+    cols = be.unfold_windows(x, kernel, stride, padding, dilation)
+    expected = REF.unfold_windows(x, kernel, stride, padding, dilation)
+    assert cols.flags.c_contiguous and cols.shape == expected.shape and cols.tobytes() == expected.tobytes()
+    g = rng.standard_normal(cols.shape).astype(dtype)
+    folded = be.fold_windows(g, hw, stride, dilation, padding)
+    assert folded.tobytes() == REF.fold_windows(g, hw, stride, dilation, padding).tobytes()
+    # fold is unfold's adjoint: <unfold(x), g> == <x, fold(g)>
+    np.testing.assert_allclose(np.vdot(cols, g), np.vdot(x, folded), rtol=1e-4 if dtype == np.float32 else 1e-12)
+
+
+def test_unfold_windows_pads_with_zeros():
+    x = np.arange(1.0, 5.0).reshape(1, 2, 2)
+    cols = REF.unfold_windows(x, (2, 2), (1, 1), (1, 1), (1, 1))  # (1, 2, 2, 3, 3): 9 windows of a 4x4 plane
+    np.testing.assert_array_equal(cols[0, 0, 0], [[0, 0, 0], [0, 1, 2], [0, 3, 4]])  # each window's top left
+    np.testing.assert_array_equal(cols[0, 1, 1], [[1, 2, 0], [3, 4, 0], [0, 0, 0]])  # and bottom right
+
+
+POOL_CASES = [  # kernel, stride, padding, dilation, (H, W)
+    ((2, 2), (2, 2), (0, 0), (1, 1), (8, 10)),
+    ((2, 2), (2, 2), (0, 0), (1, 1), (9, 7)),  # floor mode: the last row and column are in no window
+    ((2, 2), (2, 2), (1, 1), (1, 1), (7, 8)),  # tiling windows over a padded input
+    ((3, 3), (2, 2), (1, 1), (1, 1), (9, 8)),
+    ((3, 3), (1, 1), (1, 1), (1, 1), (6, 6)),  # an element can be the maximum of up to 9 windows
+    ((3, 2), (1, 2), (1, 1), (2, 1), (7, 9)),
+    ((1, 1), (1, 1), (0, 0), (1, 1), (3, 4)),
+]
+
+
+def _pool_input(rng, shape, dtype):
+    """Many ties (values on a coarse grid), NaNs, infinities, and one all -inf plane (whose padded windows'
+    maximum is slot 0, in the padding when there is padding)."""
+    x = (np.round(rng.standard_normal(shape) * 2) / 2).astype(dtype)
+    x.flat[rng.choice(x.size, 6, replace=False)] = [np.nan, np.nan, np.inf, -np.inf, np.nan, np.inf]
+    x[0, 0] = -np.inf
+    return x
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kernel,stride,padding,dilation,hw", POOL_CASES)
+def test_max_pool2d_kernels_match_numpy(be, dtype, kernel, stride, padding, dilation, hw):
+    rng = np.random.default_rng(8)
+    x = _pool_input(rng, (2, 3) + hw, dtype)
+    out, slot = be.max_pool2d_forward(x, kernel, stride, padding, dilation)
+    ref_out, ref_slot = REF.max_pool2d_forward(x, kernel, stride, padding, dilation)
+    assert out.dtype == ref_out.dtype and slot.dtype == ref_slot.dtype == np.int32
+    np.testing.assert_array_equal(out, ref_out)  # NaN where NaN; equal values (a tie may differ in zero's sign)
+    np.testing.assert_array_equal(slot, ref_slot)
+    g = rng.standard_normal(out.shape).astype(dtype)
+    g.flat[:2] = [np.inf, np.nan]
+    got = be.max_pool2d_backward(g, slot, hw, kernel, stride, padding, dilation)
+    expected = REF.max_pool2d_backward(g, slot, hw, kernel, stride, padding, dilation)
+    assert got.dtype == expected.dtype and got.shape == expected.shape == x.shape
+    # The same additions in the same order (NumPy writes tiling windows' values without adding them to
+    # zero, which differs only for a -0.0 gradient: +0.0 here, -0.0 there).
+    assert got.tobytes() == expected.tobytes()
+
+
+def test_max_pool2d_backward_adds_overlapping_gradients_at_the_shared_maximum(be):
+    # 3x3 windows with stride 1 over a 4x4 plane whose maximum is at (1, 1): all four windows pick it.
+    x = np.zeros((1, 1, 4, 4))
+    x[0, 0, 1, 1] = 1.0
+    out, slot = be.max_pool2d_forward(x, (3, 3), (1, 1), (0, 0), (1, 1))
+    g = np.array([[[[1.0, 2.0], [4.0, 8.0]]]])
+    got = be.max_pool2d_backward(g, slot, (4, 4), (3, 3), (1, 1), (0, 0), (1, 1))
+    expected = np.zeros((1, 1, 4, 4))
+    expected[0, 0, 1, 1] = 15.0
+    np.testing.assert_array_equal(got, expected)
+
+
 # -- through minigrad: conv2d, fold, max_pool2d on numba against numpy, forward and backward ------------------
 def _conv(x, w, b, stride, padding, dilation):
     return fn.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation)

@@ -257,8 +257,23 @@ class NumbaBackend(NumpyBackend):
         """See ``NumpyBackend.batch_norm_affine``: one parallel pass."""
         return self._bn.batch_norm_affine(x, center, scale, shift, self.parallel_threshold)
 
-    # -- sliding windows (kernel in windows.py) ----------------------------------------------------
-    def fold_windows(self, cols, spatial, stride, dilation):
+    # -- sliding windows (kernels in windows.py) ---------------------------------------------------
+    def unfold_windows(self, x, window, stride, padding, dilation):
+        """See ``NumpyBackend.unfold_windows``: one pass for 2-D windows of float32/float64 (other cases call
+        it: no op unfolds 1-D or 3-D windows, and other dtypes are not compiled)."""
+        if not _is_float(x) or len(window) != 2 or x.ndim < 2:
+            return super().unfold_windows(x, window, stride, padding, dilation)
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = window, stride, padding, dilation
+        h, w = x.shape[-2:]
+        oh, ow = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+        lead = x.shape[:-2]
+        planes = math.prod(lead)
+        cols = np.empty((planes, kh, kw, oh, ow), x.dtype)
+        self._planes(self._win.unfold_windows_2d, cols.size, planes)(
+            _contig(x).reshape(planes, h, w), cols, sh, sw, ph, pw, dh, dw)
+        return cols.reshape(lead + (kh, kw, oh, ow))
+
+    def fold_windows(self, cols, spatial, stride, dilation, padding=None):
         """See ``NumpyBackend.fold_windows``; the kernel covers 2-D windows of float32/float64 columns.
 
         Other cases call the NumPy implementation: 1-D/3-D windows have no op using them yet (and NumPy's
@@ -266,19 +281,49 @@ class NumbaBackend(NumpyBackend):
         an output too small for the windows gets NumPy's error.
         """
         if not _is_float(cols) or len(spatial) != 2 or cols.ndim < 4:
-            return super().fold_windows(cols, spatial, stride, dilation)
+            return super().fold_windows(cols, spatial, stride, dilation, padding)
         (h, w), (sh, sw), (dh, dw) = (tuple(int(v) for v in t) for t in (spatial, stride, dilation))
+        ph, pw = padding or (0, 0)
         kh, kw, oh, ow = cols.shape[-4:]
         lead = cols.shape[:-4]
-        if min(kh, kw, oh, ow) < 1 or (kh - 1) * dh + (oh - 1) * sh >= h or (kw - 1) * dw + (ow - 1) * sw >= w:
-            return super().fold_windows(cols, spatial, stride, dilation)
+        if (min(kh, kw, oh, ow) < 1 or (kh - 1) * dh + (oh - 1) * sh >= h + 2 * ph
+                or (kw - 1) * dw + (ow - 1) * sw >= w + 2 * pw):
+            return super().fold_windows(cols, spatial, stride, dilation, padding)
         planes = math.prod(lead)
         cols5 = _contig(cols).reshape(planes, kh, kw, oh, ow)
         out = np.zeros((planes, h, w), cols.dtype)
-        parallel = self._parallel(cols.size) and planes > 1
-        fold = self._win.fold_windows_2d
-        (fold.parallel if parallel else fold)(cols5, out, sh, sw, dh, dw, parallel)
+        self._planes(self._win.fold_windows_2d, cols.size, planes)(cols5, out, sh, sw, ph, pw, dh, dw)
         return out.reshape(lead + (h, w))
+
+    def max_pool2d_forward(self, x, kernel, stride, padding, dilation):
+        """See ``NumpyBackend.max_pool2d_forward``: one pass for float32/float64, padding never copied."""
+        if not _is_float(x):
+            return super().max_pool2d_forward(x, kernel, stride, padding, dilation)
+        n, c, h, w = x.shape
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+        oh, ow = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+        out = np.empty((n * c, oh, ow), x.dtype)
+        slot = np.empty((n * c, oh, ow), np.int32)
+        self._planes(self._win.max_pool2d_forward, x.size, n * c)(
+            _contig(x).reshape(n * c, h, w), out, slot, kh, kw, sh, sw, ph, pw, dh, dw)
+        return out.reshape(n, c, oh, ow), slot.reshape(n, c, oh, ow)
+
+    def max_pool2d_backward(self, grad, slot, spatial, kernel, stride, padding, dilation):
+        """See ``NumpyBackend.max_pool2d_backward``: one pass for float32/float64 (bitwise equal to it)."""
+        if not _is_float(grad):
+            return super().max_pool2d_backward(grad, slot, spatial, kernel, stride, padding, dilation)
+        n, c, oh, ow = grad.shape
+        (h, w), (sh, sw), (ph, pw), (dh, dw) = spatial, stride, padding, dilation
+        out = np.empty((n * c, h, w), grad.dtype)
+        self._planes(self._win.max_pool2d_backward, out.size, n * c)(
+            _contig(grad).reshape(n * c, oh, ow), _contig(slot).reshape(n * c, oh, ow), out,
+            *kernel, sh, sw, ph, pw, dh, dw)
+        return out.reshape(n, c, h, w)
+
+    def _planes(self, kernel, size: int, planes: int):
+        """A per-plane kernel's parallel variant from ``parallel_threshold`` elements and two planes, else its
+        serial one."""
+        return kernel.parallel if self._parallel(size) and planes > 1 else kernel
 
     # -- threads and description ------------------------------------------------------------------
     def set_num_threads(self, n: int) -> None:
@@ -328,8 +373,7 @@ class NumbaBackend(NumpyBackend):
                 k(red.reduce_contiguous)(red.SUM, x.reshape(2, 4, 1), np.empty((2, 1), dtype), par)
                 k(red.reduce_strided)(red.SUM, x.reshape(1, 2, 4), np.empty((1, 4), dtype), par)
                 k(sc.scatter_add_rows)(targets, x2, np.zeros_like(x2), par)
-                cols = np.ones((2, 2, 2, 3, 3), dtype)
-                k(self._win.fold_windows_2d)(cols, np.zeros((2, 4, 4), dtype), 1, 1, 1, 1, par)
+                self._warm_windows(dtype, k)
                 for path, shape in ((("rows", (2, 4)), ("blocks", (2, 2, 2))) if par
                                     else (("rows-serial", (2, 4)), ("serial", (2, 2, 2)))):
                     xb = np.linspace(-2, 2, 8, dtype=dtype).reshape(shape)
@@ -337,6 +381,15 @@ class NumbaBackend(NumpyBackend):
                     _, mean, var = bn.batch_norm_forward(xb, w, w, 1e-5, path)
                     bn.batch_norm_backward(xb, xb, mean, 1 / np.sqrt(var + 1e-5), w, path)
                     bn.batch_norm_affine(xb, w, w, w, 0 if par else math.inf)
+
+    def _warm_windows(self, dtype, k) -> None:
+        """Compile the sliding-window kernels of windows.py for ``dtype`` (``k`` picks the variant)."""
+        win, planes = self._win, np.ones((2, 4, 4), dtype)
+        k(win.unfold_windows_2d)(planes, np.empty((2, 2, 2, 3, 3), dtype), 1, 1, 0, 0, 1, 1)
+        k(win.fold_windows_2d)(np.ones((2, 2, 2, 3, 3), dtype), np.zeros_like(planes), 1, 1, 0, 0, 1, 1)
+        out, slot = np.empty((2, 2, 2), dtype), np.empty((2, 2, 2), np.int32)
+        k(win.max_pool2d_forward)(planes, out, slot, 2, 2, 2, 2, 0, 0, 1, 1)
+        k(win.max_pool2d_backward)(out, slot, np.empty_like(planes), 2, 2, 2, 2, 0, 0, 1, 1)
 
     # -- elementwise, unary -----------------------------------------------------------------------
     # These run on every activation of a network: the checks are inlined and kept to attribute reads

@@ -1,41 +1,100 @@
-"""Sliding-window kernels: ``fold_windows`` (col2im, the adjoint of ``sliding_windows``) for 2-D windows.
+"""Sliding-window kernels on planes (P, H, W), P = batch * channels: ``unfold_windows_2d`` (im2col),
+``fold_windows_2d`` (col2im, its adjoint) and max pooling's forward and backward. Padding is never copied:
+the kernels test bounds instead.
 
-``fold_windows`` takes C-contiguous columns (P, kh, kw, oh, ow), P = the product of the leading axes
-(batch * channels), and a zeroed output (P, H, W); it adds ``cols[p, i, j, y, x]`` into
-``out[p, i * dh + y * sh, j * dw + x * sw]``. Overlapping windows make several columns add into one output
-element, so the parallel split is over planes: each ``prange`` iteration owns one output plane and no
-other iteration reads or writes it. Within a plane the additions run in the NumPy reference's order (kernel
-offsets (i, j) in row-major order, each added to the running sum in the array's dtype), so results are
-bitwise identical to ``NumpyBackend.fold_windows`` and independent of the thread count.
+The parallel split is over planes: each ``prange`` iteration owns one output plane and no other iteration
+reads or writes it. Within a plane the additions run in the NumPy reference's order (in window-slot order,
+each added to the running sum in the array's dtype), so results are bitwise identical to the NumPy
+backend's and independent of the thread count.
 """
 
 from __future__ import annotations
 
-from numba import njit, prange
+import numpy as np
+from numba import prange
 
 from . import _cache, _threads  # noqa: F401 - cache directory and threading policy, before any kernel
 from .elementwise import kernel
 
 
-@njit(error_model="numpy")
-def _fold_plane(cols, out, p, sh, sw, dh, dw):
+@kernel
+def unfold_windows_2d(x, cols, sh, sw, ph, pw, dh, dw):
+    """Every window of ``x`` (P, H, W), zero-padded by ``ph``/``pw``, into ``cols`` (P, kh, kw, oh, ow)."""
+    h, w = x.shape[1], x.shape[2]
     kh, kw, oh, ow = cols.shape[1], cols.shape[2], cols.shape[3], cols.shape[4]
-    for i in range(kh):
-        for j in range(kw):
-            for y in range(oh):
-                r = i * dh + y * sh
-                c0 = j * dw
-                for x in range(ow):
-                    out[p, r, c0 + x * sw] += cols[p, i, j, y, x]
+    for p in prange(x.shape[0]):
+        for i in range(kh):
+            for j in range(kw):
+                for y in range(oh):
+                    r = y * sh - ph + i * dh
+                    for xo in range(ow):
+                        c = xo * sw - pw + j * dw
+                        cols[p, i, j, y, xo] = x[p, r, c] if 0 <= r < h and 0 <= c < w else 0
 
 
 @kernel
-def fold_windows_2d(cols, out, sh, sw, dh, dw, parallel):
-    """Sum the windows ``cols`` (P, kh, kw, oh, ow) into the zeroed ``out`` (P, H, W), one plane per task."""
-    planes = out.shape[0]
-    if parallel:
-        for p in prange(planes):
-            _fold_plane(cols, out, p, sh, sw, dh, dw)
-    else:
-        for p in range(planes):
-            _fold_plane(cols, out, p, sh, sw, dh, dw)
+def fold_windows_2d(cols, out, sh, sw, ph, pw, dh, dw):
+    """Sum the windows ``cols`` (P, kh, kw, oh, ow) into the zeroed ``out`` (P, H, W) padded by ``ph``/``pw``
+    (what falls into the padding is dropped), one plane per task."""
+    h, w = out.shape[1], out.shape[2]
+    kh, kw, oh, ow = cols.shape[1], cols.shape[2], cols.shape[3], cols.shape[4]
+    for p in prange(out.shape[0]):
+        for i in range(kh):
+            for j in range(kw):
+                for y in range(oh):
+                    r = y * sh - ph + i * dh
+                    if 0 <= r < h:
+                        for xo in range(ow):
+                            c = xo * sw - pw + j * dw
+                            if 0 <= c < w:
+                                out[p, r, c] += cols[p, i, j, y, xo]
+
+
+@kernel
+def max_pool2d_forward(x, out, slot, kh, kw, sh, sw, ph, pw, dh, dw):
+    """Each window's maximum into ``out`` and its slot (i * kw + j) into ``slot``, both (P, oh, ow), from
+    ``x`` (P, H, W) with ``ph``/``pw`` rows/columns of -inf padding. As PyTorch, a value is taken when it is
+    greater than the best so far or NaN. Starting from (-inf, slot 0) gives the reference's result (which
+    starts from slot 0's value), and a padding -inf is never taken, so padding is skipped, not read."""
+    h, w, oh, ow = x.shape[1], x.shape[2], out.shape[1], out.shape[2]
+    for p in prange(x.shape[0]):
+        for y in range(oh):
+            for xo in range(ow):
+                best = -np.inf
+                at = 0
+                for i in range(kh):
+                    r = y * sh - ph + i * dh
+                    for j in range(kw):
+                        c = xo * sw - pw + j * dw
+                        if 0 <= r < h and 0 <= c < w:
+                            v = x[p, r, c]
+                            take = (v > best) | (v != v)  # selects, not branches: random data mispredicts
+                            best = v if take else best
+                            at = i * kw + j if take else at
+                out[p, y, xo] = best
+                slot[p, y, xo] = at
+
+
+@kernel
+def max_pool2d_backward(grad, slot, out, kh, kw, sh, sw, ph, pw, dh, dw):
+    """Zero ``out`` (P, H, W) and add each ``grad`` (P, oh, ow) at its window's argmax ``slot``.
+
+    Windows run in reverse raster order: a window further down (or right, in the same row) holds a shared
+    input element at a smaller slot, so the element receives its gradients in ascending slot order, as in
+    the NumPy reference's loop over slots."""
+    h, w, oh, ow = out.shape[1], out.shape[2], grad.shape[1], grad.shape[2]
+    down = np.empty(kh * kw, np.int64)  # each slot's offset from the window's corner: a table, since a
+    right = np.empty(kh * kw, np.int64)  # division per element (slot // kw) cost more than the whole scatter
+    for k in range(kh * kw):
+        down[k], right[k] = (k // kw) * dh - ph, (k % kw) * dw - pw
+    for p in prange(out.shape[0]):
+        for r in range(h):
+            for c in range(w):
+                out[p, r, c] = 0
+        for y in range(oh - 1, -1, -1):
+            for xo in range(ow - 1, -1, -1):
+                k = slot[p, y, xo]
+                r = y * sh + down[k]
+                c = xo * sw + right[k]
+                if 0 <= r < h and 0 <= c < w:  # a maximum in the padding (an all -inf window) goes nowhere
+                    out[p, r, c] += grad[p, y, xo]

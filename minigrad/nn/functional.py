@@ -27,7 +27,7 @@ from ..ops import (
     tanh,
 )
 from ..ops import where as _where
-from ..ops._common import constant
+from ..ops._common import binary_operands, constant
 from ..ops.batchnorm import batch_norm
 from ..ops.loss import softmax_cross_entropy
 from ..tensor import Tensor
@@ -111,7 +111,7 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
 @_public
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,  # noqa: A002
            padding: int | tuple | str = 0, dilation=1, groups: int = 1) -> Tensor:
-    """2-D cross-correlation of (N, C, H, W) with weight (O, C // groups, kh, kw): im2col and matmul."""
+    """2-D cross-correlation of (N, C, H, W) with weight (O, C // groups, kh, kw): im2col and one GEMM."""
     _check_4d(input, "conv2d")
     if weight.ndim != 4:
         raise ShapeError(f"conv2d: weight must be 4-D (out, in // groups, kh, kw), got shape {weight.shape}")
@@ -127,16 +127,13 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
         raise ShapeError(f"conv2d: input has {c} channels but weight {weight.shape} with groups={groups} "
                          f"expects {cg * groups}")
     oh, ow = _check_windows("conv2d", (h, w), (kh, kw), stride, padding, dilation)
-    if input.dtype.kind != "f" and weight.dtype.kind == "f":
-        input = input.astype(weight.dtype)  # int64 images take the weight's dtype, as `add` would
-    cols = _conv.unfold(input, (kh, kw), dilation, padding, stride)  # (N, C*kh*kw, L)
-    if groups == 1:
-        out = weight.reshape(o, cg * kh * kw) @ cols  # (N, O, L)
-    else:
-        cols = cols.reshape(n, groups, cg * kh * kw, oh * ow)
-        out = weight.reshape(groups, o // groups, cg * kh * kw) @ cols  # (N, groups, O // groups, L)
-    out = out.reshape(n, o, oh, ow)
-    return out if bias is None else out + bias.reshape(1, o, 1, 1)
+    # The promotion rule of every op: an int64 image (or weight, or bias) takes the float operand's dtype.
+    input, weight = binary_operands(input, weight)
+    if bias is not None:
+        bias = binary_operands(weight, bias)[1]
+    if bias is not None and (bias.ndim != 1 or bias.shape[0] != o):
+        raise ShapeError(f"conv2d: bias must have shape ({o},) for {o} output channels, got {bias.shape}")
+    return _conv.conv2d(input, weight, bias, stride, padding, dilation, groups)
 
 
 def _string_padding(padding: str, kernel, stride, dilation) -> tuple[int, int]:
