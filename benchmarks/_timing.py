@@ -70,6 +70,19 @@ def print_times(times: dict[str, float], columns: dict[str, float], reference: f
         print(f"{label:32s} " + " ".join(f"{fmt(seconds / count):>11s}" for count in columns.values()) + ratio)
 
 
+def import_torch():
+    """``torch`` if installed, else None. Scripts that compare with PyTorch call this before minigrad starts
+    Numba's threads, so that each library keeps its own OpenMP runtime at its defaults, as for a user who
+    imports PyTorch first: PyTorch's idle threads spin, Numba's sleep. Imported after Numba's backend,
+    PyTorch would reuse Numba's passive runtime and be timed in a setting its users do not have
+    (docs/backends.md, threading policy)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
 def limit_blas_threads(threads: int | None) -> None:
     """Cap BLAS threads (through threadpoolctl) for the rest of the run; ``None`` keeps library defaults."""
     if not threads:

@@ -30,7 +30,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import compare_groups, limit_blas_threads, print_times  # noqa: E402
+from _timing import compare_groups, import_torch, limit_blas_threads, print_times  # noqa: E402
 
 import minigrad as mg  # noqa: E402
 from minigrad import nn, optim  # noqa: E402
@@ -171,6 +171,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="cap BLAS (via threadpoolctl) and PyTorch intra-op threads; default: library defaults")
     args = p.parse_args()
+    import_torch()  # before minigrad starts Numba: each keeps its own OpenMP runtime
     limit_blas_threads(args.threads)  # PyTorch gets torch.set_num_threads below
 
     x, y, source = batch(args.batch_size, args.mnist)

@@ -18,21 +18,13 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import compare, fmt  # noqa: E402
+from _timing import compare, fmt, import_torch  # noqa: E402
 
 import minigrad as mg  # noqa: E402
 
 SIZES = (784, 100, 100, 100, 10)
 BATCH = 60
 LR = 0.1
-
-
-def _torch():
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
 
 
 def tiny_op_minigrad(backend: str):
@@ -159,7 +151,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default="numpy")
     args = parser.parse_args()
-    torch = _torch()
+    torch = import_torch()
     if torch is not None:
         torch.set_num_threads(os.cpu_count() or 1)
     print(f"minigrad {mg.__version__}, backend {args.backend}, NumPy {np.__version__}, "
