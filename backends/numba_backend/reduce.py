@@ -67,19 +67,14 @@ def _reduce_span(kind, x, o, start, stop):
 
 
 @kernel
-def reduce_contiguous(kind, x, out, parallel):
+def reduce_contiguous(kind, x, out):
     """out[o] = reduce(x[o, :, 0]) for x of shape (outer, n, 1), in chunks of CHUNK elements."""
     outer, n = x.shape[0], x.shape[1]
     chunks = max(1, (n + CHUNK - 1) // CHUNK)
     partial = np.empty((outer, chunks))
-    if parallel:
-        for t in prange(outer * chunks):
-            o, c = t // chunks, t % chunks
-            partial[o, c] = _reduce_span(kind, x, o, c * CHUNK, min(n, (c + 1) * CHUNK))
-    else:
-        for t in range(outer * chunks):
-            o, c = t // chunks, t % chunks
-            partial[o, c] = _reduce_span(kind, x, o, c * CHUNK, min(n, (c + 1) * CHUNK))
+    for t in prange(outer * chunks):
+        o, c = t // chunks, t % chunks
+        partial[o, c] = _reduce_span(kind, x, o, c * CHUNK, min(n, (c + 1) * CHUNK))
     for o in range(outer):
         r = partial[o, 0]
         for c in range(1, chunks):
@@ -110,15 +105,10 @@ def _reduce_block(kind, x, out, o, j0, j1):
 
 
 @kernel
-def reduce_strided(kind, x, out, parallel):
+def reduce_strided(kind, x, out):
     """out[o, j] = reduce(x[o, :, j]) for x of shape (outer, n, inner), by blocks of BLOCK columns."""
     outer, inner = x.shape[0], x.shape[2]
     blocks = (inner + BLOCK - 1) // BLOCK
-    if parallel:
-        for t in prange(outer * blocks):
-            o, b = t // blocks, t % blocks
-            _reduce_block(kind, x, out, o, b * BLOCK, min(inner, (b + 1) * BLOCK))
-    else:
-        for t in range(outer * blocks):
-            o, b = t // blocks, t % blocks
-            _reduce_block(kind, x, out, o, b * BLOCK, min(inner, (b + 1) * BLOCK))
+    for t in prange(outer * blocks):
+        o, b = t // blocks, t % blocks
+        _reduce_block(kind, x, out, o, b * BLOCK, min(inner, (b + 1) * BLOCK))

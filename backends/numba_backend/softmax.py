@@ -64,14 +64,10 @@ def _softmax_row(x, out, i, log):
 
 
 @kernel
-def softmax_forward(x, out, log, parallel):
+def softmax_forward(x, out, log):
     """softmax (``log=False``) or log_softmax (``log=True``) of each row."""
-    if parallel:
-        for i in prange(x.shape[0]):
-            _softmax_row(x, out, i, log)
-    else:
-        for i in range(x.shape[0]):
-            _softmax_row(x, out, i, log)
+    for i in prange(x.shape[0]):
+        _softmax_row(x, out, i, log)
 
 
 @njit(**HELPER)
@@ -82,14 +78,10 @@ def _softmax_backward_row(g, y, out, i):
 
 
 @kernel
-def softmax_backward(g, y, out, parallel):
+def softmax_backward(g, y, out):
     """y * (g - sum(g * y)) per row, y the softmax output."""
-    if parallel:
-        for i in prange(g.shape[0]):
-            _softmax_backward_row(g, y, out, i)
-    else:
-        for i in range(g.shape[0]):
-            _softmax_backward_row(g, y, out, i)
+    for i in prange(g.shape[0]):
+        _softmax_backward_row(g, y, out, i)
 
 
 @njit(**HELPER)
@@ -100,27 +92,18 @@ def _log_softmax_backward_row(g, y, out, i):
 
 
 @kernel
-def log_softmax_backward(g, y, out, parallel):
+def log_softmax_backward(g, y, out):
     """g - exp(y) * sum(g) per row, y the log_softmax output."""
-    if parallel:
-        for i in prange(g.shape[0]):
-            _log_softmax_backward_row(g, y, out, i)
-    else:
-        for i in range(g.shape[0]):
-            _log_softmax_backward_row(g, y, out, i)
+    for i in prange(g.shape[0]):
+        _log_softmax_backward_row(g, y, out, i)
 
 
 @kernel
-def cross_entropy_forward(logits, targets, log_probs, loss, parallel):
+def cross_entropy_forward(logits, targets, log_probs, loss):
     """log_probs = log_softmax(logits) per row and loss[i] = -log_probs[i, targets[i]]."""
-    if parallel:
-        for i in prange(logits.shape[0]):
-            _softmax_row(logits, log_probs, i, True)
-            loss[i] = -log_probs[i, targets[i]]
-    else:
-        for i in range(logits.shape[0]):
-            _softmax_row(logits, log_probs, i, True)
-            loss[i] = -log_probs[i, targets[i]]
+    for i in prange(logits.shape[0]):
+        _softmax_row(logits, log_probs, i, True)
+        loss[i] = -log_probs[i, targets[i]]
 
 
 @njit(**HELPER)
@@ -132,11 +115,7 @@ def _cross_entropy_backward_row(g, log_probs, targets, out, i):
 
 
 @kernel
-def cross_entropy_backward(g, log_probs, targets, out, parallel):
+def cross_entropy_backward(g, log_probs, targets, out):
     """out[i] = g[i] * (softmax - onehot(targets[i])), the softmax recovered as exp(log_probs)."""
-    if parallel:
-        for i in prange(log_probs.shape[0]):
-            _cross_entropy_backward_row(g, log_probs, targets, out, i)
-    else:
-        for i in range(log_probs.shape[0]):
-            _cross_entropy_backward_row(g, log_probs, targets, out, i)
+    for i in prange(log_probs.shape[0]):
+        _cross_entropy_backward_row(g, log_probs, targets, out, i)
