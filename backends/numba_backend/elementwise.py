@@ -57,16 +57,21 @@ _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 # error_model="numpy" on the helpers too: with Python's, a division checks for zero and may raise, and that
 # branch alone stops LLVM from vectorising the kernel's loop.
 HELPER = dict(error_model="numpy")
+# Helpers are inlined into their kernel in Numba's IR, so they are not compiled and optimised as functions
+# of their own (each of those compilations costs about as much as a small kernel's). Inlined code takes the
+# kernel's compiler flags, so a helper with its own (``fastmath``) stays a function; so do helpers that
+# allocate, which a parallel kernel's parfor pass would otherwise see.
+INLINE = dict(HELPER, inline="always")
 
 
-@njit(**HELPER)
+@njit(**INLINE)
 def _gelu(v, tanh_approx, like):
     if tanh_approx:
         return 0.5 * v * (1.0 + tanh(_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v), like))
     return 0.5 * v * (1.0 + math.erf(v * _INV_SQRT2))
 
 
-@njit(**HELPER)
+@njit(**INLINE)
 def _gelu_slope(v, tanh_approx, like):
     if tanh_approx:
         t = tanh(_SQRT_2_OVER_PI * (v + 0.044715 * v * v * v), like)

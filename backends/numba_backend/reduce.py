@@ -13,14 +13,14 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .elementwise import HELPER, kernel
+from .elementwise import HELPER, INLINE, kernel
 
 CHUNK = 1 << 14  # elements per task when reducing along contiguous memory (inner == 1)
 BLOCK = 256  # output columns per task when reducing across rows (inner > 1)
 SUM, MAX, MIN = range(3)
 
 
-@njit(**HELPER)
+@njit(**INLINE)
 def _combine(kind, acc, v):
     if kind == SUM:
         return acc + v
@@ -29,7 +29,7 @@ def _combine(kind, acc, v):
     return v if (v < acc or v != v) else acc
 
 
-@njit(**HELPER)
+@njit(**INLINE)
 def _initial(kind):
     if kind == SUM:
         return 0.0

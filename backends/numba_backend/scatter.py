@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from numba import njit, prange
 
-from .elementwise import kernel
+from .elementwise import INLINE, kernel
 
 BLOCK = 64  # columns per task of the parallel variant
 
 
-@njit
+@njit(**INLINE)
 def _scatter_columns(rows, values, out, j0, j1):
+    # Row slices indexed from 0: with x[r, j0 + j] LLVM cannot prove the index non-negative, keeps
+    # Numba's negative-index wraparound per element, and the loop stays scalar.
     for i in range(rows.shape[0]):
-        r = rows[i]
-        for j in range(j0, j1):
-            out[r, j] += values[i, j]
+        target, source = out[rows[i], j0:j1], values[i, j0:j1]
+        for j in range(target.shape[0]):
+            target[j] += source[j]
 
 
 @kernel
