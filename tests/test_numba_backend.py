@@ -445,7 +445,8 @@ def test_read_only_install_caches_in_the_user_directory(tmp_path):
 
 def test_kernels_compile_lazily_per_variant_and_a_second_process_hits_the_cache(tmp_path):
     """Nothing compiles at start-up; a small array compiles only the serial variant of its kernel, a large one
-    only the parallel variant; a second process with the same cache directory loads both from it."""
+    only the parallel variant; a second process with the same cache directory loads both from it, and a
+    kernel with inlined helpers, helpers compiled apart (fastmath) and dtype-dispatched math (cross-entropy)."""
     script = textwrap.dedent("""
         import numpy as np
         import minigrad as mg
@@ -456,6 +457,8 @@ def test_kernels_compile_lazily_per_variant_and_a_second_process_hits_the_cache(
         x32, x64 = np.linspace(-1, 1, 63, dtype=np.float32), np.linspace(-1, 1, 64)
         assert np.array_equal(be.relu(x32), np.maximum(x32, 0))  # below parallel_threshold: serial
         assert np.array_equal(be.relu(x64), np.maximum(x64, 0))  # from parallel_threshold: parallel
+        loss, _ = be.softmax_cross_entropy_forward(x32[:60].reshape(6, 10), np.arange(6))
+        assert np.allclose(loss, -mg.backends.load("numpy").log_softmax(x32[:60].reshape(6, 10), 1)[range(6), range(6)])
         kernels = {f"{m.__name__}.{name}": k for m in (batchnorm, elementwise, reduce, scatter, softmax, windows)
                    for name, k in vars(m).items() if hasattr(k, "parallel")}
         for name, k in sorted(kernels.items()):
@@ -472,9 +475,12 @@ def test_kernels_compile_lazily_per_variant_and_a_second_process_hits_the_cache(
         assert result.returncode == 0, result.stderr
     first, second = (r.stdout.splitlines() for r in runs)
     assert int(first[-1]) >= 25  # every kernel module was searched
-    name = "minigrad_backends.numba_backend.elementwise.relu_forward"
-    assert first[:-1] == [f"{name} serial ['float32'] 0 1", f"{name} parallel ['float64'] 0 1"]
-    assert second[:-1] == [f"{name} serial ['float32'] 1 0", f"{name} parallel ['float64'] 1 0"]
+    relu, ce = (f"minigrad_backends.numba_backend.{k}" for k in ("elementwise.relu_forward",
+                                                                   "softmax.cross_entropy_forward"))
+    assert first[:-1] == [f"{relu} serial ['float32'] 0 1", f"{relu} parallel ['float64'] 0 1",
+                          f"{ce} serial ['float32'] 0 1"]
+    assert second[:-1] == [f"{relu} serial ['float32'] 1 0", f"{relu} parallel ['float64'] 1 0",
+                           f"{ce} serial ['float32'] 1 0"]
 
 
 def test_threading_policy_and_concurrent_parallel_kernels():
