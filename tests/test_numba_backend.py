@@ -2,8 +2,12 @@
 order), with ``NUMBA_DISABLE_JIT=1``, bitwise determinism of parallel reductions, and the thread API.
 
 Kernels are run on small arrays three times: with the default ``numpy_below`` thresholds (mostly the NumPy
-fallbacks at these sizes), through their serial loops (thresholds at 0), and, with a lowered
-``parallel_threshold``, through their ``prange`` loops; one test uses arrays above the default thresholds.
+fallbacks at these sizes), through their serial variants (thresholds at 0), and, with a lowered
+``parallel_threshold``, through their parallel variants; one test uses arrays above the default thresholds.
+The first two run in float32 and float64, the parallel variants in float32 only: a parallel variant is its
+serial variant's code compiled with Numba's parallel backend, so the dtype-specific code (float32 math,
+rounding) is checked by the serial runs and what the parallel runs add, the ``prange`` split, does not
+depend on the dtype (compiling every parallel variant for float64 too only added compile time to CI).
 Upstream gradients are random.
 """
 
@@ -33,8 +37,13 @@ def serial() -> NumbaBackend:
     return mg.backends.load("numba")
 
 
-@pytest.fixture(scope="module", params=["default", "serial kernels", "parallel kernels"])
+BACKENDS = ["default", "serial kernels", "parallel kernels"]
+BACKEND_DTYPES = [(b, d) for b in BACKENDS for d in DTYPES if b != "parallel kernels" or d == np.float32]
+
+
+@pytest.fixture(scope="module")
 def be(request, serial) -> NumbaBackend:
+    """The backend named by the test's parameter (one of BACKENDS)."""
     if request.param == "default":
         return serial
     backend = NumbaBackend()
@@ -73,7 +82,7 @@ UNARY = [
 ]
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("be", "dtype"), BACKEND_DTYPES, indirect=["be"])
 @pytest.mark.parametrize("name,args", UNARY)
 def test_unary_forward(be, dtype, name, args):
     (x,) = arrays(dtype, count=1)
@@ -81,7 +90,7 @@ def test_unary_forward(be, dtype, name, args):
         close(getattr(be, name)(view, *args), getattr(REF, name)(view, *args), dtype)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("be", "dtype"), BACKEND_DTYPES, indirect=["be"])
 def test_special_values(be, dtype):
     for name, args in UNARY:  # 0-d arrays keep their shape
         assert getattr(be, name)(np.asarray(0.5, dtype), *args).shape == ()
@@ -93,7 +102,7 @@ def test_special_values(be, dtype):
             close(getattr(be, name)(special, *args), getattr(REF, name)(special, *args), dtype)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("be", "dtype"), BACKEND_DTYPES, indirect=["be"])
 def test_fused_backward_kernels(be, dtype):
     x, g = arrays(dtype)
     for view in layouts(g).values():
@@ -119,7 +128,7 @@ SHAPES = [((64, 48), (64, 48)), ((64, 48), (48,)), ((64, 48), (64, 1)), ((64, 1)
           ((4, 16, 48), (16, 48)), ((4, 16, 48), (4, 1, 1)), ((3000,), (3000,)), ((4, 16, 48), (4, 1, 48))]
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("be", "dtype"), BACKEND_DTYPES, indirect=["be"])
 @pytest.mark.parametrize("name", BINARY)
 def test_binary_broadcasting_is_bitwise_numpy(be, dtype, name):
     rng = np.random.default_rng(1)
@@ -136,6 +145,7 @@ def test_binary_broadcasting_is_bitwise_numpy(be, dtype, name):
     np.testing.assert_array_equal(getattr(be, name)(a, a.T[:1].T), getattr(REF, name)(a, a.T[:1].T))
 
 
+@pytest.mark.parametrize("be", BACKENDS, indirect=True)
 @pytest.mark.parametrize("name", BINARY)
 def test_binary_out_argument(be, name):
     rng = np.random.default_rng(11)
@@ -149,6 +159,7 @@ def test_binary_out_argument(be, name):
         np.testing.assert_array_equal(got, expected)
 
 
+@pytest.mark.parametrize("be", BACKENDS, indirect=True)
 def test_binary_falls_back_for_other_dtypes(be):
     a = np.arange(6000, dtype=np.int64).reshape(60, 100)
     for name in BINARY:
@@ -157,7 +168,7 @@ def test_binary_falls_back_for_other_dtypes(be):
     assert mixed.dtype == np.float64
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("be", "dtype"), BACKEND_DTYPES, indirect=["be"])
 @pytest.mark.parametrize("axis", [-1, 0, 1])
 def test_softmax_family(be, dtype, axis):
     x, g = arrays(dtype, shape=(6, 17, 9))
@@ -171,7 +182,7 @@ def test_softmax_family(be, dtype, axis):
         close(be.log_softmax_backward(g, ly, axis), REF.log_softmax_backward(g, ly, axis), dtype)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("be", "dtype"), BACKEND_DTYPES, indirect=["be"])
 def test_softmax_cross_entropy(be, dtype):
     (logits,) = arrays(dtype, shape=(40, 11), count=1)
     targets = np.random.default_rng(2).integers(0, 11, 40)
@@ -193,7 +204,7 @@ def test_softmax_cross_entropy(be, dtype):
             backend.softmax_cross_entropy_forward(logits, targets[:3])
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("be", "dtype"), BACKEND_DTYPES, indirect=["be"])
 @pytest.mark.parametrize("name", ["sum", "max", "min"])
 def test_reductions(be, dtype, name):
     # Reductions run a kernel only above numpy_below["reduction"]; the kernel fixtures lower it to 0.
@@ -210,7 +221,7 @@ def test_reductions(be, dtype, name):
     assert np.isnan(getattr(be, name)(x, None, False))
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("be", "dtype"), BACKEND_DTYPES, indirect=["be"])
 def test_scatter_add(be, dtype):
     rng = np.random.default_rng(4)
     values = rng.standard_normal((50, 7)).astype(dtype)
@@ -434,7 +445,8 @@ def test_read_only_install_caches_in_the_user_directory(tmp_path):
 
 def test_kernels_compile_lazily_per_variant_and_a_second_process_hits_the_cache(tmp_path):
     """Nothing compiles at start-up; a small array compiles only the serial variant of its kernel, a large one
-    only the parallel variant; a second process with the same cache directory loads both from it."""
+    only the parallel variant; a second process with the same cache directory loads both from it, and a
+    kernel with inlined helpers, helpers compiled apart (fastmath) and dtype-dispatched math (cross-entropy)."""
     script = textwrap.dedent("""
         import numpy as np
         import minigrad as mg
@@ -445,6 +457,8 @@ def test_kernels_compile_lazily_per_variant_and_a_second_process_hits_the_cache(
         x32, x64 = np.linspace(-1, 1, 63, dtype=np.float32), np.linspace(-1, 1, 64)
         assert np.array_equal(be.relu(x32), np.maximum(x32, 0))  # below parallel_threshold: serial
         assert np.array_equal(be.relu(x64), np.maximum(x64, 0))  # from parallel_threshold: parallel
+        loss, _ = be.softmax_cross_entropy_forward(x32[:60].reshape(6, 10), np.arange(6))
+        assert np.allclose(loss, -mg.backends.load("numpy").log_softmax(x32[:60].reshape(6, 10), 1)[range(6), range(6)])
         kernels = {f"{m.__name__}.{name}": k for m in (batchnorm, elementwise, reduce, scatter, softmax, windows)
                    for name, k in vars(m).items() if hasattr(k, "parallel")}
         for name, k in sorted(kernels.items()):
@@ -461,9 +475,12 @@ def test_kernels_compile_lazily_per_variant_and_a_second_process_hits_the_cache(
         assert result.returncode == 0, result.stderr
     first, second = (r.stdout.splitlines() for r in runs)
     assert int(first[-1]) >= 25  # every kernel module was searched
-    name = "minigrad_backends.numba_backend.elementwise.relu_forward"
-    assert first[:-1] == [f"{name} serial ['float32'] 0 1", f"{name} parallel ['float64'] 0 1"]
-    assert second[:-1] == [f"{name} serial ['float32'] 1 0", f"{name} parallel ['float64'] 1 0"]
+    relu, ce = (f"minigrad_backends.numba_backend.{k}" for k in ("elementwise.relu_forward",
+                                                                   "softmax.cross_entropy_forward"))
+    assert first[:-1] == [f"{relu} serial ['float32'] 0 1", f"{relu} parallel ['float64'] 0 1",
+                          f"{ce} serial ['float32'] 0 1"]
+    assert second[:-1] == [f"{relu} serial ['float32'] 1 0", f"{relu} parallel ['float64'] 1 0",
+                           f"{ce} serial ['float32'] 1 0"]
 
 
 def test_threading_policy_and_concurrent_parallel_kernels():
@@ -534,7 +551,7 @@ def test_autograd_reaches_the_fused_activation_backward_kernels(op, kernel, monk
     np.testing.assert_allclose(x.grad.numpy(), ref.grad.numpy(), **tol(np.float32))
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("be", "dtype"), BACKEND_DTYPES, indirect=["be"])
 @pytest.mark.parametrize("shape", [(), (7,), (30, 40)])
 def test_add_scaled_matches_numpy_bitwise(be, dtype, shape):
     """The optimizer update out += alpha * x: float32 stays float32 arithmetic, rounded as NumPy rounds."""

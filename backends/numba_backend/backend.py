@@ -83,8 +83,8 @@ def _binary_method(op: str, ufunc):
 # ``numpy_below``, the kernel's arguments after the arrays: None, "dtype" (the method's one argument in x's
 # dtype), a number (a constant in x's dtype) or a function of (x, *the method's arguments); an example of the
 # method's arguments). The methods below and ``warmup()`` are made from this table, so a kernel listed here is
-# dispatched and compiled by ``warmup()`` alike. Forward kernels take (x, out, *params, parallel), fused
-# backward kernels (grad, x or y, out, *params, parallel).
+# dispatched and compiled by ``warmup()`` alike. Forward kernels take (x, out, *params), fused backward
+# kernels (grad, x or y, out, *params).
 ACTIVATIONS = {
     "sigmoid": ("sigmoid_forward", "activation", None, ()),
     "tanh": ("tanh_forward", "tanh", None, ()),
@@ -357,22 +357,22 @@ class NumbaBackend(NumpyBackend):
                 x = np.linspace(-2, 2, 8, dtype=dtype)
                 out = np.empty_like(x)
                 for kernel, _, params, example in ACTIVATIONS.values():
-                    k(getattr(ew, kernel))(x, out, *_kernel_args(params, x, example), par)
+                    k(getattr(ew, kernel))(x, out, *_kernel_args(params, x, example))
                 for kernel, _, params, example in ACTIVATION_GRADS.values():
-                    k(getattr(ew, kernel))(x, x, out, *_kernel_args(params, x, example), par)
-                k(ew.add_scaled)(out, x, dtype(0.5), par)
+                    k(getattr(ew, kernel))(x, x, out, *_kernel_args(params, x, example))
+                k(ew.add_scaled)(out, x, dtype(0.5))
                 x2 = x.reshape(2, 4)
                 out2 = np.empty_like(x2)
-                k(ew.binary)(ew.ADD, x2, x2, out2, par)
-                k(sm.softmax_forward)(x2, out2, False, par)
-                k(sm.softmax_backward)(x2, x2, out2, par)
-                k(sm.log_softmax_backward)(x2, x2, out2, par)
+                k(ew.binary)(ew.ADD, x2, x2, out2)
+                k(sm.softmax_forward)(x2, out2, False)
+                k(sm.softmax_backward)(x2, x2, out2)
+                k(sm.log_softmax_backward)(x2, x2, out2)
                 targets = np.zeros(2, dtype=np.int64)
-                k(sm.cross_entropy_forward)(x2, targets, out2, np.empty(2, dtype), par)
-                k(sm.cross_entropy_backward)(np.ones(2, dtype), out2, targets, out2.copy(), par)
-                k(red.reduce_contiguous)(red.SUM, x.reshape(2, 4, 1), np.empty((2, 1), dtype), par)
-                k(red.reduce_strided)(red.SUM, x.reshape(1, 2, 4), np.empty((1, 4), dtype), par)
-                k(sc.scatter_add_rows)(targets, x2, np.zeros_like(x2), par)
+                k(sm.cross_entropy_forward)(x2, targets, out2, np.empty(2, dtype))
+                k(sm.cross_entropy_backward)(np.ones(2, dtype), out2, targets, out2.copy())
+                k(red.reduce_contiguous)(red.SUM, x.reshape(2, 4, 1), np.empty((2, 1), dtype))
+                k(red.reduce_strided)(red.SUM, x.reshape(1, 2, 4), np.empty((1, 4), dtype))
+                k(sc.scatter_add_rows)(targets, x2, np.zeros_like(x2), 2)
                 self._warm_windows(dtype, k)
                 for path, shape in ((("rows", (2, 4)), ("blocks", (2, 2, 2))) if par
                                     else (("rows-serial", (2, 4)), ("serial", (2, 2, 2)))):
@@ -401,10 +401,7 @@ class NumbaBackend(NumpyBackend):
         if not x.flags.carray:  # C-contiguous, aligned, writeable (read-only would compile another signature)
             x = np.array(x, order="C")  # not np.ascontiguousarray: it turns a 0-d array into shape (1,)
         out = np.empty(x.shape, x.dtype)
-        if x.size >= self.parallel_threshold:
-            kernel.parallel(x.ravel(), out.ravel(), *params, True)
-        else:
-            kernel(x.ravel(), out.ravel(), *params, False)
+        (kernel.parallel if x.size >= self.parallel_threshold else kernel)(x.ravel(), out.ravel(), *params)
         return out
 
     def _unary_grad(self, kernel, grad, x, *params):
@@ -415,10 +412,8 @@ class NumbaBackend(NumpyBackend):
         if not x.flags.carray:
             x = np.array(x, order="C")
         out = np.empty(x.shape, x.dtype)
-        if x.size >= self.memory_bound_parallel:
-            kernel.parallel(grad.ravel(), x.ravel(), out.ravel(), *params, True)
-        else:
-            kernel(grad.ravel(), x.ravel(), out.ravel(), *params, False)
+        run = kernel.parallel if x.size >= self.memory_bound_parallel else kernel
+        run(grad.ravel(), x.ravel(), out.ravel(), *params)
         return out
 
     # sigmoid, tanh, relu, ... and their fused backward kernels: from ACTIVATIONS, after the class.
@@ -428,9 +423,9 @@ class NumbaBackend(NumpyBackend):
                 and out.shape == x.shape and out.dtype == x.dtype and out.dtype.char in "fd"
                 and out.size >= self.numpy_below["update"]
                 and (x is out or not np.may_share_memory(out, x))):
-            parallel = out.size >= self.memory_bound_parallel
-            update = self._ew.add_scaled.parallel if parallel else self._ew.add_scaled
-            update(out.ravel(), x.ravel(), out.dtype.type(alpha), parallel)
+            update = self._ew.add_scaled
+            (update.parallel if out.size >= self.memory_bound_parallel else update)(
+                out.ravel(), x.ravel(), out.dtype.type(alpha))
             return out
         return super().add_scaled_(out, x, alpha)
 
@@ -484,8 +479,8 @@ class NumbaBackend(NumpyBackend):
             return fallback(a, b)
         a2, b2, shape, rows, cols = plan
         result = np.empty((rows, cols), a2.dtype)
-        parallel = rows * cols >= self.parallel_threshold
-        (self._ew.binary.parallel if parallel else self._ew.binary)(op, a2, b2, result, parallel)
+        binary = self._ew.binary
+        (binary.parallel if rows * cols >= self.parallel_threshold else binary)(op, a2, b2, result)
         return result.reshape(shape)
 
     add = _binary_method("ADD", np.add)
@@ -515,8 +510,7 @@ class NumbaBackend(NumpyBackend):
         x3 = _contig(x).reshape(outer, n, inner)
         out = np.empty((outer, inner), x.dtype)
         reduce = self._red.reduce_contiguous if inner == 1 else self._red.reduce_strided
-        parallel = x.size >= self.parallel_threshold
-        (reduce.parallel if parallel else reduce)(kind, x3, out, parallel)
+        (reduce.parallel if x.size >= self.parallel_threshold else reduce)(kind, x3, out)
         if keepdims:
             return out.reshape(tuple(1 if i in axes else s for i, s in enumerate(shape)))
         return out.reshape(tuple(s for i, s in enumerate(shape) if i not in axes))
@@ -565,8 +559,8 @@ class NumbaBackend(NumpyBackend):
         else:
             x2, shape, moved = self._rows(x, axis)
         out = np.empty(x2.shape, x2.dtype)
-        parallel = x2.size >= self.parallel_threshold
-        (self._sm.softmax_forward.parallel if parallel else self._sm.softmax_forward)(x2, out, log, parallel)
+        forward = self._sm.softmax_forward
+        (forward.parallel if x2.size >= self.parallel_threshold else forward)(x2, out, log)
         if shape is None:
             return out
         return self._restore(out, shape, moved)
@@ -580,8 +574,7 @@ class NumbaBackend(NumpyBackend):
             g2, _, _ = self._rows(grad, axis)
             y2, shape, moved = self._rows(out, axis)
         result = np.empty(y2.shape, y2.dtype)
-        parallel = y2.size >= self.parallel_threshold
-        (kernel.parallel if parallel else kernel)(g2, y2, result, parallel)
+        (kernel.parallel if y2.size >= self.parallel_threshold else kernel)(g2, y2, result)
         if shape is None:
             return result
         return self._restore(result, shape, moved)
@@ -614,9 +607,8 @@ class NumbaBackend(NumpyBackend):
         logits = _contig(logits)
         log_probs = np.empty_like(logits)
         loss = np.empty(logits.shape[0], logits.dtype)
-        parallel = self._parallel(logits.size)
         forward = self._sm.cross_entropy_forward
-        (forward.parallel if parallel else forward)(logits, targets, log_probs, loss, parallel)
+        (forward.parallel if self._parallel(logits.size) else forward)(logits, targets, log_probs, loss)
         return loss, log_probs
 
     def softmax_cross_entropy_backward(self, grad_per_row, log_probs, targets):
@@ -624,9 +616,8 @@ class NumbaBackend(NumpyBackend):
         log_probs = _contig(log_probs)
         grad = _contig(_broadcast(np.asarray(grad_per_row, log_probs.dtype), log_probs.shape[:1]))
         out = np.empty_like(log_probs)
-        parallel = self._parallel(out.size)
         backward = self._sm.cross_entropy_backward
-        (backward.parallel if parallel else backward)(grad, log_probs, targets, out, parallel)
+        (backward.parallel if self._parallel(out.size) else backward)(grad, log_probs, targets, out)
         return out
 
     # -- indexing gradients -------------------------------------------------------------------------
@@ -652,9 +643,11 @@ class NumbaBackend(NumpyBackend):
         values = _broadcast(np.asarray(values, dtype), arrays[0].shape + shape[len(items):])
         values = _contig(values).reshape(rows.size, width)
         out = np.zeros((math.prod(lead), width), dtype)
-        parallel = values.size >= self.parallel_threshold and width >= 2 * self._sc.BLOCK
-        scatter = self._sc.scatter_add_rows.parallel if parallel else self._sc.scatter_add_rows
-        scatter(rows.astype(np.int64, copy=False), values, out, parallel)
+        scatter, rows = self._sc.scatter_add_rows, rows.astype(np.int64, copy=False)
+        if values.size >= self.parallel_threshold and width >= 2 * self._sc.BLOCK:
+            scatter.parallel(rows, values, out, self._sc.BLOCK)  # a task per block of columns
+        else:
+            scatter(rows, values, out, max(1, width))  # one task: one pass over the rows
         return out.reshape(shape)
 
 

@@ -13,14 +13,14 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .elementwise import HELPER, kernel
+from .elementwise import HELPER, INLINE, kernel
 
 CHUNK = 1 << 14  # elements per task when reducing along contiguous memory (inner == 1)
 BLOCK = 256  # output columns per task when reducing across rows (inner > 1)
 SUM, MAX, MIN = range(3)
 
 
-@njit(**HELPER)
+@njit(**INLINE)
 def _combine(kind, acc, v):
     if kind == SUM:
         return acc + v
@@ -29,7 +29,7 @@ def _combine(kind, acc, v):
     return v if (v < acc or v != v) else acc
 
 
-@njit(**HELPER)
+@njit(**INLINE)
 def _initial(kind):
     if kind == SUM:
         return 0.0
@@ -67,19 +67,14 @@ def _reduce_span(kind, x, o, start, stop):
 
 
 @kernel
-def reduce_contiguous(kind, x, out, parallel):
+def reduce_contiguous(kind, x, out):
     """out[o] = reduce(x[o, :, 0]) for x of shape (outer, n, 1), in chunks of CHUNK elements."""
     outer, n = x.shape[0], x.shape[1]
     chunks = max(1, (n + CHUNK - 1) // CHUNK)
     partial = np.empty((outer, chunks))
-    if parallel:
-        for t in prange(outer * chunks):
-            o, c = t // chunks, t % chunks
-            partial[o, c] = _reduce_span(kind, x, o, c * CHUNK, min(n, (c + 1) * CHUNK))
-    else:
-        for t in range(outer * chunks):
-            o, c = t // chunks, t % chunks
-            partial[o, c] = _reduce_span(kind, x, o, c * CHUNK, min(n, (c + 1) * CHUNK))
+    for t in prange(outer * chunks):
+        o, c = t // chunks, t % chunks
+        partial[o, c] = _reduce_span(kind, x, o, c * CHUNK, min(n, (c + 1) * CHUNK))
     for o in range(outer):
         r = partial[o, 0]
         for c in range(1, chunks):
@@ -110,15 +105,10 @@ def _reduce_block(kind, x, out, o, j0, j1):
 
 
 @kernel
-def reduce_strided(kind, x, out, parallel):
+def reduce_strided(kind, x, out):
     """out[o, j] = reduce(x[o, :, j]) for x of shape (outer, n, inner), by blocks of BLOCK columns."""
     outer, inner = x.shape[0], x.shape[2]
     blocks = (inner + BLOCK - 1) // BLOCK
-    if parallel:
-        for t in prange(outer * blocks):
-            o, b = t // blocks, t % blocks
-            _reduce_block(kind, x, out, o, b * BLOCK, min(inner, (b + 1) * BLOCK))
-    else:
-        for t in range(outer * blocks):
-            o, b = t // blocks, t % blocks
-            _reduce_block(kind, x, out, o, b * BLOCK, min(inner, (b + 1) * BLOCK))
+    for t in prange(outer * blocks):
+        o, b = t // blocks, t % blocks
+        _reduce_block(kind, x, out, o, b * BLOCK, min(inner, (b + 1) * BLOCK))

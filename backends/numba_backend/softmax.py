@@ -12,7 +12,7 @@ import math
 from numba import njit, prange
 
 from ._math import exp, maxnum
-from .elementwise import HELPER, kernel
+from .elementwise import HELPER, INLINE, kernel
 
 
 # The row helpers are written as separate simple loops (max; exp and store; sum) so that LLVM vectorises
@@ -20,7 +20,7 @@ from .elementwise import HELPER, kernel
 # "reassoc" (scoped to the sums) lets the float64 sums use vector lanes, in an order fixed by the build, so
 # results are reproducible. The max ignores NaN (maxnum); a NaN in a row still gives a row of NaN, as in
 # NumPy, because it reaches the row's sum.
-@njit(**HELPER)
+@njit(**INLINE)
 def _row_max(x, i):
     """The row's maximum, in x's dtype (a row of -inf gives NaN below: -inf - -inf, as in NumPy)."""
     m = x[i, 0]
@@ -45,7 +45,7 @@ def _row_dot(a, b, i):
     return s
 
 
-@njit(**HELPER)
+@njit(**INLINE)
 def _softmax_row(x, out, i, log):
     m = _row_max(x, i)  # x - m in x's dtype, as NumPy does: float32 SIMD all the way
     # The exponentials go through ``out`` (the row stays in L1) even for log_softmax: the loop that
@@ -64,17 +64,13 @@ def _softmax_row(x, out, i, log):
 
 
 @kernel
-def softmax_forward(x, out, log, parallel):
+def softmax_forward(x, out, log):
     """softmax (``log=False``) or log_softmax (``log=True``) of each row."""
-    if parallel:
-        for i in prange(x.shape[0]):
-            _softmax_row(x, out, i, log)
-    else:
-        for i in range(x.shape[0]):
-            _softmax_row(x, out, i, log)
+    for i in prange(x.shape[0]):
+        _softmax_row(x, out, i, log)
 
 
-@njit(**HELPER)
+@njit(**INLINE)
 def _softmax_backward_row(g, y, out, i):
     dot = _row_dot(g, y, i)
     for j in range(g.shape[1]):
@@ -82,17 +78,13 @@ def _softmax_backward_row(g, y, out, i):
 
 
 @kernel
-def softmax_backward(g, y, out, parallel):
+def softmax_backward(g, y, out):
     """y * (g - sum(g * y)) per row, y the softmax output."""
-    if parallel:
-        for i in prange(g.shape[0]):
-            _softmax_backward_row(g, y, out, i)
-    else:
-        for i in range(g.shape[0]):
-            _softmax_backward_row(g, y, out, i)
+    for i in prange(g.shape[0]):
+        _softmax_backward_row(g, y, out, i)
 
 
-@njit(**HELPER)
+@njit(**INLINE)
 def _log_softmax_backward_row(g, y, out, i):
     s = _row_sum(g, i)
     for j in range(g.shape[1]):
@@ -100,30 +92,21 @@ def _log_softmax_backward_row(g, y, out, i):
 
 
 @kernel
-def log_softmax_backward(g, y, out, parallel):
+def log_softmax_backward(g, y, out):
     """g - exp(y) * sum(g) per row, y the log_softmax output."""
-    if parallel:
-        for i in prange(g.shape[0]):
-            _log_softmax_backward_row(g, y, out, i)
-    else:
-        for i in range(g.shape[0]):
-            _log_softmax_backward_row(g, y, out, i)
+    for i in prange(g.shape[0]):
+        _log_softmax_backward_row(g, y, out, i)
 
 
 @kernel
-def cross_entropy_forward(logits, targets, log_probs, loss, parallel):
+def cross_entropy_forward(logits, targets, log_probs, loss):
     """log_probs = log_softmax(logits) per row and loss[i] = -log_probs[i, targets[i]]."""
-    if parallel:
-        for i in prange(logits.shape[0]):
-            _softmax_row(logits, log_probs, i, True)
-            loss[i] = -log_probs[i, targets[i]]
-    else:
-        for i in range(logits.shape[0]):
-            _softmax_row(logits, log_probs, i, True)
-            loss[i] = -log_probs[i, targets[i]]
+    for i in prange(logits.shape[0]):
+        _softmax_row(logits, log_probs, i, True)
+        loss[i] = -log_probs[i, targets[i]]
 
 
-@njit(**HELPER)
+@njit(**INLINE)
 def _cross_entropy_backward_row(g, log_probs, targets, out, i):
     gi = float(g[i])
     for j in range(log_probs.shape[1]):
@@ -132,11 +115,7 @@ def _cross_entropy_backward_row(g, log_probs, targets, out, i):
 
 
 @kernel
-def cross_entropy_backward(g, log_probs, targets, out, parallel):
+def cross_entropy_backward(g, log_probs, targets, out):
     """out[i] = g[i] * (softmax - onehot(targets[i])), the softmax recovered as exp(log_probs)."""
-    if parallel:
-        for i in prange(log_probs.shape[0]):
-            _cross_entropy_backward_row(g, log_probs, targets, out, i)
-    else:
-        for i in range(log_probs.shape[0]):
-            _cross_entropy_backward_row(g, log_probs, targets, out, i)
+    for i in prange(log_probs.shape[0]):
+        _cross_entropy_backward_row(g, log_probs, targets, out, i)
