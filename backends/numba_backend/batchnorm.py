@@ -55,14 +55,17 @@ RECENTRE = 64.0  # re-centre when (mean - shift)^2 > RECENTRE * var: beyond, can
 
 # -- forward ------------------------------------------------------------------------------------------
 @njit(cache=True, inline="always")
-def _zeros(n, dtype):
-    """np.zeros without a parallel region: inlined into a parallel-compiled kernel, np.zeros becomes a
-    parfor even on the serial branch (PARALLEL's numpy=False does not stop it), and each one woke the
-    thread pool: ~45 us per call, 80 us of a 6000-element forward. np.empty and a loop stay serial."""
-    out = np.empty(n, dtype)
+def _zeros2(n, dtype):
+    """Two zeroed arrays, as np.zeros but without a parallel region: inlined into a parallel-compiled kernel,
+    np.zeros becomes a parfor even on the serial branch (PARALLEL's numpy=False does not stop it), and each
+    one woke the thread pool: ~45 us per call, 80 us of a 6000-element forward. np.empty and a loop stay
+    serial. Both come from one helper: each inlined call adds to the compile time."""
+    a = np.empty(n, dtype)
+    b = np.empty(n, dtype)
     for i in range(n):
-        out[i] = 0
-    return out
+        a[i] = 0
+        b[i] = 0
+    return a, b
 
 
 @njit(cache=True, inline="always")
@@ -106,8 +109,7 @@ def _block_statistics(x, weight, bias, eps, c0, c1, mean, var, coef):
     m = n * s
     nc = c1 - c0
     shift = np.empty(nc)
-    s1 = _zeros(nc, np.float64)
-    s2 = _zeros(nc, np.float64)
+    s1, s2 = _zeros2(nc, np.float64)
     for j in range(nc):
         shift[j] = x[0, c0 + j, 0]
     for i in range(n):
@@ -167,8 +169,7 @@ def _x_sums_chunk(x, center, r0, r1, a1, a2):
     at (4096, 1024); the same unrolling measured no gain in the other three row kernels).
     """
     c = x.shape[1]
-    p1 = _zeros(c, x.dtype)
-    p2 = _zeros(c, x.dtype)
+    p1, p2 = _zeros2(c, x.dtype)
     for i0 in range(r0, r1, ROWS_PER_FLUSH):
         end = min(r1, i0 + ROWS_PER_FLUSH)
         i = i0
@@ -200,8 +201,7 @@ def _x_sums_chunk(x, center, r0, r1, a1, a2):
 def _dy_sums_chunk(dy, x, center, r0, r1, a1, a2):
     """Column sums over rows [r0, r1) of dy and dy * (x - center), like ``_x_sums_chunk``."""
     c = x.shape[1]
-    p1 = _zeros(c, x.dtype)
-    p2 = _zeros(c, x.dtype)
+    p1, p2 = _zeros2(c, x.dtype)
     for i0 in range(r0, r1, ROWS_PER_FLUSH):
         for i in range(i0, min(r1, i0 + ROWS_PER_FLUSH)):
             g = dy[i]
@@ -229,72 +229,61 @@ def _affine_chunk(x, coef, r0, r1, out):
             o[j] = (xa[j] - cx[j]) * cs[j] + cb[j]
 
 
-@njit(cache=True, inline="always")
-def _rows_statistics(x, s, weight, bias, eps, chunks, mean, var, coef):
-    """Statistics of x viewed as (N, C * S) rows, in row chunks, and their coefficients in coef (3, C * S).
-
-    Each column j (channel j // S) gets shifted sums around its own first value; the S columns of a channel
-    are then combined in float64 (mean of the column means; variance = mean of the column variances plus
-    the spread of the column means around the channel mean). With S = 1 this is the plain (N, C) case.
-    """
-    n, cols = x.shape
-    c = cols // s
-    rows = (n + chunks - 1) // chunks
-    center = np.empty(cols, x.dtype)
-    for j in range(cols):
-        center[j] = x[0, j]
-    s1 = np.empty((chunks, cols))
-    s2 = np.empty((chunks, cols))
-    col_mean = np.empty(cols)  # of d = x - center
-    col_var = np.empty(cols)
-    for attempt in range(2):
-        for t in range(chunks):
-            for j in range(cols):
-                s1[t, j] = 0.0
-                s2[t, j] = 0.0
-        for t in prange(chunks):
-            _x_sums_chunk(x, center, t * rows, min(n, (t + 1) * rows), s1[t], s2[t])
-        recentre = False
-        for j in range(cols):
-            a1 = 0.0
-            a2 = 0.0
-            for t in range(chunks):
-                a1 += s1[t, j]
-                a2 += s2[t, j]
-            dm = a1 / n
-            col_mean[j] = dm
-            col_var[j] = a2 / n - dm * dm
-            recentre = recentre or dm * dm > RECENTRE * col_var[j]
-        if not recentre or attempt == 1:
-            break
-        for j in range(cols):  # x[0] was far from the mean: centre again, on the mean rounded to x's dtype
-            center[j] = center[j] + col_mean[j]
-    for ch in range(c):
-        j0 = ch * s
-        mu = 0.0
-        for j in range(j0, j0 + s):
-            mu += center[j] + col_mean[j]
-        mu /= s
-        m2 = 0.0
-        for j in range(j0, j0 + s):
-            spread = center[j] + col_mean[j] - mu
-            m2 += col_var[j] + spread * spread
-        _fwd_coefficients(ch, j0, mu, m2 / s, weight, bias, eps, mean, var, coef)
-        _copy_column(coef, j0, s)
-
-
 @kernel(fastmath=FASTMATH)
 def _fwd_rows(x, s, weight, bias, eps, chunks, train, out, mean, var, coef):
     """Forward of x viewed as (N, C * S) rows, in row chunks (one per thread; the serial design: one chunk);
     coef is (3, C * S). Without ``train``, coef holds the eval coefficients and only the output is written.
 
+    Each column j (channel j // S) gets shifted sums around its own first value; the S columns of a channel
+    are then combined in float64 (mean of the column means; variance = mean of the column variances plus
+    the spread of the column means around the channel mean). With S = 1 this is the plain (N, C) case.
     One call holds both parallel loops and the serial step between them: as separate calls, their
     dispatch and the small NumPy steps in between cost ~30 us a forward.
     """
-    if train:
-        _rows_statistics(x, s, weight, bias, eps, chunks, mean, var, coef)
-    n = x.shape[0]
+    n, cols = x.shape
     rows = (n + chunks - 1) // chunks
+    if train:
+        center = np.empty(cols, x.dtype)
+        for j in range(cols):
+            center[j] = x[0, j]
+        s1 = np.empty((chunks, cols))
+        s2 = np.empty((chunks, cols))
+        col_mean = np.empty(cols)  # of d = x - center
+        col_var = np.empty(cols)
+        for attempt in range(2):
+            for t in range(chunks):
+                for j in range(cols):
+                    s1[t, j] = 0.0
+                    s2[t, j] = 0.0
+            for t in prange(chunks):
+                _x_sums_chunk(x, center, t * rows, min(n, (t + 1) * rows), s1[t], s2[t])
+            recentre = False
+            for j in range(cols):
+                a1 = 0.0
+                a2 = 0.0
+                for t in range(chunks):
+                    a1 += s1[t, j]
+                    a2 += s2[t, j]
+                dm = a1 / n
+                col_mean[j] = dm
+                col_var[j] = a2 / n - dm * dm
+                recentre = recentre or dm * dm > RECENTRE * col_var[j]
+            if not recentre or attempt == 1:
+                break
+            for j in range(cols):  # x[0] was far from the mean: centre again, on the mean rounded to x's dtype
+                center[j] = center[j] + col_mean[j]
+        for ch in range(cols // s):
+            j0 = ch * s
+            mu = 0.0
+            for j in range(j0, j0 + s):
+                mu += center[j] + col_mean[j]
+            mu /= s
+            m2 = 0.0
+            for j in range(j0, j0 + s):
+                spread = center[j] + col_mean[j] - mu
+                m2 += col_var[j] + spread * spread
+            _fwd_coefficients(ch, j0, mu, m2 / s, weight, bias, eps, mean, var, coef)
+            _copy_column(coef, j0, s)
     for t in prange(chunks):
         _affine_chunk(x, coef, t * rows, min(n, (t + 1) * rows), out)
 
@@ -306,8 +295,7 @@ def _bwd_block(dy, x, mean, invstd, weight, c0, c1, dx, dweight, dbias, coef):
     n, _, s = x.shape
     m = n * s
     nc = c1 - c0
-    sdy = _zeros(nc, np.float64)
-    sdyx = _zeros(nc, np.float64)
+    sdy, sdyx = _zeros2(nc, np.float64)
     for i in range(n):
         for j in range(nc):
             c = c0 + j
