@@ -21,6 +21,16 @@ Parallel designs (chosen by ``_path``; all race-free: every array element is wri
   block is one contiguous run of channels x S values, which hardware prefetch follows well.
 * ``serial``: those below ``serial_below`` elements (the backend's ``parallel_threshold``), where starting
   threads costs more than the work: the ``blocks`` code as one block.
+
+Rows and blocks are two algorithms (which axis the threads split, where the sums live); each is written
+once. A serial design is its parallel kernel with one chunk or block, run by the kernel's serial dispatcher
+(``elementwise.kernel``: compiled without the parallel backend, where ``prange`` is ``range``). The eval
+affine runs the forward kernels without their statistics, so it compiles nothing of its own.
+
+Compile time is part of a first run (the main job on an empty cache), so the kernels keep their inlined
+code small: Numba inlines an ``inline="always"`` helper by copying its IR, which costs per call site and
+per size, so the row statistics sit in the kernel body and no helper is inlined twice into one kernel
+(measurements in docs/batchnorm.md).
 """
 
 from __future__ import annotations
@@ -55,11 +65,10 @@ RECENTRE = 64.0  # re-centre when (mean - shift)^2 > RECENTRE * var: beyond, can
 
 # -- forward ------------------------------------------------------------------------------------------
 @njit(cache=True, inline="always")
-def _zeros2(n, dtype):
-    """Two zeroed arrays, as np.zeros but without a parallel region: inlined into a parallel-compiled kernel,
-    np.zeros becomes a parfor even on the serial branch (PARALLEL's numpy=False does not stop it), and each
-    one woke the thread pool: ~45 us per call, 80 us of a 6000-element forward. np.empty and a loop stay
-    serial. Both come from one helper: each inlined call adds to the compile time."""
+def _zeros(n, dtype):
+    """Two zeroed arrays of n values. Inlined into a parallel-compiled kernel, np.zeros becomes a parfor that
+    wakes the thread pool on every call (PARALLEL's numpy=False does not stop it); np.empty and a loop stay
+    serial. One helper for both arrays, as each inlined call adds to the compile time."""
     a = np.empty(n, dtype)
     b = np.empty(n, dtype)
     for i in range(n):
@@ -109,7 +118,7 @@ def _block_statistics(x, weight, bias, eps, c0, c1, mean, var, coef):
     m = n * s
     nc = c1 - c0
     shift = np.empty(nc)
-    s1, s2 = _zeros2(nc, np.float64)
+    s1, s2 = _zeros(nc, np.float64)
     for j in range(nc):
         shift[j] = x[0, c0 + j, 0]
     for i in range(n):
@@ -165,11 +174,11 @@ def _x_sums_chunk(x, center, r0, r1, a1, a2):
     """Column sums over rows [r0, r1) of d = x - center and d^2, added into float64 a1, a2.
 
     Runs of ``ROWS_PER_FLUSH`` rows are summed in x's dtype (the error stays near 16 eps), four rows per
-    sweep: the partial sums are then loaded and stored once per four rows, not once per row (~20% faster
-    at (4096, 1024); the same unrolling measured no gain in the other three row kernels).
+    sweep: the partial sums are then loaded and stored once per four rows, not once per row (faster at
+    (4096, 1024); the same unrolling measured no gain in the other three row kernels, docs/batchnorm.md).
     """
     c = x.shape[1]
-    p1, p2 = _zeros2(c, x.dtype)
+    p1, p2 = _zeros(c, x.dtype)
     for i0 in range(r0, r1, ROWS_PER_FLUSH):
         end = min(r1, i0 + ROWS_PER_FLUSH)
         i = i0
@@ -201,7 +210,7 @@ def _x_sums_chunk(x, center, r0, r1, a1, a2):
 def _dy_sums_chunk(dy, x, center, r0, r1, a1, a2):
     """Column sums over rows [r0, r1) of dy and dy * (x - center), like ``_x_sums_chunk``."""
     c = x.shape[1]
-    p1, p2 = _zeros2(c, x.dtype)
+    p1, p2 = _zeros(c, x.dtype)
     for i0 in range(r0, r1, ROWS_PER_FLUSH):
         for i in range(i0, min(r1, i0 + ROWS_PER_FLUSH)):
             g = dy[i]
@@ -238,7 +247,7 @@ def _fwd_rows(x, s, weight, bias, eps, chunks, train, out, mean, var, coef):
     are then combined in float64 (mean of the column means; variance = mean of the column variances plus
     the spread of the column means around the channel mean). With S = 1 this is the plain (N, C) case.
     One call holds both parallel loops and the serial step between them: as separate calls, their
-    dispatch and the small NumPy steps in between cost ~30 us a forward.
+    dispatch and the small NumPy steps in between cost more (docs/batchnorm.md).
     """
     n, cols = x.shape
     rows = (n + chunks - 1) // chunks
@@ -295,7 +304,7 @@ def _bwd_block(dy, x, mean, invstd, weight, c0, c1, dx, dweight, dbias, coef):
     n, _, s = x.shape
     m = n * s
     nc = c1 - c0
-    sdy, sdyx = _zeros2(nc, np.float64)
+    sdy, sdyx = _zeros(nc, np.float64)
     for i in range(n):
         for j in range(nc):
             c = c0 + j
