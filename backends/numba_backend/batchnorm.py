@@ -516,6 +516,8 @@ def batch_norm_affine(x, center, scale, shift, serial_below: int):
     if path in ("rows", "rows-serial"):
         path = "rows" if x3.size >= serial_below else "rows-serial"
         coef = np.repeat(coef, s, axis=1) if s > 1 else coef  # one coefficient per column of (N, C * S)
+    elif path == "blocks":  # as (1, N * C, S): the threads split all N * C runs evenly, even for a small C
+        x3, coef = x3.reshape(1, n * c, s), np.tile(coef, n)
     _forward(x3, _UNUSED, _UNUSED, 0.0, path, False, result.reshape(x3.shape), _UNUSED, _UNUSED, coef)
     return result
 
