@@ -380,7 +380,6 @@ class NumbaBackend(NumpyBackend):
                     w = np.ones(shape[1], dtype)
                     _, mean, var = bn.batch_norm_forward(xb, w, w, 1e-5, path)
                     bn.batch_norm_backward(xb, xb, mean, 1 / np.sqrt(var + 1e-5), w, path)
-                    bn.batch_norm_affine(xb, w, w, w, 0 if par else math.inf)
 
     def _warm_windows(self, dtype, k) -> None:
         """Compile the sliding-window kernels of windows.py for ``dtype`` (``k`` picks the variant)."""

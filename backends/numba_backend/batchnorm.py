@@ -21,6 +21,16 @@ Parallel designs (chosen by ``_path``; all race-free: every array element is wri
   block is one contiguous run of channels x S values, which hardware prefetch follows well.
 * ``serial``: those below ``serial_below`` elements (the backend's ``parallel_threshold``), where starting
   threads costs more than the work: the ``blocks`` code as one block.
+
+Rows and blocks are two algorithms (which axis the threads split, where the sums live); each is written
+once. A serial design is its parallel kernel with one chunk or block, run by the kernel's serial dispatcher
+(``elementwise.kernel``: compiled without the parallel backend, where ``prange`` is ``range``). The eval
+affine runs the forward kernels without their statistics, so it compiles nothing of its own.
+
+Compile time is part of a first run (the main job on an empty cache), so the kernels keep their inlined
+code small: Numba inlines an ``inline="always"`` helper by copying its IR, which costs per call site and
+per size, so the row statistics sit in the kernel body and no helper is inlined twice into one kernel
+(measurements in docs/batchnorm.md).
 """
 
 from __future__ import annotations
@@ -56,13 +66,15 @@ RECENTRE = 64.0  # re-centre when (mean - shift)^2 > RECENTRE * var: beyond, can
 # -- forward ------------------------------------------------------------------------------------------
 @njit(cache=True, inline="always")
 def _zeros(n, dtype):
-    """np.zeros without a parallel region: inlined into a parallel-compiled kernel, np.zeros becomes a
-    parfor even on the serial branch (PARALLEL's numpy=False does not stop it), and each one woke the
-    thread pool: ~45 us per call, 80 us of a 6000-element forward. np.empty and a loop stay serial."""
-    out = np.empty(n, dtype)
+    """Two zeroed arrays of n values. Inlined into a parallel-compiled kernel, np.zeros becomes a parfor that
+    wakes the thread pool on every call (PARALLEL's numpy=False does not stop it); np.empty and a loop stay
+    serial. One helper for both arrays, as each inlined call adds to the compile time."""
+    a = np.empty(n, dtype)
+    b = np.empty(n, dtype)
     for i in range(n):
-        out[i] = 0
-    return out
+        a[i] = 0
+        b[i] = 0
+    return a, b
 
 
 @njit(cache=True, inline="always")
@@ -79,26 +91,34 @@ def _channel_sums(x, c, k):
 
 
 @njit(cache=True, inline="always")
-def _fwd_coefficients(c, mu, v, weight, bias, eps, mean, var, coef):
-    """Channel c's statistics (mean mu, variance v clamped at 0) and out = (x - coef[0]) * coef[1] + coef[2]."""
+def _fwd_coefficients(c, col, mu, v, weight, bias, eps, mean, var, coef):
+    """Channel c's statistics (mean mu, variance v clamped at 0), and in coef's column ``col`` those of
+    out = (x - coef[0]) * coef[1] + coef[2]."""
     v = max(v, 0.0)
     mean[c] = mu
     var[c] = v
     sc = weight[c] / math.sqrt(v + eps)
-    coef[0, c] = mu  # rounded to x's dtype: x - coef[0] is exact near the mean
-    coef[1, c] = sc
-    coef[2, c] = bias[c] - (mu - coef[0, c]) * sc
+    coef[0, col] = mu  # rounded to x's dtype: x - coef[0] is exact near the mean
+    coef[1, col] = sc
+    coef[2, col] = bias[c] - (mu - coef[0, col]) * sc
 
 
 @njit(cache=True, inline="always")
-def _fwd_block(x, weight, bias, eps, c0, c1, out, mean, var, coef):
-    """Statistics and normalisation of channels [c0, c1) of x (N, C, S); coef is (3, C) scratch."""
+def _copy_column(coef, col, s):
+    """Column ``col`` of coef into the next S - 1 columns: the rows designs' S columns of one channel."""
+    for j in range(col + 1, col + s):
+        for r in range(coef.shape[0]):
+            coef[r, j] = coef[r, col]
+
+
+@njit(cache=True, inline="always")
+def _block_statistics(x, weight, bias, eps, c0, c1, mean, var, coef):
+    """Statistics of channels [c0, c1) of x (N, C, S), and their coefficients in coef (3, C)."""
     n, _, s = x.shape
     m = n * s
     nc = c1 - c0
     shift = np.empty(nc)
-    s1 = _zeros(nc, np.float64)
-    s2 = _zeros(nc, np.float64)
+    s1, s2 = _zeros(nc, np.float64)
     for j in range(nc):
         shift[j] = x[0, c0 + j, 0]
     for i in range(n):
@@ -121,40 +141,44 @@ def _fwd_block(x, weight, bias, eps, c0, c1, out, mean, var, coef):
             a1, a2 = _channel_sums(x, c, shift[j])
             dm = a1 / m
             v = a2 / m - dm * dm
-        _fwd_coefficients(c, shift[j] + dm, v, weight, bias, eps, mean, var, coef)
-    for i in range(n):
-        for j in range(nc):
-            c = c0 + j
+        _fwd_coefficients(c, c, shift[j] + dm, v, weight, bias, eps, mean, var, coef)
+
+
+@njit(cache=True, inline="always")
+def _fwd_block(x, weight, bias, eps, c0, c1, train, out, mean, var, coef):
+    """Channels [c0, c1) of x (N, C, S): their statistics and coefficients when ``train``, then
+    out = (x - coef[0]) * coef[1] + coef[2]."""
+    if train:
+        _block_statistics(x, weight, bias, eps, c0, c1, mean, var, coef)
+    for i in range(x.shape[0]):
+        for c in range(c0, c1):
             cx = coef[0, c]
             cs = coef[1, c]
             cb = coef[2, c]
-            for t in range(s):
+            for t in range(x.shape[2]):
                 out[i, c, t] = (x[i, c, t] - cx) * cs + cb
 
 
 @kernel(fastmath=FASTMATH)
-def _fwd_blocks(x, weight, bias, eps, block, parallel, out, mean, var, coef):
+def _fwd_blocks(x, weight, bias, eps, block, train, out, mean, var, coef):
+    """Forward of x (N, C, S) in blocks of ``block`` channels, one per iteration (the serial design: one
+    block of all C). Without ``train``, coef holds the eval coefficients and only the output is written."""
     c = x.shape[1]
-    if parallel:
-        for b in prange((c + block - 1) // block):
-            _fwd_block(x, weight, bias, eps, b * block, min(c, (b + 1) * block), out, mean, var, coef)
-    else:
-        _fwd_block(x, weight, bias, eps, 0, c, out, mean, var, coef)
+    for b in prange((c + block - 1) // block):
+        _fwd_block(x, weight, bias, eps, b * block, min(c, (b + 1) * block), train, out, mean, var, coef)
 
 
-# The row-chunk kernels: one chunk per prange iteration; with one chunk (one thread) the chunk runs
-# directly, without waking the thread pool.
+# The row-chunk kernels: one chunk of rows per prange iteration.
 @njit(cache=True, inline="always")
 def _x_sums_chunk(x, center, r0, r1, a1, a2):
     """Column sums over rows [r0, r1) of d = x - center and d^2, added into float64 a1, a2.
 
     Runs of ``ROWS_PER_FLUSH`` rows are summed in x's dtype (the error stays near 16 eps), four rows per
-    sweep: the partial sums are then loaded and stored once per four rows, not once per row (~20% faster
-    at (4096, 1024); the same unrolling measured no gain in the other three row kernels).
+    sweep: the partial sums are then loaded and stored once per four rows, not once per row (faster at
+    (4096, 1024); the same unrolling measured no gain in the other three row kernels, docs/batchnorm.md).
     """
     c = x.shape[1]
-    p1 = _zeros(c, x.dtype)
-    p2 = _zeros(c, x.dtype)
+    p1, p2 = _zeros(c, x.dtype)
     for i0 in range(r0, r1, ROWS_PER_FLUSH):
         end = min(r1, i0 + ROWS_PER_FLUSH)
         i = i0
@@ -186,8 +210,7 @@ def _x_sums_chunk(x, center, r0, r1, a1, a2):
 def _dy_sums_chunk(dy, x, center, r0, r1, a1, a2):
     """Column sums over rows [r0, r1) of dy and dy * (x - center), like ``_x_sums_chunk``."""
     c = x.shape[1]
-    p1 = _zeros(c, x.dtype)
-    p2 = _zeros(c, x.dtype)
+    p1, p2 = _zeros(c, x.dtype)
     for i0 in range(r0, r1, ROWS_PER_FLUSH):
         for i in range(i0, min(r1, i0 + ROWS_PER_FLUSH)):
             g = dy[i]
@@ -215,88 +238,63 @@ def _affine_chunk(x, coef, r0, r1, out):
             o[j] = (xa[j] - cx[j]) * cs[j] + cb[j]
 
 
-@njit(cache=True, inline="always")
-def _per_channel_scratch(coef, s):
-    """Where the per-channel coefficients go: ``coef`` itself when S = 1, else a (k, C) array."""
-    if s == 1:
-        return coef
-    return np.empty((coef.shape[0], coef.shape[1] // s), coef.dtype)
-
-
-@njit(cache=True, inline="always")
-def _expand(coef_c, s, coef):
-    """Per-channel coefficients (k, C) to per-column ones (k, C * S): column j belongs to channel j // S."""
-    if s == 1:
-        return  # coef_c is coef
-    for r in range(coef_c.shape[0]):
-        for ch in range(coef_c.shape[1]):
-            v = coef_c[r, ch]
-            for j in range(ch * s, ch * s + s):
-                coef[r, j] = v
-
-
 @kernel(fastmath=FASTMATH)
-def _fwd_rows(x, s, weight, bias, eps, chunks, out, mean, var, coef):
-    """Training forward of x viewed as (N, C * S) rows, in row chunks (one per thread); coef is (3, C * S).
+def _fwd_rows(x, s, weight, bias, eps, chunks, train, out, mean, var, coef):
+    """Forward of x viewed as (N, C * S) rows, in row chunks (one per thread; the serial design: one chunk);
+    coef is (3, C * S). Without ``train``, coef holds the eval coefficients and only the output is written.
 
     Each column j (channel j // S) gets shifted sums around its own first value; the S columns of a channel
     are then combined in float64 (mean of the column means; variance = mean of the column variances plus
     the spread of the column means around the channel mean). With S = 1 this is the plain (N, C) case.
     One call holds both parallel loops and the serial step between them: as separate calls, their
-    dispatch and the small NumPy steps in between cost ~30 us a forward.
+    dispatch and the small NumPy steps in between cost more (docs/batchnorm.md).
     """
     n, cols = x.shape
-    c = cols // s
     rows = (n + chunks - 1) // chunks
-    center = np.empty(cols, x.dtype)
-    for j in range(cols):
-        center[j] = x[0, j]
-    s1 = np.empty((chunks, cols))
-    s2 = np.empty((chunks, cols))
-    col_mean = np.empty(cols)  # of d = x - center
-    col_var = np.empty(cols)
-    for attempt in range(2):
-        for t in range(chunks):
-            for j in range(cols):
-                s1[t, j] = 0.0
-                s2[t, j] = 0.0
-        if chunks == 1:
-            _x_sums_chunk(x, center, 0, n, s1[0], s2[0])
-        else:
+    if train:
+        center = np.empty(cols, x.dtype)
+        for j in range(cols):
+            center[j] = x[0, j]
+        s1 = np.empty((chunks, cols))
+        s2 = np.empty((chunks, cols))
+        col_mean = np.empty(cols)  # of d = x - center
+        col_var = np.empty(cols)
+        for attempt in range(2):
+            for t in range(chunks):
+                for j in range(cols):
+                    s1[t, j] = 0.0
+                    s2[t, j] = 0.0
             for t in prange(chunks):
                 _x_sums_chunk(x, center, t * rows, min(n, (t + 1) * rows), s1[t], s2[t])
-        recentre = False
-        for j in range(cols):
-            a1 = 0.0
-            a2 = 0.0
-            for t in range(chunks):
-                a1 += s1[t, j]
-                a2 += s2[t, j]
-            dm = a1 / n
-            col_mean[j] = dm
-            col_var[j] = a2 / n - dm * dm
-            recentre = recentre or dm * dm > RECENTRE * col_var[j]
-        if not recentre or attempt == 1:
-            break
-        for j in range(cols):  # x[0] was far from the mean: centre again, on the mean rounded to x's dtype
-            center[j] = center[j] + col_mean[j]
-    coef_c = _per_channel_scratch(coef, s)
-    for ch in range(c):
-        mu = 0.0
-        for j in range(ch * s, ch * s + s):
-            mu += center[j] + col_mean[j]
-        mu /= s
-        m2 = 0.0
-        for j in range(ch * s, ch * s + s):
-            spread = center[j] + col_mean[j] - mu
-            m2 += col_var[j] + spread * spread
-        _fwd_coefficients(ch, mu, m2 / s, weight, bias, eps, mean, var, coef_c)
-    _expand(coef_c, s, coef)
-    if chunks == 1:
-        _affine_chunk(x, coef, 0, n, out)
-    else:
-        for t in prange(chunks):
-            _affine_chunk(x, coef, t * rows, min(n, (t + 1) * rows), out)
+            recentre = False
+            for j in range(cols):
+                a1 = 0.0
+                a2 = 0.0
+                for t in range(chunks):
+                    a1 += s1[t, j]
+                    a2 += s2[t, j]
+                dm = a1 / n
+                col_mean[j] = dm
+                col_var[j] = a2 / n - dm * dm
+                recentre = recentre or dm * dm > RECENTRE * col_var[j]
+            if not recentre or attempt == 1:
+                break
+            for j in range(cols):  # x[0] was far from the mean: centre again, on the mean rounded to x's dtype
+                center[j] = center[j] + col_mean[j]
+        for ch in range(cols // s):
+            j0 = ch * s
+            mu = 0.0
+            for j in range(j0, j0 + s):
+                mu += center[j] + col_mean[j]
+            mu /= s
+            m2 = 0.0
+            for j in range(j0, j0 + s):
+                spread = center[j] + col_mean[j] - mu
+                m2 += col_var[j] + spread * spread
+            _fwd_coefficients(ch, j0, mu, m2 / s, weight, bias, eps, mean, var, coef)
+            _copy_column(coef, j0, s)
+    for t in prange(chunks):
+        _affine_chunk(x, coef, t * rows, min(n, (t + 1) * rows), out)
 
 
 # -- backward -----------------------------------------------------------------------------------------
@@ -306,8 +304,7 @@ def _bwd_block(dy, x, mean, invstd, weight, c0, c1, dx, dweight, dbias, coef):
     n, _, s = x.shape
     m = n * s
     nc = c1 - c0
-    sdy = _zeros(nc, np.float64)
-    sdyx = _zeros(nc, np.float64)
+    sdy, sdyx = _zeros(nc, np.float64)
     for i in range(n):
         for j in range(nc):
             c = c0 + j
@@ -322,7 +319,7 @@ def _bwd_block(dy, x, mean, invstd, weight, c0, c1, dx, dweight, dbias, coef):
             sdyx[j] += a2
     for j in range(nc):
         c = c0 + j
-        _bwd_coefficients(c, m, sdy[j], sdyx[j], mean[c], invstd[c], weight[c], dweight, dbias, coef)
+        _bwd_coefficients(c, c, m, sdy[j], sdyx[j], mean[c], invstd[c], weight[c], dweight, dbias, coef)
     for i in range(n):
         for j in range(nc):
             c = c0 + j
@@ -335,27 +332,25 @@ def _bwd_block(dy, x, mean, invstd, weight, c0, c1, dx, dweight, dbias, coef):
 
 
 @njit(cache=True, inline="always")
-def _bwd_coefficients(c, m, sdy, sdyx, mu, inv, w, dweight, dbias, coef):
-    """dx = k dy - k a (x - mean) - k <dy>, a = invstd <dy xhat>, written around mean rounded to x's dtype."""
+def _bwd_coefficients(c, col, m, sdy, sdyx, mu, inv, w, dweight, dbias, coef):
+    """Channel c's dweight and dbias, and in coef's column ``col`` those of dx = k dy - k a (x - mean) - k <dy>,
+    a = invstd <dy xhat>, written around mean rounded to x's dtype."""
     dweight[c] = sdyx * inv  # sum(dy * xhat)
     dbias[c] = sdy
     k = inv * w
     ka = k * inv * inv * sdyx / m
-    coef[0, c] = mu
-    coef[1, c] = k
-    coef[2, c] = ka
-    coef[3, c] = ka * (mu - coef[0, c]) - k * sdy / m
+    coef[0, col] = mu
+    coef[1, col] = k
+    coef[2, col] = ka
+    coef[3, col] = ka * (mu - coef[0, col]) - k * sdy / m
 
 
 @kernel(fastmath=FASTMATH)
-def _bwd_blocks(dy, x, mean, invstd, weight, block, parallel, dx, dweight, dbias, coef):
+def _bwd_blocks(dy, x, mean, invstd, weight, block, dx, dweight, dbias, coef):
+    """Backward of (N, C, S) in blocks of ``block`` channels, like ``_fwd_blocks``."""
     c = x.shape[1]
-    if parallel:
-        for b in prange((c + block - 1) // block):
-            _bwd_block(dy, x, mean, invstd, weight, b * block, min(c, (b + 1) * block), dx, dweight, dbias,
-                       coef)
-    else:
-        _bwd_block(dy, x, mean, invstd, weight, 0, c, dx, dweight, dbias, coef)
+    for b in prange((c + block - 1) // block):
+        _bwd_block(dy, x, mean, invstd, weight, b * block, min(c, (b + 1) * block), dx, dweight, dbias, coef)
 
 
 @njit(cache=True, inline="always")
@@ -384,7 +379,6 @@ def _bwd_rows(dy, x, s, mean, invstd, weight, chunks, dx, dweight, dbias, coef):
     n, cols = x.shape
     c = cols // s
     rows = (n + chunks - 1) // chunks
-    coef_c = _per_channel_scratch(coef, s)
     center = np.empty(cols, x.dtype)
     for ch in range(c):
         for j in range(ch * s, ch * s + s):
@@ -395,11 +389,8 @@ def _bwd_rows(dy, x, s, mean, invstd, weight, chunks, dx, dweight, dbias, coef):
         for j in range(cols):
             s1[t, j] = 0.0
             s2[t, j] = 0.0
-    if chunks == 1:
-        _dy_sums_chunk(dy, x, center, 0, n, s1[0], s2[0])
-    else:
-        for t in prange(chunks):
-            _dy_sums_chunk(dy, x, center, t * rows, min(n, (t + 1) * rows), s1[t], s2[t])
+    for t in prange(chunks):
+        _dy_sums_chunk(dy, x, center, t * rows, min(n, (t + 1) * rows), s1[t], s2[t])
     for ch in range(c):
         sdy = 0.0
         sdyc = 0.0
@@ -408,49 +399,10 @@ def _bwd_rows(dy, x, s, mean, invstd, weight, chunks, dx, dweight, dbias, coef):
                 sdy += s1[t, j]
                 sdyc += s2[t, j]
         sdyx = sdyc - (mean[ch] - center[ch * s]) * sdy  # sum(dy * (x - mean))
-        _bwd_coefficients(ch, n * s, sdy, sdyx, mean[ch], invstd[ch], weight[ch], dweight, dbias, coef_c)
-    _expand(coef_c, s, coef)
-    if chunks == 1:
-        _bwd_apply_chunk(dy, x, coef, 0, n, dx)
-    else:
-        for t in prange(chunks):
-            _bwd_apply_chunk(dy, x, coef, t * rows, min(n, (t + 1) * rows), dx)
-
-
-# -- eval mode: one pass ---------------------------------------------------------------------------
-@njit(cache=True, inline="always")
-def _affine_runs_chunk(x, coef, r0, r1, out):
-    """out = (x - coef[0]) * coef[1] + coef[2] for runs [r0, r1) of (N * C, S) x; run r is channel r % C."""
-    c = coef.shape[1]
-    for r in range(r0, r1):
-        k = coef[0, r % c]
-        sc = coef[1, r % c]
-        b = coef[2, r % c]
-        xa = x[r]
-        o = out[r]
-        for i in range(x.shape[1]):
-            o[i] = (xa[i] - k) * sc + b
-
-
-@njit(cache=True, inline="always")
-def _affine_any_chunk(x, coef, r0, r1, runs, out):
-    if runs:
-        _affine_runs_chunk(x, coef, r0, r1, out)
-    else:
-        _affine_chunk(x, coef, r0, r1, out)
-
-
-@kernel(fastmath=FASTMATH)
-def _affine(x, coef, chunks, runs, out):
-    """Eval-mode normalisation of 2-D x, rows split into chunks: (N, C) rows (``runs`` False; the inner
-    loop runs along the channels) or (N * C, S) runs, S > 1 (the inner loop runs along S)."""
-    n = x.shape[0]
-    rows = (n + chunks - 1) // chunks
-    if chunks == 1:
-        _affine_any_chunk(x, coef, 0, n, runs, out)
-    else:
-        for t in prange(chunks):
-            _affine_any_chunk(x, coef, t * rows, min(n, (t + 1) * rows), runs, out)
+        _bwd_coefficients(ch, ch * s, n * s, sdy, sdyx, mean[ch], invstd[ch], weight[ch], dweight, dbias, coef)
+        _copy_column(coef, ch * s, s)
+    for t in prange(chunks):
+        _bwd_apply_chunk(dy, x, coef, t * rows, min(n, (t + 1) * rows), dx)
 
 
 # -- entry points -------------------------------------------------------------------------------------
@@ -486,29 +438,33 @@ def _block(c: int) -> int:
     return max(1, -(-c // threads))
 
 
+def _forward(x3, weight, bias, eps, path: str, train: bool, out, mean, var, coef) -> None:
+    """The forward kernel of ``path`` on x3 (N, C, S); without ``train`` only the output, from coef."""
+    n, c, s = x3.shape
+    if path in ("rows", "rows-serial"):
+        chunks = _chunks(path, n)
+        fwd_rows = _fwd_rows.parallel if chunks > 1 else _fwd_rows
+        fwd_rows(x3.reshape(n, c * s), s, weight, bias, eps, chunks, train, out.reshape(n, c * s), mean, var, coef)
+    elif path == "blocks":
+        _fwd_blocks.parallel(x3, weight, bias, eps, _block(c), train, out, mean, var, coef)
+    else:
+        _fwd_blocks(x3, weight, bias, eps, c, train, out, mean, var, coef)
+
+
 def batch_norm_forward(x, weight, bias, eps, path: str):
     """``(out, mean, var)``: training-mode output, float64 per-channel mean and biased variance."""
     x3, n, c = _layout(x)
     s = x3.shape[2]
-    w = _per_channel(weight, c, 1.0)
-    b = _per_channel(bias, c, 0.0)
-    eps = float(eps)
     mean = np.empty(c)
     var = np.empty(c)
     result = np.empty(x.shape, dtype=x3.dtype)  # returned as is: an array that owns its memory
-    out = result.reshape(x3.shape)
     if x3.size == 0:  # nothing to normalise; the statistics of an empty channel are undefined
         mean[:] = np.nan
         var[:] = np.nan
-    elif path in ("rows", "rows-serial"):
-        coef = np.empty((3, c * s), dtype=x3.dtype)
-        chunks = _chunks(path, n)
-        fwd_rows = _fwd_rows.parallel if chunks > 1 else _fwd_rows
-        fwd_rows(x3.reshape(n, c * s), s, w, b, eps, chunks, out.reshape(n, c * s), mean, var, coef)
     else:
-        coef = np.empty((3, c), dtype=x3.dtype)
-        parallel = path != "serial"
-        (_fwd_blocks.parallel if parallel else _fwd_blocks)(x3, w, b, eps, _block(c), parallel, out, mean, var, coef)
+        coef = np.empty((3, c * s if path in ("rows", "rows-serial") else c), dtype=x3.dtype)
+        _forward(x3, _per_channel(weight, c, 1.0), _per_channel(bias, c, 0.0), float(eps), path, True,
+                 result.reshape(x3.shape), mean, var, coef)
     return result, mean, var
 
 
@@ -534,15 +490,19 @@ def batch_norm_backward(dy, x, mean, invstd, weight, path: str):
         bwd_rows(dy3.reshape(n, cols), x3.reshape(n, cols), s, mean, invstd, w, chunks, dx.reshape(n, cols), dweight,
                  dbias, np.empty((4, cols), dtype=x3.dtype))
     else:
-        parallel = path != "serial"
-        bwd_blocks = _bwd_blocks.parallel if parallel else _bwd_blocks
-        bwd_blocks(dy3, x3, mean, invstd, w, _block(c), parallel, dx, dweight, dbias, np.empty((4, c), dtype=x3.dtype))
+        bwd_blocks, block = (_bwd_blocks.parallel, _block(c)) if path == "blocks" else (_bwd_blocks, c)
+        bwd_blocks(dy3, x3, mean, invstd, w, block, dx, dweight, dbias, np.empty((4, c), dtype=x3.dtype))
     return result, dweight, dbias
 
 
 def batch_norm_affine(x, center, scale, shift, serial_below: int):
     """Eval-mode output ``(x - center) * scale + shift`` per channel, one pass (``center``/``shift`` may be
-    ``None``: zero); matches ``NumpyBackend.batch_norm_affine``."""
+    ``None``: zero); matches ``NumpyBackend.batch_norm_affine``.
+
+    It runs the training forward kernels without their statistics, so the eval path compiles nothing
+    more. Their layout is the training one; one pass is cheap, so it runs in parallel from
+    ``serial_below`` elements, below the training kernels' ``ROWS_PARALLEL_FROM``.
+    """
     x3, n, c = _layout(x)
     s = x3.shape[2]
     result = np.empty(x.shape, dtype=x3.dtype)
@@ -552,16 +512,17 @@ def batch_norm_affine(x, center, scale, shift, serial_below: int):
     coef[0] = 0.0 if center is None else center
     coef[1] = scale
     coef[2] = 0.0 if shift is None else shift
-    chunks = 1 if x3.size < serial_below else numba.get_num_threads()
-    if _path(n, c, s, serial_below) in ("rows", "rows-serial"):  # (N, C * S) rows, as the training kernels choose
-        rows, cols, runs = n, c * s, False
-        coef = np.repeat(coef, s, axis=1) if s > 1 else coef
-    else:
-        rows, cols, runs = n * c, s, True
-    chunks = min(chunks, rows)
-    affine = _affine.parallel if chunks > 1 else _affine
-    affine(x3.reshape(rows, cols), coef, chunks, runs, result.reshape(rows, cols))
+    path = _path(n, c, s, serial_below)
+    if path in ("rows", "rows-serial"):
+        path = "rows" if x3.size >= serial_below else "rows-serial"
+        coef = np.repeat(coef, s, axis=1) if s > 1 else coef  # one coefficient per column of (N, C * S)
+    elif path == "blocks":  # as (1, N * C, S): the threads split all N * C runs evenly, even for a small C
+        x3, coef = x3.reshape(1, n * c, s), np.tile(coef, n)
+    _forward(x3, _UNUSED, _UNUSED, 0.0, path, False, result.reshape(x3.shape), _UNUSED, _UNUSED, coef)
     return result
+
+
+_UNUSED = np.empty(0)  # the statistics arguments of an eval call, which reads and writes none
 
 
 def path_for(x: np.ndarray, serial_below: int) -> str:
