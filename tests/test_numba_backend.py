@@ -528,6 +528,37 @@ def test_warmup_and_missing_numba_message(serial, monkeypatch):
         NumbaBackend.check_available()
 
 
+def test_warmup_reaches_every_kernel_variant(monkeypatch):
+    """``warmup(parallel=True)`` calls the serial and the parallel variant of every kernel in every kernel
+    module, so a kernel added without a warm-up entry fails here rather than compiling silently on a user's
+    first call. The kernels are swapped for recorders: nothing compiles."""
+    import importlib
+
+    from numba.core.registry import CPUDispatcher
+
+    called, kernels = set(), set()
+
+    class Recorder:
+        def __init__(self, name):
+            self.name = name
+            kernels.add(name)
+
+        def __call__(self, *args):
+            called.add(self.name)
+
+    for name in ("elementwise", "reduce", "scatter", "softmax", "windows", "batchnorm"):
+        module = importlib.import_module(f"minigrad_backends.numba_backend.{name}")
+        for attr, value in list(vars(module).items()):
+            if isinstance(value, CPUDispatcher) and hasattr(value, "parallel"):  # made by elementwise.kernel
+                recorder = Recorder(f"{name}.{attr}")
+                recorder.parallel = Recorder(f"{name}.{attr}.parallel")
+                monkeypatch.setattr(module, attr, recorder)
+    assert len(kernels) > 50  # the search found the kernels
+    with np.errstate(all="ignore"):  # the recorders leave their outputs uninitialised
+        NumbaBackend().warmup(parallel=True)
+    assert kernels - called == set()
+
+
 @pytest.mark.parametrize(("op", "kernel"), [
     (lambda x: x.sigmoid(), "sigmoid_backward"), (lambda x: x.tanh(), "tanh_backward"),
     (lambda x: x.relu(), "relu_backward"), (lambda x: x.leaky_relu(0.1), "leaky_relu_backward"),
