@@ -83,6 +83,27 @@ def import_torch():
     return torch
 
 
+def retain_freed_memory() -> str:
+    """Stop glibc from handing freed blocks back to the OS; returns a label for the report.
+
+    With glibc's own heuristics, depending on the order in which a step frees its outputs and on what
+    ran before, a freed 16 MiB block may go back to the OS and be page-faulted in again at the next step.
+    That moved single candidates by up to 1.9x from run to run (PyTorch's step had ~4000 faults in one
+    loop), which says nothing about the kernels. It is process-wide, so only the benchmarks do it
+    (``--malloc system`` in the scripts that call it keeps glibc's heuristics).
+    """
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        if libc.mallopt(m_trim_threshold, 1 << 30) and libc.mallopt(m_mmap_threshold, 1 << 29):
+            return "freed memory retained (mallopt)"
+    except (OSError, AttributeError):
+        pass
+    return "system malloc (mallopt unavailable)"
+
+
 def limit_blas_threads(threads: int | None) -> None:
     """Cap BLAS threads (through threadpoolctl) for the rest of the run; ``None`` keeps library defaults."""
     if not threads:

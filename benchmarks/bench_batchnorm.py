@@ -30,7 +30,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import compare_groups, import_torch  # noqa: E402
+from _timing import compare_groups, import_torch, retain_freed_memory  # noqa: E402
 
 import minigrad  # noqa: E402
 from minigrad.ops.batchnorm import batch_norm  # noqa: E402
@@ -235,26 +235,6 @@ def target_verdicts(shape: tuple, t: dict) -> list[str]:
             line += f" (out of reach in this run: the streaming floor alone is {t['floor'] / t['torch']:.2f}x)"
         lines.append(line)
     return lines
-
-
-def retain_freed_memory() -> str:
-    """Stop glibc from handing freed blocks back to the OS; returns a label for the report.
-
-    With glibc's own heuristics, depending on the order in which a step frees its outputs and on what
-    ran before, a freed 16 MiB block may go back to the OS and be page-faulted in again at the next step.
-    That moved single candidates by up to 1.9x from run to run (PyTorch's step had ~4000 faults in one
-    loop), which says nothing about the kernels. It is process-wide, so only the benchmark does it.
-    """
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        m_trim_threshold, m_mmap_threshold = -1, -3
-        if libc.mallopt(m_trim_threshold, 1 << 30) and libc.mallopt(m_mmap_threshold, 1 << 29):
-            return "freed memory retained (mallopt)"
-    except (OSError, AttributeError):
-        pass
-    return "system malloc (mallopt unavailable)"
 
 
 def main() -> None:

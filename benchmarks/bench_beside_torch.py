@@ -53,8 +53,8 @@ def child(mode: str, repeat: int) -> None:
         import torch
     sys.path.insert(0, os.path.dirname(__file__))
     import numpy as np
-    from _timing import compare, measure
-    from bench_batchnorm import minigrad_step, retain_freed_memory, torch_step
+    from _timing import compare, measure, retain_freed_memory
+    from bench_batchnorm import minigrad_step, torch_step
 
     retain_freed_memory()
     rng = np.random.default_rng(0)

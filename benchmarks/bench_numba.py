@@ -1,6 +1,6 @@
 """Numba backend against the NumPy backend: every figure issue 3 asks for, as ratios measured in one run.
 
-    python benchmarks/bench_numba.py [--quick] [--no-cold] [--torch-first]
+    python benchmarks/bench_numba.py [--quick] [--no-cold] [--torch-first] [--malloc retain|system]
 
 1. Each JIT kernel, forward + backward, at 4096x1024 and 60x100 float32. The NumPy side does what the
    NumPy backend does for the same op today (its fused ``*_backward`` methods where they exist, otherwise
@@ -30,7 +30,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import compare  # noqa: E402
+from _timing import compare, retain_freed_memory  # noqa: E402
 
 import minigrad as mg  # noqa: E402
 
@@ -226,11 +226,16 @@ def main() -> None:
     parser.add_argument("--torch-first", action="store_true",
                         help="import PyTorch before the Numba backend starts, as a user's script may "
                              "(benchmarks/bench_beside_torch.py compares the two orders)")
+    parser.add_argument("--malloc", choices=("retain", "system"), default="retain",
+                        help="retain: keep freed memory in the process (glibc mallopt; default), so that the "
+                             "4096x1024 lines are not timed while glibc still hands their 16 MiB blocks back to "
+                             "the OS and page-faults them in again; system: glibc's own heuristics")
     parser.add_argument("--sweep", action="store_true",
                         help="only the break-even sweep behind NumbaBackend.numpy_below")
     args = parser.parse_args()
     repeat = 3 if args.quick else 7
     load_before = os.getloadavg()
+    malloc_label = retain_freed_memory() if args.malloc == "retain" else "system malloc"
 
     if args.torch_first:
         import torch  # noqa: F401 - its OpenMP runtime loads before Numba's
@@ -238,7 +243,7 @@ def main() -> None:
     start = time.perf_counter()
     nb.warmup(parallel=True)
     print(f"{nb.describe()}; {ref.describe()}; cache {nb.cache_dir}")
-    print(f"threading policy: {nb.threading_policy}")
+    print(f"threading policy: {nb.threading_policy}; {malloc_label}")
     print(f"warmup (compile or cache load, all kernels, float32+float64): {time.perf_counter() - start:.2f} s\n")
     if args.sweep:
         sweep(nb, ref, repeat)
