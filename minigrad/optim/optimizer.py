@@ -97,19 +97,20 @@ class Optimizer:
         moves = []
         for i, group in enumerate(self.param_groups):
             lr = group.get("lr")
-            if lr is not None and (isinstance(lr, bool) or not isinstance(lr, numbers.Real)):
+            if type(lr) is not float and lr is not None and (isinstance(lr, bool) or not isinstance(lr, numbers.Real)):
                 raise TypeError(f"{name}.step: parameter group {i} has lr {lr!r}; it must be a number")
             for p in group["params"]:
                 grad = p.grad
                 if grad is None:
                     continue
-                if grad.shape != p.shape or grad.dtype != p.dtype or grad._backend is not p._backend:
+                g, w = grad.data, p.data  # the arrays' attributes: this runs per parameter per step
+                if g.shape != w.shape or g.dtype != w.dtype or grad._backend is not p._backend:
                     raise ShapeError(
                         f"{name}: the gradient ({grad.shape} {grad.dtype.name} on {grad.backend!r}) does "
                         f"not match its parameter ({p.shape} {p.dtype.name} on {p.backend!r}); nothing was "
                         "updated"
                     )
-                state = self.state.get(p)
+                state = self.state.get(p) if self.state else None
                 if state:
                     stale = {k: _like_param(v, p, k) for k, v in state.items() if _misplaced(v, p)}
                     if stale:
