@@ -133,7 +133,7 @@ def report(results: dict[str, list[dict]]) -> None:
 
 
 def targets(results: dict[str, list[dict]]) -> None:
-    """Issue 17's targets for the Numba lines: median within 1.2x of "alone", spread over runs at most 1.3x."""
+    """The targets for the Numba lines: median within 1.2x of "alone", spread over runs at most 1.3x."""
     if "alone" not in results:
         return
     alone = results["alone"]
