@@ -37,6 +37,12 @@ def _is_float(x) -> bool:
     return isinstance(x, np.ndarray) and x.dtype.char in "fd"
 
 
+def _is_2x2(kernel, stride, padding, dilation) -> bool:
+    """The common pooling geometry that has kernels of its own: 2x2 windows, stride 2, no padding or dilation."""
+    return (tuple(kernel) == (2, 2) and tuple(stride) == (2, 2) and tuple(padding) == (0, 0)
+            and tuple(dilation) == (1, 1))
+
+
 def _contig(x: np.ndarray) -> np.ndarray:
     """A C-contiguous, writeable array (read-only arrays would compile another kernel signature)."""
     # Not np.ascontiguousarray: it turns a 0-d array into shape (1,).
@@ -332,8 +338,12 @@ class NumbaBackend(NumpyBackend):
         oh, ow = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
         out = np.empty((n * c, oh, ow), x.dtype)
         slot = np.empty((n * c, oh, ow), np.int32)
-        self._planes(self._win.max_pool2d_forward, x.size, n * c)(
-            _contig(x).reshape(n * c, h, w), out, slot, kh, kw, sh, sw, ph, pw, dh, dw)
+        planes = _contig(x).reshape(n * c, h, w)
+        if _is_2x2(kernel, stride, padding, dilation):
+            self._planes(self._win.max_pool2d_forward_2x2, x.size, n * c)(planes, out, slot)
+        else:
+            self._planes(self._win.max_pool2d_forward, x.size, n * c)(
+                planes, out, slot, kh, kw, sh, sw, ph, pw, dh, dw)
         return out.reshape(n, c, oh, ow), slot.reshape(n, c, oh, ow)
 
     def max_pool2d_backward(self, grad, slot, spatial, kernel, stride, padding, dilation):
@@ -343,9 +353,12 @@ class NumbaBackend(NumpyBackend):
         n, c, oh, ow = grad.shape
         (h, w), (sh, sw), (ph, pw), (dh, dw) = spatial, stride, padding, dilation
         out = np.empty((n * c, h, w), grad.dtype)
-        self._planes(self._win.max_pool2d_backward, out.size, n * c)(
-            _contig(grad).reshape(n * c, oh, ow), _contig(slot).reshape(n * c, oh, ow), out,
-            *kernel, sh, sw, ph, pw, dh, dw)
+        grads, slots = _contig(grad).reshape(n * c, oh, ow), _contig(slot).reshape(n * c, oh, ow)
+        if _is_2x2(kernel, stride, padding, dilation):
+            self._planes(self._win.max_pool2d_backward_2x2, out.size, n * c)(grads, slots, out)
+        else:
+            self._planes(self._win.max_pool2d_backward, out.size, n * c)(
+                grads, slots, out, *kernel, sh, sw, ph, pw, dh, dw)
         return out.reshape(n, c, h, w)
 
     def _planes(self, kernel, size: int, planes: int):
@@ -420,6 +433,8 @@ class NumbaBackend(NumpyBackend):
         out, slot = np.empty((2, 2, 2), dtype), np.empty((2, 2, 2), np.int32)
         k(win.max_pool2d_forward)(planes, out, slot, 2, 2, 2, 2, 0, 0, 1, 1)
         k(win.max_pool2d_backward)(out, slot, np.empty_like(planes), 2, 2, 2, 2, 0, 0, 1, 1)
+        k(win.max_pool2d_forward_2x2)(planes, out, slot)
+        k(win.max_pool2d_backward_2x2)(out, slot, np.empty_like(planes))
 
     # -- elementwise, unary -----------------------------------------------------------------------
     # These run on every activation of a network: the checks are inlined and kept to attribute reads

@@ -135,6 +135,50 @@ def max_pool2d_forward(x, out, slot, kh, kw, sh, sw, ph, pw, dh, dw):
 
 
 @kernel
+def max_pool2d_forward_2x2(x, out, slot):
+    """``max_pool2d_forward`` for the common 2x2 window, stride 2, no padding or dilation: the four slots
+    compared in order with the same rule, without the general kernel's loops and bounds tests."""
+    oh, ow = out.shape[1], out.shape[2]
+    for p in prange(x.shape[0]):
+        for y in range(oh):
+            for xo in range(ow):
+                best = x[p, 2 * y, 2 * xo]
+                at = 0
+                v = x[p, 2 * y, 2 * xo + 1]
+                take = (v > best) | (v != v)
+                best = v if take else best
+                at = 1 if take else at
+                v = x[p, 2 * y + 1, 2 * xo]
+                take = (v > best) | (v != v)
+                best = v if take else best
+                at = 2 if take else at
+                v = x[p, 2 * y + 1, 2 * xo + 1]
+                take = (v > best) | (v != v)
+                out[p, y, xo] = v if take else best
+                slot[p, y, xo] = 3 if take else at
+
+
+@kernel
+def max_pool2d_backward_2x2(grad, slot, out):
+    """``max_pool2d_backward`` for the 2x2 window, stride 2, no padding or dilation: the windows tile the
+    input, so each element is written once, its window's gradient or zero (as the reference's tiled path);
+    rows and columns past the last window get zero."""
+    h, w, oh, ow = out.shape[1], out.shape[2], grad.shape[1], grad.shape[2]
+    for p in prange(out.shape[0]):
+        for y in range(oh):
+            for i in range(2):
+                for xo in range(ow):
+                    k, g = slot[p, y, xo] - 2 * i, grad[p, y, xo]
+                    out[p, 2 * y + i, 2 * xo] = g if k == 0 else 0
+                    out[p, 2 * y + i, 2 * xo + 1] = g if k == 1 else 0
+                for c in range(2 * ow, w):
+                    out[p, 2 * y + i, c] = 0
+        for r in range(2 * oh, h):
+            for c in range(w):
+                out[p, r, c] = 0
+
+
+@kernel
 def max_pool2d_backward(grad, slot, out, kh, kw, sh, sw, ph, pw, dh, dw):
     """Zero ``out`` (P, H, W) and add each ``grad`` (P, oh, ow) at its window's argmax ``slot``.
 
