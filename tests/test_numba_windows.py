@@ -221,13 +221,22 @@ def test_max_pool2d_backward_adds_overlapping_gradients_at_the_shared_maximum(be
 
 
 # -- through minigrad: conv2d, fold, max_pool2d on numba against numpy, forward and backward ------------------
+@pytest.fixture(params=["batched", "batch_inner"])
+def conv_layout(request, monkeypatch):
+    """Each of Conv2d's column layouts (chosen by window volume: small shapes would see only one)."""
+    from minigrad.ops.conv import Conv2d
+
+    monkeypatch.setattr(Conv2d, "BATCH_INNER_MIN_K", 0 if request.param == "batch_inner" else 1 << 62)
+    return request.param
+
+
 def _conv(x, w, b, stride, padding, dilation):
     return fn.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("stride,padding,dilation", [(1, 1, 1), (2, 0, 1), (1, 2, 2), ((2, 1), (1, 0), (1, 2))])
-def test_conv2d_numba_agrees_with_numpy(dtype, stride, padding, dilation):
+def test_conv2d_numba_agrees_with_numpy(dtype, stride, padding, dilation, conv_layout):
     rng = np.random.default_rng(4)
     x = rng.standard_normal((2, 3, 9, 8)).astype(dtype)
     w = rng.standard_normal((4, 3, 3, 3)).astype(dtype)
@@ -235,7 +244,7 @@ def test_conv2d_numba_agrees_with_numpy(dtype, stride, padding, dilation):
     assert assert_backends_agree(_conv, x, w, b, stride, padding, dilation, backends=["numba"]) == ["numba"]
 
 
-def test_conv2d_double_backward_numba_agrees_with_numpy():
+def test_conv2d_double_backward_numba_agrees_with_numpy(conv_layout):
     rng = np.random.default_rng(5)
     x = rng.standard_normal((2, 2, 6, 6))
     w = rng.standard_normal((3, 2, 3, 3))

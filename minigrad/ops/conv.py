@@ -97,32 +97,53 @@ class FoldBatchInner(Function):
 class Conv2d(Function):
     """2-D cross-correlation of (N, C, H, W) with weight (O, C // groups, kh, kw), plus an optional bias (O,).
 
-    The columns are batch-inner, (groups, C // groups * kh * kw, N * oh * ow), so that the forward, the
-    weight's gradient and the input's gradient are each one GEMM per group rather than one per image and
-    group: fewer, larger GEMMs run faster in OpenBLAS, and its threads spin less between them. The
-    forward's (O, N, L) product is transposed to NCHW in one pass that also adds the bias.
+    Two column layouts, chosen by the window volume k = C // groups * kh * kw:
 
-    The backward is written in differentiable ops (``MatMul``, ``FoldBatchInner``, ``UnfoldBatchInner``), so
+    - from ``BATCH_INNER_MIN_K`` on, batch-inner columns (groups, k, N * oh * ow), so that the forward, the
+      weight's gradient and the input's gradient are each one GEMM per group, not one per image and group:
+      fewer, larger GEMMs, which OpenBLAS runs faster. The (O, N, L) product then needs a transposing pass to
+      NCHW, which also adds the bias.
+    - below it (a first layer's few input channels) the GEMMs are memory-bound and that pass would cost more
+      than it saves: ``unfold_windows`` columns (N, groups, k, L) and one batched GEMM, whose (N, O, L) result
+      is already NCHW.
+
+    The backward is written in differentiable ops (``MatMul`` and the unfold/fold pair of the layout), so
     gradients of any order follow. First-order backward reuses the forward's columns for the weight's
     gradient; a recorded backward (``create_graph``) unfolds ``x`` again so that this gradient stays a
     function of ``x``.
     """
 
+    BATCH_INNER_MIN_K = 32
+
     @staticmethod
     def forward(ctx, x, weight, bias, stride, padding, dilation, groups):
         be = ctx.backend
         o, cg, kh, kw = weight.shape
-        cols = be.unfold_windows_batch_inner(x.data, (kh, kw), stride, padding, dilation)  # (C, kh, kw, N, oh, ow)
-        _, _, _, n, oh, ow = cols.shape
-        cols = be.reshape(cols, (groups, cg * kh * kw, n * oh * ow))
-        out = be.matmul(be.reshape(weight.data, (groups, o // groups, cg * kh * kw)), cols)  # (G, O/G, N * L)
-        out = be.transpose(be.reshape(out, (o, n, oh * ow)), (1, 0, 2))
-        if bias is not None and bias.data.dtype == out.dtype:
-            result = be.add(out, be.reshape(bias.data, (o, 1)), out=be.empty((n, o, oh * ow), out.dtype))
-        elif bias is not None:  # a mixed-precision bias promotes the result, as NumPy's addition does
-            result = be.ascontiguous(be.add(out, be.reshape(bias.data, (o, 1))))
+        k = cg * kh * kw
+        w = be.reshape(weight.data, (groups, o // groups, k))
+        ctx.batch_inner = k >= Conv2d.BATCH_INNER_MIN_K
+        if ctx.batch_inner:
+            cols = be.unfold_windows_batch_inner(x.data, (kh, kw), stride, padding, dilation)  # (C, kh, kw, N, oh, ow)
+            _, _, _, n, oh, ow = cols.shape
+            cols = be.reshape(cols, (groups, k, n * oh * ow))
+            out = be.reshape(be.matmul(w, cols), (o, n, oh * ow))  # (G, O/G, N * L) as (O, N, L)
+            if bias is not None and bias.data.dtype == out.dtype:
+                # Written through a transposed view of the NCHW result: NumPy's loop then reads contiguously,
+                # about twice as fast as reading a transposed input.
+                result = be.empty((n, o, oh * ow), out.dtype)
+                be.add(out, be.reshape(bias.data, (o, 1, 1)), out=be.transpose(result, (1, 0, 2)))
+            elif bias is not None:  # a mixed-precision bias promotes the result, as NumPy's addition does
+                result = be.ascontiguous(be.transpose(be.add(out, be.reshape(bias.data, (o, 1, 1))), (1, 0, 2)))
+            else:
+                result = be.ascontiguous(be.transpose(out, (1, 0, 2)))
         else:
-            result = be.ascontiguous(out)
+            cols = be.unfold_windows(x.data, (kh, kw), stride, padding, dilation)  # (N, C, kh, kw, oh, ow)
+            n, _, _, _, oh, ow = cols.shape
+            cols = be.reshape(cols, (n, groups, k, oh * ow))
+            result = be.matmul(w, cols)  # (N, G, O/G, L)
+            if bias is not None:
+                b = be.reshape(bias.data, (groups, o // groups, 1))
+                result = be.add(result, b, out=result) if b.dtype == result.dtype else be.add(result, b)
         if ctx.recording:
             ctx.save_for_backward(x, weight, constant(ctx, cols))
         ctx.params = ((kh, kw), dilation, padding, stride)
@@ -133,21 +154,36 @@ class Conv2d(Function):
         x, weight, cols = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         o, cg, kh, kw = weight.shape
-        groups, k, length = cols.shape
-        n = x.shape[0]
-        # g in the columns' batch-inner order, (G, O/G, N * L): a small copy that makes each gradient one GEMM.
-        g_t = g.reshape(n, o, length // n).transpose(0, 1).contiguous().reshape(groups, o // groups, length)
+        n, groups, k = x.shape[0], cols.shape[-3], cols.shape[-2]
+        w = weight.reshape(groups, o // groups, k)
         gx = gw = gb = None
-        if need_x:  # the columns' gradient W^T g, folded back onto the image
-            w = weight.reshape(groups, o // groups, k)
-            gcols = MatMul.apply(w, g_t, True, False).reshape(groups * k, length)
-            gx = FoldBatchInner.apply(gcols, x.shape[2:], *ctx.params)
-        if need_w:  # g cols^T, summed over the batch by the GEMM itself
-            if is_grad_enabled() and x.requires_grad:
-                cols = UnfoldBatchInner.apply(x, *ctx.params).reshape(groups, k, length)
-            gw = MatMul.apply(g_t, cols, False, True).reshape(weight.shape)
-        if need_b:
-            gb = g_t.sum(2).reshape(o)
+        if ctx.batch_inner:
+            length = cols.shape[-1]  # N * L
+            # g in the columns' batch-inner order, (G, O/G, N * L): a small copy that makes each gradient one GEMM.
+            g = g.reshape(n, o, length // n).transpose(0, 1).contiguous().reshape(groups, o // groups, length)
+            if need_x:  # the columns' gradient W^T g, folded back onto the image
+                gcols = MatMul.apply(w, g, True, False).reshape(groups * k, length)
+                gx = FoldBatchInner.apply(gcols, x.shape[2:], *ctx.params)
+            if need_w:  # g cols^T, summed over the batch by the GEMM itself
+                if is_grad_enabled() and x.requires_grad:
+                    cols = UnfoldBatchInner.apply(x, *ctx.params).reshape(groups, k, length)
+                gw = MatMul.apply(g, cols, False, True).reshape(weight.shape)
+            if need_b:
+                gb = g.sum(2).reshape(o)
+        else:
+            length = cols.shape[-1]  # L
+            g = g.reshape(n, groups, o // groups, length)
+            if need_x:
+                gcols = MatMul.apply(w, g, True, False).reshape(n, groups * k, length)
+                gx = Fold.apply(gcols, x.shape[2:], *ctx.params)
+            if need_w:  # the batch's sum of g cols^T, computed transposed as cols (g^T) with g^T copied: two
+                # plain operands. With a transposed one, OpenBLAS took 1.6x as long on one thread, 8x on two.
+                if is_grad_enabled() and x.requires_grad:
+                    cols = Unfold.apply(x, *ctx.params).reshape(n, groups, k, length)
+                gw_t = MatMul.apply(cols, g.transpose(-1, -2).contiguous(), False, False).sum(0)  # (G, k, O/G)
+                gw = gw_t.transpose(-1, -2).reshape(weight.shape)
+            if need_b:
+                gb = g.sum((0, 3)).reshape(o)
         return gx, gw, gb, None, None, None, None
 
 
