@@ -1,9 +1,13 @@
-"""Sliding-window ops for convolution and pooling: ``Unfold`` (im2col), its adjoint ``Fold``, ``MaxPool2d``.
+"""Sliding-window ops for convolution and pooling: ``Unfold`` (im2col), its adjoint ``Fold``, their batch-inner
+versions ``UnfoldBatchInner``/``FoldBatchInner`` (``Conv2d``'s columns), ``MaxPool2d``.
 
 ``Unfold`` and ``Fold`` are linear and each other's adjoint, so each one's backward is the other: gradients
 of any order follow. They use two backend methods, ``unfold_windows`` (im2col, zero padding included) and
 ``fold_windows`` (its adjoint), and work on the trailing two axes of an (N, C, H, W) tensor with PyTorch's
 ``F.unfold``/``F.fold`` layout: columns of shape (N, C * kh * kw, oh * ow).
+``UnfoldBatchInner`` and ``FoldBatchInner`` are the same pair with the batch axis inside, columns
+(C * kh * kw, N * oh * ow) from ``unfold_windows_batch_inner`` and ``fold_windows_batch_inner``, so that a
+convolution's product is one GEMM per group.
 
 ``MaxPool2d`` keeps each window's argmax slot from the backend's ``max_pool2d_forward``; its backward,
 ``MaxPool2dBackward``, is linear in the gradient (``max_pool2d_backward`` adds it at the argmax), and that
@@ -129,7 +133,7 @@ class Conv2d(Function):
             out = be.reshape(be.matmul(w, cols), (o, n, oh * ow))  # (G, O/G, N * L) as (O, N, L)
             if bias is not None and bias.data.dtype == out.dtype:
                 # Written through a transposed view of the NCHW result: NumPy's loop then reads contiguously,
-                # about twice as fast as reading a transposed input.
+                # faster than reading a transposed input (docs/nn.md).
                 result = be.empty((n, o, oh * ow), out.dtype)
                 be.add(out, be.reshape(bias.data, (o, 1, 1)), out=be.transpose(result, (1, 0, 2)))
             elif bias is not None:  # a mixed-precision bias promotes the result, as NumPy's addition does
@@ -165,7 +169,7 @@ class Conv2d(Function):
                 gcols = MatMul.apply(w, g, True, False).reshape(groups * k, length)
                 gx = FoldBatchInner.apply(gcols, x.shape[2:], *ctx.params)
             if need_w:  # g cols^T, summed over the batch by the GEMM itself; computed transposed, cols g^T,
-                # which OpenBLAS ran in two thirds of the time of g cols^T
+                # which OpenBLAS ran faster than g cols^T
                 if is_grad_enabled() and x.requires_grad:
                     cols = UnfoldBatchInner.apply(x, *ctx.params).reshape(groups, k, length)
                 gw = MatMul.apply(cols, g, False, True).transpose(-1, -2).reshape(weight.shape)
@@ -177,8 +181,8 @@ class Conv2d(Function):
             if need_x:
                 gcols = MatMul.apply(w, g, True, False).reshape(n, groups * k, length)
                 gx = Fold.apply(gcols, x.shape[2:], *ctx.params)
-            if need_w:  # the batch's sum of g cols^T, computed transposed as cols g^T. At these small k a
-                # transposed operand cost OpenBLAS nothing, less than copying g^T did (it did cost at k = 144).
+            if need_w:  # the batch's sum of g cols^T, computed transposed as cols g^T: at these small k the
+                # transposed operand cost OpenBLAS less than copying g^T did (not so at large k: docs/nn.md)
                 if is_grad_enabled() and x.requires_grad:
                     cols = Unfold.apply(x, *ctx.params).reshape(n, groups, k, length)
                 gw = MatMul.apply(cols, g, False, True).sum(0).transpose(-1, -2).reshape(weight.shape)
