@@ -17,6 +17,16 @@ def t64(rng, shape, backend="numpy", requires_grad=True, scale=1.0):
                      backend=backend)
 
 
+@pytest.fixture(params=["batched", "batch_inner"])
+def conv_layout(request, monkeypatch):
+    """Run a conv test with each of Conv2d's column layouts (chosen by window volume, so small test shapes
+    would otherwise see only the batched one)."""
+    from minigrad.ops.conv import Conv2d
+
+    monkeypatch.setattr(Conv2d, "BATCH_INNER_MIN_K", 0 if request.param == "batch_inner" else 1 << 62)
+    return request.param
+
+
 def check_grads(fn, inputs, second_order=True, **tol):
     mg.gradcheck(fn, inputs, **tol)
     if second_order:
@@ -42,7 +52,7 @@ CONV_CASES = [
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("case", CONV_CASES, ids=str)
-def test_conv2d_grads(backend, case):
+def test_conv2d_grads(backend, case, conv_layout):
     rng = np.random.default_rng(1)
     x = t64(rng, (1, 2, 5, 4), backend)
     w = t64(rng, (2, 2 // case["groups"], 2, 2), backend)
@@ -193,7 +203,7 @@ def _agree(y, ty, pairs, rng, torch, atol=1e-10):
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("case", CONV_CASES + [dict(stride=1, padding="same", dilation=2, groups=1),
                                                dict(stride=3, padding=0, dilation=1, groups=4)], ids=str)
-def test_conv2d_matches_torch(torch_mod, backend, case):
+def test_conv2d_matches_torch(torch_mod, backend, case, conv_layout):
     torch = torch_mod
     rng = np.random.default_rng(11)
     x, tx = _pair(rng, (2, 4, 9, 8), backend, torch)

@@ -133,6 +133,34 @@ def test_unfold_and_fold_windows_with_padding_match_numpy_bitwise(be, dtype, lea
     np.testing.assert_allclose(np.vdot(cols, g), np.vdot(x, folded), rtol=1e-4 if dtype == np.float32 else 1e-12)
 
 
+
+BATCH_INNER_CASES = [  # (N, C), kernel, stride, padding, dilation, (H, W)
+    ((2, 3), (3, 3), (1, 1), (1, 1), (1, 1), (7, 6)),  # "same" convolution
+    ((3, 2), (3, 2), (2, 1), (2, 1), (1, 2), (5, 8)),
+    ((1, 4), (2, 2), (2, 2), (1, 0), (1, 1), (6, 5)),
+    ((2, 1), (5, 3), (1, 2), (2, 2), (1, 1), (3, 4)),  # windows wider than the input: some rows all padding
+    ((2, 2), (1, 1), (1, 1), (0, 0), (1, 1), (3, 3)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("nc,kernel,stride,padding,dilation,hw", BATCH_INNER_CASES)
+def test_batch_inner_unfold_and_fold_match_numpy_bitwise(be, dtype, nc, kernel, stride, padding, dilation, hw):
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal(tuple(nc) + hw).astype(dtype)
+    cols = be.unfold_windows_batch_inner(x, kernel, stride, padding, dilation)
+    expected = REF.unfold_windows_batch_inner(x, kernel, stride, padding, dilation)
+    assert cols.flags.c_contiguous and cols.shape == expected.shape and cols.tobytes() == expected.tobytes()
+    # the same values as unfold_windows, with the batch axis moved inside
+    np.testing.assert_array_equal(expected, REF.unfold_windows(x, kernel, stride, padding, dilation)
+                                  .transpose(1, 2, 3, 0, 4, 5))
+    g = rng.standard_normal(cols.shape).astype(dtype)
+    folded = be.fold_windows_batch_inner(g, hw, stride, dilation, padding)
+    assert folded.tobytes() == REF.fold_windows_batch_inner(g, hw, stride, dilation, padding).tobytes()
+    assert folded.tobytes() == REF.fold_windows(np.ascontiguousarray(g.transpose(3, 0, 1, 2, 4, 5)), hw, stride,
+                                                dilation, padding).tobytes()
+    np.testing.assert_allclose(np.vdot(cols, g), np.vdot(x, folded), rtol=1e-4 if dtype == np.float32 else 1e-12)
+
 def test_unfold_windows_pads_with_zeros():
     x = np.arange(1.0, 5.0).reshape(1, 2, 2)
     cols = REF.unfold_windows(x, (2, 2), (1, 1), (1, 1), (1, 1))  # (1, 2, 2, 3, 3): 9 windows of a 4x4 plane
@@ -193,13 +221,22 @@ def test_max_pool2d_backward_adds_overlapping_gradients_at_the_shared_maximum(be
 
 
 # -- through minigrad: conv2d, fold, max_pool2d on numba against numpy, forward and backward ------------------
+@pytest.fixture(params=["batched", "batch_inner"])
+def conv_layout(request, monkeypatch):
+    """Each of Conv2d's column layouts (chosen by window volume: small shapes would see only one)."""
+    from minigrad.ops.conv import Conv2d
+
+    monkeypatch.setattr(Conv2d, "BATCH_INNER_MIN_K", 0 if request.param == "batch_inner" else 1 << 62)
+    return request.param
+
+
 def _conv(x, w, b, stride, padding, dilation):
     return fn.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("stride,padding,dilation", [(1, 1, 1), (2, 0, 1), (1, 2, 2), ((2, 1), (1, 0), (1, 2))])
-def test_conv2d_numba_agrees_with_numpy(dtype, stride, padding, dilation):
+def test_conv2d_numba_agrees_with_numpy(dtype, stride, padding, dilation, conv_layout):
     rng = np.random.default_rng(4)
     x = rng.standard_normal((2, 3, 9, 8)).astype(dtype)
     w = rng.standard_normal((4, 3, 3, 3)).astype(dtype)
@@ -207,7 +244,7 @@ def test_conv2d_numba_agrees_with_numpy(dtype, stride, padding, dilation):
     assert assert_backends_agree(_conv, x, w, b, stride, padding, dilation, backends=["numba"]) == ["numba"]
 
 
-def test_conv2d_double_backward_numba_agrees_with_numpy():
+def test_conv2d_double_backward_numba_agrees_with_numpy(conv_layout):
     rng = np.random.default_rng(5)
     x = rng.standard_normal((2, 2, 6, 6))
     w = rng.standard_normal((3, 2, 3, 3))

@@ -37,6 +37,12 @@ def _is_float(x) -> bool:
     return isinstance(x, np.ndarray) and x.dtype.char in "fd"
 
 
+def _is_2x2(kernel, stride, padding, dilation) -> bool:
+    """The common pooling geometry that has kernels of its own: 2x2 windows, stride 2, no padding or dilation."""
+    return (tuple(kernel) == (2, 2) and tuple(stride) == (2, 2) and tuple(padding) == (0, 0)
+            and tuple(dilation) == (1, 1))
+
+
 def _contig(x: np.ndarray) -> np.ndarray:
     """A C-contiguous, writeable array (read-only arrays would compile another kernel signature)."""
     # Not np.ascontiguousarray: it turns a 0-d array into shape (1,).
@@ -295,6 +301,34 @@ class NumbaBackend(NumpyBackend):
         self._planes(self._win.fold_windows_2d, cols.size, planes)(cols5, out, sh, sw, ph, pw, dh, dw)
         return out.reshape(lead + (h, w))
 
+    def unfold_windows_batch_inner(self, x, window, stride, padding, dilation):
+        """See ``NumpyBackend.unfold_windows_batch_inner``: one pass for 2-D windows of a float32/float64
+        (N, C, H, W) input."""
+        if not _is_float(x) or len(window) != 2 or x.ndim != 4:
+            return super().unfold_windows_batch_inner(x, window, stride, padding, dilation)
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = window, stride, padding, dilation
+        n, c, h, w = x.shape
+        oh, ow = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+        cols = np.empty((c, kh, kw, n, oh, ow), x.dtype)
+        self._planes(self._win.unfold_batch_inner_2d, cols.size, c * kh * kw)(
+            _contig(x), cols, sh, sw, ph, pw, dh, dw)
+        return cols
+
+    def fold_windows_batch_inner(self, cols, spatial, stride, dilation, padding=None):
+        """See ``NumpyBackend.fold_windows_batch_inner``: one pass for 2-D windows of float32/float64
+        columns (C, kh, kw, N, oh, ow), bitwise equal to it; other cases, as ``fold_windows``, call it."""
+        if not _is_float(cols) or len(spatial) != 2 or cols.ndim != 6:
+            return super().fold_windows_batch_inner(cols, spatial, stride, dilation, padding)
+        (h, w), (sh, sw), (dh, dw) = (tuple(int(v) for v in t) for t in (spatial, stride, dilation))
+        ph, pw = padding or (0, 0)
+        c, kh, kw, n, oh, ow = cols.shape
+        if (min(kh, kw, oh, ow) < 1 or (kh - 1) * dh + (oh - 1) * sh >= h + 2 * ph
+                or (kw - 1) * dw + (ow - 1) * sw >= w + 2 * pw):
+            return super().fold_windows_batch_inner(cols, spatial, stride, dilation, padding)
+        out = np.empty((n, c, h, w), cols.dtype)
+        self._planes(self._win.fold_batch_inner_2d, cols.size, n * c)(_contig(cols), out, sh, sw, ph, pw, dh, dw)
+        return out
+
     def max_pool2d_forward(self, x, kernel, stride, padding, dilation):
         """See ``NumpyBackend.max_pool2d_forward``: one pass for float32/float64, padding never copied."""
         if not _is_float(x):
@@ -304,8 +338,12 @@ class NumbaBackend(NumpyBackend):
         oh, ow = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
         out = np.empty((n * c, oh, ow), x.dtype)
         slot = np.empty((n * c, oh, ow), np.int32)
-        self._planes(self._win.max_pool2d_forward, x.size, n * c)(
-            _contig(x).reshape(n * c, h, w), out, slot, kh, kw, sh, sw, ph, pw, dh, dw)
+        planes = _contig(x).reshape(n * c, h, w)
+        if _is_2x2(kernel, stride, padding, dilation):
+            self._planes(self._win.max_pool2d_forward_2x2, x.size, n * c)(planes, out, slot)
+        else:
+            self._planes(self._win.max_pool2d_forward, x.size, n * c)(
+                planes, out, slot, kh, kw, sh, sw, ph, pw, dh, dw)
         return out.reshape(n, c, oh, ow), slot.reshape(n, c, oh, ow)
 
     def max_pool2d_backward(self, grad, slot, spatial, kernel, stride, padding, dilation):
@@ -315,9 +353,12 @@ class NumbaBackend(NumpyBackend):
         n, c, oh, ow = grad.shape
         (h, w), (sh, sw), (ph, pw), (dh, dw) = spatial, stride, padding, dilation
         out = np.empty((n * c, h, w), grad.dtype)
-        self._planes(self._win.max_pool2d_backward, out.size, n * c)(
-            _contig(grad).reshape(n * c, oh, ow), _contig(slot).reshape(n * c, oh, ow), out,
-            *kernel, sh, sw, ph, pw, dh, dw)
+        grads, slots = _contig(grad).reshape(n * c, oh, ow), _contig(slot).reshape(n * c, oh, ow)
+        if _is_2x2(kernel, stride, padding, dilation):
+            self._planes(self._win.max_pool2d_backward_2x2, out.size, n * c)(grads, slots, out)
+        else:
+            self._planes(self._win.max_pool2d_backward, out.size, n * c)(
+                grads, slots, out, *kernel, sh, sw, ph, pw, dh, dw)
         return out.reshape(n, c, h, w)
 
     def _planes(self, kernel, size: int, planes: int):
@@ -386,9 +427,14 @@ class NumbaBackend(NumpyBackend):
         win, planes = self._win, np.ones((2, 4, 4), dtype)
         k(win.unfold_windows_2d)(planes, np.empty((2, 2, 2, 3, 3), dtype), 1, 1, 0, 0, 1, 1)
         k(win.fold_windows_2d)(np.ones((2, 2, 2, 3, 3), dtype), np.zeros_like(planes), 1, 1, 0, 0, 1, 1)
+        images, cols = planes.reshape(1, 2, 4, 4), np.empty((2, 2, 2, 1, 3, 3), dtype)
+        k(win.unfold_batch_inner_2d)(images, cols, 1, 1, 0, 0, 1, 1)
+        k(win.fold_batch_inner_2d)(cols, np.empty_like(images), 1, 1, 0, 0, 1, 1)
         out, slot = np.empty((2, 2, 2), dtype), np.empty((2, 2, 2), np.int32)
         k(win.max_pool2d_forward)(planes, out, slot, 2, 2, 2, 2, 0, 0, 1, 1)
         k(win.max_pool2d_backward)(out, slot, np.empty_like(planes), 2, 2, 2, 2, 0, 0, 1, 1)
+        k(win.max_pool2d_forward_2x2)(planes, out, slot)
+        k(win.max_pool2d_backward_2x2)(out, slot, np.empty_like(planes))
 
     # -- elementwise, unary -----------------------------------------------------------------------
     # These run on every activation of a network: the checks are inlined and kept to attribute reads

@@ -51,6 +51,50 @@ def fold_windows_2d(cols, out, sh, sw, ph, pw, dh, dw):
 
 
 @kernel
+def unfold_batch_inner_2d(x, cols, sh, sw, ph, pw, dh, dw):
+    """Every window of ``x`` (N, C, H, W), zero-padded by ``ph``/``pw``, into ``cols`` (C, kh, kw, N, oh, ow),
+    one task per (channel, window slot), each writing its own contiguous block of ``cols``. The row loop
+    selects zero for padding columns rather than splitting the row at them: rows are short, and three
+    loops per row measured slower than one."""
+    n_, c_, h, w = x.shape
+    kh, kw, oh, ow = cols.shape[1], cols.shape[2], cols.shape[4], cols.shape[5]
+    for q in prange(c_ * kh * kw):
+        c, i, j = q // (kh * kw), (q // kw) % kh, q % kw
+        for n in range(n_):
+            for y in range(oh):
+                r = y * sh - ph + i * dh
+                if 0 <= r < h:
+                    for xo in range(ow):
+                        col = xo * sw - pw + j * dw
+                        cols[c, i, j, n, y, xo] = x[n, c, r, col] if 0 <= col < w else 0
+                else:
+                    for xo in range(ow):
+                        cols[c, i, j, n, y, xo] = 0
+
+
+@kernel
+def fold_batch_inner_2d(cols, out, sh, sw, ph, pw, dh, dw):
+    """Zero ``out`` (N, C, H, W) and sum the windows ``cols`` (C, kh, kw, N, oh, ow) into it, padded by
+    ``ph``/``pw`` (what falls into the padding is dropped), one (image, channel) plane per task."""
+    n_, c_, h, w = out.shape
+    kh, kw, oh, ow = cols.shape[1], cols.shape[2], cols.shape[4], cols.shape[5]
+    for p in prange(n_ * c_):
+        n, c = p // c_, p % c_
+        for r in range(h):
+            for col in range(w):
+                out[n, c, r, col] = 0
+        for i in range(kh):
+            for j in range(kw):
+                for y in range(oh):
+                    r = y * sh - ph + i * dh
+                    if 0 <= r < h:
+                        for xo in range(ow):
+                            col = xo * sw - pw + j * dw
+                            if 0 <= col < w:
+                                out[n, c, r, col] += cols[c, i, j, n, y, xo]
+
+
+@kernel
 def max_pool2d_forward(x, out, slot, kh, kw, sh, sw, ph, pw, dh, dw):
     """Each window's maximum into ``out`` and its slot (i * kw + j) into ``slot``, both (P, oh, ow), from
     ``x`` (P, H, W) with ``ph``/``pw`` rows/columns of -inf padding. As PyTorch, a value is taken when it is
@@ -73,6 +117,50 @@ def max_pool2d_forward(x, out, slot, kh, kw, sh, sw, ph, pw, dh, dw):
                             at = i * kw + j if take else at
                 out[p, y, xo] = best
                 slot[p, y, xo] = at
+
+
+@kernel
+def max_pool2d_forward_2x2(x, out, slot):
+    """``max_pool2d_forward`` for the common 2x2 window, stride 2, no padding or dilation: the four slots
+    compared in order with the same rule, without the general kernel's loops and bounds tests."""
+    oh, ow = out.shape[1], out.shape[2]
+    for p in prange(x.shape[0]):
+        for y in range(oh):
+            for xo in range(ow):
+                best = x[p, 2 * y, 2 * xo]
+                at = 0
+                v = x[p, 2 * y, 2 * xo + 1]
+                take = (v > best) | (v != v)
+                best = v if take else best
+                at = 1 if take else at
+                v = x[p, 2 * y + 1, 2 * xo]
+                take = (v > best) | (v != v)
+                best = v if take else best
+                at = 2 if take else at
+                v = x[p, 2 * y + 1, 2 * xo + 1]
+                take = (v > best) | (v != v)
+                out[p, y, xo] = v if take else best
+                slot[p, y, xo] = 3 if take else at
+
+
+@kernel
+def max_pool2d_backward_2x2(grad, slot, out):
+    """``max_pool2d_backward`` for the 2x2 window, stride 2, no padding or dilation: the windows tile the
+    input, so each element is written once, its window's gradient or zero (as the reference's tiled path);
+    rows and columns past the last window get zero."""
+    h, w, oh, ow = out.shape[1], out.shape[2], grad.shape[1], grad.shape[2]
+    for p in prange(out.shape[0]):
+        for y in range(oh):
+            for i in range(2):
+                for xo in range(ow):
+                    k, g = slot[p, y, xo] - 2 * i, grad[p, y, xo]
+                    out[p, 2 * y + i, 2 * xo] = g if k == 0 else 0
+                    out[p, 2 * y + i, 2 * xo + 1] = g if k == 1 else 0
+                for c in range(2 * ow, w):
+                    out[p, 2 * y + i, c] = 0
+        for r in range(2 * oh, h):
+            for c in range(w):
+                out[p, r, c] = 0
 
 
 @kernel

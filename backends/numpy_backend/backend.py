@@ -481,6 +481,30 @@ class NumpyBackend(BatchNormKernels):
             result[(Ellipsis,) + target] += cols[(Ellipsis,) + k + tuple(slice(a, b) for a, b in zip(first, stop))]
         return result
 
+    # The batch-inner layout of convolution: columns (C, *window, N, *out) of an (N, C, *spatial) input, so
+    # that (C // groups * kernel size, N * out size) is one matrix per group and a convolution is one GEMM
+    # per group instead of one per image and group. Same values as ``unfold_windows``/``fold_windows``,
+    # with the batch axis moved inside.
+    def unfold_windows_batch_inner(self, x, window, stride, padding, dilation):
+        """Every window of ``x`` (N, C, *spatial) zero-padded by ``padding``: a C-contiguous
+        (C, *window, N, *out) array."""
+        nd = len(window)
+        if any(padding):
+            padded = self.xp.zeros(x.shape[:-nd] + tuple(n + 2 * p for n, p in zip(x.shape[-nd:], padding)),
+                                   x.dtype)
+            padded[(Ellipsis,) + tuple(slice(p, p + n) for p, n in zip(padding, x.shape[-nd:]))] = x
+            x = padded
+        view = self.sliding_windows(x, window, stride, dilation)  # (N, C, *window, *out)
+        axes = (1,) + tuple(range(2, 2 + nd)) + (0,) + tuple(range(2 + nd, 2 + 2 * nd))
+        return self.xp.ascontiguousarray(view.transpose(axes))
+
+    def fold_windows_batch_inner(self, cols, spatial, stride, dilation, padding=None):
+        """Sum batch-inner columns ``cols`` (C, *window, N, *out) back into an array (N, C, *spatial): the
+        adjoint of ``unfold_windows_batch_inner``."""
+        nd = len(spatial)
+        axes = (1 + nd, 0) + tuple(range(1, 1 + nd)) + tuple(range(2 + nd, 2 + 2 * nd))
+        return self.fold_windows(cols.transpose(axes), spatial, stride, dilation, padding)
+
     # Max pooling over the last two axes of (N, C, H, W), padding counted as -inf. The forward also returns
     # each window's argmax as its slot in the window (int32, i * kw + j), which is all the backward needs.
     # As PyTorch, a value is taken when it is greater than the best so far or NaN: the first maximum wins, and

@@ -1,9 +1,13 @@
-"""Sliding-window ops for convolution and pooling: ``Unfold`` (im2col), its adjoint ``Fold``, ``MaxPool2d``.
+"""Sliding-window ops for convolution and pooling: ``Unfold`` (im2col), its adjoint ``Fold``, their batch-inner
+versions ``UnfoldBatchInner``/``FoldBatchInner`` (``Conv2d``'s columns), ``MaxPool2d``.
 
 ``Unfold`` and ``Fold`` are linear and each other's adjoint, so each one's backward is the other: gradients
 of any order follow. They use two backend methods, ``unfold_windows`` (im2col, zero padding included) and
 ``fold_windows`` (its adjoint), and work on the trailing two axes of an (N, C, H, W) tensor with PyTorch's
 ``F.unfold``/``F.fold`` layout: columns of shape (N, C * kh * kw, oh * ow).
+``UnfoldBatchInner`` and ``FoldBatchInner`` are the same pair with the batch axis inside, columns
+(C * kh * kw, N * oh * ow) from ``unfold_windows_batch_inner`` and ``fold_windows_batch_inner``, so that a
+convolution's product is one GEMM per group.
 
 ``MaxPool2d`` keeps each window's argmax slot from the backend's ``max_pool2d_forward``; its backward,
 ``MaxPool2dBackward``, is linear in the gradient (``max_pool2d_backward`` adds it at the argmax), and that
@@ -59,52 +63,131 @@ class Fold(Function):
         return Unfold.apply(g, *ctx.params), None, None, None, None, None
 
 
-class Conv2d(Function):
-    """2-D cross-correlation of (N, C, H, W) with weight (O, C // groups, kh, kw), plus an optional bias (O,):
-    ``unfold_windows`` and one batched GEMM, (groups, O // groups, C // groups * kh * kw) @ (N, groups, ., L),
-    whose (N, O, L) result is already in NCHW order; the bias is added in place.
+class UnfoldBatchInner(Function):
+    """Every window of a (N, C, H, W) input, as batch-inner columns (C * kh * kw, N * oh * ow); a copy."""
 
-    The backward is written in differentiable ops (``MatMul``, ``Fold``, ``Unfold``), so gradients of any
-    order follow. First-order backward reuses the forward's columns for the weight's gradient; a recorded
-    backward (``create_graph``) unfolds ``x`` again so that this gradient stays a function of ``x``.
+    @staticmethod
+    def forward(ctx, x, kernel, dilation, padding, stride):
+        ctx.in_hw, ctx.params = x.shape[2:], (kernel, dilation, padding, stride)
+        be = ctx.backend
+        cols = be.unfold_windows_batch_inner(x.data, kernel, stride, padding, dilation)  # (C, kh, kw, N, oh, ow)
+        c, kh, kw, n, oh, ow = cols.shape
+        return be.reshape(cols, (c * kh * kw, n * oh * ow))
+
+    @staticmethod
+    def backward(ctx, g):
+        return FoldBatchInner.apply(g, ctx.in_hw, *ctx.params), None, None, None, None
+
+
+class FoldBatchInner(Function):
+    """Sum batch-inner columns (C * kh * kw, N * L) back into a (N, C, H, W) image: the adjoint of
+    ``UnfoldBatchInner``."""
+
+    @staticmethod
+    def forward(ctx, cols, output_size, kernel, dilation, padding, stride):
+        ctx.params = (kernel, dilation, padding, stride)
+        be = ctx.backend
+        oh, ow = (out_size(n, k, s, p, d) for n, k, s, p, d in zip(output_size, kernel, stride, padding, dilation))
+        ckk, length = cols.shape
+        c, n = ckk // (kernel[0] * kernel[1]), length // (oh * ow)
+        windows = be.reshape(cols.data, (c, kernel[0], kernel[1], n, oh, ow))
+        return be.fold_windows_batch_inner(windows, tuple(output_size), stride, dilation, padding)
+
+    @staticmethod
+    def backward(ctx, g):
+        return UnfoldBatchInner.apply(g, *ctx.params), None, None, None, None, None
+
+
+class Conv2d(Function):
+    """2-D cross-correlation of (N, C, H, W) with weight (O, C // groups, kh, kw), plus an optional bias (O,).
+
+    Two column layouts, chosen by the window volume k = C // groups * kh * kw:
+
+    - from ``BATCH_INNER_MIN_K`` on, batch-inner columns (groups, k, N * oh * ow), so that the forward, the
+      weight's gradient and the input's gradient are each one GEMM per group, not one per image and group:
+      fewer, larger GEMMs, which OpenBLAS runs faster. The (O, N, L) product then needs a transposing pass to
+      NCHW, which also adds the bias.
+    - below it (a first layer's few input channels) the GEMMs are memory-bound and that pass would cost more
+      than it saves: ``unfold_windows`` columns (N, groups, k, L) and one batched GEMM, whose (N, O, L) result
+      is already NCHW.
+
+    The backward is written in differentiable ops (``MatMul`` and the unfold/fold pair of the layout), so
+    gradients of any order follow. First-order backward reuses the forward's columns for the weight's
+    gradient; a recorded backward (``create_graph``) unfolds ``x`` again so that this gradient stays a
+    function of ``x``.
     """
+
+    BATCH_INNER_MIN_K = 32
 
     @staticmethod
     def forward(ctx, x, weight, bias, stride, padding, dilation, groups):
         be = ctx.backend
         o, cg, kh, kw = weight.shape
-        cols = be.unfold_windows(x.data, (kh, kw), stride, padding, dilation)  # (N, C, kh, kw, oh, ow)
-        n, _, _, _, oh, ow = cols.shape
-        cols = be.reshape(cols, (n, groups, cg * kh * kw, oh * ow))
-        out = be.matmul(be.reshape(weight.data, (groups, o // groups, cg * kh * kw)), cols)  # (N, G, O/G, L)
-        if bias is not None:
-            b = be.reshape(bias.data, (groups, o // groups, 1))
-            out = be.add(out, b, out=out) if b.dtype == out.dtype else be.add(out, b)
+        k = cg * kh * kw
+        w = be.reshape(weight.data, (groups, o // groups, k))
+        ctx.batch_inner = k >= Conv2d.BATCH_INNER_MIN_K
+        if ctx.batch_inner:
+            cols = be.unfold_windows_batch_inner(x.data, (kh, kw), stride, padding, dilation)  # (C, kh, kw, N, oh, ow)
+            _, _, _, n, oh, ow = cols.shape
+            cols = be.reshape(cols, (groups, k, n * oh * ow))
+            out = be.reshape(be.matmul(w, cols), (o, n, oh * ow))  # (G, O/G, N * L) as (O, N, L)
+            if bias is not None and bias.data.dtype == out.dtype:
+                # Written through a transposed view of the NCHW result: NumPy's loop then reads contiguously,
+                # faster than reading a transposed input (docs/nn.md).
+                result = be.empty((n, o, oh * ow), out.dtype)
+                be.add(out, be.reshape(bias.data, (o, 1, 1)), out=be.transpose(result, (1, 0, 2)))
+            elif bias is not None:  # a mixed-precision bias promotes the result, as NumPy's addition does
+                result = be.ascontiguous(be.transpose(be.add(out, be.reshape(bias.data, (o, 1, 1))), (1, 0, 2)))
+            else:
+                result = be.ascontiguous(be.transpose(out, (1, 0, 2)))
+        else:
+            cols = be.unfold_windows(x.data, (kh, kw), stride, padding, dilation)  # (N, C, kh, kw, oh, ow)
+            n, _, _, _, oh, ow = cols.shape
+            cols = be.reshape(cols, (n, groups, k, oh * ow))
+            result = be.matmul(w, cols)  # (N, G, O/G, L)
+            if bias is not None:
+                b = be.reshape(bias.data, (groups, o // groups, 1))
+                result = be.add(result, b, out=result) if b.dtype == result.dtype else be.add(result, b)
         if ctx.recording:
             ctx.save_for_backward(x, weight, constant(ctx, cols))
         ctx.params = ((kh, kw), dilation, padding, stride)
-        return be.reshape(out, (n, o, oh, ow))
+        return be.reshape(result, (n, o, oh, ow))
 
     @staticmethod
     def backward(ctx, g):
         x, weight, cols = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         o, cg, kh, kw = weight.shape
-        n, groups, k, length = cols.shape
-        g = g.reshape(n, groups, o // groups, length)
+        n, groups, k = x.shape[0], cols.shape[-3], cols.shape[-2]
         w = weight.reshape(groups, o // groups, k)
         gx = gw = gb = None
-        if need_x:  # the columns' gradient W^T g, folded back onto the image
-            gcols = MatMul.apply(w, g, True, False).reshape(n, groups * k, length)
-            gx = Fold.apply(gcols, x.shape[2:], *ctx.params)
-        if need_w:  # the batch's sum of g cols^T, computed transposed as cols (g^T) with g^T copied: two plain
-            # operands. With a transposed one, OpenBLAS took 1.6x as long on one thread and 8x on two.
-            if is_grad_enabled() and x.requires_grad:
-                cols = Unfold.apply(x, *ctx.params).reshape(n, groups, k, length)
-            gw_t = MatMul.apply(cols, g.transpose(-1, -2).contiguous(), False, False).sum(0)  # (G, k, O/G)
-            gw = gw_t.transpose(-1, -2).reshape(weight.shape)
-        if need_b:
-            gb = g.sum((0, 3)).reshape(o)
+        if ctx.batch_inner:
+            length = cols.shape[-1]  # N * L
+            # g in the columns' batch-inner order, (G, O/G, N * L): a small copy that makes each gradient one GEMM.
+            g = g.reshape(n, o, length // n).transpose(0, 1).contiguous().reshape(groups, o // groups, length)
+            if need_x:  # the columns' gradient W^T g, folded back onto the image
+                gcols = MatMul.apply(w, g, True, False).reshape(groups * k, length)
+                gx = FoldBatchInner.apply(gcols, x.shape[2:], *ctx.params)
+            if need_w:  # g cols^T, summed over the batch by the GEMM itself; computed transposed, cols g^T,
+                # which OpenBLAS ran faster than g cols^T
+                if is_grad_enabled() and x.requires_grad:
+                    cols = UnfoldBatchInner.apply(x, *ctx.params).reshape(groups, k, length)
+                gw = MatMul.apply(cols, g, False, True).transpose(-1, -2).reshape(weight.shape)
+            if need_b:
+                gb = g.sum(2).reshape(o)
+        else:
+            length = cols.shape[-1]  # L
+            g = g.reshape(n, groups, o // groups, length)
+            if need_x:
+                gcols = MatMul.apply(w, g, True, False).reshape(n, groups * k, length)
+                gx = Fold.apply(gcols, x.shape[2:], *ctx.params)
+            if need_w:  # the batch's sum of g cols^T, computed transposed as cols g^T: at these small k the
+                # transposed operand cost OpenBLAS less than copying g^T did (not so at large k: docs/nn.md)
+                if is_grad_enabled() and x.requires_grad:
+                    cols = Unfold.apply(x, *ctx.params).reshape(n, groups, k, length)
+                gw = MatMul.apply(cols, g, False, True).sum(0).transpose(-1, -2).reshape(weight.shape)
+            if need_b:
+                gb = g.sum((0, 3)).reshape(o)
         return gx, gw, gb, None, None, None, None
 
 
