@@ -1,6 +1,6 @@
 """One training step of a small CNN, minigrad against PyTorch CPU, as ratios measured in one run.
 
-The model (issue 6): Conv2d(1, 16, 3, padding=1)-BatchNorm2d-ReLU-MaxPool2d(2) ->
+The model: Conv2d(1, 16, 3, padding=1)-BatchNorm2d-ReLU-MaxPool2d(2) ->
 Conv2d(16, 32, 3, padding=1)-BatchNorm2d-ReLU-MaxPool2d(2) -> Flatten -> Linear(32 * 7 * 7, 10), float32, on a
 batch of 32 images of 28 x 28. A step is forward, softmax cross-entropy, ``zero_grad``, backward and a plain
 SGD update, on the same batch every time (data loading is not part of it).
@@ -14,7 +14,7 @@ Candidates are timed round-robin and each keeps its fastest sample (``benchmarks
 other processes hits all of them alike; PyTorch is timed in a round-robin of its own (``compare_groups``).
 ``--breakdown`` prints instead where one step's time goes: the time inside each op's forward and backward
 (exclusive of the ops it calls), per op and input shape, for each backend.
-Run: ``python benchmarks/bench_cnn.py [--batch-size 32] [--threads N] [--mnist DIR] [--breakdown]``. Multi-threaded BLAS
+Run: ``python benchmarks/bench_cnn.py [--batch-size 32] [--threads N] [--mnist DIR] [--breakdown] [--malloc retain|system]``. Multi-threaded BLAS
 and PyTorch suffer badly when other processes load the machine: compare figures from a quiet machine, or
 with ``--threads 1`` for both sides.
 """
@@ -30,7 +30,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import compare_groups, import_torch, limit_blas_threads, print_times  # noqa: E402
+from _timing import compare_groups, import_torch, limit_blas_threads, print_times, retain_freed_memory  # noqa: E402
 
 import minigrad as mg  # noqa: E402
 from minigrad import nn, optim  # noqa: E402
@@ -170,7 +170,11 @@ def main() -> None:
     p.add_argument("--breakdown", action="store_true", help="print each op's share of a step instead")
     p.add_argument("--threads", type=int, default=None,
                    help="cap BLAS (via threadpoolctl) and PyTorch intra-op threads; default: library defaults")
+    p.add_argument("--malloc", choices=("retain", "system"), default="retain",
+                   help="retain: keep freed memory in the process (glibc mallopt; default), so that no candidate "
+                        "page-faults its freed arrays back in at the next step; system: glibc's own heuristics")
     args = p.parse_args()
+    malloc_label = retain_freed_memory() if args.malloc == "retain" else "system malloc"
     import_torch()  # before minigrad starts Numba: each keeps its own OpenMP runtime
     limit_blas_threads(args.threads)  # PyTorch gets torch.set_num_threads below
 
@@ -178,6 +182,7 @@ def main() -> None:
     state = initial_state()
     print(f"one training step: batch {args.batch_size} x 1 x 28 x 28 ({source}), float32, "
           "[Conv3x3-BN-ReLU-MaxPool2] x 2 (16, 32 channels) - Linear(1568, 10), cross-entropy, SGD")
+    print(f"{malloc_label}; load average {os.getloadavg()[0]:.2f}")
 
     candidates = {"minigrad numpy": minigrad_step(state, x, y, "numpy", True)}
     if args.composite:
