@@ -14,9 +14,9 @@ Candidates are timed round-robin and each keeps its fastest sample (``benchmarks
 other processes hits all of them alike; PyTorch is timed in a round-robin of its own (``compare_groups``).
 ``--breakdown`` prints instead where one step's time goes: the time inside each op's forward and backward
 (exclusive of the ops it calls), per op and input shape, for each backend.
-Run: ``python benchmarks/bench_cnn.py [--batch-size 32] [--threads N] [--mnist DIR] [--breakdown] [--malloc retain|system]``. Multi-threaded BLAS
-and PyTorch suffer badly when other processes load the machine: compare figures from a quiet machine, or
-with ``--threads 1`` for both sides.
+Run: ``python benchmarks/bench_cnn.py [--batch-size 32] [--threads N] [--mnist DIR] [--breakdown]
+[--malloc retain|system]``. Multi-threaded BLAS and PyTorch suffer badly when other processes load the
+machine: compare figures from a quiet machine, or with ``--threads 1`` for both sides.
 """
 
 from __future__ import annotations
