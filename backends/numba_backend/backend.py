@@ -37,6 +37,18 @@ def _is_float(x) -> bool:
     return isinstance(x, np.ndarray) and x.dtype.char in "fd"
 
 
+def _out_hw(hw, window, stride, padding, dilation) -> tuple[int, int]:
+    """Window positions along each of two axes (floor mode)."""
+    return tuple((n + 2 * p - d * (k - 1) - 1) // s + 1 for n, k, s, p, d in zip(hw, window, stride, padding, dilation))
+
+
+def _windows_fit(window, out_hw, spatial, stride, dilation, padding) -> bool:
+    """Whether ``out_hw`` window positions lie inside ``spatial`` padded by ``padding`` (else the fold kernels
+    would index outside it, and NumPy's fold gives its error)."""
+    return min(*window, *out_hw) >= 1 and all((k - 1) * d + (o - 1) * s < n + 2 * p for k, o, n, s, d, p
+                                              in zip(window, out_hw, spatial, stride, dilation, padding))
+
+
 def _is_2x2(kernel, stride, padding, dilation) -> bool:
     """The common pooling geometry that has kernels of its own: 2x2 windows, stride 2, no padding or dilation."""
     return (tuple(kernel) == (2, 2) and tuple(stride) == (2, 2) and tuple(padding) == (0, 0)
@@ -271,7 +283,7 @@ class NumbaBackend(NumpyBackend):
             return super().unfold_windows(x, window, stride, padding, dilation)
         (kh, kw), (sh, sw), (ph, pw), (dh, dw) = window, stride, padding, dilation
         h, w = x.shape[-2:]
-        oh, ow = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+        oh, ow = _out_hw((h, w), window, stride, padding, dilation)
         lead = x.shape[:-2]
         planes = math.prod(lead)
         cols = np.empty((planes, kh, kw, oh, ow), x.dtype)
@@ -292,8 +304,7 @@ class NumbaBackend(NumpyBackend):
         ph, pw = padding or (0, 0)
         kh, kw, oh, ow = cols.shape[-4:]
         lead = cols.shape[:-4]
-        if (min(kh, kw, oh, ow) < 1 or (kh - 1) * dh + (oh - 1) * sh >= h + 2 * ph
-                or (kw - 1) * dw + (ow - 1) * sw >= w + 2 * pw):
+        if not _windows_fit((kh, kw), (oh, ow), (h, w), (sh, sw), (dh, dw), (ph, pw)):
             return super().fold_windows(cols, spatial, stride, dilation, padding)
         planes = math.prod(lead)
         cols5 = _contig(cols).reshape(planes, kh, kw, oh, ow)
@@ -308,7 +319,7 @@ class NumbaBackend(NumpyBackend):
             return super().unfold_windows_batch_inner(x, window, stride, padding, dilation)
         (kh, kw), (sh, sw), (ph, pw), (dh, dw) = window, stride, padding, dilation
         n, c, h, w = x.shape
-        oh, ow = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+        oh, ow = _out_hw((h, w), window, stride, padding, dilation)
         cols = np.empty((c, kh, kw, n, oh, ow), x.dtype)
         self._planes(self._win.unfold_batch_inner_2d, cols.size, c * kh * kw)(
             _contig(x), cols, sh, sw, ph, pw, dh, dw)
@@ -322,8 +333,7 @@ class NumbaBackend(NumpyBackend):
         (h, w), (sh, sw), (dh, dw) = (tuple(int(v) for v in t) for t in (spatial, stride, dilation))
         ph, pw = padding or (0, 0)
         c, kh, kw, n, oh, ow = cols.shape
-        if (min(kh, kw, oh, ow) < 1 or (kh - 1) * dh + (oh - 1) * sh >= h + 2 * ph
-                or (kw - 1) * dw + (ow - 1) * sw >= w + 2 * pw):
+        if not _windows_fit((kh, kw), (oh, ow), (h, w), (sh, sw), (dh, dw), (ph, pw)):
             return super().fold_windows_batch_inner(cols, spatial, stride, dilation, padding)
         out = np.empty((n, c, h, w), cols.dtype)
         self._planes(self._win.fold_batch_inner_2d, cols.size, n * c)(_contig(cols), out, sh, sw, ph, pw, dh, dw)
@@ -335,7 +345,7 @@ class NumbaBackend(NumpyBackend):
             return super().max_pool2d_forward(x, kernel, stride, padding, dilation)
         n, c, h, w = x.shape
         (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
-        oh, ow = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1, (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+        oh, ow = _out_hw((h, w), kernel, stride, padding, dilation)
         out = np.empty((n * c, oh, ow), x.dtype)
         slot = np.empty((n * c, oh, ow), np.int32)
         planes = _contig(x).reshape(n * c, h, w)

@@ -441,13 +441,18 @@ class NumpyBackend(BatchNormKernels):
     def unfold_windows(self, x, window, stride, padding, dilation):
         """Every window of ``x`` (..., *spatial) zero-padded by ``padding``: a C-contiguous (..., *window, *out)
         array."""
-        if any(padding):
-            nd = len(window)
-            padded = self.xp.zeros(x.shape[:-nd] + tuple(n + 2 * p for n, p in zip(x.shape[-nd:], padding)),
-                                   x.dtype)  # zeros and one copy: np.pad took 2-5x as long
-            padded[(Ellipsis,) + tuple(slice(p, p + n) for p, n in zip(padding, x.shape[-nd:]))] = x
-            x = padded
-        return self.sliding_windows(x, window, stride, dilation).copy()
+        return self.sliding_windows(self._zero_padded(x, padding), window, stride, dilation).copy()
+
+    def _zero_padded(self, x, padding):
+        """``x`` with ``padding`` zeros on each side of its trailing ``len(padding)`` axes (``x`` itself without
+        padding)."""
+        if not any(padding):
+            return x
+        nd = len(padding)
+        padded = self.xp.zeros(x.shape[:-nd] + tuple(n + 2 * p for n, p in zip(x.shape[-nd:], padding)),
+                               x.dtype)  # zeros and one copy: np.pad took 2-5x as long
+        padded[(Ellipsis,) + tuple(slice(p, p + n) for p, n in zip(padding, x.shape[-nd:]))] = x
+        return padded
 
     @staticmethod
     def _errstate(**kwargs):
@@ -489,12 +494,7 @@ class NumpyBackend(BatchNormKernels):
         """Every window of ``x`` (N, C, *spatial) zero-padded by ``padding``: a C-contiguous
         (C, *window, N, *out) array."""
         nd = len(window)
-        if any(padding):
-            padded = self.xp.zeros(x.shape[:-nd] + tuple(n + 2 * p for n, p in zip(x.shape[-nd:], padding)),
-                                   x.dtype)
-            padded[(Ellipsis,) + tuple(slice(p, p + n) for p, n in zip(padding, x.shape[-nd:]))] = x
-            x = padded
-        view = self.sliding_windows(x, window, stride, dilation)  # (N, C, *window, *out)
+        view = self.sliding_windows(self._zero_padded(x, padding), window, stride, dilation)  # (N, C, *window, *out)
         axes = (1,) + tuple(range(2, 2 + nd)) + (0,) + tuple(range(2 + nd, 2 + 2 * nd))
         return self.xp.ascontiguousarray(view.transpose(axes))
 
