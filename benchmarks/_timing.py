@@ -104,6 +104,19 @@ def retain_freed_memory() -> str:
     return "system malloc (mallopt unavailable)"
 
 
+def add_malloc_option(parser) -> None:
+    """``--malloc retain|system`` on a script's parser; ``malloc_from_option`` applies it."""
+    parser.add_argument("--malloc", choices=("retain", "system"), default="retain",
+                        help="retain: keep freed memory in the process (glibc mallopt; default), so that no "
+                             "candidate page-faults its freed arrays back in at the next call; system: glibc's "
+                             "own heuristics")
+
+
+def malloc_from_option(args) -> str:
+    """Apply ``--malloc`` (``add_malloc_option``); returns a label for the report."""
+    return retain_freed_memory() if args.malloc == "retain" else "system malloc"
+
+
 def limit_blas_threads(threads: int | None) -> None:
     """Cap BLAS threads (through threadpoolctl) for the rest of the run; ``None`` keeps library defaults."""
     if not threads:

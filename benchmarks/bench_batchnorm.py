@@ -30,7 +30,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import compare_groups, import_torch, retain_freed_memory  # noqa: E402
+from _timing import add_malloc_option, compare_groups, import_torch, malloc_from_option  # noqa: E402
 
 import minigrad  # noqa: E402
 from minigrad.ops.batchnorm import batch_norm  # noqa: E402
@@ -249,11 +249,9 @@ def main() -> None:
                         help="leave PyTorch out even where it is installed (it is otherwise imported before "
                              "the Numba backend starts, as a user's script would; "
                              "benchmarks/bench_beside_torch.py compares the orders)")
-    parser.add_argument("--malloc", choices=("retain", "system"), default="retain",
-                        help="retain: keep freed memory in the process (glibc mallopt), so that no candidate "
-                             "page-faults its outputs back in (default); system: glibc's own heuristics")
+    add_malloc_option(parser)
     args = parser.parse_args()
-    malloc_label = retain_freed_memory() if args.malloc == "retain" else "system malloc"
+    malloc_label = malloc_from_option(args)
     shapes = SHAPES
     if args.shapes:
         wanted = {tuple(int(n) for n in s.split("x")) for s in args.shapes.split(",")}

@@ -30,7 +30,14 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import compare_groups, import_torch, limit_blas_threads, print_times, retain_freed_memory  # noqa: E402
+from _timing import (  # noqa: E402
+    add_malloc_option,
+    compare_groups,
+    import_torch,
+    limit_blas_threads,
+    malloc_from_option,
+    print_times,
+)
 
 import minigrad as mg  # noqa: E402
 from minigrad import nn, optim  # noqa: E402
@@ -170,11 +177,9 @@ def main() -> None:
     p.add_argument("--breakdown", action="store_true", help="print each op's share of a step instead")
     p.add_argument("--threads", type=int, default=None,
                    help="cap BLAS (via threadpoolctl) and PyTorch intra-op threads; default: library defaults")
-    p.add_argument("--malloc", choices=("retain", "system"), default="retain",
-                   help="retain: keep freed memory in the process (glibc mallopt; default), so that no candidate "
-                        "page-faults its freed arrays back in at the next step; system: glibc's own heuristics")
+    add_malloc_option(p)
     args = p.parse_args()
-    malloc_label = retain_freed_memory() if args.malloc == "retain" else "system malloc"
+    malloc_label = malloc_from_option(args)
     import_torch()  # before minigrad starts Numba: each keeps its own OpenMP runtime
     limit_blas_threads(args.threads)  # PyTorch gets torch.set_num_threads below
 

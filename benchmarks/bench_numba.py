@@ -30,7 +30,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _timing import compare, retain_freed_memory  # noqa: E402
+from _timing import add_malloc_option, compare, malloc_from_option  # noqa: E402
 
 import minigrad as mg  # noqa: E402
 
@@ -226,16 +226,13 @@ def main() -> None:
     parser.add_argument("--torch-first", action="store_true",
                         help="import PyTorch before the Numba backend starts, as a user's script may "
                              "(benchmarks/bench_beside_torch.py compares the two orders)")
-    parser.add_argument("--malloc", choices=("retain", "system"), default="retain",
-                        help="retain: keep freed memory in the process (glibc mallopt; default), so that the "
-                             "4096x1024 lines are not timed while glibc still hands their 16 MiB blocks back to "
-                             "the OS and page-faults them in again; system: glibc's own heuristics")
+    add_malloc_option(parser)
     parser.add_argument("--sweep", action="store_true",
                         help="only the break-even sweep behind NumbaBackend.numpy_below")
     args = parser.parse_args()
     repeat = 3 if args.quick else 7
     load_before = os.getloadavg()
-    malloc_label = retain_freed_memory() if args.malloc == "retain" else "system malloc"
+    malloc_label = malloc_from_option(args)
 
     if args.torch_first:
         import torch  # noqa: F401 - its OpenMP runtime loads before Numba's
