@@ -98,9 +98,8 @@ def _configure() -> str:
     try:
         own = _load_own_openmp() if may_use_omp else None
         if not user_layer:
-            # An OpenMP runtime loaded before ours with its default (spinning) wait policy starved OpenBLAS:
-            # a Linear+BatchNorm step took 7.5 ms instead of 0.3 ms. The pool-less workqueue layer avoids
-            # that, at the price of its thread caveat.
+            # An OpenMP runtime loaded before ours with its default (spinning) wait policy starves OpenBLAS
+            # (docs/backends.md). The pool-less workqueue layer avoids that, at the price of its thread caveat.
             spinning_omp = own is False and not user_wait
             numba.config.THREADING_LAYER_PRIORITY = PREFERRED_AFTER_LIBGOMP if spinning_omp else list(PREFERRED)
         _parallel._launch_threads()

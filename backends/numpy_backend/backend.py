@@ -509,7 +509,7 @@ class NumpyBackend(BatchNormKernels):
     # each window's argmax as its slot in the window (int32, i * kw + j), which is all the backward needs.
     # As PyTorch, a value is taken when it is greater than the best so far or NaN: the first maximum wins, and
     # in a window with NaNs the last NaN. Both run one pass per window slot without ``where``: a selection by
-    # a random mask (np.where, copyto's where=) measured 10-40x slower than an arithmetic pass here.
+    # a random mask (np.where, copyto's where=) measured several times slower than an arithmetic pass (docs/nn.md).
     def max_pool2d_forward(self, x, kernel, stride, padding, dilation):
         """(maxima, argmax slots), both (N, C, oh, ow)."""
         xp = self.xp
