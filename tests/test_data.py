@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import http.server
 import os
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -163,7 +164,21 @@ def test_digits():
     np.testing.assert_array_equal(datasets.digits(train=False)[1], yte)
 
 
+def test_digits_match_scikit_learn_and_do_not_import_it():
+    """digits() reads scikit-learn's bundled file itself (importing sklearn.datasets costs ~0.6 s)."""
+    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    code = ("import sys; from minigrad.data import datasets; x, y = datasets.digits(); "
+            "print(x.shape, 'sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["(1797,", "64)", "False"], out.stderr
+    bunch = sklearn_datasets.load_digits()
+    x, y = datasets.digits()
+    np.testing.assert_array_equal(x, (bunch.data.astype(np.float32) / np.float32(16.0)).astype(np.float32))
+    np.testing.assert_array_equal(y, bunch.target)
+
+
 def test_digits_without_sklearn_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # importlib.util.find_spec then finds nothing
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     with pytest.raises(ImportError, match=r"minigrad\[examples\]"):
         datasets.digits()
