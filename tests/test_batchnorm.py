@@ -672,6 +672,40 @@ def test_numba_kernels_match_numpy_kernels(shape, path, dtype):
         np.testing.assert_allclose(g, r, rtol=0, atol=tol * np.abs(r).max() * 4)
 
 
+@pytest.mark.parametrize("channels_per_block", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numba_blocks_design_with_cache_sized_blocks(monkeypatch, channels_per_block, dtype):
+    """Training inputs above EVEN_BLOCKS_UP_TO take blocks of about BLOCK_BYTES (a few channels, the last
+    block shorter) instead of one block per thread; forced on a small input, the results still match the
+    NumPy kernels, and eval keeps one block per thread."""
+    pytest.importorskip("numba")
+    import numba
+    from minigrad_backends.numba_backend import batchnorm as nbk
+
+    ref = mg.backends.load("numpy")
+    rng = np.random.default_rng(12)
+    shape = (6, 7, 4, 5)
+    x = (rng.standard_normal(shape) * 0.1 + rng.uniform(-1e3, 1e3, 7).reshape(1, 7, 1, 1)).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    w, b = rng.standard_normal(7), rng.standard_normal(7)
+    channel_bytes = 6 * 20 * np.dtype(dtype).itemsize
+    monkeypatch.setattr(nbk, "EVEN_BLOCKS_UP_TO", 0)
+    monkeypatch.setattr(nbk, "BLOCK_BYTES", channels_per_block * channel_bytes)
+    x3 = x.reshape(6, 7, 20)
+    assert nbk._block(x3, True) == min(channels_per_block, -(-7 // numba.get_num_threads()))
+    assert nbk._block(x3, False) == -(-7 // numba.get_num_threads())
+    out, mean, var = nbk.batch_norm_forward(x, w, b, EPS, "blocks")
+    out_r, mean_r, var_r = ref.batch_norm_forward(x, w, b, EPS)
+    tol = 64 * np.finfo(dtype).eps + 64 * np.finfo(np.float64).eps * 1e4
+    np.testing.assert_allclose(out, out_r, rtol=0, atol=tol * (np.abs(w) + np.abs(b)).max())
+    np.testing.assert_allclose(mean, mean_r, rtol=1e-13)
+    np.testing.assert_allclose(var, var_r, rtol=1e-5 if dtype == np.float32 else 1e-10)
+    invstd = 1 / np.sqrt(var_r + EPS)
+    for g, r in zip(nbk.batch_norm_backward(dy, x, mean_r, invstd, w, "blocks"),
+                    ref.batch_norm_backward(dy, x, mean_r, invstd, w)):
+        np.testing.assert_allclose(g, r, rtol=0, atol=tol * np.abs(r).max() * 4)
+
+
 def test_numba_kernels_without_jit():
     """NUMBA_DISABLE_JIT=1 runs the same kernels as Python: results must not change."""
     pytest.importorskip("numba")

@@ -16,9 +16,10 @@ Parallel designs (chosen by ``_path``; all race-free: every array element is wri
   each chunk accumulates into its own row of a (chunks, C * S) float64 array; these are combined serially
   (the S columns of a channel too), then a second parallel loop normalises (both loops in one call).
 * ``rows-serial``: the same kernels with one chunk, which never wakes the thread pool (smaller inputs).
-* ``blocks``: the other (N, C, S) inputs. Channels are split into one block per thread; a block's
-  statistics and its normalisation run back to back, so much of its data is still in cache. Each row of a
-  block is one contiguous run of channels x S values, which hardware prefetch follows well.
+* ``blocks``: the other (N, C, S) inputs. Channels are split into blocks (``_block``: one per thread for
+  inputs that fit in cache, else blocks of about ``BLOCK_BYTES``); a block's statistics and its
+  normalisation run back to back, so its data is still in cache. Each row of a block is one contiguous run
+  of channels x S values, which hardware prefetch follows well.
 * ``serial``: those below ``serial_below`` elements (the backend's ``parallel_threshold``), where starting
   threads costs more than the work: the ``blocks`` code as one block.
 
@@ -61,6 +62,11 @@ ROWS_MAX_S = 16
 ROWS_PER_S = 4  # rows needed per value of S
 ROWS_PER_FLUSH = 16  # rows summed in x's dtype before adding into the float64 accumulators
 RECENTRE = 64.0  # re-centre when (mean - shift)^2 > RECENTRE * var: beyond, cancellation would show
+# The blocks design's block size (``_block``): an even share of the channels per thread up to this input
+# size (in cache anyway, and fewer tasks cost less), above it blocks of about BLOCK_BYTES of x, which stay
+# in L2 (2 MiB per core here) between a block's two passes.
+EVEN_BLOCKS_UP_TO = 4 << 20
+BLOCK_BYTES = 256 << 10
 
 
 # -- forward ------------------------------------------------------------------------------------------
@@ -428,14 +434,20 @@ def _per_channel(values, c: int, fill: float):
     return np.full(c, fill) if values is None else np.ascontiguousarray(values, dtype=np.float64)
 
 
-def _block(c: int) -> int:
-    """Channels per parallel iteration: an even share per thread.
+def _block(x3, train: bool) -> int:
+    """Channels per parallel iteration of the ``blocks`` design on x3 (N, C, S).
 
-    Fewer, larger blocks mean longer contiguous runs per row: faster than one channel per iteration at
-    every shape measured (docs/batchnorm.md).
+    An even share per thread, except for training steps on inputs above ``EVEN_BLOCKS_UP_TO`` bytes: there
+    blocks of about ``BLOCK_BYTES``, so that a block is still in L2 when its normalisation (or the
+    backward's dx pass) reads it again right after its statistics. The eval affine reads x once, so it
+    keeps the even share (measurements in docs/batchnorm.md).
     """
-    threads = numba.get_num_threads()
-    return max(1, -(-c // threads))
+    n, c, s = x3.shape
+    even = max(1, -(-c // numba.get_num_threads()))
+    channel = n * s * x3.itemsize
+    if not train or channel * c <= EVEN_BLOCKS_UP_TO:
+        return even
+    return max(1, min(even, BLOCK_BYTES // channel))
 
 
 def _forward(x3, weight, bias, eps, path: str, train: bool, out, mean, var, coef) -> None:
@@ -446,7 +458,7 @@ def _forward(x3, weight, bias, eps, path: str, train: bool, out, mean, var, coef
         fwd_rows = _fwd_rows.parallel if chunks > 1 else _fwd_rows
         fwd_rows(x3.reshape(n, c * s), s, weight, bias, eps, chunks, train, out.reshape(n, c * s), mean, var, coef)
     elif path == "blocks":
-        _fwd_blocks.parallel(x3, weight, bias, eps, _block(c), train, out, mean, var, coef)
+        _fwd_blocks.parallel(x3, weight, bias, eps, _block(x3, train), train, out, mean, var, coef)
     else:
         _fwd_blocks(x3, weight, bias, eps, c, train, out, mean, var, coef)
 
@@ -490,7 +502,7 @@ def batch_norm_backward(dy, x, mean, invstd, weight, path: str):
         bwd_rows(dy3.reshape(n, cols), x3.reshape(n, cols), s, mean, invstd, w, chunks, dx.reshape(n, cols), dweight,
                  dbias, np.empty((4, cols), dtype=x3.dtype))
     else:
-        bwd_blocks, block = (_bwd_blocks.parallel, _block(c)) if path == "blocks" else (_bwd_blocks, c)
+        bwd_blocks, block = (_bwd_blocks.parallel, _block(x3, True)) if path == "blocks" else (_bwd_blocks, c)
         bwd_blocks(dy3, x3, mean, invstd, w, block, dx, dweight, dbias, np.empty((4, c), dtype=x3.dtype))
     return result, dweight, dbias
 
