@@ -79,7 +79,7 @@ def fold_batch_inner_2d(cols, out, sh, sw, ph, pw, dh, dw):
     n_, c_, h, w = out.shape
     kh, kw, oh, ow = cols.shape[1], cols.shape[2], cols.shape[4], cols.shape[5]
     for p in prange(n_ * c_):
-        n, c = p // c_, p % c_
+        c, n = p // n_, p % n_  # channel-major: consecutive tasks read adjacent (N, oh, ow) runs of cols
         for r in range(h):
             for col in range(w):
                 out[n, c, r, col] = 0
