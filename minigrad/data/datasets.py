@@ -35,7 +35,7 @@ def digits(train: bool | None = None, *, test_fraction: float = 0.2, seed: int =
     class: ``test_fraction`` of each class held out, chosen by ``seed``, identical on every call.
     """
     table = _digits_table()
-    x = (table[:, :64].astype(np.float32) / np.float32(16.0)).astype(np.float32)
+    x = table[:, :64].astype(np.float32) / np.float32(16.0)
     y = table[:, 64].astype(np.int64)
     if train is None:
         return x, y
@@ -56,8 +56,8 @@ def _digits_table() -> np.ndarray:
     """The digits as a (1797, 65) table: 64 pixel values (0-16), then the label.
 
     Read straight from scikit-learn's ``datasets/data/digits.csv.gz``, found without importing the package:
-    importing ``sklearn.datasets`` alone took 0.6 s, half of the main job. ``load_digits()`` is the
-    fallback should the file move.
+    importing ``sklearn.datasets`` took longer than the rest of the main job (docs/performance.md).
+    ``load_digits()`` is the fallback should the file move.
     """
     spec = importlib.util.find_spec("sklearn")
     for root in (spec.submodule_search_locations or []) if spec is not None else []:
