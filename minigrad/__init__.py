@@ -30,6 +30,7 @@ from .creation import (
     zeros,
     zeros_like,
 )
+from .devices import device
 from .dtypes import bool_, float32, float64, int32, int64, uint8
 from .engine import grad
 from .errors import (
@@ -68,21 +69,22 @@ __all__ = [
     "DatasetError", "DatasetNotFoundError", "SerializationError", "BackendMismatchError",
     "BackendUnavailableError", "Function", "GradcheckError", "GradcheckReport", "InplaceError", "MinigradError",
     "ShapeError", "Tensor", "UnknownBackendError", "__version__", "arange", "backend", "backends", "bool",
-    "bool_", "detect_anomaly", "empty", "empty_like", "enable_grad", "eye", "float32", "float64", "from_dlpack",
-    "from_numpy", "full", "full_like", "get_backend", "get_rng_state", "grad", "gradcheck", "gradgradcheck", "int32",
-    "int64",
+    "bool_", "detect_anomaly", "device", "empty", "empty_like", "enable_grad", "eye", "float32", "float64",
+    "from_dlpack", "from_numpy", "full", "full_like", "get_backend", "get_rng_state", "grad", "gradcheck",
+    "gradgradcheck", "int32", "int64",
     "is_anomaly_enabled", "is_grad_enabled", "linspace", "manual_seed", "no_grad", "ones", "ones_like", "rand",
     "rand_like", "randint", "randn", "randn_like", "set_backend", "set_detect_anomaly", "set_grad_enabled",
     "set_rng_state", "tensor", "uint8", "zeros", "zeros_like",
     *sorted(_OPS_TOP_LEVEL),
 ]
 
-_LAZY_MODULES = ("nn", "optim", "data", "testing")
+_LAZY_MODULES = ("nn", "optim", "data", "testing", "cuda", "utils")
 
 
 def __getattr__(name: str):
-    """Submodules that import more than NumPy (``nn``, ``optim``, ``data``, ``testing``) load on first use;
-    ``save``/``load`` come from ``minigrad.serialization``."""
+    """Submodules that import more than NumPy (``nn``, ``optim``, ``data``, ``testing``) and PyTorch's
+    ``cuda`` and ``utils.data`` spellings load on first use; ``save``/``load`` come from
+    ``minigrad.serialization``."""
     import importlib
 
     if name in _LAZY_MODULES:

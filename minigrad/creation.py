@@ -7,6 +7,7 @@ import json
 import numpy as np
 
 from . import backends as _backends
+from . import devices as _devices
 from .dtypes import DEFAULT_FLOAT, as_dtype, int64
 from .tensor import Tensor, tensor
 
@@ -20,8 +21,8 @@ def _shape(size) -> tuple:
     return shape
 
 
-def _make(array_fn, dtype, requires_grad: bool, backend) -> Tensor:
-    target = _backends.resolve(backend)
+def _make(array_fn, dtype, requires_grad: bool, backend, device=None, where: str = "") -> Tensor:
+    target = _backends.resolve(_devices.resolve_creation(backend, device, where))
     out = Tensor(array_fn(target), target)
     if requires_grad:
         out.requires_grad_(True)
@@ -63,99 +64,102 @@ def from_dlpack(obj, backend: str | None = None) -> Tensor:
     return Tensor(array, target)
 
 
-def zeros(*size, dtype=None, requires_grad=False, backend=None) -> Tensor:
+def zeros(*size, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
     dt = as_dtype(dtype or DEFAULT_FLOAT)
-    return _make(lambda b: b.zeros(_shape(size), dt), dt, requires_grad, backend)
+    return _make(lambda b: b.zeros(_shape(size), dt), dt, requires_grad, backend, device, "zeros()")
 
 
-def ones(*size, dtype=None, requires_grad=False, backend=None) -> Tensor:
+def ones(*size, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
     dt = as_dtype(dtype or DEFAULT_FLOAT)
-    return _make(lambda b: b.ones(_shape(size), dt), dt, requires_grad, backend)
+    return _make(lambda b: b.ones(_shape(size), dt), dt, requires_grad, backend, device, "ones()")
 
 
-def empty(*size, dtype=None, requires_grad=False, backend=None) -> Tensor:
+def empty(*size, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
     dt = as_dtype(dtype or DEFAULT_FLOAT)
-    return _make(lambda b: b.empty(_shape(size), dt), dt, requires_grad, backend)
+    return _make(lambda b: b.empty(_shape(size), dt), dt, requires_grad, backend, device, "empty()")
 
 
-def full(size, fill_value, dtype=None, requires_grad=False, backend=None) -> Tensor:
+def full(size, fill_value, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
     if dtype is None:
         dtype = "bool" if isinstance(fill_value, bool) else int64 if isinstance(fill_value, int) else DEFAULT_FLOAT
     dt = as_dtype(dtype)
     shape = _shape((size,))
-    return _make(lambda b: b.full(shape, fill_value, dt), dt, requires_grad, backend)
+    return _make(lambda b: b.full(shape, fill_value, dt), dt, requires_grad, backend, device, "full()")
 
 
-def arange(start, end=None, step=1, dtype=None, requires_grad=False, backend=None) -> Tensor:
+def arange(start, end=None, step=1, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
     """Values from ``start`` (default 0) up to, not including, ``end``."""
     if end is None:
         start, end = 0, start
     if dtype is None:
         dtype = int64 if all(isinstance(v, int) for v in (start, end, step)) else DEFAULT_FLOAT
     dt = as_dtype(dtype)
-    return _make(lambda b: b.arange(start, end, step, dt), dt, requires_grad, backend)
+    return _make(lambda b: b.arange(start, end, step, dt), dt, requires_grad, backend, device, "arange()")
 
 
-def linspace(start, end, steps: int, dtype=None, requires_grad=False, backend=None) -> Tensor:
+def linspace(start, end, steps: int, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end``, both included."""
     dt = as_dtype(dtype or DEFAULT_FLOAT)
-    return _make(lambda b: b.linspace(start, end, steps, dt), dt, requires_grad, backend)
+    return _make(lambda b: b.linspace(start, end, steps, dt), dt, requires_grad, backend, device, "linspace()")
 
 
-def eye(n: int, m: int | None = None, dtype=None, requires_grad=False, backend=None) -> Tensor:
+def eye(n: int, m: int | None = None, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
     dt = as_dtype(dtype or DEFAULT_FLOAT)
-    return _make(lambda b: b.eye(n, n if m is None else m, dt), dt, requires_grad, backend)
+    return _make(lambda b: b.eye(n, n if m is None else m, dt), dt, requires_grad, backend, device, "eye()")
 
 
-def rand(*size, dtype=None, requires_grad=False, backend=None) -> Tensor:
+def rand(*size, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
     """Uniform on [0, 1); reproducible after ``minigrad.manual_seed``."""
     dt = as_dtype(dtype or DEFAULT_FLOAT)
-    return _make(lambda b: b.rand(_shape(size), dt), dt, requires_grad, backend)
+    return _make(lambda b: b.rand(_shape(size), dt), dt, requires_grad, backend, device, "rand()")
 
 
-def randn(*size, dtype=None, requires_grad=False, backend=None) -> Tensor:
+def randn(*size, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
     """Standard normal; reproducible after ``minigrad.manual_seed``."""
     dt = as_dtype(dtype or DEFAULT_FLOAT)
-    return _make(lambda b: b.randn(_shape(size), dt), dt, requires_grad, backend)
+    return _make(lambda b: b.randn(_shape(size), dt), dt, requires_grad, backend, device, "randn()")
 
 
-def randint(low, high=None, size=(), dtype=None, backend=None) -> Tensor:
+def randint(low, high=None, size=(), dtype=None, backend=None, device=None) -> Tensor:
     """Integers from ``low`` up to, not including, ``high`` (``randint(high, size=...)`` also works)."""
     if high is None:
         low, high = 0, low
     dt = as_dtype(dtype or int64)
     shape = _shape((size,) if isinstance(size, int) else tuple(size))
-    return _make(lambda b: b.randint(low, high, shape, dt), dt, False, backend)
+    return _make(lambda b: b.randint(low, high, shape, dt), dt, False, backend, device, "randint()")
 
 
-def _like(x: Tensor, fn, dtype, requires_grad, backend, *args):
+def _like(x: Tensor, fn, dtype, requires_grad, backend, device, *args):
+    """``fn`` with x's dtype and x's backend, unless a dtype, backend or device is given (a device that
+    holds x, such as "cpu" for a Numba tensor, keeps x's backend)."""
+    if device is not None and backend is None and _devices.is_device_of(x._backend, _devices.device(device)):
+        device = None
     return fn(*args, dtype=dtype or x.dtype, requires_grad=requires_grad,
-              backend=backend or x.backend)
+              backend=backend or (x.backend if device is None else None), device=device)
 
 
-def zeros_like(x: Tensor, dtype=None, requires_grad=False, backend=None) -> Tensor:
-    return _like(x, zeros, dtype, requires_grad, backend, x.shape)
+def zeros_like(x: Tensor, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
+    return _like(x, zeros, dtype, requires_grad, backend, device, x.shape)
 
 
-def ones_like(x: Tensor, dtype=None, requires_grad=False, backend=None) -> Tensor:
-    return _like(x, ones, dtype, requires_grad, backend, x.shape)
+def ones_like(x: Tensor, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
+    return _like(x, ones, dtype, requires_grad, backend, device, x.shape)
 
 
-def empty_like(x: Tensor, dtype=None, requires_grad=False, backend=None) -> Tensor:
-    return _like(x, empty, dtype, requires_grad, backend, x.shape)
+def empty_like(x: Tensor, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
+    return _like(x, empty, dtype, requires_grad, backend, device, x.shape)
 
 
-def full_like(x: Tensor, fill_value, dtype=None, requires_grad=False, backend=None) -> Tensor:
-    return full(x.shape, fill_value, dtype=dtype or x.dtype, requires_grad=requires_grad,
-                backend=backend or x.backend)
+def full_like(x: Tensor, fill_value, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
+    return _like(x, full, dtype, requires_grad, backend, device, x.shape, fill_value)
 
 
-def rand_like(x: Tensor, dtype=None, requires_grad=False, backend=None) -> Tensor:
-    return _like(x, rand, dtype, requires_grad, backend, x.shape)
+def rand_like(x: Tensor, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
+    return _like(x, rand, dtype, requires_grad, backend, device, x.shape)
 
 
-def randn_like(x: Tensor, dtype=None, requires_grad=False, backend=None) -> Tensor:
-    return _like(x, randn, dtype, requires_grad, backend, x.shape)
+def randn_like(x: Tensor, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
+    return _like(x, randn, dtype, requires_grad, backend, device, x.shape)
 
 
 def manual_seed(seed: int) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import backends as _backends
+from . import devices as _devices
 from .dtypes import SUPPORTED, as_dtype, float32, float64, int64
 from .errors import InplaceError, ShapeError
 from .grad_mode import is_grad_enabled
@@ -189,15 +190,20 @@ class Tensor:
             extra.append("requires_grad=True")
         return f"tensor({body}, {', '.join(extra)})"
 
-    def to(self, *targets: Any, dtype: Any = None, backend: str | None = None, copy: bool = False) -> Tensor:
+    def to(self, *targets: Any, dtype: Any = None, backend: str | None = None, device: Any = None,
+           copy: bool = False) -> Tensor:
         """This tensor on another backend and/or with another dtype; differentiable.
 
         PyTorch's forms: ``t.to("numba")``, ``t.to("float64")``, ``t.to("numba", "float64")``,
-        ``t.to(other)`` (other's backend and dtype), ``t.to(dtype=..., backend=...)``. Returns ``self``
-        when nothing changes, unless ``copy=True``.
+        ``t.to(other)`` (other's backend and dtype), ``t.to(dtype=..., backend=...)``. A device (``"cpu"``,
+        ``"cuda"``, ``minigrad.device(...)``, also as ``device=``) means a backend as ``minigrad.devices``
+        explains: ``"cpu"`` keeps a tensor on NumPy or Numba where it is. Returns ``self`` when nothing
+        changes, unless ``copy=True``.
         """
-        backend, dtype = _to_targets("to()", targets, backend, dtype)
-        out = self if backend is None else _ops.to_backend(self, backend)
+        backend, dtype = _to_targets("to()", targets, backend, dtype, device)
+        if isinstance(backend, _devices.device):
+            backend = _devices.backend_for(backend, "to()", self._backend)
+        out = self if backend is None or backend == self.backend else _ops.to_backend(self, backend)
         out = out if dtype is None else out.astype(dtype)
         return out.clone() if copy and out is self else out
 
@@ -223,6 +229,19 @@ class Tensor:
     def cpu(self) -> Tensor:
         """This tensor in host memory: itself on a host-memory backend (NumPy, Numba), else on NumPy."""
         return self if self._backend.host_memory else self.to("numpy")
+
+    def cuda(self) -> Tensor:
+        """This tensor on the CUDA backend (CuPy); itself if it is there already."""
+        return self.to("cuda")
+
+    @property
+    def device(self) -> _devices.device:
+        """``device(type='cpu')`` on a host-memory backend, ``device(type='cuda', index=n)`` on CuPy."""
+        return _devices.of_backend(self._backend, self.data)
+
+    @property
+    def is_cuda(self) -> bool:
+        return not self._backend.host_memory
 
     # -- autograd ---------------------------------------------------------------------------------
     def __deepcopy__(self, memo: dict) -> Tensor:
@@ -499,34 +518,46 @@ class Tensor:
         return _ops.logical_or(self, other)
 
 
-def _to_targets(where: str, targets: tuple, backend: str | None, dtype: Any) -> tuple[str | None, Any]:
-    """(backend name, dtype) from ``to()``'s positional targets and keywords; None where unchanged."""
+def _to_targets(where: str, targets: tuple, backend: str | None, dtype: Any,
+                device: Any = None) -> tuple[str | _devices.device | None, Any]:
+    """(backend, dtype) from ``to()``'s positional targets and keywords; None where unchanged. The backend
+    is a name, or a ``device`` that the caller resolves per tensor (``devices.backend_for``)."""
     if len(targets) > 2:
-        raise TypeError(f"{where}: expected at most a backend and a dtype, got {len(targets)} arguments")
+        raise TypeError(f"{where}: expected at most a backend (or device) and a dtype, got {len(targets)} arguments")
+    if device is not None:
+        if backend is not None:
+            raise TypeError(f"{where}: give backend= or device=, not both")
+        targets = (device, *targets)
     for target in targets:
         if isinstance(target, Tensor):
             backend, dtype = backend or target.backend, dtype or target.dtype
         elif isinstance(target, str) and target in _backends.names():
             backend = target
+        elif _devices.is_device(target):
+            backend = _devices.device(target)
         elif isinstance(target, str) and target not in SUPPORTED:
             raise _errors.UnknownBackendError(
-                f"{where}: {target!r} is neither a known backend ({', '.join(_backends.names())}) nor a dtype "
-                f"({', '.join(sorted(SUPPORTED))})"
+                f"{where}: {target!r} is neither a known backend ({', '.join(_backends.names())}), a device "
+                f"('cpu', 'cuda') nor a dtype ({', '.join(sorted(SUPPORTED))})"
             )
         else:
             dtype = target
+    if isinstance(backend, _devices.device):
+        return backend, (None if dtype is None else as_dtype(dtype))
     if backend is not None and backend not in _backends.names():
         raise _errors.UnknownBackendError(f"{where}: unknown backend {backend!r}; known: "
                                           f"{', '.join(_backends.names())}")
     return backend, (None if dtype is None else as_dtype(dtype))
 
 
-def tensor(data, dtype=None, requires_grad: bool = False, backend: str | None = None) -> Tensor:
+def tensor(data, dtype=None, requires_grad: bool = False, backend: str | None = None,
+           device: Any = None) -> Tensor:
     """A new leaf tensor holding a copy of ``data`` (a number, nested lists, an array or a tensor).
 
-    A NumPy array keeps its dtype; Python floats become float32, Python ints int64.
+    A NumPy array keeps its dtype; Python floats become float32, Python ints int64. ``device`` (``"cpu"``,
+    ``"cuda"``) picks a backend as ``minigrad.devices`` explains.
     """
-    target = _backends.resolve(backend)
+    target = _backends.resolve(_devices.resolve_creation(backend, device, "tensor()"))
     if isinstance(data, Tensor):
         array = data._backend.to_numpy(data.data)
     else:

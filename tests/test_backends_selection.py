@@ -184,7 +184,7 @@ def test_to_takes_pytorchs_forms(two_backends):
     (both * 3).backward(mg.tensor(g, dtype="float64", backend="dummy"))
     assert (x.grad.backend, x.grad.dtype) == ("numpy", np.float32)
     np.testing.assert_allclose(x.grad.numpy(), 3 * g)
-    with pytest.raises(TypeError, match=r"to\(\): expected at most a backend and a dtype, got 3"):
+    with pytest.raises(TypeError, match=r"to\(\): expected at most a backend \(or device\) and a dtype, got 3"):
         x.to("dummy", "float64", "float32")
     with pytest.raises(mg.UnknownBackendError, match="to\\(\\): unknown backend 'gpu'"):
         x.to(backend="gpu")

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import backends as _backends
+from .. import devices as _devices
 from ..dtypes import float32, float64
 from ..errors import MinigradError
 from ..grad_mode import no_grad
@@ -323,20 +324,25 @@ class Module:
                         t.grad = Tensor(g[0], g[1])
         return self
 
-    def to(self, *targets: Any, dtype: Any = None, backend: str | None = None) -> Module:
+    def to(self, *targets: Any, dtype: Any = None, backend: str | None = None, device: Any = None) -> Module:
         """Move every parameter and buffer to a backend, and/or cast the floating ones to a dtype.
 
         The forms of ``Tensor.to``: ``m.to("numba")``, ``m.to("float64")``, ``m.to("numba", "float64")``,
-        ``m.to(tensor)``, keywords ``dtype=``/``backend=``. In place, as in PyTorch: ``Parameter`` objects
-        keep their identity; integer buffers (counters) keep their dtype.
+        ``m.to(tensor)``, a device (``m.to("cpu")``, ``m.to("cuda")``, ``device=``), keywords
+        ``dtype=``/``backend=``. In place, as in PyTorch: ``Parameter`` objects keep their identity; integer
+        buffers (counters) keep their dtype.
         """
-        backend, dtype = _to_targets("Module.to", targets, backend, dtype)
+        backend, dtype = _to_targets("Module.to", targets, backend, dtype, device)
         if dtype is not None and dtype.kind != "f":
             raise TypeError(f"Module.to: only floating dtypes are supported, got {dtype.name}")
         if backend is not None:
-            target = _backends.load(backend)
+            def target_of(t: Tensor):  # a device decides per tensor: "cpu" keeps NumPy and Numba tensors
+                if isinstance(backend, _devices.device):
+                    return _backends.load(_devices.backend_for(backend, "Module.to", t._backend))
+                return _backends.load(backend)
 
             def move(t: Tensor):
+                target = target_of(t)
                 if t._backend is target:
                     return None
                 return target.from_numpy(t._backend.to_numpy(t.data)), target

@@ -1,0 +1,1 @@
+"""PyTorch's ``torch.utils`` spelling: ``minigrad.utils.data`` is ``minigrad.data``."""
