@@ -9,6 +9,7 @@ from .backends import get_backend, set_backend
 from .backends import use as backend
 from .creation import (
     arange,
+    as_tensor,
     empty,
     empty_like,
     eye,
@@ -16,6 +17,7 @@ from .creation import (
     from_numpy,
     full,
     full_like,
+    get_default_dtype,
     get_rng_state,
     linspace,
     manual_seed,
@@ -49,6 +51,7 @@ from .function import Function
 from .grad_mode import (
     detect_anomaly,
     enable_grad,
+    inference_mode,
     is_anomaly_enabled,
     is_grad_enabled,
     no_grad,
@@ -58,7 +61,7 @@ from .grad_mode import (
 from .gradcheck import GradcheckReport, gradcheck, gradgradcheck
 from .ops import PUBLIC as _OPS
 from .ops import TOP_LEVEL as _OPS_TOP_LEVEL
-from .tensor import Tensor, tensor
+from .tensor import Tensor, is_tensor, numel, tensor
 
 bool = bool_  # noqa: A001 - minigrad.bool, as torch.bool
 
@@ -66,7 +69,8 @@ bool = bool_  # noqa: A001 - minigrad.bool, as torch.bool
 globals().update({name: _OPS[name] for name in _OPS_TOP_LEVEL})
 
 __all__ = [
-    "DatasetError", "DatasetNotFoundError", "SerializationError", "BackendMismatchError",
+    "DatasetError", "DatasetNotFoundError", "as_tensor", "get_default_dtype", "inference_mode", "is_tensor",
+    "numel", "SerializationError", "BackendMismatchError",
     "BackendUnavailableError", "Function", "GradcheckError", "GradcheckReport", "InplaceError", "MinigradError",
     "ShapeError", "Tensor", "UnknownBackendError", "__version__", "arange", "backend", "backends", "bool",
     "bool_", "detect_anomaly", "device", "empty", "empty_like", "enable_grad", "eye", "float32", "float64",

@@ -64,6 +64,20 @@ def from_dlpack(obj, backend: str | None = None) -> Tensor:
     return Tensor(array, target)
 
 
+def as_tensor(data, dtype=None, device=None, backend: str | None = None) -> Tensor:
+    """``data`` itself when it is a tensor already matching ``dtype`` and ``device``/``backend``, else
+    ``tensor(data, ...)`` (a copy; PyTorch may share a NumPy array's memory, minigrad copies it)."""
+    if isinstance(data, Tensor):
+        out = data.to(backend=backend, device=device) if backend is not None or device is not None else data
+        return out if dtype is None else out.astype(dtype)
+    return tensor(data, dtype=dtype, backend=backend, device=device)
+
+
+def get_default_dtype():
+    """The dtype of new floating tensors: float32 (there is no ``set_default_dtype``)."""
+    return DEFAULT_FLOAT
+
+
 def zeros(*size, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
     dt = as_dtype(dtype or DEFAULT_FLOAT)
     return _make(lambda b: b.zeros(_shape(size), dt), dt, requires_grad, backend, device, "zeros()")

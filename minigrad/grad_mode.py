@@ -71,6 +71,28 @@ class set_grad_enabled(_GradMode):  # noqa: N801 - PyTorch's name
         return wrapper
 
 
+class inference_mode(_GradMode):  # noqa: N801 - PyTorch's name
+    """PyTorch's ``inference_mode``: here ``no_grad`` (minigrad has no separate inference tensors), and
+    ``inference_mode(False)`` records as usual. A context manager, and a decorator as ``@inference_mode()``."""
+
+    def __init__(self, mode: bool = True) -> None:
+        super().__init__()
+        self.mode = not mode
+
+    def __call__(self, fn):
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            token = _enabled.set(mode)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _enabled.reset(token)
+
+        return wrapper
+
+
 _anomaly: ContextVar[bool] = ContextVar("minigrad_detect_anomaly", default=False)
 is_anomaly_enabled = _anomaly.get
 

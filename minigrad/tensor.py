@@ -17,7 +17,7 @@ import numpy as np
 
 from . import backends as _backends
 from . import devices as _devices
-from .dtypes import SUPPORTED, as_dtype, float32, float64, int64
+from .dtypes import SUPPORTED, as_dtype, float32, float64, int32, int64
 from .errors import InplaceError, ShapeError
 from .grad_mode import is_grad_enabled
 
@@ -222,6 +222,19 @@ class Tensor:
 
     def long(self) -> Tensor:
         return self.astype(int64)
+
+    def int(self) -> Tensor:
+        return self.astype(int32)
+
+    def type_as(self, other: Tensor) -> Tensor:
+        """This tensor in ``other``'s dtype (its backend is unchanged, as PyTorch keeps the device)."""
+        return self.astype(other.dtype)
+
+    def view_as(self, other: Tensor) -> Tensor:
+        return self.view(other.shape)
+
+    def expand_as(self, other: Tensor) -> Tensor:
+        return self.expand(other.shape)
 
     def bool(self) -> Tensor:
         return self.astype("bool")
@@ -548,6 +561,16 @@ def _to_targets(where: str, targets: tuple, backend: str | None, dtype: Any,
         raise _errors.UnknownBackendError(f"{where}: unknown backend {backend!r}; known: "
                                           f"{', '.join(_backends.names())}")
     return backend, (None if dtype is None else as_dtype(dtype))
+
+
+def is_tensor(obj) -> bool:
+    """Whether ``obj`` is a minigrad tensor (PyTorch's ``is_tensor``)."""
+    return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> int:  # noqa: A002 - PyTorch's name
+    """The number of elements of ``input``."""
+    return input.numel()
 
 
 def tensor(data, dtype=None, requires_grad: bool = False, backend: str | None = None,

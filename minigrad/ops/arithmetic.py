@@ -8,7 +8,8 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..function import Function
-from ..tensor import Tensor
+from ..grad_mode import no_grad
+from ..tensor import Tensor, tensor
 from ._common import binary_operands, data
 from ._registry import no_gradient, public
 
@@ -345,3 +346,31 @@ def isnan(x: Tensor) -> Tensor:
 @no_gradient("isfinite")
 def isfinite(x: Tensor) -> Tensor:
     """Where ``x`` is neither NaN nor infinite (bool, no gradient)."""
+
+
+@public(spec=False)
+def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:  # noqa: A002
+    """Where |input - other| <= atol + rtol * |other| (bool, no gradient), PyTorch's test: an infinity is close
+    to itself only, and NaN to NaN only with ``equal_nan``. The shapes must broadcast."""
+    if rtol < 0 or atol < 0:
+        raise ValueError(f"isclose: rtol and atol must be >= 0, got rtol={rtol}, atol={atol}")
+    like = input if isinstance(input, Tensor) else other
+    if not isinstance(like, Tensor):
+        raise TypeError(f"isclose: expected a tensor, got {type(input).__name__} and {type(other).__name__}")
+    a, b = (v if isinstance(v, Tensor) else tensor(v, backend=like.backend) for v in (input, other))
+    a, b = binary_operands(a, b)
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ShapeError(f"isclose: shapes {a.shape} and {b.shape} do not broadcast") from None
+    with no_grad():
+        finite = isfinite(a) & isfinite(b)  # an infinity is close only to an equal one (a == b)
+        a0, b0 = where(finite, a, 0), where(finite, b, 0)  # no inf - inf in the difference
+        close = (a == b) | (finite & ((a0 - b0).abs() <= atol + rtol * b0.abs()))
+        return close | (isnan(a) & isnan(b)) if equal_nan else close
+
+
+@public(spec=False)
+def allclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:  # noqa: A002
+    """Whether ``isclose`` holds everywhere: a Python bool, as PyTorch's ``allclose``."""
+    return bool(isclose(input, other, rtol, atol, equal_nan).all())

@@ -92,6 +92,29 @@ def matmul(a, b) -> Tensor:
     return MatMul.apply(a, b, False, False)
 
 
+@public(spec=False)
+def mm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002 - PyTorch's names
+    """The product of two matrices (2-D only, as PyTorch's ``mm``; ``matmul`` broadcasts)."""
+    if not (isinstance(input, Tensor) and isinstance(mat2, Tensor)) or input.ndim != 2 or mat2.ndim != 2:
+        raise ShapeError(f"mm: expected two 2-D tensors, got {_described(input)} and {_described(mat2)}")
+    return matmul(input, mat2)
+
+
+@public(spec=False)
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002 - PyTorch's names
+    """Batched matrix products of (B, N, M) and (B, M, P) tensors (3-D only and one batch size, as PyTorch's
+    ``bmm``; ``matmul`` broadcasts)."""
+    if (not (isinstance(input, Tensor) and isinstance(mat2, Tensor)) or input.ndim != 3 or mat2.ndim != 3
+            or input.shape[0] != mat2.shape[0]):
+        raise ShapeError(f"bmm: expected two 3-D tensors with one batch size, got {_described(input)} and "
+                         f"{_described(mat2)}")
+    return matmul(input, mat2)
+
+
+def _described(x) -> str:
+    return f"shape {tuple(x.shape)}" if isinstance(x, Tensor) else type(x).__name__
+
+
 class EuclideanNorm(Function):
     """sqrt(sum(x²)) over ``axes``; the gradient x / norm is 0 where the norm is 0 (as PyTorch)."""
 

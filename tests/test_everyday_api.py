@@ -1,0 +1,141 @@
+"""Everyday PyTorch names a ported script uses: ``mm``, ``bmm``, ``t``, ``flip``, ``isclose``/``allclose``,
+``view_as``/``expand_as``/``type_as``/``int``, ``is_tensor``, ``numel``, ``as_tensor``, ``get_default_dtype``
+and ``inference_mode`` (docs/nn.md, "Tensor ops with PyTorch's spelling"). Each is compared with NumPy, and
+with PyTorch where it is installed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+BACKENDS = [b for b in mg.testing.available_backends() if b != "cupy"]
+
+
+def _rand(rng, *shape):
+    return rng.standard_normal(shape)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_mm_and_bmm_are_matmul_with_pytorchs_shape_rules(backend):
+    rng = np.random.default_rng(0)
+    a, b = _rand(rng, 3, 4), _rand(rng, 4, 5)
+    x, y = _rand(rng, 2, 3, 4), _rand(rng, 2, 4, 5)
+    with mg.backend(backend):
+        np.testing.assert_allclose(mg.mm(mg.tensor(a), mg.tensor(b)).numpy(), a @ b, rtol=1e-5)
+        np.testing.assert_allclose(mg.tensor(x).bmm(mg.tensor(y)).numpy(), x @ y, rtol=1e-5)
+        with pytest.raises(mg.ShapeError, match=r"mm: expected two 2-D tensors, got shape \(2, 3, 4\)"):
+            mg.mm(mg.tensor(x), mg.tensor(b))
+        with pytest.raises(mg.ShapeError, match="bmm: expected two 3-D tensors with one batch size"):
+            mg.bmm(mg.tensor(x), mg.tensor(y[:1]))  # matmul would broadcast the batch of 1
+    assert mg.gradcheck(mg.mm, (mg.tensor(a, dtype="float64", requires_grad=True),
+                                mg.tensor(b, dtype="float64", requires_grad=True)))
+    assert mg.gradcheck(mg.bmm, (mg.tensor(x, dtype="float64", requires_grad=True),
+                                 mg.tensor(y, dtype="float64", requires_grad=True)))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_flip_reverses_and_sends_the_gradient_back_flipped(backend):
+    rng = np.random.default_rng(1)
+    a, g = _rand(rng, 2, 3, 4), _rand(rng, 2, 3, 4)
+    x = mg.tensor(a, dtype="float64", requires_grad=True, backend=backend)
+    for dims in (0, (1,), (0, 2), [-1, 0, 1]):
+        out = x.flip(dims)
+        np.testing.assert_array_equal(out.numpy(), np.flip(a, dims))
+        assert not np.shares_memory(out.numpy(), x.numpy())  # a copy, as PyTorch's
+        x.grad = None
+        out.backward(mg.tensor(g, dtype="float64", backend=backend))
+        np.testing.assert_array_equal(x.grad.numpy(), np.flip(g, dims))
+    assert mg.gradgradcheck(lambda t: mg.flip(t, (0, 2)) ** 2, (x,))
+    with pytest.raises(ValueError, match="flip: dims .* name a dimension twice"):
+        x.flip((1, -2))
+    with pytest.raises(IndexError, match="flip: dim 3 is out of range"):
+        x.flip(3)
+
+
+def test_t_transposes_two_dimensions_and_leaves_fewer_alone():
+    m = mg.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    np.testing.assert_array_equal(m.t().numpy(), np.arange(6.0).reshape(2, 3).T)
+    v = mg.arange(3.0)
+    assert v.t() is v and mg.t(mg.tensor(2.0)).shape == ()
+    (m.t() * mg.tensor(np.arange(6.0).reshape(3, 2))).sum().backward()
+    np.testing.assert_array_equal(m.grad.numpy(), np.arange(6.0).reshape(3, 2).T)
+    with pytest.raises(mg.ShapeError, match=r"t: expects a tensor of at most 2 dimensions, got shape \(1, 2, 3\)"):
+        mg.zeros(1, 2, 3).t()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("equal_nan", [False, True])
+def test_isclose_matches_numpys_test_on_special_values(backend, equal_nan):
+    inf, nan = np.inf, np.nan
+    a = np.array([1.0, 1.0 + 1e-6, 1.0 + 1e-3, inf, inf, -inf, nan, nan, 0.0, 1e-9], np.float32)
+    b = np.array([1.0, 1.0, 1.0, inf, -inf, -inf, nan, 1.0, 1e-9, 0.0], np.float32)
+    x, y = mg.tensor(a, backend=backend), mg.tensor(b, backend=backend)
+    got = mg.isclose(x, y, equal_nan=equal_nan)
+    assert got.dtype == mg.bool and not got.requires_grad
+    np.testing.assert_array_equal(got.numpy(), np.isclose(a, b, equal_nan=equal_nan))
+    np.testing.assert_array_equal(x.isclose(1.0, rtol=0.0, atol=1e-5).numpy(), np.isclose(a, 1.0, rtol=0.0, atol=1e-5))
+    assert mg.allclose(x[:2], y[:2]) is True and mg.allclose(x[:3], y[:3]) is False
+    assert mg.allclose(x[6:7], y[6:7], equal_nan=equal_nan) is equal_nan
+
+
+def test_isclose_broadcasts_and_names_its_errors():
+    x = mg.zeros(3, 1)
+    assert mg.isclose(x, mg.zeros(4)).shape == (3, 4)
+    assert mg.allclose(mg.arange(3), mg.tensor([0.0, 1.0, 2.0]))  # int64 against float32
+    with pytest.raises(mg.ShapeError, match=r"isclose: shapes \(3, 1\) and \(2, 3\) do not broadcast"):
+        mg.isclose(x, mg.zeros(2, 3))
+    with pytest.raises(ValueError, match="isclose: rtol and atol must be >= 0"):
+        mg.isclose(x, x, atol=-1.0)
+    with pytest.raises(TypeError, match="isclose: expected a tensor"):
+        mg.isclose(1.0, 2.0)
+
+
+def test_like_methods_and_small_functions():
+    x = mg.randn(2, 6, dtype="float64")
+    assert x.view_as(mg.zeros(3, 4)).shape == (3, 4)
+    assert mg.ones(1, 6).expand_as(x).shape == (2, 6)
+    assert mg.arange(3).type_as(x).dtype == mg.float64
+    assert x.int().dtype == mg.int32 and x.long().dtype == mg.int64
+    assert mg.is_tensor(x) and not mg.is_tensor(x.numpy()) and mg.numel(x) == 12
+    assert mg.get_default_dtype() == mg.float32 == mg.zeros(1).dtype
+    assert mg.as_tensor(x) is x and mg.as_tensor(x, dtype="float64", device="cpu") is x
+    assert mg.as_tensor(x, dtype="float32").dtype == mg.float32
+    made = mg.as_tensor([1, 2], device="cpu")
+    assert made.dtype == mg.int64 and made.tolist() == [1, 2]
+
+
+def test_inference_mode_is_no_grad_as_a_block_and_a_decorator():
+    w = mg.ones(2, requires_grad=True)
+    with mg.inference_mode():
+        assert not (w * 2).requires_grad
+    with mg.inference_mode(False):
+        assert (w * 2).requires_grad
+
+    @mg.inference_mode()
+    def predict(x):
+        return x * w
+
+    assert not predict(mg.ones(2)).requires_grad and mg.is_grad_enabled()
+
+
+def test_against_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    a = _rand(rng, 3, 4)
+    for make in (lambda lib, t: lib.flip(t, (0, 1)), lambda lib, t: t.t(), lambda lib, t: lib.mm(t, t.t())):
+        tx = torch.tensor(a, requires_grad=True)
+        mx = mg.tensor(a, dtype="float64", requires_grad=True)
+        to, mo = make(torch, tx), make(mg, mx)
+        np.testing.assert_allclose(mo.numpy(), to.detach().numpy(), rtol=1e-12)
+        up = rng.standard_normal(tuple(to.shape))
+        to.backward(torch.tensor(up))
+        mo.backward(mg.tensor(up, dtype="float64"))
+        np.testing.assert_allclose(mx.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+    special = np.array([1.0, np.inf, -np.inf, np.nan, 1.0 + 1e-6, 0.0])
+    other = np.array([1.0, np.inf, np.inf, np.nan, 1.0, 1e-9])
+    for equal_nan in (False, True):
+        np.testing.assert_array_equal(
+            mg.isclose(mg.tensor(special), mg.tensor(other), equal_nan=equal_nan).numpy(),
+            torch.isclose(torch.tensor(special), torch.tensor(other), equal_nan=equal_nan).numpy())
