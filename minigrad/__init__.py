@@ -10,6 +10,7 @@ from .backends import use as backend
 from .creation import (
     arange,
     as_tensor,
+    bernoulli,
     empty,
     empty_like,
     eye,
@@ -21,6 +22,7 @@ from .creation import (
     get_rng_state,
     linspace,
     manual_seed,
+    normal,
     ones,
     ones_like,
     rand,
@@ -28,6 +30,7 @@ from .creation import (
     randint,
     randn,
     randn_like,
+    randperm,
     set_rng_state,
     zeros,
     zeros_like,
@@ -69,8 +72,8 @@ bool = bool_  # noqa: A001 - minigrad.bool, as torch.bool
 globals().update({name: _OPS[name] for name in _OPS_TOP_LEVEL})
 
 __all__ = [
-    "DatasetError", "DatasetNotFoundError", "as_tensor", "get_default_dtype", "inference_mode", "is_tensor",
-    "numel", "SerializationError", "BackendMismatchError",
+    "DatasetError", "DatasetNotFoundError", "as_tensor", "bernoulli", "get_default_dtype", "inference_mode",
+    "is_tensor", "normal", "numel", "randperm", "SerializationError", "BackendMismatchError",
     "BackendUnavailableError", "Function", "GradcheckError", "GradcheckReport", "InplaceError", "MinigradError",
     "ShapeError", "Tensor", "UnknownBackendError", "__version__", "arange", "backend", "backends", "bool",
     "bool_", "detect_anomaly", "device", "empty", "empty_like", "enable_grad", "eye", "float32", "float64",

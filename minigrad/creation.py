@@ -143,6 +143,50 @@ def randint(low, high=None, size=(), dtype=None, backend=None, device=None) -> T
     return _make(lambda b: b.randint(low, high, shape, dt), dt, False, backend, device, "randint()")
 
 
+def randperm(n: int, dtype=None, backend=None, device=None) -> Tensor:
+    """A random permutation of 0 .. n - 1 (int64 unless ``dtype``); reproducible after ``manual_seed``."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        raise ValueError(f"randperm: n must be an int >= 0, got {n!r}")
+    dt = as_dtype(dtype or int64)
+    return _make(lambda b: b.astype(b.permutation(n), dt), dt, False, backend, device, "randperm()")
+
+
+def normal(mean=0.0, std=1.0, size=None, *, dtype=None, backend=None, device=None) -> Tensor:
+    """Normal samples, PyTorch's forms: ``normal(mean_tensor, std_tensor)`` or with one of them a number (the
+    tensors broadcast; the result has their backend and dtype), or ``normal(mean, std, size)`` with numbers.
+    The samples carry no gradient."""
+    tensors = [v for v in (mean, std) if isinstance(v, Tensor)]
+    if any(float(s) < 0 for s in ((std,) if not isinstance(std, Tensor) else ())):
+        raise ValueError(f"normal: std must be >= 0, got {std}")
+    if tensors:
+        like = tensors[0]
+        shape = np.broadcast_shapes(*(tuple(t.shape) for t in tensors))
+        dt = as_dtype(dtype or (like.dtype if like.dtype.kind == "f" else DEFAULT_FLOAT))
+        from .grad_mode import no_grad
+
+        with no_grad():
+            return randn(*shape, dtype=dt, backend=like.backend) * std + mean
+    if size is None:
+        raise TypeError("normal: with a number mean and std, give the output size: normal(mean, std, size)")
+    z = randn(*_shape((size,) if isinstance(size, int) else tuple(size)), dtype=dtype, backend=backend, device=device)
+    return z * float(std) + float(mean)
+
+
+def bernoulli(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+    """1 with probability ``input`` (elementwise, in [0, 1]), else 0, in ``input``'s dtype; no gradient."""
+    if not isinstance(input, Tensor) or input.dtype.kind != "f":
+        raise TypeError(f"bernoulli: expected a floating tensor of probabilities, got "
+                        f"{getattr(input, 'dtype', type(input).__name__)}")
+    be = input._backend
+    inside = be.logical_and(be.greater_equal(input.data, 0), be.less_equal(input.data, 1))  # False for NaN
+    if input.numel() and not bool(be.to_numpy(be.all(inside, None, False))):
+        raise ValueError("bernoulli: probabilities must lie in [0, 1] (and not be NaN)")
+    from .grad_mode import no_grad
+
+    with no_grad():
+        return (rand(*input.shape, dtype=input.dtype, backend=input.backend) < input.detach()).astype(input.dtype)
+
+
 def _like(x: Tensor, fn, dtype, requires_grad, backend, device, *args):
     """``fn`` with x's dtype and x's backend, unless a dtype, backend or device is given (a device that
     holds x, such as "cpu" for a Numba tensor, keeps x's backend)."""

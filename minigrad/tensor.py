@@ -230,6 +230,30 @@ class Tensor:
         """This tensor in ``other``'s dtype (its backend is unchanged, as PyTorch keeps the device)."""
         return self.astype(other.dtype)
 
+    # new_*: a new leaf on this tensor's backend, in its dtype unless given (PyTorch's Tensor.new_zeros & co.)
+    def new_zeros(self, *size, dtype=None, requires_grad: bool = False) -> Tensor:
+        from .creation import zeros
+
+        return zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad, backend=self.backend)
+
+    def new_ones(self, *size, dtype=None, requires_grad: bool = False) -> Tensor:
+        from .creation import ones
+
+        return ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad, backend=self.backend)
+
+    def new_empty(self, *size, dtype=None, requires_grad: bool = False) -> Tensor:
+        from .creation import empty
+
+        return empty(*size, dtype=dtype or self.dtype, requires_grad=requires_grad, backend=self.backend)
+
+    def new_full(self, size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+        from .creation import full
+
+        return full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad, backend=self.backend)
+
+    def new_tensor(self, data, dtype=None, requires_grad: bool = False) -> Tensor:
+        return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad, backend=self.backend)
+
     def view_as(self, other: Tensor) -> Tensor:
         return self.view(other.shape)
 
@@ -584,7 +608,8 @@ def tensor(data, dtype=None, requires_grad: bool = False, backend: str | None = 
     if isinstance(data, Tensor):
         array = data._backend.to_numpy(data.data)
     else:
-        array = _host_array(data)
+        wanted = None if dtype is None else as_dtype(dtype)
+        array = _host_array(data, wanted if wanted is not None and wanted.kind == "f" else np.float32)
     if dtype is not None:
         array = array.astype(as_dtype(dtype), copy=False)
     else:
@@ -595,7 +620,9 @@ def tensor(data, dtype=None, requires_grad: bool = False, backend: str | None = 
     return out
 
 
-def _host_array(data) -> np.ndarray:
+def _host_array(data, float_default=np.float32) -> np.ndarray:
+    """``data`` as a host array; Python floats become ``float_default`` (float32, or the dtype asked for,
+    so that ``tensor([0.1], dtype="float64")`` is not rounded through float32 first)."""
     if isinstance(data, np.ndarray):
         array = data
     elif hasattr(data, "__cuda_array_interface__") or hasattr(data, "__dlpack__") and not isinstance(
@@ -608,7 +635,7 @@ def _host_array(data) -> np.ndarray:
         except (ValueError, TypeError) as exc:
             raise TypeError(f"tensor(): cannot make a tensor from {type(data).__name__}: {exc}") from exc
         if array.dtype == np.float64 and not isinstance(data, np.generic):
-            array = array.astype(np.float32)  # Python floats give float32, as in PyTorch
+            array = array.astype(float_default)  # Python floats give float32, as in PyTorch
     if array.dtype.kind not in "fiub":
         raise TypeError(
             f"tensor(): data must be numeric or bool, got {type(data).__name__} of dtype "

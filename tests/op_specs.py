@@ -878,6 +878,18 @@ SPECS: list[Spec] = [
     unary("tanh", ops.tanh, np.tanh, -5.0, 5.0),
     unary("sigmoid", ops.sigmoid, lambda x: 1 / (1 + np.exp(-x)), -8.0, 8.0),
     unary("erf", ops.erf, _erf, -3.0, 3.0),
+    unary("log1p", ops.log1p, np.log1p, -0.9, 10.0),
+    unary("expm1", ops.expm1, np.expm1, -8.0, 5.0),
+    unary("log2", ops.log2, np.log2, 0.1, 10.0),
+    unary("log10", ops.log10, np.log10, 0.1, 10.0),
+    unary("square", ops.square, np.square, -5.0, 5.0, family="elementwise"),
+    unary("reciprocal", ops.reciprocal, np.reciprocal, 0.2, 5.0, family="elementwise"),
+    # Rounding is piecewise constant: cases keep away from the jumps, where finite differences see a step.
+    unary("floor", ops.floor, np.floor, -3.0, 3.0, avoid=tuple(range(-3, 4)), margin=KINK_MARGIN, family="exact"),
+    unary("ceil", ops.ceil, np.ceil, -3.0, 3.0, avoid=tuple(range(-3, 4)), margin=KINK_MARGIN, family="exact"),
+    unary("trunc", ops.trunc, np.trunc, -3.0, 3.0, avoid=tuple(range(-3, 4)), margin=KINK_MARGIN, family="exact"),
+    unary("round", ops.round, np.round, -3.0, 3.0, avoid=tuple(k + 0.5 for k in range(-4, 3)), margin=KINK_MARGIN,
+          family="exact"),
     unary("relu", ops.relu, lambda x: np.maximum(x, 0), avoid=(0.0,), margin=KINK_MARGIN, family="exact"),
     unary("leaky_relu", ops.leaky_relu, lambda x, negative_slope: np.where(x > 0, x, negative_slope * x),
           avoid=(0.0,), margin=KINK_MARGIN, family="elementwise",
@@ -1252,7 +1264,34 @@ def _batch_norm_train(fused: bool) -> Callable:
     return lambda x, *wb: minigrad.nn.functional.batch_norm(x, None, None, *wb, training=True, fused=fused)
 
 
+@st.composite
+def _vectors_case(draw, dtype, max_size, pair=False):
+    """Rows of 1-5 values with magnitudes in [0.5, 2] (norms well above eps), and a ``dim`` of 0, 1 or -1."""
+    shape = draw(mst.shapes(min_dims=2, max_dims=3, min_side=1, max_side=5, max_size=max_size))
+    dim = draw(st.sampled_from([0, 1, -1]))
+
+    def vectors():
+        magnitude = draw(_arr(np.float64, shape, 0.5, 2.0))
+        sign = np.where(draw(mst.arrays(np.bool_, shape)), -1.0, 1.0)
+        return (magnitude * sign).astype(dtype)
+
+    arrays = (vectors(), vectors()) if pair else (vectors(),)
+    return Case(arrays, {"dim": dim}, n=shape[dim])
+
+
+def _normalize_ref(x, dim):
+    return x / np.maximum(np.sqrt((x * x).sum(dim, keepdims=True)), 1e-12)
+
+
+def _cosine_ref(a, b, dim):
+    norm = lambda v: np.maximum(np.sqrt((v * v).sum(dim)), 1e-8)  # noqa: E731
+    return (a * b).sum(dim) / (norm(a) * norm(b))
+
+
 SPECS += [
+    Spec("F.normalize", F.normalize, _vectors_case, _normalize_ref, "variance"),
+    Spec("F.cosine_similarity", F.cosine_similarity, lambda d, s: _vectors_case(d, s, pair=True), _cosine_ref,
+         "variance"),
     Spec("F.linear", F.linear, _linear_case, lambda x, w, *b: x @ w.T + (b[0] if b else 0), "matmul"),
     Spec("F.mse_loss", F.mse_loss, _pair_loss_case,
          lambda a, b, reduction: _reduce_ref((a - b) ** 2, reduction), "variance"),

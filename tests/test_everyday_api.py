@@ -139,3 +139,112 @@ def test_against_pytorch():
         np.testing.assert_array_equal(
             mg.isclose(mg.tensor(special), mg.tensor(other), equal_nan=equal_nan).numpy(),
             torch.isclose(torch.tensor(special), torch.tensor(other), equal_nan=equal_nan).numpy())
+
+
+def test_float64_data_is_not_rounded_through_float32():
+    """PyTorch's torch.tensor([0.1], dtype=torch.float64) holds the double 0.1; so does minigrad's now."""
+    values = [0.1, -1.7, 1 / 3]
+    np.testing.assert_array_equal(mg.tensor(values, dtype="float64").numpy(), np.array(values))
+    assert mg.tensor(0.1, dtype=mg.float64).item() == 0.1
+    assert mg.tensor(values).dtype == mg.float32  # without a dtype, Python floats still give float32
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_new_elementwise_functions_match_numpy_and_pytorchs_integer_rules(backend):
+    x = np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, -1.7, 0.2], np.float64)
+    t = mg.tensor(x, dtype="float64", backend=backend)
+    for name, ref in (("floor", np.floor), ("ceil", np.ceil), ("round", np.round), ("trunc", np.trunc),
+                      ("square", np.square), ("reciprocal", np.reciprocal), ("expm1", np.expm1)):
+        np.testing.assert_array_equal(getattr(mg, name)(t).numpy(), ref(x), err_msg=name)
+    ints = mg.arange(-2, 3, backend=backend)
+    assert mg.square(ints).dtype == mg.int64 and mg.floor(ints).dtype == mg.int64  # integers stay integers
+    assert mg.reciprocal(ints[3:]).dtype == mg.float32
+    special = mg.tensor([1.0, np.inf, -np.inf, np.nan], backend=backend)
+    assert mg.isinf(special).tolist() == [False, True, True, False]
+    a, b = mg.tensor([True, True, False], backend=backend), mg.tensor([True, False, False], backend=backend)
+    assert mg.logical_xor(a, b).tolist() == [False, True, False]
+    assert a.logical_and(b).tolist() == [True, False, False] and mg.logical_not(a).tolist() == [False, False, True]
+
+
+def test_rounding_has_zero_gradient():
+    x = mg.tensor([0.3, 1.7, -2.2], dtype="float64", requires_grad=True)
+    (mg.floor(x) + mg.ceil(x) + mg.round(x) + mg.trunc(x)).sum().backward()
+    assert x.grad.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_dot_and_mv():
+    rng = np.random.default_rng(3)
+    a, b, m = rng.standard_normal(4), rng.standard_normal(4), rng.standard_normal((3, 4))
+    assert mg.dot(mg.tensor(a, dtype="float64"), mg.tensor(b, dtype="float64")).item() == pytest.approx(a @ b)
+    np.testing.assert_allclose(mg.mv(mg.tensor(m, dtype="float64"), mg.tensor(a, dtype="float64")).numpy(), m @ a)
+    assert mg.gradcheck(mg.mv, (mg.tensor(m, dtype="float64", requires_grad=True),
+                                mg.tensor(a, dtype="float64", requires_grad=True)))
+    with pytest.raises(mg.ShapeError, match=r"dot: expected two 1-D tensors of one length, got shape \(4,\) and "
+                                            r"shape \(3,\)"):
+        mg.dot(mg.tensor(a), mg.tensor(a[:3]))
+    with pytest.raises(mg.ShapeError, match="mv: expected a 2-D and a 1-D tensor"):
+        mg.mv(mg.tensor(m), mg.tensor(m))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_new_methods_create_on_the_tensors_backend_and_dtype(backend):
+    x = mg.randn(2, 3, dtype="float64", backend=backend)
+    made = [x.new_zeros(2, 2), x.new_ones((3,)), x.new_empty(1), x.new_full((2,), 7.0), x.new_tensor([1, 2])]
+    assert {(t.backend, t.dtype) for t in made} == {(backend, mg.float64)}
+    assert made[0].tolist() == [[0.0, 0.0], [0.0, 0.0]] and made[3].tolist() == [7.0, 7.0]
+    assert x.new_zeros(2, dtype="int64").dtype == mg.int64 and x.new_ones(1, requires_grad=True).requires_grad
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_randperm_normal_bernoulli_are_seeded_samples(backend):
+    def draw():
+        mg.manual_seed(7)
+        return (mg.randperm(50, backend=backend).tolist(), mg.normal(1.0, 2.0, (20000,), backend=backend),
+                mg.bernoulli(mg.full((20000,), 0.3, backend=backend)))
+
+    (perm, z, coin), (perm2, z2, coin2) = draw(), draw()
+    assert perm == perm2 and sorted(perm) == list(range(50))
+    np.testing.assert_array_equal(z.numpy(), z2.numpy())
+    np.testing.assert_array_equal(coin.numpy(), coin2.numpy())
+    # 20000 samples: the standard errors are 0.014 (mean), 0.01 (std) and 0.0032 (rate); bounds at ~5 of them.
+    assert abs(float(z.mean()) - 1.0) < 0.07 and abs(float(z.std()) - 2.0) < 0.05
+    assert set(np.unique(coin.numpy())) <= {0.0, 1.0} and abs(float(coin.mean()) - 0.3) < 0.016
+    mean = mg.zeros(3, 1, backend=backend, requires_grad=True)
+    sample = mg.normal(mean, mg.ones(4, backend=backend))
+    assert sample.shape == (3, 4) and sample.backend == backend and not sample.requires_grad
+
+
+def test_random_functions_name_bad_arguments():
+    with pytest.raises(ValueError, match="randperm: n must be an int >= 0"):
+        mg.randperm(-1)
+    with pytest.raises(TypeError, match="normal: with a number mean and std, give the output size"):
+        mg.normal(0.0, 1.0)
+    with pytest.raises(ValueError, match="normal: std must be >= 0"):
+        mg.normal(0.0, -1.0, (2,))
+    with pytest.raises(ValueError, match=r"bernoulli: probabilities must lie in \[0, 1\]"):
+        mg.bernoulli(mg.tensor([0.5, np.nan]))
+    with pytest.raises(TypeError, match="bernoulli: expected a floating tensor"):
+        mg.bernoulli(mg.arange(3))
+
+
+def test_functional_normalize_cosine_similarity_and_pad_against_pytorch():
+    torch = pytest.importorskip("torch")
+    mf, tf = mg.nn.functional, torch.nn.functional
+    rng = np.random.default_rng(4)
+    a, b, up = rng.standard_normal((3, 5)), rng.standard_normal((3, 5)), rng.standard_normal((3, 5))
+    a[1] = 1e-14  # a row below eps: both clamp the norm
+    assert mf.pad is mg.pad
+    for dim in (0, 1):
+        ta, ma = torch.tensor(a, requires_grad=True), mg.tensor(a, dtype="float64", requires_grad=True)
+        tb, mb = torch.tensor(b, requires_grad=True), mg.tensor(b, dtype="float64", requires_grad=True)
+        tn, mn = tf.normalize(ta, dim=dim), mf.normalize(ma, dim=dim)
+        np.testing.assert_allclose(mn.numpy(), tn.detach().numpy(), rtol=1e-12, atol=1e-15)
+        tc, mc = tf.cosine_similarity(ta, tb, dim=dim), mf.cosine_similarity(ma, mb, dim=dim)
+        np.testing.assert_allclose(mc.numpy(), tc.detach().numpy(), rtol=1e-12, atol=1e-15)
+        g = rng.standard_normal(tuple(tc.shape))
+        ((tn * torch.tensor(up)).sum() + (tc * torch.tensor(g)).sum()).backward()
+        ((mn * mg.tensor(up, dtype="float64")).sum() + (mc * mg.tensor(g, dtype="float64")).sum()).backward()
+        np.testing.assert_allclose(ma.grad.numpy(), ta.grad.numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(mb.grad.numpy(), tb.grad.numpy(), rtol=1e-9, atol=1e-12)
+    x = np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5])
+    np.testing.assert_array_equal(mg.round(mg.tensor(x, dtype="float64")).numpy(), torch.round(torch.tensor(x)).numpy())

@@ -137,6 +137,15 @@ class NumpyBackend(BatchNormKernels):
     cos = staticmethod(np.cos)
     tanh = staticmethod(np.tanh)
     log1p = staticmethod(np.log1p)
+    expm1 = staticmethod(np.expm1)
+    log2 = staticmethod(np.log2)
+    log10 = staticmethod(np.log10)
+    square = staticmethod(np.square)
+    reciprocal = staticmethod(np.reciprocal)
+    floor = staticmethod(np.floor)
+    ceil = staticmethod(np.ceil)
+    round = staticmethod(np.round)  # noqa: A003 - half to even, as PyTorch's round
+    trunc = staticmethod(np.trunc)
 
     def rsqrt(self, x):
         xp = self.xp
@@ -206,7 +215,9 @@ class NumpyBackend(BatchNormKernels):
     logical_and = staticmethod(np.logical_and)
     logical_or = staticmethod(np.logical_or)
     logical_not = staticmethod(np.logical_not)
+    logical_xor = staticmethod(np.logical_xor)
     isnan = staticmethod(np.isnan)
+    isinf = staticmethod(np.isinf)
     isfinite = staticmethod(np.isfinite)
     where = staticmethod(np.where)
 

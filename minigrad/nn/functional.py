@@ -19,6 +19,7 @@ from ..ops import (
     hardtanh,
     leaky_relu,
     log_softmax,
+    pad,  # PyTorch's F.pad; registered (and tested) with the tensor ops
     relu,
     sigmoid,
     silu,
@@ -610,6 +611,22 @@ def kl_div(input: Tensor, target: Tensor, reduction: str = "mean", log_target: b
     return _reduce(loss, reduction, "kl_div")
 
 
+@_public
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:  # noqa: A002
+    """input / max(||input||_p along ``dim``, eps), as PyTorch's ``F.normalize``: unit vectors along ``dim``."""
+    return input / input.norm(p, dim, keepdim=True).clamp(min=eps)
+
+
+@_public
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps)) along ``dim``; the inputs broadcast (PyTorch's
+    ``F.cosine_similarity``)."""
+    x1, x2 = binary_operands(x1, x2)
+    if not (isinstance(x1, Tensor) and isinstance(x2, Tensor)):
+        raise TypeError("cosine_similarity: expected two tensors")
+    return (x1 * x2).sum(dim) / (x1.norm(2, dim).clamp(min=eps) * x2.norm(2, dim).clamp(min=eps))
+
+
 def one_hot(target: Tensor, num_classes: int = -1) -> Tensor:
     """int64 one-hot encoding with a new last axis of length ``num_classes``."""
     be = target._backend
@@ -620,4 +637,4 @@ def one_hot(target: Tensor, num_classes: int = -1) -> Tensor:
 
 
 # -- exported names ---------------------------------------------------------------------------------
-__all__ = ["OPS", "one_hot", *sorted(OPS)]  # one_hot: int64 output, not differentiable, so not in OPS
+__all__ = ["OPS", "one_hot", "pad", *sorted(OPS)]  # one_hot: int64 output, not differentiable, so not in OPS

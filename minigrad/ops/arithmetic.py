@@ -323,19 +323,29 @@ def ge(a, b) -> Tensor:
     """a >= b, elementwise."""
 
 
-@no_gradient("logical_and", top_level=False, method=False)
+@no_gradient("logical_and")
 def logical_and(a, b) -> Tensor:
     """a and b, elementwise."""
 
 
-@no_gradient("logical_or", top_level=False, method=False)
+@no_gradient("logical_or")
 def logical_or(a, b) -> Tensor:
     """a or b, elementwise."""
 
 
-@no_gradient("logical_not", top_level=False, method=False)
+@no_gradient("logical_not")
 def logical_not(x: Tensor) -> Tensor:
     """not x, elementwise."""
+
+
+@no_gradient("logical_xor")
+def logical_xor(a, b) -> Tensor:
+    """a xor b, elementwise."""
+
+
+@no_gradient("isinf")
+def isinf(x: Tensor) -> Tensor:
+    """Where ``x`` is +inf or -inf (bool, no gradient)."""
 
 
 @no_gradient("isnan")

@@ -61,6 +61,61 @@ def erf(x: Tensor) -> Tensor:
     """The error function."""
 
 
+@elementwise(lambda g, x: g / (x + 1))
+def log1p(x: Tensor) -> Tensor:
+    """log(1 + x), accurate for small x."""
+
+
+@elementwise(grad_of_output=lambda g, y: g * (y + 1))
+def expm1(x: Tensor) -> Tensor:
+    """e ** x - 1, accurate for small x."""
+
+
+@elementwise(lambda g, x: g / (x * math.log(2)))
+def log2(x: Tensor) -> Tensor:
+    """Base-2 logarithm."""
+
+
+@elementwise(lambda g, x: g / (x * math.log(10)))
+def log10(x: Tensor) -> Tensor:
+    """Base-10 logarithm."""
+
+
+@elementwise(lambda g, x: g * x * 2, floating=False)
+def square(x: Tensor) -> Tensor:
+    """x * x (an integer tensor stays integer, as in PyTorch)."""
+
+
+@elementwise(grad_of_output=lambda g, y: -g * y * y)
+def reciprocal(x: Tensor) -> Tensor:
+    """1 / x."""
+
+
+# Rounding: piecewise constant, so the gradient is zero everywhere (PyTorch's choice at the jumps too).
+def _zero_gradient(g, x):
+    return g * 0
+
+
+@elementwise(_zero_gradient, floating=False)
+def floor(x: Tensor) -> Tensor:
+    """The largest integer <= x, in x's dtype; zero gradient."""
+
+
+@elementwise(_zero_gradient, floating=False)
+def ceil(x: Tensor) -> Tensor:
+    """The smallest integer >= x, in x's dtype; zero gradient."""
+
+
+@elementwise(_zero_gradient, floating=False)
+def round(x: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
+    """The nearest integer, halves to even (as PyTorch), in x's dtype; zero gradient."""
+
+
+@elementwise(_zero_gradient, floating=False)
+def trunc(x: Tensor) -> Tensor:
+    """x rounded toward zero, in x's dtype; zero gradient."""
+
+
 # -- activations with a fused backward kernel (``<name>_backward`` in the backend) ---------------------------
 @activation(lambda y: y * -2, of_output=True)
 def tanh(x: Tensor) -> Tensor:

@@ -111,6 +111,24 @@ def bmm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002 - PyTorch's names
     return matmul(input, mat2)
 
 
+@public(spec=False)
+def dot(input: Tensor, tensor: Tensor) -> Tensor:  # noqa: A002 - PyTorch's names
+    """The inner product of two 1-D tensors of one length (a 0-d tensor), as PyTorch's ``dot``."""
+    if (not (isinstance(input, Tensor) and isinstance(tensor, Tensor)) or input.ndim != 1 or tensor.ndim != 1
+            or input.shape != tensor.shape):
+        raise ShapeError(f"dot: expected two 1-D tensors of one length, got {_described(input)} and "
+                         f"{_described(tensor)}")
+    return matmul(input, tensor)
+
+
+@public(spec=False)
+def mv(input: Tensor, vec: Tensor) -> Tensor:  # noqa: A002 - PyTorch's names
+    """The product of a (N, M) matrix and a vector of length M, as PyTorch's ``mv``."""
+    if not (isinstance(input, Tensor) and isinstance(vec, Tensor)) or input.ndim != 2 or vec.ndim != 1:
+        raise ShapeError(f"mv: expected a 2-D and a 1-D tensor, got {_described(input)} and {_described(vec)}")
+    return matmul(input, vec)
+
+
 def _described(x) -> str:
     return f"shape {tuple(x.shape)}" if isinstance(x, Tensor) else type(x).__name__
 
