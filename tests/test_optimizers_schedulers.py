@@ -106,6 +106,12 @@ SCHEDULERS = {
     "lambda": lambda s, o: s.LambdaLR(o, lambda epoch: 0.9 ** epoch),
     "lambda_per_group": lambda s, o: s.LambdaLR(o, [Warmup(4), lambda epoch: 1 / (1 + epoch)]),
     "linear": lambda s, o: s.LinearLR(o, start_factor=0.1, total_iters=4),
+    "exponential": lambda s, o: s.ExponentialLR(o, gamma=0.8),
+    "constant": lambda s, o: s.ConstantLR(o, factor=0.25, total_iters=3),
+    "multiplicative": lambda s, o: s.MultiplicativeLR(o, [Warmup(3), lambda epoch: 0.95]),
+    "polynomial": lambda s, o: s.PolynomialLR(o, total_iters=8, power=2.0),
+    "sequential_constant": lambda s, o: s.SequentialLR(
+        o, [s.ConstantLR(o, factor=0.5, total_iters=2), s.ExponentialLR(o, gamma=0.9)], milestones=[2]),
     "linear_down": lambda s, o: s.LinearLR(o, start_factor=1.0, end_factor=0.2, total_iters=6),
     "sequential": lambda s, o: s.SequentialLR(
         o, [s.LinearLR(o, start_factor=0.25, total_iters=3), s.CosineAnnealingLR(o, T_max=6)], milestones=[3]),
@@ -185,6 +191,10 @@ def test_scheduler_arguments_are_checked():
     opt = optim.SGD([mg.zeros(1, requires_grad=True)], lr=0.1)
     with pytest.raises(ValueError, match="start_factor"):
         optim.lr_scheduler.LinearLR(opt, start_factor=0.0)
+    with pytest.raises(ValueError, match=r"ConstantLR: factor must be in \(0, 1\]"):
+        optim.lr_scheduler.ConstantLR(opt, factor=0.0)
+    with pytest.raises(ValueError, match="PolynomialLR: total_iters"):
+        optim.lr_scheduler.PolynomialLR(opt, total_iters=0)
     with pytest.raises(ValueError, match="milestones"):
         optim.lr_scheduler.SequentialLR(opt, [optim.lr_scheduler.LinearLR(opt)], milestones=[2])
     with pytest.raises(ValueError, match="total_steps"):

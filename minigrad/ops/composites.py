@@ -1,5 +1,6 @@
 """Tensor functions written as compositions of other ops (no op class of their own): ``outer``, ``tril``,
-``triu``, ``repeat`` and ``einsum``. Their gradients, to any order, are those of the ops they are made of."""
+``triu``, ``repeat``, ``tile``, ``einsum``, and the movements ``flip``, ``t``, ``roll``, ``narrow``, ``unbind``
+and ``movedim``. Their gradients, to any order, are those of the ops they are made of."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from ..tensor import Tensor
 from ._registry import public
 from .arithmetic import where
 from .linalg import matmul
-from .movement import expand, permute, reshape
+from .movement import _check_dim, concatenate, expand, getitem, permute, reshape, transpose
 
 
 @public
@@ -44,6 +45,83 @@ def triu(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
     return _triangle(input, diagonal, False, "triu")
 
 
+@public(spec=False)
+def flip(x: Tensor, dims) -> Tensor:
+    """A copy with the order along each of ``dims`` reversed (PyTorch's ``flip``): a reversed slice, so its
+    gradient is the upstream gradient flipped back, to any order."""
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    axes = {_check_dim(d, x.ndim, "flip") for d in dims}
+    if len(axes) != len(dims):
+        raise ValueError(f"flip: dims {dims} name a dimension twice (shape {x.shape})")
+    return getitem(x, tuple(slice(None, None, -1) if d in axes else slice(None) for d in range(x.ndim))).contiguous()
+
+
+@public(spec=False)
+def t(x: Tensor) -> Tensor:
+    """The transpose of a tensor of at most 2 dimensions (PyTorch's ``t``): 0-D and 1-D come back as they are."""
+    if x.ndim > 2:
+        raise ShapeError(f"t: expects a tensor of at most 2 dimensions, got shape {x.shape}; use "
+                         "transpose(dim0, dim1) or .mT")
+    return transpose(x) if x.ndim == 2 else x
+
+
+@public(spec=False)
+def roll(x: Tensor, shifts, dims=None) -> Tensor:
+    """Elements shifted ``shifts`` places along ``dims``, wrapping around (PyTorch's ``roll``); without
+    ``dims`` the tensor is rolled as if flattened. Two slices concatenated per dimension."""
+    if dims is None:
+        if not isinstance(shifts, int):
+            raise TypeError(f"roll: without dims, shifts must be one int, got {shifts!r}")
+        return reshape(roll(reshape(x, (-1,)), shifts, 0), tuple(x.shape))
+    shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise ValueError(f"roll: {len(shifts)} shift(s) for {len(dims)} dim(s)")
+    for shift, dim in zip(shifts, dims):
+        axis = _check_dim(dim, x.ndim, "roll")
+        n = x.shape[axis]
+        k = shift % n if n else 0
+        if k:
+            head = (slice(None),) * axis
+            x = concatenate([getitem(x, head + (slice(n - k, None),)), getitem(x, head + (slice(0, n - k),))], axis)
+    return x
+
+
+@public(spec=False)
+def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """``length`` elements from ``start`` along ``dim`` (a negative start counts from the end), as a view."""
+    axis = _check_dim(dim, x.ndim, "narrow")
+    n = x.shape[axis]
+    begin = start + n if start < 0 else start
+    if not 0 <= begin <= n or length < 0 or begin + length > n:
+        raise IndexError(f"narrow: start {start} and length {length} do not fit dimension {dim} of size {n}")
+    return getitem(x, (slice(None),) * axis + (slice(begin, begin + length),))
+
+
+@public(spec=False)
+def unbind(x: Tensor, dim: int = 0) -> tuple:
+    """The slices along ``dim``, each without that dimension (PyTorch's ``unbind``)."""
+    axis = _check_dim(dim, x.ndim, "unbind")
+    return tuple(getitem(x, (slice(None),) * axis + (i,)) for i in range(x.shape[axis]))
+
+
+@public(spec=False, aliases=("moveaxis",))
+def movedim(x: Tensor, source, destination) -> Tensor:
+    """Dimensions ``source`` moved to positions ``destination`` (ints or sequences of one length); the
+    others keep their order (PyTorch's ``movedim``, NumPy's ``moveaxis``)."""
+    source = (source,) if isinstance(source, int) else tuple(source)
+    destination = (destination,) if isinstance(destination, int) else tuple(destination)
+    if len(source) != len(destination):
+        raise ValueError(f"movedim: {len(source)} source dim(s) but {len(destination)} destination(s)")
+    src = [_check_dim(d, x.ndim, "movedim") for d in source]
+    dst = [_check_dim(d, x.ndim, "movedim") for d in destination]
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise ValueError(f"movedim: repeated dims in source {source} or destination {destination}")
+    rest = iter(d for d in range(x.ndim) if d not in src)
+    placed = dict(zip(dst, src))
+    return permute(x, tuple(placed[i] if i in placed else next(rest) for i in range(x.ndim)))
+
+
 @public
 def repeat(x: Tensor, *sizes) -> Tensor:
     """PyTorch's ``repeat`` (NumPy's ``tile``): the tensor tiled ``sizes[d]`` times along dimension d; extra
@@ -60,6 +138,14 @@ def repeat(x: Tensor, *sizes) -> Tensor:
     tiled = [n for r, s in zip(sizes, shape) for n in (r, s)]
     out = expand(reshape(x, tuple(interleaved)), tuple(tiled))
     return reshape(out, tuple(r * s for r, s in zip(sizes, shape)))
+
+
+@public(spec=False)
+def tile(x: Tensor, *dims) -> Tensor:
+    """PyTorch's ``tile``: ``repeat`` where fewer ``dims`` than dimensions are padded with leading 1s."""
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    return repeat(x, *((1,) * (x.ndim - len(dims)) + tuple(dims)))
 
 
 @public(method=False)

@@ -310,7 +310,7 @@ def permute(x: Tensor, *axes) -> Tensor:
     return Permute.apply(x, axes)
 
 
-@public
+@public(aliases=("swapaxes", "swapdims"))
 def transpose(x: Tensor, dim0: int = -2, dim1: int = -1) -> Tensor:
     """Swap two dimensions (PyTorch's ``transpose``)."""
     if x.ndim < 2 and (dim0, dim1) == (-2, -1):
@@ -364,26 +364,6 @@ def expand(x: Tensor, *sizes) -> Tensor:
     lead = len(sizes) - x.ndim
     shape = tuple(x.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(sizes))
     return broadcast_to(x, shape)
-
-
-@public(spec=False)
-def flip(x: Tensor, dims) -> Tensor:
-    """A copy with the order along each of ``dims`` reversed (PyTorch's ``flip``): a reversed slice, so its
-    gradient is the upstream gradient flipped back, to any order."""
-    dims = (dims,) if isinstance(dims, int) else tuple(dims)
-    axes = {_check_dim(d, x.ndim, "flip") for d in dims}
-    if len(axes) != len(dims):
-        raise ValueError(f"flip: dims {dims} name a dimension twice (shape {x.shape})")
-    return getitem(x, tuple(slice(None, None, -1) if d in axes else slice(None) for d in range(x.ndim))).contiguous()
-
-
-@public(spec=False)
-def t(x: Tensor) -> Tensor:
-    """The transpose of a tensor of at most 2 dimensions (PyTorch's ``t``): 0-D and 1-D come back as they are."""
-    if x.ndim > 2:
-        raise ShapeError(f"t: expects a tensor of at most 2 dimensions, got shape {x.shape}; use "
-                         "transpose(dim0, dim1) or .mT")
-    return transpose(x) if x.ndim == 2 else x
 
 
 @public(top_level=False, method=False)

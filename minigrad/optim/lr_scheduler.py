@@ -177,6 +177,80 @@ class LambdaLR(LRScheduler):
                 fn.__dict__.update(values)
 
 
+class MultiplicativeLR(LambdaLR):
+    """lr = previous lr * lr_lambda(epoch) from the first step on; one function, or one per parameter group."""
+
+    def get_lr(self) -> list[float]:
+        groups = self.optimizer.param_groups
+        if self._is_initial:
+            return [group["lr"] for group in groups]
+        return [group["lr"] * fn(self.last_epoch) for fn, group in zip(self.lr_lambdas, groups)]
+
+    def _closed_form_lr(self) -> None:  # a product over past epochs: no closed form, as in PyTorch
+        return None
+
+
+class ExponentialLR(LRScheduler):
+    """lr = base_lr * gamma ** epoch, applied recursively."""
+
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        groups = self.optimizer.param_groups
+        if self._is_initial:
+            return [group["lr"] for group in groups]
+        return [group["lr"] * self.gamma for group in groups]
+
+    def _closed_form_lr(self) -> list[float]:
+        return [base * self.gamma ** self.last_epoch for base in self.base_lrs]
+
+
+class ConstantLR(LRScheduler):
+    """lr = base_lr * factor for the first ``total_iters`` epochs, then base_lr."""
+
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+                 last_epoch: int = -1) -> None:
+        if not 0.0 < factor <= 1.0:  # PyTorch accepts 0 and then divides by it at total_iters
+            raise ValueError(f"ConstantLR: factor must be in (0, 1], got {factor}")
+        self.factor, self.total_iters = factor, total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        groups, t = self.optimizer.param_groups, self.last_epoch
+        if t == 0:
+            return [group["lr"] * self.factor for group in groups]
+        if t == self.total_iters:
+            return [group["lr"] / self.factor for group in groups]
+        return [group["lr"] for group in groups]
+
+    def _closed_form_lr(self) -> list[float]:
+        scale = 1.0 if self.last_epoch >= self.total_iters else self.factor
+        return [base * scale for base in self.base_lrs]
+
+
+class PolynomialLR(LRScheduler):
+    """lr = base_lr * (1 - min(epoch, total_iters) / total_iters) ** power: decays to 0 at ``total_iters``."""
+
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0, last_epoch: int = -1) -> None:
+        if total_iters < 1:
+            raise ValueError(f"PolynomialLR: total_iters must be a positive int, got {total_iters}")
+        self.total_iters, self.power = total_iters, power
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        groups, t, n = self.optimizer.param_groups, self.last_epoch, self.total_iters
+        if self._is_initial or t > n:
+            return [group["lr"] for group in groups]
+        ratio = ((1.0 - t / n) / (1.0 - (t - 1) / n)) ** self.power  # this epoch's factor over the last one's
+        return [group["lr"] * ratio for group in groups]
+
+    def _closed_form_lr(self) -> list[float]:
+        factor = (1.0 - min(self.total_iters, self.last_epoch) / self.total_iters) ** self.power
+        return [base * factor for base in self.base_lrs]
+
+
 class LinearLR(LRScheduler):
     """Warm-up: the factor goes linearly from ``start_factor`` to ``end_factor`` over ``total_iters`` steps."""
 
