@@ -1288,7 +1288,36 @@ def _cosine_ref(a, b, dim):
     return (a * b).sum(dim) / (norm(a) * norm(b))
 
 
+@st.composite
+def _prelu_case(draw, dtype, max_size):
+    """x (N, C, ...) away from the kink at 0, and one slope or one per channel."""
+    shape = draw(mst.shapes(min_dims=2, max_dims=4, min_side=1, max_size=max_size))
+    x = draw(_arr(dtype, shape, -5.0, 5.0, avoid=(0.0,), margin=KINK_MARGIN))
+    slopes = draw(st.sampled_from([1, shape[1]]))
+    return Case((x, draw(_arr(dtype, (slopes,), -1.0, 1.0))), {})
+
+
+def _prelu_ref(x, w):
+    slope = w.reshape((-1,) + (1,) * (x.ndim - 2)) if w.size > 1 else w.reshape(())
+    return np.where(x > 0, x, slope * x)
+
+
+def _hardsigmoid_ref(x):
+    return np.clip(x + 3, 0, 6) / 6
+
+
 SPECS += [
+    unary("F.relu6", F.relu6, lambda x: np.clip(x, 0, 6), -2.0, 8.0, avoid=(0.0, 6.0), margin=KINK_MARGIN,
+          family="exact"),
+    unary("F.hardsigmoid", F.hardsigmoid, _hardsigmoid_ref, -5.0, 5.0, avoid=(-3.0, 3.0), margin=KINK_MARGIN,
+          family="elementwise"),
+    unary("F.hardswish", F.hardswish, lambda x: x * _hardsigmoid_ref(x), -5.0, 5.0, avoid=(-3.0, 3.0),
+          margin=KINK_MARGIN, family="elementwise"),
+    unary("F.logsigmoid", F.logsigmoid, lambda x: np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x))), -30.0, 30.0),
+    unary("F.mish", F.mish, lambda x: x * np.tanh(np.logaddexp(0, x)), -8.0, 8.0),
+    Spec("F.softmin", F.softmin, _softmax_case, lambda x, axis: _softmax(-x, axis), "softmax",
+         call=lambda x, axis: F.softmin(x, axis)),
+    Spec("F.prelu", F.prelu, _prelu_case, _prelu_ref, "elementwise"),
     Spec("F.normalize", F.normalize, _vectors_case, _normalize_ref, "variance"),
     Spec("F.cosine_similarity", F.cosine_similarity, lambda d, s: _vectors_case(d, s, pair=True), _cosine_ref,
          "variance"),

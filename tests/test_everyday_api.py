@@ -293,3 +293,88 @@ def test_movement_functions_name_bad_arguments():
         x.movedim((0, 0), (0, 1))
     with pytest.raises(IndexError, match="unbind: dim 2 is out of range"):
         x.unbind(2)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_index_functions_match_numpy(backend):
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal((3, 4))
+    x = mg.tensor(a, dtype="float64", requires_grad=True, backend=backend)
+    idx = mg.tensor([0, 2, 2], backend=backend)
+    np.testing.assert_array_equal(x.index_select(1, idx).numpy(), a[:, [0, 2, 2]])
+    mask = mg.tensor(a > 0, backend=backend)
+    np.testing.assert_array_equal(mg.masked_select(x, mask).numpy(), a[a > 0])
+    row_mask = mg.tensor([True, False, True, False], backend=backend)  # broadcast over the rows
+    np.testing.assert_array_equal(x.masked_select(row_mask).numpy(), a[:, [0, 2]].ravel())
+    np.testing.assert_array_equal(mg.nonzero(mask).numpy(), np.argwhere(a > 0))
+    assert [t.tolist() for t in mg.nonzero(mask, as_tuple=True)] == [i.tolist() for i in np.nonzero(a > 0)]
+    assert mg.nonzero(mg.zeros(2, 3, backend=backend)).shape == (0, 2)
+    for k in (-2, -1, 0, 1, 3):
+        np.testing.assert_array_equal(x.diag(k).numpy(), np.diag(a, k))
+        np.testing.assert_array_equal(mg.diag(x.diag(k), k).numpy(), np.diag(np.diag(a, k), k))
+    assert mg.trace(x).item() == pytest.approx(np.trace(a))
+    np.testing.assert_array_equal(x.repeat_interleave(2, 1).numpy(), np.repeat(a, 2, 1))
+    np.testing.assert_array_equal(mg.repeat_interleave(x, 3).numpy(), np.repeat(a, 3))
+    counts = mg.tensor([1, 0, 2], backend=backend)
+    np.testing.assert_array_equal(x.repeat_interleave(counts, dim=0).numpy(), np.repeat(a, [1, 0, 2], 0))
+    fixed = mg.tensor(a > 0, backend=backend)
+    for fn in (lambda t: t.index_select(1, idx), lambda t: mg.masked_select(t, fixed), lambda t: mg.diag(t, 1),
+               lambda t: mg.diag(mg.diag(t)), lambda t: t.repeat_interleave(counts, dim=0), mg.trace):
+        assert mg.gradcheck(fn, (x,))
+
+
+def test_index_functions_name_bad_arguments():
+    x = mg.zeros(2, 3)
+    with pytest.raises(TypeError, match="index_select: index must be a 0-D or 1-D integer tensor"):
+        x.index_select(0, mg.tensor([0.5]))
+    with pytest.raises(TypeError, match="masked_select: mask must be a bool tensor"):
+        mg.masked_select(x, mg.ones(2, 3))
+    with pytest.raises(mg.ShapeError, match="masked_select: mask of shape .* do not broadcast"):
+        mg.masked_select(x, mg.tensor([True, False]))
+    with pytest.raises(mg.ShapeError, match=r"diag: expected a 1-D or 2-D tensor, got shape \(1, 2, 3\)"):
+        mg.diag(mg.zeros(1, 2, 3))
+    with pytest.raises(ValueError, match="repeat_interleave: repeats must be non-negative integers"):
+        x.repeat_interleave(mg.tensor([1, -1]), dim=0)
+
+
+def test_new_activation_modules_against_pytorch():
+    torch = pytest.importorskip("torch")
+    x = np.linspace(-8, 8, 41) + 0.013  # off the kinks at -3, 0, 3 and 6
+    up = np.random.default_rng(7).standard_normal(x.shape)
+    for name in ("ReLU6", "Hardsigmoid", "Hardswish", "LogSigmoid", "Mish"):
+        ours, theirs = getattr(mg.nn, name)(), getattr(torch.nn, name)()
+        xm, xt = mg.tensor(x, dtype="float64", requires_grad=True), torch.tensor(x, requires_grad=True)
+        ym, yt = ours(xm), theirs(xt)
+        np.testing.assert_allclose(ym.numpy(), yt.detach().numpy(), rtol=1e-12, atol=1e-14, err_msg=name)
+        ym.backward(mg.tensor(up, dtype="float64"))
+        yt.backward(torch.tensor(up))
+        # PyTorch's hardsigmoid/hardswish backward multiply by a float32 1/6 (5e-9 relative off in float64)
+        np.testing.assert_allclose(xm.grad.numpy(), xt.grad.numpy(), rtol=1e-7, atol=1e-12, err_msg=name)
+    far = mg.tensor([-60.0, 60.0], dtype="float64")
+    np.testing.assert_allclose(mg.nn.functional.logsigmoid(far).numpy(), [-60.0, -np.exp(-60.0)], rtol=1e-12)
+    b = np.random.default_rng(8).standard_normal((2, 3, 4))
+    np.testing.assert_allclose(mg.nn.Softmin(dim=1)(mg.tensor(b, dtype="float64")).numpy(),
+                               torch.nn.Softmin(dim=1)(torch.tensor(b)).numpy(), rtol=1e-12)
+    prelu_m, prelu_t = mg.nn.PReLU(3, init=0.1, dtype="float64"), torch.nn.PReLU(3, init=0.1).double()
+    prelu_m.load_state_dict({"weight": mg.tensor(prelu_t.weight.detach().numpy())})  # torch's init is float32's 0.1
+    xm, xt = mg.tensor(b, dtype="float64", requires_grad=True), torch.tensor(b, requires_grad=True)
+    g = np.random.default_rng(9).standard_normal(b.shape)
+    prelu_m(xm).backward(mg.tensor(g, dtype="float64"))
+    prelu_t(xt).backward(torch.tensor(g))
+    np.testing.assert_allclose(xm.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(prelu_m.weight.grad.numpy(), prelu_t.weight.grad.numpy(), rtol=1e-12)
+    cos_m, cos_t = mg.nn.CosineSimilarity(dim=2), torch.nn.CosineSimilarity(dim=2)
+    np.testing.assert_allclose(cos_m(mg.tensor(b, dtype="float64"), mg.tensor(g, dtype="float64")).numpy(),
+                               cos_t(torch.tensor(b), torch.tensor(g)).numpy(), rtol=1e-12)
+
+
+def test_unflatten_and_prelu_shapes():
+    x = mg.randn(2, 12)
+    assert mg.nn.Unflatten(1, (3, 4))(x).shape == (2, 3, 4)
+    assert mg.nn.Unflatten(-1, (2, -1))(x).shape == (2, 2, 6)
+    with pytest.raises(mg.ShapeError, match=r"Unflatten: \(5, 2\) does not hold the 12 elements"):
+        mg.nn.Unflatten(1, (5, 2))(x)
+    with pytest.raises(mg.ShapeError, match="prelu: weight of shape"):
+        mg.nn.PReLU(5)(mg.zeros(2, 3))
+    layer = mg.nn.PReLU()
+    assert [name for name, _ in layer.named_parameters()] == ["weight"] and layer.weight.tolist() == [0.25]

@@ -430,25 +430,107 @@ class Hardtanh(Module):
         return f"min_val={self.min_val}, max_val={self.max_val}"
 
 
-class Softmax(Module):
+class _Elementwise(Module):
+    """An activation module without arguments: ``forward`` is ``function``."""
+
+    function = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        return type(self).function(x)
+
+
+class ReLU6(_Elementwise):
+    function = staticmethod(F.relu6)
+
+
+class Hardsigmoid(_Elementwise):
+    function = staticmethod(F.hardsigmoid)
+
+
+class Hardswish(_Elementwise):
+    function = staticmethod(F.hardswish)
+
+
+class LogSigmoid(_Elementwise):
+    function = staticmethod(F.logsigmoid)
+
+
+class Mish(_Elementwise):
+    function = staticmethod(F.mish)
+
+
+class PReLU(Module):
+    """x where x > 0, else a learned slope times x: one slope, or ``num_parameters`` (one per channel)."""
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, dtype=None, backend=None) -> None:
+        super().__init__()
+        if num_parameters < 1:
+            raise ValueError(f"PReLU: num_parameters must be >= 1, got {num_parameters}")
+        self.num_parameters = num_parameters
+        self.weight = Parameter(_creation.full((num_parameters,), float(init), dtype=dtype, backend=backend))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.prelu(x, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
+
+
+class CosineSimilarity(Module):
+    def __init__(self, dim: int = 1, eps: float = 1e-8) -> None:
+        super().__init__()
+        self.dim, self.eps = dim, eps
+
+    def forward(self, x1: Tensor, x2: Tensor) -> Tensor:
+        return F.cosine_similarity(x1, x2, self.dim, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, eps={self.eps}"
+
+
+class Unflatten(Module):
+    """Split dimension ``dim`` into ``unflattened_size`` (the inverse of ``Flatten``)."""
+
+    def __init__(self, dim: int, unflattened_size) -> None:
+        super().__init__()
+        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        dim = self.dim % x.ndim if -x.ndim <= self.dim < x.ndim else self.dim
+        if not 0 <= dim < x.ndim:
+            raise IndexError(f"Unflatten: dim {self.dim} is out of range for a tensor of shape {x.shape}")
+        if math.prod(self.unflattened_size) != x.shape[dim] and -1 not in self.unflattened_size:
+            raise ShapeError(f"Unflatten: {self.unflattened_size} does not hold the {x.shape[dim]} elements of "
+                             f"dimension {self.dim} of shape {x.shape}")
+        return x.reshape(tuple(x.shape[:dim]) + self.unflattened_size + tuple(x.shape[dim + 1:]))
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class _AlongDim(Module):
+    """A normalisation along one dimension (``dim``): ``forward`` is ``function(x, dim)``."""
+
+    function = None
+
     def __init__(self, dim: int | None = None) -> None:
         super().__init__()
         self.dim = dim
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.softmax(x, self.dim)
+        return type(self).function(x, self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
 
 
-class LogSoftmax(Module):
-    def __init__(self, dim: int | None = None) -> None:
-        super().__init__()
-        self.dim = dim
+class Softmax(_AlongDim):
+    function = staticmethod(F.softmax)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.log_softmax(x, self.dim)
 
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
+class LogSoftmax(_AlongDim):
+    function = staticmethod(F.log_softmax)
+
+
+class Softmin(_AlongDim):
+    function = staticmethod(F.softmin)

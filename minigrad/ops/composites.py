@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..errors import ShapeError
 from ..tensor import Tensor
 from ._registry import public
 from .arithmetic import where
 from .linalg import matmul
-from .movement import _check_dim, concatenate, expand, getitem, permute, reshape, transpose
+from .movement import _check_dim, concatenate, expand, getitem, index_put, permute, reshape, transpose
 
 
 @public
@@ -120,6 +122,85 @@ def movedim(x: Tensor, source, destination) -> Tensor:
     rest = iter(d for d in range(x.ndim) if d not in src)
     placed = dict(zip(dst, src))
     return permute(x, tuple(placed[i] if i in placed else next(rest) for i in range(x.ndim)))
+
+
+@public(spec=False)
+def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
+    """The entries at ``index`` (a 1-D integer tensor) along ``dim``; repeated indices add their gradients."""
+    axis = _check_dim(dim, max(x.ndim, 1), "index_select")
+    if not isinstance(index, Tensor) or index.ndim > 1 or index.dtype.kind not in "iu":
+        raise TypeError(f"index_select: index must be a 0-D or 1-D integer tensor, got "
+                        f"{getattr(index, 'shape', type(index).__name__)} {getattr(index, 'dtype', '')}")
+    return getitem(x, (slice(None),) * axis + (index.reshape(-1),))
+
+
+@public(spec=False)
+def masked_select(x: Tensor, mask: Tensor) -> Tensor:
+    """The elements where ``mask`` (bool, broadcast with ``x``) is true, as a 1-D tensor in row-major order."""
+    if not isinstance(mask, Tensor) or mask.dtype.kind != "b":
+        raise TypeError(f"masked_select: mask must be a bool tensor, got {getattr(mask, 'dtype', type(mask).__name__)}")
+    try:
+        shape = tuple(np.broadcast_shapes(tuple(x.shape), tuple(mask.shape)))
+    except ValueError:
+        raise ShapeError(f"masked_select: mask of shape {mask.shape} and input of shape {x.shape} do not "
+                         "broadcast") from None
+    return getitem(expand(x, shape), expand(mask, shape))
+
+
+def _diagonal_positions(rows: int, cols: int, diagonal: int, like: Tensor) -> tuple:
+    from ..creation import arange
+
+    start_row, start_col = max(-diagonal, 0), max(diagonal, 0)
+    n = max(min(rows - start_row, cols - start_col), 0)
+    return (arange(start_row, start_row + n, backend=like.backend),
+            arange(start_col, start_col + n, backend=like.backend))
+
+
+@public(spec=False)
+def diag(x: Tensor, diagonal: int = 0) -> Tensor:
+    """PyTorch's ``diag``: a 1-D tensor becomes a square matrix with it on diagonal ``diagonal`` (zeros
+    elsewhere); a 2-D tensor gives its diagonal ``diagonal`` as a 1-D tensor."""
+    if x.ndim == 1:
+        from ..creation import zeros
+
+        size = x.shape[0] + abs(diagonal)
+        rows, cols = _diagonal_positions(size, size, diagonal, x)
+        return index_put(zeros(size, size, dtype=x.dtype, backend=x.backend), x, (rows, cols))
+    if x.ndim == 2:
+        return getitem(x, _diagonal_positions(x.shape[0], x.shape[1], diagonal, x))
+    raise ShapeError(f"diag: expected a 1-D or 2-D tensor, got shape {x.shape}")
+
+
+@public(spec=False)
+def trace(x: Tensor) -> Tensor:
+    """The sum of a 2-D tensor's main diagonal."""
+    if x.ndim != 2:
+        raise ShapeError(f"trace: expected a 2-D tensor, got shape {x.shape}")
+    return diag(x).sum()
+
+
+@public(spec=False)
+def repeat_interleave(x: Tensor, repeats, dim: int | None = None) -> Tensor:
+    """Each element repeated ``repeats`` times along ``dim`` (flattened first without ``dim``); ``repeats`` is
+    an int, or a 1-D integer tensor with one count per element along ``dim``."""
+    if dim is None:
+        x, dim = reshape(x, (-1,)), 0
+    axis = _check_dim(dim, max(x.ndim, 1), "repeat_interleave")
+    if isinstance(repeats, Tensor):
+        counts = repeats._backend.to_numpy(repeats.data)  # the output's size depends on them: on the host
+        valid = counts.ndim <= 1 and counts.dtype.kind in "iu" and counts.size in (1, x.shape[axis])
+        if not valid or (counts < 0).any():
+            raise ValueError(f"repeat_interleave: repeats must be non-negative integers, one or one per element "
+                             f"along dim {dim} (size {x.shape[axis]}), got shape {counts.shape}")
+        from ..tensor import tensor
+
+        positions = np.repeat(np.arange(x.shape[axis]), np.broadcast_to(counts.reshape(-1), (x.shape[axis],)))
+        return index_select(x, axis, tensor(positions, backend=x.backend))
+    if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 0:
+        raise ValueError(f"repeat_interleave: repeats must be an int >= 0 or a tensor, got {repeats!r}")
+    before, n, after = tuple(x.shape[:axis]), x.shape[axis], tuple(x.shape[axis + 1:])
+    spread = expand(reshape(x, before + (n, 1) + after), before + (n, repeats) + after)
+    return reshape(spread, before + (n * repeats,) + after)
 
 
 @public

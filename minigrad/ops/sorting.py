@@ -1,4 +1,4 @@
-"""Sorting: sort, argsort, topk.
+"""Sorting and index search: sort, argsort, topk, nonzero.
 
 The order is computed outside the graph (the backend's stable ``argsort``); the values are ``gather``-ed at
 it, so their gradient scatters back to the positions they came from, to any order.
@@ -50,3 +50,18 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
     index = (slice(None),) * dim + (slice(0, k),)
     indices = Tensor(be.ascontiguous(be.getitem(order.data, index)), be)
     return return_types.topk(gather(x, dim, indices), indices)
+
+
+@public(spec=False)
+def nonzero(x: Tensor, *, as_tuple: bool = False):
+    """Indices of the non-zero elements: an int64 (count, ndim) tensor in row-major order, or with
+    ``as_tuple`` one 1-D tensor per dimension (what ``x[...]`` takes). No gradient."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"nonzero: expected a tensor, got {type(x).__name__}")
+    be = x._backend
+    if x.ndim == 0:  # PyTorch treats a scalar as one element of a 1-D tensor
+        x = x.reshape(1)
+    found = Tensor(be.nonzero(x.data), be)
+    if not as_tuple:
+        return found
+    return tuple(Tensor(be.ascontiguous(be.getitem(found.data, (slice(None), d))), be) for d in range(x.ndim))
