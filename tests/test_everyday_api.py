@@ -5,6 +5,8 @@ with PyTorch where it is installed."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -378,3 +380,39 @@ def test_unflatten_and_prelu_shapes():
         mg.nn.PReLU(5)(mg.zeros(2, 3))
     layer = mg.nn.PReLU()
     assert [name for name, _ in layer.named_parameters()] == ["weight"] and layer.weight.tolist() == [0.25]
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (5, 3), (4, 2, 3)])
+def test_orthogonal_init_gives_orthonormal_rows_or_columns(shape):
+    from minigrad.nn import init
+
+    mg.manual_seed(1)
+    w = init.orthogonal_(mg.empty(*shape, dtype="float64"), gain=2.0)
+    m = w.numpy().reshape(shape[0], -1)
+    gram = m @ m.T if m.shape[0] <= m.shape[1] else m.T @ m
+    np.testing.assert_allclose(gram, 4.0 * np.eye(len(gram)), atol=1e-12)
+    mg.manual_seed(1)
+    np.testing.assert_array_equal(init.orthogonal_(mg.empty(*shape, dtype="float64"), gain=2.0).numpy(), w.numpy())
+
+
+def test_trunc_normal_eye_and_inplace_random_fills():
+    from minigrad.nn import init
+
+    mean, std, a, b = 0.5, 1.0, -1.0, 1.5
+    t = init.trunc_normal_(mg.empty(20000, dtype="float64"), mean, std, a, b)
+    v = t.numpy()
+    assert v.min() >= a and v.max() <= b
+    lo, hi = (a - mean) / std, (b - mean) / std
+    pdf = lambda z: math.exp(-z * z / 2) / math.sqrt(2 * math.pi)  # noqa: E731
+    mass = 0.5 * (math.erf(hi / math.sqrt(2)) - math.erf(lo / math.sqrt(2)))
+    expected = mean + std * (pdf(lo) - pdf(hi)) / mass  # the truncated normal's mean, 0.355
+    assert abs(v.mean() - expected) < 0.03  # its standard error here is 0.005
+    with pytest.raises(ValueError, match=r"trunc_normal_: \[5, 6\] holds 2.9e-07"):
+        init.trunc_normal_(mg.empty(3), 0.0, 1.0, 5, 6)
+    assert init.eye_(mg.empty(2, 3)).tolist() == [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
+    with pytest.raises(ValueError, match="eye_: needs a 2-D tensor"):
+        init.eye_(mg.empty(3))
+    w = mg.zeros(20000, dtype="float64")
+    assert w.normal_(1.0, 0.02) is w and abs(float(w.std()) - 0.02) < 0.001 and abs(float(w.mean()) - 1.0) < 0.001
+    u = mg.zeros(20000).uniform_(-1.0, 3.0)
+    assert float(u.min()) >= -1.0 and float(u.max()) < 3.0 and abs(float(u.mean()) - 1.0) < 0.05

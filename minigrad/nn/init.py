@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import creation as _creation
 from ..grad_mode import no_grad
+from ..ops import where
 from ..tensor import Tensor
 
 __all__ = [
-    "calculate_gain", "constant_", "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_", "uniform_",
-    "xavier_normal_", "xavier_uniform_", "zeros_",
+    "calculate_gain", "constant_", "eye_", "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_",
+    "orthogonal_", "trunc_normal_", "uniform_", "xavier_normal_", "xavier_uniform_", "zeros_",
 ]
 
 
@@ -132,3 +135,52 @@ def kaiming_normal_(tensor: Tensor, a: float = 0.0, mode: str = "fan_in",
     if fan == 0:
         return tensor
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan))
+
+
+def eye_(tensor: Tensor) -> Tensor:
+    """Fill a 2-D tensor with the identity (ones on the main diagonal of a rectangle too)."""
+    _check(tensor, "eye_")
+    if tensor.ndim != 2:
+        raise ValueError(f"eye_: needs a 2-D tensor, got shape {tensor.shape}")
+    with no_grad():
+        return _fill(tensor, _creation.eye(*tensor.shape, dtype=tensor.dtype, backend=tensor.backend))
+
+
+def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
+    """A (semi-)orthogonal matrix, scaled by ``gain``: the tensor viewed as (shape[0], rest) gets orthonormal
+    rows or columns, whichever are fewer. From the QR factorisation of a normal matrix (signs fixed by R's
+    diagonal, as PyTorch), computed on the host in float64: there is no QR in the backend protocol."""
+    _check(tensor, "orthogonal_")
+    if tensor.ndim < 2:
+        raise ValueError(f"orthogonal_: needs a tensor with at least 2 dimensions, got shape {tensor.shape}")
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows if rows else 0
+    if tensor.numel() == 0:
+        return tensor
+    with no_grad():
+        z = _creation.randn(rows, cols, dtype="float64", backend=tensor.backend).numpy()
+        tall = z if rows >= cols else z.T
+        q, r = np.linalg.qr(tall)
+        q = q * np.sign(np.diag(r))
+        values = (q if rows >= cols else q.T).reshape(tensor.shape) * gain
+        return _fill(tensor, _creation.tensor(values, dtype=tensor.dtype, backend=tensor.backend))
+
+
+def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0) -> Tensor:
+    """N(mean, std**2) restricted to [a, b] (absolute bounds, as PyTorch): values outside are drawn again.
+    Refuses bounds that hold under 1% of the distribution, where redrawing would take long."""
+    _check(tensor, "trunc_normal_")
+    if not a < b or std <= 0:
+        raise ValueError(f"trunc_normal_: needs a < b and std > 0, got a={a}, b={b}, std={std}")
+    cdf = lambda v: 0.5 * (1 + math.erf((v - mean) / (std * math.sqrt(2))))  # noqa: E731
+    if cdf(b) - cdf(a) < 0.01:
+        raise ValueError(f"trunc_normal_: [{a}, {b}] holds {cdf(b) - cdf(a):.2g} of N({mean}, {std}**2); "
+                         "choose bounds nearer the mean")
+    with no_grad():
+        values = _creation.randn(*tensor.shape, dtype=tensor.dtype, backend=tensor.backend) * std + mean
+        outside = (values < a) | (values > b)
+        while bool(outside.any()):
+            fresh = _creation.randn(*tensor.shape, dtype=tensor.dtype, backend=tensor.backend) * std + mean
+            values = where(outside, fresh, values)
+            outside = (values < a) | (values > b)
+        return _fill(tensor, values)
