@@ -217,8 +217,14 @@ def main() -> None:
     # The first step of every candidate from the same weights: the losses must agree (a sanity check that the
     # models match, not a test). Later steps differ slightly: float32 rounding differs per implementation.
     groups = [candidates, {"torch": torch_candidate} if torch_candidate is not None else {}]
-    first = {label: fn() for group in groups for label, fn in group.items()}
+    first, first_time = {}, {}
+    for label, fn in ((label, fn) for group in groups for label, fn in group.items()):
+        start = time.perf_counter()
+        first[label] = fn()
+        first_time[label] = time.perf_counter() - start
     print("first-step loss: " + ", ".join(f"{label} {loss:.6f}" for label, loss in first.items()))
+    # What a user waits for before the first step ends: Numba's compilation, when its cache is empty.
+    print("first step, wall: " + ", ".join(f"{label} {t:.2f} s" for label, t in first_time.items()))
 
     # PyTorch in a group of its own: OpenBLAS's threads, spinning after minigrad's GEMMs, slowed it ~25%.
     times = compare_groups(groups, repeat=args.repeat, min_time=0.2, warmup=2)
