@@ -416,3 +416,28 @@ def test_trunc_normal_eye_and_inplace_random_fills():
     assert w.normal_(1.0, 0.02) is w and abs(float(w.std()) - 0.02) < 0.001 and abs(float(w.mean()) - 1.0) < 0.001
     u = mg.zeros(20000).uniform_(-1.0, 3.0)
     assert float(u.min()) >= -1.0 and float(u.max()) < 3.0 and abs(float(u.mean()) - 1.0) < 0.05
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_unique_where_meshgrid_lerp(backend):
+    a = np.array([[3, 1, 2], [3, 1, 7]])
+    x = mg.tensor(a, backend=backend)
+    values, inverse, counts = np.unique(a, return_inverse=True, return_counts=True)
+    assert mg.unique(x).tolist() == values.tolist()
+    got = x.unique(return_inverse=True, return_counts=True)
+    assert [t.tolist() for t in got] == [values.tolist(), inverse.reshape(a.shape).tolist(), counts.tolist()]
+    with pytest.raises(NotImplementedError, match="unique: dim="):
+        mg.unique(x, dim=0)
+    mask = x > 2
+    assert [t.tolist() for t in mg.where(mask)] == [i.tolist() for i in np.nonzero(a > 2)]
+    with pytest.raises(TypeError, match="where: give both a and b"):
+        mg.where(mask, 1.0)
+    for indexing, sizes in (("ij", (2, 3)), ("xy", (2, 3)), ("xy", (2, 3, 4))):
+        grids = mg.meshgrid(*[mg.arange(k, backend=backend) for k in sizes], indexing=indexing)
+        expected = np.meshgrid(*[np.arange(k) for k in sizes], indexing=indexing)
+        assert all(np.array_equal(g.numpy(), e) for g, e in zip(grids, expected))
+    start = mg.tensor([0.0, 1.0], dtype="float64", requires_grad=True, backend=backend)
+    end = mg.tensor([2.0, 5.0], dtype="float64", requires_grad=True, backend=backend)
+    weight = mg.tensor([0.25, 0.5], dtype="float64", requires_grad=True, backend=backend)
+    assert mg.lerp(start, end, weight).tolist() == [0.5, 3.0] and start.lerp(end, 0.5).tolist() == [1.0, 3.0]
+    assert mg.gradcheck(mg.lerp, (start, end, weight))

@@ -221,6 +221,11 @@ class NumpyBackend(BatchNormKernels):
     isfinite = staticmethod(np.isfinite)
     where = staticmethod(np.where)
 
+    def unique(self, x):
+        """(sorted distinct values, the index of each element's value among them, each value's count), flat."""
+        values, inverse, counts = self.xp.unique(x.reshape(-1), return_inverse=True, return_counts=True)
+        return values, self.xp.asarray(inverse, dtype=self.xp.int64), self.xp.asarray(counts, dtype=self.xp.int64)
+
     def nonzero(self, x):
         """The int64 indices (count, ndim) of x's non-zero elements, in row-major order."""
         xp = self.xp

@@ -250,11 +250,19 @@ def minimum(a, b) -> Tensor:
     return Minimum.apply(*binary_operands(a, b))
 
 
-@public(method=False)
-def where(condition, a, b) -> Tensor:
-    """Pick ``a`` where ``condition`` is true, else ``b``, broadcasting all three."""
-    from ..tensor import tensor
+_ONE_ARGUMENT = object()
 
+
+@public(method=False)
+def where(condition, a=_ONE_ARGUMENT, b=_ONE_ARGUMENT):
+    """Pick ``a`` where ``condition`` is true, else ``b``, broadcasting all three. With the condition alone,
+    ``nonzero(condition, as_tuple=True)``, as PyTorch."""
+    if a is _ONE_ARGUMENT and b is _ONE_ARGUMENT:
+        from .sorting import nonzero
+
+        return nonzero(condition, as_tuple=True)
+    if a is _ONE_ARGUMENT or b is _ONE_ARGUMENT:
+        raise TypeError("where: give both a and b, or the condition alone")
     a, b = binary_operands(a, b)
     like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
     if not isinstance(condition, Tensor):

@@ -125,6 +125,33 @@ def movedim(x: Tensor, source, destination) -> Tensor:
 
 
 @public(spec=False)
+def lerp(input: Tensor, end, weight) -> Tensor:  # noqa: A002 - PyTorch's names
+    """input + weight * (end - input), with ``end`` and ``weight`` tensors or numbers."""
+    return input + weight * (end - input)
+
+
+@public(spec=False, method=False)
+def meshgrid(*tensors, indexing: str = "ij") -> tuple:
+    """Coordinate grids from 1-D tensors: ``indexing="ij"`` (PyTorch's default: the first tensor varies
+    along the first dimension) or ``"xy"`` (the first two swapped, as NumPy's default). Expanded views."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    if any(not isinstance(t, Tensor) or t.ndim > 1 for t in tensors):
+        raise ShapeError("meshgrid: expected 0-D or 1-D tensors")
+    flat = [reshape(t, (-1,)) for t in tensors]
+    if indexing == "xy" and len(flat) >= 2:
+        flat[0], flat[1] = flat[1], flat[0]
+    shape = tuple(t.shape[0] for t in flat)
+    grids = [expand(reshape(t, tuple(-1 if d == i else 1 for d in range(len(flat)))), shape)
+             for i, t in enumerate(flat)]
+    if indexing == "xy" and len(grids) >= 2:  # back in the order of the arguments
+        grids[0], grids[1] = grids[1], grids[0]
+    return tuple(grids)
+
+
+@public(spec=False)
 def index_select(x: Tensor, dim: int, index: Tensor) -> Tensor:
     """The entries at ``index`` (a 1-D integer tensor) along ``dim``; repeated indices add their gradients."""
     axis = _check_dim(dim, max(x.ndim, 1), "index_select")

@@ -1,4 +1,4 @@
-"""Sorting and index search: sort, argsort, topk, nonzero.
+"""Sorting and index search: sort, argsort, topk, nonzero, unique.
 
 The order is computed outside the graph (the backend's stable ``argsort``); the values are ``gather``-ed at
 it, so their gradient scatters back to the positions they came from, to any order.
@@ -65,3 +65,22 @@ def nonzero(x: Tensor, *, as_tuple: bool = False):
     if not as_tuple:
         return found
     return tuple(Tensor(be.ascontiguous(be.getitem(found.data, (slice(None), d))), be) for d in range(x.ndim))
+
+
+@public(spec=False)
+def unique(x: Tensor, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False,  # noqa: A002
+           dim: int | None = None):
+    """The distinct values of ``x`` (flattened), sorted; with ``return_inverse`` also each element's index
+    into them (in ``x``'s shape), with ``return_counts`` each value's count. No gradient; no ``dim``."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"unique: expected a tensor, got {type(x).__name__}")
+    if dim is not None:
+        raise NotImplementedError("unique: dim= (unique slices) is not supported; call it on the flat values")
+    be = x._backend
+    values, inverse, counts = be.unique(x.data)
+    out = [Tensor(values, be)]
+    if return_inverse:
+        out.append(Tensor(be.reshape(inverse, tuple(x.shape)), be))
+    if return_counts:
+        out.append(Tensor(counts, be))
+    return out[0] if len(out) == 1 else tuple(out)
