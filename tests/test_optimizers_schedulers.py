@@ -107,6 +107,8 @@ SCHEDULERS = {
     "lambda_per_group": lambda s, o: s.LambdaLR(o, [Warmup(4), lambda epoch: 1 / (1 + epoch)]),
     "linear": lambda s, o: s.LinearLR(o, start_factor=0.1, total_iters=4),
     "exponential": lambda s, o: s.ExponentialLR(o, gamma=0.8),
+    "warm_restarts": lambda s, o: s.CosineAnnealingWarmRestarts(o, T_0=3, eta_min=0.01),
+    "warm_restarts_mult": lambda s, o: s.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=2),
     "constant": lambda s, o: s.ConstantLR(o, factor=0.25, total_iters=3),
     "multiplicative": lambda s, o: s.MultiplicativeLR(o, [Warmup(3), lambda epoch: 0.95]),
     "polynomial": lambda s, o: s.PolynomialLR(o, total_iters=8, power=2.0),
@@ -187,6 +189,20 @@ def test_reduce_lr_on_plateau_matches_torch(kwargs):
     assert math.isfinite(ours.best)
 
 
+@pytest.mark.parametrize("t_mult", [1, 2, 3])
+def test_warm_restarts_with_fractional_epochs_match_torch(t_mult):
+    """``step(epoch + batch / batches)``, once per batch, as PyTorch documents it."""
+    torch = pytest.importorskip("torch")
+    ours_opt, theirs_opt = _pair_of_optimizers(torch, momentum=0.0)
+    ours = optim.lr_scheduler.CosineAnnealingWarmRestarts(ours_opt, T_0=2, T_mult=t_mult, eta_min=0.001)
+    theirs = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(theirs_opt, T_0=2, T_mult=t_mult, eta_min=0.001)
+    for epoch in range(9):
+        for batch in range(4):
+            ours.step(epoch + batch / 4)
+            theirs.step(epoch + batch / 4)
+            assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-13), (epoch, batch)
+
+
 def test_scheduler_arguments_are_checked():
     opt = optim.SGD([mg.zeros(1, requires_grad=True)], lr=0.1)
     with pytest.raises(ValueError, match="start_factor"):
@@ -195,6 +211,10 @@ def test_scheduler_arguments_are_checked():
         optim.lr_scheduler.ConstantLR(opt, factor=0.0)
     with pytest.raises(ValueError, match="PolynomialLR: total_iters"):
         optim.lr_scheduler.PolynomialLR(opt, total_iters=0)
+    with pytest.raises(ValueError, match="CosineAnnealingWarmRestarts: T_mult must be an int >= 1"):
+        optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=0)
+    with pytest.raises(ValueError, match="CosineAnnealingWarmRestarts: epoch must be >= 0"):
+        optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=2).step(-1)
     with pytest.raises(ValueError, match="milestones"):
         optim.lr_scheduler.SequentialLR(opt, [optim.lr_scheduler.LinearLR(opt)], milestones=[2])
     with pytest.raises(ValueError, match="total_steps"):
