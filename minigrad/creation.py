@@ -9,6 +9,7 @@ import numpy as np
 from . import backends as _backends
 from . import devices as _devices
 from .dtypes import DEFAULT_FLOAT, as_dtype, int64
+from .grad_mode import no_grad
 from .tensor import Tensor, tensor
 
 
@@ -156,14 +157,12 @@ def normal(mean=0.0, std=1.0, size=None, *, dtype=None, backend=None, device=Non
     tensors broadcast; the result has their backend and dtype), or ``normal(mean, std, size)`` with numbers.
     The samples carry no gradient."""
     tensors = [v for v in (mean, std) if isinstance(v, Tensor)]
-    if any(float(s) < 0 for s in ((std,) if not isinstance(std, Tensor) else ())):
+    if not isinstance(std, Tensor) and std < 0:
         raise ValueError(f"normal: std must be >= 0, got {std}")
     if tensors:
         like = tensors[0]
         shape = np.broadcast_shapes(*(tuple(t.shape) for t in tensors))
         dt = as_dtype(dtype or (like.dtype if like.dtype.kind == "f" else DEFAULT_FLOAT))
-        from .grad_mode import no_grad
-
         with no_grad():
             return randn(*shape, dtype=dt, backend=like.backend) * std + mean
     if size is None:
@@ -181,8 +180,6 @@ def bernoulli(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     inside = be.logical_and(be.greater_equal(input.data, 0), be.less_equal(input.data, 1))  # False for NaN
     if input.numel() and not bool(be.to_numpy(be.all(inside, None, False))):
         raise ValueError("bernoulli: probabilities must lie in [0, 1] (and not be NaN)")
-    from .grad_mode import no_grad
-
     with no_grad():
         return (rand(*input.shape, dtype=input.dtype, backend=input.backend) < input.detach()).astype(input.dtype)
 
@@ -190,10 +187,9 @@ def bernoulli(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
 def _like(x: Tensor, fn, dtype, requires_grad, backend, device, *args):
     """``fn`` with x's dtype and x's backend, unless a dtype, backend or device is given (a device that
     holds x, such as "cpu" for a Numba tensor, keeps x's backend)."""
-    if device is not None and backend is None and _devices.is_device_of(x._backend, _devices.device(device)):
-        device = None
-    return fn(*args, dtype=dtype or x.dtype, requires_grad=requires_grad,
-              backend=backend or (x.backend if device is None else None), device=device)
+    if device is not None and backend is None:
+        backend, device = _devices.backend_for(device, f"{fn.__name__}_like()", x._backend), None
+    return fn(*args, dtype=dtype or x.dtype, requires_grad=requires_grad, backend=backend or x.backend, device=device)
 
 
 def zeros_like(x: Tensor, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:

@@ -108,13 +108,9 @@ def resolve_creation(backend: str | None, dev, where: str) -> str | None:
         return backend
     name = backend_for(dev, where)
     if backend is not None and backend != name:
-        chosen = _backends.load(backend)
-        if not is_device_of(chosen, device(dev)):  # e.g. backend="numba" with device="cpu" is fine
+        chosen, dev = _backends.load(backend), device(dev)
+        if chosen.host_memory != (dev.type == "cpu"):  # backend="numba" with device="cpu" is fine
             raise ValueError(f"{where}: backend={backend!r} keeps its arrays in "
-                             f"{'host' if chosen.host_memory else 'device'} memory, not on device {str(device(dev))!r}")
+                             f"{'host' if chosen.host_memory else 'device'} memory, not on device {str(dev)!r}")
         return backend
     return name
-
-
-def is_device_of(backend_obj, dev: device) -> bool:
-    return backend_obj.host_memory == (dev.type == "cpu")

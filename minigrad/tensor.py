@@ -203,7 +203,7 @@ class Tensor:
         backend, dtype = _to_targets("to()", targets, backend, dtype, device)
         if isinstance(backend, _devices.device):
             backend = _devices.backend_for(backend, "to()", self._backend)
-        out = self if backend is None or backend == self.backend else _ops.to_backend(self, backend)
+        out = self if backend is None else _ops.to_backend(self, backend)
         out = out if dtype is None else out.astype(dtype)
         return out.clone() if copy and out is self else out
 
@@ -232,24 +232,21 @@ class Tensor:
 
     # new_*: a new leaf on this tensor's backend, in its dtype unless given (PyTorch's Tensor.new_zeros & co.)
     def new_zeros(self, *size, dtype=None, requires_grad: bool = False) -> Tensor:
-        from .creation import zeros
-
-        return zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad, backend=self.backend)
+        return self._new("zeros", size, dtype, requires_grad)
 
     def new_ones(self, *size, dtype=None, requires_grad: bool = False) -> Tensor:
-        from .creation import ones
-
-        return ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad, backend=self.backend)
+        return self._new("ones", size, dtype, requires_grad)
 
     def new_empty(self, *size, dtype=None, requires_grad: bool = False) -> Tensor:
-        from .creation import empty
-
-        return empty(*size, dtype=dtype or self.dtype, requires_grad=requires_grad, backend=self.backend)
+        return self._new("empty", size, dtype, requires_grad)
 
     def new_full(self, size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
-        from .creation import full
+        return self._new("full", (size, fill_value), dtype, requires_grad)
 
-        return full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad, backend=self.backend)
+    def _new(self, name: str, args: tuple, dtype, requires_grad: bool) -> Tensor:
+        from . import creation
+
+        return creation._like(self, getattr(creation, name), dtype, requires_grad, None, None, *args)
 
     def new_tensor(self, data, dtype=None, requires_grad: bool = False) -> Tensor:
         return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad, backend=self.backend)
@@ -590,9 +587,7 @@ def _to_targets(where: str, targets: tuple, backend: str | None, dtype: Any,
             )
         else:
             dtype = target
-    if isinstance(backend, _devices.device):
-        return backend, (None if dtype is None else as_dtype(dtype))
-    if backend is not None and backend not in _backends.names():
+    if isinstance(backend, str) and backend not in _backends.names():
         raise _errors.UnknownBackendError(f"{where}: unknown backend {backend!r}; known: "
                                           f"{', '.join(_backends.names())}")
     return backend, (None if dtype is None else as_dtype(dtype))
@@ -616,13 +611,13 @@ def tensor(data, dtype=None, requires_grad: bool = False, backend: str | None = 
     ``"cuda"``) picks a backend as ``minigrad.devices`` explains.
     """
     target = _backends.resolve(_devices.resolve_creation(backend, device, "tensor()"))
+    dtype = None if dtype is None else as_dtype(dtype)
     if isinstance(data, Tensor):
         array = data._backend.to_numpy(data.data)
     else:
-        wanted = None if dtype is None else as_dtype(dtype)
-        array = _host_array(data, wanted if wanted is not None and wanted.kind == "f" else np.float32)
+        array = _host_array(data, dtype if dtype is not None and dtype.kind == "f" else np.float32)
     if dtype is not None:
-        array = array.astype(as_dtype(dtype), copy=False)
+        array = array.astype(dtype, copy=False)
     else:
         as_dtype(array.dtype)  # reject unsupported dtypes with a clear message
     out = Tensor(target.from_numpy(array), target)

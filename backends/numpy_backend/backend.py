@@ -229,7 +229,7 @@ class NumpyBackend(BatchNormKernels):
     def nonzero(self, x):
         """The int64 indices (count, ndim) of x's non-zero elements, in row-major order."""
         xp = self.xp
-        return xp.stack([xp.asarray(i, dtype=xp.int64) for i in xp.nonzero(x)], axis=-1).reshape(-1, x.ndim)
+        return xp.stack([xp.asarray(i, dtype=xp.int64) for i in xp.nonzero(x)], axis=-1)
 
     # -- reductions -----------------------------------------------------------------------------
     # The ufuncs' reduce directly: np.sum & co. add a few Python-level wrapper calls per reduction.

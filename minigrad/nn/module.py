@@ -336,10 +336,14 @@ class Module:
         if dtype is not None and dtype.kind != "f":
             raise TypeError(f"Module.to: only floating dtypes are supported, got {dtype.name}")
         if backend is not None:
-            def target_of(t: Tensor):  # a device decides per tensor: "cpu" keeps NumPy and Numba tensors
-                if isinstance(backend, _devices.device):
+            if isinstance(backend, _devices.device):  # per tensor: "cpu" keeps NumPy and Numba tensors
+                def target_of(t: Tensor):
                     return _backends.load(_devices.backend_for(backend, "Module.to", t._backend))
-                return _backends.load(backend)
+            else:
+                fixed = _backends.load(backend)  # an unavailable backend fails before anything moves
+
+                def target_of(t: Tensor):
+                    return fixed
 
             def move(t: Tensor):
                 target = target_of(t)

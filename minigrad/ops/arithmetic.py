@@ -279,8 +279,6 @@ def masked_fill(x: Tensor, mask: Tensor, value) -> Tensor:
     """PyTorch's ``masked_fill`` (out of place): ``value`` where the bool ``mask`` (broadcast to ``x``'s shape)
     holds, else ``x``; keeps ``x``'s dtype. The gradient flows to ``x`` where the mask is false, and to a tensor
     ``value`` (0-d) from where it is true."""
-    from ..tensor import tensor
-
     if not isinstance(mask, Tensor) or mask.dtype.kind != "b":
         raise TypeError(f"masked_fill: mask must be a bool tensor, got "
                         f"{mask.dtype.name if isinstance(mask, Tensor) else type(mask).__name__}")

@@ -9,7 +9,7 @@ import math
 import numpy as np
 
 from ..errors import ShapeError
-from ..tensor import Tensor
+from ..tensor import Tensor, tensor
 from ._registry import public
 from .arithmetic import where
 from .linalg import matmul
@@ -219,8 +219,6 @@ def repeat_interleave(x: Tensor, repeats, dim: int | None = None) -> Tensor:
         if not valid or (counts < 0).any():
             raise ValueError(f"repeat_interleave: repeats must be non-negative integers, one or one per element "
                              f"along dim {dim} (size {x.shape[axis]}), got shape {counts.shape}")
-        from ..tensor import tensor
-
         positions = np.repeat(np.arange(x.shape[axis]), np.broadcast_to(counts.reshape(-1), (x.shape[axis],)))
         return index_select(x, axis, tensor(positions, backend=x.backend))
     if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 0:

@@ -63,6 +63,9 @@ class LRScheduler:
         else:
             self.last_epoch = epoch
             values = self._closed_form_lr() or self.get_lr()
+        self._set_lrs(values)
+
+    def _set_lrs(self, values: list[float]) -> None:
         for group, lr in zip(self.optimizer.param_groups, values):
             group["lr"] = lr
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
@@ -164,9 +167,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
                 raise ValueError(f"CosineAnnealingWarmRestarts: epoch must be >= 0, got {epoch}")
             self.T_cur, self.T_i = self._cycle_at(epoch)
         self.last_epoch = math.floor(epoch)
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
-            group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        self._set_lrs(self.get_lr())
 
     def get_lr(self) -> list[float]:
         cosine = (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
@@ -234,9 +235,6 @@ class MultiplicativeLR(LambdaLR):
         if self._is_initial:
             return [group["lr"] for group in groups]
         return [group["lr"] * fn(self.last_epoch) for fn, group in zip(self.lr_lambdas, groups)]
-
-    def _closed_form_lr(self) -> None:  # a product over past epochs: no closed form, as in PyTorch
-        return None
 
 
 class ExponentialLR(LRScheduler):
