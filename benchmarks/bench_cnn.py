@@ -10,6 +10,9 @@ SGD update, on the same batch every time (data loading is not part of it).
 - PyTorch: the same architecture, started from minigrad's initial weights (the first step's losses are
   printed side by side as a check that both compute the same thing). Skipped cleanly when not installed.
 
+The first step's wall time is printed per candidate too: on Numba with an empty cache it holds the kernels'
+compilation (``NUMBA_CACHE_DIR=$(mktemp -d)`` to see it).
+
 Candidates are timed round-robin and each keeps its fastest sample (``benchmarks/_timing.py``), so load from
 other processes hits all of them alike; PyTorch is timed in a round-robin of its own (``compare_groups``).
 ``--breakdown`` prints instead where one step's time goes: the time inside each op's forward and backward
