@@ -183,3 +183,112 @@ def test_steps_bump_versions_and_state_follows_the_parameter(cls):
 def test_arguments_are_checked(cls, kwargs, match):
     with pytest.raises(ValueError, match=match):
         getattr(optim, cls)([mg.zeros(1, requires_grad=True)], **kwargs)
+
+
+# -- CyclicLR and ChainedScheduler ------------------------------------------------------------------------
+def _optimizer_pair(torch, cls="SGD", **kwargs):
+    rng = np.random.default_rng(3)
+    groups = [(rng.standard_normal(2), 0.1), (rng.standard_normal(3), 0.02)]
+    ours = getattr(optim, cls)([{"params": [mg.tensor(a, requires_grad=True)], "lr": lr} for a, lr in groups],
+                               **kwargs)
+    theirs = getattr(torch.optim, cls)([{"params": [torch.tensor(a, requires_grad=True)], "lr": lr}
+                                        for a, lr in groups], **kwargs)
+    return ours, theirs
+
+
+class HalfLife:
+    """A callable object: CyclicLR keeps its attributes (not those of a function) in the state dict."""
+
+    def __init__(self, half_life):
+        self.half_life = half_life
+
+    def __call__(self, x):
+        return 0.5 ** (x / self.half_life)
+
+
+SCHEDULERS = {
+    "cyclic_triangular": ("SGD", lambda s, o: s.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=4)),
+    "cyclic_triangular2": ("SGD", lambda s, o: s.CyclicLR(o, base_lr=[0.01, 0.001], max_lr=[0.2, 0.05],
+                                                          step_size_up=3, step_size_down=5, mode="triangular2",
+                                                          base_momentum=[0.7, 0.75], max_momentum=[0.95, 0.9])),
+    "cyclic_exp_range": ("SGD", lambda s, o: s.CyclicLR(o, 0.01, 0.1, step_size_up=2, step_size_down=4,
+                                                        mode="exp_range", gamma=0.97)),
+    "cyclic_scale_fn_cycle": ("SGD", lambda s, o: s.CyclicLR(o, 0.02, 0.3, 3, scale_fn=HalfLife(2.0),
+                                                             cycle_momentum=False)),
+    "cyclic_scale_fn_iterations": ("SGD", lambda s, o: s.CyclicLR(o, 0.02, 0.3, 5, 1, scale_fn=HalfLife(7.0),
+                                                                  scale_mode="iterations")),
+    "cyclic_adam_beta1": ("Adam", lambda s, o: s.CyclicLR(o, 1e-3, 1e-2, step_size_up=3, mode="triangular2")),
+    "chained": ("SGD", lambda s, o: s.ChainedScheduler([s.ConstantLR(o, factor=0.1, total_iters=5),
+                                                        s.ExponentialLR(o, gamma=0.9)])),
+    "chained_with_optimizer": ("SGD", lambda s, o: s.ChainedScheduler(
+        [s.LinearLR(o, start_factor=0.2, total_iters=4), s.MultiStepLR(o, [3, 8], 0.5),
+         s.CosineAnnealingLR(o, T_max=7)], optimizer=o)),
+    "chained_cyclic": ("SGD", lambda s, o: s.ChainedScheduler([s.CyclicLR(o, 0.01, 0.1, 3, cycle_momentum=False),
+                                                               s.MultiplicativeLR(o, lambda epoch: 0.98)])),
+}
+
+
+def _momentum(group):
+    return group["betas"][0] if "betas" in group else group["momentum"]
+
+
+@pytest.mark.parametrize("name", list(SCHEDULERS))
+def test_schedulers_match_torch_step_for_step(name):
+    torch = pytest.importorskip("torch")
+    cls, make = SCHEDULERS[name]
+    ours_opt, theirs_opt = _optimizer_pair(torch, cls)
+    ours, theirs = make(optim.lr_scheduler, ours_opt), make(torch.optim.lr_scheduler, theirs_opt)
+    for step in range(30):
+        assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-13, abs=0), step
+        for group, tgroup in zip(ours_opt.param_groups, theirs_opt.param_groups):
+            assert group["lr"] == pytest.approx(tgroup["lr"], rel=1e-13, abs=0), step
+            assert _momentum(group) == pytest.approx(_momentum(tgroup), rel=1e-13, abs=0), step
+        ours_opt.step()
+        theirs_opt.step()
+        ours.step()
+        theirs.step()
+        if step in (6, 13):  # resume from a checkpoint: a fresh scheduler, then both state dicts loaded
+            state, opt_state = ours.state_dict(), ours_opt.state_dict()
+            if isinstance(ours, optim.lr_scheduler.CyclicLR) and isinstance(ours._scale_fn_custom, HalfLife):
+                assert state["_scale_fn_custom"] == {"half_life": ours._scale_fn_custom.half_life}
+            ours = make(optim.lr_scheduler, ours_opt)
+            ours_opt.load_state_dict(opt_state)
+            ours.load_state_dict(state)
+
+
+def test_cyclic_state_dict_has_pytorchs_keys_and_restores_a_scale_object():
+    torch = pytest.importorskip("torch")
+    ours_opt, theirs_opt = _optimizer_pair(torch)
+    ours = optim.lr_scheduler.CyclicLR(ours_opt, 0.01, 0.1, 3, scale_fn=HalfLife(2.0))
+    theirs = torch.optim.lr_scheduler.CyclicLR(theirs_opt, 0.01, 0.1, 3, scale_fn=HalfLife(2.0))
+    assert set(ours.state_dict()) <= set(theirs.state_dict())
+    ours._scale_fn_custom.half_life = 5.0
+    state = ours.state_dict()
+    fresh = optim.lr_scheduler.CyclicLR(ours_opt, 0.01, 0.1, 3, scale_fn=HalfLife(2.0))
+    fresh.load_state_dict(state)
+    assert fresh._scale_fn_custom.half_life == 5.0
+    assert "_scale_fn_custom" in state  # loading did not consume the caller's dict
+    plain = optim.lr_scheduler.CyclicLR(ours_opt, 0.01, 0.1, 3, scale_fn=lambda x: 1.0)
+    assert plain.state_dict()["_scale_fn_custom"] is None
+
+
+def test_scheduler_arguments_are_checked():
+    opt = optim.SGD([mg.zeros(1, requires_grad=True)], lr=0.1)
+    sched = optim.lr_scheduler
+    with pytest.raises(ValueError, match="CyclicLR: mode must be"):
+        sched.CyclicLR(opt, 0.01, 0.1, mode="cosine")
+    with pytest.raises(ValueError, match="CyclicLR: step_size_up must be > 0"):
+        sched.CyclicLR(opt, 0.01, 0.1, step_size_up=0)
+    with pytest.raises(ValueError, match="CyclicLR: scale_mode"):
+        sched.CyclicLR(opt, 0.01, 0.1, scale_fn=lambda x: 1.0, scale_mode="epochs")
+    with pytest.raises(ValueError, match="expected 1 values for max_lr"):
+        sched.CyclicLR(opt, 0.01, [0.1, 0.2])
+    with pytest.raises(ValueError, match="CyclicLR: cycle_momentum needs"):
+        sched.CyclicLR(optim.Adagrad([mg.zeros(1, requires_grad=True)]), 0.01, 0.1)
+    with pytest.raises(ValueError, match="at least one"):
+        sched.ChainedScheduler([])
+    other = optim.SGD([mg.zeros(1, requires_grad=True)], lr=0.1)
+    with pytest.raises(ValueError, match="scheduler 1 .ExponentialLR. belongs to another optimizer"):
+        sched.ChainedScheduler([sched.ExponentialLR(opt, 0.9), sched.ExponentialLR(other, 0.9)])
+    with pytest.raises(ValueError, match="ReduceLROnPlateau"):
+        sched.ChainedScheduler([sched.ReduceLROnPlateau(opt)])
