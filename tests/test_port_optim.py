@@ -292,3 +292,90 @@ def test_scheduler_arguments_are_checked():
         sched.ChainedScheduler([sched.ExponentialLR(opt, 0.9), sched.ExponentialLR(other, 0.9)])
     with pytest.raises(ValueError, match="ReduceLROnPlateau"):
         sched.ChainedScheduler([sched.ReduceLROnPlateau(opt)])
+
+
+# -- LBFGS ------------------------------------------------------------------------------------------------
+def _rosenbrock(constant, x):
+    return (100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum()
+
+
+LSQ_RNG = np.random.default_rng(11)
+LSQ_A, LSQ_B = LSQ_RNG.standard_normal((9, 3)), LSQ_RNG.standard_normal((9, 2))
+
+
+def _least_squares(constant, w, b):
+    a, target = constant(LSQ_A), constant(LSQ_B)
+    return ((a @ w + b - target) ** 2).sum() + 0.1 * (w ** 2).sum()
+
+
+PROBLEMS = {
+    "rosenbrock": (_rosenbrock, [np.array([-1.5, 2.0, -0.5, 1.2])]),
+    "least_squares": (_least_squares, [LSQ_RNG.standard_normal((3, 2)), LSQ_RNG.standard_normal(2)]),
+}
+LBFGS_CASES = [
+    ("rosenbrock", dict(line_search_fn="strong_wolfe")),
+    ("rosenbrock", dict(line_search_fn="strong_wolfe", history_size=3, max_iter=7)),
+    ("rosenbrock", dict(lr=0.05, max_iter=4)),
+    ("rosenbrock", dict(lr=0.5, line_search_fn="strong_wolfe", max_iter=30, max_eval=40, tolerance_change=1e-12)),
+    ("least_squares", dict()),
+    ("least_squares", dict(line_search_fn="strong_wolfe", history_size=2, max_iter=3)),
+    ("least_squares", dict(lr=0.3, max_iter=6, tolerance_grad=0.2)),  # stops at the gradient tolerance
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(("problem", "kwargs"), LBFGS_CASES, ids=[f"{p}-{k}" for p, k in LBFGS_CASES])
+def test_lbfgs_matches_torch_iterates(problem, kwargs, backend):
+    torch = pytest.importorskip("torch")
+    loss_fn, start = PROBLEMS[problem]
+    ours = [mg.tensor(a.copy(), backend=backend, requires_grad=True) for a in start]
+    theirs = [torch.tensor(a.copy(), requires_grad=True) for a in start]
+
+    def closure_for(constant, params, opt_box):
+        def closure():
+            opt_box[0].zero_grad()
+            loss = loss_fn(constant, *params)
+            loss.backward()
+            return loss
+        return closure
+
+    opt_box, topt_box = [optim.LBFGS(ours, **kwargs)], [torch.optim.LBFGS(theirs, **kwargs)]
+    closure = closure_for(lambda a: mg.tensor(a, backend=backend), ours, opt_box)
+    tclosure = closure_for(torch.tensor, theirs, topt_box)
+    losses = []
+    for step in range(6):
+        loss, tloss = opt_box[0].step(closure), topt_box[0].step(tclosure)
+        assert loss.item() == pytest.approx(tloss.item(), rel=1e-10, abs=1e-12), step
+        losses.append(tloss.item())
+        for p, tp in zip(ours, theirs):
+            np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-9, atol=1e-11, err_msg=str(step))
+        state, tstate = opt_box[0].state[ours[0]], topt_box[0].state[theirs[0]]
+        assert (state["func_evals"], state["n_iter"]) == (tstate["func_evals"], tstate["n_iter"]), step
+        assert len(state["old_dirs"]) == len(tstate["old_dirs"])
+        if step == 2:  # resume from the state dict
+            saved = opt_box[0].state_dict()
+            assert list(saved["state"][0]) == list(topt_box[0].state_dict()["state"][0])
+            opt_box[0] = optim.LBFGS(ours, **kwargs)
+            opt_box[0].load_state_dict(saved)
+    assert losses[-1] < losses[0]  # the problem is being solved, not only reproduced
+
+
+def test_lbfgs_arguments_are_checked():
+    p = mg.zeros(2, requires_grad=True)
+    with pytest.raises(ValueError, match="LBFGS doesn't support per-parameter options"):
+        optim.LBFGS([{"params": [p]}, {"params": [mg.zeros(1, requires_grad=True)]}])
+    with pytest.raises(ValueError, match="line_search_fn must be None or 'strong_wolfe', got 'armijo'"):
+        optim.LBFGS([p], line_search_fn="armijo")
+    opt = optim.LBFGS([p])
+    with pytest.raises(ValueError, match="per-parameter options"):
+        opt.add_param_group({"params": [mg.zeros(1, requires_grad=True)]})
+    with pytest.raises(TypeError, match="LBFGS.step needs a closure"):
+        opt.step(None)
+
+    def bad_closure():
+        p.grad = mg.zeros(3)
+        return (p * 1.0).sum()
+
+    with pytest.raises(mg.ShapeError, match=r"LBFGS: the gradient \(\(3,\)"):
+        opt.step(bad_closure)
+    np.testing.assert_array_equal(p.numpy(), np.zeros(2))

@@ -3,9 +3,10 @@
 from . import lr_scheduler
 from .adam import Adam, AdamW
 from .adam_variants import Adamax, NAdam, RAdam
+from .lbfgs import LBFGS
 from .optimizer import Optimizer
 from .rmsprop import Adadelta, Adagrad, RMSprop
 from .sgd import SGD
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "lr_scheduler",
-           "Adadelta", "Adamax", "NAdam", "RAdam"]
+           "Adadelta", "Adamax", "LBFGS", "NAdam", "RAdam"]
