@@ -1,5 +1,6 @@
-"""Adamax, NAdam, RAdam, Adadelta compared with torch.optim step for step (float64, many steps, parameter
-groups, a state-dict round trip mid-run)."""
+"""Adamax, NAdam, RAdam, Adadelta, ASGD, Rprop and LBFGS compared with torch.optim step for step (float64, many
+steps, parameter groups, a state-dict round trip mid-run); CyclicLR and ChainedScheduler compared with
+torch.optim.lr_scheduler."""
 
 from __future__ import annotations
 
@@ -96,6 +97,9 @@ CASES = {
     "RAdam": [dict(), dict(lr=0.05, betas=(0.9, 0.9)), dict(lr=0.02, weight_decay=0.1, eps=1e-4),
               dict(lr=0.02, weight_decay=0.1, decoupled_weight_decay=True), dict(lr=0.01, maximize=True)],
     "Adadelta": [dict(), dict(lr=0.5, rho=0.8, eps=1e-4), dict(weight_decay=0.1), dict(lr=0.3, maximize=True)],
+    "ASGD": [dict(), dict(lr=0.05, lambd=1e-2, alpha=0.6, t0=10), dict(lr=0.02, t0=0, weight_decay=0.1),
+             dict(lr=0.01, t0=5, maximize=True)],
+    "Rprop": [dict(), dict(lr=0.05, etas=(0.3, 1.5), step_sizes=(1e-3, 0.2)), dict(lr=0.01, maximize=True)],
 }
 PARAMS = [(cls, kwargs) for cls, cases in CASES.items() for kwargs in cases]
 
@@ -138,7 +142,7 @@ def test_defaults_are_pytorchs():
 @pytest.mark.parametrize("cls", list(CASES))
 def test_a_failed_step_changes_nothing(cls):
     p, q = mg.tensor(np.ones(3), requires_grad=True), mg.tensor(np.ones(2), requires_grad=True)
-    opt = getattr(optim, cls)([p, q], lr=0.1, weight_decay=0.1)
+    opt = getattr(optim, cls)([p, q], lr=0.1, **({} if cls == "Rprop" else dict(weight_decay=0.1)))
     p.grad, q.grad = mg.tensor(np.full(3, 0.5)), mg.tensor(np.full(2, 0.25))
     opt.step()
     before = (p.numpy().copy(), q.numpy().copy(), p._version,
@@ -179,6 +183,8 @@ def test_steps_bump_versions_and_state_follows_the_parameter(cls):
     ("RAdam", dict(weight_decay=-0.1), "RAdam: invalid weight_decay -0.1"),
     ("Adadelta", dict(rho=1.5), r"Adadelta: invalid rho 1.5; it must be in \[0, 1\]"),
     ("Adadelta", dict(lr=-0.5), "Adadelta: invalid lr -0.5"),
+    ("ASGD", dict(weight_decay=-1.0), "ASGD: invalid weight_decay -1.0"),
+    ("Rprop", dict(etas=(0.5, 0.9)), r"Rprop: invalid etas \(0.5, 0.9\); they need 0 < etas\[0\] < 1 < etas\[1\]"),
 ])
 def test_arguments_are_checked(cls, kwargs, match):
     with pytest.raises(ValueError, match=match):
