@@ -385,3 +385,37 @@ def test_lbfgs_arguments_are_checked():
     with pytest.raises(mg.ShapeError, match=r"LBFGS: the gradient \(\(3,\)"):
         opt.step(bad_closure)
     np.testing.assert_array_equal(p.numpy(), np.zeros(2))
+
+
+def test_lbfgs_failure_mid_step_restores_parameters_and_state():
+    """The closure fails at its fourth call, after the step has moved the parameters: all is put back."""
+    x = mg.tensor(np.array([-1.5, 2.0, -0.5]), requires_grad=True)
+    opt = optim.LBFGS([x], line_search_fn="strong_wolfe", max_iter=5)
+    calls = []
+
+    def closure(fail_at=None):
+        calls.append(1)
+        if len(calls) == fail_at:
+            raise FloatingPointError("diverged")
+        opt.zero_grad()
+        loss = _rosenbrock(None, x)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    before_x = x.numpy().copy()
+    before = {k: (v.numpy().copy() if isinstance(v, mg.Tensor) else list(v) if isinstance(v, list) else v)
+              for k, v in opt.state[x].items()}
+    calls.clear()
+    with pytest.raises(FloatingPointError, match="diverged"):
+        opt.step(lambda: closure(fail_at=4))
+    np.testing.assert_array_equal(x.numpy(), before_x)
+    state = opt.state[x]
+    assert list(state) == list(before)
+    for key, value in before.items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_array_equal(state[key].numpy(), value, err_msg=key)
+        elif key in ("old_dirs", "old_stps"):
+            assert [id(v) for v in state[key]] == [id(v) for v in value], key
+        else:
+            assert state[key] == value, key

@@ -188,103 +188,116 @@ class LBFGS(Optimizer):
         """Up to ``max_iter`` iterations; returns the loss ``closure()`` gave at the start."""
         if closure is None:
             raise TypeError("LBFGS.step needs a closure that computes the loss, backwards it and returns it")
-        group = self.param_groups[0]
-        lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
-        tolerance_grad, tolerance_change = group["tolerance_grad"], group["tolerance_change"]
-        line_search_fn, history_size = group["line_search_fn"], group["history_size"]
         with no_grad():
             state = self.state.setdefault(self._params[0], {})
             state.setdefault("func_evals", 0)
             state.setdefault("n_iter", 0)
             self._state_to_params(state)
+            # A failure in a later iteration (the closure raising, a bad gradient) restores the parameters and
+            # the state as they were before this step.
+            saved_params = [p.clone() for p in self._params]
+            saved_state = {k: list(v) if isinstance(v, list) else v for k, v in state.items()}
+            try:
+                return self._iterate(closure, state)
+            except BaseException:
+                for p, saved in zip(self._params, saved_params):
+                    p.copy_(saved)
+                state.clear()
+                state.update(saved_state)
+                raise
 
-            with enable_grad():
-                orig_loss = closure()
-            loss = float(orig_loss)
-            current_evals = 1
-            state["func_evals"] += 1
-            flat_grad = self._gather_flat_grad()
-            if float(flat_grad.abs().max()) <= tolerance_grad:  # already optimal
-                return orig_loss
+    def _iterate(self, closure: Callable[[], Any], state: dict) -> Any:
+        group = self.param_groups[0]
+        lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
+        tolerance_grad, tolerance_change = group["tolerance_grad"], group["tolerance_change"]
+        line_search_fn, history_size = group["line_search_fn"], group["history_size"]
+        with enable_grad():
+            orig_loss = closure()
+        loss = float(orig_loss)
+        current_evals = 1
+        state["func_evals"] += 1
+        flat_grad = self._gather_flat_grad()
+        if float(flat_grad.abs().max()) <= tolerance_grad:  # already optimal
+            return orig_loss
 
-            d, t = state.get("d"), state.get("t")
-            old_dirs, old_stps, ro = state.get("old_dirs"), state.get("old_stps"), state.get("ro")
-            H_diag = state.get("H_diag")  # noqa: N806 - PyTorch's state name
-            prev_flat_grad, prev_loss = state.get("prev_flat_grad"), state.get("prev_loss")
+        d, t = state.get("d"), state.get("t")
+        old_dirs, old_stps, ro = state.get("old_dirs"), state.get("old_stps"), state.get("ro")
+        H_diag = state.get("H_diag")  # noqa: N806 - PyTorch's state name
+        prev_flat_grad, prev_loss = state.get("prev_flat_grad"), state.get("prev_loss")
 
-            n_iter = 0
-            while n_iter < max_iter:
-                n_iter += 1
-                state["n_iter"] += 1
-                # the descent direction
-                if state["n_iter"] == 1:
-                    d = -flat_grad
-                    old_dirs, old_stps, ro, H_diag = [], [], [], 1  # noqa: N806
-                else:
-                    y = flat_grad - prev_flat_grad
-                    s = d * t
-                    ys = _dot(y, s)
-                    if ys > 1e-10:  # a curvature pair only where the curvature is positive
-                        if len(old_dirs) == history_size:
-                            old_dirs.pop(0)
-                            old_stps.pop(0)
-                            ro.pop(0)
-                        old_dirs.append(y)
-                        old_stps.append(s)
-                        ro.append(1.0 / ys)
-                        H_diag = ys / _dot(y, y)  # noqa: N806
-                    # two-loop recursion: d = -H g
-                    num_old = len(old_dirs)
-                    if "al" not in state:
-                        state["al"] = [None] * history_size
-                    al = state["al"]
-                    q = -flat_grad
-                    for i in range(num_old - 1, -1, -1):
-                        al[i] = _dot(old_stps[i], q) * ro[i]
-                        q.add_(old_dirs[i], alpha=-al[i])
-                    d = r = q * H_diag
-                    for i in range(num_old):
-                        be_i = _dot(old_dirs[i], r) * ro[i]
-                        r.add_(old_stps[i], alpha=al[i] - be_i)
-                prev_flat_grad = flat_grad.clone()
-                prev_loss = loss
+        n_iter = 0
+        while n_iter < max_iter:
+            n_iter += 1
+            state["n_iter"] += 1
+            # the descent direction
+            if state["n_iter"] == 1:
+                d = -flat_grad
+                old_dirs, old_stps, ro, H_diag = [], [], [], 1  # noqa: N806
+            else:
+                y = flat_grad - prev_flat_grad
+                s = d * t
+                ys = _dot(y, s)
+                if ys > 1e-10:  # a curvature pair only where the curvature is positive
+                    if len(old_dirs) == history_size:
+                        old_dirs.pop(0)
+                        old_stps.pop(0)
+                        ro.pop(0)
+                    old_dirs.append(y)
+                    old_stps.append(s)
+                    ro.append(1.0 / ys)
+                    H_diag = ys / _dot(y, y)  # noqa: N806
+                # two-loop recursion: d = -H g
+                num_old = len(old_dirs)
+                if "al" not in state:
+                    state["al"] = [None] * history_size
+                al = state["al"]
+                q = -flat_grad
+                for i in range(num_old - 1, -1, -1):
+                    al[i] = _dot(old_stps[i], q) * ro[i]
+                    q.add_(old_dirs[i], alpha=-al[i])
+                d = r = q * H_diag
+                for i in range(num_old):
+                    be_i = _dot(old_dirs[i], r) * ro[i]
+                    r.add_(old_stps[i], alpha=al[i] - be_i)
+            prev_flat_grad = flat_grad.clone()
+            prev_loss = loss
 
-                # the step length
-                t = min(1.0, 1.0 / float(flat_grad.abs().sum())) * lr if state["n_iter"] == 1 else lr
-                gtd = _dot(flat_grad, d)
-                if gtd > -tolerance_change:  # not a descent direction
-                    break
-                ls_func_evals, opt_cond = 0, False
-                if line_search_fn is not None:
-                    x_init = [p.clone() for p in self._params]
+            # the step length
+            t = min(1.0, 1.0 / float(flat_grad.abs().sum())) * lr if state["n_iter"] == 1 else lr
+            gtd = _dot(flat_grad, d)
+            if gtd > -tolerance_change:  # not a descent direction
+                break
+            ls_func_evals, opt_cond = 0, False
+            if line_search_fn is not None:
+                x_init = [p.clone() for p in self._params]
 
-                    def obj_func(x: list[Tensor], t: float, d: Tensor) -> tuple[float, Tensor]:
-                        return self._directional_evaluate(closure, x, t, d)
+                def obj_func(x: list[Tensor], t: float, d: Tensor) -> tuple[float, Tensor]:
+                    return self._directional_evaluate(closure, x, t, d)
 
-                    loss, flat_grad, t, ls_func_evals = _strong_wolfe(obj_func, x_init, t, d, loss, flat_grad, gtd,
-                                                                      max_ls=max_eval - current_evals)
-                    self._add_grad(t, d)
+                loss, flat_grad, t, ls_func_evals = _strong_wolfe(obj_func, x_init, t, d, loss, flat_grad, gtd,
+                                                                  max_ls=max_eval - current_evals)
+                self._add_grad(t, d)
+                opt_cond = float(flat_grad.abs().max()) <= tolerance_grad
+            else:
+                self._add_grad(t, d)
+                if n_iter != max_iter:
+                    # re-evaluate unless this is the last iteration (no line search: no need)
+                    with enable_grad():
+                        loss = float(closure())
+                    flat_grad = self._gather_flat_grad()
                     opt_cond = float(flat_grad.abs().max()) <= tolerance_grad
-                else:
-                    self._add_grad(t, d)
-                    if n_iter != max_iter:
-                        # re-evaluate unless this is the last iteration (no line search: no need)
-                        with enable_grad():
-                            loss = float(closure())
-                        flat_grad = self._gather_flat_grad()
-                        opt_cond = float(flat_grad.abs().max()) <= tolerance_grad
-                        ls_func_evals = 1
-                current_evals += ls_func_evals
-                state["func_evals"] += ls_func_evals
+                    ls_func_evals = 1
+            current_evals += ls_func_evals
+            state["func_evals"] += ls_func_evals
 
-                # the stopping rules
-                if n_iter == max_iter or current_evals >= max_eval or opt_cond:
-                    break
-                if float((d * t).abs().max()) <= tolerance_change:  # lack of progress
-                    break
-                if abs(loss - prev_loss) < tolerance_change:
-                    break
+            # the stopping rules
+            if n_iter == max_iter or current_evals >= max_eval or opt_cond:
+                break
+            if float((d * t).abs().max()) <= tolerance_change:  # lack of progress
+                break
+            if abs(loss - prev_loss) < tolerance_change:
+                break
 
-            state.update(d=d, t=t, old_dirs=old_dirs, old_stps=old_stps, ro=ro, H_diag=H_diag,
-                         prev_flat_grad=prev_flat_grad, prev_loss=prev_loss)
+        state.update(d=d, t=t, old_dirs=old_dirs, old_stps=old_stps, ro=ro, H_diag=H_diag,
+                     prev_flat_grad=prev_flat_grad, prev_loss=prev_loss)
         return orig_loss
