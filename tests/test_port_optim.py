@@ -119,6 +119,38 @@ def test_parameter_groups_match_torch(cls):
         _run(torch, cls, CASES[cls][-1], groups=True, seed=1)
 
 
+@pytest.mark.parametrize("cls", list(CASES))
+def test_a_pytorch_state_dict_as_numpy_arrays_resumes_the_run(cls):
+    """PyTorch's state dict, its tensors turned into arrays, loads into ours; both runs then go on equal."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    start = [rng.standard_normal((3, 2)), rng.standard_normal(4)]
+    ours = [mg.tensor(a.copy(), requires_grad=True) for a in start]
+    theirs = [torch.tensor(a.copy(), requires_grad=True) for a in start]
+    with _torch_float64(torch):
+        topt = getattr(torch.optim, cls)(theirs, **CASES[cls][1])
+        opt = getattr(optim, cls)(ours, **CASES[cls][1])
+        for step in range(16):
+            grads = [rng.standard_normal(a.shape) for a in start]
+            for tp, g in zip(theirs, grads):
+                tp.grad = torch.tensor(g)
+            topt.step()
+            if step < 7:
+                continue
+            if step == 7:
+                for p, tp in zip(ours, theirs):
+                    p.data[...] = tp.detach().numpy()
+                saved = topt.state_dict()
+                opt.load_state_dict({"param_groups": saved["param_groups"], "state": {
+                    i: {k: v.numpy() for k, v in values.items()} for i, values in saved["state"].items()}})
+                continue
+            for p, g in zip(ours, grads):
+                p.grad = mg.tensor(g)
+            opt.step()
+            for p, tp in zip(ours, theirs):
+                np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-11, atol=1e-13)
+
+
 def test_radam_switches_to_the_rectified_step():
     """With beta2 = 0.9, rho_t passes 5 at the sixth step: both branches of the rule run in this range."""
     torch = pytest.importorskip("torch")
@@ -419,3 +451,46 @@ def test_lbfgs_failure_mid_step_restores_parameters_and_state():
             assert [id(v) for v in state[key]] == [id(v) for v in value], key
         else:
             assert state[key] == value, key
+
+
+# -- the CuPy backend's code (its CPU stand-in) ------------------------------------------------------------
+@pytest.fixture
+def cupy_device(monkeypatch):
+    pytest.importorskip("numba_cuda", reason="the CuPy backend's kernels need numba-cuda (pip install -e '.[dev]')")
+    from _cupy_standin import NAME, CupyStandIn
+    from _dummy_backend import register
+    from conftest import GPU_TESTS
+
+    if GPU_TESTS:
+        return "cupy"
+    register(monkeypatch, NAME, CupyStandIn)
+    return NAME
+
+
+DEVICE_CASES = [(cls, CASES[cls][-1]) for cls in CASES] + [("LBFGS", dict(line_search_fn="strong_wolfe"))]
+
+
+@pytest.mark.parametrize(("cls", "kwargs"), DEVICE_CASES, ids=[c for c, _ in DEVICE_CASES])
+def test_updates_on_the_cupy_backend_match_numpy(cupy_device, cls, kwargs):
+    rng = np.random.default_rng(2)
+    start = [rng.standard_normal((3, 2)), rng.standard_normal(2)]
+
+    def run(backend):
+        params = [mg.tensor(a, backend=backend, requires_grad=True) for a in start]
+        opt = getattr(optim, cls)(params, **kwargs)
+        for _ in range(4):
+            if cls == "LBFGS":
+                def closure():
+                    opt.zero_grad()
+                    loss = _least_squares(lambda a: mg.tensor(a, backend=backend), *params)
+                    loss.backward()
+                    return loss
+                opt.step(closure)
+            else:
+                for p in params:
+                    p.grad = mg.tensor(np.sin(3 * p.numpy()) + p.numpy(), backend=backend)
+                opt.step()
+        return [p.numpy() for p in params]
+
+    for got, want in zip(run(cupy_device), run("numpy")):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
