@@ -171,6 +171,23 @@ def test_defaults_are_pytorchs():
         assert set(theirs.defaults) - set(ours.defaults) <= TORCH_ONLY_GROUP_KEYS, cls
 
 
+@pytest.mark.parametrize("name", [*CASES, "LBFGS", "lr_scheduler.CyclicLR", "lr_scheduler.ChainedScheduler"])
+def test_signatures_are_pytorchs(name):
+    """Argument names, order, kinds and defaults, less PyTorch's foreach/fused/compiled switches."""
+    import inspect
+
+    torch = pytest.importorskip("torch")
+
+    def signature(module):
+        obj = module
+        for part in name.split("."):
+            obj = getattr(obj, part)
+        return [(p.name, p.kind, p.default) for p in inspect.signature(obj).parameters.values()
+                if p.name not in TORCH_ONLY_GROUP_KEYS]
+
+    assert signature(optim) == signature(torch.optim)
+
+
 @pytest.mark.parametrize("cls", list(CASES))
 def test_a_failed_step_changes_nothing(cls):
     p, q = mg.tensor(np.ones(3), requires_grad=True), mg.tensor(np.ones(2), requires_grad=True)
@@ -396,6 +413,39 @@ def test_lbfgs_matches_torch_iterates(problem, kwargs, backend):
             opt_box[0] = optim.LBFGS(ours, **kwargs)
             opt_box[0].load_state_dict(saved)
     assert losses[-1] < losses[0]  # the problem is being solved, not only reproduced
+
+
+def test_lbfgs_resumes_from_a_pytorch_state_dict_as_numpy_arrays():
+    torch = pytest.importorskip("torch")
+    start = PROBLEMS["rosenbrock"][1][0]
+    x, tx = mg.tensor(start.copy(), requires_grad=True), torch.tensor(start.copy(), requires_grad=True)
+    kwargs = dict(line_search_fn="strong_wolfe", history_size=3, max_iter=4)
+    opt, topt = optim.LBFGS([x], **kwargs), torch.optim.LBFGS([tx], **kwargs)
+
+    def closure_for(optimizer, param):
+        def closure():
+            optimizer.zero_grad()
+            loss = _rosenbrock(None, param)
+            loss.backward()
+            return loss
+        return closure
+
+    topt.step(closure_for(topt, tx))
+
+    def as_arrays(value):
+        if isinstance(value, list):
+            return [as_arrays(v) for v in value]
+        return value.detach().numpy() if isinstance(value, torch.Tensor) else value
+
+    saved = topt.state_dict()
+    opt.load_state_dict({"param_groups": saved["param_groups"],
+                         "state": {i: {k: as_arrays(v) for k, v in s.items()} for i, s in saved["state"].items()}})
+    x.data[...] = tx.detach().numpy()
+    for _ in range(3):
+        loss, tloss = opt.step(closure_for(opt, x)), topt.step(closure_for(topt, tx))
+        assert loss.item() == pytest.approx(tloss.item(), rel=1e-10)
+        np.testing.assert_allclose(x.numpy(), tx.detach().numpy(), rtol=1e-9, atol=1e-11)
+    assert opt.state[x]["func_evals"] == topt.state[tx]["func_evals"]
 
 
 def test_lbfgs_arguments_are_checked():

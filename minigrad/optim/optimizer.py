@@ -213,7 +213,7 @@ def _like_param(value: Any, param: Tensor, key: str) -> Any:
         host = value
     else:
         return copy.deepcopy(value)
-    if key == "step":
+    if key in ("step", "func_evals", "n_iter"):
         return int(host) if host.ndim == 0 else host.copy()
     if key in _SCALAR_STATE and host.ndim == 0:
         return float(host)
