@@ -189,6 +189,11 @@ class _Required:
 _REQUIRED = _Required()
 
 
+# State that minigrad keeps as Python floats (PyTorch: 0-d tensors): NAdam's mu_product, ASGD's eta and mu,
+# LBFGS's scalars.
+_SCALAR_STATE = frozenset({"mu_product", "eta", "mu", "t", "H_diag", "ro", "al", "prev_loss"})
+
+
 def _misplaced(value: Any, param: Tensor) -> bool:
     """Whether a state tensor lives on another backend, or in another floating dtype, than its parameter."""
     return isinstance(value, Tensor) and (
@@ -200,14 +205,18 @@ def _like_param(value: Any, param: Tensor, key: str) -> Any:
     """A loaded state value as a fresh tensor on the parameter's backend (floating ones in its dtype)."""
     import numpy as np
 
+    if isinstance(value, list):  # LBFGS's curvature pairs
+        return [_like_param(v, param, key) for v in value]
     if isinstance(value, Tensor):
         host = value._backend.to_numpy(value.data)
     elif isinstance(value, np.ndarray):
         host = value
     else:
         return copy.deepcopy(value)
-    if key == "step":
+    if key in ("step", "func_evals", "n_iter"):
         return int(host) if host.ndim == 0 else host.copy()
+    if key in _SCALAR_STATE and host.ndim == 0:
+        return float(host)
     if host.dtype.kind == "f":
         host = host.astype(param.dtype, copy=False)
     return Tensor(param._backend.from_numpy(host), param._backend)

@@ -1,4 +1,4 @@
-"""RMSprop and Adagrad with PyTorch's update formulas."""
+"""RMSprop, Adagrad and Adadelta with PyTorch's update formulas."""
 
 from __future__ import annotations
 
@@ -81,3 +81,29 @@ class Adagrad(Optimizer):
             clr = lr / (1 + (state["step"] - 1) * lr_decay)
             state["sum"].add_(grad * grad)
             p.add_(grad / (state["sum"].sqrt() + eps), alpha=-clr)
+
+
+class Adadelta(Optimizer):
+    """v = rho v + (1 - rho) g²; delta = sqrt(u + eps) / sqrt(v + eps) * g; u = rho u + (1 - rho) delta²;
+    p -= lr delta. ``weight_decay`` adds ``weight_decay * p`` to the gradient."""
+
+    def __init__(self, params: Iterable, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
+                 weight_decay: float = 0.0, *, maximize: bool = False) -> None:
+        _check("Adadelta", lr=lr, eps=eps, weight_decay=weight_decay)
+        if not 0.0 <= rho <= 1.0:
+            raise ValueError(f"Adadelta: invalid rho {rho}; it must be in [0, 1]")
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize))
+
+    def _update_group(self, group: dict) -> None:
+        lr, rho, eps, weight_decay = group["lr"], group["rho"], group["eps"], group["weight_decay"]
+        for p, grad, state in self._gradients(group):
+            if not state:
+                state.update(step=0, square_avg=_creation.zeros_like(p), acc_delta=_creation.zeros_like(p))
+            state["step"] += 1
+            if weight_decay != 0:
+                grad = grad + p * weight_decay
+            square_avg, acc_delta = state["square_avg"], state["acc_delta"]
+            square_avg.mul_(rho).add_(grad * grad, alpha=1 - rho)
+            delta = (acc_delta + eps).sqrt() / (square_avg + eps).sqrt() * grad
+            acc_delta.mul_(rho).add_(delta * delta, alpha=1 - rho)
+            p.add_(delta, alpha=-lr)
