@@ -10,6 +10,8 @@ from __future__ import annotations
 from . import (  # noqa: F401 - each registers its ops
     arithmetic,
     composites,
+    cumulative,
+    distance,
     elementwise,
     linalg,
     movement,
