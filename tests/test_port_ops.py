@@ -259,10 +259,11 @@ def test_cummax_cummin_match_pytorch_with_ties_and_nan(name):
 
 @pytest.mark.parametrize("name", ["cummax", "cummin"])
 def test_cummax_cummin_integers_zero_dim_and_second_order(name):
-    ints = np.array([[3, 1, 4, 1, 5, 9, 2, 6]])
-    ours, theirs = getattr(mg.tensor(ints), name)(1), getattr(torch.tensor(ints), name)(1)
-    np.testing.assert_array_equal(ours.values.numpy(), theirs.values.numpy())
-    np.testing.assert_array_equal(ours.indices.numpy(), theirs.indices.numpy())
+    for ints in (np.array([[3, 1, 4, 1, 5, 9, 2, 6]]), np.array([[True, False, True, True, False]])):
+        ours, theirs = getattr(mg.tensor(ints), name)(1), getattr(torch.tensor(ints), name)(1)
+        assert ours.values.dtype.name == str(theirs.values.dtype).removeprefix("torch.")
+        np.testing.assert_array_equal(ours.values.numpy(), theirs.values.numpy())
+        np.testing.assert_array_equal(ours.indices.numpy(), theirs.indices.numpy())
     values, indices = getattr(mg, name)(mg.tensor(2.0), 0)
     assert values.shape == () and indices.shape == () and indices.item() == 0 and values.item() == 2.0
     rng = np.random.default_rng(12)
@@ -312,8 +313,7 @@ def test_cdist_matches_pytorch_batched_with_zero_distances(p):
     x2 = rng.standard_normal((1, 5, 3))  # the batch dimension broadcasts
     x2[0, 1] = x1[0, 2]  # a zero distance
     x2[0, 3, 0] = x1[1, 0, 0]  # a zero coordinate difference
-    x2[0, 4, :2] = x1[0, 1, :2] + np.array([0.7, -0.7])  # tied largest coordinates (p = inf)
-    x2[0, 4, 2] = x1[0, 1, 2]
+    x1[0, 1], x2[0, 4] = [0.5, 1.25, 0.1], [1.25, 0.5, 0.1]  # tied largest coordinates (p = inf), exactly
     # PyTorch's cdist has no second derivative: ours is checked by finite differences below
     _agree(lambda a, b: mg.cdist(a, b, p), lambda a, b: torch.cdist(a, b, p, "donot_use_mm_for_euclid_dist"),
            [x1, x2], rng)
