@@ -873,6 +873,33 @@ def _scatter_ref(x, src, index, dim):
 
 
 @st.composite
+def _scatter_reduce_case(draw, dtype, max_size):
+    """Repeated indices; all values distinct (no ties for amax/amin) with magnitudes in [0.5, 1.5] (products
+    stay in range)."""
+    case = draw(_gather_case(dtype, max_size))
+    (x, index), dim = case.arrays, case.kwargs["dim"]
+    values = draw(_arr(dtype, (x.size + index.size,), 0.5, 1.5, distinct=True))
+    values = values * draw(mst.arrays(np.int64, values.shape, elements_strategy=st.sampled_from([-1, 1])))
+    x, src = values[:x.size].reshape(x.shape).astype(dtype), values[x.size:].reshape(index.shape).astype(dtype)
+    kwargs = {"dim": dim, "reduce": draw(st.sampled_from(["sum", "prod", "mean", "amax", "amin"])),
+              "include_self": draw(st.booleans())}
+    return Case((x, src, index), kwargs, n=index.shape[dim] + 1)
+
+
+def _scatter_reduce_ref(x, src, index, dim, reduce, include_self):
+    groups: dict[tuple, list] = {}
+    dim %= x.ndim
+    for pos in np.ndindex(*index.shape):
+        target = list(pos)
+        target[dim] = index[pos]
+        groups.setdefault(tuple(target), [x[tuple(target)]] if include_self else []).append(src[pos])
+    out = x.copy()
+    for target, members in groups.items():
+        out[target] = {"sum": np.sum, "prod": np.prod, "mean": np.mean, "amax": np.max, "amin": np.min}[reduce](members)
+    return out
+
+
+@st.composite
 def _running_case(draw, dtype, max_size, *, zeros=False, distinct=False):
     """One tensor (0-d too) and a dim. For cumprod (``zeros`` False or True) magnitudes in [0.5, 1.5], so long
     products stay in range, and with ``zeros`` one or two exact zeros; ``zeros=None``: values in [-10, 10],
@@ -1063,6 +1090,9 @@ SPECS: list[Spec] = [
          call=lambda *xs, equation: ops.einsum(equation, *xs)),
     Spec("scatter", ops.scatter, _scatter_case, _scatter_ref, "exact",
          call=lambda x, src, index, dim: ops.scatter(x, dim, index, src)),
+    Spec("scatter_reduce", ops.scatter_reduce, _scatter_reduce_case, _scatter_reduce_ref, "reduction",
+         call=lambda x, src, index, dim, reduce, include_self: ops.scatter_reduce(x, dim, index, src, reduce,
+                                                                                  include_self=include_self)),
     Spec("cumprod", ops.cumprod, _running_case, _cumprod_ref, "reduction"),
     Spec("cumprod[with zeros]", ops.cumprod, lambda d, s: _running_case(d, s, zeros=True), _cumprod_ref, "reduction"),
     Spec("cummax", ops.cummax, lambda d, s: _running_case(d, s, zeros=None, distinct=True),
@@ -1783,6 +1813,7 @@ MIXED_DTYPE_EXEMPT: dict[str, str] = {
     "index_put": "the value is cast to the tensor's dtype (x[i] = v), not promoted",
     "scatter": "src must have the tensor's dtype, as in PyTorch",
     "cdist": "x1 and x2 must be floating and of one dtype, as in PyTorch",
+    "scatter_reduce": "src must have the tensor's dtype, as in PyTorch",
 }
 
 

@@ -390,3 +390,78 @@ def test_vector_to_parameters_errors_change_nothing():
         nn.utils.parameters_to_vector([])
     with pytest.raises(TypeError, match="parameters_to_vector: expected tensors as parameters, got ndarray"):
         nn.utils.parameters_to_vector([np.zeros(2)])
+
+
+# -- scatter_reduce -----------------------------------------------------------------------------------------------
+REDUCTIONS = ["sum", "prod", "mean", "amax", "amin"]
+
+
+@pytest.mark.parametrize("include_self", [True, False])
+@pytest.mark.parametrize("reduce", REDUCTIONS)
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_scatter_reduce_matches_pytorch_with_repeats_ties_and_zeros(reduce, include_self, dim):
+    rng = np.random.default_rng(60 + dim)
+    x = rng.integers(-2, 3, (4, 5, 3)).astype(np.float64)  # small integers: ties (amax/amin) and zeros (prod)
+    src = rng.integers(-2, 3, (3, 4, 3)).astype(np.float64)
+    src[0, 0, 0] = 0.0
+    index = rng.integers(0, x.shape[dim], src.shape)  # repeats; some positions never aimed at
+    _agree(lambda a, s: mg.scatter_reduce(a, dim, mg.tensor(index), s, reduce, include_self=include_self),
+           lambda a, s: torch.scatter_reduce(a, dim, torch.tensor(index), s, reduce, include_self=include_self),
+           [x, src], rng)
+
+
+@pytest.mark.parametrize("reduce", ["sum", "prod", "mean"])
+def test_scatter_reduce_second_order_matches_pytorch(reduce):
+    rng = np.random.default_rng(61)
+    x, src = rng.standard_normal((3, 4)), rng.standard_normal((5, 4))
+    src[1, 2] = 0.0
+    index = rng.integers(0, 3, (5, 4))
+    _agree(lambda a, s: mg.scatter_reduce(a, 0, mg.tensor(index), s, reduce) ** 2,
+           lambda a, s: torch.scatter_reduce(a, 0, torch.tensor(index), s, reduce) ** 2, [x, src], rng,
+           create_graph=True)
+
+
+@pytest.mark.parametrize("include_self", [True, False])
+@pytest.mark.parametrize("reduce", REDUCTIONS)
+def test_scatter_reduce_finite_differences(reduce, include_self):
+    rng = np.random.default_rng(62)
+    x = mg.tensor(rng.permutation(12).reshape(3, 4) * 0.25 + 0.5, requires_grad=True)  # distinct: no ties
+    src = mg.tensor(rng.permutation(20).reshape(5, 4) * 0.25 - 2.4, requires_grad=True)
+    index = mg.tensor(rng.integers(0, 3, (5, 4)))
+    fn = lambda a, s: mg.scatter_reduce(a, 0, index, s, reduce, include_self=include_self)  # noqa: E731
+    assert mg.gradcheck(fn, (x, src))
+    assert mg.gradgradcheck(fn, (x, src))
+
+
+def test_scatter_reduce_prod_finite_differences_with_zeros():
+    """Per column, a group (x's value and two src values) holding one zero, two zeros, or none."""
+    x = mg.tensor([[0.7, 0.0, 1.2, -0.3]], dtype="float64", requires_grad=True)
+    src = mg.tensor([[0.0, 1.5, 0.0, -0.5], [2.0, 0.0, 0.3, 0.9]], dtype="float64", requires_grad=True)
+    index = mg.tensor(np.zeros((2, 4), np.int64))
+    for include_self in (True, False):
+        def fn(a, s, include_self=include_self):
+            return mg.scatter_reduce(a, 0, index, s, "prod", include_self=include_self)
+
+        assert mg.gradcheck(fn, (x, src))
+        assert mg.gradgradcheck(fn, (x, src))
+
+
+def test_scatter_reduce_integers_in_place_and_errors():
+    ints = np.array([7, -7, 7])
+    for include_self in (True, False):
+        ours = mg.tensor(ints).scatter_reduce(0, mg.tensor([0, 0, 1]), mg.tensor([2, -3, 2]), "mean",
+                                              include_self=include_self)
+        theirs = torch.tensor(ints).scatter_reduce(0, torch.tensor([0, 0, 1]), torch.tensor([2, -3, 2]), "mean",
+                                                   include_self=include_self)
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+        assert ours.dtype.name == "int64"
+    y = mg.tensor([1.0, 2.0, 3.0])
+    assert y.scatter_reduce_(0, mg.tensor([2, 2]), mg.tensor([4.0, 5.0]), "amax") is y
+    np.testing.assert_array_equal(y.numpy(), [1.0, 2.0, 5.0])
+    with pytest.raises(ValueError, match="reduce must be one of sum, prod, mean, amax, amin, got 'max'"):
+        y.scatter_reduce_(0, mg.tensor([0]), mg.tensor([1.0]), "max")
+    with pytest.raises(TypeError, match="scatter_reduce: src is float64 but the tensor is float32"):
+        y.scatter_reduce_(0, mg.tensor([0]), mg.tensor([1.0], dtype="float64"), "sum")
+    with pytest.raises(IndexError, match=r"scatter_reduce: index values must lie in \[0, 3\)"):
+        y.scatter_reduce_(0, mg.tensor([3]), mg.tensor([1.0]), "prod")
+    np.testing.assert_array_equal(y.numpy(), [1.0, 2.0, 5.0])

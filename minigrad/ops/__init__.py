@@ -16,6 +16,7 @@ from . import (  # noqa: F401 - each registers its ops
     linalg,
     movement,
     reduction,
+    segments,
     softmax,
     sorting,
 )
