@@ -539,10 +539,10 @@ def scatter(x: Tensor, dim: int, index: Tensor, src=None, *, value=None, reduce:
     written at ``index`` along ``dim`` (for ``dim=0``: ``out[index[i][j]][j] = src[i][j]``).
 
     Gradients are PyTorch's: ``x`` gets the upstream gradient with the written positions zeroed, ``src`` the
-    upstream gradient gathered at ``index``. Where ``index`` repeats a position, the value written is the last
-    one in row-major order (PyTorch leaves the choice unspecified), and every ``src`` element aimed at it still
-    gets that position's gradient, as in PyTorch. ``reduce=`` is refused: use ``scatter_add`` or
-    ``scatter_reduce``.
+    upstream gradient gathered at ``index``. Where ``index`` repeats a position, the value written is one of
+    them (PyTorch leaves the choice unspecified; NumPy and Numba keep the last in row-major order), and every
+    ``src`` element aimed at it still gets that position's gradient, as in PyTorch. ``reduce=`` is refused: use
+    ``scatter_add`` or ``scatter_reduce``.
     """
     if reduce is not None:
         raise NotImplementedError(f"scatter: reduce={reduce!r} is not supported (PyTorch deprecates it and it has "
