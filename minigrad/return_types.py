@@ -28,3 +28,13 @@ class sort(NamedTuple):  # noqa: N801
 class topk(NamedTuple):  # noqa: N801
     values: Tensor
     indices: Tensor
+
+
+class cummax(NamedTuple):  # noqa: N801
+    values: Tensor
+    indices: Tensor
+
+
+class cummin(NamedTuple):  # noqa: N801
+    values: Tensor
+    indices: Tensor

@@ -468,6 +468,20 @@ class Tensor:
     def zero_(self) -> Tensor:
         return self.fill_(0)
 
+    def scatter_(self, dim: int, index: Tensor, src=None, *, value=None, reduce: str | None = None) -> Tensor:
+        return self._inplace("scatter_", lambda x, s: _ops.scatter(x, dim, index, s, value=value, reduce=reduce), src)
+
+    def scatter_add_(self, dim: int, index: Tensor, src: Tensor) -> Tensor:
+        return self._inplace("scatter_add_", lambda x, s: _ops.scatter_add(x, dim, index, s), src)
+
+    def scatter_reduce_(self, dim: int, index: Tensor, src: Tensor, reduce: str, *,
+                        include_self: bool = True) -> Tensor:
+        return self._inplace("scatter_reduce_", lambda x, s: _ops.scatter_reduce(x, dim, index, s, reduce,
+                                                                               include_self=include_self), src)
+
+    def cumprod_(self, dim: int, *, dtype=None) -> Tensor:
+        return self._inplace("cumprod_", lambda x: _ops.cumprod(x, dim, dtype=dtype))
+
     def __iadd__(self, other):
         return self.add_(other)
 

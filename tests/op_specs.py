@@ -847,6 +847,123 @@ def _sum_to_ref(x, shape):
     return np.sum(x, axis=axes, keepdims=True).reshape(shape)
 
 
+# scatter, the running ops (cumprod, cummax, cummin, logcumsumexp) and cdist
+@st.composite
+def _scatter_case(draw, dtype, max_size):
+    """Each position written at most once: where index repeats one, the value kept is one of them and src's
+    gradient is PyTorch's convention (every src element aimed there), not a derivative."""
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    axis = draw(st.integers(0, len(shape) - 1))
+    index_shape = tuple(draw(st.integers(1, n)) for n in shape)
+    others = [n for i, n in enumerate(index_shape) if i != axis]
+    lines = [draw(st.permutations(range(shape[axis])))[:index_shape[axis]] for _ in range(math.prod(others))]
+    index = np.moveaxis(np.array(lines, np.int64).reshape(*others, index_shape[axis]), -1, axis)
+    dim = draw(st.sampled_from([axis, axis - len(shape)]))
+    return Case((draw(_arr(dtype, shape)), draw(_arr(dtype, index_shape)), index), {"dim": dim})
+
+
+def _scatter_ref(x, src, index, dim):
+    out = x.copy()
+    dim %= x.ndim
+    for pos in np.ndindex(*index.shape):
+        target = list(pos)
+        target[dim] = index[pos]
+        out[tuple(target)] = src[pos]
+    return out
+
+
+@st.composite
+def _scatter_reduce_case(draw, dtype, max_size):
+    """Repeated indices; all values distinct (no ties for amax/amin) with magnitudes in [0.5, 1.5] (products
+    stay in range)."""
+    case = draw(_gather_case(dtype, max_size))
+    (x, index), dim = case.arrays, case.kwargs["dim"]
+    values = draw(_arr(dtype, (x.size + index.size,), 0.5, 1.5, distinct=True))
+    values = values * draw(mst.arrays(np.int64, values.shape, elements_strategy=st.sampled_from([-1, 1])))
+    x, src = values[:x.size].reshape(x.shape).astype(dtype), values[x.size:].reshape(index.shape).astype(dtype)
+    kwargs = {"dim": dim, "reduce": draw(st.sampled_from(["sum", "prod", "mean", "amax", "amin"])),
+              "include_self": draw(st.booleans())}
+    return Case((x, src, index), kwargs, n=index.shape[dim] + 1)
+
+
+def _scatter_reduce_ref(x, src, index, dim, reduce, include_self):
+    groups: dict[tuple, list] = {}
+    dim %= x.ndim
+    for pos in np.ndindex(*index.shape):
+        target = list(pos)
+        target[dim] = index[pos]
+        groups.setdefault(tuple(target), [x[tuple(target)]] if include_self else []).append(src[pos])
+    out = x.copy()
+    for target, members in groups.items():
+        out[target] = {"sum": np.sum, "prod": np.prod, "mean": np.mean, "amax": np.max, "amin": np.min}[reduce](members)
+    return out
+
+
+@st.composite
+def _running_case(draw, dtype, max_size, *, zeros=False, distinct=False):
+    """One tensor (0-d too) and a dim. For cumprod (``zeros`` False or True) magnitudes in [0.5, 1.5], so long
+    products stay in range, and with ``zeros`` one or two exact zeros; ``zeros=None``: values in [-10, 10],
+    ``distinct`` ruling out ties (cummax/cummin)."""
+    shape = draw(mst.shapes(max_size=max_size))
+    d = max(len(shape), 1)
+    dim = draw(st.integers(-d, d - 1))
+    if zeros is None:
+        x = draw(_arr(dtype, shape, distinct=distinct))
+    else:
+        x = draw(_arr(dtype, shape, -1.5, 1.5, avoid=(0.0,), margin=0.5))
+        if zeros and x.size:
+            flat = x.reshape(-1)
+            for i in draw(st.lists(st.integers(0, x.size - 1), min_size=1, max_size=2)):
+                flat[i] = 0
+    return Case((x,), {"dim": dim}, n=shape[dim] if shape else 1)
+
+
+def _cumprod_ref(x, dim):
+    return np.cumprod(x, dim) if x.ndim else x
+
+
+def _cum_extremum_ref(accumulate):
+    """Values by NumPy's accumulate; indices by an explicit search of each prefix (distinct values: no ties)."""
+    def reference(x, dim):
+        if x.ndim == 0:
+            return x, np.int64(0)
+        moved = np.moveaxis(x, dim, -1)
+        best = accumulate(moved, axis=-1)
+        index = np.empty(moved.shape, np.int64)
+        for pos in np.ndindex(*moved.shape):
+            index[pos] = np.flatnonzero(moved[pos[:-1]][:pos[-1] + 1] == best[pos])[-1]
+        return np.moveaxis(best, -1, dim), np.moveaxis(index, -1, dim)
+
+    return reference
+
+
+def _logcumsumexp_ref(x, dim):
+    return np.logaddexp.accumulate(x, dim) if x.ndim else x
+
+
+@st.composite
+def _cdist_case(draw, dtype, max_size):
+    """Column m of x1 in 4^m [1, 1.5] and of x2 in 4^m [-0.5, 0]: every coordinate difference lies in
+    4^m [1, 2], so none is zero and, per pair of rows, the largest (p = inf) is always the last, untied."""
+    columns = draw(st.integers(1, 3))
+    batch = draw(st.sampled_from([(), (1,), (2,)]))
+    batch2 = draw(st.sampled_from([batch, (1,) * len(batch)]))  # the batch broadcasts
+    rows1, rows2 = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    scale = (4.0 ** np.arange(columns)).astype(dtype)
+    x1 = draw(_arr(dtype, (*batch, rows1, columns), 1.0, 1.5)) * scale
+    x2 = draw(_arr(dtype, (*batch2, rows2, columns), -0.5, 0.0)) * scale
+    return Case((x1, x2), {"p": draw(st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.0, math.inf]))}, n=columns)
+
+
+def _cdist_ref(x1, x2, p):
+    diff = np.abs(x1[..., :, None, :] - x2[..., None, :, :])
+    if p == 0:
+        return np.count_nonzero(diff, axis=-1).astype(diff.dtype)
+    if p == math.inf:
+        return np.max(diff, axis=-1)
+    return np.sum(diff ** p, axis=-1) ** (1.0 / p)
+
+
 # -- the table ---------------------------------------------------------------------------------------------
 _params = st.fixed_dictionaries
 KINK_MARGIN = 0.05
@@ -971,6 +1088,20 @@ SPECS: list[Spec] = [
          call=lambda x, sizes: ops.repeat(x, *sizes)),
     Spec("einsum", ops.einsum, _einsum_case, lambda *xs, equation: np.einsum(equation, *xs), "matmul",
          call=lambda *xs, equation: ops.einsum(equation, *xs)),
+    Spec("scatter", ops.scatter, _scatter_case, _scatter_ref, "exact",
+         call=lambda x, src, index, dim: ops.scatter(x, dim, index, src)),
+    Spec("scatter_reduce", ops.scatter_reduce, _scatter_reduce_case, _scatter_reduce_ref, "reduction",
+         call=lambda x, src, index, dim, reduce, include_self: ops.scatter_reduce(x, dim, index, src, reduce,
+                                                                                  include_self=include_self)),
+    Spec("cumprod", ops.cumprod, _running_case, _cumprod_ref, "reduction"),
+    Spec("cumprod[with zeros]", ops.cumprod, lambda d, s: _running_case(d, s, zeros=True), _cumprod_ref, "reduction"),
+    Spec("cummax", ops.cummax, lambda d, s: _running_case(d, s, zeros=None, distinct=True),
+         _cum_extremum_ref(np.maximum.accumulate), "exact"),
+    Spec("cummin", ops.cummin, lambda d, s: _running_case(d, s, zeros=None, distinct=True),
+         _cum_extremum_ref(np.minimum.accumulate), "exact"),
+    Spec("logcumsumexp", ops.logcumsumexp, lambda d, s: _running_case(d, s, zeros=None), _logcumsumexp_ref,
+         "softmax"),
+    Spec("cdist", ops.cdist, _cdist_case, _cdist_ref),
 ]
 
 # -- nn.functional ----------------------------------------------------------------------------------------------
@@ -1680,6 +1811,9 @@ MIXED_DTYPE_EXEMPT: dict[str, str] = {
     "F.kl_div": "log-probabilities and targets are floating (PyTorch refuses integers)",
     "scatter_add": "src must have the tensor's dtype, as in PyTorch",
     "index_put": "the value is cast to the tensor's dtype (x[i] = v), not promoted",
+    "scatter": "src must have the tensor's dtype, as in PyTorch",
+    "cdist": "x1 and x2 must be floating and of one dtype, as in PyTorch",
+    "scatter_reduce": "src must have the tensor's dtype, as in PyTorch",
 }
 
 

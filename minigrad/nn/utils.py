@@ -1,4 +1,5 @@
-"""Gradient clipping: ``clip_grad_norm_`` and ``clip_grad_value_``, as ``torch.nn.utils``."""
+"""Gradient clipping (``clip_grad_norm_``, ``clip_grad_value_``) and the flat parameter vector
+(``parameters_to_vector``, ``vector_to_parameters``), as ``torch.nn.utils``."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import math
 from collections.abc import Iterable
 
 from .. import ops as _ops
+from ..errors import ShapeError
 from ..grad_mode import no_grad
 from ..tensor import Tensor
 
@@ -49,3 +51,46 @@ def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -
     with no_grad():
         for g in _grads(parameters):
             g.clamp_(-clip_value, clip_value)
+
+
+def _same_backend(parameters: Iterable[Tensor], op: str) -> list[Tensor]:
+    params = list(parameters)
+    for p in params:
+        if not isinstance(p, Tensor):
+            raise TypeError(f"{op}: expected tensors as parameters, got {type(p).__name__}")
+        if p.backend != params[0].backend:
+            raise TypeError(f"{op}: found parameters on different backends ({params[0].backend!r} and "
+                            f"{p.backend!r}), which is not supported (as PyTorch refuses different devices)")
+    return params
+
+
+def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
+    """All the parameters flattened and joined into one 1-D tensor (differentiable: a concatenation of views)."""
+    params = _same_backend(parameters, "parameters_to_vector")
+    if not params:
+        raise ValueError("parameters_to_vector: expected at least one parameter, got none")
+    return _ops.concatenate([p.reshape(-1) for p in params])
+
+
+def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
+    """Copy consecutive slices of the 1-D ``vec`` into the parameters, in order, outside autograd (as
+    PyTorch's ``param.data = ...``). Elements of ``vec`` beyond the parameters' total are ignored, as in
+    PyTorch; a ``vec`` too short is refused before any parameter changes."""
+    if not isinstance(vec, Tensor):
+        raise TypeError(f"vector_to_parameters: expected a Tensor for vec, but got: {type(vec).__name__}")
+    params = _same_backend(parameters, "vector_to_parameters")
+    if vec.ndim != 1:
+        raise ShapeError(f"vector_to_parameters: vec must be 1-D, got shape {vec.shape}")
+    total = sum(p.numel() for p in params)
+    if vec.numel() < total:
+        raise ShapeError(f"vector_to_parameters: vec has {vec.numel()} elements but the parameters "
+                         f"{[p.shape for p in params]} hold {total}")
+    if params and vec.backend != params[0].backend:
+        raise TypeError(f"vector_to_parameters: vec is on backend {vec.backend!r} but the parameters on "
+                        f"{params[0].backend!r}")
+    pointer = 0
+    with no_grad():
+        for p in params:
+            n = p.numel()
+            p.copy_(vec[pointer:pointer + n].reshape(p.shape))
+            pointer += n

@@ -10,10 +10,13 @@ from __future__ import annotations
 from . import (  # noqa: F401 - each registers its ops
     arithmetic,
     composites,
+    cumulative,
+    distance,
     elementwise,
     linalg,
     movement,
     reduction,
+    segments,
     softmax,
     sorting,
 )

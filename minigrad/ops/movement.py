@@ -515,7 +515,7 @@ def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
     return Gather.apply(x, dim, index)
 
 
-@public(method=False)
+@public
 def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     """PyTorch's ``scatter_add`` (out of place): ``x`` plus ``src``'s values added at ``index`` along ``dim``
     (for ``dim=0``: ``out[index[i][j]][j] += src[i][j]``); repeated indices accumulate."""
@@ -531,6 +531,49 @@ def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     if x.ndim == 0:
         return x + ScatterAlong.apply(src.reshape(1), 0, index.reshape(1), (1,)).reshape(())
     return x + ScatterAlong.apply(src, dim, index, x.shape)
+
+
+@public
+def scatter(x: Tensor, dim: int, index: Tensor, src=None, *, value=None, reduce: str | None = None) -> Tensor:
+    """PyTorch's ``scatter`` (out of place): a copy of ``x`` with ``src``'s values (or the number ``value``)
+    written at ``index`` along ``dim`` (for ``dim=0``: ``out[index[i][j]][j] = src[i][j]``).
+
+    Gradients are PyTorch's: ``x`` gets the upstream gradient with the written positions zeroed, ``src`` the
+    upstream gradient gathered at ``index``. Where ``index`` repeats a position, the value written is one of
+    them (PyTorch leaves the choice unspecified; NumPy and Numba keep the last in row-major order), and every
+    ``src`` element aimed at it still gets that position's gradient, as in PyTorch. ``reduce=`` is refused: use
+    ``scatter_add`` or ``scatter_reduce``.
+    """
+    if reduce is not None:
+        raise NotImplementedError(f"scatter: reduce={reduce!r} is not supported (PyTorch deprecates it and it has "
+                                  "no gradient there); use scatter_add or scatter_reduce")
+    if (src is None) == (value is None):
+        raise TypeError("scatter: give exactly one of src (a tensor or a number) and value=")
+    dim = _check_index_arg("scatter", x, dim, index)
+    source = value if src is None else src
+    if isinstance(source, Tensor):
+        if source.dtype != x.dtype:
+            raise TypeError(f"scatter: src is {source.dtype.name} but the tensor is {x.dtype.name}; cast one")
+        if source.ndim != index.ndim or any(s < n for s, n in zip(source.shape, index.shape)):
+            raise ShapeError(f"scatter: src of shape {source.shape} must be at least index's shape {index.shape}")
+        if source.shape != index.shape:
+            source = getitem(source, tuple(slice(n) for n in index.shape))
+    elif isinstance(source, (bool, int, float, np.number)):
+        source = source.item() if isinstance(source, np.number) else source
+    else:
+        raise TypeError(f"scatter: src must be a tensor or a number, got {type(source).__name__}")
+    if x.ndim == 0:
+        flat = source.reshape(1) if isinstance(source, Tensor) else source
+        return scatter(x.reshape(1), 0, index.reshape(1), flat).reshape(())
+    if index.numel() == 0:
+        return x.clone()
+    from ..creation import arange
+
+    # The positions written, as one advanced index: index along dim, the element's own position elsewhere.
+    positions = tuple(index if d == dim else
+                      arange(n, backend=x.backend).reshape([n if e == d else 1 for e in range(index.ndim)])
+                      for d, n in enumerate(index.shape))
+    return index_put(x, source, positions)
 
 
 def _check_index_arg(op: str, x: Tensor, dim: int, index) -> int:
