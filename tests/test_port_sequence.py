@@ -1,0 +1,303 @@
+"""Recurrent layers, scaled_dot_product_attention, MultiheadAttention and the Transformer encoder: against
+PyTorch's on copied weights in float64 (outputs, final states, every input and parameter gradient, with random
+upstream gradients), finite differences on the cells, and the errors."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import nn
+from minigrad.errors import ShapeError
+from minigrad.nn import functional as F  # noqa: N812 - PyTorch's convention
+
+RNG = np.random.default_rng(2026)
+BACKENDS = mg.testing.available_backends()
+TOL = 1e-10
+
+
+def _flat(out) -> list:
+    """The tensors of a nested output ((output, (h, c)), (output, weights), ...), in order; None dropped."""
+    if isinstance(out, (tuple, list)):
+        return [t for item in out for t in _flat(item)]
+    return [] if out is None else [out]
+
+
+def _copy_from(ours: nn.Module, theirs) -> None:
+    ours.load_state_dict({k: v.detach().double().numpy() for k, v in theirs.state_dict().items()})
+
+
+def _compare(torch, ours: nn.Module, theirs, args: list, backend: str = "numpy", kwargs=None, rtol=TOL,
+             torch_kwargs=None) -> None:
+    """Forward on equal weights and inputs (args: arrays, None, or tuples of arrays), then backward of random
+    upstream gradients on every output: outputs, input gradients and parameter gradients agree with PyTorch."""
+    module = isinstance(ours, nn.Module)  # else two plain functions
+    if module:
+        theirs = theirs.double()
+        ours.double()
+        _copy_from(ours, theirs)
+        ours.to(backend)
+    kwargs, torch_kwargs = kwargs or {}, torch_kwargs if torch_kwargs is not None else (kwargs or {})
+
+    def convert(a, make):
+        if a is None:
+            return None
+        if isinstance(a, tuple):
+            return tuple(convert(v, make) for v in a)
+        return make(a)
+
+    leaves_ours, leaves_theirs = [], []
+
+    def ours_leaf(a):
+        t = mg.tensor(a, backend=backend, requires_grad=a.dtype.kind == "f")
+        leaves_ours.append(t)
+        return t
+
+    def theirs_leaf(a):
+        t = torch.tensor(a, requires_grad=a.dtype.kind == "f")
+        leaves_theirs.append(t)
+        return t
+
+    xs = [convert(a, ours_leaf) for a in args]
+    ts = [convert(a, theirs_leaf) for a in args]
+    outs = _flat(ours(*xs, **{k: convert(v, ours_leaf) if isinstance(v, np.ndarray) else v
+                              for k, v in kwargs.items()}))
+    expected = _flat(theirs(*ts, **{k: convert(v, theirs_leaf) if isinstance(v, np.ndarray) else v
+                                     for k, v in torch_kwargs.items()}))
+    assert len(outs) == len(expected)
+    loss_ours, loss_theirs = 0, 0
+    for i, (o, e) in enumerate(zip(outs, expected)):
+        assert tuple(o.shape) == tuple(e.shape), (i, o.shape, e.shape)
+        np.testing.assert_allclose(o.numpy(), e.detach().numpy(), rtol=rtol, atol=rtol, err_msg=f"output {i}")
+        if e.requires_grad:
+            g = RNG.standard_normal(e.shape)
+            loss_ours = loss_ours + (o * mg.tensor(g, backend=backend)).sum()
+            loss_theirs = loss_theirs + (e * torch.tensor(g)).sum()
+    loss_ours.backward()
+    loss_theirs.backward()
+    for i, (x, t) in enumerate(zip(leaves_ours, leaves_theirs)):
+        if t.grad is not None:
+            np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=rtol, atol=rtol, err_msg=f"input {i}")
+    if not module:
+        return
+    grads = {name: p.grad for name, p in theirs.named_parameters()}
+    assert sorted(grads) == sorted(name for name, _ in ours.named_parameters())
+    for name, p in ours.named_parameters():
+        if grads[name] is None:
+            assert p.grad is None or not np.any(p.grad.numpy()), name
+        else:
+            np.testing.assert_allclose(p.grad.numpy(), grads[name].numpy(), rtol=rtol, atol=rtol, err_msg=name)
+
+
+def _x(*shape):
+    return RNG.standard_normal(shape)
+
+
+# -- cells --------------------------------------------------------------------------------------------
+CELLS = {
+    "rnn_tanh": (lambda m: m.RNNCell(3, 4), lambda: [_x(5, 3), _x(5, 4)]),
+    "rnn_relu_nobias": (lambda m: m.RNNCell(3, 4, bias=False, nonlinearity="relu"), lambda: [_x(5, 3), _x(5, 4)]),
+    "rnn_no_state": (lambda m: m.RNNCell(3, 4), lambda: [_x(2, 3)]),
+    "rnn_unbatched": (lambda m: m.RNNCell(3, 4), lambda: [_x(3), _x(4)]),
+    "lstm": (lambda m: m.LSTMCell(3, 4), lambda: [_x(5, 3), (_x(5, 4), _x(5, 4))]),
+    "lstm_nobias_no_state": (lambda m: m.LSTMCell(3, 2, bias=False), lambda: [_x(5, 3)]),
+    "lstm_unbatched": (lambda m: m.LSTMCell(3, 4), lambda: [_x(3), (_x(4), _x(4))]),
+    "gru": (lambda m: m.GRUCell(3, 4), lambda: [_x(5, 3), _x(5, 4)]),
+    "gru_nobias": (lambda m: m.GRUCell(2, 3, bias=False), lambda: [_x(4, 2), _x(4, 3)]),
+    "gru_unbatched_no_state": (lambda m: m.GRUCell(3, 4), lambda: [_x(3)]),
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", list(CELLS))
+def test_cells_match_pytorch(name, backend):
+    torch = pytest.importorskip("torch")
+    make, inputs = CELLS[name]
+    _compare(torch, make(nn), make(torch.nn), inputs(), backend)
+
+
+@pytest.mark.parametrize("cell", ["RNNCell", "LSTMCell", "GRUCell"])
+def test_cells_gradcheck(cell):
+    """Finite differences through two steps, for the input, the state and every parameter, to second order."""
+    mg.manual_seed(3)
+    module = getattr(nn, cell)(2, 3).double()
+    params = [p for _, p in module.named_parameters()]
+    x = mg.tensor(_x(2, 2), dtype="float64", requires_grad=True)
+    h = mg.tensor(_x(2, 3), dtype="float64", requires_grad=True)
+    g = mg.tensor(_x(2, 3), dtype="float64")  # random upstream weights, not all ones
+
+    def two_steps(x, h, *weights):
+        values = dict(zip([n for n, _ in module.named_parameters()], weights))
+        for name, w in values.items():
+            setattr(module, name, w)
+        state = (h, h * 0.5) if cell == "LSTMCell" else h
+        for _ in range(2):
+            state = module(x, state)
+        out = state[0] if cell == "LSTMCell" else state
+        return out * g
+
+    try:
+        assert mg.gradcheck(two_steps, (x, h, *params))
+        assert mg.gradgradcheck(two_steps, (x, h, *params))
+    finally:
+        for name, p in zip([n for n, _ in module.named_parameters()], params):
+            setattr(module, name, p)
+
+
+# -- multi-layer layers ---------------------------------------------------------------------------------
+def _layer_cases():
+    cases = {}
+    for kind in ("RNN", "LSTM", "GRU"):
+        cases[f"{kind}_plain"] = (kind, dict(input_size=3, hidden_size=4), (5, 2, 3), False)
+        cases[f"{kind}_2layers_bidir"] = (kind, dict(input_size=3, hidden_size=4, num_layers=2, bidirectional=True),
+                                          (4, 3, 3), True)
+        cases[f"{kind}_batch_first_nobias"] = (kind, dict(input_size=2, hidden_size=3, num_layers=2, bias=False,
+                                                          batch_first=True), (3, 4, 2), True)
+        cases[f"{kind}_unbatched_bidir"] = (kind, dict(input_size=3, hidden_size=2, bidirectional=True), (4, 3), True)
+        cases[f"{kind}_unbatched_batch_first"] = (kind, dict(input_size=3, hidden_size=2, batch_first=True,
+                                                             num_layers=2), (4, 3), False)
+    cases["RNN_relu"] = ("RNN", dict(input_size=3, hidden_size=4, nonlinearity="relu", num_layers=2), (5, 2, 3), True)
+    cases["LSTM_proj"] = ("LSTM", dict(input_size=3, hidden_size=5, proj_size=2, num_layers=2, bidirectional=True),
+                          (4, 2, 3), True)
+    cases["LSTM_proj_batch_first"] = ("LSTM", dict(input_size=3, hidden_size=4, proj_size=3, batch_first=True),
+                                      (2, 5, 3), True)
+    return cases
+
+
+LAYER_CASES = _layer_cases()
+
+
+def _initial_state(kind, kw, shape):
+    directions = 2 if kw.get("bidirectional") else 1
+    layers = kw.get("num_layers", 1) * directions
+    out = kw.get("proj_size") or kw["hidden_size"]
+    batch = () if len(shape) == 2 else ((shape[0],) if kw.get("batch_first") else (shape[1],))
+    h = _x(layers, *batch, out)
+    return (h, _x(layers, *batch, kw["hidden_size"])) if kind == "LSTM" else h
+
+
+@pytest.mark.parametrize("name", list(LAYER_CASES))
+def test_layers_match_pytorch(name):
+    torch = pytest.importorskip("torch")
+    kind, kw, shape, with_state = LAYER_CASES[name]
+    args = [_x(*shape)] + ([_initial_state(kind, kw, shape)] if with_state else [])
+    _compare(torch, getattr(nn, kind)(**kw), getattr(torch.nn, kind)(**kw), args)
+
+
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "numpy"])
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_layers_match_pytorch_on_other_backends(kind, backend):
+    torch = pytest.importorskip("torch")
+    kw = dict(input_size=3, hidden_size=4, num_layers=2, bidirectional=True, batch_first=True)
+    _compare(torch, getattr(nn, kind)(**kw), getattr(torch.nn, kind)(**kw), [_x(2, 3, 3)], backend)
+
+
+# -- scaled_dot_product_attention -----------------------------------------------------------------------
+def _sdpa_case(name):
+    q, k, v = _x(2, 3, 4, 5), _x(2, 3, 6, 5), _x(2, 3, 6, 2)
+    allowed = RNG.random((4, 6)) > 0.5
+    allowed[1] = False  # a query that may attend nowhere: zeros, as PyTorch's kernels give
+    allowed[2] = True
+    float_mask = _x(3, 4, 6)
+    float_mask[0, 3] = -np.inf
+    return {
+        "plain": ([q, k, v], {}),
+        "causal": ([q, k, v], {"is_causal": True}),
+        "causal_square": ([q, k[..., :4, :], v[..., :4, :]], {"is_causal": True}),
+        "scale": ([q, k, v], {"scale": 0.37}),
+        "bool_mask": ([q, k, v], {"attn_mask": allowed}),
+        "bool_mask_per_batch": ([q, k, v], {"attn_mask": RNG.random((2, 1, 4, 6)) > 0.3}),
+        "float_mask": ([q, k, v], {"attn_mask": float_mask}),
+        "three_dims": ([q[0], k[0], v[0]], {"attn_mask": allowed}),
+        "gqa": ([_x(2, 4, 3, 5), _x(2, 2, 6, 5), _x(2, 2, 6, 3)], {"enable_gqa": True}),
+    }[name]
+
+
+SDPA_CASES = ["plain", "causal", "causal_square", "scale", "bool_mask", "bool_mask_per_batch", "float_mask",
+              "three_dims", "gqa"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", SDPA_CASES)
+def test_sdpa_matches_pytorch(name, backend):
+    torch = pytest.importorskip("torch")
+    args, kwargs = _sdpa_case(name)
+    mask = kwargs.pop("attn_mask", None)
+    if mask is not None:
+        args = args + [mask]
+    _compare(torch, F.scaled_dot_product_attention, torch.nn.functional.scaled_dot_product_attention,
+             args, backend, kwargs=kwargs)
+
+
+# -- MultiheadAttention -------------------------------------------------------------------------------------
+def _mha_case(name):
+    """(constructor kwargs, query/key/value shapes (L, N, E) before batch_first, forward kwargs)."""
+    e = 6
+    cases = {
+        "self": ({}, None, {}),
+        "no_weights": ({}, None, {"need_weights": False}),
+        "per_head_weights": ({}, None, {"average_attn_weights": False}),
+        "no_bias_batch_first": ({"bias": False, "batch_first": True}, None, {}),
+        "kdim_vdim": ({"kdim": 3, "vdim": 5}, None, {}),
+        "kdim_vdim_no_weights": ({"kdim": 3, "vdim": 5, "batch_first": True}, None, {"need_weights": False}),
+        "bias_kv_zero_attn": ({"add_bias_kv": True, "add_zero_attn": True}, None,
+                              {"key_padding_mask": "float", "attn_mask": "float"}),
+        "padding_bool": ({}, None, {"key_padding_mask": "bool"}),
+        "padding_bool_no_weights": ({"batch_first": True}, None, {"key_padding_mask": "bool", "need_weights": False}),
+        "padding_float_attn_float": ({}, None, {"key_padding_mask": "float", "attn_mask": "float"}),
+        "attn_mask_per_head": ({}, None, {"attn_mask": "bool3"}),
+        "causal_hint": ({}, None, {"attn_mask": "causal", "is_causal": True, "need_weights": False}),
+        "causal_hint_with_weights": ({}, None, {"attn_mask": "causal", "is_causal": True}),
+        "unbatched": ({}, "unbatched", {"key_padding_mask": "bool", "attn_mask": "bool"}),
+        "unbatched_no_weights": ({}, "unbatched", {"need_weights": False, "attn_mask": "bool"}),
+    }
+    return e, cases[name]
+
+
+MHA_CASES = ["self", "no_weights", "per_head_weights", "no_bias_batch_first", "kdim_vdim", "kdim_vdim_no_weights",
+             "bias_kv_zero_attn", "padding_bool", "padding_bool_no_weights", "padding_float_attn_float",
+             "attn_mask_per_head", "causal_hint", "causal_hint_with_weights", "unbatched", "unbatched_no_weights"]
+
+
+def _mha_inputs(e, heads, ctor, layout, fwd, length=4, source=5, batch=3):
+    """Arrays for query, key, value and the masks named in ``fwd`` (no query ever fully masked)."""
+    unbatched = layout == "unbatched"
+    lead_q = (length,) if unbatched else ((batch, length) if ctor.get("batch_first") else (length, batch))
+    lead_k = (source,) if unbatched else ((batch, source) if ctor.get("batch_first") else (source, batch))
+    if fwd.get("attn_mask") == "causal":
+        source = length
+        lead_k = lead_k[:-1] + (source,) if ctor.get("batch_first") else (source,) + lead_k[1:]
+    q = _x(*lead_q, e)
+    k, v = _x(*lead_k, ctor.get("kdim", e)), _x(*lead_k, ctor.get("vdim", e))
+    kwargs = dict(fwd)
+    n = 1 if unbatched else batch
+    if "key_padding_mask" in fwd:
+        pad = np.zeros((n, source), bool)
+        pad[:, -1] = True
+        pad[0, -2] = True
+        pad = pad[0] if unbatched else pad
+        kwargs["key_padding_mask"] = pad if fwd["key_padding_mask"] == "bool" else np.where(pad, -np.inf, 0.0) + \
+            0.3 * _x(*pad.shape)
+    masks = {
+        "bool": lambda: np.eye(length, source, k=1, dtype=bool),
+        "bool3": lambda: (RNG.random((n * heads, length, source)) > 0.7) & ~np.eye(length, source, dtype=bool),
+        "float": lambda: _x(length, source),
+        "causal": lambda: np.triu(np.full((length, length), -np.inf), 1),
+    }
+    if "attn_mask" in fwd:
+        kwargs["attn_mask"] = masks[fwd["attn_mask"]]()
+    return [q, k, v], kwargs
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", MHA_CASES)
+def test_multihead_attention_matches_pytorch(name, backend):
+    torch = pytest.importorskip("torch")
+    e, (ctor, layout, fwd) = _mha_case(name)
+    heads = 2
+    args, kwargs = _mha_inputs(e, heads, ctor, layout, fwd)
+    _compare(torch, nn.MultiheadAttention(e, heads, **ctor), torch.nn.MultiheadAttention(e, heads, **ctor), args,
+             backend, kwargs=kwargs)
