@@ -301,3 +301,75 @@ def test_multihead_attention_matches_pytorch(name, backend):
     args, kwargs = _mha_inputs(e, heads, ctor, layout, fwd)
     _compare(torch, nn.MultiheadAttention(e, heads, **ctor), torch.nn.MultiheadAttention(e, heads, **ctor), args,
              backend, kwargs=kwargs)
+
+
+# -- Transformer encoder --------------------------------------------------------------------------------------
+ENCODER_CASES = {
+    "post_norm": dict(),
+    "pre_norm_gelu": dict(norm_first=True, activation="gelu"),
+    "batch_first_no_bias": dict(batch_first=True, bias=False, layer_norm_eps=1e-6),
+    "batch_first": dict(batch_first=True),
+    "batch_first_gelu_pre_norm": dict(batch_first=True, activation="gelu", norm_first=True),
+}
+ENCODER_MASKS = ["none", "padding", "padding_not_left_aligned", "causal", "padding_float", "unbatched"]
+
+
+def _encoder_inputs(kw, masks, length=5, batch=3, d=8):
+    if masks == "unbatched":
+        return _x(length, d), {}
+    x = _x(batch, length, d) if kw.get("batch_first") else _x(length, batch, d)
+    kwargs = {}
+    if masks.startswith("padding"):
+        pad = np.zeros((batch, length), bool)
+        pad[0, -2:] = True
+        pad[2, -1] = True
+        if masks == "padding_not_left_aligned":
+            pad[1, 0] = True
+        kwargs["src_key_padding_mask"] = np.where(pad, -np.inf, 0.0) if masks == "padding_float" else pad
+    if masks == "causal":
+        kwargs["mask"] = np.triu(np.full((length, length), -np.inf), 1)
+    return x, kwargs
+
+
+def _encoders(m, kw, final_norm=True):
+    layer = m.TransformerEncoderLayer(8, 2, 16, dropout=0.0, **kw)
+    return m.TransformerEncoder(layer, 2, norm=m.LayerNorm(8) if final_norm else None)
+
+
+@pytest.mark.parametrize("masks", ENCODER_MASKS)
+@pytest.mark.parametrize("name", list(ENCODER_CASES))
+def test_transformer_encoder_matches_pytorch_in_training(name, masks):
+    """Training mode (dropout 0: the masks differ between libraries): outputs and every gradient."""
+    torch = pytest.importorskip("torch")
+    kw = ENCODER_CASES[name]
+    x, kwargs = _encoder_inputs(kw, masks)
+    _compare(torch, _encoders(nn, kw), _encoders(torch.nn, kw), [x], kwargs=kwargs)
+
+
+@pytest.mark.parametrize("masks", ENCODER_MASKS)
+@pytest.mark.parametrize("name", list(ENCODER_CASES))
+def test_transformer_encoder_matches_pytorch_fast_path_in_eval(name, masks):
+    """eval() under no_grad, where PyTorch takes its fused fast path (and, with batch_first and a left-aligned
+    padding mask, nested tensors that give zeros at the padded positions before the final norm)."""
+    torch = pytest.importorskip("torch")
+    kw = ENCODER_CASES[name]
+    x, kwargs = _encoder_inputs(kw, masks)
+    for final_norm in (True, False):
+        theirs, ours = _encoders(torch.nn, kw, final_norm).double().eval(), _encoders(nn, kw, final_norm).double()
+        _copy_from(ours, theirs)
+        ours.eval()
+        with torch.no_grad():
+            expected = theirs(torch.tensor(x), **{k: torch.tensor(v) for k, v in kwargs.items()}).numpy()
+        with mg.no_grad():
+            out = ours(mg.tensor(x), **{k: mg.tensor(v) for k, v in kwargs.items()}).numpy()
+        np.testing.assert_allclose(out, expected, rtol=TOL, atol=TOL)
+
+
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "numpy"])
+def test_transformer_encoder_layer_on_other_backends(backend):
+    torch = pytest.importorskip("torch")
+    kw = dict(batch_first=True, norm_first=True)
+    x, kwargs = _encoder_inputs(kw, "padding")
+    make = lambda m: m.TransformerEncoderLayer(8, 2, 16, dropout=0.0, **kw)  # noqa: E731
+    _compare(torch, make(nn), make(torch.nn), [x], backend,
+             kwargs={"src_key_padding_mask": kwargs["src_key_padding_mask"]})

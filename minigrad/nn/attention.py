@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from .. import creation as _creation
 from ..errors import ShapeError
+from ..grad_mode import is_grad_enabled
 from ..ops import cat, where
 from ..tensor import Tensor
 from . import functional as F  # noqa: N812 - PyTorch's convention
@@ -216,6 +217,8 @@ class TransformerEncoderLayer(Module):
         self.dropout1 = Dropout(dropout)
         self.dropout2 = Dropout(dropout)
         self.activation = _activation(activation)
+        self.activation_relu_or_gelu = {"relu": 1, "gelu": 2}.get(activation, 1 if self.activation is F.relu else
+                                                                  2 if self.activation is F.gelu else 0)
 
     def forward(self, src: Tensor, src_mask: Tensor | None = None, src_key_padding_mask: Tensor | None = None,
                 is_causal: bool = False) -> Tensor:
@@ -245,10 +248,40 @@ class TransformerEncoder(Module):
         self.num_layers = num_layers
         self.norm = norm
         self.enable_nested_tensor, self.mask_check = enable_nested_tensor, mask_check
+        attn = encoder_layer.self_attn
+        # PyTorch's conditions for its nested-tensor path, which changes the numbers: see forward
+        self.use_nested_tensor = enable_nested_tensor and not encoder_layer.norm_first and attn.batch_first \
+            and attn._qkv_same_embed_dim and attn.in_proj_bias is not None \
+            and bool(encoder_layer.activation_relu_or_gelu) and encoder_layer.norm1.eps == encoder_layer.norm2.eps \
+            and attn.num_heads % 2 == 0
 
     def forward(self, src: Tensor, mask: Tensor | None = None, src_key_padding_mask: Tensor | None = None,
                 is_causal: bool | None = None) -> Tensor:
         out = src
         for layer in self.layers:
             out = layer(out, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=bool(is_causal))
+        padded = self._nested_padding(src, mask, src_key_padding_mask)
+        if padded is not None:
+            out = where(padded.unsqueeze(-1), 0.0, out)
         return out if self.norm is None else self.norm(out)
+
+    def _nested_padding(self, src: Tensor, mask, src_key_padding_mask) -> Tensor | None:
+        """Where PyTorch packs the batch into a nested tensor (eval, no gradient, batch_first, a left-aligned
+        padding mask and no ``mask``, ...), its padded positions come out as zeros before ``norm``: the bool
+        mask of those positions, else None."""
+        first = self.layers[0]
+        if not self.use_nested_tensor or first.training or src.ndim != 3 or src_key_padding_mask is None \
+                or mask is not None:
+            return None
+        attn, ffn = first.self_attn, (first.linear1, first.linear2, first.norm1, first.norm2)
+        tracked = [src, attn.in_proj_weight, attn.in_proj_bias, *attn.out_proj.parameters()]
+        tracked += [p for m in ffn for p in m.parameters()]
+        if is_grad_enabled() and any(t is not None and t.requires_grad for t in tracked):
+            return None
+        padded = src_key_padding_mask if src_key_padding_mask.dtype == "bool" else src_key_padding_mask != 0
+        if self.mask_check:
+            valid = (~padded).astype("int64")
+            left_aligned = (valid[:, 1:] <= valid[:, :-1]).all()  # each row: valid positions, then padding
+            if not bool(left_aligned.item()):
+                return None
+        return padded
