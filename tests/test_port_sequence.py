@@ -373,3 +373,181 @@ def test_transformer_encoder_layer_on_other_backends(backend):
     make = lambda m: m.TransformerEncoderLayer(8, 2, 16, dropout=0.0, **kw)  # noqa: E731
     _compare(torch, make(nn), make(torch.nn), [x], backend,
              kwargs={"src_key_padding_mask": kwargs["src_key_padding_mask"]})
+
+
+# -- dropout, parameters, initialisation, repr -------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_dropout_between_layers(kind):
+    """dropout=1 in training zeroes every layer's input but the first: equal to PyTorch's, which is exact there;
+    a p in (0, 1) is reproducible with manual_seed, touches no layer in eval, and changes the output in training."""
+    torch = pytest.importorskip("torch")
+    kw = dict(input_size=3, hidden_size=4, num_layers=3, bidirectional=True, dropout=1.0)
+    _compare(torch, getattr(nn, kind)(**kw), getattr(torch.nn, kind)(**kw), [_x(4, 2, 3)])
+    module = getattr(nn, kind)(**{**kw, "dropout": 0.5}).double()
+    x = mg.tensor(_x(4, 2, 3))
+
+    def run():
+        out = module(x)[0]
+        return out.numpy()
+
+    mg.manual_seed(5)
+    first = run()
+    mg.manual_seed(5)
+    np.testing.assert_array_equal(run(), first)
+    module.eval()
+    plain = run()
+    module.dropout = 0.0
+    module.train()
+    np.testing.assert_array_equal(run(), plain)
+    assert not np.allclose(first, plain)
+
+
+def test_parameters_are_pytorchs_in_names_order_and_shapes():
+    torch = pytest.importorskip("torch")
+    for kind, kw in [("LSTM", dict(input_size=3, hidden_size=4, num_layers=2, bidirectional=True, proj_size=2)),
+                     ("GRU", dict(input_size=3, hidden_size=4, bias=False, num_layers=2)),
+                     ("RNN", dict(input_size=3, hidden_size=4, bidirectional=True)),
+                     ("LSTMCell", dict(input_size=3, hidden_size=4)), ("GRUCell", dict(input_size=2, hidden_size=3,
+                                                                                         bias=False))]:
+        ours, theirs = getattr(nn, kind)(**kw), getattr(torch.nn, kind)(**kw)
+        assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == \
+            [(k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
+    for kw in [dict(kdim=3, vdim=5), dict(add_bias_kv=True, bias=False)]:
+        ours, theirs = nn.MultiheadAttention(6, 3, **kw), torch.nn.MultiheadAttention(6, 3, **kw)
+        assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == \
+            [(k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
+    layer = lambda m: m.TransformerEncoderLayer(8, 2, 16, norm_first=True)  # noqa: E731
+    ours, theirs = nn.TransformerEncoder(layer(nn), 2), torch.nn.TransformerEncoder(layer(torch.nn), 2,
+                                                                                     enable_nested_tensor=False)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+
+
+def test_initialisation_follows_pytorch():
+    """Recurrent weights ~ U(-1/sqrt(hidden), 1/sqrt(hidden)); attention: xavier-uniform in_proj, zero biases."""
+    mg.manual_seed(0)
+    lstm = nn.LSTM(10, 25, num_layers=2)
+    bound = 1 / math.sqrt(25)
+    values = np.concatenate([p.numpy().ravel() for p in lstm.parameters()])
+    assert values.min() >= -bound and values.max() <= bound
+    assert values.min() < -0.9 * bound and values.max() > 0.9 * bound  # the whole interval is used
+    assert abs(values.mean()) < 0.01 and abs(values.std() - bound / math.sqrt(3)) < 0.01
+    mha = nn.MultiheadAttention(16, 4)
+    w = mha.in_proj_weight.numpy()
+    xavier = math.sqrt(6 / (16 + 48))
+    assert w.min() >= -xavier and w.max() <= xavier and w.max() > 0.9 * xavier
+    assert not np.any(mha.in_proj_bias.numpy()) and not np.any(mha.out_proj.bias.numpy())
+
+
+def test_reprs_match_pytorch():
+    torch = pytest.importorskip("torch")
+    makers = [lambda m: m.LSTM(3, 4, num_layers=2, batch_first=True, dropout=0.5, bidirectional=True),
+              lambda m: m.RNN(3, 4, nonlinearity="relu", bias=False), lambda m: m.GRU(3, 4),
+              lambda m: m.RNNCell(3, 4, nonlinearity="relu"), lambda m: m.LSTMCell(3, 4, bias=False),
+              lambda m: m.LSTM(3, 4, proj_size=2)]
+    for make in makers:
+        assert repr(make(nn)) == repr(make(torch.nn))
+
+
+def test_float32_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.GRU(3, 5, num_layers=2, bidirectional=True)
+    ours = nn.GRU(3, 5, num_layers=2, bidirectional=True)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    x = _x(6, 2, 3).astype(np.float32)
+    out, h = ours(mg.tensor(x))
+    expected, h_expected = theirs(torch.tensor(x))
+    assert out.dtype == np.float32 and h.dtype == np.float32
+    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(h.numpy(), h_expected.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_sdpa_dropout_drops_attention_weights():
+    """dropout_p drops the softmax weights (not the output), with the backend's generator."""
+    q, k, v = (mg.tensor(_x(2, 3, 4)) for _ in range(3))
+    mg.manual_seed(11)
+    out = F.scaled_dot_product_attention(q, k, v, dropout_p=0.4)
+    mg.manual_seed(11)
+    weights = F.dropout(F.softmax(q @ k.mT / 2.0, -1), 0.4)
+    np.testing.assert_allclose(out.numpy(), (weights @ v).numpy(), rtol=1e-12, atol=1e-12)
+    assert not np.allclose(out.numpy(), F.scaled_dot_product_attention(q, k, v).numpy())
+
+
+def test_mha_dropout_in_training_only():
+    mha = nn.MultiheadAttention(4, 2, dropout=0.5).double()
+    x = mg.tensor(_x(3, 2, 4))
+    mg.manual_seed(1)
+    train_out, train_weights = mha(x, x, x)
+    mha.eval()
+    eval_out, eval_weights = mha(x, x, x)
+    np.testing.assert_allclose(eval_weights.numpy().sum(-1), 1.0, rtol=1e-12)
+    assert not np.allclose(train_out.numpy(), eval_out.numpy())
+    dropped = train_weights.numpy() * 2  # averaged over 2 heads: each head's weight is 0 or twice its value
+    assert not np.allclose(dropped.sum(-1) / 2, 1.0)
+
+
+# -- errors ---------------------------------------------------------------------------------------------------
+def test_recurrent_errors_name_the_layer_and_shapes():
+    lstm = nn.LSTM(3, 4, num_layers=2)
+    before = {k: v.numpy().copy() for k, v in lstm.state_dict().items()}
+    with pytest.raises(ShapeError, match=r"LSTM: input.size\(-1\) must be equal to input_size. Expected 3, got 5"):
+        lstm(mg.randn(2, 1, 5))
+    with pytest.raises(ValueError, match="LSTM: Expected input to be 2D or 3D, got 4D"):
+        lstm(mg.randn(2, 1, 1, 3))
+    with pytest.raises(ShapeError, match=r"Expected hidden\[0\] size \(2, 1, 4\), got \[2, 3, 4\]"):
+        lstm(mg.randn(2, 1, 3), (mg.zeros(2, 3, 4), mg.zeros(2, 1, 4)))
+    with pytest.raises(ShapeError, match="For unbatched 2-D input, hidden\\[1\\] should also be 2-D but got 3-D"):
+        lstm(mg.randn(2, 3), (mg.zeros(2, 4), mg.zeros(2, 1, 4)))
+    with pytest.raises(TypeError, match="LSTM: hx must be a pair"):
+        lstm(mg.randn(2, 1, 3), mg.zeros(2, 1, 4))
+    with pytest.raises(ValueError, match="Expected sequence length to be larger than 0"):
+        lstm(mg.randn(0, 1, 3))
+    with pytest.raises(NotImplementedError, match="PackedSequence"):
+        lstm((mg.randn(2, 3), mg.tensor([2])))
+    with pytest.raises(ShapeError, match=r"GRU: Expected hidden size \(1, 2, 4\), got \[1, 3, 4\]"):
+        nn.GRU(3, 4)(mg.randn(5, 2, 3), mg.zeros(1, 3, 4))
+    assert all(np.array_equal(v.numpy(), before[k]) for k, v in lstm.state_dict().items())
+    with pytest.raises(ValueError, match="dropout should be a number in range"):
+        nn.GRU(3, 4, dropout=1.5)
+    with pytest.warns(UserWarning, match="non-zero dropout expects num_layers greater than 1"):
+        nn.GRU(3, 4, dropout=0.2)
+    with pytest.raises(ValueError, match="Unknown nonlinearity 'sigmoid'"):
+        nn.RNN(3, 4, nonlinearity="sigmoid")
+    with pytest.raises(ValueError, match="proj_size has to be smaller than hidden_size"):
+        nn.LSTM(3, 4, proj_size=4)
+    with pytest.raises(ValueError, match="hidden_size must be greater than zero"):
+        nn.RNN(3, 0)
+    with pytest.raises(TypeError, match="input_size should be of type int"):
+        nn.LSTMCell(3.0, 4)
+    cell = nn.GRUCell(3, 4)
+    with pytest.raises(ValueError, match="GRUCell: Expected input to be 1D or 2D, got 3D"):
+        cell(mg.randn(1, 2, 3))
+    with pytest.raises(ShapeError, match=r"GRUCell: hidden has shape \(3, 4\), expected \(2, 4\)"):
+        cell(mg.randn(2, 3), mg.zeros(3, 4))
+    with pytest.raises(ShapeError, match="LSTMCell: input has 2 features"):
+        nn.LSTMCell(3, 4)(mg.randn(5, 2))
+
+
+def test_attention_errors():
+    q = mg.randn(2, 3, 4)
+    with pytest.raises(ShapeError, match=r"scaled_dot_product_attention: expected query \(..., L, E\)"):
+        F.scaled_dot_product_attention(q, mg.randn(2, 5, 3), mg.randn(2, 5, 2))
+    with pytest.raises(ValueError, match="attn_mask should not be set when is_causal=True"):
+        F.scaled_dot_product_attention(q, q, q, attn_mask=mg.ones(3, 3, dtype="bool"), is_causal=True)
+    with pytest.raises(ValueError, match="dropout_p must be in"):
+        F.scaled_dot_product_attention(q, q, q, dropout_p=1.5)
+    with pytest.raises(ValueError, match="embed_dim must be divisible by num_heads"):
+        nn.MultiheadAttention(6, 4)
+    mha = nn.MultiheadAttention(4, 2)
+    x = mg.randn(3, 2, 4)
+    with pytest.raises(ShapeError, match=r"MultiheadAttention: expected query \(L, N, 4\)"):
+        mha(mg.randn(3, 2, 5), x, x)
+    with pytest.raises(ShapeError, match=r"attn_mask must have shape \(3, 3\) or \(4, 3, 3\), got \(3, 2\)"):
+        mha(x, x, x, attn_mask=mg.zeros(3, 2))
+    with pytest.raises(ShapeError, match=r"key_padding_mask must have shape \(2, 3\)"):
+        mha(x, x, x, key_padding_mask=mg.zeros(3, 2, dtype="bool"))
+    with pytest.raises(ValueError, match="Need attn_mask if specifying the is_causal hint"):
+        mha(x, x, x, is_causal=True)
+    with pytest.raises(TypeError, match="only bool and floating types of attn_mask"):
+        mha(x, x, x, attn_mask=mg.zeros(3, 3, dtype="int64"))
+    with pytest.raises(ValueError, match="activation should be relu/gelu, not 'tanh'"):
+        nn.TransformerEncoderLayer(4, 2, activation="tanh")
