@@ -159,6 +159,8 @@ def _layer_cases():
         cases[f"{kind}_unbatched_bidir"] = (kind, dict(input_size=3, hidden_size=2, bidirectional=True), (4, 3), True)
         cases[f"{kind}_unbatched_batch_first"] = (kind, dict(input_size=3, hidden_size=2, batch_first=True,
                                                              num_layers=2), (4, 3), False)
+    cases["GRU_one_step"] = ("GRU", dict(input_size=3, hidden_size=2, bidirectional=True), (1, 2, 3), True)
+    cases["LSTM_one_step_unbatched"] = ("LSTM", dict(input_size=3, hidden_size=2, num_layers=2), (1, 3), False)
     cases["RNN_relu"] = ("RNN", dict(input_size=3, hidden_size=4, nonlinearity="relu", num_layers=2), (5, 2, 3), True)
     cases["LSTM_proj"] = ("LSTM", dict(input_size=3, hidden_size=5, proj_size=2, num_layers=2, bidirectional=True),
                           (4, 2, 3), True)
@@ -551,3 +553,21 @@ def test_attention_errors():
         mha(x, x, x, attn_mask=mg.zeros(3, 3, dtype="int64"))
     with pytest.raises(ValueError, match="activation should be relu/gelu, not 'tanh'"):
         nn.TransformerEncoderLayer(4, 2, activation="tanh")
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_layers_gradcheck(kind):
+    """Finite differences, first and second order, through a bidirectional two-layer layer (the per-step slicing
+    of the input projections included), for the input and the initial state."""
+    mg.manual_seed(4)
+    module = getattr(nn, kind)(2, 2, num_layers=2, bidirectional=True).double()
+    x = mg.tensor(_x(3, 1, 2), dtype="float64", requires_grad=True)
+    h = mg.tensor(_x(4, 1, 2), dtype="float64", requires_grad=True)
+    g = mg.tensor(_x(3, 1, 4), dtype="float64")
+
+    def run(x, h):
+        out, state = module(x, (h, h * 0.5) if kind == "LSTM" else h)
+        return out * g, (state[0] if kind == "LSTM" else state)
+
+    assert mg.gradcheck(run, (x, h))
+    assert mg.gradgradcheck(run, (x, h))

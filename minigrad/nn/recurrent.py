@@ -14,6 +14,7 @@ import warnings
 
 from .. import creation as _creation
 from ..errors import ShapeError
+from ..function import Function
 from ..ops import cat, relu, sigmoid, stack, tanh
 from ..tensor import Tensor
 from . import functional as F  # noqa: N812 - PyTorch's convention
@@ -22,6 +23,22 @@ from .layers import _empty
 from .module import Module
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+class _TimeSteps(Function):
+    """The slices of a sequence (L, ...) along its first axis, as L outputs. Slicing step by step would be a
+    composite, but each slice's backward writes a zero-padded copy of the whole sequence (O(L^2) in all); here
+    the backward stacks the L gradients once."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return tuple(x.data[t] for t in range(x.shape[0]))  # views: the sequence is private to the layer
+
+    @staticmethod
+    def backward(ctx, *grads):
+        like = next(g for g in grads if g is not None)
+        zeros = _creation.zeros(*like.shape, dtype=like.dtype, backend=like.backend)
+        return stack([zeros if g is None else g for g in grads], 0)
 
 
 # -- one time step, shared by the cells and the layers ------------------------------------------------
@@ -303,7 +320,7 @@ class RNNBase(Module):
                 weights = dict(zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"), [None] * 5))
                 for pname in self._all_weights[index]:
                     weights[pname.split("_l")[0]] = getattr(self, pname)
-                gi = F.linear(layer_input, weights["weight_ih"], weights["bias_ih"])  # every step at once
+                gi = _TimeSteps.apply(F.linear(layer_input, weights["weight_ih"], weights["bias_ih"]))  # all at once
                 h, c = h0[index], (c0[index] if lstm else None)
                 ys: list = [None] * length
                 for t in (range(length) if direction == 0 else range(length - 1, -1, -1)):
