@@ -255,13 +255,15 @@ def _mha_case(name):
         "causal_hint_with_weights": ({}, None, {"attn_mask": "causal", "is_causal": True}),
         "unbatched": ({}, "unbatched", {"key_padding_mask": "bool", "attn_mask": "bool"}),
         "unbatched_no_weights": ({}, "unbatched", {"need_weights": False, "attn_mask": "bool"}),
+        "unbatched_per_head_mask": ({}, "unbatched", {"attn_mask": "bool3", "average_attn_weights": False}),
     }
     return e, cases[name]
 
 
 MHA_CASES = ["self", "no_weights", "per_head_weights", "no_bias_batch_first", "kdim_vdim", "kdim_vdim_no_weights",
              "bias_kv_zero_attn", "padding_bool", "padding_bool_no_weights", "padding_float_attn_float",
-             "attn_mask_per_head", "causal_hint", "causal_hint_with_weights", "unbatched", "unbatched_no_weights"]
+             "attn_mask_per_head", "causal_hint", "causal_hint_with_weights", "unbatched", "unbatched_no_weights",
+             "unbatched_per_head_mask"]
 
 
 def _mha_inputs(e, heads, ctor, layout, fwd, length=4, source=5, batch=3):
@@ -474,6 +476,27 @@ def test_sdpa_dropout_drops_attention_weights():
     assert not np.allclose(out.numpy(), F.scaled_dot_product_attention(q, k, v).numpy())
 
 
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_mha_matches_pytorch_fast_path_in_eval(need_weights):
+    """eval() under no_grad with batch_first self-attention: PyTorch's fused path."""
+    torch = pytest.importorskip("torch")
+    theirs = torch.nn.MultiheadAttention(8, 2, batch_first=True).double().eval()
+    ours = nn.MultiheadAttention(8, 2, batch_first=True).double()
+    _copy_from(ours, theirs)
+    ours.eval()
+    x = _x(3, 5, 8)
+    pad = np.zeros((3, 5), bool)
+    pad[0, -2:] = True
+    with torch.no_grad():
+        expected = theirs(*[torch.tensor(x)] * 3, key_padding_mask=torch.tensor(pad), need_weights=need_weights)
+    with mg.no_grad():
+        out = ours(*[mg.tensor(x)] * 3, key_padding_mask=mg.tensor(pad), need_weights=need_weights)
+    np.testing.assert_allclose(out[0].numpy(), expected[0].numpy(), rtol=TOL, atol=TOL)
+    assert (out[1] is None) == (expected[1] is None)
+    if need_weights:
+        np.testing.assert_allclose(out[1].numpy(), expected[1].numpy(), rtol=TOL, atol=TOL)
+
+
 def test_mha_dropout_in_training_only():
     mha = nn.MultiheadAttention(4, 2, dropout=0.5).double()
     x = mg.tensor(_x(3, 2, 4))
@@ -508,6 +531,10 @@ def test_recurrent_errors_name_the_layer_and_shapes():
     with pytest.raises(ShapeError, match=r"GRU: Expected hidden size \(1, 2, 4\), got \[1, 3, 4\]"):
         nn.GRU(3, 4)(mg.randn(5, 2, 3), mg.zeros(1, 3, 4))
     assert all(np.array_equal(v.numpy(), before[k]) for k, v in lstm.state_dict().items())
+    with pytest.raises(ValueError, match=r"LSTM: input dtype \(float64\) does not match weight dtype \(float32\)"):
+        lstm(mg.randn(2, 1, 3, dtype="float64"))
+    with pytest.raises(ValueError, match=r"GRUCell: input dtype \(int64\) does not match weight dtype"):
+        nn.GRUCell(3, 4)(mg.tensor([[1, 2, 3]]))
     with pytest.raises(ValueError, match="dropout should be a number in range"):
         nn.GRU(3, 4, dropout=1.5)
     with pytest.warns(UserWarning, match="non-zero dropout expects num_layers greater than 1"):

@@ -119,8 +119,8 @@ class MultiheadAttention(Module):
                 raise ShapeError(f"{op}: attn_mask must have shape {(length, source)} or "
                                  f"{(batch * heads, length, source)}, got {attn_mask.shape}")
         if is_causal and attn_mask is None:
-            raise ValueError(f"{op}: Need attn_mask if specifying the is_causal hint (see "
-                             "nn.Transformer.generate_square_subsequent_mask)")
+            raise ValueError(f"{op}: Need attn_mask if specifying the is_causal hint (a causal float mask: -inf "
+                             "above the diagonal, 0 elsewhere)")
         key_padding_mask = _float_mask(key_padding_mask, "key_padding_mask", query)
         # PyTorch's own shortcut: with the is_causal hint, no padding mask and no weights, attn_mask is not read
         causal = is_causal and key_padding_mask is None and not need_weights

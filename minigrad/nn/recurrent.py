@@ -64,6 +64,13 @@ def _gru_step(gi: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tenso
     return (1 - z) * n + z * h
 
 
+def _check_dtype(name: str, input: Tensor, weight: Tensor) -> None:  # noqa: A002
+    if input.dtype != weight.dtype:  # PyTorch refuses to mix them too
+        raise ValueError(f"{name}: input dtype ({input.dtype.name}) does not match weight dtype ({weight.dtype.name}). "
+                         f"Convert input: input.to({weight.dtype.name!r}), or convert model: "
+                         f"model.to({input.dtype.name!r})")
+
+
 def _check_sizes(name: str, input_size, hidden_size) -> None:
     for arg, value in (("input_size", input_size), ("hidden_size", hidden_size)):
         if not isinstance(value, int) or isinstance(value, bool):
@@ -112,6 +119,7 @@ class RNNCellBase(Module):
         if input.shape[-1] != self.input_size:
             raise ShapeError(f"{name}: input has {input.shape[-1]} features (shape {input.shape}), expected "
                              f"input_size={self.input_size}")
+        _check_dtype(name, input, self.weight_ih)
         return (input if input.ndim == 2 else input.unsqueeze(0)), input.ndim == 2
 
     def _state(self, hx: Tensor | None, batch: Tensor, batched: bool, what: str = "hidden") -> Tensor:
@@ -294,6 +302,7 @@ class RNNBase(Module):
         if x.shape[-1] != self.input_size:
             raise ShapeError(f"{name}: input.size(-1) must be equal to input_size. Expected {self.input_size}, got "
                              f"{x.shape[-1]} (input shape {input.shape})")
+        _check_dtype(name, input, getattr(self, self._flat_weights_names[0]))
         if length == 0:
             raise ValueError(f"{name}: Expected sequence length to be larger than 0 (input shape {input.shape})")
         directions = 2 if self.bidirectional else 1
