@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from test_porting import _side_by_side
 
 import minigrad as mg
 from minigrad import nn
@@ -598,3 +599,104 @@ def test_layers_gradcheck(kind):
 
     assert mg.gradcheck(run, (x, h))
     assert mg.gradgradcheck(run, (x, h))
+
+
+# -- porting programs: written once against PyTorch's API, run unchanged on both libraries ------------------------
+TOKENS = np.array([[3, 5, 7, 0, 0, 2], [2, 9, 9, 4, 1, 1], [6, 0, 0, 0, 0, 3], [8, 3, 3, 3, 0, 4]])
+TOKEN_LABELS = np.array([0, 1, 0, 1])
+
+
+def lstm_tagger_with_clipping(torch, device, start):
+    class Tagger(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = torch.nn.Embedding(10, 4)
+            self.lstm = torch.nn.LSTM(4, 5, num_layers=2, batch_first=True, bidirectional=True)
+            self.head = torch.nn.Linear(10, 2)
+
+        def forward(self, tokens):
+            out, (h, c) = self.lstm(self.embed(tokens))
+            return self.head(out[:, -1]) + h.sum() * 0.01 + c.mean() * 0.01
+
+    model = Tagger().double()
+    start(model)
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    x, y = torch.tensor(TOKENS, device=device), torch.tensor(TOKEN_LABELS, device=device)
+    losses = []
+    for _ in range(4):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        losses.append(loss.item())
+    return losses + [p.detach().numpy() for p in model.parameters()]
+
+
+def gru_truncated_bptt(torch, device, start):
+    model = torch.nn.GRU(3, 4, num_layers=2).double()
+    head = torch.nn.Linear(4, 1).double()
+    start(model)
+    model.to(device)
+    params = list(model.parameters()) + list(head.parameters())
+    head.to(device)
+    with torch.no_grad():  # the same head in both libraries
+        head.weight.copy_(torch.tensor(np.linspace(-0.5, 0.5, 4).reshape(1, 4), device=device))
+        head.bias.zero_()
+    optimizer = torch.optim.SGD(params, lr=0.1, momentum=0.9)
+    series = np.sin(np.linspace(0, 6, 25)).reshape(25, 1, 1) * np.array([1.0, 0.5, -0.3])
+    h, losses = None, []
+    for chunk in range(4):
+        x = torch.tensor(series[chunk * 6:chunk * 6 + 5], device=device)
+        target = torch.tensor(series[chunk * 6 + 1:chunk * 6 + 6, :, :1], device=device)
+        optimizer.zero_grad()
+        out, h = model(x, h)
+        loss = torch.nn.functional.mse_loss(head(out), target)
+        loss.backward()
+        optimizer.step()
+        h = h.detach()
+        losses.append(loss.item())
+    return losses + [h.numpy()] + [p.detach().numpy() for p in params]
+
+
+def transformer_classifier(torch, device, start):
+    class Classifier(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = torch.nn.Embedding(10, 8)
+            layer = torch.nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0, batch_first=True,
+                                                     activation="gelu")
+            self.encoder = torch.nn.TransformerEncoder(layer, 2, norm=torch.nn.LayerNorm(8),
+                                                       enable_nested_tensor=False)
+            self.head = torch.nn.Linear(8, 2)
+
+        def forward(self, tokens):
+            padding = tokens == 0
+            h = self.encoder(self.embed(tokens), src_key_padding_mask=padding)
+            return self.head(h[:, 0])
+
+    model = Classifier().double()
+    start(model)
+    model.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.01)
+    x, y = torch.tensor(TOKENS, device=device), torch.tensor(TOKEN_LABELS, device=device)
+    losses = []
+    for _ in range(3):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    model.eval()
+    with torch.no_grad():
+        logits = model(x)
+    return losses + [logits.numpy()]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("program", [lstm_tagger_with_clipping, gru_truncated_bptt, transformer_classifier],
+                         ids=lambda p: p.__name__)
+def test_sequence_program_runs_unchanged_and_agrees_with_pytorch(program, backend):
+    _side_by_side(program, backend)
