@@ -700,3 +700,27 @@ def transformer_classifier(torch, device, start):
                          ids=lambda p: p.__name__)
 def test_sequence_program_runs_unchanged_and_agrees_with_pytorch(program, backend):
     _side_by_side(program, backend)
+
+
+@pytest.fixture
+def cupy_device(monkeypatch):
+    """The CuPy backend: the real one on a GPU machine (MINIGRAD_GPU_TESTS=1), else its CPU stand-in."""
+    pytest.importorskip("numba_cuda", reason="the CuPy backend's kernels need numba-cuda (pip install -e '.[dev]')")
+    from _cupy_standin import NAME, CupyStandIn
+    from _dummy_backend import register
+    from conftest import GPU_TESTS
+
+    if not GPU_TESTS:
+        register(monkeypatch, NAME, CupyStandIn)
+    return "cupy" if GPU_TESTS else NAME
+
+
+def test_sequence_modules_on_the_cupy_backend(cupy_device):
+    torch = pytest.importorskip("torch")
+    kw = dict(input_size=3, hidden_size=4, num_layers=2, bidirectional=True, batch_first=True)
+    _compare(torch, nn.LSTM(**kw), torch.nn.LSTM(**kw), [_x(2, 3, 3)], cupy_device)
+    args, kwargs = _mha_inputs(6, 2, {}, None, {"key_padding_mask": "bool", "attn_mask": "bool"})
+    _compare(torch, nn.MultiheadAttention(6, 2), torch.nn.MultiheadAttention(6, 2), args, cupy_device, kwargs=kwargs)
+    x, kwargs = _encoder_inputs(dict(batch_first=True), "padding")
+    make = lambda m: m.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)  # noqa: E731
+    _compare(torch, make(nn), make(torch.nn), [x], cupy_device, kwargs=kwargs)
