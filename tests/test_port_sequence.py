@@ -15,6 +15,9 @@ from minigrad import nn
 from minigrad.errors import ShapeError
 from minigrad.nn import functional as F  # noqa: N812 - PyTorch's convention
 
+# PyTorch's own notices about its nested-tensor fast path (which the eval tests exercise on purpose)
+pytestmark = [pytest.mark.filterwarnings("ignore:enable_nested_tensor is True:UserWarning"),
+              pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors:UserWarning")]
 RNG = np.random.default_rng(2026)
 BACKENDS = mg.testing.available_backends()
 TOL = 1e-10
