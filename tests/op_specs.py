@@ -1620,6 +1620,43 @@ SPECS += [
     Spec("F.kl_div", F.kl_div, _kl_div_case, _kl_div_ref),
 ]
 
+@st.composite
+def _sdpa_case(draw, dtype, max_size):
+    """query (..., L, E), key (..., S, E), value (..., S, Ev) and one of: no mask, a bool mask (True = may attend;
+    a row may be all False: zeros), an additive float mask (differentiable too), is_causal; an explicit scale."""
+    batch = draw(mst.shapes(min_dims=0, max_dims=2, max_side=2))
+    length, source, e, ev = (draw(st.integers(1, 4)) for _ in range(4))
+    arrays = tuple(draw(_arr(dtype, batch + shape, -2.0, 2.0)) for shape in ((length, e), (source, e), (source, ev)))
+    kwargs = {"scale": draw(st.sampled_from([None, 0.7]))}
+    mask = draw(st.sampled_from(["none", "bool", "float", "causal"]))
+    if mask == "bool":
+        arrays += (draw(mst.arrays(np.bool_, (length, source), elements_strategy=st.booleans())),)
+    elif mask == "float":
+        arrays += (draw(_arr(dtype, (length, source), -2.0, 2.0)),)
+    kwargs["is_causal"] = mask == "causal"
+    return Case(arrays, kwargs, n=e + source)
+
+
+def _sdpa_ref(q, k, v, *mask, scale, is_causal):
+    scores = q @ np.swapaxes(k, -1, -2) * (1 / math.sqrt(q.shape[-1]) if scale is None else scale)
+    length, source = scores.shape[-2:]
+    allowed = np.tril(np.ones((length, source), bool)) if is_causal else None
+    if mask and mask[0].dtype == np.bool_:
+        allowed = mask[0]
+    elif mask:
+        scores = scores + mask[0]
+    if allowed is None:
+        return _softmax(scores, -1) @ v
+    dead = ~allowed.any(-1, keepdims=True)  # nowhere to attend: zeros
+    return np.where(dead, 0.0, _softmax(np.where(allowed | dead, scores, -np.inf), -1)) @ v
+
+
+SPECS += [
+    Spec("F.scaled_dot_product_attention", F.scaled_dot_product_attention, _sdpa_case, _sdpa_ref, "matmul", ulps=16,
+         call=lambda q, k, v, *mask, scale, is_causal: F.scaled_dot_product_attention(
+             q, k, v, mask[0] if mask else None, scale=scale, is_causal=is_causal)),
+]
+
 SPECS_BY_NAME: dict[str, Spec] = {s.name: s for s in SPECS}
 assert len(SPECS_BY_NAME) == len(SPECS), "spec names must be unique"
 

@@ -4,6 +4,7 @@ Modules are documented in ``docs/nn.md``; differences from PyTorch are listed th
 """
 
 from . import functional, init, utils
+from .attention import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer
 from .containers import ModuleDict, ModuleList, ParameterList, Sequential
 from .layers import (
     ELU,
@@ -52,6 +53,7 @@ from .losses import (
     SmoothL1Loss,
 )
 from .module import IncompatibleKeys, Module, Parameter, StateDictError
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 
 __all__ = [
     "ELU", "GELU", "AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d",
@@ -62,6 +64,8 @@ __all__ = [
     "ParameterList", "ReLU", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus",
     "StateDictError", "Tanh", "functional", "init", "utils",
     "CosineSimilarity", "Hardsigmoid", "Hardswish", "LogSigmoid", "Mish", "PReLU", "ReLU6", "Softmin", "Unflatten",
+    "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNBase", "RNNCell", "RNNCellBase",
+    "MultiheadAttention", "TransformerEncoder", "TransformerEncoderLayer",
 ]
 
 _LAZY = {"BatchNorm1d": ".batchnorm", "BatchNorm2d": ".batchnorm", "BatchNorm3d": ".batchnorm"}

@@ -1,0 +1,287 @@
+"""``MultiheadAttention``, ``TransformerEncoderLayer`` and ``TransformerEncoder`` with PyTorch's arguments,
+parameter names, initialisation and numbers, as composites of differentiable ops."""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+
+from .. import creation as _creation
+from ..errors import ShapeError
+from ..grad_mode import is_grad_enabled
+from ..ops import cat, where
+from ..tensor import Tensor
+from . import functional as F  # noqa: N812 - PyTorch's convention
+from . import init
+from .containers import ModuleList
+from .layers import Dropout, LayerNorm, Linear, _empty
+from .module import Module
+
+
+def _float_mask(mask: Tensor | None, name: str, like: Tensor) -> Tensor | None:
+    """PyTorch's canonical mask: a bool mask (True = masked out) becomes 0 / -inf in ``like``'s dtype."""
+    if mask is None:
+        return None
+    if not isinstance(mask, Tensor):
+        raise TypeError(f"MultiheadAttention: {name} must be a tensor, got {type(mask).__name__}")
+    if mask.dtype == "bool":
+        return where(mask, -math.inf, _creation.zeros(*mask.shape, dtype=like.dtype, backend=like.backend))
+    if mask.dtype.kind != "f":
+        raise TypeError(f"MultiheadAttention: only bool and floating types of {name} are supported, got {mask.dtype}")
+    return mask
+
+
+class MultiheadAttention(Module):
+    """PyTorch's ``nn.MultiheadAttention``: in_proj_weight (3E, E) xavier-uniform (or q/k/v_proj_weight when
+    kdim/vdim differ from embed_dim), in_proj_bias zeros, out_proj a Linear with zero bias; optional bias_k/bias_v
+    (xavier-normal) and add_zero_attn. ``forward`` returns ``(attn_output, attn_weights or None)``; masks use
+    PyTorch's convention (bool True = not allowed to attend, float = added)."""
+
+    def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
+                 add_bias_kv: bool = False, add_zero_attn: bool = False, kdim: int | None = None,
+                 vdim: int | None = None, batch_first: bool = False, *, dtype=None, backend: str | None = None) -> None:
+        if embed_dim <= 0 or num_heads <= 0:
+            raise ValueError(f"MultiheadAttention: embed_dim and num_heads must be greater than 0, got "
+                             f"embed_dim={embed_dim} and num_heads={num_heads} instead")
+        if embed_dim % num_heads:
+            raise ValueError(f"MultiheadAttention: embed_dim must be divisible by num_heads, got embed_dim="
+                             f"{embed_dim} and num_heads={num_heads}")
+        if not 0.0 <= dropout <= 1.0:
+            raise ValueError(f"MultiheadAttention: dropout must be in [0, 1], got {dropout}")
+        super().__init__()
+        self.embed_dim, self.num_heads, self.dropout, self.batch_first = embed_dim, num_heads, dropout, batch_first
+        self.kdim = kdim if kdim is not None else embed_dim
+        self.vdim = vdim if vdim is not None else embed_dim
+        self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
+        self.head_dim = embed_dim // num_heads
+        if self._qkv_same_embed_dim:
+            self.in_proj_weight = _empty((3 * embed_dim, embed_dim), dtype, backend)
+            for name in ("q_proj_weight", "k_proj_weight", "v_proj_weight"):
+                self.register_parameter(name, None)
+        else:
+            self.q_proj_weight = _empty((embed_dim, embed_dim), dtype, backend)
+            self.k_proj_weight = _empty((embed_dim, self.kdim), dtype, backend)
+            self.v_proj_weight = _empty((embed_dim, self.vdim), dtype, backend)
+            self.register_parameter("in_proj_weight", None)
+        self.register_parameter("in_proj_bias", _empty((3 * embed_dim,), dtype, backend) if bias else None)
+        self.out_proj = Linear(embed_dim, embed_dim, bias=bias, dtype=dtype, backend=backend)
+        self.register_parameter("bias_k", _empty((1, 1, embed_dim), dtype, backend) if add_bias_kv else None)
+        self.register_parameter("bias_v", _empty((1, 1, embed_dim), dtype, backend) if add_bias_kv else None)
+        self.add_zero_attn = add_zero_attn
+        self._reset_parameters()
+
+    def _reset_parameters(self) -> None:
+        if self._qkv_same_embed_dim:
+            init.xavier_uniform_(self.in_proj_weight)
+        else:
+            for w in (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight):
+                init.xavier_uniform_(w)
+        if self.in_proj_bias is not None:
+            init.zeros_(self.in_proj_bias)
+            init.zeros_(self.out_proj.bias)
+        if self.bias_k is not None:
+            init.xavier_normal_(self.bias_k)
+            init.xavier_normal_(self.bias_v)
+
+    def forward(self, query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Tensor | None = None,
+                need_weights: bool = True, attn_mask: Tensor | None = None, average_attn_weights: bool = True,
+                is_causal: bool = False) -> tuple[Tensor, Tensor | None]:
+        op = "MultiheadAttention"
+        if not all(isinstance(t, Tensor) for t in (query, key, value)):
+            raise TypeError(f"{op}: query, key and value must be tensors")
+        if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
+            raise ShapeError(f"{op}: query, key and value must all be unbatched 2-D or batched 3-D tensors, got "
+                             f"shapes {query.shape}, {key.shape} and {value.shape}")
+        batched = query.ndim == 3
+        if batched and self.batch_first:
+            query, key, value = query.transpose(0, 1), key.transpose(0, 1), value.transpose(0, 1)
+        if not batched:
+            query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+            if key_padding_mask is not None:
+                key_padding_mask = key_padding_mask.unsqueeze(0)
+        length, batch, embed = query.shape
+        source = key.shape[0]
+        heads, head_dim = self.num_heads, self.head_dim
+        if embed != self.embed_dim or key.shape[-1] != self.kdim or value.shape[-1] != self.vdim \
+                or key.shape[:2] != value.shape[:2] or key.shape[1] != batch:
+            raise ShapeError(f"{op}: expected query (L, N, {self.embed_dim}), key (S, N, {self.kdim}) and value "
+                             f"(S, N, {self.vdim}) (batch first with batch_first=True), got shapes {query.shape}, "
+                             f"{key.shape} and {value.shape} (after moving the batch to dimension 1)")
+        if key_padding_mask is not None and tuple(key_padding_mask.shape) != (batch, source):
+            raise ShapeError(f"{op}: key_padding_mask must have shape {(batch, source)} (N, S), got "
+                             f"{key_padding_mask.shape}")
+        if attn_mask is not None:
+            if not isinstance(attn_mask, Tensor):
+                raise TypeError(f"{op}: attn_mask must be a tensor, got {type(attn_mask).__name__}")
+            expected = {2: (length, source), 3: (batch * heads, length, source)}.get(attn_mask.ndim)
+            if tuple(attn_mask.shape) != expected:
+                raise ShapeError(f"{op}: attn_mask must have shape {(length, source)} or "
+                                 f"{(batch * heads, length, source)}, got {attn_mask.shape}")
+        if is_causal and attn_mask is None:
+            raise ValueError(f"{op}: Need attn_mask if specifying the is_causal hint (a causal float mask: -inf "
+                             "above the diagonal, 0 elsewhere)")
+        key_padding_mask = _float_mask(key_padding_mask, "key_padding_mask", query)
+        # PyTorch's own shortcut: with the is_causal hint, no padding mask and no weights, attn_mask is not read
+        causal = is_causal and key_padding_mask is None and not need_weights
+        attn_mask = None if causal else _float_mask(attn_mask, "attn_mask", query)
+        if attn_mask is not None and attn_mask.ndim == 2:
+            attn_mask = attn_mask.unsqueeze(0)
+
+        if self._qkv_same_embed_dim:
+            w_q, w_k, w_v = self.in_proj_weight.chunk(3)
+        else:
+            w_q, w_k, w_v = self.q_proj_weight, self.k_proj_weight, self.v_proj_weight
+        b_q, b_k, b_v = self.in_proj_bias.chunk(3) if self.in_proj_bias is not None else (None, None, None)
+        q, k, v = F.linear(query, w_q, b_q), F.linear(key, w_k, b_k), F.linear(value, w_v, b_v)
+        if self.bias_k is not None:
+            k = cat([k, self.bias_k.expand(1, batch, embed)])
+            v = cat([v, self.bias_v.expand(1, batch, embed)])
+            attn_mask = None if attn_mask is None else F.pad(attn_mask, (0, 1))
+            key_padding_mask = None if key_padding_mask is None else F.pad(key_padding_mask, (0, 1))
+        q = q.reshape(length, batch * heads, head_dim).transpose(0, 1)
+        k = k.reshape(k.shape[0], batch * heads, head_dim).transpose(0, 1)
+        v = v.reshape(v.shape[0], batch * heads, head_dim).transpose(0, 1)
+        if self.add_zero_attn:
+            zeros = _creation.zeros(batch * heads, 1, head_dim, dtype=k.dtype, backend=k.backend)
+            k, v = cat([k, zeros], 1), cat([v, zeros], 1)
+            attn_mask = None if attn_mask is None else F.pad(attn_mask, (0, 1))
+            key_padding_mask = None if key_padding_mask is None else F.pad(key_padding_mask, (0, 1))
+        source = k.shape[1]
+        if key_padding_mask is not None:
+            padding = key_padding_mask.reshape(batch, 1, 1, source).expand(batch, heads, 1, source)
+            padding = padding.reshape(batch * heads, 1, source)
+            attn_mask = padding if attn_mask is None else attn_mask + padding
+        dropout_p = self.dropout if self.training else 0.0
+
+        if need_weights:
+            # PyTorch's explicit path: a query that may attend nowhere gives NaN here, as in PyTorch.
+            scores = (q * math.sqrt(1.0 / head_dim)) @ k.mT
+            weights = F.softmax(scores if attn_mask is None else scores + attn_mask, -1)
+            if dropout_p > 0.0:
+                weights = F.dropout(weights, dropout_p, True)
+            out = (weights @ v).transpose(0, 1).reshape(length * batch, embed)
+            out = F.linear(out, self.out_proj.weight, self.out_proj.bias).reshape(length, batch, embed)
+            weights = weights.reshape(batch, heads, length, source)
+            if average_attn_weights:
+                weights = weights.mean(1)
+        else:
+            if attn_mask is not None:
+                attn_mask = attn_mask.unsqueeze(0) if attn_mask.shape[0] == 1 else \
+                    attn_mask.reshape(batch, heads, -1, source)
+            q = q.reshape(batch, heads, length, head_dim)
+            k = k.reshape(batch, heads, source, head_dim)
+            v = v.reshape(batch, heads, source, head_dim)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, causal)
+            out = out.permute(2, 0, 1, 3).reshape(length * batch, embed)
+            out = F.linear(out, self.out_proj.weight, self.out_proj.bias).reshape(length, batch, embed)
+            weights = None
+        if not batched:
+            out = out.squeeze(1)
+            weights = None if weights is None else weights.squeeze(0)
+        elif self.batch_first:
+            out = out.transpose(0, 1)
+        return out, weights
+
+    def extra_repr(self) -> str:
+        return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, batch_first={self.batch_first}"
+
+
+def _activation(activation) -> Callable:
+    if callable(activation):
+        return activation
+    if activation == "relu":
+        return F.relu
+    if activation == "gelu":
+        return F.gelu
+    raise ValueError(f"TransformerEncoderLayer: activation should be relu/gelu, not {activation!r}")
+
+
+class TransformerEncoderLayer(Module):
+    """PyTorch's ``nn.TransformerEncoderLayer``: self-attention and a feed-forward block, each with dropout, a
+    residual connection and a LayerNorm (after the block, or before it with ``norm_first=True``)."""
+
+    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
+                 activation: str | Callable = "relu", layer_norm_eps: float = 1e-5, batch_first: bool = False,
+                 norm_first: bool = False, bias: bool = True, *, dtype=None, backend: str | None = None) -> None:
+        super().__init__()
+        where_ = {"dtype": dtype, "backend": backend}
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first,
+                                            **where_)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **where_)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **where_)
+        self.norm_first = norm_first
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **where_)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **where_)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+        self.activation = _activation(activation)
+        self.activation_relu_or_gelu = {"relu": 1, "gelu": 2}.get(activation, 1 if self.activation is F.relu else
+                                                                  2 if self.activation is F.gelu else 0)
+
+    def forward(self, src: Tensor, src_mask: Tensor | None = None, src_key_padding_mask: Tensor | None = None,
+                is_causal: bool = False) -> Tensor:
+        x = src
+        if self.norm_first:
+            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
+            return x + self._ff_block(self.norm2(x))
+        x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
+        return self.norm2(x + self._ff_block(x))
+
+    def _sa_block(self, x: Tensor, attn_mask, key_padding_mask, is_causal: bool) -> Tensor:
+        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask, need_weights=False,
+                           is_causal=is_causal)[0]
+        return self.dropout1(x)
+
+    def _ff_block(self, x: Tensor) -> Tensor:
+        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+
+class TransformerEncoder(Module):
+    """``num_layers`` deep copies of ``encoder_layer`` (``layers.0``, ``layers.1``, ...), then ``norm`` if given."""
+
+    def __init__(self, encoder_layer: TransformerEncoderLayer, num_layers: int, norm: Module | None = None,
+                 enable_nested_tensor: bool = True, mask_check: bool = True) -> None:
+        super().__init__()
+        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
+        self.num_layers = num_layers
+        self.norm = norm
+        self.enable_nested_tensor, self.mask_check = enable_nested_tensor, mask_check
+        attn = encoder_layer.self_attn
+        # PyTorch's conditions for its nested-tensor path, which changes the numbers: see forward
+        self.use_nested_tensor = enable_nested_tensor and not encoder_layer.norm_first and attn.batch_first \
+            and attn._qkv_same_embed_dim and attn.in_proj_bias is not None \
+            and bool(encoder_layer.activation_relu_or_gelu) and encoder_layer.norm1.eps == encoder_layer.norm2.eps \
+            and attn.num_heads % 2 == 0
+
+    def forward(self, src: Tensor, mask: Tensor | None = None, src_key_padding_mask: Tensor | None = None,
+                is_causal: bool | None = None) -> Tensor:
+        out = src
+        for layer in self.layers:
+            out = layer(out, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=bool(is_causal))
+        padded = self._nested_padding(src, mask, src_key_padding_mask)
+        if padded is not None:
+            out = where(padded.unsqueeze(-1), 0.0, out)
+        return out if self.norm is None else self.norm(out)
+
+    def _nested_padding(self, src: Tensor, mask, src_key_padding_mask) -> Tensor | None:
+        """Where PyTorch packs the batch into a nested tensor (eval, no gradient, batch_first, a left-aligned
+        padding mask and no ``mask``, ...), its padded positions come out as zeros before ``norm``: the bool
+        mask of those positions, else None."""
+        first = self.layers[0]
+        if not self.use_nested_tensor or first.training or src.ndim != 3 or src_key_padding_mask is None \
+                or mask is not None:
+            return None
+        attn, ffn = first.self_attn, (first.linear1, first.linear2, first.norm1, first.norm2)
+        tracked = [src, attn.in_proj_weight, attn.in_proj_bias, *attn.out_proj.parameters()]
+        tracked += [p for m in ffn for p in m.parameters()]
+        if is_grad_enabled() and any(t is not None and t.requires_grad for t in tracked):
+            return None
+        padded = src_key_padding_mask if src_key_padding_mask.dtype == "bool" else src_key_padding_mask != 0
+        if self.mask_check:
+            valid = (~padded).astype("int64")
+            left_aligned = (valid[:, 1:] <= valid[:, :-1]).all()  # each row: valid positions, then padding
+            if not bool(left_aligned.item()):
+                return None
+        return padded
