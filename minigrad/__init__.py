@@ -85,7 +85,7 @@ __all__ = [
     *sorted(_OPS_TOP_LEVEL),
 ]
 
-_LAZY_MODULES = ("nn", "optim", "data", "testing", "cuda", "utils")
+_LAZY_MODULES = ("nn", "optim", "data", "testing", "cuda", "utils", "autograd")
 
 
 def __getattr__(name: str):

@@ -276,8 +276,15 @@ def backward(outputs, grad_outputs=None, retain_graph=None, create_graph=False, 
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
-         allow_unused: bool = False) -> tuple:
-    """The gradients of ``outputs`` with respect to ``inputs``, without touching any ``.grad``."""
+         allow_unused: bool | None = None, materialize_grads: bool = False) -> tuple:
+    """The gradients of ``outputs`` with respect to ``inputs``, without touching any ``.grad``.
+
+    An input the outputs do not reach is an error, or gets ``None`` with ``allow_unused=True``, or zeros with
+    ``materialize_grads=True`` (which implies ``allow_unused``), as in PyTorch.
+    """
+    if materialize_grads and allow_unused is False:
+        raise ValueError("grad: materialize_grads=True needs allow_unused=True or left unset")
+    allow_unused = bool(allow_unused) or materialize_grads
     outputs = _as_tuple(outputs)
     inputs_t = _as_tuple(inputs)
     for t in inputs_t:
@@ -298,5 +305,9 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
                 f"grad: input {i} (shape {t.shape}) was not used to compute the outputs; "
                 "pass allow_unused=True to get None for it"
             )
+        if g is None and materialize_grads:
+            from .creation import zeros_like
+
+            g = zeros_like(t)
         result.append(g)
     return tuple(result)
