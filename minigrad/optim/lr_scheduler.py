@@ -326,7 +326,34 @@ class LinearLR(LRScheduler):
                 for base in self.base_lrs]
 
 
-class SequentialLR(LRScheduler):
+class _OfSchedulers(LRScheduler):
+    """A scheduler that drives others of the same optimizer (SequentialLR, ChainedScheduler); its state dict
+    holds theirs."""
+
+    _schedulers: list[LRScheduler]
+
+    @staticmethod
+    def _check_schedulers(name: str, schedulers: list[LRScheduler], optimizer: Optimizer) -> None:
+        for i, scheduler in enumerate(schedulers):
+            if isinstance(scheduler, ReduceLROnPlateau):
+                raise ValueError(f"{name}: scheduler {i} is a ReduceLROnPlateau, whose step needs a metric")
+            if getattr(scheduler, "optimizer", None) is not optimizer:
+                raise ValueError(f"{name}: scheduler {i} ({type(scheduler).__name__}) belongs to another optimizer")
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        saved = state.pop("_schedulers")
+        self.__dict__.update(state)
+        for scheduler, values in zip(self._schedulers, saved):
+            scheduler.load_state_dict(values)
+
+
+class SequentialLR(_OfSchedulers):
     """Runs ``schedulers[i]`` between ``milestones[i - 1]`` and ``milestones[i]``; each later scheduler restarts
     from its epoch 0 (its closed form) at its milestone."""
 
@@ -334,12 +361,7 @@ class SequentialLR(LRScheduler):
                  last_epoch: int = -1) -> None:
         if not schedulers:
             raise ValueError("SequentialLR expects at least one scheduler")
-        for i, scheduler in enumerate(schedulers):
-            if isinstance(scheduler, ReduceLROnPlateau):
-                raise ValueError(f"SequentialLR: scheduler {i} is a ReduceLROnPlateau, whose step needs a metric")
-            if getattr(scheduler, "optimizer", None) is not optimizer:
-                raise ValueError(f"SequentialLR: scheduler {i} ({type(scheduler).__name__}) belongs to another "
-                                 "optimizer")
+        self._check_schedulers("SequentialLR", schedulers, optimizer)
         if len(milestones) != len(schedulers) - 1:
             raise ValueError(f"SequentialLR: {len(schedulers)} schedulers need {len(schedulers) - 1} milestones, "
                              f"got {len(milestones)}")
@@ -363,18 +385,6 @@ class SequentialLR(LRScheduler):
         else:
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()
-
-    def state_dict(self) -> dict[str, Any]:
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state = dict(state_dict)
-        saved = state.pop("_schedulers")
-        self.__dict__.update(state)
-        for scheduler, values in zip(self._schedulers, saved):
-            scheduler.load_state_dict(values)
 
 
 def _per_group(name: str, optimizer: Optimizer, value) -> list:
@@ -653,7 +663,7 @@ class CyclicLR(LRScheduler):
         self._init_scale_fn()
 
 
-class ChainedScheduler(LRScheduler):
+class ChainedScheduler(_OfSchedulers):
     """Steps every scheduler in ``schedulers`` at each ``step()``, in order, so their factors compose (e.g.
     ``ConstantLR`` warm-up times ``ExponentialLR`` decay)."""
 
@@ -664,12 +674,7 @@ class ChainedScheduler(LRScheduler):
         for i, scheduler in enumerate(schedulers):
             if not hasattr(scheduler, "optimizer"):
                 raise TypeError(f"ChainedScheduler: scheduler {i} ({type(scheduler).__name__}) has no optimizer")
-            if isinstance(scheduler, ReduceLROnPlateau):
-                raise ValueError(f"ChainedScheduler: scheduler {i} is a ReduceLROnPlateau, whose step needs a "
-                                 "metric")
-            if scheduler.optimizer is not optimizer:
-                raise ValueError(f"ChainedScheduler: scheduler {i} ({type(scheduler).__name__}) belongs to another "
-                                 "optimizer")
+        self._check_schedulers("ChainedScheduler", schedulers, optimizer)
         self._schedulers, self.optimizer = list(schedulers), optimizer
         self._last_lr = [group["lr"] for group in optimizer.param_groups]
 
@@ -677,15 +682,3 @@ class ChainedScheduler(LRScheduler):
         for scheduler in self._schedulers:
             scheduler.step()
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
-
-    def state_dict(self) -> dict[str, Any]:
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state = dict(state_dict)
-        saved = state.pop("_schedulers")
-        self.__dict__.update(state)
-        for scheduler, values in zip(self._schedulers, saved):
-            scheduler.load_state_dict(values)
