@@ -562,6 +562,25 @@ class Tensor:
     def __or__(self, other):
         return _ops.logical_or(self, other)
 
+    # Python's // and % on tensors are PyTorch's: floor division and the remainder with the divisor's sign.
+    def __floordiv__(self, other):
+        return _ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ops.floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _ops.remainder(self, other)
+
+    def __rmod__(self, other):
+        return _ops.remainder(other, self)
+
+    def __ifloordiv__(self, other):
+        return self._inplace("floor_divide_", _ops.floor_divide, other)
+
+    def __imod__(self, other):
+        return self._inplace("remainder_", _ops.remainder, other)
+
 
 def _to_targets(where: str, targets: tuple, backend: str | None, dtype: Any,
                 device: Any = None) -> tuple[str | _devices.device | None, Any]:

@@ -146,6 +146,16 @@ class NumpyBackend(BatchNormKernels):
     ceil = staticmethod(np.ceil)
     round = staticmethod(np.round)  # noqa: A003 - half to even, as PyTorch's round
     trunc = staticmethod(np.trunc)
+    tan = staticmethod(np.tan)
+    asin = staticmethod(np.arcsin)
+    acos = staticmethod(np.arccos)
+    atan = staticmethod(np.arctan)
+    sinh = staticmethod(np.sinh)
+    cosh = staticmethod(np.cosh)
+    asinh = staticmethod(np.arcsinh)
+    acosh = staticmethod(np.arccosh)
+    atanh = staticmethod(np.arctanh)
+    sinc = staticmethod(np.sinc)  # sin(pi x) / (pi x), 1 at 0
 
     def rsqrt(self, x):
         xp = self.xp
@@ -220,6 +230,27 @@ class NumpyBackend(BatchNormKernels):
     isinf = staticmethod(np.isinf)
     isfinite = staticmethod(np.isfinite)
     where = staticmethod(np.where)
+    arctan2 = staticmethod(np.arctan2)
+    hypot = staticmethod(np.hypot)
+    logaddexp = staticmethod(np.logaddexp)
+    fmod = staticmethod(np.fmod)
+
+    def remainder(self, a, b):
+        """a - b * floor(a / b), PyTorch's: NumPy's remainder gives a zero remainder the sign of b, PyTorch's
+        (and this) the sign of a, as fmod does."""
+        xp = self.xp
+        if xp.result_type(a, b).kind != "f":
+            return xp.remainder(a, b)
+        mod = xp.fmod(a, b)
+        return xp.where((mod != 0) & ((b < 0) != (mod < 0)), mod + b, mod)
+
+    floor_divide = staticmethod(np.floor_divide)  # for floats the same steps as PyTorch's (fmod, then snap)
+
+    def xlogy(self, x, y):
+        """x * log(y), and 0 where x == 0 unless y is NaN."""
+        xp = self.xp
+        with self._errstate(divide="ignore", invalid="ignore"):  # 0 * log(0) is replaced by 0
+            return xp.where((x == 0) & ~xp.isnan(y), xp.zeros((), x.dtype), x * xp.log(y))
 
     def unique(self, x):
         """(sorted distinct values, the index of each element's value among them, each value's count), flat."""

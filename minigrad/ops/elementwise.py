@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..dtypes import as_dtype
 from ..function import Function
 from ..grad_mode import no_grad
@@ -291,3 +293,62 @@ def fill(x: Tensor, value) -> Tensor:
 @no_gradient("sign")
 def sign(x: Tensor) -> Tensor:
     """-1, 0 or 1 elementwise; no gradient."""
+
+
+# -- trigonometric and hyperbolic functions: gradients as PyTorch writes them; outside the domain NaN, as log --
+@elementwise(grad_of_output=lambda g, y: g * (1 + y * y))
+def tan(x: Tensor) -> Tensor:
+    """Tangent."""
+
+
+@elementwise(lambda g, x: g * (1 - x * x).rsqrt(), aliases=("arcsin",))
+def asin(x: Tensor) -> Tensor:
+    """Inverse sine, in [-pi/2, pi/2]."""
+
+
+@elementwise(lambda g, x: -g * (1 - x * x).rsqrt(), aliases=("arccos",))
+def acos(x: Tensor) -> Tensor:
+    """Inverse cosine, in [0, pi]."""
+
+
+@elementwise(lambda g, x: g / (1 + x * x), aliases=("arctan",))
+def atan(x: Tensor) -> Tensor:
+    """Inverse tangent, in (-pi/2, pi/2)."""
+
+
+@elementwise(lambda g, x: g * x.cosh())
+def sinh(x: Tensor) -> Tensor:
+    """Hyperbolic sine."""
+
+
+@elementwise(lambda g, x: g * x.sinh())
+def cosh(x: Tensor) -> Tensor:
+    """Hyperbolic cosine."""
+
+
+@elementwise(lambda g, x: g * (x * x + 1).rsqrt(), aliases=("arcsinh",))
+def asinh(x: Tensor) -> Tensor:
+    """Inverse hyperbolic sine."""
+
+
+@elementwise(lambda g, x: g * (x * x - 1).rsqrt(), aliases=("arccosh",))
+def acosh(x: Tensor) -> Tensor:
+    """Inverse hyperbolic cosine, for x >= 1."""
+
+
+@elementwise(lambda g, x: g / (1 - x * x), aliases=("arctanh",))
+def atanh(x: Tensor) -> Tensor:
+    """Inverse hyperbolic tangent, for -1 < x < 1."""
+
+
+def _sinc_grad(g, x):
+    """sinc'(x) = (pi x cos(pi x) - sin(pi x)) / (pi x^2), and 0 at x = 0 (PyTorch's formula and value)."""
+    px = x * math.pi
+    with np.errstate(divide="ignore", invalid="ignore"):  # 0 / 0 at x = 0, replaced by 0
+        slope = (px * px.cos() - px.sin()) / (px * x)
+    return g * Where.apply(x == 0, 0.0, slope)
+
+
+@elementwise(_sinc_grad)
+def sinc(x: Tensor) -> Tensor:
+    """The normalised sinc, sin(pi x) / (pi x), and 1 at x = 0."""
