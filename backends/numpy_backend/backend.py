@@ -129,7 +129,6 @@ class NumpyBackend(BatchNormKernels):
     # -- elementwise, unary -------------------------------------------------------------------------
     negative = staticmethod(np.negative)
     abs = staticmethod(np.abs)
-    sign = staticmethod(np.sign)
     exp = staticmethod(np.exp)
     log = staticmethod(np.log)
     sqrt = staticmethod(np.sqrt)
@@ -156,6 +155,12 @@ class NumpyBackend(BatchNormKernels):
     acosh = staticmethod(np.arccosh)
     atanh = staticmethod(np.arctanh)
     sinc = staticmethod(np.sinc)  # sin(pi x) / (pi x), 1 at 0
+
+    def sign(self, x):
+        """-1, 0 or 1, and 0 for NaN as in PyTorch (NumPy's sign gives NaN)."""
+        xp = self.xp
+        out = xp.sign(x)
+        return xp.where(xp.isnan(out), xp.zeros((), out.dtype), out) if out.dtype.kind == "f" else out
 
     def rsqrt(self, x):
         xp = self.xp

@@ -427,8 +427,12 @@ class Atan2(Function):
     @staticmethod
     def backward(ctx, g):
         a, b = _saved_operands(ctx)
-        scale = g * (a * a + b * b).reciprocal()  # PyTorch's formula: NaN at a = b = 0, as there
-        return _grads(ctx, lambda: scale * b, lambda: scale * -a)
+        # PyTorch's formula, whose 1 / (a^2 + b^2) is 0 where a^2 + b^2 is 0 (the origin, or squares that
+        # underflow): the gradient there is a signed 0.
+        squares = a * a + b * b
+        with _zero_base():
+            recip = Where.apply(squares == 0, 0.0, squares.reciprocal())
+        return _grads(ctx, lambda: g * b * recip, lambda: g * -a * recip)
 
 
 class Hypot(Function):
@@ -473,8 +477,8 @@ class Xlogy(Function):
     @staticmethod
     def backward(ctx, g):
         x, y = ctx.saved_tensors
-        # d/dx is log(y) where x != 0 and 0 where x == 0 (PyTorch's xlogy(x != 0, y)), even where log(y) is -inf.
-        return _grads(ctx, lambda: g * Xlogy.apply(ne(x, 0).astype(x.dtype), y), lambda: g * x / y)
+        # PyTorch's d/dx: xlogy(g, y) (0 where g is 0, even where log(y) is -inf), and 0 where x == 0 and y <= 0.
+        return _grads(ctx, lambda: Where.apply((x == 0) & (y <= 0), 0.0, Xlogy.apply(g, y)), lambda: g * x / y)
 
 
 def _quotient(a, b, rounding: str):
