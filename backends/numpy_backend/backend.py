@@ -244,7 +244,7 @@ class NumpyBackend(BatchNormKernels):
         """a - b * floor(a / b), PyTorch's: NumPy's remainder gives a zero remainder the sign of b, PyTorch's
         (and this) the sign of a, as fmod does."""
         xp = self.xp
-        if xp.result_type(a, b).kind != "f":
+        if (a if hasattr(a, "dtype") else b).dtype.kind != "f":  # the op gives both operands one kind
             return xp.remainder(a, b)
         mod = xp.fmod(a, b)
         return xp.where((mod != 0) & ((b < 0) != (mod < 0)), mod + b, mod)
