@@ -576,10 +576,28 @@ class Tensor:
         return _ops.remainder(other, self)
 
     def __ifloordiv__(self, other):
-        return self._inplace("floor_divide_", _ops.floor_divide, other)
+        return self.floor_divide_(other)
 
     def __imod__(self, other):
+        return self.remainder_(other)
+
+    def remainder_(self, other) -> Tensor:
         return self._inplace("remainder_", _ops.remainder, other)
+
+    def fmod_(self, other) -> Tensor:
+        return self._inplace("fmod_", _ops.fmod, other)
+
+    def floor_divide_(self, other) -> Tensor:
+        return self._inplace("floor_divide_", _ops.floor_divide, other)
+
+    def clamp_min_(self, min) -> Tensor:  # noqa: A002 - PyTorch's name
+        return self._inplace("clamp_min_", _ops.clamp_min, min)
+
+    def clamp_max_(self, max) -> Tensor:  # noqa: A002 - PyTorch's name
+        return self._inplace("clamp_max_", _ops.clamp_max, max)
+
+    def nan_to_num_(self, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
+        return self._inplace("nan_to_num_", _ops.nan_to_num, nan, posinf, neginf)
 
 
 def _to_targets(where: str, targets: tuple, backend: str | None, dtype: Any,

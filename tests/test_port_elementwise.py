@@ -358,6 +358,59 @@ def test_floor_divide_is_recorded_without_a_derivative_as_pytorch():
         assert not (x // 2).requires_grad
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("mode", ["trunc", "floor"])
+def test_div_with_a_rounding_mode_matches_pytorch_with_zero_gradients(mode, backend):
+    torch = pytest.importorskip("torch")
+    a, b = np.meshgrid(_EDGES, _EDGES)
+    for dtype in (np.float64, np.float32):
+        at, bt = a.astype(dtype), b.astype(dtype)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            out = mg.div(_mg(at, backend=backend), _mg(bt, backend=backend), rounding_mode=mode).numpy()
+        _same_bits(out, torch.div(torch.tensor(at), torch.tensor(bt), rounding_mode=mode).numpy(), f"div {mode}")
+    ints = np.array([7, -7, 7, -7, 0, 6, -6]), np.array([2, 2, -2, -2, 3, 3, -4])
+    out = _mg(ints[0], backend=backend).div(_mg(ints[1], backend=backend), rounding_mode=mode)
+    assert out.dtype == np.int64
+    np.testing.assert_array_equal(out.numpy(), torch.div(*map(torch.tensor, ints), rounding_mode=mode).numpy())
+    np.testing.assert_array_equal(mg.divide(_mg(ints[0]), -4, rounding_mode=mode).numpy(),
+                                  torch.divide(torch.tensor(ints[0]), -4, rounding_mode=mode).numpy())
+    with pytest.raises(ZeroDivisionError, match="div: integer division by zero"):
+        mg.div(_mg(ints[0]), 0, rounding_mode=mode)
+    rng = np.random.default_rng(10)
+    x, y = rng.standard_normal((2, 3)), _away_from_zero(rng, (3,))
+    _against_torch(lambda p, q: mg.div(p, q, rounding_mode=mode), lambda p, q: torch.div(p, q, rounding_mode=mode),
+                   [x, y])
+    assert mg.div(3.0, _mg(y, True), rounding_mode=mode).requires_grad
+
+
+def test_div_refuses_an_unknown_rounding_mode():
+    with pytest.raises(ValueError, match="div: rounding_mode must be None, 'trunc' or 'floor', got 'round'"):
+        mg.div(_mg([1.0]), 2.0, rounding_mode="round")
+    assert mg.divide is mg.div
+
+
+def test_in_place_variants_write_pytorchs_result_into_the_tensor():
+    torch = pytest.importorskip("torch")
+    values = np.array([np.nan, -np.inf, -5.5, -0.25, 0.75, 7.0, np.inf])
+    calls = [("remainder_", (2.0,)), ("fmod_", (-2.0,)), ("floor_divide_", (2.0,)), ("clamp_min_", (0.5,)),
+             ("clamp_max_", (-0.5,)), ("nan_to_num_", ()), ("nan_to_num_", (1.0, 9.0, -9.0))]
+    for name, args in calls:
+        xm, xt = _mg(values), torch.tensor(values)
+        memory, version = xm.data, xm._version
+        with np.errstate(invalid="ignore", divide="ignore"):
+            assert getattr(xm, name)(*args) is xm
+        getattr(xt, name)(*args)
+        assert xm.data is memory and xm._version == version + 1, name
+        _same_bits(xm.numpy(), xt.numpy(), name)
+    leaf = _mg([1.0, 2.0], True)
+    with pytest.raises(mg.InplaceError):
+        leaf.remainder_(2.0)
+    ints = _mg(np.array([5, 7]))
+    with pytest.raises(TypeError):
+        ints.fmod_(2.5)  # a float result cannot go into an int64 tensor, as in PyTorch
+    np.testing.assert_array_equal(ints.numpy(), [5, 7])
+
+
 # -- clamp_min, clamp_max, nan_to_num ------------------------------------------------------------------------
 def test_clamp_min_and_max_with_numbers_equal_clamp():
     torch = pytest.importorskip("torch")

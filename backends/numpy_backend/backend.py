@@ -251,6 +251,15 @@ class NumpyBackend(BatchNormKernels):
 
     floor_divide = staticmethod(np.floor_divide)  # for floats the same steps as PyTorch's (fmod, then snap)
 
+    def trunc_divide(self, a, b):
+        """a / b rounded toward zero, PyTorch's ``div(a, b, rounding_mode="trunc")``: trunc(a / b) for floats,
+        exact for integers."""
+        xp = self.xp
+        if (a if hasattr(a, "dtype") else b).dtype.kind == "f":
+            return xp.trunc(xp.true_divide(a, b))
+        q = xp.floor_divide(a, b)
+        return q + ((q * b != a) & ((a < 0) != (b < 0)))  # floor is one below where the division is inexact
+
     def xlogy(self, x, y):
         """x * log(y), and 0 where x == 0 unless y is NaN."""
         xp = self.xp

@@ -214,9 +214,12 @@ def mul(a, b) -> Tensor:
     return Mul.apply(*binary_operands(a, b))
 
 
-@public
-def div(a, b) -> Tensor:
-    """a / b (true division), broadcasting."""
+@public(aliases=("divide",))
+def div(a, b, *, rounding_mode: str | None = None) -> Tensor:
+    """a / b (true division), broadcasting; ``rounding_mode="trunc"`` or ``"floor"`` rounds the quotient (integers
+    stay integers) and gives zero gradients, as PyTorch."""
+    if rounding_mode is not None:
+        return _rounded_division(a, b, rounding_mode)
     a, b = binary_operands(a, b)
     if not isinstance(a, Tensor) or a.dtype.kind != "f":
         if isinstance(b, Tensor) and b.dtype.kind != "f":
@@ -482,9 +485,9 @@ class Xlogy(Function):
 
 
 def _quotient(a, b, rounding: str):
-    """PyTorch's ``div(a, b, rounding_mode=...)`` outside the graph: the rounded quotient is piecewise constant."""
+    """``div(a, b, rounding_mode=...)`` outside the graph: the rounded quotient is piecewise constant."""
     with no_grad():
-        return floor_divide(a, b) if rounding == "floor" else div(a, b).trunc()
+        return div(a, b, rounding_mode=rounding)
 
 
 class Remainder(Function):
@@ -526,6 +529,29 @@ class FloorDivide(Function):
     def backward(ctx, g):
         raise RuntimeError("floor_divide: the derivative is not implemented (PyTorch has none either); detach its "
                            "operands, or write the gradient you want with floor(a / b), whose derivative is 0")
+
+
+class RoundedDivide(Function):
+    """a / b rounded toward zero or down (PyTorch's ``div`` with a rounding mode): piecewise constant, so the
+    gradients are 0, as PyTorch's."""
+
+    @staticmethod
+    def forward(ctx, a, b, mode):
+        kernel = ctx.backend.floor_divide if mode == "floor" else ctx.backend.trunc_divide
+        return kernel(data(a), data(b))
+
+    @staticmethod
+    def backward(ctx, g):
+        need_a, need_b, _ = ctx.needs_input_grad
+        return (g * 0 if need_a else None), (g * 0 if need_b else None), None
+
+
+def _rounded_division(a, b, mode) -> Tensor:
+    if mode not in ("trunc", "floor"):
+        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {mode!r}")
+    a, b = _operands("div", a, b, floating=False)
+    _integer_division("div", a, b)
+    return RoundedDivide.apply(a, b, mode)
 
 
 def _integer_division(name: str, a, b) -> None:
