@@ -153,6 +153,11 @@ def test_sinc_is_one_at_zero_with_pytorchs_gradient_zero_there():
     yt.backward(torch.tensor(g))
     _close(xm.grad.numpy(), xt.grad.numpy(), rtol=1e-9)  # cancellation at 1e-3: PyTorch's formula, same digits
     assert xm.grad.numpy()[0] == 0.0
+    x0 = _mg([0.0, 1.5], True)
+    with mg.detect_anomaly():  # no 0 / 0 inside the rule
+        mg.sinc(x0).backward(_mg([1.0, 1.0]))
+    _close(x0.grad.numpy(), [0.0, (1.5 * math.pi * math.cos(1.5 * math.pi) - math.sin(1.5 * math.pi))
+                             / (math.pi * 1.5 ** 2)])
     assert mg.gradcheck(mg.sinc, (_mg([-2.7, -0.4, 0.3, 1.2, 2.9], True),))
     assert mg.gradgradcheck(mg.sinc, (_mg([-2.7, -0.4, 0.3, 1.2, 2.9], True),))
 

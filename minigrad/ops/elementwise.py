@@ -343,11 +343,12 @@ def atanh(x: Tensor) -> Tensor:
 
 
 def _sinc_grad(g, x):
-    """sinc'(x) = (pi x cos(pi x) - sin(pi x)) / (pi x^2), and 0 at x = 0 (PyTorch's formula and value)."""
-    px = x * math.pi
-    with np.errstate(divide="ignore", invalid="ignore"):  # 0 / 0 at x = 0, replaced by 0
-        slope = (px * px.cos() - px.sin()) / (px * x)
-    return g * Where.apply(x == 0, 0.0, slope)
+    """sinc'(x) = (pi x cos(pi x) - sin(pi x)) / (pi x^2), and 0 at x = 0 (PyTorch's formula and value). The
+    formula runs on 1 where x is 0, so no 0 / 0 is computed (detect_anomaly stays quiet, as PyTorch's)."""
+    at_zero = x == 0
+    safe = Where.apply(at_zero, 1.0, x)
+    px = safe * math.pi
+    return g * Where.apply(at_zero, 0.0, (px * px.cos() - px.sin()) / (px * safe))
 
 
 @elementwise(_sinc_grad)
