@@ -270,6 +270,10 @@ def test_xlogy_is_zero_where_x_is_zero_unless_y_is_nan_with_pytorchs_gradients()
     torch.xlogy(xt, yt).backward(torch.tensor(g))
     _same_bits(xm.grad.numpy(), xt.grad.numpy(), "xlogy d/dx")
     _same_bits(ym.grad.numpy(), yt.grad.numpy(), "xlogy d/dy")
+    xm = _mg([0.0, 0.0, 2.0], True)
+    with mg.detect_anomaly():  # no log of a negative number inside the rule where x == 0 and y <= 0
+        mg.xlogy(xm, _mg([-1.0, 3.0, 0.5])).backward(_mg([1.0, 2.0, 3.0]))
+    _close(xm.grad.numpy(), [0.0, 2 * math.log(3.0), 3 * math.log(0.5)])
 
 
 # -- remainder, fmod, floor_divide ---------------------------------------------------------------------------
@@ -436,6 +440,10 @@ def test_clamp_with_a_tensor_bound_gives_both_pytorchs_gradients(name):
     _against_torch(getattr(mg, name), getattr(torch, name), [x, bound], second_order=False)
     _against_torch(lambda a, b: getattr(a, name)(b), lambda a, b: getattr(a, name)(b), [x, bound],
                    second_order=False)
+    with mg.detect_anomaly():  # inf against -inf: no inf - inf computed on the way
+        _against_torch(getattr(mg, name), getattr(torch, name), [np.array([np.inf, -np.inf, 1.0]),
+                                                                 np.array([-np.inf, np.inf, 2.0])],
+                       second_order=False)
     rng = np.random.default_rng(6)
     xs, bs = rng.uniform(-2, 2, (3, 4)), rng.uniform(-2, 2, 4)
     _against_torch(getattr(mg, name), getattr(torch, name), [xs, bs])

@@ -480,8 +480,13 @@ class Xlogy(Function):
     @staticmethod
     def backward(ctx, g):
         x, y = ctx.saved_tensors
-        # PyTorch's d/dx: xlogy(g, y) (0 where g is 0, even where log(y) is -inf), and 0 where x == 0 and y <= 0.
-        return _grads(ctx, lambda: Where.apply((x == 0) & (y <= 0), 0.0, Xlogy.apply(g, y)), lambda: g * x / y)
+        # PyTorch's d/dx: xlogy(g, y) (0 where g is 0, even where log(y) is -inf), and 0 where x == 0 and y <= 0,
+        # where the rule takes log(1) rather than a NaN that detect_anomaly would report.
+        def grad_x():
+            zero = (x == 0) & (y <= 0)
+            return Where.apply(zero, 0.0, Xlogy.apply(g, Where.apply(zero, 1.0, y)))
+
+        return _grads(ctx, grad_x, lambda: g * x / y)
 
 
 def _quotient(a, b, rounding: str):

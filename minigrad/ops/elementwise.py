@@ -388,7 +388,9 @@ def _clamp_to_tensor(x: Tensor, bound: Tensor, lower: bool) -> Tensor:
     where x is outside, NaN where either is NaN; each gets the gradient where it is the result."""
     x, bound = binary_operands(x, bound)
     inside, outside = (ge(x, bound), lt(x, bound)) if lower else (le(x, bound), gt(x, bound))
-    return Where.apply(inside, x, Where.apply(outside, bound, (x + bound).detach()))
+    with no_grad():
+        nan = where(isnan(x), x, bound)  # where neither test holds one of them is NaN: that one
+    return Where.apply(inside, x, Where.apply(outside, bound, nan))
 
 
 @public(spec=False)
