@@ -590,10 +590,10 @@ class Tensor:
     def floor_divide_(self, other) -> Tensor:
         return self._inplace("floor_divide_", _ops.floor_divide, other)
 
-    def clamp_min_(self, min) -> Tensor:  # noqa: A002 - PyTorch's name
+    def clamp_min_(self, min: float | Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
         return self._inplace("clamp_min_", _ops.clamp_min, min)
 
-    def clamp_max_(self, max) -> Tensor:  # noqa: A002 - PyTorch's name
+    def clamp_max_(self, max: float | Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
         return self._inplace("clamp_max_", _ops.clamp_max, max)
 
     def nan_to_num_(self, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:

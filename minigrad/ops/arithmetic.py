@@ -570,25 +570,25 @@ def _integer_division(name: str, a, b) -> None:
 
 
 @public(aliases=("arctan2",))
-def atan2(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
+def atan2(input: Tensor | float, other: Tensor | float) -> Tensor:  # noqa: A002 - PyTorch's names
     """The angle of the point (other, input), in [-pi, pi], broadcasting; integer tensors give float32."""
     return Atan2.apply(*_operands("atan2", input, other, floating=True))
 
 
 @public
-def hypot(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
+def hypot(input: Tensor | float, other: Tensor | float) -> Tensor:  # noqa: A002 - PyTorch's names
     """sqrt(input^2 + other^2) elementwise, broadcasting, without overflow; floating tensors only."""
     return Hypot.apply(*_operands("hypot", input, other, floating=True, integers=False))
 
 
 @public
-def logaddexp(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
+def logaddexp(input: Tensor | float, other: Tensor | float) -> Tensor:  # noqa: A002 - PyTorch's names
     """log(exp(input) + exp(other)) elementwise, broadcasting, without overflow; floating tensors only."""
     return Logaddexp.apply(*_operands("logaddexp", input, other, floating=True, integers=False))
 
 
 @public
-def xlogy(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
+def xlogy(input: Tensor | float, other: Tensor | float) -> Tensor:  # noqa: A002 - PyTorch's names
     """input * log(other), and 0 where input == 0 unless other is NaN; broadcasting, integers give float32."""
     x, y = _operands("xlogy", input, other, floating=True)
     like = x if isinstance(x, Tensor) else y
@@ -597,7 +597,7 @@ def xlogy(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
 
 
 @public
-def remainder(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
+def remainder(input: Tensor | float, other: Tensor | float) -> Tensor:  # noqa: A002 - PyTorch's names
     """input - other * floor(input / other), broadcasting: the sign of ``other``, as Python's ``%`` (``Tensor %``)."""
     a, b = _operands("remainder", input, other, floating=False)
     _integer_division("remainder", a, b)
@@ -605,7 +605,7 @@ def remainder(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
 
 
 @public
-def fmod(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
+def fmod(input: Tensor | float, other: Tensor | float) -> Tensor:  # noqa: A002 - PyTorch's names
     """input - other * trunc(input / other), broadcasting: the sign of ``input``, as C's ``fmod``."""
     a, b = _operands("fmod", input, other, floating=False)
     _integer_division("fmod", a, b)
@@ -613,7 +613,7 @@ def fmod(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
 
 
 @public(spec=False)
-def floor_divide(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
+def floor_divide(input: Tensor | float, other: Tensor | float) -> Tensor:  # noqa: A002 - PyTorch's names
     """floor(input / other), broadcasting (``Tensor //``); integers stay integers. No derivative, as in PyTorch."""
     a, b = _operands("floor_divide", input, other, floating=False)
     _integer_division("floor_divide", a, b)

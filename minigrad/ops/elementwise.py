@@ -394,13 +394,13 @@ def _clamp_to_tensor(x: Tensor, bound: Tensor, lower: bool) -> Tensor:
 
 
 @public(spec=False)
-def clamp_min(x: Tensor, min) -> Tensor:  # noqa: A002 - PyTorch's name
+def clamp_min(x: Tensor, min: float | Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     """max(x, min) as ``clamp(x, min=min)``; ``min`` a number or a tensor (broadcasting, with its gradient)."""
     return _clamp_to_tensor(x, min, True) if isinstance(min, Tensor) else clip(x, min=min)
 
 
 @public(spec=False)
-def clamp_max(x: Tensor, max) -> Tensor:  # noqa: A002 - PyTorch's name
+def clamp_max(x: Tensor, max: float | Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     """min(x, max) as ``clamp(x, max=max)``; ``max`` a number or a tensor (broadcasting, with its gradient)."""
     return _clamp_to_tensor(x, max, False) if isinstance(max, Tensor) else clip(x, max=max)
 
