@@ -576,6 +576,43 @@ class Tensor:
     def __or__(self, other):
         return _ops.logical_or(self, other)
 
+    # Python's // and % on tensors are PyTorch's: floor division and the remainder with the divisor's sign.
+    def __floordiv__(self, other):
+        return _ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ops.floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _ops.remainder(self, other)
+
+    def __rmod__(self, other):
+        return _ops.remainder(other, self)
+
+    def __ifloordiv__(self, other):
+        return self.floor_divide_(other)
+
+    def __imod__(self, other):
+        return self.remainder_(other)
+
+    def remainder_(self, other) -> Tensor:
+        return self._inplace("remainder_", _ops.remainder, other)
+
+    def fmod_(self, other) -> Tensor:
+        return self._inplace("fmod_", _ops.fmod, other)
+
+    def floor_divide_(self, other) -> Tensor:
+        return self._inplace("floor_divide_", _ops.floor_divide, other)
+
+    def clamp_min_(self, min: float | Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        return self._inplace("clamp_min_", _ops.clamp_min, min)
+
+    def clamp_max_(self, max: float | Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+        return self._inplace("clamp_max_", _ops.clamp_max, max)
+
+    def nan_to_num_(self, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
+        return self._inplace("nan_to_num_", _ops.nan_to_num, nan, posinf, neginf)
+
 
 def _to_targets(where: str, targets: tuple, backend: str | None, dtype: Any,
                 device: Any = None) -> tuple[str | _devices.device | None, Any]:

@@ -1657,6 +1657,59 @@ SPECS += [
              q, k, v, mask[0] if mask else None, scale=scale, is_causal=is_causal)),
 ]
 
+
+# -- trigonometric, hyperbolic and more binary elementwise ops ------------------------------------------------
+@st.composite
+def _first_off_zero_case(draw, dtype, max_size):
+    """atan2 and hypot: the first operand at least 0.25 from 0, so no case lies on atan2's branch cut (first 0,
+    second negative) or at the origin, where neither is differentiable; the second anywhere in [-10, 10]."""
+    sa, sb = draw(mst.broadcastable_shapes(2, max_size=max_size))
+    return Case((draw(_arr(dtype, sa, avoid=(0.0,), margin=0.25)), draw(_arr(dtype, sb))))
+
+
+@st.composite
+def _division_lattice_case(draw, dtype, max_size):
+    """remainder and fmod jump where a / b is an integer: b is one of +-{0.5, 1, 2, 4} and a = k / 2 + [0.1, 0.4]
+    (k integer), so a / b stays at least 0.025 from every integer whatever the broadcasting."""
+    sa, sb = draw(mst.broadcastable_shapes(2, max_size=max_size))
+    k = draw(mst.arrays(np.int64, sa, elements_strategy=st.integers(-12, 11)))
+    a = k / 2 + draw(_arr(np.float64, sa, 0.1, 0.4))
+    b = draw(mst.arrays(np.float64, sb, elements_strategy=st.sampled_from([-4.0, -2.0, -1.0, -0.5, 0.5, 1.0, 2.0,
+                                                                            4.0])))
+    return Case((a.astype(dtype), b.astype(dtype)))
+
+
+@st.composite
+def _xlogy_case(draw, dtype, max_size):
+    """x at least 0.25 from 0 (where d/dx jumps from log(y) to PyTorch's 0), y in [0.25, 10]."""
+    sa, sb = draw(mst.broadcastable_shapes(2, max_size=max_size))
+    return Case((draw(_arr(dtype, sa, avoid=(0.0,), margin=0.25)), draw(_arr(dtype, sb, 0.25, 10.0))))
+
+
+def _xlogy_ref(x, y):
+    return np.where(x == 0, 0.0, x * np.log(y))
+
+
+SPECS += [
+    unary("tan", ops.tan, np.tan, -1.4, 1.4),
+    unary("asin", ops.asin, np.arcsin, -0.9, 0.9),
+    unary("acos", ops.acos, np.arccos, -0.9, 0.9),
+    unary("atan", ops.atan, np.arctan),
+    unary("sinh", ops.sinh, np.sinh, -5.0, 5.0),
+    unary("cosh", ops.cosh, np.cosh, -5.0, 5.0),
+    unary("asinh", ops.asinh, np.arcsinh),
+    unary("acosh", ops.acosh, np.arccosh, 1.1, 10.0),
+    unary("atanh", ops.atanh, np.arctanh, -0.9, 0.9),
+    # sinc's slope (PyTorch's formula) cancels near 0 in float32; its value at 0 is a unit test
+    unary("sinc", ops.sinc, np.sinc, -3.0, 3.0, avoid=(0.0,), margin=0.25),
+    Spec("atan2", ops.atan2, _first_off_zero_case, np.arctan2),
+    Spec("hypot", ops.hypot, _first_off_zero_case, np.hypot),
+    binary("logaddexp", ops.logaddexp, np.logaddexp, family="transcendental"),
+    Spec("xlogy", ops.xlogy, _xlogy_case, _xlogy_ref),
+    Spec("remainder", ops.remainder, _division_lattice_case, np.remainder, "elementwise"),
+    Spec("fmod", ops.fmod, _division_lattice_case, np.fmod, "elementwise"),
+]
+
 SPECS_BY_NAME: dict[str, Spec] = {s.name: s for s in SPECS}
 assert len(SPECS_BY_NAME) == len(SPECS), "spec names must be unique"
 

@@ -129,7 +129,6 @@ class NumpyBackend(BatchNormKernels):
     # -- elementwise, unary -------------------------------------------------------------------------
     negative = staticmethod(np.negative)
     abs = staticmethod(np.abs)
-    sign = staticmethod(np.sign)
     exp = staticmethod(np.exp)
     log = staticmethod(np.log)
     sqrt = staticmethod(np.sqrt)
@@ -146,6 +145,22 @@ class NumpyBackend(BatchNormKernels):
     ceil = staticmethod(np.ceil)
     round = staticmethod(np.round)  # noqa: A003 - half to even, as PyTorch's round
     trunc = staticmethod(np.trunc)
+    tan = staticmethod(np.tan)
+    asin = staticmethod(np.arcsin)
+    acos = staticmethod(np.arccos)
+    atan = staticmethod(np.arctan)
+    sinh = staticmethod(np.sinh)
+    cosh = staticmethod(np.cosh)
+    asinh = staticmethod(np.arcsinh)
+    acosh = staticmethod(np.arccosh)
+    atanh = staticmethod(np.arctanh)
+    sinc = staticmethod(np.sinc)  # sin(pi x) / (pi x), 1 at 0
+
+    def sign(self, x):
+        """-1, 0 or 1, and 0 for NaN as in PyTorch (NumPy's sign gives NaN)."""
+        xp = self.xp
+        out = xp.sign(x)
+        return xp.where(xp.isnan(out), xp.zeros((), out.dtype), out) if out.dtype.kind == "f" else out
 
     def rsqrt(self, x):
         xp = self.xp
@@ -220,6 +235,36 @@ class NumpyBackend(BatchNormKernels):
     isinf = staticmethod(np.isinf)
     isfinite = staticmethod(np.isfinite)
     where = staticmethod(np.where)
+    arctan2 = staticmethod(np.arctan2)
+    hypot = staticmethod(np.hypot)
+    logaddexp = staticmethod(np.logaddexp)
+    fmod = staticmethod(np.fmod)
+
+    def remainder(self, a, b):
+        """a - b * floor(a / b), PyTorch's: NumPy's remainder gives a zero remainder the sign of b, PyTorch's
+        (and this) the sign of a, as fmod does."""
+        xp = self.xp
+        if (a if hasattr(a, "dtype") else b).dtype.kind != "f":  # the op gives both operands one kind
+            return xp.remainder(a, b)
+        mod = xp.fmod(a, b)
+        return xp.where((mod != 0) & ((b < 0) != (mod < 0)), mod + b, mod)
+
+    floor_divide = staticmethod(np.floor_divide)  # for floats the same steps as PyTorch's (fmod, then snap)
+
+    def trunc_divide(self, a, b):
+        """a / b rounded toward zero, PyTorch's ``div(a, b, rounding_mode="trunc")``: trunc(a / b) for floats,
+        exact for integers."""
+        xp = self.xp
+        if (a if hasattr(a, "dtype") else b).dtype.kind == "f":
+            return xp.trunc(xp.true_divide(a, b))
+        q = xp.floor_divide(a, b)
+        return q + ((q * b != a) & ((a < 0) != (b < 0)))  # floor is one below where the division is inexact
+
+    def xlogy(self, x, y):
+        """x * log(y), and 0 where x == 0 unless y is NaN."""
+        xp = self.xp
+        with self._errstate(divide="ignore", invalid="ignore"):  # 0 * log(0) is replaced by 0
+            return xp.where((x == 0) & ~xp.isnan(y), xp.zeros((), x.dtype), x * xp.log(y))
 
     def unique(self, x):
         """(sorted distinct values, the index of each element's value among them, each value's count), flat."""

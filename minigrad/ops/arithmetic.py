@@ -214,9 +214,12 @@ def mul(a, b) -> Tensor:
     return Mul.apply(*binary_operands(a, b))
 
 
-@public
-def div(a, b) -> Tensor:
-    """a / b (true division), broadcasting."""
+@public(aliases=("divide",))
+def div(a, b, *, rounding_mode: str | None = None) -> Tensor:
+    """a / b (true division), broadcasting; ``rounding_mode="trunc"`` or ``"floor"`` rounds the quotient (integers
+    stay integers) and gives zero gradients, as PyTorch."""
+    if rounding_mode is not None:
+        return _rounded_division(a, b, rounding_mode)
     a, b = binary_operands(a, b)
     if not isinstance(a, Tensor) or a.dtype.kind != "f":
         if isinstance(b, Tensor) and b.dtype.kind != "f":
@@ -390,3 +393,228 @@ def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: b
 def allclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:  # noqa: A002
     """Whether ``isclose`` holds everywhere: a Python bool, as PyTorch's ``allclose``."""
     return bool(isclose(input, other, rtol, atol, equal_nan).all())
+
+
+# -- more binary elementwise ops ------------------------------------------------------------------------------
+def _operands(name: str, a, b, *, floating: bool, integers: bool = True) -> tuple:
+    """``binary_operands`` for an op that needs a tensor among its operands; ``floating``: integer and bool
+    tensors become float32 (PyTorch's atan2(int, int) is float32); ``integers=False``: they are refused, as
+    PyTorch refuses them (hypot, logaddexp)."""
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        raise TypeError(f"{name}: expected a tensor among the operands, got {type(a).__name__} and "
+                        f"{type(b).__name__}")
+    a, b = binary_operands(a, b)
+    kinds = [x.dtype for x in (a, b) if isinstance(x, Tensor)]
+    if not integers and any(d.kind != "f" for d in kinds):
+        raise TypeError(f"{name}: expected floating tensors, got {', '.join(d.name for d in kinds)} "
+                        "(PyTorch does not implement it for integers either)")
+    if floating:
+        a, b = (x.float() if isinstance(x, Tensor) and x.dtype.kind != "f" else x for x in (a, b))
+    return a, b
+
+
+def _grads(ctx, ga, gb) -> tuple:
+    """Each gradient only where its input needs one (a number operand never does)."""
+    need_a, need_b = ctx.needs_input_grad
+    return (ga() if need_a else None), (gb() if need_b else None)
+
+
+class Atan2(Function):
+    """atan2(a, b), the angle of the point (b, a)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        _save_operands(ctx, a, b)
+        return ctx.backend.arctan2(data(a), data(b))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = _saved_operands(ctx)
+        # PyTorch's formula, whose 1 / (a^2 + b^2) is 0 where a^2 + b^2 is 0 (the origin, or squares that
+        # underflow): the gradient there is a signed 0.
+        squares = a * a + b * b
+        with _zero_base():
+            recip = Where.apply(squares == 0, 0.0, squares.reciprocal())
+        return _grads(ctx, lambda: g * b * recip, lambda: g * -a * recip)
+
+
+class Hypot(Function):
+    """sqrt(a^2 + b^2) without overflow or underflow in the squares."""
+
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, a, b):
+        _save_operands(ctx, a, b)
+        return ctx.backend.hypot(data(a), data(b))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = _saved_operands(ctx)
+        y = ctx.output
+        return _grads(ctx, lambda: g * a / y, lambda: g * b / y)
+
+
+class Logaddexp(Function):
+    """log(e^a + e^b) without overflow."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        _save_operands(ctx, a, b)
+        return ctx.backend.logaddexp(data(a), data(b))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = _saved_operands(ctx)
+        return _grads(ctx, lambda: g / ((b - a).exp() + 1), lambda: g / ((a - b).exp() + 1))
+
+
+class Xlogy(Function):
+    """x * log(y), and 0 where x == 0 unless y is NaN."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return ctx.backend.xlogy(x.data, y.data)
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        # PyTorch's d/dx: xlogy(g, y) (0 where g is 0, even where log(y) is -inf), and 0 where x == 0 and y <= 0,
+        # where the rule takes log(1) rather than a NaN that detect_anomaly would report.
+        def grad_x():
+            zero = (x == 0) & (y <= 0)
+            return Where.apply(zero, 0.0, Xlogy.apply(g, Where.apply(zero, 1.0, y)))
+
+        return _grads(ctx, grad_x, lambda: g * x / y)
+
+
+def _quotient(a, b, rounding: str):
+    """``div(a, b, rounding_mode=...)`` outside the graph: the rounded quotient is piecewise constant."""
+    with no_grad():
+        return div(a, b, rounding_mode=rounding)
+
+
+class Remainder(Function):
+    """a - b * floor(a / b): the sign of b, as Python's %."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        _save_operands(ctx, a, b)
+        return ctx.backend.remainder(data(a), data(b))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = _saved_operands(ctx)
+        return _grads(ctx, lambda: g, lambda: -g * _quotient(a, b, "floor"))
+
+
+class Fmod(Function):
+    """a - b * trunc(a / b): the sign of a, as C's fmod."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        _save_operands(ctx, a, b)
+        return ctx.backend.fmod(data(a), data(b))
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = _saved_operands(ctx)
+        return _grads(ctx, lambda: g, lambda: -g * _quotient(a, b, "trunc"))
+
+
+class FloorDivide(Function):
+    """floor(a / b). Recorded, but without a derivative, as in PyTorch: backward through it raises."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return ctx.backend.floor_divide(data(a), data(b))
+
+    @staticmethod
+    def backward(ctx, g):
+        raise RuntimeError("floor_divide: the derivative is not implemented (PyTorch has none either); detach its "
+                           "operands, or write the gradient you want with floor(a / b), whose derivative is 0")
+
+
+class RoundedDivide(Function):
+    """a / b rounded toward zero or down (PyTorch's ``div`` with a rounding mode): piecewise constant, so the
+    gradients are 0, as PyTorch's."""
+
+    @staticmethod
+    def forward(ctx, a, b, mode):
+        kernel = ctx.backend.floor_divide if mode == "floor" else ctx.backend.trunc_divide
+        return kernel(data(a), data(b))
+
+    @staticmethod
+    def backward(ctx, g):
+        need_a, need_b, _ = ctx.needs_input_grad
+        return (g * 0 if need_a else None), (g * 0 if need_b else None), None
+
+
+def _rounded_division(a, b, mode) -> Tensor:
+    if mode not in ("trunc", "floor"):
+        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got {mode!r}")
+    a, b = _operands("div", a, b, floating=False)
+    _integer_division("div", a, b)
+    return RoundedDivide.apply(a, b, mode)
+
+
+def _integer_division(name: str, a, b) -> None:
+    """Integer division by zero is an error, as in PyTorch (NumPy would return 0 with a warning)."""
+    if isinstance(b, Tensor) and b.dtype.kind in "iub" and (not isinstance(a, Tensor) or a.dtype.kind in "iub"):
+        zero = bool((b == 0).any())
+    else:
+        zero = isinstance(b, int) and b == 0 and isinstance(a, Tensor) and a.dtype.kind in "iub"
+    if zero:
+        raise ZeroDivisionError(f"{name}: integer division by zero")
+
+
+@public(aliases=("arctan2",))
+def atan2(input: Tensor | float, other: Tensor | float) -> Tensor:  # noqa: A002 - PyTorch's names
+    """The angle of the point (other, input), in [-pi, pi], broadcasting; integer tensors give float32."""
+    return Atan2.apply(*_operands("atan2", input, other, floating=True))
+
+
+@public
+def hypot(input: Tensor | float, other: Tensor | float) -> Tensor:  # noqa: A002 - PyTorch's names
+    """sqrt(input^2 + other^2) elementwise, broadcasting, without overflow; floating tensors only."""
+    return Hypot.apply(*_operands("hypot", input, other, floating=True, integers=False))
+
+
+@public
+def logaddexp(input: Tensor | float, other: Tensor | float) -> Tensor:  # noqa: A002 - PyTorch's names
+    """log(exp(input) + exp(other)) elementwise, broadcasting, without overflow; floating tensors only."""
+    return Logaddexp.apply(*_operands("logaddexp", input, other, floating=True, integers=False))
+
+
+@public
+def xlogy(input: Tensor | float, other: Tensor | float) -> Tensor:  # noqa: A002 - PyTorch's names
+    """input * log(other), and 0 where input == 0 unless other is NaN; broadcasting, integers give float32."""
+    x, y = _operands("xlogy", input, other, floating=True)
+    like = x if isinstance(x, Tensor) else y
+    x, y = (v if isinstance(v, Tensor) else tensor(v, dtype=like.dtype, backend=like.backend) for v in (x, y))
+    return Xlogy.apply(x, y)
+
+
+@public
+def remainder(input: Tensor | float, other: Tensor | float) -> Tensor:  # noqa: A002 - PyTorch's names
+    """input - other * floor(input / other), broadcasting: the sign of ``other``, as Python's ``%`` (``Tensor %``)."""
+    a, b = _operands("remainder", input, other, floating=False)
+    _integer_division("remainder", a, b)
+    return Remainder.apply(a, b)
+
+
+@public
+def fmod(input: Tensor | float, other: Tensor | float) -> Tensor:  # noqa: A002 - PyTorch's names
+    """input - other * trunc(input / other), broadcasting: the sign of ``input``, as C's ``fmod``."""
+    a, b = _operands("fmod", input, other, floating=False)
+    _integer_division("fmod", a, b)
+    return Fmod.apply(a, b)
+
+
+@public(spec=False)
+def floor_divide(input: Tensor | float, other: Tensor | float) -> Tensor:  # noqa: A002 - PyTorch's names
+    """floor(input / other), broadcasting (``Tensor //``); integers stay integers. No derivative, as in PyTorch."""
+    a, b = _operands("floor_divide", input, other, floating=False)
+    _integer_division("floor_divide", a, b)
+    return FloorDivide.apply(a, b)

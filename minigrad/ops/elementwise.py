@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..dtypes import as_dtype
 from ..function import Function
 from ..grad_mode import no_grad
-from ..tensor import Tensor
+from ..tensor import Tensor, tensor
+from ._common import binary_operands
 from ._registry import activation, elementwise, no_gradient, public
-from .arithmetic import Where
+from .arithmetic import Where, ge, gt, isfinite, isnan, le, lt, where
 
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 _INV_SQRT_2 = 1 / math.sqrt(2)
@@ -291,3 +294,128 @@ def fill(x: Tensor, value) -> Tensor:
 @no_gradient("sign")
 def sign(x: Tensor) -> Tensor:
     """-1, 0 or 1 elementwise; no gradient."""
+
+
+# -- trigonometric and hyperbolic functions: gradients as PyTorch writes them; outside the domain NaN, as log --
+@elementwise(grad_of_output=lambda g, y: g * (1 + y * y))
+def tan(x: Tensor) -> Tensor:
+    """Tangent."""
+
+
+@elementwise(lambda g, x: g * (1 - x * x).rsqrt(), aliases=("arcsin",))
+def asin(x: Tensor) -> Tensor:
+    """Inverse sine, in [-pi/2, pi/2]."""
+
+
+@elementwise(lambda g, x: -g * (1 - x * x).rsqrt(), aliases=("arccos",))
+def acos(x: Tensor) -> Tensor:
+    """Inverse cosine, in [0, pi]."""
+
+
+@elementwise(lambda g, x: g / (1 + x * x), aliases=("arctan",))
+def atan(x: Tensor) -> Tensor:
+    """Inverse tangent, in (-pi/2, pi/2)."""
+
+
+@elementwise(lambda g, x: g * x.cosh())
+def sinh(x: Tensor) -> Tensor:
+    """Hyperbolic sine."""
+
+
+@elementwise(lambda g, x: g * x.sinh())
+def cosh(x: Tensor) -> Tensor:
+    """Hyperbolic cosine."""
+
+
+@elementwise(lambda g, x: g * (x * x + 1).rsqrt(), aliases=("arcsinh",))
+def asinh(x: Tensor) -> Tensor:
+    """Inverse hyperbolic sine."""
+
+
+@elementwise(lambda g, x: g * (x * x - 1).rsqrt(), aliases=("arccosh",))
+def acosh(x: Tensor) -> Tensor:
+    """Inverse hyperbolic cosine, for x >= 1."""
+
+
+@elementwise(lambda g, x: g / (1 - x * x), aliases=("arctanh",))
+def atanh(x: Tensor) -> Tensor:
+    """Inverse hyperbolic tangent, for -1 < x < 1."""
+
+
+def _sinc_grad(g, x):
+    """sinc'(x) = (pi x cos(pi x) - sin(pi x)) / (pi x^2), and 0 at x = 0 (PyTorch's formula and value). The
+    formula runs on 1 where x is 0, so no 0 / 0 is computed (detect_anomaly stays quiet, as PyTorch's)."""
+    at_zero = x == 0
+    safe = Where.apply(at_zero, 1.0, x)
+    px = safe * math.pi
+    return g * Where.apply(at_zero, 0.0, (px * px.cos() - px.sin()) / (px * safe))
+
+
+@elementwise(_sinc_grad)
+def sinc(x: Tensor) -> Tensor:
+    """The normalised sinc, sin(pi x) / (pi x), and 1 at x = 0."""
+
+
+# -- composites with PyTorch's names -------------------------------------------------------------------------
+@public(spec=False)
+def deg2rad(x: Tensor) -> Tensor:
+    """Degrees to radians, x * pi / 180; integer tensors give float32."""
+    return (x if x.dtype.kind == "f" else x.float()) * (math.pi / 180)
+
+
+@public(spec=False)
+def rad2deg(x: Tensor) -> Tensor:
+    """Radians to degrees, x * 180 / pi; integer tensors give float32."""
+    return (x if x.dtype.kind == "f" else x.float()) * (180 / math.pi)
+
+
+@public(spec=False)
+def frac(x: Tensor) -> Tensor:
+    """x - trunc(x), with x's sign; the gradient passes unchanged (PyTorch's). Floating tensors only, as PyTorch."""
+    if x.dtype.kind != "f":
+        raise TypeError(f"frac: expected a floating tensor, got {x.dtype.name} (PyTorch refuses integers too)")
+    return x - x.trunc()
+
+
+@public(spec=False)
+def sgn(x: Tensor) -> Tensor:
+    """sign(x): PyTorch's sgn, which equals sign for real tensors; no gradient."""
+    return sign(x)
+
+
+def _clamp_to_tensor(x: Tensor, bound: Tensor, lower: bool) -> Tensor:
+    """PyTorch's clamp_min/clamp_max with a tensor bound: x where it is inside (x >= min, x <= max), the bound
+    where x is outside, NaN where either is NaN; each gets the gradient where it is the result."""
+    x, bound = binary_operands(x, bound)
+    inside, outside = (ge(x, bound), lt(x, bound)) if lower else (le(x, bound), gt(x, bound))
+    with no_grad():
+        nan = where(isnan(x), x, bound)  # where neither test holds one of them is NaN: that one
+    return Where.apply(inside, x, Where.apply(outside, bound, nan))
+
+
+@public(spec=False)
+def clamp_min(x: Tensor, min: float | Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+    """max(x, min) as ``clamp(x, min=min)``; ``min`` a number or a tensor (broadcasting, with its gradient)."""
+    return _clamp_to_tensor(x, min, True) if isinstance(min, Tensor) else clip(x, min=min)
+
+
+@public(spec=False)
+def clamp_max(x: Tensor, max: float | Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+    """min(x, max) as ``clamp(x, max=max)``; ``max`` a number or a tensor (broadcasting, with its gradient)."""
+    return _clamp_to_tensor(x, max, False) if isinstance(max, Tensor) else clip(x, max=max)
+
+
+@public(spec=False)
+def nan_to_num(x: Tensor, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
+    """NaN, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (default: the dtype's largest and
+    smallest finite values); integer tensors are copied. The gradient passes where x is finite, else 0."""
+    if x.dtype.kind != "f":
+        return x.clone()
+    info = np.finfo(x.dtype)
+    with np.errstate(over="ignore"):  # a replacement beyond the dtype's range becomes inf, as in PyTorch
+        nan_v, pos_v, neg_v = (tensor(np.asarray(v, dtype=np.float64).astype(x.dtype), backend=x.backend)
+                               for v in (nan, info.max if posinf is None else posinf,
+                                         info.min if neginf is None else neginf))
+    with no_grad():
+        replacement = where(isnan(x), nan_v, where(x > 0, pos_v, neg_v))
+    return Where.apply(isfinite(x), x, replacement)

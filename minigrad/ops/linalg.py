@@ -11,7 +11,7 @@ from ..function import Function
 from ..tensor import Tensor
 from ._common import as_operand, binary_operands, keepdims_shape, normalize_axis
 from ._registry import public
-from .arithmetic import where
+from .arithmetic import Where, where
 from .reduction import amax, amin, sum
 
 
@@ -183,3 +183,70 @@ def norm(x: Tensor, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     if p == 0:
         return sum((x != 0).astype(x.dtype), axes, keepdim)
     return sum(magnitude ** p, axes, keepdim) ** (1.0 / p)
+
+
+# -- beta * input + alpha * product (PyTorch's addmm family) ---------------------------------------------------
+def _add_scaled(name: str, input: Tensor, product: Tensor, beta, alpha) -> Tensor:  # noqa: A002
+    """beta * input + alpha * product, ``input`` broadcast to the product's shape. With beta = 0, ``input`` is
+    ignored (NaN and inf in it do not propagate) and gets a zero gradient, as in PyTorch."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}: input must be a tensor, got {type(input).__name__}")
+    try:
+        fits = np.broadcast_shapes(input.shape, product.shape) == product.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ShapeError(f"{name}: input of shape {input.shape} does not broadcast to the product's shape "
+                         f"{product.shape}")
+    input, product = binary_operands(input, product)
+    if product.dtype.kind != "f" and any(isinstance(v, float) for v in (beta, alpha)):
+        raise TypeError(f"{name}: for integer tensors beta and alpha must be integers, got beta={beta!r}, "
+                        f"alpha={alpha!r}")
+    if alpha != 1:
+        product = product * alpha
+    if beta == 0:
+        from ..tensor import tensor
+
+        return Where.apply(tensor(True, backend=product.backend), product, input)
+    return product + (input if beta == 1 else input * beta)
+
+
+def _check_matrices(name: str, shapes: str, *operands) -> None:
+    """Each operand a tensor of the expected rank (``shapes``: "2,2", "2,1", "3,3"), inner sizes matching."""
+    ranks = [int(r) for r in shapes.split(",")]
+    ok = all(isinstance(t, Tensor) and t.ndim == r for t, r in zip(operands, ranks))
+    if ok:
+        a, b = operands
+        ok = a.shape[-1] == b.shape[-2 if b.ndim > 1 else 0] and (a.ndim < 3 or a.shape[0] == b.shape[0])
+    if not ok:
+        what = {"2,2": "two matrices (n, m) and (m, p)", "2,1": "a matrix (n, m) and a vector (m,)",
+                "3,3": "two batches (b, n, m) and (b, m, p)"}[shapes]
+        raise ShapeError(f"{name}: expected {what}, got {' and '.join(_described(t) for t in operands)}")
+
+
+@public(spec=False)
+def addmm(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:  # noqa: A002
+    """beta * input + alpha * (mat1 @ mat2), ``input`` broadcast to (n, p)."""
+    _check_matrices("addmm", "2,2", mat1, mat2)
+    return _add_scaled("addmm", input, matmul(mat1, mat2), beta, alpha)
+
+
+@public(spec=False)
+def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta=1, alpha=1) -> Tensor:  # noqa: A002
+    """beta * input + alpha * (mat @ vec), ``input`` broadcast to (n,)."""
+    _check_matrices("addmv", "2,1", mat, vec)
+    return _add_scaled("addmv", input, matmul(mat, vec), beta, alpha)
+
+
+@public(spec=False)
+def baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:  # noqa: A002
+    """beta * input + alpha * (batch1 @ batch2) per batch, ``input`` broadcast to (b, n, p)."""
+    _check_matrices("baddbmm", "3,3", batch1, batch2)
+    return _add_scaled("baddbmm", input, matmul(batch1, batch2), beta, alpha)
+
+
+@public(spec=False)
+def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1) -> Tensor:  # noqa: A002
+    """beta * input + alpha * (the sum over the batch of batch1[i] @ batch2[i]), ``input`` broadcast to (n, p)."""
+    _check_matrices("addbmm", "3,3", batch1, batch2)
+    return _add_scaled("addbmm", input, sum(matmul(batch1, batch2), 0), beta, alpha)
