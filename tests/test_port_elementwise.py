@@ -450,6 +450,26 @@ def test_clamp_with_a_tensor_bound_gives_both_pytorchs_gradients(name):
     assert mg.gradcheck(getattr(mg, name), (_mg(xs, True), _mg(bs, True)))
 
 
+def test_clamp_with_tensor_bounds_gives_the_bounds_their_gradients():
+    """clamp(x, min=tensor, max=tensor | number) as PyTorch: each bound gets the gradient where it is the result
+    (a tensor bound once went into the backend's clip as a constant, and got no gradient)."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    x, lo, hi = rng.uniform(-2, 2, (3, 4)), rng.uniform(-1.5, 0, 4), rng.uniform(0, 1.5, (3, 1))
+    for fn in ("clamp", "clip"):
+        _against_torch(lambda a, b, c, f=fn: getattr(mg, f)(a, min=b, max=c),
+                       lambda a, b, c, f=fn: getattr(torch, f)(a, min=b, max=c), [x, lo, hi])
+        _against_torch(lambda a, b, f=fn: getattr(a, f)(b), lambda a, b, f=fn: getattr(a, f)(b), [x, lo])
+        _against_torch(lambda a, c, f=fn: getattr(mg, f)(a, max=c), lambda a, c, f=fn: getattr(torch, f)(a, max=c),
+                       [x, hi])
+    crossed = rng.uniform(0.5, 1.0, 4)  # min > max everywhere: the result is max, which gets the gradient
+    _against_torch(lambda a, b, c: mg.clamp(a, b, c), lambda a, b, c: torch.clamp(a, b, c), [x, crossed, hi])
+    assert mg.gradcheck(lambda a, b, c: mg.clamp(a, b, c), (_mg(x, True), _mg(lo, True), _mg(hi, True)))
+    inplace = _mg(x)
+    inplace.clamp_(_mg(lo), _mg(hi))
+    _close(inplace.numpy(), torch.tensor(x).clamp_(torch.tensor(lo), torch.tensor(hi)).numpy())
+
+
 def test_nan_to_num_equals_pytorch_with_its_gradient():
     torch = pytest.importorskip("torch")
     x = np.array([np.nan, np.inf, -np.inf, -1.5, 0.0, 2.0])

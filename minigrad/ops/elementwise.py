@@ -271,6 +271,10 @@ def clip(x: Tensor, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's nam
     """Clamp to [min, max]; either bound may be None."""
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        # A tensor bound gets a gradient of its own: PyTorch's clamp is clamp_max(clamp_min(x, min), max).
+        out = x if min is None else clamp_min(x, min)
+        return out if max is None else clamp_max(out, max)
     return Clip.apply(x, min, max)
 
 
