@@ -52,6 +52,31 @@ from .losses import (
     SmoothL1Loss,
 )
 from .module import IncompatibleKeys, Module, Parameter, StateDictError
+from .spatial import (
+    AdaptiveAvgPool1d,
+    AvgPool1d,
+    CircularPad1d,
+    CircularPad2d,
+    ConstantPad1d,
+    ConstantPad2d,
+    ConvTranspose1d,
+    ConvTranspose2d,
+    Dropout1d,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    MaxPool1d,
+    PixelShuffle,
+    PixelUnshuffle,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    Upsample,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
+    ZeroPad1d,
+    ZeroPad2d,
+)
 
 __all__ = [
     "ELU", "GELU", "AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d",
@@ -62,6 +87,10 @@ __all__ = [
     "ParameterList", "ReLU", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus",
     "StateDictError", "Tanh", "functional", "init", "utils",
     "CosineSimilarity", "Hardsigmoid", "Hardswish", "LogSigmoid", "Mish", "PReLU", "ReLU6", "Softmin", "Unflatten",
+    "AdaptiveAvgPool1d", "AvgPool1d", "CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConstantPad2d",
+    "ConvTranspose1d", "ConvTranspose2d", "Dropout1d", "InstanceNorm1d", "InstanceNorm2d", "MaxPool1d", "PixelShuffle",
+    "PixelUnshuffle", "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "Upsample",
+    "UpsamplingBilinear2d", "UpsamplingNearest2d", "ZeroPad1d", "ZeroPad2d",
 ]
 
 _LAZY = {"BatchNorm1d": ".batchnorm", "BatchNorm2d": ".batchnorm", "BatchNorm3d": ".batchnorm"}
