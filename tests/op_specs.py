@@ -1753,6 +1753,46 @@ SPECS += [
 ]
 
 
+@st.composite
+def _adaptive_max_pool2d_case(draw, dtype, max_size):
+    lead = (draw(st.integers(1, 2)),) * draw(st.integers(0, 1)) + (draw(st.integers(1, 2)),)
+    h, w = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    size = draw(st.one_of(st.integers(1, 4), st.tuples(st.one_of(st.none(), st.integers(1, 4)),
+                                                       st.one_of(st.none(), st.integers(1, 4)))))
+    return Case((draw(_arr(dtype, lead + (h, w), distinct=True)),), {"output_size": size})
+
+
+def _adaptive_max_pool2d_ref(x, output_size):
+    h, w = x.shape[-2:]
+    oh, ow = (output_size, output_size) if isinstance(output_size, int) else output_size
+    oh, ow = h if oh is None else oh, w if ow is None else ow
+    out = np.empty(x.shape[:-2] + (oh, ow), x.dtype)
+    for i in range(oh):
+        for j in range(ow):
+            out[..., i, j] = x[..., i * h // oh:-(-(i + 1) * h // oh), j * w // ow:-(-(j + 1) * w // ow)].max((-2, -1))
+    return out
+
+
+@st.composite
+def _adaptive_max_pool1d_case(draw, dtype, max_size):
+    shape = (draw(st.integers(1, 2)),) * draw(st.integers(0, 1)) + (draw(st.integers(1, 2)), draw(st.integers(1, 6)))
+    return Case((draw(_arr(dtype, shape, distinct=True)),), {"output_size": draw(st.integers(1, 5))})
+
+
+def _adaptive_max_pool1d_ref(x, output_size):
+    n = x.shape[-1]
+    return np.stack([x[..., i * n // output_size:-(-(i + 1) * n // output_size)].max(-1)
+                     for i in range(output_size)], -1)
+
+
+SPECS += [
+    Spec("F.adaptive_max_pool2d", F.adaptive_max_pool2d, _adaptive_max_pool2d_case, _adaptive_max_pool2d_ref,
+         "exact"),
+    Spec("F.adaptive_max_pool1d", F.adaptive_max_pool1d, _adaptive_max_pool1d_case, _adaptive_max_pool1d_ref,
+         "exact"),
+]
+
+
 SPECS_BY_NAME: dict[str, Spec] = {s.name: s for s in SPECS}
 assert len(SPECS_BY_NAME) == len(SPECS), "spec names must be unique"
 

@@ -502,3 +502,39 @@ def test_dropout1d_zeroes_whole_channels():
     with pytest.raises(mg.ShapeError, match="dropout1d: expected a 2-D"):
         F.dropout1d(mg.randn(1, 2, 3, 4))
     assert repr(layer) == "Dropout1d(p=0.5, inplace=False)"
+
+
+@pytest.mark.parametrize("shape,output_size", [
+    ((2, 3, 7, 5), 3), ((2, 3, 7, 5), (2, 4)), ((3, 4, 6), (None, 4)), ((1, 2, 5, 3), (7, 6)), ((1, 1, 4, 4), 1),
+])
+def test_adaptive_max_pool2d_equals_pytorch_with_indices_and_ties(shape, output_size):
+    torch = _torch()
+    rng = np.random.default_rng(21)
+    distinct = rng.permutation(math.prod(shape)).reshape(shape) / 7.0
+    tied = np.round(distinct / 3.0)  # ties inside bins: the gradient goes to the first maximum, row-major
+    for x in (distinct, tied):
+        _agree(lambda t: torch.nn.functional.adaptive_max_pool2d(t, output_size),
+               lambda t: F.adaptive_max_pool2d(t, output_size), [x])
+        _module_agree(nn.AdaptiveMaxPool2d(output_size), torch.nn.AdaptiveMaxPool2d(output_size), x)
+        _, expected = torch.nn.functional.adaptive_max_pool2d(torch.tensor(x), output_size, return_indices=True)
+        values, indices = nn.AdaptiveMaxPool2d(output_size, return_indices=True)(mg.tensor(x))
+        assert indices.dtype == np.int64
+        np.testing.assert_array_equal(indices.numpy(), expected.numpy())
+    assert mg.gradcheck(lambda t: F.adaptive_max_pool2d(t, output_size), (_leaf(distinct),))
+
+
+@pytest.mark.parametrize("size", [1, 3, 4, 9])
+def test_adaptive_max_pool1d_equals_pytorch(size):
+    torch = _torch()
+    x = np.random.default_rng(22).permutation(42).reshape(2, 3, 7) / 5.0
+    _agree(lambda t: torch.nn.functional.adaptive_max_pool1d(t, size),
+           lambda t: F.adaptive_max_pool1d(t, size), [x])
+    _agree(lambda t: torch.nn.functional.adaptive_max_pool1d(t, size),
+           lambda t: F.adaptive_max_pool1d(t, size), [x[0]])
+    _module_agree(nn.AdaptiveMaxPool1d(size), torch.nn.AdaptiveMaxPool1d(size), x)
+    _, expected = torch.nn.functional.adaptive_max_pool1d(torch.tensor(x), size, return_indices=True)
+    np.testing.assert_array_equal(F.adaptive_max_pool1d(mg.tensor(x), size, True)[1].numpy(), expected.numpy())
+    with pytest.raises(mg.ShapeError, match="adaptive_max_pool2d: expected a 3-D or 4-D input"):
+        F.adaptive_max_pool2d(mg.randn(4, 4), 2)
+    with pytest.raises(ValueError, match="adaptive_max_pool2d: output_size must be positive"):
+        F.adaptive_max_pool2d(mg.randn(1, 4, 4), 0)

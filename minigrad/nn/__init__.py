@@ -54,6 +54,8 @@ from .losses import (
 from .module import IncompatibleKeys, Module, Parameter, StateDictError
 from .spatial import (
     AdaptiveAvgPool1d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
     AvgPool1d,
     CircularPad1d,
     CircularPad2d,
@@ -87,9 +89,10 @@ __all__ = [
     "ParameterList", "ReLU", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus",
     "StateDictError", "Tanh", "functional", "init", "utils",
     "CosineSimilarity", "Hardsigmoid", "Hardswish", "LogSigmoid", "Mish", "PReLU", "ReLU6", "Softmin", "Unflatten",
-    "AdaptiveAvgPool1d", "AvgPool1d", "CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConstantPad2d",
-    "ConvTranspose1d", "ConvTranspose2d", "Dropout1d", "InstanceNorm1d", "InstanceNorm2d", "MaxPool1d", "PixelShuffle",
-    "PixelUnshuffle", "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d", "Upsample",
+    "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AvgPool1d", "CircularPad1d", "CircularPad2d",
+    "ConstantPad1d", "ConstantPad2d", "ConvTranspose1d", "ConvTranspose2d", "Dropout1d", "InstanceNorm1d",
+    "InstanceNorm2d", "MaxPool1d", "PixelShuffle", "PixelUnshuffle", "ReflectionPad1d", "ReflectionPad2d",
+    "ReplicationPad1d", "ReplicationPad2d", "Upsample",
     "UpsamplingBilinear2d", "UpsamplingNearest2d", "ZeroPad1d", "ZeroPad2d",
 ]
 

@@ -910,6 +910,57 @@ def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:  # noqa: A002
     return input @ _adaptive_bins(input.shape[-1], out, input).mT
 
 
+def _adaptive_windows(size: int, out: int):
+    """Each adaptive bin's input indices, padded to the longest bin by repeating the bin's first index (after
+    the real ones, so a repeat never comes first in a tie)."""
+    import numpy as np
+
+    starts = [(i * size) // out for i in range(out)]
+    ends = [-((-(i + 1) * size) // out) for i in range(out)]
+    longest = max(e - s for s, e in zip(starts, ends))
+    return np.array([list(range(s, e)) + [s] * (longest - (e - s)) for s, e in zip(starts, ends)], np.int64)
+
+
+@_public
+def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):  # noqa: A002
+    """Maximum over PyTorch's adaptive bins of a (N, C, H, W) or (C, H, W) input; the gradient goes to the first
+    maximum of each bin in row-major order. ``return_indices`` also gives each maximum's flat index h * W + w."""
+    if not isinstance(input, Tensor) or input.ndim not in (3, 4):
+        raise ShapeError(f"adaptive_max_pool2d: expected a 3-D or 4-D input, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    pair = (output_size, output_size) if isinstance(output_size, int) or output_size is None else tuple(output_size)
+    h, w = input.shape[-2:]
+    if len(pair) != 2:
+        raise ValueError(f"adaptive_max_pool2d: output_size must be an int or a pair, got {output_size!r}")
+    oh, ow = (h if pair[0] is None else pair[0]), (w if pair[1] is None else pair[1])
+    if not all(isinstance(v, int) and v >= 1 for v in (oh, ow)) or h < 1 or w < 1:
+        raise ValueError(f"adaptive_max_pool2d: output_size must be positive ints and the input non-empty, got "
+                         f"output_size={output_size!r} for input of shape {input.shape}")
+    rows, cols = _adaptive_windows(h, oh), _adaptive_windows(w, ow)  # (oh, lh), (ow, lw)
+    be, lead = input._backend, input.shape[:-2]
+    k = len(lead)
+    windows = input[(Ellipsis, Tensor(be.from_numpy(rows.reshape(-1)), be), slice(None))]  # (..., oh * lh, W)
+    windows = windows[(Ellipsis, Tensor(be.from_numpy(cols.reshape(-1)), be))]  # (..., oh * lh, ow * lw)
+    windows = windows.reshape(*lead, oh, rows.shape[1], ow, cols.shape[1])
+    windows = windows.permute(*range(k), k, k + 2, k + 1, k + 3).reshape(*lead, oh, ow, -1)
+    values, slots = windows.max(-1)
+    if not return_indices:
+        return values
+    flat = (rows[:, None, :, None] * w + cols[None, :, None, :]).reshape(oh, ow, -1)
+    table = Tensor(be.from_numpy(flat), be).expand(*lead, oh, ow, flat.shape[-1])
+    return values, table.gather(-1, slots.unsqueeze(-1)).squeeze(-1)
+
+
+@_public
+def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):  # noqa: A002
+    """Maximum over PyTorch's adaptive bins of a (N, C, L) or (C, L) input: ``adaptive_max_pool2d`` on a
+    height-1 image."""
+    x = _as_height_one(input, "adaptive_max_pool1d")
+    out = adaptive_max_pool2d(x, (1, _single(output_size, "output_size")), return_indices)
+    squeeze = (lambda t: t.squeeze(-2)) if input.ndim == 3 else (lambda t: t.squeeze(0).squeeze(-2))
+    return tuple(squeeze(t) for t in out) if return_indices else squeeze(out)
+
+
 @_public
 def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
                ceil_mode: bool = False, return_indices: bool = False) -> Tensor:

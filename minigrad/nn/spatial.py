@@ -336,3 +336,23 @@ class InstanceNorm1d(_InstanceNorm):
 
 class InstanceNorm2d(_InstanceNorm):
     dims = 2
+
+
+class AdaptiveMaxPool2d(Module):
+    """Maximum over PyTorch's adaptive bins to ``output_size``; ``return_indices`` also returns flat indices."""
+
+    function = staticmethod(F.adaptive_max_pool2d)
+
+    def __init__(self, output_size, return_indices: bool = False) -> None:
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def forward(self, x: Tensor):
+        return type(self).function(x, self.output_size, self.return_indices)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
+    function = staticmethod(F.adaptive_max_pool1d)
