@@ -1554,12 +1554,13 @@ def _conv_transpose1d_ref(x, w, *b, stride, padding, output_padding, groups, dil
                                  output_padding=(0, output_padding), groups=groups, dilation=(1, dilation))[:, :, 0]
 
 
-_INTERPOLATE_SPATIAL = {"linear": 1, "bilinear": 2, "trilinear": 3}
+_INTERPOLATE_SPATIAL = {"linear": 1, "bilinear": 2, "trilinear": 3, "bicubic": 2}
+_INTERPOLATE_TAPS = {"linear": 2, "bilinear": 2, "trilinear": 2, "bicubic": 4}
 
 
 @st.composite
 def _interpolate_case(draw, dtype, max_size):
-    mode = draw(st.sampled_from(["nearest", "nearest-exact", "linear", "bilinear", "trilinear", "area"]))
+    mode = draw(st.sampled_from(["nearest", "nearest-exact", "linear", "bilinear", "trilinear", "bicubic", "area"]))
     dims = _INTERPOLATE_SPATIAL.get(mode) or draw(st.integers(1, 2 if mode == "area" else 3))
     roomy = max_size >= 24
     spatial = tuple(draw(st.integers(1, 4 if roomy else 2)) for _ in range(dims))
@@ -1575,7 +1576,7 @@ def _interpolate_case(draw, dtype, max_size):
     if mode in _INTERPOLATE_SPATIAL:
         kwargs["align_corners"] = draw(st.booleans())
     shape = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) + spatial
-    n = 2 ** dims if mode in _INTERPOLATE_SPATIAL else math.prod(spatial) if mode == "area" else 1
+    n = _INTERPOLATE_TAPS[mode] ** dims if mode in _INTERPOLATE_SPATIAL else math.prod(spatial) if mode == "area" else 1
     return Case((draw(_arr(dtype, shape)),), kwargs, n=n)
 
 
@@ -1589,6 +1590,20 @@ def _interpolate_taps(n, o, scale, mode, align_corners, ndim):
         ratio = np.float32(1.0 / scale) if scale else np.float32(n) / np.float32(o)
         return [[(min(int(np.floor((np.float32(i) + np.float32(0.5 if exact else 0)) * ratio)), n - 1), 1.0)]
                 for i in range(o)]
+    if mode == "bicubic":  # cubic convolution with A = -0.75 on the 4 nearest source indices, clamped
+        a = -0.75
+        ratio = ((n - 1) / (o - 1) if o > 1 else 0.0) if align_corners else (1.0 / scale if scale else n / o)
+        taps = []
+        for i in range(o):
+            real = ratio * i if align_corners else ratio * (i + 0.5) - 0.5
+            base = min(math.floor(real), n - 1)
+            t = min(max(real - base, 0.0), 1.0)
+            weights = []
+            for d in (1 + t, t, 1 - t, 2 - t):  # distances to base - 1, base, base + 1, base + 2
+                weights.append(((a + 2) * d - (a + 3)) * d * d + 1 if d <= 1 else a * d ** 3 - 5 * a * d * d
+                               + 8 * a * d - 4 * a)
+            taps.append([(min(max(base - 1 + k, 0), n - 1), w) for k, w in enumerate(weights)])
+        return taps
     if o == n:
         return [[(i, 1.0)] for i in range(o)]
     if align_corners:

@@ -248,6 +248,11 @@ INTERPOLATE_CASES = [
     ("bilinear", (1, 2, 4, 5), {"size": (4, 8)}),  # one axis kept: a copy there
     ("trilinear", (1, 2, 2, 3, 4), {"size": (3, 4, 2)}),
     ("trilinear", (1, 2, 2, 3, 4), {"scale_factor": 1.5, "align_corners": True}),
+    ("bicubic", (2, 2, 4, 5), {"size": (7, 3)}),
+    ("bicubic", (2, 2, 4, 5), {"size": (7, 3), "align_corners": True}),
+    ("bicubic", (1, 2, 3, 5), {"scale_factor": (2.5, 0.6)}),
+    ("bicubic", (1, 2, 1, 2), {"size": (3, 4)}),
+    ("bicubic", (1, 2, 4, 4), {"size": (4, 4), "align_corners": True}),
     ("area", (2, 2, 7), {"size": 3}),
     ("area", (1, 2, 6, 5), {"size": (4, 2)}),
     ("area", (1, 2, 6, 5), {"scale_factor": 0.5}),
@@ -270,17 +275,23 @@ def test_interpolate_gradcheck(mode, shape, kwargs):
     assert mg.gradgradcheck(lambda t: F.interpolate(t, mode=mode, **kwargs), (x,))
 
 
-def test_nearest_1d_3d_gradient_is_the_adjoint_of_the_forward_where_pytorchs_is_not():
-    """PyTorch's 1-D and 3-D 'nearest' forward indexes floor(i / scale), but its backward copies or halves when
-    the output is as large as the input or twice as large (its 2-D kernel's rule): with scale_factor=1.1 on 5
-    elements the two disagree and PyTorch's own gradcheck fails. Ours is the forward's gradient."""
+@pytest.mark.parametrize("mode,shape", [("nearest", (1, 2, 5)), ("nearest", (1, 1, 5, 2, 2)),
+                                        ("bicubic", (1, 1, 4, 5))])
+def test_gradient_is_the_forwards_where_pytorchs_backward_differs(mode, shape):
+    """With scale_factor=1.1 the output is as large as the input. PyTorch's 1-D/3-D 'nearest' and its 'bicubic'
+    forward still resample with the scale (floor(i / 1.1): elements 0, 0, 1, 2, 3 of 5), but their backward
+    kernels treat that size as a copy, so PyTorch's gradient is not its forward's (its gradcheck fails).
+    minigrad's forward equals PyTorch's and its gradient is that forward's."""
     torch = _torch()
-    x = np.random.default_rng(9).standard_normal((1, 2, 5))
-    expected = torch.nn.functional.interpolate(torch.tensor(x), scale_factor=1.1).numpy()
-    ours = F.interpolate(_leaf(x), scale_factor=1.1)
-    np.testing.assert_array_equal(ours.numpy(), expected)
-    np.testing.assert_array_equal(ours.numpy(), x[..., [0, 0, 1, 2, 3]])
-    assert mg.gradcheck(lambda t: F.interpolate(t, scale_factor=1.1), (_leaf(x),))
+    x = np.random.default_rng(9).standard_normal(shape)
+    expected = torch.nn.functional.interpolate(torch.tensor(x), scale_factor=1.1, mode=mode).numpy()
+    ours = F.interpolate(_leaf(x), scale_factor=1.1, mode=mode)
+    np.testing.assert_allclose(ours.numpy(), expected, rtol=1e-12, atol=1e-12)
+    if shape == (1, 2, 5):
+        np.testing.assert_array_equal(ours.numpy(), x[..., [0, 0, 1, 2, 3]])
+    assert mg.gradcheck(lambda t: F.interpolate(t, scale_factor=1.1, mode=mode), (_leaf(x),))
+    assert not torch.autograd.gradcheck(lambda t: torch.nn.functional.interpolate(t, scale_factor=1.1, mode=mode),
+                                        (torch.tensor(x, requires_grad=True),), raise_exception=False)
 
 
 def test_upsample_modules_equal_pytorch():
@@ -295,6 +306,7 @@ def test_upsample_modules_equal_pytorch():
          torch.nn.Upsample(scale_factor=1.5, mode="bilinear", align_corners=True, recompute_scale_factor=True)),
         (nn.UpsamplingNearest2d(scale_factor=3), torch.nn.UpsamplingNearest2d(scale_factor=3)),
         (nn.UpsamplingBilinear2d(size=(6, 9)), torch.nn.UpsamplingBilinear2d(size=(6, 9))),
+        (nn.Upsample(scale_factor=2, mode="bicubic"), torch.nn.Upsample(scale_factor=2, mode="bicubic")),
     ]
     for ours, theirs in pairs:
         _module_agree(ours, theirs, x)
@@ -304,8 +316,8 @@ def test_upsample_modules_equal_pytorch():
 
 def test_interpolate_errors():
     x = mg.randn(1, 2, 4, 4)
-    with pytest.raises(NotImplementedError, match="mode 'bicubic' is not supported"):
-        F.interpolate(x, scale_factor=2, mode="bicubic")
+    with pytest.raises(NotImplementedError, match=r"got 5-D input .*, but mode 'bicubic' needs 4-D"):
+        F.interpolate(mg.randn(1, 1, 2, 2, 2), scale_factor=2, mode="bicubic")
     with pytest.raises(ValueError, match="align_corners can only be set with the interpolating modes"):
         F.interpolate(x, scale_factor=2, align_corners=True)
     with pytest.raises(ValueError, match="only one of size or scale_factor"):

@@ -832,6 +832,32 @@ def _linear_source(size: int, out: int, scale: float | None, align_corners: bool
     return i0, i1, (one - lambda1).astype(dtype), lambda1
 
 
+def _cubic_source(size: int, out: int, scale: float | None, align_corners: bool, dtype):
+    """PyTorch's four source indices (clamped to the input) and cubic-convolution weights (A = -0.75) per output
+    index, in the input's precision."""
+    import numpy as np
+
+    t = dtype.type
+    j = np.arange(out).astype(dtype)
+    if align_corners:
+        real = (t(size - 1) / t(out - 1) if out > 1 else t(0)) * j
+    else:  # no clamp at 0 for cubic
+        ratio = t(1.0 / scale) if scale is not None and scale > 0 else t(size) / t(out)
+        real = ratio * (j + t(0.5)) - t(0.5)
+    base = np.minimum(np.floor(real).astype(np.int64), size - 1)
+    x = np.clip(real - base.astype(dtype), t(0), t(1)).astype(dtype)
+    a = t(-0.75)
+
+    def near(x):  # |x| <= 1
+        return ((a + t(2)) * x - (a + t(3))) * x * x + t(1)
+
+    def far(x):  # 1 < |x| < 2
+        return ((a * x - t(5) * a) * x + t(8) * a) * x - t(4) * a
+
+    weights = [far(x + t(1)), near(x), near(t(1) - x), far(t(2) - x)]
+    return [(np.clip(base - 1 + k, 0, size - 1), w.astype(dtype)) for k, w in enumerate(weights)]
+
+
 def _along(x: Tensor, axis: int, index) -> Tensor:
     be = x._backend
     return x[(slice(None),) * axis + (Tensor(be.from_numpy(index), be),)]
@@ -867,8 +893,6 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if linear and input.ndim != _INTERPOLATE_NDIM[mode]:
         raise NotImplementedError(f"interpolate: got {input.ndim}-D input (shape {input.shape}), but mode {mode!r} "
                                   f"needs {_INTERPOLATE_NDIM[mode]}-D input")
-    if mode == "bicubic":
-        raise NotImplementedError("interpolate: mode 'bicubic' is not supported (use 'bilinear')")
     if antialias:
         raise NotImplementedError("interpolate: antialias=True is not supported")
     if input.dtype.kind != "f":
@@ -885,6 +909,11 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         if not linear:
             exact = mode == "nearest-exact"
             out = _along(out, axis, _nearest_source(n, o, s, exact, not exact and input.ndim == 4))
+            continue
+        if mode == "bicubic":
+            taps = [_along(out, axis, index) * _weights_along(out, axis, w)
+                    for index, w in _cubic_source(n, o, s, bool(align_corners), dtype)]
+            out = taps[0] + taps[1] + taps[2] + taps[3]  # PyTorch's order of summation
             continue
         i0, i1, w0, w1 = _linear_source(n, o, s, bool(align_corners), dtype)
         if np.array_equal(i0, i1) and not w1.any():
