@@ -859,6 +859,15 @@ def _cubic_source(size: int, out: int, scale: float | None, align_corners: bool,
 
 
 def _along(x: Tensor, axis: int, index) -> Tensor:
+    import numpy as np
+
+    n, o = x.shape[axis], len(index)
+    if o % n == 0 and np.array_equal(index, np.arange(o) // (o // n)):
+        # each element repeated r times (nearest by an integer factor): a broadcast, whose gradient is a sum
+        # instead of a scatter-add
+        r = o // n
+        shape = tuple(x.shape[:axis + 1]) + (r,) + tuple(x.shape[axis + 1:])
+        return x.unsqueeze(axis + 1).expand(*shape).reshape(*x.shape[:axis], o, *x.shape[axis + 1:])
     be = x._backend
     return x[(slice(None),) * axis + (Tensor(be.from_numpy(index), be),)]
 

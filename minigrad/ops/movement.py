@@ -509,9 +509,32 @@ def _pad_by_index(x: Tensor, pad: tuple, mode: str, value) -> Tensor:
             limit = "less than" if mode == "reflect" else "at most"
             raise ValueError(f"pad: mode {mode!r} needs widths {limit} the size of the dimension they pad (and a "
                              f"non-empty result), got ({before}, {after}) for dimension {axis} of shape {x.shape}")
+        if before >= 0 and after >= 0:
+            out = _pad_by_slices(out, axis, before, after, mode)
+            continue
         index = lo + _PAD_INDICES[mode](np.arange(-before - lo, m + after + hi), m)
         out = getitem(out, (slice(None),) * axis + (Tensor(x._backend.from_numpy(index), x._backend),))
     return out
+
+
+def _pad_by_slices(x: Tensor, axis: int, before: int, after: int, mode: str) -> Tensor:
+    """Non-negative widths: the borders are slices of ``x`` (reversed for reflect, broadcast for replicate)
+    joined to it, so the gradient is slicing and summing, not a scatter-add."""
+    n, lead = x.shape[axis], (slice(None),) * axis
+
+    def part(start, stop, step=1):
+        return getitem(x, lead + (slice(start, stop, step),))
+
+    if mode == "reflect":
+        left, right = part(before, 0, -1), part(n - 2, n - 2 - after if n - 2 - after >= 0 else None, -1)
+    elif mode == "circular":
+        left, right = part(n - before, n), part(0, after)
+    else:
+        shape = list(x.shape)
+        left = expand(part(0, 1), *(shape[:axis] + [before] + shape[axis + 1:]))
+        right = expand(part(n - 1, n), *(shape[:axis] + [after] + shape[axis + 1:]))
+    pieces = ([left] if before else []) + [x] + ([right] if after else [])
+    return concatenate(pieces, axis) if len(pieces) > 1 else x
 
 
 @public(top_level=False, method=False)
