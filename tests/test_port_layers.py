@@ -338,6 +338,8 @@ def test_interpolate_errors():
         F.interpolate(mg.randn(4, 4), size=3)
     with pytest.raises(mg.ShapeError, match="makes an empty output"):
         F.interpolate(x, scale_factor=0.1)
+    with pytest.raises(mg.ShapeError, match=r"spatial sizes must be positive, got shape \(1, 2, 0, 4\)"):
+        F.interpolate(mg.randn(1, 2, 0, 4), size=3)
 
 
 # -- padding -------------------------------------------------------------------------------------------

@@ -906,6 +906,8 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         raise NotImplementedError("interpolate: antialias=True is not supported")
     if input.dtype.kind != "f":
         raise TypeError(f"interpolate: expected a floating input, got {input.dtype.name}")
+    if min(input.shape[2:]) < 1:
+        raise ShapeError(f"interpolate: the input's spatial sizes must be positive, got shape {input.shape}")
     sizes, scales = _interpolate_sizes(input, size, scale_factor, mode, recompute_scale_factor)
     if mode == "area":
         if input.ndim == 5:
