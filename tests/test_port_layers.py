@@ -378,6 +378,27 @@ def test_circular_pad_wrapping_a_cropped_axis_more_than_once():
     np.testing.assert_array_equal(F.pad(mg.tensor(x), (-2, 4), mode="circular").numpy(), expected)
     np.testing.assert_array_equal(expected[..., 3:6], expected[..., :3])
     assert mg.gradcheck(lambda t: F.pad(t, (-2, 4), mode="circular"), (_leaf(x),))
+    assert mg.gradgradcheck(lambda t: F.pad(t, (-2, 4), mode="circular"), (_leaf(x),))
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_take_along_gradient_adds_every_copy(axis):
+    """The resampling gather (``ops.movement.TakeAlong``) with an unordered index, repeats and unused entries:
+    its gradient (one gather per copy, no scatter-add) equals NumPy's add.at, to every order."""
+    from minigrad.ops.movement import TakeAlong
+
+    rng = np.random.default_rng(23)
+    x = rng.standard_normal((5, 5, 5))
+    index = np.array([3, 0, 3, 1, 3, 0])
+    out = TakeAlong.apply(_leaf(x), axis, index)
+    np.testing.assert_array_equal(out.numpy(), np.take(x, index, axis))
+    upstream = rng.uniform(-1, 1, out.shape)
+    leaf = _leaf(x)
+    (TakeAlong.apply(leaf, axis, index) * mg.tensor(upstream)).sum().backward()
+    expected = np.zeros_like(x)
+    np.add.at(expected, (slice(None),) * axis + (index,), upstream)
+    np.testing.assert_allclose(leaf.grad.numpy(), expected, rtol=1e-15, atol=1e-15)
+    assert mg.gradgradcheck(lambda t: TakeAlong.apply(t, axis, index), (_leaf(x),))
 
 
 @pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])

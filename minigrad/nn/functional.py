@@ -31,6 +31,7 @@ from ..ops import where as _where
 from ..ops._common import binary_operands, constant
 from ..ops.batchnorm import batch_norm
 from ..ops.loss import softmax_cross_entropy
+from ..ops.movement import TakeAlong
 from ..tensor import Tensor
 
 # The public differentiable functions, each registered where it is defined (``@_public``) or, for the ops
@@ -868,8 +869,7 @@ def _along(x: Tensor, axis: int, index) -> Tensor:
         r = o // n
         shape = tuple(x.shape[:axis + 1]) + (r,) + tuple(x.shape[axis + 1:])
         return x.unsqueeze(axis + 1).expand(*shape).reshape(*x.shape[:axis], o, *x.shape[axis + 1:])
-    be = x._backend
-    return x[(slice(None),) * axis + (Tensor(be.from_numpy(index), be),)]
+    return TakeAlong.apply(x, axis, index)
 
 
 def _weights_along(x: Tensor, axis: int, weights) -> Tensor:

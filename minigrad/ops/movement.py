@@ -474,6 +474,36 @@ def pad(x: Tensor, pad: tuple, mode: str = "constant", value: float | None = Non
     return Pad.apply(x, tuple(widths), value)
 
 
+class TakeAlong(Function):
+    """``x``'s entries at ``index`` (a 1-D NumPy integer array, repeats allowed) along ``axis``: the resampling
+    gathers of ``pad``'s modes and ``F.interpolate``. The gradient adds up each source entry's copies as one
+    gather of the gradient per copy (sources with fewer copies read an appended zero), instead of a scatter-add
+    (NumPy's ``add.at``, several times slower); that is made of differentiable ops, so every order follows."""
+
+    @staticmethod
+    def forward(ctx, x, axis, index):
+        ctx.axis, ctx.index, ctx.size = axis, index, x.shape[axis]
+        be = ctx.backend
+        return be.take(x.data, be.from_numpy(index), axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        axis, index, n = ctx.axis, ctx.index, ctx.size
+        be = ctx.backend
+        counts = np.bincount(index, minlength=n)
+        order = np.argsort(index, kind="stable")  # the copies of each source in output order
+        copy = np.arange(len(index)) - np.repeat(np.cumsum(counts) - counts, counts)
+        slots = np.full((n, max(int(counts.max()), 1)), len(index), np.int64)  # unused slots read a zero
+        slots[index[order], copy] = order
+        shape = tuple(g.shape)
+        zero = Tensor(be.zeros(shape[:axis] + (1,) + shape[axis + 1:], g.dtype), be)
+        padded = concatenate([g, zero], axis)
+        total = TakeAlong.apply(padded, axis, slots[:, 0])
+        for copy in range(1, slots.shape[1]):  # a few full-size adds: faster than a sum over a short middle axis
+            total = total + TakeAlong.apply(padded, axis, slots[:, copy])
+        return total, None, None
+
+
 def _reflect(j: np.ndarray, n: int) -> np.ndarray:
     j = np.abs(j)
     return np.where(j >= n, 2 * (n - 1) - j, j)
@@ -513,7 +543,7 @@ def _pad_by_index(x: Tensor, pad: tuple, mode: str, value) -> Tensor:
             out = _pad_by_slices(out, axis, before, after, mode)
             continue
         index = lo + _PAD_INDICES[mode](np.arange(-before - lo, m + after + hi), m)
-        out = getitem(out, (slice(None),) * axis + (Tensor(x._backend.from_numpy(index), x._backend),))
+        out = TakeAlong.apply(out, axis, index)
     return out
 
 
