@@ -573,3 +573,52 @@ def test_adaptive_max_pool1d_equals_pytorch(size):
         F.adaptive_max_pool2d(mg.randn(4, 4), 2)
     with pytest.raises(ValueError, match="adaptive_max_pool2d: output_size must be positive"):
         F.adaptive_max_pool2d(mg.randn(1, 4, 4), 0)
+
+
+# -- a ported program ----------------------------------------------------------------------------------------
+def _autoencoder_program(torch, device, initial):
+    """A small image-to-image net as a PyTorch user writes it (transposed convolution, instance norm, bilinear
+    upsampling, reflection padding, pixel shuffle), trained with Adam; returns the losses and final weights."""
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(2, 8, 3, stride=2, padding=1), torch.nn.InstanceNorm2d(8, affine=True), torch.nn.ReLU(),
+        torch.nn.ConvTranspose2d(8, 4, 3, stride=2, padding=1, output_padding=1), torch.nn.Tanh(),
+        torch.nn.Upsample(scale_factor=2, mode="bilinear"), torch.nn.ReflectionPad2d(1), torch.nn.Conv2d(4, 8, 3),
+        torch.nn.PixelUnshuffle(2), torch.nn.Conv2d(32, 2, 1),
+    ).double()
+    if initial:
+        model.load_state_dict(initial)
+    else:
+        initial.update({k: v.detach().numpy().copy() for k, v in model.state_dict().items()})
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    rng = np.random.default_rng(24)
+    x = torch.tensor(rng.standard_normal((3, 2, 8, 8)), device=device)
+    target = torch.tensor(rng.standard_normal((3, 2, 8, 8)), device=device)
+    losses = []
+    for _ in range(4):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(x), target)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses, [p.detach().numpy() for p in model.parameters()]
+
+
+class _MinigradAsTorch:
+    nn, optim = mg.nn, mg.optim
+
+    @staticmethod
+    def tensor(data, device=None):
+        return mg.tensor(data, backend=device)
+
+
+@pytest.mark.parametrize("backend", mg.testing.available_backends())
+def test_ported_autoencoder_trains_like_pytorch(backend):
+    torch = _torch()
+    initial: dict = {}
+    expected_losses, expected_weights = _autoencoder_program(torch, "cpu", initial)
+    losses, weights = _autoencoder_program(_MinigradAsTorch(), backend, initial)
+    np.testing.assert_allclose(losses, expected_losses, rtol=1e-10)
+    assert len(weights) == len(expected_weights)
+    for ours, theirs in zip(weights, expected_weights):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)
