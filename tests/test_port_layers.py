@@ -63,6 +63,7 @@ def _module_agree(ours: nn.Module, theirs, x: np.ndarray, seed: int = 1, **forwa
     theirs = theirs.double()
     theirs.zero_grad()
     ours.double()
+    ours.zero_grad()
     _copy_state(ours, theirs)
     assert repr(ours) == repr(theirs)
     tx, mx = torch.tensor(x, requires_grad=True), _leaf(x)
@@ -514,10 +515,36 @@ def test_instance_norm_modules_equal_pytorch(affine):
     x, w, b = rng.standard_normal((2, 3, 4)), rng.standard_normal(3), rng.standard_normal(3)
     _agree(lambda *t: torch.nn.functional.instance_norm(t[0], weight=t[1], bias=t[2], eps=1e-4),
            lambda *t: F.instance_norm(t[0], weight=t[1], bias=t[2], eps=1e-4), [x, w, b])
-    with pytest.raises(NotImplementedError, match="track_running_stats"):
-        nn.InstanceNorm2d(3, track_running_stats=True)
     with pytest.raises(ValueError, match="more than 1 spatial element"):
         F.instance_norm(mg.randn(2, 3, 1))
+    with pytest.raises(ValueError, match="running_mean and running_var are needed when use_input_stats=False"):
+        F.instance_norm(mg.randn(2, 3, 4), use_input_stats=False)
+
+
+@pytest.mark.parametrize("momentum", [0.1, 0.5, None])
+@pytest.mark.parametrize("affine", [False, True])
+def test_instance_norm_running_statistics_equal_pytorch(momentum, affine):
+    """track_running_stats=True: training moves the buffers (per-instance means and unbiased variances averaged
+    over the batch; momentum None leaves them, as PyTorch); eval normalises with them."""
+    torch = _torch()
+    rng = np.random.default_rng(25)
+    theirs = torch.nn.InstanceNorm2d(3, momentum=momentum, affine=affine, track_running_stats=True).double()
+    ours = nn.InstanceNorm2d(3, momentum=momentum, affine=affine, track_running_stats=True).double()
+    _copy_state(ours, theirs)
+    for _ in range(3):
+        x = rng.standard_normal((4, 3, 5, 4))
+        np.testing.assert_allclose(ours(mg.tensor(x)).numpy(), theirs(torch.tensor(x)).detach().numpy(),
+                                   rtol=1e-12, atol=1e-12)
+    for name, value in theirs.state_dict().items():
+        np.testing.assert_allclose(ours.state_dict()[name].numpy(), value.numpy(), rtol=1e-12, atol=1e-15,
+                                   err_msg=name)
+    theirs.eval()
+    ours.eval()
+    _module_agree(ours, theirs, rng.standard_normal((2, 3, 4, 5)))  # eval: the running statistics normalise
+    _module_agree(ours, theirs, rng.standard_normal((3, 4, 5)))  # unbatched
+    stats = (mg.tensor(rng.uniform(-1, 1, 3)), mg.tensor(rng.uniform(0.5, 2, 3)))
+    assert mg.gradcheck(lambda x, w, b: F.instance_norm(x, *stats, w, b, use_input_stats=False),
+                        tuple(_leaf(rng.standard_normal(s)) for s in ((2, 3, 4), (3,), (3,))))
 
 
 def test_dropout1d_zeroes_whole_channels():

@@ -12,6 +12,7 @@ import math
 
 from .. import creation as _creation
 from ..errors import ShapeError
+from ..grad_mode import no_grad
 from ..ops import conv as _conv
 from ..ops import (
     elu,
@@ -1074,17 +1075,39 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: boo
 def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var: Tensor | None = None,  # noqa: A002
                   weight: Tensor | None = None, bias: Tensor | None = None, use_input_stats: bool = True,
                   momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
-    """Normalise each channel of each sample over its spatial axes (biased variance), then apply the
-    per-channel ``weight`` and ``bias``. Running statistics are not supported."""
-    if running_mean is not None or running_var is not None or not use_input_stats:
-        raise NotImplementedError("instance_norm: running statistics (track_running_stats) are not supported")
+    """Normalise each channel of each sample over its spatial axes (biased variance), then apply the per-channel
+    ``weight`` and ``bias``. With ``use_input_stats`` the running statistics, when given, move towards the
+    batch's average of the per-instance mean and unbiased variance (in place, outside the graph, as PyTorch);
+    without it they normalise instead."""
     if not isinstance(input, Tensor) or input.ndim < 3:
         raise ShapeError(f"instance_norm: expected an input (N, C, *spatial) with spatial axes, got shape "
                          f"{getattr(input, 'shape', type(input).__name__)}")
+    c, axes = input.shape[1], tuple(range(2, input.ndim))
+    per_channel = (1, c) + (1,) * (input.ndim - 2)
+    for name, stat in (("running_mean", running_mean), ("running_var", running_var)):
+        if stat is not None and tuple(stat.shape) != (c,):
+            raise ShapeError(f"instance_norm: {name} must have shape ({c},) for input of shape {input.shape}, "
+                             f"got {stat.shape}")
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise ValueError("instance_norm: running_mean and running_var are needed when use_input_stats=False")
+        mean, var = running_mean.astype(input.dtype), running_var.astype(input.dtype)
+        out = (input - mean.reshape(per_channel)) * (var + eps).rsqrt().reshape(per_channel)
+        if weight is not None:
+            out = out * weight.reshape(per_channel)
+        return out if bias is None else out + bias.reshape(per_channel)
     if math.prod(input.shape[2:]) <= 1:
         raise ValueError(f"instance_norm: expected more than 1 spatial element per channel, got input of shape "
                          f"{input.shape}")
-    return group_norm(input, input.shape[1], weight, bias, eps)
+    if running_mean is not None or running_var is not None:
+        with no_grad():
+            if running_mean is not None:
+                update = input.mean(axes).mean(0).astype(running_mean.dtype)
+                running_mean.mul_(1.0 - momentum).add_(update * momentum)
+            if running_var is not None:
+                update = input.var(axes, correction=1).mean(0).astype(running_var.dtype)
+                running_var.mul_(1.0 - momentum).add_(update * momentum)
+    return group_norm(input, c, weight, bias, eps)
 
 
 

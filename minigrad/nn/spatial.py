@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import math
 
+from ..creation import ones, zeros
+from ..dtypes import as_dtype
 from ..errors import ShapeError
-from ..tensor import Tensor
+from ..tensor import Tensor, tensor
 from . import functional as F  # noqa: N812 - PyTorch's convention
 from . import init
 from .layers import Dropout, _empty
@@ -294,16 +296,15 @@ class Dropout1d(Dropout):
 
 
 class _InstanceNorm(Module):
-    """Per-sample, per-channel normalisation over the spatial axes; optional per-channel affine (ones/zeros)."""
+    """Per-sample, per-channel normalisation over the spatial axes; optional per-channel affine (ones/zeros) and
+    running statistics (buffers as BatchNorm's), used instead of the instance's in eval mode."""
 
     dims = 2
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = False,
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
                  track_running_stats: bool = False, *, bias: bool = True, dtype=None,
                  backend: str | None = None) -> None:
         super().__init__()
-        if track_running_stats:
-            raise NotImplementedError(f"{type(self).__name__}: track_running_stats=True is not supported")
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         self.register_parameter("weight", _empty((num_features,), dtype, backend) if affine else None)
@@ -312,6 +313,15 @@ class _InstanceNorm(Module):
             init.ones_(self.weight)
         if self.bias is not None:
             init.zeros_(self.bias)
+        if track_running_stats:
+            dtype = as_dtype(dtype) if dtype else None
+            self.register_buffer("running_mean", zeros(num_features, dtype=dtype, backend=backend))
+            self.register_buffer("running_var", ones(num_features, dtype=dtype, backend=backend))
+            self.register_buffer("num_batches_tracked", tensor(0, dtype="int64", backend=backend))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
 
     def forward(self, x: Tensor) -> Tensor:
         k = self.dims
@@ -319,10 +329,14 @@ class _InstanceNorm(Module):
             raise ShapeError(f"{type(self).__name__}: expected {k + 1}-D or {k + 2}-D input, got shape {x.shape}")
         unbatched = x.ndim == k + 1
         x = x.unsqueeze(0) if unbatched else x
-        if x.shape[1] != self.num_features and self.affine:
+        if x.shape[1] != self.num_features and (self.affine or self.track_running_stats):
             raise ShapeError(f"{type(self).__name__}: expected input with {self.num_features} channels, got "
                              f"shape {x.shape}")
-        out = F.instance_norm(x, weight=self.weight, bias=self.bias, eps=self.eps)
+        # As PyTorch: momentum None means 0 here (the running statistics then never move), and
+        # num_batches_tracked is kept for state dicts but never counted.
+        out = F.instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                              self.training or not self.track_running_stats,
+                              self.momentum if self.momentum is not None else 0.0, self.eps)
         return out.squeeze(0) if unbatched else out
 
     def extra_repr(self) -> str:
