@@ -885,8 +885,9 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     """Resample (N, C, *spatial) to ``size`` or by ``scale_factor``, with PyTorch's index and weight rules.
 
     Modes: "nearest" (PyTorch's floor(i * in / out)), "nearest-exact" (floor((i + 0.5) * in / out)), "linear"
-    (3-D), "bilinear" (4-D), "trilinear" (5-D), each with ``align_corners``, and "area" (3-D, 4-D: adaptive
-    average pooling). Each axis is a gather (and a weighted sum of two), so gradients of every order follow.
+    (3-D), "bilinear" and "bicubic" (4-D), "trilinear" (5-D), each with ``align_corners``, and "area" (3-D, 4-D:
+    adaptive average pooling). Each axis is a gather (and a weighted sum of two, or four for bicubic), so
+    gradients of every order follow.
     """
     import numpy as np
 
@@ -963,7 +964,8 @@ def _adaptive_windows(size: int, out: int):
 
 
 @_public
-def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):  # noqa: A002
+def adaptive_max_pool2d(input: Tensor, output_size,  # noqa: A002
+                        return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     """Maximum over PyTorch's adaptive bins of a (N, C, H, W) or (C, H, W) input; the gradient goes to the first
     maximum of each bin in row-major order. ``return_indices`` also gives each maximum's flat index h * W + w."""
     if not isinstance(input, Tensor) or input.ndim not in (3, 4):
@@ -993,7 +995,8 @@ def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False
 
 
 @_public
-def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):  # noqa: A002
+def adaptive_max_pool1d(input: Tensor, output_size,  # noqa: A002
+                        return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     """Maximum over PyTorch's adaptive bins of a (N, C, L) or (C, L) input: ``adaptive_max_pool2d`` on a
     height-1 image."""
     x = _as_height_one(input, "adaptive_max_pool1d")

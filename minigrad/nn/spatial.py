@@ -361,7 +361,7 @@ class AdaptiveMaxPool2d(Module):
         super().__init__()
         self.output_size, self.return_indices = output_size, return_indices
 
-    def forward(self, x: Tensor):
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
         return type(self).function(x, self.output_size, self.return_indices)
 
     def extra_repr(self) -> str:
