@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
+import itertools
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -77,6 +78,8 @@ NO_SPEC: dict[str, str] = {
                                       "(its gradient and reproducibility are unit tests in tests/test_functional.py)",
     "minigrad.nn.functional.dropout2d": "random channel mask from the backend's generator, as dropout (unit tests in "
                                         "tests/test_layers_and_losses.py)",
+    "minigrad.nn.functional.dropout1d": "random channel mask from the backend's generator, as dropout (unit tests in "
+                                        "tests/test_port_layers.py)",
 }
 # Public functions defined in a registry module but deliberately left out of its registry, with the reason.
 # tests/test_agreement.py fails when a public function is neither registered nor listed here.
@@ -1710,6 +1713,322 @@ SPECS += [
     Spec("fmod", ops.fmod, _division_lattice_case, np.fmod, "elementwise"),
 ]
 
+# -- transposed convolution, resampling, padding modes, 1-D pooling, pixel shuffle, instance norm ----------------
+@st.composite
+def _conv_transpose_geometry(draw, max_size, dims):
+    roomy = max_size >= 24
+    kernel = tuple(draw(st.integers(1, 3 if roomy else 2)) for _ in range(dims))
+    stride = tuple(draw(st.integers(1, 3)) for _ in range(dims))
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(dims))
+    size = tuple(draw(st.integers(1, 3 if roomy else 2)) for _ in range(dims))
+    output_padding = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
+    full = tuple((n - 1) * s + d * (k - 1) + 1 for n, s, d, k in zip(size, stride, dilation, kernel))
+    padding = tuple(draw(st.integers(0, min(1, (f + q - 1) // 2))) for f, q in zip(full, output_padding))
+    return kernel, stride, dilation, size, output_padding, padding
+
+
+@st.composite
+def _conv_transpose2d_case(draw, dtype, max_size):
+    groups, c_group, o_group = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    kernel, stride, dilation, size, output_padding, padding = draw(_conv_transpose_geometry(max_size, 2))
+    batch = draw(st.integers(1, 2 if max_size >= 24 else 1))
+    arrays = (draw(_arr(dtype, (batch, groups * c_group) + size, -3.0, 3.0)),
+              draw(_arr(dtype, (groups * c_group, o_group) + kernel, -3.0, 3.0)))
+    if draw(st.booleans()):
+        arrays += (draw(_arr(dtype, (groups * o_group,), -3.0, 3.0)),)
+    kwargs = {"stride": _as_arg(draw, stride), "padding": _as_arg(draw, padding),
+              "output_padding": _as_arg(draw, output_padding), "groups": groups, "dilation": _as_arg(draw, dilation)}
+    return Case(arrays, kwargs, n=c_group * kernel[0] * kernel[1])
+
+
+def _conv_transpose2d_ref(x, w, *b, stride, padding, output_padding, groups, dilation):
+    """Every input element scatters its kernel-weighted copy to (i * s + a * d, j * s + b * d); then PyTorch's
+    crop of ``padding`` on each side, ``output_padding`` extra rows/columns at the end."""
+    (sh, sw), (ph, pw), (qh, qw), (dh, dw) = (_pair2(v) for v in (stride, padding, output_padding, dilation))
+    n, c, h, wd = x.shape
+    _, og, kh, kw = w.shape
+    oh, ow = (h - 1) * sh - 2 * ph + dh * (kh - 1) + qh + 1, (wd - 1) * sw - 2 * pw + dw * (kw - 1) + qw + 1
+    full = np.zeros((n, og * groups, oh + 2 * ph, ow + 2 * pw))
+    xg, wg = x.reshape(n, groups, c // groups, h, wd), w.reshape(groups, c // groups, og, kh, kw)
+    for a in range(kh):
+        for bb in range(kw):
+            tap = np.einsum("ngcij,gco->ngoij", xg, wg[..., a, bb]).reshape(n, og * groups, h, wd)
+            full[:, :, a * dh:a * dh + (h - 1) * sh + 1:sh, bb * dw:bb * dw + (wd - 1) * sw + 1:sw] += tap
+    out = full[:, :, ph:ph + oh, pw:pw + ow]
+    return out + b[0].reshape(1, -1, 1, 1) if b else out
+
+
+@st.composite
+def _conv_transpose1d_case(draw, dtype, max_size):
+    groups, c_group, o_group = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    (k,), (s,), (d,), (length,), (q,), (p,) = draw(_conv_transpose_geometry(max_size, 1))
+    arrays = (draw(_arr(dtype, (draw(st.integers(1, 2)), groups * c_group, length), -3.0, 3.0)),
+              draw(_arr(dtype, (groups * c_group, o_group, k), -3.0, 3.0)))
+    if draw(st.booleans()):
+        arrays += (draw(_arr(dtype, (groups * o_group,), -3.0, 3.0)),)
+    kwargs = {"stride": s, "padding": p, "output_padding": q, "groups": groups, "dilation": d}
+    return Case(arrays, kwargs, n=c_group * k)
+
+
+def _conv_transpose1d_ref(x, w, *b, stride, padding, output_padding, groups, dilation):
+    return _conv_transpose2d_ref(x[:, :, None], w[:, :, None], *b, stride=(1, stride), padding=(0, padding),
+                                 output_padding=(0, output_padding), groups=groups, dilation=(1, dilation))[:, :, 0]
+
+
+_INTERPOLATE_SPATIAL = {"linear": 1, "bilinear": 2, "trilinear": 3, "bicubic": 2}
+_INTERPOLATE_TAPS = {"linear": 2, "bilinear": 2, "trilinear": 2, "bicubic": 4}
+
+
+@st.composite
+def _interpolate_case(draw, dtype, max_size):
+    mode = draw(st.sampled_from(["nearest", "nearest-exact", "linear", "bilinear", "trilinear", "bicubic", "area"]))
+    dims = _INTERPOLATE_SPATIAL.get(mode) or draw(st.integers(1, 2 if mode == "area" else 3))
+    roomy = max_size >= 24
+    spatial = tuple(draw(st.integers(1, 4 if roomy else 2)) for _ in range(dims))
+    kwargs: dict = {"mode": mode}
+    if draw(st.booleans()):
+        kwargs["size"] = tuple(draw(st.integers(1, 6 if roomy else 3)) for _ in range(dims))
+    else:
+        kwargs["scale_factor"] = tuple(draw(st.sampled_from([0.5, 1.0, 1.1, 1.5, 2.0, 2.5, 3.0])) for _ in range(dims))
+        if any(math.floor(n * f) < 1 for n, f in zip(spatial, kwargs["scale_factor"])):
+            kwargs["scale_factor"] = tuple(max(f, 1.0) for f in kwargs["scale_factor"])
+        if draw(st.booleans()):
+            kwargs["recompute_scale_factor"] = True
+    if mode in _INTERPOLATE_SPATIAL:
+        kwargs["align_corners"] = draw(st.booleans())
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) + spatial
+    n = _INTERPOLATE_TAPS[mode] ** dims if mode in _INTERPOLATE_SPATIAL else math.prod(spatial) if mode == "area" else 1
+    return Case((draw(_arr(dtype, shape)),), kwargs, n=n)
+
+
+def _interpolate_taps(n, o, scale, mode, align_corners, ndim):
+    """PyTorch's source taps [(index, weight), ...] of each output index along one axis (its documented rules:
+    nearest in float32 arithmetic, linear in float64)."""
+    if mode in ("nearest", "nearest-exact"):
+        exact = mode == "nearest-exact"
+        if not exact and ndim == 4 and o in (n, 2 * n):  # PyTorch's 2-D kernel: a copy, or a halving
+            return [[(i if o == n else i // 2, 1.0)] for i in range(o)]
+        ratio = np.float32(1.0 / scale) if scale else np.float32(n) / np.float32(o)
+        return [[(min(int(np.floor((np.float32(i) + np.float32(0.5 if exact else 0)) * ratio)), n - 1), 1.0)]
+                for i in range(o)]
+    if mode == "bicubic":  # cubic convolution with A = -0.75 on the 4 nearest source indices, clamped
+        a = -0.75
+        ratio = ((n - 1) / (o - 1) if o > 1 else 0.0) if align_corners else (1.0 / scale if scale else n / o)
+        taps = []
+        for i in range(o):
+            real = ratio * i if align_corners else ratio * (i + 0.5) - 0.5
+            base = min(math.floor(real), n - 1)
+            t = min(max(real - base, 0.0), 1.0)
+            weights = []
+            for d in (1 + t, t, 1 - t, 2 - t):  # distances to base - 1, base, base + 1, base + 2
+                weights.append(((a + 2) * d - (a + 3)) * d * d + 1 if d <= 1 else a * d ** 3 - 5 * a * d * d
+                               + 8 * a * d - 4 * a)
+            taps.append([(min(max(base - 1 + k, 0), n - 1), w) for k, w in enumerate(weights)])
+        return taps
+    if o == n:
+        return [[(i, 1.0)] for i in range(o)]
+    if align_corners:
+        real = [(n - 1) / (o - 1) * i if o > 1 else 0.0 for i in range(o)]
+    else:
+        ratio = 1.0 / scale if scale else n / o
+        real = [max(ratio * (i + 0.5) - 0.5, 0.0) for i in range(o)]
+    taps = []
+    for r in real:
+        i0 = min(int(math.floor(r)), n - 1)
+        lam = min(max(r - i0, 0.0), 1.0)
+        taps.append([(i0, 1.0 - lam), (i0 + (i0 < n - 1), lam)])
+    return taps
+
+
+def _interpolate_ref(x, mode, size=None, scale_factor=None, align_corners=None, recompute_scale_factor=None):
+    spatial = x.shape[2:]
+    if size is not None:
+        out, scales = size, (None,) * len(spatial)
+    else:
+        out = tuple(math.floor(n * f) for n, f in zip(spatial, scale_factor))
+        scales = (None,) * len(spatial) if recompute_scale_factor or mode == "area" else scale_factor
+    if mode == "area":
+        bins = [[(i * n // o, -(-(i + 1) * n // o)) for i in range(o)] for n, o in zip(spatial, out)]
+        result = np.empty(x.shape[:2] + tuple(out))
+        for pos in np.ndindex(*out):
+            window = x[(Ellipsis,) + tuple(slice(*bins[a][i]) for a, i in enumerate(pos))]
+            result[(Ellipsis,) + pos] = window.mean(axis=tuple(range(2, x.ndim)))
+        return result
+    taps = [_interpolate_taps(n, o, s, mode, align_corners, x.ndim) for n, o, s in zip(spatial, out, scales)]
+    result = np.zeros(x.shape[:2] + tuple(out))
+    for pos in np.ndindex(*out):  # the sum over every corner of the product of its per-axis weights
+        for corner in itertools.product(*(taps[a][i] for a, i in enumerate(pos))):
+            weight = math.prod(w for _, w in corner)
+            result[(Ellipsis,) + pos] += weight * x[(Ellipsis,) + tuple(j for j, _ in corner)]
+    return result
+
+
+@st.composite
+def _pad_modes_case(draw, dtype, max_size):
+    mode = draw(st.sampled_from(["reflect", "replicate", "circular"]))
+    k = draw(st.integers(1, 3))
+    spatial = tuple(draw(st.integers(2, 3)) for _ in range(k))
+    lead = (draw(st.integers(1, 2)),) * draw(st.integers(1, 2))
+    limit = {"reflect": 1, "replicate": 3, "circular": 2}[mode]  # reflect: below the size; circular: at most
+    pad = tuple(draw(st.integers(0, min(limit, n - (mode == "reflect")))) for n in reversed(spatial) for _ in "ab")
+    return Case((draw(_arr(dtype, lead + spatial)),), {"pad": pad, "mode": mode})
+
+
+def _pad_modes_ref(x, pad, mode):
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    return np.pad(x, widths, mode={"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode])
+
+
+@st.composite
+def _pool1d_case(draw, dtype, max_size, average=False):
+    k, s, out = draw(st.integers(1, 3)), draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    d = 1 if average else draw(st.integers(1, 2))
+    padded = (out - 1) * s + d * (k - 1) + 1
+    p = draw(st.integers(0, min(k // 2, (padded - 1) // 2)))
+    if not average and not all(any(0 <= i * s - p + a * d < padded - 2 * p for a in range(k)) for i in range(out)):
+        p = 0  # no window wholly in the padding
+    shape = (draw(st.integers(1, 2)),) * draw(st.integers(0, 1)) + (draw(st.integers(1, 2)), padded - 2 * p)
+    kwargs = {"kernel_size": k, "stride": s, "padding": p}
+    if average:
+        kwargs["count_include_pad"] = draw(st.booleans())
+    else:
+        kwargs["dilation"] = d
+    return Case((draw(_arr(dtype, shape, distinct=not average)),), kwargs, n=k)
+
+
+def _pool1d_ref(pool2d):
+    def ref(x, kernel_size, stride, padding, **kw):
+        batched = x if x.ndim == 3 else x[None]
+        out = pool2d(batched[:, :, None], (1, kernel_size), (1, stride), (0, padding), **kw)[:, :, 0]
+        return out if x.ndim == 3 else out[0]
+
+    return ref
+
+
+def _max_pool1d_ref(x, kernel_size, stride, padding, dilation):
+    return _pool1d_ref(_max_pool2d_ref)(x, kernel_size, stride, padding, dilation=(1, dilation))
+
+
+@st.composite
+def _adaptive_avg_pool1d_case(draw, dtype, max_size):
+    shape = (draw(st.integers(1, 2)),) * draw(st.integers(0, 1)) + (draw(st.integers(1, 2)), draw(st.integers(1, 6)))
+    return Case((draw(_arr(dtype, shape)),), {"output_size": draw(st.integers(1, 5))}, n=shape[-1])
+
+
+def _adaptive_avg_pool1d_ref(x, output_size):
+    n = x.shape[-1]
+    return np.stack([x[..., i * n // output_size:-(-(i + 1) * n // output_size)].mean(-1)
+                     for i in range(output_size)], -1)
+
+
+@st.composite
+def _pixel_shuffle_case(draw, dtype, max_size, unshuffle=False):
+    r = draw(st.integers(1, 2))
+    lead = draw(mst.shapes(min_dims=0, max_dims=2, max_side=2))
+    c, h, w = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    shape = lead + ((c, h * r, w * r) if unshuffle else (c * r * r, h, w))
+    return Case((draw(_arr(dtype, shape)),), {("downscale_factor" if unshuffle else "upscale_factor"): r})
+
+
+def _pixel_shuffle_ref(x, upscale_factor):
+    r = upscale_factor
+    *lead, c, h, w = x.shape
+    out = np.empty((*lead, c // (r * r), h * r, w * r))
+    for i in range(r):
+        for j in range(r):
+            out[..., i::r, j::r] = x[..., i * r + j::r * r, :, :]
+    return out
+
+
+def _pixel_unshuffle_ref(x, downscale_factor):
+    r = downscale_factor
+    *lead, c, h, w = x.shape
+    out = np.empty((*lead, c * r * r, h // r, w // r))
+    for i in range(r):
+        for j in range(r):
+            out[..., i * r + j::r * r, :, :] = x[..., i::r, j::r]
+    return out
+
+
+@st.composite
+def _instance_norm_case(draw, dtype, max_size):
+    spatial = draw(mst.shapes(min_dims=1, max_dims=2, min_side=1, max_side=3))
+    if math.prod(spatial) < 2:
+        spatial = (2,) + spatial[1:]
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 3))) + spatial
+    arrays = (draw(_arr(dtype, shape, distinct=True)),)
+    if draw(st.booleans()):
+        arrays += (draw(_arr(dtype, shape[1:2], -2.0, 2.0)), draw(_arr(dtype, shape[1:2], -2.0, 2.0)))
+    return Case(arrays, {}, n=math.prod(spatial))
+
+
+def _instance_norm_ref(x, *wb, eps=1e-5):
+    axes = tuple(range(2, x.ndim))
+    out = (x - x.mean(axes, keepdims=True)) / np.sqrt(x.var(axes, keepdims=True) + eps)
+    per_channel = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    return out * wb[0].reshape(per_channel) + wb[1].reshape(per_channel) if wb else out
+
+
+SPECS += [
+    Spec("F.conv_transpose2d", F.conv_transpose2d, _conv_transpose2d_case, _conv_transpose2d_ref, "matmul"),
+    Spec("F.conv_transpose1d", F.conv_transpose1d, _conv_transpose1d_case, _conv_transpose1d_ref, "matmul"),
+    Spec("F.interpolate", F.interpolate, _interpolate_case, _interpolate_ref, "reduction"),
+    Spec("pad (reflect, replicate, circular)", ops.pad, _pad_modes_case, _pad_modes_ref, "exact"),
+    Spec("F.max_pool1d", F.max_pool1d, _pool1d_case, _max_pool1d_ref, "exact"),
+    Spec("F.avg_pool1d", F.avg_pool1d, lambda d, s: _pool1d_case(d, s, average=True), _pool1d_ref(_avg_pool2d_ref),
+         "reduction"),
+    Spec("F.adaptive_avg_pool1d", F.adaptive_avg_pool1d, _adaptive_avg_pool1d_case, _adaptive_avg_pool1d_ref,
+         "reduction"),
+    Spec("F.pixel_shuffle", F.pixel_shuffle, _pixel_shuffle_case, _pixel_shuffle_ref, "exact"),
+    Spec("F.pixel_unshuffle", F.pixel_unshuffle, lambda d, s: _pixel_shuffle_case(d, s, unshuffle=True),
+         _pixel_unshuffle_ref, "exact"),
+    Spec("F.instance_norm", F.instance_norm, _instance_norm_case, _instance_norm_ref, "variance",
+         call=lambda x, *wb: F.instance_norm(x, None, None, *wb)),
+]
+
+
+@st.composite
+def _adaptive_max_pool2d_case(draw, dtype, max_size):
+    lead = (draw(st.integers(1, 2)),) * draw(st.integers(0, 1)) + (draw(st.integers(1, 2)),)
+    h, w = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    size = draw(st.one_of(st.integers(1, 4), st.tuples(st.one_of(st.none(), st.integers(1, 4)),
+                                                       st.one_of(st.none(), st.integers(1, 4)))))
+    return Case((draw(_arr(dtype, lead + (h, w), distinct=True)),), {"output_size": size})
+
+
+def _adaptive_max_pool2d_ref(x, output_size):
+    h, w = x.shape[-2:]
+    oh, ow = (output_size, output_size) if isinstance(output_size, int) else output_size
+    oh, ow = h if oh is None else oh, w if ow is None else ow
+    out = np.empty(x.shape[:-2] + (oh, ow), x.dtype)
+    for i in range(oh):
+        for j in range(ow):
+            out[..., i, j] = x[..., i * h // oh:-(-(i + 1) * h // oh), j * w // ow:-(-(j + 1) * w // ow)].max((-2, -1))
+    return out
+
+
+@st.composite
+def _adaptive_max_pool1d_case(draw, dtype, max_size):
+    shape = (draw(st.integers(1, 2)),) * draw(st.integers(0, 1)) + (draw(st.integers(1, 2)), draw(st.integers(1, 6)))
+    return Case((draw(_arr(dtype, shape, distinct=True)),), {"output_size": draw(st.integers(1, 5))})
+
+
+def _adaptive_max_pool1d_ref(x, output_size):
+    n = x.shape[-1]
+    return np.stack([x[..., i * n // output_size:-(-(i + 1) * n // output_size)].max(-1)
+                     for i in range(output_size)], -1)
+
+
+SPECS += [
+    Spec("F.adaptive_max_pool2d", F.adaptive_max_pool2d, _adaptive_max_pool2d_case, _adaptive_max_pool2d_ref,
+         "exact"),
+    Spec("F.adaptive_max_pool1d", F.adaptive_max_pool1d, _adaptive_max_pool1d_case, _adaptive_max_pool1d_ref,
+         "exact"),
+]
+
+
 SPECS_BY_NAME: dict[str, Spec] = {s.name: s for s in SPECS}
 assert len(SPECS_BY_NAME) == len(SPECS), "spec names must be unique"
 
@@ -1904,6 +2223,7 @@ MIXED_DTYPE_EXEMPT: dict[str, str] = {
     "scatter": "src must have the tensor's dtype, as in PyTorch",
     "cdist": "x1 and x2 must be floating and of one dtype, as in PyTorch",
     "scatter_reduce": "src must have the tensor's dtype, as in PyTorch",
+    "F.instance_norm": "the input and the affine parameters must be floating (group_norm underneath)",
 }
 
 

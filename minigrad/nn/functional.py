@@ -12,6 +12,7 @@ import math
 
 from .. import creation as _creation
 from ..errors import ShapeError
+from ..grad_mode import no_grad
 from ..ops import conv as _conv
 from ..ops import (
     elu,
@@ -31,6 +32,7 @@ from ..ops import where as _where
 from ..ops._common import binary_operands, constant
 from ..ops.batchnorm import batch_norm
 from ..ops.loss import softmax_cross_entropy
+from ..ops.movement import TakeAlong
 from ..tensor import Tensor
 
 # The public differentiable functions, each registered where it is defined (``@_public``) or, for the ops
@@ -729,6 +731,434 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p, True)
     return weights @ value
+
+
+# -- transposed convolution, resampling, 1-D pooling, pixel shuffle, instance norm -----------------------------
+def _transposed_sizes(op: str, spatial, kernel, stride, padding, output_padding, dilation) -> tuple:
+    """The output's spatial size: (in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1."""
+    if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0 or min(output_padding) < 0:
+        raise ValueError(f"{op}: stride and dilation must be positive, padding and output_padding non-negative, got "
+                         f"stride={stride}, padding={padding}, output_padding={output_padding}, dilation={dilation}")
+    if any(q >= s and q >= d for q, s, d in zip(output_padding, stride, dilation)):
+        raise ValueError(f"{op}: output_padding {output_padding} must be smaller than either stride {stride} or "
+                         f"dilation {dilation}")
+    out = tuple((n - 1) * s - 2 * p + d * (k - 1) + q + 1
+                for n, k, s, p, q, d in zip(spatial, kernel, stride, padding, output_padding, dilation))
+    if min(out) < 1:
+        raise ShapeError(f"{op}: input of spatial size {tuple(spatial)} with kernel_size {kernel}, stride {stride}, "
+                         f"padding {padding} and dilation {dilation} gives an empty output {out}")
+    return out
+
+
+@_public
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,  # noqa: A002
+                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """The transposed 2-D convolution (the gradient of ``conv2d`` with respect to its input) of (N, C_in, H, W)
+    or (C_in, H, W) with weight (C_in, C_out // groups, kh, kw): one GEMM per group, then ``fold`` adds the
+    overlapping windows up, so gradients of every order follow."""
+    if not isinstance(input, Tensor) or input.ndim not in (3, 4):
+        raise ShapeError(f"conv_transpose2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    if input.ndim == 3:
+        return conv_transpose2d(input.unsqueeze(0), weight, bias, stride, padding, output_padding, groups,
+                                dilation).squeeze(0)
+    if not isinstance(weight, Tensor) or weight.ndim != 4:
+        raise ShapeError(f"conv_transpose2d: weight must be 4-D (in, out // groups, kh, kw), got shape "
+                         f"{getattr(weight, 'shape', type(weight).__name__)}")
+    n, c, h, w = input.shape
+    cin, og, kh, kw = weight.shape
+    stride, padding = _pair(stride, "stride"), _pair(padding, "padding")
+    output_padding, dilation = _pair(output_padding, "output_padding"), _pair(dilation, "dilation")
+    if groups < 1 or c % groups:
+        raise ValueError(f"conv_transpose2d: groups={groups} must divide the input's {c} channels")
+    if cin != c:
+        raise ShapeError(f"conv_transpose2d: input has {c} channels but weight {weight.shape} expects {cin}")
+    out_hw = _transposed_sizes("conv_transpose2d", (h, w), (kh, kw), stride, padding, output_padding, dilation)
+    input, weight = binary_operands(input, weight)
+    if bias is not None:
+        bias = binary_operands(weight, bias)[1]
+        if bias.ndim != 1 or bias.shape[0] != og * groups:
+            raise ShapeError(f"conv_transpose2d: bias must have shape ({og * groups},) for {og * groups} output "
+                             f"channels, got {bias.shape}")
+    # fold sees out_size(out) windows per axis: the input's size, or more when output_padding >= stride
+    # (allowed below the dilation); the extra windows read zeros.
+    windows = [_conv.out_size(o, k, s, p, d) for o, k, s, p, d in zip(out_hw, (kh, kw), stride, padding, dilation)]
+    if windows != [h, w]:
+        input = pad(input, (0, windows[1] - w, 0, windows[0] - h))
+    k = og * kh * kw
+    cols = weight.reshape(groups, c // groups, k).mT @ input.reshape(n, groups, c // groups, -1)  # (N, G, k, L)
+    out = _conv.fold(cols.reshape(n, groups * k, -1), out_hw, (kh, kw), dilation, padding, stride)
+    return out if bias is None else out + bias.reshape(1, -1, 1, 1)
+
+
+@_public
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,  # noqa: A002
+                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """The transposed 1-D convolution of (N, C_in, L) or (C_in, L) with weight (C_in, C_out // groups, k):
+    ``conv_transpose2d`` on a height-1 image."""
+    if not isinstance(input, Tensor) or input.ndim not in (2, 3):
+        raise ShapeError(f"conv_transpose1d: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    if not isinstance(weight, Tensor) or weight.ndim != 3:
+        raise ShapeError(f"conv_transpose1d: weight must be 3-D (in, out // groups, k), got shape "
+                         f"{getattr(weight, 'shape', type(weight).__name__)}")
+    args = [_single(v, name) for v, name in ((stride, "stride"), (padding, "padding"),
+                                             (output_padding, "output_padding"), (dilation, "dilation"))]
+    s, p, q, d = args
+    out = conv_transpose2d(input.unsqueeze(-2), weight.unsqueeze(2), bias, (1, s), (0, p), (0, q), groups, (1, d))
+    return out.squeeze(-2)
+
+
+_INTERPOLATE_NDIM = {"linear": 3, "bilinear": 4, "trilinear": 5, "bicubic": 4}
+
+
+def _interpolate_sizes(input: Tensor, size, scale_factor, mode: str, recompute_scale_factor) -> tuple:
+    """PyTorch's output sizes and the scales its kernels see (None where the size alone decides)."""
+    dim = input.ndim - 2
+    if size is not None and scale_factor is not None:
+        raise ValueError("interpolate: only one of size or scale_factor should be defined")
+    if size is not None:
+        if recompute_scale_factor:
+            raise ValueError("interpolate: recompute_scale_factor is not meaningful with an explicit size")
+        sizes = tuple(size) if isinstance(size, (list, tuple)) else (size,) * dim
+        if len(sizes) != dim:
+            raise ValueError(f"interpolate: input with spatial dimensions {tuple(input.shape[2:])} needs an output "
+                             f"size of {dim} values, got {size!r}")
+        if not all(isinstance(v, int) and v >= 1 for v in sizes):
+            raise ValueError(f"interpolate: size must hold positive ints, got {size!r}")
+        return sizes, (None,) * dim
+    if scale_factor is None:
+        raise ValueError("interpolate: either size or scale_factor should be defined")
+    scales = tuple(float(v) for v in scale_factor) if isinstance(scale_factor, (list, tuple)) else \
+        (float(scale_factor),) * dim
+    if len(scales) != dim:
+        raise ValueError(f"interpolate: input with spatial dimensions {tuple(input.shape[2:])} needs {dim} scale "
+                         f"factors, got {scale_factor!r}")
+    if not all(s > 0 for s in scales):
+        raise ValueError(f"interpolate: scale_factor must be positive, got {scale_factor!r}")
+    sizes = tuple(math.floor(float(n) * s) for n, s in zip(input.shape[2:], scales))
+    if min(sizes) < 1:
+        raise ShapeError(f"interpolate: scale_factor {scale_factor!r} makes an empty output {sizes} from input "
+                         f"of shape {input.shape}")
+    if recompute_scale_factor or mode == "area":  # the kernels then see the sizes only
+        scales = (None,) * dim
+    return sizes, scales
+
+
+def _nearest_source(size: int, out: int, scale: float | None, exact: bool, shortcut: bool):
+    """PyTorch's nearest source index per output index, in its float32 arithmetic. With ``shortcut`` (PyTorch's
+    2-D 'nearest' kernel), an output as large as the input, or twice as large, copies or halves the index instead,
+    whatever the scale factor."""
+    import numpy as np
+
+    j = np.arange(out)
+    if shortcut and out == size:
+        return j
+    if shortcut and out == 2 * size:
+        return j >> 1
+    ratio = np.float32(1.0 / scale) if scale is not None and scale > 0 else np.float32(size) / np.float32(out)
+    position = (j.astype(np.float32) + np.float32(0.5 if exact else 0.0)) * ratio
+    return np.minimum(np.floor(position).astype(np.int64), size - 1)
+
+
+def _linear_source(size: int, out: int, scale: float | None, align_corners: bool, dtype):
+    """PyTorch's two source indices and weights per output index (in the input's precision)."""
+    import numpy as np
+
+    j = np.arange(out)
+    if out == size:
+        return j, j, np.ones(out, dtype), np.zeros(out, dtype)
+    one = dtype.type(1)
+    if align_corners:
+        ratio = dtype.type(size - 1) / dtype.type(out - 1) if out > 1 else dtype.type(0)
+        real = ratio * j.astype(dtype)
+    else:
+        ratio = dtype.type(1.0 / scale) if scale is not None and scale > 0 else dtype.type(size) / dtype.type(out)
+        real = np.maximum(ratio * (j.astype(dtype) + dtype.type(0.5)) - dtype.type(0.5), dtype.type(0))
+    i0 = np.minimum(np.floor(real).astype(np.int64), size - 1)
+    lambda1 = np.clip(real - i0.astype(dtype), 0, one).astype(dtype)
+    i1 = i0 + (i0 < size - 1)
+    return i0, i1, (one - lambda1).astype(dtype), lambda1
+
+
+def _cubic_source(size: int, out: int, scale: float | None, align_corners: bool, dtype):
+    """PyTorch's four source indices (clamped to the input) and cubic-convolution weights (A = -0.75) per output
+    index, in the input's precision."""
+    import numpy as np
+
+    t = dtype.type
+    j = np.arange(out).astype(dtype)
+    if align_corners:
+        real = (t(size - 1) / t(out - 1) if out > 1 else t(0)) * j
+    else:  # no clamp at 0 for cubic
+        ratio = t(1.0 / scale) if scale is not None and scale > 0 else t(size) / t(out)
+        real = ratio * (j + t(0.5)) - t(0.5)
+    base = np.minimum(np.floor(real).astype(np.int64), size - 1)
+    x = np.clip(real - base.astype(dtype), t(0), t(1)).astype(dtype)
+    a = t(-0.75)
+
+    def near(x):  # |x| <= 1
+        return ((a + t(2)) * x - (a + t(3))) * x * x + t(1)
+
+    def far(x):  # 1 < |x| < 2
+        return ((a * x - t(5) * a) * x + t(8) * a) * x - t(4) * a
+
+    weights = [far(x + t(1)), near(x), near(t(1) - x), far(t(2) - x)]
+    return [(np.clip(base - 1 + k, 0, size - 1), w.astype(dtype)) for k, w in enumerate(weights)]
+
+
+def _along(x: Tensor, axis: int, index) -> Tensor:
+    import numpy as np
+
+    n, o = x.shape[axis], len(index)
+    if o % n == 0 and np.array_equal(index, np.arange(o) // (o // n)):
+        # each element repeated r times (nearest by an integer factor): a broadcast, whose gradient is a sum
+        # instead of a scatter-add
+        r = o // n
+        shape = tuple(x.shape[:axis + 1]) + (r,) + tuple(x.shape[axis + 1:])
+        return x.unsqueeze(axis + 1).expand(*shape).reshape(*x.shape[:axis], o, *x.shape[axis + 1:])
+    return TakeAlong.apply(x, axis, index)
+
+
+def _weights_along(x: Tensor, axis: int, weights) -> Tensor:
+    shape = (-1,) + (1,) * (x.ndim - 1 - axis)
+    return constant(x._backend, x._backend.from_numpy(weights.reshape(shape)))
+
+
+@_public
+def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",  # noqa: A002
+                align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
+                antialias: bool = False) -> Tensor:
+    """Resample (N, C, *spatial) to ``size`` or by ``scale_factor``, with PyTorch's index and weight rules.
+
+    Modes: "nearest" (PyTorch's floor(i * in / out)), "nearest-exact" (floor((i + 0.5) * in / out)), "linear"
+    (3-D), "bilinear" and "bicubic" (4-D), "trilinear" (5-D), each with ``align_corners``, and "area" (3-D, 4-D:
+    adaptive average pooling). Each axis is a gather (and a weighted sum of two, or four for bicubic), so
+    gradients of every order follow.
+    """
+    import numpy as np
+
+    if not isinstance(input, Tensor) or input.ndim not in (3, 4, 5):
+        raise ShapeError(f"interpolate: expected a 3-D, 4-D or 5-D input (N, C, *spatial), got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    if mode not in ("nearest", "nearest-exact", "area", *_INTERPOLATE_NDIM):
+        raise ValueError(f"interpolate: mode must be one of 'nearest', 'nearest-exact', 'linear', 'bilinear', "
+                         f"'trilinear', 'area' or 'bicubic', got {mode!r}")
+    linear = mode in _INTERPOLATE_NDIM
+    if not linear and align_corners is not None:
+        raise ValueError(f"interpolate: align_corners can only be set with the interpolating modes linear, bilinear, "
+                         f"bicubic and trilinear, not {mode!r}")
+    if linear and input.ndim != _INTERPOLATE_NDIM[mode]:
+        raise NotImplementedError(f"interpolate: got {input.ndim}-D input (shape {input.shape}), but mode {mode!r} "
+                                  f"needs {_INTERPOLATE_NDIM[mode]}-D input")
+    if antialias:
+        raise NotImplementedError("interpolate: antialias=True is not supported")
+    if input.dtype.kind != "f":
+        raise TypeError(f"interpolate: expected a floating input, got {input.dtype.name}")
+    if min(input.shape[2:]) < 1:
+        raise ShapeError(f"interpolate: the input's spatial sizes must be positive, got shape {input.shape}")
+    sizes, scales = _interpolate_sizes(input, size, scale_factor, mode, recompute_scale_factor)
+    if mode == "area":
+        if input.ndim == 5:
+            raise NotImplementedError("interpolate: mode 'area' is supported for 3-D and 4-D inputs only")
+        return adaptive_avg_pool2d(input, sizes) if input.ndim == 4 else adaptive_avg_pool1d(input, sizes[0])
+    out = input
+    dtype = np.dtype(input.dtype.name)
+    for axis in reversed(range(2, input.ndim)):  # the last axis first: PyTorch's order of the weighted sums
+        n, o, s = input.shape[axis], sizes[axis - 2], scales[axis - 2]
+        if not linear:
+            exact = mode == "nearest-exact"
+            out = _along(out, axis, _nearest_source(n, o, s, exact, not exact and input.ndim == 4))
+            continue
+        if mode == "bicubic":
+            taps = [_along(out, axis, index) * _weights_along(out, axis, w)
+                    for index, w in _cubic_source(n, o, s, bool(align_corners), dtype)]
+            out = taps[0] + taps[1] + taps[2] + taps[3]  # PyTorch's order of summation
+            continue
+        i0, i1, w0, w1 = _linear_source(n, o, s, bool(align_corners), dtype)
+        if np.array_equal(i0, i1) and not w1.any():
+            out = _along(out, axis, i0)  # the same size: a copy
+        else:
+            out = _along(out, axis, i0) * _weights_along(out, axis, w0) + \
+                _along(out, axis, i1) * _weights_along(out, axis, w1)
+    return out
+
+
+@_public
+def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:  # noqa: A002
+    """Mean over PyTorch's adaptive bins of a (N, C, L) or (C, L) input: a matmul with the bin matrix."""
+    if not isinstance(input, Tensor) or input.ndim not in (2, 3):
+        raise ShapeError(f"adaptive_avg_pool1d: expected a 2-D or 3-D input, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"adaptive_avg_pool1d: expected a floating input, got {input.dtype.name}")
+    out = _single(output_size, "output_size")
+    if out < 1 or input.shape[-1] < 1:
+        raise ValueError(f"adaptive_avg_pool1d: output_size must be positive and the input non-empty, got "
+                         f"output_size={output_size!r} for input of shape {input.shape}")
+    return input @ _adaptive_bins(input.shape[-1], out, input).mT
+
+
+def _adaptive_windows(size: int, out: int):
+    """Each adaptive bin's input indices, padded to the longest bin by repeating the bin's first index (after
+    the real ones, so a repeat never comes first in a tie)."""
+    import numpy as np
+
+    starts = [(i * size) // out for i in range(out)]
+    ends = [-((-(i + 1) * size) // out) for i in range(out)]
+    longest = max(e - s for s, e in zip(starts, ends))
+    return np.array([list(range(s, e)) + [s] * (longest - (e - s)) for s, e in zip(starts, ends)], np.int64)
+
+
+@_public
+def adaptive_max_pool2d(input: Tensor, output_size,  # noqa: A002
+                        return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    """Maximum over PyTorch's adaptive bins of a (N, C, H, W) or (C, H, W) input; the gradient goes to the first
+    maximum of each bin in row-major order. ``return_indices`` also gives each maximum's flat index h * W + w."""
+    if not isinstance(input, Tensor) or input.ndim not in (3, 4):
+        raise ShapeError(f"adaptive_max_pool2d: expected a 3-D or 4-D input, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    pair = (output_size, output_size) if isinstance(output_size, int) or output_size is None else tuple(output_size)
+    h, w = input.shape[-2:]
+    if len(pair) != 2:
+        raise ValueError(f"adaptive_max_pool2d: output_size must be an int or a pair, got {output_size!r}")
+    oh, ow = (h if pair[0] is None else pair[0]), (w if pair[1] is None else pair[1])
+    if not all(isinstance(v, int) and v >= 1 for v in (oh, ow)) or h < 1 or w < 1:
+        raise ValueError(f"adaptive_max_pool2d: output_size must be positive ints and the input non-empty, got "
+                         f"output_size={output_size!r} for input of shape {input.shape}")
+    rows, cols = _adaptive_windows(h, oh), _adaptive_windows(w, ow)  # (oh, lh), (ow, lw)
+    be, lead = input._backend, input.shape[:-2]
+    k = len(lead)
+    windows = input[(Ellipsis, Tensor(be.from_numpy(rows.reshape(-1)), be), slice(None))]  # (..., oh * lh, W)
+    windows = windows[(Ellipsis, Tensor(be.from_numpy(cols.reshape(-1)), be))]  # (..., oh * lh, ow * lw)
+    windows = windows.reshape(*lead, oh, rows.shape[1], ow, cols.shape[1])
+    windows = windows.permute(*range(k), k, k + 2, k + 1, k + 3).reshape(*lead, oh, ow, -1)
+    values, slots = windows.max(-1)
+    if not return_indices:
+        return values
+    flat = (rows[:, None, :, None] * w + cols[None, :, None, :]).reshape(oh, ow, -1)
+    table = Tensor(be.from_numpy(flat), be).expand(*lead, oh, ow, flat.shape[-1])
+    return values, table.gather(-1, slots.unsqueeze(-1)).squeeze(-1)
+
+
+@_public
+def adaptive_max_pool1d(input: Tensor, output_size,  # noqa: A002
+                        return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    """Maximum over PyTorch's adaptive bins of a (N, C, L) or (C, L) input: ``adaptive_max_pool2d`` on a
+    height-1 image."""
+    x = _as_height_one(input, "adaptive_max_pool1d")
+    out = adaptive_max_pool2d(x, (1, _single(output_size, "output_size")), return_indices)
+    squeeze = (lambda t: t.squeeze(-2)) if input.ndim == 3 else (lambda t: t.squeeze(0).squeeze(-2))
+    return tuple(squeeze(t) for t in out) if return_indices else squeeze(out)
+
+
+@_public
+def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
+               ceil_mode: bool = False, return_indices: bool = False) -> Tensor:
+    """Maximum over windows of (N, C, L) or (C, L): ``max_pool2d`` on a height-1 image."""
+    x = _as_height_one(input, "max_pool1d")
+    stride = None if stride is None else (1, _single(stride, "stride"))
+    out = max_pool2d(x, (1, _single(kernel_size, "kernel_size")), stride, (0, _single(padding, "padding")),
+                     (1, _single(dilation, "dilation")), ceil_mode, return_indices)
+    return out.squeeze(-2) if input.ndim == 3 else out.squeeze(0).squeeze(-2)
+
+
+@_public
+def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,  # noqa: A002
+               count_include_pad: bool = True) -> Tensor:
+    """Mean over windows of (N, C, L) or (C, L): ``avg_pool2d`` on a height-1 image."""
+    x = _as_height_one(input, "avg_pool1d")
+    stride = None if stride is None else (1, _single(stride, "stride"))
+    out = avg_pool2d(x, (1, _single(kernel_size, "kernel_size")), stride, (0, _single(padding, "padding")),
+                     ceil_mode, count_include_pad)
+    return out.squeeze(-2) if input.ndim == 3 else out.squeeze(0).squeeze(-2)
+
+
+def _as_height_one(input: Tensor, op: str) -> Tensor:
+    if not isinstance(input, Tensor) or input.ndim not in (2, 3):
+        raise ShapeError(f"{op}: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    return (input if input.ndim == 3 else input.unsqueeze(0)).unsqueeze(-2)
+
+
+@_public
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:  # noqa: A002
+    """(*, C * r * r, H, W) to (*, C, H * r, W * r): a reshape and a permute."""
+    r = upscale_factor
+    if not isinstance(input, Tensor) or input.ndim < 3 or r < 1 or input.shape[-3] % (r * r):
+        raise ShapeError(f"pixel_shuffle: expected (*, C * {r}², H, W) with upscale_factor {r} >= 1, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    *lead, c, h, w = input.shape
+    x = input.reshape(*lead, c // (r * r), r, r, h, w)
+    k = len(lead)
+    return x.permute(*range(k), k, k + 3, k + 1, k + 4, k + 2).reshape(*lead, c // (r * r), h * r, w * r)
+
+
+@_public
+def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:  # noqa: A002
+    """(*, C, H * r, W * r) to (*, C * r * r, H, W), the inverse of ``pixel_shuffle``."""
+    r = downscale_factor
+    if not isinstance(input, Tensor) or input.ndim < 3 or r < 1 or input.shape[-2] % r or input.shape[-1] % r:
+        raise ShapeError(f"pixel_unshuffle: expected (*, C, H * {r}, W * {r}) with downscale_factor {r} >= 1, got "
+                         f"shape {getattr(input, 'shape', type(input).__name__)}")
+    *lead, c, h, w = input.shape
+    x = input.reshape(*lead, c, h // r, r, w // r, r)
+    k = len(lead)
+    return x.permute(*range(k), k, k + 2, k + 4, k + 1, k + 3).reshape(*lead, c * r * r, h // r, w // r)
+
+
+@_public
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
+    """Zero whole channels of a (N, C, L) or (C, L) input with probability ``p``; scale the rest."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout1d: p must be in [0, 1], got {p}")
+    if not isinstance(input, Tensor) or input.ndim not in (2, 3):
+        raise ShapeError(f"dropout1d: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    if not training or p == 0.0:
+        return input
+    out = input * 0.0 if p == 1.0 else input * _keep_mask(input, input.shape[:-1] + (1,), p)
+    return input.copy_(out) if inplace else out
+
+
+@_public
+def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var: Tensor | None = None,  # noqa: A002
+                  weight: Tensor | None = None, bias: Tensor | None = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise each channel of each sample over its spatial axes (biased variance), then apply the per-channel
+    ``weight`` and ``bias``. With ``use_input_stats`` the running statistics, when given, move towards the
+    batch's average of the per-instance mean and unbiased variance (in place, outside the graph, as PyTorch);
+    without it they normalise instead."""
+    if not isinstance(input, Tensor) or input.ndim < 3:
+        raise ShapeError(f"instance_norm: expected an input (N, C, *spatial) with spatial axes, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    c, axes = input.shape[1], tuple(range(2, input.ndim))
+    per_channel = (1, c) + (1,) * (input.ndim - 2)
+    for name, stat in (("running_mean", running_mean), ("running_var", running_var)):
+        if stat is not None and tuple(stat.shape) != (c,):
+            raise ShapeError(f"instance_norm: {name} must have shape ({c},) for input of shape {input.shape}, "
+                             f"got {stat.shape}")
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise ValueError("instance_norm: running_mean and running_var are needed when use_input_stats=False")
+        mean, var = running_mean.astype(input.dtype), running_var.astype(input.dtype)
+        out = (input - mean.reshape(per_channel)) * (var + eps).rsqrt().reshape(per_channel)
+        if weight is not None:
+            out = out * weight.reshape(per_channel)
+        return out if bias is None else out + bias.reshape(per_channel)
+    if math.prod(input.shape[2:]) <= 1:
+        raise ValueError(f"instance_norm: expected more than 1 spatial element per channel, got input of shape "
+                         f"{input.shape}")
+    if running_mean is not None or running_var is not None:
+        with no_grad():
+            if running_mean is not None:
+                update = input.mean(axes).mean(0).astype(running_mean.dtype)
+                running_mean.mul_(1.0 - momentum).add_(update * momentum)
+            if running_var is not None:
+                update = input.var(axes, correction=1).mean(0).astype(running_var.dtype)
+                running_var.mul_(1.0 - momentum).add_(update * momentum)
+    return group_norm(input, c, weight, bias, eps)
+
 
 
 # -- exported names ---------------------------------------------------------------------------------
