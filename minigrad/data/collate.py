@@ -31,7 +31,7 @@ def _tensor(array: np.ndarray, where: str) -> Tensor:
     except TypeError as exc:
         raise TypeError(f"{where}: {exc}") from None
     be = _backends.current()
-    return Tensor(be.from_numpy(np.ascontiguousarray(array)), be)
+    return Tensor(be.from_numpy(array if array.flags.c_contiguous else np.ascontiguousarray(array)), be)
 
 
 def collate_tensor_fn(batch, *, collate_fn_map=None) -> Tensor:

@@ -132,11 +132,19 @@ class WeightedRandomSampler(Sampler[int]):
                                "and >= 0)")
         if w.sum() <= 0:
             raise RuntimeError("WeightedRandomSampler: invalid multinomial distribution (sum of probabilities <= 0)")
-        if not self.replacement and self.num_samples > np.count_nonzero(w):
-            raise RuntimeError(f"WeightedRandomSampler: cannot sample {self.num_samples} indices without "
-                               f"replacement from {np.count_nonzero(w)} with a nonzero weight")
+        if not self.replacement and self.num_samples > len(w):
+            raise RuntimeError(f"WeightedRandomSampler: cannot sample num_samples={self.num_samples} > "
+                               f"len(weights)={len(w)} indices without replacement")
         rng = _resolve(self.generator, "WeightedRandomSampler")
-        yield from rng.choice(len(w), size=self.num_samples, replace=self.replacement, p=w / w.sum()).tolist()
+        if self.replacement:
+            yield from rng.choice(len(w), size=self.num_samples, p=w / w.sum()).tolist()
+            return
+        # Without replacement: an exponential race (the smallest Exp(1) / w first) draws indices one after the
+        # other with probability proportional to the weights left; zero weights come last in a random order,
+        # as torch.multinomial puts them.
+        with np.errstate(divide="ignore"):
+            keys = rng.exponential(size=len(w)) / w
+        yield from np.lexsort((rng.random(len(w)), keys))[:self.num_samples].tolist()
 
     def __len__(self) -> int:
         return self.num_samples
