@@ -739,3 +739,51 @@ def test_loader_backend_for_generic_datasets_does_not_leak():
     assert batch["k"].backend == "numba" and batch["w"].backend == "numba"
     assert batch["x"].backend == "numpy"  # tensors in the samples are stacked where they live, as torch
     assert all(b["k"].backend == "numba" for b in it)
+
+
+@pytest.mark.skipif(not _numba_available(), reason="numba backend not available")
+def test_tensor_dataset_batches_stay_on_the_backend_of_its_tensors():
+    x = minigrad.arange(12, dtype="float32", backend="numba").reshape(6, 2)
+    y = minigrad.arange(6, backend="numba")
+    ds = TensorDataset(x, y)
+    fast = list(DataLoader(ds, batch_size=4))
+    slow = list(DataLoader(ds, batch_size=4, collate_fn=lambda b: default_collate(b)))
+    assert all(t.backend == "numba" for batch in fast + slow for t in batch)
+    assert plain(fast) == plain(slow)
+    assert all(t.backend == "numpy" for batch in DataLoader(ds, batch_size=4, backend="numpy") for t in batch)
+
+
+@pytest.fixture
+def gpu(monkeypatch):
+    """The CuPy backend: the real one on a GPU machine (MINIGRAD_GPU_TESTS=1), else its CPU stand-in."""
+    pytest.importorskip("numba_cuda", reason="the CuPy backend's kernels need numba-cuda")
+    from _cupy_standin import NAME, CupyStandIn
+    from _dummy_backend import register
+    from conftest import GPU_TESTS
+
+    if GPU_TESTS:
+        return "cupy"
+    register(monkeypatch, NAME, CupyStandIn)
+    return NAME
+
+
+def test_loader_on_the_gpu_backend(gpu):
+    x = minigrad.tensor(np.arange(20, dtype=np.float32).reshape(10, 2), backend=gpu)
+    y = minigrad.arange(10, backend=gpu)
+    seen = []
+    for xb, yb in DataLoader(TensorDataset(x, y), batch_size=4, shuffle=True,
+                             generator=minigrad.Generator().manual_seed(0)):
+        assert xb.backend == yb.backend == gpu
+        np.testing.assert_array_equal(xb.numpy()[:, 0], 2 * yb.numpy())
+        seen.extend(yb.tolist())
+    assert sorted(seen) == list(range(10))
+    stacked = default_collate([x[0], x[1]])
+    assert stacked.backend == gpu and stacked.numpy().tolist() == [[0.0, 1.0], [2.0, 3.0]]
+    (batch,) = list(DataLoader([{"v": 1.5}, {"v": 2.5}], batch_size=2, backend=gpu))
+    assert batch["v"].backend == gpu and batch["v"].dtype == np.float64
+    runs = []
+    with minigrad.backend(gpu):  # the global generator is the current backend's: here the GPU's
+        for _ in range(2):
+            minigrad.manual_seed(3)
+            runs.append([list(RandomSampler(range(12))) for _ in range(2)])
+    assert runs[0] == runs[1] and sorted(runs[0][0]) == list(range(12)) and runs[0][0] != runs[0][1]

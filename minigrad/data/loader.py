@@ -49,7 +49,8 @@ class DataLoader:
     ``IterableDataset``, or, as a minigrad shorthand, a tuple ``(X, y, ...)`` of arrays/tensors (a
     ``TensorDataset``). ``num_workers > 0`` runs in this process (with a one-time warning). minigrad's own
     keyword arguments: ``seed`` (shuffle with a loader-owned ``Generator().manual_seed(seed)``) and
-    ``backend`` (where new batch tensors go; default: the current backend when a pass starts).
+    ``backend`` (where new batch tensors go; default: for a ``TensorDataset`` of tensors of one backend, that
+    backend, else the current backend when a pass starts).
     """
 
     def __init__(self, dataset: Any, batch_size: int | None = 1, shuffle: bool | None = None,
@@ -182,7 +183,8 @@ class DataLoader:
             return self._iter_iterable(name)
         fast = self._fast_source() if self._auto_collation and self.collate_fn is default_collate else None
         if fast is not None:
-            return self._iter_fast(name, *fast)
+            arrays, index_map, home = fast
+            return self._iter_fast(self.backend or home or name, arrays, index_map)
         return self._iter_map(name)
 
     def _collate(self, name: str, fetch: Callable[[], Any]) -> Any:
@@ -214,9 +216,11 @@ class DataLoader:
                 return
             yield self._collate(name, lambda batch=batch: batch)
 
-    def _fast_source(self) -> tuple[tuple[np.ndarray, ...], np.ndarray | None] | None:
-        """The arrays of the ``TensorDataset`` under ``Subset``s (and the index map through them) when its items
-        are plain tensors, so that gathering on the host gives what ``default_collate`` would."""
+    def _fast_source(self) -> tuple[tuple[np.ndarray, ...], np.ndarray | None, str | None] | None:
+        """The arrays of the ``TensorDataset`` under ``Subset``s, the index map through them, and the backend of
+        its tensors if they were given as tensors of one backend (where ``default_collate`` would stack them, so
+        batches go there, as PyTorch's stay on the data's device); ``None`` where a host gather would not give
+        what ``default_collate`` does."""
         dataset, index_map = self.dataset, None
         while type(dataset) is Subset:
             indices = np.asarray(dataset.indices, dtype=np.int64).reshape(-1)
@@ -227,7 +231,8 @@ class DataLoader:
         given = dataset._given
         if any(isinstance(t, Tensor) and t.requires_grad for t in given):
             return None  # stacking items keeps their graph; a host gather would not
-        return dataset.arrays, index_map
+        homes = {t.backend if isinstance(t, Tensor) else None for t in given}
+        return dataset.arrays, index_map, homes.pop() if len(homes) == 1 else None
 
     def _iter_fast(self, name: str, arrays: tuple[np.ndarray, ...], index_map: np.ndarray | None
                    ) -> Iterator[list[Tensor]]:
