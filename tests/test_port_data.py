@@ -14,6 +14,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import minigrad
 from minigrad.data import (
@@ -253,6 +255,22 @@ def test_random_split_lengths_from_fractions_as_torch(torch, n, fractions):
     assert [len(s) for s in ours] == [len(s) for s in theirs]
     assert len(ours_warned) == len(theirs_warned)  # a warning per empty split, as torch
     assert all(isinstance(s, Subset) for s in ours)
+
+
+@given(n=st.integers(0, 300), weights=st.lists(st.integers(1, 50), min_size=1, max_size=8))
+def test_random_split_rounding_rule_as_torch(n, weights):
+    torch = pytest.importorskip("torch")
+    fractions = [w / sum(weights) for w in weights]
+    if sum(fractions) > 1:  # rounded up: not fractions to either, and an error in both
+        same_error(lambda: torch.utils.data.random_split(range(n), fractions),
+                   lambda: random_split(range(n), fractions))
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # empty splits warn, in both
+        ours = random_split(range(n), fractions, generator=minigrad.Generator())
+        theirs = torch.utils.data.random_split(range(n), fractions)
+    assert [len(s) for s in ours] == [len(s) for s in theirs]
+    assert sorted(i for s in ours for i in s.indices) == list(range(n))
 
 
 def test_random_split_errors_as_torch(torch):
