@@ -805,3 +805,22 @@ def test_loader_on_the_gpu_backend(gpu):
             minigrad.manual_seed(3)
             runs.append([list(RandomSampler(range(12))) for _ in range(2)])
     assert runs[0] == runs[1] and sorted(runs[0][0]) == list(range(12)) and runs[0][0] != runs[0][1]
+
+
+def test_tensor_dataset_on_the_gpu_is_gathered_there(gpu):
+    x = minigrad.tensor(np.arange(20, dtype=np.float32).reshape(10, 2), backend=gpu)
+    y = minigrad.arange(10, backend=gpu)
+    ds = TensorDataset(x, y)
+    with minigrad.no_grad():
+        x.mul_(2.0)  # changed after the dataset was made: batches see it, as PyTorch's do
+    for dataset in (ds, Subset(ds, [9, -1, 0, 3, -10])):
+        fast = list(DataLoader(dataset, batch_size=3))
+        slow = list(DataLoader(dataset, batch_size=3, collate_fn=lambda b: default_collate(b)))
+        assert all(t.backend == gpu for batch in fast for t in batch)
+        assert plain(fast) == plain(slow)
+    first = next(iter(DataLoader(ds, batch_size=2)))[0]
+    np.testing.assert_array_equal(first.numpy(), [[0, 2], [4, 6]])  # 2 * the original [[0, 1], [2, 3]]
+    moved = next(iter(DataLoader(ds, batch_size=2, backend="numpy")))
+    assert all(t.backend == "numpy" for t in moved) and moved[1].tolist() == [0, 1]
+    with pytest.raises(IndexError, match="out of bounds"):
+        list(DataLoader(ds, batch_size=2, sampler=[0, 10]))

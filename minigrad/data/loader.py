@@ -183,8 +183,8 @@ class DataLoader:
             return self._iter_iterable(name)
         fast = self._fast_source() if self._auto_collation and self.collate_fn is default_collate else None
         if fast is not None:
-            arrays, index_map, home = fast
-            return self._iter_fast(self.backend or home or name, arrays, index_map)
+            arrays, index_map, home, on_device = fast
+            return self._iter_fast(self.backend or home or name, arrays, index_map, on_device)
         return self._iter_map(name)
 
     def _collate(self, name: str, fetch: Callable[[], Any]) -> Any:
@@ -216,30 +216,47 @@ class DataLoader:
                 return
             yield self._collate(name, lambda batch=batch: batch)
 
-    def _fast_source(self) -> tuple[tuple[np.ndarray, ...], np.ndarray | None, str | None] | None:
-        """The arrays of the ``TensorDataset`` under ``Subset``s, the index map through them, and the backend of
-        its tensors if they were given as tensors of one backend (where ``default_collate`` would stack them, so
-        batches go there, as PyTorch's stay on the data's device); ``None`` where a host gather would not give
-        what ``default_collate`` does."""
+    def _fast_source(self):
+        """``(arrays, index_map, home, on_device)`` for the ``TensorDataset`` under ``Subset``s: its host arrays,
+        the index map through the subsets, the backend of its tensors if they were given as tensors of one
+        backend (``default_collate`` would stack them there, so batches go there, as PyTorch's stay on the
+        data's device), and those tensors if they live in device memory (then batches are gathered there: the
+        host copies could be stale). ``None`` where a gather would not give what ``default_collate`` does."""
         dataset, index_map = self.dataset, None
         while type(dataset) is Subset:
-            indices = np.asarray(dataset.indices, dtype=np.int64).reshape(-1)
+            indices = dataset.indices
+            indices = indices.numpy() if isinstance(indices, Tensor) else np.asarray(indices, dtype=np.int64)
+            indices = indices.astype(np.int64).reshape(-1)
             index_map = indices if index_map is None else indices[index_map]
             dataset = dataset.dataset
         if type(dataset) is not TensorDataset:
             return None
         given = dataset._given
         if any(isinstance(t, Tensor) and t.requires_grad for t in given):
-            return None  # stacking items keeps their graph; a host gather would not
+            return None  # stacking items keeps their graph; a gather would not
         homes = {t.backend if isinstance(t, Tensor) else None for t in given}
-        return dataset.arrays, index_map, homes.pop() if len(homes) == 1 else None
+        home = homes.pop() if len(homes) == 1 else None
+        on_device = [isinstance(t, Tensor) and t.device.type != "cpu" for t in given]
+        if any(on_device) and not (all(on_device) and home is not None):
+            return None  # device tensors mixed with host data: item by item
+        return dataset.arrays, index_map, home, (given if any(on_device) else None)
 
-    def _iter_fast(self, name: str, arrays: tuple[np.ndarray, ...], index_map: np.ndarray | None
-                   ) -> Iterator[list[Tensor]]:
+    def _iter_fast(self, name: str, arrays: tuple[np.ndarray, ...], index_map: np.ndarray | None,
+                   on_device: tuple[Tensor, ...] | None) -> Iterator[list[Tensor]]:
         target = _backends.load(name)
+        n = len(arrays[0])
         for indices in self.batch_sampler:
             index = np.asarray(indices, dtype=np.int64)
             if index_map is not None:
                 index = index_map[index]
-            # Fancy indexing copies and from_numpy copies, so batches never alias the dataset's memory.
-            yield [Tensor(target.from_numpy(a[index]), target) for a in arrays]
+            if on_device is None:
+                # Fancy indexing copies and from_numpy copies, so batches never alias the dataset's memory.
+                yield [Tensor(target.from_numpy(a[index]), target) for a in arrays]
+                continue
+            if index.size and (index.min() < -n or index.max() >= n):
+                bad = int(index.min() if index.min() < -n else index.max())
+                raise IndexError(f"DataLoader: index {bad} is out of bounds for a TensorDataset of {n} samples")
+            home = on_device[0]._backend
+            where = Tensor(home.from_numpy(np.where(index < 0, index + n, index)), home)
+            batch = [t[where] for t in on_device]
+            yield batch if home is target else [b.to(name) for b in batch]
