@@ -53,30 +53,40 @@ def _to_host(value: Any) -> np.ndarray:
 class TensorDataset(Dataset[tuple]):
     """Tensors (or arrays) of equal length indexed together: ``ds[i]`` is ``(a[i], b[i], ...)``, as tensors.
 
-    ``arrays`` holds host copies, which ``DataLoader`` gathers whole batches from in one NumPy indexing each.
+    ``arrays`` are host arrays (views of host tensors), which ``DataLoader`` gathers whole batches from with one
+    NumPy indexing each; tensors in device memory are not copied to the host unless ``arrays`` is read.
     """
 
     def __init__(self, *tensors: Any) -> None:
         if not tensors:
             raise ValueError("TensorDataset needs at least one tensor")
-        host = []
+        host: list[np.ndarray | None] = []
+        lengths = []
         for i, a in enumerate(tensors):
+            on_device = isinstance(a, Tensor) and a.device.type != "cpu"
             try:
-                array = _to_host(a)
-                as_dtype(array.dtype)
+                array = None if on_device else _to_host(a)
+                as_dtype(a.dtype if on_device else array.dtype)
             except TypeError as exc:
                 raise TypeError(f"TensorDataset: array {i}: {exc}") from None
-            if array.ndim == 0:
+            shape = tuple(a.shape) if on_device else array.shape
+            if not shape:
                 raise ValueError(f"TensorDataset: array {i} is 0-d; every array needs a leading sample axis")
             host.append(array)
-        lengths = [len(a) for a in host]
+            lengths.append(shape[0])
         if len(set(lengths)) != 1:
             raise ValueError(f"TensorDataset: the arrays have different lengths {lengths}; they must match "
                              "(Size mismatch between tensors)")
-        self.arrays: tuple[np.ndarray, ...] = tuple(host)
+        self._length = lengths[0]
+        self._host = host
         # Tensors given are kept as they are; arrays become tensors (on the current backend) when first used.
         self._given = tensors
         self._tensors: tuple[Tensor, ...] | None = None
+
+    @property
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        """Host arrays of the data (device tensors are copied, as they are now)."""
+        return tuple(_to_host(t) if a is None else a for t, a in zip(self._given, self._host))
 
     @property
     def tensors(self) -> tuple[Tensor, ...]:
@@ -88,7 +98,7 @@ class TensorDataset(Dataset[tuple]):
         return self._tensors
 
     def __len__(self) -> int:
-        return len(self.arrays[0])
+        return self._length
 
     def __getitem__(self, index) -> tuple[Tensor, ...]:
         return tuple(t[index] for t in self.tensors)

@@ -239,12 +239,14 @@ class DataLoader:
         on_device = [isinstance(t, Tensor) and t.device.type != "cpu" for t in given]
         if any(on_device) and not (all(on_device) and home is not None):
             return None  # device tensors mixed with host data: item by item
-        return dataset.arrays, index_map, home, (given if any(on_device) else None)
+        if any(on_device):
+            return None, index_map, home, given
+        return dataset.arrays, index_map, home, None
 
-    def _iter_fast(self, name: str, arrays: tuple[np.ndarray, ...], index_map: np.ndarray | None,
+    def _iter_fast(self, name: str, arrays: tuple[np.ndarray, ...] | None, index_map: np.ndarray | None,
                    on_device: tuple[Tensor, ...] | None) -> Iterator[list[Tensor]]:
         target = _backends.load(name)
-        n = len(arrays[0])
+        n = len(arrays[0]) if on_device is None else on_device[0].shape[0]
         for indices in self.batch_sampler:
             index = np.asarray(indices, dtype=np.int64)
             if index_map is not None:
