@@ -236,6 +236,10 @@ def test_tensor_dataset_items_are_tensors():
     xi, yi = ds[2]
     assert isinstance(xi, minigrad.Tensor) and xi.shape == (3,) and yi.shape == () and yi.item() == 2
     np.testing.assert_array_equal(xi.numpy(), x.numpy()[2])
+    with minigrad.no_grad():
+        x.mul_(2.0)  # later in-place changes show in items and batches, as in PyTorch
+    np.testing.assert_array_equal(ds[2][0].numpy(), x.numpy()[2])
+    np.testing.assert_array_equal(next(iter(DataLoader(ds, batch_size=5)))[0].numpy(), x.numpy())
     from_arrays = TensorDataset(np.arange(6.0).reshape(3, 2), np.arange(3))
     assert isinstance(from_arrays[0][0], minigrad.Tensor) and from_arrays[0][0].dtype == np.float64
 
