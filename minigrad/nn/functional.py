@@ -873,8 +873,10 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor | float, full: 
                              "input's shape, that shape without its last dimension, or with one dimension of size 1")
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-    clamped = var + (var.detach().clamp(min=eps) - var.detach())
     diff = input - target
+    if var.dtype.kind != "f":  # an integer var takes the floating operand's dtype, as every op's operands
+        var = var.astype(diff.dtype if diff.dtype.kind == "f" else "float32")
+    clamped = var + (var.detach().clamp(min=eps) - var.detach())
     loss = 0.5 * (clamped.log() + diff * diff / clamped)
     if full:
         loss = loss + 0.5 * math.log(2 * math.pi)
