@@ -35,6 +35,10 @@ def _through(hook, tensors: list[Tensor]) -> tuple:
     return outs
 
 
+def _zeros_like(t: Tensor) -> Tensor:
+    return Tensor(t._backend.zeros(t.shape, t.dtype), t._backend)
+
+
 def _replaced(what: str, module, result, expected: tuple) -> tuple:
     if not isinstance(result, (tuple, list)) or len(result) != len(expected):
         got = len(result) if isinstance(result, (tuple, list)) else type(result).__name__
@@ -62,6 +66,8 @@ class BackwardHookState:
         self.input_positions = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
         if not self.input_positions or not self._hooks("_backward_hooks"):
             return args
+        # PyTorch's grad_input holds a zero gradient for a tensor input that needs none (when another one does)
+        self.tensor_inputs = {i: a for i, a in enumerate(args) if isinstance(a, Tensor)}
         wrapped = _through(self._input_hook, [args[i] for i in self.input_positions])
         args = list(args)
         for i, t in zip(self.input_positions, wrapped):
@@ -70,8 +76,11 @@ class BackwardHookState:
 
     def _input_hook(self, grads: tuple) -> tuple:
         grad_input = [None] * self.n_inputs
+        for i, t in self.tensor_inputs.items():
+            grad_input[i] = _zeros_like(t)
         for i, g in zip(self.input_positions, grads):
-            grad_input[i] = g
+            if g is not None:
+                grad_input[i] = g
         grad_input = tuple(grad_input)
         for hook in self._hooks("_backward_hooks"):
             result = hook(self.module, grad_input, self.grad_outputs)
@@ -98,7 +107,7 @@ class BackwardHookState:
 
     def _output_hook(self, grads: tuple) -> tuple:
         # Materialised as PyTorch's: an output that got no gradient shows a zero gradient.
-        grads = tuple(g if g is not None else like.detach() * 0 for g, like in zip(grads, self.output_likes))
+        grads = tuple(g if g is not None else _zeros_like(like) for g, like in zip(grads, self.output_likes))
         grad_output = [None] * self.n_outputs
         for i, g in zip(self.output_positions, grads):
             grad_output[i] = g

@@ -1,0 +1,443 @@
+"""The margin, embedding and likelihood losses (functional and module forms) and the nn.Module API that ported
+PyTorch scripts call (backward hooks, get_parameter/get_buffer, load_state_dict(assign=), type, cuda, ...):
+against PyTorch in float64 (values, every differentiable input's gradient under a random upstream gradient,
+every reduction), finite differences, and the errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import nn
+from minigrad.errors import ShapeError
+from minigrad.nn import functional as F  # noqa: N812 - PyTorch's convention
+
+RNG = np.random.default_rng(2027)
+BACKENDS = mg.testing.available_backends()
+TOL = 1e-10
+REDUCTIONS = ["mean", "sum", "none"]
+
+
+def _r(*shape):
+    return RNG.standard_normal(shape)
+
+
+def _signs(*shape):
+    return np.where(RNG.random(shape) < 0.5, -1.0, 1.0)
+
+
+def _compare(torch, ours, theirs, arrays, grads, backend="numpy"):
+    """ours(*tensors) and theirs(*tensors) on the same float64 values: equal outputs and equal gradients of a
+    random upstream gradient for the inputs flagged in ``grads``."""
+    xs = [mg.tensor(a, backend=backend, requires_grad=g) for a, g in zip(arrays, grads)]
+    ts = [torch.tensor(a, requires_grad=g) for a, g in zip(arrays, grads)]
+    out, expected = ours(*xs), theirs(*ts)
+    assert tuple(out.shape) == tuple(expected.shape)
+    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=TOL, atol=TOL)
+    if not any(grads):
+        return
+    up = RNG.standard_normal(expected.shape)
+    out.backward(mg.tensor(up, backend=backend))
+    expected.backward(torch.tensor(up))
+    for i, (x, t, g) in enumerate(zip(xs, ts, grads)):
+        if g:
+            np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=TOL, atol=TOL, err_msg=f"input {i}")
+
+
+def _kw(fn, **fixed):
+    return lambda *a: fn(*a, **fixed)
+
+
+def _multilabel_target():
+    return np.array([[3, 0, -1, 1], [0, 1, 2, 3], [-1, 0, 0, 0], [1, 1, -1, 2], [2, -1, 3, 3]])
+
+
+# name: (arrays, differentiable flags in PyTorch, keyword arguments); F.<name> on both sides
+CASES = {
+    "margin_ranking_loss": (lambda: [_r(6), _r(6), _signs(6)], [True, True, True], {"margin": 0.3}),
+    "margin_ranking_loss-broadcast": (lambda: [_r(4, 3), _r(1, 3), _signs(4, 1)], [True, True, True], {}),
+    "hinge_embedding_loss": (lambda: [_r(4, 3), _signs(4, 3)], [True, False], {"margin": 0.7}),
+    "hinge_embedding_loss-other-targets": (lambda: [_r(5), np.array([1.0, -1, 0, 2, 1])], [True, False], {}),
+    "soft_margin_loss": (lambda: [_r(4, 3) * 5, _signs(4, 3)], [True, False], {}),
+    "cosine_embedding_loss": (lambda: [_r(5, 3), _r(5, 3), _signs(5)], [True, True, False], {"margin": 0.2}),
+    "cosine_embedding_loss-vectors": (lambda: [_r(3), _r(3), np.array(-1.0)], [True, True, False], {"margin": -0.5}),
+    "triplet_margin_loss": (lambda: [_r(5, 3), _r(5, 3), _r(5, 3)], [True] * 3, {"margin": 2.0}),
+    "triplet_margin_loss-p1-swap": (lambda: [_r(5, 3), _r(5, 3), _r(5, 3)], [True] * 3,
+                                    {"margin": 1.5, "p": 1, "swap": True}),
+    "triplet_margin_loss-p3-eps": (lambda: [_r(3), _r(3), _r(3)], [True] * 3, {"margin": 3.0, "p": 3, "eps": 1e-3}),
+    "triplet_margin_with_distance_loss": (lambda: [_r(5, 3), _r(5, 3), _r(5, 3)], [True] * 3,
+                                          {"margin": 2.0, "swap": True}),
+    "multi_margin_loss": (lambda: [_r(6, 4), RNG.integers(0, 4, 6)], [True, False], {}),
+    "multi_margin_loss-p2": (lambda: [_r(6, 4), RNG.integers(0, 4, 6)], [True, False], {"p": 2, "margin": 1.3}),
+    "multi_margin_loss-weight": (lambda: [_r(6, 4), RNG.integers(0, 4, 6), RNG.random(4) + 0.5], [True, False, False],
+                                 {}),
+    "multi_margin_loss-vector": (lambda: [_r(4), np.array(2)], [True, False], {}),
+    "multilabel_margin_loss": (lambda: [_r(5, 4), _multilabel_target()], [True, False], {}),
+    "multilabel_margin_loss-vector": (lambda: [_r(4), np.array([2, 0, -1, 3])], [True, False], {}),
+    "multilabel_soft_margin_loss": (lambda: [_r(4, 3), RNG.random((4, 3)), RNG.random(3)], [True, True, True], {}),
+    "multilabel_soft_margin_loss-3d": (lambda: [_r(2, 4, 3), (RNG.random((2, 4, 3)) < 0.5) * 1.0], [True, True], {}),
+    "poisson_nll_loss": (lambda: [_r(4, 3), RNG.random((4, 3)) * 4], [True, True], {}),
+    "poisson_nll_loss-full": (lambda: [_r(4, 3), RNG.random((4, 3)) * 4], [True, True], {"full": True}),
+    "poisson_nll_loss-probabilities": (lambda: [RNG.random((4, 3)) * 3, RNG.random((4, 3)) * 4], [True, True],
+                                       {"log_input": False, "full": True, "eps": 1e-3}),
+    "gaussian_nll_loss": (lambda: [_r(4, 3), _r(4, 3), RNG.random((4, 3))], [True] * 3, {}),
+    "gaussian_nll_loss-short-var": (lambda: [_r(4, 3), _r(4, 3), RNG.random(4)], [True] * 3, {"full": True}),
+    "gaussian_nll_loss-var-one-column": (lambda: [_r(4, 3), _r(4, 3), RNG.random((4, 1))], [True] * 3, {}),
+    "gaussian_nll_loss-var-one-row": (lambda: [_r(4, 3), _r(4, 3), RNG.random((1, 3))], [True] * 3, {}),
+    "gaussian_nll_loss-clamped": (lambda: [_r(4, 3), _r(4, 3), np.array([[0.5, 1e-8, 0.2]] * 4)], [True] * 3,
+                                  {"eps": 1e-3}),
+}
+WEIGHTED = {"multi_margin_loss-weight", "multilabel_soft_margin_loss"}  # the third array is weight=
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("name", list(CASES))
+def test_losses_match_pytorch(name, reduction):
+    torch = pytest.importorskip("torch")
+    make, grads, kwargs = CASES[name]
+    fn = name.split("-")[0]
+    kwargs = {**kwargs, "reduction": reduction}
+    ours, theirs = getattr(F, fn), getattr(torch.nn.functional, fn)
+    if name in WEIGHTED:
+        _compare(torch, lambda x, t, w: ours(x, t, weight=w, **kwargs), lambda x, t, w: theirs(x, t, weight=w,
+                                                                                                   **kwargs),
+                 make(), grads)
+    else:
+        _compare(torch, _kw(ours, **kwargs), _kw(theirs, **kwargs), make(), grads)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"p": 1.0, "eps": 0.0}, {"p": 3.0, "keepdim": True}])
+def test_pairwise_distance_matches_pytorch(kwargs):
+    torch = pytest.importorskip("torch")
+    _compare(torch, lambda a, b: F.pairwise_distance(a, b, **kwargs),
+             lambda a, b: torch.nn.functional.pairwise_distance(a, b, **kwargs), [_r(5, 3), _r(1, 3)], [True, True])
+    _compare(torch, nn.PairwiseDistance(**kwargs), torch.nn.PairwiseDistance(**kwargs), [_r(3), _r(3)], [True, True])
+
+
+def test_gaussian_nll_loss_float_var_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    for reduction in REDUCTIONS:
+        _compare(torch, lambda x, t, r=reduction: F.gaussian_nll_loss(x, t, 0.7, reduction=r),
+                 lambda x, t, r=reduction: torch.nn.functional.gaussian_nll_loss(x, t, 0.7, reduction=r),
+                 [_r(4, 3), _r(1, 3)], [True, True])
+
+
+def test_triplet_margin_with_a_custom_distance_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    _compare(torch, lambda a, p, n: F.triplet_margin_with_distance_loss(
+                 a, p, n, distance_function=lambda u, v: 1 - F.cosine_similarity(u, v), margin=1.5),
+             lambda a, p, n: torch.nn.functional.triplet_margin_with_distance_loss(
+                 a, p, n, distance_function=lambda u, v: 1 - torch.nn.functional.cosine_similarity(u, v),
+                 margin=1.5),
+             [_r(5, 3), _r(5, 3), _r(5, 3)], [True] * 3)
+
+
+MODULES = [
+    ("MarginRankingLoss", {"margin": 0.2}, lambda: [_r(5), _r(5), _signs(5)], [True, True, True]),
+    ("HingeEmbeddingLoss", {"margin": 0.5}, lambda: [_r(5), _signs(5)], [True, False]),
+    ("SoftMarginLoss", {}, lambda: [_r(5), _signs(5)], [True, False]),
+    ("CosineEmbeddingLoss", {"margin": 0.1}, lambda: [_r(4, 3), _r(4, 3), _signs(4)], [True, True, False]),
+    ("TripletMarginLoss", {"margin": 1.5, "p": 1.0, "swap": True}, lambda: [_r(4, 3), _r(4, 3), _r(4, 3)],
+     [True] * 3),
+    ("TripletMarginWithDistanceLoss", {"margin": 1.5}, lambda: [_r(4, 3), _r(4, 3), _r(4, 3)], [True] * 3),
+    ("MultiMarginLoss", {"p": 2, "margin": 0.8}, lambda: [_r(5, 3), RNG.integers(0, 3, 5)], [True, False]),
+    ("MultiLabelMarginLoss", {}, lambda: [_r(5, 4), _multilabel_target()], [True, False]),
+    ("MultiLabelSoftMarginLoss", {}, lambda: [_r(5, 4), RNG.random((5, 4))], [True, True]),
+    ("PoissonNLLLoss", {"log_input": False, "full": True}, lambda: [RNG.random(6) + 0.1, RNG.random(6) * 4],
+     [True, True]),
+    ("GaussianNLLLoss", {"full": True, "eps": 1e-2}, lambda: [_r(4, 3), _r(4, 3), RNG.random((4, 1))], [True] * 3),
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize(("name", "kwargs", "make", "grads"), MODULES, ids=[m[0] for m in MODULES])
+def test_loss_modules_match_pytorch(name, kwargs, make, grads, reduction, backend):
+    torch = pytest.importorskip("torch")
+    ours, theirs = getattr(nn, name)(**kwargs, reduction=reduction), getattr(torch.nn, name)(**kwargs,
+                                                                                               reduction=reduction)
+    assert repr(ours) == repr(theirs)
+    _compare(torch, ours, theirs, make(), grads, backend)
+
+
+def test_weighted_loss_modules_hold_their_weight_as_a_buffer():
+    torch = pytest.importorskip("torch")
+    w = RNG.random(4) + 0.5
+    for name in ("MultiMarginLoss", "MultiLabelSoftMarginLoss"):
+        ours, theirs = getattr(nn, name)(weight=mg.tensor(w)), getattr(torch.nn, name)(weight=torch.tensor(w))
+        assert list(ours.state_dict()) == list(theirs.state_dict()) == ["weight"]
+        target = RNG.integers(0, 4, 5) if name == "MultiMarginLoss" else RNG.random((5, 4))
+        _compare(torch, ours, theirs, [_r(5, 4), target], [True, False])
+
+
+def test_legacy_size_average_and_reduce_map_to_reduction_as_pytorch():
+    torch = pytest.importorskip("torch")
+    x, t = _r(5), _signs(5)
+    for size_average, reduce in [(None, False), (False, None), (False, True), (True, True), (True, False)]:
+        with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated") as ours_warnings:
+            ours = F.soft_margin_loss(mg.tensor(x), mg.tensor(t), size_average, reduce)
+            module = nn.SoftMarginLoss(size_average, reduce)
+        with pytest.warns(UserWarning) as theirs_warnings:
+            theirs = torch.nn.functional.soft_margin_loss(torch.tensor(x), torch.tensor(t), size_average, reduce)
+            theirs_module = torch.nn.SoftMarginLoss(size_average, reduce)
+        assert [str(w.message) for w in ours_warnings] == [str(w.message) for w in theirs_warnings]
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=TOL, atol=TOL)
+        assert module.reduction == theirs_module.reduction
+
+
+@pytest.mark.parametrize("name", ["margin_ranking_loss", "soft_margin_loss", "multilabel_soft_margin_loss",
+                                  "poisson_nll_loss", "gaussian_nll_loss", "cosine_embedding_loss",
+                                  "triplet_margin_loss", "multi_margin_loss", "multilabel_margin_loss"])
+def test_losses_gradcheck(name):
+    """Finite differences in float64 (values away from the hinges' kinks), reduction 'none' under a random
+    upstream weighting, so every element's gradient is checked on its own."""
+    x = mg.tensor(_r(4, 3))
+    args = {
+        "margin_ranking_loss": lambda: (x, mg.tensor(_r(4, 3) + 0.3), mg.tensor(_signs(4, 3))),
+        "soft_margin_loss": lambda: (x, mg.tensor(_signs(4, 3))),
+        "multilabel_soft_margin_loss": lambda: (x, mg.tensor(RNG.random((4, 3))), mg.tensor(RNG.random(3))),
+        "poisson_nll_loss": lambda: (x, mg.tensor(RNG.random((4, 3)) * 3 + 1.2)),
+        "gaussian_nll_loss": lambda: (x, mg.tensor(_r(4, 3)), mg.tensor(RNG.random(4) + 0.2)),
+        "cosine_embedding_loss": lambda: (x, mg.tensor(_r(4, 3)), mg.tensor(_signs(4))),
+        "triplet_margin_loss": lambda: (x, mg.tensor(_r(4, 3)), mg.tensor(_r(4, 3))),
+        "multi_margin_loss": lambda: (mg.tensor(np.arange(12.0).reshape(4, 3) * 0.37 % 2.2),
+                                      mg.tensor(np.array([0, 2, 1, 2]))),
+        "multilabel_margin_loss": lambda: (mg.tensor(np.arange(12.0).reshape(4, 3) * 0.37 % 2.2),
+                                           mg.tensor(np.array([[0, 2, -1], [1, -1, 0], [2, 1, 0], [-1, 0, 0]]))),
+    }[name]()
+    kwargs = {"full": True} if name in ("poisson_nll_loss", "gaussian_nll_loss") else {}
+    if name == "triplet_margin_loss":
+        kwargs = {"margin": 100.0}
+    for a in args:
+        if a.dtype.kind == "f":
+            a.requires_grad_(True)
+    fn = getattr(F, name)
+    out_shape = fn(*args, reduction="none", **kwargs).shape
+    weights = mg.tensor(RNG.standard_normal(out_shape))
+    assert mg.gradcheck(lambda *t: (fn(*t, reduction="none", **kwargs) * weights).sum(), args)
+    assert mg.gradgradcheck(lambda *t: (fn(*t, reduction="none", **kwargs) * weights).sum(), args)
+
+
+def test_loss_errors_name_the_function_and_the_shapes():
+    x = mg.tensor(_r(4, 3))
+    with pytest.raises(ShapeError, match=r"margin_ranking_loss.*\(4, 3\).*\(4,\)"):
+        F.margin_ranking_loss(x, x, mg.tensor(_signs(4)))
+    with pytest.raises(ValueError, match="reduction"):
+        F.hinge_embedding_loss(x, x, reduction="avg")
+    with pytest.raises(ShapeError, match=r"cosine_embedding_loss: a 1-D target expects 2-D inputs"):
+        F.cosine_embedding_loss(mg.tensor(_r(3)), mg.tensor(_r(3)), mg.tensor(_signs(3)))
+    with pytest.raises(ShapeError, match="multi-target"):
+        F.cosine_embedding_loss(x, x, mg.tensor(_signs(4, 3)))
+    with pytest.raises(ValueError, match="margin must be greater than 0"):
+        F.triplet_margin_loss(x, x, x, margin=0.0)
+    with pytest.raises(ValueError, match="margin must be greater than 0"):
+        nn.TripletMarginWithDistanceLoss(margin=-1.0)
+    with pytest.raises(ShapeError, match=r"same number of dimensions.*\(4, 3\).*\(3,\)"):
+        F.triplet_margin_loss(x, mg.tensor(_r(3)), x)
+    with pytest.raises(ValueError, match="only p == 1 and p == 2"):
+        F.multi_margin_loss(x, mg.tensor(np.array([0, 1, 2, 0])), p=3)
+    with pytest.raises(ShapeError, match=r"multi_margin_loss: inconsistent target size, expected 4"):
+        F.multi_margin_loss(x, mg.tensor(np.array([0, 1])))
+    with pytest.raises(ShapeError, match=r"inconsistent weight size, expected 3"):
+        F.multi_margin_loss(x, mg.tensor(np.array([0, 1, 2, 0])), weight=mg.tensor(np.ones(2)))
+    with pytest.raises(IndexError, match=r"multi_margin_loss: target 3 is out of range for 3 classes"):
+        F.multi_margin_loss(x, mg.tensor(np.array([0, 1, 3, 0])))
+    with pytest.raises(TypeError, match="integer class indices"):
+        F.multi_margin_loss(x, mg.tensor(np.zeros(4)))
+    with pytest.raises(ShapeError, match=r"multilabel_margin_loss: inconsistent target size"):
+        F.multilabel_margin_loss(x, mg.tensor(np.zeros((4, 2), np.int64)))
+    with pytest.raises(IndexError, match=r"multilabel_margin_loss: target 5 is out of range"):
+        F.multilabel_margin_loss(x, mg.tensor(np.array([[5, -1, 0]] * 4)))
+    with pytest.raises(ValueError, match="var has negative"):
+        F.gaussian_nll_loss(x, x, mg.tensor(-RNG.random((4, 3))))
+    with pytest.raises(ValueError, match="var has negative"):
+        F.gaussian_nll_loss(x, x, -1.0)
+    with pytest.raises(ShapeError, match=r"gaussian_nll_loss: var is of incorrect size \(4, 2\)"):
+        F.gaussian_nll_loss(x, x, mg.tensor(RNG.random((4, 2))))
+    with pytest.raises(ShapeError, match=r"gaussian_nll_loss: var is of incorrect size \(2, 3\)"):
+        F.gaussian_nll_loss(x, x, mg.tensor(RNG.random((2, 3))))
+
+
+# -- Module API -----------------------------------------------------------------------------------------
+class _Two:
+    """A module of two inputs (one a plain number) and two outputs, built on either library."""
+
+    @staticmethod
+    def build(lib_nn):
+        class Two(lib_nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.lin = lib_nn.Linear(3, 2)
+
+            def forward(self, x, scale, y):
+                h = self.lin(x) * scale
+                return h + y, (h * y).sum(-1)
+
+        return Two()
+
+
+def _grads_of(items):
+    return [None if g is None else np.array(g.detach().numpy()) for g in items]
+
+
+def _assert_same(ours, theirs):
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_allclose(a, b, rtol=TOL, atol=TOL)
+
+
+@pytest.mark.parametrize("replace", [False, True])
+@pytest.mark.parametrize("inputs_need_grad", [(True, True), (True, False), (False, False)])
+def test_full_backward_hooks_see_and_replace_what_pytorch_does(inputs_need_grad, replace):
+    torch = pytest.importorskip("torch")
+    ours, theirs = _Two.build(nn).double(), _Two.build(torch.nn).double()
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    x, y, up0, up1 = _r(4, 3), _r(4, 2), _r(4, 2), _r(4)
+    seen = {}
+    for key, module, lib in (("ours", ours, mg), ("theirs", theirs, torch)):
+        calls = seen[key] = []
+
+        def pre_hook(mod, grad_output, calls=calls):
+            calls.append(("pre", _grads_of(grad_output)))
+            return tuple(g * 2 for g in grad_output) if replace else None
+
+        def hook(mod, grad_input, grad_output, calls=calls):
+            calls.append(("full", _grads_of(grad_input), _grads_of(grad_output)))
+            if replace and any(g is not None for g in grad_input):
+                return tuple(None if g is None else g * -3 for g in grad_input)
+            return None
+
+        handles = [module.register_full_backward_pre_hook(pre_hook), module.register_full_backward_hook(hook)]
+        xt, yt = lib.tensor(x, requires_grad=inputs_need_grad[0]), lib.tensor(y, requires_grad=inputs_need_grad[1])
+        with pytest.warns(UserWarning) if key == "theirs" and not any(inputs_need_grad) else _no_warning():
+            out0, out1 = module(xt, 0.5, yt)
+            ((out0 * lib.tensor(up0)).sum() + (out1 * lib.tensor(up1)).sum()).backward()
+        calls.append(("grads", _grads_of([xt.grad, yt.grad, module.lin.weight.grad, module.lin.bias.grad])))
+        for h in handles:
+            h.remove()
+        out0, _ = module(xt, 0.5, yt)  # removed: no more calls
+        out0.sum().backward()
+    assert [c[0] for c in seen["ours"]] == [c[0] for c in seen["theirs"]] == ["pre", "full", "grads"]
+    for a, b in zip(seen["ours"], seen["theirs"]):
+        for part_a, part_b in zip(a[1:], b[1:]):
+            _assert_same(part_a, part_b)
+
+
+class _no_warning:  # noqa: N801 - a context manager used like pytest.warns
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_backward_hook_returning_the_wrong_number_of_gradients_is_an_error():
+    lin = nn.Linear(3, 2)
+    lin.register_full_backward_hook(lambda m, gi, go: (gi[0], gi[0]))
+    x = mg.tensor(_r(4, 3), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"Linear returned an invalid number of grad_input: got 2, expected 1"):
+        lin(x).sum().backward()
+
+
+def test_backward_hooks_stay_out_of_no_grad_and_share_the_input_memory():
+    lin = nn.Linear(3, 2)
+    calls = []
+    lin.register_full_backward_hook(lambda *a: calls.append(a))
+    x = mg.tensor(_r(4, 3), requires_grad=True)
+    with mg.no_grad():
+        out = lin(x)
+    assert out.grad_fn is None and not calls
+    ident = nn.Identity()
+    ident.register_full_backward_hook(lambda *a: calls.append(a))
+    y = ident(x)
+    assert y._version == x._version
+    with mg.no_grad():
+        y.add_(1.0)  # the same memory: x sees it, and so does its version counter
+    assert np.array_equal(x.numpy(), y.numpy()) and x._version == y._version
+
+
+def test_get_parameter_and_get_buffer_as_pytorch():
+    torch = pytest.importorskip("torch")
+    ours, theirs = (lib.Sequential(lib.Linear(2, 3), lib.BatchNorm1d(3)) for lib in (nn, torch.nn))
+    assert ours.get_parameter("0.weight") is ours[0].weight
+    assert ours.get_buffer("1.running_mean") is ours[1].running_mean
+    for call, target in [("get_parameter", "1.running_mean"), ("get_parameter", "0.nope"),
+                         ("get_buffer", "0.weight"), ("get_buffer", "1.nope")]:
+        with pytest.raises(AttributeError) as ours_error:
+            getattr(ours, call)(target)
+        with pytest.raises(AttributeError) as theirs_error:
+            getattr(theirs, call)(target)
+        assert str(theirs_error.value) in str(ours_error.value)
+    with pytest.raises(AttributeError):
+        ours.get_parameter("2.weight")
+
+
+def test_load_state_dict_assign_takes_the_checkpoint_tensors():
+    torch = pytest.importorskip("torch")
+    ours = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
+    theirs = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.BatchNorm1d(3))
+    ours[0].bias.requires_grad_(False)
+    theirs[0].bias.requires_grad_(False)
+    state = {k: mg.tensor(v.double().numpy() + 1.0) if v.dtype.is_floating_point else mg.tensor(v.numpy())
+             for k, v in theirs.state_dict().items()}
+    old = ours[0].weight
+    result = ours.load_state_dict(state, assign=True)
+    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in state.items()}, assign=True)
+    assert result == ([], [])
+    assert ours[0].weight is not old and isinstance(ours[0].weight, nn.Parameter)
+    assert ours[0].weight.dtype == "float64"  # the checkpoint's dtype, as PyTorch's assign
+    for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
+        assert p.requires_grad == q.requires_grad, name
+        np.testing.assert_array_equal(p.numpy(), q.detach().numpy())
+    assert np.shares_memory(ours.get_buffer("1.running_mean").numpy(), state["1.running_mean"].numpy())
+    with pytest.raises(nn.StateDictError, match="assign=True needs a tensor"):
+        ours.load_state_dict({k: v.numpy() for k, v in state.items()}, assign=True)
+
+
+def test_type_half_share_memory_and_cuda():
+    model = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
+    weight = model[0].weight
+    assert model.type(mg.float64) is model and weight.dtype == "float64" and model[0].weight is weight
+    assert model[1].num_batches_tracked.dtype == "float64"  # every tensor, as PyTorch's Module.type
+    with pytest.raises(TypeError, match="only floating dtypes"):
+        model.type("int64")
+    for cast in ("half", "bfloat16"):
+        with pytest.raises(TypeError, match="no float16|no bfloat16"):
+            getattr(model, cast)()
+    assert model.share_memory() is model
+    if mg.backends.available().get("cupy") is True:
+        assert model.cuda() is model and model[0].weight.is_cuda
+    else:
+        with pytest.raises(mg.errors.BackendUnavailableError):
+            model.cuda()
+        assert model[0].weight.backend == "numpy"  # nothing moved
+
+
+@pytest.fixture
+def cupy_device(monkeypatch):
+    """The CuPy backend: the real one on a GPU machine (MINIGRAD_GPU_TESTS=1), else its CPU stand-in."""
+    pytest.importorskip("numba_cuda", reason="the CuPy backend's kernels need numba-cuda (pip install -e '.[dev]')")
+    from _cupy_standin import NAME, CupyStandIn
+    from _dummy_backend import register
+    from conftest import GPU_TESTS
+
+    if not GPU_TESTS:
+        register(monkeypatch, NAME, CupyStandIn)
+    return "cupy" if GPU_TESTS else NAME
+
+
+def test_losses_and_backward_hooks_on_the_cupy_backend(cupy_device):
+    torch = pytest.importorskip("torch")
+    for name, kwargs, make, grads in MODULES:
+        _compare(torch, getattr(nn, name)(**kwargs), getattr(torch.nn, name)(**kwargs), make(), grads, cupy_device)
+    seen = []
+    lin = nn.Linear(3, 2).double().to(cupy_device)
+    lin.register_full_backward_pre_hook(lambda m, go: seen.append(go[0].backend) or (go[0] * 2,))
+    lin.register_full_backward_hook(lambda m, gi, go: seen.append(gi[0].backend) or (gi[0] * 3,))
+    x = mg.tensor(_r(4, 3), backend=cupy_device, requires_grad=True)
+    lin(x).sum().backward()
+    assert seen == [cupy_device, cupy_device]
+    np.testing.assert_allclose(x.grad.numpy(), 6 * np.ones((4, 2)) @ lin.weight.detach().numpy(), rtol=TOL)
