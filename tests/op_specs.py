@@ -1940,6 +1940,80 @@ SPECS += [
 ]
 
 
+@st.composite
+def _bilinear_case(draw, dtype, max_size):
+    batch = draw(mst.shapes(min_dims=0, max_dims=2, max_side=3))
+    in1, in2, out = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    arrays = (draw(_arr(dtype, batch + (in1,), -2.0, 2.0)), draw(_arr(dtype, batch + (in2,), -2.0, 2.0)),
+              draw(_arr(dtype, (out, in1, in2), -2.0, 2.0)))
+    if draw(st.booleans()):
+        arrays += (draw(_arr(dtype, (out,), -2.0, 2.0)),)
+    return Case(arrays, n=in1 * in2)
+
+
+def _bilinear_ref(x1, x2, w, *b):
+    out = np.einsum("...i,oij,...j->...o", x1, w, x2)
+    return out + b[0] if b else out
+
+
+@st.composite
+def _embedding_bag_case(draw, dtype, max_size):
+    """A 2-D input (each row a bag) or a 1-D one with offsets (empty bags included, CSR offsets with
+    include_last_offset), a mode, maybe padding_idx and (mode 'sum') per-sample weights. Distinct weights: no ties
+    between different rows for 'max'."""
+    rows, dim = draw(st.integers(1, 5)), draw(st.integers(1, 3))
+    weight = draw(_arr(dtype, (rows, dim), distinct=True))
+    mode = draw(st.sampled_from(["sum", "mean", "max"]))
+    kwargs = {"mode": mode, "padding_idx": draw(st.sampled_from([None, 0])),
+              "include_last_offset": False}
+    if draw(st.booleans()):
+        shape = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+        arrays = (draw(mst.arrays(np.int64, shape, elements_strategy=st.integers(0, rows - 1))), weight)
+    else:
+        length = draw(st.integers(0, 6))
+        index = draw(mst.arrays(np.int64, (length,), elements_strategy=st.integers(0, rows - 1)))
+        cuts = sorted(draw(st.lists(st.integers(0, length), max_size=3)))
+        kwargs["include_last_offset"] = draw(st.booleans())
+        offsets = np.array([0] + cuts + ([length] if kwargs["include_last_offset"] else []), np.int64)
+        arrays = (index, weight, offsets)
+    if mode == "sum" and draw(st.booleans()):
+        arrays += (draw(_arr(dtype, arrays[0].shape, -2.0, 2.0)),)
+    return Case(arrays, kwargs, n=max(1, arrays[0].size))
+
+
+def _embedding_bag_call(index, weight, *rest, **kwargs):
+    offsets = next((r for r in rest if r.dtype.kind in "iu"), None)
+    per_sample = next((r for r in rest if r.dtype.kind == "f"), None)
+    return F.embedding_bag(index, weight, offsets, per_sample_weights=per_sample, **kwargs)
+
+
+def _embedding_bag_ref(index, weight, *rest, mode, padding_idx, include_last_offset):
+    offsets = next((r for r in rest if r.dtype.kind in "iu"), None)
+    per_sample = next((r for r in rest if r.dtype.kind == "f"), None)
+    scale = np.ones(index.shape) if per_sample is None else per_sample
+    if index.ndim == 2:
+        bags = [(list(i), list(s)) for i, s in zip(index, scale)]
+    else:
+        ends = list(offsets[1:]) if include_last_offset else list(offsets[1:]) + [len(index)]
+        starts = list(offsets[:-1]) if include_last_offset else list(offsets)
+        bags = [(list(index[s:e]), list(scale[s:e])) for s, e in zip(starts, ends)]
+    out = np.zeros((len(bags), weight.shape[1]))
+    for b, (members, weights) in enumerate(bags):
+        kept = [(m, w) for m, w in zip(members, weights) if m != padding_idx]
+        if not kept:
+            continue
+        vectors = np.array([weight[m] * w for m, w in kept])
+        out[b] = vectors.max(0) if mode == "max" else vectors.sum(0) / (len(kept) if mode == "mean" else 1)
+    return out
+
+
+SPECS += [
+    Spec("F.bilinear", F.bilinear, _bilinear_case, _bilinear_ref, "matmul"),
+    Spec("F.embedding_bag", F.embedding_bag, _embedding_bag_case, _embedding_bag_ref, "reduction",
+         call=_embedding_bag_call),
+]
+
+
 SPECS_BY_NAME: dict[str, Spec] = {s.name: s for s in SPECS}
 assert len(SPECS_BY_NAME) == len(SPECS), "spec names must be unique"
 
@@ -2135,6 +2209,7 @@ MIXED_DTYPE_EXEMPT: dict[str, str] = {
     "cdist": "x1 and x2 must be floating and of one dtype, as in PyTorch",
     "scatter_reduce": "src must have the tensor's dtype, as in PyTorch",
     "F.multi_margin_loss": "the scores and class weights are floating (PyTorch refuses integers)",
+    "F.embedding_bag": "the embeddings and per-sample weights are floating (PyTorch refuses integers)",
 }
 
 
