@@ -441,3 +441,108 @@ def test_losses_and_backward_hooks_on_the_cupy_backend(cupy_device):
     lin(x).sum().backward()
     assert seen == [cupy_device, cupy_device]
     np.testing.assert_allclose(x.grad.numpy(), 6 * np.ones((4, 2)) @ lin.weight.detach().numpy(), rtol=TOL)
+
+
+# -- Bilinear and EmbeddingBag -----------------------------------------------------------------------------
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(("shapes", "bias"), [(((5, 3), (5, 4)), True), (((2, 5, 3), (2, 5, 4)), False),
+                                              (((3,), (4,)), True)])
+def test_bilinear_matches_pytorch(shapes, bias, backend):
+    torch = pytest.importorskip("torch")
+    ours, theirs = nn.Bilinear(3, 4, 2, bias=bias).double(), torch.nn.Bilinear(3, 4, 2, bias=bias).double()
+    assert repr(ours) == repr(theirs)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    ours.to(backend)
+    _compare(torch, ours, theirs, [_r(*shapes[0]), _r(*shapes[1])], [True, True], backend)
+    for name, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), theirs.get_parameter(name).grad.numpy(), rtol=TOL, atol=TOL)
+
+
+def test_bilinear_default_init_bounds_as_pytorch():
+    layer = nn.Bilinear(4, 2, 3)
+    for p in (layer.weight, layer.bias):
+        assert np.abs(p.numpy()).max() <= 0.5 and np.abs(p.numpy()).max() > 0.1  # U(-1/sqrt(4), 1/sqrt(4))
+
+
+BAGS = {
+    "2d": (lambda: RNG.integers(0, 7, (3, 4)), None, {}),
+    "2d-padding": (lambda: np.array([[1, 0, 2, 0], [0, 0, 0, 0], [3, 4, 5, 6]]), None, {"padding_idx": 0}),
+    "offsets-empty-bag": (lambda: np.array([1, 2, 4, 5, 4, 3, 2, 6]), np.array([0, 2, 2, 5]), {}),
+    "csr": (lambda: np.array([1, 2, 4, 5, 4, 3, 2, 6]), np.array([0, 2, 2, 5, 8]), {"include_last_offset": True}),
+    "offsets-padding": (lambda: np.array([1, 2, 4, 5, 4, 3, 2, 6]), np.array([0, 3, 8]), {"padding_idx": 4}),
+}
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+@pytest.mark.parametrize("name", list(BAGS))
+def test_embedding_bag_matches_pytorch(name, mode):
+    torch = pytest.importorskip("torch")
+    make, offsets, kwargs = BAGS[name]
+    ours = nn.EmbeddingBag(7, 3, mode=mode, **kwargs).double()
+    theirs = torch.nn.EmbeddingBag(7, 3, mode=mode, **kwargs).double()
+    assert repr(ours) == repr(theirs)
+    if "padding_idx" in kwargs:
+        assert not np.any(ours.weight.numpy()[kwargs["padding_idx"]])
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    index = make()
+    extra = [] if offsets is None else [offsets]
+    _compare(torch, lambda *a: ours(*a), lambda *a: theirs(*a), [index, *extra], [False] * (1 + len(extra)))
+    out, expected = ours(mg.tensor(index), *[mg.tensor(e) for e in extra]), theirs(torch.tensor(index),
+                                                                                 *[torch.tensor(e) for e in extra])
+    up = _r(*expected.shape)
+    out.backward(mg.tensor(up))
+    expected.backward(torch.tensor(up))
+    np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=TOL, atol=TOL)
+
+
+@pytest.mark.parametrize("offsets", [None, np.array([0, 1, 1, 6])])
+def test_embedding_bag_per_sample_weights_get_pytorch_gradients(offsets):
+    torch = pytest.importorskip("torch")
+    weight = _r(6, 3)
+    index = RNG.integers(0, 6, (2, 3)) if offsets is None else RNG.integers(0, 6, 8)
+    extra = [] if offsets is None else [offsets]
+    psw = _r(*index.shape)
+    _compare(torch, lambda w, i, *rest: F.embedding_bag(i, w, *rest[:-1], mode="sum", per_sample_weights=rest[-1],
+                                                         padding_idx=2),
+             lambda w, i, *rest: torch.nn.functional.embedding_bag(i, w, *rest[:-1], mode="sum",
+                                                                   per_sample_weights=rest[-1], padding_idx=2),
+             [weight, index, *extra, psw], [True, False, *[False] * len(extra), True])
+
+
+def test_embedding_bag_from_pretrained_and_max_norm_as_pytorch():
+    torch = pytest.importorskip("torch")
+    weight = _r(5, 3) * 3
+    ours = nn.EmbeddingBag.from_pretrained(mg.tensor(weight.copy()), max_norm=1.0)
+    theirs = torch.nn.EmbeddingBag.from_pretrained(torch.tensor(weight.copy()), max_norm=1.0)
+    assert not ours.weight.requires_grad and repr(ours) == repr(theirs)
+    index = np.array([[0, 2], [2, 3]])
+    np.testing.assert_allclose(ours(mg.tensor(index)).numpy(), theirs(torch.tensor(index)).numpy(), rtol=TOL)
+    np.testing.assert_allclose(ours.weight.numpy(), theirs.weight.numpy(), rtol=TOL)  # rows 0, 2, 3 renormed
+
+
+def test_bilinear_and_embedding_bag_errors():
+    x1, x2, w = mg.tensor(_r(5, 3)), mg.tensor(_r(5, 4)), mg.tensor(_r(2, 3, 4))
+    with pytest.raises(ShapeError, match=r"bilinear: input1 \(5, 3\) and input2 \(4, 4\)"):
+        F.bilinear(x1, mg.tensor(_r(4, 4)), w)
+    with pytest.raises(ShapeError, match=r"bilinear: weight must have shape \(out, 3, 4\)"):
+        F.bilinear(x1, x2, mg.tensor(_r(2, 4, 3)))
+    with pytest.raises(ShapeError, match=r"bilinear: bias must have shape \(2,\)"):
+        F.bilinear(x1, x2, w, mg.tensor(_r(3)))
+    table = mg.tensor(_r(6, 3))
+    index = mg.tensor(np.array([1, 2, 3]))
+    with pytest.raises(ValueError, match="offsets has to be a 1-D tensor"):
+        F.embedding_bag(index, table)
+    with pytest.raises(ValueError, match="if input is 2-D, offsets has to be None"):
+        F.embedding_bag(mg.tensor(np.array([[1, 2]])), table, mg.tensor(np.array([0])))
+    with pytest.raises(ValueError, match=r"offsets\[0\] has to be 0"):
+        F.embedding_bag(index, table, mg.tensor(np.array([1, 2])))
+    with pytest.raises(ValueError, match="last offset must equal the number of indices"):
+        F.embedding_bag(index, table, mg.tensor(np.array([0, 2])), include_last_offset=True)
+    with pytest.raises(NotImplementedError, match="per_sample_weights is only supported for mode='sum'"):
+        F.embedding_bag(index, table, mg.tensor(np.array([0])), per_sample_weights=mg.tensor(_r(3)))
+    with pytest.raises(ShapeError, match=r"per_sample_weights \(2,\) must have the input's shape \(3,\)"):
+        F.embedding_bag(index, table, mg.tensor(np.array([0])), mode="sum", per_sample_weights=mg.tensor(_r(2)))
+    with pytest.raises(IndexError, match="index 6 is out of range for 6 embeddings"):
+        F.embedding_bag(mg.tensor(np.array([1, 6])), table, mg.tensor(np.array([0])))
+    with pytest.raises(ValueError, match="mode must be"):
+        nn.EmbeddingBag(3, 2, mode="min")
