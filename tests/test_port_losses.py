@@ -546,3 +546,28 @@ def test_bilinear_and_embedding_bag_errors():
         F.embedding_bag(mg.tensor(np.array([1, 6])), table, mg.tensor(np.array([0])))
     with pytest.raises(ValueError, match="mode must be"):
         nn.EmbeddingBag(3, 2, mode="min")
+
+
+# -- nn.utils.rnn.pad_sequence -------------------------------------------------------------------------------
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("padding_side", ["right", "left"])
+def test_pad_sequence_matches_pytorch(batch_first, padding_side):
+    torch = pytest.importorskip("torch")
+    from minigrad.nn.utils.rnn import pad_sequence
+
+    arrays = [_r(3, 2), _r(1, 2), _r(4, 2)]
+    _compare(torch, lambda *s: pad_sequence(list(s), batch_first, -1.5, padding_side),
+             lambda *s: torch.nn.utils.rnn.pad_sequence(list(s), batch_first, -1.5, padding_side),
+             arrays, [True] * 3)
+    assert nn.utils.rnn.pad_sequence is pad_sequence
+
+
+def test_pad_sequence_errors():
+    from minigrad.nn.utils.rnn import pad_sequence
+
+    with pytest.raises(ValueError, match="padding_side must be 'left' or 'right'"):
+        pad_sequence([mg.tensor(_r(2))], padding_side="middle")
+    with pytest.raises(ShapeError, match=r"one trailing shape.*\(2, 3\), \(2, 4\)"):
+        pad_sequence([mg.tensor(_r(2, 3)), mg.tensor(_r(2, 4))])
+    with pytest.raises(ValueError, match="empty list"):
+        pad_sequence([])
