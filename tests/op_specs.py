@@ -2014,6 +2014,70 @@ SPECS += [
 ]
 
 
+@st.composite
+def _ctc_case(draw, dtype, max_size):
+    """Normalised log-probabilities (T, N, C) (or (T, C)), targets padded (N, S) or concatenated, free of the
+    blank, and input lengths long enough for every target (its labels plus a blank between repeats)."""
+    steps, batch, classes = draw(st.integers(1, 5)), draw(st.integers(1, 3)), draw(st.integers(2, 4))
+    blank = draw(st.integers(0, classes - 1))
+    labels = [c for c in range(classes) if c != blank]
+    rows, in_lengths = [], []
+    for _ in range(batch):
+        row = draw(st.lists(st.sampled_from(labels), max_size=3))
+        while row and len(row) + sum(a == b for a, b in zip(row, row[1:])) > steps:
+            row = row[:-1]
+        need = len(row) + sum(a == b for a, b in zip(row, row[1:]))
+        rows.append(row)
+        in_lengths.append(draw(st.integers(max(need, 1), steps)))
+    logits = draw(_arr(np.float64, (steps, batch, classes), -3.0, 3.0))
+    log_probs = (logits - _logsumexp(logits, 2, keepdims=True)).astype(dtype)
+    lengths = np.array([len(r) for r in rows], np.int64)
+    if draw(st.booleans()):
+        targets = np.zeros((batch, max(1, lengths.max())), np.int64)
+        for n, row in enumerate(rows):
+            targets[n, :len(row)] = row
+    else:
+        targets = np.array([c for row in rows for c in row], np.int64)
+    kwargs = {"blank": blank, "reduction": draw(_REDUCTION), "zero_infinity": draw(st.booleans())}
+    if batch == 1 and targets.ndim == 1 and draw(st.booleans()):  # unbatched: (T, C), 0-d lengths
+        return Case((log_probs[:, 0], targets, np.array(in_lengths[0]), lengths[0]), kwargs, n=steps * 7)
+    return Case((log_probs, targets, np.array(in_lengths, np.int64), lengths), kwargs, n=steps * 7)
+
+
+def _ctc_ref(log_probs, targets, in_lengths, lengths, blank, reduction, zero_infinity):
+    """The forward recursion over alignments in probabilities (Graves et al. 2006, eq. 6-7), row by row."""
+    lp = log_probs if log_probs.ndim == 3 else log_probs[:, None]
+    in_lengths, lengths = np.atleast_1d(in_lengths), np.atleast_1d(lengths)
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    losses = []
+    for n in range(lp.shape[1]):
+        row = targets[n, :lengths[n]] if targets.ndim == 2 else targets[starts[n]:starts[n + 1]]
+        ext = [blank]
+        for c in row:
+            ext += [int(c), blank]
+        prob = np.exp(lp[:, n])
+        alpha = np.zeros(len(ext))
+        alpha[0] = 1.0
+        for t in range(in_lengths[n]):
+            new = np.zeros_like(alpha)
+            for s in range(len(ext)):
+                total = alpha[s] + (alpha[s - 1] if s >= 1 else 0.0)
+                if s >= 2 and ext[s] != blank and ext[s] != ext[s - 2]:
+                    total += alpha[s - 2]
+                new[s] = total * prob[t, ext[s]]
+            alpha = new
+        losses.append(-np.log(alpha[-1] + (alpha[-2] if len(ext) > 1 else 0.0)))
+    loss = np.array(losses)
+    if reduction == "mean":
+        return (loss / np.maximum(lengths, 1)).mean()
+    return loss.sum() if reduction == "sum" else (loss if log_probs.ndim == 3 else loss.reshape(()))
+
+
+SPECS += [
+    Spec("F.ctc_loss", F.ctc_loss, _ctc_case, _ctc_ref, "softmax"),
+]
+
+
 SPECS_BY_NAME: dict[str, Spec] = {s.name: s for s in SPECS}
 assert len(SPECS_BY_NAME) == len(SPECS), "spec names must be unique"
 

@@ -46,6 +46,7 @@ from .losses import (
     BCEWithLogitsLoss,
     CosineEmbeddingLoss,
     CrossEntropyLoss,
+    CTCLoss,
     GaussianNLLLoss,
     HingeEmbeddingLoss,
     HuberLoss,
@@ -81,7 +82,7 @@ __all__ = [
     "MultiheadAttention", "TransformerEncoder", "TransformerEncoderLayer",
     "CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "MarginRankingLoss", "MultiLabelMarginLoss",
     "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss", "SoftMarginLoss", "TripletMarginLoss",
-    "TripletMarginWithDistanceLoss", "PairwiseDistance", "Bilinear", "EmbeddingBag",
+    "TripletMarginWithDistanceLoss", "PairwiseDistance", "Bilinear", "EmbeddingBag", "CTCLoss",
 ]
 
 _LAZY = {"BatchNorm1d": ".batchnorm", "BatchNorm2d": ".batchnorm", "BatchNorm3d": ".batchnorm"}
