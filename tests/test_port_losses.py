@@ -571,3 +571,90 @@ def test_pad_sequence_errors():
         pad_sequence([mg.tensor(_r(2, 3)), mg.tensor(_r(2, 4))])
     with pytest.raises(ValueError, match="empty list"):
         pad_sequence([])
+
+
+# -- CTC ---------------------------------------------------------------------------------------------------------
+CTC = {
+    "padded": (6, 3, 5, np.array([[1, 2, 2], [3, 1, 1], [4, 1, 1]]), [6, 4, 5], [3, 1, 2], {}),
+    "concatenated": (6, 3, 5, np.array([1, 2, 2, 3, 4, 1]), [6, 4, 5], [3, 1, 2], {}),
+    "empty-target-blank-2": (6, 3, 5, np.array([[1, 3, 3], [4, 0, 0], [4, 1, 0]]), [6, 4, 5], [3, 0, 2], {"blank": 2}),
+    "impossible": (3, 2, 5, np.array([[1, 1, 1], [3, 4, 3]]), [3, 3], [3, 3], {}),
+    "impossible-zero-infinity": (3, 2, 5, np.array([[1, 1, 1], [3, 4, 3]]), [3, 3], [3, 3], {"zero_infinity": True}),
+    "unbatched": (5, 0, 4, np.array([1, 3]), 5, 2, {}),
+}
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("name", list(CTC))
+def test_ctc_loss_matches_pytorch_through_log_softmax(name, reduction):
+    torch = pytest.importorskip("torch")
+    steps, batch, classes, targets, in_lengths, lengths, kwargs = CTC[name]
+    logits = _r(steps, batch, classes) if batch else _r(steps, classes)
+    ours = nn.CTCLoss(**kwargs, reduction=reduction)
+    theirs = torch.nn.CTCLoss(**kwargs, reduction=reduction)
+    assert repr(ours) == repr(theirs)
+    x, xt = mg.tensor(logits, requires_grad=True), torch.tensor(logits, requires_grad=True)
+    out = ours(x.log_softmax(-1), mg.tensor(targets), mg.tensor(np.array(in_lengths)), mg.tensor(np.array(lengths)))
+    expected = theirs(xt.log_softmax(-1), torch.tensor(targets), torch.tensor(in_lengths), torch.tensor(lengths))
+    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=TOL, atol=TOL)
+    up = RNG.standard_normal(expected.shape)
+    out.backward(mg.tensor(up))
+    expected.backward(torch.tensor(up))
+    finite = np.isfinite(expected.detach().numpy()).all()
+    if finite:  # (PyTorch's gradient of an infinite loss is NaN; minigrad's is 0)
+        np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=TOL, atol=TOL)
+    else:
+        assert np.array_equal(np.isinf(out.numpy()), np.isinf(expected.detach().numpy()))
+
+
+def test_ctc_loss_leaf_gradient_is_the_true_one():
+    """PyTorch's gradient w.r.t. log_probs (a leaf) is its gradient w.r.t. the logits behind a log_softmax: the
+    true one plus exp(log_probs) in each frame within the input length (which log_softmax's backward removes).
+    minigrad's is the true derivative, as finite differences confirm."""
+    torch = pytest.importorskip("torch")
+    log_probs = np.log(RNG.dirichlet(np.ones(5), (6, 2)))
+    targets, in_lengths, lengths = np.array([[1, 3], [2, 0]]), np.array([6, 4]), np.array([2, 1])
+    x, xt = mg.tensor(log_probs, requires_grad=True), torch.tensor(log_probs, requires_grad=True)
+    F.ctc_loss(x, mg.tensor(targets), mg.tensor(in_lengths), mg.tensor(lengths), blank=4, reduction="sum").backward()
+    torch.nn.functional.ctc_loss(xt, torch.tensor(targets), torch.tensor(in_lengths), torch.tensor(lengths),
+                                 blank=4, reduction="sum").backward()
+    within = (np.arange(6)[:, None] < in_lengths)[..., None]
+    np.testing.assert_allclose(x.grad.numpy() + np.exp(log_probs) * within, xt.grad.numpy(), rtol=TOL, atol=TOL)
+    weights = mg.tensor(_r(2))
+    assert mg.gradcheck(lambda a: (F.ctc_loss(a, mg.tensor(targets), mg.tensor(in_lengths), mg.tensor(lengths),
+                                              blank=4, reduction="none") * weights).sum(),
+                        (mg.tensor(log_probs, requires_grad=True),))
+
+
+def test_ctc_loss_on_the_cupy_backend(cupy_device):
+    torch = pytest.importorskip("torch")
+    logits = _r(6, 2, 4)
+    targets, in_lengths, lengths = np.array([[1, 2, 2], [3, 0, 0]]), np.array([6, 5]), np.array([3, 1])
+    x = mg.tensor(logits, backend=cupy_device, requires_grad=True)
+    xt = torch.tensor(logits, requires_grad=True)
+    out = F.ctc_loss(x.log_softmax(-1), mg.tensor(targets, backend=cupy_device), in_lengths, lengths)
+    expected = torch.nn.functional.ctc_loss(xt.log_softmax(-1), torch.tensor(targets), tuple(in_lengths),
+                                            tuple(lengths))
+    out.backward()
+    expected.backward()
+    np.testing.assert_allclose(out.numpy(), expected.detach().numpy(), rtol=TOL, atol=TOL)
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=TOL, atol=TOL)
+
+
+def test_ctc_loss_errors():
+    lp = mg.tensor(_r(4, 2, 3)).log_softmax(-1)
+    targets, lengths = mg.tensor(np.array([[1, 2], [2, 1]])), mg.tensor(np.array([2, 2]))
+    with pytest.raises(ValueError, match=r"input_lengths must be in \[0, T=4\]"):
+        F.ctc_loss(lp, targets, mg.tensor(np.array([5, 4])), lengths)
+    with pytest.raises(ShapeError, match="input_lengths must hold 2 integer length"):
+        F.ctc_loss(lp, targets, mg.tensor(np.array([4])), lengths)
+    with pytest.raises(ValueError, match=r"blank 3 must be in the label range \[0, 3\)"):
+        F.ctc_loss(lp, targets, (4, 4), (2, 2), blank=3)
+    with pytest.raises(ValueError, match="differ from blank=0"):
+        F.ctc_loss(lp, mg.tensor(np.array([[1, 0], [2, 1]])), (4, 4), (2, 2))
+    with pytest.raises(ShapeError, match="at least the longest target length 3"):
+        F.ctc_loss(lp, targets, (4, 4), (3, 2))
+    with pytest.raises(ShapeError, match="fewer than the target lengths' sum 4"):
+        F.ctc_loss(lp, mg.tensor(np.array([1, 2, 1])), (4, 4), (2, 2))
+    with pytest.raises(TypeError, match="integer class indices"):
+        F.ctc_loss(lp, mg.tensor(np.array([[1.0, 2.0], [2.0, 1.0]])), (4, 4), (2, 2))
