@@ -658,3 +658,54 @@ def test_ctc_loss_errors():
         F.ctc_loss(lp, mg.tensor(np.array([1, 2, 1])), (4, 4), (2, 2))
     with pytest.raises(TypeError, match="integer class indices"):
         F.ctc_loss(lp, mg.tensor(np.array([[1.0, 2.0], [2.0, 1.0]])), (4, 4), (2, 2))
+
+
+# -- traversal, state dicts and repr against PyTorch ------------------------------------------------------------
+def _pair_of_models(torch):
+    def build(lib):
+        shared = lib.Linear(2, 2)
+        model = lib.Sequential(shared, lib.BatchNorm1d(2), lib.Sequential(shared, lib.Linear(2, 3, bias=False)))
+        model.register_buffer("scale", (mg if lib is nn else torch).ones(3), persistent=False)
+        return model
+
+    return build(nn), build(torch.nn)
+
+
+def test_named_members_state_dict_dir_and_repr_as_pytorch():
+    torch = pytest.importorskip("torch")
+    ours, theirs = _pair_of_models(torch)
+    for method in ("named_parameters", "named_buffers", "named_modules"):
+        for kwargs in ({}, {"prefix": "model"}, {"remove_duplicate": False}):
+            if method != "named_modules":
+                kwargs = {**kwargs, "recurse": True}
+            assert [n for n, _ in getattr(ours, method)(**kwargs)] == [n for n, _ in getattr(theirs, method)(**kwargs)]
+    assert [n for n, _ in ours[2].named_parameters(recurse=False)] == [n for n, _ in
+                                                                       theirs[2].named_parameters(recurse=False)]
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert list(ours.state_dict(prefix="net.")) == list(theirs.state_dict(prefix="net."))
+    kept = ours.state_dict(keep_vars=True)
+    assert kept["0.weight"] is ours[0].weight and ours.state_dict()["0.weight"] is not ours[0].weight
+    destination = {}
+    assert ours.state_dict(destination) is destination
+    assert {"scale", "training"} <= set(dir(ours)) and "0" in dir(ours)
+    del ours[1], theirs[1]  # (BatchNorm's repr is its own module's business)
+    assert repr(ours) == repr(theirs)
+    assert repr(nn.Identity(54, unused="x")) == repr(torch.nn.Identity(54, unused="x")) == "Identity()"
+
+
+def test_set_submodule_and_the_deprecated_backward_hook_as_pytorch():
+    torch = pytest.importorskip("torch")
+    ours, theirs = _pair_of_models(torch)
+    ours.set_submodule("2.1", nn.Tanh())
+    theirs.set_submodule("2.1", torch.nn.Tanh())
+    assert repr(ours[2]) == repr(theirs[2])
+    for target, module, strict in [("2.5", nn.ReLU(), True), ("9.1", nn.ReLU(), False), ("scale", nn.ReLU(), False)]:
+        with pytest.raises(AttributeError) as ours_error:
+            ours.set_submodule(target, module, strict)
+        with pytest.raises(AttributeError) as theirs_error:
+            theirs.set_submodule(target, torch.nn.ReLU(), strict)
+        assert str(theirs_error.value) in str(ours_error.value)
+    with pytest.raises(ValueError, match="not an nn.Module"):
+        ours.set_submodule("2.1", "relu")
+    with pytest.raises(NotImplementedError, match="use register_full_backward_hook"):
+        ours.register_backward_hook(lambda *a: None)

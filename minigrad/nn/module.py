@@ -113,6 +113,12 @@ class Module:
         replaces ``grad_input``. Where no input needs a gradient, the hook runs with ``grad_input`` all ``None``."""
         return add_hook(self._hook_registry("_backward_hooks"), hook)
 
+    def register_backward_hook(self, hook: Callable) -> RemovableHandle:
+        """PyTorch's deprecated hook (its gradients are those of the module's last op): not provided."""
+        raise NotImplementedError(f"{self._get_name()}.register_backward_hook (deprecated in PyTorch) is not "
+                                  "supported: use register_full_backward_hook, whose grad_input are the gradients of "
+                                  "the module's inputs")
+
     def register_full_backward_pre_hook(self, hook: Callable) -> RemovableHandle:
         """``hook(module, grad_output)`` when the gradients of the module's outputs arrive; a non-None result (a
         tuple of the same length) replaces ``grad_output`` for the rest of backward."""
@@ -257,7 +263,7 @@ class Module:
 
     def _named_members(self, registry: str, prefix: str, recurse: bool,
                        remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
-        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
         seen: set[int] = set()
         for module_prefix, module in modules:
             for name, value in getattr(module, registry).items():
@@ -292,6 +298,26 @@ class Module:
                 raise AttributeError(f"{type(module).__name__} has no submodule {part!r} (in {target!r})")
             module = child
         return module
+
+    def set_submodule(self, target: str, module: Module, strict: bool = False) -> None:
+        """Replace (or, unless ``strict``, add) the descendant at a dotted path, as PyTorch's."""
+        if not target:
+            raise ValueError("set_submodule: cannot set the submodule without a target name")
+        *path, name = target.split(".")
+        parent: Module = self
+        for part in path:
+            if not hasattr(parent, part):
+                raise AttributeError(f"{parent._get_name()} has no attribute `{part}` (in {target!r})")
+            parent = getattr(parent, part)
+            if not isinstance(parent, Module):
+                raise AttributeError(f"`{part}` is not an nn.Module (in {target!r})")
+        if not isinstance(module, Module):
+            raise ValueError(f"set_submodule: `module` is not an nn.Module, found {type(module).__name__}")
+        if strict and not hasattr(parent, name):
+            raise AttributeError(f"{parent._get_name()} has no attribute `{name}` (in {target!r})")
+        if hasattr(parent, name) and not isinstance(getattr(parent, name), Module):
+            raise AttributeError(f"`{name}` is not an nn.Module (in {target!r})")
+        setattr(parent, name, module)
 
     def get_parameter(self, target: str) -> Parameter:
         """The parameter at a dotted path (``"encoder.0.weight"``)."""
