@@ -709,3 +709,38 @@ def test_set_submodule_and_the_deprecated_backward_hook_as_pytorch():
         ours.set_submodule("2.1", "relu")
     with pytest.raises(NotImplementedError, match="use register_full_backward_hook"):
         ours.register_backward_hook(lambda *a: None)
+
+
+def test_extra_state_travels_in_the_state_dict_as_pytorch():
+    torch = pytest.importorskip("torch")
+
+    def build(lib):
+        class Counter(lib.Module):
+            def __init__(self):
+                super().__init__()
+                self.lin, self.steps = lib.Linear(2, 2), 0
+
+            def get_extra_state(self):
+                return {"steps": self.steps}
+
+            def set_extra_state(self, state):
+                self.steps = state["steps"]
+
+            def forward(self, x):
+                return self.lin(x)
+
+        return lib.Sequential(Counter(), lib.ReLU())
+
+    ours, theirs = build(nn), build(torch.nn)
+    ours[0].steps = theirs[0].steps = 7
+    state, expected = ours.state_dict(), theirs.state_dict()
+    assert list(state) == list(expected) == ["0._extra_state", "0.lin.weight", "0.lin.bias"]
+    assert state["0._extra_state"] == expected["0._extra_state"] == {"steps": 7}
+    fresh = build(nn)
+    assert fresh.load_state_dict(state) == ([], [])
+    assert fresh[0].steps == 7
+    del state["0._extra_state"]
+    with pytest.raises(nn.StateDictError, match="missing key.*0._extra_state"):
+        build(nn).load_state_dict(state)
+    assert build(nn).load_state_dict(state, strict=False).missing_keys == ["0._extra_state"]
+    assert ours.compile() is None and ours(mg.ones(1, 2)).shape == (1, 2)  # compile: nothing to do

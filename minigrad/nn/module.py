@@ -456,6 +456,10 @@ class Module:
     def bfloat16(self) -> Module:
         raise TypeError("Module.bfloat16: minigrad has no bfloat16 dtype; use float() or double()")
 
+    def compile(self, *args: Any, **kwargs: Any) -> None:
+        """PyTorch compiles ``forward`` with ``torch.compile``; minigrad has no compiler, and the results are the
+        same without one, so this does nothing (the arguments are accepted and ignored)."""
+
     def share_memory(self) -> Module:
         """A no-op: minigrad has no multiprocessing tensors to move into shared memory."""
         return self
@@ -470,16 +474,31 @@ class Module:
                    keep_vars: bool = False) -> OrderedDict[str, Tensor]:
         """Parameters and persistent buffers by dotted name; values are detached (they share memory)."""
         out: OrderedDict[str, Tensor] = OrderedDict() if destination is None else destination
-        for module_prefix, module in self.named_modules(prefix=prefix.rstrip("."),
-                                                        remove_duplicate=False):
-            head = f"{module_prefix}." if module_prefix else ""
-            for name, p in module._parameters.items():
-                if p is not None:
-                    out[head + name] = p if keep_vars else p.detach()
-            for name, b in module._buffers.items():
-                if b is not None and name not in module._non_persistent_buffers:
-                    out[head + name] = b if keep_vars else b.detach()
+        head = f"{prefix.rstrip('.')}." if prefix.rstrip(".") else ""
+        for name, p in self._parameters.items():
+            if p is not None:
+                out[head + name] = p if keep_vars else p.detach()
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent_buffers:
+                out[head + name] = b if keep_vars else b.detach()
+        if self._has_extra_state():
+            out[head + _EXTRA_STATE] = self.get_extra_state()
+        for name, child in self._modules.items():
+            if child is not None:
+                child.state_dict(out, head + name, keep_vars)
         return out
+
+    def get_extra_state(self) -> Any:
+        """Override (with ``set_extra_state``) to keep non-tensor state in ``state_dict`` under ``"_extra_state"``."""
+        raise RuntimeError(f"{self._get_name()}.get_extra_state() is only called where a module overrides it")
+
+    def set_extra_state(self, state: Any) -> None:
+        """Receives what ``get_extra_state`` returned, from ``load_state_dict``."""
+        raise RuntimeError(f"{self._get_name()}.set_extra_state() is only called where a module overrides "
+                           "get_extra_state; override it too")
+
+    def _has_extra_state(self) -> bool:
+        return type(self).get_extra_state is not Module.get_extra_state
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True,
                         assign: bool = False) -> IncompatibleKeys:
@@ -502,8 +521,13 @@ class Module:
             if unexpected:
                 errors.append("unexpected key(s): " + ", ".join(repr(k) for k in unexpected))
         updates = []
+        extra = {}  # module -> its extra state, set after every check passes
+        for module_prefix, module in self.named_modules(remove_duplicate=False):
+            key = f"{module_prefix}.{_EXTRA_STATE}" if module_prefix else _EXTRA_STATE
+            if module._has_extra_state() and key in state_dict:
+                extra[module] = state_dict[key]
         for key, target in own.items():
-            if key not in state_dict:
+            if key not in state_dict or key.rpartition(".")[2] == _EXTRA_STATE:
                 continue
             value = state_dict[key]
             source = _host_values(value)
@@ -525,6 +549,8 @@ class Module:
             raise StateDictError(
                 f"error(s) in loading state_dict for {type(self).__name__}:\n  " + "\n  ".join(errors)
             )
+        for module, state in extra.items():
+            module.set_extra_state(state)
         if assign:
             self._assign_state(state_dict)
             return IncompatibleKeys(missing, unexpected)
@@ -564,6 +590,9 @@ class Module:
         if len(lines) == 1 and not self._modules:
             return f"{self._get_name()}({lines[0]})"
         return f"{self._get_name()}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+_EXTRA_STATE = "_extra_state"  # PyTorch's state-dict key for get_extra_state()
 
 
 def _grad_enabled() -> bool:
