@@ -744,3 +744,23 @@ def test_extra_state_travels_in_the_state_dict_as_pytorch():
         build(nn).load_state_dict(state)
     assert build(nn).load_state_dict(state, strict=False).missing_keys == ["0._extra_state"]
     assert ours.compile() is None and ours(mg.ones(1, 2)).shape == (1, 2)  # compile: nothing to do
+
+
+KINKS = [  # each case puts some element exactly on its hinge's kink
+    ("margin_ranking_loss", [[0.0, 1.0, -1.0], [0.0, 0.0, 0.0], [-1.0, -1.0, -1.0]], [True, True, True], {}),
+    ("hinge_embedding_loss", [[1.0, 0.5, 2.0], [-1.0, -1.0, -1.0]], [True, False], {}),
+    ("multi_margin_loss", [[[1.0, 0.0, 1.0]], np.array([0])], [True, False], {}),
+    ("multi_margin_loss", [[[1.0, 0.0, 1.0]], np.array([0])], [True, False], {"p": 2}),
+    ("multilabel_margin_loss", [[[1.0, 0.0, 2.0]], np.array([[0, -1, 0]])], [True, False], {}),
+    ("triplet_margin_loss", [[[0.0, 0.0]], [[1.0, 0.0]], [[2.0, 0.0]]], [True, True, True], {"eps": 0.0}),
+]
+
+
+@pytest.mark.parametrize(("name", "arrays", "grads", "kwargs"), KINKS, ids=[f"{k[0]}-{i}" for i, k in enumerate(KINKS)])
+def test_gradients_at_the_hinge_kinks_are_pytorch_s(name, arrays, grads, kwargs):
+    """PyTorch's functional hinges (clamp_min) pass the gradient at the kink; its C++ kernels for the multi-class
+    margins (z > 0) do not: each loss here follows its PyTorch counterpart."""
+    torch = pytest.importorskip("torch")
+    arrays = [np.asarray(a, dtype=np.float64) if not isinstance(a, np.ndarray) else a for a in arrays]
+    _compare(torch, _kw(getattr(F, name), reduction="sum", **kwargs),
+             _kw(getattr(torch.nn.functional, name), reduction="sum", **kwargs), arrays, grads)

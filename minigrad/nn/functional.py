@@ -644,7 +644,7 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: 
     if not input1.ndim == input2.ndim == target.ndim:
         raise ShapeError(f"margin_ranking_loss: all input tensors should have the same number of dimensions, got "
                          f"input1 {input1.shape}, input2 {input2.shape} and target {target.shape}")
-    return _reduce(relu(-target * (input1 - input2) + margin), reduction, "margin_ranking_loss")
+    return _reduce((-target * (input1 - input2) + margin).clamp(min=0.0), reduction, "margin_ranking_loss")
 
 
 @_public
@@ -654,7 +654,7 @@ def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0,  # 
     """input where target == 1, max(0, margin - input) where target == -1 (other targets add both, as PyTorch)."""
     reduction = _legacy_reduction(size_average, reduce, reduction, "hinge_embedding_loss")
     _tensors("hinge_embedding_loss", input=input, target=target)
-    loss = _where(target != 1, relu(margin - input), 0.0) + _where(target != -1, input, 0.0)
+    loss = _where(target != 1, (margin - input).clamp(min=0.0), 0.0) + _where(target != -1, input, 0.0)
     return _reduce(loss, reduction, "hinge_embedding_loss")
 
 
@@ -684,7 +684,7 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin
                          f"{input2.shape}")
     eps = 1e-12  # PyTorch's EPSILON in the squared magnitudes
     cos = (input1 * input2).sum(dim) / (((input1 * input1).sum(dim) + eps) * ((input2 * input2).sum(dim) + eps)).sqrt()
-    loss = _where(target == 1, 1 - cos, 0.0) + _where(target == -1, relu(cos - margin), 0.0)
+    loss = _where(target == 1, 1 - cos, 0.0) + _where(target == -1, (cos - margin).clamp(min=0.0), 0.0)
     return _reduce(loss, reduction, op)
 
 
@@ -708,7 +708,7 @@ def _triplet(dist_pos: Tensor, dist_neg: Tensor, dist_swap: Tensor | None, margi
         from ..ops import minimum
 
         dist_neg = minimum(dist_neg, dist_swap)
-    return _reduce(relu(margin + dist_pos - dist_neg), reduction, op)
+    return _reduce((margin + dist_pos - dist_neg).clamp(min=0.0), reduction, op)
 
 
 @_public
