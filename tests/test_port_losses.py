@@ -764,3 +764,11 @@ def test_gradients_at_the_hinge_kinks_are_pytorch_s(name, arrays, grads, kwargs)
     arrays = [np.asarray(a, dtype=np.float64) if not isinstance(a, np.ndarray) else a for a in arrays]
     _compare(torch, _kw(getattr(F, name), reduction="sum", **kwargs),
              _kw(getattr(torch.nn.functional, name), reduction="sum", **kwargs), arrays, grads)
+
+
+@pytest.mark.parametrize("index", [[[0, 1, 2]], [[1, 0, 2]], [[2, 1, 1, 0]]])
+def test_embedding_bag_max_sends_a_tie_s_gradient_to_the_first_in_the_bag(index):
+    torch = pytest.importorskip("torch")
+    weight = np.array([[1.0, 2.0], [1.0, 2.0], [0.0, 5.0]])
+    _compare(torch, lambda w: F.embedding_bag(mg.tensor(np.array(index)), w, mode="max"),
+             lambda w: torch.nn.functional.embedding_bag(torch.tensor(index), w, mode="max"), [weight], [True])

@@ -997,7 +997,7 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
             return _creation.zeros((bags, dim), dtype=weight.dtype, backend=weight.backend)
         gathered = looked_up[Tensor(be.from_numpy(slots), be)]  # (bags, width, dim)
         mask = Tensor(be.from_numpy(present[:, :, None]), be)
-        best = _where(mask, gathered, -math.inf).amax(1)
+        best = _where(mask, gathered, -math.inf).max(1).values  # a tie's gradient goes to the bag's first, as PyTorch
         return _where(Tensor(be.from_numpy(counts[:, None] > 0), be), best, 0.0)
     if per_sample_weights is not None:
         looked_up = looked_up * per_sample_weights.reshape(-1)[Tensor(be.from_numpy(used), be)].unsqueeze(1)
