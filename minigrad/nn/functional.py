@@ -750,11 +750,12 @@ def _margin_frames(op: str, input: Tensor, target: Tensor) -> tuple[Tensor, int]
     if input.ndim > 2 or (input.ndim and input.shape[-1] == 0):
         raise ShapeError(f"{op}: expected a non-empty vector or matrix with optional 0-dim batch size, got "
                          f"{input.shape}")
-    return input.reshape(-1 if input.ndim == 2 else 1, input.shape[-1] if input.ndim else 1), \
-        (input.shape[-1] if input.ndim else 1)
+    classes = input.shape[-1] if input.ndim else 1
+    return input.reshape(input.shape[0] if input.ndim == 2 else 1, classes), classes
 
 
 def _host(t: Tensor):
+    """A tensor's values as a NumPy array (integer targets and lengths are read on the host)."""
     return t._backend.to_numpy(t.data)
 
 
