@@ -772,3 +772,17 @@ def test_embedding_bag_max_sends_a_tie_s_gradient_to_the_first_in_the_bag(index)
     weight = np.array([[1.0, 2.0], [1.0, 2.0], [0.0, 5.0]])
     _compare(torch, lambda w: F.embedding_bag(mg.tensor(np.array(index)), w, mode="max"),
              lambda w: torch.nn.functional.embedding_bag(torch.tensor(index), w, mode="max"), [weight], [True])
+
+
+def test_backward_hooks_run_in_pytorch_s_order_with_prepend():
+    torch = pytest.importorskip("torch")
+    orders = []
+    for lib, module in ((mg, nn.Linear(2, 2)), (torch, torch.nn.Linear(2, 2))):
+        order = []
+        module.register_full_backward_hook(lambda m, gi, go, o=order: o.append("full-1"))
+        module.register_full_backward_hook(lambda m, gi, go, o=order: o.append("full-0"), prepend=True)
+        module.register_full_backward_pre_hook(lambda m, go, o=order: o.append("pre-1"))
+        module.register_full_backward_pre_hook(lambda m, go, o=order: o.append("pre-0"), prepend=True)
+        module(lib.ones(1, 2, requires_grad=True)).sum().backward()
+        orders.append(order)
+    assert orders[0] == orders[1] == ["pre-0", "pre-1", "full-0", "full-1"]

@@ -106,12 +106,13 @@ class Module:
         """``hook(module, args, output)`` after each ``forward``; a non-None result replaces the output."""
         return add_hook(self._hook_registry("_forward_hooks"), hook)
 
-    def register_full_backward_hook(self, hook: Callable) -> RemovableHandle:
+    def register_full_backward_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
         """``hook(module, grad_input, grad_output)`` once the gradients with respect to the module's positional
         inputs are computed: tuples with one entry per positional argument and per output (``None`` for a
         non-tensor or an input that needs no gradient). A non-None result (a tuple of the same length)
-        replaces ``grad_input``. Where no input needs a gradient, the hook runs with ``grad_input`` all ``None``."""
-        return add_hook(self._hook_registry("_backward_hooks"), hook)
+        replaces ``grad_input``. Where no input needs a gradient, the hook runs with ``grad_input`` all ``None``.
+        ``prepend`` runs it before the hooks already registered."""
+        return self._add_hook("_backward_hooks", hook, prepend)
 
     def register_backward_hook(self, hook: Callable) -> RemovableHandle:
         """PyTorch's deprecated hook (its gradients are those of the module's last op): not provided."""
@@ -119,10 +120,17 @@ class Module:
                                   "supported: use register_full_backward_hook, whose grad_input are the gradients of "
                                   "the module's inputs")
 
-    def register_full_backward_pre_hook(self, hook: Callable) -> RemovableHandle:
+    def register_full_backward_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
         """``hook(module, grad_output)`` when the gradients of the module's outputs arrive; a non-None result (a
         tuple of the same length) replaces ``grad_output`` for the rest of backward."""
-        return add_hook(self._hook_registry("_backward_pre_hooks"), hook)
+        return self._add_hook("_backward_pre_hooks", hook, prepend)
+
+    def _add_hook(self, registry_name: str, hook: Callable, prepend: bool) -> RemovableHandle:
+        registry = self._hook_registry(registry_name)
+        handle = add_hook(registry, hook)
+        if prepend:
+            registry.move_to_end(handle.id, last=False)
+        return handle
 
     def _hook_registry(self, name: str) -> dict:
         registry = self.__dict__.get(name)
