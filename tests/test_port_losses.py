@@ -682,7 +682,8 @@ def test_named_members_state_dict_dir_and_repr_as_pytorch():
     assert [n for n, _ in ours[2].named_parameters(recurse=False)] == [n for n, _ in
                                                                        theirs[2].named_parameters(recurse=False)]
     assert list(ours.state_dict()) == list(theirs.state_dict())
-    assert list(ours.state_dict(prefix="net.")) == list(theirs.state_dict(prefix="net."))
+    for prefix in ("net.", "net"):
+        assert list(ours.state_dict(prefix=prefix)) == list(theirs.state_dict(prefix=prefix))
     kept = ours.state_dict(keep_vars=True)
     assert kept["0.weight"] is ours[0].weight and ours.state_dict()["0.weight"] is not ours[0].weight
     destination = {}

@@ -480,9 +480,10 @@ class Module:
     # -- state dict ---------------------------------------------------------------------------------
     def state_dict(self, destination: dict | None = None, prefix: str = "",
                    keep_vars: bool = False) -> OrderedDict[str, Tensor]:
-        """Parameters and persistent buffers by dotted name; values are detached (they share memory)."""
+        """Parameters and persistent buffers by dotted name (``prefix`` prepended as given); values are detached
+        (they share memory)."""
         out: OrderedDict[str, Tensor] = OrderedDict() if destination is None else destination
-        head = f"{prefix.rstrip('.')}." if prefix.rstrip(".") else ""
+        head = prefix  # prepended as given, as PyTorch's ("net." gives "net.weight")
         for name, p in self._parameters.items():
             if p is not None:
                 out[head + name] = p if keep_vars else p.detach()
@@ -493,7 +494,7 @@ class Module:
             out[head + _EXTRA_STATE] = self.get_extra_state()
         for name, child in self._modules.items():
             if child is not None:
-                child.state_dict(out, head + name, keep_vars)
+                child.state_dict(out, f"{head}{name}.", keep_vars)
         return out
 
     def get_extra_state(self) -> Any:
