@@ -2029,6 +2029,374 @@ SPECS += [
 ]
 
 
+
+# -- margin, embedding and likelihood losses: kinks avoided by construction (margins around them, lattices) -----
+def _signs(dtype, shape, values=(-1.0, 1.0)):
+    return mst.arrays(dtype, shape, elements_strategy=st.sampled_from(values))
+
+
+@st.composite
+def _margin_ranking_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    margin = draw(st.sampled_from([0.0, 0.5]))
+    x1 = draw(_arr(dtype, shape, -3.0, 3.0))
+    diff = draw(_arr(dtype, shape, -3.0, 3.0, avoid=(margin, -margin), margin=0.05))
+    return Case((x1, (x1 - diff).astype(dtype), draw(_signs(dtype, shape))),
+                {"margin": margin, "reduction": draw(_REDUCTION)}, n=math.prod(shape))
+
+
+def _margin_ranking_ref(x1, x2, t, margin, reduction):
+    return _reduce_ref(np.maximum(0.0, -t * (x1 - x2) + margin), reduction)
+
+
+@st.composite
+def _hinge_embedding_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    margin = draw(st.sampled_from([1.0, 0.5]))
+    x = draw(_arr(dtype, shape, -3.0, 3.0, avoid=(margin,), margin=0.05))
+    return Case((x, draw(_signs(dtype, shape))), {"margin": margin, "reduction": draw(_REDUCTION)},
+                requires_grad=(True, False), n=math.prod(shape))
+
+
+def _hinge_embedding_ref(x, t, margin, reduction):
+    return _reduce_ref(np.where(t != 1, np.maximum(0.0, margin - x), 0.0) + np.where(t != -1, x, 0.0), reduction)
+
+
+@st.composite
+def _soft_margin_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    return Case((draw(_arr(dtype, shape, -5.0, 5.0)), draw(_signs(dtype, shape))), {"reduction": draw(_REDUCTION)},
+                n=math.prod(shape))
+
+
+@st.composite
+def _cosine_embedding_case(draw, dtype, max_size):
+    """Rows (N, D) with a (N,) target or vectors (D,) with a 0-d one; margins outside [-1, 1] keep cos - margin
+    away from the kink (always counted, or never)."""
+    batch = draw(st.sampled_from([(), (draw(st.integers(1, 4)),)]))
+    shape = batch + (draw(st.integers(1, 4)),)
+    x1, x2 = (draw(_arr(dtype, shape, -3.0, 3.0, avoid=(0.0,), margin=0.3)) for _ in range(2))
+    kwargs = {"margin": draw(st.sampled_from([-1.5, 1.5])), "reduction": draw(_REDUCTION)}
+    return Case((x1, x2, draw(_signs(dtype, batch))), kwargs, requires_grad=(True, True, False), n=shape[-1])
+
+
+def _cosine_embedding_ref(x1, x2, t, margin, reduction):
+    cos = (x1 * x2).sum(-1) / np.sqrt(((x1 * x1).sum(-1) + 1e-12) * ((x2 * x2).sum(-1) + 1e-12))
+    return _reduce_ref(np.where(t == 1, 1 - cos, 0.0) + np.where(t == -1, np.maximum(0.0, cos - margin), 0.0),
+                       reduction)
+
+
+@st.composite
+def _pairwise_distance_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    x1 = draw(_arr(dtype, shape, -3.0, 3.0))
+    diff = draw(_arr(dtype, shape, -3.0, 3.0, avoid=(0.0,), margin=0.1))
+    kwargs = {"p": draw(st.sampled_from([1.0, 2.0, 3.0])), "keepdim": draw(st.booleans())}
+    return Case((x1, (x1 - diff).astype(dtype)), kwargs, n=shape[-1])
+
+
+def _pairwise_distance_ref(x1, x2, p, keepdim, eps=1e-6):
+    return (np.abs(x1 - x2 + eps) ** p).sum(-1, keepdims=keepdim) ** (1 / p)
+
+
+@st.composite
+def _triplet_case(draw, dtype, max_size, with_p=True):
+    """positive = anchor + s u1, negative = anchor -/+ s u2 (s random signs, u1 in [0.1, 0.5], u2 in [1, 2]): every
+    component of every difference is away from 0, and d(a, n) < d(p, n) (negative "-") or d(p, n) < d(a, n)
+    ("+"), so swap's minimum has no tie; a margin of 1000 keeps the hinge active, 0.05 (with "-") inactive."""
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    s = draw(_signs(np.float64, shape))
+    a = draw(_arr(np.float64, shape, -3.0, 3.0))
+    u1, u2 = draw(_arr(np.float64, shape, 0.1, 0.5)), draw(_arr(np.float64, shape, 1.0, 2.0))
+    active = draw(st.booleans())
+    side = draw(st.sampled_from([-1.0, 1.0])) if active else -1.0
+    kwargs = {"margin": 1000.0 if active else 0.05, "swap": draw(st.booleans()), "reduction": draw(_REDUCTION)}
+    if with_p:
+        kwargs["p"] = draw(st.sampled_from([1.0, 2.0, 3.0]))
+    return Case((a.astype(dtype), (a + s * u1).astype(dtype), (a + side * s * u2).astype(dtype)), kwargs,
+                n=shape[-1])
+
+
+def _triplet_ref(a, pos, neg, margin, swap, reduction, p=2.0):
+    dp, dn = _pairwise_distance_ref(a, pos, p, False), _pairwise_distance_ref(a, neg, p, False)
+    if swap:
+        dn = np.minimum(dn, _pairwise_distance_ref(pos, neg, p, False))
+    return _reduce_ref(np.maximum(0.0, margin + dp - dn), reduction)
+
+
+def _lattice(dtype, shape):
+    """Multiples of 0.4 in [-2.4, 2.4]: differences are multiples of 0.4, so never within 0.1 of a margin of 1 or
+    0.5 (the hinge's kink)."""
+    return mst.arrays(np.int64, shape, elements_strategy=st.integers(-6, 6)).map(lambda k: (k * 0.4).astype(dtype))
+
+
+@st.composite
+def _multi_margin_case(draw, dtype, max_size):
+    c = draw(st.integers(1, 5))
+    batch = draw(st.sampled_from([(), (draw(st.integers(1, 5)),)]))
+    x = draw(_lattice(dtype, batch + (c,)))
+    target = draw(mst.arrays(np.int64, batch, elements_strategy=st.integers(0, c - 1)))
+    arrays = (x, target)
+    if draw(st.booleans()):
+        arrays += (draw(_arr(dtype, (c,), 0.5, 2.0)),)
+    kwargs = {"p": draw(st.sampled_from([1, 2])), "margin": draw(st.sampled_from([1.0, 0.5])),
+              "reduction": draw(_REDUCTION)}
+    return Case(arrays, kwargs, n=c)
+
+
+def _multi_margin_ref(x, t, *w, p, margin, reduction):
+    x2 = x.reshape(-1, x.shape[-1])
+    t2 = t.reshape(-1)
+    xy = x2[np.arange(len(t2)), t2][:, None]
+    z = np.maximum(0.0, margin - xy + x2) ** p
+    z[np.arange(len(t2)), t2] = 0.0
+    if w:
+        z = z * w[0][t2][:, None]
+    loss = z.sum(1) / x2.shape[1]
+    return _reduce_ref(loss if x.ndim == 2 else loss.reshape(()), reduction)
+
+
+@st.composite
+def _multilabel_margin_case(draw, dtype, max_size):
+    c = draw(st.integers(1, 5))
+    batch = draw(st.sampled_from([(), (draw(st.integers(1, 4)),)]))
+    x = draw(_lattice(dtype, batch + (c,)))
+    rows = []
+    for _ in range(math.prod(batch)):
+        listed = draw(st.lists(st.integers(0, c - 1), max_size=c))
+        tail = draw(st.lists(st.integers(-1, c - 1), min_size=c - len(listed), max_size=c - len(listed)))
+        rows.append((listed + [-1] + tail)[:c])  # a -1 ends the list; what follows it is ignored
+    return Case((x, np.array(rows, np.int64).reshape(batch + (c,))), {"reduction": draw(_REDUCTION)}, n=c * c)
+
+
+def _multilabel_margin_ref(x, t, reduction):
+    x2, t2 = x.reshape(-1, x.shape[-1]), t.reshape(-1, x.shape[-1])
+    losses = []
+    for row, listed in zip(x2, t2):
+        targets = list(listed[:list(listed).index(-1)] if -1 in list(listed) else listed)
+        others = [i for i in range(len(row)) if i not in targets]
+        losses.append(sum(max(0.0, 1 - row[j] + row[i]) for j in targets for i in others) / len(row))
+    loss = np.array(losses)
+    return _reduce_ref(loss if x.ndim == 2 else loss.reshape(()), reduction)
+
+
+@st.composite
+def _multilabel_soft_margin_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_dims=2, max_size=max_size))
+    arrays = (draw(_arr(dtype, shape, -5.0, 5.0)), draw(_arr(dtype, shape, 0.0, 1.0)))
+    if draw(st.booleans()):
+        arrays += (draw(_arr(dtype, shape[-1:], 0.0, 2.0)),)
+    return Case(arrays, {"reduction": draw(_REDUCTION)}, n=math.prod(shape))
+
+
+def _multilabel_soft_margin_ref(x, t, *w, reduction):
+    loss = t * np.logaddexp(0.0, -x) + (1 - t) * np.logaddexp(0.0, x)
+    loss = loss * w[0] if w else loss
+    return _reduce_ref(loss.sum(-1) / x.shape[-1], reduction)
+
+
+@st.composite
+def _poisson_nll_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    log_input, full = draw(st.booleans()), draw(st.booleans())
+    x = draw(_arr(dtype, shape, -3.0, 2.0) if log_input else _arr(dtype, shape, 0.1, 5.0))
+    t = draw(_arr(dtype, shape, 0.0, 5.0, avoid=(1.0,), margin=0.05))  # Stirling's term starts at t = 1
+    return Case((x, t), {"log_input": log_input, "full": full, "reduction": draw(_REDUCTION)}, n=math.prod(shape))
+
+
+def _poisson_nll_ref(x, t, log_input, full, reduction, eps=1e-8):
+    loss = np.exp(x) - t * x if log_input else x - t * np.log(x + eps)
+    if full:
+        safe = np.where(t > 1, t, 2.0)
+        loss = loss + np.where(t > 1, safe * np.log(safe) - safe + 0.5 * np.log(2 * np.pi * safe), 0.0)
+    return _reduce_ref(loss, reduction)
+
+
+@st.composite
+def _gaussian_nll_case(draw, dtype, max_size):
+    """var of the input's shape, that shape without its last dimension, or with one dimension of size 1; values
+    above eps (the clamp is outside autograd)."""
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    form = draw(st.sampled_from(["same", "short", "one"]))
+    if form == "same":
+        var_shape = shape
+    elif form == "short":
+        var_shape = shape[:-1]
+    else:
+        axis = draw(st.integers(0, len(shape) - 1))
+        var_shape = shape[:axis] + (1,) + shape[axis + 1:]
+    arrays = (draw(_arr(dtype, shape, -3.0, 3.0)), draw(_arr(dtype, shape, -3.0, 3.0)),
+              draw(_arr(dtype, var_shape, 0.1, 3.0)))
+    return Case(arrays, {"full": draw(st.booleans()), "reduction": draw(_REDUCTION)}, n=math.prod(shape))
+
+
+def _gaussian_nll_ref(x, t, var, full, reduction):
+    if var.shape != x.shape and var.shape == x.shape[:-1]:
+        var = var[..., None]
+    loss = 0.5 * (np.log(var) + (x - t) ** 2 / var) + (0.5 * np.log(2 * np.pi) if full else 0.0)
+    return _reduce_ref(loss, reduction)
+
+
+SPECS += [
+    Spec("F.margin_ranking_loss", F.margin_ranking_loss, _margin_ranking_case, _margin_ranking_ref, "reduction"),
+    Spec("F.hinge_embedding_loss", F.hinge_embedding_loss, _hinge_embedding_case, _hinge_embedding_ref, "reduction"),
+    Spec("F.soft_margin_loss", F.soft_margin_loss, _soft_margin_case,
+         lambda x, t, reduction: _reduce_ref(np.logaddexp(0.0, -x * t), reduction)),
+    Spec("F.cosine_embedding_loss", F.cosine_embedding_loss, _cosine_embedding_case, _cosine_embedding_ref,
+         "variance"),
+    Spec("F.pairwise_distance", F.pairwise_distance, _pairwise_distance_case, _pairwise_distance_ref),
+    Spec("F.triplet_margin_loss", F.triplet_margin_loss, _triplet_case, _triplet_ref),
+    Spec("F.triplet_margin_with_distance_loss", F.triplet_margin_with_distance_loss,
+         lambda d, s: _triplet_case(d, s, with_p=False), _triplet_ref),
+    Spec("F.multi_margin_loss", F.multi_margin_loss, _multi_margin_case, _multi_margin_ref, "variance",
+         call=lambda x, t, *w, **kw: F.multi_margin_loss(x, t, weight=w[0] if w else None, **kw)),
+    Spec("F.multilabel_margin_loss", F.multilabel_margin_loss, _multilabel_margin_case, _multilabel_margin_ref,
+         "reduction"),
+    Spec("F.multilabel_soft_margin_loss", F.multilabel_soft_margin_loss, _multilabel_soft_margin_case,
+         _multilabel_soft_margin_ref),
+    Spec("F.poisson_nll_loss", F.poisson_nll_loss, _poisson_nll_case, _poisson_nll_ref),
+    Spec("F.gaussian_nll_loss", F.gaussian_nll_loss, _gaussian_nll_case, _gaussian_nll_ref),
+]
+
+
+@st.composite
+def _bilinear_case(draw, dtype, max_size):
+    batch = draw(mst.shapes(min_dims=0, max_dims=2, max_side=3))
+    in1, in2, out = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    arrays = (draw(_arr(dtype, batch + (in1,), -2.0, 2.0)), draw(_arr(dtype, batch + (in2,), -2.0, 2.0)),
+              draw(_arr(dtype, (out, in1, in2), -2.0, 2.0)))
+    if draw(st.booleans()):
+        arrays += (draw(_arr(dtype, (out,), -2.0, 2.0)),)
+    return Case(arrays, n=in1 * in2)
+
+
+def _bilinear_ref(x1, x2, w, *b):
+    out = np.einsum("...i,oij,...j->...o", x1, w, x2)
+    return out + b[0] if b else out
+
+
+@st.composite
+def _embedding_bag_case(draw, dtype, max_size):
+    """A 2-D input (each row a bag) or a 1-D one with offsets (empty bags included, CSR offsets with
+    include_last_offset), a mode, maybe padding_idx and (mode 'sum') per-sample weights. Distinct weights: no ties
+    between different rows for 'max'."""
+    rows, dim = draw(st.integers(1, 5)), draw(st.integers(1, 3))
+    weight = draw(_arr(dtype, (rows, dim), distinct=True))
+    mode = draw(st.sampled_from(["sum", "mean", "max"]))
+    kwargs = {"mode": mode, "padding_idx": draw(st.sampled_from([None, 0])),
+              "include_last_offset": False}
+    if draw(st.booleans()):
+        shape = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+        arrays = (draw(mst.arrays(np.int64, shape, elements_strategy=st.integers(0, rows - 1))), weight)
+    else:
+        length = draw(st.integers(0, 6))
+        index = draw(mst.arrays(np.int64, (length,), elements_strategy=st.integers(0, rows - 1)))
+        cuts = sorted(draw(st.lists(st.integers(0, length), max_size=3)))
+        kwargs["include_last_offset"] = draw(st.booleans())
+        offsets = np.array([0] + cuts + ([length] if kwargs["include_last_offset"] else []), np.int64)
+        arrays = (index, weight, offsets)
+    if mode == "sum" and draw(st.booleans()):
+        arrays += (draw(_arr(dtype, arrays[0].shape, -2.0, 2.0)),)
+    return Case(arrays, kwargs, n=max(1, arrays[0].size))
+
+
+def _embedding_bag_call(index, weight, *rest, **kwargs):
+    offsets = next((r for r in rest if r.dtype.kind in "iu"), None)
+    per_sample = next((r for r in rest if r.dtype.kind == "f"), None)
+    return F.embedding_bag(index, weight, offsets, per_sample_weights=per_sample, **kwargs)
+
+
+def _embedding_bag_ref(index, weight, *rest, mode, padding_idx, include_last_offset):
+    offsets = next((r for r in rest if r.dtype.kind in "iu"), None)
+    per_sample = next((r for r in rest if r.dtype.kind == "f"), None)
+    scale = np.ones(index.shape) if per_sample is None else per_sample
+    if index.ndim == 2:
+        bags = [(list(i), list(s)) for i, s in zip(index, scale)]
+    else:
+        ends = list(offsets[1:]) if include_last_offset else list(offsets[1:]) + [len(index)]
+        starts = list(offsets[:-1]) if include_last_offset else list(offsets)
+        bags = [(list(index[s:e]), list(scale[s:e])) for s, e in zip(starts, ends)]
+    out = np.zeros((len(bags), weight.shape[1]))
+    for b, (members, weights) in enumerate(bags):
+        kept = [(m, w) for m, w in zip(members, weights) if m != padding_idx]
+        if not kept:
+            continue
+        vectors = np.array([weight[m] * w for m, w in kept])
+        out[b] = vectors.max(0) if mode == "max" else vectors.sum(0) / (len(kept) if mode == "mean" else 1)
+    return out
+
+
+SPECS += [
+    Spec("F.bilinear", F.bilinear, _bilinear_case, _bilinear_ref, "matmul"),
+    Spec("F.embedding_bag", F.embedding_bag, _embedding_bag_case, _embedding_bag_ref, "reduction",
+         call=_embedding_bag_call),
+]
+
+
+@st.composite
+def _ctc_case(draw, dtype, max_size):
+    """Normalised log-probabilities (T, N, C) (or (T, C)), targets padded (N, S) or concatenated, free of the
+    blank, and input lengths long enough for every target (its labels plus a blank between repeats)."""
+    steps, batch, classes = draw(st.integers(1, 5)), draw(st.integers(1, 3)), draw(st.integers(2, 4))
+    blank = draw(st.integers(0, classes - 1))
+    labels = [c for c in range(classes) if c != blank]
+    rows, in_lengths = [], []
+    for _ in range(batch):
+        row = draw(st.lists(st.sampled_from(labels), max_size=3))
+        while row and len(row) + sum(a == b for a, b in zip(row, row[1:])) > steps:
+            row = row[:-1]
+        need = len(row) + sum(a == b for a, b in zip(row, row[1:]))
+        rows.append(row)
+        in_lengths.append(draw(st.integers(max(need, 1), steps)))
+    logits = draw(_arr(np.float64, (steps, batch, classes), -3.0, 3.0))
+    log_probs = (logits - _logsumexp(logits, 2, keepdims=True)).astype(dtype)
+    lengths = np.array([len(r) for r in rows], np.int64)
+    if draw(st.booleans()):
+        targets = np.zeros((batch, max(1, lengths.max())), np.int64)
+        for n, row in enumerate(rows):
+            targets[n, :len(row)] = row
+    else:
+        targets = np.array([c for row in rows for c in row], np.int64)
+    kwargs = {"blank": blank, "reduction": draw(_REDUCTION), "zero_infinity": draw(st.booleans())}
+    if batch == 1 and targets.ndim == 1 and draw(st.booleans()):  # unbatched: (T, C), 0-d lengths
+        return Case((log_probs[:, 0], targets, np.array(in_lengths[0]), lengths[0]), kwargs, n=steps * 7)
+    return Case((log_probs, targets, np.array(in_lengths, np.int64), lengths), kwargs, n=steps * 7)
+
+
+def _ctc_ref(log_probs, targets, in_lengths, lengths, blank, reduction, zero_infinity):
+    """The forward recursion over alignments in probabilities (Graves et al. 2006, eq. 6-7), row by row."""
+    lp = log_probs if log_probs.ndim == 3 else log_probs[:, None]
+    in_lengths, lengths = np.atleast_1d(in_lengths), np.atleast_1d(lengths)
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    losses = []
+    for n in range(lp.shape[1]):
+        row = targets[n, :lengths[n]] if targets.ndim == 2 else targets[starts[n]:starts[n + 1]]
+        ext = [blank]
+        for c in row:
+            ext += [int(c), blank]
+        prob = np.exp(lp[:, n])
+        alpha = np.zeros(len(ext))
+        alpha[0] = 1.0
+        for t in range(in_lengths[n]):
+            new = np.zeros_like(alpha)
+            for s in range(len(ext)):
+                total = alpha[s] + (alpha[s - 1] if s >= 1 else 0.0)
+                if s >= 2 and ext[s] != blank and ext[s] != ext[s - 2]:
+                    total += alpha[s - 2]
+                new[s] = total * prob[t, ext[s]]
+            alpha = new
+        losses.append(-np.log(alpha[-1] + (alpha[-2] if len(ext) > 1 else 0.0)))
+    loss = np.array(losses)
+    if reduction == "mean":
+        return (loss / np.maximum(lengths, 1)).mean()
+    return loss.sum() if reduction == "sum" else (loss if log_probs.ndim == 3 else loss.reshape(()))
+
+
+SPECS += [
+    Spec("F.ctc_loss", F.ctc_loss, _ctc_case, _ctc_ref, "softmax"),
+]
+
+
 SPECS_BY_NAME: dict[str, Spec] = {s.name: s for s in SPECS}
 assert len(SPECS_BY_NAME) == len(SPECS), "spec names must be unique"
 
@@ -2224,6 +2592,8 @@ MIXED_DTYPE_EXEMPT: dict[str, str] = {
     "cdist": "x1 and x2 must be floating and of one dtype, as in PyTorch",
     "scatter_reduce": "src must have the tensor's dtype, as in PyTorch",
     "F.instance_norm": "the input and the affine parameters must be floating (group_norm underneath)",
+    "F.multi_margin_loss": "the scores and class weights are floating (PyTorch refuses integers)",
+    "F.embedding_bag": "the embeddings and per-sample weights are floating (PyTorch refuses integers)",
 }
 
 
@@ -2331,3 +2701,4 @@ def replay(inputs: list[Input], *, kind: str, name: str, backend: str, seed: int
     """Entry point of the reproducers written by ``run_and_record``."""
     case = Case(tuple(inp.values for inp in inputs), kwargs, requires_grad, n)
     _dispatch(kind, name, case, inputs, backend, seed)
+
