@@ -51,6 +51,7 @@ from .errors import (
     UnknownBackendError,
 )
 from .function import Function
+from .generator import Generator
 from .grad_mode import (
     detect_anomaly,
     enable_grad,
@@ -82,6 +83,7 @@ __all__ = [
     "is_anomaly_enabled", "is_grad_enabled", "linspace", "manual_seed", "no_grad", "ones", "ones_like", "rand",
     "rand_like", "randint", "randn", "randn_like", "set_backend", "set_detect_anomaly", "set_grad_enabled",
     "set_rng_state", "tensor", "uint8", "zeros", "zeros_like",
+    "Generator",
     *sorted(_OPS_TOP_LEVEL),
 ]
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
+import itertools
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -77,6 +78,8 @@ NO_SPEC: dict[str, str] = {
                                       "(its gradient and reproducibility are unit tests in tests/test_functional.py)",
     "minigrad.nn.functional.dropout2d": "random channel mask from the backend's generator, as dropout (unit tests in "
                                         "tests/test_layers_and_losses.py)",
+    "minigrad.nn.functional.dropout1d": "random channel mask from the backend's generator, as dropout (unit tests in "
+                                        "tests/test_port_layers.py)",
 }
 # Public functions defined in a registry module but deliberately left out of its registry, with the reason.
 # tests/test_agreement.py fails when a public function is neither registered nor listed here.
@@ -1710,6 +1713,690 @@ SPECS += [
     Spec("fmod", ops.fmod, _division_lattice_case, np.fmod, "elementwise"),
 ]
 
+# -- transposed convolution, resampling, padding modes, 1-D pooling, pixel shuffle, instance norm ----------------
+@st.composite
+def _conv_transpose_geometry(draw, max_size, dims):
+    roomy = max_size >= 24
+    kernel = tuple(draw(st.integers(1, 3 if roomy else 2)) for _ in range(dims))
+    stride = tuple(draw(st.integers(1, 3)) for _ in range(dims))
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(dims))
+    size = tuple(draw(st.integers(1, 3 if roomy else 2)) for _ in range(dims))
+    output_padding = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
+    full = tuple((n - 1) * s + d * (k - 1) + 1 for n, s, d, k in zip(size, stride, dilation, kernel))
+    padding = tuple(draw(st.integers(0, min(1, (f + q - 1) // 2))) for f, q in zip(full, output_padding))
+    return kernel, stride, dilation, size, output_padding, padding
+
+
+@st.composite
+def _conv_transpose2d_case(draw, dtype, max_size):
+    groups, c_group, o_group = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    kernel, stride, dilation, size, output_padding, padding = draw(_conv_transpose_geometry(max_size, 2))
+    batch = draw(st.integers(1, 2 if max_size >= 24 else 1))
+    arrays = (draw(_arr(dtype, (batch, groups * c_group) + size, -3.0, 3.0)),
+              draw(_arr(dtype, (groups * c_group, o_group) + kernel, -3.0, 3.0)))
+    if draw(st.booleans()):
+        arrays += (draw(_arr(dtype, (groups * o_group,), -3.0, 3.0)),)
+    kwargs = {"stride": _as_arg(draw, stride), "padding": _as_arg(draw, padding),
+              "output_padding": _as_arg(draw, output_padding), "groups": groups, "dilation": _as_arg(draw, dilation)}
+    return Case(arrays, kwargs, n=c_group * kernel[0] * kernel[1])
+
+
+def _conv_transpose2d_ref(x, w, *b, stride, padding, output_padding, groups, dilation):
+    """Every input element scatters its kernel-weighted copy to (i * s + a * d, j * s + b * d); then PyTorch's
+    crop of ``padding`` on each side, ``output_padding`` extra rows/columns at the end."""
+    (sh, sw), (ph, pw), (qh, qw), (dh, dw) = (_pair2(v) for v in (stride, padding, output_padding, dilation))
+    n, c, h, wd = x.shape
+    _, og, kh, kw = w.shape
+    oh, ow = (h - 1) * sh - 2 * ph + dh * (kh - 1) + qh + 1, (wd - 1) * sw - 2 * pw + dw * (kw - 1) + qw + 1
+    full = np.zeros((n, og * groups, oh + 2 * ph, ow + 2 * pw))
+    xg, wg = x.reshape(n, groups, c // groups, h, wd), w.reshape(groups, c // groups, og, kh, kw)
+    for a in range(kh):
+        for bb in range(kw):
+            tap = np.einsum("ngcij,gco->ngoij", xg, wg[..., a, bb]).reshape(n, og * groups, h, wd)
+            full[:, :, a * dh:a * dh + (h - 1) * sh + 1:sh, bb * dw:bb * dw + (wd - 1) * sw + 1:sw] += tap
+    out = full[:, :, ph:ph + oh, pw:pw + ow]
+    return out + b[0].reshape(1, -1, 1, 1) if b else out
+
+
+@st.composite
+def _conv_transpose1d_case(draw, dtype, max_size):
+    groups, c_group, o_group = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    (k,), (s,), (d,), (length,), (q,), (p,) = draw(_conv_transpose_geometry(max_size, 1))
+    arrays = (draw(_arr(dtype, (draw(st.integers(1, 2)), groups * c_group, length), -3.0, 3.0)),
+              draw(_arr(dtype, (groups * c_group, o_group, k), -3.0, 3.0)))
+    if draw(st.booleans()):
+        arrays += (draw(_arr(dtype, (groups * o_group,), -3.0, 3.0)),)
+    kwargs = {"stride": s, "padding": p, "output_padding": q, "groups": groups, "dilation": d}
+    return Case(arrays, kwargs, n=c_group * k)
+
+
+def _conv_transpose1d_ref(x, w, *b, stride, padding, output_padding, groups, dilation):
+    return _conv_transpose2d_ref(x[:, :, None], w[:, :, None], *b, stride=(1, stride), padding=(0, padding),
+                                 output_padding=(0, output_padding), groups=groups, dilation=(1, dilation))[:, :, 0]
+
+
+_INTERPOLATE_SPATIAL = {"linear": 1, "bilinear": 2, "trilinear": 3, "bicubic": 2}
+_INTERPOLATE_TAPS = {"linear": 2, "bilinear": 2, "trilinear": 2, "bicubic": 4}
+
+
+@st.composite
+def _interpolate_case(draw, dtype, max_size):
+    mode = draw(st.sampled_from(["nearest", "nearest-exact", "linear", "bilinear", "trilinear", "bicubic", "area"]))
+    dims = _INTERPOLATE_SPATIAL.get(mode) or draw(st.integers(1, 2 if mode == "area" else 3))
+    roomy = max_size >= 24
+    spatial = tuple(draw(st.integers(1, 4 if roomy else 2)) for _ in range(dims))
+    kwargs: dict = {"mode": mode}
+    if draw(st.booleans()):
+        kwargs["size"] = tuple(draw(st.integers(1, 6 if roomy else 3)) for _ in range(dims))
+    else:
+        kwargs["scale_factor"] = tuple(draw(st.sampled_from([0.5, 1.0, 1.1, 1.5, 2.0, 2.5, 3.0])) for _ in range(dims))
+        if any(math.floor(n * f) < 1 for n, f in zip(spatial, kwargs["scale_factor"])):
+            kwargs["scale_factor"] = tuple(max(f, 1.0) for f in kwargs["scale_factor"])
+        if draw(st.booleans()):
+            kwargs["recompute_scale_factor"] = True
+    if mode in _INTERPOLATE_SPATIAL:
+        kwargs["align_corners"] = draw(st.booleans())
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) + spatial
+    n = _INTERPOLATE_TAPS[mode] ** dims if mode in _INTERPOLATE_SPATIAL else math.prod(spatial) if mode == "area" else 1
+    return Case((draw(_arr(dtype, shape)),), kwargs, n=n)
+
+
+def _interpolate_taps(n, o, scale, mode, align_corners, ndim):
+    """PyTorch's source taps [(index, weight), ...] of each output index along one axis (its documented rules:
+    nearest in float32 arithmetic, linear in float64)."""
+    if mode in ("nearest", "nearest-exact"):
+        exact = mode == "nearest-exact"
+        if not exact and ndim == 4 and o in (n, 2 * n):  # PyTorch's 2-D kernel: a copy, or a halving
+            return [[(i if o == n else i // 2, 1.0)] for i in range(o)]
+        ratio = np.float32(1.0 / scale) if scale else np.float32(n) / np.float32(o)
+        return [[(min(int(np.floor((np.float32(i) + np.float32(0.5 if exact else 0)) * ratio)), n - 1), 1.0)]
+                for i in range(o)]
+    if mode == "bicubic":  # cubic convolution with A = -0.75 on the 4 nearest source indices, clamped
+        a = -0.75
+        ratio = ((n - 1) / (o - 1) if o > 1 else 0.0) if align_corners else (1.0 / scale if scale else n / o)
+        taps = []
+        for i in range(o):
+            real = ratio * i if align_corners else ratio * (i + 0.5) - 0.5
+            base = min(math.floor(real), n - 1)
+            t = min(max(real - base, 0.0), 1.0)
+            weights = []
+            for d in (1 + t, t, 1 - t, 2 - t):  # distances to base - 1, base, base + 1, base + 2
+                weights.append(((a + 2) * d - (a + 3)) * d * d + 1 if d <= 1 else a * d ** 3 - 5 * a * d * d
+                               + 8 * a * d - 4 * a)
+            taps.append([(min(max(base - 1 + k, 0), n - 1), w) for k, w in enumerate(weights)])
+        return taps
+    if o == n:
+        return [[(i, 1.0)] for i in range(o)]
+    if align_corners:
+        real = [(n - 1) / (o - 1) * i if o > 1 else 0.0 for i in range(o)]
+    else:
+        ratio = 1.0 / scale if scale else n / o
+        real = [max(ratio * (i + 0.5) - 0.5, 0.0) for i in range(o)]
+    taps = []
+    for r in real:
+        i0 = min(int(math.floor(r)), n - 1)
+        lam = min(max(r - i0, 0.0), 1.0)
+        taps.append([(i0, 1.0 - lam), (i0 + (i0 < n - 1), lam)])
+    return taps
+
+
+def _interpolate_ref(x, mode, size=None, scale_factor=None, align_corners=None, recompute_scale_factor=None):
+    spatial = x.shape[2:]
+    if size is not None:
+        out, scales = size, (None,) * len(spatial)
+    else:
+        out = tuple(math.floor(n * f) for n, f in zip(spatial, scale_factor))
+        scales = (None,) * len(spatial) if recompute_scale_factor or mode == "area" else scale_factor
+    if mode == "area":
+        bins = [[(i * n // o, -(-(i + 1) * n // o)) for i in range(o)] for n, o in zip(spatial, out)]
+        result = np.empty(x.shape[:2] + tuple(out))
+        for pos in np.ndindex(*out):
+            window = x[(Ellipsis,) + tuple(slice(*bins[a][i]) for a, i in enumerate(pos))]
+            result[(Ellipsis,) + pos] = window.mean(axis=tuple(range(2, x.ndim)))
+        return result
+    taps = [_interpolate_taps(n, o, s, mode, align_corners, x.ndim) for n, o, s in zip(spatial, out, scales)]
+    result = np.zeros(x.shape[:2] + tuple(out))
+    for pos in np.ndindex(*out):  # the sum over every corner of the product of its per-axis weights
+        for corner in itertools.product(*(taps[a][i] for a, i in enumerate(pos))):
+            weight = math.prod(w for _, w in corner)
+            result[(Ellipsis,) + pos] += weight * x[(Ellipsis,) + tuple(j for j, _ in corner)]
+    return result
+
+
+@st.composite
+def _pad_modes_case(draw, dtype, max_size):
+    mode = draw(st.sampled_from(["reflect", "replicate", "circular"]))
+    k = draw(st.integers(1, 3))
+    spatial = tuple(draw(st.integers(2, 3)) for _ in range(k))
+    lead = (draw(st.integers(1, 2)),) * draw(st.integers(1, 2))
+    limit = {"reflect": 1, "replicate": 3, "circular": 2}[mode]  # reflect: below the size; circular: at most
+    pad = tuple(draw(st.integers(0, min(limit, n - (mode == "reflect")))) for n in reversed(spatial) for _ in "ab")
+    return Case((draw(_arr(dtype, lead + spatial)),), {"pad": pad, "mode": mode})
+
+
+def _pad_modes_ref(x, pad, mode):
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    return np.pad(x, widths, mode={"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode])
+
+
+@st.composite
+def _pool1d_case(draw, dtype, max_size, average=False):
+    k, s, out = draw(st.integers(1, 3)), draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    d = 1 if average else draw(st.integers(1, 2))
+    padded = (out - 1) * s + d * (k - 1) + 1
+    p = draw(st.integers(0, min(k // 2, (padded - 1) // 2)))
+    if not average and not all(any(0 <= i * s - p + a * d < padded - 2 * p for a in range(k)) for i in range(out)):
+        p = 0  # no window wholly in the padding
+    shape = (draw(st.integers(1, 2)),) * draw(st.integers(0, 1)) + (draw(st.integers(1, 2)), padded - 2 * p)
+    kwargs = {"kernel_size": k, "stride": s, "padding": p}
+    if average:
+        kwargs["count_include_pad"] = draw(st.booleans())
+    else:
+        kwargs["dilation"] = d
+    return Case((draw(_arr(dtype, shape, distinct=not average)),), kwargs, n=k)
+
+
+def _pool1d_ref(pool2d):
+    def ref(x, kernel_size, stride, padding, **kw):
+        batched = x if x.ndim == 3 else x[None]
+        out = pool2d(batched[:, :, None], (1, kernel_size), (1, stride), (0, padding), **kw)[:, :, 0]
+        return out if x.ndim == 3 else out[0]
+
+    return ref
+
+
+def _max_pool1d_ref(x, kernel_size, stride, padding, dilation):
+    return _pool1d_ref(_max_pool2d_ref)(x, kernel_size, stride, padding, dilation=(1, dilation))
+
+
+@st.composite
+def _adaptive_avg_pool1d_case(draw, dtype, max_size):
+    shape = (draw(st.integers(1, 2)),) * draw(st.integers(0, 1)) + (draw(st.integers(1, 2)), draw(st.integers(1, 6)))
+    return Case((draw(_arr(dtype, shape)),), {"output_size": draw(st.integers(1, 5))}, n=shape[-1])
+
+
+def _adaptive_avg_pool1d_ref(x, output_size):
+    n = x.shape[-1]
+    return np.stack([x[..., i * n // output_size:-(-(i + 1) * n // output_size)].mean(-1)
+                     for i in range(output_size)], -1)
+
+
+@st.composite
+def _pixel_shuffle_case(draw, dtype, max_size, unshuffle=False):
+    r = draw(st.integers(1, 2))
+    lead = draw(mst.shapes(min_dims=0, max_dims=2, max_side=2))
+    c, h, w = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    shape = lead + ((c, h * r, w * r) if unshuffle else (c * r * r, h, w))
+    return Case((draw(_arr(dtype, shape)),), {("downscale_factor" if unshuffle else "upscale_factor"): r})
+
+
+def _pixel_shuffle_ref(x, upscale_factor):
+    r = upscale_factor
+    *lead, c, h, w = x.shape
+    out = np.empty((*lead, c // (r * r), h * r, w * r))
+    for i in range(r):
+        for j in range(r):
+            out[..., i::r, j::r] = x[..., i * r + j::r * r, :, :]
+    return out
+
+
+def _pixel_unshuffle_ref(x, downscale_factor):
+    r = downscale_factor
+    *lead, c, h, w = x.shape
+    out = np.empty((*lead, c * r * r, h // r, w // r))
+    for i in range(r):
+        for j in range(r):
+            out[..., i * r + j::r * r, :, :] = x[..., i::r, j::r]
+    return out
+
+
+@st.composite
+def _instance_norm_case(draw, dtype, max_size):
+    spatial = draw(mst.shapes(min_dims=1, max_dims=2, min_side=1, max_side=3))
+    if math.prod(spatial) < 2:
+        spatial = (2,) + spatial[1:]
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 3))) + spatial
+    arrays = (draw(_arr(dtype, shape, distinct=True)),)
+    if draw(st.booleans()):
+        arrays += (draw(_arr(dtype, shape[1:2], -2.0, 2.0)), draw(_arr(dtype, shape[1:2], -2.0, 2.0)))
+    return Case(arrays, {}, n=math.prod(spatial))
+
+
+def _instance_norm_ref(x, *wb, eps=1e-5):
+    axes = tuple(range(2, x.ndim))
+    out = (x - x.mean(axes, keepdims=True)) / np.sqrt(x.var(axes, keepdims=True) + eps)
+    per_channel = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    return out * wb[0].reshape(per_channel) + wb[1].reshape(per_channel) if wb else out
+
+
+SPECS += [
+    Spec("F.conv_transpose2d", F.conv_transpose2d, _conv_transpose2d_case, _conv_transpose2d_ref, "matmul"),
+    Spec("F.conv_transpose1d", F.conv_transpose1d, _conv_transpose1d_case, _conv_transpose1d_ref, "matmul"),
+    Spec("F.interpolate", F.interpolate, _interpolate_case, _interpolate_ref, "reduction"),
+    Spec("pad (reflect, replicate, circular)", ops.pad, _pad_modes_case, _pad_modes_ref, "exact"),
+    Spec("F.max_pool1d", F.max_pool1d, _pool1d_case, _max_pool1d_ref, "exact"),
+    Spec("F.avg_pool1d", F.avg_pool1d, lambda d, s: _pool1d_case(d, s, average=True), _pool1d_ref(_avg_pool2d_ref),
+         "reduction"),
+    Spec("F.adaptive_avg_pool1d", F.adaptive_avg_pool1d, _adaptive_avg_pool1d_case, _adaptive_avg_pool1d_ref,
+         "reduction"),
+    Spec("F.pixel_shuffle", F.pixel_shuffle, _pixel_shuffle_case, _pixel_shuffle_ref, "exact"),
+    Spec("F.pixel_unshuffle", F.pixel_unshuffle, lambda d, s: _pixel_shuffle_case(d, s, unshuffle=True),
+         _pixel_unshuffle_ref, "exact"),
+    Spec("F.instance_norm", F.instance_norm, _instance_norm_case, _instance_norm_ref, "variance",
+         call=lambda x, *wb: F.instance_norm(x, None, None, *wb)),
+]
+
+
+@st.composite
+def _adaptive_max_pool2d_case(draw, dtype, max_size):
+    lead = (draw(st.integers(1, 2)),) * draw(st.integers(0, 1)) + (draw(st.integers(1, 2)),)
+    h, w = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    size = draw(st.one_of(st.integers(1, 4), st.tuples(st.one_of(st.none(), st.integers(1, 4)),
+                                                       st.one_of(st.none(), st.integers(1, 4)))))
+    return Case((draw(_arr(dtype, lead + (h, w), distinct=True)),), {"output_size": size})
+
+
+def _adaptive_max_pool2d_ref(x, output_size):
+    h, w = x.shape[-2:]
+    oh, ow = (output_size, output_size) if isinstance(output_size, int) else output_size
+    oh, ow = h if oh is None else oh, w if ow is None else ow
+    out = np.empty(x.shape[:-2] + (oh, ow), x.dtype)
+    for i in range(oh):
+        for j in range(ow):
+            out[..., i, j] = x[..., i * h // oh:-(-(i + 1) * h // oh), j * w // ow:-(-(j + 1) * w // ow)].max((-2, -1))
+    return out
+
+
+@st.composite
+def _adaptive_max_pool1d_case(draw, dtype, max_size):
+    shape = (draw(st.integers(1, 2)),) * draw(st.integers(0, 1)) + (draw(st.integers(1, 2)), draw(st.integers(1, 6)))
+    return Case((draw(_arr(dtype, shape, distinct=True)),), {"output_size": draw(st.integers(1, 5))})
+
+
+def _adaptive_max_pool1d_ref(x, output_size):
+    n = x.shape[-1]
+    return np.stack([x[..., i * n // output_size:-(-(i + 1) * n // output_size)].max(-1)
+                     for i in range(output_size)], -1)
+
+
+SPECS += [
+    Spec("F.adaptive_max_pool2d", F.adaptive_max_pool2d, _adaptive_max_pool2d_case, _adaptive_max_pool2d_ref,
+         "exact"),
+    Spec("F.adaptive_max_pool1d", F.adaptive_max_pool1d, _adaptive_max_pool1d_case, _adaptive_max_pool1d_ref,
+         "exact"),
+]
+
+
+
+# -- margin, embedding and likelihood losses: kinks avoided by construction (margins around them, lattices) -----
+def _signs(dtype, shape, values=(-1.0, 1.0)):
+    return mst.arrays(dtype, shape, elements_strategy=st.sampled_from(values))
+
+
+@st.composite
+def _margin_ranking_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    margin = draw(st.sampled_from([0.0, 0.5]))
+    x1 = draw(_arr(dtype, shape, -3.0, 3.0))
+    diff = draw(_arr(dtype, shape, -3.0, 3.0, avoid=(margin, -margin), margin=0.05))
+    return Case((x1, (x1 - diff).astype(dtype), draw(_signs(dtype, shape))),
+                {"margin": margin, "reduction": draw(_REDUCTION)}, n=math.prod(shape))
+
+
+def _margin_ranking_ref(x1, x2, t, margin, reduction):
+    return _reduce_ref(np.maximum(0.0, -t * (x1 - x2) + margin), reduction)
+
+
+@st.composite
+def _hinge_embedding_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    margin = draw(st.sampled_from([1.0, 0.5]))
+    x = draw(_arr(dtype, shape, -3.0, 3.0, avoid=(margin,), margin=0.05))
+    return Case((x, draw(_signs(dtype, shape))), {"margin": margin, "reduction": draw(_REDUCTION)},
+                requires_grad=(True, False), n=math.prod(shape))
+
+
+def _hinge_embedding_ref(x, t, margin, reduction):
+    return _reduce_ref(np.where(t != 1, np.maximum(0.0, margin - x), 0.0) + np.where(t != -1, x, 0.0), reduction)
+
+
+@st.composite
+def _soft_margin_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    return Case((draw(_arr(dtype, shape, -5.0, 5.0)), draw(_signs(dtype, shape))), {"reduction": draw(_REDUCTION)},
+                n=math.prod(shape))
+
+
+@st.composite
+def _cosine_embedding_case(draw, dtype, max_size):
+    """Rows (N, D) with a (N,) target or vectors (D,) with a 0-d one; margins outside [-1, 1] keep cos - margin
+    away from the kink (always counted, or never)."""
+    batch = draw(st.sampled_from([(), (draw(st.integers(1, 4)),)]))
+    shape = batch + (draw(st.integers(1, 4)),)
+    x1, x2 = (draw(_arr(dtype, shape, -3.0, 3.0, avoid=(0.0,), margin=0.3)) for _ in range(2))
+    kwargs = {"margin": draw(st.sampled_from([-1.5, 1.5])), "reduction": draw(_REDUCTION)}
+    return Case((x1, x2, draw(_signs(dtype, batch))), kwargs, requires_grad=(True, True, False), n=shape[-1])
+
+
+def _cosine_embedding_ref(x1, x2, t, margin, reduction):
+    cos = (x1 * x2).sum(-1) / np.sqrt(((x1 * x1).sum(-1) + 1e-12) * ((x2 * x2).sum(-1) + 1e-12))
+    return _reduce_ref(np.where(t == 1, 1 - cos, 0.0) + np.where(t == -1, np.maximum(0.0, cos - margin), 0.0),
+                       reduction)
+
+
+@st.composite
+def _pairwise_distance_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    x1 = draw(_arr(dtype, shape, -3.0, 3.0))
+    diff = draw(_arr(dtype, shape, -3.0, 3.0, avoid=(0.0,), margin=0.1))
+    kwargs = {"p": draw(st.sampled_from([1.0, 2.0, 3.0])), "keepdim": draw(st.booleans())}
+    return Case((x1, (x1 - diff).astype(dtype)), kwargs, n=shape[-1])
+
+
+def _pairwise_distance_ref(x1, x2, p, keepdim, eps=1e-6):
+    return (np.abs(x1 - x2 + eps) ** p).sum(-1, keepdims=keepdim) ** (1 / p)
+
+
+@st.composite
+def _triplet_case(draw, dtype, max_size, with_p=True):
+    """positive = anchor + s u1, negative = anchor -/+ s u2 (s random signs, u1 in [0.1, 0.5], u2 in [1, 2]): every
+    component of every difference is away from 0, and d(a, n) < d(p, n) (negative "-") or d(p, n) < d(a, n)
+    ("+"), so swap's minimum has no tie; a margin of 1000 keeps the hinge active, 0.05 (with "-") inactive."""
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    s = draw(_signs(np.float64, shape))
+    a = draw(_arr(np.float64, shape, -3.0, 3.0))
+    u1, u2 = draw(_arr(np.float64, shape, 0.1, 0.5)), draw(_arr(np.float64, shape, 1.0, 2.0))
+    active = draw(st.booleans())
+    side = draw(st.sampled_from([-1.0, 1.0])) if active else -1.0
+    kwargs = {"margin": 1000.0 if active else 0.05, "swap": draw(st.booleans()), "reduction": draw(_REDUCTION)}
+    if with_p:
+        kwargs["p"] = draw(st.sampled_from([1.0, 2.0, 3.0]))
+    return Case((a.astype(dtype), (a + s * u1).astype(dtype), (a + side * s * u2).astype(dtype)), kwargs,
+                n=shape[-1])
+
+
+def _triplet_ref(a, pos, neg, margin, swap, reduction, p=2.0):
+    dp, dn = _pairwise_distance_ref(a, pos, p, False), _pairwise_distance_ref(a, neg, p, False)
+    if swap:
+        dn = np.minimum(dn, _pairwise_distance_ref(pos, neg, p, False))
+    return _reduce_ref(np.maximum(0.0, margin + dp - dn), reduction)
+
+
+def _lattice(dtype, shape):
+    """Multiples of 0.4 in [-2.4, 2.4]: differences are multiples of 0.4, so never within 0.1 of a margin of 1 or
+    0.5 (the hinge's kink)."""
+    return mst.arrays(np.int64, shape, elements_strategy=st.integers(-6, 6)).map(lambda k: (k * 0.4).astype(dtype))
+
+
+@st.composite
+def _multi_margin_case(draw, dtype, max_size):
+    c = draw(st.integers(1, 5))
+    batch = draw(st.sampled_from([(), (draw(st.integers(1, 5)),)]))
+    x = draw(_lattice(dtype, batch + (c,)))
+    target = draw(mst.arrays(np.int64, batch, elements_strategy=st.integers(0, c - 1)))
+    arrays = (x, target)
+    if draw(st.booleans()):
+        arrays += (draw(_arr(dtype, (c,), 0.5, 2.0)),)
+    kwargs = {"p": draw(st.sampled_from([1, 2])), "margin": draw(st.sampled_from([1.0, 0.5])),
+              "reduction": draw(_REDUCTION)}
+    return Case(arrays, kwargs, n=c)
+
+
+def _multi_margin_ref(x, t, *w, p, margin, reduction):
+    x2 = x.reshape(-1, x.shape[-1])
+    t2 = t.reshape(-1)
+    xy = x2[np.arange(len(t2)), t2][:, None]
+    z = np.maximum(0.0, margin - xy + x2) ** p
+    z[np.arange(len(t2)), t2] = 0.0
+    if w:
+        z = z * w[0][t2][:, None]
+    loss = z.sum(1) / x2.shape[1]
+    return _reduce_ref(loss if x.ndim == 2 else loss.reshape(()), reduction)
+
+
+@st.composite
+def _multilabel_margin_case(draw, dtype, max_size):
+    c = draw(st.integers(1, 5))
+    batch = draw(st.sampled_from([(), (draw(st.integers(1, 4)),)]))
+    x = draw(_lattice(dtype, batch + (c,)))
+    rows = []
+    for _ in range(math.prod(batch)):
+        listed = draw(st.lists(st.integers(0, c - 1), max_size=c))
+        tail = draw(st.lists(st.integers(-1, c - 1), min_size=c - len(listed), max_size=c - len(listed)))
+        rows.append((listed + [-1] + tail)[:c])  # a -1 ends the list; what follows it is ignored
+    return Case((x, np.array(rows, np.int64).reshape(batch + (c,))), {"reduction": draw(_REDUCTION)}, n=c * c)
+
+
+def _multilabel_margin_ref(x, t, reduction):
+    x2, t2 = x.reshape(-1, x.shape[-1]), t.reshape(-1, x.shape[-1])
+    losses = []
+    for row, listed in zip(x2, t2):
+        targets = list(listed[:list(listed).index(-1)] if -1 in list(listed) else listed)
+        others = [i for i in range(len(row)) if i not in targets]
+        losses.append(sum(max(0.0, 1 - row[j] + row[i]) for j in targets for i in others) / len(row))
+    loss = np.array(losses)
+    return _reduce_ref(loss if x.ndim == 2 else loss.reshape(()), reduction)
+
+
+@st.composite
+def _multilabel_soft_margin_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_dims=2, max_size=max_size))
+    arrays = (draw(_arr(dtype, shape, -5.0, 5.0)), draw(_arr(dtype, shape, 0.0, 1.0)))
+    if draw(st.booleans()):
+        arrays += (draw(_arr(dtype, shape[-1:], 0.0, 2.0)),)
+    return Case(arrays, {"reduction": draw(_REDUCTION)}, n=math.prod(shape))
+
+
+def _multilabel_soft_margin_ref(x, t, *w, reduction):
+    loss = t * np.logaddexp(0.0, -x) + (1 - t) * np.logaddexp(0.0, x)
+    loss = loss * w[0] if w else loss
+    return _reduce_ref(loss.sum(-1) / x.shape[-1], reduction)
+
+
+@st.composite
+def _poisson_nll_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    log_input, full = draw(st.booleans()), draw(st.booleans())
+    x = draw(_arr(dtype, shape, -3.0, 2.0) if log_input else _arr(dtype, shape, 0.1, 5.0))
+    t = draw(_arr(dtype, shape, 0.0, 5.0, avoid=(1.0,), margin=0.05))  # Stirling's term starts at t = 1
+    return Case((x, t), {"log_input": log_input, "full": full, "reduction": draw(_REDUCTION)}, n=math.prod(shape))
+
+
+def _poisson_nll_ref(x, t, log_input, full, reduction, eps=1e-8):
+    loss = np.exp(x) - t * x if log_input else x - t * np.log(x + eps)
+    if full:
+        safe = np.where(t > 1, t, 2.0)
+        loss = loss + np.where(t > 1, safe * np.log(safe) - safe + 0.5 * np.log(2 * np.pi * safe), 0.0)
+    return _reduce_ref(loss, reduction)
+
+
+@st.composite
+def _gaussian_nll_case(draw, dtype, max_size):
+    """var of the input's shape, that shape without its last dimension, or with one dimension of size 1; values
+    above eps (the clamp is outside autograd)."""
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    form = draw(st.sampled_from(["same", "short", "one"]))
+    if form == "same":
+        var_shape = shape
+    elif form == "short":
+        var_shape = shape[:-1]
+    else:
+        axis = draw(st.integers(0, len(shape) - 1))
+        var_shape = shape[:axis] + (1,) + shape[axis + 1:]
+    arrays = (draw(_arr(dtype, shape, -3.0, 3.0)), draw(_arr(dtype, shape, -3.0, 3.0)),
+              draw(_arr(dtype, var_shape, 0.1, 3.0)))
+    return Case(arrays, {"full": draw(st.booleans()), "reduction": draw(_REDUCTION)}, n=math.prod(shape))
+
+
+def _gaussian_nll_ref(x, t, var, full, reduction):
+    if var.shape != x.shape and var.shape == x.shape[:-1]:
+        var = var[..., None]
+    loss = 0.5 * (np.log(var) + (x - t) ** 2 / var) + (0.5 * np.log(2 * np.pi) if full else 0.0)
+    return _reduce_ref(loss, reduction)
+
+
+SPECS += [
+    Spec("F.margin_ranking_loss", F.margin_ranking_loss, _margin_ranking_case, _margin_ranking_ref, "reduction"),
+    Spec("F.hinge_embedding_loss", F.hinge_embedding_loss, _hinge_embedding_case, _hinge_embedding_ref, "reduction"),
+    Spec("F.soft_margin_loss", F.soft_margin_loss, _soft_margin_case,
+         lambda x, t, reduction: _reduce_ref(np.logaddexp(0.0, -x * t), reduction)),
+    Spec("F.cosine_embedding_loss", F.cosine_embedding_loss, _cosine_embedding_case, _cosine_embedding_ref,
+         "variance"),
+    Spec("F.pairwise_distance", F.pairwise_distance, _pairwise_distance_case, _pairwise_distance_ref),
+    Spec("F.triplet_margin_loss", F.triplet_margin_loss, _triplet_case, _triplet_ref),
+    Spec("F.triplet_margin_with_distance_loss", F.triplet_margin_with_distance_loss,
+         lambda d, s: _triplet_case(d, s, with_p=False), _triplet_ref),
+    Spec("F.multi_margin_loss", F.multi_margin_loss, _multi_margin_case, _multi_margin_ref, "variance",
+         call=lambda x, t, *w, **kw: F.multi_margin_loss(x, t, weight=w[0] if w else None, **kw)),
+    Spec("F.multilabel_margin_loss", F.multilabel_margin_loss, _multilabel_margin_case, _multilabel_margin_ref,
+         "reduction"),
+    Spec("F.multilabel_soft_margin_loss", F.multilabel_soft_margin_loss, _multilabel_soft_margin_case,
+         _multilabel_soft_margin_ref),
+    Spec("F.poisson_nll_loss", F.poisson_nll_loss, _poisson_nll_case, _poisson_nll_ref),
+    Spec("F.gaussian_nll_loss", F.gaussian_nll_loss, _gaussian_nll_case, _gaussian_nll_ref),
+]
+
+
+@st.composite
+def _bilinear_case(draw, dtype, max_size):
+    batch = draw(mst.shapes(min_dims=0, max_dims=2, max_side=3))
+    in1, in2, out = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    arrays = (draw(_arr(dtype, batch + (in1,), -2.0, 2.0)), draw(_arr(dtype, batch + (in2,), -2.0, 2.0)),
+              draw(_arr(dtype, (out, in1, in2), -2.0, 2.0)))
+    if draw(st.booleans()):
+        arrays += (draw(_arr(dtype, (out,), -2.0, 2.0)),)
+    return Case(arrays, n=in1 * in2)
+
+
+def _bilinear_ref(x1, x2, w, *b):
+    out = np.einsum("...i,oij,...j->...o", x1, w, x2)
+    return out + b[0] if b else out
+
+
+@st.composite
+def _embedding_bag_case(draw, dtype, max_size):
+    """A 2-D input (each row a bag) or a 1-D one with offsets (empty bags included, CSR offsets with
+    include_last_offset), a mode, maybe padding_idx and (mode 'sum') per-sample weights. Distinct weights: no ties
+    between different rows for 'max'."""
+    rows, dim = draw(st.integers(1, 5)), draw(st.integers(1, 3))
+    weight = draw(_arr(dtype, (rows, dim), distinct=True))
+    mode = draw(st.sampled_from(["sum", "mean", "max"]))
+    kwargs = {"mode": mode, "padding_idx": draw(st.sampled_from([None, 0])),
+              "include_last_offset": False}
+    if draw(st.booleans()):
+        shape = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+        arrays = (draw(mst.arrays(np.int64, shape, elements_strategy=st.integers(0, rows - 1))), weight)
+    else:
+        length = draw(st.integers(0, 6))
+        index = draw(mst.arrays(np.int64, (length,), elements_strategy=st.integers(0, rows - 1)))
+        cuts = sorted(draw(st.lists(st.integers(0, length), max_size=3)))
+        kwargs["include_last_offset"] = draw(st.booleans())
+        offsets = np.array([0] + cuts + ([length] if kwargs["include_last_offset"] else []), np.int64)
+        arrays = (index, weight, offsets)
+    if mode == "sum" and draw(st.booleans()):
+        arrays += (draw(_arr(dtype, arrays[0].shape, -2.0, 2.0)),)
+    return Case(arrays, kwargs, n=max(1, arrays[0].size))
+
+
+def _embedding_bag_call(index, weight, *rest, **kwargs):
+    offsets = next((r for r in rest if r.dtype.kind in "iu"), None)
+    per_sample = next((r for r in rest if r.dtype.kind == "f"), None)
+    return F.embedding_bag(index, weight, offsets, per_sample_weights=per_sample, **kwargs)
+
+
+def _embedding_bag_ref(index, weight, *rest, mode, padding_idx, include_last_offset):
+    offsets = next((r for r in rest if r.dtype.kind in "iu"), None)
+    per_sample = next((r for r in rest if r.dtype.kind == "f"), None)
+    scale = np.ones(index.shape) if per_sample is None else per_sample
+    if index.ndim == 2:
+        bags = [(list(i), list(s)) for i, s in zip(index, scale)]
+    else:
+        ends = list(offsets[1:]) if include_last_offset else list(offsets[1:]) + [len(index)]
+        starts = list(offsets[:-1]) if include_last_offset else list(offsets)
+        bags = [(list(index[s:e]), list(scale[s:e])) for s, e in zip(starts, ends)]
+    out = np.zeros((len(bags), weight.shape[1]))
+    for b, (members, weights) in enumerate(bags):
+        kept = [(m, w) for m, w in zip(members, weights) if m != padding_idx]
+        if not kept:
+            continue
+        vectors = np.array([weight[m] * w for m, w in kept])
+        out[b] = vectors.max(0) if mode == "max" else vectors.sum(0) / (len(kept) if mode == "mean" else 1)
+    return out
+
+
+SPECS += [
+    Spec("F.bilinear", F.bilinear, _bilinear_case, _bilinear_ref, "matmul"),
+    Spec("F.embedding_bag", F.embedding_bag, _embedding_bag_case, _embedding_bag_ref, "reduction",
+         call=_embedding_bag_call),
+]
+
+
+@st.composite
+def _ctc_case(draw, dtype, max_size):
+    """Normalised log-probabilities (T, N, C) (or (T, C)), targets padded (N, S) or concatenated, free of the
+    blank, and input lengths long enough for every target (its labels plus a blank between repeats)."""
+    steps, batch, classes = draw(st.integers(1, 5)), draw(st.integers(1, 3)), draw(st.integers(2, 4))
+    blank = draw(st.integers(0, classes - 1))
+    labels = [c for c in range(classes) if c != blank]
+    rows, in_lengths = [], []
+    for _ in range(batch):
+        row = draw(st.lists(st.sampled_from(labels), max_size=3))
+        while row and len(row) + sum(a == b for a, b in zip(row, row[1:])) > steps:
+            row = row[:-1]
+        need = len(row) + sum(a == b for a, b in zip(row, row[1:]))
+        rows.append(row)
+        in_lengths.append(draw(st.integers(max(need, 1), steps)))
+    logits = draw(_arr(np.float64, (steps, batch, classes), -3.0, 3.0))
+    log_probs = (logits - _logsumexp(logits, 2, keepdims=True)).astype(dtype)
+    lengths = np.array([len(r) for r in rows], np.int64)
+    if draw(st.booleans()):
+        targets = np.zeros((batch, max(1, lengths.max())), np.int64)
+        for n, row in enumerate(rows):
+            targets[n, :len(row)] = row
+    else:
+        targets = np.array([c for row in rows for c in row], np.int64)
+    kwargs = {"blank": blank, "reduction": draw(_REDUCTION), "zero_infinity": draw(st.booleans())}
+    if batch == 1 and targets.ndim == 1 and draw(st.booleans()):  # unbatched: (T, C), 0-d lengths
+        return Case((log_probs[:, 0], targets, np.array(in_lengths[0]), lengths[0]), kwargs, n=steps * 7)
+    return Case((log_probs, targets, np.array(in_lengths, np.int64), lengths), kwargs, n=steps * 7)
+
+
+def _ctc_ref(log_probs, targets, in_lengths, lengths, blank, reduction, zero_infinity):
+    """The forward recursion over alignments in probabilities (Graves et al. 2006, eq. 6-7), row by row."""
+    lp = log_probs if log_probs.ndim == 3 else log_probs[:, None]
+    in_lengths, lengths = np.atleast_1d(in_lengths), np.atleast_1d(lengths)
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    losses = []
+    for n in range(lp.shape[1]):
+        row = targets[n, :lengths[n]] if targets.ndim == 2 else targets[starts[n]:starts[n + 1]]
+        ext = [blank]
+        for c in row:
+            ext += [int(c), blank]
+        prob = np.exp(lp[:, n])
+        alpha = np.zeros(len(ext))
+        alpha[0] = 1.0
+        for t in range(in_lengths[n]):
+            new = np.zeros_like(alpha)
+            for s in range(len(ext)):
+                total = alpha[s] + (alpha[s - 1] if s >= 1 else 0.0)
+                if s >= 2 and ext[s] != blank and ext[s] != ext[s - 2]:
+                    total += alpha[s - 2]
+                new[s] = total * prob[t, ext[s]]
+            alpha = new
+        losses.append(-np.log(alpha[-1] + (alpha[-2] if len(ext) > 1 else 0.0)))
+    loss = np.array(losses)
+    if reduction == "mean":
+        return (loss / np.maximum(lengths, 1)).mean()
+    return loss.sum() if reduction == "sum" else (loss if log_probs.ndim == 3 else loss.reshape(()))
+
+
+SPECS += [
+    Spec("F.ctc_loss", F.ctc_loss, _ctc_case, _ctc_ref, "softmax"),
+]
+
+
 SPECS_BY_NAME: dict[str, Spec] = {s.name: s for s in SPECS}
 assert len(SPECS_BY_NAME) == len(SPECS), "spec names must be unique"
 
@@ -1904,6 +2591,9 @@ MIXED_DTYPE_EXEMPT: dict[str, str] = {
     "scatter": "src must have the tensor's dtype, as in PyTorch",
     "cdist": "x1 and x2 must be floating and of one dtype, as in PyTorch",
     "scatter_reduce": "src must have the tensor's dtype, as in PyTorch",
+    "F.instance_norm": "the input and the affine parameters must be floating (group_norm underneath)",
+    "F.multi_margin_loss": "the scores and class weights are floating (PyTorch refuses integers)",
+    "F.embedding_bag": "the embeddings and per-sample weights are floating (PyTorch refuses integers)",
 }
 
 
@@ -2011,3 +2701,4 @@ def replay(inputs: list[Input], *, kind: str, name: str, backend: str, seed: int
     """Entry point of the reproducers written by ``run_and_record``."""
     case = Case(tuple(inp.values for inp in inputs), kwargs, requires_grad, n)
     _dispatch(kind, name, case, inputs, backend, seed)
+

@@ -120,8 +120,10 @@ def test_generic_dataset_objects_are_collated():
     np.testing.assert_array_equal(batches[1][1].numpy(), [9, 16, 25])
     assert batches[1][1].dtype == np.int64
 
-    singles = list(DataLoader([1.0, 2.0, 3.0], batch_size=2))  # items that are not tuples give 1-tuples
-    assert len(singles[0]) == 1 and singles[0][0].dtype == np.float32
+    # Single values are collated as PyTorch's default_collate: Python floats give one float64 tensor per batch.
+    singles = list(DataLoader([1.0, 2.0, 3.0], batch_size=2))
+    assert isinstance(singles[0], minigrad.Tensor) and singles[0].dtype == np.float64
+    assert singles[0].tolist() == [1.0, 2.0] and singles[1].tolist() == [3.0]
 
 
 def test_loader_errors_are_clear():
@@ -135,7 +137,7 @@ def test_loader_errors_are_clear():
         DataLoader((np.zeros(3, dtype=np.complex64),))
     with pytest.raises(minigrad.UnknownBackendError):
         DataLoader((np.zeros(3),), backend="nope")
-    with pytest.raises(ValueError, match="stacked"):
+    with pytest.raises(RuntimeError, match="stacked"):
         list(DataLoader([np.zeros(2), np.zeros(3)], batch_size=2))
 
 

@@ -243,8 +243,9 @@ def test_pad_takes_pytorchs_positional_order():
     assert mg.pad(x, (0, 1), value=3.0).tolist() == [[1.0, 1.0, 3.0]]
     with pytest.raises(TypeError, match="value=..."):
         mg.pad(x, (1, 1), 0.5)  # PyTorch reads the third argument as the mode
-    with pytest.raises(NotImplementedError, match="constant"):
-        mg.pad(x, (1, 1), "reflect")
+    assert mg.pad(mg.tensor([[1.0, 2.0]]), (1, 1), "reflect").tolist() == [[2.0, 1.0, 2.0, 1.0]]
+    with pytest.raises(ValueError, match="'constant', 'reflect', 'replicate' or 'circular'"):
+        mg.pad(x, (1, 1), "symmetric")
 
 
 # Every method that takes a dimension, in PyTorch's spellings (positional, dim=, keepdim=): same result as

@@ -347,6 +347,11 @@ class NumpyBackend(BatchNormKernels):
     def getitem(self, x, index):
         return x[index]
 
+    def take(self, x, index, axis: int):
+        """``x``'s entries at the 1-D integer ``index`` along ``axis`` (``np.take``: 3x faster than the advanced
+        index ``x[..., index]`` along a last axis)."""
+        return self.xp.take(x, index, axis=axis)
+
     def setitem(self, x, index, value) -> None:
         x[index] = value
 

@@ -1,6 +1,29 @@
-"""Data loading: ``DataLoader``, ``TensorDataset`` and the ``datasets`` module (digits, MNIST)."""
+"""Data loading as ``torch.utils.data``: datasets, samplers, collation and ``DataLoader``; ``datasets``
+(digits, MNIST)."""
 
 from . import datasets
-from .loader import DataLoader, TensorDataset
+from .collate import default_collate, default_convert
+from .dataset import (
+    ChainDataset,
+    ConcatDataset,
+    Dataset,
+    IterableDataset,
+    StackDataset,
+    Subset,
+    TensorDataset,
+    random_split,
+)
+from .loader import DataLoader, get_worker_info
+from .sampler import (
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+    WeightedRandomSampler,
+)
 
-__all__ = ["DataLoader", "TensorDataset", "datasets"]
+__all__ = ["BatchSampler", "ChainDataset", "ConcatDataset", "DataLoader", "Dataset", "IterableDataset",
+           "RandomSampler", "Sampler", "SequentialSampler", "StackDataset", "Subset", "SubsetRandomSampler",
+           "TensorDataset", "WeightedRandomSampler", "datasets", "default_collate", "default_convert",
+           "get_worker_info", "random_split"]

@@ -52,9 +52,14 @@ class Sequential(Module):
         name = list(self._modules)[_index(index, len(self._modules))]
         self.add_module(name, module)
 
-    def __delitem__(self, index: int) -> None:
-        name = list(self._modules)[_index(index, len(self._modules))]
-        del self._modules[name]
+    def __delitem__(self, index: int | slice) -> None:
+        names = list(self._modules)
+        for name in names[index] if isinstance(index, slice) else [names[_index(index, len(names))]]:
+            del self._modules[name]
+        # renumbered "0", "1", ... as PyTorch's (named entries too)
+        modules = list(self._modules.values())
+        self._modules.clear()
+        self._modules.update((str(i), m) for i, m in enumerate(modules))
 
     def append(self, module: Module) -> Sequential:
         self.add_module(str(len(self._modules)), module)

@@ -12,6 +12,7 @@ import math
 
 from .. import creation as _creation
 from ..errors import ShapeError
+from ..grad_mode import no_grad
 from ..ops import conv as _conv
 from ..ops import (
     elu,
@@ -31,6 +32,7 @@ from ..ops import where as _where
 from ..ops._common import binary_operands, constant
 from ..ops.batchnorm import batch_norm
 from ..ops.loss import softmax_cross_entropy
+from ..ops.movement import TakeAlong
 from ..tensor import Tensor
 
 # The public differentiable functions, each registered where it is defined (``@_public``) or, for the ops
@@ -611,6 +613,504 @@ def kl_div(input: Tensor, target: Tensor, reduction: str = "mean", log_target: b
     return _reduce(loss, reduction, "kl_div")
 
 
+# -- margin, embedding and likelihood losses --------------------------------------------------------------
+def _legacy_reduction(size_average: bool | None, reduce: bool | None, reduction: str, op: str) -> str:
+    """PyTorch's deprecated ``size_average``/``reduce`` pair, mapped to ``reduction`` as ``_Reduction`` does."""
+    if size_average is not None or reduce is not None:
+        size_average = True if size_average is None else size_average
+        reduce = True if reduce is None else reduce
+        reduction = "mean" if size_average and reduce else "sum" if reduce else "none"
+        import warnings
+
+        warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{reduction}' "
+                      "instead.", UserWarning, stacklevel=3)
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    return reduction
+
+
+def _tensors(op: str, **operands) -> None:
+    for name, value in operands.items():
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{op}: {name} must be a tensor, got {type(value).__name__}")
+
+
+@_public
+def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                        size_average: bool | None = None, reduce: bool | None = None,
+                        reduction: str = "mean") -> Tensor:
+    """max(0, -target * (input1 - input2) + margin), target in {1, -1}; the operands broadcast but must have one
+    number of dimensions (PyTorch's check)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction, "margin_ranking_loss")
+    _tensors("margin_ranking_loss", input1=input1, input2=input2, target=target)
+    if not input1.ndim == input2.ndim == target.ndim:
+        raise ShapeError(f"margin_ranking_loss: all input tensors should have the same number of dimensions, got "
+                         f"input1 {input1.shape}, input2 {input2.shape} and target {target.shape}")
+    return _reduce((-target * (input1 - input2) + margin).clamp(min=0.0), reduction, "margin_ranking_loss")
+
+
+@_public
+def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0,  # noqa: A002
+                         size_average: bool | None = None, reduce: bool | None = None,
+                         reduction: str = "mean") -> Tensor:
+    """input where target == 1, max(0, margin - input) where target == -1 (other targets add both, as PyTorch)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction, "hinge_embedding_loss")
+    _tensors("hinge_embedding_loss", input=input, target=target)
+    loss = _where(target != 1, (margin - input).clamp(min=0.0), 0.0) + _where(target != -1, input, 0.0)
+    return _reduce(loss, reduction, "hinge_embedding_loss")
+
+
+@_public
+def soft_margin_loss(input: Tensor, target: Tensor, size_average: bool | None = None,  # noqa: A002
+                     reduce: bool | None = None, reduction: str = "mean") -> Tensor:
+    """log(1 + exp(-target * input)), computed as a softplus without cut-off (finite for any input)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction, "soft_margin_loss")
+    _tensors("soft_margin_loss", input=input, target=target)
+    return _reduce(softplus(-input * target, 1.0, math.inf), reduction, "soft_margin_loss")
+
+
+@_public
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                          size_average: bool | None = None, reduce: bool | None = None,
+                          reduction: str = "mean") -> Tensor:
+    """1 - cos(x1, x2) where target == 1, max(0, cos(x1, x2) - margin) where target == -1; rows of (N, D) inputs
+    with a (N,) target, or (D,) vectors with a 0-d target. cos = x1.x2 / sqrt((|x1|² + 1e-12) (|x2|² + 1e-12))."""
+    op = "cosine_embedding_loss"
+    reduction = _legacy_reduction(size_average, reduce, reduction, op)
+    _tensors(op, input1=input1, input2=input2, target=target)
+    if target.ndim not in (0, 1):
+        raise ShapeError(f"{op}: expected a 0-D or 1-D target (multi-target is not supported), got {target.shape}")
+    dim = target.ndim
+    if input1.ndim != dim + 1 or input2.ndim != dim + 1:
+        raise ShapeError(f"{op}: a {dim}-D target expects {dim + 1}-D inputs, got input1 {input1.shape} and input2 "
+                         f"{input2.shape}")
+    eps = 1e-12  # PyTorch's EPSILON in the squared magnitudes
+    cos = (input1 * input2).sum(dim) / (((input1 * input1).sum(dim) + eps) * ((input2 * input2).sum(dim) + eps)).sqrt()
+    loss = _where(target == 1, 1 - cos, 0.0) + _where(target == -1, (cos - margin).clamp(min=0.0), 0.0)
+    return _reduce(loss, reduction, op)
+
+
+@_public
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False) -> Tensor:
+    """||x1 - x2 + eps||_p over the last dimension (the operands broadcast), as PyTorch's."""
+    _tensors("pairwise_distance", x1=x1, x2=x2)
+    return (x1 - x2 + eps).norm(p, max(x1.ndim, x2.ndim) - 1 if max(x1.ndim, x2.ndim) else None, keepdim)
+
+
+def _same_ndim(op: str, anchor: Tensor, positive: Tensor, negative: Tensor) -> None:
+    _tensors(op, anchor=anchor, positive=positive, negative=negative)
+    if not anchor.ndim == positive.ndim == negative.ndim:
+        raise ShapeError(f"{op}: the anchor, positive and negative tensors must have the same number of dimensions, "
+                         f"got anchor {anchor.shape}, positive {positive.shape} and negative {negative.shape}")
+
+
+def _triplet(dist_pos: Tensor, dist_neg: Tensor, dist_swap: Tensor | None, margin: float, reduction: str,
+             op: str) -> Tensor:
+    if dist_swap is not None:
+        from ..ops import minimum
+
+        dist_neg = minimum(dist_neg, dist_swap)
+    return _reduce((margin + dist_pos - dist_neg).clamp(min=0.0), reduction, op)
+
+
+@_public
+def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0, p: float = 2.0,
+                        eps: float = 1e-6, swap: bool = False, size_average: bool | None = None,
+                        reduce: bool | None = None, reduction: str = "mean") -> Tensor:
+    """max(0, margin + d(a, p) - d(a, n)) with d = ``pairwise_distance(., ., p, eps)``; ``swap`` uses
+    min(d(a, n), d(p, n)) as the negative distance."""
+    op = "triplet_margin_loss"
+    reduction = _legacy_reduction(size_average, reduce, reduction, op)
+    if margin <= 0:
+        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
+    _same_ndim(op, anchor, positive, negative)
+    swapped = pairwise_distance(positive, negative, p, eps) if swap else None
+    return _triplet(pairwise_distance(anchor, positive, p, eps), pairwise_distance(anchor, negative, p, eps),
+                    swapped, margin, reduction, op)
+
+
+@_public
+def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative: Tensor, *,
+                                      distance_function=None, margin: float = 1.0, swap: bool = False,
+                                      reduction: str = "mean") -> Tensor:
+    """``triplet_margin_loss`` with any distance (default ``pairwise_distance``)."""
+    op = "triplet_margin_with_distance_loss"
+    reduction = _legacy_reduction(None, None, reduction, op)
+    if margin <= 0:
+        raise ValueError(f"{op}: margin must be greater than 0, got {margin}")
+    _same_ndim(op, anchor, positive, negative)
+    distance = pairwise_distance if distance_function is None else distance_function
+    swapped = distance(positive, negative) if swap else None
+    return _triplet(distance(anchor, positive), distance(anchor, negative), swapped, margin, reduction, op)
+
+
+def _margin_frames(op: str, input: Tensor, target: Tensor) -> tuple[Tensor, int]:  # noqa: A002
+    """(N, C) view of a (N, C), (C,) or 0-d input, and C; PyTorch's non-empty check."""
+    _tensors(op, input=input, target=target)
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"{op}: target must hold integer class indices, got {target.dtype.name}")
+    if input.ndim > 2 or (input.ndim and input.shape[-1] == 0):
+        raise ShapeError(f"{op}: expected a non-empty vector or matrix with optional 0-dim batch size, got "
+                         f"{input.shape}")
+    classes = input.shape[-1] if input.ndim else 1
+    return input.reshape(input.shape[0] if input.ndim == 2 else 1, classes), classes
+
+
+def _host(t: Tensor):
+    """A tensor's values as a NumPy array (integer targets and lengths are read on the host)."""
+    return t._backend.to_numpy(t.data)
+
+
+@_public
+def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float = 1.0,  # noqa: A002
+                      weight: Tensor | None = None, size_average: bool | None = None, reduce: bool | None = None,
+                      reduction: str = "mean") -> Tensor:
+    """sum over classes j != y of max(0, margin - x[y] + x[j]) ** p * weight[y], divided by C (p is 1 or 2)."""
+    op = "multi_margin_loss"
+    reduction = _legacy_reduction(size_average, reduce, reduction, op)
+    if p not in (1, 2):
+        raise ValueError(f"{op}: only p == 1 and p == 2 are supported, got {p}")
+    if weight is not None and weight.ndim != 1:
+        raise ValueError(f"{op}: weight must be one-dimensional, got shape {weight.shape}")
+    flat, classes = _margin_frames(op, input, target)
+    frames = flat.shape[0]
+    if target.ndim > 1 or target.numel() != frames:
+        raise ShapeError(f"{op}: inconsistent target size, expected {frames} target(s) for input {input.shape}, got "
+                         f"{target.shape}")
+    if weight is not None and weight.numel() != classes:
+        raise ShapeError(f"{op}: inconsistent weight size, expected {classes} but got {weight.shape}")
+    t = target.reshape(frames, 1)
+    if frames:
+        low, high = _value_range(t)
+        if low < 0 or high >= classes:
+            raise IndexError(f"{op}: target {low if low < 0 else high} is out of range for {classes} classes")
+    xy = flat.gather(1, t)
+    z = relu(margin - xy + flat)
+    z = _where(_creation.arange(classes, backend=input.backend) == t, 0.0, z * z if p == 2 else z)
+    if weight is not None:
+        z = z * weight.astype(flat.dtype)[t]
+    loss = z.sum(1) / classes
+    return _reduce(loss if input.ndim == 2 else loss.reshape(()), reduction, op)
+
+
+@_public
+def multilabel_margin_loss(input: Tensor, target: Tensor, size_average: bool | None = None,  # noqa: A002
+                           reduce: bool | None = None, reduction: str = "mean") -> Tensor:
+    """sum over target classes j and non-target classes i of max(0, 1 - (x[j] - x[i])), divided by C. Each row of
+    ``target`` lists class indices up to its first negative entry (PyTorch's -1 padding)."""
+    import numpy as np
+
+    op = "multilabel_margin_loss"
+    reduction = _legacy_reduction(size_average, reduce, reduction, op)
+    flat, classes = _margin_frames(op, input, target)
+    expected = tuple(input.shape) if input.ndim == 2 else (classes,)
+    if (input.ndim == 2 and tuple(target.shape) != expected) or (input.ndim < 2 and (
+            target.ndim > 1 or target.numel() != classes)):
+        raise ShapeError(f"{op}: inconsistent target size {target.shape} for input of size {input.shape}")
+    labels = _host(target).reshape(flat.shape)
+    counts = np.zeros(flat.shape, flat.dtype)  # how often each class is listed (a repeated class counts again)
+    for row, listed in enumerate(labels):
+        for j in listed:
+            if j < 0:
+                break
+            if j >= classes:
+                raise IndexError(f"{op}: target {j} is out of range for {classes} classes")
+            counts[row, j] += 1
+    be = input._backend
+    non_target = constant(be, be.from_numpy((counts == 0).astype(flat.dtype)))
+    counts_t = constant(be, be.from_numpy(counts))
+    pair = relu(1 - flat.unsqueeze(2) + flat.unsqueeze(1))  # [n, j, i] = max(0, 1 - x[j] + x[i])
+    loss = (pair * counts_t.unsqueeze(2) * non_target.unsqueeze(1)).sum((1, 2)) / classes
+    return _reduce(loss if input.ndim == 2 else loss.reshape(()), reduction, op)
+
+
+@_public
+def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noqa: A002
+                                size_average: bool | None = None, reduce: bool | None = None,
+                                reduction: str = "mean") -> Tensor:
+    """-(t log sigmoid(x) + (1 - t) log sigmoid(-x)) * weight, averaged over the last (class) dimension."""
+    op = "multilabel_soft_margin_loss"
+    reduction = _legacy_reduction(size_average, reduce, reduction, op)
+    _tensors(op, input=input, target=target)
+    if input.ndim == 0:
+        raise ShapeError(f"{op}: expected an input with a class dimension, got a 0-d tensor")
+    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss.sum(input.ndim - 1) / input.shape[-1], reduction, op)
+
+
+@_public
+def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True, full: bool = False,  # noqa: A002
+                     size_average: bool | None = None, eps: float = 1e-8, reduce: bool | None = None,
+                     reduction: str = "mean") -> Tensor:
+    """exp(input) - target * input (``log_input``), else input - target * log(input + eps); ``full`` adds
+    Stirling's term t log t - t + log(2 pi t) / 2 where t > 1."""
+    op = "poisson_nll_loss"
+    reduction = _legacy_reduction(size_average, reduce, reduction, op)
+    _tensors(op, input=input, target=target)
+    loss = input.exp() - target * input if log_input else input - target * (input + eps).log()
+    if full:
+        above = target > 1
+        safe = _where(above, target, 2.0)  # log never sees t <= 0, so no NaN in the gradient
+        loss = loss + _where(above, safe * safe.log() - safe + 0.5 * (safe * (2 * math.pi)).log(), 0.0)
+    return _reduce(loss, reduction, op)
+
+
+@_public
+def gaussian_nll_loss(input: Tensor, target: Tensor, var: Tensor | float, full: bool = False,  # noqa: A002
+                      eps: float = 1e-6, reduction: str = "mean") -> Tensor:
+    """(log(max(var, eps)) + (input - target)² / max(var, eps)) / 2 (+ log(2 pi) / 2 with ``full``). ``var`` is a
+    float, input's shape, input's shape without its last dimension, or input's shape with one dimension of size 1
+    (PyTorch's rules). The clamp is outside autograd, as PyTorch's: var's gradient is the unclamped formula's."""
+    op = "gaussian_nll_loss"
+    _tensors(op, input=input, target=target)
+    if isinstance(var, (int, float)) and not isinstance(var, bool):
+        if var < 0:
+            raise ValueError(f"{op}: var has negative entry/entries ({var})")
+        var = _creation.full(input.shape, float(var), dtype=input.dtype, backend=input.backend)
+    _tensors(op, var=var)
+    if var.numel() and _value_range(var)[0] < 0:
+        raise ValueError(f"{op}: var has negative entry/entries")
+    if tuple(var.shape) != tuple(input.shape):
+        if tuple(input.shape[:-1]) == tuple(var.shape):
+            var = var.unsqueeze(-1)
+        elif not (input.ndim == var.ndim and sum(v for i, v in zip(input.shape, var.shape) if i != v) == 1):
+            raise ShapeError(f"{op}: var is of incorrect size {var.shape} for input {input.shape}: expected the "
+                             "input's shape, that shape without its last dimension, or with one dimension of size 1")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    diff = input - target
+    if var.dtype.kind != "f":  # an integer var takes the floating operand's dtype, as every op's operands
+        var = var.astype(diff.dtype if diff.dtype.kind == "f" else "float32")
+    clamped = var + (var.detach().clamp(min=eps) - var.detach())
+    loss = 0.5 * (clamped.log() + diff * diff / clamped)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction, op)
+
+
+# -- bilinear and bags of embeddings ------------------------------------------------------------------------
+@_public
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y[..., o] = sum_ij input1[..., i] weight[o, i, j] input2[..., j] + bias[o] (one matmul and a reduction)."""
+    _tensors("bilinear", input1=input1, input2=input2, weight=weight)
+    if input1.ndim != input2.ndim or tuple(input1.shape[:-1]) != tuple(input2.shape[:-1]) or input1.ndim == 0:
+        raise ShapeError(f"bilinear: input1 {input1.shape} and input2 {input2.shape} must have the same batch "
+                         "dimensions")
+    if weight.ndim != 3 or weight.shape[1] != input1.shape[-1] or weight.shape[2] != input2.shape[-1]:
+        raise ShapeError(f"bilinear: weight must have shape (out, {input1.shape[-1]}, {input2.shape[-1]}) for inputs "
+                         f"{input1.shape} and {input2.shape}, got {weight.shape}")
+    if bias is not None and (bias.ndim != 1 or bias.shape[0] != weight.shape[0]):
+        raise ShapeError(f"bilinear: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+    out_features, in1, in2 = weight.shape
+    batch = input1.shape[:-1]
+    x1, x2 = input1.reshape(-1, in1), input2.reshape(-1, in2)
+    mixed = (x1 @ weight.permute(1, 0, 2).reshape(in1, out_features * in2)).reshape(-1, out_features, in2)
+    out = (mixed * x2.unsqueeze(1)).sum(-1).reshape(*batch, out_features)
+    return out if bias is None else out + bias
+
+
+def _bags(input: Tensor, offsets: Tensor | None, include_last_offset: bool, op: str):  # noqa: A002
+    """Host arrays: the flat indices and the bag of each, and the number of bags (PyTorch's layouts)."""
+    import numpy as np
+
+    indices = _host(input)
+    if input.ndim == 2:
+        if offsets is not None:
+            raise ValueError(f"{op}: if input is 2-D, offsets has to be None (each row is a bag), got offsets of "
+                             f"shape {offsets.shape}")
+        rows, width = indices.shape
+        return indices.reshape(-1), np.repeat(np.arange(rows), width), rows
+    if input.ndim != 1:
+        raise ShapeError(f"{op}: input has to be 1-D or 2-D, got shape {input.shape}")
+    if offsets is None or offsets.ndim != 1:
+        raise ValueError(f"{op}: with a 1-D input, offsets has to be a 1-D tensor, got "
+                         f"{None if offsets is None else offsets.shape}")
+    if offsets.dtype.kind not in "iu":
+        raise TypeError(f"{op}: offsets must be an integer tensor, got {offsets.dtype.name}")
+    starts = _host(offsets).astype(np.int64)
+    if starts.size and starts[0] != 0:
+        raise ValueError(f"{op}: offsets[0] has to be 0 (the first bag starts at position 0), got {starts[0]}")
+    if np.any(np.diff(starts) < 0) or (starts.size and starts[-1] > indices.size):
+        raise ValueError(f"{op}: offsets must be non-decreasing and at most the input's length {indices.size}, got "
+                         f"{starts.tolist()}")
+    ends = np.append(starts[1:], indices.size)
+    if include_last_offset:  # CSR: offsets also holds the end of the last bag, which must be the input's length
+        if not starts.size or starts[-1] != indices.size:
+            raise ValueError(f"{op}: with include_last_offset=True the last offset must equal the number of indices "
+                             f"({indices.size}), got offsets {starts.tolist()}")
+        starts, ends = starts[:-1], starts[1:]
+    bag = np.full(indices.size, -1)
+    covered = np.repeat(np.arange(len(starts)), ends - starts)  # bags tile positions 0 .. ends[-1]
+    bag[:covered.size] = covered
+    return indices, bag, len(starts)
+
+
+@_public
+def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None,  # noqa: A002
+                  max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                  mode: str = "mean", sparse: bool = False, per_sample_weights: Tensor | None = None,
+                  include_last_offset: bool = False, padding_idx: int | None = None) -> Tensor:
+    """The sum, mean or max of the ``weight`` rows of each bag: the rows of a 2-D ``input``, or the runs of a 1-D
+    ``input`` that start at ``offsets``. Entries equal to ``padding_idx`` are left out; an empty bag gives zeros;
+    ``per_sample_weights`` (mode 'sum') scales each row and gets its gradient."""
+    import numpy as np
+
+    op = "embedding_bag"
+    _tensors(op, input=input, weight=weight)
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"{op}: mode must be 'sum', 'mean' or 'max', got {mode!r}")
+    if scale_grad_by_freq or sparse:
+        raise NotImplementedError(f"{op}: scale_grad_by_freq and sparse are not supported")
+    if input.dtype.kind not in "iu":
+        raise TypeError(f"{op}: indices must be an integer tensor, got {input.dtype.name}")
+    if weight.ndim != 2:
+        raise ShapeError(f"{op}: weight must be 2-D (num_embeddings, embedding_dim), got {weight.shape}")
+    if per_sample_weights is not None:
+        if mode != "sum":
+            raise NotImplementedError(f"{op}: per_sample_weights is only supported for mode='sum' (got mode={mode!r})")
+        if tuple(per_sample_weights.shape) != tuple(input.shape):
+            raise ShapeError(f"{op}: per_sample_weights {per_sample_weights.shape} must have the input's shape "
+                             f"{input.shape}")
+    rows, dim = weight.shape
+    indices, bag, bags = _bags(input, offsets, include_last_offset, op)
+    if indices.size and (indices.min() < 0 or indices.max() >= rows):
+        bad = indices.min() if indices.min() < 0 else indices.max()
+        raise IndexError(f"{op}: index {bad} is out of range for {rows} embeddings")
+    if padding_idx is not None:
+        if not -rows <= padding_idx < rows:
+            raise ValueError(f"{op}: padding_idx {padding_idx} is out of range for {rows} embeddings")
+        bag = np.where(indices == padding_idx % rows, -1, bag)
+    be = weight._backend
+    if max_norm is not None:
+        _renorm_rows(weight, Tensor(be.from_numpy(indices[bag >= 0]), be), max_norm, norm_type)
+    used = np.flatnonzero(bag >= 0)
+    looked_up = weight[Tensor(be.from_numpy(indices[used]), be)]  # (entries, dim)
+    counts = np.bincount(bag[used], minlength=bags)
+    if mode == "max":
+        width = int(counts.max()) if bags and used.size else 0
+        slots = np.zeros((bags, width), np.int64)
+        present = np.zeros((bags, width), bool)
+        order = np.argsort(bag[used], kind="stable")
+        position = np.arange(used.size) - np.repeat(np.cumsum(counts) - counts, counts)
+        slots[bag[used][order], position] = order
+        present[bag[used][order], position] = True
+        if not width:
+            return _creation.zeros((bags, dim), dtype=weight.dtype, backend=weight.backend)
+        gathered = looked_up[Tensor(be.from_numpy(slots), be)]  # (bags, width, dim)
+        mask = Tensor(be.from_numpy(present[:, :, None]), be)
+        best = _where(mask, gathered, -math.inf).max(1).values  # a tie's gradient goes to the bag's first, as PyTorch
+        return _where(Tensor(be.from_numpy(counts[:, None] > 0), be), best, 0.0)
+    if per_sample_weights is not None:
+        looked_up = looked_up * per_sample_weights.reshape(-1)[Tensor(be.from_numpy(used), be)].unsqueeze(1)
+    target = Tensor(be.from_numpy(np.repeat(bag[used][:, None], dim, 1)), be)
+    out = _creation.zeros((bags, dim), dtype=looked_up.dtype, backend=weight.backend).scatter_add(0, target,
+                                                                                                  looked_up)
+    if mode == "mean":
+        out = out / constant(be, be.from_numpy(np.maximum(counts, 1)[:, None].astype(looked_up.dtype)))
+    return out
+
+
+# -- connectionist temporal classification -----------------------------------------------------------------
+def _lengths(value, count: int, name: str, op: str):
+    import numpy as np
+
+    array = np.asarray(_host(value) if isinstance(value, Tensor) else value)
+    if array.dtype.kind not in "iu" or array.ndim > 1 or array.size != count:
+        raise ShapeError(f"{op}: {name} must hold {count} integer length(s), got {array.tolist()}")
+    return array.reshape(count).astype(np.int64)
+
+
+@_public
+def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths, blank: int = 0,
+             reduction: str = "mean", zero_infinity: bool = False) -> Tensor:
+    """-log p(target | input) summed over every alignment, by the forward (alpha) recursion in log space; its
+    gradient is autograd's through that recursion, the exact one (with the backward pass over alphas playing the
+    beta recursion's part). ``log_probs`` (T, N, C) or (T, C); ``targets`` (N, S) padded or 1-D concatenated;
+    'mean' divides each loss by its target length, then averages; an impossible alignment gives inf (0 with
+    ``zero_infinity``)."""
+    import numpy as np
+
+    op = "ctc_loss"
+    _tensors(op, log_probs=log_probs, targets=targets)
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    if log_probs.ndim not in (2, 3) or log_probs.dtype.kind != "f":
+        raise ShapeError(f"{op}: log_probs must be a floating (T, N, C) or (T, C) tensor, got {log_probs.shape} "
+                         f"{log_probs.dtype.name}")
+    if targets.dtype.kind not in "iu":
+        raise TypeError(f"{op}: targets must hold integer class indices, got {targets.dtype.name}")
+    batched = log_probs.ndim == 3
+    lp = log_probs if batched else log_probs.unsqueeze(1)
+    steps, batch, classes = lp.shape
+    if not 0 <= blank < classes:
+        raise ValueError(f"{op}: blank {blank} must be in the label range [0, {classes})")
+    in_lengths = _lengths(input_lengths, batch, "input_lengths", op)
+    out_lengths = _lengths(target_lengths, batch, "target_lengths", op)
+    if in_lengths.min() < 0 or in_lengths.max() > steps:
+        raise ValueError(f"{op}: input_lengths must be in [0, T={steps}], got {in_lengths.tolist()}")
+    labels = _host(targets)
+    if out_lengths.min() < 0:
+        raise ValueError(f"{op}: target_lengths must be non-negative, got {out_lengths.tolist()}")
+    if batched and labels.ndim == 2:
+        if labels.shape[0] != batch or out_lengths.max() > labels.shape[1]:
+            raise ShapeError(f"{op}: padded targets {labels.shape} must be (N={batch}, S) with S at least the longest "
+                             f"target length {out_lengths.max()}")
+        rows = [labels[n, :out_lengths[n]] for n in range(batch)]
+    elif labels.ndim == 1:
+        if out_lengths.sum() > labels.size:
+            raise ShapeError(f"{op}: concatenated targets hold {labels.size} labels, fewer than the target lengths' "
+                             f"sum {out_lengths.sum()}")
+        rows = np.split(labels[:out_lengths.sum()], np.cumsum(out_lengths)[:-1])
+    else:
+        raise ShapeError(f"{op}: targets must be (N, S) padded or 1-D concatenated, got {labels.shape}")
+    for row in rows:
+        if row.size and (row.min() < 0 or row.max() >= classes or np.any(row == blank)):
+            raise ValueError(f"{op}: target labels must be in [0, {classes}) and differ from blank={blank}, got "
+                             f"{row.tolist()}")
+    width = 2 * int(out_lengths.max(initial=0)) + 1
+    extended = np.full((batch, width), blank, np.int64)  # blank, l1, blank, l2, ..., blank (then blank padding)
+    for n, row in enumerate(rows):
+        extended[n, 1:2 * row.size:2] = row
+    skip = np.zeros((batch, width), bool)  # l'(s - 2) -> l'(s) is allowed between two different labels
+    skip[:, 2:] = (extended[:, 2:] != blank) & (extended[:, 2:] != extended[:, :-2])
+    be = lp._backend
+    # Log-probability 0 is kept finite (far below any real one): no inf - inf in the gradient, and an impossible
+    # target ends far below -1e29, which marks it.
+    never = -1e30
+    emissions = lp.gather(2, Tensor(be.from_numpy(np.broadcast_to(extended, (steps, batch, width)).copy()), be))
+    no_skip = Tensor(be.from_numpy(~skip), be)
+    start = np.full((batch, width), never, lp.dtype)
+    start[:, 0] = 0.0  # before the first frame: the empty prefix, with probability 1
+    alpha = constant(be, be.from_numpy(start))
+    pad1 = constant(be, be.from_numpy(np.full((batch, 1), never, lp.dtype)))
+    pad2 = constant(be, be.from_numpy(np.full((batch, 2), never, lp.dtype)))
+    from ..ops import cat
+
+    for t in range(int(in_lengths.max(initial=0))):
+        stay, step = alpha, cat([pad1, alpha[:, :-1]], 1)
+        jump = _where(no_skip, never, cat([pad2, alpha[:, :-2]], 1))
+        top = stay.detach().maximum(step.detach()).maximum(jump.detach())
+        moved = top + ((stay - top).exp() + (step - top).exp() + (jump - top).exp()).log() + emissions[t]
+        running = Tensor(be.from_numpy((t < in_lengths)[:, None]), be)
+        alpha = _where(running, moved, alpha)
+    last = Tensor(be.from_numpy((2 * out_lengths)[:, None]), be)
+    before = Tensor(be.from_numpy(np.maximum(2 * out_lengths - 1, 0)[:, None]), be)
+    end, end_before = alpha.gather(1, last).squeeze(1), alpha.gather(1, before).squeeze(1)
+    end_before = _where(Tensor(be.from_numpy(out_lengths > 0), be), end_before, never)
+    top = end.detach().maximum(end_before.detach())
+    loss = -(top + ((end - top).exp() + (end_before - top).exp()).log())
+    impossible = loss.detach() > -never / 10
+    loss = _where(impossible, 0.0 if zero_infinity else math.inf, loss)
+    if reduction == "mean":
+        per_label = constant(be, be.from_numpy(np.maximum(out_lengths, 1).astype(lp.dtype)))
+        return (loss / per_label).mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss if batched else loss.reshape(())
+
+
 # -- activations made of other ops (their gradients are those ops') ----------------------------------------
 @_public
 def relu6(input: Tensor) -> Tensor:  # noqa: A002
@@ -729,6 +1229,434 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p, True)
     return weights @ value
+
+
+# -- transposed convolution, resampling, 1-D pooling, pixel shuffle, instance norm -----------------------------
+def _transposed_sizes(op: str, spatial, kernel, stride, padding, output_padding, dilation) -> tuple:
+    """The output's spatial size: (in - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1."""
+    if min(stride) < 1 or min(dilation) < 1 or min(padding) < 0 or min(output_padding) < 0:
+        raise ValueError(f"{op}: stride and dilation must be positive, padding and output_padding non-negative, got "
+                         f"stride={stride}, padding={padding}, output_padding={output_padding}, dilation={dilation}")
+    if any(q >= s and q >= d for q, s, d in zip(output_padding, stride, dilation)):
+        raise ValueError(f"{op}: output_padding {output_padding} must be smaller than either stride {stride} or "
+                         f"dilation {dilation}")
+    out = tuple((n - 1) * s - 2 * p + d * (k - 1) + q + 1
+                for n, k, s, p, q, d in zip(spatial, kernel, stride, padding, output_padding, dilation))
+    if min(out) < 1:
+        raise ShapeError(f"{op}: input of spatial size {tuple(spatial)} with kernel_size {kernel}, stride {stride}, "
+                         f"padding {padding} and dilation {dilation} gives an empty output {out}")
+    return out
+
+
+@_public
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,  # noqa: A002
+                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """The transposed 2-D convolution (the gradient of ``conv2d`` with respect to its input) of (N, C_in, H, W)
+    or (C_in, H, W) with weight (C_in, C_out // groups, kh, kw): one GEMM per group, then ``fold`` adds the
+    overlapping windows up, so gradients of every order follow."""
+    if not isinstance(input, Tensor) or input.ndim not in (3, 4):
+        raise ShapeError(f"conv_transpose2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    if input.ndim == 3:
+        return conv_transpose2d(input.unsqueeze(0), weight, bias, stride, padding, output_padding, groups,
+                                dilation).squeeze(0)
+    if not isinstance(weight, Tensor) or weight.ndim != 4:
+        raise ShapeError(f"conv_transpose2d: weight must be 4-D (in, out // groups, kh, kw), got shape "
+                         f"{getattr(weight, 'shape', type(weight).__name__)}")
+    n, c, h, w = input.shape
+    cin, og, kh, kw = weight.shape
+    stride, padding = _pair(stride, "stride"), _pair(padding, "padding")
+    output_padding, dilation = _pair(output_padding, "output_padding"), _pair(dilation, "dilation")
+    if groups < 1 or c % groups:
+        raise ValueError(f"conv_transpose2d: groups={groups} must divide the input's {c} channels")
+    if cin != c:
+        raise ShapeError(f"conv_transpose2d: input has {c} channels but weight {weight.shape} expects {cin}")
+    out_hw = _transposed_sizes("conv_transpose2d", (h, w), (kh, kw), stride, padding, output_padding, dilation)
+    input, weight = binary_operands(input, weight)
+    if bias is not None:
+        bias = binary_operands(weight, bias)[1]
+        if bias.ndim != 1 or bias.shape[0] != og * groups:
+            raise ShapeError(f"conv_transpose2d: bias must have shape ({og * groups},) for {og * groups} output "
+                             f"channels, got {bias.shape}")
+    # fold sees out_size(out) windows per axis: the input's size, or more when output_padding >= stride
+    # (allowed below the dilation); the extra windows read zeros.
+    windows = [_conv.out_size(o, k, s, p, d) for o, k, s, p, d in zip(out_hw, (kh, kw), stride, padding, dilation)]
+    if windows != [h, w]:
+        input = pad(input, (0, windows[1] - w, 0, windows[0] - h))
+    k = og * kh * kw
+    cols = weight.reshape(groups, c // groups, k).mT @ input.reshape(n, groups, c // groups, -1)  # (N, G, k, L)
+    out = _conv.fold(cols.reshape(n, groups * k, -1), out_hw, (kh, kw), dilation, padding, stride)
+    return out if bias is None else out + bias.reshape(1, -1, 1, 1)
+
+
+@_public
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,  # noqa: A002
+                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """The transposed 1-D convolution of (N, C_in, L) or (C_in, L) with weight (C_in, C_out // groups, k):
+    ``conv_transpose2d`` on a height-1 image."""
+    if not isinstance(input, Tensor) or input.ndim not in (2, 3):
+        raise ShapeError(f"conv_transpose1d: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    if not isinstance(weight, Tensor) or weight.ndim != 3:
+        raise ShapeError(f"conv_transpose1d: weight must be 3-D (in, out // groups, k), got shape "
+                         f"{getattr(weight, 'shape', type(weight).__name__)}")
+    args = [_single(v, name) for v, name in ((stride, "stride"), (padding, "padding"),
+                                             (output_padding, "output_padding"), (dilation, "dilation"))]
+    s, p, q, d = args
+    out = conv_transpose2d(input.unsqueeze(-2), weight.unsqueeze(2), bias, (1, s), (0, p), (0, q), groups, (1, d))
+    return out.squeeze(-2)
+
+
+_INTERPOLATE_NDIM = {"linear": 3, "bilinear": 4, "trilinear": 5, "bicubic": 4}
+
+
+def _interpolate_sizes(input: Tensor, size, scale_factor, mode: str, recompute_scale_factor) -> tuple:
+    """PyTorch's output sizes and the scales its kernels see (None where the size alone decides)."""
+    dim = input.ndim - 2
+    if size is not None and scale_factor is not None:
+        raise ValueError("interpolate: only one of size or scale_factor should be defined")
+    if size is not None:
+        if recompute_scale_factor:
+            raise ValueError("interpolate: recompute_scale_factor is not meaningful with an explicit size")
+        sizes = tuple(size) if isinstance(size, (list, tuple)) else (size,) * dim
+        if len(sizes) != dim:
+            raise ValueError(f"interpolate: input with spatial dimensions {tuple(input.shape[2:])} needs an output "
+                             f"size of {dim} values, got {size!r}")
+        if not all(isinstance(v, int) and v >= 1 for v in sizes):
+            raise ValueError(f"interpolate: size must hold positive ints, got {size!r}")
+        return sizes, (None,) * dim
+    if scale_factor is None:
+        raise ValueError("interpolate: either size or scale_factor should be defined")
+    scales = tuple(float(v) for v in scale_factor) if isinstance(scale_factor, (list, tuple)) else \
+        (float(scale_factor),) * dim
+    if len(scales) != dim:
+        raise ValueError(f"interpolate: input with spatial dimensions {tuple(input.shape[2:])} needs {dim} scale "
+                         f"factors, got {scale_factor!r}")
+    if not all(s > 0 for s in scales):
+        raise ValueError(f"interpolate: scale_factor must be positive, got {scale_factor!r}")
+    sizes = tuple(math.floor(float(n) * s) for n, s in zip(input.shape[2:], scales))
+    if min(sizes) < 1:
+        raise ShapeError(f"interpolate: scale_factor {scale_factor!r} makes an empty output {sizes} from input "
+                         f"of shape {input.shape}")
+    if recompute_scale_factor or mode == "area":  # the kernels then see the sizes only
+        scales = (None,) * dim
+    return sizes, scales
+
+
+def _nearest_source(size: int, out: int, scale: float | None, exact: bool, shortcut: bool):
+    """PyTorch's nearest source index per output index, in its float32 arithmetic. With ``shortcut`` (PyTorch's
+    2-D 'nearest' kernel), an output as large as the input, or twice as large, copies or halves the index instead,
+    whatever the scale factor."""
+    import numpy as np
+
+    j = np.arange(out)
+    if shortcut and out == size:
+        return j
+    if shortcut and out == 2 * size:
+        return j >> 1
+    ratio = np.float32(1.0 / scale) if scale is not None and scale > 0 else np.float32(size) / np.float32(out)
+    position = (j.astype(np.float32) + np.float32(0.5 if exact else 0.0)) * ratio
+    return np.minimum(np.floor(position).astype(np.int64), size - 1)
+
+
+def _linear_source(size: int, out: int, scale: float | None, align_corners: bool, dtype):
+    """PyTorch's two source indices and weights per output index (in the input's precision)."""
+    import numpy as np
+
+    j = np.arange(out)
+    if out == size:
+        return j, j, np.ones(out, dtype), np.zeros(out, dtype)
+    one = dtype.type(1)
+    if align_corners:
+        ratio = dtype.type(size - 1) / dtype.type(out - 1) if out > 1 else dtype.type(0)
+        real = ratio * j.astype(dtype)
+    else:
+        ratio = dtype.type(1.0 / scale) if scale is not None and scale > 0 else dtype.type(size) / dtype.type(out)
+        real = np.maximum(ratio * (j.astype(dtype) + dtype.type(0.5)) - dtype.type(0.5), dtype.type(0))
+    i0 = np.minimum(np.floor(real).astype(np.int64), size - 1)
+    lambda1 = np.clip(real - i0.astype(dtype), 0, one).astype(dtype)
+    i1 = i0 + (i0 < size - 1)
+    return i0, i1, (one - lambda1).astype(dtype), lambda1
+
+
+def _cubic_source(size: int, out: int, scale: float | None, align_corners: bool, dtype):
+    """PyTorch's four source indices (clamped to the input) and cubic-convolution weights (A = -0.75) per output
+    index, in the input's precision."""
+    import numpy as np
+
+    t = dtype.type
+    j = np.arange(out).astype(dtype)
+    if align_corners:
+        real = (t(size - 1) / t(out - 1) if out > 1 else t(0)) * j
+    else:  # no clamp at 0 for cubic
+        ratio = t(1.0 / scale) if scale is not None and scale > 0 else t(size) / t(out)
+        real = ratio * (j + t(0.5)) - t(0.5)
+    base = np.minimum(np.floor(real).astype(np.int64), size - 1)
+    x = np.clip(real - base.astype(dtype), t(0), t(1)).astype(dtype)
+    a = t(-0.75)
+
+    def near(x):  # |x| <= 1
+        return ((a + t(2)) * x - (a + t(3))) * x * x + t(1)
+
+    def far(x):  # 1 < |x| < 2
+        return ((a * x - t(5) * a) * x + t(8) * a) * x - t(4) * a
+
+    weights = [far(x + t(1)), near(x), near(t(1) - x), far(t(2) - x)]
+    return [(np.clip(base - 1 + k, 0, size - 1), w.astype(dtype)) for k, w in enumerate(weights)]
+
+
+def _along(x: Tensor, axis: int, index) -> Tensor:
+    import numpy as np
+
+    n, o = x.shape[axis], len(index)
+    if o % n == 0 and np.array_equal(index, np.arange(o) // (o // n)):
+        # each element repeated r times (nearest by an integer factor): a broadcast, whose gradient is a sum
+        # instead of a scatter-add
+        r = o // n
+        shape = tuple(x.shape[:axis + 1]) + (r,) + tuple(x.shape[axis + 1:])
+        return x.unsqueeze(axis + 1).expand(*shape).reshape(*x.shape[:axis], o, *x.shape[axis + 1:])
+    return TakeAlong.apply(x, axis, index)
+
+
+def _weights_along(x: Tensor, axis: int, weights) -> Tensor:
+    shape = (-1,) + (1,) * (x.ndim - 1 - axis)
+    return constant(x._backend, x._backend.from_numpy(weights.reshape(shape)))
+
+
+@_public
+def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",  # noqa: A002
+                align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
+                antialias: bool = False) -> Tensor:
+    """Resample (N, C, *spatial) to ``size`` or by ``scale_factor``, with PyTorch's index and weight rules.
+
+    Modes: "nearest" (PyTorch's floor(i * in / out)), "nearest-exact" (floor((i + 0.5) * in / out)), "linear"
+    (3-D), "bilinear" and "bicubic" (4-D), "trilinear" (5-D), each with ``align_corners``, and "area" (3-D, 4-D:
+    adaptive average pooling). Each axis is a gather (and a weighted sum of two, or four for bicubic), so
+    gradients of every order follow.
+    """
+    import numpy as np
+
+    if not isinstance(input, Tensor) or input.ndim not in (3, 4, 5):
+        raise ShapeError(f"interpolate: expected a 3-D, 4-D or 5-D input (N, C, *spatial), got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    if mode not in ("nearest", "nearest-exact", "area", *_INTERPOLATE_NDIM):
+        raise ValueError(f"interpolate: mode must be one of 'nearest', 'nearest-exact', 'linear', 'bilinear', "
+                         f"'trilinear', 'area' or 'bicubic', got {mode!r}")
+    linear = mode in _INTERPOLATE_NDIM
+    if not linear and align_corners is not None:
+        raise ValueError(f"interpolate: align_corners can only be set with the interpolating modes linear, bilinear, "
+                         f"bicubic and trilinear, not {mode!r}")
+    if linear and input.ndim != _INTERPOLATE_NDIM[mode]:
+        raise NotImplementedError(f"interpolate: got {input.ndim}-D input (shape {input.shape}), but mode {mode!r} "
+                                  f"needs {_INTERPOLATE_NDIM[mode]}-D input")
+    if antialias:
+        raise NotImplementedError("interpolate: antialias=True is not supported")
+    if input.dtype.kind != "f":
+        raise TypeError(f"interpolate: expected a floating input, got {input.dtype.name}")
+    if min(input.shape[2:]) < 1:
+        raise ShapeError(f"interpolate: the input's spatial sizes must be positive, got shape {input.shape}")
+    sizes, scales = _interpolate_sizes(input, size, scale_factor, mode, recompute_scale_factor)
+    if mode == "area":
+        if input.ndim == 5:
+            raise NotImplementedError("interpolate: mode 'area' is supported for 3-D and 4-D inputs only")
+        return adaptive_avg_pool2d(input, sizes) if input.ndim == 4 else adaptive_avg_pool1d(input, sizes[0])
+    out = input
+    dtype = np.dtype(input.dtype.name)
+    for axis in reversed(range(2, input.ndim)):  # the last axis first: PyTorch's order of the weighted sums
+        n, o, s = input.shape[axis], sizes[axis - 2], scales[axis - 2]
+        if not linear:
+            exact = mode == "nearest-exact"
+            out = _along(out, axis, _nearest_source(n, o, s, exact, not exact and input.ndim == 4))
+            continue
+        if mode == "bicubic":
+            taps = [_along(out, axis, index) * _weights_along(out, axis, w)
+                    for index, w in _cubic_source(n, o, s, bool(align_corners), dtype)]
+            out = taps[0] + taps[1] + taps[2] + taps[3]  # PyTorch's order of summation
+            continue
+        i0, i1, w0, w1 = _linear_source(n, o, s, bool(align_corners), dtype)
+        if np.array_equal(i0, i1) and not w1.any():
+            out = _along(out, axis, i0)  # the same size: a copy
+        else:
+            out = _along(out, axis, i0) * _weights_along(out, axis, w0) + \
+                _along(out, axis, i1) * _weights_along(out, axis, w1)
+    return out
+
+
+@_public
+def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:  # noqa: A002
+    """Mean over PyTorch's adaptive bins of a (N, C, L) or (C, L) input: a matmul with the bin matrix."""
+    if not isinstance(input, Tensor) or input.ndim not in (2, 3):
+        raise ShapeError(f"adaptive_avg_pool1d: expected a 2-D or 3-D input, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"adaptive_avg_pool1d: expected a floating input, got {input.dtype.name}")
+    out = _single(output_size, "output_size")
+    if out < 1 or input.shape[-1] < 1:
+        raise ValueError(f"adaptive_avg_pool1d: output_size must be positive and the input non-empty, got "
+                         f"output_size={output_size!r} for input of shape {input.shape}")
+    return input @ _adaptive_bins(input.shape[-1], out, input).mT
+
+
+def _adaptive_windows(size: int, out: int):
+    """Each adaptive bin's input indices, padded to the longest bin by repeating the bin's first index (after
+    the real ones, so a repeat never comes first in a tie)."""
+    import numpy as np
+
+    starts = [(i * size) // out for i in range(out)]
+    ends = [-((-(i + 1) * size) // out) for i in range(out)]
+    longest = max(e - s for s, e in zip(starts, ends))
+    return np.array([list(range(s, e)) + [s] * (longest - (e - s)) for s, e in zip(starts, ends)], np.int64)
+
+
+@_public
+def adaptive_max_pool2d(input: Tensor, output_size,  # noqa: A002
+                        return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    """Maximum over PyTorch's adaptive bins of a (N, C, H, W) or (C, H, W) input; the gradient goes to the first
+    maximum of each bin in row-major order. ``return_indices`` also gives each maximum's flat index h * W + w."""
+    if not isinstance(input, Tensor) or input.ndim not in (3, 4):
+        raise ShapeError(f"adaptive_max_pool2d: expected a 3-D or 4-D input, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    pair = (output_size, output_size) if isinstance(output_size, int) or output_size is None else tuple(output_size)
+    h, w = input.shape[-2:]
+    if len(pair) != 2:
+        raise ValueError(f"adaptive_max_pool2d: output_size must be an int or a pair, got {output_size!r}")
+    oh, ow = (h if pair[0] is None else pair[0]), (w if pair[1] is None else pair[1])
+    if not all(isinstance(v, int) and v >= 1 for v in (oh, ow)) or h < 1 or w < 1:
+        raise ValueError(f"adaptive_max_pool2d: output_size must be positive ints and the input non-empty, got "
+                         f"output_size={output_size!r} for input of shape {input.shape}")
+    rows, cols = _adaptive_windows(h, oh), _adaptive_windows(w, ow)  # (oh, lh), (ow, lw)
+    be, lead = input._backend, input.shape[:-2]
+    k = len(lead)
+    windows = input[(Ellipsis, Tensor(be.from_numpy(rows.reshape(-1)), be), slice(None))]  # (..., oh * lh, W)
+    windows = windows[(Ellipsis, Tensor(be.from_numpy(cols.reshape(-1)), be))]  # (..., oh * lh, ow * lw)
+    windows = windows.reshape(*lead, oh, rows.shape[1], ow, cols.shape[1])
+    windows = windows.permute(*range(k), k, k + 2, k + 1, k + 3).reshape(*lead, oh, ow, -1)
+    values, slots = windows.max(-1)
+    if not return_indices:
+        return values
+    flat = (rows[:, None, :, None] * w + cols[None, :, None, :]).reshape(oh, ow, -1)
+    table = Tensor(be.from_numpy(flat), be).expand(*lead, oh, ow, flat.shape[-1])
+    return values, table.gather(-1, slots.unsqueeze(-1)).squeeze(-1)
+
+
+@_public
+def adaptive_max_pool1d(input: Tensor, output_size,  # noqa: A002
+                        return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    """Maximum over PyTorch's adaptive bins of a (N, C, L) or (C, L) input: ``adaptive_max_pool2d`` on a
+    height-1 image."""
+    x = _as_height_one(input, "adaptive_max_pool1d")
+    out = adaptive_max_pool2d(x, (1, _single(output_size, "output_size")), return_indices)
+    squeeze = (lambda t: t.squeeze(-2)) if input.ndim == 3 else (lambda t: t.squeeze(0).squeeze(-2))
+    return tuple(squeeze(t) for t in out) if return_indices else squeeze(out)
+
+
+@_public
+def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
+               ceil_mode: bool = False, return_indices: bool = False) -> Tensor:
+    """Maximum over windows of (N, C, L) or (C, L): ``max_pool2d`` on a height-1 image."""
+    x = _as_height_one(input, "max_pool1d")
+    stride = None if stride is None else (1, _single(stride, "stride"))
+    out = max_pool2d(x, (1, _single(kernel_size, "kernel_size")), stride, (0, _single(padding, "padding")),
+                     (1, _single(dilation, "dilation")), ceil_mode, return_indices)
+    return out.squeeze(-2) if input.ndim == 3 else out.squeeze(0).squeeze(-2)
+
+
+@_public
+def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,  # noqa: A002
+               count_include_pad: bool = True) -> Tensor:
+    """Mean over windows of (N, C, L) or (C, L): ``avg_pool2d`` on a height-1 image."""
+    x = _as_height_one(input, "avg_pool1d")
+    stride = None if stride is None else (1, _single(stride, "stride"))
+    out = avg_pool2d(x, (1, _single(kernel_size, "kernel_size")), stride, (0, _single(padding, "padding")),
+                     ceil_mode, count_include_pad)
+    return out.squeeze(-2) if input.ndim == 3 else out.squeeze(0).squeeze(-2)
+
+
+def _as_height_one(input: Tensor, op: str) -> Tensor:
+    if not isinstance(input, Tensor) or input.ndim not in (2, 3):
+        raise ShapeError(f"{op}: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    return (input if input.ndim == 3 else input.unsqueeze(0)).unsqueeze(-2)
+
+
+@_public
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:  # noqa: A002
+    """(*, C * r * r, H, W) to (*, C, H * r, W * r): a reshape and a permute."""
+    r = upscale_factor
+    if not isinstance(input, Tensor) or input.ndim < 3 or r < 1 or input.shape[-3] % (r * r):
+        raise ShapeError(f"pixel_shuffle: expected (*, C * {r}², H, W) with upscale_factor {r} >= 1, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    *lead, c, h, w = input.shape
+    x = input.reshape(*lead, c // (r * r), r, r, h, w)
+    k = len(lead)
+    return x.permute(*range(k), k, k + 3, k + 1, k + 4, k + 2).reshape(*lead, c // (r * r), h * r, w * r)
+
+
+@_public
+def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:  # noqa: A002
+    """(*, C, H * r, W * r) to (*, C * r * r, H, W), the inverse of ``pixel_shuffle``."""
+    r = downscale_factor
+    if not isinstance(input, Tensor) or input.ndim < 3 or r < 1 or input.shape[-2] % r or input.shape[-1] % r:
+        raise ShapeError(f"pixel_unshuffle: expected (*, C, H * {r}, W * {r}) with downscale_factor {r} >= 1, got "
+                         f"shape {getattr(input, 'shape', type(input).__name__)}")
+    *lead, c, h, w = input.shape
+    x = input.reshape(*lead, c, h // r, r, w // r, r)
+    k = len(lead)
+    return x.permute(*range(k), k, k + 2, k + 4, k + 1, k + 3).reshape(*lead, c * r * r, h // r, w // r)
+
+
+@_public
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
+    """Zero whole channels of a (N, C, L) or (C, L) input with probability ``p``; scale the rest."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout1d: p must be in [0, 1], got {p}")
+    if not isinstance(input, Tensor) or input.ndim not in (2, 3):
+        raise ShapeError(f"dropout1d: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    if not training or p == 0.0:
+        return input
+    out = input * 0.0 if p == 1.0 else input * _keep_mask(input, input.shape[:-1] + (1,), p)
+    return input.copy_(out) if inplace else out
+
+
+@_public
+def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var: Tensor | None = None,  # noqa: A002
+                  weight: Tensor | None = None, bias: Tensor | None = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise each channel of each sample over its spatial axes (biased variance), then apply the per-channel
+    ``weight`` and ``bias``. With ``use_input_stats`` the running statistics, when given, move towards the
+    batch's average of the per-instance mean and unbiased variance (in place, outside the graph, as PyTorch);
+    without it they normalise instead."""
+    if not isinstance(input, Tensor) or input.ndim < 3:
+        raise ShapeError(f"instance_norm: expected an input (N, C, *spatial) with spatial axes, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    c, axes = input.shape[1], tuple(range(2, input.ndim))
+    per_channel = (1, c) + (1,) * (input.ndim - 2)
+    for name, stat in (("running_mean", running_mean), ("running_var", running_var)):
+        if stat is not None and tuple(stat.shape) != (c,):
+            raise ShapeError(f"instance_norm: {name} must have shape ({c},) for input of shape {input.shape}, "
+                             f"got {stat.shape}")
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise ValueError("instance_norm: running_mean and running_var are needed when use_input_stats=False")
+        mean, var = running_mean.astype(input.dtype), running_var.astype(input.dtype)
+        out = (input - mean.reshape(per_channel)) * (var + eps).rsqrt().reshape(per_channel)
+        if weight is not None:
+            out = out * weight.reshape(per_channel)
+        return out if bias is None else out + bias.reshape(per_channel)
+    if math.prod(input.shape[2:]) <= 1:
+        raise ValueError(f"instance_norm: expected more than 1 spatial element per channel, got input of shape "
+                         f"{input.shape}")
+    if running_mean is not None or running_var is not None:
+        with no_grad():
+            if running_mean is not None:
+                update = input.mean(axes).mean(0).astype(running_mean.dtype)
+                running_mean.mul_(1.0 - momentum).add_(update * momentum)
+            if running_var is not None:
+                update = input.var(axes, correction=1).mean(0).astype(running_var.dtype)
+                running_var.mul_(1.0 - momentum).add_(update * momentum)
+    return group_norm(input, c, weight, bias, eps)
+
 
 
 # -- exported names ---------------------------------------------------------------------------------

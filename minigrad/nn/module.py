@@ -19,7 +19,7 @@ from .. import backends as _backends
 from .. import devices as _devices
 from ..dtypes import float32, float64
 from ..errors import MinigradError
-from ..grad_mode import no_grad
+from ..grad_mode import _enabled, no_grad
 from ..hooks import RemovableHandle, add_hook
 from ..tensor import Tensor, _to_targets, tensor
 
@@ -76,18 +76,25 @@ class Module:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         hooks = self.__dict__.get("_forward_hooks")
         pre_hooks = self.__dict__.get("_forward_pre_hooks")
-        if not hooks and not pre_hooks:
+        backward_hooks = self.__dict__.get("_backward_hooks") or self.__dict__.get("_backward_pre_hooks")
+        if not hooks and not pre_hooks and not backward_hooks:
             return self.forward(*args, **kwargs)
         for hook in tuple(pre_hooks.values()) if pre_hooks else ():
             result = hook(self, args)
             if result is not None:
                 args = result if isinstance(result, tuple) else (result,)
+        state = None
+        if backward_hooks and _grad_enabled():
+            from ._backward_hooks import BackwardHookState
+
+            state = BackwardHookState(self)
+            args = state.wrap_inputs(args)
         output = self.forward(*args, **kwargs)
         for hook in tuple(hooks.values()) if hooks else ():
             result = hook(self, args, output)
             if result is not None:
                 output = result
-        return output
+        return output if state is None else state.wrap_outputs(output)
 
     # -- hooks --------------------------------------------------------------------------------------
     def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
@@ -98,6 +105,32 @@ class Module:
     def register_forward_hook(self, hook: Callable) -> RemovableHandle:
         """``hook(module, args, output)`` after each ``forward``; a non-None result replaces the output."""
         return add_hook(self._hook_registry("_forward_hooks"), hook)
+
+    def register_full_backward_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """``hook(module, grad_input, grad_output)`` once the gradients with respect to the module's positional
+        inputs are computed: tuples with one entry per positional argument and per output (``None`` for a
+        non-tensor or an input that needs no gradient). A non-None result (a tuple of the same length)
+        replaces ``grad_input``. Where no input needs a gradient, the hook runs with ``grad_input`` all ``None``.
+        ``prepend`` runs it before the hooks already registered."""
+        return self._add_hook("_backward_hooks", hook, prepend)
+
+    def register_backward_hook(self, hook: Callable) -> RemovableHandle:
+        """PyTorch's deprecated hook (its gradients are those of the module's last op): not provided."""
+        raise NotImplementedError(f"{self._get_name()}.register_backward_hook (deprecated in PyTorch) is not "
+                                  "supported: use register_full_backward_hook, whose grad_input are the gradients of "
+                                  "the module's inputs")
+
+    def register_full_backward_pre_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
+        """``hook(module, grad_output)`` when the gradients of the module's outputs arrive; a non-None result (a
+        tuple of the same length) replaces ``grad_output`` for the rest of backward."""
+        return self._add_hook("_backward_pre_hooks", hook, prepend)
+
+    def _add_hook(self, registry_name: str, hook: Callable, prepend: bool) -> RemovableHandle:
+        registry = self._hook_registry(registry_name)
+        handle = add_hook(registry, hook)
+        if prepend:
+            registry.move_to_end(handle.id, last=False)
+        return handle
 
     def _hook_registry(self, name: str) -> dict:
         registry = self.__dict__.get(name)
@@ -238,7 +271,7 @@ class Module:
 
     def _named_members(self, registry: str, prefix: str, recurse: bool,
                        remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
-        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
         seen: set[int] = set()
         for module_prefix, module in modules:
             for name, value in getattr(module, registry).items():
@@ -273,6 +306,47 @@ class Module:
                 raise AttributeError(f"{type(module).__name__} has no submodule {part!r} (in {target!r})")
             module = child
         return module
+
+    def set_submodule(self, target: str, module: Module, strict: bool = False) -> None:
+        """Replace (or, unless ``strict``, add) the descendant at a dotted path, as PyTorch's."""
+        if not target:
+            raise ValueError("set_submodule: cannot set the submodule without a target name")
+        *path, name = target.split(".")
+        parent: Module = self
+        for part in path:
+            if not hasattr(parent, part):
+                raise AttributeError(f"{parent._get_name()} has no attribute `{part}` (in {target!r})")
+            parent = getattr(parent, part)
+            if not isinstance(parent, Module):
+                raise AttributeError(f"`{part}` is not an nn.Module (in {target!r})")
+        if not isinstance(module, Module):
+            raise ValueError(f"set_submodule: `module` is not an nn.Module, found {type(module).__name__}")
+        if strict and not hasattr(parent, name):
+            raise AttributeError(f"{parent._get_name()} has no attribute `{name}` (in {target!r})")
+        if hasattr(parent, name) and not isinstance(getattr(parent, name), Module):
+            raise AttributeError(f"`{name}` is not an nn.Module (in {target!r})")
+        setattr(parent, name, module)
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at a dotted path (``"encoder.0.weight"``)."""
+        module_path, _, name = target.rpartition(".")
+        module = self.get_submodule(module_path)
+        if not hasattr(module, name):
+            raise AttributeError(f"{module._get_name()} has no attribute `{name}` (in {target!r})")
+        param = getattr(module, name)
+        if not isinstance(param, Parameter):
+            raise AttributeError(f"`{name}` is not an nn.Parameter (in {target!r})")
+        return param
+
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at a dotted path (``"bn.running_mean"``)."""
+        module_path, _, name = target.rpartition(".")
+        module = self.get_submodule(module_path)
+        if not hasattr(module, name):
+            raise AttributeError(f"{module._get_name()} has no attribute `{name}` (in {target!r})")
+        if name not in module._buffers:
+            raise AttributeError(f"`{name}` is not a buffer (in {target!r})")
+        return module._buffers[name]
 
     # -- modes and gradients ------------------------------------------------------------------------
     def train(self, mode: bool = True) -> Module:
@@ -368,6 +442,36 @@ class Module:
     def float(self) -> Module:
         return self._cast(float32)
 
+    def cuda(self, device: Any = None) -> Module:
+        """Move to the CuPy backend (``"cuda"``; an index other than 0 is refused, as ``to("cuda:1")``)."""
+        return self.to(device="cuda" if device is None else device if not isinstance(device, int)
+                       else f"cuda:{device}")
+
+    def type(self, dst_type: Any) -> Module:
+        """Cast every parameter and buffer (integer buffers too, as PyTorch) to a floating dtype."""
+        from ..dtypes import as_dtype
+
+        dtype = as_dtype(dst_type)
+        if dtype.kind != "f":
+            raise TypeError(f"Module.type: only floating dtypes are supported (parameters must stay floating), "
+                            f"got {dtype.name}")
+        return self._apply_arrays(lambda t: None if t.dtype == dtype else (t._backend.astype(t.data, dtype),
+                                                                           t._backend))
+
+    def half(self) -> Module:
+        raise TypeError("Module.half: minigrad has no float16 dtype; use float() or double()")
+
+    def bfloat16(self) -> Module:
+        raise TypeError("Module.bfloat16: minigrad has no bfloat16 dtype; use float() or double()")
+
+    def compile(self, *args: Any, **kwargs: Any) -> None:
+        """PyTorch compiles ``forward`` with ``torch.compile``; minigrad has no compiler, and the results are the
+        same without one, so this does nothing (the arguments are accepted and ignored)."""
+
+    def share_memory(self) -> Module:
+        """A no-op: minigrad has no multiprocessing tensors to move into shared memory."""
+        return self
+
     def cpu(self) -> Module:
         """Move to the NumPy backend when on a device backend (host-memory backends stay where they are)."""
         on_gpu = any(not t._backend.host_memory for t in list(self.parameters()) + list(self.buffers()))
@@ -376,24 +480,43 @@ class Module:
     # -- state dict ---------------------------------------------------------------------------------
     def state_dict(self, destination: dict | None = None, prefix: str = "",
                    keep_vars: bool = False) -> OrderedDict[str, Tensor]:
-        """Parameters and persistent buffers by dotted name; values are detached (they share memory)."""
+        """Parameters and persistent buffers by dotted name (``prefix`` prepended as given); values are detached
+        (they share memory)."""
         out: OrderedDict[str, Tensor] = OrderedDict() if destination is None else destination
-        for module_prefix, module in self.named_modules(prefix=prefix.rstrip("."),
-                                                        remove_duplicate=False):
-            head = f"{module_prefix}." if module_prefix else ""
-            for name, p in module._parameters.items():
-                if p is not None:
-                    out[head + name] = p if keep_vars else p.detach()
-            for name, b in module._buffers.items():
-                if b is not None and name not in module._non_persistent_buffers:
-                    out[head + name] = b if keep_vars else b.detach()
+        head = prefix  # prepended as given, as PyTorch's ("net." gives "net.weight")
+        for name, p in self._parameters.items():
+            if p is not None:
+                out[head + name] = p if keep_vars else p.detach()
+        for name, b in self._buffers.items():
+            if b is not None and name not in self._non_persistent_buffers:
+                out[head + name] = b if keep_vars else b.detach()
+        if self._has_extra_state():
+            out[head + _EXTRA_STATE] = self.get_extra_state()
+        for name, child in self._modules.items():
+            if child is not None:
+                child.state_dict(out, f"{head}{name}.", keep_vars)
         return out
 
-    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
+    def get_extra_state(self) -> Any:
+        """Override (with ``set_extra_state``) to keep non-tensor state in ``state_dict`` under ``"_extra_state"``."""
+        raise RuntimeError(f"{self._get_name()}.get_extra_state() is only called where a module overrides it")
+
+    def set_extra_state(self, state: Any) -> None:
+        """Receives what ``get_extra_state`` returned, from ``load_state_dict``."""
+        raise RuntimeError(f"{self._get_name()}.set_extra_state() is only called where a module overrides "
+                           "get_extra_state; override it too")
+
+    def _has_extra_state(self) -> bool:
+        return type(self).get_extra_state is not Module.get_extra_state
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True,
+                        assign: bool = False) -> IncompatibleKeys:
         """Copy values into the parameters and buffers in place (cast to their dtype and backend).
 
         With ``strict=True``, missing and unexpected keys are errors; a wrong shape always is. All problems
-        are reported together and nothing is changed unless every check passes.
+        are reported together and nothing is changed unless every check passes. With ``assign=True`` the
+        checkpoint's tensors become the parameters and buffers (their dtype and backend kept; a parameter is
+        wrapped in a new ``Parameter`` that keeps the old one's ``requires_grad``), as PyTorch's.
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"load_state_dict expects a mapping, got {type(state_dict).__name__}")
@@ -407,8 +530,13 @@ class Module:
             if unexpected:
                 errors.append("unexpected key(s): " + ", ".join(repr(k) for k in unexpected))
         updates = []
+        extra = {}  # module -> its extra state, set after every check passes
+        for module_prefix, module in self.named_modules(remove_duplicate=False):
+            key = f"{module_prefix}.{_EXTRA_STATE}" if module_prefix else _EXTRA_STATE
+            if module._has_extra_state() and key in state_dict:
+                extra[module] = state_dict[key]
         for key, target in own.items():
-            if key not in state_dict:
+            if key not in state_dict or key.rpartition(".")[2] == _EXTRA_STATE:
                 continue
             value = state_dict[key]
             source = _host_values(value)
@@ -422,16 +550,33 @@ class Module:
             elif source.dtype.kind == "f" and target.dtype.kind != "f":
                 errors.append(f"{key!r}: cannot load {source.dtype.name} values into a "
                               f"{target.dtype.name} tensor")
+            elif assign and not isinstance(value, Tensor):
+                errors.append(f"{key!r}: assign=True needs a tensor, got {type(value).__name__}")
             else:
                 updates.append((target, source))
         if errors:
             raise StateDictError(
                 f"error(s) in loading state_dict for {type(self).__name__}:\n  " + "\n  ".join(errors)
             )
+        for module, state in extra.items():
+            module.set_extra_state(state)
+        if assign:
+            self._assign_state(state_dict)
+            return IncompatibleKeys(missing, unexpected)
         with no_grad():
             for target, source in updates:
                 target.copy_(Tensor(target._backend.from_numpy(source), target._backend))
         return IncompatibleKeys(missing, unexpected)
+
+    def _assign_state(self, state_dict: Mapping[str, Any]) -> None:
+        for module_prefix, module in self.named_modules(remove_duplicate=False):
+            head = f"{module_prefix}." if module_prefix else ""
+            for name, p in list(module._parameters.items()):
+                if p is not None and head + name in state_dict:
+                    module._parameters[name] = Parameter(state_dict[head + name].detach(), p.requires_grad)
+            for name, b in list(module._buffers.items()):
+                if b is not None and name not in module._non_persistent_buffers and head + name in state_dict:
+                    module._buffers[name] = state_dict[head + name].detach()
 
     # -- repr ---------------------------------------------------------------------------------------
     def extra_repr(self) -> str:
@@ -454,6 +599,13 @@ class Module:
         if len(lines) == 1 and not self._modules:
             return f"{self._get_name()}({lines[0]})"
         return f"{self._get_name()}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+_EXTRA_STATE = "_extra_state"  # PyTorch's state-dict key for get_extra_state()
+
+
+def _grad_enabled() -> bool:
+    return _enabled.get()
 
 
 def _check_name(module: Module, name: str, kind: str) -> None:

@@ -453,23 +453,118 @@ def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple:
 
 @public(method=False)
 def pad(x: Tensor, pad: tuple, mode: str = "constant", value: float | None = None) -> Tensor:
-    """Constant padding with PyTorch's ``F.pad`` signature and order: (last_before, last_after, prev_before,
-    ...). Only ``mode="constant"``; the fill ``value`` (default 0) is the fourth argument, as in PyTorch."""
-    if mode != "constant":
-        raise (NotImplementedError if isinstance(mode, str) else TypeError)(
-            f"pad: mode must be 'constant' (the only mode supported), got {mode!r}; pass the fill value as "
-            "value=..., PyTorch's F.pad(input, pad, mode, value)"
-        )
-    value = 0.0 if value is None else value
+    """``F.pad``: widths in PyTorch's order (last_before, last_after, prev_before, ...), ``mode`` one of
+    "constant" (fill ``value``, default 0), "reflect", "replicate" or "circular"."""
     pad = tuple(int(p) for p in pad)
+    if mode != "constant":
+        if not isinstance(mode, str) or mode not in _PAD_INDICES:
+            raise (ValueError if isinstance(mode, str) else TypeError)(
+                f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}; pass the fill "
+                "value as value=..., PyTorch's F.pad(input, pad, mode, value)"
+            )
+        return _pad_by_index(x, pad, mode, value)
+    value = 0.0 if value is None else value
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
         raise ValueError(f"pad: needs pairs for at most {x.ndim} dimensions, got {pad}")
     if any(p < 0 for p in pad):
-        raise ValueError(f"pad: negative padding is not supported, got {pad}")
+        raise ValueError(f"pad: negative padding is not supported in mode 'constant', got {pad}")
     widths = [(0, 0)] * x.ndim
     for i in range(len(pad) // 2):
         widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
     return Pad.apply(x, tuple(widths), value)
+
+
+class TakeAlong(Function):
+    """``x``'s entries at ``index`` (a 1-D NumPy integer array, repeats allowed) along ``axis``: the resampling
+    gathers of ``pad``'s modes and ``F.interpolate``. The gradient adds up each source entry's copies as one
+    gather of the gradient per copy (sources with fewer copies read an appended zero), instead of a scatter-add
+    (NumPy's ``add.at``, several times slower); that is made of differentiable ops, so every order follows."""
+
+    @staticmethod
+    def forward(ctx, x, axis, index):
+        ctx.axis, ctx.index, ctx.size = axis, index, x.shape[axis]
+        be = ctx.backend
+        return be.take(x.data, be.from_numpy(index), axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        axis, index, n = ctx.axis, ctx.index, ctx.size
+        be = ctx.backend
+        counts = np.bincount(index, minlength=n)
+        order = np.argsort(index, kind="stable")  # the copies of each source in output order
+        copy = np.arange(len(index)) - np.repeat(np.cumsum(counts) - counts, counts)
+        slots = np.full((n, max(int(counts.max()), 1)), len(index), np.int64)  # unused slots read a zero
+        slots[index[order], copy] = order
+        shape = tuple(g.shape)
+        zero = Tensor(be.zeros(shape[:axis] + (1,) + shape[axis + 1:], g.dtype), be)
+        padded = concatenate([g, zero], axis)
+        total = TakeAlong.apply(padded, axis, slots[:, 0])
+        for copy in range(1, slots.shape[1]):  # a few full-size adds: faster than a sum over a short middle axis
+            total = total + TakeAlong.apply(padded, axis, slots[:, copy])
+        return total, None, None
+
+
+def _reflect(j: np.ndarray, n: int) -> np.ndarray:
+    j = np.abs(j)
+    return np.where(j >= n, 2 * (n - 1) - j, j)
+
+
+# Which input position each output position of a padded axis reads: j runs over [-before, n + after).
+_PAD_INDICES = {
+    "reflect": _reflect,
+    "replicate": lambda j, n: np.clip(j, 0, n - 1),
+    "circular": lambda j, n: j % n,
+}
+
+
+def _pad_by_index(x: Tensor, pad: tuple, mode: str, value) -> Tensor:
+    """Reflect, replicate or circular padding: one gather per padded axis, so the gradient adds the copies
+    back (to any order). PyTorch's rules: 1, 2 or 3 trailing axes of an input with one or two more; negative
+    widths crop."""
+    k = len(pad) // 2
+    if value is not None:
+        raise ValueError(f"pad: mode {mode!r} takes no fill value, got value={value!r}")
+    if len(pad) % 2 or k not in (1, 2, 3) or x.ndim not in (k + 1, k + 2):
+        raise NotImplementedError(f"pad: mode {mode!r} pads the last 1, 2 or 3 dimensions of an input with one or "
+                                  f"two more (batch, channels); got {len(pad)} widths for an input of shape {x.shape}")
+    out = x
+    for i in range(k):
+        axis, (before, after) = x.ndim - 1 - i, pad[2 * i:2 * i + 2]
+        n = x.shape[axis]
+        # circular crops first (negative widths) and wraps around what is left, as PyTorch
+        lo, hi = (max(-before, 0), max(-after, 0)) if mode == "circular" else (0, 0)
+        m = n - lo - hi
+        too_wide = (mode == "reflect" and max(before, after) >= n) or (mode == "circular" and max(before, after) > n)
+        if too_wide or n + before + after < 1 or m < 1:
+            limit = "less than" if mode == "reflect" else "at most"
+            raise ValueError(f"pad: mode {mode!r} needs widths {limit} the size of the dimension they pad (and a "
+                             f"non-empty result), got ({before}, {after}) for dimension {axis} of shape {x.shape}")
+        if before >= 0 and after >= 0:
+            out = _pad_by_slices(out, axis, before, after, mode)
+            continue
+        index = lo + _PAD_INDICES[mode](np.arange(-before - lo, m + after + hi), m)
+        out = TakeAlong.apply(out, axis, index)
+    return out
+
+
+def _pad_by_slices(x: Tensor, axis: int, before: int, after: int, mode: str) -> Tensor:
+    """Non-negative widths: the borders are slices of ``x`` (reversed for reflect, broadcast for replicate)
+    joined to it, so the gradient is slicing and summing, not a scatter-add."""
+    n, lead = x.shape[axis], (slice(None),) * axis
+
+    def part(start, stop, step=1):
+        return getitem(x, lead + (slice(start, stop, step),))
+
+    if mode == "reflect":
+        left, right = part(before, 0, -1), part(n - 2, n - 2 - after if n - 2 - after >= 0 else None, -1)
+    elif mode == "circular":
+        left, right = part(n - before, n), part(0, after)
+    else:
+        shape = list(x.shape)
+        left = expand(part(0, 1), *(shape[:axis] + [before] + shape[axis + 1:]))
+        right = expand(part(n - 1, n), *(shape[:axis] + [after] + shape[axis + 1:]))
+    pieces = ([left] if before else []) + [x] + ([right] if after else [])
+    return concatenate(pieces, axis) if len(pieces) > 1 else x
 
 
 @public(top_level=False, method=False)

@@ -1,15 +1,16 @@
 """Gradient clipping (``clip_grad_norm_``, ``clip_grad_value_``) and the flat parameter vector
-(``parameters_to_vector``, ``vector_to_parameters``), as ``torch.nn.utils``."""
+(``parameters_to_vector``, ``vector_to_parameters``), as ``torch.nn.utils``; ``rnn.pad_sequence``."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
 
-from .. import ops as _ops
-from ..errors import ShapeError
-from ..grad_mode import no_grad
-from ..tensor import Tensor
+from ... import ops as _ops
+from ...errors import ShapeError
+from ...grad_mode import no_grad
+from ...tensor import Tensor
+from . import rnn  # noqa: F401 - torch.nn.utils.rnn's path
 
 
 def _grads(parameters: Iterable[Tensor] | Tensor) -> list[Tensor]:
@@ -24,7 +25,7 @@ def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float, norm
     ``min(1, max_norm / (norm + 1e-6))``."""
     grads = _grads(parameters)
     if not grads:
-        from ..creation import zeros
+        from ...creation import zeros
 
         return zeros(())
     norm_type = float(norm_type)
