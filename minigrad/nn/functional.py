@@ -758,7 +758,7 @@ def _margin_frames(op: str, input: Tensor, target: Tensor) -> tuple[Tensor, int]
 
 def _host(t: Tensor):
     """A tensor's values as a NumPy array (integer targets and lengths are read on the host)."""
-    return t._backend.to_numpy(t.data)
+    return t._backend.to_numpy(t.array)
 
 
 @_public

@@ -455,7 +455,7 @@ class Module:
         if dtype.kind != "f":
             raise TypeError(f"Module.type: only floating dtypes are supported (parameters must stay floating), "
                             f"got {dtype.name}")
-        return self._apply_arrays(lambda t: None if t.dtype == dtype else (t._backend.astype(t.data, dtype),
+        return self._apply_arrays(lambda t: None if t.dtype == dtype else (t._backend.astype(t.array, dtype),
                                                                            t._backend))
 
     def half(self) -> Module:

@@ -484,7 +484,7 @@ class TakeAlong(Function):
     def forward(ctx, x, axis, index):
         ctx.axis, ctx.index, ctx.size = axis, index, x.shape[axis]
         be = ctx.backend
-        return be.take(x.data, be.from_numpy(index), axis)
+        return be.take(x.array, be.from_numpy(index), axis)
 
     @staticmethod
     def backward(ctx, g):
