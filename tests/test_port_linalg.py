@@ -155,6 +155,17 @@ def test_inv_det_slogdet(batch):
     np.testing.assert_array_equal(sign.numpy(), torch.linalg.slogdet(_t(a)).sign.detach().numpy())
 
 
+def test_det_gradient_at_singular_matrices_is_the_cofactor_matrix():
+    # exactly singular (det == 0): rank n - 1 and rank n - 2, one of them in a batch with an invertible matrix
+    rank2 = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [0.5, -1.0, 2.0]])
+    rank1 = np.outer([1.0, 2.0, -1.0], [0.5, 1.0, 3.0])
+    for a in (rank2, rank1, np.stack([rank2, well_conditioned(3)])):
+        assert (LA.det(_mg(a)).numpy().reshape(-1)[:1] == 0).all()
+        assert_like_torch(LA.det, torch.linalg.det, [a])
+        assert mg.gradcheck(LA.det, (_mg(a),))
+    assert mg.gradgradcheck(LA.det, (_mg(rank2),))  # distinct singular values: through svd's gradient
+
+
 @pytest.mark.filterwarnings("ignore:torch.cholesky is deprecated")
 def test_top_level_aliases_and_methods():
     a = spd(3)
@@ -357,10 +368,8 @@ def test_errors():
         LA.matrix_power(_mg(np.eye(2)), 1.5)
     with pytest.raises(ShapeError, match="tensor 1 must be 2-D"):
         LA.multi_dot([_mg(np.ones(2)), _mg(np.ones(2)), _mg(np.ones((2, 2)))])
-    singular = _mg([[1.0, 2.0], [2.0, 4.0]])
-    assert LA.det(singular).item() == 0.0
     with pytest.raises(LinAlgError, match="gradient at a singular matrix is not supported"):
-        LA.det(singular).backward()
+        LA.slogdet(_mg([[1.0, 2.0], [2.0, 4.0]])).logabsdet.backward()
 
 
 def test_inplace_change_of_an_output_is_caught():

@@ -128,7 +128,8 @@ def inv(A: Tensor) -> Tensor:  # noqa: N803 - PyTorch's argument names
 
 
 class Det(Function):
-    """det(A); gradient g det(A) A⁻ᵀ (through ``inv``: the gradient at a singular matrix raises)."""
+    """det(A); gradient g times the cofactor matrix: det(A) A⁻ᵀ, or, where some determinant is exactly 0,
+    det(U) det(Vh) U diag(∏_{j≠i} σ_j) Vh from an SVD (PyTorch's choice: defined at singular matrices too)."""
 
     op_name = "linalg.det"
     save_output = True
@@ -141,7 +142,20 @@ class Det(Function):
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
-        return (g * ctx.output).unsqueeze(-1).unsqueeze(-1) * _inv_for_gradient("det", a).mT
+        d = ctx.output
+        if bool((d == 0).any()):  # (one host read, to pick the formula)
+            return g.unsqueeze(-1).unsqueeze(-1) * _cofactors(a)
+        return (g * d).unsqueeze(-1).unsqueeze(-1) * _inv_for_gradient("det", a).mT
+
+
+def _cofactors(a: Tensor) -> Tensor:
+    from .reduction import prod
+
+    u, s, vh = svd(a, full_matrices=False)
+    be = a._backend
+    sign = Tensor(be.multiply(be.slogdet(u.data)[0], be.slogdet(vh.data)[0]), be)  # ±1, no gradient
+    others = prod(where(_eye(s.shape[-1], s).astype("bool"), 1.0, s.unsqueeze(-2)), -1)  # ∏_{j≠i} σ_j
+    return matmul(u * others.unsqueeze(-2), vh) * sign.unsqueeze(-1).unsqueeze(-1)
 
 
 def _inv_for_gradient(name: str, a: Tensor) -> Tensor:
