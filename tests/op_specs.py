@@ -1830,7 +1830,9 @@ def _matrix_norm_case(draw, dtype, max_size):
         rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
         a = _conditioned(rng, m, n, batch)
     dim = draw(st.sampled_from([(-2, -1), (-1, -2)] + ([(0, 2), (2, 0)] if batch else [])))
-    return Case((a.astype(dtype),), {"ord": ord_, "dim": dim, "keepdim": draw(st.booleans())}, n=m * n)
+    a = np.moveaxis(a, (-2, -1), dim)  # the rows and columns built above are the ones dim names
+    return Case((np.ascontiguousarray(a, dtype=dtype),), {"ord": ord_, "dim": dim, "keepdim": draw(st.booleans())},
+                n=m * n)
 
 
 def _matrix_norm_ref(a, ord, dim, keepdim):  # noqa: A002
