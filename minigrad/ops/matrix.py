@@ -453,8 +453,8 @@ def _svd_shapes(shape, full_matrices: bool):
 
 class Svd(Function):
     """U, S, Vh packed flat along the last axis: U (m·ku), S (k), Vh (kv·n). PyTorch's gradient: defined for
-    distinct non-zero singular values, and (full_matrices with m != n) only through the first k singular
-    vectors."""
+    distinct non-zero singular values; with full_matrices and m != n, the gradients of U[..., k:] and
+    Vh[..., k:, :] are ignored (PyTorch's documented rule)."""
 
     op_name = "linalg.svd"
     save_output = True
@@ -473,12 +473,7 @@ class Svd(Function):
         u, s, vh = _svd_unpack(ctx.output, shape, ctx.full)
         gu, gs, gvh = _svd_unpack(g, shape, ctx.full)
         m, n, k, ku, kv = _svd_shapes(shape, ctx.full)
-        if ku != k or kv != k:
-            extra = concatenate([reshape(gu[..., k:], (*gu.shape[:-2], -1)),
-                                 reshape(gvh[..., k:, :], (*gvh.shape[:-2], -1))], -1)
-            if bool((extra != 0).any()):
-                raise LinAlgError("linalg.svd: with full_matrices=True and m != n the extra singular vectors are "
-                                  "not unique and have no gradient; use full_matrices=False")
+        if ku != k or kv != k:  # the extra vectors are not unique: their gradients are ignored, as PyTorch's
             u, gu, vh, gvh = u[..., :k], gu[..., :k], vh[..., :k, :], gvh[..., :k, :]
         v, gv = vh.mT, gvh.mT
         uhgu, vhgv = matmul(u.mT, gu), matmul(v.mT, gv)
