@@ -87,7 +87,7 @@ __all__ = [
     *sorted(_OPS_TOP_LEVEL),
 ]
 
-_LAZY_MODULES = ("nn", "optim", "data", "testing", "cuda", "utils", "autograd")
+_LAZY_MODULES = ("nn", "optim", "data", "testing", "cuda", "utils", "autograd", "linalg")
 
 
 def __getattr__(name: str):

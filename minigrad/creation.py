@@ -9,6 +9,7 @@ import numpy as np
 from . import backends as _backends
 from . import devices as _devices
 from .dtypes import DEFAULT_FLOAT, as_dtype, int64
+from .generator import Generator
 from .grad_mode import no_grad
 from .tensor import Tensor, tensor
 
@@ -123,36 +124,56 @@ def eye(n: int, m: int | None = None, dtype=None, requires_grad=False, backend=N
     return _make(lambda b: b.eye(n, n if m is None else m, dt), dt, requires_grad, backend, device, "eye()")
 
 
-def rand(*size, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
-    """Uniform on [0, 1); reproducible after ``minigrad.manual_seed``."""
-    dt = as_dtype(dtype or DEFAULT_FLOAT)
-    return _make(lambda b: b.rand(_shape(size), dt), dt, requires_grad, backend, device, "rand()")
+def _host_draw(generator, draw, dtype, requires_grad, backend, device, where: str) -> Tensor:
+    """``draw(numpy_generator)`` from a ``minigrad.Generator`` (PyTorch's ``generator=``), on the host, then on the
+    target backend: the same numbers whatever the backend."""
+    if not isinstance(generator, Generator):
+        raise TypeError(f"{where}: generator must be a minigrad.Generator, got {type(generator).__name__}")
+    return _make(lambda b: b.from_numpy(np.asarray(draw(generator._rng)).astype(dtype, copy=False)), dtype,
+                 requires_grad, backend, device, where)
 
 
-def randn(*size, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
-    """Standard normal; reproducible after ``minigrad.manual_seed``."""
-    dt = as_dtype(dtype or DEFAULT_FLOAT)
-    return _make(lambda b: b.randn(_shape(size), dt), dt, requires_grad, backend, device, "randn()")
+def rand(*size, generator=None, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
+    """Uniform on [0, 1); reproducible after ``minigrad.manual_seed`` (or from ``generator``)."""
+    dt, shape = as_dtype(dtype or DEFAULT_FLOAT), _shape(size)
+    if generator is not None:
+        return _host_draw(generator, lambda g: g.random(shape), dt, requires_grad, backend, device, "rand()")
+    return _make(lambda b: b.rand(shape, dt), dt, requires_grad, backend, device, "rand()")
 
 
-def randint(low, high=None, size=(), dtype=None, backend=None, device=None) -> Tensor:
+def randn(*size, generator=None, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
+    """Standard normal; reproducible after ``minigrad.manual_seed`` (or from ``generator``)."""
+    dt, shape = as_dtype(dtype or DEFAULT_FLOAT), _shape(size)
+    if generator is not None:
+        return _host_draw(generator, lambda g: g.standard_normal(shape), dt, requires_grad, backend, device,
+                          "randn()")
+    return _make(lambda b: b.randn(shape, dt), dt, requires_grad, backend, device, "randn()")
+
+
+def randint(low, high=None, size=(), dtype=None, backend=None, device=None, *, generator=None) -> Tensor:
     """Integers from ``low`` up to, not including, ``high`` (``randint(high, size=...)`` also works)."""
     if high is None:
         low, high = 0, low
     dt = as_dtype(dtype or int64)
     shape = _shape((size,) if isinstance(size, int) else tuple(size))
+    if generator is not None:
+        return _host_draw(generator, lambda g: g.integers(low, high, size=shape), dt, False, backend, device,
+                          "randint()")
     return _make(lambda b: b.randint(low, high, shape, dt), dt, False, backend, device, "randint()")
 
 
-def randperm(n: int, dtype=None, backend=None, device=None) -> Tensor:
-    """A random permutation of 0 .. n - 1 (int64 unless ``dtype``); reproducible after ``manual_seed``."""
+def randperm(n: int, dtype=None, backend=None, device=None, *, generator=None) -> Tensor:
+    """A random permutation of 0 .. n - 1 (int64 unless ``dtype``); reproducible after ``manual_seed`` (or from
+    ``generator``)."""
     if not isinstance(n, int) or isinstance(n, bool) or n < 0:
         raise ValueError(f"randperm: n must be an int >= 0, got {n!r}")
     dt = as_dtype(dtype or int64)
+    if generator is not None:
+        return _host_draw(generator, lambda g: g.permutation(n), dt, False, backend, device, "randperm()")
     return _make(lambda b: b.astype(b.permutation(n), dt), dt, False, backend, device, "randperm()")
 
 
-def normal(mean=0.0, std=1.0, size=None, *, dtype=None, backend=None, device=None) -> Tensor:
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, backend=None, device=None) -> Tensor:
     """Normal samples, PyTorch's forms: ``normal(mean_tensor, std_tensor)`` or with one of them a number (the
     tensors broadcast; the result has their backend and dtype), or ``normal(mean, std, size)`` with numbers.
     The samples carry no gradient."""
@@ -164,14 +185,15 @@ def normal(mean=0.0, std=1.0, size=None, *, dtype=None, backend=None, device=Non
         shape = np.broadcast_shapes(*(tuple(t.shape) for t in tensors))
         dt = as_dtype(dtype or (like.dtype if like.dtype.kind == "f" else DEFAULT_FLOAT))
         with no_grad():
-            return randn(*shape, dtype=dt, backend=like.backend) * std + mean
+            return randn(*shape, generator=generator, dtype=dt, backend=like.backend) * std + mean
     if size is None:
         raise TypeError("normal: with a number mean and std, give the output size: normal(mean, std, size)")
-    z = randn(*_shape((size,) if isinstance(size, int) else tuple(size)), dtype=dtype, backend=backend, device=device)
+    z = randn(*_shape((size,) if isinstance(size, int) else tuple(size)), generator=generator, dtype=dtype,
+              backend=backend, device=device)
     return z * float(std) + float(mean)
 
 
-def bernoulli(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
+def bernoulli(input: Tensor, *, generator=None) -> Tensor:  # noqa: A002 - PyTorch's name
     """1 with probability ``input`` (elementwise, in [0, 1]), else 0, in ``input``'s dtype; no gradient."""
     if not isinstance(input, Tensor) or input.dtype.kind != "f":
         raise TypeError(f"bernoulli: expected a floating tensor of probabilities, got "
@@ -181,7 +203,8 @@ def bernoulli(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     if input.numel() and not bool(be.to_numpy(be.all(inside, None, False))):
         raise ValueError("bernoulli: probabilities must lie in [0, 1] (and not be NaN)")
     with no_grad():
-        return (rand(*input.shape, dtype=input.dtype, backend=input.backend) < input.detach()).astype(input.dtype)
+        u = rand(*input.shape, generator=generator, dtype=input.dtype, backend=input.backend)
+        return (u < input.detach()).astype(input.dtype)
 
 
 def _like(x: Tensor, fn, dtype, requires_grad, backend, device, *args):

@@ -45,3 +45,8 @@ class DatasetError(MinigradError, ValueError):
 
 class DatasetNotFoundError(MinigradError, FileNotFoundError):
     """Dataset files are missing; the message says which files to put where."""
+
+
+class LinAlgError(MinigradError, RuntimeError):
+    """A linear-algebra input the operation cannot handle: singular, not positive-definite (PyTorch's
+    ``torch.linalg.LinAlgError``)."""

@@ -38,3 +38,24 @@ class cummax(NamedTuple):  # noqa: N801
 class cummin(NamedTuple):  # noqa: N801
     values: Tensor
     indices: Tensor
+
+
+class slogdet(NamedTuple):  # noqa: N801
+    sign: Tensor
+    logabsdet: Tensor
+
+
+class linalg_eigh(NamedTuple):  # noqa: N801
+    eigenvalues: Tensor
+    eigenvectors: Tensor
+
+
+class linalg_svd(NamedTuple):  # noqa: N801
+    U: Tensor  # noqa: N815 - PyTorch's field names
+    S: Tensor  # noqa: N815
+    Vh: Tensor  # noqa: N815
+
+
+class linalg_qr(NamedTuple):  # noqa: N801
+    Q: Tensor  # noqa: N815
+    R: Tensor  # noqa: N815

@@ -297,15 +297,15 @@ class Tensor:
         return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad, backend=self.backend)
 
     # In-place random fills (PyTorch's ``w.data.normal_(0, 0.02)``): ``nn.init``'s, from this backend's generator.
-    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
         from .nn import init
 
-        return init.normal_(self, mean, std)
+        return init.normal_(self, mean, std, generator)
 
-    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
         from .nn import init
 
-        return init.uniform_(self, a, b)
+        return init.uniform_(self, a, b, generator)
 
     def view_as(self, other: Tensor) -> Tensor:
         return self.view(other.shape)

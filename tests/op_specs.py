@@ -33,7 +33,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 import minigrad
-from minigrad import ops
+from minigrad import linalg, ops
 from minigrad.nn import functional as F  # noqa: N812 - PyTorch's convention
 from minigrad.ops.conv import MaxPool2dBackward
 from minigrad.ops.elementwise import (
@@ -71,6 +71,7 @@ F64 = np.dtype("float64")
 REGISTRIES: list[tuple[str, str]] = [
     ("minigrad.ops", "OPS"),
     ("minigrad.nn.functional", "OPS"),
+    ("minigrad.linalg", "OPS"),
 ]
 # Registered (differentiable) functions deliberately without a spec, with the reason.
 NO_SPEC: dict[str, str] = {
@@ -144,6 +145,7 @@ FAMILIES: dict[str, Family] = {
     "variance": Family(8, 2, "var/std: squared deviations, magnitude ** 2"),
     "matmul": Family(4, 2, "dot products of length K: n = K, magnitude |a| * |b|"),
     "softmax": Family(16, 1, "exp + sum + divide/log along an axis"),
+    "linalg": Family(32, 1, "LAPACK decompositions and solves of matrices with condition number <= 4"),
 }
 GRAD_FACTOR = {"output": 1.0, "grad": 2.0, "grad2": 8.0}
 MIN_GRAD_ULPS = 4  # gradients of exact ops still sum (broadcasting, duplicate indices) in any order
@@ -2397,6 +2399,267 @@ SPECS += [
 ]
 
 
+
+# -- minigrad.linalg --------------------------------------------------------------------------------------------
+# Matrices by construction from a drawn seed: Q1 diag(s) Q2ᵀ with orthogonal Q1, Q2 and singular values s spread
+# over [0.5, 2] at least 0.3 / k apart (condition number <= 4); symmetric ones Q diag(λ) Qᵀ with distinct λ.
+# Decompositions are compared through quantities that do not depend on the sign of each eigen/singular vector.
+def _orthogonal(rng, n, batch):
+    return np.linalg.qr(rng.standard_normal((*batch, n, n)))[0]
+
+
+def _spread(rng, k, batch, lo, hi):
+    base = np.linspace(lo, hi, k) if k > 1 else np.full(1, (lo + hi) / 2)
+    return base + rng.uniform(-0.25, 0.25, (*batch, k)) * (hi - lo) / max(k, 2)
+
+
+def _conditioned(rng, m, n, batch):
+    k = min(m, n)
+    s = _spread(rng, k, batch, 0.5, 2.0)
+    return (_orthogonal(rng, m, batch)[..., :k] * s[..., None, :]) @ np.swapaxes(_orthogonal(rng, n, batch)[..., :k],
+                                                                                -1, -2)
+
+
+def _symmetric(rng, n, batch, lo=-2.0, hi=2.0):
+    q = _orthogonal(rng, n, batch)
+    return (q * _spread(rng, n, batch, lo, hi)[..., None, :]) @ np.swapaxes(q, -1, -2)
+
+
+@st.composite
+def _matrix_case(draw, dtype, max_size, *, kind="square", params=None, extra=None):
+    """One matrix (or a batch): "square" well conditioned, "rect" any m x n well conditioned, "sym" symmetric
+    with distinct eigenvalues, "spd" symmetric positive-definite. ``extra(rng, a)``: further arrays."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    batch = draw(st.sampled_from([(), (2,)]))
+    n = draw(st.integers(1, 4))
+    m = draw(st.integers(1, 4)) if kind == "rect" else n
+    if kind in ("square", "rect"):
+        a = _conditioned(rng, m, n, batch)
+    else:
+        a = _symmetric(rng, n, batch, *((0.5, 2.0) if kind == "spd" else (-2.0, 2.0)))
+    kwargs = draw(params) if params is not None else {}
+    arrays = (a, *(extra(rng, a, kwargs) if extra else ()))
+    return Case(tuple(x.astype(dtype) for x in arrays), kwargs, n=max(m, n) ** 2)
+
+
+def _gauge_weights(k):
+    return np.arange(1.0, k + 1.0)
+
+
+def _projector(u, lib_weights):
+    """U diag(c) Uᵀ: invariant to each column's sign."""
+    return (u * lib_weights) @ np.swapaxes(u, -1, -2) if isinstance(u, np.ndarray) else (u * lib_weights) @ u.mT
+
+
+def _sym(a):
+    return (a + np.swapaxes(a, -1, -2)) / 2 if isinstance(a, np.ndarray) else (a + a.mT) / 2
+
+
+def _eigh_call(a, UPLO):  # noqa: N803
+    lam, u = linalg.eigh(_sym(a), UPLO)
+    return lam, _projector(u, minigrad.tensor(_gauge_weights(u.shape[-1]), dtype=u.dtype, backend=u.backend))
+
+
+def _eigh_ref(a, UPLO):  # noqa: N803
+    lam, u = np.linalg.eigh(_sym(a), UPLO)
+    return lam, _projector(u, _gauge_weights(u.shape[-1]))
+
+
+def _svd_call(a, full_matrices):
+    u, s, vh = linalg.svd(a, full_matrices)
+    k = s.shape[-1]
+    u, vh = u[..., :k], vh[..., :k, :]
+    c = minigrad.tensor(_gauge_weights(k), dtype=u.dtype, backend=u.backend)
+    return (u * s.unsqueeze(-2)) @ vh, s, _projector(u, c), _projector(vh.mT, c)
+
+
+def _svd_ref(a, full_matrices):
+    u, s, vh = np.linalg.svd(a, full_matrices=full_matrices)
+    k = s.shape[-1]
+    u, vh = u[..., :k], vh[..., :k, :]
+    c = _gauge_weights(k)
+    return (u * s[..., None, :]) @ vh, s, _projector(u, c), _projector(np.swapaxes(vh, -1, -2), c)
+
+
+@st.composite
+def _vector_norm_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    x = draw(_arr(dtype, shape, 0.2, 5.0, distinct=True))  # away from |x|'s kink, no ties for inf
+    x = (x * draw(mst.arrays(np.int64, shape, elements_strategy=st.sampled_from([-1, 1])))).astype(dtype)
+    dim = draw(st.one_of(st.none(), _axes(len(shape))))
+    ord_ = draw(st.sampled_from([2, 1, 3, 0.5, -1.5, math.inf, -math.inf]))
+    return Case((x,), {"ord": ord_, "dim": dim, "keepdim": draw(st.booleans())},
+                n=_reduced(shape, dim) if dim is not None else x.size)
+
+
+def _vector_norm_ref(x, ord, dim, keepdim):  # noqa: A002
+    axes = tuple(range(x.ndim)) if dim is None else dim
+    a = np.abs(x)
+    if ord == math.inf:
+        return np.max(a, axis=axes, keepdims=keepdim)
+    if ord == -math.inf:
+        return np.min(a, axis=axes, keepdims=keepdim)
+    return np.sum(a ** ord, axis=axes, keepdims=keepdim) ** (1.0 / ord)
+
+
+@st.composite
+def _matrix_norm_case(draw, dtype, max_size):
+    """inf/1 orders: |a_ij| in [1, 1.5] · 4^i · 16^j, so row sums and column sums are distinct (no ties) and no
+    entry is near 0; "fro"/"nuc"/2/-2: a well-conditioned matrix (distinct singular values)."""
+    ord_ = draw(st.sampled_from(["fro", "nuc", math.inf, -math.inf, 1, -1, 2, -2]))
+    batch = draw(st.sampled_from([(), (2,)]))
+    m, n = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    if ord_ in (math.inf, -math.inf, 1, -1):
+        scale = 4.0 ** np.arange(m)[:, None] * 16.0 ** np.arange(n)[None, :]
+        a = draw(_arr(dtype, (*batch, m, n), 1.0, 1.5)) * scale
+        a = a * draw(mst.arrays(np.int64, a.shape, elements_strategy=st.sampled_from([-1, 1])))
+    else:
+        rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+        a = _conditioned(rng, m, n, batch)
+    dim = draw(st.sampled_from([(-2, -1), (-1, -2)] + ([(0, 2), (2, 0)] if batch else [])))
+    a = np.moveaxis(a, (-2, -1), dim)  # the rows and columns built above are the ones dim names
+    return Case((np.ascontiguousarray(a, dtype=dtype),), {"ord": ord_, "dim": dim, "keepdim": draw(st.booleans())},
+                n=m * n)
+
+
+def _matrix_norm_ref(a, ord, dim, keepdim):  # noqa: A002
+    out = np.linalg.norm(np.moveaxis(a, dim, (-2, -1)), ord, axis=(-2, -1))
+    for d in sorted(x % a.ndim for x in dim):
+        out = np.expand_dims(out, d) if keepdim else out
+    return out
+
+
+_LINALG_NORM_FORMS = st.sampled_from([{"ord": None, "dim": None}, {"ord": "fro", "dim": (-2, -1)},
+                                      {"ord": 2, "dim": -1}, {"ord": "nuc", "dim": None}, {"ord": -2, "dim": None}])
+
+
+def _linalg_norm_case(dtype, max_size):
+    def matrix_dims_for_a_batch(case):  # an ord without dim needs a 2-D input: name the dims of a batch
+        if case.arrays[0].ndim > 2 and case.kwargs["ord"] is not None and case.kwargs["dim"] is None:
+            return Case(case.arrays, {**case.kwargs, "dim": (-2, -1)}, n=case.n)
+        return case
+    return _matrix_case(dtype, max_size, kind="rect", params=_LINALG_NORM_FORMS).map(matrix_dims_for_a_batch)
+
+
+def _linalg_norm_ref(a, ord, dim):  # noqa: A002
+    if ord is None and dim is None:
+        return np.linalg.norm(a.reshape(-1))
+    if dim is None:
+        return np.linalg.norm(a, ord)
+    return np.linalg.norm(a, ord, axis=dim)
+
+
+def _solve_extra(rng, a, kwargs):
+    n = a.shape[-1]
+    return (rng.standard_normal((*a.shape[:-2], n, 2) if kwargs["left"] else (*a.shape[:-2], 2, n)),)
+
+
+def _cross_case(dtype, max_size):
+    @st.composite
+    def draw_case(draw, dtype, max_size):
+        sa, sb = draw(mst.broadcastable_shapes(2, min_dims=1, max_dims=3, max_size=12))
+        sa, sb = (*sa[:-1], 3), (*sb[:-1], 3)
+        if len(sa) != len(sb):  # PyTorch's linalg.cross wants one number of dimensions
+            sb = (1,) * (len(sa) - len(sb)) + sb if len(sa) > len(sb) else sb
+            sa = (1,) * (len(sb) - len(sa)) + sa
+        return Case((draw(_arr(dtype, sa, -3, 3)), draw(_arr(dtype, sb, -3, 3))), {})
+    return draw_case(dtype, max_size)
+
+
+def _cross_ref(a, b):
+    return np.cross(a, b, axis=-1)
+
+
+def _vecdot_case(dtype, max_size):
+    @st.composite
+    def draw_case(draw, dtype, max_size):
+        sa, sb = draw(mst.broadcastable_shapes(2, min_dims=1, max_dims=3, max_size=max_size))
+        dim = draw(st.integers(-min(len(sa), len(sb)), -1))
+        shape = np.broadcast_shapes(sa, sb)
+        return Case((draw(_arr(dtype, sa, -3, 3)), draw(_arr(dtype, sb, -3, 3))), {"dim": dim}, n=shape[dim])
+    return draw_case(dtype, max_size)
+
+
+def _multi_dot_case(dtype, max_size):
+    @st.composite
+    def draw_case(draw, dtype, max_size):
+        count = draw(st.integers(2, 4))
+        sizes = [draw(st.integers(1, 4)) for _ in range(count + 1)]
+        shapes = [(sizes[i], sizes[i + 1]) for i in range(count)]
+        if draw(st.booleans()):
+            shapes[0] = shapes[0][1:]
+        if draw(st.booleans()):
+            shapes[-1] = shapes[-1][:1]
+        return Case(tuple(draw(_arr(dtype, s, -2, 2)) for s in shapes), {}, n=max(sizes) ** 2)
+    return draw_case(dtype, max_size)
+
+
+def _multi_dot_ref(*arrays):
+    return np.linalg.multi_dot(arrays)
+
+
+def _qr_case(dtype, max_size):
+    # "complete" has a gradient only for m <= n (where it equals "reduced"): a wide or square matrix for it
+    @st.composite
+    def draw_case(draw, dtype, max_size):
+        case = draw(_matrix_case(dtype, max_size, kind="rect", params=_params({"mode": st.just("reduced")})))
+        a = case.arrays[0]
+        mode = draw(st.sampled_from(["reduced", "complete"]))
+        if mode == "complete" and a.shape[-2] > a.shape[-1]:
+            a = np.swapaxes(a, -1, -2).copy()
+        return Case((a,), {"mode": mode}, n=case.n)
+    return draw_case(dtype, max_size)
+
+
+def _pinv_case(dtype, max_size):
+    @st.composite
+    def draw_case(draw, dtype, max_size):
+        hermitian = draw(st.booleans())
+        case = draw(_matrix_case(dtype, max_size, kind="sym" if hermitian else "rect"))
+        return Case(case.arrays, {"hermitian": hermitian}, n=case.n)
+    return draw_case(dtype, max_size)
+
+
+_UPLO = _params({"UPLO": st.sampled_from(["L", "U"])})
+
+SPECS += [
+    Spec("linalg.vector_norm", linalg.vector_norm, _vector_norm_case, _vector_norm_ref, "reduction"),
+    Spec("linalg.matrix_norm", linalg.matrix_norm, _matrix_norm_case, _matrix_norm_ref, "linalg"),
+    Spec("linalg.norm", linalg.norm, _linalg_norm_case, _linalg_norm_ref, "linalg"),
+    Spec("linalg.inv", linalg.inv, lambda d, s: _matrix_case(d, s), np.linalg.inv, "linalg"),
+    Spec("linalg.det", linalg.det, lambda d, s: _matrix_case(d, s), np.linalg.det, "linalg"),
+    Spec("linalg.slogdet", linalg.slogdet, lambda d, s: _matrix_case(d, s), lambda a: np.linalg.slogdet(a)[1],
+         "linalg", call=lambda a: linalg.slogdet(a).logabsdet),
+    Spec("linalg.solve", linalg.solve,
+         lambda d, s: _matrix_case(d, s, params=_params({"left": st.booleans()}), extra=_solve_extra),
+         lambda a, b, left: np.linalg.solve(a, b) if left else np.swapaxes(
+             np.linalg.solve(np.swapaxes(a, -1, -2), np.swapaxes(b, -1, -2)), -1, -2), "linalg"),
+    Spec("linalg.cholesky", linalg.cholesky,
+         lambda d, s: _matrix_case(d, s, kind="spd", params=_params({"upper": st.booleans()})),
+         lambda a, upper: np.swapaxes(np.linalg.cholesky(a), -1, -2) if upper else np.linalg.cholesky(a), "linalg",
+         call=lambda a, upper: linalg.cholesky(_sym(a), upper=upper)),  # gradcheck perturbs both triangles
+    Spec("linalg.matrix_power", linalg.matrix_power,
+         lambda d, s: _matrix_case(d, s, params=_params({"n": st.integers(-3, 4)})),
+         np.linalg.matrix_power, "linalg"),
+    Spec("linalg.cross", linalg.cross, _cross_case, _cross_ref, "matmul"),
+    Spec("linalg.vecdot", linalg.vecdot, _vecdot_case, lambda x, y, dim: np.sum(x * y, axis=dim), "matmul"),
+    Spec("linalg.multi_dot", linalg.multi_dot, _multi_dot_case, _multi_dot_ref, "matmul",
+         call=lambda *tensors: linalg.multi_dot(tensors)),
+    Spec("linalg.qr", linalg.qr, _qr_case, lambda a, mode: np.linalg.qr(a, mode), "linalg"),
+    Spec("linalg.eigh", linalg.eigh, lambda d, s: _matrix_case(d, s, kind="sym", params=_UPLO), _eigh_ref, "linalg",
+         call=_eigh_call),
+    Spec("linalg.eigvalsh", linalg.eigvalsh, lambda d, s: _matrix_case(d, s, kind="sym", params=_UPLO),
+         lambda a, UPLO: np.linalg.eigvalsh(_sym(a), UPLO), "linalg",  # noqa: N803
+         call=lambda a, UPLO: linalg.eigvalsh(_sym(a), UPLO)),  # noqa: N803
+    Spec("linalg.svd", linalg.svd,
+         lambda d, s: _matrix_case(d, s, kind="rect", params=_params({"full_matrices": st.booleans()})),
+         _svd_ref, "linalg", call=_svd_call),
+    Spec("linalg.svdvals", linalg.svdvals, lambda d, s: _matrix_case(d, s, kind="rect"),
+         lambda a: np.linalg.svd(a, compute_uv=False), "linalg"),
+    Spec("linalg.pinv", linalg.pinv, _pinv_case, lambda a, hermitian: np.linalg.pinv(a, hermitian=hermitian),
+         "linalg", call=lambda a, hermitian: linalg.pinv(_sym(a) if hermitian else a, hermitian=hermitian)),
+]
+
 SPECS_BY_NAME: dict[str, Spec] = {s.name: s for s in SPECS}
 assert len(SPECS_BY_NAME) == len(SPECS), "spec names must be unique"
 
@@ -2594,6 +2857,8 @@ MIXED_DTYPE_EXEMPT: dict[str, str] = {
     "F.instance_norm": "the input and the affine parameters must be floating (group_norm underneath)",
     "F.multi_margin_loss": "the scores and class weights are floating (PyTorch refuses integers)",
     "F.embedding_bag": "the embeddings and per-sample weights are floating (PyTorch refuses integers)",
+    **{name: "floating operands of one dtype, as PyTorch's linalg (integers are refused)"
+       for name in ("linalg.solve", "linalg.cross", "linalg.vecdot", "linalg.multi_dot")},
 }
 
 

@@ -441,3 +441,46 @@ def test_unique_where_meshgrid_lerp(backend):
     weight = mg.tensor([0.25, 0.5], dtype="float64", requires_grad=True, backend=backend)
     assert mg.lerp(start, end, weight).tolist() == [0.5, 3.0] and start.lerp(end, 0.5).tolist() == [1.0, 3.0]
     assert mg.gradcheck(mg.lerp, (start, end, weight))
+
+
+# -- generator= on the random functions (PyTorch's torch.Generator) --------------------------------------------
+_RANDOM_CALLS = [
+    ("rand", lambda g, b: mg.rand(2, 3, generator=g, backend=b)),
+    ("randn", lambda g, b: mg.randn(4, generator=g, dtype="float64", backend=b)),
+    ("randint", lambda g, b: mg.randint(0, 10, (5,), generator=g, backend=b)),
+    ("randperm", lambda g, b: mg.randperm(7, generator=g, backend=b)),
+    ("normal", lambda g, b: mg.normal(1.0, 2.0, (3,), generator=g, backend=b)),
+    ("normal[tensor]", lambda g, b: mg.normal(mg.zeros(3, backend=b), mg.ones(3, backend=b), generator=g)),
+    ("bernoulli", lambda g, b: mg.bernoulli(mg.full((6,), 0.5, backend=b), generator=g)),
+    ("normal_", lambda g, b: mg.empty(3, backend=b).normal_(0.0, 1.0, generator=g)),
+    ("uniform_", lambda g, b: mg.empty(3, backend=b).uniform_(-1.0, 1.0, generator=g)),
+    ("init.normal_", lambda g, b: mg.nn.init.normal_(mg.empty(3, backend=b), generator=g)),
+]
+
+
+@pytest.mark.parametrize("name,call", _RANDOM_CALLS, ids=[c[0] for c in _RANDOM_CALLS])
+def test_generator_makes_draws_reproducible_on_every_backend(name, call):
+    """The same seed gives the same numbers, on every backend, whatever the global generator did meanwhile;
+    another seed gives other numbers."""
+    results = []
+    for backend in mg.testing.available_backends():
+        first = call(mg.Generator().manual_seed(3), backend)
+        mg.manual_seed(99)  # the global stream must not matter
+        mg.rand(10)
+        again = call(mg.Generator().manual_seed(3), backend)
+        assert first.backend == backend
+        np.testing.assert_array_equal(first.numpy(), again.numpy())
+        results.append(first.numpy())
+    for other in results[1:]:
+        np.testing.assert_array_equal(other, results[0])
+    assert not np.array_equal(call(mg.Generator().manual_seed(4), "numpy").numpy(), results[0])
+
+
+def test_generator_advances_and_is_checked():
+    g = mg.Generator().manual_seed(0)
+    a, b = mg.randn(5, generator=g), mg.randn(5, generator=g)
+    assert not np.array_equal(a.numpy(), b.numpy())
+    assert sorted(mg.randperm(6, generator=g).tolist()) == list(range(6))
+    assert mg.randint(3, (4,), generator=g).dtype == np.int64
+    with pytest.raises(TypeError, match=r"randn\(\): generator must be a minigrad.Generator, got int"):
+        mg.randn(3, generator=0)

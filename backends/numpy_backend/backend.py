@@ -333,6 +333,39 @@ class NumpyBackend(BatchNormKernels):
     # -- linear algebra -------------------------------------------------------------------------
     matmul = staticmethod(np.matmul)
 
+    # Decompositions of (..., m, n) stacks, through ``xp.linalg`` (CuPy's takes the same batched stacks). A
+    # singular or non-definite input raises ``xp.linalg.LinAlgError`` on NumPy; CuPy returns NaN instead
+    # unless ``cupyx.errstate(linalg="raise")``.
+    def inv(self, a):
+        return self.xp.linalg.inv(a)
+
+    def slogdet(self, a):
+        """(sign, log|det|) of each matrix."""
+        return self.xp.linalg.slogdet(a)
+
+    def det(self, a):
+        return self.xp.linalg.det(a)
+
+    def solve(self, a, b):
+        """X with a @ X = b; ``b`` is (..., n, k) with ``a``'s batch shape."""
+        return self.xp.linalg.solve(a, b)
+
+    def cholesky(self, a):
+        """The lower Cholesky factor; only the lower triangle of ``a`` is read."""
+        return self.xp.linalg.cholesky(a)
+
+    def qr(self, a, mode):
+        """(Q, R) for ``mode`` "reduced" or "complete"; R alone for "r"."""
+        return self.xp.linalg.qr(a, mode=mode)
+
+    def eigh(self, a, uplo):
+        """(ascending eigenvalues, eigenvectors as columns) of each symmetric matrix, from triangle ``uplo``."""
+        return self.xp.linalg.eigh(a, UPLO=uplo)
+
+    def svd(self, a, full_matrices):
+        """(U, S, Vh), singular values descending."""
+        return self.xp.linalg.svd(a, full_matrices=full_matrices)
+
     # -- shape movement -------------------------------------------------------------------------
     # The array methods, not np.reshape/np.transpose: same result, without a Python-level wrapper.
     def reshape(self, x, shape):

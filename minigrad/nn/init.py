@@ -57,19 +57,19 @@ def _check(t: Tensor, op: str) -> None:
         raise TypeError(f"{op}: needs a floating-point tensor, got {t.dtype.name}")
 
 
-def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
+def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     """Fill with U(a, b)."""
     _check(tensor, "uniform_")
     with no_grad():
-        u = _creation.rand(*tensor.shape, dtype=tensor.dtype, backend=tensor.backend)
+        u = _creation.rand(*tensor.shape, generator=generator, dtype=tensor.dtype, backend=tensor.backend)
         return _fill(tensor, u * (b - a) + a)
 
 
-def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
+def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
     """Fill with N(mean, std**2)."""
     _check(tensor, "normal_")
     with no_grad():
-        z = _creation.randn(*tensor.shape, dtype=tensor.dtype, backend=tensor.backend)
+        z = _creation.randn(*tensor.shape, generator=generator, dtype=tensor.dtype, backend=tensor.backend)
         return _fill(tensor, z * std + mean)
 
 

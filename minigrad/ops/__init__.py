@@ -14,6 +14,7 @@ from . import (  # noqa: F401 - each registers its ops
     distance,
     elementwise,
     linalg,
+    matrix,
     movement,
     reduction,
     segments,

@@ -161,18 +161,25 @@ def norm(x: Tensor, p="fro", dim=None, keepdim: bool = False) -> Tensor:
     """PyTorch's ``norm``: the vector norm of the elements (all, or along ``dim``: an int or a tuple).
 
     ``p``: 2 or ``"fro"`` (Euclidean), 1, ``inf``/``-inf`` (largest/smallest magnitude; ties share the gradient
-    evenly), or any other number (``sum(|x|**p) ** (1/p)``). Differentiable to any order; the gradient of the
-    2-norm at 0 is 0.
+    evenly), or any other number (``sum(|x|**p) ** (1/p)``); ``"nuc"``: the nuclear norm of the matrices over
+    two dims (the last two without ``dim``; ``linalg.matrix_norm``). Differentiable to any order; the gradient
+    of the 2-norm at 0 is 0.
     """
     if not isinstance(x, Tensor):
         raise TypeError(f"norm: expected a tensor, got {type(x).__name__}")
     if x.dtype.kind != "f":
         raise TypeError(f"norm: needs a floating-point tensor, got {x.dtype.name}; use .float() first")
+    if p == "nuc":  # the matrix norm (sum of singular values), over two dims
+        from .matrix import matrix_norm
+
+        if dim is None and x.ndim != 2:
+            raise ShapeError(f"norm: p='nuc' without dim needs a 2-D tensor, got shape {x.shape}")
+        return matrix_norm(x, "nuc", (-2, -1) if dim is None else dim, keepdim)
     axes = normalize_axis(dim, x.ndim, "norm") if dim is not None and x.ndim else None
     if p == "fro" or p == 2:
         return EuclideanNorm.apply(x, axes, bool(keepdim))
     if isinstance(p, str) or isinstance(p, bool) or not isinstance(p, (int, float)):
-        raise ValueError(f"norm: p must be a number, inf, -inf or 'fro', got {p!r} ('nuc' is not supported)")
+        raise ValueError(f"norm: p must be a number, inf, -inf or 'fro', 'fro' or 'nuc', got {p!r}")
     magnitude = x.abs()
     if p == math.inf:
         return amax(magnitude, axes, keepdim)
