@@ -11,7 +11,7 @@ from ..errors import ShapeError
 from ..tensor import Tensor, tensor
 from . import functional as F  # noqa: N812 - PyTorch's convention
 from . import init
-from .layers import Dropout, _empty
+from .layers import Dropout, _empty, _MaxPoolNd
 from .module import Module
 
 
@@ -219,21 +219,8 @@ class CircularPad2d(_PadNd):
     mode, dims = "circular", 2
 
 
-class MaxPool1d(Module):
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices: bool = False,
-                 ceil_mode: bool = False) -> None:
-        super().__init__()
-        self.kernel_size, self.stride = kernel_size, stride if stride is not None else kernel_size
-        self.padding, self.dilation = padding, dilation
-        self.return_indices, self.ceil_mode = return_indices, ceil_mode
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
-                            self.return_indices)
-
-    def extra_repr(self) -> str:
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
+class MaxPool1d(_MaxPoolNd):
+    pool = staticmethod(F.max_pool1d)
 
 
 class AvgPool1d(Module):
