@@ -199,7 +199,7 @@ def bernoulli(input: Tensor, *, generator=None) -> Tensor:  # noqa: A002 - PyTor
         raise TypeError(f"bernoulli: expected a floating tensor of probabilities, got "
                         f"{getattr(input, 'dtype', type(input).__name__)}")
     be = input._backend
-    inside = be.logical_and(be.greater_equal(input.data, 0), be.less_equal(input.data, 1))  # False for NaN
+    inside = be.logical_and(be.greater_equal(input.array, 0), be.less_equal(input.array, 1))  # False for NaN
     if input.numel() and not bool(be.to_numpy(be.all(inside, None, False))):
         raise ValueError("bernoulli: probabilities must lie in [0, 1] (and not be NaN)")
     with no_grad():

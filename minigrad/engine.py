@@ -30,7 +30,7 @@ def _root_grads(outputs, grad_outputs, create_graph: bool) -> list:
     for i, out in enumerate(outputs):
         g = grad_outputs[i] if grad_outputs is not None and i < len(grad_outputs) else None
         if g is None:
-            if out.data.size != 1:
+            if out.array.size != 1:
                 raise RuntimeError(
                     f"backward: grad can be implicitly created only for a single-element output, got "
                     f"shape {out.shape}; pass a gradient of that shape"
@@ -114,7 +114,7 @@ def _run(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate):
     # (node, its summed gradient) pairs: a node with one consumer gets its gradient handed over directly,
     # without a trip through ``buffers``.
     ready = [(n, buffers.pop(n, None)) for n in dict.fromkeys(roots) if n not in dependencies]
-    stored: set = {id(g.data) for g in grad_outputs}  # arrays a leaf may not own without copying
+    stored: set = {id(g.array) for g in grad_outputs}  # arrays a leaf may not own without copying
     token = _enabled.set(create_graph)
     try:
         while ready:
@@ -159,7 +159,7 @@ def _run(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate):
                     continue
                 if gi is not None:
                     if gi.__class__ is Tensor or isinstance(gi, Tensor):
-                        gd = gi.data
+                        gd = gi.array
                         if gd.shape != meta[0]:
                             gi = _sum_to(node, gi, meta[0], create_graph)
                         if gd.dtype is not meta[1] and gd.dtype != meta[1]:
@@ -211,7 +211,7 @@ def _gradient_count_error(node: Function, grads) -> RuntimeError:
 
 def _sum_to(node, g: Tensor, shape: tuple, create_graph: bool) -> Tensor:
     """Undo broadcasting: sum a gradient of the broadcast shape back to the input's ``shape``."""
-    grad_shape = g.data.shape
+    grad_shape = g.array.shape
     lead = len(grad_shape) - len(shape)
     fits = lead >= 0
     for k in range(len(shape) if fits else 0):  # a loop, not any(<generator>): this runs per bias gradient
@@ -225,12 +225,12 @@ def _sum_to(node, g: Tensor, shape: tuple, create_graph: bool) -> Tensor:
     if create_graph:  # the sum must be differentiable again
         return SumTo.apply(g, shape)
     # First-order backward records nothing: the reduction alone, without an op around it.
-    return Tensor(SumTo.reduce(g._backend, g.data, shape), g._backend)
+    return Tensor(SumTo.reduce(g._backend, g.array, shape), g._backend)
 
 
 def _accumulate(t: Tensor, g: Tensor, create_graph: bool, stored: set) -> None:
     """Add ``g`` to ``t.grad``; without create_graph the stored gradient owns its memory."""
-    gd, td = g.data, t.data
+    gd, td = g.array, t.array
     if gd.shape != td.shape or gd.dtype != td.dtype or g._backend is not t._backend:
         raise InplaceError(
             f"backward: the gradient for a leaf of shape {t.shape} {t.dtype.name} on {t.backend!r} has shape "
@@ -244,12 +244,12 @@ def _accumulate(t: Tensor, g: Tensor, create_graph: bool, stored: set) -> None:
                 g = Tensor(g._backend.copy(gd), g._backend)
             elif g.requires_grad:
                 g = g.detach()
-            stored.add(id(g.data))
+            stored.add(id(g.array))
         t.grad = g
     elif create_graph or current.requires_grad:
         t.grad = current + g
     else:
-        current.data += gd
+        current.array += gd
         current._bump_version()
 
 
@@ -272,7 +272,7 @@ def backward(outputs, grad_outputs=None, retain_graph=None, create_graph=False, 
         # array may have flowed on to a leaf).
         g = captures.get(t.grad_fn) if t.grad_fn is not None and not t.retains_grad else None
         if g is not None:
-            _accumulate(t, g, create_graph, {id(g.data)})
+            _accumulate(t, g, create_graph, {id(g.array)})
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,

@@ -181,7 +181,7 @@ class Function:
                 if isinstance(a, Tensor) and a.requires_grad:
                     needs.append(True)
                     edges.append(a.grad_fn or a._accumulator or _edge(a))
-                    meta.append((a.data.shape, a.data.dtype))
+                    meta.append((a.array.shape, a.array.dtype))
                 else:
                     needs.append(False)
                     edges.append(None)
@@ -199,7 +199,7 @@ class Function:
         except (ValueError, TypeError, IndexError) as exc:
             raise _input_error(cls, args, exc) from exc
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         elif data.__class__ is not backend.array_type:
             if data.__class__ is tuple:
                 return _outputs(cls, ctx, args, data, backend, tracked)
@@ -285,7 +285,7 @@ def _outputs(cls, ctx, args, outputs: tuple, backend, tracked: bool) -> tuple:
     out_backend = ctx.output_backend or backend
     results = []
     for raw in outputs:
-        data = raw.data if isinstance(raw, Tensor) else raw
+        data = raw.array if isinstance(raw, Tensor) else raw
         if data.__class__ is not backend.array_type:
             data = backend.asarray(data)
         if anomaly:
@@ -310,7 +310,7 @@ def _check_no_new_nan(cls, args, data, backend) -> None:
     """Anomaly mode: finite-valued inputs must not give NaN (log(-1), sqrt(-1), 0/0, inf - inf, ...)."""
     if not _has_nan(backend, data):
         return
-    if any(isinstance(a, Tensor) and _has_nan(backend, a.data) for a in args):
+    if any(isinstance(a, Tensor) and _has_nan(backend, a.array) for a in args):
         return
     shapes = ", ".join(f"{a.shape} {a.dtype.name}" for a in args if isinstance(a, Tensor))
     kind = "backward" if cls.__name__.endswith("Backward") else "forward"

@@ -71,12 +71,12 @@ def _numeric_jacobians(fn, inputs, wrt, outputs, eps) -> dict:
         t = inputs[i]
         backend = t._backend
         for j, index in enumerate(np.ndindex(*t.shape)):
-            original = float(backend.to_numpy(t.data[index]))
-            backend.setitem(t.data, index, original + eps)
+            original = float(backend.to_numpy(t.array[index]))
+            backend.setitem(t.array, index, original + eps)
             plus = [_host(o) for o in _outputs(fn, inputs)]
-            backend.setitem(t.data, index, original - eps)
+            backend.setitem(t.array, index, original - eps)
             minus = [_host(o) for o in _outputs(fn, inputs)]
-            backend.setitem(t.data, index, original)
+            backend.setitem(t.array, index, original)
             for o in range(len(outputs)):
                 jac[(o, i)][:, j] = ((plus[o] - minus[o]) / (2 * eps)).reshape(-1)
     return jac

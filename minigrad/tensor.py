@@ -1,7 +1,8 @@
 """``Tensor``: a backend array plus what autograd needs to know about it.
 
-A tensor holds ``data`` (an array of its backend), the backend object, and its place in the graph:
+A tensor holds ``array`` (an array of its backend), the backend object, and its place in the graph:
 ``grad_fn`` (the op that made it, ``None`` for a leaf), ``requires_grad`` and, for leaves, ``grad``.
+(``data`` is PyTorch's: another tensor on the same array, outside autograd; see ``Tensor.data``.)
 Tensors that share memory (a view and its base) share one version counter, which every in-place change
 bumps; ops that save a tensor for backward check it, so stale saved values are an error, never a silently
 wrong gradient.
@@ -36,7 +37,7 @@ class Tensor:
     """An n-dimensional array on one backend that can record the ops applied to it."""
 
     __slots__ = (
-        "data",
+        "array",  # the backend array itself (public: custom Functions and backend-level code read it)
         "_backend",
         "requires_grad",
         "grad",
@@ -48,8 +49,8 @@ class Tensor:
     )
     __array_priority__ = 1000  # numpy_array * tensor must call Tensor.__rmul__
 
-    def __init__(self, data, backend, requires_grad: bool = False, grad_fn=None) -> None:
-        self.data = data
+    def __init__(self, array, backend, requires_grad: bool = False, grad_fn=None) -> None:
+        self.array = array
         self._backend = backend
         self.requires_grad = requires_grad
         self.grad: Tensor | None = None
@@ -60,32 +61,76 @@ class Tensor:
 
     # -- basic attributes -----------------------------------------------------------------------
     @property
+    def data(self) -> Tensor:
+        """PyTorch's ``t.data``: a new tensor on the same array, outside autograd.
+
+        It does not require grad, has no ``grad_fn`` and has its *own* version counter: unlike
+        ``detach()``, changes made in place through it (``p.data.clamp_(-c, c)``) are invisible to
+        autograd, so a graph that saved ``t`` backwards through the new values without an error (as in
+        PyTorch, whose docs warn about it too). Prefer ``detach()`` or ``with no_grad():`` where a graph may
+        still need the old values. ``t.array`` is the backend array itself.
+        """
+        return Tensor(self.array, self._backend)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        """``t.data = other``: ``t`` now holds ``other``'s array (shared, not copied); shape and dtype may
+        change, as in PyTorch. A raw array of ``t``'s backend is taken too (older minigrad code assigned
+        arrays). ``t`` keeps its identity, ``grad`` and ``requires_grad``; a graph that saved ``t`` before then
+        refuses to backward (PyTorch would silently use the new values)."""
+        if isinstance(value, Tensor):
+            if value._backend is not self._backend:
+                raise _errors.BackendMismatchError(
+                    f"Tensor.data = ...: the new value is on backend {value.backend!r} but the tensor on "
+                    f"{self.backend!r}; move it first with .to({self.backend!r})"
+                )
+            array = value.array
+        elif isinstance(value, self._backend.array_type):
+            array = value
+        else:
+            raise TypeError(
+                f"Tensor.data = ...: expected a Tensor (or an array of backend {self.backend!r}), got "
+                f"{type(value).__name__}; wrap it with minigrad.tensor(..., backend={self.backend!r})"
+            )
+        dtype = as_dtype(array.dtype)  # an unsupported dtype of a raw array: a clear error
+        if self.requires_grad and dtype.kind != "f":
+            raise TypeError(f"Tensor.data = ...: a tensor that requires grad must stay floating point, got "
+                            f"{dtype.name}")
+        self.array = array
+        # The memory is not the old one: leave views of it (and their counter) behind, and start past the
+        # old version so that graphs which saved this tensor see the change.
+        old = self._version
+        self._base = None
+        self._vc = VersionCounter()
+        self._vc.value = old + 1
+
+    @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self.array.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self.array.dtype
 
     def size(self, dim: int | None = None):
         """The shape (PyTorch's ``size()``), or the length of one dimension."""
-        shape = self.data.shape
+        shape = self.array.shape
         return shape if dim is None else shape[dim]
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self.array.size)
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     @property
     def backend(self) -> str:
@@ -122,7 +167,7 @@ class Tensor:
     # -- conversion -------------------------------------------------------------------------------
     def numpy(self) -> np.ndarray:
         """The values as a host ``numpy.ndarray`` (shares memory on the CPU backends)."""
-        return self._backend.to_numpy(self.data)
+        return self._backend.to_numpy(self.array)
 
     # -- interop: DLPack and CUDA array interface (zero-copy; minigrad.from_dlpack is the way in) ------
     def __dlpack__(self, *args, **kwargs):
@@ -130,22 +175,22 @@ class Tensor:
         if self.requires_grad:
             raise RuntimeError("__dlpack__: cannot export a tensor that requires grad (the consumer would not "
                                "see the graph); use tensor.detach()")
-        return self.data.__dlpack__(*args, **kwargs)
+        return self.array.__dlpack__(*args, **kwargs)
 
     def __dlpack_device__(self):
-        return self.data.__dlpack_device__()
+        return self.array.__dlpack_device__()
 
     @property
     def __cuda_array_interface__(self) -> dict:
         """The device memory of a tensor on a CUDA backend (``AttributeError`` for host memory, as NumPy's)."""
-        interface = getattr(self.data, "__cuda_array_interface__", None)
+        interface = getattr(self.array, "__cuda_array_interface__", None)
         if interface is None:
             raise AttributeError(f"__cuda_array_interface__: the tensor is on backend {self.backend!r}, in host "
                                  "memory; use __array_interface__ via .numpy() or DLPack")
         return interface
 
     def item(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"item(): only one-element tensors can be converted, got shape {self.shape}")
         return self.numpy().reshape(()).item()
 
@@ -159,18 +204,18 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
         return bool(self.item())
 
     def __index__(self) -> int:
-        if self.dtype.kind not in "iub" or self.data.size != 1:
+        if self.dtype.kind not in "iub" or self.array.size != 1:
             raise TypeError("only one-element integer tensors can be used as an index")
         return int(self.item())
 
     def __format__(self, format_spec: str) -> str:
         """``f"{loss:.4f}"``: a one-element tensor formats as its number, as in PyTorch."""
-        if self.data.size == 1 and format_spec:
+        if self.array.size == 1 and format_spec:
             return format(self.item(), format_spec)
         if format_spec:
             raise TypeError(f"format(): only one-element tensors take a format spec ({format_spec!r}), got shape "
@@ -282,7 +327,7 @@ class Tensor:
     @property
     def device(self) -> _devices.device:
         """``device(type='cpu')`` on a host-memory backend, ``device(type='cuda', index=n)`` on CuPy."""
-        return _devices.of_backend(self._backend, self.data)
+        return _devices.of_backend(self._backend, self.array)
 
     @property
     def is_cuda(self) -> bool:
@@ -295,7 +340,7 @@ class Tensor:
         if self.grad_fn is not None:
             raise RuntimeError("deepcopy: only leaf tensors can be deep-copied; detach() first")
         out = type(self).__new__(type(self))
-        Tensor.__init__(out, self._backend.copy(self.data), self._backend, self.requires_grad)
+        Tensor.__init__(out, self._backend.copy(self.array), self._backend, self.requires_grad)
         memo[id(self)] = out
         if self.grad is not None:
             out.grad = self.grad.__deepcopy__(memo)
@@ -308,7 +353,7 @@ class Tensor:
         other. It is not a view for autograd: no gradient links the two, so recording an in-place op on
         either needs no view bookkeeping (as in PyTorch).
         """
-        out = Tensor(self.data, self._backend)
+        out = Tensor(self.array, self._backend)
         out._vc = self._counter()
         return out
 
@@ -366,7 +411,7 @@ class Tensor:
         It holds a copy of the data: the op may save it for backward (``mul_``, ``div_``, ``clamp_``, ...) and
         the write that follows would otherwise overwrite the values the gradient needs.
         """
-        alias = Tensor(self._backend.copy(self.data), self._backend, self.requires_grad, self.grad_fn)
+        alias = Tensor(self._backend.copy(self.array), self._backend, self.requires_grad, self.grad_fn)
         alias._accumulator = self._accumulator
         return alias
 
@@ -397,7 +442,7 @@ class Tensor:
                 f"{self.dtype.name} tensor"
             )
         try:
-            self._backend.setitem(self.data, Ellipsis, result.data)
+            self._backend.setitem(self.array, Ellipsis, result.array)
         except ValueError as exc:
             raise InplaceError(f"{op}: cannot write into this tensor ({exc})") from exc
         self._bump_version()
@@ -413,7 +458,7 @@ class Tensor:
         self._check_inplace_allowed(op, tracked)
         # Untracked, no argument requires grad (or grad mode is off), so the op records nothing.
         # A plain handle, not detach(): that would mark the memory as shared with a view.
-        result = fn(self._alias() if tracked else Tensor(self.data, self._backend), *args)
+        result = fn(self._alias() if tracked else Tensor(self.array, self._backend), *args)
         return self._write(op, result, tracked)
 
     def _arithmetic_inplace(self, op: str, fn, kernel: str, other) -> Tensor:
@@ -423,13 +468,13 @@ class Tensor:
         if is_grad_enabled() and (self.requires_grad or isinstance(other, Tensor) and other.requires_grad):
             return self._inplace(op, fn, other)
         if isinstance(other, Tensor) and other._backend is self._backend:
-            operand = other.data
+            operand = other.array
         elif other.__class__ is int or other.__class__ is float:
             operand = other
         else:  # another backend, or an operand that is not a tensor yet
             return self._inplace(op, fn, other)
         try:
-            getattr(self._backend, kernel)(self.data, operand, out=self.data)
+            getattr(self._backend, kernel)(self.array, operand, out=self.array)
         except (ValueError, TypeError):  # refused before writing anything
             return self._inplace(op, fn, other)
         self._bump_version()
@@ -664,7 +709,7 @@ def tensor(data, dtype=None, requires_grad: bool = False, backend: str | None = 
     target = _backends.resolve(_devices.resolve_creation(backend, device, "tensor()"))
     dtype = None if dtype is None else as_dtype(dtype)
     if isinstance(data, Tensor):
-        array = data._backend.to_numpy(data.data)
+        array = data._backend.to_numpy(data.array)
     else:
         array = _host_array(data, dtype if dtype is not None and dtype.kind == "f" else np.float32)
     if dtype is not None:

@@ -2734,7 +2734,7 @@ def _max_pool2d_backward_case(draw, dtype, max_size):
 
 
 def _max_pool2d_backward_fused(g, x, kernel, stride, padding, dilation):
-    _, slot = x._backend.max_pool2d_forward(x.data, kernel, stride, padding, dilation)
+    _, slot = x._backend.max_pool2d_forward(x.array, kernel, stride, padding, dilation)
     return MaxPool2dBackward.apply(g, minigrad.Tensor(slot, x._backend), x.shape[2:], kernel, stride, padding,
                                    dilation)
 

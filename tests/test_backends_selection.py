@@ -178,7 +178,7 @@ def test_to_takes_pytorchs_forms(two_backends):
     assert x.to(dtype=mg.float32) is x
     copied = x.to("numpy", copy=True)
     assert copied is not x and copied.requires_grad
-    copied.data[0] = 5.0
+    copied.array[0] = 5.0
     assert x.tolist() == [1.0, 2.0]  # copy=True owns its memory
     g = np.array([0.25, -2.0])
     (both * 3).backward(mg.tensor(g, dtype="float64", backend="dummy"))

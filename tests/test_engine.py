@@ -607,7 +607,7 @@ class ScaledCube(Function):
     def forward(ctx, x, scale):
         ctx.save_for_backward(x)
         ctx.scale = scale
-        return ctx.backend.multiply(ctx.backend.power(x.data, 3), scale)
+        return ctx.backend.multiply(ctx.backend.power(x.array, 3), scale)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -623,7 +623,7 @@ class WeightedProduct(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return ctx.backend.multiply(a.data, b.data)
+        return ctx.backend.multiply(a.array, b.array)
 
     @staticmethod
     def backward(ctx, grad_output):
@@ -674,7 +674,7 @@ def test_custom_function_with_a_bad_backward_is_reported():
     class WrongArity(Function):
         @staticmethod
         def forward(ctx, a, b):
-            return ctx.backend.add(a.data, b.data)
+            return ctx.backend.add(a.array, b.array)
 
         @staticmethod
         def backward(ctx, grad_output):
@@ -683,7 +683,7 @@ def test_custom_function_with_a_bad_backward_is_reported():
     class WrongShape(Function):
         @staticmethod
         def forward(ctx, a):
-            return ctx.backend.copy(a.data)
+            return ctx.backend.copy(a.array)
 
         @staticmethod
         def backward(ctx, grad_output):
@@ -700,9 +700,9 @@ class SplitScaled(Function):
 
     @staticmethod
     def forward(ctx, x):
-        mean = x.data.mean(keepdims=True)
+        mean = x.array.mean(keepdims=True)
         ctx.mark_non_differentiable(mean)
-        return x.data * 2, x.data * 3, mean
+        return x.array * 2, x.array * 3, mean
 
     @staticmethod
     def backward(ctx, g_double, g_triple, g_mean):
@@ -730,7 +730,7 @@ def test_forward_returning_a_list_is_refused():
     class Listed(Function):
         @staticmethod
         def forward(ctx, x):
-            return [x.data, x.data]
+            return [x.array, x.array]
 
     with pytest.raises(TypeError, match="listed: forward returned a list; return a tuple"):
         Listed.apply(mg.ones(2))

@@ -62,7 +62,7 @@ class WrongSign(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return ctx.backend.sin(x.data)
+        return ctx.backend.sin(x.array)
 
     @staticmethod
     def backward(ctx, g):
@@ -76,7 +76,7 @@ class MissingFactor(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return ctx.backend.multiply(x.data, x.data)
+        return ctx.backend.multiply(x.array, x.array)
 
     @staticmethod
     def backward(ctx, g):
@@ -90,7 +90,7 @@ class WrongSecondInput(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return ctx.backend.multiply(a.data, b.data)
+        return ctx.backend.multiply(a.array, b.array)
 
     @staticmethod
     def backward(ctx, g):
@@ -104,12 +104,12 @@ class DetachedCube(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return ctx.backend.power(x.data, 3)
+        return ctx.backend.power(x.array, 3)
 
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        x_squared = mg.Tensor(ctx.backend.multiply(x.data, x.data), ctx.backend)  # outside the graph
+        x_squared = mg.Tensor(ctx.backend.multiply(x.array, x.array), ctx.backend)  # outside the graph
         return g * x_squared * 3
 
 
@@ -120,7 +120,7 @@ class IgnoresUpstreamInDoubleBackward(Function):
 
     @staticmethod
     def forward(ctx, x):
-        return ctx.backend.exp(x.data)
+        return ctx.backend.exp(x.array)
 
     @staticmethod
     def backward(ctx, g):
@@ -133,7 +133,7 @@ class _HalfRightBackward(Function):
     @staticmethod
     def forward(ctx, g, y):
         ctx.save_for_backward(g, y)
-        return ctx.backend.multiply(g.data, y.data)
+        return ctx.backend.multiply(g.array, y.array)
 
     @staticmethod
     def backward(ctx, gg):
@@ -197,7 +197,7 @@ def test_tolerances_are_not_vacuous():
         @staticmethod
         def forward(ctx, x):
             ctx.save_for_backward(x)
-            return ctx.backend.exp(x.data)
+            return ctx.backend.exp(x.array)
 
         @staticmethod
         def backward(ctx, g):
@@ -213,7 +213,7 @@ def test_a_nan_gradient_fails():
     class NanGrad(Function):
         @staticmethod
         def forward(ctx, x):
-            return ctx.backend.copy(x.data)
+            return ctx.backend.copy(x.array)
 
         @staticmethod
         def backward(ctx, g):
@@ -242,7 +242,7 @@ def test_gradgradcheck_failure_names_the_second_order_check_and_its_indices():
         @staticmethod
         def forward(ctx, x):
             ctx.save_for_backward(x)
-            return x.data ** 3
+            return x.array ** 3
 
         @staticmethod
         def backward(ctx, g):

@@ -47,7 +47,7 @@ def test_parameter_is_a_leaf_tensor_that_requires_grad():
     t = mg.randn(2, 3)
     p = nn.Parameter(t)
     assert isinstance(p, mg.Tensor) and p.requires_grad and p.is_leaf
-    assert p.data is t.data  # shares memory
+    assert p.array is t.array  # shares memory
     assert repr(p).startswith("Parameter containing:\ntensor(")
     y = (p * 2).sum()  # ops accept it unchanged
     assert type(y) is mg.Tensor

@@ -405,11 +405,11 @@ def test_in_place_variants_write_pytorchs_result_into_the_tensor():
              ("clamp_max_", (-0.5,)), ("nan_to_num_", ()), ("nan_to_num_", (1.0, 9.0, -9.0))]
     for name, args in calls:
         xm, xt = _mg(values), torch.tensor(values)
-        memory, version = xm.data, xm._version
+        memory, version = xm.array, xm._version
         with np.errstate(invalid="ignore", divide="ignore"):
             assert getattr(xm, name)(*args) is xm
         getattr(xt, name)(*args)
-        assert xm.data is memory and xm._version == version + 1, name
+        assert xm.array is memory and xm._version == version + 1, name
         _same_bits(xm.numpy(), xt.numpy(), name)
     leaf = _mg([1.0, 2.0], True)
     with pytest.raises(mg.InplaceError):

@@ -139,7 +139,7 @@ def test_a_pytorch_state_dict_as_numpy_arrays_resumes_the_run(cls):
                 continue
             if step == 7:
                 for p, tp in zip(ours, theirs):
-                    p.data[...] = tp.detach().numpy()
+                    p.array[...] = tp.detach().numpy()
                 saved = topt.state_dict()
                 opt.load_state_dict({"param_groups": saved["param_groups"], "state": {
                     i: {k: v.numpy() for k, v in values.items()} for i, values in saved["state"].items()}})
@@ -440,7 +440,7 @@ def test_lbfgs_resumes_from_a_pytorch_state_dict_as_numpy_arrays():
     saved = topt.state_dict()
     opt.load_state_dict({"param_groups": saved["param_groups"],
                          "state": {i: {k: as_arrays(v) for k, v in s.items()} for i, s in saved["state"].items()}})
-    x.data[...] = tx.detach().numpy()
+    x.array[...] = tx.detach().numpy()
     for _ in range(3):
         loss, tloss = opt.step(closure_for(opt, x)), topt.step(closure_for(topt, tx))
         assert loss.item() == pytest.approx(tloss.item(), rel=1e-10)

@@ -28,7 +28,7 @@ class Cube(minigrad.Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return ctx.backend.multiply(ctx.backend.multiply(x.data, x.data), x.data)
+        return ctx.backend.multiply(ctx.backend.multiply(x.array, x.array), x.array)
 
     @staticmethod
     def backward(ctx, g):

@@ -19,7 +19,7 @@ class _Identity(Function):
     @staticmethod
     def forward(ctx, hook, *tensors):
         ctx.hook = hook
-        return tuple(t.data for t in tensors)
+        return tuple(t.array for t in tensors)
 
     @staticmethod
     def backward(ctx, *grads):

@@ -329,7 +329,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # 
 def _value_range(t: Tensor) -> tuple:
     """The smallest and largest element of a non-empty tensor, as Python numbers."""
     be = t._backend
-    return be.to_numpy(be.min(t.data, None, False)).item(), be.to_numpy(be.max(t.data, None, False)).item()
+    return be.to_numpy(be.min(t.array, None, False)).item(), be.to_numpy(be.max(t.array, None, False)).item()
 
 
 # -- sparse -----------------------------------------------------------------------------------------
@@ -364,7 +364,7 @@ def _renorm_rows(weight: Tensor, input: Tensor, max_norm: float, norm_type: floa
     from ..grad_mode import no_grad
 
     be = input._backend
-    rows = Tensor(be.from_numpy(np.unique(be.to_numpy(input.data))), be)
+    rows = Tensor(be.from_numpy(np.unique(be.to_numpy(input.array))), be)
     with no_grad():
         selected = weight[rows]
         norms = selected.norm(norm_type, dim=1, keepdim=True)
@@ -407,9 +407,9 @@ def _class_last_2d(input: Tensor, target: Tensor, op: str) -> tuple[Tensor, Tens
 def _check_targets(target: Tensor, classes: int, ignore_index: int, op: str) -> Tensor | None:
     """The mask of rows that count (None when all do); errors for out-of-range classes."""
     be = target._backend
-    valid = be.not_equal(target.data, ignore_index)
+    valid = be.not_equal(target.array, ignore_index)
     all_valid = bool(be.to_numpy(be.min(valid, None, False))) if target.numel() else True
-    checked = target.data if all_valid else be.where(valid, target.data, 0)
+    checked = target.array if all_valid else be.where(valid, target.array, 0)
     if target.numel():
         low, high = int(be.to_numpy(be.min(checked, None, False))), int(be.to_numpy(be.max(checked, None, False)))
         if low < 0 or high >= classes:
@@ -436,7 +436,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore
     classes = flat.shape[1]
     valid = _check_targets(t, classes, ignore_index, "nll_loss")
     be = t._backend
-    safe = t if valid is None else Tensor(be.where(valid, t.data, 0), be)
+    safe = t if valid is None else Tensor(be.where(valid, t.array, 0), be)
     rows = Tensor(be.arange(0, flat.shape[0], 1, t.dtype), be)
     loss = -flat[rows, safe]
     row_weight = _row_weights(weight, safe, valid, flat)
@@ -478,7 +478,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,  
     classes = flat.shape[1]
     valid = _check_targets(t, classes, ignore_index, "cross_entropy")
     be = t._backend
-    safe = t if valid is None else Tensor(be.where(valid, t.data, 0), be)
+    safe = t if valid is None else Tensor(be.where(valid, t.array, 0), be)
     row_weight = _row_weights(weight, safe, valid, flat)
     nll = softmax_cross_entropy(flat, safe)  # one fused op: (M,) per-row losses
     if row_weight is not None:
@@ -758,7 +758,7 @@ def _margin_frames(op: str, input: Tensor, target: Tensor) -> tuple[Tensor, int]
 
 def _host(t: Tensor):
     """A tensor's values as a NumPy array (integer targets and lengths are read on the host)."""
-    return t._backend.to_numpy(t.data)
+    return t._backend.to_numpy(t.array)
 
 
 @_public
@@ -1179,7 +1179,7 @@ def one_hot(target: Tensor, num_classes: int = -1) -> Tensor:
     """int64 one-hot encoding with a new last axis of length ``num_classes``."""
     be = target._backend
     if num_classes < 0:
-        num_classes = int(be.to_numpy(be.max(target.data, None, False))) + 1
+        num_classes = int(be.to_numpy(be.max(target.array, None, False))) + 1
     positions = _creation.arange(num_classes, backend=target.backend)
     return (target.unsqueeze(-1) == positions).long()
 

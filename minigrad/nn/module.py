@@ -38,7 +38,7 @@ class Parameter(Tensor):
             data = tensor(np.zeros((0,), dtype=float32))
         elif not isinstance(data, Tensor):
             data = tensor(data)
-        super().__init__(data.data, data._backend)
+        super().__init__(data.array, data._backend)
         self._vc = data._counter()  # same memory, same version counter
         if requires_grad:
             self.requires_grad_(True)
@@ -390,7 +390,7 @@ class Module:
                 new = convert(t)
                 if new is None:
                     continue
-                t.data, t._backend = new
+                t.array, t._backend = new
                 t._bump_version()
                 if t.grad is not None:
                     g = convert(t.grad)
@@ -423,7 +423,7 @@ class Module:
                 target = target_of(t)
                 if t._backend is target:
                     return None
-                return target.from_numpy(t._backend.to_numpy(t.data)), target
+                return target.from_numpy(t._backend.to_numpy(t.array)), target
 
             self._apply_arrays(move)
         return self if dtype is None else self._cast(dtype)
@@ -432,7 +432,7 @@ class Module:
         def cast(t: Tensor):
             if t.dtype.kind != "f" or t.dtype == dtype:
                 return None  # integer buffers (counters) keep their dtype, as in PyTorch
-            return t._backend.astype(t.data, dtype), t._backend
+            return t._backend.astype(t.array, dtype), t._backend
 
         return self._apply_arrays(cast)
 
@@ -455,7 +455,7 @@ class Module:
         if dtype.kind != "f":
             raise TypeError(f"Module.type: only floating dtypes are supported (parameters must stay floating), "
                             f"got {dtype.name}")
-        return self._apply_arrays(lambda t: None if t.dtype == dtype else (t._backend.astype(t.data, dtype),
+        return self._apply_arrays(lambda t: None if t.dtype == dtype else (t._backend.astype(t.array, dtype),
                                                                            t._backend))
 
     def half(self) -> Module:
@@ -633,7 +633,7 @@ def _zero_grad(p: Tensor, set_to_none: bool) -> None:
 def _host_values(value: Any) -> np.ndarray | None:
     """A state-dict value as a host array (tensors of any backend, NumPy arrays, numbers)."""
     if isinstance(value, Tensor):
-        return value._backend.to_numpy(value.data)
+        return value._backend.to_numpy(value.array)
     if isinstance(value, np.ndarray):
         return value
     if isinstance(value, (int, float, np.generic)):

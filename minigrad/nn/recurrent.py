@@ -32,7 +32,7 @@ class _TimeSteps(Function):
 
     @staticmethod
     def forward(ctx, x):
-        return tuple(x.data[t] for t in range(x.shape[0]))  # views: the sequence is private to the layer
+        return tuple(x.array[t] for t in range(x.shape[0]))  # views: the sequence is private to the layer
 
     @staticmethod
     def backward(ctx, *grads):

@@ -36,12 +36,12 @@ def binary_operands(a, b) -> tuple:
     """Normalise a binary op's operands with PyTorch's promotion: an integer tensor meeting a float number
     becomes float32, and of two tensors of different kinds (bool < integer < float) the lower one takes the
     other's dtype (float32 + int64 is float32, not NumPy's float64)."""
-    if isinstance(a, Tensor) and b.__class__ in _FAST_NUMBERS and (a.data.dtype.kind == "f" or b.__class__ is int):
+    if isinstance(a, Tensor) and b.__class__ in _FAST_NUMBERS and (a.array.dtype.kind == "f" or b.__class__ is int):
         return a, b  # the common ``tensor * 0.5``: nothing to convert
-    if isinstance(b, Tensor) and a.__class__ in _FAST_NUMBERS and (b.data.dtype.kind == "f" or a.__class__ is int):
+    if isinstance(b, Tensor) and a.__class__ in _FAST_NUMBERS and (b.array.dtype.kind == "f" or a.__class__ is int):
         return a, b
     if isinstance(a, Tensor) and isinstance(b, Tensor):
-        da, db = a.data.dtype, b.data.dtype
+        da, db = a.array.dtype, b.array.dtype
         if da is not db and _RANK[da.kind] != _RANK[db.kind]:
             if _RANK[da.kind] < _RANK[db.kind]:
                 return a.astype(db), b
@@ -68,7 +68,7 @@ def result_dtype(dtypes) -> np.dtype:
 
 def data(x):
     """The backend array of a tensor, or the number itself."""
-    return x.data if isinstance(x, Tensor) else x
+    return x.array if isinstance(x, Tensor) else x
 
 
 def normalize_axis(axis, ndim: int, op: str):

@@ -56,7 +56,7 @@ def _declared(front, cls, floating: bool):
     def op(x, *args, **kwargs):
         if x.__class__ is not Tensor and not isinstance(x, Tensor):
             raise TypeError(f"{name}: expected a tensor, got {type(x).__name__}")
-        if floating and x.data.dtype.kind != "f":
+        if floating and x.array.dtype.kind != "f":
             x = x.float()
         if takes_params:
             return apply(x, *front(x, *args, **kwargs))
@@ -81,7 +81,7 @@ def elementwise(grad=None, *, grad_of_output=None, floating: bool = True, **regi
         def forward(ctx, x):
             if grad is not None:
                 ctx.save_for_backward(x)
-            return getattr(ctx.backend, name)(x.data)
+            return getattr(ctx.backend, name)(x.array)
 
         if grad is not None:
             def backward(ctx, g):
@@ -118,7 +118,7 @@ def activation(slope_derivative=None, *, of_output: bool = False, floating: bool
             ctx.params = params
             if not of_output:
                 ctx.save_for_backward(x)
-            return getattr(ctx.backend, kernel_name)(x.data, *params)
+            return getattr(ctx.backend, kernel_name)(x.array, *params)
 
         if of_output:
             def backward(ctx, g):
@@ -130,7 +130,7 @@ def activation(slope_derivative=None, *, of_output: bool = False, floating: bool
         def fused_forward(ctx, g, s, *params):
             ctx.params = params
             ctx.save_for_backward(g if slope_derivative is not None else None, s)
-            return getattr(ctx.backend, backward_name)(g.data, s.data, *params)
+            return getattr(ctx.backend, backward_name)(g.array, s.array, *params)
 
         def fused_backward(ctx, gg):
             g, s = ctx.saved_tensors
@@ -164,7 +164,7 @@ def no_gradient(kernel: str, **registration):
     def declare(front):
         if len(inspect.signature(front).parameters) == 1:
             def forward(ctx, x):
-                return getattr(ctx.backend, kernel)(x.data)
+                return getattr(ctx.backend, kernel)(x.array)
 
             def op(x):
                 return apply(x)

@@ -136,7 +136,7 @@ class Neg(Function):
 
     @staticmethod
     def forward(ctx, x):
-        return ctx.backend.negative(x.data)
+        return ctx.backend.negative(x.array)
 
     @staticmethod
     def backward(ctx, g):
@@ -475,7 +475,7 @@ class Xlogy(Function):
     @staticmethod
     def forward(ctx, x, y):
         ctx.save_for_backward(x, y)
-        return ctx.backend.xlogy(x.data, y.data)
+        return ctx.backend.xlogy(x.array, y.array)
 
     @staticmethod
     def backward(ctx, g):

@@ -51,7 +51,7 @@ class BatchNorm(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, eps):
         be = ctx.backend
-        out, mean, var = be.batch_norm_forward(x.data, _data(weight), _data(bias), eps)
+        out, mean, var = be.batch_norm_forward(x.array, _data(weight), _data(bias), eps)
         ctx.save_for_backward(x, weight)
         ctx.mean, ctx.invstd, ctx.eps = mean, _invstd(be, var, eps), eps
         ctx.mark_non_differentiable(mean, var)
@@ -78,7 +78,7 @@ class BatchNormBackward(Function):
     @staticmethod
     def forward(ctx, dy, x, weight, mean, invstd, eps):
         be = ctx.backend
-        dx, dweight, dbias = be.batch_norm_backward(dy.data, x.data, mean, invstd, _data(weight))
+        dx, dweight, dbias = be.batch_norm_backward(dy.array, x.array, mean, invstd, _data(weight))
         ctx.save_for_backward(dy, x, weight)
         ctx.mean, ctx.invstd, ctx.eps = mean, invstd, eps
         return dx, be.astype(dweight, x.dtype), be.astype(dbias, x.dtype)  # the kernel sums in float64
@@ -162,7 +162,7 @@ class BatchNormEval(Function):
     @staticmethod
     def forward(ctx, x, center, invstd, weight, shift):
         ctx.save_for_backward(x, center, invstd, weight)
-        return ctx.backend.batch_norm_eval(x.data, _data(center), invstd.data, _data(weight), _data(shift))
+        return ctx.backend.batch_norm_eval(x.array, _data(center), invstd.array, _data(weight), _data(shift))
 
     @staticmethod
     def backward(ctx, g):
@@ -182,7 +182,7 @@ class BatchNormEval(Function):
 
 
 def _data(t):
-    return None if t is None else t.data
+    return None if t is None else t.array
 
 
 # -- the two forms --------------------------------------------------------------------------------------
@@ -231,11 +231,11 @@ def _update_running(running_mean, running_var, mean, var, count: int, factor: fl
         be = buf._backend
         c = buf.shape[0]
         batch = _float64_vector(be, batch, c)
-        new = be.add(be.multiply(_float64_vector(be, buf.data, c), 1.0 - factor), be.multiply(batch, factor * scale))
+        new = be.add(be.multiply(_float64_vector(be, buf.array, c), 1.0 - factor), be.multiply(batch, factor * scale))
         # Written into the buffer's memory directly (copy_ would run a whole op for C values); the version
         # bump is what an in-place op would do. The assignment rounds to the buffer's dtype.
         try:
-            be.setitem(buf.data, Ellipsis, new)
+            be.setitem(buf.array, Ellipsis, new)
         except ValueError as exc:
             raise InplaceError(f"batch_norm: cannot update the running statistics in place ({exc})") from exc
         buf._bump_version()
@@ -306,5 +306,5 @@ def batch_norm(x: Tensor, running_mean: Tensor | None, running_var: Tensor | Non
         axes, cshape, _ = _channel_layout(x)
         out, mean, var = _composite_train(x, weight, bias, eps, cshape, axes)
     if update:  # backend calls on the buffers' arrays: nothing here is recorded
-        _update_running(running_mean, running_var, mean.data, var.data, count, factor)
+        _update_running(running_mean, running_var, mean.array, var.array, count, factor)
     return out

@@ -214,7 +214,7 @@ def repeat_interleave(x: Tensor, repeats, dim: int | None = None) -> Tensor:
         x, dim = reshape(x, (-1,)), 0
     axis = _check_dim(dim, max(x.ndim, 1), "repeat_interleave")
     if isinstance(repeats, Tensor):
-        counts = repeats._backend.to_numpy(repeats.data)  # the output's size depends on them: on the host
+        counts = repeats._backend.to_numpy(repeats.array)  # the output's size depends on them: on the host
         valid = counts.ndim <= 1 and counts.dtype.kind in "iu" and counts.size in (1, x.shape[axis])
         if not valid or (counts < 0).any():
             raise ValueError(f"repeat_interleave: repeats must be non-negative integers, one or one per element "

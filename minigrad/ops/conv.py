@@ -36,7 +36,7 @@ class Unfold(Function):
     def forward(ctx, x, kernel, dilation, padding, stride):
         ctx.in_hw, ctx.params = x.shape[2:], (kernel, dilation, padding, stride)
         be = ctx.backend
-        cols = be.unfold_windows(x.data, kernel, stride, padding, dilation)  # (N, C, kh, kw, oh, ow)
+        cols = be.unfold_windows(x.array, kernel, stride, padding, dilation)  # (N, C, kh, kw, oh, ow)
         n, c, kh, kw, oh, ow = cols.shape
         return be.reshape(cols, (n, c * kh * kw, oh * ow))
 
@@ -55,7 +55,7 @@ class Fold(Function):
         oh, ow = (out_size(n, k, s, p, d) for n, k, s, p, d in zip(output_size, kernel, stride, padding, dilation))
         n, ckk, length = cols.shape
         c = ckk // (kernel[0] * kernel[1])
-        windows = be.reshape(cols.data, (n, c, kernel[0], kernel[1], oh, ow))
+        windows = be.reshape(cols.array, (n, c, kernel[0], kernel[1], oh, ow))
         return be.fold_windows(windows, tuple(output_size), stride, dilation, padding)
 
     @staticmethod
@@ -70,7 +70,7 @@ class UnfoldBatchInner(Function):
     def forward(ctx, x, kernel, dilation, padding, stride):
         ctx.in_hw, ctx.params = x.shape[2:], (kernel, dilation, padding, stride)
         be = ctx.backend
-        cols = be.unfold_windows_batch_inner(x.data, kernel, stride, padding, dilation)  # (C, kh, kw, N, oh, ow)
+        cols = be.unfold_windows_batch_inner(x.array, kernel, stride, padding, dilation)  # (C, kh, kw, N, oh, ow)
         c, kh, kw, n, oh, ow = cols.shape
         return be.reshape(cols, (c * kh * kw, n * oh * ow))
 
@@ -90,7 +90,7 @@ class FoldBatchInner(Function):
         oh, ow = (out_size(n, k, s, p, d) for n, k, s, p, d in zip(output_size, kernel, stride, padding, dilation))
         ckk, length = cols.shape
         c, n = ckk // (kernel[0] * kernel[1]), length // (oh * ow)
-        windows = be.reshape(cols.data, (c, kernel[0], kernel[1], n, oh, ow))
+        windows = be.reshape(cols.array, (c, kernel[0], kernel[1], n, oh, ow))
         return be.fold_windows_batch_inner(windows, tuple(output_size), stride, dilation, padding)
 
     @staticmethod
@@ -124,29 +124,29 @@ class Conv2d(Function):
         be = ctx.backend
         o, cg, kh, kw = weight.shape
         k = cg * kh * kw
-        w = be.reshape(weight.data, (groups, o // groups, k))
+        w = be.reshape(weight.array, (groups, o // groups, k))
         ctx.batch_inner = k >= Conv2d.BATCH_INNER_MIN_K
         if ctx.batch_inner:
-            cols = be.unfold_windows_batch_inner(x.data, (kh, kw), stride, padding, dilation)  # (C, kh, kw, N, oh, ow)
+            cols = be.unfold_windows_batch_inner(x.array, (kh, kw), stride, padding, dilation)  # (C, kh, kw, N, oh, ow)
             _, _, _, n, oh, ow = cols.shape
             cols = be.reshape(cols, (groups, k, n * oh * ow))
             out = be.reshape(be.matmul(w, cols), (o, n, oh * ow))  # (G, O/G, N * L) as (O, N, L)
-            if bias is not None and bias.data.dtype == out.dtype:
+            if bias is not None and bias.array.dtype == out.dtype:
                 # Written through a transposed view of the NCHW result: NumPy's loop then reads contiguously,
                 # faster than reading a transposed input (docs/nn.md).
                 result = be.empty((n, o, oh * ow), out.dtype)
-                be.add(out, be.reshape(bias.data, (o, 1, 1)), out=be.transpose(result, (1, 0, 2)))
+                be.add(out, be.reshape(bias.array, (o, 1, 1)), out=be.transpose(result, (1, 0, 2)))
             elif bias is not None:  # a mixed-precision bias promotes the result, as NumPy's addition does
-                result = be.ascontiguous(be.transpose(be.add(out, be.reshape(bias.data, (o, 1, 1))), (1, 0, 2)))
+                result = be.ascontiguous(be.transpose(be.add(out, be.reshape(bias.array, (o, 1, 1))), (1, 0, 2)))
             else:
                 result = be.ascontiguous(be.transpose(out, (1, 0, 2)))
         else:
-            cols = be.unfold_windows(x.data, (kh, kw), stride, padding, dilation)  # (N, C, kh, kw, oh, ow)
+            cols = be.unfold_windows(x.array, (kh, kw), stride, padding, dilation)  # (N, C, kh, kw, oh, ow)
             n, _, _, _, oh, ow = cols.shape
             cols = be.reshape(cols, (n, groups, k, oh * ow))
             result = be.matmul(w, cols)  # (N, G, O/G, L)
             if bias is not None:
-                b = be.reshape(bias.data, (groups, o // groups, 1))
+                b = be.reshape(bias.array, (groups, o // groups, 1))
                 result = be.add(result, b, out=result) if b.dtype == result.dtype else be.add(result, b)
         if ctx.recording:
             ctx.save_for_backward(x, weight, constant(ctx, cols))
@@ -197,7 +197,7 @@ class MaxPool2d(Function):
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, dilation):
         ctx.in_hw, ctx.params = x.shape[2:], (kernel, stride, padding, dilation)
-        top, slot = ctx.backend.max_pool2d_forward(x.data, kernel, stride, padding, dilation)
+        top, slot = ctx.backend.max_pool2d_forward(x.array, kernel, stride, padding, dilation)
         if any(ctx.needs_input_grad):
             # Each window's argmax slot, saved as a tensor so that the engine frees it after backward.
             ctx.save_for_backward(constant(ctx, slot))
@@ -215,13 +215,13 @@ class MaxPool2dBackward(Function):
     @staticmethod
     def forward(ctx, g, slot, in_hw, kernel, stride, padding, dilation):
         ctx.slot, ctx.params = slot, (kernel, stride, padding, dilation)
-        return ctx.backend.max_pool2d_backward(g.data, slot.data, in_hw, kernel, stride, padding, dilation)
+        return ctx.backend.max_pool2d_backward(g.array, slot.array, in_hw, kernel, stride, padding, dilation)
 
     @staticmethod
     def backward(ctx, gg):
         # The adjoint reads each window's argmax element: the windows of gg, kept at the argmax slot only.
         kernel, stride, padding, dilation = ctx.params
-        be, slot = ctx.backend, ctx.slot.data
+        be, slot = ctx.backend, ctx.slot.array
         n, c, oh, ow = slot.shape
         k = kernel[0] * kernel[1]
         windows = Unfold.apply(gg, kernel, dilation, padding, stride).reshape(n, c, k, oh, ow)

@@ -228,7 +228,7 @@ class Clip(Function):
     def forward(ctx, x, low, high):
         ctx.save_for_backward(x)
         ctx.low, ctx.high = low, high
-        return ctx.backend.clip(x.data, low, high)
+        return ctx.backend.clip(x.array, low, high)
 
     @staticmethod
     def backward(ctx, g):
@@ -246,7 +246,7 @@ class Cast(Function):
 
     @staticmethod
     def forward(ctx, x, dtype):
-        return ctx.backend.astype(x.data, dtype)
+        return ctx.backend.astype(x.array, dtype)
 
     @staticmethod
     def backward(ctx, g):

@@ -31,7 +31,7 @@ class MatMul(Function):
             ctx.save_for_backward(a if need_b else None, b if need_a else None)
         ctx.ta, ctx.tb = transpose_a, transpose_b
         be = ctx.backend
-        x, y = a.data, b.data
+        x, y = a.array, b.array
         if transpose_a:
             x = be.transpose(x, _SWAP_2D if x.ndim == 2 else _swap_last(x.ndim))
         if transpose_b:
@@ -63,8 +63,8 @@ def _swap_last(ndim: int) -> tuple:
 def matmul(a, b) -> Tensor:
     """Matrix product with NumPy's semantics, 1-D operands and broadcast batches included."""
     if isinstance(a, Tensor) and isinstance(b, Tensor):
-        sa, sb = a.data.shape, b.data.shape
-        if len(sa) == 2 and len(sb) == 2 and sa[1] == sb[0] and a.data.dtype is b.data.dtype:
+        sa, sb = a.array.shape, b.array.shape
+        if len(sa) == 2 and len(sb) == 2 and sa[1] == sb[0] and a.array.dtype is b.array.dtype:
             return MatMul.apply(a, b, False, False)  # the common case, already valid
     a = as_operand(a, b if isinstance(b, Tensor) else None)
     b = as_operand(b, a)
@@ -143,7 +143,7 @@ class EuclideanNorm(Function):
         ctx.save_for_backward(x)
         ctx.axes, ctx.keepdims = axes, keepdims
         be = ctx.backend
-        return be.sqrt(be.sum(be.multiply(x.data, x.data), axes, keepdims))
+        return be.sqrt(be.sum(be.multiply(x.array, x.array), axes, keepdims))
 
     @staticmethod
     def backward(ctx, g):

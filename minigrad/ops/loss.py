@@ -17,7 +17,7 @@ class SoftmaxCrossEntropy(Function):
 
     @staticmethod
     def forward(ctx, logits, targets):
-        loss, log_probs = ctx.backend.softmax_cross_entropy_forward(logits.data, targets.data)
+        loss, log_probs = ctx.backend.softmax_cross_entropy_forward(logits.array, targets.array)
         if ctx.needs_input_grad[0]:
             ctx.save_for_backward(logits, targets, Tensor(log_probs, ctx.backend))
         return loss
@@ -25,7 +25,7 @@ class SoftmaxCrossEntropy(Function):
     @staticmethod
     def backward(ctx, g):
         logits, targets, log_probs = ctx.saved_tensors
-        return SoftmaxCrossEntropyBackward.apply(g, logits, targets, log_probs.data), None
+        return SoftmaxCrossEntropyBackward.apply(g, logits, targets, log_probs.array), None
 
 
 class SoftmaxCrossEntropyBackward(Function):
@@ -35,7 +35,7 @@ class SoftmaxCrossEntropyBackward(Function):
     def forward(ctx, g, logits, targets, log_probs):
         if any(ctx.needs_input_grad):
             ctx.save_for_backward(g, logits, targets)
-        return ctx.backend.softmax_cross_entropy_backward(g.data, log_probs, targets.data)
+        return ctx.backend.softmax_cross_entropy_backward(g.array, log_probs, targets.array)
 
     @staticmethod
     def backward(ctx, gg):

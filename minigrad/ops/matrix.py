@@ -113,7 +113,7 @@ class Inv(Function):
 
     @staticmethod
     def forward(ctx, a):
-        return _call("inv", "the input is singular", ctx.backend.inv, a.data)
+        return _call("inv", "the input is singular", ctx.backend.inv, a.array)
 
     @staticmethod
     def backward(ctx, g):
@@ -137,7 +137,7 @@ class Det(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        return ctx.backend.det(a.data)
+        return ctx.backend.det(a.array)
 
     @staticmethod
     def backward(ctx, g):
@@ -153,7 +153,7 @@ def _cofactors(a: Tensor) -> Tensor:
 
     u, s, vh = svd(a, full_matrices=False)
     be = a._backend
-    sign = Tensor(be.multiply(be.slogdet(u.data)[0], be.slogdet(vh.data)[0]), be)  # ±1, no gradient
+    sign = Tensor(be.multiply(be.slogdet(u.array)[0], be.slogdet(vh.array)[0]), be)  # ±1, no gradient
     others = prod(where(_eye(s.shape[-1], s).astype("bool"), 1.0, s.unsqueeze(-2)), -1)  # ∏_{j≠i} σ_j
     return matmul(u * others.unsqueeze(-2), vh) * sign.unsqueeze(-1).unsqueeze(-1)
 
@@ -180,7 +180,7 @@ class LogAbsDet(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        return ctx.backend.slogdet(a.data)[1]
+        return ctx.backend.slogdet(a.array)[1]
 
     @staticmethod
     def backward(ctx, g):
@@ -193,7 +193,7 @@ def slogdet(A: Tensor) -> return_types.slogdet:  # noqa: N803
     """(sign, log|det|) of each square matrix, a named tuple; ``sign`` has no gradient (0 for a singular
     matrix, whose ``logabsdet`` is -inf)."""
     _square("slogdet", A)
-    sign = Tensor(A._backend.slogdet(A.data)[0], A._backend)
+    sign = Tensor(A._backend.slogdet(A.array)[0], A._backend)
     return return_types.slogdet(sign, LogAbsDet.apply(A))
 
 
@@ -213,7 +213,7 @@ class Solve(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a)
-        return _call("solve", "the matrix A is singular", ctx.backend.solve, a.data, b.data)
+        return _call("solve", "the matrix A is singular", ctx.backend.solve, a.array, b.array)
 
     @staticmethod
     def backward(ctx, g):
@@ -265,7 +265,7 @@ class Cholesky(Function):
 
     @staticmethod
     def forward(ctx, a):
-        return _call("cholesky", "the input is not positive-definite", ctx.backend.cholesky, a.data)
+        return _call("cholesky", "the input is not positive-definite", ctx.backend.cholesky, a.array)
 
     @staticmethod
     def backward(ctx, g):
@@ -392,7 +392,7 @@ class Eigh(Function):
     @staticmethod
     def forward(ctx, a, uplo):
         be = ctx.backend
-        w, v = be.eigh(a.data, uplo)
+        w, v = be.eigh(a.array, uplo)
         return be.concatenate([be.reshape(w, (*w.shape[:-1], 1, w.shape[-1])), v], -2)
 
     @staticmethod
@@ -429,7 +429,7 @@ class Eigvalsh(Function):
     def forward(ctx, a, uplo):
         ctx.save_for_backward(a)
         ctx.uplo = uplo
-        return ctx.backend.eigh(a.data, uplo)[0]
+        return ctx.backend.eigh(a.array, uplo)[0]
 
     @staticmethod
     def backward(ctx, g):
@@ -463,7 +463,7 @@ class Svd(Function):
     def forward(ctx, a, full_matrices):
         be = ctx.backend
         ctx.full = full_matrices
-        u, s, vh = be.svd(a.data, full_matrices)
+        u, s, vh = be.svd(a.array, full_matrices)
         batch = _batch(a.shape)
         return be.concatenate([be.reshape(u, (*batch, -1)), s, be.reshape(vh, (*batch, -1))], -1)
 
@@ -519,7 +519,7 @@ class Svdvals(Function):
     @staticmethod
     def forward(ctx, a):
         ctx.save_for_backward(a)
-        return ctx.backend.svd(a.data, False)[1]
+        return ctx.backend.svd(a.array, False)[1]
 
     @staticmethod
     def backward(ctx, g):
@@ -556,8 +556,8 @@ class Qr(Function):
         ctx.mode = mode
         ctx.save_for_backward(a)
         if mode == "r":
-            return be.qr(a.data, "r")
-        q, r = be.qr(a.data, mode)
+            return be.qr(a.array, "r")
+        q, r = be.qr(a.array, mode)
         batch = _batch(a.shape)
         return be.concatenate([be.reshape(q, (*batch, -1)), be.reshape(r, (*batch, -1))], -1)
 
@@ -622,7 +622,7 @@ class Pinv(Function):
     def forward(ctx, a, atol, rtol, hermitian):
         ctx.save_for_backward(a)
         be = ctx.backend
-        x = a.data
+        x = a.array
         if hermitian:
             s, u = be.eigh(x, "L")
             vh = be.transpose(u, (*range(x.ndim - 2), x.ndim - 1, x.ndim - 2))

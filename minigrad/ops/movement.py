@@ -20,7 +20,7 @@ class Reshape(Function):
     @staticmethod
     def forward(ctx, x, shape):
         ctx.in_shape = x.shape
-        return ctx.backend.reshape(x.data, shape)
+        return ctx.backend.reshape(x.array, shape)
 
     @staticmethod
     def backward(ctx, g):
@@ -35,7 +35,7 @@ class Permute(Function):
     @staticmethod
     def forward(ctx, x, axes):
         ctx.axes = axes
-        return ctx.backend.transpose(x.data, axes)
+        return ctx.backend.transpose(x.array, axes)
 
     @staticmethod
     def backward(ctx, g):
@@ -49,7 +49,7 @@ class Expand(Function):
 
     @staticmethod
     def forward(ctx, x, shape):
-        return ctx.backend.broadcast_to(x.data, shape)
+        return ctx.backend.broadcast_to(x.array, shape)
 
     @staticmethod
     def backward(ctx, g):
@@ -65,7 +65,7 @@ class BasicIndex(Function):
     @staticmethod
     def forward(ctx, x, index):
         ctx.in_shape, ctx.index = x.shape, index
-        return ctx.backend.getitem(x.data, index)
+        return ctx.backend.getitem(x.array, index)
 
     @staticmethod
     def backward(ctx, g):
@@ -80,7 +80,7 @@ class AdvancedIndex(Function):
     @staticmethod
     def forward(ctx, x, index):
         ctx.in_shape, ctx.index = x.shape, index
-        return ctx.backend.getitem(x.data, index)
+        return ctx.backend.getitem(x.array, index)
 
     @staticmethod
     def backward(ctx, g):
@@ -95,9 +95,9 @@ class IndexScatter(Function):
         ctx.index, ctx.advanced = index, advanced
         be = ctx.backend
         if advanced:
-            return be.scatter_add(shape, index, g.data, g.dtype)
+            return be.scatter_add(shape, index, g.array, g.dtype)
         out = be.zeros(shape, g.dtype)
-        be.setitem(out, index, g.data)
+        be.setitem(out, index, g.array)
         return out
 
     @staticmethod
@@ -114,8 +114,8 @@ class IndexPut(Function):
     @staticmethod
     def forward(ctx, x, value, index):
         ctx.index = index
-        out = ctx.backend.copy(x.data)
-        ctx.backend.setitem(out, index, value.data if isinstance(value, Tensor) else value)
+        out = ctx.backend.copy(x.array)
+        ctx.backend.setitem(out, index, value.array if isinstance(value, Tensor) else value)
         return out
 
     @staticmethod
@@ -133,7 +133,7 @@ class Gather(Function):
     @staticmethod
     def forward(ctx, x, dim, index):
         ctx.in_shape, ctx.dim, ctx.index = x.shape, dim, index
-        return ctx.backend.gather(x.data, index.data, dim)
+        return ctx.backend.gather(x.array, index.array, dim)
 
     @staticmethod
     def backward(ctx, g):
@@ -147,7 +147,7 @@ class ScatterAlong(Function):
     @staticmethod
     def forward(ctx, src, dim, index, shape):
         ctx.dim, ctx.index = dim, index
-        return ctx.backend.scatter_add_along(shape, index.data, src.data, dim, src.dtype)
+        return ctx.backend.scatter_add_along(shape, index.array, src.array, dim, src.dtype)
 
     @staticmethod
     def backward(ctx, g):
@@ -161,7 +161,7 @@ class Concatenate(Function):
     def forward(ctx, *tensors, axis):
         ctx.axis = axis
         ctx.sizes = [t.shape[axis] for t in tensors]
-        return ctx.backend.concatenate([t.data for t in tensors], axis=axis)
+        return ctx.backend.concatenate([t.array for t in tensors], axis=axis)
 
     @staticmethod
     def backward(ctx, g):
@@ -179,7 +179,7 @@ class Pad(Function):
     @staticmethod
     def forward(ctx, x, widths, value):
         ctx.index = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, x.shape))
-        return ctx.backend.pad(x.data, widths, value)
+        return ctx.backend.pad(x.array, widths, value)
 
     @staticmethod
     def backward(ctx, g):
@@ -193,7 +193,7 @@ class ToBackend(Function):
     def forward(ctx, x, target):
         ctx.source = x.backend
         ctx.output_backend = target
-        return target.from_numpy(ctx.backend.to_numpy(x.data))
+        return target.from_numpy(ctx.backend.to_numpy(x.array))
 
     @staticmethod
     def backward(ctx, g):
@@ -206,7 +206,7 @@ class BroadcastCopy(Function):
     @staticmethod
     def forward(ctx, dst, src):
         be = ctx.backend
-        return be.astype(be.broadcast_to(src.data, dst.shape), dst.dtype)
+        return be.astype(be.broadcast_to(src.array, dst.shape), dst.dtype)
 
     @staticmethod
     def backward(ctx, g):
@@ -218,7 +218,7 @@ class Clone(Function):
 
     @staticmethod
     def forward(ctx, x):
-        return ctx.backend.copy(x.data)
+        return ctx.backend.copy(x.array)
 
     @staticmethod
     def backward(ctx, g):
@@ -252,7 +252,7 @@ def _convert_item(item, x: Tensor):
             raise BackendMismatchError(
                 f"getitem: the index is on backend {item.backend!r} but the tensor on {x.backend!r}"
             )
-        array = item.data
+        array = item.array
     else:
         host = np.asarray(item)
         if host.size == 0 and host.dtype.kind == "f":
@@ -270,7 +270,7 @@ def _convert_item(item, x: Tensor):
 def reshape(x: Tensor, *shape) -> Tensor:
     """Same data in a new shape; one dimension may be -1."""
     shape = _shape_arg(shape)
-    size = x.data.size
+    size = x.array.size
     known = 1
     for n in shape:
         if n != -1:
@@ -484,7 +484,7 @@ class TakeAlong(Function):
     def forward(ctx, x, axis, index):
         ctx.axis, ctx.index, ctx.size = axis, index, x.shape[axis]
         be = ctx.backend
-        return be.take(x.data, be.from_numpy(index), axis)
+        return be.take(x.array, be.from_numpy(index), axis)
 
     @staticmethod
     def backward(ctx, g):
@@ -591,7 +591,7 @@ def clone(x: Tensor) -> Tensor:
 @public(spec=False, top_level=False)
 def contiguous(x: Tensor) -> Tensor:
     """``x`` itself if C-contiguous, else a contiguous copy."""
-    flags = getattr(x.data, "flags", None)
+    flags = getattr(x.array, "flags", None)
     if flags is not None and flags.c_contiguous:
         return x
     return Clone.apply(x)

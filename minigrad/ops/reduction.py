@@ -33,7 +33,7 @@ class ExpandReduced(Function):
     def forward(ctx, g, axes, shape, keepdims, scale):
         ctx.axes, ctx.keepdims, ctx.scale = axes, keepdims, scale
         be = ctx.backend
-        data = g.data if keepdims else be.reshape(g.data, keepdims_shape(shape, axes))
+        data = g.array if keepdims else be.reshape(g.array, keepdims_shape(shape, axes))
         if scale != 1.0:
             data = be.multiply(data, scale)
         if data.shape == shape:
@@ -58,7 +58,7 @@ class Sum(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdims):
         ctx.in_shape, ctx.axes, ctx.keepdims = x.shape, axes, keepdims
-        return ctx.backend.sum(x.data, axes, keepdims)
+        return ctx.backend.sum(x.array, axes, keepdims)
 
     @staticmethod
     def backward(ctx, g):
@@ -71,10 +71,10 @@ class Mean(Function):
     @staticmethod
     def forward(ctx, x, axes, keepdims):
         ctx.in_shape, ctx.axes, ctx.keepdims = x.shape, axes, keepdims
-        size = x.data.size
+        size = x.array.size
         count = size if axes is None else _count(x.shape, axes)
         ctx.scale = 1.0 / count if count else float("nan")
-        return ctx.backend.multiply(ctx.backend.sum(x.data, axes, keepdims), ctx.scale)
+        return ctx.backend.multiply(ctx.backend.sum(x.array, axes, keepdims), ctx.scale)
 
     @staticmethod
     def backward(ctx, g):
@@ -86,8 +86,8 @@ class SumTo(Function):
 
     @staticmethod
     def forward(ctx, x, shape):
-        ctx.in_shape = x.data.shape
-        return SumTo.reduce(ctx.backend, x.data, shape)
+        ctx.in_shape = x.array.shape
+        return SumTo.reduce(ctx.backend, x.array, shape)
 
     @staticmethod
     def reduce(backend, data, shape):
@@ -116,9 +116,9 @@ class Extremum(Function):
     def forward(cls, ctx, x, axes, keepdims):
         ctx.save_for_backward(x)
         ctx.in_shape, ctx.axes, ctx.keepdims = x.shape, axes, keepdims
-        if x.data.size == 0:
+        if x.array.size == 0:
             raise ValueError(f"{cls.kernel}: cannot reduce an empty tensor")
-        return getattr(ctx.backend, cls.kernel)(x.data, axes, keepdims)
+        return getattr(ctx.backend, cls.kernel)(x.array, axes, keepdims)
 
     @staticmethod
     def backward(ctx, g):
@@ -153,7 +153,7 @@ class Prod(Function):
     def forward(ctx, x, axis, keepdims):
         ctx.save_for_backward(x)
         ctx.axis, ctx.keepdims = axis, keepdims
-        return ctx.backend.prod(x.data, axis, keepdims)
+        return ctx.backend.prod(x.array, axis, keepdims)
 
     @staticmethod
     def backward(ctx, g):
@@ -185,7 +185,7 @@ class Cumsum(Function):
     @staticmethod
     def forward(ctx, x, axis, reverse):
         ctx.axis, ctx.reverse = axis, reverse
-        return ctx.backend.cumsum(x.data, axis, reverse)
+        return ctx.backend.cumsum(x.array, axis, reverse)
 
     @staticmethod
     def backward(ctx, g):
@@ -201,7 +201,7 @@ class LogSumExp(Function):
     def forward(ctx, x, axes, keepdims):
         ctx.save_for_backward(x)
         ctx.in_shape, ctx.axes, ctx.keepdims = x.shape, axes, keepdims
-        return ctx.backend.logsumexp(x.data, axes, keepdims)
+        return ctx.backend.logsumexp(x.array, axes, keepdims)
 
     @staticmethod
     def backward(ctx, g):
@@ -261,7 +261,7 @@ def var(x: Tensor, axis=None, unbiased: bool | None = None, keepdims: bool = Fal
     axes = normalize_axis(axis, x.ndim, "var")
     if x.ndim == 0:
         axes = None
-    n = x.data.size if axes is None else _count(x.shape, axes)
+    n = x.array.size if axes is None else _count(x.shape, axes)
     centered = x - mean(x, axes, keepdims=True)
     scale = 1.0 / (n - correction) if n > correction else float("nan")
     return sum(centered * centered, axes, keepdims) * scale
@@ -334,17 +334,17 @@ def _with_indices(name: str, x: Tensor, axis: int, keepdim: bool):
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: expected a tensor, got {type(x).__name__}")
     (axis,) = normalize_axis(axis, x.ndim, name)
-    if x.data.size == 0:
+    if x.array.size == 0:
         raise ValueError(f"{name}: cannot reduce an empty tensor")
     be = x._backend
     if x.ndim == 0:
         index = Tensor(be.zeros((), "int64"), be)
         return getattr(return_types, name)(gather(x, 0, index), index)
-    index = Tensor(be.astype(be.asarray(getattr(be, "arg" + name)(x.data, axis, True)), "int64"), be)
+    index = Tensor(be.astype(be.asarray(getattr(be, "arg" + name)(x.array, axis, True)), "int64"), be)
     values = gather(x, axis, index)
     if not keepdim:
         values = values.squeeze(axis)
-        index = Tensor(be.reshape(index.data, values.shape), be)
+        index = Tensor(be.reshape(index.array, values.shape), be)
     return getattr(return_types, name)(values, index)
 
 
@@ -394,7 +394,7 @@ def _logical_reduce(name: str, x: Tensor, dim, keepdim: bool) -> Tensor:
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}: expected a tensor, got {type(x).__name__}")
     be = x._backend
-    data = x.data if x.dtype.kind == "b" else be.not_equal(x.data, 0)
+    data = x.array if x.dtype.kind == "b" else be.not_equal(x.array, 0)
     axes = None if dim is None or x.ndim == 0 else normalize_axis(dim, x.ndim, name)
     return Tensor(be.asarray(getattr(be, name)(data, axes, bool(keepdim))), be)
 
@@ -418,10 +418,10 @@ def _arg(name: str, x: Tensor, axis, keepdims, dim, keepdim) -> Tensor:
         if len(axis) != 1:
             raise ValueError(f"{name}: takes a single axis, got {axis}")
         axis = axis[0] if x.ndim else None
-    if x.data.size == 0:
+    if x.array.size == 0:
         raise ValueError(f"{name}: cannot reduce an empty tensor")
     keep = pick_keepdims(keepdims, keepdim)
-    result = getattr(x._backend, name)(x.data, axis, keep)
+    result = getattr(x._backend, name)(x.array, axis, keep)
     be = x._backend
     return Tensor(be.astype(be.asarray(result), "int64"), be)
 

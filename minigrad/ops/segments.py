@@ -33,7 +33,7 @@ class ScatterExtremum(Function):
     @staticmethod
     def forward(ctx, x, src, result, self_weight, src_weight, dim, index):
         ctx.weights, ctx.dim, ctx.index = (self_weight, src_weight), dim, index
-        return ctx.backend.copy(result.data)
+        return ctx.backend.copy(result.array)
 
     @staticmethod
     def backward(ctx, g):

@@ -16,7 +16,7 @@ class Softmax(Function):
     @staticmethod
     def forward(ctx, x, axis):
         ctx.axis = axis
-        return ctx.backend.softmax(x.data, axis)
+        return ctx.backend.softmax(x.array, axis)
 
     @staticmethod
     def backward(ctx, g):
@@ -30,7 +30,7 @@ class SoftmaxBackward(Function):
     def forward(ctx, g, y, axis):
         ctx.save_for_backward(g, y)
         ctx.axis = axis
-        return ctx.backend.softmax_backward(g.data, y.data, axis)
+        return ctx.backend.softmax_backward(g.array, y.array, axis)
 
     @staticmethod
     def backward(ctx, gg):
@@ -52,7 +52,7 @@ class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, axis):
         ctx.axis = axis
-        return ctx.backend.log_softmax(x.data, axis)
+        return ctx.backend.log_softmax(x.array, axis)
 
     @staticmethod
     def backward(ctx, g):
@@ -66,7 +66,7 @@ class LogSoftmaxBackward(Function):
     def forward(ctx, g, y, axis):
         ctx.save_for_backward(g, y)
         ctx.axis = axis
-        return ctx.backend.log_softmax_backward(g.data, y.data, axis)
+        return ctx.backend.log_softmax_backward(g.array, y.array, axis)
 
     @staticmethod
     def backward(ctx, gg):

@@ -23,7 +23,7 @@ def argsort(x: Tensor, dim: int = -1, descending: bool = False, stable: bool = F
         _check_dim(dim, 1, "argsort")
         return Tensor(be.zeros((), "int64"), be)
     dim = _check_dim(dim, x.ndim, "argsort")
-    return Tensor(be.astype(be.argsort(x.data, dim, bool(descending)), "int64"), be)
+    return Tensor(be.astype(be.argsort(x.array, dim, bool(descending)), "int64"), be)
 
 
 @public
@@ -48,7 +48,7 @@ def topk(x: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = 
     dim = dim % x.ndim
     be = x._backend
     index = (slice(None),) * dim + (slice(0, k),)
-    indices = Tensor(be.ascontiguous(be.getitem(order.data, index)), be)
+    indices = Tensor(be.ascontiguous(be.getitem(order.array, index)), be)
     return return_types.topk(gather(x, dim, indices), indices)
 
 
@@ -61,10 +61,10 @@ def nonzero(x: Tensor, *, as_tuple: bool = False):
     be = x._backend
     if x.ndim == 0:  # PyTorch treats a scalar as one element of a 1-D tensor
         x = x.reshape(1)
-    found = Tensor(be.nonzero(x.data), be)
+    found = Tensor(be.nonzero(x.array), be)
     if not as_tuple:
         return found
-    return tuple(Tensor(be.ascontiguous(be.getitem(found.data, (slice(None), d))), be) for d in range(x.ndim))
+    return tuple(Tensor(be.ascontiguous(be.getitem(found.array, (slice(None), d))), be) for d in range(x.ndim))
 
 
 @public(spec=False)
@@ -77,7 +77,7 @@ def unique(x: Tensor, sorted: bool = True, return_inverse: bool = False, return_
     if dim is not None:
         raise NotImplementedError("unique: dim= (unique slices) is not supported; call it on the flat values")
     be = x._backend
-    values, inverse, counts = be.unique(x.data)
+    values, inverse, counts = be.unique(x.array)
     out = [Tensor(values, be)]
     if return_inverse:
         out.append(Tensor(be.reshape(inverse, tuple(x.shape)), be))

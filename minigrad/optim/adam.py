@@ -43,7 +43,7 @@ class Adam(Optimizer):
             state["step"] += 1
             moments = [state["exp_avg"], state["exp_avg_sq"]] + ([state["max_exp_avg_sq"]] if amsgrad else [])
             p._backend.adam_step_(
-                p.data, grad.data, *(m.data for m in moments), *([] if amsgrad else [None]), lr=group["lr"],
+                p.array, grad.array, *(m.array for m in moments), *([] if amsgrad else [None]), lr=group["lr"],
                 beta1=beta1, beta2=beta2, eps=group["eps"], weight_decay=group["weight_decay"],
                 decoupled=self._decoupled, amsgrad=amsgrad, step=state["step"])
             for t in (p, *moments):

@@ -103,7 +103,7 @@ class Optimizer:
                 grad = p.grad
                 if grad is None:
                     continue
-                g, w = grad.data, p.data  # the arrays' attributes: this runs per parameter per step
+                g, w = grad.array, p.array  # the arrays' attributes: this runs per parameter per step
                 if g.shape != w.shape or g.dtype != w.dtype or grad._backend is not p._backend:
                     raise ShapeError(
                         f"{name}: the gradient ({grad.shape} {grad.dtype.name} on {grad.backend!r}) does "
@@ -208,7 +208,7 @@ def _like_param(value: Any, param: Tensor, key: str) -> Any:
     if isinstance(value, list):  # LBFGS's curvature pairs
         return [_like_param(v, param, key) for v in value]
     if isinstance(value, Tensor):
-        host = value._backend.to_numpy(value.data)
+        host = value._backend.to_numpy(value.array)
     elif isinstance(value, np.ndarray):
         host = value
     else:

@@ -39,7 +39,7 @@ class SGD(Optimizer):
                 first = buf is None
                 if first:
                     buf = state["momentum_buffer"] = Tensor(be.empty(p.shape, p.dtype), be)
-            be.sgd_step_(p.data, p.grad.data, None if buf is None else buf.data, first=first, **hyper)
+            be.sgd_step_(p.array, p.grad.array, None if buf is None else buf.array, first=first, **hyper)
             p._bump_version()
             if buf is not None and not first:
                 buf._bump_version()
