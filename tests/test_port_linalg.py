@@ -12,12 +12,11 @@ import math
 
 import numpy as np
 import pytest
+from _lazy_torch import torch  # PyTorch on first use; without it, only its comparisons skip
 
 import minigrad as mg
 import minigrad.linalg as LA  # noqa: N812 - as torch.linalg is often imported
 from minigrad.errors import LinAlgError, ShapeError
-
-torch = pytest.importorskip("torch")
 
 RNG = np.random.default_rng(1234)
 
