@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 from test_port_sequence import _compare, _copy_from, _x
+from test_porting import _side_by_side
 
 import minigrad as mg
 from minigrad import nn
@@ -280,3 +281,48 @@ def test_errors():
         layer(mg.randn(4, 2, D), mg.randn(5, 2, D), memory_is_causal=True)
     with pytest.raises(ShapeError, match=r"attn_mask must have shape \(4, 5\)"):
         layer(mg.randn(4, 2, D), mg.randn(5, 2, D), memory_mask=mg.zeros(4, 4))
+
+
+# -- a porting program: written once against PyTorch's API, run unchanged on both libraries ------------------------
+SOURCE = np.array([[3, 5, 7, 0, 0], [2, 9, 9, 4, 1], [6, 1, 0, 0, 0]])
+TARGET = np.array([[1, 4, 4, 2], [1, 8, 3, 0], [1, 2, 0, 0]])
+
+
+def seq2seq_copy_task(torch, device, start):
+    class Seq2Seq(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = torch.nn.Embedding(10, 8)
+            self.transformer = torch.nn.Transformer(8, 2, 1, 2, dim_feedforward=16, dropout=0.0, batch_first=True,
+                                                    norm_first=True)
+            self.head = torch.nn.Linear(8, 10)
+
+        def forward(self, src, tgt):
+            mask = torch.nn.Transformer.generate_square_subsequent_mask(tgt.shape[1], dtype=torch.float64).to(device)
+            out = self.transformer(self.embed(src), self.embed(tgt), tgt_mask=mask, tgt_is_causal=True,
+                                   src_key_padding_mask=src == 0, memory_key_padding_mask=src == 0,
+                                   tgt_key_padding_mask=tgt == 0)
+            return self.head(out)
+
+    model = Seq2Seq().double()
+    start(model)
+    model.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.01)
+    src, tgt = torch.tensor(SOURCE, device=device), torch.tensor(TARGET, device=device)
+    losses = []
+    for _ in range(3):
+        optimizer.zero_grad()
+        logits = model(src, tgt[:, :-1])
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 10), tgt[:, 1:].reshape(-1), ignore_index=0)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    model.eval()
+    with torch.no_grad():
+        logits = model(src, tgt)
+    return losses + [logits.numpy()]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_seq2seq_program_runs_unchanged_and_agrees_with_pytorch(backend):
+    _side_by_side(seq2seq_copy_task, backend)
