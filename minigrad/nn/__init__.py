@@ -4,7 +4,14 @@ Modules are documented in ``docs/nn.md``; differences from PyTorch are listed th
 """
 
 from . import functional, init, utils
-from .attention import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer
+from .attention import (
+    MultiheadAttention,
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 from .containers import ModuleDict, ModuleList, ParameterList, Sequential
 from .layers import (
     ELU,
@@ -115,6 +122,7 @@ __all__ = [
     "CosineEmbeddingLoss", "GaussianNLLLoss", "HingeEmbeddingLoss", "MarginRankingLoss", "MultiLabelMarginLoss",
     "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss", "SoftMarginLoss", "TripletMarginLoss",
     "TripletMarginWithDistanceLoss", "PairwiseDistance", "Bilinear", "EmbeddingBag", "CTCLoss",
+    "Transformer", "TransformerDecoder", "TransformerDecoderLayer",
 ]
 
 _LAZY = {"BatchNorm1d": ".batchnorm", "BatchNorm2d": ".batchnorm", "BatchNorm3d": ".batchnorm"}

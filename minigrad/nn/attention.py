@@ -1,5 +1,5 @@
-"""``MultiheadAttention``, ``TransformerEncoderLayer`` and ``TransformerEncoder`` with PyTorch's arguments,
-parameter names, initialisation and numbers, as composites of differentiable ops."""
+"""``MultiheadAttention``, the Transformer encoder and decoder layers and stacks, and ``Transformer``, with
+PyTorch's arguments, parameter names, initialisation and numbers, as composites of differentiable ops."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from .. import creation as _creation
 from ..errors import ShapeError
 from ..grad_mode import is_grad_enabled
 from ..ops import cat, where
+from ..ops.composites import triu
 from ..tensor import Tensor
 from . import functional as F  # noqa: N812 - PyTorch's convention
 from . import init
@@ -187,14 +188,14 @@ class MultiheadAttention(Module):
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, batch_first={self.batch_first}"
 
 
-def _activation(activation) -> Callable:
+def _activation(activation, owner: str = "TransformerEncoderLayer") -> Callable:
     if callable(activation):
         return activation
     if activation == "relu":
         return F.relu
     if activation == "gelu":
         return F.gelu
-    raise ValueError(f"TransformerEncoderLayer: activation should be relu/gelu, not {activation!r}")
+    raise ValueError(f"{owner}: activation should be relu/gelu, not {activation!r}")
 
 
 class TransformerEncoderLayer(Module):
@@ -285,3 +286,149 @@ class TransformerEncoder(Module):
             if not bool(left_aligned.item()):
                 return None
         return padded
+
+
+def _square_subsequent_mask(sz: int, dtype=None, backend: str | None = None, device=None) -> Tensor:
+    """-inf above the diagonal, 0 elsewhere (bool: True above the diagonal), as PyTorch's."""
+    if dtype is not None and _creation.as_dtype(dtype) == "bool":
+        return _square_subsequent_mask(sz, backend=backend, device=device) != 0
+    return triu(_creation.full((sz, sz), -math.inf, dtype=dtype, backend=backend, device=device), 1)
+
+
+def _detect_is_causal_mask(mask: Tensor | None, is_causal: bool | None, size: int) -> bool:
+    """PyTorch's rule: an explicit hint wins; with ``None``, the mask is causal iff it equals the causal mask."""
+    if is_causal is not None or mask is None:
+        return is_causal is True
+    if tuple(mask.shape) != (size, size):
+        return False
+    return bool((mask == _square_subsequent_mask(size, mask.dtype, mask.backend)).all().item())
+
+
+class TransformerDecoderLayer(Module):
+    """PyTorch's ``nn.TransformerDecoderLayer``: self-attention over ``tgt``, attention from ``tgt`` to ``memory``
+    and a feed-forward block, each with dropout, a residual connection and a LayerNorm (after the block, or before
+    it with ``norm_first=True``)."""
+
+    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
+                 activation: str | Callable = "relu", layer_norm_eps: float = 1e-5, batch_first: bool = False,
+                 norm_first: bool = False, bias: bool = True, *, dtype=None, backend: str | None = None) -> None:
+        super().__init__()
+        where_ = {"dtype": dtype, "backend": backend}
+        attention = {"dropout": dropout, "bias": bias, "batch_first": batch_first, **where_}
+        self.self_attn = MultiheadAttention(d_model, nhead, **attention)
+        self.multihead_attn = MultiheadAttention(d_model, nhead, **attention)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, **where_)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, **where_)
+        self.norm_first = norm_first
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **where_)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **where_)
+        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **where_)
+        self.dropout1 = Dropout(dropout)
+        self.dropout2 = Dropout(dropout)
+        self.dropout3 = Dropout(dropout)
+        self.activation = _activation(activation, "TransformerDecoderLayer")
+
+    def forward(self, tgt: Tensor, memory: Tensor, tgt_mask: Tensor | None = None,
+                memory_mask: Tensor | None = None, tgt_key_padding_mask: Tensor | None = None,
+                memory_key_padding_mask: Tensor | None = None, tgt_is_causal: bool = False,
+                memory_is_causal: bool = False) -> Tensor:
+        x = tgt
+        if self.norm_first:
+            x = x + self._sa_block(self.norm1(x), tgt_mask, tgt_key_padding_mask, tgt_is_causal)
+            x = x + self._mha_block(self.norm2(x), memory, memory_mask, memory_key_padding_mask, memory_is_causal)
+            return x + self._ff_block(self.norm3(x))
+        x = self.norm1(x + self._sa_block(x, tgt_mask, tgt_key_padding_mask, tgt_is_causal))
+        x = self.norm2(x + self._mha_block(x, memory, memory_mask, memory_key_padding_mask, memory_is_causal))
+        return self.norm3(x + self._ff_block(x))
+
+    def _sa_block(self, x: Tensor, attn_mask, key_padding_mask, is_causal: bool) -> Tensor:
+        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask, need_weights=False,
+                           is_causal=is_causal)[0]
+        return self.dropout1(x)
+
+    def _mha_block(self, x: Tensor, memory: Tensor, attn_mask, key_padding_mask, is_causal: bool) -> Tensor:
+        x = self.multihead_attn(x, memory, memory, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
+                                need_weights=False, is_causal=is_causal)[0]
+        return self.dropout2(x)
+
+    def _ff_block(self, x: Tensor) -> Tensor:
+        return self.dropout3(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+
+class TransformerDecoder(Module):
+    """``num_layers`` deep copies of ``decoder_layer`` (``layers.0``, ``layers.1``, ...), then ``norm`` if given.
+    ``tgt_is_causal=None`` detects a causal ``tgt_mask`` as PyTorch does."""
+
+    def __init__(self, decoder_layer: TransformerDecoderLayer, num_layers: int, norm: Module | None = None) -> None:
+        super().__init__()
+        self.layers = ModuleList([copy.deepcopy(decoder_layer) for _ in range(num_layers)])
+        self.num_layers = num_layers
+        self.norm = norm
+
+    def forward(self, tgt: Tensor, memory: Tensor, tgt_mask: Tensor | None = None,
+                memory_mask: Tensor | None = None, tgt_key_padding_mask: Tensor | None = None,
+                memory_key_padding_mask: Tensor | None = None, tgt_is_causal: bool | None = None,
+                memory_is_causal: bool = False) -> Tensor:
+        if len(self.layers):
+            batch_first = self.layers[0].self_attn.batch_first
+            length = tgt.shape[1 if tgt.ndim == 3 and batch_first else 0]
+            tgt_is_causal = _detect_is_causal_mask(tgt_mask, tgt_is_causal, length)
+        out = tgt
+        for layer in self.layers:
+            out = layer(out, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
+                        tgt_key_padding_mask=tgt_key_padding_mask, memory_key_padding_mask=memory_key_padding_mask,
+                        tgt_is_causal=tgt_is_causal, memory_is_causal=memory_is_causal)
+        return out if self.norm is None else self.norm(out)
+
+
+class Transformer(Module):
+    """PyTorch's ``nn.Transformer``: a ``TransformerEncoder`` (``encoder``) and a ``TransformerDecoder``
+    (``decoder``), each with a final LayerNorm, or the ``custom_encoder``/``custom_decoder`` given; every parameter
+    of more than one dimension (custom ones included) is re-initialised xavier-uniform, as in PyTorch."""
+
+    def __init__(self, d_model: int = 512, nhead: int = 8, num_encoder_layers: int = 6, num_decoder_layers: int = 6,
+                 dim_feedforward: int = 2048, dropout: float = 0.1, activation: str | Callable = "relu",
+                 custom_encoder: Module | None = None, custom_decoder: Module | None = None,
+                 layer_norm_eps: float = 1e-5, batch_first: bool = False, norm_first: bool = False, bias: bool = True,
+                 *, dtype=None, backend: str | None = None) -> None:
+        super().__init__()
+        where_ = {"dtype": dtype, "backend": backend}
+        layer = (d_model, nhead, dim_feedforward, dropout, activation, layer_norm_eps, batch_first, norm_first, bias)
+        if custom_encoder is not None:
+            self.encoder = custom_encoder
+        else:
+            self.encoder = TransformerEncoder(TransformerEncoderLayer(*layer, **where_), num_encoder_layers,
+                                              LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **where_))
+        if custom_decoder is not None:
+            self.decoder = custom_decoder
+        else:
+            self.decoder = TransformerDecoder(TransformerDecoderLayer(*layer, **where_), num_decoder_layers,
+                                              LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **where_))
+        for p in self.parameters():
+            if p.ndim > 1:
+                init.xavier_uniform_(p)
+        self.d_model, self.nhead, self.batch_first = d_model, nhead, batch_first
+
+    def forward(self, src: Tensor, tgt: Tensor, src_mask: Tensor | None = None, tgt_mask: Tensor | None = None,
+                memory_mask: Tensor | None = None, src_key_padding_mask: Tensor | None = None,
+                tgt_key_padding_mask: Tensor | None = None, memory_key_padding_mask: Tensor | None = None,
+                src_is_causal: bool | None = None, tgt_is_causal: bool | None = None,
+                memory_is_causal: bool = False) -> Tensor:
+        batch_dim = 0 if self.batch_first else 1
+        if src.ndim == 3 and (tgt.ndim != 3 or src.shape[batch_dim] != tgt.shape[batch_dim]):
+            raise ShapeError(f"Transformer: the batch number of src and tgt must be equal (dimension {batch_dim} "
+                             f"with batch_first={self.batch_first}), got shapes {src.shape} and {tgt.shape}")
+        if src.shape[-1] != self.d_model or tgt.shape[-1] != self.d_model:
+            raise ShapeError(f"Transformer: the feature number of src and tgt must be equal to d_model="
+                             f"{self.d_model}, got shapes {src.shape} and {tgt.shape}")
+        memory = self.encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask, is_causal=src_is_causal)
+        return self.decoder(tgt, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
+                            tgt_key_padding_mask=tgt_key_padding_mask,
+                            memory_key_padding_mask=memory_key_padding_mask, tgt_is_causal=tgt_is_causal,
+                            memory_is_causal=memory_is_causal)
+
+    @staticmethod
+    def generate_square_subsequent_mask(sz: int, device=None, dtype=None, *, backend: str | None = None) -> Tensor:
+        """The (sz, sz) causal mask: -inf above the diagonal, 0 elsewhere."""
+        return _square_subsequent_mask(sz, dtype, backend, device)
