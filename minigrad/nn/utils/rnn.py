@@ -63,6 +63,21 @@ class PackedSequence(_PackedSequenceFields):
             unsorted_indices = _invert(sorted_indices, sorted_indices.backend)
         return super().__new__(cls, data, batch_sizes, sorted_indices, unsorted_indices)
 
+    def to(self, *args, **kwargs) -> PackedSequence:
+        """``data`` moved or cast as ``Tensor.to``; the indices follow it to its backend and ``batch_sizes``
+        stays on the host (as PyTorch keeps it on the CPU)."""
+        data = self.data.to(*args, **kwargs)
+        if data is self.data:
+            return self
+        move = (lambda t: None if t is None else t.to(data.backend))
+        return type(self)(data, self.batch_sizes, move(self.sorted_indices), move(self.unsorted_indices))
+
+    def double(self) -> PackedSequence:
+        return self.to("float64")
+
+    def float(self) -> PackedSequence:
+        return self.to("float32")
+
     @property
     def is_cuda(self) -> bool:
         return self.data.backend == "cupy"
@@ -104,6 +119,9 @@ def pack_padded_sequence(input: Tensor, lengths, batch_first: bool = False,  # n
     values = _lengths(lengths, op)
     batch_dim = 0 if batch_first else 1
     batch, steps = input.shape[batch_dim], input.shape[1 - batch_dim]
+    if values.size != batch:
+        raise RuntimeError(f"Expected `len(lengths)` to be equal to batch_size, but got {values.size} "
+                           f"(batch_size={batch})")
     if enforce_sorted:
         if np.any(values[1:] > values[:-1]):
             raise RuntimeError("`lengths` array must be sorted in decreasing order when `enforce_sorted` is True. "
@@ -115,9 +133,6 @@ def pack_padded_sequence(input: Tensor, lengths, batch_first: bool = False,  # n
         values = values[order]
         sorted_indices = _creation.as_tensor(order.astype(np.int64), backend=input.backend)
         input = _ops.index_select(input, batch_dim, sorted_indices)
-    if values.size != batch:
-        raise RuntimeError(f"Expected `len(lengths)` to be equal to batch_size, but got {values.size} "
-                           f"(batch_size={batch})")
     if values.size and values.min() <= 0:
         raise RuntimeError("Length of all samples has to be greater than 0, but found an element in 'lengths' "
                            "that is <= 0")
