@@ -51,6 +51,7 @@ PACK_CASES = {  # lengths (distinct where unsorted, so that the sorted order is 
     "sorted_given_unsorted_ok": ([5, 2, 1], False, False),
     "one_sequence": ([3], True, True),
     "shorter_than_input": ([3, 2], False, False),
+    "float_lengths": ([3.0, 2.0], False, True),  # PyTorch casts the lengths to int64
 }
 
 
@@ -60,7 +61,7 @@ def test_pack_and_pad_match_pytorch(name, lengths_as):
     """Packed data, batch sizes, the permutations, the padded result (padding_value, total_length) and the
     gradient of the padded input through pack then pad, with random upstream gradients on both."""
     lengths, batch_first, enforce_sorted = PACK_CASES[name]
-    steps = 5 if name == "shorter_than_input" else max(lengths)
+    steps = 5 if name == "shorter_than_input" else int(max(lengths))
     shape = (len(lengths), steps, 2, 3) if batch_first else (steps, len(lengths), 2, 3)
     x = _x(*shape)
     ours_x, theirs_x = mg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
@@ -310,6 +311,8 @@ def test_packing_errors_as_pytorchs():
         rnn.pack_padded_sequence(x, [3, 2])
     with pytest.raises(RuntimeError, match="'lengths' argument should be a 1D int64 tensor"):
         rnn.pack_padded_sequence(x, mg.tensor([[3, 2, 1]]))
+    with pytest.raises(RuntimeError, match=r"Cannot pack empty tensors \(input shape \(3, 0, 2\)\)"):
+        rnn.pack_padded_sequence(mg.randn(3, 0, 2), [])
     # PyTorch packs past the input's end here (its batch sizes no longer add up); minigrad refuses
     with pytest.raises(ValueError, match=r"pack_padded_sequence: a length \(5\) is longer than the input's 4 time "
                                          r"steps \(input shape \(4, 3, 2\)"):
@@ -332,6 +335,8 @@ def test_packing_errors_match_pytorchs_types():
     for lengths, kw in [([2, 3, 1], {}), ([3, 0, 1], dict(enforce_sorted=False)), ([3, 2], {})]:
         with pytest.raises(RuntimeError):
             torch.nn.utils.rnn.pack_padded_sequence(t, lengths, **kw)
+    with pytest.raises(RuntimeError, match="Cannot pack empty tensors"):
+        torch.nn.utils.rnn.pack_padded_sequence(torch.zeros(3, 0, 2), [])
     with pytest.raises(ValueError):
         torch.nn.utils.rnn.pad_packed_sequence(torch.nn.utils.rnn.pack_padded_sequence(t, [3, 2, 1]), total_length=2)
 

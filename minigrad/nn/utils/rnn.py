@@ -94,15 +94,11 @@ def _invert(permutation: Tensor, backend: str) -> Tensor:
 
 
 def _lengths(lengths, op: str) -> np.ndarray:
-    if isinstance(lengths, Tensor):
-        values = lengths.numpy()
-        if lengths.ndim != 1 or lengths.dtype.kind not in "iu":
-            raise RuntimeError(f"{op}: 'lengths' argument should be a 1D int64 tensor, but got a {lengths.ndim}D "
-                               f"{lengths.dtype.name} tensor")
-    else:
-        values = np.asarray(list(lengths))
-        if values.ndim != 1 or (values.size and values.dtype.kind not in "iu"):
-            raise RuntimeError(f"{op}: 'lengths' must be a 1-D sequence of integers, got {list(lengths)!r}")
+    """``lengths`` as int64 (floats truncated, as PyTorch's ``as_tensor(lengths, dtype=int64)``), 1-D."""
+    values = lengths.numpy() if isinstance(lengths, Tensor) else np.asarray(list(lengths))
+    if values.ndim != 1 or (values.size and values.dtype.kind not in "biuf"):
+        raise RuntimeError(f"{op}: 'lengths' argument should be a 1D int64 tensor or sequence of integers, but got "
+                           f"a {values.ndim}D {values.dtype.name} array of shape {values.shape}")
     return values.astype(np.int64)
 
 
@@ -117,6 +113,8 @@ def pack_padded_sequence(input: Tensor, lengths, batch_first: bool = False,  # n
     if input.ndim < 2:
         raise ShapeError(f"{op}: input must be at least 2-D (T, B, *), got shape {input.shape}")
     values = _lengths(lengths, op)
+    if input.numel() == 0:
+        raise RuntimeError(f"{op}: Cannot pack empty tensors (input shape {input.shape}).")
     batch_dim = 0 if batch_first else 1
     batch, steps = input.shape[batch_dim], input.shape[1 - batch_dim]
     if values.size != batch:
