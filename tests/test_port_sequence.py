@@ -530,7 +530,7 @@ def test_recurrent_errors_name_the_layer_and_shapes():
         lstm(mg.randn(2, 1, 3), mg.zeros(2, 1, 4))
     with pytest.raises(ValueError, match="Expected sequence length to be larger than 0"):
         lstm(mg.randn(0, 1, 3))
-    with pytest.raises(NotImplementedError, match="PackedSequence"):
+    with pytest.raises(TypeError, match="LSTM: input must be a tensor or a PackedSequence, got tuple"):
         lstm((mg.randn(2, 3), mg.tensor([2])))
     with pytest.raises(ShapeError, match=r"GRU: Expected hidden size \(1, 2, 4\), got \[1, 3, 4\]"):
         nn.GRU(3, 4)(mg.randn(5, 2, 3), mg.zeros(1, 3, 4))

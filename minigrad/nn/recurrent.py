@@ -15,30 +15,42 @@ import warnings
 from .. import creation as _creation
 from ..errors import ShapeError
 from ..function import Function
-from ..ops import cat, relu, sigmoid, stack, tanh
+from ..ops import cat, index_select, relu, sigmoid, stack, tanh
 from ..tensor import Tensor
 from . import functional as F  # noqa: N812 - PyTorch's convention
 from . import init
 from .layers import _empty
 from .module import Module
+from .utils.rnn import PackedSequence
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
 class _TimeSteps(Function):
-    """The slices of a sequence (L, ...) along its first axis, as L outputs. Slicing step by step would be a
-    composite, but each slice's backward writes a zero-padded copy of the whole sequence (O(L^2) in all); here
-    the backward stacks the L gradients once."""
+    """The consecutive blocks of ``sizes`` rows of ``x`` (one per time step: all L rows of a padded sequence
+    (L, N, ...) with ``sizes=None``, or the steps of a packed one). Slicing step by step would be a composite,
+    but each slice's backward writes a zero-padded copy of the whole sequence (O(L^2) in all); here the
+    backward joins the L gradients once."""
 
     @staticmethod
-    def forward(ctx, x):
-        return tuple(x.array[t] for t in range(x.shape[0]))  # views: the sequence is private to the layer
+    def forward(ctx, x, sizes=None):
+        ctx.packed, ctx.sizes = sizes is not None, sizes
+        if sizes is None:
+            return tuple(x.array[t] for t in range(x.shape[0]))  # views: the sequence is private to the layer
+        starts = [0]
+        for n in sizes:
+            starts.append(starts[-1] + n)
+        return tuple(x.array[a:b] for a, b in zip(starts, starts[1:]))
 
     @staticmethod
     def backward(ctx, *grads):
         like = next(g for g in grads if g is not None)
-        zeros = _creation.zeros(*like.shape, dtype=like.dtype, backend=like.backend)
-        return stack([zeros if g is None else g for g in grads], 0)
+        if not ctx.packed:
+            zeros = _creation.zeros(*like.shape, dtype=like.dtype, backend=like.backend)
+            return stack([zeros if g is None else g for g in grads], 0)
+        return cat([g if g is not None else _creation.zeros(n, *like.shape[1:], dtype=like.dtype,
+                                                            backend=like.backend)
+                    for g, n in zip(grads, ctx.sizes)], 0)
 
 
 # -- one time step, shared by the cells and the layers ------------------------------------------------
@@ -286,25 +298,33 @@ class RNNBase(Module):
         hx = hx if batched else hx.unsqueeze(1)
         return hx
 
-    def forward(self, input: Tensor, hx=None):  # noqa: A002
+    def forward(self, input, hx=None):  # noqa: A002
         name = self.mode.split("_")[0]
-        if not isinstance(input, Tensor):
-            raise NotImplementedError(f"{name}: input must be a tensor; PackedSequence inputs are not supported "
-                                      f"(got {type(input).__name__}): pad the sequences instead")
-        if input.ndim not in (2, 3):
-            raise ValueError(f"{name}: Expected input to be 2D or 3D, got {input.ndim}D tensor instead "
-                             f"(shape {input.shape})")
-        batched = input.ndim == 3
-        x = input if batched else input.unsqueeze(0 if self.batch_first else 1)
-        if self.batch_first:
-            x = x.transpose(0, 1)
-        length, batch = x.shape[0], x.shape[1]
+        packed = isinstance(input, PackedSequence)
+        if packed:
+            x, sizes = input.data, [int(n) for n in input.batch_sizes.numpy()]
+            batched, length, batch = True, len(sizes), sizes[0]
+            if not isinstance(x, Tensor) or x.ndim != 2:
+                raise ValueError(f"{name}: Expected packed input data to be 2D (sum of lengths, input_size), got "
+                                 f"{getattr(x, 'shape', type(x).__name__)}")
+        elif not isinstance(input, Tensor):
+            raise TypeError(f"{name}: input must be a tensor or a PackedSequence, got {type(input).__name__}")
+        else:
+            if input.ndim not in (2, 3):
+                raise ValueError(f"{name}: Expected input to be 2D or 3D, got {input.ndim}D tensor instead "
+                                 f"(shape {input.shape})")
+            batched = input.ndim == 3
+            x = input if batched else input.unsqueeze(0 if self.batch_first else 1)
+            if self.batch_first:
+                x = x.transpose(0, 1)
+            length, batch, sizes = x.shape[0], x.shape[1], None
         if x.shape[-1] != self.input_size:
+            shape = x.shape if packed else input.shape
             raise ShapeError(f"{name}: input.size(-1) must be equal to input_size. Expected {self.input_size}, got "
-                             f"{x.shape[-1]} (input shape {input.shape})")
-        _check_dtype(name, input, getattr(self, self._flat_weights_names[0]))
+                             f"{x.shape[-1]} (input shape {shape})")
+        _check_dtype(name, x, getattr(self, self._flat_weights_names[0]))
         if length == 0:
-            raise ValueError(f"{name}: Expected sequence length to be larger than 0 (input shape {input.shape})")
+            raise ValueError(f"{name}: Expected sequence length to be larger than 0 (input shape {x.shape})")
         directions = 2 if self.bidirectional else 1
         out_size = self.proj_size or self.hidden_size
         h_shape = (self.num_layers * directions, batch, out_size)
@@ -320,6 +340,9 @@ class RNNBase(Module):
             c0 = self._check_state(hx[1], c_shape, batched, "hidden[1]")
         else:
             h0, c0 = self._check_state(hx, h_shape, batched, "hidden"), None
+        if packed and input.sorted_indices is not None and hx is not None:  # the states come in the batch's order
+            h0 = index_select(h0, 1, input.sorted_indices)
+            c0 = index_select(c0, 1, input.sorted_indices) if lstm else None
         activation = relu if self.mode == "RNN_RELU" else tanh
         layer_input, h_n, c_n = x, [], []
         for layer in range(self.num_layers):
@@ -329,10 +352,26 @@ class RNNBase(Module):
                 weights = dict(zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"), [None] * 5))
                 for pname in self._all_weights[index]:
                     weights[pname.split("_l")[0]] = getattr(self, pname)
-                gi = _TimeSteps.apply(F.linear(layer_input, weights["weight_ih"], weights["bias_ih"]))  # all at once
+                gi = _TimeSteps.apply(F.linear(layer_input, weights["weight_ih"], weights["bias_ih"]),  # all at once
+                                      sizes=sizes)
                 h, c = h0[index], (c0[index] if lstm else None)
+                # A packed batch runs sequences longest first: at step t only the first sizes[t] rows step on.
+                # Forwards, rows leave as their sequences end (their final states set aside); backwards,
+                # rows join at their sequence's own last step, starting from their initial state.
+                done_h: list = []
+                done_c: list = []
+                active = batch if direction == 0 or not packed else 0
                 ys: list = [None] * length
                 for t in (range(length) if direction == 0 else range(length - 1, -1, -1)):
+                    n = batch if sizes is None else sizes[t]
+                    if n < active:
+                        done_h.append(h[n:])
+                        done_c.append(c[n:] if lstm else None)
+                        h, c = h[:n], (c[:n] if lstm else None)
+                    elif n > active:
+                        h = h0[index, :n] if active == 0 else cat([h, h0[index, active:n]], 0)
+                        c = (c0[index, :n] if active == 0 else cat([c, c0[index, active:n]], 0)) if lstm else None
+                    active = n
                     if lstm:
                         h, c = _lstm_step(gi[t], h, c, weights["weight_hh"], weights["bias_hh"], weights["weight_hr"])
                     elif self.mode == "GRU":
@@ -340,15 +379,24 @@ class RNNBase(Module):
                     else:
                         h = _rnn_step(gi[t], h, weights["weight_hh"], weights["bias_hh"], activation)
                     ys[t] = h
-                outputs.append(stack(ys, 0))
+                if done_h:  # rows left later have smaller indices
+                    h = cat([h, *done_h[::-1]], 0)
+                    c = cat([c, *done_c[::-1]], 0) if lstm else None
+                outputs.append(cat(ys, 0) if packed else stack(ys, 0))
                 h_n.append(h)
                 c_n.append(c)
             layer_input = outputs[0] if directions == 1 else cat(outputs, -1)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, self.dropout, True)
-        output = layer_input.transpose(0, 1) if self.batch_first else layer_input
         h_n = stack(h_n, 0)
         c_n = stack(c_n, 0) if lstm else None
+        if packed:
+            output = PackedSequence(layer_input, input.batch_sizes, input.sorted_indices, input.unsorted_indices)
+            if input.unsorted_indices is not None:
+                h_n = index_select(h_n, 1, input.unsorted_indices)
+                c_n = index_select(c_n, 1, input.unsorted_indices) if lstm else None
+        else:
+            output = layer_input.transpose(0, 1) if self.batch_first else layer_input
         if not batched:
             output = output.squeeze(0 if self.batch_first else 1)
             h_n = h_n.squeeze(1)

@@ -1,5 +1,5 @@
 """Gradient clipping (``clip_grad_norm_``, ``clip_grad_value_``) and the flat parameter vector
-(``parameters_to_vector``, ``vector_to_parameters``), as ``torch.nn.utils``; ``rnn.pad_sequence``."""
+(``parameters_to_vector``, ``vector_to_parameters``), as ``torch.nn.utils``; ``rnn``: padding and packing."""
 
 from __future__ import annotations
 
