@@ -484,3 +484,14 @@ def test_generator_advances_and_is_checked():
     assert mg.randint(3, (4,), generator=g).dtype == np.int64
     with pytest.raises(TypeError, match=r"randn\(\): generator must be a minigrad.Generator, got int"):
         mg.randn(3, generator=0)
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int32", "int64", "float32", "float64"])
+def test_triu_and_tril_keep_the_dtype(dtype):
+    """As PyTorch's: a bool mask stays bool (it came back int64, since where(mask, x, 0) promoted it)."""
+    x = mg.tensor(np.arange(1, 13).reshape(3, 4) % 3 > 0).astype(dtype)
+    for fn, np_fn in ((mg.triu, np.triu), (mg.tril, np.tril)):
+        for diagonal in (-1, 0, 2):
+            out = fn(x, diagonal)
+            assert out.dtype == np.dtype(dtype), (fn.__name__, out.dtype)
+            np.testing.assert_array_equal(out.numpy(), np_fn(x.numpy(), diagonal))

@@ -32,7 +32,7 @@ def _triangle(x: Tensor, diagonal: int, lower: bool, op: str) -> Tensor:
     rows = arange(x.shape[-2], backend=x.backend).unsqueeze(1)
     cols = arange(x.shape[-1], backend=x.backend).unsqueeze(0)
     keep = (cols - rows <= diagonal) if lower else (cols - rows >= diagonal)
-    return where(keep, x, 0)
+    return where(keep, x, x.new_zeros(()))  # a zero of x's dtype: a Python 0 would turn bool into int64
 
 
 @public
