@@ -40,3 +40,17 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def cupy_device(monkeypatch):
+    """The CuPy backend's name for a test: the real backend on a GPU machine (MINIGRAD_GPU_TESTS=1), else its CPU
+    stand-in, registered for this test only."""
+    pytest.importorskip("numba_cuda", reason="the CuPy backend's kernels need numba-cuda (pip install -e '.[dev]')")
+    from _cupy_standin import NAME, CupyStandIn
+    from _dummy_backend import register
+
+    if GPU_TESTS:
+        return "cupy"
+    register(monkeypatch, NAME, CupyStandIn)
+    return NAME

@@ -780,52 +780,38 @@ def test_tensor_dataset_batches_stay_on_the_backend_of_its_tensors():
     assert all(t.backend == "numpy" for batch in DataLoader(ds, batch_size=4, backend="numpy") for t in batch)
 
 
-@pytest.fixture
-def gpu(monkeypatch):
-    """The CuPy backend: the real one on a GPU machine (MINIGRAD_GPU_TESTS=1), else its CPU stand-in."""
-    pytest.importorskip("numba_cuda", reason="the CuPy backend's kernels need numba-cuda")
-    from _cupy_standin import NAME, CupyStandIn
-    from _dummy_backend import register
-    from conftest import GPU_TESTS
-
-    if GPU_TESTS:
-        return "cupy"
-    register(monkeypatch, NAME, CupyStandIn)
-    return NAME
-
-
-def test_loader_on_the_gpu_backend(gpu):
-    x = minigrad.tensor(np.arange(20, dtype=np.float32).reshape(10, 2), backend=gpu)
-    y = minigrad.arange(10, backend=gpu)
+def test_loader_on_the_gpu_backend(cupy_device):
+    x = minigrad.tensor(np.arange(20, dtype=np.float32).reshape(10, 2), backend=cupy_device)
+    y = minigrad.arange(10, backend=cupy_device)
     seen = []
     for xb, yb in DataLoader(TensorDataset(x, y), batch_size=4, shuffle=True,
                              generator=minigrad.Generator().manual_seed(0)):
-        assert xb.backend == yb.backend == gpu
+        assert xb.backend == yb.backend == cupy_device
         np.testing.assert_array_equal(xb.numpy()[:, 0], 2 * yb.numpy())
         seen.extend(yb.tolist())
     assert sorted(seen) == list(range(10))
     stacked = default_collate([x[0], x[1]])
-    assert stacked.backend == gpu and stacked.numpy().tolist() == [[0.0, 1.0], [2.0, 3.0]]
-    (batch,) = list(DataLoader([{"v": 1.5}, {"v": 2.5}], batch_size=2, backend=gpu))
-    assert batch["v"].backend == gpu and batch["v"].dtype == np.float64
+    assert stacked.backend == cupy_device and stacked.numpy().tolist() == [[0.0, 1.0], [2.0, 3.0]]
+    (batch,) = list(DataLoader([{"v": 1.5}, {"v": 2.5}], batch_size=2, backend=cupy_device))
+    assert batch["v"].backend == cupy_device and batch["v"].dtype == np.float64
     runs = []
-    with minigrad.backend(gpu):  # the global generator is the current backend's: here the GPU's
+    with minigrad.backend(cupy_device):  # the global generator is the current backend's: here the GPU's
         for _ in range(2):
             minigrad.manual_seed(3)
             runs.append([list(RandomSampler(range(12))) for _ in range(2)])
     assert runs[0] == runs[1] and sorted(runs[0][0]) == list(range(12)) and runs[0][0] != runs[0][1]
 
 
-def test_tensor_dataset_on_the_gpu_is_gathered_there(gpu):
-    x = minigrad.tensor(np.arange(20, dtype=np.float32).reshape(10, 2), backend=gpu)
-    y = minigrad.arange(10, backend=gpu)
+def test_tensor_dataset_on_the_gpu_is_gathered_there(cupy_device):
+    x = minigrad.tensor(np.arange(20, dtype=np.float32).reshape(10, 2), backend=cupy_device)
+    y = minigrad.arange(10, backend=cupy_device)
     ds = TensorDataset(x, y)
     with minigrad.no_grad():
         x.mul_(2.0)  # changed after the dataset was made: batches see it, as PyTorch's do
     for dataset in (ds, Subset(ds, [9, -1, 0, 3, -10])):
         fast = list(DataLoader(dataset, batch_size=3))
         slow = list(DataLoader(dataset, batch_size=3, collate_fn=lambda b: default_collate(b)))
-        assert all(t.backend == gpu for batch in fast for t in batch)
+        assert all(t.backend == cupy_device for batch in fast for t in batch)
         assert plain(fast) == plain(slow)
     first = next(iter(DataLoader(ds, batch_size=2)))[0]
     np.testing.assert_array_equal(first.numpy(), [[0, 2], [4, 6]])  # 2 * the original [[0, 1], [2, 3]]

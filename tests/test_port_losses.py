@@ -416,19 +416,6 @@ def test_type_half_share_memory_and_cuda():
         assert model[0].weight.backend == "numpy"  # nothing moved
 
 
-@pytest.fixture
-def cupy_device(monkeypatch):
-    """The CuPy backend: the real one on a GPU machine (MINIGRAD_GPU_TESTS=1), else its CPU stand-in."""
-    pytest.importorskip("numba_cuda", reason="the CuPy backend's kernels need numba-cuda (pip install -e '.[dev]')")
-    from _cupy_standin import NAME, CupyStandIn
-    from _dummy_backend import register
-    from conftest import GPU_TESTS
-
-    if not GPU_TESTS:
-        register(monkeypatch, NAME, CupyStandIn)
-    return "cupy" if GPU_TESTS else NAME
-
-
 def test_losses_and_backward_hooks_on_the_cupy_backend(cupy_device):
     torch = pytest.importorskip("torch")
     for name, kwargs, make, grads in MODULES:

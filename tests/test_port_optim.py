@@ -504,19 +504,6 @@ def test_lbfgs_failure_mid_step_restores_parameters_and_state():
 
 
 # -- the CuPy backend's code (its CPU stand-in) ------------------------------------------------------------
-@pytest.fixture
-def cupy_device(monkeypatch):
-    pytest.importorskip("numba_cuda", reason="the CuPy backend's kernels need numba-cuda (pip install -e '.[dev]')")
-    from _cupy_standin import NAME, CupyStandIn
-    from _dummy_backend import register
-    from conftest import GPU_TESTS
-
-    if GPU_TESTS:
-        return "cupy"
-    register(monkeypatch, NAME, CupyStandIn)
-    return NAME
-
-
 DEVICE_CASES = [(cls, CASES[cls][-1]) for cls in CASES] + [("LBFGS", dict(line_search_fn="strong_wolfe"))]
 
 

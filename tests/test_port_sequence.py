@@ -705,19 +705,6 @@ def test_sequence_program_runs_unchanged_and_agrees_with_pytorch(program, backen
     _side_by_side(program, backend)
 
 
-@pytest.fixture
-def cupy_device(monkeypatch):
-    """The CuPy backend: the real one on a GPU machine (MINIGRAD_GPU_TESTS=1), else its CPU stand-in."""
-    pytest.importorskip("numba_cuda", reason="the CuPy backend's kernels need numba-cuda (pip install -e '.[dev]')")
-    from _cupy_standin import NAME, CupyStandIn
-    from _dummy_backend import register
-    from conftest import GPU_TESTS
-
-    if not GPU_TESTS:
-        register(monkeypatch, NAME, CupyStandIn)
-    return "cupy" if GPU_TESTS else NAME
-
-
 def test_sequence_modules_on_the_cupy_backend(cupy_device):
     torch = pytest.importorskip("torch")
     kw = dict(input_size=3, hidden_size=4, num_layers=2, bidirectional=True, batch_first=True)

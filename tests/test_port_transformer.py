@@ -148,19 +148,6 @@ def test_transformer_on_other_backends(backend):
     _compare(torch, _transformers(nn, kw), _transformers(torch.nn, kw), [src, tgt], backend, kwargs=kwargs)
 
 
-@pytest.fixture
-def cupy_device(monkeypatch):
-    """The CuPy backend: the real one on a GPU machine (MINIGRAD_GPU_TESTS=1), else its CPU stand-in."""
-    pytest.importorskip("numba_cuda", reason="the CuPy backend's kernels need numba-cuda (pip install -e '.[dev]')")
-    from _cupy_standin import NAME, CupyStandIn
-    from _dummy_backend import register
-    from conftest import GPU_TESTS
-
-    if not GPU_TESTS:
-        register(monkeypatch, NAME, CupyStandIn)
-    return "cupy" if GPU_TESTS else NAME
-
-
 def test_transformer_on_the_cupy_backend(cupy_device):
     torch = pytest.importorskip("torch")
     kw = dict(batch_first=True)
