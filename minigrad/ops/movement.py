@@ -617,12 +617,7 @@ def scatter_add(x: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     dim = _check_index_arg("scatter_add", x, dim, index)
     if not isinstance(src, Tensor):
         raise TypeError(f"scatter_add: src must be a tensor, got {type(src).__name__}")
-    if src.dtype != x.dtype:
-        raise TypeError(f"scatter_add: src is {src.dtype.name} but the tensor is {x.dtype.name}; cast one")
-    if src.ndim != index.ndim or any(s < n for s, n in zip(src.shape, index.shape)):
-        raise ShapeError(f"scatter_add: src of shape {src.shape} must be at least index's shape {index.shape}")
-    if src.shape != index.shape:
-        src = getitem(src, tuple(slice(n) for n in index.shape))
+    src = _src_block("scatter_add", x, index, src)
     if x.ndim == 0:
         return x + ScatterAlong.apply(src.reshape(1), 0, index.reshape(1), (1,)).reshape(())
     return x + ScatterAlong.apply(src, dim, index, x.shape)
@@ -647,12 +642,7 @@ def scatter(x: Tensor, dim: int, index: Tensor, src=None, *, value=None, reduce:
     dim = _check_index_arg("scatter", x, dim, index)
     source = value if src is None else src
     if isinstance(source, Tensor):
-        if source.dtype != x.dtype:
-            raise TypeError(f"scatter: src is {source.dtype.name} but the tensor is {x.dtype.name}; cast one")
-        if source.ndim != index.ndim or any(s < n for s, n in zip(source.shape, index.shape)):
-            raise ShapeError(f"scatter: src of shape {source.shape} must be at least index's shape {index.shape}")
-        if source.shape != index.shape:
-            source = getitem(source, tuple(slice(n) for n in index.shape))
+        source = _src_block("scatter", x, index, source)
     elif isinstance(source, (bool, int, float, np.number)):
         source = source.item() if isinstance(source, np.number) else source
     else:
@@ -669,6 +659,18 @@ def scatter(x: Tensor, dim: int, index: Tensor, src=None, *, value=None, reduce:
                       arange(n, backend=x.backend).reshape([n if e == d else 1 for e in range(index.ndim)])
                       for d, n in enumerate(index.shape))
     return index_put(x, source, positions)
+
+
+def _src_block(op: str, x: Tensor, index: Tensor, src: Tensor) -> Tensor:
+    """The scatter ops' ``src``: ``x``'s dtype, at least ``index``'s shape; only its leading block of ``index``'s
+    shape is used, as in PyTorch."""
+    if src.dtype != x.dtype:
+        raise TypeError(f"{op}: src is {src.dtype.name} but the tensor is {x.dtype.name}; cast one")
+    if src.ndim != index.ndim or any(s < n for s, n in zip(src.shape, index.shape)):
+        raise ShapeError(f"{op}: src of shape {src.shape} must be at least index's shape {index.shape}")
+    if src.shape != index.shape:
+        src = getitem(src, tuple(slice(n) for n in index.shape))
+    return src
 
 
 def _check_index_arg(op: str, x: Tensor, dim: int, index) -> int:

@@ -12,14 +12,13 @@ to the result.
 
 from __future__ import annotations
 
-from ..errors import ShapeError
 from ..function import Function
 from ..grad_mode import no_grad
 from ..tensor import Tensor
 from ._registry import public
 from .arithmetic import maximum, minimum, where
 from .composites import narrow
-from .movement import _check_index_arg, concatenate, gather, getitem, index_put, scatter_add
+from .movement import _check_index_arg, _src_block, concatenate, gather, getitem, index_put, scatter_add
 from .sorting import argsort
 
 _REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
@@ -91,12 +90,7 @@ def scatter_reduce(x: Tensor, dim: int, index: Tensor, src: Tensor, reduce: str,
     dim = _check_index_arg("scatter_reduce", x, dim, index)
     if not isinstance(src, Tensor):
         raise TypeError(f"scatter_reduce: src must be a tensor, got {type(src).__name__}")
-    if src.dtype != x.dtype:
-        raise TypeError(f"scatter_reduce: src is {src.dtype.name} but the tensor is {x.dtype.name}; cast one")
-    if src.ndim != index.ndim or any(s < n for s, n in zip(src.shape, index.shape)):
-        raise ShapeError(f"scatter_reduce: src of shape {src.shape} must be at least index's shape {index.shape}")
-    if src.shape != index.shape:
-        src = getitem(src, tuple(slice(n) for n in index.shape))
+    src = _src_block("scatter_reduce", x, index, src)
     if x.ndim == 0:
         return scatter_reduce(x.reshape(1), 0, index.reshape(1), src.reshape(1), reduce,
                               include_self=include_self).reshape(())
