@@ -8,6 +8,18 @@ from .. import creation as _creation
 from .optimizer import Optimizer
 
 
+def check_adam_like(name: str, lr: float, betas: tuple[float, float], eps: float, weight_decay: float) -> None:
+    """The hyper-parameter checks of the Adam family (Adam, AdamW, Adamax, NAdam, RAdam), with PyTorch's bounds."""
+    if lr < 0.0:
+        raise ValueError(f"{name}: invalid learning rate {lr}")
+    if eps < 0.0:
+        raise ValueError(f"{name}: invalid epsilon {eps}")
+    if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
+        raise ValueError(f"{name}: invalid betas {betas}; each must be in [0, 1)")
+    if weight_decay < 0.0:
+        raise ValueError(f"{name}: invalid weight_decay {weight_decay}")
+
+
 class Adam(Optimizer):
     """m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g², p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
 
@@ -19,14 +31,7 @@ class Adam(Optimizer):
     def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *,
                  maximize: bool = False) -> None:
-        if lr < 0.0:
-            raise ValueError(f"{type(self).__name__}: invalid learning rate {lr}")
-        if eps < 0.0:
-            raise ValueError(f"{type(self).__name__}: invalid epsilon {eps}")
-        if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
-            raise ValueError(f"{type(self).__name__}: invalid betas {betas}; each must be in [0, 1)")
-        if weight_decay < 0.0:
-            raise ValueError(f"{type(self).__name__}: invalid weight_decay {weight_decay}")
+        check_adam_like(type(self).__name__, lr, betas, eps, weight_decay)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                                       amsgrad=amsgrad, maximize=maximize))
 

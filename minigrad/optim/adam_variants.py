@@ -10,18 +10,19 @@ from collections.abc import Iterable
 
 from .. import creation as _creation
 from ..ops.arithmetic import maximum
+from .adam import check_adam_like
 from .optimizer import Optimizer
 
 
-def _check_adam_like(name: str, lr: float, betas: tuple[float, float], eps: float, weight_decay: float) -> None:
-    if lr < 0.0:
-        raise ValueError(f"{name}: invalid learning rate {lr}")
-    if eps < 0.0:
-        raise ValueError(f"{name}: invalid epsilon {eps}")
-    if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
-        raise ValueError(f"{name}: invalid betas {betas}; each must be in [0, 1)")
-    if weight_decay < 0.0:
-        raise ValueError(f"{name}: invalid weight_decay {weight_decay}")
+def _weight_decay(p, grad, lr: float, weight_decay: float, decoupled: bool):
+    """NAdam's and RAdam's weight decay: decoupled (p *= 1 - lr weight_decay, in place) or L2 (added to the
+    gradient, which is returned)."""
+    if weight_decay != 0:
+        if decoupled:
+            p.mul_(1 - lr * weight_decay)
+        else:
+            grad = grad + p * weight_decay
+    return grad
 
 
 def _moments(state: dict, p, *names: str) -> None:
@@ -38,7 +39,7 @@ class Adamax(Optimizer):
 
     def __init__(self, params: Iterable, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, *, maximize: bool = False) -> None:
-        _check_adam_like("Adamax", lr, betas, eps, weight_decay)
+        check_adam_like("Adamax", lr, betas, eps, weight_decay)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                                       maximize=maximize))
 
@@ -64,7 +65,7 @@ class NAdam(Optimizer):
     def __init__(self, params: Iterable, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, momentum_decay: float = 4e-3,
                  decoupled_weight_decay: bool = False, *, maximize: bool = False) -> None:
-        _check_adam_like("NAdam", lr, betas, eps, weight_decay)
+        check_adam_like("NAdam", lr, betas, eps, weight_decay)
         if momentum_decay < 0.0:
             raise ValueError(f"NAdam: invalid momentum_decay {momentum_decay}")
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
@@ -80,11 +81,7 @@ class NAdam(Optimizer):
                              exp_avg_sq=_creation.zeros_like(p))
             state["step"] += 1
             step = state["step"]
-            if weight_decay != 0:
-                if group["decoupled_weight_decay"]:
-                    p.mul_(1 - lr * weight_decay)
-                else:
-                    grad = grad + p * weight_decay
+            grad = _weight_decay(p, grad, lr, weight_decay, group["decoupled_weight_decay"])
             mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
             mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
             state["mu_product"] *= mu
@@ -105,7 +102,7 @@ class RAdam(Optimizer):
     def __init__(self, params: Iterable, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0, decoupled_weight_decay: bool = False, *,
                  maximize: bool = False) -> None:
-        _check_adam_like("RAdam", lr, betas, eps, weight_decay)
+        check_adam_like("RAdam", lr, betas, eps, weight_decay)
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
                                       decoupled_weight_decay=decoupled_weight_decay, maximize=maximize))
 
@@ -116,11 +113,7 @@ class RAdam(Optimizer):
             _moments(state, p, "exp_avg", "exp_avg_sq")
             state["step"] += 1
             step = state["step"]
-            if weight_decay != 0:
-                if group["decoupled_weight_decay"]:
-                    p.mul_(1 - lr * weight_decay)
-                else:
-                    grad = grad + p * weight_decay
+            grad = _weight_decay(p, grad, lr, weight_decay, group["decoupled_weight_decay"])
             exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
             exp_avg.add_(grad - exp_avg, alpha=1 - beta1)
             exp_avg_sq.mul_(beta2).add_(grad * grad, alpha=1 - beta2)
