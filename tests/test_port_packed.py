@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from _lazy_torch import torch
-from test_port_sequence import _copy_from, cupy_device  # noqa: F401 - the fixture
+from test_port_sequence import _copy_from
 
 import minigrad as mg
 from minigrad import nn
@@ -288,7 +288,7 @@ def test_packed_layers_gradcheck(kind):
     assert mg.gradgradcheck(run, (x, h))
 
 
-def test_packed_layers_on_the_cupy_backend(cupy_device):  # noqa: F811 - the fixture
+def test_packed_layers_on_the_cupy_backend(cupy_device):
     kw = dict(input_size=3, hidden_size=4, num_layers=2, bidirectional=True)
     _compare_packed("LSTM", kw, [2, 4, 1], False, False, True, backend=cupy_device)
     moved = rnn.pack_padded_sequence(mg.randn(3, 2, 1), [1, 3], enforce_sorted=False).to(cupy_device)
