@@ -313,3 +313,24 @@ def seq2seq_copy_task(torch, device, start):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_seq2seq_program_runs_unchanged_and_agrees_with_pytorch(backend):
     _side_by_side(seq2seq_copy_task, backend)
+
+
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_encoder_detects_a_causal_mask_as_pytorch(batch_first, monkeypatch):
+    """``TransformerEncoder(is_causal=None)`` tells its layers that a mask equal to the causal one is causal (and
+    only that one), as PyTorch's ``_detect_is_causal_mask``; an explicit hint is passed on as given."""
+    layer = nn.TransformerEncoderLayer(D, HEADS, FF, dropout=0.0, batch_first=batch_first)
+    encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+    seen = []
+    real = nn.TransformerEncoderLayer.forward
+    monkeypatch.setattr(nn.TransformerEncoderLayer, "forward",
+                        lambda self, *a, **kw: seen.append(kw["is_causal"]) or real(self, *a, **kw))
+    x = mg.tensor(np.random.default_rng(0).standard_normal((3, 5, D) if batch_first else (5, 3, D)))
+    causal = nn.Transformer.generate_square_subsequent_mask(5, dtype=x.dtype)
+    not_causal = mg.tensor(np.triu(np.full((5, 5), -np.inf), 2))
+    cases = [(causal, None, True), (not_causal, None, False), (None, None, False), (causal, False, False),
+             (not_causal, True, True)]
+    for mask, hint, expected in cases:
+        seen.clear()
+        encoder(x, mask=mask, is_causal=hint)
+        assert seen == [expected, expected], (mask is causal, hint)

@@ -258,9 +258,12 @@ class TransformerEncoder(Module):
 
     def forward(self, src: Tensor, mask: Tensor | None = None, src_key_padding_mask: Tensor | None = None,
                 is_causal: bool | None = None) -> Tensor:
+        batch_first = self.layers[0].self_attn.batch_first if len(self.layers) else False
+        length = src.shape[1 if batch_first and src.ndim == 3 else 0]
+        is_causal = _detect_is_causal_mask(mask, is_causal, length)
         out = src
         for layer in self.layers:
-            out = layer(out, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=bool(is_causal))
+            out = layer(out, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=is_causal)
         padded = self._nested_padding(src, mask, src_key_padding_mask)
         if padded is not None:
             out = where(padded.unsqueeze(-1), 0.0, out)

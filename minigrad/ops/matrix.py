@@ -310,7 +310,8 @@ def matrix_power(A: Tensor, n: int) -> Tensor:  # noqa: N803
 @_linalg
 def multi_dot(tensors: Sequence[Tensor]) -> Tensor:
     """The product of a chain of matrices; the first may be a 1-D row vector and the last a 1-D column vector
-    (squeezed from the result), as PyTorch's. Multiplied left to right."""
+    (squeezed from the result), as PyTorch's. Multiplied in the order that costs the fewest scalar
+    multiplications, as PyTorch's."""
     tensors = list(tensors)
     if len(tensors) < 2:
         raise ValueError(f"linalg.multi_dot: expected at least 2 tensors, got {len(tensors)}")
@@ -327,14 +328,41 @@ def multi_dot(tensors: Sequence[Tensor]) -> Tensor:
         if chain[i].shape[1] != chain[i + 1].shape[0]:
             raise ShapeError(f"linalg.multi_dot: tensors {i} {tuple(tensors[i].shape)} and {i + 1} "
                              f"{tuple(tensors[i + 1].shape)} cannot be multiplied")
-    out = chain[0]
-    for t in chain[1:]:
-        out = matmul(out, t)
+    out = _chain_product(chain, _chain_order([t.shape[0] for t in chain] + [chain[-1].shape[1]]), 0, len(chain) - 1)
     if first.ndim == 1:
         out = out.squeeze(0)
     if last.ndim == 1:
         out = out.squeeze(-1)
     return out
+
+
+def _chain_order(dims: list[int]) -> list[list[int]]:
+    """The cheapest order for the chain of matrices ``dims[i] x dims[i + 1]`` (the classic dynamic programme,
+    ties to the leftmost split, as PyTorch's): ``split[i][j]`` is where the product of matrices i..j splits.
+    PyTorch decides three matrices by a formula of its own, whose tie is ``(AB)C``: kept, so that products
+    round as PyTorch's do."""
+    n = len(dims) - 1
+    cost = [[0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i][j] = None
+            for k in range(i, j):
+                c = cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1]
+                if cost[i][j] is None or c < cost[i][j]:
+                    cost[i][j], split[i][j] = c, k
+    if n == 3:
+        a, b, c, d = dims
+        split[0][2] = 0 if a * c * (b + d) > b * d * (a + c) else 1
+    return split
+
+
+def _chain_product(chain: list[Tensor], split: list[list[int]], i: int, j: int) -> Tensor:
+    if i == j:
+        return chain[i]
+    k = split[i][j]
+    return matmul(_chain_product(chain, split, i, k), _chain_product(chain, split, k + 1, j))
 
 
 @_linalg
