@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import math
 
-from .. import creation as _creation
-from ..errors import ShapeError
-from ..grad_mode import no_grad
-from ..ops import conv as _conv
-from ..ops import (
+from ... import creation as _creation
+from ...errors import ShapeError
+from ...grad_mode import no_grad
+from ...ops import conv as _conv
+from ...ops import (
     elu,
     gelu,
     hardtanh,
@@ -28,12 +28,12 @@ from ..ops import (
     softplus,
     tanh,
 )
-from ..ops import where as _where
-from ..ops._common import binary_operands, constant
-from ..ops.batchnorm import batch_norm
-from ..ops.loss import softmax_cross_entropy
-from ..ops.movement import TakeAlong
-from ..tensor import Tensor
+from ...ops import where as _where
+from ...ops._common import binary_operands, constant
+from ...ops.batchnorm import batch_norm
+from ...ops.loss import softmax_cross_entropy
+from ...ops.movement import TakeAlong
+from ...tensor import Tensor
 
 # The public differentiable functions, each registered where it is defined (``@_public``) or, for the ops
 # re-exported from minigrad.ops, right here: this module's ``__all__`` is built from it (with ``one_hot``).
@@ -361,7 +361,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,  # 
 def _renorm_rows(weight: Tensor, input: Tensor, max_norm: float, norm_type: float) -> None:  # noqa: A002
     import numpy as np
 
-    from ..grad_mode import no_grad
+    from ...grad_mode import no_grad
 
     be = input._backend
     rows = Tensor(be.from_numpy(np.unique(be.to_numpy(input.array))), be)
@@ -707,7 +707,7 @@ def _same_ndim(op: str, anchor: Tensor, positive: Tensor, negative: Tensor) -> N
 def _triplet(dist_pos: Tensor, dist_neg: Tensor, dist_swap: Tensor | None, margin: float, reduction: str,
              op: str) -> Tensor:
     if dist_swap is not None:
-        from ..ops import minimum
+        from ...ops import minimum
 
         dist_neg = minimum(dist_neg, dist_swap)
     return _reduce((margin + dist_pos - dist_neg).clamp(min=0.0), reduction, op)
@@ -1086,7 +1086,7 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths, 
     alpha = constant(be, be.from_numpy(start))
     pad1 = constant(be, be.from_numpy(np.full((batch, 1), never, lp.dtype)))
     pad2 = constant(be, be.from_numpy(np.full((batch, 2), never, lp.dtype)))
-    from ..ops import cat
+    from ...ops import cat
 
     for t in range(int(in_lengths.max(initial=0))):
         stay, step = alpha, cat([pad1, alpha[:, :-1]], 1)
