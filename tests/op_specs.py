@@ -23,6 +23,7 @@ import importlib
 import inspect
 import itertools
 import math
+import pkgutil
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -73,6 +74,9 @@ REGISTRIES: list[tuple[str, str]] = [
     ("minigrad.nn.functional", "OPS"),
     ("minigrad.linalg", "OPS"),
 ]
+# Registry packages whose functions are defined (and registered) in their submodules, e.g.
+# ``minigrad.nn.functional.conv``: those submodules are searched for forgotten registrations too.
+SPLIT_REGISTRIES: tuple[str, ...] = ("minigrad.nn.functional",)
 # Registered (differentiable) functions deliberately without a spec, with the reason.
 NO_SPEC: dict[str, str] = {
     "minigrad.nn.functional.dropout": "random mask from the backend's generator: not comparable across backends "
@@ -117,12 +121,17 @@ def unregistered_public_names() -> list[str]:
     for module_name, attribute in REGISTRIES:
         module, registry = _registry(module_name, attribute)
         registered = {id(fn) for fn in registry.values()}
-        for name, obj in vars(module).items():
-            defined_here = inspect.isfunction(obj) and obj.__module__ == module_name
-            if name.startswith("_") or not defined_here:
-                continue
-            if id(obj) not in registered and f"{module_name}.{name}" not in UNREGISTERED:
-                missing.append(f"{module_name}.{name}")
+        modules = [module]
+        if module_name in SPLIT_REGISTRIES:
+            modules += [importlib.import_module(f"{module_name}.{info.name}")
+                        for info in pkgutil.iter_modules(module.__path__)]
+        for where in modules:
+            for name, obj in vars(where).items():
+                defined_here = inspect.isfunction(obj) and obj.__module__ == where.__name__
+                if name.startswith("_") or not defined_here:
+                    continue
+                if id(obj) not in registered and f"{module_name}.{name}" not in UNREGISTERED:
+                    missing.append(f"{module_name}.{name}")
     return sorted(missing)
 
 

@@ -1,0 +1,53 @@
+"""Functional forms of the layers and losses, with PyTorch's names, arguments and semantics.
+
+Everything here is differentiable to any order: the composites are built from differentiable ops, and the
+ops (``Unfold``/``Fold``/``MaxPool2d`` in ``minigrad.ops.conv``, ``SoftmaxCrossEntropy`` in
+``minigrad.ops.loss``, ``batch_norm`` from ``minigrad.ops.batchnorm``) have backward rules written in tensor ops.
+``OPS`` is the explicit registry of the public differentiable functions, each registered where it is defined.
+
+The functions live in modules by meaning (``conv``, ``pooling``, ``normalization``, ``sparse``, ``losses``,
+``margin_losses``, ``ctc``, ``activations``, ``attention``, ``resampling``; shared helpers in ``_common``) and
+are all exported here, so ``import minigrad.nn.functional as F`` and ``F.name`` work as with PyTorch.
+"""
+
+from __future__ import annotations
+
+from ...ops import (
+    elu,
+    gelu,
+    hardtanh,
+    leaky_relu,
+    log_softmax,
+    pad,  # PyTorch's F.pad; registered (and tested) with the tensor ops
+    relu,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
+    tanh,
+)
+from ...ops.batchnorm import batch_norm
+from . import (  # noqa: F401 - each registers its public functions in OPS
+    activations,
+    attention,
+    conv,
+    ctc,
+    losses,
+    margin_losses,
+    normalization,
+    pooling,
+    resampling,
+    sparse,
+)
+from ._common import OPS, _legacy_reduction, _pair, _public, _single  # noqa: F401 - F._pair etc. are used by nn
+from .sparse import one_hot
+
+# The ops re-exported from minigrad.ops are registered here; the functions of this package where they are defined.
+for _op in (batch_norm, elu, gelu, hardtanh, leaky_relu, log_softmax, relu, sigmoid, silu, softmax, softplus, tanh):
+    _public(_op)
+del _op
+
+globals().update(OPS)
+
+# -- exported names ---------------------------------------------------------------------------------
+__all__ = ["OPS", "one_hot", "pad", *sorted(OPS)]  # one_hot: int64 output, not differentiable, so not in OPS

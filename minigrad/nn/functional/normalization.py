@@ -1,0 +1,141 @@
+"""Dropout (``dropout``, ``dropout1d``, ``dropout2d``) and the layer, group and instance norms."""
+
+from __future__ import annotations
+
+import math
+
+from ...errors import ShapeError
+from ...grad_mode import no_grad
+from ...ops._common import constant
+from ...tensor import Tensor
+from ._common import _public
+
+
+def _keep_mask(input: Tensor, shape: tuple, p: float) -> Tensor:
+    """A constant mask of ``shape``: 0 with probability ``p``, else 1 / (1 - p) (the backend's generator)."""
+    be = input._backend
+    keep = be.less(be.rand(shape, input.dtype), 1.0 - p)
+    return constant(be, be.multiply(be.astype(keep, input.dtype), 1.0 / (1.0 - p)))
+
+
+@_public
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
+    """Zero each element with probability ``p`` and scale the rest by 1 / (1 - p) (backend RNG)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    out = input * _keep_mask(input, input.shape, p)
+    if inplace:
+        return input.copy_(out)
+    return out
+
+
+@_public
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
+    """Zero whole channels of a (N, C, L) or (C, L) input with probability ``p``; scale the rest."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout1d: p must be in [0, 1], got {p}")
+    if not isinstance(input, Tensor) or input.ndim not in (2, 3):
+        raise ShapeError(f"dropout1d: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    if not training or p == 0.0:
+        return input
+    out = input * 0.0 if p == 1.0 else input * _keep_mask(input, input.shape[:-1] + (1,), p)
+    return input.copy_(out) if inplace else out
+
+
+@_public
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
+    """Zero whole channels of a (N, C, H, W) or (C, H, W) input with probability ``p``; scale the rest."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout2d: p must be in [0, 1], got {p}")
+    if input.ndim not in (3, 4):
+        raise ShapeError(f"dropout2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape {input.shape}")
+    if not training or p == 0.0:
+        return input
+    out = input * 0.0 if p == 1.0 else input * _keep_mask(input, input.shape[:-2] + (1, 1), p)
+    return input.copy_(out) if inplace else out
+
+
+@_public
+def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,  # noqa: A002
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise over the trailing ``normalized_shape`` axes (biased variance), then scale and shift."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(input.shape[input.ndim - len(shape):]) != shape or len(shape) > input.ndim:
+        raise ShapeError(f"layer_norm: normalized_shape {shape} does not match the trailing dimensions of "
+                         f"input shape {input.shape}")
+    axes = tuple(range(input.ndim - len(shape), input.ndim))
+    mean = input.mean(axes, keepdims=True)
+    centered = input - mean
+    var = (centered * centered).mean(axes, keepdims=True)
+    out = centered * (var + eps).rsqrt()
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+@_public
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # noqa: A002
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise each of ``num_groups`` channel groups of (N, C, ...) per sample (biased variance), then apply
+    the per-channel ``weight`` and ``bias``."""
+    if input.ndim < 2 or input.shape[1] % num_groups:
+        raise ShapeError(f"group_norm: num_groups={num_groups} must divide the channels of input shape "
+                         f"{input.shape} (N, C, ...)")
+    n, c = input.shape[:2]
+    grouped = input.reshape(n, num_groups, -1)
+    mean = grouped.mean(2, keepdims=True)
+    centered = grouped - mean
+    var = (centered * centered).mean(2, keepdims=True)
+    out = (centered * (var + eps).rsqrt()).reshape(input.shape)
+    per_channel = (1, c) + (1,) * (input.ndim - 2)
+    if weight is not None:
+        out = out * weight.reshape(per_channel)
+    if bias is not None:
+        out = out + bias.reshape(per_channel)
+    return out
+
+
+@_public
+def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var: Tensor | None = None,  # noqa: A002
+                  weight: Tensor | None = None, bias: Tensor | None = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise each channel of each sample over its spatial axes (biased variance), then apply the per-channel
+    ``weight`` and ``bias``. With ``use_input_stats`` the running statistics, when given, move towards the
+    batch's average of the per-instance mean and unbiased variance (in place, outside the graph, as PyTorch);
+    without it they normalise instead."""
+    if not isinstance(input, Tensor) or input.ndim < 3:
+        raise ShapeError(f"instance_norm: expected an input (N, C, *spatial) with spatial axes, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    c, axes = input.shape[1], tuple(range(2, input.ndim))
+    per_channel = (1, c) + (1,) * (input.ndim - 2)
+    for name, stat in (("running_mean", running_mean), ("running_var", running_var)):
+        if stat is not None and tuple(stat.shape) != (c,):
+            raise ShapeError(f"instance_norm: {name} must have shape ({c},) for input of shape {input.shape}, "
+                             f"got {stat.shape}")
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise ValueError("instance_norm: running_mean and running_var are needed when use_input_stats=False")
+        mean, var = running_mean.astype(input.dtype), running_var.astype(input.dtype)
+        out = (input - mean.reshape(per_channel)) * (var + eps).rsqrt().reshape(per_channel)
+        if weight is not None:
+            out = out * weight.reshape(per_channel)
+        return out if bias is None else out + bias.reshape(per_channel)
+    if math.prod(input.shape[2:]) <= 1:
+        raise ValueError(f"instance_norm: expected more than 1 spatial element per channel, got input of shape "
+                         f"{input.shape}")
+    if running_mean is not None or running_var is not None:
+        with no_grad():
+            if running_mean is not None:
+                update = input.mean(axes).mean(0).astype(running_mean.dtype)
+                running_mean.mul_(1.0 - momentum).add_(update * momentum)
+            if running_var is not None:
+                update = input.var(axes, correction=1).mean(0).astype(running_var.dtype)
+                running_var.mul_(1.0 - momentum).add_(update * momentum)
+    return group_norm(input, c, weight, bias, eps)

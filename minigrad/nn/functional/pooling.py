@@ -1,0 +1,179 @@
+"""Pooling: max and average pools (1-D and 2-D) and the adaptive average and max pools."""
+
+from __future__ import annotations
+
+from ...errors import ShapeError
+from ...ops import conv as _conv
+from ...ops._common import constant
+from ...tensor import Tensor
+from ._common import _check_4d, _check_windows, _pair, _public, _single
+
+
+def _pool_args(op, input, kernel_size, stride, padding, dilation, ceil_mode):
+    _check_4d(input, op)
+    if ceil_mode:
+        raise NotImplementedError(f"{op}: ceil_mode=True is not supported")
+    kernel = _pair(kernel_size, "kernel_size")
+    stride = kernel if stride is None or stride == [] else _pair(stride, "stride")
+    padding, dilation = _pair(padding, "padding"), _pair(dilation, "dilation")
+    if any(p > k // 2 for p, k in zip(padding, kernel)):
+        raise ValueError(f"{op}: padding {padding} must be at most half the kernel size {kernel}")
+    out = _check_windows(op, input.shape[2:], kernel, stride, padding, dilation)
+    return kernel, stride, padding, dilation, out
+
+
+@_public
+def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
+               ceil_mode: bool = False, return_indices: bool = False) -> Tensor:
+    """Maximum over windows; stride defaults to kernel_size. Ties send the gradient to the first maximum."""
+    if return_indices:
+        raise NotImplementedError("max_pool2d: return_indices=True is not supported")
+    kernel, stride, padding, dilation, _ = _pool_args("max_pool2d", input, kernel_size, stride, padding,
+                                                      dilation, ceil_mode)
+    return _conv.max_pool2d(input, kernel, stride, padding, dilation)
+
+
+@_public
+def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,  # noqa: A002
+               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    """Mean over windows; padded zeros count unless ``count_include_pad=False``."""
+    kernel, stride, padding, dilation, (oh, ow) = _pool_args("avg_pool2d", input, kernel_size, stride,
+                                                             padding, 1, ceil_mode)
+    n, c = input.shape[:2]
+    k = kernel[0] * kernel[1]
+    sums = _conv.unfold(input, kernel, dilation, padding, stride).reshape(n, c, k, oh, ow).sum(2)
+    if divisor_override is not None:
+        return sums / divisor_override
+    if count_include_pad or not any(padding):
+        return sums / k
+    ones = Tensor(input._backend.ones((1, 1) + input.shape[2:], input.dtype), input._backend)
+    counts = _conv.unfold(ones, kernel, dilation, padding, stride).sum(1).reshape(1, 1, oh, ow)
+    return sums / counts
+
+
+def _as_height_one(input: Tensor, op: str) -> Tensor:
+    if not isinstance(input, Tensor) or input.ndim not in (2, 3):
+        raise ShapeError(f"{op}: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    return (input if input.ndim == 3 else input.unsqueeze(0)).unsqueeze(-2)
+
+
+@_public
+def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
+               ceil_mode: bool = False, return_indices: bool = False) -> Tensor:
+    """Maximum over windows of (N, C, L) or (C, L): ``max_pool2d`` on a height-1 image."""
+    x = _as_height_one(input, "max_pool1d")
+    stride = None if stride is None else (1, _single(stride, "stride"))
+    out = max_pool2d(x, (1, _single(kernel_size, "kernel_size")), stride, (0, _single(padding, "padding")),
+                     (1, _single(dilation, "dilation")), ceil_mode, return_indices)
+    return out.squeeze(-2) if input.ndim == 3 else out.squeeze(0).squeeze(-2)
+
+
+@_public
+def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,  # noqa: A002
+               count_include_pad: bool = True) -> Tensor:
+    """Mean over windows of (N, C, L) or (C, L): ``avg_pool2d`` on a height-1 image."""
+    x = _as_height_one(input, "avg_pool1d")
+    stride = None if stride is None else (1, _single(stride, "stride"))
+    out = avg_pool2d(x, (1, _single(kernel_size, "kernel_size")), stride, (0, _single(padding, "padding")),
+                     ceil_mode, count_include_pad)
+    return out.squeeze(-2) if input.ndim == 3 else out.squeeze(0).squeeze(-2)
+
+
+def _adaptive_bins(size: int, out: int, like: Tensor):
+    """(out, size) averaging matrix with PyTorch's bins: [floor(i * size / out), ceil((i + 1) * size / out))."""
+    import numpy as np
+
+    matrix = np.zeros((out, size), like.dtype)
+    for i in range(out):
+        start, end = (i * size) // out, -((-(i + 1) * size) // out)
+        matrix[i, start:end] = 1.0 / (end - start)
+    return constant(like._backend, like._backend.from_numpy(matrix))
+
+
+@_public
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:  # noqa: A002
+    """Mean over PyTorch's adaptive bins of a (N, C, H, W) or (C, H, W) input: two matmuls with bin matrices.
+
+    ``output_size`` is an int or a pair; ``None`` in the pair keeps that input size."""
+    if not isinstance(input, Tensor) or input.ndim not in (3, 4):
+        raise ShapeError(f"adaptive_avg_pool2d: expected a 3-D or 4-D input, got shape "
+                         f"{getattr(input, 'shape', None)}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"adaptive_avg_pool2d: expected a floating input, got {input.dtype.name}")
+    pair = (output_size, output_size) if isinstance(output_size, int) or output_size is None else tuple(output_size)
+    h, w = input.shape[-2:]
+    oh, ow = (h if pair[0] is None else pair[0]), (w if pair[1] is None else pair[1])
+    if len(pair) != 2 or not all(isinstance(v, int) and v >= 1 for v in (oh, ow)):
+        raise ValueError(f"adaptive_avg_pool2d: output_size must be a positive int or a pair, got {output_size!r}")
+    if h < 1 or w < 1:
+        raise ShapeError(f"adaptive_avg_pool2d: empty spatial size {(h, w)}")
+    return _adaptive_bins(h, oh, input) @ input @ _adaptive_bins(w, ow, input).mT
+
+
+@_public
+def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:  # noqa: A002
+    """Mean over PyTorch's adaptive bins of a (N, C, L) or (C, L) input: a matmul with the bin matrix."""
+    if not isinstance(input, Tensor) or input.ndim not in (2, 3):
+        raise ShapeError(f"adaptive_avg_pool1d: expected a 2-D or 3-D input, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"adaptive_avg_pool1d: expected a floating input, got {input.dtype.name}")
+    out = _single(output_size, "output_size")
+    if out < 1 or input.shape[-1] < 1:
+        raise ValueError(f"adaptive_avg_pool1d: output_size must be positive and the input non-empty, got "
+                         f"output_size={output_size!r} for input of shape {input.shape}")
+    return input @ _adaptive_bins(input.shape[-1], out, input).mT
+
+
+def _adaptive_windows(size: int, out: int):
+    """Each adaptive bin's input indices, padded to the longest bin by repeating the bin's first index (after
+    the real ones, so a repeat never comes first in a tie)."""
+    import numpy as np
+
+    starts = [(i * size) // out for i in range(out)]
+    ends = [-((-(i + 1) * size) // out) for i in range(out)]
+    longest = max(e - s for s, e in zip(starts, ends))
+    return np.array([list(range(s, e)) + [s] * (longest - (e - s)) for s, e in zip(starts, ends)], np.int64)
+
+
+@_public
+def adaptive_max_pool2d(input: Tensor, output_size,  # noqa: A002
+                        return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    """Maximum over PyTorch's adaptive bins of a (N, C, H, W) or (C, H, W) input; the gradient goes to the first
+    maximum of each bin in row-major order. ``return_indices`` also gives each maximum's flat index h * W + w."""
+    if not isinstance(input, Tensor) or input.ndim not in (3, 4):
+        raise ShapeError(f"adaptive_max_pool2d: expected a 3-D or 4-D input, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    pair = (output_size, output_size) if isinstance(output_size, int) or output_size is None else tuple(output_size)
+    h, w = input.shape[-2:]
+    if len(pair) != 2:
+        raise ValueError(f"adaptive_max_pool2d: output_size must be an int or a pair, got {output_size!r}")
+    oh, ow = (h if pair[0] is None else pair[0]), (w if pair[1] is None else pair[1])
+    if not all(isinstance(v, int) and v >= 1 for v in (oh, ow)) or h < 1 or w < 1:
+        raise ValueError(f"adaptive_max_pool2d: output_size must be positive ints and the input non-empty, got "
+                         f"output_size={output_size!r} for input of shape {input.shape}")
+    rows, cols = _adaptive_windows(h, oh), _adaptive_windows(w, ow)  # (oh, lh), (ow, lw)
+    be, lead = input._backend, input.shape[:-2]
+    k = len(lead)
+    windows = input[(Ellipsis, Tensor(be.from_numpy(rows.reshape(-1)), be), slice(None))]  # (..., oh * lh, W)
+    windows = windows[(Ellipsis, Tensor(be.from_numpy(cols.reshape(-1)), be))]  # (..., oh * lh, ow * lw)
+    windows = windows.reshape(*lead, oh, rows.shape[1], ow, cols.shape[1])
+    windows = windows.permute(*range(k), k, k + 2, k + 1, k + 3).reshape(*lead, oh, ow, -1)
+    values, slots = windows.max(-1)
+    if not return_indices:
+        return values
+    flat = (rows[:, None, :, None] * w + cols[None, :, None, :]).reshape(oh, ow, -1)
+    table = Tensor(be.from_numpy(flat), be).expand(*lead, oh, ow, flat.shape[-1])
+    return values, table.gather(-1, slots.unsqueeze(-1)).squeeze(-1)
+
+
+@_public
+def adaptive_max_pool1d(input: Tensor, output_size,  # noqa: A002
+                        return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    """Maximum over PyTorch's adaptive bins of a (N, C, L) or (C, L) input: ``adaptive_max_pool2d`` on a
+    height-1 image."""
+    x = _as_height_one(input, "adaptive_max_pool1d")
+    out = adaptive_max_pool2d(x, (1, _single(output_size, "output_size")), return_indices)
+    squeeze = (lambda t: t.squeeze(-2)) if input.ndim == 3 else (lambda t: t.squeeze(0).squeeze(-2))
+    return tuple(squeeze(t) for t in out) if return_indices else squeeze(out)
