@@ -8,7 +8,8 @@ import numpy as np
 
 from . import backends as _backends
 from . import devices as _devices
-from .dtypes import DEFAULT_FLOAT, as_dtype, int64
+from .dtypes import as_dtype, get_default_dtype, int64, set_default_dtype  # noqa: F401 - minigrad.<name>
+from .dtypes import default_float as _default_float
 from .generator import Generator
 from .grad_mode import no_grad
 from .tensor import Tensor, tensor
@@ -75,29 +76,24 @@ def as_tensor(data, dtype=None, device=None, backend: str | None = None) -> Tens
     return tensor(data, dtype=dtype, backend=backend, device=device)
 
 
-def get_default_dtype():
-    """The dtype of new floating tensors: float32 (there is no ``set_default_dtype``)."""
-    return DEFAULT_FLOAT
-
-
 def zeros(*size, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
-    dt = as_dtype(dtype or DEFAULT_FLOAT)
+    dt = as_dtype(dtype or _default_float())
     return _make(lambda b: b.zeros(_shape(size), dt), dt, requires_grad, backend, device, "zeros()")
 
 
 def ones(*size, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
-    dt = as_dtype(dtype or DEFAULT_FLOAT)
+    dt = as_dtype(dtype or _default_float())
     return _make(lambda b: b.ones(_shape(size), dt), dt, requires_grad, backend, device, "ones()")
 
 
 def empty(*size, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
-    dt = as_dtype(dtype or DEFAULT_FLOAT)
+    dt = as_dtype(dtype or _default_float())
     return _make(lambda b: b.empty(_shape(size), dt), dt, requires_grad, backend, device, "empty()")
 
 
 def full(size, fill_value, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
     if dtype is None:
-        dtype = "bool" if isinstance(fill_value, bool) else int64 if isinstance(fill_value, int) else DEFAULT_FLOAT
+        dtype = "bool" if isinstance(fill_value, bool) else int64 if isinstance(fill_value, int) else _default_float()
     dt = as_dtype(dtype)
     shape = _shape((size,))
     return _make(lambda b: b.full(shape, fill_value, dt), dt, requires_grad, backend, device, "full()")
@@ -108,19 +104,19 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, backend=Non
     if end is None:
         start, end = 0, start
     if dtype is None:
-        dtype = int64 if all(isinstance(v, int) for v in (start, end, step)) else DEFAULT_FLOAT
+        dtype = int64 if all(isinstance(v, int) for v in (start, end, step)) else _default_float()
     dt = as_dtype(dtype)
     return _make(lambda b: b.arange(start, end, step, dt), dt, requires_grad, backend, device, "arange()")
 
 
 def linspace(start, end, steps: int, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end``, both included."""
-    dt = as_dtype(dtype or DEFAULT_FLOAT)
+    dt = as_dtype(dtype or _default_float())
     return _make(lambda b: b.linspace(start, end, steps, dt), dt, requires_grad, backend, device, "linspace()")
 
 
 def eye(n: int, m: int | None = None, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
-    dt = as_dtype(dtype or DEFAULT_FLOAT)
+    dt = as_dtype(dtype or _default_float())
     return _make(lambda b: b.eye(n, n if m is None else m, dt), dt, requires_grad, backend, device, "eye()")
 
 
@@ -135,7 +131,7 @@ def _host_draw(generator, draw, dtype, requires_grad, backend, device, where: st
 
 def rand(*size, generator=None, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
     """Uniform on [0, 1); reproducible after ``minigrad.manual_seed`` (or from ``generator``)."""
-    dt, shape = as_dtype(dtype or DEFAULT_FLOAT), _shape(size)
+    dt, shape = as_dtype(dtype or _default_float()), _shape(size)
     if generator is not None:
         return _host_draw(generator, lambda g: g.random(shape), dt, requires_grad, backend, device, "rand()")
     return _make(lambda b: b.rand(shape, dt), dt, requires_grad, backend, device, "rand()")
@@ -143,7 +139,7 @@ def rand(*size, generator=None, dtype=None, requires_grad=False, backend=None, d
 
 def randn(*size, generator=None, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
     """Standard normal; reproducible after ``minigrad.manual_seed`` (or from ``generator``)."""
-    dt, shape = as_dtype(dtype or DEFAULT_FLOAT), _shape(size)
+    dt, shape = as_dtype(dtype or _default_float()), _shape(size)
     if generator is not None:
         return _host_draw(generator, lambda g: g.standard_normal(shape), dt, requires_grad, backend, device,
                           "randn()")
@@ -183,7 +179,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, backend=
     if tensors:
         like = tensors[0]
         shape = np.broadcast_shapes(*(tuple(t.shape) for t in tensors))
-        dt = as_dtype(dtype or (like.dtype if like.dtype.kind == "f" else DEFAULT_FLOAT))
+        dt = as_dtype(dtype or (like.dtype if like.dtype.kind == "f" else _default_float()))
         with no_grad():
             return randn(*shape, generator=generator, dtype=dt, backend=like.backend) * std + mean
     if size is None:
@@ -262,3 +258,36 @@ def set_rng_state(state) -> None:
         _backends.set_rng_state(decoded)
     except (ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"set_rng_state: not a state from get_rng_state ({exc})") from None
+
+
+# -- PyTorch's randint_like and poisson ------------------------------------------------------------------------
+def randint_like(input: Tensor, low: int = 0, high: int | None = None, *, generator=None, dtype=None,  # noqa: A002
+                 requires_grad: bool = False, backend=None, device=None) -> Tensor:
+    """Integers from ``low`` up to, not including, ``high``, in ``input``'s shape, dtype and backend unless given
+    (``randint_like(x, high)`` as in PyTorch)."""
+    if high is None:
+        low, high = 0, low
+    if high <= low:
+        raise ValueError(f"randint_like: expected low < high, got low={low}, high={high}")
+    if device is not None and backend is None:
+        backend, device = _devices.backend_for(device, "randint_like()", input._backend), None
+    dt = as_dtype(dtype or input.dtype)
+    out = randint(low, high, tuple(input.shape), backend=backend or input.backend, generator=generator).astype(dt)
+    if requires_grad:
+        out.requires_grad_(True)
+    return out
+
+
+def poisson(input: Tensor, generator=None) -> Tensor:  # noqa: A002 - PyTorch's name
+    """Poisson samples with the rates ``input`` (floating, >= 0), in its dtype and backend; reproducible after
+    ``manual_seed`` (or from ``generator``). The samples carry no gradient (PyTorch's is identically zero)."""
+    from .generator import _resolve
+
+    if not isinstance(input, Tensor) or input.dtype.kind != "f":
+        raise TypeError(f"poisson: expected a floating tensor of rates, got "
+                        f"{getattr(input, 'dtype', type(input).__name__)}")
+    rates = input.numpy()
+    if not np.all(rates >= 0):  # False for NaN too
+        raise ValueError("poisson: invalid Poisson rate, expected rate to be non-negative (and not NaN)")
+    draw = _resolve(generator, "poisson").poisson(rates).astype(input.dtype)
+    return Tensor(input._backend.from_numpy(np.asarray(draw)), input._backend)

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import backends as _backends
 from . import devices as _devices
-from .dtypes import SUPPORTED, as_dtype, float32, float64, int32, int64
+from .dtypes import SUPPORTED, as_dtype, default_float, float32, float64, int32, int64
 from .errors import InplaceError, ShapeError
 from .grad_mode import is_grad_enabled
 
@@ -120,9 +120,9 @@ class Tensor:
         return self.array.dtype
 
     def size(self, dim: int | None = None):
-        """The shape (PyTorch's ``size()``), or the length of one dimension."""
+        """The shape as a ``minigrad.Size`` (PyTorch's ``size()``), or the length of one dimension."""
         shape = self.array.shape
-        return shape if dim is None else shape[dim]
+        return Size(shape) if dim is None else shape[dim]
 
     def numel(self) -> int:
         return int(self.array.size)
@@ -689,6 +689,30 @@ def _to_targets(where: str, targets: tuple, backend: str | None, dtype: Any,
     return backend, (None if dtype is None else as_dtype(dtype))
 
 
+class Size(tuple):
+    """PyTorch's ``torch.Size``: a tuple of dimension lengths, returned by ``Tensor.size()`` (``Tensor.shape`` stays
+    a plain tuple: it is on every op's hot path and in every shape error message)."""
+
+    __slots__ = ()
+
+    def numel(self) -> int:
+        """The number of elements of a tensor of this shape."""
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+    def __getitem__(self, index):
+        out = tuple.__getitem__(self, index)
+        return Size(out) if isinstance(index, slice) else out
+
+    def __add__(self, other):
+        return Size(tuple.__add__(self, other)) if isinstance(other, tuple) else NotImplemented
+
+    def __repr__(self) -> str:
+        return f"minigrad.Size({list(self)})"
+
+
 def is_tensor(obj) -> bool:
     """Whether ``obj`` is a minigrad tensor (PyTorch's ``is_tensor``)."""
     return isinstance(obj, Tensor)
@@ -711,7 +735,7 @@ def tensor(data, dtype=None, requires_grad: bool = False, backend: str | None = 
     if isinstance(data, Tensor):
         array = data._backend.to_numpy(data.array)
     else:
-        array = _host_array(data, dtype if dtype is not None and dtype.kind == "f" else np.float32)
+        array = _host_array(data, dtype if dtype is not None and dtype.kind == "f" else default_float())
     if dtype is not None:
         array = array.astype(dtype, copy=False)
     else:
