@@ -44,20 +44,20 @@ def _atleast(args: tuple, ndim: int, op: str):
     return out[0] if len(out) == 1 and not sequence else tuple(out)
 
 
-@public(spec=False, method=False)
+@public(method=False)
 def atleast_1d(*tensors):
     """Each tensor with at least one dimension (a 0-d one becomes shape (1,)); one tensor in, one out,
     several (or a list) in, a tuple out."""
     return _atleast(tensors, 1, "atleast_1d")
 
 
-@public(spec=False, method=False)
+@public(method=False)
 def atleast_2d(*tensors):
     """Each tensor with at least two dimensions: 0-d -> (1, 1), (n,) -> (1, n)."""
     return _atleast(tensors, 2, "atleast_2d")
 
 
-@public(spec=False, method=False)
+@public(method=False)
 def atleast_3d(*tensors):
     """Each tensor with at least three dimensions: 0-d -> (1, 1, 1), (n,) -> (1, n, 1), (m, n) -> (m, n, 1)."""
     return _atleast(tensors, 3, "atleast_3d")
@@ -71,26 +71,26 @@ def _sequence(tensors, op: str) -> list[Tensor]:
     return _tensors((tensors,), op)[0]
 
 
-@public(spec=False, method=False, aliases=("row_stack",))
+@public(method=False, aliases=("row_stack",))
 def vstack(tensors) -> Tensor:
     """Tensors stacked row-wise: ``cat`` along dim 0 of their ``atleast_2d`` forms (``row_stack`` too)."""
     return concatenate(atleast_2d(_sequence(tensors, "vstack")), 0)
 
 
-@public(spec=False, method=False)
+@public(method=False)
 def hstack(tensors) -> Tensor:
     """Tensors stacked column-wise: ``cat`` along dim 0 when they are 1-d (after ``atleast_1d``), else dim 1."""
     tensors = atleast_1d(_sequence(tensors, "hstack"))
     return concatenate(tensors, 0 if tensors[0].ndim == 1 else 1)
 
 
-@public(spec=False, method=False)
+@public(method=False)
 def dstack(tensors) -> Tensor:
     """Tensors stacked depth-wise: ``cat`` along dim 2 of their ``atleast_3d`` forms."""
     return concatenate(atleast_3d(_sequence(tensors, "dstack")), 2)
 
 
-@public(spec=False, method=False)
+@public(method=False)
 def column_stack(tensors) -> Tensor:
     """0-d and 1-d tensors become columns (n, 1); all are then joined along dim 1."""
     tensors = _sequence(tensors, "column_stack")
@@ -107,7 +107,7 @@ def broadcast_shapes(*shapes) -> tuple:
         raise ShapeError(f"broadcast_shapes: shapes {', '.join(map(str, shapes))} do not broadcast") from None
 
 
-@public(spec=False, method=False)
+@public(method=False)
 def broadcast_tensors(*tensors) -> tuple:
     """The tensors expanded to their common broadcast shape (views; gradients sum back)."""
     tensors, _ = _tensors(tensors, "broadcast_tensors")
@@ -119,7 +119,7 @@ def broadcast_tensors(*tensors) -> tuple:
     return tuple(expand(t, shape) for t in tensors)
 
 
-@public(spec=False, method=False)
+@public(method=False)
 def block_diag(*tensors) -> Tensor:
     """The block-diagonal matrix of 0-d (1 x 1), 1-d (1 x n) and 2-d tensors, zeros elsewhere, in their
     promoted dtype."""
@@ -178,7 +178,7 @@ def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
     return reshape(matmul(left, right), (*(a.shape[d] for d in free_a), *(b.shape[d] for d in free_b)))
 
 
-@public(spec=False, method=False)
+@public(method=False)
 def cartesian_prod(*tensors) -> Tensor:
     """Every combination of one element from each 1-d tensor, as rows (N, k); one tensor comes back itself."""
     tensors, _ = _tensors(tensors, "cartesian_prod")
@@ -196,7 +196,7 @@ def cartesian_prod(*tensors) -> Tensor:
     return stack([reshape(g, (-1,)) for g in meshgrid(*[t.astype(dt) for t in tensors], indexing="ij")], 1)
 
 
-@public(spec=False, method=False)
+@public(method=False)
 def combinations(input: Tensor, r: int = 2, with_replacement: bool = False) -> Tensor:  # noqa: A002
     """The length-``r`` combinations of a 1-d tensor's elements, as rows (``itertools.combinations`` order,
     ``combinations_with_replacement`` with ``with_replacement=True``); ``r=0`` gives an empty 1-d tensor."""
@@ -370,14 +370,14 @@ def _moments(input: Tensor, dim, unbiased, keepdim: bool, correction, op: str, f
     return spread, reduction.mean(input, dim, keepdim)
 
 
-@public(spec=False, method=False)
+@public(method=False)
 def std_mean(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,  # noqa: A002
              correction: int | None = None) -> tuple:
     """``(std(input, dim, ...), mean(input, dim, ...))`` in one call, as a tuple (``correction`` 1 unless given)."""
     return _moments(input, dim, unbiased, keepdim, correction, "std_mean", "std")
 
 
-@public(spec=False, method=False)
+@public(method=False)
 def var_mean(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,  # noqa: A002
              correction: int | None = None) -> tuple:
     """``(var(input, dim, ...), mean(input, dim, ...))`` in one call, as a tuple."""
