@@ -220,15 +220,16 @@ def test_triangle_indices_match_pytorch(name, row, col, offset):
 
 
 @pytest.mark.parametrize("start, end, steps, base", [(0, 2, 3, 10.0), (-1.5, 2.5, 7, 2.0), (1, 0, 5, math.e),
-                                                    (0, 1, 1, 10.0), (0, 1, 0, 10.0)])
+                                                    (0, 1, 1, 10.0), (0, 1, 0, 10.0), (0, 1, 3, -2.0)])
 def test_logspace_matches_pytorch(start, end, steps, base):
     for dtype, tol in ((mg.float64, TIGHT), (mg.float32, {"rtol": 2e-7, "atol": 0})):
         ours = mg.logspace(start, end, steps, base, dtype=dtype)
         theirs = torch.logspace(start, end, steps, base, dtype=getattr(torch, dtype.name))
         assert ours.dtype == dtype
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), **tol)
-    np.testing.assert_array_equal(mg.logspace(0, 3, 4, dtype="int64").numpy(),
-                                  torch.logspace(0, 3, 4, dtype=torch.int64).numpy())
+    for end in (3, 1, -1):  # integer dtypes truncate: 10 ** 0.5 -> 3
+        np.testing.assert_array_equal(mg.logspace(0, end, 3, dtype="int64").numpy(),
+                                      torch.logspace(0, end, 3, dtype=torch.int64).numpy())
 
 
 # -- sorted searches, isin, equal -------------------------------------------------------------------------------
@@ -744,3 +745,31 @@ def test_compile_returns_the_model_itself():
         mg.compile(model, mode="default", options={})
     with pytest.raises(RuntimeError, match="callable"):
         mg.compile(3)
+
+
+@pytest.mark.parametrize("where", ["numba", "cupy"])
+def test_search_and_index_helpers_agree_on_every_backend(where, request):
+    if where == "numba":
+        pytest.importorskip("numba")
+        backend = "numba"
+    else:
+        backend = request.getfixturevalue("cupy_device")
+    rng = np.random.default_rng(17)
+    seq = np.sort(rng.integers(0, 5, (2, 6)).astype(np.float64), -1)
+    seq[1, -1] = np.nan
+    values = rng.integers(-1, 6, (2, 4)).astype(np.float64)
+    values[0, 0] = np.nan
+    for right in (False, True):
+        ours = mg.searchsorted(mg.tensor(seq, backend=backend), mg.tensor(values, backend=backend), right=right)
+        assert ours.backend == backend
+        np.testing.assert_array_equal(ours.numpy(), mg.searchsorted(mg.tensor(seq), mg.tensor(values),
+                                                                    right=right).numpy())
+    found = mg.isin(mg.tensor(values, backend=backend), mg.tensor(seq, backend=backend))
+    assert found.backend == backend
+    np.testing.assert_array_equal(found.numpy(), mg.isin(mg.tensor(values), mg.tensor(seq)).numpy())
+    assert mg.equal(mg.tensor(seq, backend=backend), mg.tensor(seq, backend=backend)) is False  # NaN
+    for made in (mg.tril_indices(3, 4, 1, backend=backend), mg.logspace(0, 2, 3, backend=backend),
+                 mg.randint_like(mg.zeros(2, backend=backend), 4),
+                 mg.poisson(mg.ones(3, backend=backend), generator=mg.Generator().manual_seed(0))):
+        assert made.backend == backend
+    np.testing.assert_array_equal(mg.tril_indices(3, 4, 1, backend=backend).numpy(), mg.tril_indices(3, 4, 1).numpy())

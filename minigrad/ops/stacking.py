@@ -251,7 +251,8 @@ def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, requires
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"logspace: steps must be an int >= 0, got {steps!r}")
     dt = as_dtype(dtype or default_float())
-    host = np.power(float(base), np.linspace(float(start), float(end), int(steps)))
+    with np.errstate(invalid="ignore"):  # a negative base to a fractional power is NaN, silently as in PyTorch
+        host = np.power(float(base), np.linspace(float(start), float(end), int(steps)))
     if dt.kind != "f":
         host = np.trunc(host)  # PyTorch truncates towards zero for integer dtypes
     return _make(lambda be: be.from_numpy(host.astype(dt)), dt, requires_grad, backend, device, "logspace()")
