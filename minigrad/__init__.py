@@ -107,11 +107,14 @@ from .runtime import (  # noqa: E402
 from .tensor import Size  # noqa: E402
 
 short = int16
+# PyTorch's dtype aliases: torch.float is float32 and torch.int is int32 whatever the default dtype
+float, double, long, int = float32, float64, int64, int32  # noqa: A001
 __all__ += [
     "Size", "amp", "are_deterministic_algorithms_enabled", "autocast", "can_cast", "compile", "default_generator",
     "finfo", "get_num_threads", "iinfo", "initial_seed", "int8", "int16",
     "is_deterministic_algorithms_warn_only_enabled", "poisson", "promote_types", "randint_like", "result_type",
-    "seed", "set_default_dtype", "set_num_threads", "short", "use_deterministic_algorithms",
+    "seed", "set_default_dtype", "set_num_threads", "short", "float", "double", "long", "int",
+    "use_deterministic_algorithms",
 ]
 _NO_HALF = ("float16", "half", "bfloat16")  # named in ported mixed-precision code: a porting hint, not a dtype
 

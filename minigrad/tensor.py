@@ -271,6 +271,15 @@ class Tensor:
     def int(self) -> Tensor:
         return self.astype(int32)
 
+    def short(self) -> Tensor:
+        return self.astype("int16")
+
+    def char(self) -> Tensor:
+        return self.astype("int8")
+
+    def byte(self) -> Tensor:
+        return self.astype("uint8")
+
     def type_as(self, other: Tensor) -> Tensor:
         """This tensor in ``other``'s dtype (its backend is unchanged, as PyTorch keeps the device)."""
         return self.astype(other.dtype)
@@ -727,8 +736,8 @@ def tensor(data, dtype=None, requires_grad: bool = False, backend: str | None = 
            device: Any = None) -> Tensor:
     """A new leaf tensor holding a copy of ``data`` (a number, nested lists, an array or a tensor).
 
-    A NumPy array keeps its dtype; Python floats become float32, Python ints int64. ``device`` (``"cpu"``,
-    ``"cuda"``) picks a backend as ``minigrad.devices`` explains.
+    A NumPy array keeps its dtype; Python floats become the default dtype (float32), Python ints int64.
+    ``device`` (``"cpu"``, ``"cuda"``) picks a backend as ``minigrad.devices`` explains.
     """
     target = _backends.resolve(_devices.resolve_creation(backend, device, "tensor()"))
     dtype = None if dtype is None else as_dtype(dtype)
@@ -746,9 +755,9 @@ def tensor(data, dtype=None, requires_grad: bool = False, backend: str | None = 
     return out
 
 
-def _host_array(data, float_default=np.float32) -> np.ndarray:
-    """``data`` as a host array; Python floats become ``float_default`` (float32, or the dtype asked for,
-    so that ``tensor([0.1], dtype="float64")`` is not rounded through float32 first)."""
+def _host_array(data, float_default=None) -> np.ndarray:
+    """``data`` as a host array; Python floats become ``float_default`` (the default dtype, or the dtype asked
+    for, so that ``tensor([0.1], dtype="float64")`` is not rounded through float32 first)."""
     if isinstance(data, np.ndarray):
         array = data
     elif hasattr(data, "__cuda_array_interface__") or hasattr(data, "__dlpack__") and not isinstance(
@@ -761,7 +770,7 @@ def _host_array(data, float_default=np.float32) -> np.ndarray:
         except (ValueError, TypeError) as exc:
             raise TypeError(f"tensor(): cannot make a tensor from {type(data).__name__}: {exc}") from exc
         if array.dtype == np.float64 and not isinstance(data, np.generic):
-            array = array.astype(float_default)  # Python floats give float32, as in PyTorch
+            array = array.astype(float_default or default_float())  # the default dtype, as in PyTorch
     if array.dtype.kind not in "fiub":
         raise TypeError(
             f"tensor(): data must be numeric or bool, got {type(data).__name__} of dtype "

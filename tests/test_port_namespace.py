@@ -404,7 +404,8 @@ def test_set_default_dtype_flows_through_creation_promotion_and_modules(default_
     assert mg.get_default_dtype() == mg.float64
     made = [mg.tensor([0.1]), mg.zeros(2), mg.ones(2), mg.empty(2), mg.full((2,), 0.5), mg.arange(0.0, 1.0, 0.5),
             mg.linspace(0, 1, 3), mg.eye(2), mg.rand(2), mg.randn(2), mg.logspace(0, 1, 3), mg.normal(0.0, 1.0, (2,)),
-            mg.tensor([1, 2]) * 0.5, mg.tensor([1, 2]) / mg.tensor([2, 4]), mg.tensor([1, 2]).exp(), mg.finfo()]
+            mg.tensor([1, 2]) * 0.5, mg.tensor([1, 2]) / mg.tensor([2, 4]), mg.tensor([1, 2]).exp(), mg.finfo(),
+            mg.block_diag(), mg.data.TensorDataset([0.5, 1.5])[0][0], mg.trapezoid(mg.tensor([1, 2]))]
     for t in made:
         assert t.dtype == mg.float64 or t.dtype == "float64", t
     np.testing.assert_array_equal(mg.tensor([0.1]).numpy(), np.array([0.1]))  # not rounded through float32
@@ -488,6 +489,17 @@ def test_small_integer_dtypes_compute_and_promote_as_pytorch(name):
         assert a.dtype.name == str(b.dtype).removeprefix("torch."), name
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert mg.short is mg.int16
+
+
+def test_dtype_aliases_and_conversion_methods_match_pytorch():
+    for name in ("float", "double", "long", "int", "short", "bool", "uint8", "int8", "int16"):
+        assert getattr(mg, name).name == str(getattr(torch, name)).removeprefix("torch."), name
+    values = np.array([-1.5, 0.25, 300.0])
+    for method in ("short", "char", "byte", "int", "long", "float", "double", "bool"):
+        ours, theirs = getattr(mg.tensor(values), method)(), getattr(torch.tensor(values), method)()
+        assert ours.dtype.name == str(theirs.dtype).removeprefix("torch."), method
+        if method != "char" and method != "byte":  # out-of-range casts are undefined behaviour in C and NumPy
+            np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
 
 
 def mg_or_torch(t):

@@ -125,7 +125,9 @@ def block_diag(*tensors) -> Tensor:
     promoted dtype."""
     tensors, _ = _tensors(tensors, "block_diag")
     if not tensors:
-        return tensor(np.zeros((1, 0), np.float32))
+        from ..dtypes import default_float
+
+        return tensor(np.zeros((1, 0), default_float()))
     for i, t in enumerate(tensors):
         if t.ndim > 2:
             raise ShapeError(f"block_diag: input {i} must have 2 or fewer dimensions, got shape {t.shape}")
@@ -259,20 +261,18 @@ def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, requires
 
 
 # -- searches in sorted sequences ---------------------------------------------------------------------------
-def _binary_search(seq: Tensor, values: Tensor, right: bool) -> Tensor:
-    """PyTorch's lower/upper bound on each row of ``seq`` (B, n) for ``values`` (B, m), step by step as its
-    kernel does, so NaNs land where PyTorch's do (a NaN value goes past the end)."""
+def _binary_search(seq: Tensor, n: int, values: Tensor, offsets, right: bool) -> Tensor:
+    """PyTorch's lower/upper bound of each value in its row of ``seq`` (rows of length ``n``, flattened; a value's
+    row starts at ``offsets``), step by step as its kernel does, so NaNs land where PyTorch's do (a NaN value goes
+    past the end). Each step reads one element per value: no (values x sequence) intermediate."""
     from ..creation import full
 
-    n = seq.shape[-1]
     start = full(values.shape, 0, dtype="int64", backend=values.backend)
     end = full(values.shape, n, dtype="int64", backend=values.backend)
-    for _ in range(max(n, 1).bit_length()):
+    for _ in range(n.bit_length()):
         active = start < end
         mid = (start + end) // 2
-        from .movement import gather
-
-        mid_val = gather(seq, -1, mid.clamp(0, max(n - 1, 0))) if n else values
+        mid_val = getitem(seq, offsets + mid.clamp(0, n - 1))
         # lower bound: move right unless mid_val >= value; upper bound: unless mid_val > value
         go_right = ~(mid_val > values) if right else ~(mid_val >= values)
         start = where(active & go_right, mid + 1, start)
@@ -315,13 +315,16 @@ def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False, rig
     with no_grad():
         dt = result_dtype([seq.dtype, values.dtype])
         seq, values = seq.detach().astype(dt), values.detach().astype(dt)
+        n = seq.shape[-1]
         if seq.ndim == 1:
-            flat = reshape(values, (-1, 1))
-            rows = expand(reshape(seq, (1, -1)), (flat.shape[0], seq.shape[0]))
+            flat, offsets = reshape(values, (-1,)), 0
         else:
-            flat = reshape(values, (-1, values.shape[-1])) if values.ndim else values
-            rows = reshape(seq, (-1, seq.shape[-1]))
-        out = reshape(_binary_search(rows, flat, right), values.shape)
+            from ..creation import arange
+
+            rows = math.prod(seq.shape[:-1])
+            flat = reshape(values, (rows, -1))
+            offsets = reshape(arange(rows, backend=seq.backend) * n, (rows, 1))
+        out = reshape(_binary_search(reshape(seq, (-1,)), n, flat, offsets, right), values.shape)
     return out.astype("int32" if out_int32 else "int64")
 
 
