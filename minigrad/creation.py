@@ -235,9 +235,13 @@ def randn_like(x: Tensor, dtype=None, requires_grad=False, backend=None, device=
     return _like(x, randn, dtype, requires_grad, backend, device, x.shape)
 
 
-def manual_seed(seed: int) -> None:
-    """Seed the random numbers of every backend, for reproducible runs."""
+def manual_seed(seed: int) -> Generator:
+    """Seed the random numbers of every backend, for reproducible runs; returns ``default_generator``, as
+    PyTorch's ``manual_seed`` does."""
+    from .generator import default_generator
+
     _backends.manual_seed(seed)
+    return default_generator
 
 
 def get_rng_state() -> Tensor:

@@ -525,7 +525,7 @@ def test_size_is_a_tuple_with_pytorchs_repr_and_numel():
 
 # -- seeds, threads, determinism, poisson -------------------------------------------------------------------------
 def test_seed_initial_seed_and_default_generator():
-    mg.manual_seed(1234)
+    assert mg.manual_seed(1234) is mg.default_generator
     assert mg.initial_seed() == 1234 == mg.default_generator.initial_seed()
     first = mg.rand(4).numpy()
     assert mg.default_generator.manual_seed(1234) is mg.default_generator
@@ -542,6 +542,15 @@ def test_seed_initial_seed_and_default_generator():
     np.testing.assert_array_equal(mg.rand(3, generator=mg.default_generator).numpy(), drawn)
     with pytest.raises(TypeError, match="seed must be an int"):
         mg.default_generator.manual_seed(1.5)
+
+
+def test_initial_seed_of_an_unseeded_process_reproduces_its_stream():
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, minigrad as mg; s = mg.initial_seed(); a = mg.rand(4).numpy(); "
+            "assert s == mg.initial_seed(); mg.manual_seed(s); assert np.array_equal(mg.rand(4).numpy(), a)")
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_set_num_threads_sets_numbas_threads():
