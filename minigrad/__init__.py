@@ -91,17 +91,30 @@ __all__ = [
 # and search functions, vstack ... isin, are ops: they come from the registry above).
 from . import amp  # noqa: E402
 from .amp import autocast  # noqa: E402
-from .creation import poisson, randint_like, set_default_dtype  # noqa: E402
+from .creation import (  # noqa: E402
+    bartlett_window,
+    blackman_window,
+    hamming_window,
+    hann_window,
+    kaiser_window,
+    poisson,
+    randint_like,
+    scalar_tensor,
+    set_default_dtype,
+)
 from .dtypes import can_cast, finfo, iinfo, int8, int16, promote_types, result_type  # noqa: E402
 from .generator import default_generator  # noqa: E402
 from .runtime import (  # noqa: E402
     are_deterministic_algorithms_enabled,
     compile,
+    get_float32_matmul_precision,
     get_num_threads,
     initial_seed,
     is_deterministic_algorithms_warn_only_enabled,
     seed,
+    set_float32_matmul_precision,
     set_num_threads,
+    set_printoptions,
     use_deterministic_algorithms,
 )
 from .tensor import Size  # noqa: E402
@@ -114,7 +127,9 @@ __all__ += [
     "finfo", "get_num_threads", "iinfo", "initial_seed", "int8", "int16",
     "is_deterministic_algorithms_warn_only_enabled", "poisson", "promote_types", "randint_like", "result_type",
     "seed", "set_default_dtype", "set_num_threads", "short", "float", "double", "long", "int",
-    "use_deterministic_algorithms",
+    "use_deterministic_algorithms", "bartlett_window", "blackman_window", "hamming_window", "hann_window",
+    "kaiser_window", "scalar_tensor", "get_float32_matmul_precision", "set_float32_matmul_precision",
+    "set_printoptions",
 ]
 _NO_HALF = ("float16", "half", "bfloat16")  # named in ported mixed-precision code: a porting hint, not a dtype
 

@@ -295,3 +295,56 @@ def poisson(input: Tensor, generator=None) -> Tensor:  # noqa: A002 - PyTorch's 
         raise ValueError("poisson: invalid Poisson rate, expected rate to be non-negative (and not NaN)")
     draw = _resolve(generator, "poisson").poisson(rates).astype(input.dtype)
     return Tensor(input._backend.from_numpy(np.asarray(draw)), input._backend)
+
+
+def scalar_tensor(s, *, dtype=None, requires_grad: bool = False, backend=None, device=None) -> Tensor:
+    """A 0-d tensor holding the number ``s``, in the default dtype unless ``dtype`` (PyTorch's ``scalar_tensor``)."""
+    return full((), s, dtype=dtype or _default_float(), requires_grad=requires_grad, backend=backend, device=device)
+
+
+# -- window functions (PyTorch's torch.*_window): computed in float64 with NumPy's formulas, rounded once --------
+def _window(name: str, window_length: int, periodic: bool, symmetric, dtype, requires_grad, backend, device):
+    if isinstance(window_length, bool) or not isinstance(window_length, (int, np.integer)) or window_length < 0:
+        raise ValueError(f"{name}: window_length must be an int >= 0, got {window_length!r}")
+    dt = as_dtype(dtype or _default_float())
+    if dt.kind != "f":
+        raise TypeError(f"{name}: expects a floating dtype, got {dt.name}")
+    if window_length <= 1:
+        host = np.ones(window_length)
+    else:  # a periodic window is the symmetric one of length n + 1 without its last point
+        host = symmetric(window_length + 1)[:-1] if periodic else symmetric(window_length)
+    return _make(lambda b: b.from_numpy(np.asarray(host, dtype=dt)), dt, requires_grad, backend, device, f"{name}()")
+
+
+def hann_window(window_length: int, periodic: bool = True, *, dtype=None, requires_grad: bool = False,
+                backend=None, device=None) -> Tensor:
+    """0.5 - 0.5 cos(2 pi n / (N - 1)); ``periodic`` (default) for spectral analysis: N + 1 points, last dropped."""
+    return _window("hann_window", window_length, periodic, np.hanning, dtype, requires_grad, backend, device)
+
+
+def hamming_window(window_length: int, periodic: bool = True, alpha: float = 0.54, beta: float = 0.46, *,
+                   dtype=None, requires_grad: bool = False, backend=None, device=None) -> Tensor:
+    """alpha - beta cos(2 pi n / (N - 1))."""
+    def symmetric(n):
+        return alpha - beta * np.cos(2 * np.pi * np.arange(n) / (n - 1))
+
+    return _window("hamming_window", window_length, periodic, symmetric, dtype, requires_grad, backend, device)
+
+
+def blackman_window(window_length: int, periodic: bool = True, *, dtype=None, requires_grad: bool = False,
+                    backend=None, device=None) -> Tensor:
+    """0.42 - 0.5 cos(2 pi n / (N - 1)) + 0.08 cos(4 pi n / (N - 1))."""
+    return _window("blackman_window", window_length, periodic, np.blackman, dtype, requires_grad, backend, device)
+
+
+def bartlett_window(window_length: int, periodic: bool = True, *, dtype=None, requires_grad: bool = False,
+                    backend=None, device=None) -> Tensor:
+    """The triangular window 1 - |2n / (N - 1) - 1|."""
+    return _window("bartlett_window", window_length, periodic, np.bartlett, dtype, requires_grad, backend, device)
+
+
+def kaiser_window(window_length: int, periodic: bool = True, beta: float = 12.0, *, dtype=None,
+                  requires_grad: bool = False, backend=None, device=None) -> Tensor:
+    """I0(beta sqrt(1 - (2n / (N - 1) - 1)^2)) / I0(beta)."""
+    return _window("kaiser_window", window_length, periodic, lambda n: np.kaiser(n, beta), dtype, requires_grad,
+                   backend, device)

@@ -10,9 +10,9 @@ import numpy as np
 
 from . import backends as _backends
 
-__all__ = ["are_deterministic_algorithms_enabled", "compile", "get_num_threads", "initial_seed",
-           "is_deterministic_algorithms_warn_only_enabled", "seed", "set_num_threads",
-           "use_deterministic_algorithms"]
+__all__ = ["are_deterministic_algorithms_enabled", "compile", "get_float32_matmul_precision", "get_num_threads",
+           "initial_seed", "is_deterministic_algorithms_warn_only_enabled", "seed", "set_num_threads",
+           "set_float32_matmul_precision", "set_printoptions", "use_deterministic_algorithms"]
 
 
 def set_num_threads(n: int) -> None:
@@ -103,3 +103,60 @@ def compile(model=None, *, fullgraph: bool = False, dynamic: bool | None = None,
     if not callable(model):
         raise RuntimeError(f"compile: model must be a callable (a Module or a function), got {type(model).__name__}")
     return model
+
+
+# -- float32 matmul precision -------------------------------------------------------------------------------
+_matmul_precision = ["highest"]
+
+
+def set_float32_matmul_precision(precision: str) -> None:
+    """PyTorch's permission to compute float32 matmuls faster and less accurately ("high": TF32, "medium":
+    bfloat16 passes). minigrad's backends always compute them in full float32, which every setting allows: the
+    setting is recorded (``get_float32_matmul_precision``) and results stay "highest"."""
+    if precision not in ("highest", "high", "medium"):
+        raise RuntimeError(f"set_float32_matmul_precision: expected 'highest', 'high' or 'medium', got {precision!r}")
+    _matmul_precision[0] = precision
+
+
+def get_float32_matmul_precision() -> str:
+    return _matmul_precision[0]
+
+
+# -- print options -----------------------------------------------------------------------------------------
+_DEFAULT_PRINT = {"precision": 8, "threshold": 200, "edgeitems": 3, "linewidth": 75, "sci_mode": None}
+PRINT_OPTIONS = dict(_DEFAULT_PRINT)  # read by Tensor.__repr__
+
+
+def set_printoptions(precision: int | None = None, threshold: int | None = None, edgeitems: int | None = None,
+                     linewidth: int | None = None, profile: str | None = None, sci_mode: bool | None = None) -> None:
+    """How tensors print, as ``torch.set_printoptions``: ``precision`` digits, summarised (``edgeitems`` per edge)
+    beyond ``threshold`` elements, lines of ``linewidth``, ``sci_mode`` True/False to force or forbid scientific
+    notation (None: automatic). ``profile`` "default" restores minigrad's defaults (NumPy's 8 digits, threshold
+    200), "short" is 2 digits and 2 edge items, "full" never summarises; the other arguments then apply on top."""
+    if profile is not None:
+        if profile not in ("default", "short", "full"):
+            raise ValueError(f"set_printoptions: profile must be 'default', 'short' or 'full', got {profile!r}")
+        PRINT_OPTIONS.update(_DEFAULT_PRINT)
+        if profile == "short":
+            PRINT_OPTIONS.update(precision=2, edgeitems=2)
+        elif profile == "full":
+            PRINT_OPTIONS.update(threshold=2 ** 63 - 1)
+    for key, value in (("precision", precision), ("threshold", threshold), ("edgeitems", edgeitems),
+                       ("linewidth", linewidth)):
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"set_printoptions: {key} must be an int >= 0, got {value!r}")
+            PRINT_OPTIONS[key] = value
+    if sci_mode is not None or profile is not None:
+        PRINT_OPTIONS["sci_mode"] = None if sci_mode is None else bool(sci_mode)
+
+
+def format_array(array: np.ndarray, prefix: str) -> str:
+    """``array`` as ``np.array2string`` prints it under the print options (for ``Tensor.__repr__``)."""
+    o = PRINT_OPTIONS
+    formatter = None
+    if o["sci_mode"] and array.dtype.kind == "f":
+        formatter = {"float_kind": lambda v: np.format_float_scientific(v, precision=o["precision"], unique=False)}
+    return np.array2string(array, separator=", ", prefix=prefix, threshold=o["threshold"], edgeitems=o["edgeitems"],
+                           max_line_width=o["linewidth"], precision=o["precision"],
+                           suppress_small=o["sci_mode"] is False, formatter=formatter)

@@ -227,7 +227,9 @@ class Tensor:
         return array if dtype is None else array.astype(dtype)
 
     def __repr__(self) -> str:
-        body = np.array2string(self.numpy(), separator=", ", prefix="tensor(", threshold=200)
+        from .runtime import format_array  # set_printoptions
+
+        body = format_array(self.numpy(), "tensor(")
         extra = [f"dtype={self.dtype.name}", f"backend={self.backend}"]
         if self.grad_fn is not None:
             extra.append(f"grad_fn=<{self.grad_fn.name()}>")

@@ -794,3 +794,77 @@ def test_search_and_index_helpers_agree_on_every_backend(where, request):
                  mg.poisson(mg.ones(3, backend=backend), generator=mg.Generator().manual_seed(0))):
         assert made.backend == backend
     np.testing.assert_array_equal(mg.tril_indices(3, 4, 1, backend=backend).numpy(), mg.tril_indices(3, 4, 1).numpy())
+
+
+# -- windows, scalar_tensor, concat, matmul precision, print options ------------------------------------------------
+@pytest.mark.parametrize("name, extra", [("hann_window", {}), ("hamming_window", {}),
+                                         ("hamming_window", {"alpha": 0.5, "beta": 0.3}), ("blackman_window", {}),
+                                         ("bartlett_window", {}), ("kaiser_window", {}),
+                                         ("kaiser_window", {"beta": 3.5})])
+@pytest.mark.parametrize("length", [0, 1, 2, 5, 8])
+@pytest.mark.parametrize("periodic", [True, False])
+def test_window_functions_match_pytorch(name, extra, length, periodic):
+    for dtype, tol in (("float64", TIGHT), ("float32", {"rtol": 1e-6, "atol": 1e-6})):
+        ours = getattr(mg, name)(length, periodic, **extra, dtype=dtype)
+        theirs = getattr(torch, name)(length, periodic, **extra, dtype=getattr(torch, dtype))
+        assert ours.dtype == dtype and ours.shape == tuple(theirs.shape)
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), **tol)
+    assert getattr(mg, name)(4).dtype == mg.float32
+
+
+def test_window_errors():
+    with pytest.raises(ValueError, match="hann_window: window_length must be an int >= 0"):
+        mg.hann_window(-1)
+    with pytest.raises(TypeError, match="floating dtype"):
+        mg.hann_window(4, dtype="int64")
+
+
+def test_scalar_tensor_and_concat_match_pytorch():
+    for value, kwargs in ((3, {}), (2.5, {}), (True, {}), (7, {"dtype": "int64"})):
+        ours = mg.scalar_tensor(value, **kwargs)
+        theirs = torch.scalar_tensor(value, **{k: getattr(torch, v) for k, v in kwargs.items()})
+        assert ours.shape == () and ours.dtype.name == str(theirs.dtype).removeprefix("torch.")
+        assert ours.item() == theirs.item()
+    rng = np.random.default_rng(18)
+    _agree(lambda a, b: mg.concat([a, b], dim=1), lambda a, b: torch.concat([a, b], dim=1),
+           [rng.standard_normal((2, 3)), rng.standard_normal((2, 1))], rng)
+
+
+def test_float32_matmul_precision_is_recorded_and_validated():
+    assert mg.get_float32_matmul_precision() == "highest" == torch.get_float32_matmul_precision()
+    try:
+        for precision in ("high", "medium", "highest"):
+            mg.set_float32_matmul_precision(precision)
+            assert mg.get_float32_matmul_precision() == precision
+        with pytest.raises(RuntimeError, match="'highest', 'high' or 'medium'"):
+            mg.set_float32_matmul_precision("low")
+    finally:
+        mg.set_float32_matmul_precision("highest")
+
+
+def test_set_printoptions_changes_tensor_printing():
+    from minigrad import runtime
+
+    x = mg.tensor([1.23456789, 2.0, 1e-5], dtype="float64")
+    default = repr(x)
+    try:
+        mg.set_printoptions(precision=2)
+        assert repr(x).startswith("tensor([1.23e+00, 2.00e+00, 1.00e-05]")  # automatic: NumPy picks scientific
+        assert repr(mg.tensor([1.23456, 2.0])).startswith("tensor([1.23, 2.  ]")
+        mg.set_printoptions(sci_mode=False)
+        assert repr(x).startswith("tensor([1.23, 2.  , 0.  ]")
+        mg.set_printoptions(sci_mode=True)
+        assert repr(x).startswith("tensor([1.23e+00, 2.00e+00, 1.00e-05]")
+        mg.set_printoptions(threshold=5, edgeitems=2)
+        assert repr(mg.arange(10)).startswith("tensor([0, 1, ..., 8, 9]")
+        mg.set_printoptions(profile="full")
+        assert "..." not in repr(mg.arange(1000))
+        mg.set_printoptions(profile="short")
+        assert runtime.PRINT_OPTIONS["precision"] == 2 and runtime.PRINT_OPTIONS["edgeitems"] == 2
+        with pytest.raises(ValueError, match="profile"):
+            mg.set_printoptions(profile="long")
+        with pytest.raises(ValueError, match="precision must be an int >= 0"):
+            mg.set_printoptions(precision=-1)
+    finally:
+        mg.set_printoptions(profile="default")
+    assert repr(x) == default
