@@ -412,6 +412,11 @@ def test_set_default_dtype_flows_through_creation_promotion_and_modules(default_
     for module in (nn.Linear(3, 2), nn.Conv2d(1, 2, 3), nn.LSTM(2, 3), nn.BatchNorm1d(2), nn.Embedding(3, 2)):
         assert {p.dtype for p in module.parameters()} == {mg.float64}
     assert nn.Parameter().dtype == mg.float64
+    x, seq = mg.randn(2, 3, 6, 6), mg.randn(5, 2, 4)
+    outputs = [nn.Conv2d(3, 4, 3)(x), nn.BatchNorm2d(3)(x), nn.LayerNorm(6)(x), nn.LSTM(4, 3)(seq)[0],
+               nn.MultiheadAttention(4, 2)(seq, seq, seq)[0], nn.TransformerEncoderLayer(4, 2, 8)(seq),
+               nn.functional.cross_entropy(mg.randn(4, 3), mg.tensor([0, 1, 2, 0]))]
+    assert {o.dtype for o in outputs} == {mg.float64}
     assert mg.tensor([1, 2]).dtype == mg.int64  # integers keep their dtype
 
 
@@ -615,11 +620,12 @@ def test_poisson_samples_reproduce_and_check_rates():
 
 
 # -- amp: GradScaler, autocast; compile -----------------------------------------------------------------------------
-def _twin_models(seed=0):
+def _twin_models(dtype="float64", seed=0):
     rng = np.random.default_rng(seed)
-    values = [rng.standard_normal(s) for s in ((4, 3), (4,), (1, 4), (1,))]
-    ours, theirs = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1)).double(), \
-        torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1)).double()
+    values = [rng.standard_normal(s).astype(dtype) for s in ((4, 3), (4,), (1, 4), (1,))]
+    ours = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1)).to(dtype)
+    theirs = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
+    theirs = theirs.to(getattr(torch, dtype))
     with mg.no_grad(), torch.no_grad():
         for (pm, pt), value in zip(zip(ours.parameters(), theirs.parameters()), values):
             pm.copy_(mg.tensor(value))
@@ -628,16 +634,22 @@ def _twin_models(seed=0):
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # the NaN input, on purpose
-@pytest.mark.parametrize("init_scale, growth_interval", [(2.0 ** 16, 2), (1000.3, 3)])
-def test_grad_scaler_matches_pytorch_over_iterations_with_overflows(init_scale, growth_interval):
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # the scaled float32 loss, on purpose
+@pytest.mark.parametrize("dtype, init_scale, backoff, growth_interval", [
+    ("float64", 2.0 ** 16, 0.5, 2), ("float64", 1000.3, 0.5, 3),
+    ("float32", 2.0 ** 127, 2.0 ** -20, 2),  # the scaled float32 loss (~100 * 2**127) overflows: skipped, backed off
+])
+def test_grad_scaler_matches_pytorch_over_iterations_with_overflows(dtype, init_scale, backoff, growth_interval):
     rng = np.random.default_rng(16)
-    ours, theirs = _twin_models()
+    ours, theirs = _twin_models(dtype)
     opt_m = mg.optim.SGD(ours.parameters(), lr=0.1, momentum=0.9)
     opt_t = torch.optim.SGD(theirs.parameters(), lr=0.1, momentum=0.9)
-    scaler_m = mg.amp.GradScaler("cpu", init_scale=init_scale, growth_interval=growth_interval)
-    scaler_t = torch.amp.GradScaler("cpu", init_scale=init_scale, growth_interval=growth_interval)
+    settings = {"init_scale": init_scale, "backoff_factor": backoff, "growth_interval": growth_interval}
+    scaler_m, scaler_t = mg.amp.GradScaler("cpu", **settings), torch.amp.GradScaler("cpu", **settings)
+    tol = {"rtol": 1e-12, "atol": 1e-12} if dtype == "float64" else {"rtol": 1e-5, "atol": 1e-6}
+    overflows = (0, 3, 6) if dtype == "float32" else (3, 6)
     for it in range(9):
-        x, y = rng.standard_normal((5, 3)), rng.standard_normal((5, 1))
+        x, y = rng.standard_normal((5, 3)).astype(dtype), (10 * rng.standard_normal((5, 1))).astype(dtype)
         if it in (3, 6):
             x[1, 0] = np.inf if it == 3 else np.nan  # the gradients overflow: the step is skipped
         before = [p.numpy().copy() for p in ours.parameters()]
@@ -650,11 +662,11 @@ def test_grad_scaler_matches_pytorch_over_iterations_with_overflows(init_scale, 
             scaler.step(opt)
             scaler.update()
         skipped = all(np.array_equal(b, p.numpy()) for b, p in zip(before, ours.parameters()))
-        assert skipped == (it in (3, 6))
+        assert skipped == (it in overflows)
         assert scaler_m.get_scale() == scaler_t.get_scale()
         assert scaler_m._get_growth_tracker() == scaler_t._get_growth_tracker()
         for pm, pt in zip(ours.parameters(), theirs.parameters()):
-            np.testing.assert_allclose(pm.numpy(), pt.detach().numpy(), rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(pm.numpy(), pt.detach().numpy(), **tol)
     assert scaler_m.state_dict() == scaler_t.state_dict()
 
 
