@@ -22,6 +22,13 @@ def set_num_threads(n: int) -> None:
     ``OMP_NUM_THREADS``/``OPENBLAS_NUM_THREADS`` before starting Python, or use ``threadpoolctl``."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"set_num_threads: expected a positive int, got {n!r}")
+    try:  # checked now, not when the Numba backend loads later (importing numba starts no threads)
+        import numba
+    except ImportError:
+        numba = None
+    if numba is not None and n > numba.config.NUMBA_NUM_THREADS:
+        raise ValueError(f"set_num_threads: {n} threads asked for, but Numba starts at most NUMBA_NUM_THREADS="
+                         f"{numba.config.NUMBA_NUM_THREADS} (set that environment variable before starting Python)")
     for backend in _backends._loaded.values():
         if hasattr(backend, "set_num_threads"):
             backend.set_num_threads(int(n))  # Numba refuses more than NUMBA_NUM_THREADS before we record it

@@ -575,6 +575,16 @@ def test_set_num_threads_sets_numbas_threads():
         numba.set_num_threads(before_numba)
     with pytest.raises(ValueError, match="positive int"):
         mg.set_num_threads(0)
+    with pytest.raises(ValueError, match="NUMBA_NUM_THREADS"):
+        mg.set_num_threads(numba.config.NUMBA_NUM_THREADS + 1)
+    assert backends._num_threads == before_backend
+    # set before the Numba backend loads: applied when it does (a fresh process, where it is not loaded yet)
+    import subprocess
+    import sys
+
+    code = ("import minigrad as mg; mg.set_num_threads(1); import sys; assert 'numba' not in mg.backends._loaded; "
+            "assert mg.get_num_threads() == 1; assert mg.backends.load('numba').get_num_threads() == 1")
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_deterministic_algorithms_flag_and_cupy_alert(cupy_device):
