@@ -364,7 +364,7 @@ def equal(input: Tensor, other: Tensor) -> bool:  # noqa: A002
         return bool((input.detach() == other.detach()).all().item()) if input.numel() else True
 
 
-def _moments(input: Tensor, dim, unbiased, keepdim: bool, correction, op: str, fn_name: str):
+def _moments(input: Tensor, dim, unbiased, keepdim: bool, correction, fn_name: str):
     from . import reduction
 
     if isinstance(dim, bool):  # std_mean(x, True): PyTorch's old positional unbiased
@@ -378,14 +378,14 @@ def _moments(input: Tensor, dim, unbiased, keepdim: bool, correction, op: str, f
 def std_mean(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,  # noqa: A002
              correction: int | None = None) -> tuple:
     """``(std(input, dim, ...), mean(input, dim, ...))`` in one call, as a tuple (``correction`` 1 unless given)."""
-    return _moments(input, dim, unbiased, keepdim, correction, "std_mean", "std")
+    return _moments(input, dim, unbiased, keepdim, correction, "std")
 
 
 @public(method=False)
 def var_mean(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,  # noqa: A002
              correction: int | None = None) -> tuple:
     """``(var(input, dim, ...), mean(input, dim, ...))`` in one call, as a tuple."""
-    return _moments(input, dim, unbiased, keepdim, correction, "var_mean", "var")
+    return _moments(input, dim, unbiased, keepdim, correction, "var")
 
 
 # -- integration -------------------------------------------------------------------------------------------
