@@ -87,6 +87,52 @@ __all__ = [
     *sorted(_OPS_TOP_LEVEL),
 ]
 
+# PyTorch's namespace: the dtype API, process-wide switches, randint_like/poisson, amp and compile (the stacking
+# and search functions, vstack ... isin, are ops: they come from the registry above).
+from . import amp  # noqa: E402
+from .amp import autocast  # noqa: E402
+from .creation import (  # noqa: E402
+    bartlett_window,
+    blackman_window,
+    hamming_window,
+    hann_window,
+    kaiser_window,
+    poisson,
+    randint_like,
+    scalar_tensor,
+    set_default_dtype,
+)
+from .dtypes import can_cast, finfo, iinfo, int8, int16, promote_types, result_type  # noqa: E402
+from .generator import default_generator  # noqa: E402
+from .runtime import (  # noqa: E402
+    are_deterministic_algorithms_enabled,
+    compile,
+    get_float32_matmul_precision,
+    get_num_threads,
+    initial_seed,
+    is_deterministic_algorithms_warn_only_enabled,
+    seed,
+    set_float32_matmul_precision,
+    set_num_threads,
+    set_printoptions,
+    use_deterministic_algorithms,
+)
+from .tensor import Size  # noqa: E402
+
+short = int16
+# PyTorch's dtype aliases: torch.float is float32 and torch.int is int32 whatever the default dtype
+float, double, long, int = float32, float64, int64, int32  # noqa: A001
+__all__ += [
+    "Size", "amp", "are_deterministic_algorithms_enabled", "autocast", "can_cast", "compile", "default_generator",
+    "finfo", "get_num_threads", "iinfo", "initial_seed", "int8", "int16",
+    "is_deterministic_algorithms_warn_only_enabled", "poisson", "promote_types", "randint_like", "result_type",
+    "seed", "set_default_dtype", "set_num_threads", "short", "float", "double", "long", "int",
+    "use_deterministic_algorithms", "bartlett_window", "blackman_window", "hamming_window", "hann_window",
+    "kaiser_window", "scalar_tensor", "get_float32_matmul_precision", "set_float32_matmul_precision",
+    "set_printoptions",
+]
+_NO_HALF = ("float16", "half", "bfloat16")  # named in ported mixed-precision code: a porting hint, not a dtype
+
 _LAZY_MODULES = ("nn", "optim", "data", "testing", "cuda", "utils", "autograd", "linalg")
 
 
@@ -100,4 +146,7 @@ def __getattr__(name: str):
         return importlib.import_module(f"{__name__}.{name}")
     if name in ("save", "load"):
         return getattr(importlib.import_module(f"{__name__}.serialization"), name)
+    if name in _NO_HALF:
+        raise AttributeError(f"module 'minigrad' has no attribute {name!r}: minigrad computes in float32/float64 "
+                             "only; drop the half-precision cast, or use autocast(..., enabled=False)")
     raise AttributeError(f"module 'minigrad' has no attribute {name!r}")

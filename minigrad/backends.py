@@ -26,6 +26,7 @@ _entry_points: dict[str, metadata.EntryPoint] | None = None
 _loaded: dict[str, Any] = {}
 _failures: dict[str, str] = {}
 _seed: int | None = None
+_num_threads: int | None = None  # minigrad.set_num_threads: applied to backends with threads, now and when loaded
 
 
 def _registry() -> dict[str, metadata.EntryPoint]:
@@ -71,6 +72,8 @@ def load(name: str):
         raise BackendUnavailableError(_failures[name]) from exc
     if _seed is not None:
         backend.manual_seed(_seed)
+    if _num_threads is not None and hasattr(backend, "set_num_threads"):
+        backend.set_num_threads(_num_threads)
     _loaded[name] = backend
     return backend
 

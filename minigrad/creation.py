@@ -8,7 +8,8 @@ import numpy as np
 
 from . import backends as _backends
 from . import devices as _devices
-from .dtypes import DEFAULT_FLOAT, as_dtype, int64
+from .dtypes import as_dtype, get_default_dtype, int64, set_default_dtype  # noqa: F401 - minigrad.<name>
+from .dtypes import default_float as _default_float
 from .generator import Generator
 from .grad_mode import no_grad
 from .tensor import Tensor, tensor
@@ -75,29 +76,24 @@ def as_tensor(data, dtype=None, device=None, backend: str | None = None) -> Tens
     return tensor(data, dtype=dtype, backend=backend, device=device)
 
 
-def get_default_dtype():
-    """The dtype of new floating tensors: float32 (there is no ``set_default_dtype``)."""
-    return DEFAULT_FLOAT
-
-
 def zeros(*size, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
-    dt = as_dtype(dtype or DEFAULT_FLOAT)
+    dt = as_dtype(dtype or _default_float())
     return _make(lambda b: b.zeros(_shape(size), dt), dt, requires_grad, backend, device, "zeros()")
 
 
 def ones(*size, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
-    dt = as_dtype(dtype or DEFAULT_FLOAT)
+    dt = as_dtype(dtype or _default_float())
     return _make(lambda b: b.ones(_shape(size), dt), dt, requires_grad, backend, device, "ones()")
 
 
 def empty(*size, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
-    dt = as_dtype(dtype or DEFAULT_FLOAT)
+    dt = as_dtype(dtype or _default_float())
     return _make(lambda b: b.empty(_shape(size), dt), dt, requires_grad, backend, device, "empty()")
 
 
 def full(size, fill_value, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
     if dtype is None:
-        dtype = "bool" if isinstance(fill_value, bool) else int64 if isinstance(fill_value, int) else DEFAULT_FLOAT
+        dtype = "bool" if isinstance(fill_value, bool) else int64 if isinstance(fill_value, int) else _default_float()
     dt = as_dtype(dtype)
     shape = _shape((size,))
     return _make(lambda b: b.full(shape, fill_value, dt), dt, requires_grad, backend, device, "full()")
@@ -108,19 +104,19 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, backend=Non
     if end is None:
         start, end = 0, start
     if dtype is None:
-        dtype = int64 if all(isinstance(v, int) for v in (start, end, step)) else DEFAULT_FLOAT
+        dtype = int64 if all(isinstance(v, int) for v in (start, end, step)) else _default_float()
     dt = as_dtype(dtype)
     return _make(lambda b: b.arange(start, end, step, dt), dt, requires_grad, backend, device, "arange()")
 
 
 def linspace(start, end, steps: int, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
     """``steps`` evenly spaced values from ``start`` to ``end``, both included."""
-    dt = as_dtype(dtype or DEFAULT_FLOAT)
+    dt = as_dtype(dtype or _default_float())
     return _make(lambda b: b.linspace(start, end, steps, dt), dt, requires_grad, backend, device, "linspace()")
 
 
 def eye(n: int, m: int | None = None, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
-    dt = as_dtype(dtype or DEFAULT_FLOAT)
+    dt = as_dtype(dtype or _default_float())
     return _make(lambda b: b.eye(n, n if m is None else m, dt), dt, requires_grad, backend, device, "eye()")
 
 
@@ -135,7 +131,7 @@ def _host_draw(generator, draw, dtype, requires_grad, backend, device, where: st
 
 def rand(*size, generator=None, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
     """Uniform on [0, 1); reproducible after ``minigrad.manual_seed`` (or from ``generator``)."""
-    dt, shape = as_dtype(dtype or DEFAULT_FLOAT), _shape(size)
+    dt, shape = as_dtype(dtype or _default_float()), _shape(size)
     if generator is not None:
         return _host_draw(generator, lambda g: g.random(shape), dt, requires_grad, backend, device, "rand()")
     return _make(lambda b: b.rand(shape, dt), dt, requires_grad, backend, device, "rand()")
@@ -143,7 +139,7 @@ def rand(*size, generator=None, dtype=None, requires_grad=False, backend=None, d
 
 def randn(*size, generator=None, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
     """Standard normal; reproducible after ``minigrad.manual_seed`` (or from ``generator``)."""
-    dt, shape = as_dtype(dtype or DEFAULT_FLOAT), _shape(size)
+    dt, shape = as_dtype(dtype or _default_float()), _shape(size)
     if generator is not None:
         return _host_draw(generator, lambda g: g.standard_normal(shape), dt, requires_grad, backend, device,
                           "randn()")
@@ -183,7 +179,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, backend=
     if tensors:
         like = tensors[0]
         shape = np.broadcast_shapes(*(tuple(t.shape) for t in tensors))
-        dt = as_dtype(dtype or (like.dtype if like.dtype.kind == "f" else DEFAULT_FLOAT))
+        dt = as_dtype(dtype or (like.dtype if like.dtype.kind == "f" else _default_float()))
         with no_grad():
             return randn(*shape, generator=generator, dtype=dt, backend=like.backend) * std + mean
     if size is None:
@@ -239,9 +235,13 @@ def randn_like(x: Tensor, dtype=None, requires_grad=False, backend=None, device=
     return _like(x, randn, dtype, requires_grad, backend, device, x.shape)
 
 
-def manual_seed(seed: int) -> None:
-    """Seed the random numbers of every backend, for reproducible runs."""
+def manual_seed(seed: int) -> Generator:
+    """Seed the random numbers of every backend, for reproducible runs; returns ``default_generator``, as
+    PyTorch's ``manual_seed`` does."""
+    from .generator import default_generator
+
     _backends.manual_seed(seed)
+    return default_generator
 
 
 def get_rng_state() -> Tensor:
@@ -262,3 +262,89 @@ def set_rng_state(state) -> None:
         _backends.set_rng_state(decoded)
     except (ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"set_rng_state: not a state from get_rng_state ({exc})") from None
+
+
+# -- PyTorch's randint_like and poisson ------------------------------------------------------------------------
+def randint_like(input: Tensor, low: int = 0, high: int | None = None, *, generator=None, dtype=None,  # noqa: A002
+                 requires_grad: bool = False, backend=None, device=None) -> Tensor:
+    """Integers from ``low`` up to, not including, ``high``, in ``input``'s shape, dtype and backend unless given
+    (``randint_like(x, high)`` as in PyTorch)."""
+    if high is None:
+        low, high = 0, low
+    if high <= low:
+        raise ValueError(f"randint_like: expected low < high, got low={low}, high={high}")
+    if device is not None and backend is None:
+        backend, device = _devices.backend_for(device, "randint_like()", input._backend), None
+    dt = as_dtype(dtype or input.dtype)
+    out = randint(low, high, tuple(input.shape), backend=backend or input.backend, generator=generator).astype(dt)
+    if requires_grad:
+        out.requires_grad_(True)
+    return out
+
+
+def poisson(input: Tensor, generator=None) -> Tensor:  # noqa: A002 - PyTorch's name
+    """Poisson samples with the rates ``input`` (floating, >= 0), in its dtype and backend; reproducible after
+    ``manual_seed`` (or from ``generator``). The samples carry no gradient (PyTorch's is identically zero)."""
+    from .generator import _resolve
+
+    if not isinstance(input, Tensor) or input.dtype.kind != "f":
+        raise TypeError(f"poisson: expected a floating tensor of rates, got "
+                        f"{getattr(input, 'dtype', type(input).__name__)}")
+    rates = input.numpy()
+    if not np.all(rates >= 0):  # False for NaN too
+        raise ValueError("poisson: invalid Poisson rate, expected rate to be non-negative (and not NaN)")
+    draw = _resolve(generator, "poisson").poisson(rates).astype(input.dtype)
+    return Tensor(input._backend.from_numpy(np.asarray(draw)), input._backend)
+
+
+def scalar_tensor(s, *, dtype=None, requires_grad: bool = False, backend=None, device=None) -> Tensor:
+    """A 0-d tensor holding the number ``s``, in the default dtype unless ``dtype`` (PyTorch's ``scalar_tensor``)."""
+    return full((), s, dtype=dtype or _default_float(), requires_grad=requires_grad, backend=backend, device=device)
+
+
+# -- window functions (PyTorch's torch.*_window): computed in float64 with NumPy's formulas, rounded once --------
+def _window(name: str, window_length: int, periodic: bool, symmetric, dtype, requires_grad, backend, device):
+    if isinstance(window_length, bool) or not isinstance(window_length, (int, np.integer)) or window_length < 0:
+        raise ValueError(f"{name}: window_length must be an int >= 0, got {window_length!r}")
+    dt = as_dtype(dtype or _default_float())
+    if dt.kind != "f":
+        raise TypeError(f"{name}: expects a floating dtype, got {dt.name}")
+    if window_length <= 1:
+        host = np.ones(window_length)
+    else:  # a periodic window is the symmetric one of length n + 1 without its last point
+        host = symmetric(window_length + 1)[:-1] if periodic else symmetric(window_length)
+    return _make(lambda b: b.from_numpy(np.asarray(host, dtype=dt)), dt, requires_grad, backend, device, f"{name}()")
+
+
+def hann_window(window_length: int, periodic: bool = True, *, dtype=None, requires_grad: bool = False,
+                backend=None, device=None) -> Tensor:
+    """0.5 - 0.5 cos(2 pi n / (N - 1)); ``periodic`` (default) for spectral analysis: N + 1 points, last dropped."""
+    return _window("hann_window", window_length, periodic, np.hanning, dtype, requires_grad, backend, device)
+
+
+def hamming_window(window_length: int, periodic: bool = True, alpha: float = 0.54, beta: float = 0.46, *,
+                   dtype=None, requires_grad: bool = False, backend=None, device=None) -> Tensor:
+    """alpha - beta cos(2 pi n / (N - 1))."""
+    def symmetric(n):
+        return alpha - beta * np.cos(2 * np.pi * np.arange(n) / (n - 1))
+
+    return _window("hamming_window", window_length, periodic, symmetric, dtype, requires_grad, backend, device)
+
+
+def blackman_window(window_length: int, periodic: bool = True, *, dtype=None, requires_grad: bool = False,
+                    backend=None, device=None) -> Tensor:
+    """0.42 - 0.5 cos(2 pi n / (N - 1)) + 0.08 cos(4 pi n / (N - 1))."""
+    return _window("blackman_window", window_length, periodic, np.blackman, dtype, requires_grad, backend, device)
+
+
+def bartlett_window(window_length: int, periodic: bool = True, *, dtype=None, requires_grad: bool = False,
+                    backend=None, device=None) -> Tensor:
+    """The triangular window 1 - |2n / (N - 1) - 1|."""
+    return _window("bartlett_window", window_length, periodic, np.bartlett, dtype, requires_grad, backend, device)
+
+
+def kaiser_window(window_length: int, periodic: bool = True, beta: float = 12.0, *, dtype=None,
+                  requires_grad: bool = False, backend=None, device=None) -> Tensor:
+    """I0(beta sqrt(1 - (2n / (N - 1) - 1)^2)) / I0(beta)."""
+    return _window("kaiser_window", window_length, periodic, lambda n: np.kaiser(n, beta), dtype, requires_grad,
+                   backend, device)

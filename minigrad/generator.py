@@ -14,7 +14,7 @@ import numpy as np
 from . import backends as _backends
 from .dtypes import int64
 
-__all__ = ["Generator"]
+__all__ = ["Generator", "default_generator"]
 
 _DEFAULT_SEED = 67280421310721  # torch.Generator().initial_seed()
 _MASK = (1 << 64) - 1
@@ -77,6 +77,51 @@ class Generator:
 
     def __repr__(self) -> str:
         return f"<minigrad.Generator initial_seed={self._initial_seed}>"
+
+
+class _DefaultGenerator(Generator):
+    """``minigrad.default_generator``, as ``torch.default_generator``: the backends' own generators, which
+    ``minigrad.manual_seed`` seeds. ``generator=default_generator`` draws a fresh stream seeded from them (the
+    same numbers as ``generator=None`` only where a function itself draws that way, as ``nn.init`` does)."""
+
+    def __init__(self) -> None:
+        self.device = "cpu"
+
+    def manual_seed(self, seed: int) -> Generator:
+        Generator().manual_seed(seed)  # the same checks of the seed
+        _backends.manual_seed(int(seed) & _MASK)
+        return self
+
+    def seed(self) -> int:
+        from .runtime import seed
+
+        return seed()
+
+    def initial_seed(self) -> int:
+        from .runtime import initial_seed
+
+        return initial_seed()
+
+    def get_state(self):
+        from .creation import get_rng_state
+
+        return get_rng_state()
+
+    def set_state(self, new_state) -> Generator:
+        from .creation import set_rng_state
+
+        set_rng_state(new_state)
+        return self
+
+    @property
+    def _rng(self) -> np.random.Generator:
+        return _resolve(None, "default_generator")
+
+    def __repr__(self) -> str:
+        return "<minigrad.default_generator (the backends' generators)>"
+
+
+default_generator = _DefaultGenerator()
 
 
 def _resolve(generator: Generator | None, where: str) -> np.random.Generator:

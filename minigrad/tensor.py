@@ -18,7 +18,7 @@ import numpy as np
 
 from . import backends as _backends
 from . import devices as _devices
-from .dtypes import SUPPORTED, as_dtype, float32, float64, int32, int64
+from .dtypes import SUPPORTED, as_dtype, default_float, float32, float64, int32, int64
 from .errors import InplaceError, ShapeError
 from .grad_mode import is_grad_enabled
 
@@ -120,9 +120,9 @@ class Tensor:
         return self.array.dtype
 
     def size(self, dim: int | None = None):
-        """The shape (PyTorch's ``size()``), or the length of one dimension."""
+        """The shape as a ``minigrad.Size`` (PyTorch's ``size()``), or the length of one dimension."""
         shape = self.array.shape
-        return shape if dim is None else shape[dim]
+        return Size(shape) if dim is None else shape[dim]
 
     def numel(self) -> int:
         return int(self.array.size)
@@ -227,7 +227,9 @@ class Tensor:
         return array if dtype is None else array.astype(dtype)
 
     def __repr__(self) -> str:
-        body = np.array2string(self.numpy(), separator=", ", prefix="tensor(", threshold=200)
+        from .runtime import format_array  # set_printoptions
+
+        body = format_array(self.numpy(), "tensor(")
         extra = [f"dtype={self.dtype.name}", f"backend={self.backend}"]
         if self.grad_fn is not None:
             extra.append(f"grad_fn=<{self.grad_fn.name()}>")
@@ -270,6 +272,15 @@ class Tensor:
 
     def int(self) -> Tensor:
         return self.astype(int32)
+
+    def short(self) -> Tensor:
+        return self.astype("int16")
+
+    def char(self) -> Tensor:
+        return self.astype("int8")
+
+    def byte(self) -> Tensor:
+        return self.astype("uint8")
 
     def type_as(self, other: Tensor) -> Tensor:
         """This tensor in ``other``'s dtype (its backend is unchanged, as PyTorch keeps the device)."""
@@ -689,6 +700,30 @@ def _to_targets(where: str, targets: tuple, backend: str | None, dtype: Any,
     return backend, (None if dtype is None else as_dtype(dtype))
 
 
+class Size(tuple):
+    """PyTorch's ``torch.Size``: a tuple of dimension lengths, returned by ``Tensor.size()`` (``Tensor.shape`` stays
+    a plain tuple: it is on every op's hot path and in every shape error message)."""
+
+    __slots__ = ()
+
+    def numel(self) -> int:
+        """The number of elements of a tensor of this shape."""
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+    def __getitem__(self, index):
+        out = tuple.__getitem__(self, index)
+        return Size(out) if isinstance(index, slice) else out
+
+    def __add__(self, other):
+        return Size(tuple.__add__(self, other)) if isinstance(other, tuple) else NotImplemented
+
+    def __repr__(self) -> str:
+        return f"minigrad.Size({list(self)})"
+
+
 def is_tensor(obj) -> bool:
     """Whether ``obj`` is a minigrad tensor (PyTorch's ``is_tensor``)."""
     return isinstance(obj, Tensor)
@@ -703,15 +738,15 @@ def tensor(data, dtype=None, requires_grad: bool = False, backend: str | None = 
            device: Any = None) -> Tensor:
     """A new leaf tensor holding a copy of ``data`` (a number, nested lists, an array or a tensor).
 
-    A NumPy array keeps its dtype; Python floats become float32, Python ints int64. ``device`` (``"cpu"``,
-    ``"cuda"``) picks a backend as ``minigrad.devices`` explains.
+    A NumPy array keeps its dtype; Python floats become the default dtype (float32), Python ints int64.
+    ``device`` (``"cpu"``, ``"cuda"``) picks a backend as ``minigrad.devices`` explains.
     """
     target = _backends.resolve(_devices.resolve_creation(backend, device, "tensor()"))
     dtype = None if dtype is None else as_dtype(dtype)
     if isinstance(data, Tensor):
         array = data._backend.to_numpy(data.array)
     else:
-        array = _host_array(data, dtype if dtype is not None and dtype.kind == "f" else np.float32)
+        array = _host_array(data, dtype if dtype is not None and dtype.kind == "f" else default_float())
     if dtype is not None:
         array = array.astype(dtype, copy=False)
     else:
@@ -722,9 +757,9 @@ def tensor(data, dtype=None, requires_grad: bool = False, backend: str | None = 
     return out
 
 
-def _host_array(data, float_default=np.float32) -> np.ndarray:
-    """``data`` as a host array; Python floats become ``float_default`` (float32, or the dtype asked for,
-    so that ``tensor([0.1], dtype="float64")`` is not rounded through float32 first)."""
+def _host_array(data, float_default=None) -> np.ndarray:
+    """``data`` as a host array; Python floats become ``float_default`` (the default dtype, or the dtype asked
+    for, so that ``tensor([0.1], dtype="float64")`` is not rounded through float32 first)."""
     if isinstance(data, np.ndarray):
         array = data
     elif hasattr(data, "__cuda_array_interface__") or hasattr(data, "__dlpack__") and not isinstance(
@@ -737,7 +772,7 @@ def _host_array(data, float_default=np.float32) -> np.ndarray:
         except (ValueError, TypeError) as exc:
             raise TypeError(f"tensor(): cannot make a tensor from {type(data).__name__}: {exc}") from exc
         if array.dtype == np.float64 and not isinstance(data, np.generic):
-            array = array.astype(float_default)  # Python floats give float32, as in PyTorch
+            array = array.astype(float_default or default_float())  # the default dtype, as in PyTorch
     if array.dtype.kind not in "fiub":
         raise TypeError(
             f"tensor(): data must be numeric or bool, got {type(data).__name__} of dtype "

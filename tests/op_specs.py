@@ -2669,6 +2669,165 @@ SPECS += [
          "linalg", call=lambda a, hermitian: linalg.pinv(_sym(a) if hermitian else a, hermitian=hermitian)),
 ]
 
+# the torch namespace helpers (minigrad/ops/stacking.py): stacking, tensordot, block_diag, combinations,
+# std_mean/var_mean and the trapezoidal rule
+@st.composite
+def _stacker_case(draw, dtype, max_size, *, grow_axis):
+    """1-3 arrays that join along ``grow_axis`` of their atleast_nd forms (their only differing side)."""
+    shape = draw(mst.shapes(max_dims=3, max_side=3))
+    arrays = []
+    for _ in range(draw(st.integers(1, 3))):
+        s = list(shape)
+        if grow_axis(len(s)) is not None:
+            s[grow_axis(len(s))] = draw(st.integers(1, 3))
+        arrays.append(draw(_arr(dtype, tuple(s))))
+    return Case(tuple(arrays))
+
+
+@st.composite
+def _column_stack_case(draw, dtype, max_size):
+    n = draw(st.integers(1, 3))
+    shapes = [draw(st.sampled_from([(n,), (n, draw(st.integers(1, 3)))])) for _ in range(draw(st.integers(1, 3)))]
+    return Case(tuple(draw(_arr(dtype, s)) for s in shapes))
+
+
+@st.composite
+def _atleast_case(draw, dtype, max_size):
+    return Case((draw(_arr(dtype, draw(mst.shapes(max_dims=4, max_side=3)))),))
+
+
+@st.composite
+def _broadcast_tensors_case(draw, dtype, max_size):
+    shapes = draw(mst.broadcastable_shapes(draw(st.integers(1, 3)), max_size=max_size))
+    return Case(tuple(draw(_arr(dtype, s)) for s in shapes))
+
+
+@st.composite
+def _block_diag_case(draw, dtype, max_size):
+    shapes = [draw(mst.shapes(max_dims=2, min_side=0, max_side=3)) for _ in range(draw(st.integers(1, 3)))]
+    return Case(tuple(draw(_arr(dtype, s)) for s in shapes))
+
+
+def _block_diag_ref(*xs):
+    blocks = [x.reshape(1, -1) if x.ndim < 2 else x for x in xs]
+    out = np.zeros((sum(b.shape[0] for b in blocks), sum(b.shape[1] for b in blocks)), blocks[0].dtype)
+    r = c = 0
+    for b in blocks:
+        out[r:r + b.shape[0], c:c + b.shape[1]] = b
+        r, c = r + b.shape[0], c + b.shape[1]
+    return out
+
+
+@st.composite
+def _tensordot_case(draw, dtype, max_size):
+    a_shape = draw(mst.shapes(max_dims=3, max_side=3))
+    if draw(st.booleans()):  # dims=n: a's last n sides lead b's shape
+        n = draw(st.integers(0, len(a_shape)))
+        b_shape = a_shape[len(a_shape) - n:] + draw(mst.shapes(max_dims=2, max_side=3))
+        dims, contracted = n, a_shape[len(a_shape) - n:]
+    else:  # a pair of lists, in any order
+        k = draw(st.integers(0, len(a_shape)))
+        da = draw(st.permutations(range(len(a_shape))))[:k]
+        extra = draw(mst.shapes(max_dims=2, max_side=3))
+        b_ndim = k + len(extra)
+        db = draw(st.permutations(range(b_ndim)))[:k]
+        b_shape, rest = [0] * b_ndim, iter(extra)
+        for i in range(b_ndim):
+            b_shape[i] = a_shape[da[db.index(i)]] if i in db else next(rest)
+        dims, b_shape, contracted = (list(da), list(db)), tuple(b_shape), tuple(a_shape[d] for d in da)
+    a, b = draw(_arr(dtype, a_shape, -3.0, 3.0)), draw(_arr(dtype, b_shape, -3.0, 3.0))
+    return Case((a, b), {"dims": dims}, n=max(1, math.prod(contracted)))
+
+
+@st.composite
+def _cartesian_prod_case(draw, dtype, max_size):
+    return Case(tuple(draw(_arr(dtype, (draw(st.integers(1, 3)),))) for _ in range(draw(st.integers(1, 3)))))
+
+
+def _cartesian_prod_ref(*xs):
+    if len(xs) == 1:
+        return xs[0]
+    return np.stack([g.reshape(-1) for g in np.meshgrid(*xs, indexing="ij")], 1)
+
+
+@st.composite
+def _combinations_case(draw, dtype, max_size):
+    x = draw(_arr(dtype, (draw(st.integers(0, 5)),)))
+    return Case((x,), {"r": draw(st.integers(1, 3)), "with_replacement": draw(st.booleans())})
+
+
+def _combinations_ref(x, r, with_replacement):
+    pick = itertools.combinations_with_replacement if with_replacement else itertools.combinations
+    return np.array([[x[i] for i in c] for c in pick(range(len(x)), r)], x.dtype).reshape(-1, r)
+
+
+@st.composite
+def _trapezoid_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_dims=3, max_size=max_size))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    y = draw(_arr(dtype, shape))
+    form = draw(st.sampled_from(["dx", "x1d", "xfull"]))
+    if form == "dx":
+        return Case((y,), {"dim": dim, "dx": draw(st.sampled_from([None, 0.5, -2.0]))}, n=shape[dim])
+    x_shape = (shape[dim],) if form == "x1d" else shape
+    return Case((y, draw(_arr(dtype, x_shape, -3.0, 3.0))), {"dim": dim}, n=shape[dim])
+
+
+def _trapezoid_pieces_ref(y, x=None, *, dim, dx=None):
+    y = np.moveaxis(y, dim, -1)
+    if x is None:
+        spacing = 1.0 if dx is None else dx
+    else:
+        x = np.moveaxis(x, dim, -1) if x.ndim == y.ndim else x
+        spacing = np.diff(x, axis=-1)
+    return (y[..., 1:] + y[..., :-1]) / 2 * spacing
+
+
+def _trapezoid_ref(y, *x, dim, dx=None):
+    return np.sum(_trapezoid_pieces_ref(y, *x, dim=dim, dx=dx), -1)
+
+
+def _cumulative_trapezoid_ref(y, *x, dim, dx=None):
+    return np.moveaxis(np.cumsum(_trapezoid_pieces_ref(y, *x, dim=dim, dx=dx), -1), -1, dim)
+
+
+def _moments_ref(spread):
+    def reference(x, axis, keepdims, correction):
+        return spread(x, axis, ddof=correction, keepdims=keepdims), np.mean(x, axis, keepdims=keepdims)
+
+    return reference
+
+
+SPECS += [
+    Spec("vstack", ops.vstack, lambda d, s: _stacker_case(d, s, grow_axis=lambda n: 0 if n >= 2 else None),
+         lambda *xs: np.vstack(xs), "exact", call=lambda *xs: ops.vstack(xs)),
+    Spec("hstack", ops.hstack, lambda d, s: _stacker_case(d, s, grow_axis=lambda n: None if n == 0 else min(n, 2) - 1),
+         lambda *xs: np.hstack(xs), "exact", call=lambda *xs: ops.hstack(xs)),
+    Spec("dstack", ops.dstack, lambda d, s: _stacker_case(d, s, grow_axis=lambda n: 2 if n >= 3 else None),
+         lambda *xs: np.dstack(xs), "exact", call=lambda *xs: ops.dstack(xs)),
+    Spec("column_stack", ops.column_stack, _column_stack_case, lambda *xs: np.column_stack(xs), "exact",
+         call=lambda *xs: ops.column_stack(xs)),
+    Spec("atleast_1d", ops.atleast_1d, _atleast_case, np.atleast_1d, "exact"),
+    Spec("atleast_2d", ops.atleast_2d, _atleast_case, np.atleast_2d, "exact"),
+    Spec("atleast_3d", ops.atleast_3d, _atleast_case, np.atleast_3d, "exact"),
+    Spec("broadcast_tensors", ops.broadcast_tensors, _broadcast_tensors_case,
+         lambda *xs: tuple(np.broadcast_arrays(*xs)), "exact"),
+    Spec("block_diag", ops.block_diag, _block_diag_case, _block_diag_ref, "exact"),
+    Spec("tensordot", ops.tensordot, _tensordot_case, lambda a, b, dims: np.tensordot(a, b, dims), "matmul"),
+    Spec("cartesian_prod", ops.cartesian_prod, _cartesian_prod_case, _cartesian_prod_ref, "exact"),
+    Spec("combinations", ops.combinations, _combinations_case, _combinations_ref, "exact"),
+    Spec("std_mean", ops.std_mean, reduction_case(min_side=2, min_dims=1, distinct=True, extra=_CORRECTION),
+         _moments_ref(np.std), "variance",
+         call=lambda x, axis, keepdims, correction: ops.std_mean(x, axis, keepdim=keepdims, correction=correction)),
+    Spec("var_mean", ops.var_mean, reduction_case(min_side=2, min_dims=1, extra=_CORRECTION),
+         _moments_ref(np.var), "variance",
+         call=lambda x, axis, keepdims, correction: ops.var_mean(x, axis, keepdim=keepdims, correction=correction)),
+    Spec("trapezoid", ops.trapezoid, _trapezoid_case, _trapezoid_ref, "reduction",
+         call=lambda y, *x, dim, dx=None: ops.trapezoid(y, *x, dx=dx, dim=dim)),
+    Spec("cumulative_trapezoid", ops.cumulative_trapezoid, _trapezoid_case, _cumulative_trapezoid_ref, "reduction",
+         call=lambda y, *x, dim, dx=None: ops.cumulative_trapezoid(y, *x, dx=dx, dim=dim)),
+]
+
 SPECS_BY_NAME: dict[str, Spec] = {s.name: s for s in SPECS}
 assert len(SPECS_BY_NAME) == len(SPECS), "spec names must be unique"
 
@@ -2866,6 +3025,7 @@ MIXED_DTYPE_EXEMPT: dict[str, str] = {
     "F.instance_norm": "the input and the affine parameters must be floating (group_norm underneath)",
     "F.multi_margin_loss": "the scores and class weights are floating (PyTorch refuses integers)",
     "F.embedding_bag": "the embeddings and per-sample weights are floating (PyTorch refuses integers)",
+    "broadcast_tensors": "each tensor keeps its own dtype, as in PyTorch (only shapes are broadcast)",
     **{name: "floating operands of one dtype, as PyTorch's linalg (integers are refused)"
        for name in ("linalg.solve", "linalg.cross", "linalg.vecdot", "linalg.multi_dot")},
 }

@@ -91,6 +91,9 @@ class CupyBackend(NumpyBackend):
         return self._xpx.scipy.special.erf(x)
 
     def _add_at(self, out, index, values) -> None:
+        from minigrad.runtime import alert_nondeterministic
+
+        alert_nondeterministic("index accumulation on the CuPy backend (cupyx.scatter_add, atomic adds)")
         self._xpx.scatter_add(out, index, values)
 
     def _as_strided(self, x, shape, strides):

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import backends as _backends
 from .. import devices as _devices
-from ..dtypes import float32, float64
+from ..dtypes import default_float, float32, float64
 from ..errors import MinigradError
 from ..grad_mode import _enabled, no_grad
 from ..hooks import RemovableHandle, add_hook
@@ -35,7 +35,7 @@ class Parameter(Tensor):
 
     def __init__(self, data: Tensor | Any = None, requires_grad: bool = True) -> None:
         if data is None:
-            data = tensor(np.zeros((0,), dtype=float32))
+            data = tensor(np.zeros((0,), dtype=default_float()))
         elif not isinstance(data, Tensor):
             data = tensor(data)
         super().__init__(data.array, data._backend)

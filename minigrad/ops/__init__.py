@@ -20,6 +20,7 @@ from . import (  # noqa: F401 - each registers its ops
     segments,
     softmax,
     sorting,
+    stacking,
 )
 from ._registry import METHODS, OPS, PUBLIC, TOP_LEVEL  # noqa: F401 - read by minigrad and Tensor
 

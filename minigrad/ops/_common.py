@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from ..dtypes import DEFAULT_FLOAT
+from ..dtypes import default_float
 from ..tensor import Tensor, tensor
 
 Scalar = (int, float, bool, numbers.Number)
@@ -34,8 +34,8 @@ _FAST_NUMBERS = (int, float)
 
 def binary_operands(a, b) -> tuple:
     """Normalise a binary op's operands with PyTorch's promotion: an integer tensor meeting a float number
-    becomes float32, and of two tensors of different kinds (bool < integer < float) the lower one takes the
-    other's dtype (float32 + int64 is float32, not NumPy's float64)."""
+    becomes the default float dtype (float32), and of two tensors of different kinds (bool < integer < float)
+    the lower one takes the other's dtype (float32 + int64 is float32, not NumPy's float64)."""
     if isinstance(a, Tensor) and b.__class__ in _FAST_NUMBERS and (a.array.dtype.kind == "f" or b.__class__ is int):
         return a, b  # the common ``tensor * 0.5``: nothing to convert
     if isinstance(b, Tensor) and a.__class__ in _FAST_NUMBERS and (b.array.dtype.kind == "f" or a.__class__ is int):
@@ -52,9 +52,9 @@ def binary_operands(a, b) -> tuple:
     if not isinstance(b, Tensor):
         b = as_operand(b, a if isinstance(a, Tensor) else None)
     if isinstance(a, float) and isinstance(b, Tensor) and b.dtype.kind != "f":
-        b = b.astype(DEFAULT_FLOAT)
+        b = b.astype(default_float())
     elif isinstance(b, float) and isinstance(a, Tensor) and a.dtype.kind != "f":
-        a = a.astype(DEFAULT_FLOAT)
+        a = a.astype(default_float())
     return a, b
 
 

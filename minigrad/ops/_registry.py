@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 
+from ..dtypes import default_float
 from ..function import Function
 from ..tensor import Tensor
 from ._common import binary_operands, data
@@ -57,7 +58,7 @@ def _declared(front, cls, floating: bool):
         if x.__class__ is not Tensor and not isinstance(x, Tensor):
             raise TypeError(f"{name}: expected a tensor, got {type(x).__name__}")
         if floating and x.array.dtype.kind != "f":
-            x = x.float()
+            x = x.astype(default_float())
         if takes_params:
             return apply(x, *front(x, *args, **kwargs))
         return apply(x)
@@ -71,8 +72,8 @@ def elementwise(grad=None, *, grad_of_output=None, floating: bool = True, **regi
 
     The decorated function gives the name, the signature and the docstring. Its gradient is one line:
     ``grad(g, x)`` from the input, or ``grad_of_output(g, y)`` from the output (which is then kept instead
-    of the input), written in tensor ops so it differentiates again. Integer inputs become float32
-    unless ``floating=False``.
+    of the input), written in tensor ops so it differentiates again. Integer inputs become the default float
+    dtype (float32) unless ``floating=False``.
     """
 
     def declare(front):

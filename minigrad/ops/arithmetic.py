@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from ..dtypes import default_float
 from ..errors import ShapeError
 from ..function import Function
 from ..grad_mode import no_grad
@@ -223,9 +224,9 @@ def div(a, b, *, rounding_mode: str | None = None) -> Tensor:
     a, b = binary_operands(a, b)
     if not isinstance(a, Tensor) or a.dtype.kind != "f":
         if isinstance(b, Tensor) and b.dtype.kind != "f":
-            b = b.float()
+            b = b.astype(default_float())
         if isinstance(a, Tensor) and a.dtype.kind != "f":
-            a = a.float()
+            a = a.astype(default_float())
     return Div.apply(a, b)
 
 
@@ -409,7 +410,7 @@ def _operands(name: str, a, b, *, floating: bool, integers: bool = True) -> tupl
         raise TypeError(f"{name}: expected floating tensors, got {', '.join(d.name for d in kinds)} "
                         "(PyTorch does not implement it for integers either)")
     if floating:
-        a, b = (x.float() if isinstance(x, Tensor) and x.dtype.kind != "f" else x for x in (a, b))
+        a, b = (x.astype(default_float()) if isinstance(x, Tensor) and x.dtype.kind != "f" else x for x in (a, b))
     return a, b
 
 

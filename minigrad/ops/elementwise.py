@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from ..dtypes import as_dtype
+from ..dtypes import as_dtype, default_float
 from ..function import Function
 from ..grad_mode import no_grad
 from ..tensor import Tensor, tensor
@@ -364,13 +364,13 @@ def sinc(x: Tensor) -> Tensor:
 @public(spec=False)
 def deg2rad(x: Tensor) -> Tensor:
     """Degrees to radians, x * pi / 180; integer tensors give float32."""
-    return (x if x.dtype.kind == "f" else x.float()) * (math.pi / 180)
+    return (x if x.dtype.kind == "f" else x.astype(default_float())) * (math.pi / 180)
 
 
 @public(spec=False)
 def rad2deg(x: Tensor) -> Tensor:
     """Radians to degrees, x * 180 / pi; integer tensors give float32."""
-    return (x if x.dtype.kind == "f" else x.float()) * (180 / math.pi)
+    return (x if x.dtype.kind == "f" else x.astype(default_float())) * (180 / math.pi)
 
 
 @public(spec=False)

@@ -386,7 +386,7 @@ def index_put(x: Tensor, value, index) -> Tensor:
     return IndexPut.apply(x, value, index)
 
 
-@public(method=False, aliases=("cat",))
+@public(method=False, aliases=("cat", "concat"))
 def concatenate(tensors, axis: int = 0, *, dim=None) -> Tensor:
     """Join tensors along an existing axis (``cat``)."""
     tensors = list(tensors)

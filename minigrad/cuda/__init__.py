@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from . import backends as _backends
-from .devices import CUDA_BACKEND
-from .errors import BackendUnavailableError
+from .. import backends as _backends
+from ..devices import CUDA_BACKEND
+from ..errors import BackendUnavailableError
 
 
 def is_available() -> bool:
@@ -25,4 +25,13 @@ def device_count() -> int:
     return int(cupy.cuda.runtime.getDeviceCount())
 
 
-__all__ = ["device_count", "is_available"]
+def __getattr__(name: str):
+    """``minigrad.cuda.amp`` (PyTorch's older spelling of ``minigrad.amp``) loads on first use."""
+    if name == "amp":
+        import importlib
+
+        return importlib.import_module(f"{__name__}.amp")
+    raise AttributeError(f"module 'minigrad.cuda' has no attribute {name!r}")
+
+
+__all__ = ["amp", "device_count", "is_available"]
