@@ -2660,6 +2660,39 @@ SPECS += [
          "linalg", call=lambda a, hermitian: linalg.pinv(_sym(a) if hermitian else a, hermitian=hermitian)),
 ]
 
+# -- special functions (references: SciPy, a dev dependency, imported when a case runs) ---------------------------
+def _scipy_special():
+    import scipy.special
+
+    return scipy.special
+
+
+def _mvlgamma_ref(x, p):
+    return sum(_scipy_special().gammaln(x - j / 2) for j in range(p)) + p * (p - 1) / 4 * math.log(math.pi)
+
+
+def _logit_ref(x, eps):
+    z = x if eps is None else np.clip(x, eps, 1 - eps)
+    return np.log(z / (1 - z))
+
+
+SPECS += [
+    unary("erfc", ops.erfc, lambda x: _scipy_special().erfc(x), -5.0, 5.0),
+    unary("erfinv", ops.erfinv, lambda x: _scipy_special().erfinv(x), -0.95, 0.95),
+    # around the poles (0 and the negative integers) at a distance of 0.1 at least
+    unary("lgamma", ops.lgamma, lambda x: _scipy_special().gammaln(x), -4.5, 8.0, avoid=(0.0, -1.0, -2.0, -3.0, -4.0),
+          margin=0.1),
+    unary("digamma", ops.digamma, lambda x: _scipy_special().psi(x), -3.5, 8.0, avoid=(0.0, -1.0, -2.0, -3.0),
+          margin=0.1),
+    Spec("polygamma", ops.polygamma,
+         unary_case(-2.5, 6.0, avoid=(0.0, -1.0, -2.0), margin=0.15, params=_params({"n": st.integers(1, 3)})),
+         lambda x, n: _scipy_special().polygamma(n, x), call=lambda x, n: ops.polygamma(n, x)),
+    unary("mvlgamma", ops.mvlgamma, _mvlgamma_ref, 1.5, 8.0, params=_params({"p": st.integers(1, 3)})),
+    unary("i0", ops.i0, lambda x: _scipy_special().i0(x), -10.0, 10.0),
+    unary("logit", ops.logit, _logit_ref, 0.05, 0.95, avoid=(0.1, 0.9), margin=0.02,
+          params=_params({"eps": st.sampled_from([None, 0.1])})),
+]
+
 SPECS_BY_NAME: dict[str, Spec] = {s.name: s for s in SPECS}
 assert len(SPECS_BY_NAME) == len(SPECS), "spec names must be unique"
 
