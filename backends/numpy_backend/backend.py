@@ -272,7 +272,6 @@ class NumpyBackend(BatchNormKernels):
     fmin = staticmethod(np.fmin)
     copysign = staticmethod(np.copysign)
     signbit = staticmethod(np.signbit)
-    heaviside = staticmethod(np.heaviside)
     gcd = staticmethod(np.gcd)
     lcm = staticmethod(np.lcm)
     bitwise_and = staticmethod(np.bitwise_and)
@@ -303,6 +302,11 @@ class NumpyBackend(BatchNormKernels):
 
     def i1(self, x):
         return special.i1(self.xp, x)
+
+    def heaviside(self, x, values):
+        """PyTorch's step: ``values`` where x == 0, else x > 0 (so 0 at NaN; NumPy's heaviside gives NaN)."""
+        xp = self.xp
+        return xp.where(x == 0, values, x > 0).astype(xp.result_type(x, values), copy=False)
 
     def logit(self, x, eps):
         """log(x / (1 - x)), of x clamped to [eps, 1 - eps] unless eps is None (NaN stays NaN)."""

@@ -90,18 +90,21 @@ def _erf_series(xp, a):
 
 
 def _erfc_fraction(xp, a):
-    """erfc(a) for a >= 1: e^(-a^2) / sqrt(pi) / (a + (1/2) / (a + 1 / (a + (3/2) / (a + ...)))), from the tail."""
+    """erfc(a) for a >= 1: e^(-a^2) / sqrt(pi) / (a + (1/2) / (a + 1 / (a + (3/2) / (a + ...)))), from the tail.
+    The factor that may be subnormal (beyond a = 26.55) is applied last, so it is rounded once."""
     t = a.copy()
     for k in range(160, 0, -1):
         t = a + (0.5 * k) / t
-    return _exp_minus_square(xp, a) / (math.sqrt(math.pi) * t)
+    hi = xp.floor(a * 2.0 ** 20) * 2.0 ** -20
+    lo = a - hi
+    return xp.exp(-hi * hi) * (xp.exp(-(2 * hi + lo) * lo) / (math.sqrt(math.pi) * t))
 
 
 def _erfc_abs(xp, a):
     """erfc(a) for a = |x| (NaN stays NaN)."""
     small = a < 1  # below, 1 - erf(a) loses under a digit; above, the continued fraction converges fast
-    return xp.where(small, 1 - _erf_series(xp, xp.where(small, a, 0.0)),
-                    _erfc_fraction(xp, xp.where(small, 1.0, a)))
+    tail = _erfc_fraction(xp, xp.where(small | (a == xp.inf), 1.0, a))
+    return xp.where(small, 1 - _erf_series(xp, xp.where(small, a, 0.0)), xp.where(a == xp.inf, 0.0, tail))
 
 
 def erfc(xp, x):

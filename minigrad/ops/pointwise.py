@@ -29,6 +29,7 @@ from .arithmetic import (
     sub,
 )
 from .arithmetic import logaddexp as _logaddexp
+from .elementwise import abs, trunc  # noqa: A004 - PyTorch's name
 
 
 @public(spec=False)
@@ -167,7 +168,6 @@ def signbit(x: Tensor) -> Tensor:
 
 
 def _integer_operands(name: str, a, b, *, bools: bool) -> tuple:
-    a, b = binary_operands(a, b)
     for x in (a, b):
         kind = x.dtype.kind if isinstance(x, Tensor) else ("b" if isinstance(x, bool) else
                                                            "i" if isinstance(x, int) else "f")
@@ -176,7 +176,7 @@ def _integer_operands(name: str, a, b, *, bools: bool) -> tuple:
                             f"{x.dtype.name if isinstance(x, Tensor) else type(x).__name__} (as PyTorch)")
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"{name}: expected a tensor among the operands")
-    return a, b
+    return binary_operands(a, b)
 
 
 def _integer_op(kernel: str, name: str, bools: bool, doc: str):
@@ -240,3 +240,5 @@ public(ge, spec=False, aliases=("greater_equal",))
 public(lt, spec=False, aliases=("less",))
 public(le, spec=False, aliases=("less_equal",))
 public(ne, spec=False, aliases=("not_equal",))
+public(trunc, spec=False, aliases=("fix",))
+public(abs, spec=False, aliases=("absolute",))
