@@ -767,7 +767,8 @@ _INPLACE_OF = {name + "_": name for name in (
     "floor", "ceil", "round", "trunc", "frac", "erf", "deg2rad", "rad2deg", "sinc", "atan2", "hypot", "lerp", "xlogy",
     "tril", "triu", "masked_fill", "addcmul", "addcdiv", "exp2", "ldexp", "copysign", "heaviside", "gcd", "lcm",
     "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",
-    "erfc", "erfinv", "lgamma", "digamma", "i0", "logit", "mvlgamma",
+    "erfc", "erfinv", "lgamma", "digamma", "i0", "logit", "mvlgamma", "nextafter", "cumsum", "addmm", "addmv",
+    "addbmm", "baddbmm",
 )}
 _INPLACE_OF.update({
     "absolute_": "abs", "negative_": "neg", "arcsin_": "asin", "arccos_": "acos", "arctan_": "atan",

@@ -107,12 +107,13 @@ def _binary_cases(rng):
         "atan2_": ((y,), {}), "arctan2_": ((y,), {}), "hypot_": ((y,), {}), "fmod_": ((y * 0.3,), {}),
         "remainder_": ((y * 0.3,), {}), "lerp_": ((y, w), {}), "xlogy_": ((y,), {}), "copysign_": ((-y,), {}),
         "ldexp_": ((np.round(y * 2),), {}), "float_power_": ((y,), {}), "clip_": ((), {"min": 0.5, "max": 1.5}),
-        "addcmul_": ((y, w), {"value": -0.5}), "addcdiv_": ((w, y), {"value": 2.0}),
+        "addcmul_": ((y, w), {"value": -0.5}), "addcdiv_": ((w, y), {"value": 2.0}), "nextafter_": ((y,), {}),
     }, x
 
 
 @pytest.mark.parametrize("name", ["atan2_", "arctan2_", "hypot_", "fmod_", "remainder_", "lerp_", "xlogy_",
-                                  "copysign_", "ldexp_", "float_power_", "clip_", "addcmul_", "addcdiv_"])
+                                  "copysign_", "ldexp_", "float_power_", "clip_", "addcmul_", "addcdiv_",
+                                  "nextafter_"])
 def test_binary_inplace_matches_pytorch_values_and_gradients(name):
     rng = np.random.default_rng(3)
     cases, x = _binary_cases(rng)
@@ -148,6 +149,24 @@ def test_masked_fill_tril_triu_inplace_match_pytorch():
         (y * mg.tensor(g)).sum().backward()
         (ty * torch.tensor(g)).sum().backward()
         np.testing.assert_array_equal(a.grad.numpy(), ta.grad.numpy())
+
+
+@pytest.mark.parametrize("name", ["addmm_", "addmv_", "addbmm_", "baddbmm_", "cumsum_"])
+def test_matrix_and_cumulative_inplace_match_pytorch(name):
+    rng = np.random.default_rng(5)
+    shapes = {"addmm_": ((3, 4), (3, 2), (2, 4)), "addmv_": ((3,), (3, 2), (2,)),
+              "addbmm_": ((3, 4), (5, 3, 2), (5, 2, 4)), "baddbmm_": ((5, 3, 4), (5, 3, 2), (5, 2, 4)),
+              "cumsum_": ((3, 4),)}[name]
+    arrays = [rng.standard_normal(shape) for shape in shapes]
+    kwargs = {"dim": 1} if name == "cumsum_" else {"beta": 0.5, "alpha": -2.0}
+    ours_in, theirs_in = [_mg_of(a, True) for a in arrays], [_torch_of(a, True) for a in arrays]
+    y, ty = ours_in[0] * 1.0, theirs_in[0] * 1.0
+    assert getattr(y, name)(*ours_in[1:], **kwargs) is y
+    getattr(ty, name)(*theirs_in[1:], **kwargs)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), **TIGHT)
+    g = rng.standard_normal(y.shape)
+    for o, t in zip(mg.grad(y, ours_in, mg.tensor(g)), torch.autograd.grad(ty, theirs_in, torch.tensor(g))):
+        np.testing.assert_allclose(o.numpy(), t.numpy(), **TIGHT)
 
 
 COMPARISONS = ["eq_", "ne_", "lt_", "le_", "gt_", "ge_", "greater_", "greater_equal_", "less_", "less_equal_",
@@ -328,6 +347,24 @@ def test_fmax_fmin_ignore_nan_and_give_ties_to_the_first():
         tout.backward(torch.tensor(g))
         np.testing.assert_array_equal(a.grad.numpy(), ta.grad.numpy())
         np.testing.assert_array_equal(b.grad.numpy(), tb.grad.numpy())
+
+
+def test_nextafter_isposinf_isneginf_rsub_match_pytorch():
+    rng = np.random.default_rng(8)
+    x_v, o_v = rng.standard_normal(6), np.array([np.inf, -np.inf, 0.0, 1.0, -1.0, np.nan])
+    x, o, tx, to = _mg_of(x_v, True), _mg_of(o_v, True), _torch_of(x_v, True), _torch_of(o_v, True)
+    out, tout = mg.nextafter(x, o), torch.nextafter(tx, to)
+    np.testing.assert_array_equal(out.numpy(), tout.detach().numpy())
+    g = rng.standard_normal(6)
+    for a, b in zip(mg.grad(out, [x, o], mg.tensor(g)), torch.autograd.grad(tout, [tx, to], torch.tensor(g))):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())  # 1 for input, 0 for other
+    f = np.array([1.0, np.inf, -np.inf, np.nan, 0.0])
+    for name in ("isposinf", "isneginf"):
+        np.testing.assert_array_equal(getattr(mg, name)(_mg_of(f)).numpy(), getattr(torch, name)(_torch_of(f)).numpy())
+        np.testing.assert_array_equal(getattr(mg.tensor([1, 2]), name)().numpy(), [False, False])
+    a, ta = _mg_of(x_v, True), _torch_of(x_v, True)
+    np.testing.assert_allclose(mg.rsub(a, 5.0, alpha=2).numpy(), torch.rsub(ta, 5.0, alpha=2).detach().numpy(), **TIGHT)
+    assert mg.gradcheck(lambda t: mg.rsub(t, _mg_of(x_v[::-1].copy()), alpha=0.5), (_mg_of(x_v, True),))
 
 
 def test_heaviside_signbit_and_their_lack_of_gradient():

@@ -272,6 +272,7 @@ class NumpyBackend(BatchNormKernels):
     fmin = staticmethod(np.fmin)
     copysign = staticmethod(np.copysign)
     signbit = staticmethod(np.signbit)
+    nextafter = staticmethod(np.nextafter)
     gcd = staticmethod(np.gcd)
     lcm = staticmethod(np.lcm)
     bitwise_and = staticmethod(np.bitwise_and)

@@ -19,6 +19,7 @@ from .arithmetic import (
     div,
     ge,
     gt,
+    isinf,
     isnan,
     le,
     lt,
@@ -160,6 +161,42 @@ def heaviside(input: Tensor, values: Tensor) -> Tensor:  # noqa: A002
         raise TypeError(f"heaviside: input ({input.dtype.name}) and values ({values.dtype.name}) must have the "
                         "same dtype, as in PyTorch")
     return Heaviside.apply(input, values)
+
+
+class Nextafter(Function):
+    """The next float after a in the direction of b; PyTorch's gradient: 1 for a, 0 for b."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return ctx.backend.nextafter(data(a), data(b))
+
+    @staticmethod
+    def backward(ctx, g):
+        return _grads(ctx, lambda: g, lambda: g * 0)
+
+
+@public(spec=False)
+def nextafter(input: Tensor | float, other: Tensor | float) -> Tensor:  # noqa: A002
+    """The next representable value after ``input`` towards ``other``, broadcasting; floating tensors only."""
+    return Nextafter.apply(*_operands("nextafter", input, other, floating=True, integers=False))
+
+
+@public(spec=False)
+def isposinf(input: Tensor) -> Tensor:  # noqa: A002
+    """Where ``input`` is +inf (bool, no gradient)."""
+    return isinf(input) & gt(input, 0)
+
+
+@public(spec=False)
+def isneginf(input: Tensor) -> Tensor:  # noqa: A002
+    """Where ``input`` is -inf (bool, no gradient)."""
+    return isinf(input) & lt(input, 0)
+
+
+@public(spec=False, method=False)
+def rsub(input: Tensor | float, other: Tensor | float, *, alpha: float = 1) -> Tensor:  # noqa: A002
+    """other - alpha * input (PyTorch's reversed subtraction)."""
+    return sub(other, input if alpha == 1 else alpha * input)
 
 
 @no_gradient("signbit")
