@@ -792,7 +792,7 @@ def _inplace_method(name: str, function: str, differentiable: bool):
         out = op(x, *args, **kwargs)
         if differentiable or not x.requires_grad:
             return out
-        everywhere = Tensor(x._backend.from_numpy(np.ones((), bool)), x._backend)
+        everywhere = Tensor(x._backend.full((), True, np.dtype(bool)), x._backend)
         return _ops.arithmetic.Where.apply(everywhere, out, x)  # out's values; x gets a zero gradient
 
     def method(self, *args, **kwargs):
@@ -822,14 +822,6 @@ def _float_power_(self: Tensor, exponent) -> Tensor:
     return self._inplace("float_power_", _ops.float_power, exponent)
 
 
-def _bit_operator(function: str, reflected: bool = False, inplace: str | None = None):
-    if inplace is not None:
-        return lambda self, other: getattr(self, inplace)(other)
-    if reflected:
-        return lambda self, other: getattr(_ops, function)(other, self)
-    return lambda self, other: getattr(_ops, function)(self, other)
-
-
 def _polygamma_(self: Tensor, n: int) -> Tensor:
     """In-place ``polygamma``: ``self`` becomes ``polygamma(n, self)``."""
     return self._inplace("polygamma_", lambda x: _ops.polygamma(n, x))
@@ -837,15 +829,18 @@ def _polygamma_(self: Tensor, n: int) -> Tensor:
 
 Tensor.float_power_ = _float_power_
 Tensor.polygamma_ = _polygamma_
-Tensor.__xor__ = _bit_operator("bitwise_xor")
-Tensor.__lshift__ = _bit_operator("bitwise_left_shift")
-Tensor.__rshift__ = _bit_operator("bitwise_right_shift")
-Tensor.__rand__ = _bit_operator("bitwise_and", reflected=True)
-Tensor.__ror__ = _bit_operator("bitwise_or", reflected=True)
-Tensor.__rxor__ = _bit_operator("bitwise_xor", reflected=True)
-Tensor.__rlshift__ = _bit_operator("bitwise_left_shift", reflected=True)
-Tensor.__rrshift__ = _bit_operator("bitwise_right_shift", reflected=True)
-for _operator, _method in (("and", "bitwise_and_"), ("or", "bitwise_or_"), ("xor", "bitwise_xor_"),
-                           ("lshift", "bitwise_left_shift_"), ("rshift", "bitwise_right_shift_")):
-    setattr(Tensor, f"__i{_operator}__", _bit_operator("", inplace=_method))
-del _operator, _method
+
+
+def _bit_operator(function: str, reflected: bool):
+    fn = _ops.PUBLIC[function]
+    return (lambda self, other: fn(other, self)) if reflected else (lambda self, other: fn(self, other))
+
+
+# & | ^ << >>, reflected and in place (__and__ and __or__ are in the class, beside __invert__)
+for _symbol, _function in (("and", "bitwise_and"), ("or", "bitwise_or"), ("xor", "bitwise_xor"),
+                           ("lshift", "bitwise_left_shift"), ("rshift", "bitwise_right_shift")):
+    if _symbol not in ("and", "or"):
+        setattr(Tensor, f"__{_symbol}__", _bit_operator(_function, False))
+    setattr(Tensor, f"__r{_symbol}__", _bit_operator(_function, True))
+    setattr(Tensor, f"__i{_symbol}__", getattr(Tensor, _function + "_"))
+del _symbol, _function

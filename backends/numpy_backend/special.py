@@ -71,33 +71,31 @@ def _polynomial(xp, coefficients, u):
 
 
 # -- the error function and its inverse ---------------------------------------------------------------------
-def _exp_minus_square(xp, a):
-    """exp(-a^2) for 0 <= a, without the rounding of a^2 (relative 1e-16 * a^2): a = hi + lo with hi^2 exact."""
+def _exp_minus_square(xp, a, factor=1.0):
+    """factor * exp(-a^2) for 0 <= a, without the rounding of a^2 (relative 1e-16 * a^2): a = hi + lo with hi^2
+    exact. exp(-hi^2), which may be subnormal (beyond a = 26.55), is applied last, so it is rounded once."""
     hi = xp.floor(a * 2.0 ** 20) * 2.0 ** -20
     lo = a - hi
-    return xp.exp(-hi * hi) * xp.exp(-(2 * hi + lo) * lo)
+    return xp.exp(-hi * hi) * (xp.exp(-(2 * hi + lo) * lo) * factor)
 
 
 def _erf_series(xp, a):
-    """erf(a) for 0 <= a <= 1.5 (used below 1): 2/sqrt(pi) e^(-a^2) sum 2^n a^(2n+1) / (2n+1)!!, all terms positive."""
+    """erf(a) for 0 <= a <= 1.5: 2/sqrt(pi) e^(-a^2) sum 2^n a^(2n+1) / (2n+1)!!, all terms positive."""
     term = a.copy()
     total = a.copy()
     two_a2 = 2 * a * a
     for n in range(40):
         term = term * two_a2 / (2 * n + 3)
         total = total + term
-    return _TWO_OVER_SQRT_PI * _exp_minus_square(xp, a) * total
+    return _exp_minus_square(xp, a, _TWO_OVER_SQRT_PI * total)
 
 
 def _erfc_fraction(xp, a):
-    """erfc(a) for a >= 1: e^(-a^2) / sqrt(pi) / (a + (1/2) / (a + 1 / (a + (3/2) / (a + ...)))), from the tail.
-    The factor that may be subnormal (beyond a = 26.55) is applied last, so it is rounded once."""
+    """erfc(a) for a >= 1: e^(-a^2) / sqrt(pi) / (a + (1/2) / (a + 1 / (a + (3/2) / (a + ...)))), from the tail."""
     t = a.copy()
     for k in range(160, 0, -1):
         t = a + (0.5 * k) / t
-    hi = xp.floor(a * 2.0 ** 20) * 2.0 ** -20
-    lo = a - hi
-    return xp.exp(-hi * hi) * (xp.exp(-(2 * hi + lo) * lo) / (math.sqrt(math.pi) * t))
+    return _exp_minus_square(xp, a, 1 / (math.sqrt(math.pi) * t))
 
 
 def _erfc_abs(xp, a):
