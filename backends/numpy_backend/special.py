@@ -90,25 +90,30 @@ def _erf_series(xp, a):
     return _exp_minus_square(xp, a, _TWO_OVER_SQRT_PI * total)
 
 
-def _erfc_fraction(xp, a):
-    """erfc(a) for a >= 1: e^(-a^2) / sqrt(pi) / (a + (1/2) / (a + 1 / (a + (3/2) / (a + ...)))), from the tail."""
+def _erfc_fraction(xp, a, depth: int):
+    """erfc(a) for a >= 1: e^(-a^2) / sqrt(pi) / (a + (1/2) / (a + 1 / (a + (3/2) / (a + ...)))), from the tail;
+    ``depth`` terms (it converges faster for larger a)."""
     t = a.copy()
-    for k in range(160, 0, -1):
+    for k in range(depth, 0, -1):
         t = a + (0.5 * k) / t
     return _exp_minus_square(xp, a, 1 / (math.sqrt(math.pi) * t))
 
 
 def _erfc_abs(xp, a):
-    """erfc(a) for a = |x| (NaN stays NaN)."""
-    small = a < 1  # below, 1 - erf(a) loses under a digit; above, the continued fraction converges fast
-    tail = _erfc_fraction(xp, xp.where(small | (a == xp.inf), 1.0, a))
-    return xp.where(small, 1 - _erf_series(xp, xp.where(small, a, 0.0)), xp.where(a == xp.inf, 0.0, tail))
+    """erfc(a) for a flat array of a = |x| (or NaN): 1 - erf(a) below 1 (it loses under a digit there), else the
+    continued fraction, as deep as each piece's lower end needs for full precision."""
+    out = xp.empty_like(a)
+    small, middle, large = a < 1, (a >= 1) & (a < 2), (a >= 2) & (a < 4)
+    out[small] = 1 - _erf_series(xp, a[small])
+    for piece, depth in ((middle, 160), (large, 60), (~(small | middle | large), 24)):  # the last: 4 to inf, NaN
+        out[piece] = _erfc_fraction(xp, a[piece], depth)
+    return xp.where(a == xp.inf, 0.0, out)
 
 
 def erfc(xp, x):
     x, dtype = _float64(xp, x)
     with np.errstate(all="ignore"):
-        c = _erfc_abs(xp, xp.abs(x))
+        c = _erfc_abs(xp, xp.abs(x).reshape(-1)).reshape(x.shape)
         return _done(xp, xp.where(x < 0, 2 - c, c), dtype)
 
 
@@ -130,24 +135,29 @@ def _erfinv_guess(xp, a):
     return xp.where(w < 16, xp.where(central, p, q) * a, y)
 
 
+def _halley(xp, a, residual):
+    """erfinv(a) from Giles' guess by Halley steps on residual(y) = 0, a function with derivative
+    +-2/sqrt(pi) e^(-y^2) (the sign makes r = f / f' below) and f'' = -2y f'."""
+    y = _erfinv_guess(xp, a)
+    for _ in range(2):  # cubic convergence: from Giles' 1e-8 (or the tail's 1e-4) to beyond double precision
+        r = residual(y) / _exp_minus_square(xp, y, _TWO_OVER_SQRT_PI)
+        y = y - r / (1 + y * r)
+    return y
+
+
 def erfinv(xp, x):
-    """Giles' guess, then Halley steps on erf(y) = a (a <= 1/2) or erfc(y) = 1 - a (exact for a >= 1/2),
-    so y is accurate to the last bits of a, up to a = 1 - 2^-53."""
+    """Halley steps on erf(y) = a for a <= 1/2, else on erfc(y) = 1 - a (exact for a >= 1/2), so y is accurate
+    to the last bits of a, up to a = 1 - 2^-53; +-inf at +-1, NaN beyond."""
     x, dtype = _float64(xp, x)
     with np.errstate(all="ignore"):
-        a = xp.abs(x)
-        inside = a < 1
-        a_in = xp.where(inside, a, 0.0)
-        y = _erfinv_guess(xp, a_in)
-        low = a_in <= 0.5
-        for _ in range(3):
-            # f / f' for f = erf(y) - a, or (1 - a) - erfc(y): both have f' = 2/sqrt(pi) e^(-y^2), f'' = -2y f'
-            residual = xp.where(low, _erf_series(xp, xp.where(low, y, 0.0)) - a_in,
-                                (1 - a_in) - _erfc_abs(xp, xp.where(low, 2.0, y)))
-            r = residual / (_TWO_OVER_SQRT_PI * _exp_minus_square(xp, y))
-            y = y - r / (1 + y * r)
-        y = xp.where(inside, y, xp.where(a == 1, xp.inf, xp.nan))
-        return _done(xp, xp.copysign(y, x), dtype)
+        flat = x.reshape(-1)
+        a = xp.abs(flat)
+        y = xp.where(a == 1, xp.inf, xp.nan)
+        low, high = a <= 0.5, (a > 0.5) & (a < 1)
+        a_low, a_high = a[low], a[high]
+        y[low] = _halley(xp, a_low, lambda v: _erf_series(xp, v) - a_low)
+        y[high] = _halley(xp, a_high, lambda v: (1 - a_high) - _erfc_abs(xp, v))
+        return _done(xp, xp.copysign(y, flat).reshape(x.shape), dtype)
 
 
 # -- log-gamma and its derivatives ------------------------------------------------------------------------------
@@ -258,16 +268,18 @@ def polygamma(xp, n: int, x):
 def _bessel(xp, order: int, x):
     """I_0 or I_1 of a = |x|: the power series (positive terms) up to 20, the asymptotic series above, whose
     e^a is taken in two halves so that the result overflows only where the function does."""
-    a = xp.abs(x)
+    a = xp.abs(x).reshape(-1)
+    out = xp.empty_like(a)
     small = a <= 20
-    s = xp.where(small, a, 0.0)
+    s = a[small]
     quarter = s * s / 4
     term = xp.ones_like(s) if order == 0 else s / 2
     total = term
     for k in range(1, 60):
         term = term * quarter / (k * (k + order))
         total = total + term
-    b = xp.where(small, 20.0, a)
+    out[small] = total
+    b = a[~small]  # and NaN
     mu = 4 * order * order
     term = xp.ones_like(b)
     series = term
@@ -275,8 +287,8 @@ def _bessel(xp, order: int, x):
         term = term * -(mu - (2 * k - 1) ** 2) / (k * 8 * b)
         series = series + term
     half = xp.exp(b / 2)
-    large = half * (half * series / xp.sqrt(2 * math.pi * b))
-    return xp.where(small, total, large)
+    out[~small] = half * (half * series / xp.sqrt(2 * math.pi * b))
+    return out.reshape(x.shape)
 
 
 def i0(xp, x):
