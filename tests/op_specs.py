@@ -81,6 +81,8 @@ NO_SPEC: dict[str, str] = {
                                         "tests/test_layers_and_losses.py)",
     "minigrad.nn.functional.dropout1d": "random channel mask from the backend's generator, as dropout (unit tests in "
                                         "tests/test_port_layers.py)",
+    "minigrad.ops.nextafter": "one step of the dtype's spacing: no float64 reference gives the float32 result "
+                              "(tests/test_port_math.py compares it with PyTorch bit for bit, gradients too)",
 }
 # Public functions defined in a registry module but deliberately left out of its registry, with the reason.
 # tests/test_agreement.py fails when a public function is neither registered nor listed here.
@@ -2676,7 +2678,27 @@ def _logit_ref(x, eps):
     return np.log(z / (1 - z))
 
 
+@st.composite
+def _apart_case(draw, dtype, max_size):
+    """fmax and fmin: a = k + [0.1, 0.4] and b = k' + [0.6, 0.9] (k, k' integers), so a and b never tie, whatever
+    the broadcasting, and differ by at least 0.2."""
+    sa, sb = draw(mst.broadcastable_shapes(2, max_size=max_size))
+    a = draw(mst.arrays(np.int64, sa, elements_strategy=st.integers(-5, 4))) + draw(_arr(np.float64, sa, 0.1, 0.4))
+    b = draw(mst.arrays(np.int64, sb, elements_strategy=st.integers(-5, 4))) + draw(_arr(np.float64, sb, 0.6, 0.9))
+    return Case((a.astype(dtype), b.astype(dtype)))
+
+
+@st.composite
+def _copysign_case(draw, dtype, max_size):
+    """copysign: both operands at least 0.25 from 0, where the result (first) or its sign (second) jumps."""
+    sa, sb = draw(mst.broadcastable_shapes(2, max_size=max_size))
+    return Case((draw(_arr(dtype, sa, avoid=(0.0,), margin=0.25)), draw(_arr(dtype, sb, avoid=(0.0,), margin=0.25))))
+
+
 SPECS += [
+    Spec("copysign", ops.copysign, _copysign_case, np.copysign, "exact"),
+    Spec("fmax", ops.fmax, _apart_case, np.fmax, "exact"),
+    Spec("fmin", ops.fmin, _apart_case, np.fmin, "exact"),
     unary("erfc", ops.erfc, lambda x: _scipy_special().erfc(x), -5.0, 5.0),
     unary("erfinv", ops.erfinv, lambda x: _scipy_special().erfinv(x), -0.95, 0.95),
     # around the poles (0 and the negative integers) at a distance of 0.1 at least

@@ -100,7 +100,7 @@ class Copysign(Function):
         return Where.apply(zero, 0.0, g * ratio), None
 
 
-@public(spec=False)
+@public
 def copysign(input: Tensor | float, other: Tensor | float) -> Tensor:  # noqa: A002
     """|input| with the sign of ``other``, broadcasting; integers give float32. Differentiable in ``input``."""
     return Copysign.apply(*_operands("copysign", input, other, floating=True))
@@ -127,13 +127,13 @@ Fmax = _nan_aware_extremum("Fmax", "fmax", ge)
 Fmin = _nan_aware_extremum("Fmin", "fmin", le)
 
 
-@public(spec=False)
+@public
 def fmax(input: Tensor | float, other: Tensor | float) -> Tensor:  # noqa: A002
     """Elementwise maximum that ignores NaN (NaN only where both are); at ties the gradient goes to ``input``."""
     return Fmax.apply(*_operands("fmax", input, other, floating=False))
 
 
-@public(spec=False)
+@public
 def fmin(input: Tensor | float, other: Tensor | float) -> Tensor:  # noqa: A002
     """Elementwise minimum that ignores NaN (NaN only where both are); at ties the gradient goes to ``input``."""
     return Fmin.apply(*_operands("fmin", input, other, floating=False))
@@ -175,7 +175,7 @@ class Nextafter(Function):
         return _grads(ctx, lambda: g, lambda: g * 0)
 
 
-@public(spec=False)
+@public
 def nextafter(input: Tensor | float, other: Tensor | float) -> Tensor:  # noqa: A002
     """The next representable value after ``input`` towards ``other``, broadcasting; floating tensors only."""
     return Nextafter.apply(*_operands("nextafter", input, other, floating=True, integers=False))
