@@ -609,3 +609,26 @@ def test_special_functions_agree_across_backends(backend, request):
     for fn in (mg.erfc, mg.lgamma, mg.digamma, mg.i0, lambda t: mg.polygamma(3, t), lambda t: mg.erfinv(t / 5)):
         ours = fn(mg.tensor(x, backend=backend)).numpy()
         np.testing.assert_array_equal(ours, fn(_mg_of(x)).numpy())
+
+
+def test_special_namespace_names_and_its_own_functions():
+    from minigrad import special
+
+    for alias, name in [("expit", "sigmoid"), ("gammaln", "lgamma"), ("psi", "digamma"), ("multigammaln", "mvlgamma"),
+                        ("erfinv", "erfinv"), ("polygamma", "polygamma"), ("xlogy", "xlogy")]:
+        assert getattr(special, alias) is getattr(mg, name)
+    rng = np.random.default_rng(17)
+    x = np.concatenate([rng.uniform(-30, 30, 40), [0.0, -0.0, 37.0, -37.0]])
+    for name in ("ndtr", "i1"):
+        fn = getattr(special, name)
+        assert mg.gradcheck(fn, (_mg_of(x[:20], True),))
+        assert mg.gradgradcheck(fn, (_mg_of(x[:20], True),))
+    # PyTorch's ndtr loses the lower tail (0 where the CDF is 1e-92): SciPy's is the reference for its values
+    scipy_special = pytest.importorskip("scipy.special")
+    np.testing.assert_allclose(special.ndtr(_mg_of(x)).numpy(), scipy_special.ndtr(x), rtol=1e-13, atol=0)
+    np.testing.assert_allclose(special.i1(_mg_of(x)).numpy(), torch.special.i1(_torch_of(x)).numpy(), rtol=1e-13,
+                               atol=0)
+    _agree(special.i1, torch.special.i1, [x[:20]], rng, tol={"rtol": 1e-12, "atol": 1e-14})
+    upper = x[x > -1]  # where PyTorch's ndtr is accurate; its gradient is exact everywhere
+    _agree(special.ndtr, torch.special.ndtr, [upper], rng, tol={"rtol": 1e-12, "atol": 1e-14})
+    assert special.ndtr(mg.tensor([0, 1])).dtype == np.float32 and special.i1(mg.tensor([0, 1])).dtype == np.float32
