@@ -6,6 +6,8 @@ gradients), float64 finite differences, poles and edges, and the errors."""
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 import pytest
 from _lazy_torch import torch  # PyTorch on first use; without it, only its comparisons skip
@@ -210,19 +212,14 @@ def test_integer_and_bitwise_inplace_match_pytorch():
 
 
 def test_operator_inplace_bit_operations():
-    t = mg.tensor([12, 5])
-    t &= mg.tensor([10, 4])
-    t |= 1
-    t ^= mg.tensor([3, 3])
-    t <<= 2
-    t >>= 1
-    expected = torch.tensor([12, 5])
-    expected &= torch.tensor([10, 4])
-    expected |= 1
-    expected ^= torch.tensor([3, 3])
-    expected <<= 2
-    expected >>= 1
-    assert t.tolist() == expected.tolist()
+    ours, theirs = mg.tensor([12, 5]), torch.tensor([12, 5])
+    for op, value in [(operator.iand, [10, 4]), (operator.ior, 1), (operator.ixor, [3, 3]), (operator.ilshift, 2),
+                      (operator.irshift, [1, 2])]:
+        same = ours
+        ours = op(ours, mg.tensor(value) if isinstance(value, list) else value)
+        theirs = op(theirs, torch.tensor(value) if isinstance(value, list) else value)
+        assert ours is same  # in place
+        assert ours.tolist() == theirs.tolist()
 
 
 def test_alias_inplace_methods():
