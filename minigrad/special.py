@@ -26,7 +26,7 @@ from .ops import (  # noqa: F401 - re-exported under torch.special's names
     softmax,
     xlogy,
 )
-from .ops.special import I1
+from .ops.special import I1, floating
 from .tensor import Tensor
 
 expit = sigmoid
@@ -37,13 +37,12 @@ multigammaln = mvlgamma
 
 def i1(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     """The modified Bessel function of the first kind of order 1 (odd); integer tensors give float32."""
-    return I1.apply(input if input.dtype.kind == "f" else input.float())
+    return I1.apply(floating(input))
 
 
 def ndtr(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
     """The standard normal CDF, erfc(-x / sqrt(2)) / 2: accurate in the lower tail too."""
-    x = input if input.dtype.kind == "f" else input.float()
-    return erfc(x * -math.sqrt(0.5)) * 0.5
+    return erfc(floating(input) * -math.sqrt(0.5)) * 0.5
 
 
 __all__ = ["digamma", "erf", "erfc", "erfinv", "exp2", "expit", "expm1", "gammaln", "i0", "i1", "log1p",

@@ -9,8 +9,15 @@ import math
 
 from ..function import Function
 from ..tensor import Tensor
+from ._common import binary_operands
 from ._registry import METHODS, elementwise, public
 from .arithmetic import Where
+
+
+def floating(x: Tensor) -> Tensor:
+    """``x``, or an integer or bool ``x`` in the default float dtype: the rule of the elementwise ops, taken
+    from arithmetic's promotion (an integer tensor meeting a float)."""
+    return x if x.dtype.kind == "f" else binary_operands(x, 0.0)[0]
 
 
 @elementwise(lambda g, x: g * (-(x * x)).exp() * (-2 / math.sqrt(math.pi)))
@@ -56,7 +63,7 @@ def polygamma(n: int, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's names
         raise ValueError(f"polygamma: n must be a non-negative int, got {n!r}")
     if not isinstance(input, Tensor):
         raise TypeError(f"polygamma: expected a tensor, got {type(input).__name__}")
-    x = input if input.dtype.kind == "f" else input.float()
+    x = floating(input)
     return digamma(x) if n == 0 else Polygamma.apply(x, n)
 
 
@@ -74,7 +81,7 @@ def mvlgamma(input: Tensor, p: int) -> Tensor:  # noqa: A002 - PyTorch's names
     Every element must exceed (p - 1) / 2, as PyTorch requires."""
     if isinstance(p, bool) or not isinstance(p, int) or p < 1:
         raise ValueError(f"mvlgamma: p must be an int >= 1, got {p!r}")
-    x = input if input.dtype.kind == "f" else input.float()
+    x = floating(input)
     if x.numel() and not bool((x > (p - 1) / 2).all()):
         raise ValueError(f"mvlgamma: all elements must be greater than (p - 1) / 2 = {(p - 1) / 2} for p = {p}")
     from ..creation import arange
@@ -126,5 +133,4 @@ class Logit(Function):
 def logit(input: Tensor, eps: float | None = None) -> Tensor:  # noqa: A002 - PyTorch's names
     """log(x / (1 - x)), the inverse of sigmoid; with ``eps``, x is clamped to [eps, 1 - eps] first (and gets no
     gradient where it was clamped). Integer tensors give float32."""
-    x = input if input.dtype.kind == "f" else input.float()
-    return Logit.apply(x, None if eps is None else float(eps))
+    return Logit.apply(floating(input), None if eps is None else float(eps))
