@@ -102,7 +102,7 @@ class Copysign(Function):
 
 @public
 def copysign(input: Tensor | float, other: Tensor | float) -> Tensor:  # noqa: A002
-    """|input| with the sign of ``other``, broadcasting; integers give float32. Differentiable in ``input``."""
+    """|input| with the sign of ``other``, broadcasting; integers become floating. Differentiable in ``input``."""
     return Copysign.apply(*_operands("copysign", input, other, floating=True))
 
 
