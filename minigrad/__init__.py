@@ -133,7 +133,7 @@ __all__ += [
 ]
 _NO_HALF = ("float16", "half", "bfloat16")  # named in ported mixed-precision code: a porting hint, not a dtype
 
-_LAZY_MODULES = ("nn", "optim", "data", "testing", "cuda", "utils", "autograd", "linalg")
+_LAZY_MODULES = ("nn", "optim", "data", "testing", "cuda", "utils", "autograd", "linalg", "special")
 
 
 def __getattr__(name: str):

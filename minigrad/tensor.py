@@ -623,14 +623,15 @@ class Tensor:
     def __ge__(self, other):
         return _ops.ge(self, other)
 
+    # ~ & | ^ << >> are PyTorch's bit operations: logical for bool tensors, bitwise for integers, refused for floats.
     def __invert__(self):
-        return _ops.logical_not(self)
+        return _ops.bitwise_not(self)
 
     def __and__(self, other):
-        return _ops.logical_and(self, other)
+        return _ops.bitwise_and(self, other)
 
     def __or__(self, other):
-        return _ops.logical_or(self, other)
+        return _ops.bitwise_or(self, other)
 
     # Python's // and % on tensors are PyTorch's: floor division and the remainder with the divisor's sign.
     def __floordiv__(self, other):
@@ -790,3 +791,91 @@ from . import ops as _ops  # noqa: E402
 for _name, _fn in _ops.METHODS.items():
     setattr(Tensor, _name, _fn)
 del _name, _fn
+
+
+# -- in-place variants of elementwise ops (x.exp_(), x.atan2_(y), x.eq_(y), ...), from one table --------------
+# Each is ``Tensor._inplace`` around the out-of-place op, so version counters, the leaf and view checks and the
+# recorded graph are those of every other in-place change; the result must fit the tensor's shape and dtype.
+_INPLACE_OF = {name + "_": name for name in (
+    "abs", "neg", "exp", "log", "log1p", "log2", "log10", "expm1", "sqrt", "rsqrt", "square", "reciprocal",
+    "sigmoid", "relu", "tanh", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
+    "floor", "ceil", "round", "trunc", "frac", "erf", "deg2rad", "rad2deg", "sinc", "atan2", "hypot", "lerp", "xlogy",
+    "tril", "triu", "masked_fill", "addcmul", "addcdiv", "exp2", "ldexp", "copysign", "heaviside", "gcd", "lcm",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",
+    "erfc", "erfinv", "lgamma", "digamma", "i0", "logit", "mvlgamma", "nextafter", "cumsum", "addmm", "addmv",
+    "addbmm", "baddbmm",
+)}
+_INPLACE_OF.update({
+    "absolute_": "abs", "negative_": "neg", "arcsin_": "asin", "arccos_": "acos", "arctan_": "atan",
+    "arcsinh_": "asinh", "arccosh_": "acosh", "arctanh_": "atanh", "arctan2_": "atan2", "fix_": "trunc",
+    "clip_": "clamp",
+})
+# Comparisons, logic and sign have no derivative: their in-place form writes the values with a zero gradient to
+# the old ones (PyTorch's for eq_/sign_ and the other comparisons; its logical_*_ keep the previous grad_fn).
+_INPLACE_WITHOUT_GRADIENT = {name + "_": name for name in (
+    "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor", "logical_not", "sign", "sgn",
+)}
+_INPLACE_WITHOUT_GRADIENT.update({
+    "greater_": "gt", "greater_equal_": "ge", "less_": "lt", "less_equal_": "le", "not_equal_": "ne",
+})
+
+
+def _inplace_method(name: str, function: str, differentiable: bool):
+    op = _ops.PUBLIC[function]
+
+    def compute(x, *args, **kwargs):
+        out = op(x, *args, **kwargs)
+        if differentiable or not x.requires_grad:
+            return out
+        everywhere = Tensor(x._backend.full((), True, np.dtype(bool)), x._backend)
+        return _ops.arithmetic.Where.apply(everywhere, out, x)  # out's values; x gets a zero gradient
+
+    def method(self, *args, **kwargs):
+        n, keys = len(args), tuple(kwargs)  # keyword values travel as arguments too: a tensor among them is tracked
+        return self._inplace(name, lambda x, *a: compute(x, *a[:n], **dict(zip(keys, a[n:]))), *args,
+                             *kwargs.values())
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"In-place ``{function}``: ``self`` becomes ``{function}(self, ...)`` and is returned."
+    return method
+
+
+for _name, _function in _INPLACE_OF.items():
+    setattr(Tensor, _name, _inplace_method(_name, _function, True))
+for _name, _function in _INPLACE_WITHOUT_GRADIENT.items():
+    setattr(Tensor, _name, _inplace_method(_name, _function, False))
+del _name, _function
+Tensor.multiply_, Tensor.subtract_ = Tensor.mul_, Tensor.sub_
+Tensor.divide_ = Tensor.true_divide_ = Tensor.div_
+
+
+def _float_power_(self: Tensor, exponent) -> Tensor:
+    """In-place ``float_power``: the result is float64, so ``self`` must be float64 (as PyTorch asks)."""
+    if self.dtype != float64:
+        raise TypeError(f"float_power_: the result is float64 but the tensor is {self.dtype.name}; use "
+                        "float_power(x, exponent) or x.double() first")
+    return self._inplace("float_power_", _ops.float_power, exponent)
+
+
+def _polygamma_(self: Tensor, n: int) -> Tensor:
+    """In-place ``polygamma``: ``self`` becomes ``polygamma(n, self)``."""
+    return self._inplace("polygamma_", lambda x: _ops.polygamma(n, x))
+
+
+Tensor.float_power_ = _float_power_
+Tensor.polygamma_ = _polygamma_
+
+
+def _bit_operator(function: str, reflected: bool):
+    fn = _ops.PUBLIC[function]
+    return (lambda self, other: fn(other, self)) if reflected else (lambda self, other: fn(self, other))
+
+
+# & | ^ << >>, reflected and in place (__and__ and __or__ are in the class, beside __invert__)
+for _symbol, _function in (("and", "bitwise_and"), ("or", "bitwise_or"), ("xor", "bitwise_xor"),
+                           ("lshift", "bitwise_left_shift"), ("rshift", "bitwise_right_shift")):
+    if _symbol not in ("and", "or"):
+        setattr(Tensor, f"__{_symbol}__", _bit_operator(_function, False))
+    setattr(Tensor, f"__r{_symbol}__", _bit_operator(_function, True))
+    setattr(Tensor, f"__i{_symbol}__", getattr(Tensor, _function + "_"))
+del _symbol, _function

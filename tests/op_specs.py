@@ -85,6 +85,8 @@ NO_SPEC: dict[str, str] = {
                                         "tests/test_layers_and_losses.py)",
     "minigrad.nn.functional.dropout1d": "random channel mask from the backend's generator, as dropout (unit tests in "
                                         "tests/test_port_layers.py)",
+    "minigrad.ops.nextafter": "one step of the dtype's spacing: no float64 reference gives the float32 result "
+                              "(tests/test_port_math.py compares it with PyTorch bit for bit, gradients too)",
 }
 # Public functions defined in a registry module but deliberately left out of its registry, with the reason.
 # tests/test_agreement.py fails when a public function is neither registered nor listed here.
@@ -1722,6 +1724,59 @@ SPECS += [
     Spec("xlogy", ops.xlogy, _xlogy_case, _xlogy_ref),
     Spec("remainder", ops.remainder, _division_lattice_case, np.remainder, "elementwise"),
     Spec("fmod", ops.fmod, _division_lattice_case, np.fmod, "elementwise"),
+]
+
+# -- special functions (references: SciPy, a dev dependency, imported when a case runs) ---------------------------
+def _scipy_special():
+    import scipy.special
+
+    return scipy.special
+
+
+def _mvlgamma_ref(x, p):
+    return sum(_scipy_special().gammaln(x - j / 2) for j in range(p)) + p * (p - 1) / 4 * math.log(math.pi)
+
+
+def _logit_ref(x, eps):
+    z = x if eps is None else np.clip(x, eps, 1 - eps)
+    return np.log(z / (1 - z))
+
+
+@st.composite
+def _apart_case(draw, dtype, max_size):
+    """fmax and fmin: a = k + [0.1, 0.4] and b = k' + [0.6, 0.9] (k, k' integers), so a and b never tie, whatever
+    the broadcasting, and differ by at least 0.2."""
+    sa, sb = draw(mst.broadcastable_shapes(2, max_size=max_size))
+    a = draw(mst.arrays(np.int64, sa, elements_strategy=st.integers(-5, 4))) + draw(_arr(np.float64, sa, 0.1, 0.4))
+    b = draw(mst.arrays(np.int64, sb, elements_strategy=st.integers(-5, 4))) + draw(_arr(np.float64, sb, 0.6, 0.9))
+    return Case((a.astype(dtype), b.astype(dtype)))
+
+
+@st.composite
+def _copysign_case(draw, dtype, max_size):
+    """copysign: both operands at least 0.25 from 0, where the result (first) or its sign (second) jumps."""
+    sa, sb = draw(mst.broadcastable_shapes(2, max_size=max_size))
+    return Case((draw(_arr(dtype, sa, avoid=(0.0,), margin=0.25)), draw(_arr(dtype, sb, avoid=(0.0,), margin=0.25))))
+
+
+SPECS += [
+    Spec("copysign", ops.copysign, _copysign_case, np.copysign, "exact"),
+    Spec("fmax", ops.fmax, _apart_case, np.fmax, "exact"),
+    Spec("fmin", ops.fmin, _apart_case, np.fmin, "exact"),
+    unary("erfc", ops.erfc, lambda x: _scipy_special().erfc(x), -5.0, 5.0),
+    unary("erfinv", ops.erfinv, lambda x: _scipy_special().erfinv(x), -0.95, 0.95),
+    # around the poles (0 and the negative integers) at a distance of 0.1 at least
+    unary("lgamma", ops.lgamma, lambda x: _scipy_special().gammaln(x), -4.5, 8.0, avoid=(0.0, -1.0, -2.0, -3.0, -4.0),
+          margin=0.1),
+    unary("digamma", ops.digamma, lambda x: _scipy_special().psi(x), -3.5, 8.0, avoid=(0.0, -1.0, -2.0, -3.0),
+          margin=0.1),
+    Spec("polygamma", ops.polygamma,
+         unary_case(-2.5, 6.0, avoid=(0.0, -1.0, -2.0), margin=0.15, params=_params({"n": st.integers(1, 3)})),
+         lambda x, n: _scipy_special().polygamma(n, x), call=lambda x, n: ops.polygamma(n, x)),
+    unary("mvlgamma", ops.mvlgamma, _mvlgamma_ref, 1.5, 8.0, params=_params({"p": st.integers(1, 3)})),
+    unary("i0", ops.i0, lambda x: _scipy_special().i0(x), -10.0, 10.0),
+    unary("logit", ops.logit, _logit_ref, 0.05, 0.95, avoid=(0.1, 0.9), margin=0.02,
+          params=_params({"eps": st.sampled_from([None, 0.1])})),
 ]
 
 # -- transposed convolution, resampling, padding modes, 1-D pooling, pixel shuffle, instance norm ----------------

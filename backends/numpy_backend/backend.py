@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from . import special
 from .batchnorm import BatchNormKernels
 
 _ERF = None
@@ -265,6 +266,56 @@ class NumpyBackend(BatchNormKernels):
         xp = self.xp
         with self._errstate(divide="ignore", invalid="ignore"):  # 0 * log(0) is replaced by 0
             return xp.where((x == 0) & ~xp.isnan(y), xp.zeros((), x.dtype), x * xp.log(y))
+
+    # More binary elementwise math and bit operations (PyTorch's fmax, copysign, gcd, bitwise_and, ...)
+    fmax = staticmethod(np.fmax)
+    fmin = staticmethod(np.fmin)
+    copysign = staticmethod(np.copysign)
+    signbit = staticmethod(np.signbit)
+    nextafter = staticmethod(np.nextafter)
+    gcd = staticmethod(np.gcd)
+    lcm = staticmethod(np.lcm)
+    bitwise_and = staticmethod(np.bitwise_and)
+    bitwise_or = staticmethod(np.bitwise_or)
+    bitwise_xor = staticmethod(np.bitwise_xor)
+    bitwise_not = staticmethod(np.invert)
+    left_shift = staticmethod(np.left_shift)
+    right_shift = staticmethod(np.right_shift)
+
+    # Special functions, written once against ``xp`` (backends/numpy_backend/special.py): no SciPy needed.
+    def erfc(self, x):
+        return special.erfc(self.xp, x)
+
+    def erfinv(self, x):
+        return special.erfinv(self.xp, x)
+
+    def lgamma(self, x):
+        return special.lgamma(self.xp, x)
+
+    def digamma(self, x):
+        return special.digamma(self.xp, x)
+
+    def polygamma(self, n: int, x):
+        return special.polygamma(self.xp, n, x)
+
+    def i0(self, x):
+        return special.i0(self.xp, x)
+
+    def i1(self, x):
+        return special.i1(self.xp, x)
+
+    def heaviside(self, x, values):
+        """PyTorch's step: ``values`` where x == 0, else x > 0 (so 0 at NaN; NumPy's heaviside gives NaN)."""
+        xp = self.xp
+        return xp.where(x == 0, values, x > 0).astype(xp.result_type(x, values), copy=False)
+
+    def logit(self, x, eps):
+        """log(x / (1 - x)), of x clamped to [eps, 1 - eps] unless eps is None (NaN stays NaN)."""
+        xp = self.xp
+        if eps is not None:
+            x = xp.clip(x, eps, 1 - eps)
+        with self._errstate(divide="ignore", invalid="ignore"):  # log(0) = -inf, and NaN outside [0, 1]
+            return xp.log(x / (1 - x))
 
     def unique(self, x):
         """(sorted distinct values, the index of each element's value among them, each value's count), flat."""

@@ -16,10 +16,12 @@ from . import (  # noqa: F401 - each registers its ops
     linalg,
     matrix,
     movement,
+    pointwise,
     reduction,
     segments,
     softmax,
     sorting,
+    special,
     stacking,
 )
 from ._registry import METHODS, OPS, PUBLIC, TOP_LEVEL  # noqa: F401 - read by minigrad and Tensor

@@ -1,0 +1,303 @@
+"""Special functions on arrays, written once against an array module ``xp`` (NumPy, or CuPy through the CuPy
+backend): erfc, erfinv, lgamma, digamma, polygamma, i0 and i1, without SciPy.
+
+Each computes in float64 and returns the input's floating dtype. The methods are series and recurrences whose
+coefficients come from Bernoulli numbers and zeta values computed here, so no table of magic numbers needs
+trusting. docs/nn.md lists their accuracy and where a value differs from PyTorch's.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+_EULER_GAMMA = 0.57721566490153286061
+
+
+def _bernoulli(count: int) -> list[Fraction]:
+    """B_0 .. B_count (B_1 = -1/2), exactly (the Akiyama-Tanigawa algorithm)."""
+    out, row = [], []
+    for m in range(count + 1):
+        row.append(Fraction(1, m + 1))
+        for j in range(m, 0, -1):
+            row[j - 1] = j * (row[j - 1] - row[j])
+        out.append(row[0])
+    out[1] = -out[1]  # the algorithm gives B_1 = +1/2
+    return out
+
+
+_B = _bernoulli(40)
+
+
+def _zeta_minus_one(s: int) -> float:
+    """zeta(s) - 1 for an integer s >= 2: a partial sum, then Euler-Maclaurin's tail from n = 10."""
+    n = 10
+    terms = [k ** -s for k in range(2, n)]
+    terms += [n ** (1 - s) / (s - 1), 0.5 * n ** -s]
+    rising = s  # s (s + 1) ... (s + 2j - 2)
+    for j in range(1, 12):
+        terms.append(float(_B[2 * j] / math.factorial(2 * j)) * rising * n ** (-s - 2 * j + 1))
+        rising *= (s + 2 * j - 1) * (s + 2 * j)
+    return math.fsum(terms)
+
+
+# lgamma(2 + u) = (1 - gamma) u + sum_{k >= 2} (-1)^k (zeta(k) - 1) u^k / k, for |u| <= 1/2 (terms below 4^-k).
+_LGAMMA2 = [1 - _EULER_GAMMA] + [(-1) ** k * _zeta_minus_one(k) / k for k in range(2, 30)]
+# Stirling's series for lgamma: B_2j / (2j (2j - 1) z^(2j - 1)), j = 1..8 (enough from z = 10).
+_STIRLING = [float(_B[2 * j] / (2 * j * (2 * j - 1))) for j in range(1, 9)]
+# PyTorch's digamma asymptotic series (Cephes): B_2k / (2k), k = 7..1, in z = 1 / x^2.
+_DIGAMMA = [float(_B[2 * k] / (2 * k)) for k in range(7, 0, -1)]
+_PSI_10 = 2.25175258906672110764  # digamma(10), PyTorch's constant for that exact argument
+
+
+def _float64(xp, x):
+    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float32)
+    return xp.asarray(x, dtype=xp.float64), dtype
+
+
+def _done(xp, out, dtype):
+    return out.astype(dtype, copy=False) if out.dtype != dtype else out
+
+
+def _polynomial(xp, coefficients, u):
+    """sum_k coefficients[k] u^k (Horner)."""
+    out = xp.zeros_like(u) + coefficients[-1]
+    for c in reversed(coefficients[:-1]):
+        out = out * u + c
+    return out
+
+
+# -- the error function and its inverse ---------------------------------------------------------------------
+def _exp_minus_square(xp, a, factor=1.0):
+    """factor * exp(-a^2) for 0 <= a, without the rounding of a^2 (relative 1e-16 * a^2): a = hi + lo with hi^2
+    exact. exp(-hi^2), which may be subnormal (beyond a = 26.55), is applied last, so it is rounded once."""
+    hi = xp.floor(a * 2.0 ** 20) * 2.0 ** -20
+    lo = a - hi
+    return xp.exp(-hi * hi) * (xp.exp(-(2 * hi + lo) * lo) * factor)
+
+
+def _erf_series(xp, a):
+    """erf(a) for 0 <= a <= 1.5: 2/sqrt(pi) e^(-a^2) sum 2^n a^(2n+1) / (2n+1)!!, all terms positive."""
+    term = a.copy()
+    total = a.copy()
+    two_a2 = 2 * a * a
+    for n in range(40):
+        term = term * two_a2 / (2 * n + 3)
+        total = total + term
+    return _exp_minus_square(xp, a, _TWO_OVER_SQRT_PI * total)
+
+
+def _erfc_fraction(xp, a, depth: int):
+    """erfc(a) for a >= 1: e^(-a^2) / sqrt(pi) / (a + (1/2) / (a + 1 / (a + (3/2) / (a + ...)))), from the tail;
+    ``depth`` terms (it converges faster for larger a)."""
+    t = a.copy()
+    for k in range(depth, 0, -1):
+        t = a + (0.5 * k) / t
+    return _exp_minus_square(xp, a, 1 / (math.sqrt(math.pi) * t))
+
+
+def _erfc_abs(xp, a):
+    """erfc(a) for a flat array of a = |x| (or NaN): 1 - erf(a) below 1 (it loses under a digit there), else the
+    continued fraction, as deep as each piece's lower end needs for full precision."""
+    out = xp.empty_like(a)
+    small, middle, large = a < 1, (a >= 1) & (a < 2), (a >= 2) & (a < 4)
+    out[small] = 1 - _erf_series(xp, a[small])
+    for piece, depth in ((middle, 160), (large, 60), (~(small | middle | large), 24)):  # the last: 4 to inf, NaN
+        out[piece] = _erfc_fraction(xp, a[piece], depth)
+    return xp.where(a == xp.inf, 0.0, out)
+
+
+def erfc(xp, x):
+    x, dtype = _float64(xp, x)
+    with np.errstate(all="ignore"):
+        c = _erfc_abs(xp, xp.abs(x).reshape(-1)).reshape(x.shape)
+        return _done(xp, xp.where(x < 0, 2 - c, c), dtype)
+
+
+def _erfinv_guess(xp, a):
+    """Giles' single-precision approximation of erfinv(a), 0 <= a < 1 (a starting point only)."""
+    w = -xp.log((1 - a) * (1 + a))
+    central = w < 5
+    wc = xp.where(central, w, 5.0) - 2.5
+    p = _polynomial(xp, [1.50140941, 0.246640727, -0.00417768164, -0.00125372503, 0.00021858087,
+                         -4.39150654e-06, -3.5233877e-06, 3.43273939e-07, 2.81022636e-08], wc)
+    wt = xp.sqrt(xp.where(central, 5.0, w)) - 3
+    q = _polynomial(xp, [2.83297682, 1.00167406, 0.00943887047, -0.0076224613, 0.00573950773, -0.00367342844,
+                         0.00134934322, 0.000100950558, -0.000200214257], wt)
+    # Beyond Giles' range (a > 1 - 5e-8): erfc(y) ~ e^(-y^2) / (y sqrt(pi)) (1 - 1 / (2 y^2)), solved by iteration.
+    log_q = -xp.log(math.sqrt(math.pi) * (1 - xp.where(w < 16, 0.0, a)))
+    y = xp.sqrt(log_q)
+    for _ in range(3):
+        y = xp.sqrt(log_q - xp.log(y) + xp.log1p(-0.5 / (y * y)))
+    return xp.where(w < 16, xp.where(central, p, q) * a, y)
+
+
+def _halley(xp, a, residual):
+    """erfinv(a) from Giles' guess by Halley steps on residual(y) = 0, a function with derivative
+    +-2/sqrt(pi) e^(-y^2) (the sign makes r = f / f' below) and f'' = -2y f'."""
+    y = _erfinv_guess(xp, a)
+    for _ in range(2):  # cubic convergence: from Giles' 1e-8 (or the tail's 1e-4) to beyond double precision
+        r = residual(y) / _exp_minus_square(xp, y, _TWO_OVER_SQRT_PI)
+        y = y - r / (1 + y * r)
+    return y
+
+
+def erfinv(xp, x):
+    """Halley steps on erf(y) = a for a <= 1/2, else on erfc(y) = 1 - a (exact for a >= 1/2), so y is accurate
+    to the last bits of a, up to a = 1 - 2^-53; +-inf at +-1, NaN beyond."""
+    x, dtype = _float64(xp, x)
+    with np.errstate(all="ignore"):
+        flat = x.reshape(-1)
+        a = xp.abs(flat)
+        y = xp.where(a == 1, xp.inf, xp.nan)
+        low, high = a <= 0.5, (a > 0.5) & (a < 1)
+        a_low, a_high = a[low], a[high]
+        y[low] = _halley(xp, a_low, lambda v: _erf_series(xp, v) - a_low)
+        y[high] = _halley(xp, a_high, lambda v: (1 - a_high) - _erfc_abs(xp, v))
+        return _done(xp, xp.copysign(y, flat).reshape(x.shape), dtype)
+
+
+# -- log-gamma and its derivatives ------------------------------------------------------------------------------
+def _sin_pi_abs(xp, x):
+    """|sin(pi x)|, reduced exactly to an argument in [-pi/2, pi/2] first."""
+    r = x - 2 * xp.round(x / 2)  # in [-1, 1], exact
+    r = xp.where(xp.abs(r) > 0.5, xp.sign(r) - r, r)  # sin(pi r) = sin(pi (+-1 - r)); exact
+    return xp.abs(xp.sin(math.pi * r))
+
+
+def _lgamma_positive(xp, z):
+    """lgamma(z) for z > -1/2 (not 0): z = 2 + u + s with an integer shift s in -2..8 and u in [-1/2, 1/2)
+    exact, the series of lgamma(2 + u) and the logs of the shift's factors; Stirling's series from 10."""
+    big = z >= 10
+    zs = xp.where(big, 2.0, z)
+    s = xp.floor(zs - 1.5)
+    u = zs - (s + 2)
+    out = _polynomial(xp, [0.0] + _LGAMMA2, u)
+    product = xp.ones_like(zs)
+    for j in range(1, 9):
+        product = product * xp.where(s >= j, zs - j, 1.0)
+    out = out + xp.log(product)
+    out = out - xp.where(s < 0, xp.log(xp.abs(zs)), 0.0) - xp.where(s < -1, xp.log1p(zs), 0.0)
+    zb = xp.where(big, z, 10.0)
+    inv = 1 / zb
+    series = _polynomial(xp, _STIRLING, inv * inv) * inv
+    stirling = (zb - 0.5) * xp.log(zb) - zb + 0.5 * math.log(2 * math.pi) + series
+    return xp.where(big, stirling, out)
+
+
+def lgamma(xp, x):
+    """log|Gamma(x)|: +inf at the poles (0 and the negative integers) and at +-inf, as PyTorch."""
+    x, dtype = _float64(xp, x)
+    with np.errstate(all="ignore"):
+        reflect = x < -0.5
+        z = xp.where(reflect, 1 - x, x)
+        out = _lgamma_positive(xp, xp.where(z == 0, 1.0, z))
+        # lgamma(x) = log(pi / |sin(pi x)|) - lgamma(1 - x)
+        out = xp.where(reflect, math.log(math.pi) - xp.log(_sin_pi_abs(xp, x)) - out, out)
+        pole = ((x <= 0) & (x == xp.floor(x))) | xp.isinf(x)
+        return _done(xp, xp.where(pole, xp.inf, out), dtype)
+
+
+def _digamma_nonnegative(xp, x):
+    """PyTorch's (Cephes') digamma for x > 0: -1/x per step up to x >= 10, then the asymptotic series."""
+    result = xp.zeros_like(x)
+    for _ in range(10):
+        below = x < 10
+        result = xp.where(below, result - 1 / x, result)
+        x = xp.where(below, x + 1, x)
+    z = 1 / (x * x)
+    y = xp.where(x < 1e17, z * _polynomial(xp, _DIGAMMA[::-1], z), 0.0)
+    return xp.where(x == 10, result + _PSI_10, result + xp.log(x) - 0.5 / x - y)
+
+
+def digamma(xp, x):
+    """PyTorch's digamma: reflection below 0, -inf at +0 and +inf at -0, NaN at the negative integers."""
+    x, dtype = _float64(xp, x)
+    with np.errstate(all="ignore"):
+        negative = x < 0
+        positive = _digamma_nonnegative(xp, xp.where(negative, 1 - x, xp.where(x == 0, 1.0, x)))
+        r = x - xp.trunc(x)  # the fraction: tan(pi r) is more accurate than tan(pi x)
+        out = xp.where(negative, positive - math.pi / xp.tan(math.pi * r), positive)
+        out = xp.where(negative & (r == 0), xp.nan, out)
+        out = xp.where(x == 0, xp.copysign(xp.inf, -x), out)
+        return _done(xp, out, dtype)
+
+
+def _hurwitz_zeta(xp, s: int, q):
+    """zeta(s, q) = sum_k (q + k)^-s for an integer s >= 2 and any q (not a non-positive integer): the first
+    terms summed until q + k >= 10 + s, then Euler-Maclaurin's tail (the Cephes method, vectorised)."""
+    start = 10 + s
+    low = float(xp.min(q)) if q.size else start
+    steps = max(0, math.ceil(start - low)) if math.isfinite(low) else 0
+    total = xp.zeros_like(q)
+    w = q
+    for _ in range(steps):
+        below = w < start
+        total = total + xp.where(below, w, 1.0) ** -s * below
+        w = xp.where(below, w + 1, w)
+    ws = w ** -s
+    tail = ws * w / (s - 1) + 0.5 * ws
+    rising, power = float(s), ws / w
+    for j in range(1, 13):
+        tail = tail + float(_B[2 * j] / math.factorial(2 * j)) * rising * power
+        rising *= (s + 2 * j - 1) * (s + 2 * j)
+        power = power / (w * w)
+    return total + tail
+
+
+def polygamma(xp, n: int, x):
+    """The n-th derivative of digamma: digamma for n = 0, else (-1)^(n+1) n! zeta(n + 1, x); +-inf at the
+    poles with the sign of (-1)^(n+1), the limit from the right."""
+    if n == 0:
+        return digamma(xp, x)
+    x, dtype = _float64(xp, x)
+    with np.errstate(all="ignore"):
+        pole = (x <= 0) & (x == xp.floor(x))
+        finite = xp.isfinite(x)
+        zeta = _hurwitz_zeta(xp, n + 1, xp.where(pole | ~finite, 1.0, x))
+        out = (-1) ** (n + 1) * math.factorial(n) * zeta
+        out = xp.where(pole, (-1) ** (n + 1) * xp.inf, out)
+        out = xp.where(x == xp.inf, 0.0, xp.where(finite | (x == xp.inf), out, xp.nan))
+        return _done(xp, out, dtype)
+
+
+# -- modified Bessel functions of the first kind ----------------------------------------------------------------
+def _bessel(xp, order: int, x):
+    """I_0 or I_1 of a = |x|: the power series (positive terms) up to 20, the asymptotic series above, whose
+    e^a is taken in two halves so that the result overflows only where the function does."""
+    a = xp.abs(x).reshape(-1)
+    out = xp.empty_like(a)
+    small = a <= 20
+    s = a[small]
+    quarter = s * s / 4
+    term = xp.ones_like(s) if order == 0 else s / 2
+    total = term
+    for k in range(1, 60):
+        term = term * quarter / (k * (k + order))
+        total = total + term
+    out[small] = total
+    b = a[~small]  # and NaN
+    mu = 4 * order * order
+    term = xp.ones_like(b)
+    series = term
+    for k in range(1, 40):
+        term = term * -(mu - (2 * k - 1) ** 2) / (k * 8 * b)
+        series = series + term
+    half = xp.exp(b / 2)
+    out[~small] = half * (half * series / xp.sqrt(2 * math.pi * b))
+    return out.reshape(x.shape)
+
+
+def i0(xp, x):
+    x, dtype = _float64(xp, x)
+    with np.errstate(all="ignore"):
+        return _done(xp, _bessel(xp, 0, x), dtype)
+
+
+def i1(xp, x):
+    x, dtype = _float64(xp, x)
+    with np.errstate(all="ignore"):
+        return _done(xp, xp.copysign(_bessel(xp, 1, x), x), dtype)

@@ -1,0 +1,136 @@
+"""Special functions with PyTorch's names and exact gradients: erfc, erfinv, lgamma, digamma, polygamma, mvlgamma,
+i0 and logit. The kernels are the backend's (written once against its array module, no SciPy); each gradient is
+another of these functions, so every order of derivative is exact: lgamma' = digamma, digamma' = polygamma(1),
+polygamma(n)' = polygamma(n + 1), i0' = i1, i1' = i0 - i1 / x."""
+
+from __future__ import annotations
+
+import math
+
+from ..function import Function
+from ..tensor import Tensor
+from ._common import binary_operands
+from ._registry import METHODS, elementwise, public
+from .arithmetic import Where
+
+
+def floating(x: Tensor) -> Tensor:
+    """``x``, or an integer or bool ``x`` in the default float dtype: the rule of the elementwise ops, taken
+    from arithmetic's promotion (an integer tensor meeting a float)."""
+    return x if x.dtype.kind == "f" else binary_operands(x, 0.0)[0]
+
+
+@elementwise(lambda g, x: g * (-(x * x)).exp() * (-2 / math.sqrt(math.pi)))
+def erfc(x: Tensor) -> Tensor:
+    """1 - erf(x), accurate where erf(x) is close to 1."""
+
+
+@elementwise(grad_of_output=lambda g, y: g * (y * y).exp() * (math.sqrt(math.pi) / 2))
+def erfinv(x: Tensor) -> Tensor:
+    """The inverse of erf on (-1, 1); +-inf at +-1 and NaN outside."""
+
+
+@elementwise(lambda g, x: g * digamma(x))
+def lgamma(x: Tensor) -> Tensor:
+    """log|Gamma(x)|; +inf at 0, the negative integers and +-inf."""
+
+
+@elementwise(lambda g, x: g * polygamma(1, x))
+def digamma(x: Tensor) -> Tensor:
+    """Gamma'(x) / Gamma(x), PyTorch's: -inf at +0, +inf at -0, NaN at the negative integers."""
+
+
+class Polygamma(Function):
+    """The n-th derivative of digamma."""
+
+    @staticmethod
+    def forward(ctx, x, n):
+        ctx.save_for_backward(x)
+        ctx.n = n
+        return ctx.backend.polygamma(n, x.array)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * Polygamma.apply(x, ctx.n + 1), None
+
+
+@public(method=False)
+def polygamma(n: int, input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's names
+    """The n-th derivative of digamma (n = 0: digamma itself); at the poles (0 and the negative integers) the
+    limit from the right, (-1)^(n+1) inf. Integer tensors give float32."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"polygamma: n must be a non-negative int, got {n!r}")
+    if not isinstance(input, Tensor):
+        raise TypeError(f"polygamma: expected a tensor, got {type(input).__name__}")
+    x = floating(input)
+    return digamma(x) if n == 0 else Polygamma.apply(x, n)
+
+
+def _polygamma_method(self: Tensor, n: int) -> Tensor:
+    """``x.polygamma(n)`` is ``polygamma(n, x)``, as PyTorch's."""
+    return polygamma(n, self)
+
+
+METHODS["polygamma"] = _polygamma_method
+
+
+@public
+def mvlgamma(input: Tensor, p: int) -> Tensor:  # noqa: A002 - PyTorch's names
+    """The multivariate log-gamma of dimension p: p (p - 1) / 4 log(pi) + sum_j lgamma(input - j / 2), j < p.
+    Every element must exceed (p - 1) / 2, as PyTorch requires."""
+    if isinstance(p, bool) or not isinstance(p, int) or p < 1:
+        raise ValueError(f"mvlgamma: p must be an int >= 1, got {p!r}")
+    x = floating(input)
+    if x.numel() and not bool((x > (p - 1) / 2).all()):
+        raise ValueError(f"mvlgamma: all elements must be greater than (p - 1) / 2 = {(p - 1) / 2} for p = {p}")
+    from ..creation import arange
+
+    offsets = arange(-(p - 1) / 2, 0.5, 0.5, dtype=x.dtype, backend=x.backend)  # PyTorch's order of the terms
+    return lgamma(x.unsqueeze(-1) + offsets).sum(-1) + p * (p - 1) * math.log(math.pi) / 4
+
+
+class I1(Function):
+    """The modified Bessel function of the first kind of order 1 (i0's derivative)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return ctx.backend.i1(x.array)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        at_zero = x == 0
+        safe = Where.apply(at_zero, 1.0, x)
+        return g * Where.apply(at_zero, 0.5, i0(x) - I1.apply(x) / safe)  # i1' = i0 - i1 / x, 1/2 at 0
+
+
+@elementwise(lambda g, x: g * I1.apply(x))
+def i0(x: Tensor) -> Tensor:
+    """The modified Bessel function of the first kind of order 0."""
+
+
+class Logit(Function):
+    """log(z / (1 - z)) of z = x, or of x clamped to [eps, 1 - eps]."""
+
+    @staticmethod
+    def forward(ctx, x, eps):
+        ctx.save_for_backward(x)
+        ctx.eps = eps
+        return ctx.backend.logit(x.array, eps)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        slope = g / (x * (1 - x))
+        if ctx.eps is None:  # PyTorch's: NaN outside [0, 1]
+            return Where.apply((x < 0) | (x > 1), math.nan, slope), None
+        return Where.apply((x < ctx.eps) | (x > 1 - ctx.eps), 0.0, slope), None  # clamped: no gradient
+
+
+@public
+def logit(input: Tensor, eps: float | None = None) -> Tensor:  # noqa: A002 - PyTorch's names
+    """log(x / (1 - x)), the inverse of sigmoid; with ``eps``, x is clamped to [eps, 1 - eps] first (and gets no
+    gradient where it was clamped). Integer tensors give float32."""
+    return Logit.apply(floating(input), None if eps is None else float(eps))
