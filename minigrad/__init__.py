@@ -87,7 +87,7 @@ __all__ = [
     *sorted(_OPS_TOP_LEVEL),
 ]
 
-_LAZY_MODULES = ("nn", "optim", "data", "testing", "cuda", "utils", "autograd", "linalg")
+_LAZY_MODULES = ("nn", "optim", "data", "testing", "cuda", "utils", "autograd", "linalg", "distributions")
 
 
 def __getattr__(name: str):

@@ -1,0 +1,36 @@
+"""``minigrad.distributions``: PyTorch's ``torch.distributions`` for the distributions of VAEs, RL and small
+Bayesian models: shapes, ``sample``/``rsample``, ``log_prob``, ``entropy``, moments, ``cdf``/``icdf``, argument
+validation, ``constraints``, transforms and ``kl_divergence``/``register_kl``. See docs/distributions.md."""
+
+from __future__ import annotations
+
+from . import constraints, transforms
+from .continuous import Cauchy, Exponential, Gumbel, Laplace, Normal, Uniform
+from .discrete import Bernoulli, Categorical, OneHotCategorical
+from .distribution import Distribution
+from .independent import Independent
+from .kl import kl_divergence, register_kl
+from .multivariate_normal import MultivariateNormal
+from .relaxed import (
+    ExpRelaxedCategorical,
+    LogitRelaxedBernoulli,
+    RelaxedBernoulli,
+    RelaxedOneHotCategorical,
+)
+from .transformed_distribution import LogNormal, TransformedDistribution
+from .transforms import (
+    AffineTransform,
+    ComposeTransform,
+    ExpTransform,
+    SigmoidTransform,
+    TanhTransform,
+    Transform,
+)
+
+__all__ = [
+    "AffineTransform", "Bernoulli", "Categorical", "Cauchy", "ComposeTransform", "Distribution",
+    "ExpRelaxedCategorical", "ExpTransform", "Exponential", "Gumbel", "Independent", "Laplace", "LogNormal",
+    "LogitRelaxedBernoulli", "MultivariateNormal", "Normal", "OneHotCategorical", "RelaxedBernoulli",
+    "RelaxedOneHotCategorical", "SigmoidTransform", "TanhTransform", "Transform", "TransformedDistribution", "Uniform",
+    "constraints", "kl_divergence", "register_kl", "transforms",
+]
