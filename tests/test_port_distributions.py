@@ -756,3 +756,57 @@ def test_lazy_module_and_perplexity():
     assert mg.distributions is D
     d = D.Categorical(probs=mg.tensor([0.25, 0.25, 0.25, 0.25], dtype="float64"))
     np.testing.assert_allclose(d.perplexity().item(), 4.0, rtol=1e-12)
+
+
+def test_extreme_parameters_like_torch():
+    """Large logits, probabilities 0 and 1, and logits exactly 0 (where a |x|-based formula would get the gradient
+    wrong): values and gradients as PyTorch's."""
+    for make in (lambda dm, x: dm.Bernoulli(logits=x), lambda dm, x: dm.Bernoulli(probs=x.sigmoid()),
+                 lambda dm, x: dm.Categorical(logits=x.reshape(2, 3))):
+        x_np = np.array([-50.0, 0.0, 50.0, -700.0, 3.0, 0.0])
+        value = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 1.0]) if "Bernoulli" in repr(make(D, _mg(x_np))) else \
+            np.array([2, 0])
+        x, tx = _mg(x_np), _t(x_np)
+        d, td = make(D, x), make(torch.distributions, tx)
+        for out, tout in ((d.log_prob(_mg(value, grad=False)), td.log_prob(_t(value, grad=False))),
+                          (d.entropy(), td.entropy())):
+            np.testing.assert_allclose(out.numpy(), tout.detach().numpy(), rtol=1e-12, atol=1e-300)
+            weight = RNG.standard_normal(out.shape)
+            (g,) = mg.grad((out * mg.tensor(weight)).sum(), [x], retain_graph=True)  # logits are shared
+            (tg,) = torch.autograd.grad((tout * torch.tensor(weight)).sum(), [tx], retain_graph=True)
+            np.testing.assert_allclose(g.numpy(), tg.numpy(), rtol=1e-12, atol=1e-15)  # both round sig'(50) ~ 2e-22
+    probs = np.array([[0.0, 0.3, 0.7], [1.0, 0.0, 0.0]])
+    d, td = D.Categorical(probs=_mg(probs)), torch.distributions.Categorical(probs=_t(probs))
+    np.testing.assert_allclose(d.entropy().numpy(), td.entropy().detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(d.logits.numpy(), td.logits.detach().numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_float32_like_torch(backend: str):
+    """float32 parameters give float32 results and samples, equal to PyTorch's within float32 rounding."""
+    loc, scale, value = _LOC.astype(np.float32), _SCALE.astype(np.float32), _REAL_VALUE.astype(np.float32)
+    for name in ("Normal", "Laplace", "Gumbel", "Cauchy"):
+        d = getattr(D, name)(mg.tensor(loc, backend=backend), mg.tensor(scale, backend=backend))
+        td = getattr(torch.distributions, name)(torch.tensor(loc), torch.tensor(scale))
+        lp = d.log_prob(mg.tensor(value, backend=backend))
+        assert lp.dtype == mg.float32 and d.rsample((2,)).dtype == mg.float32
+        np.testing.assert_allclose(lp.numpy(), td.log_prob(torch.tensor(value)).numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(d.icdf(mg.tensor(_PROB.astype(np.float32), backend=backend)).numpy(),
+                                   td.icdf(torch.tensor(_PROB.astype(np.float32))).numpy(), rtol=1e-5, atol=1e-5)
+    a = _MVN_A.astype(np.float32)
+    d = D.MultivariateNormal(mg.tensor(_MVN_LOC.astype(np.float32), backend=backend),
+                             scale_tril=mg.tensor(a, backend=backend).tril())
+    td = torch.distributions.MultivariateNormal(torch.tensor(_MVN_LOC.astype(np.float32)),
+                                                scale_tril=torch.tensor(a).tril())
+    v = _MVN_VALUE.astype(np.float32)
+    np.testing.assert_allclose(d.log_prob(mg.tensor(v, backend=backend)).numpy(), td.log_prob(torch.tensor(v)).numpy(),
+                               rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["Normal", "MVN(covariance_matrix)", "Categorical(logits)", "Gumbel"])
+def test_second_order_gradients(name: str):
+    """log_prob is differentiable twice (composites of differentiable ops): gradgradcheck in float64."""
+    case = next(c for c in CASES if c.name == name)
+    consts = [_mg(a, grad=False) for a in case.consts]
+    value = _mg(case.value, grad=False)
+    assert mg.gradgradcheck(lambda *ps: case.make(D, *ps, *consts).log_prob(value), [_mg(a) for a in case.params])
