@@ -106,6 +106,27 @@ CASES = [
          [_MVN_LOC, _MVN_A[0]], _MVN_VALUE, _MVN_METHODS),
     Case("Independent(Normal)", lambda dm, loc, scale: dm.Independent(dm.Normal(loc, scale), 1), [_LOC, _SCALE],
          _REAL_VALUE, ("log_prob", "entropy", "mean", "mode", "variance", "stddev")),
+    Case("HalfNormal", lambda dm, scale: dm.HalfNormal(scale), [_SCALE], np.abs(_REAL_VALUE), _LOCSCALE, prob=_PROB),
+    Case("HalfCauchy", lambda dm, scale: dm.HalfCauchy(scale), [_SCALE], np.abs(_REAL_VALUE), _LOCSCALE, prob=_PROB),
+    Case("Pareto", lambda dm, scale, alpha: dm.Pareto(scale, alpha), [_SCALE, np.array([[0.8, 1.5, 2.5]])],
+         _SCALE * RNG.uniform(1.0, 4.0, (4, 2, 3)), ("log_prob", "cdf", "icdf", "entropy", "mean", "mode",
+                                                     "variance"), prob=_PROB),
+    Case("Geometric(probs)", lambda dm, p: dm.Geometric(probs=p), [np.array([[0.2, 0.5, 1.0], [0.9, 0.05, 0.3]])],
+         np.concatenate([RNG.integers(0, 6, (3, 2, 3)), np.zeros((1, 2, 3))]).astype(np.float64),
+         ("log_prob", "entropy", "mean", "mode", "variance", "logits"), value_grad=False),
+    Case("Geometric(logits)", lambda dm, lg: dm.Geometric(logits=lg), [RNG.standard_normal((2, 3))],
+         RNG.integers(0, 6, (4, 2, 3)).astype(np.float64), ("log_prob", "entropy", "mean", "variance", "probs"),
+         value_grad=False),
+    Case("MixtureSameFamily(Normal)", lambda dm, lg, loc, scale: dm.MixtureSameFamily(
+        dm.Categorical(logits=lg), dm.Normal(loc, scale)), [RNG.standard_normal((2, 3)), _LOC, _SCALE],
+        _REAL_VALUE[:, :, 0], ("log_prob", "cdf", "mean", "variance")),
+    Case("MixtureSameFamily(MVN)", lambda dm, lg, loc, a: dm.MixtureSameFamily(
+        dm.Categorical(logits=lg), dm.MultivariateNormal(loc, scale_tril=a.tril())),
+        [RNG.standard_normal(2), _MVN_LOC, _MVN_A], _MVN_VALUE[:, 0], ("log_prob", "mean", "variance")),
+    Case("MixtureSameFamily(Independent)", lambda dm, lg, loc, scale: dm.MixtureSameFamily(
+        dm.Categorical(logits=lg), dm.Independent(dm.Normal(loc, scale), 1)),
+        [RNG.standard_normal((1, 2)), RNG.standard_normal((3, 2, 4)), RNG.uniform(0.5, 1.5, (3, 2, 4))],
+        RNG.standard_normal((5, 3, 4)), ("log_prob", "mean", "variance")),
     Case("RelaxedBernoulli", lambda dm, p, t: dm.RelaxedBernoulli(t, probs=p), [RNG.uniform(0.1, 0.9, (2, 3)),
                                                                                 np.array(0.7)],
          RNG.uniform(0.05, 0.95, (4, 2, 3)), ("log_prob",)),
@@ -182,7 +203,9 @@ def _compare_with_torch(case: Case, method: str, backend: str):
 GRADCHECK_PAIRS = [(c, m) for c, m in PAIRS
                    if m in ("log_prob", "cdf", "icdf", "entropy", "mean", "variance", "stddev", "probs", "logits",
                             "covariance_matrix", "precision_matrix", "scale_tril")
-                   and not (c.name == "Cauchy" and m in ("mean", "variance", "stddev"))
+                   and not (c.name in ("Cauchy", "HalfCauchy") and m in ("mean", "variance", "stddev"))
+                   and not (c.name == "Pareto" and m in ("mean", "variance"))  # inf for alpha <= 1, 2: below
+                   and c.name != "Geometric(probs)"  # probs = 1 is on the boundary: below
                    and not (c.name.startswith("Categorical") and m in ("mean", "variance"))]
 
 
@@ -204,6 +227,17 @@ def test_gradcheck(case: Case, method: str):
         return _evaluate(case.make(D, *ps, *consts), method, case, v, q)
 
     assert mg.gradcheck(fn, (*params, *extra))
+
+
+def test_gradcheck_inside_the_boundaries():
+    """The cases above with parameters on a boundary (Geometric's probs = 1, Pareto's alpha <= 2), inside it."""
+    alpha, scale = _mg([[2.5, 3.0, 4.5]]), _mg(_SCALE)
+    assert mg.gradcheck(lambda s, a: D.Pareto(s, a).mean, (scale, alpha))
+    assert mg.gradcheck(lambda s, a: D.Pareto(s, a).variance, (scale, alpha))
+    probs, value = _mg([[0.2, 0.5, 0.95], [0.9, 0.05, 0.3]]), _mg(RNG.integers(0, 6, (4, 2, 3)), grad=False)
+    for method in ("log_prob", "entropy", "mean", "variance", "logits"):
+        assert mg.gradcheck(lambda p, m=method: _evaluate(D.Geometric(probs=p), m, None, value.double(), None),
+                            (probs,))
 
 
 # -- KL divergences --------------------------------------------------------------------------------------------
@@ -228,6 +262,11 @@ KL_CASES = {
             [_MVN_LOC, _MVN_A, _MVN_LOC[:1] * 0.5, _MVN_A2[0]], [_EYE]),
     "Independent": (lambda dm, a, b, c, d: (dm.Independent(dm.Normal(a, b), 2), dm.Independent(dm.Normal(c, d), 2)),
                     [_LOC, _SCALE, _LOC2, _SCALE2], []),
+    "HalfNormal": (lambda dm, a, b: (dm.HalfNormal(a), dm.HalfNormal(b)), [_SCALE, _SCALE2], []),
+    "Pareto": (lambda dm, a, b, c, d: (dm.Pareto(a, b), dm.Pareto(c, d)),
+               [_SCALE * 1.5, _SCALE2, _SCALE, _SCALE], []),
+    "Geometric": (lambda dm, a, b: (dm.Geometric(probs=a), dm.Geometric(logits=b)),
+                  [RNG.uniform(0.1, 0.9, (2, 3)), RNG.standard_normal((2, 3))], []),
     "LogNormal": (lambda dm, a, b, c, d: (dm.LogNormal(a, b), dm.LogNormal(c, d)), [_LOC, _SCALE, _LOC2, _SCALE2], []),
 }
 
@@ -275,6 +314,10 @@ def test_kl_infinite_and_zero_cases_like_torch():
     np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
     got = D.kl_divergence(D.Uniform(0.0, 2.0), D.Uniform(0.5, 3.0))
     assert got.item() == math.inf
+    got = D.kl_divergence(D.Pareto(mg.tensor([1.0, 2.0]), 3.0), D.Pareto(mg.tensor([1.5, 1.5]), 2.0))
+    want = torch.distributions.kl_divergence(torch.distributions.Pareto(torch.tensor([1.0, 2.0]), 3.0),
+                                             torch.distributions.Pareto(torch.tensor([1.5, 1.5]), 2.0))
+    assert got.numpy()[0] == math.inf and np.allclose(got.numpy(), want.numpy(), rtol=1e-6)
 
 
 def test_register_kl_dispatch():
@@ -324,6 +367,9 @@ RSAMPLE = {
                               [_MVN_LOC, _MVN_A]),
     "MVN(scale_tril)": (lambda dm, a, b: dm.MultivariateNormal(a, scale_tril=b.tril()), [_MVN_LOC, _MVN_A]),
     "Independent(Normal)": (lambda dm, a, b: dm.Independent(dm.Normal(a, b), 2), [_LOC, _SCALE]),
+    "HalfNormal": (lambda dm, a: dm.HalfNormal(a), [_SCALE]),
+    "HalfCauchy": (lambda dm, a: dm.HalfCauchy(a), [_SCALE]),
+    "Pareto": (lambda dm, a, b: dm.Pareto(a, b), [_SCALE, _SCALE2]),
     "RelaxedBernoulli": (lambda dm, a, t: dm.RelaxedBernoulli(t, logits=a), [_LOC, np.array(0.5)]),
     "RelaxedOneHotCategorical": (lambda dm, a, t: dm.RelaxedOneHotCategorical(t, probs=a),
                                  [RNG.uniform(0.1, 1.0, (2, _K)), np.array(0.5)]),
@@ -460,6 +506,11 @@ STAT_CASES = {
     "Uniform": lambda b: D.Uniform(_f([-1.0, 2.0], b), _f([1.0, 2.5], b)),
     "Bernoulli": lambda b: D.Bernoulli(probs=_f([0.1, 0.5, 0.97], b)),
     "OneHotCategorical": lambda b: D.OneHotCategorical(probs=_f([0.1, 0.0, 0.6, 0.3], b)),
+    "HalfNormal": lambda b: D.HalfNormal(_f([0.5, 2.0], b)),
+    "Pareto": lambda b: D.Pareto(_f([0.5, 2.0], b), _f([4.5, 6.0], b)),
+    "Geometric": lambda b: D.Geometric(probs=_f([0.1, 0.5, 0.97], b)),
+    "MixtureSameFamily": lambda b: D.MixtureSameFamily(D.Categorical(probs=_f([0.3, 0.7], b)),
+                                                       D.Normal(_f([-2.0, 1.0], b), _f([0.5, 1.0], b))),
     "RelaxedBernoulli": lambda b: D.LogitRelaxedBernoulli(_f(0.8, b), probs=_f([0.3, 0.6], b)),
     "MVN": lambda b: D.MultivariateNormal(_f([1.0, -1.0, 0.0], b),
                                           covariance_matrix=_f(_MVN_A[0] @ _MVN_A[0].T + _EYE, b)),
@@ -710,7 +761,7 @@ def test_supports_and_arg_constraints_like_torch():
         params = [_mg(a) for a in case.params] + [_mg(a, grad=False) for a in case.consts]
         tparams = [_t(a) for a in case.params] + [_t(a, grad=False) for a in case.consts]
         d, td = case.make(D, *params), case.make(torch.distributions, *tparams)
-        if not case.name.startswith("Uniform"):  # Uniform's support holds its tensors: reprs differ
+        if case.name not in ("Uniform", "Pareto"):  # their supports hold tensors, whose reprs differ
             assert repr(d.support) == repr(td.support), case.name
         assert sorted(d.arg_constraints) == sorted(td.arg_constraints), case.name
 

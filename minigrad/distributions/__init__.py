@@ -10,6 +10,7 @@ from .discrete import Bernoulli, Categorical, OneHotCategorical
 from .distribution import Distribution
 from .independent import Independent
 from .kl import kl_divergence, register_kl
+from .more import Geometric, HalfCauchy, HalfNormal, MixtureSameFamily, Pareto
 from .multivariate_normal import MultivariateNormal
 from .relaxed import (
     ExpRelaxedCategorical,
@@ -19,6 +20,7 @@ from .relaxed import (
 )
 from .transformed_distribution import LogNormal, TransformedDistribution
 from .transforms import (
+    AbsTransform,
     AffineTransform,
     ComposeTransform,
     ExpTransform,
@@ -28,9 +30,9 @@ from .transforms import (
 )
 
 __all__ = [
-    "AffineTransform", "Bernoulli", "Categorical", "Cauchy", "ComposeTransform", "Distribution",
-    "ExpRelaxedCategorical", "ExpTransform", "Exponential", "Gumbel", "Independent", "Laplace", "LogNormal",
-    "LogitRelaxedBernoulli", "MultivariateNormal", "Normal", "OneHotCategorical", "RelaxedBernoulli",
-    "RelaxedOneHotCategorical", "SigmoidTransform", "TanhTransform", "Transform", "TransformedDistribution", "Uniform",
-    "constraints", "kl_divergence", "register_kl", "transforms",
+    "AbsTransform", "AffineTransform", "Bernoulli", "Categorical", "Cauchy", "ComposeTransform", "Distribution",
+    "ExpRelaxedCategorical", "ExpTransform", "Exponential", "Geometric", "Gumbel", "HalfCauchy", "HalfNormal",
+    "Independent", "Laplace", "LogNormal", "LogitRelaxedBernoulli", "MixtureSameFamily", "MultivariateNormal", "Normal",
+    "OneHotCategorical", "Pareto", "RelaxedBernoulli", "RelaxedOneHotCategorical", "SigmoidTransform", "TanhTransform",
+    "Transform", "TransformedDistribution", "Uniform", "constraints", "kl_divergence", "register_kl", "transforms",
 ]

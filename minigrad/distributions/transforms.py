@@ -15,7 +15,8 @@ from ..tensor import Tensor
 from . import constraints
 from .utils import _sum_rightmost, finfo
 
-__all__ = ["AffineTransform", "ComposeTransform", "ExpTransform", "SigmoidTransform", "TanhTransform", "Transform"]
+__all__ = ["AbsTransform", "AffineTransform", "ComposeTransform", "ExpTransform", "SigmoidTransform", "TanhTransform",
+           "Transform"]
 
 
 class Transform:
@@ -401,3 +402,21 @@ class AffineTransform(Transform):
                                          tuple(getattr(self.scale, "shape", ()))))
 
     inverse_shape = forward_shape
+
+
+class AbsTransform(Transform):
+    """y = |x| (not bijective: its ``inv`` is the identity on y >= 0)."""
+
+    domain = constraints.real
+    codomain = constraints.positive
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, AbsTransform)
+
+    __hash__ = object.__hash__
+
+    def _call(self, x):
+        return x.abs()
+
+    def _inverse(self, y):
+        return y
