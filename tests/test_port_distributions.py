@@ -777,9 +777,10 @@ def test_independent_and_repr():
 
 
 def test_on_the_cupy_backend(cupy_device):
-    """log_prob and entropy of every case, every KL pair, and samples, on the CuPy backend (its CPU stand-in here)."""
+    """log_prob, entropy, cdf and icdf of every case, every KL pair, and samples, on the CuPy backend (its CPU
+    stand-in here)."""
     for case in CASES:
-        for method in ("log_prob", "entropy"):
+        for method in ("log_prob", "entropy", "cdf", "icdf"):
             if method in case.methods:
                 _compare_with_torch(case, method, cupy_device)
     for name in sorted(KL_CASES):
