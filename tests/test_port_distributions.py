@@ -596,13 +596,15 @@ def _transforms(T, loc, scale):  # noqa: N803 - the module
         "affine": T.AffineTransform(loc, scale),
         "affine_number": T.AffineTransform(0.5, -2.0),
         "sigmoid": T.SigmoidTransform(),
+        "softplus": T.SoftplusTransform(),
         "tanh": T.TanhTransform(),
         "compose": T.ComposeTransform([T.TanhTransform(), T.AffineTransform(loc, scale)]),
         "inverse": T.ExpTransform().inv,
     }
 
 
-@pytest.mark.parametrize("name", ["exp", "affine", "affine_number", "sigmoid", "tanh", "compose", "inverse"])
+@pytest.mark.parametrize("name", ["exp", "affine", "affine_number", "sigmoid", "softplus", "tanh", "compose",
+                                  "inverse"])
 def test_transforms_like_torch(name: str):
     x_np = RNG.uniform(0.1, 0.9, (4, 3)) if name == "inverse" else RNG.standard_normal((4, 3))
     loc, scale = RNG.standard_normal(3), RNG.uniform(0.5, 2.0, 3)
@@ -862,3 +864,70 @@ def test_second_order_gradients(name: str):
     consts = [_mg(a, grad=False) for a in case.consts]
     value = _mg(case.value, grad=False)
     assert mg.gradgradcheck(lambda *ps: case.make(D, *ps, *consts).log_prob(value), [_mg(a) for a in case.params])
+
+
+# -- biject_to / transform_to and the other transforms ---------------------------------------------------------
+def _registry_constraints(c):
+    return [c.real, c.positive, c.nonnegative, c.greater_than(1.5), c.greater_than_eq(-1.0), c.less_than(2.0),
+            c.unit_interval, c.interval(-1.0, 3.0), c.half_open_interval(0.0, 3.0), c.real_vector, c.simplex,
+            c.independent(c.positive, 2), c.lower_cholesky, c.positive_definite]
+
+
+@pytest.mark.parametrize("registry", ["biject_to", "transform_to"])
+@pytest.mark.parametrize("index", range(14))
+def test_constraint_registry_like_torch(registry: str, index: int):
+    """The same transform as PyTorch's for each constraint: values, inverse, log-abs-det-Jacobian and gradients,
+    and its outputs satisfy the constraint."""
+    con = _registry_constraints(constraints)[index]
+    tcon = _registry_constraints(torch.distributions.constraints)[index]
+    try:
+        ttransform = getattr(torch.distributions, registry)(tcon)
+    except NotImplementedError:
+        with pytest.raises(NotImplementedError, match="Cannot transform"):
+            getattr(D, registry)(con)
+        return
+    transform = getattr(D, registry)(con)
+    assert repr(transform) == repr(ttransform)
+    shape = (4, 3, 3) if con.event_dim == 2 else (4, 3)
+    x_np = RNG.standard_normal(shape)
+    x, tx = _mg(x_np), _t(x_np)
+    y, ty = transform(x), ttransform(tx)
+    np.testing.assert_allclose(y.numpy(), ty.detach().numpy(), rtol=1e-12, atol=1e-14)
+    assert bool(con.check(y).all())
+    back, tback = transform.inv(y), ttransform.inv(ty)
+    np.testing.assert_allclose(back.numpy(), tback.detach().numpy(), rtol=1e-9, atol=1e-10)
+    outs, touts = [y], [ty]
+    if ttransform.bijective:
+        outs.append(transform.log_abs_det_jacobian(x, y))
+        touts.append(ttransform.log_abs_det_jacobian(tx, ty))
+        np.testing.assert_allclose(outs[-1].numpy(), touts[-1].detach().numpy(), rtol=1e-10, atol=1e-12)
+    weights = [RNG.standard_normal(o.shape) for o in outs]
+    (g,) = mg.grad(sum((o * mg.tensor(w)).sum() for o, w in zip(outs, weights)), [x])
+    (tg,) = torch.autograd.grad(sum((o * torch.tensor(w)).sum() for o, w in zip(touts, weights)), [tx])
+    np.testing.assert_allclose(g.numpy(), tg.numpy(), rtol=1e-9, atol=1e-11)
+
+
+def test_stick_breaking_and_power_transforms():
+    """StickBreakingTransform: R^(K-1) onto the K-simplex (shapes as PyTorch's), its Jacobian by finite differences;
+    PowerTransform against PyTorch."""
+    t = D.transforms.StickBreakingTransform()
+    assert t.forward_shape((5, 3)) == (5, 4) and t.inverse_shape((5, 4)) == (5, 3)
+    x = _mg(RNG.standard_normal((2, 3)))
+    assert mg.gradcheck(lambda v: t.log_abs_det_jacobian(v, t(v)), (x,))
+    assert mg.gradcheck(lambda v: t.inv(t(v)), (x,))
+    d = D.TransformedDistribution(D.Independent(D.Normal(mg.zeros(3, dtype="float64"), 1.0), 1), [t])
+    td = torch.distributions.TransformedDistribution(
+        torch.distributions.Independent(torch.distributions.Normal(torch.zeros(3, dtype=torch.float64), 1.0), 1),
+        [torch.distributions.transforms.StickBreakingTransform()])
+    assert d.event_shape == tuple(td.event_shape) == (4,)
+    y = _simplex((5, 4))
+    np.testing.assert_allclose(d.log_prob(_mg(y, grad=False)).numpy(), td.log_prob(torch.tensor(y)).numpy(),
+                               rtol=1e-9)
+    p, tp = D.transforms.PowerTransform(_mg([0.5, 2.0, -1.0])), torch.distributions.transforms.PowerTransform(
+        _t([0.5, 2.0, -1.0]))
+    v = RNG.uniform(0.2, 3.0, (4, 3))
+    for fn in (lambda tr, a: tr(a), lambda tr, a: tr.inv(a), lambda tr, a: tr.log_abs_det_jacobian(a, tr(a))):
+        np.testing.assert_allclose(fn(p, _mg(v)).numpy(), fn(tp, _t(v)).detach().numpy(), rtol=1e-12)
+    np.testing.assert_array_equal(p.sign.numpy(), tp.sign.detach().numpy())
+    with pytest.raises(TypeError, match="Expected constraint to be either a Constraint subclass or instance"):
+        D.biject_to.register(int, lambda c: None)
