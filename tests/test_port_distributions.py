@@ -127,6 +127,12 @@ CASES = [
         dm.Categorical(logits=lg), dm.Independent(dm.Normal(loc, scale), 1)),
         [RNG.standard_normal((1, 2)), RNG.standard_normal((3, 2, 4)), RNG.uniform(0.5, 1.5, (3, 2, 4))],
         RNG.standard_normal((5, 3, 4)), ("log_prob", "mean", "variance")),
+    Case("ContinuousBernoulli(probs)", lambda dm, p: dm.ContinuousBernoulli(probs=p),
+         [np.array([[0.1, 0.4995, 0.8], [0.5003, 0.3, 0.97]])], RNG.uniform(0.0, 1.0, (4, 2, 3)),
+         ("log_prob", "cdf", "icdf", "entropy", "mean", "variance", "stddev", "logits"), prob=_PROB),
+    Case("ContinuousBernoulli(logits)", lambda dm, lg: dm.ContinuousBernoulli(logits=lg),
+         [RNG.standard_normal((2, 3)) * 2], RNG.uniform(0.0, 1.0, (4, 2, 3)),
+         ("log_prob", "cdf", "icdf", "entropy", "mean", "variance", "probs"), prob=_PROB),
     Case("RelaxedBernoulli", lambda dm, p, t: dm.RelaxedBernoulli(t, probs=p), [RNG.uniform(0.1, 0.9, (2, 3)),
                                                                                 np.array(0.7)],
          RNG.uniform(0.05, 0.95, (4, 2, 3)), ("log_prob",)),
@@ -265,6 +271,8 @@ KL_CASES = {
     "HalfNormal": (lambda dm, a, b: (dm.HalfNormal(a), dm.HalfNormal(b)), [_SCALE, _SCALE2], []),
     "Pareto": (lambda dm, a, b, c, d: (dm.Pareto(a, b), dm.Pareto(c, d)),
                [_SCALE * 1.5, _SCALE2, _SCALE, _SCALE], []),
+    "ContinuousBernoulli": (lambda dm, a, b: (dm.ContinuousBernoulli(probs=a), dm.ContinuousBernoulli(logits=b)),
+                            [np.array([[0.1, 0.4995, 0.8], [0.5003, 0.3, 0.97]]), RNG.standard_normal((2, 3))], []),
     "Geometric": (lambda dm, a, b: (dm.Geometric(probs=a), dm.Geometric(logits=b)),
                   [RNG.uniform(0.1, 0.9, (2, 3)), RNG.standard_normal((2, 3))], []),
     "LogNormal": (lambda dm, a, b, c, d: (dm.LogNormal(a, b), dm.LogNormal(c, d)), [_LOC, _SCALE, _LOC2, _SCALE2], []),
@@ -367,6 +375,7 @@ RSAMPLE = {
                               [_MVN_LOC, _MVN_A]),
     "MVN(scale_tril)": (lambda dm, a, b: dm.MultivariateNormal(a, scale_tril=b.tril()), [_MVN_LOC, _MVN_A]),
     "Independent(Normal)": (lambda dm, a, b: dm.Independent(dm.Normal(a, b), 2), [_LOC, _SCALE]),
+    "ContinuousBernoulli": (lambda dm, a: dm.ContinuousBernoulli(logits=a), [_LOC]),
     "HalfNormal": (lambda dm, a: dm.HalfNormal(a), [_SCALE]),
     "HalfCauchy": (lambda dm, a: dm.HalfCauchy(a), [_SCALE]),
     "Pareto": (lambda dm, a, b: dm.Pareto(a, b), [_SCALE, _SCALE2]),
@@ -506,6 +515,7 @@ STAT_CASES = {
     "Uniform": lambda b: D.Uniform(_f([-1.0, 2.0], b), _f([1.0, 2.5], b)),
     "Bernoulli": lambda b: D.Bernoulli(probs=_f([0.1, 0.5, 0.97], b)),
     "OneHotCategorical": lambda b: D.OneHotCategorical(probs=_f([0.1, 0.0, 0.6, 0.3], b)),
+    "ContinuousBernoulli": lambda b: D.ContinuousBernoulli(probs=_f([0.1, 0.5, 0.8], b)),
     "HalfNormal": lambda b: D.HalfNormal(_f([0.5, 2.0], b)),
     "Pareto": lambda b: D.Pareto(_f([0.5, 2.0], b), _f([4.5, 6.0], b)),
     "Geometric": lambda b: D.Geometric(probs=_f([0.1, 0.5, 0.97], b)),
@@ -931,3 +941,17 @@ def test_stick_breaking_and_power_transforms():
     np.testing.assert_array_equal(p.sign.numpy(), tp.sign.detach().numpy())
     with pytest.raises(TypeError, match="Expected constraint to be either a Constraint subclass or instance"):
         D.biject_to.register(int, lambda c: None)
+
+
+def test_lazy_parameters_first_read_under_no_grad_stay_in_the_graph():
+    """sample() reads probs under no_grad; the cached probs still carry the gradient (PyTorch computes lazy
+    properties under enable_grad), so a later entropy differentiates through them."""
+    x_np = RNG.standard_normal(3)
+    x, tx = _mg(x_np), _t(x_np)
+    d, td = D.Bernoulli(logits=x), torch.distributions.Bernoulli(logits=tx)
+    d.sample((2,))
+    td.sample((2,))
+    assert d.probs.requires_grad
+    (g,) = mg.grad(d.entropy().sum(), [x])
+    (tg,) = torch.autograd.grad(td.entropy().sum(), [tx])
+    np.testing.assert_allclose(g.numpy(), tg.numpy(), rtol=1e-12)

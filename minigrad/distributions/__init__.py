@@ -11,7 +11,7 @@ from .discrete import Bernoulli, Categorical, OneHotCategorical
 from .distribution import Distribution
 from .independent import Independent
 from .kl import kl_divergence, register_kl
-from .more import Geometric, HalfCauchy, HalfNormal, MixtureSameFamily, Pareto
+from .more import ContinuousBernoulli, Geometric, HalfCauchy, HalfNormal, MixtureSameFamily, Pareto
 from .multivariate_normal import MultivariateNormal
 from .relaxed import (
     ExpRelaxedCategorical,
@@ -38,11 +38,12 @@ from .transforms import (
 )
 
 __all__ = [
-    "AbsTransform", "AffineTransform", "Bernoulli", "Categorical", "Cauchy", "ComposeTransform", "Distribution",
-    "ExpRelaxedCategorical", "ExpTransform", "Exponential", "Geometric", "Gumbel", "HalfCauchy", "HalfNormal",
-    "Independent", "IndependentTransform", "Laplace", "LogNormal", "LogitRelaxedBernoulli", "LowerCholeskyTransform",
-    "MixtureSameFamily", "MultivariateNormal", "Normal", "OneHotCategorical", "Pareto", "PositiveDefiniteTransform",
-    "PowerTransform", "RelaxedBernoulli", "RelaxedOneHotCategorical", "SigmoidTransform", "SoftmaxTransform",
-    "SoftplusTransform", "StickBreakingTransform", "TanhTransform", "Transform", "TransformedDistribution", "Uniform",
-    "biject_to", "constraints", "kl_divergence", "register_kl", "transform_to", "transforms",
+    "AbsTransform", "AffineTransform", "Bernoulli", "Categorical", "Cauchy", "ComposeTransform", "ContinuousBernoulli",
+    "Distribution", "ExpRelaxedCategorical", "ExpTransform", "Exponential", "Geometric", "Gumbel", "HalfCauchy",
+    "HalfNormal", "Independent", "IndependentTransform", "Laplace", "LogNormal", "LogitRelaxedBernoulli",
+    "LowerCholeskyTransform", "MixtureSameFamily", "MultivariateNormal", "Normal", "OneHotCategorical", "Pareto",
+    "PositiveDefiniteTransform", "PowerTransform", "RelaxedBernoulli", "RelaxedOneHotCategorical", "SigmoidTransform",
+    "SoftmaxTransform", "SoftplusTransform", "StickBreakingTransform", "TanhTransform", "Transform",
+    "TransformedDistribution", "Uniform", "biject_to", "constraints", "kl_divergence", "register_kl", "transform_to",
+    "transforms",
 ]

@@ -15,7 +15,7 @@ from .continuous import Cauchy, Exponential, Laplace, Normal, Uniform
 from .discrete import Bernoulli, Categorical, OneHotCategorical
 from .distribution import Distribution
 from .independent import Independent
-from .more import Geometric, HalfNormal, Pareto
+from .more import ContinuousBernoulli, Geometric, HalfNormal, Pareto
 from .multivariate_normal import MultivariateNormal, _batch_mahalanobis, _tril_solve
 from .transformed_distribution import TransformedDistribution
 from .utils import _diagonal, _sum_rightmost
@@ -190,3 +190,11 @@ def _kl_pareto_pareto(p, q):
 @register_kl(Geometric, Geometric)
 def _kl_geometric_geometric(p, q):
     return -p.entropy() - (-q.probs).log1p() / p.probs - q.logits
+
+
+@register_kl(ContinuousBernoulli, ContinuousBernoulli)
+def _kl_continuous_bernoulli_continuous_bernoulli(p, q):
+    t1 = p.mean * (p.logits - q.logits)
+    t2 = p._cont_bern_log_norm() + (-p.probs).log1p()
+    t3 = -q._cont_bern_log_norm() - (-q.probs).log1p()
+    return t1 + t2 + t3

@@ -1,4 +1,4 @@
-"""HalfNormal, HalfCauchy, Pareto, Geometric and MixtureSameFamily (PyTorch's formulas; no lgamma needed)."""
+"""HalfNormal, HalfCauchy, Pareto, Geometric, MixtureSameFamily and ContinuousBernoulli (PyTorch's formulas)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from .discrete import Categorical
 from .distribution import Distribution
 from .transformed_distribution import TransformedDistribution
 from .transforms import AbsTransform, AffineTransform, ExpTransform
-from .utils import _uniform, broadcast_all, finfo, lazy_property, logits_to_probs, probs_to_logits
+from .utils import _uniform, broadcast_all, clamp_probs, finfo, lazy_property, logits_to_probs, probs_to_logits
 
-__all__ = ["Geometric", "HalfCauchy", "HalfNormal", "MixtureSameFamily", "Pareto"]
+__all__ = ["ContinuousBernoulli", "Geometric", "HalfCauchy", "HalfNormal", "MixtureSameFamily", "Pareto"]
 
 
 class _Half(TransformedDistribution):
@@ -301,3 +301,132 @@ class MixtureSameFamily(Distribution):
 
     def __repr__(self) -> str:
         return f"MixtureSameFamily(\n  {self.mixture_distribution},\n  {self.component_distribution})"
+
+
+class ContinuousBernoulli(Distribution):
+    """The continuous Bernoulli on [0, 1] (Loaiza-Ganem & Cunningham 2019): density C(p) p^x (1 - p)^(1 - x), the
+    normaliser of a VAE's Bernoulli likelihood on continuous pixels. Within ``lims`` of p = 1/2 the normaliser and
+    moments are PyTorch's Taylor expansions (its formulas there divide by 2p - 1)."""
+
+    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    support = constraints.unit_interval
+    has_rsample = True
+
+    def __init__(self, probs=None, logits=None, lims: tuple = (0.499, 0.501),
+                 validate_args: bool | None = None) -> None:
+        if (probs is None) == (logits is None):
+            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
+        if probs is not None:
+            is_scalar = isinstance(probs, Number)
+            (self.probs,) = broadcast_all(probs)
+            # checked before the clamp below, which would hide invalid values (only when validate_args is given,
+            # as PyTorch)
+            if validate_args is not None and not bool(self.arg_constraints["probs"].check(self.probs).all()):
+                raise ValueError("The parameter probs has invalid values")
+            self.probs = clamp_probs(self.probs)
+        else:
+            is_scalar = isinstance(logits, Number)
+            (self.logits,) = broadcast_all(logits)
+        self._param = self.probs if probs is not None else self.logits
+        self._lims = lims
+        super().__init__(() if is_scalar else self._param.shape, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(ContinuousBernoulli, _instance)
+        new._lims = self._lims
+        batch_shape = tuple(batch_shape)
+        if "probs" in self.__dict__:
+            new.probs = self.probs.expand(*batch_shape)
+            new._param = new.probs
+        if "logits" in self.__dict__:
+            new.logits = self.logits.expand(*batch_shape)
+            new._param = new.logits
+        Distribution.__init__(new, batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    def _outside_unstable_region(self):
+        return (self.probs <= self._lims[0]) | (self.probs > self._lims[1])
+
+    def _cut_probs(self):
+        return where(self._outside_unstable_region(), self.probs, self._lims[0])
+
+    def _cont_bern_log_norm(self):
+        """The log normalising constant as a function of ``probs``."""
+        cut_probs = self._cut_probs()
+        below = where(cut_probs <= 0.5, cut_probs, 0.0)
+        above = where(cut_probs >= 0.5, cut_probs, 1.0)
+        log_norm = ((-cut_probs).log1p() - cut_probs.log()).abs().log() - where(
+            cut_probs <= 0.5, (-2.0 * below).log1p(), (2.0 * above - 1.0).log())
+        x = (self.probs - 0.5).pow(2)
+        taylor = math.log(2.0) + (4.0 / 3.0 + 104.0 / 45.0 * x) * x
+        return where(self._outside_unstable_region(), log_norm, taylor)
+
+    @property
+    def mean(self):
+        cut_probs = self._cut_probs()
+        mus = cut_probs / (2.0 * cut_probs - 1.0) + 1.0 / ((-cut_probs).log1p() - cut_probs.log())
+        x = self.probs - 0.5
+        taylor = 0.5 + (1.0 / 3.0 + 16.0 / 45.0 * x.pow(2)) * x
+        return where(self._outside_unstable_region(), mus, taylor)
+
+    @property
+    def stddev(self):
+        return self.variance.sqrt()
+
+    @property
+    def variance(self):
+        cut_probs = self._cut_probs()
+        variances = (cut_probs * (cut_probs - 1.0) / (1.0 - 2.0 * cut_probs).pow(2)
+                     + 1.0 / ((-cut_probs).log1p() - cut_probs.log()).pow(2))
+        x = (self.probs - 0.5).pow(2)
+        taylor = 1.0 / 12.0 - (1.0 / 15.0 - 128.0 / 945.0 * x) * x
+        return where(self._outside_unstable_region(), variances, taylor)
+
+    @lazy_property
+    def logits(self):
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self):
+        return clamp_probs(logits_to_probs(self.logits, is_binary=True))
+
+    @property
+    def param_shape(self) -> tuple:
+        return tuple(self._param.shape)
+
+    def sample(self, sample_shape=()):
+        with no_grad():
+            return self.rsample(sample_shape)
+
+    def rsample(self, sample_shape=()):
+        shape = self._extended_shape(sample_shape)
+        with no_grad():
+            u = _uniform(shape, self.probs)
+        return self.icdf(u)
+
+    def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        logits, value = broadcast_all(self.logits, value)
+        bce = (1 - value) * logits + softplus(-logits, 1.0, math.inf)
+        return -bce + self._cont_bern_log_norm()
+
+    def cdf(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        cut_probs = self._cut_probs()
+        cdfs = (cut_probs.pow(value) * (1.0 - cut_probs).pow(1.0 - value) + cut_probs - 1.0) / (2.0 * cut_probs - 1.0)
+        unbounded = where(self._outside_unstable_region(), cdfs, value)
+        return where(value <= 0.0, 0.0, where(value >= 1.0, 1.0, unbounded))
+
+    def icdf(self, value):
+        cut_probs = self._cut_probs()
+        inverted = (((-cut_probs) + value * (2.0 * cut_probs - 1.0)).log1p() - (-cut_probs).log1p()) / (
+            cut_probs.log() - (-cut_probs).log1p())
+        return where(self._outside_unstable_region(), inverted, value)
+
+    def entropy(self):
+        log_probs0 = (-self.probs).log1p()
+        log_probs1 = self.probs.log()
+        return self.mean * (log_probs0 - log_probs1) - self._cont_bern_log_norm() - log_probs0

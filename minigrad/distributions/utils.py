@@ -10,7 +10,7 @@ import numpy as np
 from .. import creation as _creation
 from ..dtypes import DEFAULT_FLOAT
 from ..function import Function
-from ..grad_mode import no_grad
+from ..grad_mode import enable_grad, no_grad
 from ..ops.arithmetic import where
 from ..tensor import Tensor, tensor
 
@@ -90,7 +90,8 @@ class lazy_property:  # noqa: N801 - PyTorch's name
     def __get__(self, instance, obj_type=None):
         if instance is None:
             return self
-        value = self.wrapped(instance)
+        with enable_grad():  # computed once for all later uses: in the graph even when first read under no_grad
+            value = self.wrapped(instance)
         setattr(instance, self.wrapped.__name__, value)
         return value
 
