@@ -104,6 +104,10 @@ CASES = [
          [_MVN_LOC[0], _MVN_A], _MVN_VALUE, _MVN_METHODS, consts=[_EYE]),
     Case("MVN(scale_tril)", lambda dm, loc, a: dm.MultivariateNormal(loc, scale_tril=a.tril()),
          [_MVN_LOC, _MVN_A[0]], _MVN_VALUE, _MVN_METHODS),
+    Case("LowRankMVN", lambda dm, loc, w, d: dm.LowRankMultivariateNormal(loc, w, d),
+         [_MVN_LOC, RNG.standard_normal((2, _N, 2)), RNG.uniform(0.5, 1.5, _N)], _MVN_VALUE,
+         ("log_prob", "entropy", "mean", "mode", "variance", "stddev", "covariance_matrix", "precision_matrix",
+          "scale_tril")),
     Case("Independent(Normal)", lambda dm, loc, scale: dm.Independent(dm.Normal(loc, scale), 1), [_LOC, _SCALE],
          _REAL_VALUE, ("log_prob", "entropy", "mean", "mode", "variance", "stddev")),
     Case("HalfNormal", lambda dm, scale: dm.HalfNormal(scale), [_SCALE], np.abs(_REAL_VALUE), _LOCSCALE, prob=_PROB),
@@ -374,6 +378,8 @@ RSAMPLE = {
     "MVN(precision_matrix)": (lambda dm, a, b: dm.MultivariateNormal(a, precision_matrix=b @ b.mT + 0.5),
                               [_MVN_LOC, _MVN_A]),
     "MVN(scale_tril)": (lambda dm, a, b: dm.MultivariateNormal(a, scale_tril=b.tril()), [_MVN_LOC, _MVN_A]),
+    "LowRankMVN": (lambda dm, a, w, d: dm.LowRankMultivariateNormal(a, w, d),
+                   [_MVN_LOC, RNG.standard_normal((_N, 2)), RNG.uniform(0.5, 1.5, (2, _N))]),
     "Independent(Normal)": (lambda dm, a, b: dm.Independent(dm.Normal(a, b), 2), [_LOC, _SCALE]),
     "ContinuousBernoulli": (lambda dm, a: dm.ContinuousBernoulli(logits=a), [_LOC]),
     "HalfNormal": (lambda dm, a: dm.HalfNormal(a), [_SCALE]),
@@ -516,6 +522,8 @@ STAT_CASES = {
     "Bernoulli": lambda b: D.Bernoulli(probs=_f([0.1, 0.5, 0.97], b)),
     "OneHotCategorical": lambda b: D.OneHotCategorical(probs=_f([0.1, 0.0, 0.6, 0.3], b)),
     "ContinuousBernoulli": lambda b: D.ContinuousBernoulli(probs=_f([0.1, 0.5, 0.8], b)),
+    "LowRankMVN": lambda b: D.LowRankMultivariateNormal(_f([1.0, -1.0, 0.0], b), _f([[1.0], [0.5], [-0.5]], b),
+                                                        _f([0.5, 1.0, 0.2], b)),
     "HalfNormal": lambda b: D.HalfNormal(_f([0.5, 2.0], b)),
     "Pareto": lambda b: D.Pareto(_f([0.5, 2.0], b), _f([4.5, 6.0], b)),
     "Geometric": lambda b: D.Geometric(probs=_f([0.1, 0.5, 0.97], b)),
@@ -542,7 +550,7 @@ def test_sample_moments(name: str, backend: str):
     else:
         mean, var = d.mean.numpy(), d.variance.numpy()
     _check_mean_var(samples, mean, var)
-    if name == "MVN":  # each covariance entry within Z standard errors of the product's mean
+    if name in ("MVN", "LowRankMVN"):  # each covariance entry within Z standard errors of the product's mean
         cov = d.covariance_matrix.numpy()
         c = samples - samples.mean(0)
         prod = c[:, :, None] * c[:, None, :]
@@ -700,6 +708,14 @@ def test_invalid_parameters_raise_like_torch():
         D.MultivariateNormal(mg.zeros(2), covariance_matrix=mg.eye(3))
     with pytest.raises(ValueError, match="constraint PositiveDefinite"):
         D.MultivariateNormal(mg.zeros(2), covariance_matrix=mg.tensor([[1.0, 2.0], [2.0, 1.0]]))
+    with pytest.raises(ValueError, match="cov_factor must be a batch of matrices with shape 3 x m"):
+        D.LowRankMultivariateNormal(mg.zeros(3), mg.zeros(2, 1), mg.ones(3))
+    with pytest.raises(ValueError, match="cov_diag must be a batch of vectors with shape \\(3,\\)"):
+        D.LowRankMultivariateNormal(mg.zeros(3), mg.zeros(3, 1), mg.ones(2))
+    with pytest.raises(ValueError, match="Incompatible batch shapes"):
+        D.LowRankMultivariateNormal(mg.zeros(2, 3), mg.zeros(4, 3, 1), mg.ones(3))
+    with pytest.raises(ValueError, match="constraint IndependentConstraint\\(GreaterThan"):
+        D.LowRankMultivariateNormal(mg.zeros(3), mg.zeros(3, 1), mg.tensor([1.0, 0.0, 1.0]))
     with pytest.raises(ValueError, match="constraint LowerCholesky"):
         D.MultivariateNormal(mg.zeros(2), scale_tril=mg.tensor([[1.0, 1.0], [0.0, 1.0]]))
     with pytest.raises(ValueError, match="Expected reinterpreted_batch_ndims <= "

@@ -12,7 +12,7 @@ from .distribution import Distribution
 from .independent import Independent
 from .kl import kl_divergence, register_kl
 from .more import ContinuousBernoulli, Geometric, HalfCauchy, HalfNormal, MixtureSameFamily, Pareto
-from .multivariate_normal import MultivariateNormal
+from .multivariate_normal import LowRankMultivariateNormal, MultivariateNormal
 from .relaxed import (
     ExpRelaxedCategorical,
     LogitRelaxedBernoulli,
@@ -41,9 +41,9 @@ __all__ = [
     "AbsTransform", "AffineTransform", "Bernoulli", "Categorical", "Cauchy", "ComposeTransform", "ContinuousBernoulli",
     "Distribution", "ExpRelaxedCategorical", "ExpTransform", "Exponential", "Geometric", "Gumbel", "HalfCauchy",
     "HalfNormal", "Independent", "IndependentTransform", "Laplace", "LogNormal", "LogitRelaxedBernoulli",
-    "LowerCholeskyTransform", "MixtureSameFamily", "MultivariateNormal", "Normal", "OneHotCategorical", "Pareto",
-    "PositiveDefiniteTransform", "PowerTransform", "RelaxedBernoulli", "RelaxedOneHotCategorical", "SigmoidTransform",
-    "SoftmaxTransform", "SoftplusTransform", "StickBreakingTransform", "TanhTransform", "Transform",
-    "TransformedDistribution", "Uniform", "biject_to", "constraints", "kl_divergence", "register_kl", "transform_to",
-    "transforms",
+    "LowRankMultivariateNormal", "LowerCholeskyTransform", "MixtureSameFamily", "MultivariateNormal", "Normal",
+    "OneHotCategorical", "Pareto", "PositiveDefiniteTransform", "PowerTransform", "RelaxedBernoulli",
+    "RelaxedOneHotCategorical", "SigmoidTransform", "SoftmaxTransform", "SoftplusTransform", "StickBreakingTransform",
+    "TanhTransform", "Transform", "TransformedDistribution", "Uniform", "biject_to", "constraints", "kl_divergence",
+    "register_kl", "transform_to", "transforms",
 ]
