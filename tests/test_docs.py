@@ -12,7 +12,7 @@ import minigrad as mg
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 # Every ```python block of these files runs; excerpts that are not standalone programs are fenced as ```text.
 DOCS = ["README.md", "docs/autograd.md", "docs/nn.md", "docs/data.md", "docs/testing.md", "docs/batchnorm.md",
-        "docs/linalg.md"]
+        "docs/linalg.md", "docs/distributions.md"]
 
 
 def _python_blocks(path: pathlib.Path) -> list[str]:

@@ -238,7 +238,7 @@ class Clip(Function):
             inside = x >= ctx.low
         if ctx.high is not None:
             inside = x <= ctx.high if inside is None else inside & (x <= ctx.high)
-        return g * inside, None, None
+        return Where.apply(inside, g, 0.0), None, None  # a mask, not a product: an inf or NaN outside gives 0
 
 
 class Cast(Function):
