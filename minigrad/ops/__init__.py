@@ -13,6 +13,7 @@ from . import (  # noqa: F401 - each registers its ops
     cumulative,
     distance,
     elementwise,
+    indexing,
     linalg,
     matrix,
     movement,
@@ -20,6 +21,7 @@ from . import (  # noqa: F401 - each registers its ops
     segments,
     softmax,
     sorting,
+    statistics,
 )
 from ._registry import METHODS, OPS, PUBLIC, TOP_LEVEL  # noqa: F401 - read by minigrad and Tensor
 
