@@ -53,7 +53,7 @@ def random_(t: Tensor, from_: int = 0, to: int | None = None, *, generator=None)
     low, high = (from_, to) if to is not None else (0, from_) if from_ else (0, _UNBOUNDED_HIGH[t.dtype.name])
     if high <= low:
         raise ValueError(f"random_: expects from < to, got from={low}, to={high}")
-    if t.dtype.kind == "f" and high - 1 > 2 ** np.finfo(t.dtype).nmant + 1:
+    if t.dtype.kind == "f" and high - 1 > 2 ** (np.finfo(t.dtype).nmant + 1):
         raise ValueError(f"random_: to - 1 = {high - 1} is beyond the integers {t.dtype.name} holds exactly")
     with no_grad():
         values = _creation.randint(low, high, t.shape, dtype="int64", backend=t.backend, generator=generator)
