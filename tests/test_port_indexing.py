@@ -102,6 +102,8 @@ DIFFERENTIABLE = [
     ("index_put_bool", lambda lib, c, x, v: lib.index_put(x, (c[0],), v), (A34 > 0,), (A34, np.array(3.0))),
     ("masked_scatter", lambda lib, c, x, s: lib.masked_scatter(x, c[0], s), (np.array([True, False, True, True]),),
      (A34, R.standard_normal((4, 4)))),
+    ("masked_scatter_0d", lambda lib, c, x, s: lib.masked_scatter(x, c[0], s), (np.array(True),),
+     (np.array(1.5), R.standard_normal(2))),
     ("take", lambda lib, c, x: lib.take(x, c[0]), (np.array([[0, -1], [5, 5]]),), (A34,)),
     ("take_along_dim", lambda lib, c, x: lib.take_along_dim(x, c[0], 1), (np.array([[0, 3, 3]]),), (A34,)),
     ("take_along_dim_flat", lambda lib, c, x: lib.take_along_dim(x, c[0]), (np.array([11, 0, 4]),), (A34,)),
@@ -133,6 +135,7 @@ DIFFERENTIABLE = [
     ("diff", lambda lib, c, x: lib.diff(x), (), (A34,)),
     ("diff_n_dim", lambda lib, c, x, p, a: lib.diff(x, 2, 0, prepend=p, append=a), (),
      (A34, R.standard_normal((1, 4)), R.standard_normal((2, 4)))),
+    ("diff_n0", lambda lib, c, x, p: lib.diff(x, 0, prepend=p), (), (A34, R.standard_normal((3, 1)))),
     ("diff_high_order", lambda lib, c, x: lib.diff(x, 5), (), (A34,)),
     # reductions and statistics
     ("nansum", lambda lib, c, x: lib.nansum(x), (), (np.where(A34 > 1, np.nan, A34),)),
@@ -188,7 +191,7 @@ def test_matches_pytorch(name, fn, consts, arrays):
     _agree(ours, theirs, arrays)
 
 
-NO_FD = {"quantile_q_ends", "median_ties", "mode", "mode_dim", "kthvalue_ties", "median_dim_ties", "aminmax",
+NO_FD = {"diff_n0", "quantile_q_ends", "median_ties", "mode", "mode_dim", "kthvalue_ties", "median_dim_ties", "aminmax",
          "aminmax_dim",
          "nanmedian", "nanmedian_dim", "quantile_nan", "nanquantile", "nansum", "nansum_dim", "nanmean"}
 

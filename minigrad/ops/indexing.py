@@ -117,7 +117,7 @@ def reshape_as(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     return reshape(input, tuple(other.shape))
 
 
-@public(spec=False)
+@public
 def unflatten(input: Tensor, dim: int, sizes) -> Tensor:  # noqa: A002
     """Dimension ``dim`` expanded into ``sizes`` (one of them may be -1)."""
     axis = _check_dim(dim, input.ndim, "unflatten")
@@ -162,7 +162,7 @@ def _diagonal_dims(op: str, ndim: int, dim1: int, dim2: int) -> tuple[int, int]:
     return d1, d2
 
 
-@public(spec=False)
+@public
 def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:  # noqa: A002
     """The diagonal ``offset`` of the planes over ``dim1`` and ``dim2``: those dimensions removed, the diagonal
     appended last (PyTorch's ``diagonal``; a copy, not a view)."""
@@ -173,7 +173,7 @@ def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
     return getitem(moved, (Ellipsis, _on(input, rows), _on(input, cols)))
 
 
-@public(spec=False)
+@public
 def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:  # noqa: A002
     """Planes over ``dim1`` and ``dim2`` (of the output) holding the last dimension of ``input`` on their
     diagonal ``offset``, zeros elsewhere."""
@@ -226,7 +226,7 @@ def _check_source(op: str, x: Tensor, axis: int, count: int, source: Tensor) -> 
         raise TypeError(f"{op}: source is {source.dtype.name} but the tensor is {x.dtype.name}; cast one")
 
 
-@public(spec=False)
+@public
 def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:  # noqa: A002
     """A copy of ``input`` with ``alpha * source`` added at ``index`` (1-D) along ``dim``; repeated indices
     accumulate."""
@@ -239,7 +239,7 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1
     return scatter_add(input, axis, _on(input, np.ascontiguousarray(lines)), source if alpha == 1 else source * alpha)
 
 
-@public(spec=False)
+@public
 def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor:  # noqa: A002
     """A copy of ``input`` with ``source``'s slices written at ``index`` (1-D) along ``dim``."""
     _check_tensor("index_copy", input)
@@ -250,7 +250,7 @@ def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor
     return index_put(input, source, (slice(None),) * axis + (_on(input, idx),))
 
 
-@public(spec=False)
+@public
 def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:  # noqa: A002
     """A copy of ``input`` with ``value`` (a number or a 0-d tensor) at ``index`` along ``dim``; a tensor value
     gets the gradient of the positions filled (each once, as PyTorch)."""
@@ -297,7 +297,7 @@ def index_put_(input: Tensor, indices, values, accumulate: bool = False) -> Tens
     return input.index_put_(indices, values, accumulate)
 
 
-@public(spec=False)
+@public
 def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:  # noqa: A002
     """A copy of ``input`` with ``source``'s first elements (row-major) written where ``mask`` (broadcast to
     ``input``'s shape) holds, in row-major order."""
@@ -314,11 +314,13 @@ def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:  # no
     count = int(where_set.sum())
     if count > source.numel():
         raise ShapeError(f"masked_scatter: the mask selects {count} elements but source has {source.numel()}")
+    if input.ndim == 0:  # a 0-d bool index does not write through NumPy's setitem: one element, flattened
+        return reshape(masked_scatter(reshape(input, (1,)), reshape(mask, (1,)), source), ())
     return index_put(input, getitem(reshape(source, (-1,)), slice(0, count)),
                      _on(input, np.ascontiguousarray(where_set)))
 
 
-@public(spec=False)
+@public
 def take(input: Tensor, index: Tensor) -> Tensor:  # noqa: A002
     """The elements of the flattened ``input`` at ``index`` (negative counts from the end), in ``index``'s shape."""
     _check_tensor("take", input)
@@ -328,7 +330,7 @@ def take(input: Tensor, index: Tensor) -> Tensor:  # noqa: A002
     return getitem(reshape(input, (-1,)), _on(input, idx))
 
 
-@public(spec=False)
+@public
 def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Tensor:  # noqa: A002
     """``gather`` with ``input`` and ``indices`` broadcast against each other outside ``dim``; without
     ``dim``, ``take`` on the flattened tensors."""
@@ -352,7 +354,7 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Te
     return gather(x, axis, i)
 
 
-@public(spec=False)
+@public
 def put(input: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:  # noqa: A002
     """A copy of ``input`` with ``source``'s elements written (or added, with ``accumulate``) at the flat
     positions ``index`` (negative counts from the end); ``index`` and ``source`` have one number of elements."""
@@ -375,7 +377,7 @@ def _slices(x: Tensor, axis: int, bounds: list[int]) -> tuple:
     return tuple(getitem(x, lead + (slice(a, max(a, b)),)) for a, b in zip(edges, edges[1:]))
 
 
-@public(spec=False)
+@public
 def tensor_split(input: Tensor, indices_or_sections, dim: int = 0) -> tuple:  # noqa: A002
     """Pieces along ``dim``: ``sections`` (an int) of sizes differing by at most one (the larger first), or cut
     at the listed ``indices``."""
@@ -434,7 +436,7 @@ def split_with_sizes(input: Tensor, split_sizes, dim: int = 0) -> tuple:  # noqa
 
 
 # -- flips and rotations --------------------------------------------------------------------------------
-@public(spec=False)
+@public
 def rot90(input: Tensor, k: int = 1, dims=(0, 1)) -> Tensor:  # noqa: A002
     """Rotated ``k`` quarter turns in the plane of ``dims``, from the first towards the second."""
     _check_tensor("rot90", input)
@@ -483,7 +485,7 @@ def _embedded(op: str, input: Tensor, src: Tensor, index, expected: tuple) -> Te
     return index_put(input, src, index)
 
 
-@public(spec=False)
+@public
 def select_scatter(input: Tensor, src: Tensor, dim: int, index: int) -> Tensor:  # noqa: A002
     """A copy of ``input`` with ``src`` written at ``input.select(dim, index)``."""
     _check_tensor("select_scatter", input)
@@ -495,7 +497,7 @@ def select_scatter(input: Tensor, src: Tensor, dim: int, index: int) -> Tensor: 
     return _embedded("select_scatter", input, src, position, input.shape[:axis] + input.shape[axis + 1:])
 
 
-@public(spec=False)
+@public
 def slice_scatter(input: Tensor, src: Tensor, dim: int = 0, start: int | None = None, end: int | None = None,  # noqa: A002
                   step: int = 1) -> Tensor:
     """A copy of ``input`` with ``src`` written at ``input[..., start:end:step, ...]`` (along ``dim``)."""
@@ -508,7 +510,7 @@ def slice_scatter(input: Tensor, src: Tensor, dim: int = 0, start: int | None = 
     return _embedded("slice_scatter", input, src, position, expected)
 
 
-@public(spec=False)
+@public
 def diagonal_scatter(input: Tensor, src: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:  # noqa: A002
     """A copy of ``input`` with ``src`` written on ``input.diagonal(offset, dim1, dim2)``."""
     _check_tensor("diagonal_scatter", input)
@@ -578,7 +580,7 @@ def _run_differences(x: Tensor, axis: int) -> Tensor:
     return ne(after, before) if x.dtype.kind == "b" else after - before
 
 
-@public(spec=False)
+@public
 def diff(input: Tensor, n: int = 1, dim: int = -1, prepend: Tensor | None = None,  # noqa: A002
          append: Tensor | None = None) -> Tensor:
     """The ``n``-th forward difference along ``dim`` (``!=`` for bool), after ``prepend`` and ``append`` are
@@ -589,6 +591,8 @@ def diff(input: Tensor, n: int = 1, dim: int = -1, prepend: Tensor | None = None
     if n < 0:
         raise ValueError(f"diff: order n must be non-negative, got {n}")
     axis = _check_dim(dim, input.ndim, "diff")
+    if n == 0:  # PyTorch's: the input unchanged, prepend and append ignored
+        return input.clone()
     parts = [p for p in (prepend, input, append) if p is not None]
     x = concatenate(parts, axis) if len(parts) > 1 else input
     for _ in range(n):

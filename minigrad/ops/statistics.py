@@ -37,7 +37,7 @@ def _floating(op: str, x: Tensor) -> None:
 
 
 # -- NaN-ignoring sums ------------------------------------------------------------------------------------
-@public(spec=False)
+@public
 def nansum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A002
     """The sum over ``dim`` (all without it) with NaNs counted as zero (their gradient is zero)."""
     _check_tensor("nansum", input)
@@ -47,7 +47,7 @@ def nansum(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Ten
     return sum(x, dim=None if dim == () else dim, keepdim=keepdim)
 
 
-@public(spec=False)
+@public
 def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:  # noqa: A002
     """The mean over ``dim`` of the values that are not NaN (NaN where all are)."""
     x = input if dtype is None else input.astype(dtype)
@@ -200,7 +200,7 @@ def _global_median(op: str, x: Tensor, ignore_nan: bool) -> Tensor:
     return _evenly_shared(x, np.asarray(value))
 
 
-@public(spec=False)
+@public
 def median(input: Tensor, dim: int | None = None, keepdim: bool = False):  # noqa: A002
     """PyTorch's ``median``: the lower of the two middle values (NaN if any is NaN). Without ``dim`` a 0-d
     tensor (tied elements share the gradient); with it the named tuple ``(values, indices)``."""
@@ -214,7 +214,7 @@ def median(input: Tensor, dim: int | None = None, keepdim: bool = False):  # noq
     return _picked("median", return_types.median, input, dim, keepdim, choose)
 
 
-@public(spec=False)
+@public
 def nanmedian(input: Tensor, dim: int | None = None, keepdim: bool = False):  # noqa: A002
     """``median`` of the values that are not NaN (NaN where all are)."""
     if dim is None:
@@ -227,7 +227,7 @@ def nanmedian(input: Tensor, dim: int | None = None, keepdim: bool = False):  # 
     return _picked("nanmedian", return_types.nanmedian, input, dim, keepdim, choose)
 
 
-@public(spec=False)
+@public
 def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> return_types.kthvalue:  # noqa: A002
     """The ``k``-th smallest value along ``dim`` (1-based; NaN counts as the largest) and its index."""
     _check_tensor("kthvalue", input)
@@ -244,7 +244,7 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> ret
     return _picked("kthvalue", return_types.kthvalue, input, dim, keepdim, choose)
 
 
-@public(spec=False)
+@public
 def mode(input: Tensor, dim: int = -1, keepdim: bool = False) -> return_types.mode:  # noqa: A002
     """The most frequent value along ``dim`` (the smallest of those tied) and an index of it: PyTorch's CPU
     kernel's (the last occurrence, for slices of up to 16 elements; see docs/nn.md)."""
@@ -320,7 +320,7 @@ def _quantile(op: str, x: Tensor, q, dim, keepdim: bool, interpolation: str, ign
     return reshape(result, out_shape)
 
 
-@public(spec=False)
+@public
 def quantile(input: Tensor, q, dim: int | None = None, keepdim: bool = False, *,  # noqa: A002
              interpolation: str = "linear") -> Tensor:
     """The ``q``-quantiles (a number, or a 1-D tensor whose length leads the result) along ``dim`` (of all
@@ -329,14 +329,14 @@ def quantile(input: Tensor, q, dim: int | None = None, keepdim: bool = False, *,
     return _quantile("quantile", input, q, dim, keepdim, interpolation, False)
 
 
-@public(spec=False)
+@public
 def nanquantile(input: Tensor, q, dim: int | None = None, keepdim: bool = False, *,  # noqa: A002
                 interpolation: str = "linear") -> Tensor:
     """``quantile`` of the values that are not NaN (NaN where all are)."""
     return _quantile("nanquantile", input, q, dim, keepdim, interpolation, True)
 
 
-@public(spec=False)
+@public
 def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False) -> return_types.aminmax:  # noqa: A002
     """The named tuple ``(min, max)`` over ``dim`` (all without it); ties share the gradient, as ``amin``."""
     _check_tensor("aminmax", input)
@@ -407,7 +407,7 @@ def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Ten
 
 
 # -- covariance -----------------------------------------------------------------------------------------
-@public(spec=False)
+@public
 def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None,  # noqa: A002
         aweights: Tensor | None = None) -> Tensor:
     """The covariance matrix of the variables in the rows of ``input`` (observations in columns; a 1-D input
@@ -456,7 +456,7 @@ def cov(input: Tensor, *, correction: int = 1, fweights: Tensor | None = None,  
     return out.squeeze() if out.shape == (1, 1) else out
 
 
-@public(spec=False)
+@public
 def corrcoef(input: Tensor) -> Tensor:  # noqa: A002
     """Pearson's correlation coefficients of the rows of ``input`` (``cov`` normalised), clipped to [-1, 1]."""
     c = cov(input)
@@ -469,7 +469,7 @@ def corrcoef(input: Tensor) -> Tensor:  # noqa: A002
 
 
 # -- products -----------------------------------------------------------------------------------------------
-@public(spec=False)
+@public
 def kron(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     """The Kronecker product: block (i, j, ...) is ``input[i, j, ...] * other`` (fewer dimensions get leading
     ones)."""
@@ -483,7 +483,7 @@ def kron(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     return reshape(a * b, tuple(m * n for m, n in zip(a_shape, b_shape)))
 
 
-@public(spec=False)
+@public
 def inner(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     """The sums of products over the last dimension of both (the product when either is 0-d); the result's
     shape is ``input.shape[:-1] + other.shape[:-1]``."""
@@ -498,7 +498,7 @@ def inner(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     return reshape(out, tuple(input.shape[:-1]) + tuple(other.shape[:-1]))
 
 
-@public(spec=False)
+@public
 def vdot(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     """The dot product of two 1-D tensors of one length and dtype (no conjugation: minigrad is real)."""
     _check_tensor("vdot", input)
@@ -509,7 +509,7 @@ def vdot(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     return dot(input, other)
 
 
-@public(spec=False)
+@public
 def renorm(input: Tensor, p: float, dim: int, maxnorm: float) -> Tensor:  # noqa: A002
     """Each slice along ``dim`` whose ``p``-norm exceeds ``maxnorm`` scaled to norm ``maxnorm`` (PyTorch's
     ``maxnorm / (norm + 1e-7)``); differentiable through the norm, as PyTorch."""
