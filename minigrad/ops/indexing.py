@@ -218,8 +218,11 @@ def _dim_index(op: str, x: Tensor, dim: int, index) -> tuple[int, np.ndarray]:
 
 def _check_source(op: str, x: Tensor, axis: int, count: int, source: Tensor) -> None:
     _check_tensor(op, source)
-    expected = tuple(x.shape[:axis]) + (count,) + tuple(x.shape[axis + 1:]) if x.ndim else (count,) * min(count, 1)
-    if tuple(source.shape) != expected and not (x.ndim == 0 and source.numel() == count):
+    if x.ndim == 0:
+        if not source.numel() == count <= 1:
+            raise ShapeError(f"{op}: a 0-d tensor takes an index of at most one element and a source of as many, got "
+                             f"{count} index value(s) and a source of shape {source.shape}")
+    elif tuple(source.shape) != (expected := tuple(x.shape[:axis]) + (count,) + tuple(x.shape[axis + 1:])):
         raise ShapeError(f"{op}: source of shape {source.shape} must have shape {expected} (the tensor's shape "
                          f"{x.shape} with {count} along dim {axis}, the index's length)")
     if source.dtype != x.dtype:

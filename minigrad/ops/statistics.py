@@ -279,7 +279,7 @@ def _quantile(op: str, x: Tensor, q, dim, keepdim: bool, interpolation: str, ign
     else:
         axis = _check_dim(dim, max(x.ndim, 1), op)
         out_shape = tuple(1 if keepdim and d == axis else n for d, n in enumerate(x.shape) if keepdim or d != axis)
-        lines = reshape(x.movedim(axis, -1), (-1, x.shape[axis] if x.ndim else 1))
+        lines = reshape(x.movedim(axis, -1) if x.ndim else x, (-1, x.shape[axis] if x.ndim else 1))
     ordered = sort(lines, -1).values
     host = ordered.numpy()
     n = host.shape[-1]
@@ -365,14 +365,14 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
     ``weights`` (their floating dtype; float64 for integer weights); length ``max(input) + 1``, at least
     ``minlength``. No gradient (PyTorch has none either)."""
     _check_tensor("bincount", input)
-    if input.dtype.kind not in "iub" or input.ndim != 1:
+    if input.dtype.kind not in "iu" or input.ndim != 1:
         raise TypeError(f"bincount: input must be a 1-D integer tensor, got {input.dtype.name} of shape {input.shape}")
     if minlength < 0:
         raise ValueError(f"bincount: minlength must be non-negative, got {minlength}")
     values = input.numpy().astype(np.int64)
     if values.size and values.min() < 0:
         raise ValueError(f"bincount: input must be non-negative, got a minimum of {values.min()}")
-    if weights is None:
+    if weights is None or values.size == 0:  # PyTorch: int64 zeros for an empty input, weights or not
         return tensor(np.bincount(values, minlength=minlength).astype(np.int64), backend=input.backend)
     _check_tensor("bincount", weights)
     if tuple(weights.shape) != tuple(input.shape):
