@@ -45,12 +45,15 @@ def _floating(t: Tensor, op: str) -> None:
                         f"{t.dtype.name if isinstance(t, Tensor) else type(t).__name__}")
 
 
-def random_(t: Tensor, from_: int = 0, to: int | None = None, *, generator=None) -> Tensor:
+def random_(t: Tensor, from_: int | None = None, to: int | None = None, *, generator=None) -> Tensor:
     """Integers uniform on [from, to - 1]; ``random_(to)`` is [0, to - 1]; without bounds, [0, the largest
     integer the dtype holds exactly] (2 ** 24 for float32, 2 ** 53 for float64)."""
     if not isinstance(t, Tensor):
         raise TypeError(f"random_: expected a tensor, got {type(t).__name__}")
-    low, high = (from_, to) if to is not None else (0, from_) if from_ else (0, _UNBOUNDED_HIGH[t.dtype.name])
+    if to is not None:
+        low, high = (0 if from_ is None else from_), to
+    else:
+        low, high = (0, _UNBOUNDED_HIGH[t.dtype.name]) if from_ is None else (0, from_)
     if high <= low:
         raise ValueError(f"random_: expects from < to, got from={low}, to={high}")
     if t.dtype.kind == "f" and high - 1 > 2 ** (np.finfo(t.dtype).nmant + 1):

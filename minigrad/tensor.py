@@ -723,7 +723,7 @@ class Tensor:
     def renorm_(self, p: float, dim: int, maxnorm: float) -> Tensor:
         return self._inplace("renorm_", lambda x: _ops.renorm(x, p, dim, maxnorm))
 
-    def random_(self, from_: int = 0, to: int | None = None, *, generator=None) -> Tensor:
+    def random_(self, from_: int | None = None, to: int | None = None, *, generator=None) -> Tensor:
         return _sampling.random_(self, from_, to, generator=generator)
 
     def exponential_(self, lambd: float = 1.0, *, generator=None) -> Tensor:

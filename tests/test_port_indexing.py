@@ -251,6 +251,10 @@ NONDIFF = [
     ("quantile_modes", lambda lib, c: [lib.quantile(c[0], c[1], dim=0, interpolation=m)
                                       for m in ("linear", "lower", "higher", "midpoint", "nearest")],
      (np.array([[1.0, 4], [2, 3], [3, 2], [4, 1], [9, 0], [6, 5]]), np.array([0.0, 0.1, 0.3, 0.5, 0.7, 1.0]))),
+    ("median_inf", lambda lib, c: [lib.median(c[0]), lib.median(c[1])],
+     (np.full(3, np.inf), np.array([1.0, np.inf, np.inf]))),
+    ("quantile_inf", lambda lib, c: lib.quantile(c[0], c[1]),
+     (np.array([-np.inf, 1.0, 2.0, np.inf]), np.array([0.1, 0.2, 0.5, 0.9]))),
     ("quantile_float32", lambda lib, c: lib.quantile(c[0], 0.37), (R.standard_normal(11).astype(np.float32),)),
     ("is_floating_point", lambda lib, c: [lib.tensor(lib.is_floating_point(c[0])),
                                         lib.tensor(c[1].is_floating_point())],

@@ -215,6 +215,7 @@ def test_fill_errors():
         (ValueError, "log_normal_", lambda: t.log_normal_(0.0, -1.0)),
         (ValueError, "cauchy_", lambda: t.cauchy_(0.0, 0.0)),
         (ValueError, "random_", lambda: t.random_(5, 5)),
+        (ValueError, "random_", lambda: t.random_(0)),
         (ValueError, "random_", lambda: mg.zeros(2).random_(0, 2 ** 30)),
         (ValueError, "bernoulli_", lambda: t.bernoulli_(1.5)),
         (ValueError, "bernoulli_", lambda: t.bernoulli_(mg.tensor([0.5, -0.1, 0.2]))),

@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import return_types
 from ..errors import ShapeError
+from ..function import Function
 from ..tensor import Tensor, tensor
 from ._common import normalize_axis
 from ._registry import public
@@ -172,13 +173,28 @@ def _mode_pick(line: np.ndarray) -> int:
     return best
 
 
+class EvenlyShared(Function):
+    """A value picked from ``x`` outside the graph (``value``, a backend array), whose gradient goes to ``x``
+    times the constant ``weights`` (PyTorch's ``evenly_distribute_backward`` for the global median): the
+    forward is the value itself, exact also for infinities."""
+
+    @staticmethod
+    def forward(ctx, x, value, weights):
+        ctx.weights = weights
+        return ctx.backend.copy(value)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.weights, None, None
+
+
 def _evenly_shared(x: Tensor, value: np.ndarray) -> Tensor:
-    """``value`` (picked outside the graph) whose gradient is shared evenly by the elements equal to it (the
-    NaNs where it is NaN), as PyTorch's global median/nanmedian."""
+    """``value`` with its gradient shared evenly by the elements equal to it (the NaNs where it is NaN)."""
     v = tensor(value, dtype=x.dtype, backend=x.backend)
-    ties = (x == v) | (isnan(x) & isnan(v)) if x.dtype.kind == "f" else x == v
-    count = ties.astype(x.dtype).sum()
-    return v + sum(where(ties, x - v, x.new_zeros(()))) / count
+    ties = (x == v) | (isnan(x) & isnan(v))
+    weights = ties.astype(x.dtype)
+    weights = weights / weights.sum()
+    return EvenlyShared.apply(x, v.array, weights)
 
 
 def _global_median(op: str, x: Tensor, ignore_nan: bool) -> Tensor:
@@ -314,7 +330,11 @@ def _quantile(op: str, x: Tensor, q, dim, keepdim: bool, interpolation: str, ign
             shift = (q_row - q_row.detach()) * tensor(scale.astype(x.dtype), backend=x.backend)
             weights = weights + where(tensor(np.broadcast_to(valid, ranks.shape).copy(), backend=x.backend), shift,
                                       shift.new_zeros(()))
-        result = result + weights * (above - result)
+        # PyTorch's lerp: two formulas, each exact at its end (and finite where the other meets an infinity)
+        small = tensor(np.asarray(weights.detach().numpy() < 0.5), backend=x.backend)
+        with np.errstate(invalid="ignore"):  # inf - inf in the formula not taken
+            gap = above - result
+            result = where(small, result + weights * gap, above - gap * (1 - weights))
     if vector:
         return reshape(result.movedim(-1, 0), (qs.size,) + out_shape)
     return reshape(result, out_shape)
