@@ -390,6 +390,24 @@ def test_inplace_refuses_a_leaf_and_a_saved_tensor():
     assert not leaf.numpy()[1].any()
 
 
+def test_diagonal_is_a_view_as_in_pytorch():
+    """Writes into a diagonal outside autograd reach the tensor (``cov.diagonal().add_(eps)``); while recording
+    they are refused (a view changed in place), and the base's saved values stay checked."""
+    for lib in (mg, torch):
+        x = lib.tensor(A234.copy())
+        x.diagonal(1, 2, 0).add_(100.0)
+        x.diagonal().fill_(-1.0)
+        if lib is mg:
+            ours = x.numpy()
+        else:
+            np.testing.assert_array_equal(ours, x.numpy())
+    y = mg.tensor(A34.copy(), requires_grad=True) * 1.0
+    with pytest.raises(InplaceError):
+        y.diagonal().zero_()
+    leaf = mg.tensor(A34.copy(), requires_grad=True)
+    assert mg.gradgradcheck(lambda a: mg.diagonal(a, -1) ** 2, (leaf,))
+
+
 def test_fill_diagonal_wrap_and_cube():
     for shape, wrap in [((7, 3), True), ((7, 3), False), ((3, 5), True), ((3, 3, 3), False)]:
         ours = mg.zeros(*shape).fill_diagonal_(1.0, wrap)

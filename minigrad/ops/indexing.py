@@ -1,10 +1,10 @@
 """PyTorch's shape queries and indexing functions that ported code calls: ``diagonal``, ``select``, ``index_add``,
 ``index_put``, ``take``, ``tensor_split``, ``rot90``, the ``*_scatter`` family, ``unique_consecutive``, ...
 
-All are composites of ``getitem``, ``index_put``, ``gather``, ``scatter_add`` and the movement ops, so their
-gradients (to any order) are those ops' gradients. Positions are computed on the host from shapes (and, where the
-values decide them, from the values, outside the graph). Results are copies where PyTorch returns views
-(``diagonal``, ``select`` with a negative stride, ...): writing into them does not write into the input.
+Except ``diagonal`` (a view op of its own), all are composites of ``getitem``, ``index_put``, ``gather``,
+``scatter_add`` and the movement ops, so their gradients (to any order) are those ops' gradients. Positions are
+computed on the host from shapes (and, where the values decide them, from the values, outside the graph). Views
+where PyTorch has views (``diagonal``, ``select``, ``unflatten``, the splits), copies where it copies.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from ..errors import ShapeError
+from ..function import Function
 from ..tensor import Tensor, tensor
 from ._registry import METHODS, public
 from .arithmetic import ne
@@ -162,15 +163,33 @@ def _diagonal_dims(op: str, ndim: int, dim1: int, dim2: int) -> tuple[int, int]:
     return d1, d2
 
 
+class Diagonal(Function):
+    """A diagonal of the planes over two dimensions, as a view (the array's own ``diagonal``), so that writes
+    into it outside autograd (``x.diagonal().add_(eps)``) reach ``x``, as in PyTorch."""
+
+    is_view = True
+
+    @staticmethod
+    def forward(ctx, x, offset, dim1, dim2):
+        ctx.in_shape, ctx.where = x.shape, (offset, dim1, dim2)
+        view = x.array.diagonal(offset, dim1, dim2)
+        flags = getattr(view, "flags", None)
+        if flags is not None and not flags.writeable and getattr(x.array, "flags", flags).writeable:
+            flags.writeable = True  # NumPy hands out its diagonal read-only (for a deprecation); PyTorch's is not
+        return view
+
+    @staticmethod
+    def backward(ctx, g):
+        return diagonal_scatter(g.new_zeros(ctx.in_shape), g, *ctx.where), None, None, None
+
+
 @public
 def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:  # noqa: A002
     """The diagonal ``offset`` of the planes over ``dim1`` and ``dim2``: those dimensions removed, the diagonal
-    appended last (PyTorch's ``diagonal``; a copy, not a view)."""
+    appended last (PyTorch's ``diagonal``), a view of ``input``."""
     _check_tensor("diagonal", input)
     d1, d2 = _diagonal_dims("diagonal", input.ndim, dim1, dim2)
-    moved = movedim(input, (d1, d2), (-2, -1))
-    rows, cols = _diagonal_index(input.shape[d1], input.shape[d2], offset)
-    return getitem(moved, (Ellipsis, _on(input, rows), _on(input, cols)))
+    return Diagonal.apply(input, int(offset), d1, d2)
 
 
 @public
