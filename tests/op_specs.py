@@ -3150,6 +3150,85 @@ SPECS += [
     Spec("renorm", ops.renorm, _renorm_case, _renorm_ref, "reduction"),
 ]
 
+
+@st.composite
+def _select_case(draw, dtype, max_size):
+    x, dim = draw(_dim_case(dtype, max_size))
+    n = x.shape[dim]
+    return Case((x,), {"dim": dim, "index": draw(st.integers(-n, n - 1))})
+
+
+@st.composite
+def _reshape_as_case(draw, dtype, max_size):
+    x = draw(_arr(dtype, draw(mst.shapes(max_size=max_size))))
+    return Case((x,), {"shape": draw(st.sampled_from([x.shape[::-1], (x.size,), (1, x.size), (x.size, 1)]))})
+
+
+@st.composite
+def _diagflat_case(draw, dtype, max_size):
+    x = draw(_arr(dtype, draw(mst.shapes(max_dims=2, max_size=6))))
+    return Case((x,), {"offset": draw(st.integers(-2, 2))})
+
+
+@st.composite
+def _directional_split_case(draw, dtype, max_size, *, axis, min_dims):
+    shape = draw(mst.shapes(min_dims=min_dims, max_size=max_size))
+    n = shape[0 if len(shape) == 1 else axis]
+    if draw(st.booleans()):
+        sections = draw(st.sampled_from([d for d in range(1, n + 1) if n % d == 0]))
+    else:
+        sections = tuple(sorted(draw(st.lists(st.integers(0, n), max_size=3))))
+    return Case((draw(_arr(dtype, shape)),), {"sections": sections})
+
+
+@st.composite
+def _split_with_sizes_case(draw, dtype, max_size):
+    x, dim = draw(_dim_case(dtype, max_size))
+    cuts = sorted(draw(st.lists(st.integers(0, x.shape[dim]), max_size=3)))
+    sizes = [b - a for a, b in zip([0, *cuts], [*cuts, x.shape[dim]])]
+    return Case((x,), {"sizes": sizes, "dim": dim})
+
+
+@st.composite
+def _sum_to_size_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(max_size=max_size))
+    lead = draw(st.integers(0, len(shape)))
+    target = tuple(n if draw(st.booleans()) else 1 for n in shape[lead:])
+    if target and draw(st.booleans()):
+        target = (1,) * draw(st.integers(0, lead)) + target
+    return Case((draw(_arr(dtype, shape)),), {"size": target}, n=max(1, math.prod(shape)))
+
+
+def _sum_to_size_ref(x, size):
+    lead = x.ndim - len(size)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(size) if n == 1 and x.shape[lead + i] != 1)
+    return np.sum(x, axis=axes, keepdims=True).reshape(size)
+
+
+SPECS += [
+    Spec("select", ops.select, _select_case, lambda x, dim, index: np.take(x, index, axis=dim), "exact"),
+    Spec("ravel", ops.ravel, unary_case(), np.ravel, "exact"),
+    Spec("reshape_as", ops.reshape_as, _reshape_as_case, lambda x, shape: x.reshape(shape), "exact",
+         call=lambda x, shape: ops.reshape_as(x, minigrad.zeros(*shape, backend=x.backend))),
+    Spec("diagflat", ops.diagflat, _diagflat_case, lambda x, offset: np.diagflat(x, offset), "exact"),
+    Spec("fliplr", ops.fliplr, unary_case(min_dims=2), np.fliplr, "exact"),
+    Spec("flipud", ops.flipud, unary_case(min_dims=1), np.flipud, "exact"),
+    Spec("hsplit", ops.hsplit, lambda d, s: _directional_split_case(d, s, axis=1, min_dims=1),
+         lambda x, sections: tuple(np.hsplit(x, sections if isinstance(sections, int) else list(sections))), "exact",
+         call=lambda x, sections: ops.hsplit(x, sections)),
+    Spec("vsplit", ops.vsplit, lambda d, s: _directional_split_case(d, s, axis=0, min_dims=2),
+         lambda x, sections: tuple(np.vsplit(x, sections if isinstance(sections, int) else list(sections))), "exact",
+         call=lambda x, sections: ops.vsplit(x, sections)),
+    Spec("dsplit", ops.dsplit, lambda d, s: _directional_split_case(d, s, axis=2, min_dims=3),
+         lambda x, sections: tuple(np.dsplit(x, sections if isinstance(sections, int) else list(sections))), "exact",
+         call=lambda x, sections: ops.dsplit(x, sections)),
+    Spec("split_with_sizes", ops.split_with_sizes, _split_with_sizes_case,
+         lambda x, sizes, dim: tuple(np.split(x, np.cumsum(sizes)[:-1], dim)), "exact",
+         call=lambda x, sizes, dim: ops.split_with_sizes(x, sizes, dim)),
+    Spec("sum_to_size", ops.sum_to_size, _sum_to_size_case, _sum_to_size_ref, "reduction",
+         call=lambda x, size: ops.sum_to_size(x, *size)),
+]
+
 SPECS_BY_NAME: dict[str, Spec] = {s.name: s for s in SPECS}
 assert len(SPECS_BY_NAME) == len(SPECS), "spec names must be unique"
 

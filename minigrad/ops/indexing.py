@@ -112,7 +112,7 @@ def get_device(input: Tensor) -> int:  # noqa: A002
 
 
 # -- views and movement ---------------------------------------------------------------------------------------
-@public(spec=False, top_level=False)
+@public(top_level=False)
 def reshape_as(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     """``input`` reshaped to ``other``'s shape."""
     return reshape(input, tuple(other.shape))
@@ -134,13 +134,13 @@ def unflatten(input: Tensor, dim: int, sizes) -> Tensor:  # noqa: A002
     return reshape(input, tuple(input.shape[:axis]) + sizes + tuple(input.shape[axis + 1:]))
 
 
-@public(spec=False)
+@public
 def ravel(input: Tensor) -> Tensor:  # noqa: A002
     """The elements as a 1-D tensor, in row-major order."""
     return reshape(input, (-1,))
 
 
-@public(spec=False)
+@public
 def select(input: Tensor, dim: int, index: int) -> Tensor:  # noqa: A002
     """The slice at ``index`` along ``dim``, without that dimension (``x.select(1, 2)`` is ``x[:, 2]``)."""
     axis = _check_dim(dim, input.ndim, "select")
@@ -206,7 +206,7 @@ def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -
     return movedim(out, (-2, -1), (d1, d2))
 
 
-@public(spec=False)
+@public
 def diagflat(input: Tensor, offset: int = 0) -> Tensor:  # noqa: A002
     """A square matrix with the flattened ``input`` on its diagonal ``offset``."""
     _check_tensor("diagflat", input)
@@ -432,25 +432,25 @@ def _directional_split(op: str, x: Tensor, sections, axis: int, min_dims: int) -
     return tensor_split(x, sections, axis)
 
 
-@public(spec=False)
+@public
 def hsplit(input: Tensor, indices_or_sections) -> tuple:  # noqa: A002
     """``tensor_split`` along dim 1 (dim 0 for a 1-D tensor); an int must divide that dimension."""
     return _directional_split("hsplit", input, indices_or_sections, 0 if input.ndim == 1 else 1, 1)
 
 
-@public(spec=False)
+@public
 def vsplit(input: Tensor, indices_or_sections) -> tuple:  # noqa: A002
     """``tensor_split`` along dim 0 of a tensor of at least 2 dimensions; an int must divide it."""
     return _directional_split("vsplit", input, indices_or_sections, 0, 2)
 
 
-@public(spec=False)
+@public
 def dsplit(input: Tensor, indices_or_sections) -> tuple:  # noqa: A002
     """``tensor_split`` along dim 2 of a tensor of at least 3 dimensions; an int must divide it."""
     return _directional_split("dsplit", input, indices_or_sections, 2, 3)
 
 
-@public(spec=False)
+@public
 def split_with_sizes(input: Tensor, split_sizes, dim: int = 0) -> tuple:  # noqa: A002
     """Pieces of the listed sizes along ``dim`` (they must add up to its length)."""
     _check_tensor("split_with_sizes", input)
@@ -480,7 +480,7 @@ def rot90(input: Tensor, k: int = 1, dims=(0, 1)) -> Tensor:  # noqa: A002
     return input.clone()
 
 
-@public(spec=False)
+@public
 def fliplr(input: Tensor) -> Tensor:  # noqa: A002
     """Columns in reverse order (dim 1; at least 2 dimensions)."""
     if input.ndim < 2:
@@ -488,7 +488,7 @@ def fliplr(input: Tensor) -> Tensor:  # noqa: A002
     return flip(input, 1)
 
 
-@public(spec=False)
+@public
 def flipud(input: Tensor) -> Tensor:  # noqa: A002
     """Rows in reverse order (dim 0; at least 1 dimension)."""
     if input.ndim < 1:
@@ -583,7 +583,7 @@ def unique_consecutive(input: Tensor, return_inverse: bool = False, return_count
     return out[0] if len(out) == 1 else tuple(out)
 
 
-@public(spec=False, top_level=False)
+@public(top_level=False)
 def sum_to_size(input: Tensor, *size) -> Tensor:  # noqa: A002
     """``input`` summed down to ``size``, to which it must be expandable (the gradient of ``expand``)."""
     shape = _shape_arg(size)
