@@ -346,9 +346,9 @@ def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:  # no
 def take(input: Tensor, index: Tensor) -> Tensor:  # noqa: A002
     """The elements of the flattened ``input`` at ``index`` (negative counts from the end), in ``index``'s shape."""
     _check_tensor("take", input)
-    idx = _host_index("take", index, input.numel(), ndim=None)
     if not isinstance(index, Tensor):
         raise TypeError(f"take: index must be a tensor, got {type(index).__name__}")
+    idx = _host_index("take", index, input.numel(), ndim=None)
     return getitem(reshape(input, (-1,)), _on(input, idx))
 
 

@@ -2,11 +2,11 @@
 ``nanquantile``, ``mode``, ``kthvalue``, ``aminmax``, ``count_nonzero``, ``bincount``, ``histc``, ``cov``,
 ``corrcoef``, ``kron``, ``inner``, ``vdot``, ``renorm``.
 
-The order statistics pick a position per slice on the host (a stable sort, NaN last, which is where PyTorch's
-selection lands for ties too) and ``gather`` the values there, so their gradient goes to the element picked,
-as PyTorch's (``value_selecting_reduction_backward``). A global ``median`` shares its gradient evenly between
-the elements equal to it (PyTorch's ``evenly_distribute_backward``). The rest are composites of
-differentiable ops.
+The order statistics pick an index per slice on the host, the one PyTorch's CPU kernels report also among
+ties (median and nanmedian break ties by position; kthvalue's quick-select and mode's sort are replayed), and
+``gather`` the values there, so their gradient goes to the element picked, as PyTorch's
+(``value_selecting_reduction_backward``). A global ``median`` shares its gradient evenly between the elements
+equal to it (PyTorch's ``evenly_distribute_backward``). The rest are composites of differentiable ops.
 """
 
 from __future__ import annotations
