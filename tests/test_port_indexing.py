@@ -280,21 +280,19 @@ def test_matches_pytorch_without_gradient(name, fn, consts):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
-def test_median_indices_on_ties_and_nan_match_pytorch():
-    """Which index median/nanmedian/kthvalue/mode report (and so where the gradient goes) on many tied rows."""
+def test_order_statistic_indices_on_ties_and_nan_match_pytorch():
+    """Which index median/nanmedian/kthvalue/mode report (and so where the gradient goes) on many rows of ties and
+    NaNs, short and long (mode's sort changes algorithm past 16 elements)."""
     rng = np.random.default_rng(3)
-    x = rng.integers(0, 4, (200, 7)).astype(np.float64)
-    x[rng.random(x.shape) < 0.1] = np.nan
-    ours, theirs = mg.tensor(x), torch.tensor(x)
-    finite = ~np.isnan(x).any(1)
-    for name, args in [("median", (1,)), ("nanmedian", (1,)), ("kthvalue", (3, 1))]:
-        a, b = getattr(ours, name)(*args), getattr(theirs, name)(*args)
-        np.testing.assert_array_equal(a.values.numpy(), b.values.numpy())
-        rows = finite if name == "kthvalue" else np.ones(len(x), bool)  # NaN ties: see docs/nn.md
-        np.testing.assert_array_equal(a.indices.numpy()[rows], b.indices.numpy()[rows])
-    a, b = mg.tensor(x[finite]).mode(1), torch.tensor(x[finite]).mode(1)
-    np.testing.assert_array_equal(a.values.numpy(), b.values.numpy())
-    np.testing.assert_array_equal(a.indices.numpy(), b.indices.numpy())
+    for length in (7, 40, 300):
+        x = rng.integers(0, 4, (60, length)).astype(np.float64)
+        x[rng.random(x.shape) < 0.1] = np.nan
+        x[0] = np.nan  # an all-NaN row
+        ours, theirs = mg.tensor(x), torch.tensor(x)
+        for name, args in [("median", (1,)), ("nanmedian", (1,)), ("kthvalue", (3, 1)), ("mode", (1,))]:
+            a, b = getattr(ours, name)(*args), getattr(theirs, name)(*args)
+            np.testing.assert_array_equal(a.values.numpy(), b.values.numpy())
+            np.testing.assert_array_equal(a.indices.numpy(), b.indices.numpy(), err_msg=f"{name}, length {length}")
 
 
 # -- metadata --------------------------------------------------------------------------------------------------

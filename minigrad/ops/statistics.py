@@ -3,7 +3,7 @@
 ``corrcoef``, ``kron``, ``inner``, ``vdot``, ``renorm``.
 
 The order statistics pick an index per slice on the host, the one PyTorch's CPU kernels report also among
-ties (median and nanmedian break ties by position; kthvalue's quick-select and mode's sort are replayed), and
+ties (median and nanmedian break ties by position; kthvalue's quick-select and mode's ``std::sort`` are replayed), and
 ``gather`` the values there, so their gradient goes to the element picked, as PyTorch's
 (``value_selecting_reduction_backward``). A global ``median`` shares its gradient evenly between the elements
 equal to it (PyTorch's ``evenly_distribute_backward``). The rest are composites of differentiable ops.
@@ -92,6 +92,25 @@ def _nan_counts(lines: np.ndarray) -> np.ndarray:
     return np.isnan(lines).sum(-1) if lines.dtype.kind == "f" else np.zeros(len(lines), np.int64)
 
 
+def _nth_element_of_equals(n: int) -> int:
+    """The index libstdc++'s ``std::nth_element`` leaves first when no element orders before another (PyTorch's
+    nanmedian of an all-NaN slice): its introselect's pivot swaps and partitions, replayed on positions."""
+    items, first, last, depth = list(range(n)), 0, n, 2 * (n.bit_length() - 1)
+    while last - first > 3 and depth:
+        depth -= 1
+        middle = first + (last - first) // 2
+        items[first], items[middle] = items[middle], items[first]  # the median of three equals: the middle one
+        left, right = first + 1, last
+        while True:  # the unguarded partition: every comparison false, so each step swaps
+            right -= 1
+            if not left < right:
+                break
+            items[left], items[right] = items[right], items[left]
+            left += 1
+        last = left
+    return items[first]
+
+
 def _greater_or_nan(a, b) -> bool:
     return (a != a and b == b) or a > b
 
@@ -137,32 +156,98 @@ def _quick_select(values: np.ndarray, k: int) -> int:
     return idx[k]
 
 
-def _insertion_sorted(values: np.ndarray) -> list:
-    """(value, index) pairs in the order libstdc++'s ``std::sort`` leaves up to 16 elements (an insertion sort
-    on ``<``), which PyTorch's CPU ``mode`` then scans: stable for numbers, and NaNs stay where they are."""
-    items = list(zip(values.tolist(), range(len(values))))
-    for i in range(1, len(items)):
-        item = items[i]
-        if item[0] < items[0][0]:
-            items[1:i + 1] = items[0:i]
-            items[0] = item
-            continue
-        j = i
-        while item[0] < items[j - 1][0]:
-            items[j] = items[j - 1]
-            j -= 1
-        items[j] = item
+def _std_sort(items: list) -> list:
+    """``items`` ((value, index) pairs) in the order libstdc++'s ``std::sort`` on ``a.value < b.value`` leaves
+    them (introsort: median-of-three pivot, unguarded partition, heapsort past the depth limit, then insertion
+    sort), which PyTorch's CPU ``mode`` scans: it decides which index among ties (and NaNs) is reported."""
+    n = len(items)
+
+    def less(a, b) -> bool:
+        return a[0] < b[0]
+
+    def linear_insert(last: int) -> None:
+        value, previous = items[last], last - 1
+        while less(value, items[previous]):
+            items[last] = items[previous]
+            last, previous = previous, previous - 1
+        items[last] = value
+
+    def insertion_sort(first: int, last: int) -> None:
+        for i in range(first + 1, last):
+            value = items[i]
+            if less(value, items[first]):
+                items[first + 1:i + 1] = items[first:i]
+                items[first] = value
+            else:
+                linear_insert(i)
+
+    def adjust_heap(first: int, hole: int, length: int, value) -> None:
+        top = child = hole
+        while child < (length - 1) // 2:
+            child = 2 * (child + 1)
+            if less(items[first + child], items[first + child - 1]):
+                child -= 1
+            items[first + hole], hole = items[first + child], child
+        if length % 2 == 0 and child == (length - 2) // 2:
+            child = 2 * (child + 1)
+            items[first + hole], hole = items[first + child - 1], child - 1
+        parent = (hole - 1) // 2
+        while hole > top and less(items[first + parent], value):
+            items[first + hole], hole = items[first + parent], parent
+            parent = (hole - 1) // 2
+        items[first + hole] = value
+
+    def heap_sort(first: int, last: int) -> None:
+        length = last - first
+        for parent in range((length - 2) // 2, -1, -1):
+            adjust_heap(first, parent, length, items[first + parent])
+        while last - first > 1:
+            last -= 1
+            value, items[last] = items[last], items[first]
+            adjust_heap(first, 0, last - first, value)
+
+    def median_to_first(result: int, a: int, b: int, c: int) -> None:
+        if less(items[a], items[b]):
+            pick = b if less(items[b], items[c]) else c if less(items[a], items[c]) else a
+        else:
+            pick = a if less(items[a], items[c]) else c if less(items[b], items[c]) else b
+        items[result], items[pick] = items[pick], items[result]
+
+    def partition(first: int, last: int, pivot: int) -> int:
+        while True:
+            while less(items[first], items[pivot]):
+                first += 1
+            last -= 1
+            while less(items[pivot], items[last]):
+                last -= 1
+            if not first < last:
+                return first
+            items[first], items[last] = items[last], items[first]
+            first += 1
+
+    def introsort(first: int, last: int, depth: int) -> None:
+        while last - first > 16:
+            if depth == 0:
+                heap_sort(first, last)
+                return
+            depth -= 1
+            median_to_first(first, first + 1, first + (last - first) // 2, last - 1)
+            cut = partition(first + 1, last, first)
+            introsort(cut, last, depth)
+            last = cut
+
+    if n > 1:
+        introsort(0, n, 2 * (n.bit_length() - 1))
+        insertion_sort(0, min(n, 16))
+        for i in range(16, n):
+            linear_insert(i)
     return items
 
 
 def _mode_pick(line: np.ndarray) -> int:
-    """PyTorch's CPU ``mode`` on one slice: the sorted pairs scanned for runs of ``!=``-distinct values; the
-    first longest run wins and reports the index its last pair carries."""
-    if len(line) <= 16:
-        items = _insertion_sorted(line)
-    else:  # std::sort's introsort is not stable: a stable order is our rule there (see docs/nn.md)
-        order = np.argsort(line, kind="stable")
-        items = list(zip(line[order].tolist(), order.tolist()))
+    """PyTorch's CPU ``mode`` on one slice: the pairs sorted as ``std::sort`` leaves them, scanned for runs of
+    ``!=``-distinct values; the first longest run wins and reports the index its last pair carries."""
+    items = _std_sort(list(zip(line.tolist(), range(len(line)))))
     best, best_count, count = 0, 0, 0
     for i, (value, index) in enumerate(items):
         count += 1
@@ -238,7 +323,8 @@ def nanmedian(input: Tensor, dim: int | None = None, keepdim: bool = False):  # 
 
     def choose(lines):
         n, count = lines.shape[-1], lines.shape[-1] - _nan_counts(lines)
-        return _stable_pick(lines, np.where(count > 0, (count - 1) // 2, (n - 1) // 2))
+        chosen = _stable_pick(lines, np.maximum(count - 1, 0) // 2)
+        return np.where(count > 0, chosen, _nth_element_of_equals(n))  # all NaN: where PyTorch's selection lands
 
     return _picked("nanmedian", return_types.nanmedian, input, dim, keepdim, choose)
 
@@ -262,8 +348,8 @@ def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> ret
 
 @public
 def mode(input: Tensor, dim: int = -1, keepdim: bool = False) -> return_types.mode:  # noqa: A002
-    """The most frequent value along ``dim`` (the smallest of those tied) and an index of it: PyTorch's CPU
-    kernel's (the last occurrence, for slices of up to 16 elements; see docs/nn.md)."""
+    """The most frequent value along ``dim`` (the smallest of those tied) and the index of it that PyTorch's CPU
+    kernel reports (its sort replayed: the last occurrence for slices of up to 16 elements)."""
 
     def choose(lines):
         return [_mode_pick(line) for line in lines]
