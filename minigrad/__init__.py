@@ -133,6 +133,13 @@ __all__ += [
 ]
 _NO_HALF = ("float16", "half", "bfloat16")  # named in ported mixed-precision code: a porting hint, not a dtype
 
+# PyTorch's index_put/index_put_ (ops.index_put is ``x[index] = value``'s op) and the samplers.
+from .ops.indexing import index_put_  # noqa: E402
+from .ops.indexing import index_put_values as index_put  # noqa: E402
+from .sampling import multinomial  # noqa: E402
+
+__all__ += ["index_put", "index_put_", "multinomial"]
+
 _LAZY_MODULES = ("nn", "optim", "data", "testing", "cuda", "utils", "autograd", "linalg", "special",
                  "distributions")
 

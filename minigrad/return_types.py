@@ -59,3 +59,28 @@ class linalg_svd(NamedTuple):  # noqa: N801
 class linalg_qr(NamedTuple):  # noqa: N801
     Q: Tensor  # noqa: N815
     R: Tensor  # noqa: N815
+
+
+class median(NamedTuple):  # noqa: N801
+    values: Tensor
+    indices: Tensor
+
+
+class nanmedian(NamedTuple):  # noqa: N801
+    values: Tensor
+    indices: Tensor
+
+
+class kthvalue(NamedTuple):  # noqa: N801
+    values: Tensor
+    indices: Tensor
+
+
+class mode(NamedTuple):  # noqa: N801
+    values: Tensor
+    indices: Tensor
+
+
+class aminmax(NamedTuple):  # noqa: N801
+    min: Tensor
+    max: Tensor

@@ -670,6 +670,100 @@ class Tensor:
     def nan_to_num_(self, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Tensor:
         return self._inplace("nan_to_num_", _ops.nan_to_num, nan, posinf, neginf)
 
+    # -- PyTorch's metadata queries, indexed writes in place and random fills (minigrad.ops.indexing/statistics,
+    # minigrad.sampling) --------------------------------------------------------------------------------------
+    def is_contiguous(self, memory_format=None) -> bool:
+        """Whether the elements lie in row-major order without gaps (size-1 dimensions' strides ignored)."""
+        flags = getattr(self.array, "flags", None)
+        return True if flags is None else bool(flags.c_contiguous)
+
+    def stride(self, dim: int | None = None):
+        """The step between neighbours along each dimension, in elements (PyTorch's ``stride``)."""
+        if self.array.size == 0:  # NumPy gives an empty array zero strides; PyTorch a contiguous layout's
+            shape = self.array.shape
+            steps = tuple(int(np.prod([max(n, 1) for n in shape[d + 1:]], dtype=np.int64)) for d in range(len(shape)))
+        else:
+            itemsize = self.array.dtype.itemsize
+            steps = tuple(int(s) // itemsize for s in self.array.strides)
+        return steps if dim is None else steps[_ops.movement._check_dim(dim, self.ndim, "stride")]
+
+    def element_size(self) -> int:
+        return int(self.array.dtype.itemsize)
+
+    @property
+    def itemsize(self) -> int:
+        return int(self.array.dtype.itemsize)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.array.size) * int(self.array.dtype.itemsize)
+
+    def nelement(self) -> int:
+        return int(self.array.size)
+
+    def ndimension(self) -> int:
+        return self.array.ndim
+
+    @property
+    def is_cpu(self) -> bool:
+        return bool(self._backend.host_memory)
+
+    def index_add_(self, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
+        return self._inplace("index_add_", lambda x, s: _ops.index_add(x, dim, index, s, alpha=alpha), source)
+
+    def index_copy_(self, dim: int, index: Tensor, source: Tensor) -> Tensor:
+        return self._inplace("index_copy_", lambda x, s: _ops.index_copy(x, dim, index, s), source)
+
+    def index_fill_(self, dim: int, index: Tensor, value) -> Tensor:
+        return self._inplace("index_fill_", lambda x, v: _ops.index_fill(x, dim, index, v), value)
+
+    def index_put_(self, indices, values, accumulate: bool = False) -> Tensor:
+        return self._inplace("index_put_", lambda x, v: _ops.indexing.index_put_values(x, indices, v, accumulate),
+                             values)
+
+    def masked_scatter_(self, mask: Tensor, source: Tensor) -> Tensor:
+        return self._inplace("masked_scatter_", lambda x, s: _ops.masked_scatter(x, mask, s), source)
+
+    def put_(self, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:
+        return self._inplace("put_", lambda x, s: _ops.put(x, index, s, accumulate), source)
+
+    def fill_diagonal_(self, fill_value, wrap: bool = False) -> Tensor:
+        mask = _ops.indexing.fill_diagonal_mask(tuple(self.shape), wrap)
+        return self._inplace("fill_diagonal_", lambda x: _ops.masked_fill(x, tensor(mask, backend=self.backend),
+                                                                         fill_value))
+
+    def renorm_(self, p: float, dim: int, maxnorm: float) -> Tensor:
+        return self._inplace("renorm_", lambda x: _ops.renorm(x, p, dim, maxnorm))
+
+    def random_(self, from_: int | None = None, to: int | None = None, *, generator=None) -> Tensor:
+        return _sampling.random_(self, from_, to, generator=generator)
+
+    def exponential_(self, lambd: float = 1.0, *, generator=None) -> Tensor:
+        return _sampling.exponential_(self, lambd, generator=generator)
+
+    def geometric_(self, p: float, *, generator=None) -> Tensor:
+        return _sampling.geometric_(self, p, generator=generator)
+
+    def log_normal_(self, mean: float = 1.0, std: float = 2.0, *, generator=None) -> Tensor:
+        return _sampling.log_normal_(self, mean, std, generator=generator)
+
+    def cauchy_(self, median: float = 0.0, sigma: float = 1.0, *, generator=None) -> Tensor:
+        return _sampling.cauchy_(self, median, sigma, generator=generator)
+
+    def bernoulli_(self, p=0.5, *, generator=None) -> Tensor:
+        return _sampling.bernoulli_(self, p, generator=generator)
+
+    def bernoulli(self, p: float | None = None, *, generator=None) -> Tensor:
+        """0/1 draws with this tensor's probabilities (or the probability ``p`` everywhere), a new tensor."""
+        from .creation import bernoulli
+
+        if p is None:
+            return bernoulli(self, generator=generator)
+        return _sampling.bernoulli_(self.detach().clone(), p, generator=generator)
+
+    def multinomial(self, num_samples: int, replacement: bool = False, *, generator=None) -> Tensor:
+        return _sampling.multinomial(self, num_samples, replacement, generator=generator)
+
 
 def _to_targets(where: str, targets: tuple, backend: str | None, dtype: Any,
                 device: Any = None) -> tuple[str | _devices.device | None, Any]:
@@ -785,6 +879,7 @@ def _host_array(data, float_default=None) -> np.ndarray:
 from . import engine as _engine  # noqa: E402 - the engine and ops need Tensor defined first
 from . import errors as _errors  # noqa: E402
 from . import ops as _ops  # noqa: E402
+from . import sampling as _sampling  # noqa: E402
 
 # Ops that read naturally as methods (x.exp(), x.sum(axis=0), x.reshape(2, 3), ...): the same functions,
 # as registered with the ops.

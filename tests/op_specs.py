@@ -2883,6 +2883,583 @@ SPECS += [
          call=lambda y, *x, dim, dx=None: ops.cumulative_trapezoid(y, *x, dx=dx, dim=dim)),
 ]
 
+# -- PyTorch's indexing and statistics functions (minigrad/ops/indexing.py, minigrad/ops/statistics.py) --------------
+@st.composite
+def _dim_case(draw, dtype, max_size, *, min_dims=1, distinct=False, lo=-10.0, hi=10.0):
+    """One tensor of at least ``min_dims`` dimensions and one of its dims (negative too)."""
+    shape = draw(mst.shapes(min_dims=min_dims, max_size=max_size))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    return draw(_arr(dtype, shape, lo, hi, distinct=distinct)), dim
+
+
+def _two_dims(draw, ndim: int) -> tuple[int, int]:
+    d1 = draw(st.integers(0, ndim - 1))
+    d2 = draw(st.sampled_from([d for d in range(ndim) if d != d1]))
+    return draw(st.sampled_from([d1, d1 - ndim])), draw(st.sampled_from([d2, d2 - ndim]))
+
+
+@st.composite
+def _diagonal_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=2, max_size=max_size))
+    dim1, dim2 = _two_dims(draw, len(shape))
+    return Case((draw(_arr(dtype, shape)),), {"offset": draw(st.integers(-3, 3)), "dim1": dim1, "dim2": dim2})
+
+
+def _diagonal_positions(rows: int, cols: int, offset: int):
+    length = max(0, min(rows + min(offset, 0), cols - max(offset, 0)))
+    return np.arange(length) - min(offset, 0), np.arange(length) + max(offset, 0)
+
+
+@st.composite
+def _diag_embed_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_dims=3, max_size=max(1, max_size // 8)))
+    dim1, dim2 = _two_dims(draw, len(shape) + 1)
+    return Case((draw(_arr(dtype, shape)),), {"offset": draw(st.integers(-2, 2)), "dim1": dim1, "dim2": dim2})
+
+
+def _diag_embed_ref(x, offset, dim1, dim2):
+    n = x.shape[-1] + abs(offset)
+    out = np.zeros(x.shape[:-1] + (n, n), x.dtype)
+    rows, cols = _diagonal_positions(n, n, offset)
+    out[..., rows, cols] = x
+    return np.moveaxis(out, (-2, -1), (dim1 % out.ndim, dim2 % out.ndim))
+
+
+@st.composite
+def _unflatten_case(draw, dtype, max_size):
+    x, dim = draw(_dim_case(dtype, max_size))
+    n = x.shape[dim]
+    first = draw(st.sampled_from([d for d in range(1, n + 1) if n % d == 0]))
+    sizes = draw(st.sampled_from([(first, n // first), (first, -1), (-1, n // first, 1), (n,)]))
+    return Case((x,), {"dim": dim, "sizes": sizes})
+
+
+def _unflatten_ref(x, dim, sizes):
+    dim %= x.ndim
+    return x.reshape(x.shape[:dim] + tuple(sizes) + x.shape[dim + 1:])
+
+
+@st.composite
+def _index_dim_case(draw, dtype, max_size, *, unique=False, source=True):
+    """x, a 1-D index along dim (repeats unless ``unique``) and, with ``source``, its source slices."""
+    x, dim = draw(_dim_case(dtype, max_size))
+    n = x.shape[dim]
+    if unique:
+        index = np.array(draw(st.permutations(range(n)))[:draw(st.integers(1, n))], np.int64)
+    else:
+        index = draw(_index_along((draw(st.integers(1, 4)),), 0, n))
+    arrays = (x,)
+    if source:
+        shape = list(x.shape)
+        shape[dim] = index.size
+        arrays += (draw(_arr(dtype, tuple(shape))),)
+    return Case(arrays + (index,), {"dim": dim}, n=index.size + 1)
+
+
+def _moved_write(x, dim, index, write):
+    out = x.copy()
+    write(np.moveaxis(out, dim, 0), index)
+    return out
+
+
+@st.composite
+def _index_add_case(draw, dtype, max_size):
+    case = draw(_index_dim_case(dtype, max_size))
+    return Case(case.arrays, {**case.kwargs, "alpha": draw(st.sampled_from([1, 2.5, -0.5]))}, n=case.n)
+
+
+def _index_add_ref(x, source, index, dim, alpha):
+    return _moved_write(x, dim, index, lambda out, i: np.add.at(out, i, alpha * np.moveaxis(source, dim, 0)))
+
+
+def _index_copy_ref(x, source, index, dim):
+    def write(out, i):
+        out[i] = np.moveaxis(source, dim, 0)
+
+    return _moved_write(x, dim, index, write)
+
+
+@st.composite
+def _index_fill_case(draw, dtype, max_size):
+    case = draw(_index_dim_case(dtype, max_size, source=False))
+    return Case(case.arrays, {**case.kwargs, "value": draw(st.sampled_from([0.0, -1.5, 3.0]))})
+
+
+def _index_fill_ref(x, index, dim, value):
+    def write(out, i):
+        out[i] = value
+
+    return _moved_write(x, dim, index, write)
+
+
+@st.composite
+def _masked_scatter_case(draw, dtype, max_size):
+    shape, mask_shape = draw(mst.broadcastable_shapes(2, max_size=max_size))
+    out_shape = np.broadcast_shapes(shape, mask_shape)
+    mask = draw(mst.arrays(np.bool_, mask_shape, elements_strategy=st.booleans()))
+    x = draw(_arr(dtype, out_shape))
+    count = int(np.broadcast_to(mask, out_shape).sum())
+    source = draw(_arr(dtype, (count + draw(st.integers(0, 2)),)))
+    return Case((x, mask, source))
+
+
+def _masked_scatter_ref(x, mask, source):
+    out = x.copy()
+    where = np.broadcast_to(mask, x.shape)
+    out[where] = source[:int(where.sum())]
+    return out
+
+
+@st.composite
+def _take_case(draw, dtype, max_size):
+    x = draw(_arr(dtype, draw(mst.shapes(min_dims=0, max_size=max_size))))
+    index_shape = draw(mst.shapes(max_dims=2, max_size=6))
+    index = draw(mst.arrays(np.int64, index_shape, elements_strategy=st.integers(-x.size, x.size - 1)))
+    return Case((x, index))
+
+
+@st.composite
+def _take_along_dim_case(draw, dtype, max_size):
+    x, dim = draw(_dim_case(dtype, max_size))
+    if draw(st.booleans()):
+        index = draw(mst.arrays(np.int64, (draw(st.integers(1, 5)),), elements_strategy=st.integers(0, x.size - 1)))
+        return Case((x, index), {"dim": None})
+    shape = [draw(st.sampled_from([1, n])) for n in x.shape]
+    shape[dim] = draw(st.integers(1, 4))
+    if draw(st.booleans()):  # x broadcast against the index instead
+        x = x[tuple(slice(0, 1) if d != dim % x.ndim and draw(st.booleans()) else slice(None) for d in range(x.ndim))]
+        x = np.ascontiguousarray(x)
+    return Case((x, draw(_index_along(tuple(shape), dim, x.shape[dim]))), {"dim": dim})
+
+
+def _take_along_dim_ref(x, index, dim):
+    if dim is None:
+        return x.reshape(-1)[index]
+    return np.take_along_axis(x, index, dim)
+
+
+@st.composite
+def _put_case(draw, dtype, max_size):
+    x = draw(_arr(dtype, draw(mst.shapes(min_dims=1, max_size=max_size))))
+    accumulate = draw(st.booleans())
+    count = draw(st.integers(1, min(x.size, 5)))
+    if accumulate:  # repeats add up
+        index = draw(mst.arrays(np.int64, (count,), elements_strategy=st.integers(-x.size, x.size - 1)))
+    else:  # one value per position (PyTorch leaves the winner of a repeat unspecified)
+        index = np.array(draw(st.permutations(range(x.size)))[:count], np.int64) - draw(st.sampled_from([0, x.size]))
+    return Case((x, draw(_arr(dtype, (count,))), index), {"accumulate": accumulate}, n=count + 1)
+
+
+def _put_ref(x, source, index, accumulate):
+    out = x.copy().reshape(-1)
+    if accumulate:
+        np.add.at(out, index, source)
+    else:
+        out[index] = source
+    return out.reshape(x.shape)
+
+
+@st.composite
+def _tensor_split_case(draw, dtype, max_size):
+    x, dim = draw(_dim_case(dtype, max_size))
+    n = x.shape[dim]
+    if draw(st.booleans()):
+        sections = draw(st.integers(1, n + 2))
+    else:
+        sections = tuple(draw(st.lists(st.integers(-n - 1, n + 1), max_size=3)))
+    return Case((x,), {"sections": sections, "dim": dim})
+
+
+@st.composite
+def _rot90_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=2, max_size=max_size))
+    return Case((draw(_arr(dtype, shape)),), {"k": draw(st.integers(-5, 5)), "dims": _two_dims(draw, len(shape))})
+
+
+@st.composite
+def _select_scatter_case(draw, dtype, max_size):
+    x, dim = draw(_dim_case(dtype, max_size))
+    n = x.shape[dim]
+    index = draw(st.integers(-n, n - 1))
+    src = draw(_arr(dtype, x.shape[:dim % x.ndim] + x.shape[dim % x.ndim + 1:]))
+    return Case((x, src), {"dim": dim, "index": index})
+
+
+def _select_scatter_ref(x, src, dim, index):
+    out = x.copy()
+    out[(slice(None),) * (dim % x.ndim) + (index,)] = src
+    return out
+
+
+@st.composite
+def _slice_scatter_case(draw, dtype, max_size):
+    x, dim = draw(_dim_case(dtype, max_size))
+    n = x.shape[dim]
+    start = draw(st.one_of(st.none(), st.integers(-n, n)))
+    end = draw(st.one_of(st.none(), st.integers(-n, n)))
+    step = draw(st.integers(1, 3))
+    position = (slice(None),) * (dim % x.ndim) + (slice(start, end, step),)
+    src = draw(_arr(dtype, x[position].shape))
+    return Case((x, src), {"dim": dim, "start": start, "end": end, "step": step})
+
+
+def _slice_scatter_ref(x, src, dim, start, end, step):
+    out = x.copy()
+    out[(slice(None),) * (dim % x.ndim) + (slice(start, end, step),)] = src
+    return out
+
+
+@st.composite
+def _diagonal_scatter_case(draw, dtype, max_size):
+    case = draw(_diagonal_case(dtype, max_size))
+    (x,), kwargs = case.arrays, case.kwargs
+    src = draw(_arr(dtype, np.diagonal(x, kwargs["offset"], kwargs["dim1"], kwargs["dim2"]).shape))
+    return Case((x, src), kwargs)
+
+
+def _diagonal_scatter_ref(x, src, offset, dim1, dim2):
+    out = x.copy()
+    moved = np.moveaxis(out, (dim1 % x.ndim, dim2 % x.ndim), (-2, -1))  # a view: writes go into out
+    rows, cols = _diagonal_positions(moved.shape[-2], moved.shape[-1], offset)
+    moved[..., rows, cols] = src
+    return out
+
+
+@st.composite
+def _diff_case(draw, dtype, max_size):
+    x, dim = draw(_dim_case(dtype, max_size))
+    ends = []
+    for _ in range(2):
+        shape = list(x.shape)
+        shape[dim] = draw(st.integers(1, 2))
+        ends.append(draw(_arr(dtype, tuple(shape))))
+    return Case((x, *ends), {"n": draw(st.integers(1, 3)), "dim": dim}, n=8)  # n = 0: tests/test_port_indexing.py
+
+
+@st.composite
+def _nan_case(draw, dtype, max_size, *, distinct=False, with_dim=True):
+    """x (finite) and a bool mask of the entries the call turns into NaN; with ``with_dim`` a dim whose every
+    slice keeps its first element (no slice is all NaN), else the first element stays."""
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    x = draw(_arr(dtype, shape, distinct=distinct))
+    mask = draw(mst.arrays(np.bool_, shape, elements_strategy=st.booleans()))
+    if with_dim:
+        dim = draw(st.integers(-len(shape), len(shape) - 1))
+        first = np.moveaxis(mask, dim, 0)
+        first[0] = False
+        return Case((x, mask), {"dim": dim, "keepdim": draw(st.booleans())}, n=shape[dim])
+    mask.reshape(-1)[0] = False
+    return Case((x, mask), {}, n=x.size)
+
+
+def _with_nan(x, mask):
+    """x with NaN where ``mask`` holds: a tensor op (its gradient is zero there) or NumPy, as the inputs are."""
+    if isinstance(x, np.ndarray):
+        return np.where(mask, np.nan, x)
+    return ops.where(mask, minigrad.tensor(float("nan"), dtype=x.dtype, backend=x.backend), x)
+
+
+def _order_stat_ref(pick):
+    """values and indices along dim: ``pick(line)`` gives the chosen index of a 1-D slice."""
+    def reference(x, dim, keepdim, **kwargs):
+        moved = np.moveaxis(x, dim, -1)
+        index = np.apply_along_axis(lambda line: pick(line, **kwargs), -1, moved).astype(np.int64)
+        values = np.take_along_axis(moved, index[..., None], -1)[..., 0]
+        if keepdim:
+            values, index = np.expand_dims(values, dim), np.expand_dims(index, dim)
+        return values, index
+
+    return reference
+
+
+def _lower_median_index(line):
+    finite = np.flatnonzero(~np.isnan(line))
+    order = finite[np.argsort(line[finite], kind="stable")]
+    return order[(order.size - 1) // 2]
+
+
+@st.composite
+def _order_stat_case(draw, dtype, max_size, *, k=False):
+    x, dim = draw(_dim_case(dtype, max_size, distinct=True))
+    kwargs = {"dim": dim, "keepdim": draw(st.booleans())}
+    if k:
+        kwargs["k"] = draw(st.integers(1, x.shape[dim]))
+    return Case((x,), kwargs, n=x.shape[dim])
+
+
+@st.composite
+def _global_median_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(max_size=max_size))
+    return Case((draw(_arr(dtype, shape, distinct=True)),))
+
+
+_QUANTILE_Q = st.sampled_from([0.0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0])  # exact ranks in any dtype
+
+
+@st.composite
+def _quantile_case(draw, dtype, max_size, *, nan=False):
+    if nan:
+        case = draw(_nan_case(dtype, max_size, distinct=True))
+        arrays, dim, keepdim = case.arrays, case.kwargs["dim"], case.kwargs["keepdim"]
+    else:
+        shape = draw(mst.shapes(min_dims=0, max_size=max_size))
+        arrays = (draw(_arr(dtype, shape, distinct=True)),)
+        dim = None if not shape or draw(st.booleans()) else draw(st.integers(-len(shape), len(shape) - 1))
+        keepdim = draw(st.booleans())
+    q = draw(st.one_of(_QUANTILE_Q, st.lists(_QUANTILE_Q, min_size=1, max_size=3).map(tuple)))
+    interpolation = draw(st.sampled_from(["linear", "lower", "higher", "midpoint", "nearest"]))
+    return Case(arrays, {"q": q, "dim": dim, "keepdim": keepdim, "interpolation": interpolation})
+
+
+def _quantile_call(op):
+    def call(x, *mask, q, dim, keepdim, interpolation):
+        if mask:
+            x = _with_nan(x, mask[0])
+        q = minigrad.tensor(q, dtype=x.dtype, backend=x.backend) if isinstance(q, tuple) else q
+        return op(x, q, dim, keepdim, interpolation=interpolation)
+
+    return call
+
+
+def _quantile_ref(x, *mask, q, dim, keepdim, interpolation):
+    fn = np.quantile
+    if mask:
+        x, fn = np.where(mask[0], np.nan, x), np.nanquantile
+    return fn(x, np.array(q), axis=dim, keepdims=keepdim, method=interpolation)
+
+
+@st.composite
+def _aminmax_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(max_size=max_size))
+    x = draw(_arr(dtype, shape, distinct=True))
+    dim = None if not shape or draw(st.booleans()) else draw(st.integers(-len(shape), len(shape) - 1))
+    return Case((x,), {"dim": dim, "keepdim": draw(st.booleans())})
+
+
+def _aminmax_ref(x, dim, keepdim):
+    if dim is None and keepdim:
+        return np.min(x, keepdims=True).reshape((1,) * x.ndim), np.max(x, keepdims=True).reshape((1,) * x.ndim)
+    return np.min(x, dim, keepdims=keepdim), np.max(x, dim, keepdims=keepdim)
+
+
+@st.composite
+def _cov_case(draw, dtype, max_size):
+    rows = draw(st.integers(0, 3))  # 0: a 1-D input
+    observations = draw(st.integers(3, 6))
+    x = draw(_arr(dtype, (observations,) if rows == 0 else (rows, observations)))
+    fweights = draw(mst.arrays(np.int64, (observations,), elements_strategy=st.integers(1, 3)))
+    aweights = draw(_arr(dtype, (observations,), 0.5, 2.0))
+    weighting = draw(st.sampled_from(["none", "f", "a", "both"]))
+    kwargs = {"correction": draw(st.sampled_from([0, 1])), "weighting": weighting}
+    return Case((x, fweights, aweights), kwargs, requires_grad=(True, False, weighting in ("a", "both")),
+                n=observations * 3)
+
+
+def _cov_call(x, fweights, aweights, correction, weighting):
+    return ops.cov(x, correction=correction, fweights=fweights if weighting in ("f", "both") else None,
+                   aweights=aweights if weighting in ("a", "both") else None)
+
+
+def _cov_ref(x, fweights, aweights, correction, weighting):
+    return np.cov(x, ddof=correction, fweights=fweights if weighting in ("f", "both") else None,
+                  aweights=aweights if weighting in ("a", "both") else None)
+
+
+@st.composite
+def _corrcoef_case(draw, dtype, max_size):
+    """Rows far from collinear by construction (orthogonal centred Helmert contrasts, scaled to entries of about 3,
+    plus noise in [-0.5, 0.5]): every correlation off the diagonal stays clear of clip's kinks at -1 and 1."""
+    observations = draw(st.integers(4, 6))
+    rows = draw(st.integers(1, 3))
+    helmert = np.zeros((rows, observations))
+    for k in range(1, rows + 1):
+        helmert[k - 1, :k], helmert[k - 1, k] = 1.0, -k
+        helmert[k - 1] *= 3 * math.sqrt(observations) / np.linalg.norm(helmert[k - 1])
+    noise = draw(_arr(dtype, (rows, observations), -0.5, 0.5))
+    return Case(((helmert + noise).astype(dtype),), n=18)
+
+
+@st.composite
+def _kron_case(draw, dtype, max_size):
+    a = draw(_arr(dtype, draw(mst.shapes(max_dims=3, max_size=8))))
+    b = draw(_arr(dtype, draw(mst.shapes(max_dims=3, max_size=8))))
+    return Case((a, b))
+
+
+@st.composite
+def _inner_case(draw, dtype, max_size):
+    """Batch shapes of at most 2 dimensions before a common last dimension k; sometimes a 0-d operand."""
+    k = draw(st.integers(1, 4))
+    a_shape, b_shape = (draw(mst.shapes(max_dims=2, max_size=6)) + (k,) for _ in range(2))
+    if draw(st.booleans()):
+        a_shape = ()
+    return Case((draw(_arr(dtype, a_shape)), draw(_arr(dtype, b_shape))), n=k)
+
+
+@st.composite
+def _vdot_case(draw, dtype, max_size):
+    n = draw(st.integers(1, 8))
+    return Case((draw(_arr(dtype, (n,))), draw(_arr(dtype, (n,)))), n=n)
+
+
+@st.composite
+def _renorm_case(draw, dtype, max_size):
+    """maxnorm half-way (geometrically) between two slice norms, or below/above them all: no slice sits at the
+    kink norm == maxnorm; distinct magnitudes keep the inf-norm untied."""
+    x, dim = draw(_dim_case(dtype, max_size, min_dims=2, distinct=True))
+    p = draw(st.sampled_from([1.0, 2.0, 3.0, math.inf]))
+    moved = np.abs(np.moveaxis(x.astype(np.float64), dim, 0)).reshape(x.shape[dim], -1)
+    norms = np.sort(np.max(moved, 1) if p == math.inf else np.sum(moved ** p, 1) ** (1 / p))
+    candidates = [norms[0] / 2, norms[-1] * 2] + [math.sqrt(a * b) for a, b in zip(norms, norms[1:]) if b > 1.2 * a]
+    return Case((x,), {"p": p, "dim": dim, "maxnorm": float(draw(st.sampled_from(candidates)))}, n=x.size)
+
+
+def _renorm_ref(x, p, dim, maxnorm):
+    moved = np.moveaxis(x, dim, 0)
+    flat = np.abs(moved).reshape(moved.shape[0], -1)
+    norms = np.max(flat, 1) if p == math.inf else np.sum(flat ** p, 1) ** (1 / p)
+    factor = np.where(norms > maxnorm, maxnorm / (norms + 1e-7), 1.0)
+    return np.moveaxis(moved * factor.reshape((-1,) + (1,) * (x.ndim - 1)), 0, dim)
+
+
+def _mode_ref(x, dim, keepdim):
+    """Distinct values: every count is 1, so the mode is the smallest value, at its only index."""
+    return _order_stat_ref(lambda line: np.argmin(line))(x, dim, keepdim)
+
+
+SPECS += [
+    Spec("diagonal", ops.diagonal, _diagonal_case,
+         lambda x, offset, dim1, dim2: np.diagonal(x, offset, dim1, dim2), "exact"),
+    Spec("diag_embed", ops.diag_embed, _diag_embed_case, _diag_embed_ref, "exact"),
+    Spec("unflatten", ops.unflatten, _unflatten_case, _unflatten_ref, "exact"),
+    Spec("index_add", ops.index_add, _index_add_case, _index_add_ref, "reduction",
+         call=lambda x, source, index, dim, alpha: ops.index_add(x, dim, index, source, alpha=alpha)),
+    Spec("index_copy", ops.index_copy, lambda d, s: _index_dim_case(d, s, unique=True), _index_copy_ref, "exact",
+         call=lambda x, source, index, dim: ops.index_copy(x, dim, index, source)),
+    Spec("index_fill", ops.index_fill, _index_fill_case, _index_fill_ref, "exact",
+         call=lambda x, index, dim, value: ops.index_fill(x, dim, index, value)),
+    Spec("masked_scatter", ops.masked_scatter, _masked_scatter_case, _masked_scatter_ref, "exact"),
+    Spec("take", ops.take, _take_case, lambda x, index: x.reshape(-1)[index], "exact"),
+    Spec("take_along_dim", ops.take_along_dim, _take_along_dim_case, _take_along_dim_ref, "exact"),
+    Spec("put", ops.put, _put_case, _put_ref, "reduction",
+         call=lambda x, source, index, accumulate: ops.put(x, index, source, accumulate)),
+    Spec("tensor_split", ops.tensor_split, _tensor_split_case,
+         lambda x, sections, dim: tuple(np.array_split(x, sections if isinstance(sections, int) else list(sections),
+                                                       dim)),
+         "exact", call=lambda x, sections, dim: ops.tensor_split(x, sections, dim)),
+    Spec("rot90", ops.rot90, _rot90_case, lambda x, k, dims: np.rot90(x, k, dims), "exact"),
+    Spec("select_scatter", ops.select_scatter, _select_scatter_case, _select_scatter_ref, "exact"),
+    Spec("slice_scatter", ops.slice_scatter, _slice_scatter_case, _slice_scatter_ref, "exact"),
+    Spec("diagonal_scatter", ops.diagonal_scatter, _diagonal_scatter_case, _diagonal_scatter_ref, "exact"),
+    Spec("diff", ops.diff, _diff_case,
+         lambda x, before, after, n, dim: np.diff(x, n, dim, prepend=before, append=after), "reduction",
+         call=lambda x, before, after, n, dim: ops.diff(x, n, dim, before, after)),
+    Spec("nansum", ops.nansum, _nan_case, lambda x, mask, dim, keepdim: np.nansum(_with_nan(x, mask), dim,
+                                                                                  keepdims=keepdim),
+         "reduction", call=lambda x, mask, dim, keepdim: ops.nansum(_with_nan(x, mask), dim, keepdim)),
+    Spec("nanmean", ops.nanmean, _nan_case, lambda x, mask, dim, keepdim: np.nanmean(_with_nan(x, mask), dim,
+                                                                                     keepdims=keepdim),
+         "reduction", call=lambda x, mask, dim, keepdim: ops.nanmean(_with_nan(x, mask), dim, keepdim)),
+    Spec("median", ops.median, _order_stat_case, _order_stat_ref(_lower_median_index), "exact"),
+    Spec("median[all]", ops.median, _global_median_case,
+         lambda x: np.sort(x.reshape(-1))[(x.size - 1) // 2], "exact"),
+    Spec("nanmedian", ops.nanmedian, lambda d, s: _nan_case(d, s, distinct=True),
+         lambda x, mask, dim, keepdim: _order_stat_ref(_lower_median_index)(_with_nan(x, mask), dim, keepdim),
+         "exact", call=lambda x, mask, dim, keepdim: ops.nanmedian(_with_nan(x, mask), dim, keepdim)),
+    Spec("kthvalue", ops.kthvalue, lambda d, s: _order_stat_case(d, s, k=True),
+         _order_stat_ref(lambda line, k: np.argsort(line, kind="stable")[k - 1]), "exact"),
+    Spec("mode", ops.mode, _order_stat_case, _mode_ref, "exact"),
+    Spec("quantile", ops.quantile, _quantile_case, _quantile_ref, "elementwise", call=_quantile_call(ops.quantile)),
+    Spec("nanquantile", ops.nanquantile, lambda d, s: _quantile_case(d, s, nan=True), _quantile_ref, "elementwise",
+         call=_quantile_call(ops.nanquantile)),
+    Spec("aminmax", ops.aminmax, _aminmax_case, _aminmax_ref, "exact"),
+    Spec("cov", ops.cov, _cov_case, _cov_ref, "variance", call=_cov_call),
+    Spec("corrcoef", ops.corrcoef, _corrcoef_case, np.corrcoef, "variance"),
+    Spec("kron", ops.kron, _kron_case, np.kron, "elementwise"),
+    Spec("inner", ops.inner, _inner_case, np.inner, "matmul"),
+    Spec("vdot", ops.vdot, _vdot_case, np.vdot, "matmul"),
+    Spec("renorm", ops.renorm, _renorm_case, _renorm_ref, "reduction"),
+]
+
+
+@st.composite
+def _select_case(draw, dtype, max_size):
+    x, dim = draw(_dim_case(dtype, max_size))
+    n = x.shape[dim]
+    return Case((x,), {"dim": dim, "index": draw(st.integers(-n, n - 1))})
+
+
+@st.composite
+def _reshape_as_case(draw, dtype, max_size):
+    x = draw(_arr(dtype, draw(mst.shapes(max_size=max_size))))
+    return Case((x,), {"shape": draw(st.sampled_from([x.shape[::-1], (x.size,), (1, x.size), (x.size, 1)]))})
+
+
+@st.composite
+def _diagflat_case(draw, dtype, max_size):
+    x = draw(_arr(dtype, draw(mst.shapes(max_dims=2, max_size=6))))
+    return Case((x,), {"offset": draw(st.integers(-2, 2))})
+
+
+@st.composite
+def _directional_split_case(draw, dtype, max_size, *, axis, min_dims):
+    shape = draw(mst.shapes(min_dims=min_dims, max_size=max_size))
+    n = shape[0 if len(shape) == 1 else axis]
+    if draw(st.booleans()):
+        sections = draw(st.sampled_from([d for d in range(1, n + 1) if n % d == 0]))
+    else:
+        sections = tuple(sorted(draw(st.lists(st.integers(0, n), max_size=3))))
+    return Case((draw(_arr(dtype, shape)),), {"sections": sections})
+
+
+@st.composite
+def _split_with_sizes_case(draw, dtype, max_size):
+    x, dim = draw(_dim_case(dtype, max_size))
+    cuts = sorted(draw(st.lists(st.integers(0, x.shape[dim]), max_size=3)))
+    sizes = [b - a for a, b in zip([0, *cuts], [*cuts, x.shape[dim]])]
+    return Case((x,), {"sizes": sizes, "dim": dim})
+
+
+@st.composite
+def _sum_to_size_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(max_size=max_size))
+    lead = draw(st.integers(0, len(shape)))
+    target = tuple(n if draw(st.booleans()) else 1 for n in shape[lead:])
+    if target and draw(st.booleans()):
+        target = (1,) * draw(st.integers(0, lead)) + target
+    return Case((draw(_arr(dtype, shape)),), {"size": target}, n=max(1, math.prod(shape)))
+
+
+def _sum_to_size_ref(x, size):
+    lead = x.ndim - len(size)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(size) if n == 1 and x.shape[lead + i] != 1)
+    return np.sum(x, axis=axes, keepdims=True).reshape(size)
+
+
+SPECS += [
+    Spec("select", ops.select, _select_case, lambda x, dim, index: np.take(x, index, axis=dim), "exact"),
+    Spec("ravel", ops.ravel, unary_case(), np.ravel, "exact"),
+    Spec("reshape_as", ops.reshape_as, _reshape_as_case, lambda x, shape: x.reshape(shape), "exact",
+         call=lambda x, shape: ops.reshape_as(x, minigrad.zeros(*shape, backend=x.backend))),
+    Spec("diagflat", ops.diagflat, _diagflat_case, lambda x, offset: np.diagflat(x, offset), "exact"),
+    Spec("fliplr", ops.fliplr, unary_case(min_dims=2), np.fliplr, "exact"),
+    Spec("flipud", ops.flipud, unary_case(min_dims=1), np.flipud, "exact"),
+    Spec("hsplit", ops.hsplit, lambda d, s: _directional_split_case(d, s, axis=1, min_dims=1),
+         lambda x, sections: tuple(np.hsplit(x, sections if isinstance(sections, int) else list(sections))), "exact",
+         call=lambda x, sections: ops.hsplit(x, sections)),
+    Spec("vsplit", ops.vsplit, lambda d, s: _directional_split_case(d, s, axis=0, min_dims=2),
+         lambda x, sections: tuple(np.vsplit(x, sections if isinstance(sections, int) else list(sections))), "exact",
+         call=lambda x, sections: ops.vsplit(x, sections)),
+    Spec("dsplit", ops.dsplit, lambda d, s: _directional_split_case(d, s, axis=2, min_dims=3),
+         lambda x, sections: tuple(np.dsplit(x, sections if isinstance(sections, int) else list(sections))), "exact",
+         call=lambda x, sections: ops.dsplit(x, sections)),
+    Spec("split_with_sizes", ops.split_with_sizes, _split_with_sizes_case,
+         lambda x, sizes, dim: tuple(np.split(x, np.cumsum(sizes)[:-1], dim)), "exact",
+         call=lambda x, sizes, dim: ops.split_with_sizes(x, sizes, dim)),
+    Spec("sum_to_size", ops.sum_to_size, _sum_to_size_case, _sum_to_size_ref, "reduction",
+         call=lambda x, size: ops.sum_to_size(x, *size)),
+]
+
 SPECS_BY_NAME: dict[str, Spec] = {s.name: s for s in SPECS}
 assert len(SPECS_BY_NAME) == len(SPECS), "spec names must be unique"
 
@@ -3084,6 +3661,11 @@ MIXED_DTYPE_EXEMPT: dict[str, str] = {
     **{name: "floating operands of one dtype, as PyTorch's linalg (integers are refused)"
        for name in ("linalg.solve", "linalg.cross", "linalg.vecdot", "linalg.multi_dot")},
 }
+# minigrad/ops/indexing.py and statistics.py: PyTorch refuses these mixes too
+MIXED_DTYPE_EXEMPT.update({name: "the source must have the tensor's dtype, as in PyTorch" for name in (
+    "index_add", "index_copy", "masked_scatter", "put", "select_scatter", "slice_scatter", "diagonal_scatter")})
+MIXED_DTYPE_EXEMPT.update({"vdot": "both operands of one dtype, as PyTorch's vdot",
+                           "cov": "aweights must be floating, as in PyTorch"})
 
 
 def check_mixed_dtypes(spec: Spec, case: Case, which: int, backend: str) -> None:

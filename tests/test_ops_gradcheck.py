@@ -289,6 +289,8 @@ case("cast_to_float64", "cast", lambda a: ops.cast(a, "float64") * a, lambda r: 
 case("to_backend_same", "to_backend", lambda a: ops.to_backend(a, "numpy") * 2, lambda r: (uniform(r, 3),))
 case("sum_to", "sum_to", lambda a: ops.sum_to(a, (3, 1)), lambda r: (uniform(r, 2, 3, 4),))
 case("sum_to_same_rank", "sum_to", lambda a: ops.sum_to(a, (1, 4)), lambda r: (uniform(r, 3, 4),))
+# nextafter moves one ulp: slope 1 in input and 0 in other, which stays 5 away so that no step crosses it
+case("nextafter", "nextafter", mg.nextafter, lambda r: (uniform(r, 3), uniform(r, 3, low=4.0, high=6.0)))
 
 # a composite: a small MLP with a loss
 case("mlp_composite", "matmul",

@@ -13,6 +13,7 @@ from . import (  # noqa: F401 - each registers its ops
     cumulative,
     distance,
     elementwise,
+    indexing,
     linalg,
     matrix,
     movement,
@@ -23,6 +24,7 @@ from . import (  # noqa: F401 - each registers its ops
     sorting,
     special,
     stacking,
+    statistics,
 )
 from ._registry import METHODS, OPS, PUBLIC, TOP_LEVEL  # noqa: F401 - read by minigrad and Tensor
 
