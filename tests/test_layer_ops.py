@@ -1,5 +1,6 @@
 """The op classes behind the newer conv-net layers (docs/nn.md, "Layers"): ``ops.conv.ConvTranspose2d``,
-``ops.resample.Resample`` (``F.interpolate``'s linear modes) and ``ops.padding.BorderPad`` with its adjoint
+``ops.resample.Resample`` (``F.interpolate``'s linear modes), ``RepeatAlong``/``SumRepeats`` (nearest by an
+integer factor) and ``ops.padding.BorderPad`` with its adjoint
 (``F.pad``'s reflect/replicate/circular modes).
 
 Each against an independent NumPy reference or PyTorch, forward and gradients for random upstream gradients, on
@@ -15,7 +16,7 @@ import pytest
 import minigrad as mg
 from minigrad.nn import functional as F  # noqa: N812 - PyTorch's convention
 from minigrad.ops.padding import BorderPad, BorderPadAdjoint
-from minigrad.ops.resample import AxisMatrix, Resample
+from minigrad.ops.resample import AxisMatrix, RepeatAlong, Resample, SumRepeats
 
 BACKENDS = [name for name in ("numpy", "numba") if mg.backends.available().get(name) is True]
 
@@ -143,6 +144,50 @@ def test_interpolate_on_either_path_equals_pytorch(mode, shape, kwargs, dtype):
     tol = 1e-10 if dtype == "float64" else 1e-5
     assert actual.dtype == mx.grad.dtype == np.dtype(dtype)
     np.testing.assert_allclose(actual.numpy(), expected.detach().numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(mx.grad.numpy(), tx.grad.numpy(), rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("backend", BACKENDS + ["cupy"])
+@pytest.mark.parametrize("axis,r", [(0, 2), (1, 3), (2, 1), (2, 4)])
+def test_repeat_along_is_np_repeat_and_its_gradient_sums_the_copies(backend, axis, r, request):
+    if backend == "cupy":
+        backend = request.getfixturevalue("cupy_device")
+    rng = np.random.default_rng(axis + r)
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    mx = _leaf(x, backend)
+    y = RepeatAlong.apply(mx, axis, r)
+    np.testing.assert_array_equal(y.numpy(), np.repeat(x, r, axis))
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    y.backward(mg.tensor(g, backend=backend))
+    runs = g.reshape(x.shape[:axis] + (x.shape[axis], r) + x.shape[axis + 1:])
+    np.testing.assert_allclose(mx.grad.numpy(), runs.sum(axis + 1), rtol=1e-6, atol=1e-6)
+
+
+def test_repeat_along_and_sum_repeats_gradcheck_and_double_backward():
+    rng = np.random.default_rng(2)
+    x, g = _leaf(rng.standard_normal((2, 3, 2))), _leaf(rng.standard_normal((2, 9, 2)))
+    assert mg.gradcheck(lambda t: RepeatAlong.apply(t, 1, 3), (x,))
+    assert mg.gradgradcheck(lambda t: RepeatAlong.apply(t, 1, 3), (x,))
+    assert mg.gradcheck(lambda t: SumRepeats.apply(t, 1, 3), (g,))
+    assert mg.gradgradcheck(lambda t: SumRepeats.apply(t, 1, 3), (g,))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("shape,factor", [((2, 3, 4, 5), 2), ((1, 2, 3, 4), (3, 1)), ((2, 2, 5), 4),
+                                          ((1, 2, 2, 3, 2), (2, 1, 3))])
+def test_nearest_by_integer_factors_equals_pytorch(shape, factor, dtype):
+    torch = _torch()
+    rng = np.random.default_rng(len(shape))
+    x = rng.standard_normal(shape).astype(dtype)
+    tx = torch.tensor(x, requires_grad=True)
+    expected = torch.nn.functional.interpolate(tx, scale_factor=factor, mode="nearest")
+    g = rng.uniform(-1, 1, tuple(expected.shape)).astype(dtype)
+    expected.backward(torch.tensor(g))
+    mx = _leaf(x)
+    actual = F.interpolate(mx, scale_factor=factor, mode="nearest")
+    actual.backward(mg.tensor(g))
+    tol = 1e-12 if dtype == "float64" else 1e-6
+    np.testing.assert_array_equal(actual.numpy(), expected.detach().numpy())
     np.testing.assert_allclose(mx.grad.numpy(), tx.grad.numpy(), rtol=tol, atol=tol)
 
 

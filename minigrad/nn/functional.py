@@ -1407,11 +1407,11 @@ def _along(x: Tensor, axis: int, index) -> Tensor:
 
     n, o = x.shape[axis], len(index)
     if o % n == 0 and np.array_equal(index, np.arange(o) // (o // n)):
-        # each element repeated r times (nearest by an integer factor): a broadcast, whose gradient is a sum
+        # each element repeated r times (nearest by an integer factor): a broadcast, whose gradient adds slices
         # instead of a scatter-add
-        r = o // n
-        shape = tuple(x.shape[:axis + 1]) + (r,) + tuple(x.shape[axis + 1:])
-        return x.unsqueeze(axis + 1).expand(*shape).reshape(*x.shape[:axis], o, *x.shape[axis + 1:])
+        from ..ops.resample import RepeatAlong
+
+        return RepeatAlong.apply(x, axis, o // n)
     return TakeAlong.apply(x, axis, index)
 
 

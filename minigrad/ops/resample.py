@@ -1,4 +1,6 @@
-"""Resampling along one axis by a small sparse matrix (``F.interpolate``'s linear modes): ``Resample``.
+"""Resampling along one axis: by a small sparse matrix (``F.interpolate``'s linear modes), ``Resample``; by
+repeating each entry an integer number of times (nearest upsampling), ``RepeatAlong`` and its adjoint
+``SumRepeats``.
 
 An axis of n entries resampled to o is y = A x for an (o, n) matrix A with a few entries per row (2 for linear,
 4 for cubic), listed in the order PyTorch sums them; the gradient is A^T g, the same op with the transposed
@@ -105,6 +107,51 @@ class Resample(Function):
     @staticmethod
     def backward(ctx, g):
         return Resample.apply(g, ctx.axis, ctx.matrix.T), None, None
+
+
+def _split(shape: tuple, axis: int, r: int) -> tuple:
+    """``shape`` as (lead, n, r, rest): the axis split into its n entries and their r copies."""
+    lead = int(np.prod(shape[:axis], dtype=np.int64))
+    rest = int(np.prod(shape[axis + 1:], dtype=np.int64))
+    return lead, shape[axis] // r, r, rest
+
+
+class RepeatAlong(Function):
+    """Each entry along ``axis`` repeated ``r`` times in place (nearest upsampling by an integer factor): one
+    broadcast copy. Its gradient, ``SumRepeats``, adds each entry's r copies as r slices, which NumPy ran ~10x
+    faster than a sum over the short copies axis (what ``expand``'s gradient is)."""
+
+    @staticmethod
+    def forward(ctx, x, axis, r):
+        ctx.axis, ctx.r = axis, r
+        be, shape = ctx.backend, tuple(x.shape)
+        lead, n, _, rest = _split(shape, axis, 1)
+        copies = be.broadcast_to(be.reshape(x.array, (lead, n, 1, rest)), (lead, n, r, rest))
+        return be.reshape(be.ascontiguous(copies), shape[:axis] + (n * r,) + shape[axis + 1:])
+
+    @staticmethod
+    def backward(ctx, g):
+        return SumRepeats.apply(g, ctx.axis, ctx.r), None, None
+
+
+class SumRepeats(Function):
+    """The adjoint of ``RepeatAlong``: the sum of each run of ``r`` consecutive entries along ``axis``."""
+
+    @staticmethod
+    def forward(ctx, g, axis, r):
+        ctx.axis, ctx.r = axis, r
+        be, shape = ctx.backend, tuple(g.shape)
+        lead, n, _, rest = _split(shape, axis, r)
+        runs = be.reshape(g.array, (lead, n, r, rest))
+        copy = [be.getitem(runs, (slice(None), slice(None), k)) for k in range(r)]
+        total = be.add(copy[0], copy[1]) if r > 1 else be.copy(copy[0])
+        for k in range(2, r):
+            be.add(total, copy[k], out=total)
+        return be.reshape(total, shape[:axis] + (n,) + shape[axis + 1:])
+
+    @staticmethod
+    def backward(ctx, gg):
+        return RepeatAlong.apply(gg, ctx.axis, ctx.r), None, None
 
 
 def resample(x, axis: int, matrix: AxisMatrix):
