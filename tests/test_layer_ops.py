@@ -1,4 +1,5 @@
-"""The op classes behind the newer conv-net layers (docs/nn.md, "Layers"): ``ops.conv.ConvTranspose2d``,
+"""The op classes behind the newer conv-net layers (docs/nn.md, "Layers"): ``ops.conv.ConvTranspose2d`` (both
+forwards: by phases and by columns),
 ``ops.resample.Resample`` (``F.interpolate``'s linear modes), ``RepeatAlong``/``SumRepeats`` (nearest by an
 integer factor) and ``ops.padding.BorderPad`` with its adjoint
 (``F.pad``'s reflect/replicate/circular modes).
@@ -15,6 +16,7 @@ import pytest
 
 import minigrad as mg
 from minigrad.nn import functional as F  # noqa: N812 - PyTorch's convention
+from minigrad.ops.conv import ConvTranspose2d
 from minigrad.ops.padding import BorderPad, BorderPadAdjoint
 from minigrad.ops.resample import AxisMatrix, RepeatAlong, Resample, SumRepeats
 
@@ -257,6 +259,42 @@ def test_border_pad_on_every_backend_equals_numpy(backend, mode, request):
 
 
 # -- ConvTranspose2d -------------------------------------------------------------------------------------------
+# (groups, in/group, out/group, kernel, stride, padding, output_padding, dilation, input spatial)
+CONV_T_GEOMETRIES = [
+    (1, 3, 2, (4, 4), (2, 2), (1, 1), (0, 0), (1, 1), (5, 4)),  # a decoder's upsampling
+    (2, 2, 3, (2, 3), (2, 3), (0, 1), (1, 2), (1, 1), (3, 3)),
+    (1, 2, 2, (3, 2), (2, 1), (1, 0), (1, 0), (1, 1), (3, 4)),  # 3 taps over 2 phases: zeros in a sub-kernel
+    (1, 2, 1, (3, 3), (2, 3), (2, 1), (1, 2), (2, 2), (4, 3)),  # dilated, output_padding below the dilation
+    (3, 1, 2, (1, 1), (3, 2), (0, 0), (2, 0), (1, 1), (2, 5)),  # phases no tap lands in: zeros (+ bias)
+    (1, 2, 2, (6, 4), (3, 2), (3, 2), (2, 1), (1, 1), (2, 3)),  # padding wider than the stride
+]
+
+
+@pytest.mark.parametrize("forward", ["phases", "columns"])
+@pytest.mark.parametrize("case", CONV_T_GEOMETRIES)
+def test_conv_transpose2d_both_forwards_equal_pytorch(case, forward, monkeypatch):
+    monkeypatch.setattr(ConvTranspose2d, "PHASE_MAX_WORK", float("inf") if forward == "phases" else 0.0)
+    torch = _torch()
+    groups, cin, cout, kernel, stride, padding, output_padding, dilation, spatial = case
+    rng = np.random.default_rng(sum(spatial) + sum(kernel))
+    arrays = [rng.standard_normal((2, groups * cin) + spatial), rng.standard_normal((groups * cin, cout) + kernel),
+              rng.standard_normal(groups * cout)]
+    kwargs = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    ours = [_leaf(a) for a in arrays]
+    expected = torch.nn.functional.conv_transpose2d(*theirs, **kwargs)
+    actual = F.conv_transpose2d(*ours, **kwargs)
+    np.testing.assert_allclose(actual.numpy(), expected.detach().numpy(), rtol=1e-10, atol=1e-10)
+    g = rng.uniform(-1, 1, tuple(expected.shape))
+    expected.backward(torch.tensor(g))
+    actual.backward(mg.tensor(g))
+    for i, (t, o) in enumerate(zip(theirs, ours)):
+        np.testing.assert_allclose(o.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-10, err_msg=f"input {i}")
+    if forward == "phases":
+        assert mg.gradgradcheck(lambda *t: F.conv_transpose2d(*t, **kwargs), [_leaf(a[:1]) for a in arrays[:1]]
+                                + [_leaf(a) for a in arrays[1:]])
+
+
 @pytest.mark.parametrize("groups", [1, 2])
 def test_conv_transpose2d_gradient_penalty_equals_pytorch(groups):
     """A penalty on the input's gradient (double backward through the op's differentiable backward) gives
