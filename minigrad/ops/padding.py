@@ -91,6 +91,3 @@ class BorderPadAdjoint(Function):
     def backward(ctx, gg):
         return BorderPad.apply(gg, ctx.widths, ctx.mode), None, None, None
 
-
-def border_pad(x, widths: tuple, mode: str):
-    return BorderPad.apply(x, widths, mode)
