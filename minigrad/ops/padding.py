@@ -81,7 +81,8 @@ class BorderPadAdjoint(Function):
         out = be.copy(be.getitem(a, padded))
         for padded, source, summed in combos:
             part = be.getitem(a, padded)
-            if summed:  # a replicated edge: its border's sum
+            summed = tuple(axis for axis in summed if part.shape[axis] > 1)
+            if summed:  # a replicated edge: its border's sum (a border one wide is its own sum)
                 part = be.sum(part, summed, True)
             target = be.getitem(out, source)
             be.add(target, part, out=target)
