@@ -222,10 +222,10 @@ class ConvTranspose2d(Function):
       input with the taps landing there, so one GEMM per group with every phase's sub-kernel stacked,
       (stride_h * stride_w * O/G, C/G * K_h * K_w), on the input's K_h x K_w windows gives them all, and each
       phase is copied into its strided slice of the output. No fold: at (32, 64, 16, 16), kernel 4, stride 2,
-      about 0.65x the time of the other (NumPy; 0.85x on Numba, whose fold is a kernel). Used for strides above
-      1 where the stacked sub-kernels waste few multiplications (their zeros: kernels that are multiples of the
-      stride), at most ``PHASE_MAX_WORK`` times the other's GEMM. At stride 1 the input's windows cost more
-      than the fold they save (1.1-1.5x the other's time, measured).
+      0.65-0.75x the time of the other forward on NumPy (even on Numba, whose fold is a kernel). Used for
+      strides above 1 where the stacked sub-kernels waste few multiplications (their zeros: kernels that are
+      multiples of the stride), at most ``PHASE_MAX_WORK`` times the other's GEMM. At stride 1 the input's
+      windows cost more than the fold they save (1.1-1.5x the other's time, measured).
     - by columns: one GEMM per group, W^T x, on the input in batch-inner order (C, N * H * W), whose columns
       (O * kh * kw, N * H * W) ``fold_windows_batch_inner`` adds up into the NCHW output.
 
