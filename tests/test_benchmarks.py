@@ -154,3 +154,22 @@ def test_bench_gpu_minigrad_candidates_run_on_the_cupy_backend_code(monkeypatch)
     steps = [gpu.minigrad_mlp_step(xm, ym, "numpy"), gpu.minigrad_mlp_step(xm, ym, NAME)]
     for row in _losses(steps):
         np.testing.assert_allclose(row, row[0], rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["bilinear", "nearest", "conv_transpose", "reflection_pad", "replication_pad"])
+def test_bench_layers_candidates_compute_the_same_layer(name):
+    """bench_layers.py's minigrad and PyTorch candidates, from the same weights, compute the same output (and run
+    their backward: ``minigrad_case`` and ``torch_case`` call the step once)."""
+    torch = pytest.importorskip("torch")
+    bench = _load("bench_layers")
+    rng = np.random.default_rng(0)
+    x0 = rng.standard_normal((2, 4, 5, 6)).astype(np.float32)
+    weights = {}
+    if name == "conv_transpose":
+        mg.manual_seed(0)
+        weights = {k: t.numpy().copy() for k, t in bench.make_layer(mg, name, 4).state_dict().items()}
+    out_shape = bench.make_layer(torch, name, 4)(torch.from_numpy(x0)).shape
+    g0 = rng.standard_normal(tuple(out_shape)).astype(np.float32)
+    ours, theirs = bench.minigrad_case(mg, "numpy", name, x0, g0, weights), bench.torch_case(torch, name, x0, g0,
+                                                                                            weights)
+    np.testing.assert_allclose(ours[1], theirs[1], rtol=1e-5, atol=1e-5)

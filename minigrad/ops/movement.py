@@ -10,6 +10,7 @@ from ..function import Function
 from ..tensor import Tensor
 from ._common import result_dtype
 from ._registry import public
+from .padding import BorderPad
 
 
 class Reshape(Function):
@@ -518,8 +519,9 @@ _PAD_INDICES = {
 
 
 def _pad_by_index(x: Tensor, pad: tuple, mode: str, value) -> Tensor:
-    """Reflect, replicate or circular padding: one gather per padded axis, so the gradient adds the copies
-    back (to any order). PyTorch's rules: 1, 2 or 3 trailing axes of an input with one or two more; negative
+    """Reflect, replicate or circular padding: non-negative widths by slices (``ops.padding.BorderPad``), negative
+    ones (crops, circular wraps of what is left) by a gather per axis; the gradients add the copies back (to any
+    order). PyTorch's rules: 1, 2 or 3 trailing axes of an input with one or two more; negative
     widths crop."""
     k = len(pad) // 2
     if value is not None:
@@ -527,7 +529,7 @@ def _pad_by_index(x: Tensor, pad: tuple, mode: str, value) -> Tensor:
     if len(pad) % 2 or k not in (1, 2, 3) or x.ndim not in (k + 1, k + 2):
         raise NotImplementedError(f"pad: mode {mode!r} pads the last 1, 2 or 3 dimensions of an input with one or "
                                   f"two more (batch, channels); got {len(pad)} widths for an input of shape {x.shape}")
-    out = x
+    out, widths = x, [(0, 0)] * x.ndim
     for i in range(k):
         axis, (before, after) = x.ndim - 1 - i, pad[2 * i:2 * i + 2]
         n = x.shape[axis]
@@ -539,32 +541,12 @@ def _pad_by_index(x: Tensor, pad: tuple, mode: str, value) -> Tensor:
             limit = "less than" if mode == "reflect" else "at most"
             raise ValueError(f"pad: mode {mode!r} needs widths {limit} the size of the dimension they pad (and a "
                              f"non-empty result), got ({before}, {after}) for dimension {axis} of shape {x.shape}")
-        if before >= 0 and after >= 0:
-            out = _pad_by_slices(out, axis, before, after, mode)
+        if before >= 0 and after >= 0:  # padded below, all such axes at once
+            widths[axis] = (before, after)
             continue
         index = lo + _PAD_INDICES[mode](np.arange(-before - lo, m + after + hi), m)
-        out = TakeAlong.apply(out, axis, index)
-    return out
-
-
-def _pad_by_slices(x: Tensor, axis: int, before: int, after: int, mode: str) -> Tensor:
-    """Non-negative widths: the borders are slices of ``x`` (reversed for reflect, broadcast for replicate)
-    joined to it, so the gradient is slicing and summing, not a scatter-add."""
-    n, lead = x.shape[axis], (slice(None),) * axis
-
-    def part(start, stop, step=1):
-        return getitem(x, lead + (slice(start, stop, step),))
-
-    if mode == "reflect":
-        left, right = part(before, 0, -1), part(n - 2, n - 2 - after if n - 2 - after >= 0 else None, -1)
-    elif mode == "circular":
-        left, right = part(n - before, n), part(0, after)
-    else:
-        shape = list(x.shape)
-        left = expand(part(0, 1), *(shape[:axis] + [before] + shape[axis + 1:]))
-        right = expand(part(n - 1, n), *(shape[:axis] + [after] + shape[axis + 1:]))
-    pieces = ([left] if before else []) + [x] + ([right] if after else [])
-    return concatenate(pieces, axis) if len(pieces) > 1 else x
+        out = TakeAlong.apply(out, axis, index)  # the axes are independent: crops first, then the rest
+    return BorderPad.apply(out, tuple(widths), mode) if any(lo or hi for lo, hi in widths) else out
 
 
 @public(top_level=False, method=False)

@@ -142,7 +142,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
                      padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
     """The transposed 2-D convolution (the gradient of ``conv2d`` with respect to its input) of (N, C_in, H, W)
     or (C_in, H, W) with weight (C_in, C_out // groups, kh, kw): one GEMM per group, then ``fold`` adds the
-    overlapping windows up, so gradients of every order follow."""
+    overlapping windows up (``ops.conv.ConvTranspose2d``), so gradients of every order follow."""
     if not isinstance(input, Tensor) or input.ndim not in (3, 4):
         raise ShapeError(f"conv_transpose2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape "
                          f"{getattr(input, 'shape', type(input).__name__)}")
@@ -172,10 +172,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     windows = [_conv.out_size(o, k, s, p, d) for o, k, s, p, d in zip(out_hw, (kh, kw), stride, padding, dilation)]
     if windows != [h, w]:
         input = pad(input, (0, windows[1] - w, 0, windows[0] - h))
-    k = og * kh * kw
-    cols = weight.reshape(groups, c // groups, k).mT @ input.reshape(n, groups, c // groups, -1)  # (N, G, k, L)
-    out = _conv.fold(cols.reshape(n, groups * k, -1), out_hw, (kh, kw), dilation, padding, stride)
-    return out if bias is None else out + bias.reshape(1, -1, 1, 1)
+    return _conv.conv_transpose2d(input, weight, bias, out_hw, stride, padding, dilation, groups)
 
 
 @_public

@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 
 from ...errors import ShapeError
-from ...ops._common import constant
 from ...ops.movement import TakeAlong
 from ...tensor import Tensor
 from ._common import _public
@@ -116,17 +115,12 @@ def _along(x: Tensor, axis: int, index) -> Tensor:
 
     n, o = x.shape[axis], len(index)
     if o % n == 0 and np.array_equal(index, np.arange(o) // (o // n)):
-        # each element repeated r times (nearest by an integer factor): a broadcast, whose gradient is a sum
+        # each element repeated r times (nearest by an integer factor): a broadcast, whose gradient adds slices
         # instead of a scatter-add
-        r = o // n
-        shape = tuple(x.shape[:axis + 1]) + (r,) + tuple(x.shape[axis + 1:])
-        return x.unsqueeze(axis + 1).expand(*shape).reshape(*x.shape[:axis], o, *x.shape[axis + 1:])
+        from ...ops.resample import RepeatAlong
+
+        return RepeatAlong.apply(x, axis, o // n)
     return TakeAlong.apply(x, axis, index)
-
-
-def _weights_along(x: Tensor, axis: int, weights) -> Tensor:
-    shape = (-1,) + (1,) * (x.ndim - 1 - axis)
-    return constant(x._backend, x._backend.from_numpy(weights.reshape(shape)))
 
 
 @_public
@@ -137,8 +131,9 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
 
     Modes: "nearest" (PyTorch's floor(i * in / out)), "nearest-exact" (floor((i + 0.5) * in / out)), "linear"
     (3-D), "bilinear" and "bicubic" (4-D), "trilinear" (5-D), each with ``align_corners``, and "area" (3-D, 4-D:
-    adaptive average pooling). Each axis is a gather (and a weighted sum of two, or four for bicubic), so
-    gradients of every order follow.
+    adaptive average pooling). Nearest modes gather along each axis; the others apply each axis's sparse
+    interpolation matrix (two or four entries a row: ``ops.resample.Resample``), so gradients of every order
+    follow.
     """
     import numpy as np
 
@@ -166,6 +161,8 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         if input.ndim == 5:
             raise NotImplementedError("interpolate: mode 'area' is supported for 3-D and 4-D inputs only")
         return adaptive_avg_pool2d(input, sizes) if input.ndim == 4 else adaptive_avg_pool1d(input, sizes[0])
+    from ...ops.resample import AxisMatrix, resample
+
     out = input
     dtype = np.dtype(input.dtype.name)
     for axis in reversed(range(2, input.ndim)):  # the last axis first: PyTorch's order of the weighted sums
@@ -175,16 +172,14 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
             out = _along(out, axis, _nearest_source(n, o, s, exact, not exact and input.ndim == 4))
             continue
         if mode == "bicubic":
-            taps = [_along(out, axis, index) * _weights_along(out, axis, w)
-                    for index, w in _cubic_source(n, o, s, bool(align_corners), dtype)]
-            out = taps[0] + taps[1] + taps[2] + taps[3]  # PyTorch's order of summation
-            continue
-        i0, i1, w0, w1 = _linear_source(n, o, s, bool(align_corners), dtype)
-        if np.array_equal(i0, i1) and not w1.any():
-            out = _along(out, axis, i0)  # the same size: a copy
+            taps = _cubic_source(n, o, s, bool(align_corners), dtype)
         else:
-            out = _along(out, axis, i0) * _weights_along(out, axis, w0) + \
-                _along(out, axis, i1) * _weights_along(out, axis, w1)
+            i0, i1, w0, w1 = _linear_source(n, o, s, bool(align_corners), dtype)
+            if np.array_equal(i0, i1) and not w1.any():
+                out = _along(out, axis, i0)  # the same size: a copy
+                continue
+            taps = [(i0, w0), (i1, w1)]
+        out = resample(out, axis, AxisMatrix.from_taps(n, taps))  # the taps in PyTorch's order of summation
     return out
 
 
