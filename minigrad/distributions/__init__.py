@@ -7,8 +7,10 @@ from __future__ import annotations
 from . import constraints, transforms
 from .constraint_registry import biject_to, transform_to
 from .continuous import Cauchy, Exponential, Gumbel, Laplace, Normal, Uniform
+from .counts import Binomial, NegativeBinomial, Poisson
 from .discrete import Bernoulli, Categorical, OneHotCategorical
 from .distribution import Distribution
+from .gamma import Beta, Chi2, Dirichlet, Gamma, StudentT
 from .independent import Independent
 from .kl import kl_divergence, register_kl
 from .more import ContinuousBernoulli, Geometric, HalfCauchy, HalfNormal, MixtureSameFamily, Pareto
@@ -46,4 +48,5 @@ __all__ = [
     "RelaxedOneHotCategorical", "SigmoidTransform", "SoftmaxTransform", "SoftplusTransform", "StickBreakingTransform",
     "TanhTransform", "Transform", "TransformedDistribution", "Uniform", "biject_to", "constraints", "kl_divergence",
     "register_kl", "transform_to", "transforms",
+    "Beta", "Binomial", "Chi2", "Dirichlet", "Gamma", "NegativeBinomial", "Poisson", "StudentT",
 ]
