@@ -38,8 +38,8 @@ class _StandardGammaGrad(Function):
     ``_standard_gamma_grad``: differentiating it again raises rather than give a wrong zero)."""
 
     @staticmethod
-    def forward(ctx, g, slope):
-        return g.array * slope.array
+    def forward(ctx, g, alpha, slope):
+        return g.array * slope.array  # alpha is an input only to keep the graph connected to it
 
     @staticmethod
     def backward(ctx, g):
@@ -52,6 +52,7 @@ class _StandardGamma(Function):
 
     @staticmethod
     def forward(ctx, alpha):
+        ctx.save_for_backward(alpha)
         normal, uniform = _host_draws(alpha)
         a = alpha.numpy().astype(np.float64)
         x = sample_standard_gamma(a, normal, uniform)
@@ -62,7 +63,8 @@ class _StandardGamma(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return _StandardGammaGrad.apply(g, ctx.slope)
+        (alpha,) = ctx.saved_tensors
+        return _StandardGammaGrad.apply(g, alpha, ctx.slope)
 
 
 def _standard_gamma(alpha: Tensor) -> Tensor:
