@@ -14,8 +14,8 @@ import pytest
 from _lazy_torch import torch  # PyTorch on first use; without it, only its comparisons skip
 from test_port_distributions import (
     BACKENDS,
-    Z,
     Case,
+    Z,
     _check_mean_var,
     _compare_with_torch,
     _evaluate,
