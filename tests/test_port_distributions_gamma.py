@@ -67,6 +67,18 @@ CASES = [
          value_grad=False),
     Case("NegativeBinomial(probs)", lambda dm, n, p: dm.NegativeBinomial(n, probs=p), [_CONC * 3, _PROBS], _COUNTS,
          ("log_prob", "mean", "mode", "variance", "logits"), value_grad=False),
+    Case("Weibull", lambda dm, s, c: dm.Weibull(s, c), [_RATE, _CONC + 0.3], _POS_VALUE, ("log_prob", "cdf",
+                                                                                         *_MOMENTS)),
+    Case("Kumaraswamy", lambda dm, a, b: dm.Kumaraswamy(a, b), [_CONC + 1.2, _RATE * 0.9],
+         _UNIT_VALUE, ("log_prob", "entropy", "mean", "variance", "stddev", "mode")),
+    Case("FisherSnedecor", lambda dm, a, b: dm.FisherSnedecor(a, b), [_CONC * 4, _CONC[::-1].copy() * 3 + 1],
+         _POS_VALUE, ("log_prob", "mean", "mode", "variance")),
+    Case("Multinomial(probs)", lambda dm, p: dm.Multinomial(6, probs=p), [RNG.uniform(0.1, 1.0, (2, 4))],
+         np.stack([RNG.multinomial(6, [0.25] * 4, size=2) for _ in range(5)]).astype(np.float64),
+         ("log_prob", "entropy", "mean", "variance", "probs", "logits"), value_grad=False),
+    Case("Multinomial(logits)", lambda dm, lg: dm.Multinomial(4, logits=lg), [RNG.standard_normal((2, 3))],
+         np.stack([RNG.multinomial(4, [0.3, 0.3, 0.4], size=2) for _ in range(5)]).astype(np.float64),
+         ("log_prob", "entropy", "mean", "variance"), value_grad=False),
     Case("NegativeBinomial(logits)", lambda dm, n, lg: dm.NegativeBinomial(n, logits=lg),
          [_CONC * 3, RNG.standard_normal((2, 3))], _COUNTS, ("log_prob", "mean", "mode", "variance", "probs"),
          value_grad=False),
@@ -97,7 +109,10 @@ def _grads_like_torch(out, tout, inputs, tinputs, backend, rtol=1e-9, scale=None
 def test_like_torch(case: Case, method: str, backend: str):
     """Values equal to PyTorch's (float64), and the gradients of sum(w * output), random w, with respect to the
     parameters and the value (NaN/inf where PyTorch has them: StudentT's mean and variance for df <= 1, 2)."""
-    if method != "entropy" or case.name.startswith(("Gamma", "Chi2", "Binomial")):  # no trigamma in the gradient
+    if case.name.startswith("Multinomial") and method == "entropy":
+        _multinomial_entropy_like_torch(case, backend)
+        return
+    if method != "entropy" or case.name.startswith(("Gamma", "Chi2", "Binomial", "Weibull")):  # no trigamma there
         _compare_with_torch(case, method, backend)
         return
     params = [_mg(a, backend) for a in case.params]
@@ -108,9 +123,21 @@ def test_like_torch(case: Case, method: str, backend: str):
     _grads_like_torch(out, tout, params, tparams, backend, rtol=TRIGAMMA_RTOL, scale=TRIGAMMA_RTOL)
 
 
+def _multinomial_entropy_like_torch(case: Case, backend: str):
+    """PyTorch takes lgamma(n + 1) of an int64 tensor, so in float32; minigrad's log(n!) is exact: the values
+    differ by exactly that float32 rounding, and the gradients (where log(n!) is a constant) agree."""
+    params, tparams = [_mg(a, backend) for a in case.params], [_t(a) for a in case.params]
+    d, td = case.make(D, *params), case.make(torch.distributions, *tparams)
+    out, tout = d.entropy(), td.entropy()
+    n = d.total_count
+    rounding = torch.lgamma(torch.tensor(n) + 1).item() - math.lgamma(n + 1)
+    np.testing.assert_allclose(out.numpy(), tout.detach().numpy() + rounding, rtol=1e-10, atol=1e-12)
+    _grads_like_torch(out, tout, params, tparams, backend)
+
+
 GRADCHECK_PAIRS = [(c, m) for c, m in PAIRS
-                   if m in ("log_prob", "entropy", "mean", "variance", "stddev", "probs", "logits")
-                   and not c.name.startswith("StudentT(small")]
+                   if m in ("log_prob", "cdf", "entropy", "mean", "variance", "stddev", "probs", "logits")
+                   and not c.name.startswith(("StudentT(small", "FisherSnedecor"))]  # NaN entries: below
 
 
 @pytest.mark.parametrize(("case", "method"), GRADCHECK_PAIRS, ids=[f"{c.name}-{m}" for c, m in GRADCHECK_PAIRS])
@@ -127,6 +154,40 @@ def test_gradcheck(case: Case, method: str):
         return _evaluate(case.make(D, *ps, *consts), method, case, rest[0] if value_grad else value, None)
 
     assert mg.gradcheck(fn, (*params, *extra))
+
+
+def test_fisher_snedecor_gradcheck_where_finite():
+    """FisherSnedecor's mean, mode and variance are NaN for df2 <= 2, df1 <= 2, df2 <= 4 (as PyTorch's): gradcheck
+    with the degrees of freedom above those bounds."""
+    df1, df2 = _mg([[2.5, 3.0, 7.0]]), _mg([[4.5, 6.0, 9.0]])
+    value = _mg(_POS_VALUE, grad=False)
+    for method in ("mean", "mode", "variance"):
+        assert mg.gradcheck(lambda a, b, m=method: getattr(D.FisherSnedecor(a, b), m), (df1, df2))
+    assert mg.gradcheck(lambda a, b, v: D.FisherSnedecor(a, b).log_prob(v), (df1, df2, _mg(_POS_VALUE)))
+    assert D.FisherSnedecor(df1, df2).log_prob(value).shape == (4, 2, 3)
+
+
+@pytest.mark.parametrize("name", ["Weibull", "Kumaraswamy", "FisherSnedecor"])
+def test_rsample_pathwise_gradcheck(name: str):
+    """Weibull and Kumaraswamy transform uniform/exponential noise (finite differences with the seed fixed);
+    FisherSnedecor's gamma samples follow the implicit gradient, so its check is the composition with Gamma's."""
+    case = next(c for c in CASES if c.name == name)
+    if name != "FisherSnedecor":
+        def fn(*ps):
+            mg.manual_seed(4)
+            return case.make(D, *ps).rsample((3,))
+
+        assert mg.gradcheck(fn, [_mg(a) for a in case.params])
+        return
+    a, b = _mg(case.params[0]), _mg(case.params[1])
+    mg.manual_seed(4)
+    x = D.FisherSnedecor(a, b).rsample((3,))
+    mg.manual_seed(4)
+    y = D.Gamma(0.5 * a, a).rsample((3,)) / D.Gamma(0.5 * b, b).rsample((3,))
+    np.testing.assert_allclose(x.numpy(), y.numpy(), rtol=1e-14)
+    w = mg.tensor(RNG.standard_normal(x.shape))
+    for gx, gy in zip(mg.grad((x * w).sum(), [a, b]), mg.grad((y * w).sum(), [a, b])):
+        np.testing.assert_allclose(gx.numpy(), gy.numpy(), rtol=1e-12)
 
 
 @pytest.mark.parametrize("name", ["Gamma", "Beta", "Dirichlet", "StudentT"])
@@ -315,6 +376,10 @@ STAT_CASES = {
     "Poisson": lambda b: D.Poisson(_f([0.0, 0.3, 4.0, 150.0], b)),
     "Binomial": lambda b: D.Binomial(_f([1.0, 10.0, 200.0], b), probs=_f([0.3, 0.5, 0.9], b)),
     "NegativeBinomial": lambda b: D.NegativeBinomial(_f([0.5, 3.0, 20.0], b), probs=_f([0.3, 0.5, 0.1], b)),
+    "Weibull": lambda b: D.Weibull(_f([1.0, 2.0], b), _f([0.8, 3.0], b)),
+    "Kumaraswamy": lambda b: D.Kumaraswamy(_f([0.5, 2.0], b), _f([1.5, 4.0], b)),
+    "FisherSnedecor": lambda b: D.FisherSnedecor(_f([3.0, 10.0], b), _f([12.0, 15.0], b)),
+    "Multinomial": lambda b: D.Multinomial(7, probs=_f([0.1, 0.0, 0.6, 0.3], b)),
 }
 
 
@@ -327,8 +392,10 @@ def test_sample_moments(name: str, backend: str):
     samples = d.sample((N_SAMPLES,))
     assert samples.backend == backend and samples.dtype == mg.float64
     samples = samples.numpy()
-    if name in ("Poisson", "Binomial", "NegativeBinomial"):
+    if name in ("Poisson", "Binomial", "NegativeBinomial", "Multinomial"):
         assert (samples == np.round(samples)).all() and (samples >= 0).all()
+    if name == "Multinomial":
+        assert (samples.sum(-1) == 7).all() and (samples[:, 1] == 0).all()
     _check_mean_var(samples, d.mean.numpy(), d.variance.numpy())
 
 
@@ -406,6 +473,10 @@ def test_invalid_parameters_raise_like_torch():
         D.Binomial(mg.tensor([2.5]), probs=mg.tensor([0.5]))
     with pytest.raises(ValueError, match="Either `probs` or `logits` must be specified, but not both."):
         D.Binomial(3)
+    with pytest.raises(NotImplementedError, match="inhomogeneous total_count is not supported"):
+        D.Multinomial(mg.tensor([3.0]), probs=mg.ones(3))
+    with pytest.raises(ValueError, match="Expected parameter concentration .* Weibull"):
+        D.Weibull(mg.ones(2), mg.tensor([1.0, -1.0]))
     with pytest.raises(ValueError, match="Expected parameter probs .* HalfOpenInterval"):
         D.NegativeBinomial(mg.tensor([2.0]), probs=mg.tensor([1.0]))
     assert D.Gamma(mg.tensor([-1.0]), 1.0, validate_args=False).concentration.item() == -1.0
@@ -423,11 +494,14 @@ def test_invalid_values_raise_like_torch():
         D.Poisson(mg.ones(2)).log_prob(mg.tensor([1.5, 2.0]))
     with pytest.raises(ValueError, match="support \\(IntegerInterval\\(lower_bound=0"):
         D.Binomial(mg.tensor([3.0, 3.0]), probs=mg.tensor([0.5, 0.5])).log_prob(mg.tensor([4.0, 1.0]))
+    with pytest.raises(ValueError, match="support \\(Multinomial\\(\\)\\)"):
+        D.Multinomial(3, probs=mg.ones(2)).log_prob(mg.tensor([3.0, 1.0]))
 
 
 def test_supports_and_arg_constraints_like_torch():
     for name, args in (("Gamma", (1.0, 1.0)), ("Chi2", (1.0,)), ("Beta", (1.0, 1.0)), ("StudentT", (2.0,)),
-                       ("Poisson", (1.0,)), ("NegativeBinomial", (2.0, 0.5))):
+                       ("Poisson", (1.0,)), ("NegativeBinomial", (2.0, 0.5)), ("Weibull", (1.0, 2.0)),
+                       ("Kumaraswamy", (1.0, 2.0)), ("FisherSnedecor", (1.0, 2.0))):
         d, td = getattr(D, name)(*args), getattr(torch.distributions, name)(*args)
         assert repr(d.support) == repr(td.support)
         assert {k: repr(v) for k, v in d.arg_constraints.items()} == \
