@@ -508,3 +508,25 @@ def test_supports_and_arg_constraints_like_torch():
             {k: repr(v) for k, v in td.arg_constraints.items()}
         assert repr(d) == repr(td)
     assert repr(D.Dirichlet(mg.ones(3)).support) == repr(torch.distributions.Dirichlet(torch.ones(3)).support)
+
+
+def test_on_the_cupy_backend(cupy_device):
+    """log_prob and entropy of every case, every KL pair, and gamma/Poisson samples with their gradients, on the
+    CuPy backend (its CPU stand-in here)."""
+    for case in CASES:
+        for method in ("log_prob", "entropy"):
+            if method in case.methods:
+                test_like_torch(case, method, cupy_device)
+    for name in sorted(KL_CASES):
+        test_kl_like_torch(name, cupy_device)
+    mg.manual_seed(0)
+    conc = mg.tensor([0.3, 2.0, 9.0], dtype="float64", backend=cupy_device, requires_grad=True)
+    d = D.Gamma(conc, 2.0)
+    s = d.rsample((N_SAMPLES,))
+    assert s.backend == cupy_device
+    _check_mean_var(s.numpy(), d.mean.numpy(), d.variance.numpy())
+    (g,) = mg.grad(s.sum(), [conc])
+    assert g.backend == cupy_device
+    np.testing.assert_allclose(g.numpy(), standard_gamma_grad(2 * s.numpy(), conc.numpy()).sum(0) / 2, rtol=1e-12)
+    p = D.Poisson(mg.tensor([0.5, 4.0], dtype="float64", backend=cupy_device)).sample((1000,))
+    assert p.backend == cupy_device and p.dtype == mg.float64

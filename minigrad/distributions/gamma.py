@@ -54,17 +54,17 @@ class _StandardGamma(Function):
     def forward(ctx, alpha):
         ctx.save_for_backward(alpha)
         normal, uniform = _host_draws(alpha)
-        a = alpha.numpy().astype(np.float64)
-        x = sample_standard_gamma(a, normal, uniform)
+        x = sample_standard_gamma(alpha.numpy().astype(np.float64), normal, uniform)
         x = np.maximum(x.astype(np.dtype(str(alpha.dtype))), finfo(alpha.dtype).tiny)  # PyTorch's clamp
-        ctx.slope = _creation.tensor(standard_gamma_grad(x.astype(np.float64), a).astype(x.dtype),
-                                     backend=alpha.backend)
+        ctx.sample = x  # the slope is computed in backward: sample() (no graph) never pays for it
         return _creation.tensor(x, backend=alpha.backend).array
 
     @staticmethod
     def backward(ctx, g):
         (alpha,) = ctx.saved_tensors
-        return _StandardGammaGrad.apply(g, alpha, ctx.slope)
+        slope = standard_gamma_grad(ctx.sample.astype(np.float64), alpha.numpy().astype(np.float64))
+        slope = _creation.tensor(slope.astype(ctx.sample.dtype), backend=alpha.backend)
+        return _StandardGammaGrad.apply(g, alpha, slope)
 
 
 def _standard_gamma(alpha: Tensor) -> Tensor:
