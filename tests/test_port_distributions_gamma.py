@@ -43,6 +43,7 @@ _MOMENTS = ("entropy", "mean", "mode", "variance", "stddev")
 
 CASES = [
     Case("Gamma", lambda dm, c, r: dm.Gamma(c, r), [_CONC, _RATE], _POS_VALUE, ("log_prob", *_MOMENTS)),
+    Case("Gamma(cdf)", lambda dm, r, c: dm.Gamma(c, r), [_RATE], _POS_VALUE, ("cdf",), consts=[_CONC]),
     Case("Chi2", lambda dm, df: dm.Chi2(df), [_CONC * 2], _POS_VALUE, ("log_prob", *_MOMENTS, "df")),
     Case("Beta", lambda dm, a, b: dm.Beta(a, b), [_CONC, _RATE + 1.1], _UNIT_VALUE,
          ("log_prob", *_MOMENTS, "concentration1", "concentration0")),
@@ -195,6 +196,11 @@ def test_log_prob_second_order(name: str):
     case = next(c for c in CASES if c.name == name)
     value = _mg(case.value, grad=False)
     assert mg.gradgradcheck(lambda *ps: case.make(D, *ps).log_prob(value), [_mg(a) for a in case.params])
+
+
+def test_gamma_cdf_second_order_in_rate_and_value():
+    conc = _mg(_CONC, grad=False)
+    assert mg.gradgradcheck(lambda r, v: D.Gamma(conc, r).cdf(v), [_mg(_RATE), _mg(_POS_VALUE)])
 
 
 # -- KL divergences --------------------------------------------------------------------------------------------
@@ -353,6 +359,25 @@ def test_dirichlet_beta_studentt_rsample_compose_gamma_samples():
     w = mg.tensor(RNG.standard_normal(x.shape))
     for gx, gy in zip(mg.grad((x * w).sum(), [df, loc, scale]), mg.grad((y * w).sum(), [df, loc, scale])):
         np.testing.assert_allclose(gx.numpy(), gy.numpy(), rtol=1e-12)
+
+
+def test_gamma_cdf_concentration_gradient():
+    """PyTorch's Gamma.cdf (torch.special.gammainc) has no gradient in the concentration; here it is exact:
+    -f(y) dy/da, checked against central differences of SciPy's gammainc; a second derivative in it raises."""
+    special = pytest.importorskip("scipy.special")
+    conc, rate, value = _mg(_CONC), _mg(_RATE), _mg(_POS_VALUE, grad=False)
+    out = D.Gamma(conc, rate).cdf(value)
+    np.testing.assert_allclose(out.numpy(), special.gammainc(_CONC, _RATE * _POS_VALUE), rtol=1e-12)
+    weight = RNG.standard_normal(out.shape)
+    (g,) = mg.grad((out * mg.tensor(weight)).sum(), [conc], create_graph=True)
+    h = 1e-6 * _CONC
+    fd = (special.gammainc(_CONC + h, _RATE * _POS_VALUE) - special.gammainc(_CONC - h, _RATE * _POS_VALUE)) / (2 * h)
+    np.testing.assert_allclose(g.numpy(), (weight * fd).sum(0), rtol=1e-7, atol=1e-12)
+    with pytest.raises(NotImplementedError, match="second derivative of Gamma.cdf"):
+        mg.grad(g.sum(), [conc])
+    zero = D.Gamma(conc, rate).cdf(mg.zeros(2, 3, dtype="float64"))
+    assert (zero.numpy() == 0).all()
+    assert (mg.grad(zero.sum(), [conc])[0].numpy() == 0).all()
 
 
 def test_gamma_rsample_has_no_second_derivative():

@@ -19,8 +19,6 @@ running sum), so the gradient is exact to rounding, not approximate.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .. import backends as _backends
@@ -136,42 +134,65 @@ def _continued_fraction_grad(x, a):
 
 
 def regularized_gamma_p(a, x) -> np.ndarray:
-    """P(a, x) in float64 (series below a + 1, continued fraction above); for tests and icdf checks."""
+    """P(a, x), the regularised lower incomplete gamma function, in float64 to rounding (the series below a + 1,
+    the continued fraction above): 0 for x <= 0, 1 at x = inf, NaN for NaN or a <= 0."""
     a, x = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(x, dtype=np.float64))
-    out = np.empty(a.shape)
-    for idx in np.ndindex(a.shape):
-        out[idx] = _p_scalar(float(a[idx]), float(x[idx]))
-    return out
+    shape = a.shape
+    a, x = a.reshape(-1), x.reshape(-1)
+    out = np.full(a.shape, np.nan)
+    ok = (a > 0) & np.isfinite(a) & ~np.isnan(x)
+    out[ok & (x <= 0)] = 0.0
+    out[ok & (x == np.inf)] = 1.0
+    inner = ok & (x > 0) & np.isfinite(x)
+    series = inner & (x <= a + 1)
+    frac = inner & ~series
+    with np.errstate(under="ignore"):
+        if series.any():
+            xs, as_ = x[series], a[series]
+            out[series] = np.exp(as_ * np.log(xs) - xs - _lgamma(as_ + 1)) * _p_series(xs, as_)
+        if frac.any():
+            xf, af = x[frac], a[frac]
+            out[frac] = 1 - np.exp(af * np.log(xf) - xf - _lgamma(af)) * _q_fraction(xf, af)
+    return out.reshape(shape)
 
 
-def _p_scalar(a: float, x: float) -> float:
-    if x <= 0:
-        return 0.0
-    log_pref = a * math.log(x) - x - math.lgamma(a)
-    if x <= a + 1:
-        term = total = 1 / a
-        n = 0
-        while abs(term) > 1e-17 * abs(total):
-            n += 1
-            term *= x / (a + n)
-            total += term
-        return math.exp(log_pref) * total
+def _lgamma(x):
+    return _backends.load("numpy").lgamma(np.asarray(x, dtype=np.float64))
+
+
+def _p_series(x, a):
+    """sum_n x^n Gamma(a + 1) / Gamma(a + n + 1)."""
+    term = np.ones_like(x)
+    total = term.copy()
+    active = np.arange(x.size)
+    n = 0
+    while active.size and n < _MAX_ITER:
+        n += 1
+        term[active] = term[active] * x[active] / (a[active] + n)
+        total[active] += term[active]
+        active = active[term[active] > 1e-17 * total[active]]
+    return total
+
+
+def _q_fraction(x, a):
+    """Legendre's continued fraction of Q(a, x) x^-a e^x Gamma(a), by the modified Lentz method."""
     tiny = 1e-300
     b = x + 1 - a
-    c, d = 1 / tiny, 1 / b
-    h = d
+    c = np.full_like(x, 1 / tiny)
+    d = 1 / b
+    h = d.copy()
+    active = np.arange(x.size)
     i = 0
-    while True:
+    while active.size and i < _MAX_ITER:
         i += 1
-        an = -i * (i - a)
-        b += 2
-        d = an * d + b
-        d = tiny if abs(d) < tiny else d
-        c = b + an / c
-        c = tiny if abs(c) < tiny else c
-        d = 1 / d
-        delta = d * c
-        h *= delta
-        if abs(delta - 1) < 1e-16:
-            break
-    return 1 - math.exp(log_pref) * h
+        an = -i * (i - a[active])
+        b[active] += 2
+        dn = an * d[active] + b[active]
+        dn = np.where(np.abs(dn) < tiny, tiny, dn)
+        cn = b[active] + an / c[active]
+        cn = np.where(np.abs(cn) < tiny, tiny, cn)
+        d[active], c[active] = 1 / dn, cn
+        delta = d[active] * cn
+        h[active] *= delta
+        active = active[np.abs(delta - 1) > 1e-16]
+    return h

@@ -15,7 +15,7 @@ from ..ops.arithmetic import where
 from ..ops.movement import stack
 from ..tensor import Tensor
 from . import constraints
-from ._gamma_sampler import sample_standard_gamma, standard_gamma_grad
+from ._gamma_sampler import _lgamma, regularized_gamma_p, sample_standard_gamma, standard_gamma_grad
 from .distribution import Distribution
 from .utils import _standard_normal, broadcast_all, finfo
 
@@ -37,14 +37,46 @@ class _StandardGammaGrad(Function):
     """g * dx/dalpha, the gradient rule of ``_StandardGamma`` (it has no derivative itself, as PyTorch's
     ``_standard_gamma_grad``: differentiating it again raises rather than give a wrong zero)."""
 
+    message = ("the second derivative of a gamma sample with respect to its concentration (Gamma, Beta, Dirichlet, "
+               "Chi2, StudentT rsample) is not implemented, as in PyTorch")
+
     @staticmethod
     def forward(ctx, g, alpha, slope):
         return g.array * slope.array  # alpha is an input only to keep the graph connected to it
 
+    @classmethod
+    def backward(cls, ctx, g):
+        raise NotImplementedError(cls.message)
+
+
+class _GammaIncGradA(_StandardGammaGrad):
+    message = "the second derivative of Gamma.cdf with respect to the concentration is not implemented"
+
+
+class _GammaInc(Function):
+    """P(a, y), the regularised lower incomplete gamma function (``torch.special.gammainc``): its derivative in y
+    is the gamma density (differentiable again); in a, -f(y) dy/da with the exact implicit dy/da (first order)."""
+
+    @staticmethod
+    def forward(ctx, a, y):
+        ctx.save_for_backward(a, y)
+        p = regularized_gamma_p(a.numpy().astype(np.float64), y.numpy().astype(np.float64))
+        return _creation.tensor(p.astype(np.dtype(str(y.dtype))), backend=y.backend).array
+
     @staticmethod
     def backward(ctx, g):
-        raise NotImplementedError("the second derivative of a gamma sample with respect to its concentration (Gamma, "
-                                  "Beta, Dirichlet, Chi2, StudentT rsample) is not implemented, as in PyTorch")
+        a, y = ctx.saved_tensors
+        density = ((a - 1).xlogy(y) - y - a.lgamma()).exp()
+        grad_y = g * density
+        grad_a = None
+        if a.requires_grad:
+            a64, y64 = np.broadcast_arrays(a.numpy().astype(np.float64), y.numpy().astype(np.float64))
+            with np.errstate(all="ignore"):  # dP/da = -f(y) dy/da; 0 at y = 0 (P(a, 0) = 0 for every a)
+                dens = np.exp((a64 - 1) * np.log(y64) - y64 - _lgamma(a64))
+                slope = np.where(y64 > 0, -standard_gamma_grad(np.where(y64 > 0, y64, 1.0), a64) * dens, 0.0)
+            slope = _creation.tensor(slope.astype(np.dtype(str(y.dtype))), backend=y.backend)
+            grad_a = _GammaIncGradA.apply(g, a, slope)
+        return grad_a, grad_y
 
 
 class _StandardGamma(Function):
@@ -118,6 +150,12 @@ class Gamma(Distribution):
             self._validate_sample(value)
         c, r = self.concentration, self.rate
         return c.xlogy(r) + (c - 1).xlogy(value) - r * value - c.lgamma()
+
+    def cdf(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
+        c, y = broadcast_all(self.concentration, self.rate * value)
+        return _GammaInc.apply(c, y)
 
     def entropy(self):
         c = self.concentration
