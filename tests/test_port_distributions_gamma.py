@@ -555,3 +555,20 @@ def test_on_the_cupy_backend(cupy_device):
     np.testing.assert_allclose(g.numpy(), standard_gamma_grad(2 * s.numpy(), conc.numpy()).sum(0) / 2, rtol=1e-12)
     p = D.Poisson(mg.tensor([0.5, 4.0], dtype="float64", backend=cupy_device)).sample((1000,))
     assert p.backend == cupy_device and p.dtype == mg.float64
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_float32_like_torch(backend: str):
+    """float32 parameters give float32 results and samples, equal to PyTorch's within float32 rounding."""
+    for case in CASES:
+        if case.name.startswith(("Multinomial", "Gamma(cdf)")):
+            continue
+        params = [mg.tensor(a.astype(np.float32), backend=backend) for a in case.params + case.consts]
+        tparams = [torch.tensor(a.astype(np.float32)) for a in case.params + case.consts]
+        d, td = case.make(D, *params), case.make(torch.distributions, *tparams)
+        value = case.value.astype(np.float32)
+        lp = d.log_prob(mg.tensor(value, backend=backend))
+        assert lp.dtype == mg.float32 and d.sample((2,)).dtype == mg.float32, case.name
+        np.testing.assert_allclose(lp.numpy(), td.log_prob(torch.tensor(value)).numpy(), rtol=2e-5, atol=2e-5)
+        if d.has_rsample:
+            assert d.rsample((2,)).dtype == mg.float32
