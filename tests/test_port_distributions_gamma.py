@@ -284,7 +284,7 @@ def test_implicit_gamma_gradient_against_cdf_inversion(alpha: float):
         h = 1e-4 * alpha / (1 + abs(math.log(x)))
         fd = (math.log(_gamma_quantile(alpha + h, u)) - math.log(_gamma_quantile(alpha - h, u))) / (2 * h)
         got = standard_gamma_grad(np.array([x]), np.array([alpha]))[0] / x
-        assert abs(got - fd) <= 1e-7 * abs(fd) + 1e-11 / h, (alpha, u, got, fd)
+        assert abs(got - fd) <= 1e-8 * abs(fd) + 1e-13 / h, (alpha, u, got, fd)
 
 
 def test_implicit_gamma_gradient_against_scipy():
@@ -299,7 +299,7 @@ def test_implicit_gamma_gradient_against_scipy():
     h = 1e-5 * a / (1 + np.abs(np.log(x)))
     fd = (np.log(special.gammaincinv(a + h, u)) - np.log(special.gammaincinv(a - h, u))) / (2 * h)
     got = standard_gamma_grad(x, a) / x
-    np.testing.assert_allclose(got, fd, rtol=1e-7, atol=1e-10 / h.min())
+    assert (np.abs(got - fd) <= 1e-7 * np.abs(fd) + 1e-12 / h).all()  # rounding of log x ~1e-15, over 2h
 
 
 def test_gamma_rsample_gradient_is_the_implicit_one():
