@@ -7,11 +7,14 @@ from __future__ import annotations
 from . import constraints, transforms
 from .constraint_registry import biject_to, transform_to
 from .continuous import Cauchy, Exponential, Gumbel, Laplace, Normal, Uniform
+from .counts import Binomial, NegativeBinomial, Poisson
 from .discrete import Bernoulli, Categorical, OneHotCategorical
 from .distribution import Distribution
+from .gamma import Beta, Chi2, Dirichlet, Gamma, StudentT
 from .independent import Independent
 from .kl import kl_divergence, register_kl
 from .more import ContinuousBernoulli, Geometric, HalfCauchy, HalfNormal, MixtureSameFamily, Pareto
+from .more_gamma import FisherSnedecor, Kumaraswamy, Multinomial, Weibull
 from .multivariate_normal import LowRankMultivariateNormal, MultivariateNormal
 from .relaxed import (
     ExpRelaxedCategorical,
@@ -46,4 +49,6 @@ __all__ = [
     "RelaxedOneHotCategorical", "SigmoidTransform", "SoftmaxTransform", "SoftplusTransform", "StickBreakingTransform",
     "TanhTransform", "Transform", "TransformedDistribution", "Uniform", "biject_to", "constraints", "kl_divergence",
     "register_kl", "transform_to", "transforms",
+    "Beta", "Binomial", "Chi2", "Dirichlet", "FisherSnedecor", "Gamma", "Kumaraswamy", "Multinomial",
+    "NegativeBinomial", "Poisson", "StudentT", "Weibull",
 ]
