@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from numbers import Number
 
 from .. import creation as _creation
 from ..dtypes import int64
@@ -23,41 +22,26 @@ def _one_of(probs, logits) -> None:
         raise ValueError("Either `probs` or `logits` must be specified, but not both.")
 
 
-def _bce_with_logits(logits: Tensor, target: Tensor) -> Tensor:
-    """-[t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))], exactly (softplus without its linear threshold)."""
-    return (1 - target) * logits + softplus(-logits, 1.0, math.inf)
+class _BinaryProbs(Distribution):
+    """A distribution parameterised by ``probs`` or ``logits`` of a success (exactly one given), the other
+    computed on first use, as PyTorch's Bernoulli family: Bernoulli, Geometric, Binomial, NegativeBinomial and
+    LogitRelaxedBernoulli share this."""
 
-
-class Bernoulli(Distribution):
-    """1 with probability ``probs`` (or ``sigmoid(logits)``), else 0."""
-
-    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
-    support = constraints.boolean
-    has_enumerate_support = True
-
-    def __init__(self, probs=None, logits=None, validate_args: bool | None = None) -> None:
+    def _set_probs_or_logits(self, probs, logits, *others) -> tuple:
+        """Broadcast the given one of ``probs``/``logits`` with ``others`` and keep it (also as ``_param``);
+        returns the broadcast ``others``."""
         _one_of(probs, logits)
-        param = probs if probs is not None else logits
-        is_scalar = isinstance(param, Number)
-        if probs is not None:
-            (self.probs,) = broadcast_all(probs)
-        else:
-            (self.logits,) = broadcast_all(logits)
-        self._param = self.probs if probs is not None else self.logits
-        super().__init__(() if is_scalar else self._param.shape, validate_args=validate_args)
+        *others, param = broadcast_all(*others, probs if probs is not None else logits)
+        setattr(self, "probs" if probs is not None else "logits", param)
+        self._param = param
+        return tuple(others)
 
-    def expand(self, batch_shape, _instance=None):
-        new = self._get_checked_instance(Bernoulli, _instance)
-        batch_shape = tuple(batch_shape)
-        if "probs" in self.__dict__:
-            new.probs = self.probs.expand(*batch_shape)
-            new._param = new.probs
-        if "logits" in self.__dict__:
-            new.logits = self.logits.expand(*batch_shape)
-            new._param = new.logits
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+    def _expand_probs_or_logits(self, new, batch_shape: tuple) -> None:
+        """``new``'s ``probs``/``logits``: whichever of them ``self`` holds, expanded to ``batch_shape``."""
+        for name in ("probs", "logits"):
+            if name in self.__dict__:
+                setattr(new, name, getattr(self, name).expand(*batch_shape))
+                new._param = getattr(new, name)
 
     @property
     def param_shape(self) -> tuple:
@@ -70,6 +54,31 @@ class Bernoulli(Distribution):
     @lazy_property
     def probs(self):
         return logits_to_probs(self.logits, is_binary=True)
+
+
+def _bce_with_logits(logits: Tensor, target: Tensor) -> Tensor:
+    """-[t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))], exactly (softplus without its linear threshold)."""
+    return (1 - target) * logits + softplus(-logits, 1.0, math.inf)
+
+
+class Bernoulli(_BinaryProbs):
+    """1 with probability ``probs`` (or ``sigmoid(logits)``), else 0."""
+
+    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    support = constraints.boolean
+    has_enumerate_support = True
+
+    def __init__(self, probs=None, logits=None, validate_args: bool | None = None) -> None:
+        self._set_probs_or_logits(probs, logits)
+        super().__init__(self.param_shape, validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None):
+        new = self._get_checked_instance(Bernoulli, _instance)
+        batch_shape = tuple(batch_shape)
+        self._expand_probs_or_logits(new, batch_shape)
+        Distribution.__init__(new, batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
 
     @property
     def mean(self):
