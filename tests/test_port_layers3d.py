@@ -365,3 +365,22 @@ def test_upsample_trilinear_matches_torch():
     for kwargs in ({"scale_factor": 2, "mode": "trilinear"}, {"size": (3, 5, 4), "mode": "trilinear",
                                                                "align_corners": True}):
         _agree(nn.Upsample(**kwargs), torch.nn.Upsample(**kwargs), [rng.standard_normal((1, 2, 2, 3, 2))], rng)
+
+
+@pytest.mark.parametrize("pool", ["max_pool3d", "adaptive_max_pool3d"])
+def test_max_pools_3d_nan_windows_match_torch(pool):
+    """PyTorch's pooling rule takes the last NaN of a window (not max(dim)'s first): indices and gradients agree."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((1, 2, 4, 4, 4))
+    x[0, 0, 0, 0, :2] = np.nan
+    x[0, 1, 1, 1, 1] = x[0, 1, 0, 1, 1] = np.nan
+    args = (2,) if pool == "max_pool3d" else ((2, 2, 2),)
+    ours, theirs = _pair(x)
+    values, indices = getattr(F, pool)(ours, *args, return_indices=True)
+    tv, ti = getattr(torch.nn.functional, pool)(theirs, *args, return_indices=True)
+    np.testing.assert_array_equal(values.detach().numpy(), tv.detach().numpy())
+    np.testing.assert_array_equal(indices.numpy(), ti.numpy())
+    g = rng.standard_normal(values.shape)
+    values.backward(mg.tensor(g))
+    tv.backward(torch.tensor(g))
+    np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())

@@ -214,6 +214,24 @@ def _pool3d_geometry(op: str, input, kernel_size, stride, padding, dilation, cei
     return kernel, stride, padding, dilation, tuple(out), tuple(extra)
 
 
+def _window_max(windows: Tensor, dim: int) -> tuple[Tensor, Tensor]:
+    """The maximum along ``dim`` and its index by PyTorch's pooling rule: a value is taken when greater than the
+    best so far or NaN, so the first maximum wins, and in a window with NaNs the last NaN (``max(dim)`` takes the
+    first NaN: where NaNs are present the index is corrected and the values gathered there)."""
+    from ...ops import where
+
+    values, slots = windows.max(dim)
+    nan = windows.detach().isnan()
+    if not bool(nan.any().item()):
+        return values, slots
+    be, k = windows._backend, windows.shape[dim]
+    rank = Tensor(be.reshape(be.arange(0, k, 1, slots.dtype), (k,) + (1,) * (windows.ndim - 1 - dim % windows.ndim)),
+                  be)
+    last = where(nan, rank, -1).max(dim).values
+    slots = where(last >= 0, last, slots)
+    return windows.gather(dim, slots.unsqueeze(dim)).squeeze(dim), slots
+
+
 def _padded_windows(x: Tensor, kernel, stride, padding, dilation, extra, fill: float) -> Tensor:
     """Every window of (N, C, D, H, W) padded by ``fill`` (plus ``extra`` after the input), as (N, C, K, *out)."""
     from ...ops import pad
@@ -235,7 +253,7 @@ def max_pool3d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  
     kernel, stride, padding, dilation, out, extra = _pool3d_geometry("max_pool3d", input, kernel_size, stride,
                                                                      padding, dilation, ceil_mode)
     x = input if input.ndim == 5 else input.unsqueeze(0)
-    values, slots = _padded_windows(x, kernel, stride, padding, dilation, extra, float("-inf")).max(2)
+    values, slots = _window_max(_padded_windows(x, kernel, stride, padding, dilation, extra, float("-inf")), 2)
     if not return_indices:
         return values if input.ndim == 5 else values.squeeze(0)
     be, volume = x._backend, x.shape[2] * x.shape[3] * x.shape[4]
@@ -316,7 +334,7 @@ def adaptive_max_pool3d(input: Tensor, output_size,  # noqa: A002
     (ld, lh, lw) = (b.shape[1] for b in bins)
     windows = windows.reshape(*lead, od, ld, oh, lh, ow, lw)
     windows = windows.permute(*range(k), k, k + 2, k + 4, k + 1, k + 3, k + 5).reshape(*lead, od, oh, ow, -1)
-    values, slots = windows.max(-1)
+    values, slots = _window_max(windows, -1)
     if not return_indices:
         return values
     rows, cols, deps = bins[1], bins[2], bins[0]
