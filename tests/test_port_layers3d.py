@@ -384,3 +384,20 @@ def test_max_pools_3d_nan_windows_match_torch(pool):
     values.backward(mg.tensor(g))
     tv.backward(torch.tensor(g))
     np.testing.assert_array_equal(ours.grad.numpy(), theirs.grad.numpy())
+
+
+def test_modules_3d_reprs_and_unbatched_padding_modes_match_torch():
+    pairs = [(nn.MaxPool3d(2), torch.nn.MaxPool3d(2)), (nn.AvgPool3d(2, 1), torch.nn.AvgPool3d(2, 1)),
+             (nn.AdaptiveAvgPool3d(2), torch.nn.AdaptiveAvgPool3d(2)),
+             (nn.AdaptiveMaxPool3d(2), torch.nn.AdaptiveMaxPool3d(2)), (nn.Dropout3d(), torch.nn.Dropout3d()),
+             (nn.ConvTranspose3d(2, 4, 3, 2), torch.nn.ConvTranspose3d(2, 4, 3, 2))]
+    for ours, theirs in pairs:
+        assert repr(ours) == repr(theirs)
+    x = np.random.default_rng(12).standard_normal((2, 4, 5, 6))
+    for mode in ("reflect", "circular"):
+        theirs = torch.nn.Conv3d(2, 3, 3, padding=1, padding_mode=mode).double()
+        ours = nn.Conv3d(2, 3, 3, padding=1, padding_mode=mode, dtype="float64")
+        ours.weight.data = mg.tensor(theirs.weight.detach().numpy().copy())
+        ours.bias.data = mg.tensor(theirs.bias.detach().numpy().copy())
+        np.testing.assert_allclose(ours(mg.tensor(x)).numpy(), theirs(torch.tensor(x)).detach().numpy(), **TIGHT)
+        assert repr(ours) == repr(theirs)
