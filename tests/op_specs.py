@@ -3460,6 +3460,212 @@ SPECS += [
          call=lambda x, size: ops.sum_to_size(x, *size)),
 ]
 
+# -- 3-D conv-net layers: conv3d, conv_transpose3d, the 3-D max/avg/adaptive pools (tests/test_port_layers3d.py
+# compares them with PyTorch). The references loop over output positions and kernel taps on np.pad'ed arrays.
+NO_SPEC["minigrad.nn.functional.dropout3d"] = ("random channel mask from the backend's generator, as dropout (unit "
+                                               "tests in tests/test_port_layers3d.py)")
+
+
+def _triple3(value) -> tuple:
+    return (value,) * 3 if isinstance(value, int) else tuple(value)
+
+
+@st.composite
+def _window_geometry3d(draw, max_size, *, pool=False, dilation=True, default_stride=False):
+    """As ``_window_geometry``, on three axes, kernels and window counts at most 2 (small: three axes)."""
+    kernel = tuple(draw(st.integers(1, 2)) for _ in range(3))
+    stride_is_kernel = default_stride and draw(st.booleans())
+    stride = kernel if stride_is_kernel else tuple(draw(st.integers(1, 2)) for _ in range(3))
+    dil = tuple(draw(st.integers(1, 2)) if dilation else 1 for _ in range(3))
+    out = tuple(draw(st.integers(1, 2)) for _ in range(3))
+    padded = tuple((o - 1) * s + d * (k - 1) + 1 + draw(st.integers(0, s - 1))
+                   for o, s, d, k in zip(out, stride, dil, kernel))
+    padding = tuple(draw(st.integers(0, min(k // 2 if pool else 1, (p - 1) // 2))) for k, p in zip(kernel, padded))
+    if pool:
+        padding = tuple(q if _windows_touch_input(p - 2 * q, k, s, q, d, o) else 0
+                        for p, q, k, s, d, o in zip(padded, padding, kernel, stride, dil, out))
+    size = tuple(p - 2 * q for p, q in zip(padded, padding))
+    return {"kernel": kernel, "stride": None if stride_is_kernel else stride, "padding": padding,
+            "dilation": dil, "size": size}
+
+
+def _window_kwargs3d(draw, geo, *, dilation=True) -> dict:
+    pick = (lambda t: t[0] if len(set(t)) == 1 and draw(st.booleans()) else t)
+    kwargs = {"kernel_size": pick(geo["kernel"]), "padding": pick(geo["padding"])}
+    if geo["stride"] is not None:
+        kwargs["stride"] = pick(geo["stride"])
+    if dilation:
+        kwargs["dilation"] = pick(geo["dilation"])
+    return kwargs
+
+
+@st.composite
+def _conv3d_case(draw, dtype, max_size):
+    groups, c_group, o_group = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    geo = draw(_window_geometry3d(max_size))
+    x = draw(_arr(dtype, (draw(st.integers(1, 2)), groups * c_group) + geo["size"], -3.0, 3.0))
+    arrays = (x, draw(_arr(dtype, (groups * o_group, c_group) + geo["kernel"], -3.0, 3.0)))
+    if draw(st.booleans()):
+        arrays += (draw(_arr(dtype, (groups * o_group,), -3.0, 3.0)),)
+    kwargs = {"stride": geo["stride"], "padding": geo["padding"], "dilation": geo["dilation"], "groups": groups}
+    if geo["stride"] == (1, 1, 1) and all(d * (k - 1) == 2 * p for d, k, p in
+                                          zip(geo["dilation"], geo["kernel"], geo["padding"])) and draw(st.booleans()):
+        kwargs["padding"] = "same"
+    return Case(arrays, kwargs, n=c_group * int(np.prod(geo["kernel"])))
+
+
+def _conv3d_ref(x, w, *b, stride, padding, dilation, groups):
+    o, cg, kernel = w.shape[0], w.shape[1], w.shape[2:]
+    stride, dilation = _triple3(stride), _triple3(dilation)
+    padding = tuple(d * (k - 1) // 2 for d, k in zip(dilation, kernel)) if padding == "same" else _triple3(padding)
+    xp = np.pad(x, ((0, 0), (0, 0)) + tuple((p, p) for p in padding))
+    out = tuple((n - d * (k - 1) - 1) // s + 1 for n, k, s, d in zip(xp.shape[2:], kernel, stride, dilation))
+    n = x.shape[0]
+    xg, wg = xp.reshape((n, groups, cg) + xp.shape[2:]), w.reshape((groups, o // groups, cg) + tuple(kernel))
+    result = np.zeros((n, groups, o // groups) + out)
+    for tap in np.ndindex(*kernel):
+        sl = tuple(slice(t * d, t * d + (m - 1) * s + 1, s) for t, d, m, s in zip(tap, dilation, out, stride))
+        result += np.einsum("ngcxyz,goc->ngoxyz", xg[(Ellipsis,) + sl], wg[(Ellipsis,) + tap])
+    result = result.reshape((n, o) + out)
+    return result + b[0].reshape(1, o, 1, 1, 1) if b else result
+
+
+@st.composite
+def _conv_transpose3d_case(draw, dtype, max_size):
+    groups, c_group, o_group = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    kernel, stride, dilation, size, output_padding, padding = draw(_conv_transpose_geometry(6, 3))
+    arrays = (draw(_arr(dtype, (draw(st.integers(1, 2)), groups * c_group) + size, -3.0, 3.0)),
+              draw(_arr(dtype, (groups * c_group, o_group) + kernel, -3.0, 3.0)))
+    if draw(st.booleans()):
+        arrays += (draw(_arr(dtype, (groups * o_group,), -3.0, 3.0)),)
+    kwargs = {"stride": stride, "padding": padding, "output_padding": output_padding, "groups": groups,
+              "dilation": dilation}
+    return Case(arrays, kwargs, n=c_group * int(np.prod(kernel)))
+
+
+def _conv_transpose3d_ref(x, w, *b, stride, padding, output_padding, groups, dilation):
+    """Every input element scatters its kernel-weighted copy to i * s + a * d on each axis; then the crop of
+    ``padding`` on each side, ``output_padding`` extra at the end."""
+    stride, padding, output_padding, dilation = (_triple3(v) for v in (stride, padding, output_padding, dilation))
+    n, c, spatial = x.shape[0], x.shape[1], x.shape[2:]
+    og, kernel = w.shape[1], w.shape[2:]
+    out = tuple((m - 1) * s - 2 * p + d * (k - 1) + q + 1
+                for m, s, p, d, k, q in zip(spatial, stride, padding, dilation, kernel, output_padding))
+    full = np.zeros((n, og * groups) + tuple(o + 2 * p for o, p in zip(out, padding)))
+    xg, wg = x.reshape((n, groups, c // groups) + spatial), w.reshape((groups, c // groups, og) + tuple(kernel))
+    for tap in np.ndindex(*kernel):
+        contribution = np.einsum("ngcxyz,gco->ngoxyz", xg, wg[(Ellipsis,) + tap]).reshape((n, og * groups) + spatial)
+        sl = tuple(slice(t * d, t * d + (m - 1) * s + 1, s) for t, d, m, s in zip(tap, dilation, spatial, stride))
+        full[(Ellipsis,) + sl] += contribution
+    result = full[(Ellipsis,) + tuple(slice(p, p + o) for p, o in zip(padding, out))]
+    return result + b[0].reshape(1, -1, 1, 1, 1) if b else result
+
+
+def _pool3d_out_ref(n, k, s, p, d, ceil_mode):
+    """PyTorch's pooling_output_shape."""
+    span = n + 2 * p - d * (k - 1) - 1
+    o = (-(-span // s) if ceil_mode else span // s) + 1
+    return o - 1 if ceil_mode and (o - 1) * s >= n + p else o
+
+
+def _pool3d_windows_ref(x, kernel_size, stride, padding, dilation, ceil_mode, fill):
+    """Each output position's window of (N, C, D, H, W), padded by ``fill`` (generously: ceil_mode's last windows
+    reach past the padding), as a dict position -> (N, C, kd, kh, kw)."""
+    kernel, padding, dilation = _triple3(kernel_size), _triple3(padding), _triple3(dilation)
+    stride = kernel if stride is None else _triple3(stride)
+    out = tuple(_pool3d_out_ref(n, k, s, p, d, ceil_mode)
+                for n, k, s, p, d in zip(x.shape[2:], kernel, stride, padding, dilation))
+    widths = tuple((p, p + d * k + s) for p, d, k, s in zip(padding, dilation, kernel, stride))
+    xp = np.pad(x, ((0, 0), (0, 0)) + widths, constant_values=fill)
+    return out, kernel, stride, padding, {
+        pos: xp[(Ellipsis,) + tuple(slice(i * s, i * s + d * (k - 1) + 1, d)
+                                    for i, s, d, k in zip(pos, stride, dilation, kernel))]
+        for pos in np.ndindex(*out)}
+
+
+@st.composite
+def _max_pool3d_case(draw, dtype, max_size):
+    geo = draw(_window_geometry3d(max_size, pool=True, default_stride=True))
+    shape = (draw(st.integers(1, 2)),) * draw(st.integers(0, 1)) + (draw(st.integers(1, 2)),) + geo["size"]
+    kwargs = _window_kwargs3d(draw, geo) | {"ceil_mode": draw(st.booleans())}
+    return Case((draw(_arr(dtype, shape, distinct=True)),), kwargs)
+
+
+def _max_pool3d_ref(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    batched = x.ndim == 5
+    x = x if batched else x[None]
+    out, _, _, _, windows = _pool3d_windows_ref(x, kernel_size, stride, padding, dilation, ceil_mode, -np.inf)
+    result = np.empty(x.shape[:2] + out, x.dtype)
+    for pos, window in windows.items():
+        result[(Ellipsis,) + pos] = window.max(axis=(2, 3, 4))
+    return result if batched else result[0]
+
+
+@st.composite
+def _avg_pool3d_case(draw, dtype, max_size):
+    geo = draw(_window_geometry3d(max_size, pool=True, dilation=False, default_stride=True))
+    shape = (draw(st.integers(1, 2)),) * draw(st.integers(0, 1)) + (draw(st.integers(1, 2)),) + geo["size"]
+    kwargs = _window_kwargs3d(draw, geo, dilation=False) | {"ceil_mode": draw(st.booleans()),
+                                                             "count_include_pad": draw(st.booleans())}
+    if draw(st.integers(0, 3)) == 0:
+        kwargs["divisor_override"] = draw(st.sampled_from([1, 3]))
+    return Case((draw(_arr(dtype, shape)),), kwargs, n=int(np.prod(geo["kernel"])))
+
+
+def _avg_pool3d_ref(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                    divisor_override=None):
+    """PyTorch's divisor: the window clipped to the padded input (count_include_pad), or to the input."""
+    batched = x.ndim == 5
+    x = x if batched else x[None]
+    out, kernel, stride, padding, windows = _pool3d_windows_ref(x, kernel_size, stride, padding, 1, ceil_mode, 0.0)
+    result = np.empty(x.shape[:2] + out, x.dtype)
+    for pos, window in windows.items():
+        starts = [i * s - p for i, s, p in zip(pos, stride, padding)]
+        ends = [min(a + k, n + p) for a, k, n, p in zip(starts, kernel, x.shape[2:], padding)]
+        if divisor_override is not None:
+            divisor = divisor_override
+        elif count_include_pad:
+            divisor = np.prod([e - a for a, e in zip(starts, ends)])
+        else:
+            divisor = np.prod([min(e, n) - max(a, 0) for a, e, n in zip(starts, ends, x.shape[2:])])
+        result[(Ellipsis,) + pos] = window.sum(axis=(2, 3, 4)) / divisor
+    return result if batched else result[0]
+
+
+@st.composite
+def _adaptive_pool3d_case(draw, dtype, max_size, distinct=False):
+    lead = (draw(st.integers(1, 2)),) * draw(st.integers(0, 1)) + (draw(st.integers(1, 2)),)
+    spatial = tuple(draw(st.integers(1, 4)) for _ in range(3))
+    size = draw(st.one_of(st.integers(1, 3), st.tuples(*(st.one_of(st.none(), st.integers(1, 3)) for _ in range(3)))))
+    return Case((draw(_arr(dtype, lead + spatial, distinct=distinct)),), {"output_size": size},
+                n=int(np.prod(spatial)))
+
+
+def _adaptive_pool3d_ref(reduce):
+    def reference(x, output_size):
+        spatial = x.shape[-3:]
+        out = tuple(n if o is None else o for n, o in zip(spatial, _triple3(output_size)))
+        result = np.empty(x.shape[:-3] + out, x.dtype)
+        for pos in np.ndindex(*out):
+            bins = tuple(slice(i * n // o, -(-(i + 1) * n // o)) for i, n, o in zip(pos, spatial, out))
+            result[(Ellipsis,) + pos] = reduce(x[(Ellipsis,) + bins], axis=(-3, -2, -1))
+        return result
+    return reference
+
+
+SPECS += [
+    Spec("F.conv3d", F.conv3d, _conv3d_case, _conv3d_ref, "matmul"),
+    Spec("F.conv_transpose3d", F.conv_transpose3d, _conv_transpose3d_case, _conv_transpose3d_ref, "matmul"),
+    Spec("F.max_pool3d", F.max_pool3d, _max_pool3d_case, _max_pool3d_ref, "exact"),
+    Spec("F.avg_pool3d", F.avg_pool3d, _avg_pool3d_case, _avg_pool3d_ref, "reduction"),
+    Spec("F.adaptive_avg_pool3d", F.adaptive_avg_pool3d, _adaptive_pool3d_case, _adaptive_pool3d_ref(np.mean),
+         "reduction"),
+    Spec("F.adaptive_max_pool3d", F.adaptive_max_pool3d,
+         lambda dtype, max_size: _adaptive_pool3d_case(dtype, max_size, distinct=True),
+         _adaptive_pool3d_ref(np.max), "exact"),
+]
+
+
 SPECS_BY_NAME: dict[str, Spec] = {s.name: s for s in SPECS}
 assert len(SPECS_BY_NAME) == len(SPECS), "spec names must be unique"
 

@@ -77,30 +77,43 @@ from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNC
 from .sparse import Bilinear, EmbeddingBag
 from .spatial import (
     AdaptiveAvgPool1d,
+    AdaptiveAvgPool3d,
     AdaptiveMaxPool1d,
     AdaptiveMaxPool2d,
+    AdaptiveMaxPool3d,
     AvgPool1d,
+    AvgPool3d,
     CircularPad1d,
     CircularPad2d,
+    CircularPad3d,
     ConstantPad1d,
     ConstantPad2d,
+    ConstantPad3d,
+    Conv3d,
     ConvTranspose1d,
     ConvTranspose2d,
+    ConvTranspose3d,
     Dropout1d,
+    Dropout3d,
     InstanceNorm1d,
     InstanceNorm2d,
+    InstanceNorm3d,
     MaxPool1d,
+    MaxPool3d,
     PixelShuffle,
     PixelUnshuffle,
     ReflectionPad1d,
     ReflectionPad2d,
+    ReflectionPad3d,
     ReplicationPad1d,
     ReplicationPad2d,
+    ReplicationPad3d,
     Upsample,
     UpsamplingBilinear2d,
     UpsamplingNearest2d,
     ZeroPad1d,
     ZeroPad2d,
+    ZeroPad3d,
 )
 
 __all__ = [
@@ -123,6 +136,8 @@ __all__ = [
     "MultiLabelSoftMarginLoss", "MultiMarginLoss", "PoissonNLLLoss", "SoftMarginLoss", "TripletMarginLoss",
     "TripletMarginWithDistanceLoss", "PairwiseDistance", "Bilinear", "EmbeddingBag", "CTCLoss",
     "Transformer", "TransformerDecoder", "TransformerDecoderLayer",
+    "AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "AvgPool3d", "CircularPad3d", "ConstantPad3d", "Conv3d",
+    "ConvTranspose3d", "Dropout3d", "InstanceNorm3d", "MaxPool3d", "ReflectionPad3d", "ReplicationPad3d", "ZeroPad3d",
 ]
 
 _LAZY = {"BatchNorm1d": ".batchnorm", "BatchNorm2d": ".batchnorm", "BatchNorm3d": ".batchnorm"}

@@ -357,3 +357,153 @@ class AdaptiveMaxPool2d(Module):
 
 class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
     function = staticmethod(F.adaptive_max_pool1d)
+
+
+# -- 3-D layers (video/volumetric nets) ---------------------------------------------------------------------------
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+class Conv3d(Module):
+    """3-D convolution (cross-correlation) over (N, C, D, H, W) or (C, D, H, W); weight
+    (out, in // groups, kd, kh, kw). ``padding_mode`` other than "zeros" pads with ``F.pad`` first, as PyTorch."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
+                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", *, dtype=None,
+                 backend: str | None = None) -> None:
+        super().__init__()
+        from .functional.conv import _triple
+
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"Conv3d: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}")
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"Conv3d: groups={groups} must divide in_channels={in_channels} and "
+                             f"out_channels={out_channels}")
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size = _triple(kernel_size, "kernel_size")
+        self.stride, self.dilation = _triple(stride, "stride"), _triple(dilation, "dilation")
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"Conv3d: padding must be an int, a triple, 'valid' or 'same', got {padding!r}")
+            if padding == "same" and self.stride != (1, 1, 1):
+                raise ValueError("Conv3d: padding='same' is not supported for strided convolutions")
+            self.padding = padding
+        else:
+            self.padding = _triple(padding, "padding")
+        self.padding_mode = padding_mode
+        # F.pad's widths for a padding_mode other than zeros (last axis first), as PyTorch's
+        # _reversed_padding_repeated_twice: 'same' puts the odd element after the input.
+        widths: list[int] = []
+        for k, d, p in reversed(list(zip(self.kernel_size, self.dilation, self._explicit_padding()))):
+            total = d * (k - 1) if self.padding == "same" else 2 * p
+            widths += [total // 2, total - total // 2]
+        self._reversed_padding_repeated_twice = tuple(widths)
+        self.weight = _empty((out_channels, in_channels // groups) + self.kernel_size, dtype, backend)
+        self.register_parameter("bias", _empty((out_channels,), dtype, backend) if bias else None)
+        self.reset_parameters()
+
+    def _explicit_padding(self) -> tuple:
+        return (0, 0, 0) if isinstance(self.padding, str) else self.padding
+
+    def reset_parameters(self) -> None:
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in = self.weight.shape[1] * math.prod(self.kernel_size)
+            if fan_in:
+                bound = 1 / math.sqrt(fan_in)
+                init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.padding_mode != "zeros":
+            x = F.pad(x, self._reversed_padding_repeated_twice, self.padding_mode)
+            return F.conv3d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+        return F.conv3d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def extra_repr(self) -> str:
+        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
+        if self.padding not in ((0, 0, 0), "valid"):
+            s += f", padding={self.padding}"  # unquoted, as PyTorch's repr
+        if self.dilation != (1, 1, 1):
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
+        return s
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """Transposed 3-D convolution over (N, C, D, H, W); weight (in, out // groups, kd, kh, kw) as PyTorch's."""
+
+    dims = 3
+
+    def _tuple(self, value, name: str) -> tuple:
+        from .functional.conv import _triple
+
+        return _triple(value, name)
+
+    def forward(self, x: Tensor, output_size=None) -> Tensor:
+        output_padding = self._output_padding(x, output_size)
+        return F.conv_transpose3d(x, self.weight, self.bias, self.stride, self.padding, output_padding,
+                                  self.groups, self.dilation)
+
+
+class MaxPool3d(_MaxPoolNd):
+    pool = staticmethod(F.max_pool3d)
+
+
+class AvgPool3d(Module):
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+                 count_include_pad: bool = True, divisor_override: int | None = None) -> None:
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride if stride is not None else kernel_size
+        self.padding, self.ceil_mode = padding, ceil_mode
+        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.avg_pool3d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool3d(AdaptiveAvgPool1d):
+    def forward(self, x: Tensor) -> Tensor:
+        return F.adaptive_avg_pool3d(x, self.output_size)
+
+
+class AdaptiveMaxPool3d(AdaptiveMaxPool2d):
+    function = staticmethod(F.adaptive_max_pool3d)
+
+
+class InstanceNorm3d(_InstanceNorm):
+    dims = 3
+
+
+class Dropout3d(Dropout):
+    """Zero whole channels of (N, C, D, H, W) with probability ``p`` in training mode; identity in eval."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.dropout3d(x, self.p, self.training, self.inplace)
+
+
+class ConstantPad3d(ConstantPad1d):
+    dims = 3
+
+
+class ZeroPad3d(ZeroPad1d):
+    dims = 3
+
+
+class ReflectionPad3d(_PadNd):
+    mode, dims = "reflect", 3
+
+
+class ReplicationPad3d(_PadNd):
+    mode, dims = "replicate", 3
+
+
+class CircularPad3d(_PadNd):
+    mode, dims = "circular", 3

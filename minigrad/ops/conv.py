@@ -4,7 +4,8 @@ versions ``UnfoldBatchInner``/``FoldBatchInner`` (``Conv2d``'s columns), ``MaxPo
 ``Unfold`` and ``Fold`` are linear and each other's adjoint, so each one's backward is the other: gradients
 of any order follow. They use two backend methods, ``unfold_windows`` (im2col, zero padding included) and
 ``fold_windows`` (its adjoint), and work on the trailing two axes of an (N, C, H, W) tensor with PyTorch's
-``F.unfold``/``F.fold`` layout: columns of shape (N, C * kh * kw, oh * ow).
+``F.unfold``/``F.fold`` layout: columns of shape (N, C * kh * kw, oh * ow) (or the trailing three axes of an
+(N, C, D, H, W) tensor, for ``conv3d`` and the 3-D pools: columns (N, C * kd * kh * kw, od * oh * ow)).
 ``UnfoldBatchInner`` and ``FoldBatchInner`` are the same pair with the batch axis inside, columns
 (C * kh * kw, N * oh * ow) from ``unfold_windows_batch_inner`` and ``fold_windows_batch_inner``, so that a
 convolution's product is one GEMM per group.
@@ -15,6 +16,8 @@ op's own backward reads the argmax element of each window, so double backward wo
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -38,9 +41,9 @@ class Unfold(Function):
     def forward(ctx, x, kernel, dilation, padding, stride):
         ctx.in_hw, ctx.params = x.shape[2:], (kernel, dilation, padding, stride)
         be = ctx.backend
-        cols = be.unfold_windows(x.array, kernel, stride, padding, dilation)  # (N, C, kh, kw, oh, ow)
-        n, c, kh, kw, oh, ow = cols.shape
-        return be.reshape(cols, (n, c * kh * kw, oh * ow))
+        cols = be.unfold_windows(x.array, kernel, stride, padding, dilation)  # (N, C, *kernel, *out)
+        n, c, nd = cols.shape[0], cols.shape[1], len(kernel)
+        return be.reshape(cols, (n, c * math.prod(kernel), math.prod(cols.shape[2 + nd:])))
 
     @staticmethod
     def backward(ctx, g):
@@ -54,10 +57,10 @@ class Fold(Function):
     def forward(ctx, cols, output_size, kernel, dilation, padding, stride):
         ctx.params = (kernel, dilation, padding, stride)
         be = ctx.backend
-        oh, ow = (out_size(n, k, s, p, d) for n, k, s, p, d in zip(output_size, kernel, stride, padding, dilation))
+        out = tuple(out_size(*args) for args in zip(output_size, kernel, stride, padding, dilation))
         n, ckk, length = cols.shape
-        c = ckk // (kernel[0] * kernel[1])
-        windows = be.reshape(cols.array, (n, c, kernel[0], kernel[1], oh, ow))
+        c = ckk // math.prod(kernel)
+        windows = be.reshape(cols.array, (n, c, *kernel, *out))
         return be.fold_windows(windows, tuple(output_size), stride, dilation, padding)
 
     @staticmethod
@@ -72,9 +75,9 @@ class UnfoldBatchInner(Function):
     def forward(ctx, x, kernel, dilation, padding, stride):
         ctx.in_hw, ctx.params = x.shape[2:], (kernel, dilation, padding, stride)
         be = ctx.backend
-        cols = be.unfold_windows_batch_inner(x.array, kernel, stride, padding, dilation)  # (C, kh, kw, N, oh, ow)
-        c, kh, kw, n, oh, ow = cols.shape
-        return be.reshape(cols, (c * kh * kw, n * oh * ow))
+        cols = be.unfold_windows_batch_inner(x.array, kernel, stride, padding, dilation)  # (C, *kernel, N, *out)
+        c, nd = cols.shape[0], len(kernel)
+        return be.reshape(cols, (c * math.prod(kernel), math.prod(cols.shape[1 + nd:])))
 
     @staticmethod
     def backward(ctx, g):
@@ -89,10 +92,10 @@ class FoldBatchInner(Function):
     def forward(ctx, cols, output_size, kernel, dilation, padding, stride):
         ctx.params = (kernel, dilation, padding, stride)
         be = ctx.backend
-        oh, ow = (out_size(n, k, s, p, d) for n, k, s, p, d in zip(output_size, kernel, stride, padding, dilation))
+        out = tuple(out_size(*args) for args in zip(output_size, kernel, stride, padding, dilation))
         ckk, length = cols.shape
-        c, n = ckk // (kernel[0] * kernel[1]), length // (oh * ow)
-        windows = be.reshape(cols.array, (c, kernel[0], kernel[1], n, oh, ow))
+        c, n = ckk // math.prod(kernel), length // math.prod(out)
+        windows = be.reshape(cols.array, (c, *kernel, n, *out))
         return be.fold_windows_batch_inner(windows, tuple(output_size), stride, dilation, padding)
 
     @staticmethod
@@ -101,7 +104,9 @@ class FoldBatchInner(Function):
 
 
 class Conv2d(Function):
-    """2-D cross-correlation of (N, C, H, W) with weight (O, C // groups, kh, kw), plus an optional bias (O,).
+    """N-d cross-correlation of (N, C, *spatial) with weight (O, C // groups, *kernel), plus an optional bias (O,):
+    ``conv2d``'s op, and ``conv3d``'s (the window methods take any number of spatial axes; the Numba backend's
+    kernels cover 2-D windows and hand 3-D ones to the NumPy code). Described for 2-D below.
 
     Two column layouts, chosen by the window volume k = C // groups * kh * kw:
 
@@ -124,42 +129,43 @@ class Conv2d(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, stride, padding, dilation, groups):
         be = ctx.backend
-        o, cg, kh, kw = weight.shape
-        k = cg * kh * kw
+        o, cg, kernel = weight.shape[0], weight.shape[1], tuple(weight.shape[2:])
+        nd, k = len(kernel), cg * math.prod(kernel)
         w = be.reshape(weight.array, (groups, o // groups, k))
         ctx.batch_inner = k >= Conv2d.BATCH_INNER_MIN_K
         if ctx.batch_inner:
-            cols = be.unfold_windows_batch_inner(x.array, (kh, kw), stride, padding, dilation)  # (C, kh, kw, N, oh, ow)
-            _, _, _, n, oh, ow = cols.shape
-            cols = be.reshape(cols, (groups, k, n * oh * ow))
-            out = be.reshape(be.matmul(w, cols), (o, n, oh * ow))  # (G, O/G, N * L) as (O, N, L)
+            cols = be.unfold_windows_batch_inner(x.array, kernel, stride, padding, dilation)  # (C, *kernel, N, *out)
+            n, spatial = cols.shape[1 + nd], cols.shape[2 + nd:]
+            length = math.prod(spatial)
+            cols = be.reshape(cols, (groups, k, n * length))
+            out = be.reshape(be.matmul(w, cols), (o, n, length))  # (G, O/G, N * L) as (O, N, L)
             if bias is not None and bias.array.dtype == out.dtype:
                 # Written through a transposed view of the NCHW result: NumPy's loop then reads contiguously,
                 # faster than reading a transposed input (docs/nn.md).
-                result = be.empty((n, o, oh * ow), out.dtype)
+                result = be.empty((n, o, length), out.dtype)
                 be.add(out, be.reshape(bias.array, (o, 1, 1)), out=be.transpose(result, (1, 0, 2)))
             elif bias is not None:  # a mixed-precision bias promotes the result, as NumPy's addition does
                 result = be.ascontiguous(be.transpose(be.add(out, be.reshape(bias.array, (o, 1, 1))), (1, 0, 2)))
             else:
                 result = be.ascontiguous(be.transpose(out, (1, 0, 2)))
         else:
-            cols = be.unfold_windows(x.array, (kh, kw), stride, padding, dilation)  # (N, C, kh, kw, oh, ow)
-            n, _, _, _, oh, ow = cols.shape
-            cols = be.reshape(cols, (n, groups, k, oh * ow))
+            cols = be.unfold_windows(x.array, kernel, stride, padding, dilation)  # (N, C, *kernel, *out)
+            n, spatial = cols.shape[0], cols.shape[2 + nd:]
+            cols = be.reshape(cols, (n, groups, k, math.prod(spatial)))
             result = be.matmul(w, cols)  # (N, G, O/G, L)
             if bias is not None:
                 b = be.reshape(bias.array, (groups, o // groups, 1))
                 result = be.add(result, b, out=result) if b.dtype == result.dtype else be.add(result, b)
         if ctx.recording:
             ctx.save_for_backward(x, weight, constant(ctx, cols))
-        ctx.params = ((kh, kw), dilation, padding, stride)
-        return be.reshape(result, (n, o, oh, ow))
+        ctx.params = (kernel, dilation, padding, stride)
+        return be.reshape(result, (n, o, *spatial))
 
     @staticmethod
     def backward(ctx, g):
         x, weight, cols = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        o, cg, kh, kw = weight.shape
+        o = weight.shape[0]
         n, groups, k = x.shape[0], cols.shape[-3], cols.shape[-2]
         w = weight.reshape(groups, o // groups, k)
         gx = gw = gb = None
@@ -376,3 +382,9 @@ def conv_transpose2d(x: Tensor, weight: Tensor, bias: Tensor | None, out_hw: tup
 
 def max_pool2d(x: Tensor, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple) -> Tensor:
     return MaxPool2d.apply(x, kernel, stride, padding, dilation)
+
+
+def conv3d(x: Tensor, weight: Tensor, bias: Tensor | None, stride: tuple, padding: tuple, dilation: tuple,
+           groups: int) -> Tensor:
+    """3-D cross-correlation: ``Conv2d``'s op on 3-D windows."""
+    return Conv2d.apply(x, weight, bias, stride, padding, dilation, groups)

@@ -191,3 +191,111 @@ def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     s, p, q, d = args
     out = conv_transpose2d(input.unsqueeze(-2), weight.unsqueeze(2), bias, (1, s), (0, p), (0, q), groups, (1, d))
     return out.squeeze(-2)
+
+
+# -- 3-D convolutions: conv3d on Conv2d's N-d op (ops.conv), conv_transpose3d a composite over FoldBatchInner ----
+def _triple(value, name: str) -> tuple[int, int, int]:
+    triple = (value,) * 3 if isinstance(value, int) else tuple(value)
+    if len(triple) != 3 or not all(isinstance(v, int) for v in triple):
+        raise ValueError(f"{name} must be an int or a tuple of 3 ints, got {value!r}")
+    return triple  # type: ignore[return-value]
+
+
+def _same_padding(op: str, input: Tensor, kernel, stride, dilation) -> tuple[Tensor, tuple]:  # noqa: A002
+    """PyTorch's padding='same': total d * (k - 1) per axis, half on each side; an odd total puts the extra
+    element after the input (padded explicitly, as PyTorch's ``_convolution_mode`` does)."""
+    if any(s != 1 for s in stride):
+        raise ValueError(f"{op}: padding='same' is not supported for strided convolutions (stride={stride})")
+    total = [d * (k - 1) for k, d in zip(kernel, dilation)]
+    extra = [t % 2 for t in total]
+    if any(extra):
+        widths: list[int] = []
+        for e in reversed(extra):
+            widths += [0, e]
+        input = pad(input, tuple(widths))
+    return input, tuple(t // 2 for t in total)
+
+
+@_public
+def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,  # noqa: A002
+           padding: int | tuple | str = 0, dilation=1, groups: int = 1) -> Tensor:
+    """3-D cross-correlation of (N, C, D, H, W) or (C, D, H, W) with weight (O, C // groups, kd, kh, kw):
+    im2col over 3-D windows and one GEMM per group (``ops.conv.Conv2d``, N-d); ``padding`` an int, a triple,
+    "valid" or "same" (an even effective kernel padded one more after the input, as PyTorch)."""
+    if not isinstance(input, Tensor) or input.ndim not in (4, 5):
+        raise ShapeError(f"conv3d: expected a 4-D (C, D, H, W) or 5-D (N, C, D, H, W) input, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    if input.ndim == 4:
+        return conv3d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
+    if not isinstance(weight, Tensor) or weight.ndim != 5:
+        raise ShapeError(f"conv3d: weight must be 5-D (out, in // groups, kd, kh, kw), got shape "
+                         f"{getattr(weight, 'shape', type(weight).__name__)}")
+    c, o, cg, kernel = input.shape[1], weight.shape[0], weight.shape[1], tuple(weight.shape[2:])
+    stride, dilation = _triple(stride, "stride"), _triple(dilation, "dilation")
+    if isinstance(padding, str):
+        if padding == "same":
+            input, padding = _same_padding("conv3d", input, kernel, stride, dilation)
+        elif padding == "valid":
+            padding = 0
+        else:
+            raise ValueError(f"conv3d: padding must be an int, a triple, 'valid' or 'same', got {padding!r}")
+    padding = _triple(padding, "padding")
+    if not isinstance(groups, int) or groups < 1 or c % groups or o % groups:
+        raise ValueError(f"conv3d: groups={groups} must divide both in_channels {c} and out_channels {o}")
+    if cg * groups != c:
+        raise ShapeError(f"conv3d: input has {c} channels but weight {weight.shape} with groups={groups} "
+                         f"expects {cg * groups}")
+    _check_windows("conv3d", input.shape[2:], kernel, stride, padding, dilation)
+    input, weight = binary_operands(input, weight)
+    if bias is not None:
+        bias = binary_operands(weight, bias)[1]
+        if bias.ndim != 1 or bias.shape[0] != o:
+            raise ShapeError(f"conv3d: bias must have shape ({o},) for {o} output channels, got {bias.shape}")
+    return _conv.conv3d(input, weight, bias, stride, padding, dilation, groups)
+
+
+@_public
+def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,  # noqa: A002
+                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """The transposed 3-D convolution (the gradient of ``conv3d`` with respect to its input) of (N, C_in, D, H, W)
+    or (C_in, D, H, W) with weight (C_in, C_out // groups, kd, kh, kw): one GEMM per group on the input in
+    batch-inner order, whose columns ``FoldBatchInner`` adds up into the output. Made of differentiable ops
+    (``MatMul``, ``FoldBatchInner``, whose backward is ``UnfoldBatchInner``), so gradients of every order follow."""
+    if not isinstance(input, Tensor) or input.ndim not in (4, 5):
+        raise ShapeError(f"conv_transpose3d: expected a 4-D (C, D, H, W) or 5-D (N, C, D, H, W) input, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    if input.ndim == 4:
+        return conv_transpose3d(input.unsqueeze(0), weight, bias, stride, padding, output_padding, groups,
+                                dilation).squeeze(0)
+    if not isinstance(weight, Tensor) or weight.ndim != 5:
+        raise ShapeError(f"conv_transpose3d: weight must be 5-D (in, out // groups, kd, kh, kw), got shape "
+                         f"{getattr(weight, 'shape', type(weight).__name__)}")
+    n, c, spatial = input.shape[0], input.shape[1], tuple(input.shape[2:])
+    cin, og, kernel = weight.shape[0], weight.shape[1], tuple(weight.shape[2:])
+    stride, padding = _triple(stride, "stride"), _triple(padding, "padding")
+    output_padding, dilation = _triple(output_padding, "output_padding"), _triple(dilation, "dilation")
+    if not isinstance(groups, int) or groups < 1 or c % groups:
+        raise ValueError(f"conv_transpose3d: groups={groups} must divide the input's {c} channels")
+    if cin != c:
+        raise ShapeError(f"conv_transpose3d: input has {c} channels but weight {weight.shape} expects {cin}")
+    out = _transposed_sizes("conv_transpose3d", spatial, kernel, stride, padding, output_padding, dilation)
+    input, weight = binary_operands(input, weight)
+    if bias is not None:
+        bias = binary_operands(weight, bias)[1]
+        if bias.ndim != 1 or bias.shape[0] != og * groups:
+            raise ShapeError(f"conv_transpose3d: bias must have shape ({og * groups},) for {og * groups} output "
+                             f"channels, got {bias.shape}")
+    # As conv_transpose2d: fold sees out_size(out) windows per axis, more than the input's when output_padding
+    # reaches the stride; the extra windows read zeros.
+    windows = tuple(_conv.out_size(*args) for args in zip(out, kernel, stride, padding, dilation))
+    if windows != spatial:
+        widths: list[int] = []
+        for wn, sn in zip(reversed(windows), reversed(spatial)):
+            widths += [0, wn - sn]
+        input = pad(input, tuple(widths))
+    volume, cg = windows[0] * windows[1] * windows[2], c // groups
+    k = og * kernel[0] * kernel[1] * kernel[2]
+    xb = input.permute(1, 0, 2, 3, 4).reshape(groups, cg, n * volume)
+    cols = (weight.reshape(groups, cg, k).mT @ xb).reshape(groups * k, n * volume)  # rows (o, *kernel)
+    result = _conv.FoldBatchInner.apply(cols, out, kernel, dilation, padding, stride)  # (N, O, *out)
+    return result if bias is None else result + bias.reshape(1, og * groups, 1, 1, 1)

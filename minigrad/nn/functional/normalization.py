@@ -139,3 +139,17 @@ def instance_norm(input: Tensor, running_mean: Tensor | None = None, running_var
                 update = input.var(axes, correction=1).mean(0).astype(running_var.dtype)
                 running_var.mul_(1.0 - momentum).add_(update * momentum)
     return group_norm(input, c, weight, bias, eps)
+
+
+@_public
+def dropout3d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
+    """Zero whole channels of a (N, C, D, H, W) or (C, D, H, W) input with probability ``p``; scale the rest."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout3d: p must be in [0, 1], got {p}")
+    if not isinstance(input, Tensor) or input.ndim not in (4, 5):
+        raise ShapeError(f"dropout3d: expected a 4-D (C, D, H, W) or 5-D (N, C, D, H, W) input, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    if not training or p == 0.0:
+        return input
+    out = input * 0.0 if p == 1.0 else input * _keep_mask(input, input.shape[:-3] + (1, 1, 1), p)
+    return input.copy_(out) if inplace else out

@@ -177,3 +177,168 @@ def adaptive_max_pool1d(input: Tensor, output_size,  # noqa: A002
     out = adaptive_max_pool2d(x, (1, _single(output_size, "output_size")), return_indices)
     squeeze = (lambda t: t.squeeze(-2)) if input.ndim == 3 else (lambda t: t.squeeze(0).squeeze(-2))
     return tuple(squeeze(t) for t in out) if return_indices else squeeze(out)
+
+
+# -- 3-D pools: windows from ops.conv's N-d Unfold; ceil_mode supported (the input padded after its end) ----------
+def _pool3d_geometry(op: str, input, kernel_size, stride, padding, dilation, ceil_mode: bool) -> tuple:
+    """kernel, stride, padding, dilation, the output size and the extra padding after the input that ceil_mode's
+    last windows need, per axis (PyTorch's ``pooling_output_shape``)."""
+    from .conv import _triple
+
+    if not isinstance(input, Tensor) or input.ndim not in (4, 5):
+        raise ShapeError(f"{op}: expected a 4-D (C, D, H, W) or 5-D (N, C, D, H, W) input, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating input, got {input.dtype.name}")
+    kernel = _triple(kernel_size, "kernel_size")
+    stride = kernel if stride is None or (isinstance(stride, (tuple, list)) and not stride) else _triple(stride,
+                                                                                                         "stride")
+    padding, dilation = _triple(padding, "padding"), _triple(dilation, "dilation")
+    if min(kernel) < 1 or min(stride) < 1 or min(dilation) < 1 or min(padding) < 0:
+        raise ValueError(f"{op}: kernel_size, stride and dilation must be positive and padding non-negative, got "
+                         f"kernel_size={kernel}, stride={stride}, padding={padding}, dilation={dilation}")
+    if any(p > ((k - 1) * d + 1) // 2 for p, k, d in zip(padding, kernel, dilation)):
+        raise ValueError(f"{op}: padding {padding} must be at most half the effective kernel size (kernel_size "
+                         f"{kernel}, dilation {dilation})")
+    out, extra = [], []
+    for n, k, s, p, d in zip(input.shape[-3:], kernel, stride, padding, dilation):
+        span = n + 2 * p - d * (k - 1) - 1
+        o = (-(-span // s) if ceil_mode else span // s) + 1 if span >= 0 else 0
+        if ceil_mode and o > 0 and (o - 1) * s >= n + p:  # the last window must start inside the input or its padding
+            o -= 1
+        out.append(o)
+        extra.append(max(0, (o - 1) * s + d * (k - 1) + 1 - (n + 2 * p)))
+    if min(out) < 1:
+        raise ShapeError(f"{op}: input of spatial size {tuple(input.shape[-3:])} is too small for kernel_size "
+                         f"{kernel} with padding {padding} and dilation {dilation} (output would be {tuple(out)})")
+    return kernel, stride, padding, dilation, tuple(out), tuple(extra)
+
+
+def _window_max(windows: Tensor, dim: int) -> tuple[Tensor, Tensor]:
+    """The maximum along ``dim`` and its index by PyTorch's pooling rule: a value is taken when greater than the
+    best so far or NaN, so the first maximum wins, and in a window with NaNs the last NaN (``max(dim)`` takes the
+    first NaN: where NaNs are present the index is corrected and the values gathered there)."""
+    from ...ops import where
+
+    values, slots = windows.max(dim)
+    nan = windows.detach().isnan()
+    if not bool(nan.any().item()):
+        return values, slots
+    be, k = windows._backend, windows.shape[dim]
+    rank = Tensor(be.reshape(be.arange(0, k, 1, slots.dtype), (k,) + (1,) * (windows.ndim - 1 - dim % windows.ndim)),
+                  be)
+    last = where(nan, rank, -1).max(dim).values
+    slots = where(last >= 0, last, slots)
+    return windows.gather(dim, slots.unsqueeze(dim)).squeeze(dim), slots
+
+
+def _padded_windows(x: Tensor, kernel, stride, padding, dilation, extra, fill: float) -> Tensor:
+    """Every window of (N, C, D, H, W) padded by ``fill`` (plus ``extra`` after the input), as (N, C, K, *out)."""
+    from ...ops import pad
+
+    widths = (padding[2], padding[2] + extra[2], padding[1], padding[1] + extra[1], padding[0], padding[0] + extra[0])
+    if any(widths):
+        x = pad(x, widths, value=fill)
+    cols = _conv.unfold(x, kernel, dilation, (0, 0, 0), stride)  # (N, C * K, L)
+    out = tuple(_conv.out_size(n, k, s, 0, d) for n, k, s, d in zip(x.shape[2:], kernel, stride, dilation))
+    return cols.reshape(x.shape[0], x.shape[1], kernel[0] * kernel[1] * kernel[2], *out)
+
+
+@_public
+def max_pool3d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
+               ceil_mode: bool = False, return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    """Maximum over windows of (N, C, D, H, W) or (C, D, H, W) (padding counts as -inf); stride defaults to
+    kernel_size. The gradient goes to the first maximum of each window; ``return_indices`` also gives its flat
+    index d * H * W + h * W + w into the input's spatial volume."""
+    kernel, stride, padding, dilation, out, extra = _pool3d_geometry("max_pool3d", input, kernel_size, stride,
+                                                                     padding, dilation, ceil_mode)
+    x = input if input.ndim == 5 else input.unsqueeze(0)
+    values, slots = _window_max(_padded_windows(x, kernel, stride, padding, dilation, extra, float("-inf")), 2)
+    if not return_indices:
+        return values if input.ndim == 5 else values.squeeze(0)
+    be, volume = x._backend, x.shape[2] * x.shape[3] * x.shape[4]
+    positions = Tensor(be.reshape(be.arange(0, volume, 1, slots.dtype), (1, 1) + tuple(x.shape[2:])), be)
+    table = _padded_windows(positions, kernel, stride, padding, dilation, extra, -1)  # (1, 1, K, *out)
+    indices = table.expand(*slots.shape[:2], *table.shape[2:]).gather(2, slots.unsqueeze(2)).squeeze(2)
+    return (values, indices) if input.ndim == 5 else (values.squeeze(0), indices.squeeze(0))
+
+
+@_public
+def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,  # noqa: A002
+               count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    """Mean over windows of (N, C, D, H, W) or (C, D, H, W). The divisor is ``divisor_override`` when given, else
+    the window's size within the padded input (``count_include_pad``) or its count of input elements, as
+    PyTorch's (ceil_mode's last windows may reach past the padding: that part is never counted)."""
+    import numpy as np
+
+    kernel, stride, padding, _, out, extra = _pool3d_geometry("avg_pool3d", input, kernel_size, stride, padding,
+                                                              1, ceil_mode)
+    if divisor_override is not None and (not isinstance(divisor_override, int) or divisor_override == 0):
+        raise ValueError(f"avg_pool3d: divisor_override must be a non-zero int, got {divisor_override!r}")
+    x = input if input.ndim == 5 else input.unsqueeze(0)
+    sums = _padded_windows(x, kernel, stride, padding, (1, 1, 1), extra, 0.0).sum(2)
+    if divisor_override is not None:
+        result = sums / divisor_override
+    else:
+        per_axis = []
+        for n, o, k, s, p in zip(x.shape[2:], out, kernel, stride, padding):
+            start = np.arange(o) * s - p
+            end = np.minimum(start + k, n + p)
+            per_axis.append(end - start if count_include_pad else np.minimum(end, n) - np.maximum(start, 0))
+        counts = per_axis[0][:, None, None] * per_axis[1][None, :, None] * per_axis[2][None, None, :]
+        result = sums / constant(x._backend, x._backend.from_numpy(counts.astype(x.dtype)))
+    return result if input.ndim == 5 else result.squeeze(0)
+
+
+def _adaptive_triple(op: str, input, output_size, dims: int = 3) -> tuple:
+    if not isinstance(input, Tensor) or input.ndim not in (dims + 1, dims + 2):
+        raise ShapeError(f"{op}: expected a {dims + 1}-D or {dims + 2}-D input, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    sizes = (output_size,) * dims if isinstance(output_size, int) or output_size is None else tuple(output_size)
+    if len(sizes) != dims:
+        raise ValueError(f"{op}: output_size must be an int or a tuple of {dims}, got {output_size!r}")
+    spatial = tuple(input.shape[-dims:])
+    sizes = tuple(n if o is None else o for n, o in zip(spatial, sizes))
+    if not all(isinstance(v, int) and v >= 1 for v in sizes) or min(spatial) < 1:
+        raise ValueError(f"{op}: output_size must be positive ints (or None) and the input non-empty, got "
+                         f"output_size={output_size!r} for input of shape {input.shape}")
+    return spatial, sizes
+
+
+@_public
+def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:  # noqa: A002
+    """Mean over PyTorch's adaptive bins of a (N, C, D, H, W) or (C, D, H, W) input: one matmul with a bin matrix
+    per axis. ``output_size`` is an int or a triple; ``None`` in it keeps that input size."""
+    (d, h, w), (od, oh, ow) = _adaptive_triple("adaptive_avg_pool3d", input, output_size)
+    if input.dtype.kind != "f":
+        raise TypeError(f"adaptive_avg_pool3d: expected a floating input, got {input.dtype.name}")
+    lead = input.shape[:-3]
+    y = _adaptive_bins(h, oh, input) @ (input @ _adaptive_bins(w, ow, input).mT)  # (..., D, oh, ow)
+    return (_adaptive_bins(d, od, input) @ y.reshape(*lead, d, oh * ow)).reshape(*lead, od, oh, ow)
+
+
+@_public
+def adaptive_max_pool3d(input: Tensor, output_size,  # noqa: A002
+                        return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+    """Maximum over PyTorch's adaptive bins of a (N, C, D, H, W) or (C, D, H, W) input; the gradient goes to the
+    first maximum of each bin in row-major order (a bin's padding repeats its first index, after the real ones,
+    so a repeat never comes first). ``return_indices`` also gives each maximum's flat index d * H * W + h * W + w."""
+    (d, h, w), (od, oh, ow) = _adaptive_triple("adaptive_max_pool3d", input, output_size)
+    be, lead = input._backend, input.shape[:-3]
+    k = len(lead)
+    bins = [_adaptive_windows(n, o) for n, o in zip((d, h, w), (od, oh, ow))]  # (o, l) each
+    windows = input
+    for axis, index in zip((-3, -2, -1), bins):
+        where = (Ellipsis, Tensor(be.from_numpy(index.reshape(-1)), be)) + (slice(None),) * (-1 - axis)
+        windows = windows[where]
+    (ld, lh, lw) = (b.shape[1] for b in bins)
+    windows = windows.reshape(*lead, od, ld, oh, lh, ow, lw)
+    windows = windows.permute(*range(k), k, k + 2, k + 4, k + 1, k + 3, k + 5).reshape(*lead, od, oh, ow, -1)
+    values, slots = _window_max(windows, -1)
+    if not return_indices:
+        return values
+    rows, cols, deps = bins[1], bins[2], bins[0]
+    flat = (deps[:, None, None, :, None, None] * (h * w) + rows[None, :, None, None, :, None] * w
+            + cols[None, None, :, None, None, :]).reshape(od, oh, ow, -1)
+    table = Tensor(be.from_numpy(flat), be).expand(*lead, od, oh, ow, flat.shape[-1])
+    return values, table.gather(-1, slots.unsqueeze(-1)).squeeze(-1)
