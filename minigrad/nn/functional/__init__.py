@@ -13,13 +13,9 @@ are all exported here, so ``import minigrad.nn.functional as F`` and ``F.name`` 
 from __future__ import annotations
 
 from ...ops import (
-    elu,
     gelu,
-    hardtanh,
-    leaky_relu,
     log_softmax,
     pad,  # PyTorch's F.pad; registered (and tested) with the tensor ops
-    relu,
     sigmoid,
     silu,
     softmax,
@@ -40,14 +36,18 @@ from . import (  # noqa: F401 - each registers its public functions in OPS
     sparse,
 )
 from ._common import OPS, _legacy_reduction, _pair, _public, _single  # noqa: F401 - F._pair etc. are used by nn
+from .activations import INPLACE as _INPLACE
 from .sparse import one_hot
 
 # The ops re-exported from minigrad.ops are registered here; the functions of this package where they are defined.
-for _op in (batch_norm, elu, gelu, hardtanh, leaky_relu, log_softmax, relu, sigmoid, silu, softmax, softplus, tanh):
+# (relu, elu, leaky_relu and hardtanh are defined in .activations, with PyTorch's ``inplace`` argument.)
+for _op in (batch_norm, gelu, log_softmax, sigmoid, silu, softmax, softplus, tanh):
     _public(_op)
 del _op
 
 globals().update(OPS)
+globals().update(_INPLACE)  # relu_, elu_, ...: in-place spellings, not in OPS (no spec runs in place)
 
 # -- exported names ---------------------------------------------------------------------------------
-__all__ = ["OPS", "one_hot", "pad", *sorted(OPS)]  # one_hot: int64 output, not differentiable, so not in OPS
+# one_hot: int64 output, not differentiable, so not in OPS
+__all__ = ["OPS", "one_hot", "pad", *sorted(OPS), *sorted(_INPLACE)]
