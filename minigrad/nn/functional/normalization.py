@@ -153,6 +153,9 @@ def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,  # n
                          f"shape {input.shape}")
     if weight is not None and tuple(weight.shape) != shape:
         raise ShapeError(f"rms_norm: weight of shape {weight.shape} must have normalized_shape {shape}")
+    if input.dtype.kind != "f" or weight is not None and weight.dtype.kind != "f":
+        raise TypeError(f"rms_norm: the input and weight must be floating, got {input.dtype.name}"
+                        + ("" if weight is None else f" and {weight.dtype.name}"))
     if eps is None:
         import numpy as np
 

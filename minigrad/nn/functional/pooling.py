@@ -270,8 +270,12 @@ def lp_pool2d(input: Tensor, norm_type: float, kernel_size, stride=None,  # noqa
               ceil_mode: bool = False) -> Tensor:
     """(sum over each window of x ** norm_type) ** (1 / norm_type): PyTorch's power-average pool."""
     kh, kw = _pair(kernel_size, "kernel_size")
-    out = avg_pool2d(input ** norm_type, (kh, kw), stride, 0, ceil_mode)
-    return _lp_finish(out, norm_type, kh * kw)
+    if not isinstance(input, Tensor) or input.ndim not in (3, 4):
+        raise ShapeError(f"lp_pool2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    batched = input if input.ndim == 4 else input.unsqueeze(0)
+    out = _lp_finish(avg_pool2d(batched ** norm_type, (kh, kw), stride, 0, ceil_mode), norm_type, kh * kw)
+    return out if input.ndim == 4 else out.squeeze(0)
 
 
 @_public
