@@ -3006,6 +3006,77 @@ def _pdist_ref(x, p):
     return d.max(1) if p == math.inf else (d ** p).sum(1) ** (1 / p)
 
 
+
+@st.composite
+def _affine_grid_case(draw, dtype, max_size):
+    n, h, w = draw(st.integers(1, 2)), draw(st.integers(2, 4)), draw(st.integers(2, 4))  # unit sides warn
+    return Case((draw(_arr(dtype, (n, 2, 3), -2.0, 2.0)),),
+                {"size": (n, draw(st.integers(1, 3)), h, w), "align_corners": draw(st.booleans())}, n=3)
+
+
+def _affine_grid_ref(theta, size, align_corners):
+    def steps(k):
+        if k <= 1:
+            return np.zeros(k)
+        v = np.linspace(-1.0, 1.0, k)
+        return v if align_corners else v * (k - 1) / k
+
+    xs, ys = np.meshgrid(steps(size[3]), steps(size[2]))
+    base = np.stack([xs, ys, np.ones_like(xs)], -1)
+    return np.einsum("hwk,njk->nhwj", base, theta)
+
+
+@st.composite
+def _grid_sample_case(draw, dtype, max_size):
+    """Sample points in pixel units k + f, f away from 0 and 1/2 (bilinear's floor, nearest's rounding, and the
+    reflection and border kinks), then normalised with the drawn align_corners."""
+    n, c, h, w = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(2, 4)), draw(st.integers(2, 4))
+    ho, wo = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    align = draw(st.booleans())
+    whole = draw(mst.arrays(np.int64, (n, ho, wo, 2), elements_strategy=st.integers(-2, 4)))
+    frac = draw(mst.arrays(np.float64, (n, ho, wo, 2), elements_strategy=st.sampled_from([0.15, 0.3, 0.7, 0.85])))
+    pixels = whole + frac
+    sizes = np.array([w, h], np.float64)
+    grid = pixels * 2 / (sizes - 1) - 1 if align else (pixels * 2 + 1) / sizes - 1
+    kwargs = {"mode": draw(st.sampled_from(["bilinear", "nearest"])),
+              "padding_mode": draw(st.sampled_from(["zeros", "border", "reflection"])), "align_corners": align}
+    return Case((draw(_arr(dtype, (n, c, h, w))), grid.astype(dtype)), kwargs,
+                requires_grad=(True, kwargs["mode"] == "bilinear"), n=4)
+
+
+def _grid_sample_ref(x, grid, mode, padding_mode, align_corners):
+    n, c, h, w = x.shape
+
+    def source(coord, size):
+        coord = (coord + 1) * (size - 1) / 2 if align_corners else ((coord + 1) * size - 1) / 2
+        if padding_mode == "reflection":
+            low, high = (0.0, size - 1.0) if align_corners else (-0.5, size - 0.5)
+            span = high - low
+            d = np.abs(coord - low)
+            flips = np.floor(d / span)
+            extra = d - flips * span
+            coord = np.where(flips % 2 == 0, extra + low, span - extra + low)
+        if padding_mode != "zeros":
+            coord = np.clip(coord, 0, size - 1)
+        return coord
+
+    xs, ys = source(grid[..., 0], w), source(grid[..., 1], h)
+    out = np.zeros((n, c) + grid.shape[1:3])
+
+    def at(b, yy, xx):
+        return x[b, :, yy, xx] if 0 <= yy < h and 0 <= xx < w else np.zeros(c)
+
+    for b, i, j in np.ndindex(n, *grid.shape[1:3]):
+        px, py = xs[b, i, j], ys[b, i, j]
+        if mode == "nearest":
+            out[b, :, i, j] = at(b, int(np.rint(py)), int(np.rint(px)))
+            continue
+        x0, y0 = int(np.floor(px)), int(np.floor(py))
+        fx, fy = px - x0, py - y0
+        out[b, :, i, j] = ((1 - fx) * (1 - fy) * at(b, y0, x0) + fx * (1 - fy) * at(b, y0, x0 + 1)
+                           + (1 - fx) * fy * at(b, y0 + 1, x0) + fx * fy * at(b, y0 + 1, x0 + 1))
+    return out
+
 SPECS += [
     unary("F.relu", F.relu, lambda x: np.maximum(x, 0), avoid=(0.0,), margin=KINK_MARGIN, family="exact"),
     unary("F.leaky_relu", F.leaky_relu, lambda x, negative_slope: np.where(x > 0, x, negative_slope * x),
@@ -3041,6 +3112,8 @@ SPECS += [
     Spec("F.max_unpool2d", F.max_unpool2d, _max_unpool_case, _max_unpool_ref, "exact"),
     Spec("F.max_unpool1d", F.max_unpool1d, lambda d, s: _max_unpool_case(d, s, dims=1), _max_unpool_ref, "exact"),
     Spec("F.pdist", F.pdist, _pdist_case, _pdist_ref, "transcendental"),
+    Spec("F.affine_grid", F.affine_grid, _affine_grid_case, _affine_grid_ref, "matmul"),
+    Spec("F.grid_sample", F.grid_sample, _grid_sample_case, _grid_sample_ref, "elementwise"),
 ]
 NO_SPEC.update({
     "minigrad.nn.functional.alpha_dropout": "random mask from the backend's generator, as dropout (unit tests and "
@@ -3256,6 +3329,7 @@ MIXED_DTYPE_EXEMPT: dict[str, str] = {
     **{name: "floating operands of one dtype, as PyTorch's linalg (integers are refused)"
        for name in ("linalg.solve", "linalg.cross", "linalg.vecdot", "linalg.multi_dot")},
     "F.rms_norm": "the input and the weight must be floating (PyTorch refuses integers)",
+    "F.grid_sample": "input and grid must be floating and of one dtype, as in PyTorch",
 }
 
 

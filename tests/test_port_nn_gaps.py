@@ -547,6 +547,72 @@ def test_gumbel_softmax_soft_and_straight_through():
     np.testing.assert_array_equal(along0.sum(0), 1.0)
 
 
+
+# -- affine_grid and grid_sample ---------------------------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore:Since version 1.3.0, affine_grid behavior has changed for unit-size grids")
+@pytest.mark.parametrize("align_corners", [True, False])
+@pytest.mark.parametrize("size", [(2, 3, 4, 5), (2, 1, 1, 3), (2, 2, 3, 1)])
+def test_affine_grid_matches_pytorch(size, align_corners):
+    rng = np.random.default_rng(19)
+    theta = rng.standard_normal((2, 2, 3))
+    _agree(lambda t: F.affine_grid(t, size, align_corners),
+           lambda t: torch.nn.functional.affine_grid(t, size, align_corners), [theta], rng)
+
+
+@pytest.mark.parametrize("align_corners", [True, False])
+@pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+def test_grid_sample_matches_pytorch(mode, padding_mode, align_corners):
+    rng = np.random.default_rng(20)
+    x = rng.standard_normal((2, 3, 5, 6))
+    grid = rng.uniform(-1.7, 1.7, (2, 4, 7, 2))  # inside and outside the image
+    if mode == "bilinear":
+        _agree(lambda a, g: F.grid_sample(a, g, mode, padding_mode, align_corners),
+               lambda a, g: torch.nn.functional.grid_sample(a, g, mode, padding_mode, align_corners), [x, grid], rng)
+    else:  # no gradient with respect to the grid (PyTorch's is zeros)
+        _agree(lambda a: F.grid_sample(a, mg.tensor(grid), mode, padding_mode, align_corners),
+               lambda a: torch.nn.functional.grid_sample(a, torch.tensor(grid), mode, padding_mode, align_corners),
+               [x], rng)
+
+
+def test_spatial_transformer_gradient_reaches_theta():
+    rng = np.random.default_rng(21)
+    x, theta = rng.standard_normal((2, 2, 6, 6)), np.tile(np.array([[0.9, 0.1, 0.05], [-0.1, 0.8, 0.1]]), (2, 1, 1))
+
+    def ours(a, t):
+        return F.grid_sample(a, F.affine_grid(t, (2, 2, 4, 4), False), align_corners=False)
+
+    def theirs(a, t):
+        return torch.nn.functional.grid_sample(a, torch.nn.functional.affine_grid(t, (2, 2, 4, 4), False),
+                                               align_corners=False)
+
+    _agree(ours, theirs, [x, theta], rng)
+    assert mg.gradcheck(ours, [mg.tensor(x, requires_grad=True), mg.tensor(theta, requires_grad=True)])
+
+
+def test_grid_functions_warn_and_refuse_as_pytorch():
+    theta = mg.tensor(np.zeros((1, 2, 3)))
+    with pytest.warns(UserWarning, match="align_corners=False since 1.3.0"):
+        F.affine_grid(theta, (1, 1, 2, 2))
+    with pytest.warns(UserWarning, match="align_corners=False since 1.3.0"):
+        F.grid_sample(mg.randn(1, 1, 2, 2), mg.zeros(1, 1, 1, 2))
+    with pytest.warns(UserWarning, match="unit-size grids"):  # as PyTorch: a 1-pixel side has no corners to align
+        F.affine_grid(theta, (1, 1, 1, 2), True)
+    with pytest.raises(ShapeError, match="Nx2x3"):
+        F.affine_grid(mg.tensor(np.zeros((1, 3, 3))), (1, 1, 2, 2), False)
+    with pytest.raises(ValueError, match="floating point"):
+        F.affine_grid(mg.tensor(np.zeros((1, 2, 3), np.int64)), (1, 1, 2, 2), False)
+    with pytest.raises(ValueError, match="expected mode"):
+        F.grid_sample(mg.randn(1, 1, 2, 2), mg.zeros(1, 1, 1, 2), "linear", align_corners=False)
+    with pytest.raises(ValueError, match="expected padding_mode"):
+        F.grid_sample(mg.randn(1, 1, 2, 2), mg.zeros(1, 1, 1, 2), padding_mode="wrap", align_corners=False)
+    with pytest.raises(NotImplementedError, match="bicubic"):
+        F.grid_sample(mg.randn(1, 1, 2, 2), mg.zeros(1, 1, 1, 2), "bicubic", align_corners=False)
+    with pytest.raises(ShapeError, match="grid of shape"):
+        F.grid_sample(mg.randn(1, 1, 2, 2), mg.zeros(2, 1, 1, 2), align_corners=False)
+    with pytest.raises(TypeError, match="same dtype"):
+        F.grid_sample(mg.randn(1, 1, 2, 2), mg.zeros(1, 1, 1, 2, dtype=mg.float64), align_corners=False)
+
 # -- errors -----------------------------------------------------------------------------------------------------
 def test_errors_name_the_function_and_values():
     x = mg.randn(2, 3)

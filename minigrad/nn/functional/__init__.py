@@ -28,6 +28,7 @@ from . import (  # noqa: F401 - each registers its public functions in OPS
     attention,
     conv,
     ctc,
+    grid,
     losses,
     margin_losses,
     normalization,
