@@ -3086,6 +3086,7 @@ SPECS += [
           avoid=(0.0,), margin=KINK_MARGIN, params=_params({"alpha": st.sampled_from([1.0, 0.3])})),
     unary("F.hardtanh", F.hardtanh, lambda x: np.clip(x, -1, 1), -3.0, 3.0, avoid=(-1.0, 1.0), margin=KINK_MARGIN,
           family="exact"),
+    unary("F.silu", F.silu, lambda x: x / (1 + np.exp(-x)), -8.0, 8.0),
     unary("F.celu", F.celu, lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0) / alpha)),
           -8.0, 8.0, avoid=(0.0,), margin=KINK_MARGIN, params=_params({"alpha": st.sampled_from([1.0, 0.5, 2.0])})),
     unary("F.selu", F.selu, lambda x: _SELU[1] * np.where(x > 0, x, _SELU[0] * np.expm1(np.minimum(x, 0))),

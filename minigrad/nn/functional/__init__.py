@@ -17,7 +17,6 @@ from ...ops import (
     log_softmax,
     pad,  # PyTorch's F.pad; registered (and tested) with the tensor ops
     sigmoid,
-    silu,
     softmax,
     softplus,
     tanh,
@@ -41,8 +40,8 @@ from .activations import INPLACE as _INPLACE
 from .sparse import one_hot
 
 # The ops re-exported from minigrad.ops are registered here; the functions of this package where they are defined.
-# (relu, elu, leaky_relu and hardtanh are defined in .activations, with PyTorch's ``inplace`` argument.)
-for _op in (batch_norm, gelu, log_softmax, sigmoid, silu, softmax, softplus, tanh):
+# (relu, elu, leaky_relu, hardtanh and silu are defined in .activations, with PyTorch's ``inplace`` argument.)
+for _op in (batch_norm, gelu, log_softmax, sigmoid, softmax, softplus, tanh):
     _public(_op)
 del _op
 

@@ -15,21 +15,21 @@ from ._common import _public
 
 
 @_public
-def relu6(input: Tensor) -> Tensor:  # noqa: A002
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """min(max(x, 0), 6): ``hardtanh(x, 0, 6)``."""
-    return hardtanh(input, 0.0, 6.0)
+    return _maybe_inplace(input, inplace, "relu6", lambda x: hardtanh(x, 0.0, 6.0))
 
 
 @_public
-def hardsigmoid(input: Tensor) -> Tensor:  # noqa: A002
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """relu6(x + 3) / 6."""
-    return relu6(input + 3.0) / 6.0
+    return _maybe_inplace(input, inplace, "hardsigmoid", lambda x: relu6(x + 3.0) / 6.0)
 
 
 @_public
-def hardswish(input: Tensor) -> Tensor:  # noqa: A002
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """x * relu6(x + 3) / 6."""
-    return input * hardsigmoid(input)
+    return _maybe_inplace(input, inplace, "hardswish", lambda x: x * hardsigmoid(x))
 
 
 @_public
@@ -39,9 +39,9 @@ def logsigmoid(input: Tensor) -> Tensor:  # noqa: A002
 
 
 @_public
-def mish(input: Tensor) -> Tensor:  # noqa: A002
+def mish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     """x * tanh(softplus(x))."""
-    return input * tanh(softplus(input))
+    return _maybe_inplace(input, inplace, "mish", lambda x: x * tanh(softplus(x)))
 
 
 @_public
@@ -80,7 +80,8 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
 # -- activations a ported script still missed (CELU, SELU, GLU, shrinks, threshold, RReLU) and the in-place
 # spellings: ``inplace=True`` and ``F.name_`` go through ``Tensor._inplace`` (version counter, leaf and view
 # checks), so PyTorch's autograd rules hold. ``relu``, ``elu``, ``leaky_relu`` and ``hardtanh`` are the ops of
-# minigrad.ops with PyTorch's ``inplace`` argument added.
+# minigrad.ops with PyTorch's ``inplace`` argument added (and ``silu``; ``relu6``, ``hardsigmoid``, ``hardswish``
+# and ``mish`` above take it too).
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
@@ -119,6 +120,12 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,  # noqa
              inplace: bool = False) -> Tensor:
     """x clamped to [min_val, max_val]."""
     return _maybe_inplace(input, inplace, "hardtanh", lambda x: _ops.hardtanh(x, min_val, max_val))
+
+
+@_public
+def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x * sigmoid(x)."""
+    return _maybe_inplace(input, inplace, "silu", _ops.silu)
 
 
 @_public
