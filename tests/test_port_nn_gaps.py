@@ -380,6 +380,7 @@ def test_lazy_linear_infers_in_features_then_is_a_linear():
     assert list(lazy.parameters()) == []
     with pytest.raises(RuntimeError, match="dry run"):
         lazy.load_state_dict({})
+    assert list(lazy.parameters()) == []  # nothing built on error
     x = mg.randn(4, 5)
     out = lazy(x)
     assert type(lazy) is nn.Linear and lazy.in_features == 5 and lazy.weight.shape == (3, 5)
@@ -395,6 +396,32 @@ def test_lazy_linear_infers_in_features_then_is_a_linear():
     optimizer.step()
     assert not np.array_equal(lazy.weight.numpy(), before)
     assert nn.LazyLinear(2, bias=False)(x).shape == (4, 2)
+
+
+def test_lazy_module_loaded_directly_takes_the_checkpoints_shape():
+    eager = nn.Linear(6, 2)
+    lazy = nn.LazyLinear(2)
+    lazy.load_state_dict(eager.state_dict())
+    assert type(lazy) is nn.Linear and lazy.in_features == 6
+    np.testing.assert_array_equal(lazy.weight.numpy(), eager.weight.numpy())
+    conv = nn.Conv2d(4, 6, 3, groups=2)
+    lazy_conv = nn.LazyConv2d(6, 3, groups=2)
+    lazy_conv.load_state_dict(conv.state_dict())
+    assert lazy_conv.in_channels == 4
+    x = mg.randn(1, 4, 5, 5)
+    np.testing.assert_array_equal(lazy_conv(x).numpy(), conv(x).numpy())
+    wrong = nn.LazyLinear(3)
+    with pytest.raises(nn.StateDictError, match="size mismatch"):  # the eager class's own check
+        wrong.load_state_dict(eager.state_dict())
+    assert type(wrong) is nn.LazyLinear and list(wrong.parameters()) == []  # nothing changed on error
+
+
+def test_lazy_module_keeps_its_hooks_and_mode():
+    lazy = nn.LazyLinear(2).eval()
+    seen = []
+    lazy.register_forward_hook(lambda module, args, out: seen.append(out.shape))
+    lazy(mg.randn(3, 4))
+    assert seen == [(3, 2)] and not lazy.training
 
 
 def test_lazy_linear_inside_a_model():
