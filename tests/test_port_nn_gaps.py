@@ -652,6 +652,18 @@ def test_grid_functions_warn_and_refuse_as_pytorch():
     with pytest.raises(TypeError, match="same dtype"):
         F.grid_sample(mg.randn(1, 1, 2, 2), mg.zeros(1, 1, 1, 2, dtype=mg.float64), align_corners=False)
 
+def test_torch_namespace_spellings():
+    x = mg.tensor([-1.0, 0.25, 2.0])
+    np.testing.assert_array_equal(mg.celu(x).numpy(), F.celu(x).numpy())
+    np.testing.assert_array_equal(mg.hardshrink(x, 0.3).numpy(), F.hardshrink(x, 0.3).numpy())
+    np.testing.assert_array_equal(mg.threshold(x, 0.0, 5.0).numpy(), [5.0, 0.25, 2.0])
+    assert mg.native_channel_shuffle is F.channel_shuffle and mg.pdist is F.pdist and mg.rms_norm is F.rms_norm
+    y = x * 1.0
+    assert mg.relu_(y) is y and y.numpy().tolist() == [0.0, 0.25, 2.0]
+    assert mg.selu_ is F.selu_ and mg.celu_ is F.celu_ and mg.rrelu_ is F.rrelu_ and mg.threshold_ is F.threshold_
+    assert mg.selu is F.selu and mg.rrelu is F.rrelu and mg.prelu is F.prelu
+
+
 # -- errors -----------------------------------------------------------------------------------------------------
 def test_errors_name_the_function_and_values():
     x = mg.randn(2, 3)
