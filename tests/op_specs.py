@@ -3128,6 +3128,9 @@ NO_SPEC.update({
 UNREGISTERED.update({f"minigrad.nn.functional.{name}_": "in-place spelling of the registered function; in-place "
                      "autograd rules tested in tests/test_port_nn_gaps.py"
                      for name in ("relu", "elu", "leaky_relu", "hardtanh", "threshold", "selu", "celu", "rrelu")})
+UNREGISTERED.update({f"minigrad.nn.functional.{name}_with_indices": f"{name}(..., return_indices=True): its values "
+                     f"are the spec'd F.{name}'s, its indices compared with PyTorch's in tests/test_port_nn_gaps.py"
+                     for name in ("max_pool1d", "max_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d")})
 
 SPECS_BY_NAME: dict[str, Spec] = {s.name: s for s in SPECS}
 assert len(SPECS_BY_NAME) == len(SPECS), "spec names must be unique"

@@ -475,6 +475,20 @@ def test_max_pool2d_indices_match_pytorch(kernel, stride, padding, dilation):
     np.testing.assert_array_equal(module(mg.tensor(x))[1].numpy(), tidx.numpy())
 
 
+def test_with_indices_spellings_match_pytorch():
+    rng = np.random.default_rng(22)
+    x = rng.standard_normal((2, 3, 7, 6))
+    for name, args in (("max_pool2d_with_indices", (3, 2, 1)), ("adaptive_max_pool2d_with_indices", ((3, 4),))):
+        ours, theirs = getattr(F, name)(mg.tensor(x), *args), getattr(torch.nn.functional, name)(torch.tensor(x), *args)
+        np.testing.assert_array_equal(ours[0].numpy(), theirs[0].numpy())
+        np.testing.assert_array_equal(ours[1].numpy(), theirs[1].numpy())
+    for name, args in (("max_pool1d_with_indices", (2,)), ("adaptive_max_pool1d_with_indices", (4,))):
+        ours, theirs = getattr(F, name)(mg.tensor(x[0]), *args), getattr(torch.nn.functional, name)(torch.tensor(x[0]),
+                                                                                                  *args)
+        np.testing.assert_array_equal(ours[0].numpy(), theirs[0].numpy())
+        np.testing.assert_array_equal(ours[1].numpy(), theirs[1].numpy())
+
+
 def test_max_pool1d_indices_and_unpool_match_pytorch():
     rng = np.random.default_rng(13)
     x = rng.standard_normal((2, 3, 9))
@@ -651,6 +665,17 @@ def test_grid_functions_warn_and_refuse_as_pytorch():
         F.grid_sample(mg.randn(1, 1, 2, 2), mg.zeros(2, 1, 1, 2), align_corners=False)
     with pytest.raises(TypeError, match="same dtype"):
         F.grid_sample(mg.randn(1, 1, 2, 2), mg.zeros(1, 1, 1, 2, dtype=mg.float64), align_corners=False)
+
+def test_module_reprs_match_pytorch():
+    pairs = [("LPPool2d", (2, 3)), ("LPPool1d", (1.5, 3, 2)), ("MaxUnpool2d", (2,)), ("MaxUnpool1d", (3, 2, 1)),
+             ("LocalResponseNorm", (3,)), ("ChannelShuffle", (2,)), ("AlphaDropout", (0.2,)),
+             ("FeatureAlphaDropout", ()), ("RReLU", ()), ("RReLU", (0.1, 0.2, True)), ("SELU", (True,)), ("GLU", ()),
+             ("Softshrink", ()), ("CELU", (1.0, True)), ("Softmax2d", ()), ("Threshold", (0.1, 2.0, True)),
+             ("RMSNorm", (4,)), ("ParameterDict", ()), ("Tanhshrink", ()), ("Softsign", ()), ("Dropout3d", ()),
+             ("ReLU6", (True,)), ("Hardswish", ()), ("Fold", ((4, 5), 2)), ("Unfold", (3,))]
+    for name, args in pairs:
+        assert repr(getattr(nn, name)(*args)) == repr(getattr(torch.nn, name)(*args)), name
+
 
 def test_torch_namespace_spellings():
     x = mg.tensor([-1.0, 0.25, 2.0])
