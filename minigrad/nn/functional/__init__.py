@@ -6,8 +6,8 @@ ops (``Unfold``/``Fold``/``MaxPool2d`` in ``minigrad.ops.conv``, ``SoftmaxCrossE
 ``OPS`` is the explicit registry of the public differentiable functions, each registered where it is defined.
 
 The functions live in modules by meaning (``conv``, ``pooling``, ``normalization``, ``sparse``, ``losses``,
-``margin_losses``, ``ctc``, ``activations``, ``attention``, ``resampling``; shared helpers in ``_common``) and
-are all exported here, so ``import minigrad.nn.functional as F`` and ``F.name`` work as with PyTorch.
+``margin_losses``, ``ctc``, ``activations``, ``attention``, ``resampling``, ``grid``; shared helpers in
+``_common``) and are all exported here, so ``import minigrad.nn.functional as F`` and ``F.name`` work as with PyTorch.
 """
 
 from __future__ import annotations
