@@ -687,6 +687,8 @@ def test_torch_namespace_spellings():
     assert mg.relu_(y) is y and y.numpy().tolist() == [0.0, 0.25, 2.0]
     assert mg.selu_ is F.selu_ and mg.celu_ is F.celu_ and mg.rrelu_ is F.rrelu_ and mg.threshold_ is F.threshold_
     assert mg.selu is F.selu and mg.rrelu is F.rrelu and mg.prelu is F.prelu
+    np.testing.assert_array_equal(x.hardshrink(0.3).numpy(), [-1.0, 0.0, 2.0])
+    np.testing.assert_array_equal(x.prelu(mg.tensor([0.5])).numpy(), [-0.5, 0.25, 2.0])
 
 
 # -- errors -----------------------------------------------------------------------------------------------------
