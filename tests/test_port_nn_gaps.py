@@ -475,6 +475,18 @@ def test_max_pool2d_indices_match_pytorch(kernel, stride, padding, dilation):
     np.testing.assert_array_equal(module(mg.tensor(x))[1].numpy(), tidx.numpy())
 
 
+@pytest.mark.parametrize(("kernel", "stride", "padding"), [(3, 2, 1), (2, 1, 1), (3, 1, 1)])
+def test_max_pool2d_indices_of_infinities_and_nans_match_pytorch(kernel, stride, padding):
+    """PyTorch's scan: a window of -inf gives its first position inside the input (never the padding), and a
+    window with NaNs gives its last NaN, even after a +inf."""
+    x = np.full((1, 1, 4, 4), -np.inf)
+    x[0, 0, 2, 2], x[0, 0, 2, 1], x[0, 0, 3, 0], x[0, 0, 3, 1] = 1.0, np.inf, np.nan, np.nan
+    values, idx = F.max_pool2d(mg.tensor(x), kernel, stride, padding, return_indices=True)
+    tvalues, tidx = torch.nn.functional.max_pool2d(torch.tensor(x), kernel, stride, padding, return_indices=True)
+    np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
+    np.testing.assert_array_equal(values.numpy(), tvalues.numpy())  # NaN where PyTorch has NaN
+
+
 def test_with_indices_spellings_match_pytorch():
     rng = np.random.default_rng(22)
     x = rng.standard_normal((2, 3, 7, 6))

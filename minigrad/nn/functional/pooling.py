@@ -35,8 +35,10 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  
 
 
 def _max_pool2d_indices(input, kernel, stride, padding, dilation, out) -> Tensor:  # noqa: A002
-    """Each window's maximum as a flat index h * W + w into its (H, W) plane (PyTorch's convention): the first
-    maximum in row-major window order, a NaN counting as the maximum, as PyTorch's CPU kernel."""
+    """Each window's maximum as a flat index h * W + w into its (H, W) plane, by PyTorch's CPU kernel's rule: a
+    scan in row-major window order over the positions inside the input, keeping a value greater than the
+    kept one or a NaN; so the first maximum wins, the last NaN wins over everything, and a window of -inf
+    gives its first position inside the input."""
     import numpy as np
 
     be, (n, c, h, w), k = input._backend, input.shape, kernel[0] * kernel[1]
@@ -44,13 +46,18 @@ def _max_pool2d_indices(input, kernel, stride, padding, dilation, out) -> Tensor
     if x.dtype.kind != "f":
         raise TypeError(f"max_pool2d: return_indices needs a floating input, got {x.dtype.name}")
     widths = ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2)
-    padded = np.pad(np.where(np.isnan(x), np.inf, x), widths, constant_values=-np.inf)
+    padded = np.pad(x, widths, constant_values=-np.inf)
     positions = np.pad(np.arange(h * w, dtype=np.int64).reshape(h, w), widths[2:], constant_values=-1)
     rows = (np.arange(out[0]) * stride[0])[:, None] + np.arange(kernel[0])[None, :] * dilation[0]  # (oh, kh)
     cols = (np.arange(out[1]) * stride[1])[:, None] + np.arange(kernel[1])[None, :] * dilation[1]  # (ow, kw)
     windows = padded[:, :, rows[:, None, :, None], cols[None, :, None, :]].reshape(n, c, out[0], out[1], k)
     where = positions[rows[:, None, :, None], cols[None, :, None, :]].reshape(out[0], out[1], k)
-    slots = windows.argmax(-1)  # the first of equal maxima; inf stands for NaN
+    valid = where >= 0
+    nan = np.isnan(windows)
+    ordered = np.where(valid & ~nan, windows, -np.inf)
+    first_max = (valid & (ordered == ordered.max(-1, keepdims=True))).argmax(-1)
+    last_nan = k - 1 - nan[..., ::-1].argmax(-1)
+    slots = np.where(nan.any(-1), last_nan, first_max)
     flat = np.take_along_axis(np.broadcast_to(where, windows.shape), slots[..., None], -1)[..., 0]
     return Tensor(be.from_numpy(np.ascontiguousarray(flat)), be)
 
