@@ -142,6 +142,11 @@ __all__ += ["index_put", "index_put_", "multinomial"]
 
 _LAZY_MODULES = ("nn", "optim", "data", "testing", "cuda", "utils", "autograd", "linalg", "special",
                  "distributions")
+# torch.<name> spellings of nn.functional's (torch.celu, torch.relu_, torch.pdist, ...), loaded with nn on first use
+_FROM_NN_FUNCTIONAL = {name: name for name in (
+    "celu", "celu_", "selu", "selu_", "rrelu", "rrelu_", "hardshrink", "threshold", "threshold_", "pdist",
+    "channel_shuffle", "rms_norm", "relu_", "prelu")}
+_FROM_NN_FUNCTIONAL["native_channel_shuffle"] = "channel_shuffle"
 
 
 def __getattr__(name: str):
@@ -154,6 +159,8 @@ def __getattr__(name: str):
         return importlib.import_module(f"{__name__}.{name}")
     if name in ("save", "load"):
         return getattr(importlib.import_module(f"{__name__}.serialization"), name)
+    if name in _FROM_NN_FUNCTIONAL:
+        return getattr(importlib.import_module(f"{__name__}.nn.functional"), _FROM_NN_FUNCTIONAL[name])
     if name in _NO_HALF:
         raise AttributeError(f"module 'minigrad' has no attribute {name!r}: minigrad computes in float32/float64 "
                              "only; drop the half-precision cast, or use autocast(..., enabled=False)")

@@ -974,3 +974,24 @@ for _symbol, _function in (("and", "bitwise_and"), ("or", "bitwise_or"), ("xor",
     setattr(Tensor, f"__r{_symbol}__", _bit_operator(_function, True))
     setattr(Tensor, f"__i{_symbol}__", getattr(Tensor, _function + "_"))
 del _symbol, _function
+
+
+# -- Tensor.hardshrink / Tensor.prelu: PyTorch's methods for these nn.functional activations (imported on use) ----
+def _hardshrink(self, lambd: float = 0.5) -> Tensor:
+    """``F.hardshrink(self, lambd)``: x where |x| > lambd, else 0."""
+    from .nn.functional import hardshrink
+
+    return hardshrink(self, lambd)
+
+
+def _prelu(self, weight: Tensor) -> Tensor:
+    """``F.prelu(self, weight)``: x where x > 0, else weight * x."""
+    from .nn.functional import prelu
+
+    return prelu(self, weight)
+
+
+_hardshrink.__name__ = _hardshrink.__qualname__ = "hardshrink"
+_prelu.__name__ = _prelu.__qualname__ = "prelu"
+Tensor.hardshrink, Tensor.prelu = _hardshrink, _prelu
+del _hardshrink, _prelu

@@ -3665,6 +3665,253 @@ SPECS += [
          _adaptive_pool3d_ref(np.max), "exact"),
 ]
 
+# -- nn gaps: the activations, norms and pools a ported script still missed (tests/test_port_nn_gaps.py) -------
+_SELU = (1.6732632423543772848170429916717, 1.0507009873554804934193349852946)
+
+
+@st.composite
+def _glu_case(draw, dtype, max_size):
+    shape = list(draw(mst.shapes(min_dims=1, max_dims=3, max_size=max(1, max_size // 2))))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    shape[dim] *= 2
+    return Case((draw(_arr(dtype, tuple(shape), -8.0, 8.0)),), {"dim": dim})
+
+
+def _glu_ref(x, dim):
+    a, b = np.split(x, 2, dim)
+    return a / (1 + np.exp(-b))
+
+
+@st.composite
+def _rms_norm_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_dims=3, min_side=1, max_size=max_size))
+    normalized = shape[len(shape) - draw(st.integers(1, len(shape))):]
+    arrays = (draw(_arr(dtype, shape, 0.5, 4.0) if draw(st.booleans()) else _arr(dtype, shape, -4.0, -0.5)),)
+    if draw(st.booleans()):
+        arrays += (draw(_arr(dtype, normalized, -2.0, 2.0)),)
+    return Case(arrays, {"normalized_shape": normalized, "eps": 1e-5}, n=math.prod(normalized))
+
+
+def _rms_norm_ref(x, *w, normalized_shape, eps):
+    axes = tuple(range(x.ndim - len(normalized_shape), x.ndim))
+    out = x / np.sqrt((x * x).mean(axes, keepdims=True) + eps)
+    return out * w[0] if w else out
+
+
+@st.composite
+def _lrn_case(draw, dtype, max_size):
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 5))) + draw(mst.shapes(min_dims=1, max_dims=2, max_side=3))
+    kwargs = {"size": draw(st.integers(1, 4)), "alpha": 0.5, "beta": 0.75, "k": 2.0}
+    return Case((draw(_arr(dtype, shape, -3.0, 3.0)),), kwargs, n=kwargs["size"])
+
+
+def _lrn_ref(x, size, alpha, beta, k):
+    c = x.shape[1]
+    sq = np.moveaxis(x * x, 1, 0)
+    padded = np.concatenate([np.zeros((size // 2,) + sq.shape[1:]), sq, np.zeros(((size - 1) // 2,) + sq.shape[1:])])
+    window = np.moveaxis(sum(padded[j:j + c] for j in range(size)), 0, 1)
+    return x / (k + alpha * window / size) ** beta
+
+
+@st.composite
+def _channel_shuffle_case(draw, dtype, max_size):
+    groups, per = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    shape = (draw(st.integers(1, 2)), groups * per) + draw(mst.shapes(min_dims=1, max_dims=2, max_side=3))
+    return Case((draw(_arr(dtype, shape)),), {"groups": groups})
+
+
+def _channel_shuffle_ref(x, groups):
+    n, c = x.shape[:2]
+    return x.reshape(n, groups, c // groups, *x.shape[2:]).swapaxes(1, 2).reshape(x.shape)
+
+
+@st.composite
+def _lp_pool_case(draw, dtype, max_size, dims=2):
+    kernel = tuple(draw(st.integers(1, 3)) for _ in range(dims))
+    stride = tuple(draw(st.integers(1, 2)) for _ in range(dims))
+    out = tuple(draw(st.integers(1, 3)) for _ in range(dims))
+    spatial = tuple((o - 1) * s + k for o, s, k in zip(out, stride, kernel))
+    shape = (draw(st.integers(1, 2)),) * draw(st.integers(0, 1)) + (draw(st.integers(1, 2)),) + spatial
+    kwargs = {"norm_type": draw(st.sampled_from([1.0, 2.0, 1.5, 3.0])),
+              "kernel_size": kernel if dims == 2 else kernel[0], "stride": stride if dims == 2 else stride[0]}
+    return Case((draw(_arr(dtype, shape, 0.25, 3.0)),), kwargs, n=math.prod(kernel))
+
+
+def _lp_pool_ref(x, norm_type, kernel_size, stride):
+    kernel = (kernel_size,) if isinstance(kernel_size, int) else kernel_size
+    stride = (stride,) if isinstance(stride, int) else stride
+    spatial = x.shape[-len(kernel):]
+    out = tuple((n - k) // s + 1 for n, k, s in zip(spatial, kernel, stride))
+    result = np.zeros(x.shape[:-len(kernel)] + out)
+    for pos in np.ndindex(*out):
+        window = x[(Ellipsis,) + tuple(slice(p * s, p * s + k) for p, s, k in zip(pos, stride, kernel))]
+        result[(Ellipsis,) + pos] = (window ** norm_type).sum(tuple(range(-len(kernel), 0))) ** (1 / norm_type)
+    return result
+
+
+@st.composite
+def _max_unpool_case(draw, dtype, max_size, dims=2):
+    kernel = tuple(draw(st.integers(1, 3)) for _ in range(dims))
+    stride = tuple(draw(st.integers(1, 3)) for _ in range(dims))
+    inner = tuple(draw(st.integers(1, 3)) for _ in range(dims))
+    out = tuple((i - 1) * s + k for i, s, k in zip(inner, stride, kernel))
+    lead = (draw(st.integers(1, 2)),) * draw(st.integers(0, 1)) + (draw(st.integers(1, 2)),)
+    planes = math.prod(lead)
+    need = math.prod(inner)
+    perms = [draw(st.permutations(range(math.prod(out))))[:need] for _ in range(planes)]
+    indices = np.array(perms, np.int64).reshape(lead + inner)  # distinct per plane: no write collides
+    kwargs = {"kernel_size": kernel if dims == 2 else kernel[0], "stride": stride if dims == 2 else stride[0]}
+    return Case((draw(_arr(dtype, lead + inner)), indices), kwargs)
+
+
+def _max_unpool_ref(x, indices, kernel_size, stride):
+    kernel = (kernel_size,) if isinstance(kernel_size, int) else kernel_size
+    stride = (stride,) if isinstance(stride, int) else stride
+    inner = x.shape[-len(kernel):]
+    out = tuple((i - 1) * s + k for i, s, k in zip(inner, stride, kernel))
+    lead = x.shape[:-len(kernel)]
+    result = np.zeros((math.prod(lead), math.prod(out)))
+    np.put_along_axis(result, indices.reshape(len(result), -1), x.reshape(len(result), -1), 1)
+    return result.reshape(lead + out)
+
+
+@st.composite
+def _pdist_case(draw, dtype, max_size):
+    shape = (draw(st.integers(2, 4)), draw(st.integers(1, 4)))
+    p = draw(st.sampled_from([1.0, 2.0, 3.0, math.inf]))
+    return Case((draw(_arr(dtype, shape, distinct=True)),), {"p": p}, n=shape[1])
+
+
+def _pdist_ref(x, p):
+    i, j = np.triu_indices(len(x), 1)
+    d = np.abs(x[i] - x[j])
+    return d.max(1) if p == math.inf else (d ** p).sum(1) ** (1 / p)
+
+
+
+@st.composite
+def _affine_grid_case(draw, dtype, max_size):
+    n, h, w = draw(st.integers(1, 2)), draw(st.integers(2, 4)), draw(st.integers(2, 4))  # unit sides warn
+    return Case((draw(_arr(dtype, (n, 2, 3), -2.0, 2.0)),),
+                {"size": (n, draw(st.integers(1, 3)), h, w), "align_corners": draw(st.booleans())}, n=3)
+
+
+def _affine_grid_ref(theta, size, align_corners):
+    def steps(k):
+        if k <= 1:
+            return np.zeros(k)
+        v = np.linspace(-1.0, 1.0, k)
+        return v if align_corners else v * (k - 1) / k
+
+    xs, ys = np.meshgrid(steps(size[3]), steps(size[2]))
+    base = np.stack([xs, ys, np.ones_like(xs)], -1)
+    return np.einsum("hwk,njk->nhwj", base, theta)
+
+
+@st.composite
+def _grid_sample_case(draw, dtype, max_size):
+    """Sample points in pixel units k + f, f away from 0 and 1/2 (bilinear's floor, nearest's rounding, and the
+    reflection and border kinks), then normalised with the drawn align_corners."""
+    n, c, h, w = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(2, 4)), draw(st.integers(2, 4))
+    ho, wo = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    align = draw(st.booleans())
+    whole = draw(mst.arrays(np.int64, (n, ho, wo, 2), elements_strategy=st.integers(-2, 4)))
+    frac = draw(mst.arrays(np.float64, (n, ho, wo, 2), elements_strategy=st.sampled_from([0.15, 0.3, 0.7, 0.85])))
+    pixels = whole + frac
+    sizes = np.array([w, h], np.float64)
+    grid = pixels * 2 / (sizes - 1) - 1 if align else (pixels * 2 + 1) / sizes - 1
+    kwargs = {"mode": draw(st.sampled_from(["bilinear", "nearest"])),
+              "padding_mode": draw(st.sampled_from(["zeros", "border", "reflection"])), "align_corners": align}
+    return Case((draw(_arr(dtype, (n, c, h, w))), grid.astype(dtype)), kwargs,
+                requires_grad=(True, kwargs["mode"] == "bilinear"), n=4)
+
+
+def _grid_sample_ref(x, grid, mode, padding_mode, align_corners):
+    n, c, h, w = x.shape
+
+    def source(coord, size):
+        coord = (coord + 1) * (size - 1) / 2 if align_corners else ((coord + 1) * size - 1) / 2
+        if padding_mode == "reflection":
+            low, high = (0.0, size - 1.0) if align_corners else (-0.5, size - 0.5)
+            span = high - low
+            d = np.abs(coord - low)
+            flips = np.floor(d / span)
+            extra = d - flips * span
+            coord = np.where(flips % 2 == 0, extra + low, span - extra + low)
+        if padding_mode != "zeros":
+            coord = np.clip(coord, 0, size - 1)
+        return coord
+
+    xs, ys = source(grid[..., 0], w), source(grid[..., 1], h)
+    out = np.zeros((n, c) + grid.shape[1:3])
+
+    def at(b, yy, xx):
+        return x[b, :, yy, xx] if 0 <= yy < h and 0 <= xx < w else np.zeros(c)
+
+    for b, i, j in np.ndindex(n, *grid.shape[1:3]):
+        px, py = xs[b, i, j], ys[b, i, j]
+        if mode == "nearest":
+            out[b, :, i, j] = at(b, int(np.rint(py)), int(np.rint(px)))
+            continue
+        x0, y0 = int(np.floor(px)), int(np.floor(py))
+        fx, fy = px - x0, py - y0
+        out[b, :, i, j] = ((1 - fx) * (1 - fy) * at(b, y0, x0) + fx * (1 - fy) * at(b, y0, x0 + 1)
+                           + (1 - fx) * fy * at(b, y0 + 1, x0) + fx * fy * at(b, y0 + 1, x0 + 1))
+    return out
+
+SPECS += [
+    unary("F.relu", F.relu, lambda x: np.maximum(x, 0), avoid=(0.0,), margin=KINK_MARGIN, family="exact"),
+    unary("F.leaky_relu", F.leaky_relu, lambda x, negative_slope: np.where(x > 0, x, negative_slope * x),
+          avoid=(0.0,), margin=KINK_MARGIN, family="elementwise",
+          params=_params({"negative_slope": st.sampled_from([0.01, 0.2, 1.5])})),
+    unary("F.elu", F.elu, lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))), -8.0, 8.0,
+          avoid=(0.0,), margin=KINK_MARGIN, params=_params({"alpha": st.sampled_from([1.0, 0.3])})),
+    unary("F.hardtanh", F.hardtanh, lambda x: np.clip(x, -1, 1), -3.0, 3.0, avoid=(-1.0, 1.0), margin=KINK_MARGIN,
+          family="exact"),
+    unary("F.silu", F.silu, lambda x: x / (1 + np.exp(-x)), -8.0, 8.0),
+    unary("F.celu", F.celu, lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0) / alpha)),
+          -8.0, 8.0, avoid=(0.0,), margin=KINK_MARGIN, params=_params({"alpha": st.sampled_from([1.0, 0.5, 2.0])})),
+    unary("F.selu", F.selu, lambda x: _SELU[1] * np.where(x > 0, x, _SELU[0] * np.expm1(np.minimum(x, 0))),
+          -8.0, 8.0, avoid=(0.0,), margin=KINK_MARGIN),
+    Spec("F.glu", F.glu, _glu_case, _glu_ref),
+    unary("F.hardshrink", F.hardshrink, lambda x: np.where(np.abs(x) > 0.5, x, 0), -3.0, 3.0, avoid=(-0.5, 0.5),
+          margin=KINK_MARGIN, family="exact"),
+    unary("F.softshrink", F.softshrink, lambda x: np.where(np.abs(x) > 0.5, x - 0.5 * np.sign(x), 0), -3.0, 3.0,
+          avoid=(-0.5, 0.5), margin=KINK_MARGIN, family="elementwise"),
+    unary("F.tanhshrink", F.tanhshrink, lambda x: x - np.tanh(x), -5.0, 5.0),
+    unary("F.softsign", F.softsign, lambda x: x / (1 + np.abs(x)), avoid=(0.0,), margin=KINK_MARGIN,
+          family="elementwise"),
+    unary("F.threshold", F.threshold, lambda x, threshold, value: np.where(x > threshold, x, value), -3.0, 3.0,
+          avoid=(0.5,), margin=KINK_MARGIN, family="exact",
+          params=_params({"threshold": st.just(0.5), "value": st.sampled_from([-2.0, 0.0])})),
+    unary("F.rrelu (eval)", F.rrelu, lambda x: np.where(x > 0, x, x * (1 / 8 + 1 / 3) / 2), avoid=(0.0,),
+          margin=KINK_MARGIN, family="elementwise"),
+    Spec("F.rms_norm", F.rms_norm, _rms_norm_case, _rms_norm_ref, "variance",
+         call=lambda x, *w, normalized_shape, eps: F.rms_norm(x, normalized_shape, *w, eps=eps)),
+    Spec("F.local_response_norm", F.local_response_norm, _lrn_case, _lrn_ref, "transcendental"),
+    Spec("F.channel_shuffle", F.channel_shuffle, _channel_shuffle_case, _channel_shuffle_ref, "exact"),
+    Spec("F.lp_pool2d", F.lp_pool2d, _lp_pool_case, _lp_pool_ref, "transcendental"),
+    Spec("F.lp_pool1d", F.lp_pool1d, lambda d, s: _lp_pool_case(d, s, dims=1), _lp_pool_ref, "transcendental"),
+    Spec("F.max_unpool2d", F.max_unpool2d, _max_unpool_case, _max_unpool_ref, "exact"),
+    Spec("F.max_unpool1d", F.max_unpool1d, lambda d, s: _max_unpool_case(d, s, dims=1), _max_unpool_ref, "exact"),
+    Spec("F.pdist", F.pdist, _pdist_case, _pdist_ref, "transcendental"),
+    Spec("F.affine_grid", F.affine_grid, _affine_grid_case, _affine_grid_ref, "matmul"),
+    Spec("F.grid_sample", F.grid_sample, _grid_sample_case, _grid_sample_ref, "elementwise"),
+]
+NO_SPEC.update({
+    "minigrad.nn.functional.alpha_dropout": "random mask from the backend's generator, as dropout (unit tests and "
+                                            "PyTorch's formula in tests/test_port_nn_gaps.py)",
+    "minigrad.nn.functional.feature_alpha_dropout": "random channel mask, as alpha_dropout "
+                                                    "(tests/test_port_nn_gaps.py)",
+    "minigrad.nn.functional.gumbel_softmax": "random Gumbel noise from the backend's generator (its gradient and the "
+                                             "straight-through estimator in tests/test_port_nn_gaps.py)",
+})
+UNREGISTERED.update({f"minigrad.nn.functional.{name}_": "in-place spelling of the registered function; in-place "
+                     "autograd rules tested in tests/test_port_nn_gaps.py"
+                     for name in ("relu", "elu", "leaky_relu", "hardtanh", "threshold", "selu", "celu", "rrelu")})
+UNREGISTERED.update({f"minigrad.nn.functional.{name}_with_indices": f"{name}(..., return_indices=True): its values "
+                     f"are the spec'd F.{name}'s, its indices compared with PyTorch's in tests/test_port_nn_gaps.py"
+                     for name in ("max_pool1d", "max_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d")})
 
 SPECS_BY_NAME: dict[str, Spec] = {s.name: s for s in SPECS}
 assert len(SPECS_BY_NAME) == len(SPECS), "spec names must be unique"
@@ -3866,6 +4113,8 @@ MIXED_DTYPE_EXEMPT: dict[str, str] = {
     "broadcast_tensors": "each tensor keeps its own dtype, as in PyTorch (only shapes are broadcast)",
     **{name: "floating operands of one dtype, as PyTorch's linalg (integers are refused)"
        for name in ("linalg.solve", "linalg.cross", "linalg.vecdot", "linalg.multi_dot")},
+    "F.rms_norm": "the input and the weight must be floating (PyTorch refuses integers)",
+    "F.grid_sample": "input and grid must be floating and of one dtype, as in PyTorch",
 }
 # minigrad/ops/indexing.py and statistics.py: PyTorch refuses these mixes too
 MIXED_DTYPE_EXEMPT.update({name: "the source must have the tensor's dtype, as in PyTorch" for name in (

@@ -4,6 +4,7 @@ Modules are documented in ``docs/nn.md``; differences from PyTorch are listed th
 """
 
 from . import functional, init, utils
+from .activations import CELU, GLU, SELU, Hardshrink, RReLU, Softmax2d, Softshrink, Softsign, Tanhshrink, Threshold
 from .attention import (
     MultiheadAttention,
     Transformer,
@@ -12,7 +13,7 @@ from .attention import (
     TransformerEncoder,
     TransformerEncoderLayer,
 )
-from .containers import ModuleDict, ModuleList, ParameterList, Sequential
+from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .layers import (
     ELU,
     GELU,
@@ -48,6 +49,7 @@ from .layers import (
     Tanh,
     Unflatten,
 )
+from .lazy import LazyConv1d, LazyConv2d, LazyLinear
 from .losses import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -73,7 +75,9 @@ from .losses import (
     TripletMarginWithDistanceLoss,
 )
 from .module import IncompatibleKeys, Module, Parameter, StateDictError
+from .pooling import Fold, LPPool1d, LPPool2d, MaxUnpool1d, MaxUnpool2d, Unfold
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from .regularization import AlphaDropout, ChannelShuffle, FeatureAlphaDropout, LocalResponseNorm, RMSNorm
 from .sparse import Bilinear, EmbeddingBag
 from .spatial import (
     AdaptiveAvgPool1d,
@@ -138,6 +142,10 @@ __all__ = [
     "Transformer", "TransformerDecoder", "TransformerDecoderLayer",
     "AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "AvgPool3d", "CircularPad3d", "ConstantPad3d", "Conv3d",
     "ConvTranspose3d", "Dropout3d", "InstanceNorm3d", "MaxPool3d", "ReflectionPad3d", "ReplicationPad3d", "ZeroPad3d",
+    "CELU", "GLU", "SELU", "Hardshrink", "RReLU", "Softmax2d", "Softshrink", "Softsign", "Tanhshrink", "Threshold",
+    "ParameterDict", "LazyConv1d", "LazyConv2d", "LazyLinear", "Fold", "LPPool1d", "LPPool2d", "MaxUnpool1d",
+    "MaxUnpool2d", "Unfold", "AlphaDropout", "ChannelShuffle", "FeatureAlphaDropout",
+    "LocalResponseNorm", "RMSNorm",
 ]
 
 _LAZY = {"BatchNorm1d": ".batchnorm", "BatchNorm2d": ".batchnorm", "BatchNorm3d": ".batchnorm"}

@@ -354,10 +354,10 @@ class LayerNorm(Module):
 class ReLU(Module):
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
-        self.inplace = inplace  # accepted for compatibility; the op is always out of place
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.relu(x)
+        return F.relu(x, self.inplace)
 
 
 class LeakyReLU(Module):
@@ -366,7 +366,7 @@ class LeakyReLU(Module):
         self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.leaky_relu(x, self.negative_slope)
+        return F.leaky_relu(x, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
@@ -397,10 +397,10 @@ class GELU(Module):
 class SiLU(Module):
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
-        self.inplace = inplace  # accepted for compatibility; the op is always out of place
+        self.inplace = inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.silu(x)
+        return F.silu(x, self.inplace)
 
 
 class ELU(Module):
@@ -409,7 +409,7 @@ class ELU(Module):
         self.alpha, self.inplace = alpha, inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.elu(x, self.alpha)
+        return F.elu(x, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
@@ -433,7 +433,7 @@ class Hardtanh(Module):
         self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.hardtanh(x, self.min_val, self.max_val)
+        return F.hardtanh(x, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self) -> str:
         return f"min_val={self.min_val}, max_val={self.max_val}"
@@ -448,15 +448,29 @@ class _Elementwise(Module):
         return type(self).function(x)
 
 
-class ReLU6(_Elementwise):
+class _ElementwiseInplace(_Elementwise):
+    """An activation module whose only argument is PyTorch's ``inplace``."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x: Tensor) -> Tensor:
+        return type(self).function(x, self.inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class ReLU6(_ElementwiseInplace):
     function = staticmethod(F.relu6)
 
 
-class Hardsigmoid(_Elementwise):
+class Hardsigmoid(_ElementwiseInplace):
     function = staticmethod(F.hardsigmoid)
 
 
-class Hardswish(_Elementwise):
+class Hardswish(_ElementwiseInplace):
     function = staticmethod(F.hardswish)
 
 
@@ -464,7 +478,7 @@ class LogSigmoid(_Elementwise):
     function = staticmethod(F.logsigmoid)
 
 
-class Mish(_Elementwise):
+class Mish(_ElementwiseInplace):
     function = staticmethod(F.mish)
 
 

@@ -6,22 +6,17 @@ ops (``Unfold``/``Fold``/``MaxPool2d`` in ``minigrad.ops.conv``, ``SoftmaxCrossE
 ``OPS`` is the explicit registry of the public differentiable functions, each registered where it is defined.
 
 The functions live in modules by meaning (``conv``, ``pooling``, ``normalization``, ``sparse``, ``losses``,
-``margin_losses``, ``ctc``, ``activations``, ``attention``, ``resampling``; shared helpers in ``_common``) and
-are all exported here, so ``import minigrad.nn.functional as F`` and ``F.name`` work as with PyTorch.
+``margin_losses``, ``ctc``, ``activations``, ``attention``, ``resampling``, ``grid``; shared helpers in
+``_common``) and are all exported here, so ``import minigrad.nn.functional as F`` and ``F.name`` work as with PyTorch.
 """
 
 from __future__ import annotations
 
 from ...ops import (
-    elu,
     gelu,
-    hardtanh,
-    leaky_relu,
     log_softmax,
     pad,  # PyTorch's F.pad; registered (and tested) with the tensor ops
-    relu,
     sigmoid,
-    silu,
     softmax,
     softplus,
     tanh,
@@ -32,6 +27,7 @@ from . import (  # noqa: F401 - each registers its public functions in OPS
     attention,
     conv,
     ctc,
+    grid,
     losses,
     margin_losses,
     normalization,
@@ -40,14 +36,20 @@ from . import (  # noqa: F401 - each registers its public functions in OPS
     sparse,
 )
 from ._common import OPS, _legacy_reduction, _pair, _public, _single  # noqa: F401 - F._pair etc. are used by nn
+from .activations import INPLACE as _INPLACE
+from .pooling import WITH_INDICES as _WITH_INDICES
 from .sparse import one_hot
 
 # The ops re-exported from minigrad.ops are registered here; the functions of this package where they are defined.
-for _op in (batch_norm, elu, gelu, hardtanh, leaky_relu, log_softmax, relu, sigmoid, silu, softmax, softplus, tanh):
+# (relu, elu, leaky_relu, hardtanh and silu are defined in .activations, with PyTorch's ``inplace`` argument.)
+for _op in (batch_norm, gelu, log_softmax, sigmoid, softmax, softplus, tanh):
     _public(_op)
 del _op
 
 globals().update(OPS)
+globals().update(_INPLACE)  # relu_, elu_, ...: in-place spellings, not in OPS (no spec runs in place)
+globals().update(_WITH_INDICES)  # max_pool2d_with_indices, ...: return_indices=True spellings
 
 # -- exported names ---------------------------------------------------------------------------------
-__all__ = ["OPS", "one_hot", "pad", *sorted(OPS)]  # one_hot: int64 output, not differentiable, so not in OPS
+# one_hot: int64 output, not differentiable, so not in OPS
+__all__ = ["OPS", "one_hot", "pad", *sorted(OPS), *sorted(_INPLACE), *sorted(_WITH_INDICES)]

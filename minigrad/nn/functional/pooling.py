@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 from ...errors import ShapeError
 from ...ops import conv as _conv
 from ...ops._common import constant
 from ...tensor import Tensor
-from ._common import _check_4d, _check_windows, _pair, _public, _single
+from ._common import _check_4d, _check_windows, _pair, _public, _single, _value_range
 
 
 def _pool_args(op, input, kernel_size, stride, padding, dilation, ceil_mode):
@@ -26,11 +28,38 @@ def _pool_args(op, input, kernel_size, stride, padding, dilation, ceil_mode):
 def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
                ceil_mode: bool = False, return_indices: bool = False) -> Tensor:
     """Maximum over windows; stride defaults to kernel_size. Ties send the gradient to the first maximum."""
-    if return_indices:
-        raise NotImplementedError("max_pool2d: return_indices=True is not supported")
-    kernel, stride, padding, dilation, _ = _pool_args("max_pool2d", input, kernel_size, stride, padding,
-                                                      dilation, ceil_mode)
-    return _conv.max_pool2d(input, kernel, stride, padding, dilation)
+    kernel, stride, padding, dilation, out = _pool_args("max_pool2d", input, kernel_size, stride, padding,
+                                                        dilation, ceil_mode)
+    values = _conv.max_pool2d(input, kernel, stride, padding, dilation)
+    return (values, _max_pool2d_indices(input, kernel, stride, padding, dilation, out)) if return_indices else values
+
+
+def _max_pool2d_indices(input, kernel, stride, padding, dilation, out) -> Tensor:  # noqa: A002
+    """Each window's maximum as a flat index h * W + w into its (H, W) plane, by PyTorch's CPU kernel's rule: a
+    scan in row-major window order over the positions inside the input, keeping a value greater than the
+    kept one or a NaN; so the first maximum wins, the last NaN wins over everything, and a window of -inf
+    gives its first position inside the input."""
+    import numpy as np
+
+    be, (n, c, h, w), k = input._backend, input.shape, kernel[0] * kernel[1]
+    x = be.to_numpy(input.array)
+    if x.dtype.kind != "f":
+        raise TypeError(f"max_pool2d: return_indices needs a floating input, got {x.dtype.name}")
+    widths = ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2)
+    padded = np.pad(x, widths, constant_values=-np.inf)
+    positions = np.pad(np.arange(h * w, dtype=np.int64).reshape(h, w), widths[2:], constant_values=-1)
+    rows = (np.arange(out[0]) * stride[0])[:, None] + np.arange(kernel[0])[None, :] * dilation[0]  # (oh, kh)
+    cols = (np.arange(out[1]) * stride[1])[:, None] + np.arange(kernel[1])[None, :] * dilation[1]  # (ow, kw)
+    windows = padded[:, :, rows[:, None, :, None], cols[None, :, None, :]].reshape(n, c, out[0], out[1], k)
+    where = positions[rows[:, None, :, None], cols[None, :, None, :]].reshape(out[0], out[1], k)
+    valid = where >= 0
+    nan = np.isnan(windows)
+    ordered = np.where(valid & ~nan, windows, -np.inf)
+    first_max = (valid & (ordered == ordered.max(-1, keepdims=True))).argmax(-1)
+    last_nan = k - 1 - nan[..., ::-1].argmax(-1)
+    slots = np.where(nan.any(-1), last_nan, first_max)
+    flat = np.take_along_axis(np.broadcast_to(where, windows.shape), slots[..., None], -1)[..., 0]
+    return Tensor(be.from_numpy(np.ascontiguousarray(flat)), be)
 
 
 @_public
@@ -66,7 +95,8 @@ def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  
     stride = None if stride is None else (1, _single(stride, "stride"))
     out = max_pool2d(x, (1, _single(kernel_size, "kernel_size")), stride, (0, _single(padding, "padding")),
                      (1, _single(dilation, "dilation")), ceil_mode, return_indices)
-    return out.squeeze(-2) if input.ndim == 3 else out.squeeze(0).squeeze(-2)
+    squeeze = (lambda t: t.squeeze(-2)) if input.ndim == 3 else (lambda t: t.squeeze(0).squeeze(-2))
+    return tuple(squeeze(t) for t in out) if return_indices else squeeze(out)
 
 
 @_public
@@ -342,3 +372,149 @@ def adaptive_max_pool3d(input: Tensor, output_size,  # noqa: A002
             + cols[None, None, :, None, None, :]).reshape(od, oh, ow, -1)
     table = Tensor(be.from_numpy(flat), be).expand(*lead, od, oh, ow, flat.shape[-1])
     return values, table.gather(-1, slots.unsqueeze(-1)).squeeze(-1)
+# -- max unpooling, power-average pooling, pdist and Gumbel-softmax ------------------------------------------------
+def _unpool(op: str, input: Tensor, indices: Tensor, kernel, stride, padding, output_size,  # noqa: A002
+            spatial: int) -> Tensor:
+    if not isinstance(input, Tensor) or not isinstance(indices, Tensor):
+        raise TypeError(f"{op}: input and indices must be tensors")
+    if input.ndim not in (spatial + 1, spatial + 2):
+        raise ShapeError(f"{op}: expected a {spatial + 1}-D or {spatial + 2}-D input, got shape {input.shape}")
+    if tuple(indices.shape) != tuple(input.shape):
+        raise ShapeError(f"{op}: expected shape of indices to be same as that of the input tensor "
+                         f"({input.shape}) but got indices tensor with shape {indices.shape}")
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"{op}: indices must be an integer tensor, got {indices.dtype.name}")
+    sizes = input.shape[-spatial:]
+    default = tuple((i - 1) * s - 2 * p + k for i, k, s, p in zip(sizes, kernel, stride, padding))
+    if output_size is None:
+        out = default
+    else:
+        out = tuple(output_size)[-spatial:]
+        if len(out) != spatial:
+            raise ValueError(f"{op}: output_size must have {spatial} elements, got {output_size!r}")
+        for o, d, s in zip(out, default, stride):
+            if not d - s < o < d + s:
+                raise ValueError(f"{op}: output_size {tuple(output_size)} is not in the range of sizes between "
+                                 f"{tuple(x - y for x, y in zip(default, stride))} and "
+                                 f"{tuple(x + y for x, y in zip(default, stride))} (exclusive)")
+    total = math.prod(out)
+    lead = input.shape[:-spatial]
+    if indices.numel():
+        low, high = _value_range(indices)
+        if low < 0 or high >= total:
+            raise IndexError(f"{op}: found an invalid max index {high if high >= total else low} (output volumes "
+                             f"are of size {'x'.join(map(str, out))})")
+    be = input._backend
+    zeros = Tensor(be.zeros(lead + (total,), input.dtype), be)
+    flat_in, flat_idx = input.reshape(*lead, -1), indices.reshape(*lead, -1).astype("int64")
+    return zeros.scatter(-1, flat_idx, flat_in).reshape(*lead, *out)
+
+
+@_public
+def max_unpool2d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0,  # noqa: A002
+                 output_size=None) -> Tensor:
+    """The partial inverse of ``max_pool2d(..., return_indices=True)``: each value goes to its flat index
+    h * W + w of a zero (H, W) plane; H, W default to (in - 1) * stride - 2 * padding + kernel_size."""
+    kernel = _pair(kernel_size, "kernel_size")
+    stride = kernel if stride is None else _pair(stride, "stride")
+    return _unpool("max_unpool2d", input, indices, kernel, stride, _pair(padding, "padding"), output_size, 2)
+
+
+@_public
+def max_unpool1d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0,  # noqa: A002
+                 output_size=None) -> Tensor:
+    """The partial inverse of ``max_pool1d(..., return_indices=True)`` on (N, C, L) or (C, L)."""
+    kernel = (_single(kernel_size, "kernel_size"),)
+    stride = kernel if stride is None else (_single(stride, "stride"),)
+    return _unpool("max_unpool1d", input, indices, kernel, stride, (_single(padding, "padding"),), output_size, 1)
+
+
+def _lp_finish(out: Tensor, norm_type: float, count: int) -> Tensor:
+    from ...ops import relu
+
+    return (out.sign() * relu(out.abs()) * count) ** (1.0 / norm_type)  # PyTorch's formula, gradients included
+
+
+@_public
+def lp_pool2d(input: Tensor, norm_type: float, kernel_size, stride=None,  # noqa: A002
+              ceil_mode: bool = False) -> Tensor:
+    """(sum over each window of x ** norm_type) ** (1 / norm_type): PyTorch's power-average pool."""
+    kh, kw = _pair(kernel_size, "kernel_size")
+    if not isinstance(input, Tensor) or input.ndim not in (3, 4):
+        raise ShapeError(f"lp_pool2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    batched = input if input.ndim == 4 else input.unsqueeze(0)
+    out = _lp_finish(avg_pool2d(batched ** norm_type, (kh, kw), stride, 0, ceil_mode), norm_type, kh * kw)
+    return out if input.ndim == 4 else out.squeeze(0)
+
+
+@_public
+def lp_pool1d(input: Tensor, norm_type: float, kernel_size, stride=None,  # noqa: A002
+              ceil_mode: bool = False) -> Tensor:
+    """(sum over each window of x ** norm_type) ** (1 / norm_type) on (N, C, L) or (C, L)."""
+    k = _single(kernel_size, "kernel_size")
+    out = avg_pool1d(input ** norm_type, k, stride, 0, ceil_mode)
+    return _lp_finish(out, norm_type, k)
+
+
+@_public
+def pdist(input: Tensor, p: float = 2.0) -> Tensor:  # noqa: A002
+    """The p-norm distances between the rows of an (N, M) input, for each pair i < j in row-major order."""
+    import numpy as np
+
+    if not isinstance(input, Tensor) or input.ndim != 2:
+        raise ShapeError(f"pdist: only supports 2D tensors, got shape {getattr(input, 'shape', type(input).__name__)}")
+    if p < 0:
+        raise ValueError(f"pdist: only supports non-negative p values, got {p}")
+    first, second = np.triu_indices(input.shape[0], 1)
+    be = input._backend
+    a = input[Tensor(be.from_numpy(first.astype(np.int64)), be)]
+    b = input[Tensor(be.from_numpy(second.astype(np.int64)), be)]
+    return (a - b).norm(p, 1)
+
+
+@_public
+def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = False, eps: float = 1e-10,
+                   dim: int = -1) -> Tensor:
+    """softmax((logits + g) / tau) with g drawn from Gumbel(0, 1) (the backend's generator); with ``hard``, the
+    one-hot of the argmax in the forward pass and the soft sample's gradient (straight-through)."""
+    from ...ops import softmax
+
+    be = logits._backend
+    uniform = be.rand(logits.shape, logits.dtype)
+    gumbels = constant(be, be.negative(be.log(be.negative(be.log1p(be.negative(uniform))))))  # -log(Exp(1))
+    soft = softmax((logits + gumbels) / tau, dim)
+    if not hard:
+        return soft
+    index = soft.detach().argmax(dim, keepdim=True)
+    one_hot = Tensor(be.zeros(logits.shape, logits.dtype), be).scatter(dim, index, 1.0)
+    return one_hot - soft.detach() + soft
+
+
+# PyTorch's ``*_with_indices`` spellings: always (values, indices), whatever ``return_indices`` says (as PyTorch's).
+def max_pool1d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
+                            ceil_mode: bool = False, return_indices: bool = False) -> tuple[Tensor, Tensor]:
+    """``max_pool1d(..., return_indices=True)``."""
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool2d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
+                            ceil_mode: bool = False, return_indices: bool = False) -> tuple[Tensor, Tensor]:
+    """``max_pool2d(..., return_indices=True)``."""
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def adaptive_max_pool1d_with_indices(input: Tensor, output_size,  # noqa: A002
+                                     return_indices: bool = False) -> tuple[Tensor, Tensor]:
+    """``adaptive_max_pool1d(..., return_indices=True)``."""
+    return adaptive_max_pool1d(input, output_size, True)
+
+
+def adaptive_max_pool2d_with_indices(input: Tensor, output_size,  # noqa: A002
+                                     return_indices: bool = False) -> tuple[Tensor, Tensor]:
+    """``adaptive_max_pool2d(..., return_indices=True)``."""
+    return adaptive_max_pool2d(input, output_size, True)
+
+
+WITH_INDICES = {f.__name__: f for f in (max_pool1d_with_indices, max_pool2d_with_indices,
+                                        adaptive_max_pool1d_with_indices, adaptive_max_pool2d_with_indices)}
