@@ -2802,6 +2802,23 @@ def _vander_ref(x, N):  # noqa: N803
     return x[..., None] ** np.arange(n)
 
 
+@st.composite
+def _householder_case(draw, dtype, max_size):
+    batch = draw(st.sampled_from([(), (2,)]))
+    n = draw(st.integers(1, 3))
+    m = draw(st.integers(n, 4))
+    k = draw(st.integers(0, n))
+    return Case((draw(_arr(dtype, (*batch, m, n), -1.0, 1.0)), draw(_arr(dtype, (*batch, k), -1.0, 1.0))), n=m * m)
+
+
+def _householder_ref(a, tau):
+    m, n = a.shape[-2:]
+    q = np.broadcast_to(np.eye(m)[:, :n], (*a.shape[:-2], m, n))
+    for i in range(tau.shape[-1] - 1, -1, -1):
+        v = np.where(np.arange(m) > i, a[..., :, i], np.arange(m) == i)[..., None]
+        q = q - tau[..., i, None, None] * (v @ (np.swapaxes(v, -1, -2) @ q))
+    return q
+
 SPECS += [
     Spec("linalg.solve_triangular", linalg.solve_triangular, _triangular_case, _triangular_ref, "linalg"),
     Spec("linalg.lstsq", linalg.lstsq,
@@ -2834,6 +2851,7 @@ SPECS += [
          np.linalg.cholesky, "linalg", call=lambda a: linalg.cholesky_ex(_sym(a)).L),
     Spec("linalg.inv_ex", linalg.inv_ex, lambda d, s: _matrix_case(d, s), np.linalg.inv, "linalg",
          call=lambda a: linalg.inv_ex(a).inverse),
+    Spec("linalg.householder_product", linalg.householder_product, _householder_case, _householder_ref, "matmul"),
     Spec("linalg.solve_ex", linalg.solve_ex,
          lambda d, s: _matrix_case(d, s, params=_params({"left": st.booleans()}), extra=_solve_extra),
          lambda a, b, left: np.linalg.solve(a, b) if left else np.swapaxes(
@@ -3795,7 +3813,7 @@ MIXED_DTYPE_EXEMPT.update({"vdot": "both operands of one dtype, as PyTorch's vdo
                            "cov": "aweights must be floating, as in PyTorch"})
 MIXED_DTYPE_EXEMPT.update({name: "floating operands of one dtype, as PyTorch's linalg (integers are refused)"
                            for name in ("linalg.solve_triangular", "linalg.lstsq", "linalg.lu_solve",
-                                        "linalg.tensorsolve", "linalg.solve_ex")})
+                                        "linalg.tensorsolve", "linalg.solve_ex", "linalg.householder_product")})
 
 
 def check_mixed_dtypes(spec: Spec, case: Case, which: int, backend: str) -> None:

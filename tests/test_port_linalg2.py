@@ -269,6 +269,26 @@ def test_vander(shape, n):
     assert mg.gradcheck(lambda v: LA.vander(v, N=n), (_mg(x),))
 
 
+# -- householder_product (orgqr) ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape,k", [((4, 4), 4), ((5, 3), 2), ((2, 6, 3), 3), ((3, 1), 0)])
+def test_householder_product(shape, k):
+    a, tau = RNG.standard_normal(shape), RNG.standard_normal((*shape[:-2], k))
+    assert_like_torch(LA.householder_product, torch.linalg.householder_product, [a, tau])
+    assert_like_torch(lambda x, t: mg.orgqr(x, t), lambda x, t: torch.orgqr(x, t), [a, tau])
+    assert mg.gradcheck(LA.householder_product, (_mg(a), _mg(tau)))
+
+
+def test_householder_product_of_geqrf_is_qr_q():
+    a = RNG.standard_normal((5, 3))
+    reflectors, tau = torch.geqrf(torch.tensor(a))
+    q = LA.householder_product(mg.tensor(reflectors.numpy()), mg.tensor(tau.numpy()))
+    np.testing.assert_allclose(q.numpy(), torch.linalg.qr(torch.tensor(a)).Q.numpy(), atol=1e-14)
+    with pytest.raises(ShapeError, match="at least as many rows"):
+        LA.householder_product(_mg(np.ones((2, 3))), _mg(np.ones(2)))
+    with pytest.raises(ShapeError, match=r"tau of shape \(4,\)"):
+        LA.householder_product(_mg(np.ones((4, 3))), _mg(np.ones(4)))
+
+
 # -- the *_ex variants -------------------------------------------------------------------------------------------
 def test_ex_variants():
     a, b = spd(3, (2,)), RNG.standard_normal((2, 3, 2))

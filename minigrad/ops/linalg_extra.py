@@ -459,6 +459,35 @@ def vander(x: Tensor, *, N: int | None = None) -> Tensor:  # noqa: N803
     return concatenate(cols, -1)
 
 
+# -- Householder products -------------------------------------------------------------------------------------
+@_linalg
+def householder_product(A: Tensor, tau: Tensor) -> Tensor:  # noqa: N803
+    """The first n columns of H_1 ⋯ H_k, H_i = I - tau_i v_i v_iᵀ with v_i = (0, ..., 0, 1, A[i+1:, i]) (LAPACK's
+    orgqr: Q from ``geqrf``'s reflectors). A (..., m, n) with m >= n, tau (..., k) with k <= n."""
+    _matrix("householder_product", A)
+    _floating("householder_product", tau)
+    _same_dtype("householder_product", A, tau)
+    m, n = A.shape[-2:]
+    if m < n:
+        raise ShapeError(f"linalg.householder_product: A must have at least as many rows as columns, got shape "
+                         f"{tuple(A.shape)}")
+    k = tau.shape[-1] if tau.ndim else -1
+    if tau.ndim != A.ndim - 1 or k > n or tuple(tau.shape[:-1]) != _batch(A.shape):
+        raise ShapeError(f"linalg.householder_product: tau of shape {tuple(tau.shape)} does not fit A of shape "
+                         f"{tuple(A.shape)} (expected (..., k) with A's batch shape and k <= {n})")
+    from ..creation import arange
+    from .arithmetic import where
+
+    rows = arange(m, backend=A.backend)
+    q = A * 0 + _eye_rect(m, n, A)  # as matrix_power(A, 0): connected to A, with zero gradient when k = 0
+    if k == 0:  # tau empty: still an input with a (empty) gradient, as PyTorch's
+        q = q + _sum(tau, -1).unsqueeze(-1).unsqueeze(-1) * 0
+    for i in range(k - 1, -1, -1):  # Q = H_1 (H_2 (⋯ (H_k I[:, :n])))
+        v = where(rows > i, A[..., :, i], where(rows == i, 1.0, 0.0)).unsqueeze(-1)
+        q = q - tau[..., i].unsqueeze(-1).unsqueeze(-1) * matmul(v, matmul(v.mT, q))
+    return q
+
+
 # -- the *_ex variants: (result, info) ------------------------------------------------------------------------
 def _ex_result(name: str, fn, A: Tensor, check_errors: bool, compute_info, safe):  # noqa: N803
     """(fn(A), info). Where a matrix fails, PyTorch returns LAPACK's partial result with info > 0; minigrad
@@ -528,7 +557,8 @@ def solve_ex(A: Tensor, B: Tensor, *, left: bool = True,  # noqa: N803
 
 
 # -- PyTorch's top-level spellings and Tensor methods --------------------------------------------------------
-for _name, _fn in (("triangular_solve", triangular_solve), ("lu_unpack", lu_unpack), ("matrix_exp", matrix_exp)):
+for _name, _fn in (("triangular_solve", triangular_solve), ("lu_unpack", lu_unpack), ("matrix_exp", matrix_exp),
+                   ("orgqr", householder_product)):
     PUBLIC[_name] = _fn
     TOP_LEVEL.add(_name)
     if _name != "lu_unpack":
