@@ -135,3 +135,14 @@ class linalg_inv_ex(NamedTuple):  # noqa: N801
 class linalg_solve_ex(NamedTuple):  # noqa: N801
     result: Tensor
     info: Tensor
+
+
+class geqrf(NamedTuple):  # noqa: N801
+    a: Tensor
+    tau: Tensor
+
+
+class _lu_with_info(NamedTuple):  # noqa: N801
+    LU: Tensor  # noqa: N815
+    pivots: Tensor
+    info: Tensor

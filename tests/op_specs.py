@@ -2819,6 +2819,23 @@ def _householder_ref(a, tau):
         q = q - tau[..., i, None, None] * (v @ (np.swapaxes(v, -1, -2) @ q))
     return q
 
+@st.composite
+def _ormqr_case(draw, dtype, max_size):
+    case = draw(_householder_case(dtype, max_size))
+    a, tau = case.arrays
+    kwargs = draw(_params({"left": st.booleans(), "transpose": st.booleans()}))
+    m = a.shape[-2]
+    c_shape = (*a.shape[:-2], m, 2) if kwargs["left"] else (*a.shape[:-2], 2, m)
+    return Case((a, tau, draw(_arr(dtype, c_shape, -1.0, 1.0))), kwargs, n=m * m)
+
+
+def _ormqr_ref(a, tau, other, left, transpose):
+    m = a.shape[-2]
+    q = _householder_ref(np.concatenate([a, np.zeros((*a.shape[:-1], m - a.shape[-1]))], -1),
+                         np.concatenate([tau, np.zeros((*tau.shape[:-1], 0))], -1))  # the full m x m Q
+    q = np.swapaxes(q, -1, -2) if transpose else q
+    return q @ other if left else other @ q
+
 SPECS += [
     Spec("linalg.solve_triangular", linalg.solve_triangular, _triangular_case, _triangular_ref, "linalg"),
     Spec("linalg.lstsq", linalg.lstsq,
@@ -2852,6 +2869,7 @@ SPECS += [
     Spec("linalg.inv_ex", linalg.inv_ex, lambda d, s: _matrix_case(d, s), np.linalg.inv, "linalg",
          call=lambda a: linalg.inv_ex(a).inverse),
     Spec("linalg.householder_product", linalg.householder_product, _householder_case, _householder_ref, "matmul"),
+    Spec("ormqr", ops.ormqr, _ormqr_case, _ormqr_ref, "matmul"),
     Spec("linalg.solve_ex", linalg.solve_ex,
          lambda d, s: _matrix_case(d, s, params=_params({"left": st.booleans()}), extra=_solve_extra),
          lambda a, b, left: np.linalg.solve(a, b) if left else np.swapaxes(
@@ -3813,7 +3831,8 @@ MIXED_DTYPE_EXEMPT.update({"vdot": "both operands of one dtype, as PyTorch's vdo
                            "cov": "aweights must be floating, as in PyTorch"})
 MIXED_DTYPE_EXEMPT.update({name: "floating operands of one dtype, as PyTorch's linalg (integers are refused)"
                            for name in ("linalg.solve_triangular", "linalg.lstsq", "linalg.lu_solve",
-                                        "linalg.tensorsolve", "linalg.solve_ex", "linalg.householder_product")})
+                                        "linalg.tensorsolve", "linalg.solve_ex", "linalg.householder_product",
+                                        "ormqr")})
 
 
 def check_mixed_dtypes(spec: Spec, case: Case, which: int, backend: str) -> None:

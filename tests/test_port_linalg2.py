@@ -289,6 +289,70 @@ def test_householder_product_of_geqrf_is_qr_q():
         LA.householder_product(_mg(np.ones((4, 3))), _mg(np.ones(4)))
 
 
+# -- geqrf, ormqr and the other top-level spellings ---------------------------------------------------------------
+@pytest.mark.parametrize("shape,other_cols", [((4, 3), 2), ((2, 5, 5), 3), ((3, 2), 1)])
+@pytest.mark.parametrize("left", [True, False])
+@pytest.mark.parametrize("transpose", [False, True])
+def test_geqrf_ormqr(shape, other_cols, left, transpose):
+    a = RNG.standard_normal(shape)
+    refl, tau = mg.geqrf(mg.tensor(a))
+    trefl, ttau = torch.geqrf(torch.tensor(a))
+    np.testing.assert_allclose(refl.numpy(), trefl.numpy(), atol=1e-13)
+    np.testing.assert_allclose(tau.numpy(), ttau.numpy(), atol=1e-13)
+    m = shape[-2]
+    c = RNG.standard_normal((*shape[:-2], m, other_cols) if left else (*shape[:-2], other_cols, m))
+    t = RNG.standard_normal(ttau.shape)  # any tau: ormqr is differentiable in it
+    assert_like_torch(lambda x, y, z: mg.ormqr(x, y, z, left, transpose),
+                      lambda x, y, z: torch.ormqr(x, y, z, left, transpose), [refl.numpy(), t, c])
+    assert mg.gradcheck(lambda x, y, z: x.ormqr(y, z, left, transpose), (_mg(a), _mg(t), _mg(c)))
+
+
+def test_ormqr_errors():
+    with pytest.raises(ShapeError, match="ormqr: other of shape"):
+        mg.ormqr(_mg(np.ones((3, 2))), _mg(np.ones(2)), _mg(np.ones((2, 2))))
+    with pytest.raises(ShapeError, match="ormqr: tau of shape"):
+        mg.ormqr(_mg(np.ones((3, 2))), _mg(np.ones(3)), _mg(np.ones((3, 2))))
+
+
+@pytest.mark.filterwarnings("ignore:torch.lu is deprecated", "ignore:torch.lu_solve is deprecated",
+                            "ignore:torch.chain_matmul is deprecated")
+def test_top_level_spellings():
+    a, b = spd(3, (2,)), RNG.standard_normal((2, 3, 2))
+    low = np.linalg.cholesky(a)
+    for upper in (False, True):
+        f = np.swapaxes(low, -1, -2) if upper else low
+        assert_like_torch(lambda y, x, u=upper: mg.cholesky_solve(y, x, u),
+                          lambda y, x, u=upper: torch.cholesky_solve(y, x, u), [b, f])
+        assert_like_torch(lambda x, u=upper: x.cholesky_inverse(u), lambda x, u=upper: x.cholesky_inverse(u), [f[0]])
+    # PyTorch's gradient treats L as dense; along lower-triangular perturbations it is the true derivative
+    assert mg.gradcheck(lambda y, x: mg.cholesky_solve(y, x.tril()), (_mg(b), _mg(low)))
+    assert mg.gradgradcheck(lambda y, x: mg.cholesky_solve(y, x.tril()), (_mg(b), _mg(low)))
+    assert mg.gradcheck(lambda x: mg.cholesky_inverse(x.tril()), (_mg(low[0]),))
+    assert_like_torch(lambda x: mg.pinverse(x), lambda x: torch.pinverse(x), [well_conditioned(3, 4)])
+    assert_like_torch(lambda x: x.pinverse(rcond=0.6), lambda x: x.pinverse(rcond=0.6), [well_conditioned(4, 3)])
+    for n, inc in ((None, False), (4, True), (1, False), (0, True)):  # PyTorch 2.13's vander backward fails
+        assert_like_torch(lambda x, n=n, inc=inc: mg.vander(x, n, inc),
+                          lambda x, n=n, inc=inc: torch.vander(x, n, inc), [b[0, :, 0]],
+                          grad=False)  # (an in-place cumprod): its gradient is checked by finite differences
+        if n != 0:
+            assert mg.gradcheck(lambda x, n=n, inc=inc: mg.vander(x, n, inc), (_mg(b[0, :, 0]),))
+    mats = [RNG.standard_normal(s) for s in ((2, 3), (3, 4), (4, 2))]
+    assert_like_torch(mg.chain_matmul, torch.chain_matmul, mats)
+    lu_, piv = mg.lu(_mg(a[0]))
+    tlu, tpiv = torch.lu(_t(a[0]))
+    np.testing.assert_allclose(lu_.detach().numpy(), tlu.detach().numpy(), atol=1e-14)
+    out = mg.lu(_mg(np.zeros((2, 2))), get_infos=True)
+    assert isinstance(out, mg.return_types._lu_with_info)
+    assert out.info.item() == torch.lu(torch.zeros(2, 2), get_infos=True).info.item() == 1  # the first zero pivot
+    with pytest.raises(LinAlgError):
+        mg.lu(_mg(np.zeros((2, 2))))
+    assert_like_torch(lambda y, x: y.lu_solve(*mg.lu(x)), lambda y, x: y.lu_solve(*torch.lu(x)), [b, a])
+    x = mg.tensor(RNG.standard_normal((2, 3, 3)))
+    np.testing.assert_array_equal(LA.diagonal(x, offset=1).numpy(), torch.linalg.diagonal(
+        torch.tensor(x.numpy()), offset=1).numpy())
+    np.testing.assert_array_equal(LA.matmul(x, x).numpy(), (x @ x).numpy())
+
+
 # -- the *_ex variants -------------------------------------------------------------------------------------------
 def test_ex_variants():
     a, b = spd(3, (2,)), RNG.standard_normal((2, 3, 2))

@@ -16,7 +16,7 @@ from .. import return_types
 from ..errors import LinAlgError, ShapeError
 from ..function import Function
 from ..tensor import Tensor
-from ._registry import METHODS, PUBLIC, TOP_LEVEL
+from ._registry import METHODS, OPS, PUBLIC, TOP_LEVEL
 from .composites import tril, triu
 from .linalg import matmul
 from .matrix import (
@@ -35,6 +35,12 @@ from .matrix import (
 )
 from .movement import broadcast_to, concatenate, reshape
 from .reduction import sum as _sum
+
+
+def _linalg_top(fn):
+    """A top-level torch function (``torch.ormqr``) with a spec, also a Tensor method."""
+    OPS[fn.__name__] = fn
+    return fn
 
 
 def _int_tensor(array, like: Tensor) -> Tensor:
@@ -488,6 +494,152 @@ def householder_product(A: Tensor, tau: Tensor) -> Tensor:  # noqa: N803
     return q
 
 
+def _reflect(c: Tensor, a: Tensor, tau: Tensor, i: int, left: bool) -> Tensor:
+    """H_i c (``left``) or c H_i, H_i = I - tau_i v_i v_iᵀ, v_i = (0, ..., 0, 1, a[i+1:, i])."""
+    from ..creation import arange
+    from .arithmetic import where
+
+    rows = arange(a.shape[-2], backend=a.backend)
+    v = where(rows > i, a[..., :, i], where(rows == i, 1.0, 0.0)).unsqueeze(-1)
+    t = tau[..., i].unsqueeze(-1).unsqueeze(-1)
+    return c - t * matmul(v, matmul(v.mT, c)) if left else c - t * matmul(matmul(c, v), v.mT)
+
+
+def geqrf(input: Tensor) -> return_types.geqrf:  # noqa: A002
+    """PyTorch's ``geqrf``: LAPACK's QR in Householder form, (a, tau): R in a's upper triangle, the reflectors
+    below it (see ``householder_product``, ``ormqr``). Not differentiable, as PyTorch's."""
+    _matrix("geqrf", input)
+    be = input._backend
+    h, tau = be.qr(input.array, "raw")
+    return return_types.geqrf(Tensor(be.transpose(h, (*range(h.ndim - 2), h.ndim - 1, h.ndim - 2)).copy(), be),
+                              Tensor(tau, be))
+
+
+@_linalg_top
+def ormqr(input: Tensor, tau: Tensor, other: Tensor, left: bool = True,  # noqa: A002
+          transpose: bool = False) -> Tensor:
+    """PyTorch's ``ormqr``: Q·other (``left``) or other·Q, Q (Qᵀ with ``transpose``) the m x m product of the
+    Householder reflectors in ``input`` (m, n) and ``tau`` (k <= n) from ``geqrf``. Differentiable in all three."""
+    _matrix("ormqr", input)
+    for t in (tau, other):
+        _floating("ormqr", t)
+        _same_dtype("ormqr", input, t)
+    m = input.shape[-2]
+    k = tau.shape[-1] if tau.ndim else -1
+    if tau.ndim != input.ndim - 1 or k > min(input.shape[-2:]) or tuple(tau.shape[:-1]) != _batch(input.shape):
+        raise ShapeError(f"ormqr: tau of shape {tuple(tau.shape)} does not fit input of shape "
+                         f"{tuple(input.shape)}")
+    if other.ndim != input.ndim or other.shape[-2 if left else -1] != m:
+        raise ShapeError(f"ormqr: other of shape {tuple(other.shape)} does not fit input of shape "
+                         f"{tuple(input.shape)} ({'Q other' if left else 'other Q'}, Q {m} x {m})")
+    # Q = H_1 ⋯ H_k: Q c applies H_k first; Qᵀ c, c Q apply H_1 first; c Qᵀ applies H_k first
+    order = range(k) if left == bool(transpose) else range(k - 1, -1, -1)
+    out = other * 1  # a new tensor even for k = 0
+    for i in order:
+        out = _reflect(out, input, tau, i, left)
+    return out
+
+
+def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:  # noqa: A002
+    """PyTorch's ``pinverse``: ``linalg.pinv`` with singular values at most rcond·σ_max dropped."""
+    return pinv(input, rtol=rcond)
+
+
+class CholeskySolve(Function):
+    """X = (L Lᵀ)⁻¹ B from the triangle of L (lower, or upper: A = Uᵀ U). PyTorch's gradient, which treats L as
+    a dense matrix (so the unread triangle gets a gradient too, as in PyTorch): gB = cholesky_solve(G, L),
+    C = gB Xᵀ + X gBᵀ, gL = -C L (upper: -L C)."""
+
+    op_name = "cholesky_solve"
+    save_output = True
+
+    @staticmethod
+    def forward(ctx, b, low, upper):
+        ctx.save_for_backward(low)
+        ctx.upper = upper
+        be = ctx.backend
+        swap = (*range(low.ndim - 2), low.ndim - 1, low.ndim - 2)
+        tri = be.transpose(low.array, swap) if upper else low.array
+        y = be.solve_triangular(tri, b.array, False, False)
+        return be.solve_triangular(be.transpose(tri, swap), y, True, False)
+
+    @staticmethod
+    def backward(ctx, g):
+        (low,) = ctx.saved_tensors
+        gb = CholeskySolve.apply(g, low, ctx.upper)
+        gl = None
+        if ctx.needs_input_grad[1]:
+            common = matmul(gb, ctx.output.mT)
+            common = common + common.mT
+            gl = -matmul(low, common) if ctx.upper else -matmul(common, low)
+        return gb, gl, None
+
+
+def cholesky_solve(B: Tensor, L: Tensor, upper: bool = False) -> Tensor:  # noqa: N803
+    """PyTorch's ``cholesky_solve(B, L)``: X with A X = B for A = L Lᵀ (``upper``: A = Uᵀ U), from the Cholesky
+    factor (only its triangle is read); batches broadcast. Differentiable in B and L, with PyTorch's gradient."""
+    _square("cholesky_solve", L)
+    _floating("cholesky_solve", B)
+    if B.dtype != L.dtype:
+        raise TypeError(f"cholesky_solve: B and L must have one dtype, got {B.dtype.name} and {L.dtype.name}")
+    if B.ndim < 2 or B.shape[-2] != L.shape[-1]:
+        raise ShapeError(f"cholesky_solve: B of shape {tuple(B.shape)} does not fit L of shape {tuple(L.shape)}")
+    low, b = _broadcast_batches("cholesky_solve", L, B, 0, 0)
+    return CholeskySolve.apply(b, low, bool(upper))
+
+
+def cholesky_inverse(L: Tensor, upper: bool = False) -> Tensor:  # noqa: N803
+    """PyTorch's ``cholesky_inverse(L)``: A⁻¹ for A = L Lᵀ (``upper``: A = Uᵀ U)."""
+    _square("cholesky_inverse", L)
+    return cholesky_solve(broadcast_to(_eye(L.shape[-1], L), L.shape), L, upper)
+
+
+def torch_vander(x: Tensor, N: int | None = None, increasing: bool = False) -> Tensor:  # noqa: N803
+    """PyTorch's top-level ``vander(x, N=None, increasing=False)``: x 1-D, powers decreasing unless ``increasing``
+    (``linalg.vander`` is the increasing, batched one)."""
+    if not isinstance(x, Tensor) or x.ndim != 1:
+        raise ShapeError(f"vander: x must be a 1-D tensor, got {_described_shape(x)}")
+    if N is None:
+        N = x.shape[0]  # noqa: N806
+    if isinstance(N, bool) or not isinstance(N, int) or N < 0:
+        raise ValueError(f"vander: N must be a non-negative int, got {N!r}")
+    if x.dtype.kind == "b":
+        x = x.astype("int64")
+    column = x.unsqueeze(-1)
+    cols = [column * 0 + 1]
+    for _ in range(N - 1):
+        cols.append(cols[-1] * column)
+    if N == 0:
+        return (column * 0)[..., :0]
+    return concatenate(cols if increasing else cols[::-1], -1)
+
+
+def _described_shape(x) -> str:
+    return f"shape {tuple(x.shape)}" if isinstance(x, Tensor) else type(x).__name__
+
+
+def chain_matmul(*matrices: Tensor) -> Tensor:
+    """PyTorch's deprecated ``chain_matmul``: ``linalg.multi_dot`` of 2-D tensors (one tensor: itself)."""
+    from .matrix import multi_dot
+
+    if len(matrices) == 1:
+        return matrices[0] * 1
+    return multi_dot(matrices)
+
+
+def lu_old(A: Tensor, pivot: bool = True, get_infos: bool = False):  # noqa: N803
+    """PyTorch's deprecated ``torch.lu``: (LU, pivots), raising on a singular matrix, or with ``get_infos``
+    (LU, pivots, info) without raising."""
+    lu_, pivots, info = lu_factor_ex(A, pivot=pivot, check_errors=not get_infos)
+    return return_types._lu_with_info(lu_, pivots, info) if get_infos else (lu_, pivots)
+
+
+def lu_solve_old(b: Tensor, LU_data: Tensor, LU_pivots: Tensor) -> Tensor:  # noqa: N803
+    """PyTorch's deprecated ``torch.lu_solve(b, LU_data, LU_pivots)`` (``linalg.lu_solve`` with its arguments
+    reordered)."""
+    return lu_solve(LU_data, LU_pivots, b)
+
+
 # -- the *_ex variants: (result, info) ------------------------------------------------------------------------
 def _ex_result(name: str, fn, A: Tensor, check_errors: bool, compute_info, safe):  # noqa: N803
     """(fn(A), info). Where a matrix fails, PyTorch returns LAPACK's partial result with info > 0; minigrad
@@ -557,11 +709,29 @@ def solve_ex(A: Tensor, B: Tensor, *, left: bool = True,  # noqa: N803
 
 
 # -- PyTorch's top-level spellings and Tensor methods --------------------------------------------------------
+_NOT_METHODS = {"lu_unpack", "chain_matmul", "vander"}  # not Tensor methods in PyTorch
 for _name, _fn in (("triangular_solve", triangular_solve), ("lu_unpack", lu_unpack), ("matrix_exp", matrix_exp),
-                   ("orgqr", householder_product)):
+                   ("orgqr", householder_product), ("ormqr", ormqr), ("geqrf", geqrf), ("pinverse", pinverse),
+                   ("cholesky_solve", cholesky_solve), ("cholesky_inverse", cholesky_inverse),
+                   ("vander", torch_vander), ("chain_matmul", chain_matmul), ("lu", lu_old),
+                   ("lu_solve", lu_solve_old)):
     PUBLIC[_name] = _fn
     TOP_LEVEL.add(_name)
-    if _name != "lu_unpack":
+    if _name not in _NOT_METHODS:
         METHODS[_name] = _fn
 del _name, _fn
-LINALG_EXTRA: dict = {"matrix_rank": matrix_rank}  # minigrad.linalg's functions without a gradient (no spec)
+# minigrad.linalg's functions without a spec: matrix_rank (no gradient), and PyTorch's aliases of top-level ops
+LINALG_EXTRA: dict = {"matrix_rank": matrix_rank}
+
+
+def _linalg_aliases() -> None:
+    from .indexing import diagonal as _diagonal_op
+
+    def diagonal(A: Tensor, *, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:  # noqa: N803
+        """``torch.linalg.diagonal``: ``diagonal`` with the last two dims as defaults."""
+        return _diagonal_op(A, offset, dim1, dim2)
+
+    LINALG_EXTRA.update(diagonal=diagonal, matmul=matmul)
+
+
+_linalg_aliases()
