@@ -644,11 +644,16 @@ def lu_solve_old(b: Tensor, LU_data: Tensor, LU_pivots: Tensor) -> Tensor:  # no
 def _ex_result(name: str, fn, A: Tensor, check_errors: bool, compute_info, safe):  # noqa: N803
     """(fn(A), info). Where a matrix fails, PyTorch returns LAPACK's partial result with info > 0; minigrad
     returns NaN there (the other matrices exact and differentiable) with the same info."""
+    be = A._backend
     try:
-        return fn(A), Tensor(A._backend.zeros(_batch(A.shape), np.int32), A._backend)
+        out = fn(A)
+        if bool(be.xp.isfinite(out.array).all()):  # (one host read) CuPy gives NaN where NumPy raises
+            return out, Tensor(be.zeros(_batch(A.shape), np.int32), be)
     except LinAlgError:
-        pass
+        out = None
     info = compute_info()
+    if out is not None and not bool((info.array > 0).any()):
+        return out, info  # not finite from the input's own NaN/inf: nothing failed
     if check_errors:
         raise LinAlgError(f"linalg.{name}: the input is singular or not positive-definite (info "
                           f"{info.tolist()})")
