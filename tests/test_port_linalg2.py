@@ -409,3 +409,26 @@ def test_backends_agree_with_numpy(backend, monkeypatch):
             np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-10)
     rank = LA.matrix_rank(mg.tensor(a, backend=backend))
     assert rank.backend == backend and rank.tolist() == [4, 4]
+
+
+# -- empty matrices and batches ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("name,fn,tfn,shapes", [
+    ("lu_factor", lambda a: list(LA.lu_factor(a)), lambda a: list(torch.linalg.lu_factor(a)), [(2, 0, 0)]),
+    ("lu", lambda a: list(LA.lu(a)), lambda a: list(torch.linalg.lu(a)), [(3, 0)]),
+    ("lu wide", lambda a: list(LA.lu(a)), lambda a: list(torch.linalg.lu(a)), [(0, 3)]),
+    ("lu batch", lambda a: list(LA.lu(a)), lambda a: list(torch.linalg.lu(a)), [(0, 3, 3)]),
+    ("matrix_exp", LA.matrix_exp, torch.linalg.matrix_exp, [(2, 0, 0)]),
+    ("matrix_exp batch", LA.matrix_exp, torch.linalg.matrix_exp, [(0, 3, 3)]),
+    ("cond", LA.cond, torch.linalg.cond, [(2, 0, 0)]),
+    ("cond fro", lambda a: LA.cond(a, "fro"), lambda a: torch.linalg.cond(a, "fro"), [(2, 0, 0)]),
+    ("solve_triangular", lambda a, b: LA.solve_triangular(a, b, upper=True),
+     lambda a, b: torch.linalg.solve_triangular(a, b, upper=True), [(0, 0), (0, 2)]),
+    ("lstsq", lambda a, b: list(LA.lstsq(a, b)), lambda a, b: list(torch.linalg.lstsq(a, b)), [(3, 0), (3, 2)]),
+])
+def test_empty(name, fn, tfn, shapes):
+    arrays = [np.zeros(s) for s in shapes]
+    outs = fn(*[mg.tensor(a) for a in arrays])
+    touts = tfn(*[torch.tensor(a) for a in arrays])
+    for o, t in zip(outs if isinstance(outs, list) else [outs], touts if isinstance(touts, list) else [touts]):
+        assert o.shape == tuple(t.shape), name
+        np.testing.assert_array_equal(o.numpy(), t.numpy())

@@ -442,9 +442,10 @@ class NumpyBackend(BatchNormKernels):
         xp = self.xp
         *batch, m, n = a.shape
         k = min(m, n)
-        lu = xp.array(a, copy=True).reshape(-1, m, n)
-        rows = xp.arange(lu.shape[0])
-        piv = xp.empty((lu.shape[0], k), dtype=np.int32)
+        count = math.prod(batch)
+        lu = xp.array(a, copy=True).reshape(count, m, n)
+        rows = xp.arange(count)
+        piv = xp.empty((count, k), dtype=np.int32)
         for j in range(k):
             p = xp.argmax(xp.abs(lu[:, j:, j]), axis=-1) + j
             piv[:, j] = p + 1
@@ -464,7 +465,7 @@ class NumpyBackend(BatchNormKernels):
         """The row order ``perm`` (int64, (..., m)) with A[perm] = L U, from LAPACK's sequential row swaps."""
         xp = self.xp
         *batch, k = pivots.shape
-        piv = pivots.reshape(-1, k).astype(np.int64) - 1
+        piv = pivots.reshape(math.prod(batch), k).astype(np.int64) - 1
         perm = xp.broadcast_to(xp.arange(m), (piv.shape[0], m)).copy()
         rows = xp.arange(piv.shape[0])
         for j in range(k):
@@ -483,6 +484,8 @@ class NumpyBackend(BatchNormKernels):
         the scaling 2^s per matrix from its 1-norm (theta_13 = 5.37)."""
         xp = self.xp
         n = a.shape[-1]
+        if n == 0 or a.size == 0:
+            return xp.array(a, copy=True)
         b = self._PADE13
         norm1 = xp.max(xp.sum(xp.abs(a), axis=-2), axis=-1)
         with np.errstate(divide="ignore"):

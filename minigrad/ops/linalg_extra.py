@@ -394,6 +394,12 @@ def cond(A: Tensor, p=None) -> Tensor:  # noqa: N803
     """The condition number: ``p`` None or 2 (σ_max/σ_min), -2 (σ_min/σ_max) for any (m, n); "fro", "nuc",
     inf, -inf, 1, -1 (‖A‖·‖A⁻¹‖, square A; inf where A is singular, as PyTorch)."""
     _matrix("cond", A)
+    if p is not None and p not in (2, -2, "fro", "nuc", math.inf, -math.inf, 1, -1) or isinstance(p, bool):
+        raise ValueError(f"linalg.cond: p must be None, 2, -2, 'fro', 'nuc', inf, -inf, 1 or -1, got {p!r}")
+    if 0 in A.shape[-2:]:
+        if p not in (None, 2, -2):
+            _square("cond", A)
+        return _sum(A, (-2, -1)) * 0  # PyTorch's 0 for empty matrices
     if p is None or (p in (2, -2) and not isinstance(p, bool)):
         s = svdvals(A)
         big, small = s[..., 0], s[..., -1]
