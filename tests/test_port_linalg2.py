@@ -418,6 +418,11 @@ def test_ex_variants_report_failures():
         np.testing.assert_array_equal(ours.info.numpy(), theirs.info.numpy())
         np.testing.assert_allclose(ours[0].numpy()[0], theirs[0].numpy()[0], atol=1e-12)
         assert np.isnan(ours[0].numpy()[1]).all()
+    vec, tvec = LA.solve_ex(_mg(sing, False), _mg(np.ones((2, 3)), False)), torch.linalg.solve_ex(
+        _t(sing, False), _t(np.ones((2, 3)), False))  # a batch of vectors
+    assert vec.result.shape == tuple(tvec.result.shape) == (2, 3)
+    np.testing.assert_allclose(vec.result.numpy()[0], tvec.result.numpy()[0], atol=1e-12)
+    assert np.isnan(vec.result.numpy()[1]).all() and vec.info.tolist() == tvec.info.tolist()
     with pytest.raises(LinAlgError, match=r"inv_ex: .*info \[0, 3\]"):
         LA.inv_ex(_mg(sing), check_errors=True)
 

@@ -47,8 +47,8 @@ def _int_tensor(array, like: Tensor) -> Tensor:
     return Tensor(array, like._backend)
 
 
-def _broadcast_batches(name: str, a: Tensor, b: Tensor, rows_a: int, rows_b: int):
-    """a (..., rows_a, *), b (..., rows_b, *) broadcast to one batch shape."""
+def _broadcast_batches(name: str, a: Tensor, b: Tensor):
+    """a and b (stacks of matrices) broadcast to one batch shape."""
     try:
         batch = np.broadcast_shapes(_batch(a.shape), _batch(b.shape))
     except ValueError:
@@ -107,7 +107,7 @@ def solve_triangular(A: Tensor, B: Tensor, *, upper: bool, left: bool = True,  #
                          f"do not fit ({'A X = B' if left else 'X A = B'}; B must be a matrix or a batch of them)")
     if not left:
         return solve_triangular(A.mT, B.mT, upper=not upper, unitriangular=unitriangular).mT
-    a, b = _broadcast_batches("solve_triangular", A, B, n, n)
+    a, b = _broadcast_batches("solve_triangular", A, B)
     return SolveTriangular.apply(a, b, bool(upper), bool(unitriangular))
 
 
@@ -150,7 +150,7 @@ def lstsq(A: Tensor, B: Tensor, rcond: float | None = None, *,  # noqa: N803
     if b.ndim < 2 or b.shape[-2] != m:
         raise ShapeError(f"linalg.lstsq: A of shape {tuple(A.shape)} and B of shape {tuple(B.shape)} do not fit "
                          "(B must have A's number of rows)")
-    a, b = _broadcast_batches("lstsq", A, b, m, m)
+    a, b = _broadcast_batches("lstsq", A, b)
     if rcond is None or rcond < 0:
         rcond = float(np.finfo(A.dtype.name).eps) * max(m, n)
     x = matmul(pinv(a, rtol=0.0 if driver == "gels" else float(rcond)), b)
@@ -590,7 +590,7 @@ def cholesky_solve(B: Tensor, L: Tensor, upper: bool = False) -> Tensor:  # noqa
         raise TypeError(f"cholesky_solve: B and L must have one dtype, got {B.dtype.name} and {L.dtype.name}")
     if B.ndim < 2 or B.shape[-2] != L.shape[-1]:
         raise ShapeError(f"cholesky_solve: B of shape {tuple(B.shape)} does not fit L of shape {tuple(L.shape)}")
-    low, b = _broadcast_batches("cholesky_solve", L, B, 0, 0)
+    low, b = _broadcast_batches("cholesky_solve", L, B)
     return CholeskySolve.apply(b, low, bool(upper))
 
 
@@ -665,9 +665,10 @@ def _ex_result(name: str, fn, A: Tensor, check_errors: bool, compute_info, safe)
                           f"{info.tolist()})")
     from .arithmetic import where
 
-    failed = Tensor(info.array > 0, A._backend).unsqueeze(-1).unsqueeze(-1)
-    out = fn(where(failed, safe, A))
-    return where(failed, math.nan, out), info
+    failed = Tensor(info.array > 0, A._backend)
+    batch = tuple(failed.shape)
+    out = fn(where(reshape(failed, (*batch, 1, 1)), safe, A))
+    return where(reshape(failed, (*batch, *(1,) * (out.ndim - len(batch)))), math.nan, out), info
 
 
 def _cholesky_info(A: Tensor) -> Tensor:  # noqa: N803
