@@ -84,3 +84,65 @@ class mode(NamedTuple):  # noqa: N801
 class aminmax(NamedTuple):  # noqa: N801
     min: Tensor
     max: Tensor
+
+
+# minigrad.linalg's LU, least squares and *_ex results (ops/linalg_extra.py)
+class triangular_solve(NamedTuple):  # noqa: N801
+    solution: Tensor
+    cloned_coefficient: Tensor
+
+
+class linalg_lstsq(NamedTuple):  # noqa: N801
+    solution: Tensor
+    residuals: Tensor
+    rank: Tensor
+    singular_values: Tensor
+
+
+class linalg_lu_factor(NamedTuple):  # noqa: N801
+    LU: Tensor  # noqa: N815
+    pivots: Tensor
+
+
+class linalg_lu_factor_ex(NamedTuple):  # noqa: N801
+    LU: Tensor  # noqa: N815
+    pivots: Tensor
+    info: Tensor
+
+
+class linalg_lu(NamedTuple):  # noqa: N801
+    P: Tensor  # noqa: N815
+    L: Tensor  # noqa: N815
+    U: Tensor  # noqa: N815
+
+
+class lu_unpack(NamedTuple):  # noqa: N801
+    P: Tensor  # noqa: N815
+    L: Tensor  # noqa: N815
+    U: Tensor  # noqa: N815
+
+
+class linalg_cholesky_ex(NamedTuple):  # noqa: N801
+    L: Tensor  # noqa: N815
+    info: Tensor
+
+
+class linalg_inv_ex(NamedTuple):  # noqa: N801
+    inverse: Tensor
+    info: Tensor
+
+
+class linalg_solve_ex(NamedTuple):  # noqa: N801
+    result: Tensor
+    info: Tensor
+
+
+class geqrf(NamedTuple):  # noqa: N801
+    a: Tensor
+    tau: Tensor
+
+
+class _lu_with_info(NamedTuple):  # noqa: N801
+    LU: Tensor  # noqa: N815
+    pivots: Tensor
+    info: Tensor

@@ -2724,6 +2724,169 @@ SPECS += [
          "linalg", call=lambda a, hermitian: linalg.pinv(_sym(a) if hermitian else a, hermitian=hermitian)),
 ]
 
+
+# minigrad.linalg's second group (minigrad/ops/linalg_extra.py): references from NumPy and SciPy, matrix by matrix
+def _each_matrix(fn, *arrays):
+    """fn applied to each matrix of a batch (SciPy's linalg functions take one matrix)."""
+    batch = arrays[0].shape[:-2]
+    if not batch:
+        return fn(*arrays)
+    outs = [fn(*(a[i] for a in arrays)) for i in np.ndindex(batch)]
+    if isinstance(outs[0], tuple):
+        return tuple(np.stack(o).reshape(*batch, *o[0].shape) for o in zip(*outs))
+    return np.stack(outs).reshape(*batch, *outs[0].shape)
+
+
+@st.composite
+def _triangular_case(draw, dtype, max_size):
+    """A triangle with diagonal entries of magnitude in [1, 2] and off-diagonal ones at most 0.5 / n (condition
+    number a few units), both triangles filled (only one is read), and B fitting ``left``."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    batch = draw(st.sampled_from([(), (2,)]))
+    n = draw(st.integers(1, 4))
+    kwargs = draw(_params({"upper": st.booleans(), "left": st.booleans(), "unitriangular": st.booleans()}))
+    d = rng.uniform(1.0, 2.0, (*batch, n)) * rng.choice([-1, 1], (*batch, n))
+    a = rng.uniform(-0.5, 0.5, (*batch, n, n)) / n * (1 - np.eye(n)) + d[..., None] * np.eye(n)
+    b = _solve_extra(rng, a, kwargs)[0]
+    return Case((a.astype(dtype), b.astype(dtype)), kwargs, n=n * n)
+
+
+def _triangular_ref(a, b, upper, left, unitriangular):
+    t = np.triu(a) if upper else np.tril(a)
+    if unitriangular:
+        t = t * (1 - np.eye(a.shape[-1])) + np.eye(a.shape[-1])
+    return np.linalg.solve(t, b) if left else np.swapaxes(np.linalg.solve(np.swapaxes(t, -1, -2),
+                                                                          np.swapaxes(b, -1, -2)), -1, -2)
+
+
+def _lstsq_extra(rng, a, kwargs):
+    return (rng.standard_normal((*a.shape[:-1], 2)),)
+
+
+def _lu_solve_extra(rng, a, kwargs):
+    return _solve_extra(rng, a, kwargs)
+
+
+def _lu_solve_ref(a, b, left, adjoint):
+    a = np.swapaxes(a, -1, -2) if adjoint else a
+    return np.linalg.solve(a, b) if left else np.swapaxes(np.linalg.solve(np.swapaxes(a, -1, -2),
+                                                                          np.swapaxes(b, -1, -2)), -1, -2)
+
+
+def _scipy_linalg():
+    import scipy.linalg
+
+    return scipy.linalg
+
+
+@st.composite
+def _tensor_square_case(draw, dtype, max_size, *, solve):
+    """A (6, 6) well-conditioned matrix as (2, 3, 6) (ind=2, or tensorsolve with B (2, 3)) or (6, 2, 3) (ind=1)."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    a = _conditioned(rng, 6, 6, ())
+    if solve:
+        return Case((a.reshape(2, 3, 6).astype(dtype), rng.standard_normal((2, 3)).astype(dtype)), n=36)
+    ind = draw(st.sampled_from([1, 2]))
+    return Case((a.reshape((6, 2, 3) if ind == 1 else (2, 3, 6)).astype(dtype),), {"ind": ind}, n=36)
+
+
+@st.composite
+def _vander_case(draw, dtype, max_size):
+    shape = draw(st.sampled_from([(2,), (3,), (4,), (2, 3)]))
+    x = draw(_arr(dtype, shape, -1.5, 1.5))
+    return Case((x,), {"N": draw(st.sampled_from([None, 2, 3, 5]))}, n=5)
+
+
+def _vander_ref(x, N):  # noqa: N803
+    n = x.shape[-1] if N is None else N
+    return x[..., None] ** np.arange(n)
+
+
+@st.composite
+def _householder_case(draw, dtype, max_size):
+    batch = draw(st.sampled_from([(), (2,)]))
+    n = draw(st.integers(1, 3))
+    m = draw(st.integers(n, 4))
+    k = draw(st.integers(0, n))
+    return Case((draw(_arr(dtype, (*batch, m, n), -1.0, 1.0)), draw(_arr(dtype, (*batch, k), -1.0, 1.0))), n=m * m)
+
+
+def _householder_ref(a, tau):
+    m, n = a.shape[-2:]
+    q = np.broadcast_to(np.eye(m)[:, :n], (*a.shape[:-2], m, n))
+    for i in range(tau.shape[-1] - 1, -1, -1):
+        v = np.where(np.arange(m) > i, a[..., :, i], np.arange(m) == i)[..., None]
+        q = q - tau[..., i, None, None] * (v @ (np.swapaxes(v, -1, -2) @ q))
+    return q
+
+@st.composite
+def _ormqr_case(draw, dtype, max_size):
+    case = draw(_householder_case(dtype, max_size))
+    a, tau = case.arrays
+    kwargs = draw(_params({"left": st.booleans(), "transpose": st.booleans()}))
+    m = a.shape[-2]
+    c_shape = (*a.shape[:-2], m, 2) if kwargs["left"] else (*a.shape[:-2], 2, m)
+    return Case((a, tau, draw(_arr(dtype, c_shape, -1.0, 1.0))), kwargs, n=m * m)
+
+
+def _ormqr_ref(a, tau, other, left, transpose):
+    m = a.shape[-2]
+    q = _householder_ref(np.concatenate([a, np.zeros((*a.shape[:-1], m - a.shape[-1]))], -1),
+                         np.concatenate([tau, np.zeros((*tau.shape[:-1], 0))], -1))  # the full m x m Q
+    q = np.swapaxes(q, -1, -2) if transpose else q
+    return q @ other if left else other @ q
+
+SPECS += [
+    Spec("linalg.solve_triangular", linalg.solve_triangular, _triangular_case, _triangular_ref, "linalg"),
+    Spec("linalg.lstsq", linalg.lstsq,
+         lambda d, s: _matrix_case(d, s, kind="rect", params=_params({"driver": st.sampled_from(
+             [None, "gelsd"])}), extra=_lstsq_extra),
+         lambda a, b, driver: np.linalg.pinv(a) @ b, "linalg",
+         call=lambda a, b, driver: linalg.lstsq(a, b, driver=driver).solution),
+    Spec("linalg.lu_factor", linalg.lu_factor, lambda d, s: _matrix_case(d, s, kind="rect"),
+         lambda a: _each_matrix(lambda m: _lu_packed(m), a), "linalg", call=lambda a: linalg.lu_factor(a).LU),
+    Spec("linalg.lu_factor_ex", linalg.lu_factor_ex, lambda d, s: _matrix_case(d, s, kind="rect"),
+         lambda a: _each_matrix(lambda m: _lu_packed(m), a), "linalg", call=lambda a: linalg.lu_factor_ex(a).LU),
+    Spec("linalg.lu", linalg.lu, lambda d, s: _matrix_case(d, s, kind="rect"),
+         lambda a: _each_matrix(lambda m: tuple(_scipy_linalg().lu(m)), a), "linalg",
+         call=lambda a: tuple(linalg.lu(a))),
+    Spec("linalg.lu_solve", linalg.lu_solve,
+         lambda d, s: _matrix_case(d, s, params=_params({"left": st.booleans(), "adjoint": st.booleans()}),
+                                   extra=_lu_solve_extra), _lu_solve_ref, "linalg",
+         call=lambda a, b, left, adjoint: linalg.lu_solve(*linalg.lu_factor(a), b, left=left, adjoint=adjoint)),
+    Spec("linalg.matrix_exp", linalg.matrix_exp, lambda d, s: _matrix_case(d, s),
+         lambda a: _each_matrix(lambda m: _scipy_linalg().expm(m), a), "linalg"),
+    Spec("linalg.cond", linalg.cond,
+         lambda d, s: _matrix_case(d, s, params=_params({"p": st.sampled_from([None, 2, -2, "fro", "nuc"])})),
+         lambda a, p: np.linalg.cond(a, p), "linalg"),  # inf/1 orders: kinks in |a| and ties (tests/test_port_linalg2)
+    Spec("linalg.tensorinv", linalg.tensorinv, lambda d, s: _tensor_square_case(d, s, solve=False),
+         lambda a, ind: np.linalg.tensorinv(a, ind), "linalg"),
+    Spec("linalg.tensorsolve", linalg.tensorsolve, lambda d, s: _tensor_square_case(d, s, solve=True),
+         np.linalg.tensorsolve, "linalg"),
+    Spec("linalg.vander", linalg.vander, _vander_case, _vander_ref, "matmul"),
+    Spec("linalg.cholesky_ex", linalg.cholesky_ex, lambda d, s: _matrix_case(d, s, kind="spd"),
+         np.linalg.cholesky, "linalg", call=lambda a: linalg.cholesky_ex(_sym(a)).L),
+    Spec("linalg.inv_ex", linalg.inv_ex, lambda d, s: _matrix_case(d, s), np.linalg.inv, "linalg",
+         call=lambda a: linalg.inv_ex(a).inverse),
+    Spec("linalg.householder_product", linalg.householder_product, _householder_case, _householder_ref, "matmul"),
+    Spec("ormqr", ops.ormqr, _ormqr_case, _ormqr_ref, "matmul"),
+    Spec("linalg.solve_ex", linalg.solve_ex,
+         lambda d, s: _matrix_case(d, s, params=_params({"left": st.booleans()}), extra=_solve_extra),
+         lambda a, b, left: np.linalg.solve(a, b) if left else np.swapaxes(
+             np.linalg.solve(np.swapaxes(a, -1, -2), np.swapaxes(b, -1, -2)), -1, -2), "linalg",
+         call=lambda a, b, left: linalg.solve_ex(a, b, left=left).result),
+]
+
+
+def _lu_packed(m):
+    """LAPACK's packed LU of one (m, n) matrix, from SciPy's P, L, U."""
+    _, low, up = _scipy_linalg().lu(m)
+    k = min(m.shape)
+    packed = np.zeros(m.shape)
+    packed[:, :k] += np.tril(low, -1)
+    packed[:k, :] += np.triu(up)
+    return packed
+
 # the torch namespace helpers (minigrad/ops/stacking.py): stacking, tensordot, block_diag, combinations,
 # std_mean/var_mean and the trapezoidal rule
 @st.composite
@@ -4121,6 +4284,10 @@ MIXED_DTYPE_EXEMPT.update({name: "the source must have the tensor's dtype, as in
     "index_add", "index_copy", "masked_scatter", "put", "select_scatter", "slice_scatter", "diagonal_scatter")})
 MIXED_DTYPE_EXEMPT.update({"vdot": "both operands of one dtype, as PyTorch's vdot",
                            "cov": "aweights must be floating, as in PyTorch"})
+MIXED_DTYPE_EXEMPT.update({name: "floating operands of one dtype, as PyTorch's linalg (integers are refused)"
+                           for name in ("linalg.solve_triangular", "linalg.lstsq", "linalg.lu_solve",
+                                        "linalg.tensorsolve", "linalg.solve_ex", "linalg.householder_product",
+                                        "ormqr")})
 
 
 def check_mixed_dtypes(spec: Spec, case: Case, which: int, backend: str) -> None:

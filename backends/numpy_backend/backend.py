@@ -419,6 +419,93 @@ class NumpyBackend(BatchNormKernels):
         """(U, S, Vh), singular values descending."""
         return self.xp.linalg.svd(a, full_matrices=full_matrices)
 
+    # Triangular solves, LU and the matrix exponential in array ops (NumPy's linalg has none of them), so
+    # CuPy runs the same code on the device.
+    def solve_triangular(self, a, b, upper, unitriangular):
+        """X with tri(a) @ X = b by substitution, one row at a time (a zero diagonal gives inf/NaN, as LAPACK's
+        trtrs without its check); ``a`` (..., n, n) and ``b`` (..., n, k) of one batch shape."""
+        xp = self.xp
+        n = a.shape[-1]
+        x = xp.array(b, copy=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for i in (range(n - 1, -1, -1) if upper else range(n)):
+                known = slice(i + 1, n) if upper else slice(0, i)
+                row = x[..., i:i + 1, :]
+                if (n - i - 1 if upper else i) > 0:
+                    row = row - xp.matmul(a[..., i:i + 1, known], x[..., known, :])
+                if not unitriangular:
+                    row = row / a[..., i:i + 1, i:i + 1]
+                x[..., i:i + 1, :] = row
+        return x
+
+    def lu_factor(self, a):
+        """(LU packed, 1-based int32 pivots) of each (m, n) matrix by Gaussian elimination with partial pivoting,
+        LAPACK getrf's choice of pivot (the first largest magnitude); a zero pivot column is left as is."""
+        xp = self.xp
+        *batch, m, n = a.shape
+        k = min(m, n)
+        count = math.prod(batch)
+        lu = xp.array(a, copy=True).reshape(count, m, n)
+        rows = xp.arange(count)
+        piv = xp.empty((count, k), dtype=np.int32)
+        for j in range(k):
+            p = xp.argmax(xp.abs(lu[:, j:, j]), axis=-1) + j
+            piv[:, j] = p + 1
+            top, other = lu[rows, j, :].copy(), lu[rows, p, :].copy()
+            lu[rows, p, :] = top
+            lu[rows, j, :] = other
+            if j + 1 < m:
+                pivot = lu[:, j, j]
+                nonzero = pivot != 0
+                mult = lu[:, j + 1:, j] / xp.where(nonzero, pivot, 1)[:, None]
+                mult = xp.where(nonzero[:, None], mult, lu[:, j + 1:, j])
+                lu[:, j + 1:, j] = mult
+                lu[:, j + 1:, j + 1:] -= mult[:, :, None] * lu[:, j:j + 1, j + 1:]
+        return lu.reshape(*batch, m, n), piv.reshape(*batch, k)
+
+    def lu_permutation(self, pivots, m):
+        """The row order ``perm`` (int64, (..., m)) with A[perm] = L U, from LAPACK's sequential row swaps."""
+        xp = self.xp
+        *batch, k = pivots.shape
+        piv = pivots.reshape(math.prod(batch), k).astype(np.int64) - 1
+        perm = xp.broadcast_to(xp.arange(m), (piv.shape[0], m)).copy()
+        rows = xp.arange(piv.shape[0])
+        for j in range(k):
+            p = piv[:, j]
+            top, other = perm[:, j].copy(), perm[rows, p].copy()
+            perm[rows, p] = top
+            perm[:, j] = other
+        return perm.reshape(*batch, m)
+
+    _PADE13 = (64764752532480000.0, 32382376266240000.0, 7771770303897600.0, 1187353796428800.0,
+               129060195264000.0, 10559470521600.0, 670442572800.0, 33522128640.0, 1323241920.0, 40840800.0,
+               960960.0, 16380.0, 182.0, 1.0)
+
+    def matrix_exp(self, a):
+        """exp(a) of each square matrix: scaling and squaring with the degree-13 Padé approximant (Higham 2005),
+        the scaling 2^s per matrix from its 1-norm (theta_13 = 5.37)."""
+        xp = self.xp
+        n = a.shape[-1]
+        if n == 0 or a.size == 0:
+            return xp.array(a, copy=True)
+        b = self._PADE13
+        norm1 = xp.max(xp.sum(xp.abs(a), axis=-2), axis=-1)
+        with np.errstate(divide="ignore"):
+            s = xp.maximum(xp.ceil(xp.log2(norm1 / 5.371920351148152)), 0)
+        s = xp.where(xp.isfinite(s), s, 0).astype(np.int64)
+        x = a / (2.0 ** s)[..., None, None].astype(a.dtype)
+        eye = xp.eye(n, dtype=a.dtype)
+        x2 = xp.matmul(x, x)
+        x4 = xp.matmul(x2, x2)
+        x6 = xp.matmul(x4, x2)
+        u = xp.matmul(x, xp.matmul(x6, b[13] * x6 + b[11] * x4 + b[9] * x2)
+                      + b[7] * x6 + b[5] * x4 + b[3] * x2 + b[1] * eye)
+        v = xp.matmul(x6, b[12] * x6 + b[10] * x4 + b[8] * x2) + b[6] * x6 + b[4] * x4 + b[2] * x2 + b[0] * eye
+        r = xp.linalg.solve(v - u, v + u)
+        for step in range(int(s.max()) if s.size else 0):
+            r = xp.where((s > step)[..., None, None], xp.matmul(r, r), r)
+        return r
+
     # -- shape movement -------------------------------------------------------------------------
     # The array methods, not np.reshape/np.transpose: same result, without a Python-level wrapper.
     def reshape(self, x, shape):

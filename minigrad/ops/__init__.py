@@ -15,6 +15,7 @@ from . import (  # noqa: F401 - each registers its ops
     elementwise,
     indexing,
     linalg,
+    linalg_extra,
     matrix,
     movement,
     pointwise,
