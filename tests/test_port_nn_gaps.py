@@ -730,3 +730,51 @@ def test_errors_name_the_function_and_values():
         nn.Softmax2d()(x)
     with pytest.raises(ShapeError, match="lp_pool2d"):
         F.lp_pool2d(x, 2, 2)
+
+
+# -- ceil_mode on the 1-D and 2-D pools (the 3-D pool's windows on a depth-1 volume) --------------------------------
+CEIL_CASES = [(3, 2, 0, 1), (3, 2, 1, 1), (2, 2, 0, 1), ((3, 2), (2, 3), (1, 0), 1), (2, 3, 1, 2)]
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding", "dilation"), CEIL_CASES)
+def test_max_pool2d_ceil_mode_matches_pytorch(kernel, stride, padding, dilation):
+    rng = np.random.default_rng(31)
+    x = rng.standard_normal((2, 3, 7, 8))
+    _agree(lambda t: F.max_pool2d(t, kernel, stride, padding, dilation, ceil_mode=True),
+           lambda t: torch.nn.functional.max_pool2d(t, kernel, stride, padding, dilation, ceil_mode=True), [x], rng)
+    ours = F.max_pool2d(mg.tensor(x), kernel, stride, padding, dilation, ceil_mode=True, return_indices=True)
+    theirs = torch.nn.functional.max_pool2d(torch.tensor(x), kernel, stride, padding, dilation, ceil_mode=True,
+                                            return_indices=True)
+    np.testing.assert_array_equal(ours[1].numpy(), theirs[1].numpy())
+    module = nn.MaxPool2d(kernel, stride, padding, dilation, ceil_mode=True)
+    np.testing.assert_array_equal(module(mg.tensor(x)).numpy(), theirs[0].numpy())
+
+
+@pytest.mark.parametrize(("kernel", "stride", "padding", "_"), CEIL_CASES[:4])
+@pytest.mark.parametrize(("count_include_pad", "divisor_override"), [(True, None), (False, None), (True, 5)])
+def test_avg_pool2d_ceil_mode_matches_pytorch(kernel, stride, padding, _, count_include_pad, divisor_override):
+    rng = np.random.default_rng(32)
+    x = rng.standard_normal((2, 3, 7, 8))
+    _agree(lambda t: F.avg_pool2d(t, kernel, stride, padding, True, count_include_pad, divisor_override),
+           lambda t: torch.nn.functional.avg_pool2d(t, kernel, stride, padding, True, count_include_pad,
+                                                    divisor_override), [x], rng)
+
+
+def test_1d_pools_ceil_mode_match_pytorch():
+    rng = np.random.default_rng(33)
+    x = rng.standard_normal((2, 3, 10))
+    _agree(lambda t: F.max_pool1d(t, 3, 2, 1, ceil_mode=True),
+           lambda t: torch.nn.functional.max_pool1d(t, 3, 2, 1, ceil_mode=True), [x], rng)
+    _agree(lambda t: F.avg_pool1d(t, 4, 3, 0, ceil_mode=True, count_include_pad=False),
+           lambda t: torch.nn.functional.avg_pool1d(t, 4, 3, 0, ceil_mode=True, count_include_pad=False), [x], rng)
+    out = nn.MaxPool1d(3, 2, ceil_mode=True)(mg.tensor(x))
+    assert out.shape == (2, 3, 5)  # floor mode gives 4
+
+
+@pytest.mark.parametrize("backend", mg.testing.available_backends())
+def test_pool2d_ceil_mode_gradcheck(backend):
+    rng = np.random.default_rng(34)
+    x = mg.tensor(rng.standard_normal((1, 2, 5, 6)), requires_grad=True, backend=backend)
+    assert mg.gradcheck(lambda t: F.max_pool2d(t, 2, 2, ceil_mode=True), (x,))
+    assert mg.gradcheck(lambda t: F.avg_pool2d(t, 3, 2, 1, ceil_mode=True, count_include_pad=False), (x,))
+    assert mg.gradgradcheck(lambda t: F.avg_pool2d(t, 3, 2, 1, ceil_mode=True), (x,))

@@ -11,10 +11,8 @@ from ...tensor import Tensor
 from ._common import _check_4d, _check_windows, _pair, _public, _single, _value_range
 
 
-def _pool_args(op, input, kernel_size, stride, padding, dilation, ceil_mode):
+def _pool_args(op, input, kernel_size, stride, padding, dilation):
     _check_4d(input, op)
-    if ceil_mode:
-        raise NotImplementedError(f"{op}: ceil_mode=True is not supported")
     kernel = _pair(kernel_size, "kernel_size")
     stride = kernel if stride is None or stride == [] else _pair(stride, "stride")
     padding, dilation = _pair(padding, "padding"), _pair(dilation, "dilation")
@@ -29,7 +27,11 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  
                ceil_mode: bool = False, return_indices: bool = False) -> Tensor:
     """Maximum over windows; stride defaults to kernel_size. Ties send the gradient to the first maximum."""
     kernel, stride, padding, dilation, out = _pool_args("max_pool2d", input, kernel_size, stride, padding,
-                                                        dilation, ceil_mode)
+                                                        dilation)
+    if ceil_mode:  # the 3-D pool on a depth-1 volume: its windows past the input's end, PyTorch's rule
+        pooled = max_pool3d(input.unsqueeze(2), (1, *kernel), (1, *stride), (0, *padding), (1, *dilation), True,
+                            return_indices)
+        return tuple(t.squeeze(2) for t in pooled) if return_indices else pooled.squeeze(2)
     values = _conv.max_pool2d(input, kernel, stride, padding, dilation)
     return (values, _max_pool2d_indices(input, kernel, stride, padding, dilation, out)) if return_indices else values
 
@@ -67,7 +69,10 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
                count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
     """Mean over windows; padded zeros count unless ``count_include_pad=False``."""
     kernel, stride, padding, dilation, (oh, ow) = _pool_args("avg_pool2d", input, kernel_size, stride,
-                                                             padding, 1, ceil_mode)
+                                                             padding, 1)
+    if ceil_mode:  # as max_pool2d: the 3-D pool on a depth-1 volume, whose divisors follow PyTorch's rules
+        return avg_pool3d(input.unsqueeze(2), (1, *kernel), (1, *stride), (0, *padding), True, count_include_pad,
+                          divisor_override).squeeze(2)
     n, c = input.shape[:2]
     k = kernel[0] * kernel[1]
     sums = _conv.unfold(input, kernel, dilation, padding, stride).reshape(n, c, k, oh, ow).sum(2)
