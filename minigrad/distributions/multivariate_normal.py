@@ -22,10 +22,9 @@ def _eye_like(matrix: Tensor) -> Tensor:
 
 
 def _tril_solve(L: Tensor, B: Tensor) -> Tensor:  # noqa: N803 - matrix names
-    """L⁻¹ B for lower-triangular L (broadcast batches), as ``torch.linalg.solve_triangular(L, B, upper=False)``:
-    only L's lower triangle is read (so entries above the diagonal get no gradient, as in PyTorch)."""
-    batch = np.broadcast_shapes(tuple(L.shape[:-2]), tuple(B.shape[:-2]))
-    return _linalg.solve(L.tril().expand(*batch, *L.shape[-2:]), B.expand(*batch, *B.shape[-2:]))
+    """L⁻¹ B for lower-triangular L (broadcast batches), as PyTorch's: only L's lower triangle is read (so entries
+    above the diagonal get no gradient)."""
+    return _linalg.solve_triangular(L, B, upper=False)
 
 
 def _batch_mv(bmat: Tensor, bvec: Tensor) -> Tensor:
