@@ -24,9 +24,10 @@ DEFAULT_FLOAT = float32
 
 
 def as_dtype(dtype) -> np.dtype:
-    """Turn a dtype, a dtype name or a Python type into a supported ``numpy.dtype``."""
+    """Turn a dtype, a dtype name or a Python type into a supported ``numpy.dtype``. The Python types mean what
+    they mean to PyTorch: ``float`` is float64 (whatever the default dtype), ``int`` int64, ``bool`` bool."""
     if dtype is float:
-        return float32
+        return float64
     if dtype is int:
         return int64
     if dtype is bool:

@@ -42,7 +42,10 @@ def test_dtype_objects_and_names():
     assert mg.bool == np.bool_
     assert mg.tensor([1, 0], dtype="bool").dtype == mg.bool
     assert mg.tensor([1.7], dtype=int).dtype == mg.int64
-    assert mg.tensor([1], dtype=float).dtype == mg.float32
+    # Python's float is float64, as in PyTorch (torch.tensor([1], dtype=float) is float64); minigrad.float is float32
+    assert mg.tensor([1], dtype=float).dtype == mg.float64
+    assert mg.zeros(2, dtype=float).dtype == mg.float64 and mg.ones(2).to(float).dtype == mg.float64
+    assert mg.tensor([1], dtype=mg.float).dtype == mg.float32
 
 
 def test_tensor_copies_its_data():
