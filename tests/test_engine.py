@@ -734,3 +734,32 @@ def test_forward_returning_a_list_is_refused():
 
     with pytest.raises(TypeError, match="listed: forward returned a list; return a tuple"):
         Listed.apply(mg.ones(2))
+
+
+def test_a_zero_dim_tensor_takes_a_dimensioned_ones_dtype_within_its_kind():
+    """PyTorch's rule: within one kind a 0-d tensor does not widen a dimensioned one (float32 + 0-d float64 is
+    float32, int32 + 0-d int64 is int32); of a higher kind it still decides (int32 + 0-d float64 is float64).
+    The gradient reaching the 0-d float64 operand is float64, as PyTorch's."""
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    s = mg.tensor(3.0, dtype="float64", requires_grad=True)
+    y = x * s
+    assert y.dtype == np.float32 and (s - x).dtype == np.float32 and mg.maximum(s, x).dtype == np.float32
+    y.sum().backward()
+    assert s.grad.dtype == np.float64 and float(s.grad) == 3.0
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 3.0])
+    i32 = mg.tensor(np.array([1, 2], np.int32))
+    assert (i32 + mg.tensor(5)).dtype == np.int32
+    assert (i32 + mg.tensor(0.5, dtype="float64")).dtype == np.float64
+    assert (mg.tensor(1.0) + mg.tensor(2.0, dtype="float64")).dtype == np.float64  # both 0-d: the wider
+
+
+def test_binary_promotion_matches_pytorch_for_every_dtype_pair_and_rank():
+    torch = pytest.importorskip("torch")
+    import itertools
+
+    dtypes = ["float32", "float64", "int32", "int64", "uint8", "bool"]
+    for da, db in itertools.product(dtypes, dtypes):
+        for sa, sb in [((3,), ()), ((), (3,)), ((3,), (3,)), ((), ())]:
+            a, b = np.ones(sa, da), np.ones(sb, db)
+            expected = (torch.tensor(a) + torch.tensor(b)).dtype
+            assert (mg.tensor(a) + mg.tensor(b)).dtype.name == str(expected).removeprefix("torch."), (da, db, sa, sb)

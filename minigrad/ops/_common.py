@@ -34,18 +34,22 @@ _FAST_NUMBERS = (int, float)
 
 def binary_operands(a, b) -> tuple:
     """Normalise a binary op's operands with PyTorch's promotion: an integer tensor meeting a float number
-    becomes the default float dtype (float32), and of two tensors of different kinds (bool < integer < float)
-    the lower one takes the other's dtype (float32 + int64 is float32, not NumPy's float64)."""
+    becomes the default float dtype (float32), of two tensors of different kinds (bool < integer < float)
+    the lower one takes the other's dtype (float32 + int64 is float32, not NumPy's float64), and within one kind
+    a 0-d tensor takes a dimensioned one's (float32 + 0-d float64 is float32)."""
     if isinstance(a, Tensor) and b.__class__ in _FAST_NUMBERS and (a.array.dtype.kind == "f" or b.__class__ is int):
         return a, b  # the common ``tensor * 0.5``: nothing to convert
     if isinstance(b, Tensor) and a.__class__ in _FAST_NUMBERS and (b.array.dtype.kind == "f" or a.__class__ is int):
         return a, b
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         da, db = a.array.dtype, b.array.dtype
-        if da is not db and _RANK[da.kind] != _RANK[db.kind]:
-            if _RANK[da.kind] < _RANK[db.kind]:
-                return a.astype(db), b
-            return a, b.astype(da)
+        if da is not db:
+            if _RANK[da.kind] != _RANK[db.kind]:
+                if _RANK[da.kind] < _RANK[db.kind]:
+                    return a.astype(db), b
+                return a, b.astype(da)
+            if (a.array.ndim == 0) != (b.array.ndim == 0):  # within one kind a 0-d tensor takes the other's dtype
+                return (a.astype(db), b) if a.array.ndim == 0 else (a, b.astype(da))
         return a, b
     if not isinstance(a, Tensor):
         a = as_operand(a, b if isinstance(b, Tensor) else None)
