@@ -11,7 +11,7 @@ from ..errors import ShapeError
 from ..tensor import Tensor, tensor
 from . import functional as F  # noqa: N812 - PyTorch's convention
 from . import init
-from .layers import Dropout, _empty, _MaxPoolNd
+from .layers import Dropout, _AvgPoolNd, _empty, _MaxPoolNd
 from .module import Module
 
 
@@ -453,20 +453,8 @@ class MaxPool3d(_MaxPoolNd):
     pool = staticmethod(F.max_pool3d)
 
 
-class AvgPool3d(Module):
-    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
-                 count_include_pad: bool = True, divisor_override: int | None = None) -> None:
-        super().__init__()
-        self.kernel_size, self.stride = kernel_size, stride if stride is not None else kernel_size
-        self.padding, self.ceil_mode = padding, ceil_mode
-        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.avg_pool3d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                            self.count_include_pad, self.divisor_override)
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+class AvgPool3d(_AvgPoolNd):
+    pool = staticmethod(F.avg_pool3d)
 
 
 class AdaptiveAvgPool3d(AdaptiveAvgPool1d):
