@@ -227,11 +227,11 @@ class ConvTranspose2d(Function):
     - by phases ("sub-pixel"): the outputs at one position modulo the stride are a stride-1 correlation of the
       input with the taps landing there, so one GEMM per group with every phase's sub-kernel stacked,
       (stride_h * stride_w * O/G, C/G * K_h * K_w), on the input's K_h x K_w windows gives them all, and each
-      phase is copied into its strided slice of the output. No fold: at (32, 64, 16, 16), kernel 4, stride 2,
-      0.65-0.75x the time of the other forward on NumPy (even on Numba, whose fold is a kernel). Used for
+      phase is copied into its strided slice of the output. No fold, which is most of the other forward's
+      time on NumPy (docs/performance.md, "Newer conv-net layers"). Used for
       strides above 1 where the stacked sub-kernels waste few multiplications (their zeros: kernels that are
       multiples of the stride), at most ``PHASE_MAX_WORK`` times the other's GEMM. At stride 1 the input's
-      windows cost more than the fold they save (1.1-1.5x the other's time, measured).
+      windows cost more than the fold they save.
     - by columns: one GEMM per group, W^T x, on the input in batch-inner order (C, N * H * W), whose columns
       (O * kh * kw, N * H * W) ``fold_windows_batch_inner`` adds up into the NCHW output.
 
@@ -314,7 +314,7 @@ class ConvTranspose2d(Function):
             wg = weight.reshape(groups, c // groups, gcols.shape[1])
             gx = MatMul.apply(wg, gcols, False, False).reshape(c, n, h, w).transpose(0, 1).contiguous()
         if need_w:  # x gcols^T, summed over the batch by the GEMM itself; computed transposed, gcols x^T, which
-            # OpenBLAS ran ~20% faster (a long shared axis: the (k, C) result is small, its transpose cheap)
+            # OpenBLAS runs faster (a long shared axis: the (k, C) result is small, its transpose cheap)
             xb = x.transpose(0, 1).reshape(groups, c // groups, n * h * w)  # batch-inner x: a small copy
             gw = MatMul.apply(gcols, xb, False, True).transpose(-1, -2).reshape(weight.shape)
         if need_b:

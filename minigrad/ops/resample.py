@@ -6,8 +6,8 @@ An axis of n entries resampled to o is y = A x for an (o, n) matrix A with a few
 4 for cubic), listed in the order PyTorch sums them; the gradient is A^T g, the same op with the transposed
 matrix, so gradients of any order follow.
 
-Where the axis is short and the input finite, A is applied densely, as one (batched) GEMM: at (32, 64, 16, 16)
-bilinear x2 that took a tenth of the time of the gathers, products and sums it replaces. A dense product is
+Where the axis is short and the input finite, A is applied densely, as one (batched) GEMM instead of gathers,
+products and sums (figures: docs/performance.md, "Newer conv-net layers"). A dense product is
 only exact for finite inputs, though: there 0 * x adds nothing, whereas an inf or NaN entry would spread NaN over
 its whole row, not just to the outputs that read it. So an input whose sum is not finite (which includes every
 input holding an inf or a NaN) takes the sparse path: one gather per entry of a row, weighted and summed in
@@ -118,8 +118,8 @@ def _split(shape: tuple, axis: int, r: int) -> tuple:
 
 class RepeatAlong(Function):
     """Each entry along ``axis`` repeated ``r`` times in place (nearest upsampling by an integer factor): one
-    broadcast copy. Its gradient, ``SumRepeats``, adds each entry's r copies as r slices, which NumPy ran ~10x
-    faster than a sum over the short copies axis (what ``expand``'s gradient is)."""
+    broadcast copy. Its gradient, ``SumRepeats``, adds each entry's r copies as r slices: NumPy's reduction over
+    a short contiguous axis (what ``expand``'s gradient is) is much slower (docs/performance.md)."""
 
     @staticmethod
     def forward(ctx, x, axis, r):
