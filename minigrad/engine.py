@@ -10,6 +10,7 @@ back to that input's shape (undoing broadcasting) and cast to its dtype, here an
 
 from __future__ import annotations
 
+from ._quiet import restore, silence
 from .errors import InplaceError
 from .function import AccumulateGrad, Function, Gradients, _edge
 from .grad_mode import _enabled
@@ -116,6 +117,7 @@ def _run(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate):
     ready = [(n, buffers.pop(n, None)) for n in dict.fromkeys(roots) if n not in dependencies]
     stored: set = {id(g.array) for g in grad_outputs}  # arrays a leaf may not own without copying
     token = _enabled.set(create_graph)
+    quiet = silence()  # backward rules meet inf and NaN without NumPy's warnings too (_quiet.py)
     try:
         while ready:
             node, g = ready.pop()
@@ -177,6 +179,7 @@ def _run(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate):
                     previous = buffers.get(child)
                     buffers[child] = gi if previous is None else previous + gi
     finally:
+        restore(quiet)
         _enabled.reset(token)
     return captures
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import weakref
 
+from ._quiet import restore, silence
 from .errors import BackendMismatchError, InplaceError, MinigradError, ShapeError
 from .grad_mode import _anomaly, _enabled
 from .tensor import Tensor
@@ -192,12 +193,15 @@ class Function:
         else:
             tracked = False
             ctx.needs_input_grad = _NOTHING_NEEDED[len(args)] if len(args) < 8 else (False,) * len(args)
+        quiet = silence()  # IEEE results without NumPy's warnings, as PyTorch (_quiet.py)
         try:
             data = cls.forward(ctx, *args, **kwargs)
         except MinigradError:
             raise
         except (ValueError, TypeError, IndexError) as exc:
             raise _input_error(cls, args, exc) from exc
+        finally:
+            restore(quiet)
         if isinstance(data, Tensor):
             data = data.array
         elif data.__class__ is not backend.array_type:

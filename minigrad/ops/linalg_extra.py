@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from .. import return_types
+from .._quiet import quiet
 from ..errors import LinAlgError, ShapeError
 from ..function import Function
 from ..tensor import Tensor
@@ -39,6 +40,7 @@ from .reduction import sum as _sum
 
 def _linalg_top(fn):
     """A top-level torch function (``torch.ormqr``) with a spec, also a Tensor method."""
+    fn = quiet(fn)  # as ``_linalg``
     OPS[fn.__name__] = fn
     return fn
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .. import return_types
+from .._quiet import quiet
 from ..errors import LinAlgError, ShapeError
 from ..function import Function
 from ..tensor import Tensor
@@ -33,6 +34,8 @@ LINALG: dict = {}  # minigrad.linalg's differentiable functions (its OPS)
 
 
 def _linalg(fn):
+    # Composites call backend methods outside any op, so they get NumPy's warnings off themselves (_quiet.py).
+    fn = quiet(fn)
     LINALG[fn.__name__] = fn
     return fn
 

@@ -15,6 +15,7 @@ import numbers
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from .._quiet import restore, silence
 from ..errors import ShapeError
 from ..grad_mode import enable_grad, no_grad
 from ..tensor import Tensor
@@ -82,8 +83,14 @@ class Optimizer:
                 loss = closure()
         with no_grad():
             self._prepare_step()
-            for group in self.param_groups:
-                self._update_group(group)
+            # Without NumPy's warnings, as every op (_quiet.py): under a "error" warnings filter, a warning
+            # raised midway would leave the step half applied.
+            token = silence()
+            try:
+                for group in self.param_groups:
+                    self._update_group(group)
+            finally:
+                restore(token)
         return loss
 
     def _prepare_step(self) -> None:

@@ -4,6 +4,7 @@ conversions the other modules share (``_pair``, ``_single``, window sizes, reduc
 
 from __future__ import annotations
 
+from ..._quiet import quiet
 from ...errors import ShapeError
 from ...ops import conv as _conv
 from ...tensor import Tensor
@@ -14,6 +15,8 @@ OPS: dict = {}
 
 
 def _public(fn):
+    # Composites call backend methods outside any op, so they get NumPy's warnings off themselves (_quiet.py).
+    fn = quiet(fn)
     OPS[fn.__name__] = fn
     return fn
 

@@ -77,7 +77,17 @@ def _source(coord: Tensor, size: int, padding_mode: str, align_corners: bool) ->
         coord = _reflect(coord, 0, 2 * (size - 1)) if align_corners else _reflect(coord, -1, 2 * size - 1)
     if padding_mode in ("border", "reflection"):
         coord = coord.clamp(0.0, size - 1.0)
+        # As PyTorch's clip, NaN (and the NaN that reflecting an infinity gives) lands on 0, with no gradient.
+        nan = coord._backend.isnan(coord.detach().array)
+        if nan.any():
+            coord = coord.masked_fill(Tensor(nan, coord._backend), 0.0)
     return coord
+
+
+def _cells(v: np.ndarray) -> np.ndarray:
+    """Integer positions of host coordinates ``v``: those outside (or not finite) become -2, outside too, so
+    that the cast stays defined."""
+    return np.nan_to_num(np.clip(v, -2.0, 2.0 ** 40), nan=-2.0).astype(np.int64)
 
 
 def _corner(flat: Tensor, xs, ys, h: int, w: int, channels: int):
@@ -127,13 +137,13 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear", padding_mod
     be = input._backend
     xh, yh = be.to_numpy(x.detach().array), be.to_numpy(y.detach().array)
     if mode == "nearest":
-        values, inside = _corner(flat, np.rint(xh).astype(np.int64), np.rint(yh).astype(np.int64), h, w, c)
+        values, inside = _corner(flat, _cells(np.rint(xh)), _cells(np.rint(yh)), h, w, c)
         return (values * inside).reshape(n, c, ho, wo)
     x0, y0 = np.floor(xh), np.floor(yh)
     wx1 = (x - constant(be, be.from_numpy(x0))).unsqueeze(1)  # (N, 1, P): the weights carry the grid's gradient
     wy1 = (y - constant(be, be.from_numpy(y0))).unsqueeze(1)
     wx0, wy0 = 1.0 - wx1, 1.0 - wy1
-    x0, y0 = x0.astype(np.int64), y0.astype(np.int64)
+    x0, y0 = _cells(x0), _cells(y0)
     out = None
     for dx, dy, weight in ((0, 0, wx0 * wy0), (1, 0, wx1 * wy0), (0, 1, wx0 * wy1), (1, 1, wx1 * wy1)):
         values, inside = _corner(flat, x0 + dx, y0 + dy, h, w, c)
