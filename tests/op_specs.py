@@ -1779,6 +1779,22 @@ SPECS += [
           params=_params({"eps": st.sampled_from([None, 0.1])})),
 ]
 
+
+@st.composite
+def _incomplete_gamma_case(draw, dtype, max_size):
+    """igamma/igammac: a in [0.5, 8] (no gradient, as PyTorch), x in [0.1, 12], broadcasting."""
+    sa, sx = draw(mst.broadcastable_shapes(2, max_size=max_size))
+    return Case((draw(_arr(dtype, sa, 0.5, 8.0)), draw(_arr(dtype, sx, 0.1, 12.0))), requires_grad=(False, True))
+
+
+SPECS += [
+    Spec("igamma", ops.igamma, _incomplete_gamma_case, lambda a, x: _scipy_special().gammainc(a, x)),
+    Spec("igammac", ops.igammac, _incomplete_gamma_case, lambda a, x: _scipy_special().gammaincc(a, x)),
+    # the mantissa jumps at the powers of two (and at 0)
+    unary("frexp", ops.frexp, lambda x: np.frexp(x)[0], -3.9, 3.9, avoid=(-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0),
+          margin=0.05, family="exact", call=lambda x: ops.frexp(x).mantissa),
+]
+
 # -- transposed convolution, resampling, padding modes, 1-D pooling, pixel shuffle, instance norm ----------------
 @st.composite
 def _conv_transpose_geometry(draw, max_size, dims):
