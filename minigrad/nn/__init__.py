@@ -49,7 +49,21 @@ from .layers import (
     Tanh,
     Unflatten,
 )
-from .lazy import LazyConv1d, LazyConv2d, LazyLinear
+from .lazy import (
+    LazyBatchNorm1d,
+    LazyBatchNorm2d,
+    LazyBatchNorm3d,
+    LazyConv1d,
+    LazyConv2d,
+    LazyConv3d,
+    LazyConvTranspose1d,
+    LazyConvTranspose2d,
+    LazyConvTranspose3d,
+    LazyInstanceNorm1d,
+    LazyInstanceNorm2d,
+    LazyInstanceNorm3d,
+    LazyLinear,
+)
 from .losses import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -146,6 +160,8 @@ __all__ = [
     "ParameterDict", "LazyConv1d", "LazyConv2d", "LazyLinear", "Fold", "LPPool1d", "LPPool2d", "MaxUnpool1d",
     "MaxUnpool2d", "Unfold", "AlphaDropout", "ChannelShuffle", "FeatureAlphaDropout",
     "LocalResponseNorm", "RMSNorm",
+    "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d",
+    "LazyConvTranspose3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d",
 ]
 
 _LAZY = {"BatchNorm1d": ".batchnorm", "BatchNorm2d": ".batchnorm", "BatchNorm3d": ".batchnorm"}

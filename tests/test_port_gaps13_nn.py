@@ -1,0 +1,201 @@
+"""Porting gaps (session 13), the nn part: the lazy norms and transposed convolutions (LazyBatchNorm1d/2d/3d,
+LazyInstanceNorm1d/2d/3d, LazyConvTranspose1d/2d/3d, LazyConv3d) and lazy modules loaded inside a parent;
+PyTorch's outputs and gradients from the same weights (float64, random upstream gradients)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _lazy_torch import torch  # PyTorch on first use; without it, only its comparisons skip
+
+import minigrad as mg
+from minigrad import nn
+from minigrad.errors import ShapeError
+
+
+def _state_of(torch_module) -> dict:
+    return {k: mg.tensor(v.detach().numpy()) for k, v in torch_module.state_dict().items()}
+
+
+def _compare_with_pytorch(ours, theirs, x: np.ndarray, train: bool = True) -> None:
+    """Materialise both with ``x``, give ours PyTorch's weights, then compare outputs, input gradients and
+    parameter gradients for a random upstream gradient (and the buffers after the forward)."""
+    ours.train(train)
+    theirs.train(train)
+    theirs(torch.tensor(x))  # materialises PyTorch's (and, in training mode, moves its running statistics)
+    with torch.no_grad():
+        theirs_fresh = type(theirs)  # the eager class PyTorch's became
+    assert type(ours).__name__ == "Lazy" + theirs_fresh.__name__
+    ours(mg.tensor(x))
+    assert type(ours).__name__ == theirs_fresh.__name__
+    ours.load_state_dict(_state_of(theirs))
+    rng = np.random.default_rng(x.size)
+    xm, xt = mg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out_m, out_t = ours(xm), theirs(xt)
+    g = rng.standard_normal(tuple(out_t.shape))
+    np.testing.assert_allclose(out_m.numpy(), out_t.detach().numpy(), rtol=1e-10, atol=1e-12)
+    (out_m * mg.tensor(g)).sum().backward()
+    (out_t * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(xm.grad.numpy(), xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for name, p in theirs.named_parameters():
+        np.testing.assert_allclose(getattr(ours, name).grad.numpy(), p.grad.numpy(), rtol=1e-10, atol=1e-12)
+    for name, b in theirs.named_buffers():
+        np.testing.assert_allclose(getattr(ours, name).numpy(), b.numpy(), rtol=1e-12, atol=1e-14)
+
+
+_NORMS = [
+    ("BatchNorm1d", {}, (4, 3)), ("BatchNorm1d", {"momentum": None}, (4, 3, 5)), ("BatchNorm2d", {}, (2, 3, 4, 4)),
+    ("BatchNorm3d", {"affine": False}, (2, 2, 3, 2, 2)), ("InstanceNorm1d", {}, (2, 3, 6)),
+    ("InstanceNorm1d", {"affine": False, "track_running_stats": False}, (1, 3, 7)),
+    ("InstanceNorm2d", {"eps": 1e-3}, (2, 3, 4, 5)), ("InstanceNorm3d", {}, (1, 3, 2, 3, 3)),
+]
+
+
+@pytest.mark.filterwarnings("ignore:input's size at dim")  # PyTorch's lazy norm without parameters keeps 0 features
+@pytest.mark.parametrize("train", [True, False])
+@pytest.mark.parametrize(("name", "kwargs", "shape"), _NORMS)
+def test_lazy_norms_match_pytorch(name, kwargs, shape, train):
+    x = np.random.default_rng(len(shape)).standard_normal(shape) * 2 + 0.5
+    ours = getattr(nn, "Lazy" + name)(**kwargs, dtype="float64")
+    theirs = getattr(torch.nn, "Lazy" + name)(**kwargs, dtype=torch.float64)
+    _compare_with_pytorch(ours, theirs, x, train)
+    assert ours.num_features == shape[1]
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_lazy_instance_norm_unbatched_input(dims):
+    # PyTorch's lazy norms take input.shape[1] even for an unbatched (C, ...) input, then refuse that input
+    # (affine) or warn (not affine); minigrad takes the channel dimension, as the eager module reads it
+    shape = (3,) + (4, 3, 2)[:dims]
+    x = mg.tensor(np.random.default_rng(dims).standard_normal(shape))
+    lazy = getattr(nn, f"LazyInstanceNorm{dims}d")()
+    out = lazy(x)
+    assert lazy.num_features == 3
+    eager = getattr(nn, f"InstanceNorm{dims}d")(3, affine=True, track_running_stats=True)
+    eager.load_state_dict(lazy.state_dict())
+    np.testing.assert_array_equal(out.numpy(), eager(x).numpy())
+
+
+_CONV_TRANSPOSES = [
+    ("ConvTranspose1d", (4, 3), {"stride": 2, "padding": 1, "output_padding": 1}, (2, 3, 5)),
+    ("ConvTranspose1d", (4, 2), {"groups": 2, "bias": False}, (4, 6)),  # unbatched (C, L)
+    ("ConvTranspose2d", (2, 3), {"stride": (2, 1), "dilation": 2}, (1, 3, 4, 3)),
+    ("ConvTranspose3d", (2, 2), {"groups": 2, "padding": 1}, (1, 4, 3, 3, 2)),
+]
+
+
+def test_lazy_conv3d_matches_pytorch():
+    x = np.random.default_rng(3).standard_normal((1, 4, 4, 3, 3))
+    ours = nn.LazyConv3d(2, 2, groups=2, padding=1, dtype="float64")
+    _compare_with_pytorch(ours, torch.nn.LazyConv3d(2, 2, groups=2, padding=1, dtype=torch.float64), x)
+    assert ours.in_channels == 4 and ours.weight.shape == (2, 2, 2, 2, 2)
+
+
+@pytest.mark.parametrize(("name", "args", "kwargs", "shape"), _CONV_TRANSPOSES)
+def test_lazy_conv_transpose_matches_pytorch(name, args, kwargs, shape):
+    x = np.random.default_rng(len(shape)).standard_normal(shape)
+    ours = getattr(nn, "Lazy" + name)(*args, **kwargs, dtype="float64")
+    theirs = getattr(torch.nn, "Lazy" + name)(*args, **kwargs, dtype=torch.float64)
+    _compare_with_pytorch(ours, theirs, x)
+    in_channels = shape[1] if len(shape) == int(name[-2]) + 2 else shape[0]
+    assert ours.in_channels == in_channels
+    assert ours.weight.shape == (in_channels, args[0] // kwargs.get("groups", 1)) + ours.kernel_size
+
+
+def test_lazy_conv_transpose_output_size_and_initialisation():
+    lazy = nn.LazyConvTranspose2d(3, 3, stride=2)
+    x = mg.randn(1, 2, 4, 4)
+    out = lazy(x, output_size=(10, 10))  # forward keyword arguments pass through the first call
+    assert type(lazy) is nn.ConvTranspose2d and out.shape == (1, 3, 10, 10)
+    bound = 1 / np.sqrt(3 * 9)  # ConvTranspose's bias bound: fan_in = weight.shape[1] * kernel
+    assert np.abs(lazy.bias.numpy()).max() <= bound
+    eager = nn.ConvTranspose2d(2, 3, 3, stride=2)
+    eager.load_state_dict(lazy.state_dict())
+    np.testing.assert_array_equal(eager(x, output_size=(10, 10)).numpy(), out.numpy())
+
+
+def test_lazy_modules_are_empty_until_the_first_forward_and_infer_from_it():
+    for lazy in (nn.LazyBatchNorm2d(), nn.LazyInstanceNorm1d(), nn.LazyConvTranspose1d(2, 3)):
+        assert list(lazy.parameters()) == [] and list(lazy.buffers()) == []
+    bn = nn.LazyBatchNorm1d()
+    bn(mg.randn(5, 4))
+    assert type(bn) is nn.BatchNorm1d and bn.num_features == 4 and bn.num_batches_tracked.item() == 1
+    assert [tuple(p.shape) for p in bn.parameters()] == [(4,), (4,)]
+    plain = nn.LazyInstanceNorm2d(affine=False, track_running_stats=False)
+    plain(mg.randn(2, 3, 4, 4))
+    assert type(plain) is nn.InstanceNorm2d and list(plain.state_dict()) == []
+
+
+def test_lazy_modules_inside_a_parent_load_a_state_dict_as_pytorch():
+    source = nn.Sequential(nn.Conv1d(2, 4, 3), nn.BatchNorm1d(4), nn.ConvTranspose1d(4, 3, 2), nn.Linear(7, 2),
+                           nn.InstanceNorm1d(3, affine=True, track_running_stats=True))
+    source(mg.randn(2, 2, 8))  # running statistics away from their initial values
+    model = nn.Sequential(nn.LazyConv1d(4, 3), nn.LazyBatchNorm1d(), nn.LazyConvTranspose1d(3, 2), nn.LazyLinear(2),
+                          nn.LazyInstanceNorm1d())
+    result = model.load_state_dict(source.state_dict())
+    assert result == nn.IncompatibleKeys([], [])
+    assert [type(m) for m in model] == [type(m) for m in source]
+    for key, value in source.state_dict().items():
+        np.testing.assert_array_equal(model.state_dict()[key].numpy(), value.numpy())
+    x = mg.randn(3, 2, 8)
+    np.testing.assert_array_equal(model.eval()(x).numpy(), source.eval()(x).numpy())
+
+    theirs = torch.nn.Sequential(torch.nn.LazyLinear(3), torch.nn.LazyBatchNorm1d())
+    ours = nn.Sequential(nn.LazyLinear(3), nn.LazyBatchNorm1d())
+    reference = torch.nn.Sequential(torch.nn.Linear(5, 3), torch.nn.BatchNorm1d(3)).double()
+    theirs.load_state_dict(reference.state_dict())
+    ours.load_state_dict(_state_of(reference))
+    x = np.random.default_rng(0).standard_normal((4, 5))
+    np.testing.assert_allclose(ours(mg.tensor(x)).numpy(), theirs.double()(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-10)
+
+
+def test_lazy_load_failures_leave_the_model_unchanged():
+    model = nn.Sequential(nn.LazyLinear(3), nn.ReLU(), nn.LazyBatchNorm1d())
+    bad = {"0.weight": mg.zeros(3, 5), "0.bias": mg.zeros(4), "2.weight": mg.ones(3), "2.bias": mg.zeros(3),
+           "2.running_mean": mg.zeros(3), "2.running_var": mg.ones(3), "2.num_batches_tracked": mg.tensor(0)}
+    with pytest.raises(nn.StateDictError, match=r"size mismatch for '0.bias': the checkpoint has shape \(4,\)"):
+        model.load_state_dict(bad)
+    assert type(model[0]) is nn.LazyLinear and type(model[2]) is nn.LazyBatchNorm1d
+    assert list(model.parameters()) == [] and list(model.buffers()) == []
+    model(mg.randn(2, 6))  # still lazy: the dry run works afterwards
+    assert model[0].in_features == 6 and model[2].num_features == 3
+
+
+def test_lazy_modules_missing_from_the_checkpoint():
+    model = nn.Sequential(nn.LazyLinear(3), nn.LazyConvTranspose2d(4, 2, groups=2))
+    with pytest.raises(nn.StateDictError, match=r"missing key\(s\): '0.weight', '0.bias', '1.weight', '1.bias'"):
+        model.load_state_dict({})
+    with pytest.raises(nn.StateDictError, match="dry run"):
+        nn.LazyBatchNorm2d().load_state_dict({})
+    assert model.load_state_dict({}, strict=False).missing_keys == ["0.weight", "0.bias", "1.weight", "1.bias"]
+    assert type(model[0]) is nn.LazyLinear and list(model.parameters()) == []
+    theirs = torch.nn.Sequential(torch.nn.LazyLinear(3))
+    with pytest.raises(RuntimeError, match="Missing key"):  # PyTorch reports them too
+        theirs.load_state_dict({})
+
+
+def test_lazy_module_loaded_directly_keeps_hooks_and_mode():
+    eager = nn.InstanceNorm3d(2, affine=True, track_running_stats=True)
+    lazy = nn.LazyInstanceNorm3d().eval()
+    seen = []
+    lazy.register_forward_hook(lambda module, args, out: seen.append(out.shape))
+    lazy.load_state_dict(eager.state_dict())
+    assert type(lazy) is nn.InstanceNorm3d and lazy.num_features == 2 and not lazy.training
+    lazy(mg.randn(1, 2, 2, 2, 2))
+    assert seen == [(1, 2, 2, 2, 2)]
+
+
+def test_lazy_errors():
+    with pytest.raises(ShapeError, match=r"LazyBatchNorm2d: expected a 4-D input, got shape \(2, 3\)"):
+        nn.LazyBatchNorm2d()(mg.randn(2, 3))
+    with pytest.raises(ShapeError, match=r"LazyInstanceNorm1d: expected a 2-D or 3-D input, got shape \(4,\)"):
+        nn.LazyInstanceNorm1d()(mg.randn(4))
+    with pytest.raises(ShapeError, match="LazyConvTranspose3d: expected a 4-D or 5-D input"):
+        nn.LazyConvTranspose3d(2, 2)(mg.randn(2, 3, 4))
+    with pytest.raises(ValueError, match="LazyBatchNorm1d: bias=False is not supported"):
+        nn.LazyBatchNorm1d(bias=False)
+    with pytest.raises(ValueError, match="ConvTranspose1d: groups=2 must divide in_channels=3"):
+        nn.LazyConvTranspose1d(4, 2, groups=2)(mg.randn(1, 3, 5))
+    with pytest.raises(TypeError, match="LazyBatchNorm3d: the first forward needs an input tensor"):
+        nn.LazyBatchNorm3d()()
