@@ -199,3 +199,135 @@ def test_lazy_errors():
         nn.LazyConvTranspose1d(4, 2, groups=2)(mg.randn(1, 3, 5))
     with pytest.raises(TypeError, match="LazyBatchNorm3d: the first forward needs an input tensor"):
         nn.LazyBatchNorm3d()()
+
+
+# -- fractional max pooling -----------------------------------------------------------------------------------
+def _fractional(dims: int, ours: bool):
+    if ours:
+        return nn.functional.fractional_max_pool2d if dims == 2 else nn.functional.fractional_max_pool3d
+    return torch.nn.functional.fractional_max_pool2d if dims == 2 else torch.nn.functional.fractional_max_pool3d
+
+
+_FRACTIONAL = [
+    (2, (2, 3, 7, 8), 2, {"output_size": (3, 4)}), (2, (3, 10, 7), (3, 2), {"output_size": (5, 3)}),
+    (2, (1, 2, 9, 9), 3, {"output_ratio": (0.5, 0.7)}), (2, (8, 8, 25, 25), 2, {"output_size": 13}),
+    (2, (1, 1, 5, 5), 2, {"output_size": (4, 1)}),
+    (3, (1, 2, 5, 6, 7), 2, {"output_size": (3, 4, 3)}), (3, (2, 6, 7, 5), (2, 3, 2), {"output_ratio": 0.5}),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize(("dims", "shape", "kernel", "kwargs"), _FRACTIONAL)
+def test_fractional_max_pool_matches_pytorch(dims, shape, kernel, kwargs, dtype):
+    rng = np.random.default_rng(sum(shape))
+    x = rng.standard_normal(shape).astype(dtype)
+    batch = shape[0] if len(shape) == dims + 2 else 1
+    samples = rng.random((batch, shape[-dims - 1], dims)).astype(dtype)
+    xm, xt = mg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out_m, idx_m = _fractional(dims, True)(xm, kernel, return_indices=True, _random_samples=mg.tensor(samples),
+                                           **kwargs)
+    out_t, idx_t = _fractional(dims, False)(xt, kernel, return_indices=True, _random_samples=torch.tensor(samples),
+                                            **kwargs)
+    assert out_m.dtype == np.dtype(dtype) and idx_m.dtype == np.int64
+    np.testing.assert_array_equal(out_m.numpy(), out_t.detach().numpy())
+    np.testing.assert_array_equal(idx_m.numpy(), idx_t.numpy())
+    g = rng.standard_normal(tuple(out_t.shape)).astype(dtype)
+    (out_m * mg.tensor(g)).sum().backward()
+    (out_t * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(xm.grad.numpy(), xt.grad.numpy(), rtol=1e-6 if dtype == "float32" else 1e-14,
+                               atol=0)
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_fractional_max_pool_nan_inf_and_ties_match_pytorch(dims):
+    rng = np.random.default_rng(dims)
+    shape = (2, 3) + (6,) * dims
+    x = rng.integers(-2, 3, shape).astype(np.float64)  # many ties
+    x[rng.random(shape) < 0.15] = np.nan
+    x[rng.random(shape) < 0.1] = -np.inf
+    x[0, 0] = -np.inf  # whole windows of -inf
+    samples = rng.random((2, 3, dims))
+    kwargs = {"output_size": 3, "return_indices": True}
+    out_m, idx_m = _fractional(dims, True)(mg.tensor(x), 2, _random_samples=mg.tensor(samples), **kwargs)
+    out_t, idx_t = _fractional(dims, False)(torch.tensor(x), 2, _random_samples=torch.tensor(samples), **kwargs)
+    np.testing.assert_array_equal(out_m.numpy(), out_t.numpy())
+    np.testing.assert_array_equal(idx_m.numpy(), idx_t.numpy())
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_fractional_max_pool_gradcheck_and_indices(dims):
+    rng = np.random.default_rng(10 + dims)
+    shape = (1, 2) + (5,) * dims
+    x = rng.permutation(np.prod(shape)).reshape(shape) / 7.0  # distinct values: no ties for finite differences
+    samples = mg.tensor(rng.random((1, 2, dims)))
+    pool = _fractional(dims, True)
+    leaf = mg.tensor(x, requires_grad=True)
+    assert mg.gradcheck(lambda t: pool(t, 2, output_size=3, _random_samples=samples), (leaf,))
+    out, idx = pool(mg.tensor(x), 2, output_size=3, _random_samples=samples, return_indices=True)
+    flat = x.reshape(1, 2, -1)
+    np.testing.assert_array_equal(np.take_along_axis(flat, idx.numpy().reshape(1, 2, -1), 2),
+                                  out.numpy().reshape(1, 2, -1))
+
+
+def test_fractional_max_pool_windows_follow_pytorchs_formula():
+    # start_i = int((i + u) alpha) - int(u alpha), alpha = (n - k) / (o - 1); the last window ends at the input's end
+    x = mg.tensor(np.arange(10.0).reshape(1, 1, 1, 10))  # increasing: each window's maximum is its last element
+    u = 0.3
+    out, idx = nn.functional.fractional_max_pool2d(x, (1, 2), output_size=(1, 4), return_indices=True,
+                                                   _random_samples=mg.tensor([[[u, 0.5]]], dtype="float64"))
+    alpha = (10 - 2) / 3
+    starts = [int((i + u) * alpha) - int(u * alpha) for i in range(3)] + [8]
+    assert idx.numpy().ravel().tolist() == [s + 1 for s in starts]
+    np.testing.assert_array_equal(out.numpy().ravel(), np.array(starts, dtype=float) + 1)
+
+
+def test_fractional_max_pool_default_samples_and_module():
+    mg.manual_seed(0)
+    x = mg.randn(2, 3, 9, 9)
+    a = nn.functional.fractional_max_pool2d(x, 2, output_ratio=0.5)
+    mg.manual_seed(0)
+    x2 = mg.randn(2, 3, 9, 9)
+    np.testing.assert_array_equal(nn.functional.fractional_max_pool2d(x2, 2, output_ratio=0.5).numpy(), a.numpy())
+    assert a.shape == (2, 3, 4, 4)
+    samples = mg.rand(4, 3, 2)  # more samples than batches: the first ones are used, as PyTorch
+    module = nn.FractionalMaxPool2d(2, output_size=(4, 5), return_indices=True, _random_samples=samples)
+    assert list(module.state_dict()) == ["_random_samples"]
+    out, idx = module(x)
+    ref_out, ref_idx = nn.functional.fractional_max_pool2d(x, 2, (4, 5), None, True, samples[:2])
+    np.testing.assert_array_equal(out.numpy(), ref_out.numpy())
+    np.testing.assert_array_equal(idx.numpy(), ref_idx.numpy())
+    module3 = nn.FractionalMaxPool3d((1, 2, 2), output_ratio=(0.5, 0.5, 0.6))
+    assert module3(mg.randn(2, 4, 4, 5)).shape == (2, 2, 2, 3)
+    empty = nn.functional.fractional_max_pool2d(x, 1, output_size=(0, 3), _random_samples=samples[:2])
+    assert empty.shape == (2, 3, 0, 3)
+
+
+def test_fractional_max_pool_errors():
+    F = nn.functional  # noqa: N806 - PyTorch's convention
+    x = mg.randn(2, 3, 7, 8)
+    with pytest.raises(ValueError, match="fractional_max_pool2d requires specifying either an output_size or an"):
+        F.fractional_max_pool2d(x, 2)
+    with pytest.raises(ValueError, match=r"fractional_max_pool2d\(\): pool height 2 too large relative to input "
+                                         r"height 7 \(output height 7\)"):
+        F.fractional_max_pool2d(x, 2, output_size=7)
+    with pytest.raises(TypeError, match="expected _random_samples to have the input's dtype float32, got float64"):
+        F.fractional_max_pool2d(x, 2, output_size=3, _random_samples=mg.rand(2, 3, 2, dtype="float64"))
+    with pytest.raises(ShapeError, match=r"_random_samples of shape \(1, 3, 2\) does not fit an input of shape "
+                                         r"\(2, 3, 7, 8\): expected \(N' >= 2, 3, 2\)"):
+        F.fractional_max_pool2d(x, 2, output_size=3, _random_samples=mg.rand(1, 3, 2))
+    with pytest.raises(ShapeError, match=r"_random_samples to be a 3-D tensor \(N, C, 3\), got \(6, 3\)"):
+        F.fractional_max_pool3d(mg.randn(1, 2, 5, 5, 5), 2, output_size=3, _random_samples=mg.rand(6, 3))
+    with pytest.raises(ValueError, match="_random_samples must be finite and non-negative"):
+        F.fractional_max_pool2d(x, 2, output_size=3, _random_samples=-mg.rand(2, 3, 2))
+    with pytest.raises(ShapeError, match=r"fractional_max_pool2d\(\): expected a 3-D or 4-D input, got shape \(3, 7\)"):
+        F.fractional_max_pool2d(mg.randn(3, 7), 2, output_size=3)
+    with pytest.raises(TypeError, match="expected a floating input, got int64"):
+        F.fractional_max_pool2d(mg.tensor(np.zeros((1, 1, 4, 4), np.int64)), 2, output_size=2)
+    with pytest.raises(ValueError, match="FractionalMaxPool2d requires specifying either an output size"):
+        nn.FractionalMaxPool2d(2)
+    with pytest.raises(ValueError, match="only one of output_size and output_ratio may be specified"):
+        nn.FractionalMaxPool2d(2, output_size=3, output_ratio=0.5)
+    with pytest.raises(ValueError, match=r"output_ratio must be between 0 and 1 \(got 1.5\)"):
+        nn.FractionalMaxPool3d(2, output_ratio=1.5)
+    with pytest.raises(ValueError, match="kernel_size must be greater than 0, but got 0"):
+        nn.FractionalMaxPool2d(0, output_size=2)

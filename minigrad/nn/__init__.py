@@ -89,7 +89,16 @@ from .losses import (
     TripletMarginWithDistanceLoss,
 )
 from .module import IncompatibleKeys, Module, Parameter, StateDictError
-from .pooling import Fold, LPPool1d, LPPool2d, MaxUnpool1d, MaxUnpool2d, Unfold
+from .pooling import (
+    Fold,
+    FractionalMaxPool2d,
+    FractionalMaxPool3d,
+    LPPool1d,
+    LPPool2d,
+    MaxUnpool1d,
+    MaxUnpool2d,
+    Unfold,
+)
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .regularization import AlphaDropout, ChannelShuffle, FeatureAlphaDropout, LocalResponseNorm, RMSNorm
 from .sparse import Bilinear, EmbeddingBag
@@ -162,6 +171,7 @@ __all__ = [
     "LocalResponseNorm", "RMSNorm",
     "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d",
     "LazyConvTranspose3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d",
+    "FractionalMaxPool2d", "FractionalMaxPool3d",
 ]
 
 _LAZY = {"BatchNorm1d": ".batchnorm", "BatchNorm2d": ".batchnorm", "BatchNorm3d": ".batchnorm"}
