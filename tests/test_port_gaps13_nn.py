@@ -4,6 +4,8 @@ PyTorch's outputs and gradients from the same weights (float64, random upstream 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from _lazy_torch import torch  # PyTorch on first use; without it, only its comparisons skip
@@ -331,3 +333,102 @@ def test_fractional_max_pool_errors():
         nn.FractionalMaxPool3d(2, output_ratio=1.5)
     with pytest.raises(ValueError, match="kernel_size must be greater than 0, but got 0"):
         nn.FractionalMaxPool2d(0, output_size=2)
+
+
+# -- AdaptiveLogSoftmaxWithLoss -------------------------------------------------------------------------------
+def _adaptive_pair(in_features=8, n_classes=20, cutoffs=(4, 10, 15), **kwargs):
+    """PyTorch's module and ours with PyTorch's (float64) weights."""
+    with warnings.catch_warnings():  # a cluster projection of 8 // 4**3 = 0 features: PyTorch warns at its init
+        warnings.simplefilter("ignore", UserWarning)
+        theirs = torch.nn.AdaptiveLogSoftmaxWithLoss(in_features, n_classes, list(cutoffs), **kwargs).double()
+    ours = nn.AdaptiveLogSoftmaxWithLoss(in_features, n_classes, cutoffs, **kwargs, dtype="float64")
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours.load_state_dict(_state_of(theirs))
+    return ours, theirs
+
+
+@pytest.mark.parametrize(("kwargs", "targets"), [
+    ({"div_value": 2.0, "head_bias": True}, [7, 17, 7, 16, 4, 9, 6, 4, 17, 16, 2, 18]),  # cluster 10..15 empty
+    ({}, [0, 3, 4, 9, 10, 14, 15, 19, 1]),  # every cluster and both ends of each
+    ({"cutoffs": (5,), "div_value": 1.5}, [0, 1, 2, 3, 4, 2]),  # shortlist only
+])
+def test_adaptive_log_softmax_forward_and_gradients_match_pytorch(kwargs, targets):
+    cutoffs = kwargs.pop("cutoffs", (4, 10, 15))
+    ours, theirs = _adaptive_pair(cutoffs=cutoffs, **kwargs)
+    rng = np.random.default_rng(len(targets))
+    x, y = rng.standard_normal((len(targets), 8)), np.array(targets)
+    xm, xt = mg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out_m, loss_m = ours(xm, mg.tensor(y))
+    out_t, loss_t = theirs(xt, torch.tensor(y))
+    np.testing.assert_allclose(out_m.numpy(), out_t.detach().numpy(), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(loss_m.item(), loss_t.item(), rtol=1e-13)
+    g = rng.standard_normal(len(targets))
+    ((out_m * mg.tensor(g)).sum() + loss_m * 0.7).backward()
+    ((out_t * torch.tensor(g)).sum() + loss_t * 0.7).backward()
+    np.testing.assert_allclose(xm.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-14)
+    params = dict(ours.named_parameters())
+    for name, p in theirs.named_parameters():
+        if p.grad is None:  # a cluster without targets in the batch: no gradient in either
+            assert params[name].grad is None
+        else:
+            np.testing.assert_allclose(params[name].grad.numpy(), p.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_adaptive_log_softmax_unbatched_log_prob_and_gradcheck():
+    ours, theirs = _adaptive_pair()
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((5, 8))
+    single_m, single_t = ours(mg.tensor(x[0]), mg.tensor(12)), theirs(torch.tensor(x[0]), torch.tensor(12))
+    assert type(single_m).__name__ == "_ASMoutput" and single_m._fields == ("output", "loss")
+    assert single_m.output.shape == () and single_m.loss.shape == ()
+    np.testing.assert_allclose(single_m.output.item(), single_t.output.item(), rtol=1e-13)
+    log_prob = ours.log_prob(mg.tensor(x))
+    np.testing.assert_allclose(log_prob.numpy(), theirs.log_prob(torch.tensor(x)).detach().numpy(), rtol=1e-13,
+                               atol=1e-15)
+    np.testing.assert_allclose(np.exp(log_prob.numpy()).sum(1), 1.0, rtol=1e-14)
+    y = np.array([0, 5, 11, 19, 3])
+    out = ours(mg.tensor(x), mg.tensor(y)).output  # the targets' entries of the full distribution
+    np.testing.assert_allclose(out.numpy(), log_prob.numpy()[np.arange(5), y], rtol=1e-13)
+    target = mg.tensor(y)
+    assert mg.gradcheck(lambda t: ours(t, target).output, (mg.tensor(x, requires_grad=True),))
+    assert mg.gradcheck(lambda t: ours.log_prob(t), (mg.tensor(x[:2], requires_grad=True),))
+
+
+@pytest.mark.parametrize("cluster_bias", [-30.0, 0.0, 30.0])  # all in the shortlist, mixed, none in it
+def test_adaptive_log_softmax_predict_matches_pytorch(cluster_bias):
+    ours, theirs = _adaptive_pair(head_bias=True)
+    with torch.no_grad():
+        theirs.head.bias[4:] += cluster_bias
+    ours.load_state_dict(_state_of(theirs))
+    x = np.random.default_rng(2).standard_normal((16, 8)) * 2
+    predicted = ours.predict(mg.tensor(x))
+    in_shortlist = int((ours.head(mg.tensor(x)).numpy().argmax(1) < 4).sum())
+    assert in_shortlist == 16 if cluster_bias < 0 else in_shortlist == 0 if cluster_bias > 0 else 0 < in_shortlist < 16
+    assert predicted.dtype == np.int64
+    np.testing.assert_array_equal(predicted.numpy(), theirs.predict(torch.tensor(x)).numpy())
+    np.testing.assert_array_equal(predicted.numpy(), ours.log_prob(mg.tensor(x)).numpy().argmax(1))
+
+
+def test_adaptive_log_softmax_errors():
+    with pytest.raises(ValueError, match="cutoffs should be a sequence of length larger than 0"):
+        nn.AdaptiveLogSoftmaxWithLoss(8, 10, [])
+    for cutoffs in ([5, 3], [0, 4], [4, 10], [4, 4], [2.5]):
+        with pytest.raises(ValueError, match="cutoffs should be a sequence of unique, positive integers"):
+            nn.AdaptiveLogSoftmaxWithLoss(8, 10, cutoffs)
+    module = nn.AdaptiveLogSoftmaxWithLoss(8, 10, [4])
+    x = mg.randn(3, 8)
+    with pytest.raises(IndexError, match=r"target values should be in \[0, 9\], but values in range \[0, 10\]"):
+        module(x, mg.tensor([0, 10, 3]))
+    with pytest.raises(ShapeError, match=r"a 1-D target expects a 2-D input with the same batch size, got input "
+                                         r"\(3, 8\) and target \(2,\)"):
+        module(x, mg.tensor([0, 1]))
+    with pytest.raises(ShapeError, match=r"a 0-D target expects a 1-D input, got input \(3, 8\)"):
+        module(x, mg.tensor(1))
+    with pytest.raises(ShapeError, match="multi-target not supported"):
+        module(x, mg.tensor([[1, 2, 3]]))
+    with pytest.raises(ShapeError, match=r"expected input with 8 features, got \(3, 5\)"):
+        module(mg.randn(3, 5), mg.tensor([0, 1, 2]))
+    with pytest.raises(TypeError, match="target must be an integer tensor, got float32"):
+        module(x, mg.tensor([0.0, 1.0, 2.0]))
+    with pytest.raises(ShapeError, match=r"AdaptiveLogSoftmaxWithLoss.predict: expected a \(N, 8\) input"):
+        module.predict(mg.randn(8))
