@@ -374,24 +374,30 @@ def test_adaptive_log_softmax_forward_and_gradients_match_pytorch(kwargs, target
             np.testing.assert_allclose(params[name].grad.numpy(), p.grad.numpy(), rtol=1e-12, atol=1e-14)
 
 
-def test_adaptive_log_softmax_unbatched_log_prob_and_gradcheck():
+def test_adaptive_log_softmax_is_a_distribution_with_exact_gradients():
+    mg.manual_seed(3)
+    ours = nn.AdaptiveLogSoftmaxWithLoss(8, 20, [4, 10, 15], div_value=2.0, dtype="float64")
+    x = np.random.default_rng(1).standard_normal((5, 8))
+    log_prob = ours.log_prob(mg.tensor(x))
+    np.testing.assert_allclose(np.exp(log_prob.numpy()).sum(1), 1.0, rtol=1e-14)
+    y = np.array([0, 5, 11, 19, 3])
+    out, loss = ours(mg.tensor(x), mg.tensor(y))  # the targets' entries of the full distribution
+    np.testing.assert_allclose(out.numpy(), log_prob.numpy()[np.arange(5), y], rtol=1e-13)
+    np.testing.assert_allclose(loss.item(), -out.numpy().mean(), rtol=1e-15)
+    target = mg.tensor(y)
+    assert mg.gradcheck(lambda t: ours(t, target).output, (mg.tensor(x, requires_grad=True),))
+    assert mg.gradcheck(lambda t: ours.log_prob(t), (mg.tensor(x[:2], requires_grad=True),))
+
+
+def test_adaptive_log_softmax_unbatched_and_log_prob_match_pytorch():
     ours, theirs = _adaptive_pair()
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal((5, 8))
+    x = np.random.default_rng(1).standard_normal((5, 8))
     single_m, single_t = ours(mg.tensor(x[0]), mg.tensor(12)), theirs(torch.tensor(x[0]), torch.tensor(12))
     assert type(single_m).__name__ == "_ASMoutput" and single_m._fields == ("output", "loss")
     assert single_m.output.shape == () and single_m.loss.shape == ()
     np.testing.assert_allclose(single_m.output.item(), single_t.output.item(), rtol=1e-13)
-    log_prob = ours.log_prob(mg.tensor(x))
-    np.testing.assert_allclose(log_prob.numpy(), theirs.log_prob(torch.tensor(x)).detach().numpy(), rtol=1e-13,
-                               atol=1e-15)
-    np.testing.assert_allclose(np.exp(log_prob.numpy()).sum(1), 1.0, rtol=1e-14)
-    y = np.array([0, 5, 11, 19, 3])
-    out = ours(mg.tensor(x), mg.tensor(y)).output  # the targets' entries of the full distribution
-    np.testing.assert_allclose(out.numpy(), log_prob.numpy()[np.arange(5), y], rtol=1e-13)
-    target = mg.tensor(y)
-    assert mg.gradcheck(lambda t: ours(t, target).output, (mg.tensor(x, requires_grad=True),))
-    assert mg.gradcheck(lambda t: ours.log_prob(t), (mg.tensor(x[:2], requires_grad=True),))
+    np.testing.assert_allclose(ours.log_prob(mg.tensor(x)).numpy(),
+                               theirs.log_prob(torch.tensor(x)).detach().numpy(), rtol=1e-13, atol=1e-15)
 
 
 @pytest.mark.parametrize("cluster_bias", [-30.0, 0.0, 30.0])  # all in the shortlist, mixed, none in it
