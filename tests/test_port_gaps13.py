@@ -1,4 +1,4 @@
-"""Porting gaps (session 13), the math part: round(decimals=), frexp, and the regularized incomplete gamma
+"""Porting gaps, the math part: round(decimals=), frexp, and the regularized incomplete gamma
 functions (igamma/igammac, special.gammainc/gammaincc): PyTorch's values and gradients on the same inputs
 (float64, random upstream gradients), mpmath's values to 1e-12, float64 finite differences, edges and errors."""
 

@@ -1,6 +1,7 @@
-"""Porting gaps (session 13), the nn part: the lazy norms and transposed convolutions (LazyBatchNorm1d/2d/3d,
-LazyInstanceNorm1d/2d/3d, LazyConvTranspose1d/2d/3d, LazyConv3d) and lazy modules loaded inside a parent;
-PyTorch's outputs and gradients from the same weights (float64, random upstream gradients)."""
+"""Porting gaps, the nn part: the lazy norms and transposed convolutions (LazyBatchNorm1d/2d/3d,
+LazyInstanceNorm1d/2d/3d, LazyConvTranspose1d/2d/3d, LazyConv3d) and lazy modules loaded inside a parent,
+fractional max pooling (2-D and 3-D) and AdaptiveLogSoftmaxWithLoss: PyTorch's outputs, indices and gradients
+from the same weights and samples (float64, random upstream gradients), finite differences and the errors."""
 
 from __future__ import annotations
 
