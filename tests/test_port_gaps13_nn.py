@@ -200,6 +200,8 @@ def test_lazy_errors():
         nn.LazyBatchNorm1d(bias=False)
     with pytest.raises(ValueError, match="ConvTranspose1d: groups=2 must divide in_channels=3"):
         nn.LazyConvTranspose1d(4, 2, groups=2)(mg.randn(1, 3, 5))
+    with pytest.raises(ValueError, match='LazyConvTranspose2d: only "zeros" padding_mode is supported'):
+        nn.LazyConvTranspose2d(2, 3, padding_mode="reflect")
     with pytest.raises(TypeError, match="LazyBatchNorm3d: the first forward needs an input tensor"):
         nn.LazyBatchNorm3d()()
 

@@ -167,6 +167,8 @@ class _LazyConvTranspose(_LazyConv):
                  bias: bool = True, dilation=1, padding_mode: str = "zeros", *, dtype=None,
                  backend: str | None = None) -> None:
         _LazyModule.__init__(self)
+        if padding_mode != "zeros":  # checked now, as PyTorch's, not at the first forward
+            raise ValueError(f'{type(self).__name__}: only "zeros" padding_mode is supported, got {padding_mode!r}')
         self.out_channels = out_channels
         self._lazy_args = (out_channels, kernel_size, stride, padding, output_padding, groups, bias, dilation,
                            padding_mode)
