@@ -171,7 +171,11 @@ def test_lazy_modules_missing_from_the_checkpoint():
         model.load_state_dict({})
     with pytest.raises(nn.StateDictError, match="dry run"):
         nn.LazyBatchNorm2d().load_state_dict({})
+    mg.manual_seed(5)
     assert model.load_state_dict({}, strict=False).missing_keys == ["0.weight", "0.bias", "1.weight", "1.bias"]
+    after = mg.rand(3).numpy()
+    mg.manual_seed(5)
+    np.testing.assert_array_equal(after, mg.rand(3).numpy())  # the random stream is untouched
     assert type(model[0]) is nn.LazyLinear and list(model.parameters()) == []
     theirs = torch.nn.Sequential(torch.nn.LazyLinear(3))
     with pytest.raises(RuntimeError, match="Missing key"):  # PyTorch reports them too

@@ -10,6 +10,7 @@ PyTorch's load hook materialises them), and restores it if the load then fails.
 
 from __future__ import annotations
 
+from .. import backends as _backends
 from ..errors import ShapeError
 from ..tensor import Tensor
 from .layers import Conv1d, Conv2d, Linear
@@ -84,7 +85,11 @@ class _LazyModule(Module):
         when the checkpoint does not give its shape."""
         fan_in = self._fan_in_from(state_dict, prefix)
         if fan_in is None:
-            template = self._build(self._template_fan_in(), self._lazy_backend)
+            random_state = _backends.get_rng_state()  # the throwaway module's initialisation draws nothing
+            try:
+                template = self._build(self._template_fan_in(), self._lazy_backend)
+            finally:
+                _backends.set_rng_state(random_state)
             return None, [prefix + key for key in template.state_dict()]
         built = self._build(fan_in, self._lazy_backend)
         cls, saved = self.__class__, dict(self.__dict__)
