@@ -146,3 +146,8 @@ class _lu_with_info(NamedTuple):  # noqa: N801
     LU: Tensor  # noqa: N815
     pivots: Tensor
     info: Tensor
+
+
+class frexp(NamedTuple):  # noqa: N801
+    mantissa: Tensor
+    exponent: Tensor

@@ -13,6 +13,8 @@ from .ops import (  # noqa: F401 - re-exported under torch.special's names
     exp2,
     expm1,
     i0,
+    igamma,
+    igammac,
     lgamma,
     log1p,
     log_softmax,
@@ -33,6 +35,8 @@ expit = sigmoid
 gammaln = lgamma
 psi = digamma
 multigammaln = mvlgamma
+gammainc = igamma  # P(a, x), the regularized lower incomplete gamma function
+gammaincc = igammac  # Q(a, x) = 1 - P(a, x)
 
 
 def i1(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
@@ -47,4 +51,4 @@ def ndtr(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch's name
 
 __all__ = ["digamma", "erf", "erfc", "erfinv", "exp2", "expit", "expm1", "gammaln", "i0", "i1", "log1p",
            "log_softmax", "logit", "logsumexp", "multigammaln", "mvlgamma", "ndtr", "polygamma", "psi", "round",
-           "sigmoid", "sinc", "softmax", "xlogy"]
+           "sigmoid", "sinc", "softmax", "xlogy", "gammainc", "gammaincc"]

@@ -909,6 +909,7 @@ _INPLACE_OF.update({
     "arcsinh_": "asinh", "arccosh_": "acosh", "arctanh_": "atanh", "arctan2_": "atan2", "fix_": "trunc",
     "clip_": "clamp",
 })
+_INPLACE_OF.update({"igamma_": "igamma", "igammac_": "igammac"})
 # Comparisons, logic and sign have no derivative: their in-place form writes the values with a zero gradient to
 # the old ones (PyTorch's for eq_/sign_ and the other comparisons; its logical_*_ keep the previous grad_fn).
 _INPLACE_WITHOUT_GRADIENT = {name + "_": name for name in (

@@ -1779,6 +1779,22 @@ SPECS += [
           params=_params({"eps": st.sampled_from([None, 0.1])})),
 ]
 
+
+@st.composite
+def _incomplete_gamma_case(draw, dtype, max_size):
+    """igamma/igammac: a in [0.5, 8] (no gradient, as PyTorch), x in [0.1, 12], broadcasting."""
+    sa, sx = draw(mst.broadcastable_shapes(2, max_size=max_size))
+    return Case((draw(_arr(dtype, sa, 0.5, 8.0)), draw(_arr(dtype, sx, 0.1, 12.0))), requires_grad=(False, True))
+
+
+SPECS += [
+    Spec("igamma", ops.igamma, _incomplete_gamma_case, lambda a, x: _scipy_special().gammainc(a, x)),
+    Spec("igammac", ops.igammac, _incomplete_gamma_case, lambda a, x: _scipy_special().gammaincc(a, x)),
+    # the mantissa jumps at the powers of two (and at 0)
+    unary("frexp", ops.frexp, lambda x: np.frexp(x)[0], -3.9, 3.9, avoid=(-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0),
+          margin=0.05, family="exact", call=lambda x: ops.frexp(x).mantissa),
+]
+
 # -- transposed convolution, resampling, padding modes, 1-D pooling, pixel shuffle, instance norm ----------------
 @st.composite
 def _conv_transpose_geometry(draw, max_size, dims):
@@ -3828,6 +3844,54 @@ SPECS += [
          _adaptive_pool3d_ref(np.max), "exact"),
 ]
 
+# -- fractional max pooling (tests/test_port_gaps13_nn.py compares with PyTorch) ---------------------------------
+def _fractional_case(dims: int):
+    """Window starts exact in every dtype: samples on a 1/64 lattice and an integer step alpha = (n - k) / (o - 1),
+    so the float32 kernel and the float64 reference pick the same windows."""
+
+    @st.composite
+    def draw_case(draw, dtype, max_size):
+        kernel = tuple(draw(st.integers(1, 2)) for _ in range(dims))
+        out = tuple(draw(st.integers(1, 3 if dims == 2 else 2)) for _ in range(dims))  # small: gradcheck's cost
+        size = tuple(k + (draw(st.integers(1, 2)) * (o - 1) if o > 1 else draw(st.integers(0, 2)))
+                     for k, o in zip(kernel, out))
+        batch = draw(st.integers(0, 2 if dims == 2 else 1))
+        channels = draw(st.integers(1, 2))
+        shape = ((batch,) if batch else ()) + (channels,) + size
+        samples = draw(mst.arrays(np.int64, (max(batch, 1), channels, dims), elements_strategy=st.integers(0, 63)))
+        return Case((draw(_arr(dtype, shape, distinct=True)), (samples / 64).astype(dtype)),
+                    {"kernel_size": kernel, "output_size": out}, requires_grad=(True, False))
+
+    return draw_case
+
+
+def _fractional_ref(dims: int):
+    def reference(x, samples, kernel_size, output_size):
+        batched = x.ndim == dims + 2
+        x = x if batched else x[None]
+        order = (1, 0) if dims == 2 else (0, 1, 2)  # PyTorch's samples: (width, height) in 2-D
+        result = np.empty(x.shape[:2] + tuple(output_size), x.dtype)
+        for b, c in np.ndindex(*x.shape[:2]):
+            starts = []
+            for d in range(dims):
+                n, k, o, u = x.shape[2 + d], kernel_size[d], output_size[d], samples[b, c, order[d]]
+                alpha = (n - k) / (o - 1) if o > 1 else 0.0
+                starts.append([int((i + u) * alpha) - int(u * alpha) for i in range(o - 1)] + [n - k])
+            for pos in np.ndindex(*output_size):
+                window = tuple(slice(starts[d][p], starts[d][p] + kernel_size[d]) for d, p in enumerate(pos))
+                result[(b, c) + pos] = x[(b, c) + window].max()
+        return result if batched else result[0]
+
+    return reference
+
+
+SPECS += [
+    Spec("F.fractional_max_pool2d", F.fractional_max_pool2d, _fractional_case(2), _fractional_ref(2), "exact",
+         call=lambda x, s, **kw: F.fractional_max_pool2d(x, _random_samples=s, **kw)),
+    Spec("F.fractional_max_pool3d", F.fractional_max_pool3d, _fractional_case(3), _fractional_ref(3), "exact",
+         call=lambda x, s, **kw: F.fractional_max_pool3d(x, _random_samples=s, **kw)),
+]
+
 # -- nn gaps: the activations, norms and pools a ported script still missed (tests/test_port_nn_gaps.py) -------
 _SELU = (1.6732632423543772848170429916717, 1.0507009873554804934193349852946)
 
@@ -4075,6 +4139,9 @@ UNREGISTERED.update({f"minigrad.nn.functional.{name}_": "in-place spelling of th
 UNREGISTERED.update({f"minigrad.nn.functional.{name}_with_indices": f"{name}(..., return_indices=True): its values "
                      f"are the spec'd F.{name}'s, its indices compared with PyTorch's in tests/test_port_nn_gaps.py"
                      for name in ("max_pool1d", "max_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d")})
+UNREGISTERED.update({f"minigrad.nn.functional.{name}_with_indices": f"{name}(..., return_indices=True): its values "
+                     f"are the spec'd F.{name}'s, its indices compared with PyTorch's in tests/test_port_gaps13_nn.py"
+                     for name in ("fractional_max_pool2d", "fractional_max_pool3d")})
 
 SPECS_BY_NAME: dict[str, Spec] = {s.name: s for s in SPECS}
 assert len(SPECS_BY_NAME) == len(SPECS), "spec names must be unique"
@@ -4288,6 +4355,8 @@ MIXED_DTYPE_EXEMPT.update({name: "floating operands of one dtype, as PyTorch's l
                            for name in ("linalg.solve_triangular", "linalg.lstsq", "linalg.lu_solve",
                                         "linalg.tensorsolve", "linalg.solve_ex", "linalg.householder_product",
                                         "ormqr")})
+MIXED_DTYPE_EXEMPT.update({name: "_random_samples must have the input's dtype, as in PyTorch"
+                           for name in ("F.fractional_max_pool2d", "F.fractional_max_pool3d")})
 
 
 def check_mixed_dtypes(spec: Spec, case: Case, which: int, backend: str) -> None:

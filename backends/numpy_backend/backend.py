@@ -306,6 +306,12 @@ class NumpyBackend(BatchNormKernels):
     def i1(self, x):
         return special.i1(self.xp, x)
 
+    def igamma(self, a, x):
+        return special.igamma(self.xp, a, x)
+
+    def igammac(self, a, x):
+        return special.igammac(self.xp, a, x)
+
     def heaviside(self, x, values):
         """PyTorch's step: ``values`` where x == 0, else x > 0 (so 0 at NaN; NumPy's heaviside gives NaN)."""
         xp = self.xp

@@ -5,6 +5,7 @@ Modules are documented in ``docs/nn.md``; differences from PyTorch are listed th
 
 from . import functional, init, utils
 from .activations import CELU, GLU, SELU, Hardshrink, RReLU, Softmax2d, Softshrink, Softsign, Tanhshrink, Threshold
+from .adaptive import AdaptiveLogSoftmaxWithLoss
 from .attention import (
     MultiheadAttention,
     Transformer,
@@ -49,7 +50,21 @@ from .layers import (
     Tanh,
     Unflatten,
 )
-from .lazy import LazyConv1d, LazyConv2d, LazyLinear
+from .lazy import (
+    LazyBatchNorm1d,
+    LazyBatchNorm2d,
+    LazyBatchNorm3d,
+    LazyConv1d,
+    LazyConv2d,
+    LazyConv3d,
+    LazyConvTranspose1d,
+    LazyConvTranspose2d,
+    LazyConvTranspose3d,
+    LazyInstanceNorm1d,
+    LazyInstanceNorm2d,
+    LazyInstanceNorm3d,
+    LazyLinear,
+)
 from .losses import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -75,7 +90,16 @@ from .losses import (
     TripletMarginWithDistanceLoss,
 )
 from .module import IncompatibleKeys, Module, Parameter, StateDictError
-from .pooling import Fold, LPPool1d, LPPool2d, MaxUnpool1d, MaxUnpool2d, Unfold
+from .pooling import (
+    Fold,
+    FractionalMaxPool2d,
+    FractionalMaxPool3d,
+    LPPool1d,
+    LPPool2d,
+    MaxUnpool1d,
+    MaxUnpool2d,
+    Unfold,
+)
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .regularization import AlphaDropout, ChannelShuffle, FeatureAlphaDropout, LocalResponseNorm, RMSNorm
 from .sparse import Bilinear, EmbeddingBag
@@ -146,6 +170,9 @@ __all__ = [
     "ParameterDict", "LazyConv1d", "LazyConv2d", "LazyLinear", "Fold", "LPPool1d", "LPPool2d", "MaxUnpool1d",
     "MaxUnpool2d", "Unfold", "AlphaDropout", "ChannelShuffle", "FeatureAlphaDropout",
     "LocalResponseNorm", "RMSNorm",
+    "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d",
+    "LazyConvTranspose3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d",
+    "FractionalMaxPool2d", "FractionalMaxPool3d", "AdaptiveLogSoftmaxWithLoss",
 ]
 
 _LAZY = {"BatchNorm1d": ".batchnorm", "BatchNorm2d": ".batchnorm", "BatchNorm3d": ".batchnorm"}

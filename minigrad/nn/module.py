@@ -520,13 +520,33 @@ class Module:
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"load_state_dict expects a mapping, got {type(state_dict).__name__}")
+        # Uninitialised lazy modules (nn/lazy.py) first take the checkpoint's shapes, as PyTorch's load hook;
+        # they are restored if the load fails.
+        undo, lazy_missing = [], []
+        for prefix, module in list(self.named_modules()):
+            if hasattr(module, "_lazy_load"):
+                restore, keys = module._lazy_load(state_dict, f"{prefix}." if prefix else "")
+                undo += [restore] if restore else []
+                lazy_missing += keys
+        try:
+            return self._load_state_dict(state_dict, strict, assign, lazy_missing)
+        except BaseException:
+            for restore in reversed(undo):
+                restore()
+            raise
+
+    def _load_state_dict(self, state_dict: Mapping[str, Any], strict: bool, assign: bool,
+                         lazy_missing: list[str]) -> IncompatibleKeys:
         own = self.state_dict(keep_vars=True)
-        missing = [k for k in own if k not in state_dict]
+        missing = [k for k in own if k not in state_dict] + lazy_missing
         unexpected = [k for k in state_dict if k not in own]
         errors = []
         if strict:
             if missing:
                 errors.append("missing key(s): " + ", ".join(repr(k) for k in missing))
+            if lazy_missing:
+                errors.append("a lazy module's parameters do not exist yet: run one forward (a dry run) first, or "
+                              "load a state dict that holds its 'weight'")
             if unexpected:
                 errors.append("unexpected key(s): " + ", ".join(repr(k) for k in unexpected))
         updates = []

@@ -1,4 +1,4 @@
-"""MaxUnpool1d/2d, LPPool1d/2d and the Fold/Unfold modules, over their ``F.`` functions."""
+"""MaxUnpool1d/2d, LPPool1d/2d, FractionalMaxPool2d/3d and Fold/Unfold, over their ``F.`` functions."""
 
 from __future__ import annotations
 
@@ -82,3 +82,54 @@ class Fold(Module):
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}, kernel_size={self.kernel_size}, dilation={self.dilation}, " \
                f"padding={self.padding}, stride={self.stride}"
+
+
+class _FractionalMaxPoolNd(Module):
+    """Fractional max pooling (``F.fractional_max_pool2d/3d``); ``_random_samples``, if given, is a buffer (as
+    PyTorch's) and fixes the windows of every call."""
+
+    dims = 2
+
+    def __init__(self, kernel_size, output_size=None, output_ratio=None, return_indices: bool = False,
+                 _random_samples: Tensor | None = None) -> None:
+        super().__init__()
+        name = type(self).__name__
+        ks = (kernel_size,) if isinstance(kernel_size, int) else tuple(kernel_size)
+        if not all(isinstance(k, int) and k > 0 for k in ks):
+            raise ValueError(f"{name}: kernel_size must be greater than 0, but got {kernel_size}")
+        self.kernel_size = self._tuple(kernel_size, "kernel_size")
+        self.return_indices = return_indices
+        self.register_buffer("_random_samples", _random_samples)
+        self.output_size = None if output_size is None else self._tuple(output_size, "output_size")
+        self.output_ratio = None if output_ratio is None else (
+            (float(output_ratio),) * self.dims if isinstance(output_ratio, (int, float)) else tuple(output_ratio))
+        if output_size is None and output_ratio is None:
+            raise ValueError(f"{name} requires specifying either an output size, or a pooling ratio")
+        if output_size is not None and output_ratio is not None:
+            raise ValueError(f"{name}: only one of output_size and output_ratio may be specified")
+        if self.output_ratio is not None and (len(self.output_ratio) != self.dims
+                                              or not all(0 < r < 1 for r in self.output_ratio)):
+            raise ValueError(f"{name}: output_ratio must be between 0 and 1 (got {output_ratio})")
+
+    def _tuple(self, value, name: str) -> tuple:
+        from .functional.conv import _triple
+
+        return F._pair(value, name) if self.dims == 2 else _triple(value, name)
+
+    def forward(self, x: Tensor):
+        pool = F.fractional_max_pool2d if self.dims == 2 else F.fractional_max_pool3d
+        return pool(x, self.kernel_size, self.output_size, self.output_ratio, self.return_indices,
+                    _random_samples=self._random_samples)
+
+
+class FractionalMaxPool2d(_FractionalMaxPoolNd):
+    """Max pooling over pseudo-random windows of a (N, C, H, W) or (C, H, W) input (Graham's fractional max
+    pooling), to ``output_size`` or ``output_ratio`` times the input's size."""
+
+    dims = 2
+
+
+class FractionalMaxPool3d(_FractionalMaxPoolNd):
+    """``FractionalMaxPool2d`` over (N, C, T, H, W) or (C, T, H, W) input."""
+
+    dims = 3

@@ -109,9 +109,39 @@ def ceil(x: Tensor) -> Tensor:
     """The smallest integer >= x, in x's dtype; zero gradient."""
 
 
-@elementwise(_zero_gradient, floating=False)
-def round(x: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
-    """The nearest integer, halves to even (as PyTorch), in x's dtype; zero gradient."""
+class Round(Function):
+    """x rounded to ``decimals`` decimal places, halves to even: PyTorch's nearbyint(x * 10^d) / 10^d (and
+    nearbyint(x / 10^-d) * 10^-d for d < 0), computed in x's dtype as PyTorch's CPU kernel."""
+
+    @staticmethod
+    def forward(ctx, x, decimals):
+        be, array = ctx.backend, x.array
+        if decimals == 0:
+            return be.round(array)
+        try:
+            scale = 10.0 ** (decimals if decimals > 0 else -decimals)
+        except OverflowError:  # std::pow's inf
+            scale = math.inf
+        with np.errstate(all="ignore"):
+            return be.round(array / scale) * scale if decimals < 0 else be.round(array * scale) / scale
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 0, None
+
+
+@public
+def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001, A002 - PyTorch's names
+    """The nearest integer, halves to even (as PyTorch), in x's dtype; with ``decimals``, rounded to that many
+    decimal places (negative: to tens, hundreds, ...; floating tensors only). Zero gradient."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"round: expected a tensor, got {type(input).__name__}")
+    if isinstance(decimals, bool) or not isinstance(decimals, int):
+        raise TypeError(f"round: decimals must be an int, got {decimals!r}")
+    if decimals != 0 and input.dtype.kind != "f":
+        raise TypeError(f"round: decimals={decimals} needs a floating tensor, got {input.dtype.name} (PyTorch does "
+                        "not implement it for integers either)")
+    return Round.apply(input, decimals)
 
 
 @elementwise(_zero_gradient, floating=False)

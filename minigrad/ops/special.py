@@ -1,7 +1,7 @@
 """Special functions with PyTorch's names and exact gradients: erfc, erfinv, lgamma, digamma, polygamma, mvlgamma,
 i0 and logit. The kernels are the backend's (written once against its array module, no SciPy); each gradient is
 another of these functions, so every order of derivative is exact: lgamma' = digamma, digamma' = polygamma(1),
-polygamma(n)' = polygamma(n + 1), i0' = i1, i1' = i0 - i1 / x."""
+polygamma(n)' = polygamma(n + 1), i0' = i1, i1' = i0 - i1 / x; and frexp, igamma and igammac."""
 
 from __future__ import annotations
 
@@ -134,3 +134,80 @@ def logit(input: Tensor, eps: float | None = None) -> Tensor:  # noqa: A002 - Py
     """log(x / (1 - x)), the inverse of sigmoid; with ``eps``, x is clamped to [eps, 1 - eps] first (and gets no
     gradient where it was clamped). Integer tensors give float32."""
     return Logit.apply(floating(input), None if eps is None else float(eps))
+
+
+class Frexp(Function):
+    """(mantissa, exponent) with input = mantissa * 2^exponent, 0.5 <= |mantissa| < 1 (0, inf and NaN: themselves
+    with exponent 0); the exponent is int32 and has no gradient."""
+
+    @staticmethod
+    def forward(ctx, x):
+        mantissa, exponent = ctx.backend.xp.frexp(x.array)
+        exponent = exponent.astype("int32", copy=False)
+        ctx.exponent = exponent
+        ctx.mark_non_differentiable(exponent)
+        return mantissa, exponent
+
+    @staticmethod
+    def backward(ctx, g, _exponent):
+        # d mantissa / dx = 2^-exponent, in g's dtype: PyTorch's grad / exponent.exp2() takes exp2 in float32,
+        # which gives 0 or inf beyond |exponent| = 127
+        return g * (2.0 ** -Tensor(ctx.exponent, ctx.backend).astype(g.dtype))
+
+
+@public
+def frexp(input: Tensor):  # noqa: A002 - PyTorch's name
+    """The mantissa and the exponent of each element, as ``torch.return_types.frexp`` (``mantissa`` in the input's
+    dtype, differentiable; ``exponent`` int32); floating tensors only, as PyTorch."""
+    from ..return_types import frexp as frexp_type
+
+    if not isinstance(input, Tensor):
+        raise TypeError(f"frexp: expected a tensor, got {type(input).__name__}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"frexp: only floating tensors are supported (as PyTorch's), got {input.dtype.name}")
+    return frexp_type(*Frexp.apply(input))
+
+
+class Igamma(Function):
+    """The regularized incomplete gamma functions of (a, x): P (lower) or, with ``upper``, Q = 1 - P. The
+    gradient in x is PyTorch's, +-x^(a-1) e^-x / Gamma(a); in a it is not implemented (as in PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, a, x, upper):
+        ctx.save_for_backward(a, x)
+        ctx.upper = upper
+        return (ctx.backend.igammac if upper else ctx.backend.igamma)(a.array, x.array)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, x = ctx.saved_tensors
+        name = "igammac" if ctx.upper else "igamma"
+        if ctx.needs_input_grad[0]:
+            raise NotImplementedError(f"{name}: the derivative with respect to input (a) is not implemented, as in "
+                                      "PyTorch; only other (x) can require a gradient")
+        slope = ((a - 1) * x.log() - x - lgamma(a)).exp()
+        return None, (-g if ctx.upper else g) * slope, None
+
+
+def _incomplete_gamma(name: str, input, other, upper: bool) -> Tensor:
+    if not isinstance(input, Tensor) or not isinstance(other, Tensor):
+        raise TypeError(f"{name}: expected two tensors, got {type(input).__name__} and {type(other).__name__}")
+    a, x = binary_operands(input, other)
+    if a.dtype.kind != "f":
+        raise TypeError(f"{name}: expected floating tensors, got {input.dtype.name} and {other.dtype.name} "
+                        "(PyTorch does not implement it for integers either)")
+    return Igamma.apply(a, x, upper)
+
+
+@public
+def igamma(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002 - PyTorch's names
+    """The regularized lower incomplete gamma function P(input, other) = gamma(a, x) / Gamma(a) (also
+    ``special.gammainc``), broadcasting. NaN for a < 0 or x < 0; differentiable in ``other`` only."""
+    return _incomplete_gamma("igamma", input, other, False)
+
+
+@public
+def igammac(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002 - PyTorch's names
+    """The regularized upper incomplete gamma function Q(input, other) = 1 - P (also ``special.gammaincc``),
+    computed without the cancellation of 1 - P. Differentiable in ``other`` only."""
+    return _incomplete_gamma("igammac", input, other, True)

@@ -523,3 +523,148 @@ def adaptive_max_pool2d_with_indices(input: Tensor, output_size,  # noqa: A002
 
 WITH_INDICES = {f.__name__: f for f in (max_pool1d_with_indices, max_pool2d_with_indices,
                                         adaptive_max_pool1d_with_indices, adaptive_max_pool2d_with_indices)}
+
+
+# -- fractional max pooling: PyTorch's pseudo-random window starts from ``_random_samples`` ----------------------
+def _fractional_starts(xp, samples, size: int, out: int, pool: int):
+    """PyTorch's ``generate_intervals``, per plane, in the samples' dtype (its kernel computes in the input's):
+    start_i = int((i + u) alpha) - int(u alpha), alpha = (size - pool) / (out - 1), the last at size - pool."""
+    dtype = samples.dtype.type
+    starts = xp.empty(samples.shape + (out,), dtype=xp.int64)
+    if out > 1:
+        alpha = dtype(size - pool) / dtype(out - 1)
+        i = xp.arange(out - 1, dtype=samples.dtype)
+        starts[..., :-1] = (xp.trunc((i + samples[..., None]) * alpha).astype(xp.int64)
+                            - xp.trunc(samples * alpha).astype(xp.int64)[..., None])
+    if out > 0:
+        starts[..., -1] = size - pool
+    return starts
+
+
+def _fractional_max_pool(op: str, input: Tensor, kernel_size, output_size, output_ratio,  # noqa: A002
+                         return_indices: bool, _random_samples, dims: int):
+    """Fractional max pooling over the last ``dims`` axes: the window starts come from one sample in [0, 1) per
+    (batch, channel, axis), the maximum is the first in row-major order (the last NaN where there is one), as
+    PyTorch's kernel; the values are a gather from the input, so the gradient is exact (summed where windows
+    overlap)."""
+    from ...creation import rand
+
+    name = f"{op}()"
+    if not isinstance(input, Tensor) or input.ndim not in (dims + 1, dims + 2):
+        raise ShapeError(f"{name}: expected a {dims + 1}-D or {dims + 2}-D input, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"{name}: expected a floating input, got {input.dtype.name} (PyTorch does not implement it "
+                        "for integers either)")
+    spatial = input.shape[-dims:]
+    if any(n == 0 for n in input.shape[-dims - 1:]):
+        raise ShapeError(f"{name}: expected an input with non-zero size in its non-batch dimensions, got shape "
+                         f"{input.shape}")
+    as_tuple = _pair if dims == 2 else _triple_of
+    kernel = as_tuple(kernel_size, "kernel_size")
+    if output_size is None and output_ratio is None:
+        raise ValueError(f"{op} requires specifying either an output_size or an output_ratio")
+    if output_size is None:
+        ratio = (output_ratio,) * dims if isinstance(output_ratio, (int, float)) else tuple(output_ratio)
+        if len(ratio) != dims:
+            raise ValueError(f"{op}: output_ratio must be a number or {dims} numbers, got {output_ratio!r}")
+        size = tuple(int(n * r) for n, r in zip(spatial, ratio))
+    else:
+        size = as_tuple(output_size, "output_size")
+    if any(k < 1 for k in kernel) or any(o < 0 for o in size):
+        raise ValueError(f"{name}: kernel_size must be positive and output_size non-negative, got kernel_size="
+                         f"{kernel}, output_size={size}")
+    for axis, n, k, o in zip(("time", "height", "width")[-dims:], spatial, kernel, size):
+        if o + k - 1 > n:
+            raise ValueError(f"{name}: pool {axis} {k} too large relative to input {axis} {n} (output {axis} {o})")
+    batched = input.ndim == dims + 2
+    x = input if batched else input.unsqueeze(0)
+    batch, channels = x.shape[0], x.shape[1]
+    if _random_samples is None:
+        samples = rand(batch, channels, dims, dtype=x.dtype, backend=x.backend)
+    else:
+        samples = _random_samples
+        if not isinstance(samples, Tensor) or samples.ndim != 3:
+            raise ShapeError(f"{name}: expected _random_samples to be a 3-D tensor (N, C, {dims}), got "
+                             f"{getattr(samples, 'shape', type(samples).__name__)}")
+        if samples.dtype != x.dtype:
+            raise TypeError(f"{name}: expected _random_samples to have the input's dtype {x.dtype.name}, got "
+                            f"{samples.dtype.name}")
+        if samples.shape[0] < batch or samples.shape[1] != channels or samples.shape[2] != dims:
+            raise ShapeError(f"{name}: _random_samples of shape {samples.shape} does not fit an input of shape "
+                             f"{input.shape}: expected (N' >= {batch}, {channels}, {dims})")
+    be = x._backend
+    xp = be.xp
+    u = samples.detach().array[:batch]
+    if not bool(xp.all((u >= 0) & xp.isfinite(u))):
+        raise ValueError(f"{name}: _random_samples must be finite and non-negative (PyTorch draws them in [0, 1))")
+    # 2-D: PyTorch's samples are (width, height); 3-D: (time, height, width)
+    order = (1, 0) if dims == 2 else (0, 1, 2)
+    starts = [_fractional_starts(xp, u[..., j], n, o, k) for j, n, o, k in zip(order, spatial, size, kernel)]
+    # every window's flat input indices: (N, C, *size, *kernel)
+    strides = [math.prod(spatial[d + 1:]) for d in range(dims)]
+    flat = xp.zeros((batch, channels) + size + kernel, dtype=xp.int64)
+    for d in range(dims):
+        where = [None] * dims
+        where[d] = slice(None)
+        offsets = starts[d][(slice(None), slice(None)) + tuple(where) + (None,) * dims]
+        kshape = [1] * dims
+        kshape[d] = kernel[d]
+        flat = flat + (offsets + xp.arange(kernel[d]).reshape(kshape)) * strides[d]
+    flat = flat.reshape(batch, channels, math.prod(size), math.prod(kernel))
+    plane = x.detach().array.reshape(batch, channels, -1)
+    values = xp.take_along_axis(plane, flat.reshape(batch, channels, -1), axis=2).reshape(flat.shape)
+    nan = xp.isnan(values)
+    last_nan = nan.shape[-1] - 1 - xp.argmax(nan[..., ::-1], axis=-1)
+    slot = xp.where(nan.any(-1), last_nan, xp.argmax(values, axis=-1))
+    chosen = xp.take_along_axis(flat, slot[..., None], axis=-1)[..., 0]  # (N, C, prod(size))
+    index = Tensor(chosen, be)
+    out = x.reshape(batch, channels, -1).gather(2, index).reshape(batch, channels, *size)
+    index = index.reshape(batch, channels, *size)
+    if not batched:
+        out, index = out.squeeze(0), index.squeeze(0)
+    return (out, index) if return_indices else out
+
+
+def _triple_of(value, name: str) -> tuple:
+    from .conv import _triple
+
+    return _triple(value, name)
+
+
+@_public
+def fractional_max_pool2d(input: Tensor, kernel_size, output_size=None, output_ratio=None,  # noqa: A002
+                          return_indices: bool = False, _random_samples: Tensor | None = None):
+    """Max pooling of a (N, C, H, W) or (C, H, W) input over pseudo-random windows of ``kernel_size`` (Graham's
+    fractional max pooling) to ``output_size``, or to ``output_ratio`` times the input size. ``_random_samples``
+    ((N, C, 2), the input's dtype, in [0, 1)) fixes the windows (drawn with ``minigrad.rand`` otherwise);
+    ``return_indices`` also gives each maximum's flat index h * W + w."""
+    return _fractional_max_pool("fractional_max_pool2d", input, kernel_size, output_size, output_ratio,
+                                return_indices, _random_samples, 2)
+
+
+@_public
+def fractional_max_pool3d(input: Tensor, kernel_size, output_size=None, output_ratio=None,  # noqa: A002
+                          return_indices: bool = False, _random_samples: Tensor | None = None):
+    """``fractional_max_pool2d`` over the last three axes of a (N, C, T, H, W) or (C, T, H, W) input;
+    ``_random_samples`` is (N, C, 3) and the indices are t * H * W + h * W + w."""
+    return _fractional_max_pool("fractional_max_pool3d", input, kernel_size, output_size, output_ratio,
+                                return_indices, _random_samples, 3)
+
+
+def fractional_max_pool2d_with_indices(input: Tensor, kernel_size, output_size=None,  # noqa: A002
+                                       output_ratio=None, return_indices: bool = False,
+                                       _random_samples: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """``fractional_max_pool2d(..., return_indices=True)``."""
+    return fractional_max_pool2d(input, kernel_size, output_size, output_ratio, True, _random_samples)
+
+
+def fractional_max_pool3d_with_indices(input: Tensor, kernel_size, output_size=None,  # noqa: A002
+                                       output_ratio=None, return_indices: bool = False,
+                                       _random_samples: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """``fractional_max_pool3d(..., return_indices=True)``."""
+    return fractional_max_pool3d(input, kernel_size, output_size, output_ratio, True, _random_samples)
+
+
+WITH_INDICES.update({f.__name__: f for f in (fractional_max_pool2d_with_indices,
+                                             fractional_max_pool3d_with_indices)})
