@@ -42,8 +42,9 @@ from .sparse import one_hot
 
 # The ops re-exported from minigrad.ops are registered here; the functions of this package where they are defined.
 # (relu, elu, leaky_relu, hardtanh and silu are defined in .activations, with PyTorch's ``inplace`` argument.)
+# They run as ops already (Function.apply), so they are registered as they are, without ``_public``'s wrapper.
 for _op in (batch_norm, gelu, log_softmax, sigmoid, softmax, softplus, tanh):
-    _public(_op)
+    OPS[_op.__name__] = _op
 del _op
 
 globals().update(OPS)
