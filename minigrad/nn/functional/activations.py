@@ -238,9 +238,12 @@ def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Ten
     return hardtanh(input, min_val, max_val, inplace=True)
 
 
+_threshold = threshold  # the function, under a name its argument does not shadow
+
+
 def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:  # noqa: A002
     """In-place ``threshold``."""
-    return globals()["threshold"](input, threshold, value, inplace=True)
+    return _threshold(input, threshold, value, inplace=True)
 
 
 def selu_(input: Tensor) -> Tensor:  # noqa: A002
