@@ -169,3 +169,13 @@ def test_a_nan_extremum_gets_the_gradient_as_in_pytorch(op):
     getattr(x, op)().backward()
     getattr(t, op)().backward()
     np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
+
+
+@pytest.mark.parametrize("name", ["floor", "ceil", "round", "trunc", "pow0", "div_floor", "div_trunc"])
+def test_piecewise_constant_ops_pass_exact_zeros_even_for_non_finite_upstream_gradients(name):
+    """PyTorch's rule for these is zeros_like(grad): an inf or NaN upstream still gives 0, not inf * 0."""
+    x = mg.tensor([1.5, -2.0, 0.0], dtype=mg.float64, requires_grad=True)
+    y = {"pow0": lambda: x ** 0.0, "div_floor": lambda: mg.div(x, 2.0, rounding_mode="floor"),
+         "div_trunc": lambda: mg.div(x, 2.0, rounding_mode="trunc")}.get(name, lambda: getattr(mg, name)(x))()
+    y.backward(mg.tensor([np.inf, np.nan, -np.inf], dtype=mg.float64))
+    assert np.array_equal(x.grad.numpy(), [0.0, 0.0, 0.0])

@@ -19,6 +19,12 @@ def constant(ctx_or_backend, array) -> Tensor:
     return Tensor(array, backend)
 
 
+def zero_gradient(g: Tensor) -> Tensor:
+    """The gradient of a piecewise-constant op (floor, sign, ...): zeros like ``g``, outside the graph, as
+    PyTorch's ``zeros_like(grad)``; ``g * 0`` would be NaN where g is infinite or NaN."""
+    return Tensor(g._backend.zeros(g.shape, g.dtype), g._backend)
+
+
 def as_operand(x, like: Tensor | None):
     """Python numbers stay numbers (they adopt the tensor's dtype), and so do NumPy scalars (``np.float64(2)``,
     as PyTorch treats them); arrays and lists become tensors."""

@@ -11,7 +11,7 @@ from ..errors import ShapeError
 from ..function import Function
 from ..grad_mode import no_grad
 from ..tensor import Tensor, tensor
-from ._common import binary_operands, data
+from ._common import binary_operands, data, zero_gradient
 from ._registry import no_gradient, public
 
 
@@ -115,7 +115,7 @@ class Pow(Function):
             elif b == 1:
                 ga = g
             elif b == 0:
-                ga = g * 0.0  # not g * 0 * a ** -1, which is NaN at a = 0 (PyTorch gives 0 too)
+                ga = zero_gradient(g)  # not g * 0 * a ** -1, which is NaN at a = 0 (PyTorch gives 0 too)
             else:
                 ga = g * b * a ** (b - 1)
         if ctx.needs_input_grad[1]:
@@ -549,7 +549,7 @@ class RoundedDivide(Function):
     @staticmethod
     def backward(ctx, g):
         need_a, need_b, _ = ctx.needs_input_grad
-        return (g * 0 if need_a else None), (g * 0 if need_b else None), None
+        return (zero_gradient(g) if need_a else None), (zero_gradient(g) if need_b else None), None
 
 
 def _rounded_division(a, b, mode) -> Tensor:

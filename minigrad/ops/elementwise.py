@@ -14,7 +14,7 @@ from ..dtypes import as_dtype, default_float
 from ..function import Function
 from ..grad_mode import no_grad
 from ..tensor import Tensor, tensor
-from ._common import binary_operands
+from ._common import binary_operands, zero_gradient
 from ._registry import activation, elementwise, no_gradient, public
 from .arithmetic import Where, ge, gt, isfinite, isnan, le, lt, where
 
@@ -96,7 +96,7 @@ def reciprocal(x: Tensor) -> Tensor:
 
 # Rounding: piecewise constant, so the gradient is zero everywhere (PyTorch's choice at the jumps too).
 def _zero_gradient(g, x):
-    return g * 0
+    return zero_gradient(g)
 
 
 @elementwise(_zero_gradient, floating=False)
@@ -127,7 +127,7 @@ class Round(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g * 0, None
+        return zero_gradient(g), None
 
 
 @public

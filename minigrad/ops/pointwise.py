@@ -8,7 +8,7 @@ import math
 
 from ..function import Function
 from ..tensor import Tensor
-from ._common import binary_operands, data
+from ._common import binary_operands, data, zero_gradient
 from ._registry import no_gradient, public
 from .arithmetic import (
     Where,
@@ -172,7 +172,7 @@ class Nextafter(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return _grads(ctx, lambda: g, lambda: g * 0)
+        return _grads(ctx, lambda: g, lambda: zero_gradient(g))
 
 
 @public
