@@ -1021,6 +1021,7 @@ SPECS: list[Spec] = [
     unary("floor", ops.floor, np.floor, -3.0, 3.0, avoid=tuple(range(-3, 4)), margin=KINK_MARGIN, family="exact"),
     unary("ceil", ops.ceil, np.ceil, -3.0, 3.0, avoid=tuple(range(-3, 4)), margin=KINK_MARGIN, family="exact"),
     unary("trunc", ops.trunc, np.trunc, -3.0, 3.0, avoid=tuple(range(-3, 4)), margin=KINK_MARGIN, family="exact"),
+    unary("sign", ops.sign, np.sign, -3.0, 3.0, avoid=(0.0,), margin=KINK_MARGIN, family="exact"),
     unary("round", ops.round, np.round, -3.0, 3.0, avoid=tuple(k + 0.5 for k in range(-4, 3)), margin=KINK_MARGIN,
           family="exact"),
     unary("relu", ops.relu, lambda x: np.maximum(x, 0), avoid=(0.0,), margin=KINK_MARGIN, family="exact"),

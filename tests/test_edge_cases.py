@@ -179,3 +179,11 @@ def test_piecewise_constant_ops_pass_exact_zeros_even_for_non_finite_upstream_gr
          "div_trunc": lambda: mg.div(x, 2.0, rounding_mode="trunc")}.get(name, lambda: getattr(mg, name)(x))()
     y.backward(mg.tensor([np.inf, np.nan, -np.inf], dtype=mg.float64))
     assert np.array_equal(x.grad.numpy(), [0.0, 0.0, 0.0])
+
+
+def test_sign_is_differentiable_with_a_zero_gradient_as_pytorch():
+    x = mg.tensor([1.5, -2.0, 0.0, np.nan], dtype=mg.float64, requires_grad=True)
+    for y in (x.sign(), mg.sgn(x)):
+        assert y.requires_grad and np.array_equal(y.numpy(), [1.0, -1.0, 0.0, 0.0])
+        (grad,) = mg.autograd.grad(y, x, mg.tensor([1.0, np.inf, 2.0, 3.0], dtype=mg.float64))
+        assert np.array_equal(grad.numpy(), [0.0, 0.0, 0.0, 0.0])

@@ -15,7 +15,7 @@ from ..function import Function
 from ..grad_mode import no_grad
 from ..tensor import Tensor, tensor
 from ._common import binary_operands, zero_gradient
-from ._registry import activation, elementwise, no_gradient, public
+from ._registry import activation, elementwise, public
 from .arithmetic import Where, ge, gt, isfinite, isnan, le, lt, where
 
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
@@ -325,9 +325,9 @@ def fill(x: Tensor, value) -> Tensor:
     return Fill.apply(x, value)
 
 
-@no_gradient("sign")
+@elementwise(_zero_gradient, floating=False)
 def sign(x: Tensor) -> Tensor:
-    """-1, 0 or 1 elementwise; no gradient."""
+    """-1, 0 or 1 elementwise (0 for NaN, as PyTorch); zero gradient, as PyTorch's SignBackward."""
 
 
 # -- trigonometric and hyperbolic functions: gradients as PyTorch writes them; outside the domain NaN, as log --
@@ -413,7 +413,7 @@ def frac(x: Tensor) -> Tensor:
 
 @public(spec=False)
 def sgn(x: Tensor) -> Tensor:
-    """sign(x): PyTorch's sgn, which equals sign for real tensors; no gradient."""
+    """sign(x): PyTorch's sgn, which equals sign for real tensors; zero gradient (it is made of sign)."""
     return sign(x)
 
 
