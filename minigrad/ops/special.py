@@ -78,12 +78,11 @@ METHODS["polygamma"] = _polygamma_method
 @public
 def mvlgamma(input: Tensor, p: int) -> Tensor:  # noqa: A002 - PyTorch's names
     """The multivariate log-gamma of dimension p: p (p - 1) / 4 log(pi) + sum_j lgamma(input - j / 2), j < p.
-    Every element must exceed (p - 1) / 2, as PyTorch requires."""
+    Defined (as a Gamma-function integral) for input > (p - 1) / 2; below, the same sum of log|Gamma| terms, inf
+    at their poles, as PyTorch 2.x computes it (its domain check is gone)."""
     if isinstance(p, bool) or not isinstance(p, int) or p < 1:
         raise ValueError(f"mvlgamma: p must be an int >= 1, got {p!r}")
     x = floating(input)
-    if x.numel() and not bool((x > (p - 1) / 2).all()):
-        raise ValueError(f"mvlgamma: all elements must be greater than (p - 1) / 2 = {(p - 1) / 2} for p = {p}")
     from ..creation import arange
 
     offsets = arange(-(p - 1) / 2, 0.5, 0.5, dtype=x.dtype, backend=x.backend)  # PyTorch's order of the terms
