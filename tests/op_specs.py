@@ -1369,6 +1369,26 @@ def _cross_entropy_ref(x, t, reduction, label_smoothing=0.0):
     return _reduce_ref(loss, reduction)
 
 
+@st.composite
+def _probability_target_case(draw, dtype, max_size):
+    """cross_entropy with class probabilities: (N, C) or (N, C, d) logits and a target of the same shape whose
+    class axis sums to 1; both get gradients."""
+    n, c = draw(st.integers(1, 4)), draw(st.integers(2, 5))
+    shape = (n, c) + ((draw(st.integers(1, 3)),) if draw(st.booleans()) else ())
+    logits = draw(_arr(dtype, shape, -5.0, 5.0))
+    weights = draw(_arr(dtype, shape, 0.1, 1.0))
+    target = (weights / weights.sum(1, keepdims=True)).astype(dtype)
+    kwargs = {"reduction": draw(_REDUCTION), "label_smoothing": draw(st.sampled_from([0.0, 0.1]))}
+    return Case((logits, target), kwargs, n=c)
+
+
+def _cross_entropy_probabilities_ref(x, t, reduction, label_smoothing=0.0):
+    c = x.shape[1]
+    lp = x - _logsumexp(x, 1, keepdims=True)
+    loss = -(lp * (t * (1 - label_smoothing) + label_smoothing / c)).sum(1)
+    return _reduce_ref(loss, reduction)
+
+
 def _layer_norm_ref(x, *wb, normalized_shape, eps=1e-5):
     axes = tuple(range(x.ndim - len(normalized_shape), x.ndim))
     out = (x - x.mean(axes, keepdims=True)) / np.sqrt(x.var(axes, keepdims=True) + eps)
@@ -1477,6 +1497,8 @@ SPECS += [
          lambda x, t, reduction: _reduce_ref(np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x))), reduction)),
     Spec("F.cross_entropy", F.cross_entropy, lambda d, s: _classification_case(d, s, True),
          _cross_entropy_ref, "softmax"),
+    Spec("F.cross_entropy-probabilities", F.cross_entropy, _probability_target_case, _cross_entropy_probabilities_ref,
+         "softmax"),
     # The fused op under F.cross_entropy (one op, its backward an op too), on its own: forward against the
     # reference and finite differences of first and second order; FUSED_CHECKS compares it with its composite.
     Spec("softmax_cross_entropy", softmax_cross_entropy, _softmax_cross_entropy_case,
@@ -4350,6 +4372,8 @@ MIXED_DTYPE_EXEMPT: dict[str, str] = {
 # minigrad/ops/indexing.py and statistics.py: PyTorch refuses these mixes too
 MIXED_DTYPE_EXEMPT.update({name: "the source must have the tensor's dtype, as in PyTorch" for name in (
     "index_add", "index_copy", "masked_scatter", "put", "select_scatter", "slice_scatter", "diagonal_scatter")})
+MIXED_DTYPE_EXEMPT["F.cross_entropy-probabilities"] = ("an integer target means class indices, the other form; "
+                                                       "integer logits are refused, as PyTorch")
 MIXED_DTYPE_EXEMPT.update({"vdot": "both operands of one dtype, as PyTorch's vdot",
                            "cov": "aweights must be floating, as in PyTorch"})
 MIXED_DTYPE_EXEMPT.update({name: "floating operands of one dtype, as PyTorch's linalg (integers are refused)"

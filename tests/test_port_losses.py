@@ -88,7 +88,23 @@ CASES = {
     "gaussian_nll_loss-clamped": (lambda: [_r(4, 3), _r(4, 3), np.array([[0.5, 1e-8, 0.2]] * 4)], [True] * 3,
                                   {"eps": 1e-3}),
 }
-WEIGHTED = {"multi_margin_loss-weight", "multilabel_soft_margin_loss"}  # the third array is weight=
+
+
+def _probabilities(shape):
+    """Class probabilities along axis 1 of ``shape``."""
+    p = RNG.random(shape) + 0.05
+    return p / p.sum(1, keepdims=True)
+
+
+CASES.update({  # cross_entropy with class probabilities as the target (soft labels, mixup), which also get gradients
+    "cross_entropy-probabilities": (lambda: [_r(5, 4), _probabilities((5, 4))], [True, True], {}),
+    "cross_entropy-probabilities-spatial": (lambda: [_r(2, 3, 4, 2), _probabilities((2, 3, 4, 2))], [True, True],
+                                            {"label_smoothing": 0.15}),
+    "cross_entropy-probabilities-weight": (lambda: [_r(5, 4), _probabilities((5, 4)), RNG.random(4) + 0.5],
+                                           [True, True, False], {"label_smoothing": 0.1}),
+    "cross_entropy-probabilities-unbatched": (lambda: [_r(4), _probabilities((1, 4))[0]], [True, True], {}),
+})
+WEIGHTED = {"multi_margin_loss-weight", "multilabel_soft_margin_loss", "cross_entropy-probabilities-weight"}
 
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
@@ -774,3 +790,19 @@ def test_backward_hooks_run_in_pytorch_s_order_with_prepend():
         module(lib.ones(1, 2, requires_grad=True)).sum().backward()
         orders.append(order)
     assert orders[0] == orders[1] == ["pre-0", "pre-1", "full-0", "full-1"]
+
+
+def test_cross_entropy_probability_targets_gradcheck_and_errors():
+    x = mg.tensor(_r(3, 4, 2), requires_grad=True)
+    t = mg.tensor(_probabilities((3, 4, 2)), requires_grad=True)
+    w = mg.tensor(RNG.random(4) + 0.5)
+    assert mg.gradcheck(lambda a, b: F.cross_entropy(a, b, w, label_smoothing=0.2), (x, t))
+    assert mg.gradcheck(lambda a, b: F.cross_entropy(a, b, reduction="none"), (x, t))
+    with pytest.raises(ShapeError, match=r"class-probability targets must have the input's shape \(3, 4, 2\)"):
+        F.cross_entropy(x, t[:, :, 0])
+    with pytest.raises(ValueError, match="ignore_index is only for class-index targets"):
+        F.cross_entropy(x, t, ignore_index=0)
+    with pytest.raises(ShapeError, match=r"weight must have shape \(4,\)"):
+        F.cross_entropy(x, t, mg.tensor(np.ones(3)))
+    loss = nn.CrossEntropyLoss(label_smoothing=0.1)(x, t)  # the module takes the same path
+    assert loss.item() == pytest.approx(F.cross_entropy(x, t, label_smoothing=0.1).item(), rel=1e-15)

@@ -30,8 +30,7 @@ def _class_last_2d(input: Tensor, target: Tensor, op: str) -> tuple[Tensor, Tens
     if not isinstance(target, Tensor):
         raise TypeError(f"{op}: target must be a tensor of class indices, got {type(target).__name__}")
     if target.dtype.kind not in "iu":
-        raise TypeError(f"{op}: target must hold integer class indices, got {target.dtype.name} (class "
-                        "probabilities as targets are not supported)")
+        raise TypeError(f"{op}: target must hold integer class indices, got {target.dtype.name}")
     if input.ndim == 1:
         input, target = input.unsqueeze(0), target.reshape(1)
         loss_shape: tuple = ()
@@ -110,13 +109,16 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,  
                   ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """log_softmax over axis 1, then the negative log-likelihood of the target classes (PyTorch's semantics).
 
-    ``input`` is (N, C) or (N, C, d1, ...) (or (C,)), ``target`` integer classes; ``label_smoothing``
-    mixes in the uniform distribution as (1 - eps) * nll + eps / C * sum_c(-w_c log p_c).
+    ``input`` is (N, C) or (N, C, d1, ...) (or (C,)), ``target`` integer classes, or class probabilities of the
+    input's shape; ``label_smoothing`` mixes in the uniform distribution as
+    (1 - eps) * nll + eps / C * sum_c(-w_c log p_c).
     """
     if reduction not in _REDUCTIONS:
         raise ValueError(f"cross_entropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    if isinstance(target, Tensor) and target.dtype.kind == "f":
+        return _cross_entropy_probabilities(input, target, weight, ignore_index, reduction, label_smoothing)
     flat, t, loss_shape = _class_last_2d(input, target, "cross_entropy")
     classes = flat.shape[1]
     valid = _check_targets(t, classes, ignore_index, "cross_entropy")
@@ -139,6 +141,33 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,  
     if reduction == "none":
         return loss.reshape(loss_shape)
     return _weighted_reduce(loss, row_weight, reduction, "cross_entropy")
+
+
+def _cross_entropy_probabilities(input: Tensor, target: Tensor, weight: Tensor | None, ignore_index: int,  # noqa: A002
+                                 reduction: str, label_smoothing: float) -> Tensor:
+    """``cross_entropy`` with class probabilities as the target (same shape as the input), PyTorch's form:
+    -sum_c w_c t_c log p_c per position, t smoothed to t (1 - eps) + eps / C; "mean" divides by the number of
+    positions (not by the weights, unlike class-index targets)."""
+    if tuple(target.shape) != tuple(input.shape):
+        raise ShapeError(f"cross_entropy: class-probability targets must have the input's shape {input.shape}, got "
+                         f"{target.shape} (class-index targets are integers)")
+    if ignore_index != -100:
+        raise ValueError("cross_entropy: ignore_index is only for class-index targets, not class probabilities")
+    if input.ndim < 1:
+        raise ShapeError(f"cross_entropy: input must have a class axis, got shape {input.shape}")
+    dim = 1 if input.ndim >= 2 else 0
+    classes = input.shape[dim]
+    log_p = input.log_softmax(dim)
+    if label_smoothing > 0.0:
+        target = target * (1.0 - label_smoothing) + label_smoothing / classes
+    if weight is not None:
+        if tuple(weight.shape) != (classes,):
+            raise ShapeError(f"cross_entropy: weight must have shape ({classes},), got {weight.shape}")
+        log_p = log_p * weight.astype(input.dtype).reshape((classes,) + (1,) * (input.ndim - dim - 1))
+    loss = -(log_p * target).sum(dim)
+    if reduction == "none":
+        return loss
+    return loss.sum() if reduction == "sum" else loss.mean()
 
 
 @_public
