@@ -49,6 +49,8 @@ def _root_grads(outputs, grad_outputs, create_graph: bool) -> list:
             raise BackendMismatchError(
                 f"backward: the gradient is on backend {g.backend!r} but the output on {out.backend!r}"
             )
+        if g.dtype != out.dtype:  # PyTorch casts a given gradient to its output's dtype (float64 to float32 rounds)
+            g = g.astype(out.dtype)
         grads.append(g)
     return grads
 

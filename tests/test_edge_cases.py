@@ -187,3 +187,14 @@ def test_sign_is_differentiable_with_a_zero_gradient_as_pytorch():
         assert y.requires_grad and np.array_equal(y.numpy(), [1.0, -1.0, 0.0, 0.0])
         (grad,) = mg.autograd.grad(y, x, mg.tensor([1.0, np.inf, 2.0, 3.0], dtype=mg.float64))
         assert np.array_equal(grad.numpy(), [0.0, 0.0, 0.0, 0.0])
+
+
+def test_a_given_gradient_is_cast_to_its_outputs_dtype_as_pytorch():
+    """backward(gradient) and autograd.grad(grad_outputs) round a float64 gradient of a float32 output to float32
+    (and widen a float32 or integer one exactly), as PyTorch's engine does."""
+    upstream = np.array([0.1, 1 / 3])
+    x = mg.tensor([1.0, 2.0], dtype=mg.float64, requires_grad=True)
+    (x.float() * 1).backward(mg.tensor(upstream, dtype=mg.float64))
+    assert np.array_equal(x.grad.numpy(), upstream.astype(np.float32).astype(np.float64))
+    (g,) = mg.autograd.grad(x * 1, x, mg.tensor([1, 2]))
+    assert g.dtype == mg.float64 and np.array_equal(g.numpy(), [1.0, 2.0])

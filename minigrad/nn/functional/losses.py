@@ -148,6 +148,10 @@ def _cross_entropy_probabilities(input: Tensor, target: Tensor, weight: Tensor |
     """``cross_entropy`` with class probabilities as the target (same shape as the input), PyTorch's form:
     -sum_c w_c t_c log p_c per position, t smoothed to t (1 - eps) + eps / C; "mean" divides by the number of
     positions (not by the weights, unlike class-index targets)."""
+    index_shape = tuple(input.shape[:1]) + tuple(input.shape[2:]) if input.ndim >= 2 else ()
+    if tuple(target.shape) != tuple(input.shape) and tuple(target.shape) == index_shape:
+        raise TypeError(f"cross_entropy: a target of shape {target.shape} must hold integer class indices, got "
+                        f"{target.dtype.name} (class probabilities have the input's shape {input.shape})")
     if tuple(target.shape) != tuple(input.shape):
         raise ShapeError(f"cross_entropy: class-probability targets must have the input's shape {input.shape}, got "
                          f"{target.shape} (class-index targets are integers)")
