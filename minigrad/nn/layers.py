@@ -54,96 +54,106 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
-class Conv2d(Module):
-    """2-D convolution (cross-correlation) over (N, C, H, W); zero padding only."""
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+class _ConvNd(Module):
+    """``Conv1d``/``Conv2d``/``Conv3d``: cross-correlation of (N, C, *spatial) or (C, *spatial) with a weight
+    (out, in // groups, *kernel), plus a bias (out,). ``padding`` is per axis, "valid" or "same"; a
+    ``padding_mode`` other than "zeros" ("reflect", "replicate", "circular") pads with ``F.pad`` first and
+    convolves without padding, as PyTorch's ``_conv_forward``."""
+
+    dims: int
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
                  groups: int = 1, bias: bool = True, padding_mode: str = "zeros", *, dtype=None,
                  backend: str | None = None) -> None:
         super().__init__()
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"Conv2d: padding_mode {padding_mode!r} is not supported (only 'zeros')")
+        name = type(self).__name__
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"{name}: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}")
         if groups < 1 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"Conv2d: groups={groups} must divide in_channels={in_channels} and "
+            raise ValueError(f"{name}: groups={groups} must divide in_channels={in_channels} and "
                              f"out_channels={out_channels}")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = F._pair(kernel_size, "kernel_size")
-        self.stride, self.dilation = F._pair(stride, "stride"), F._pair(dilation, "dilation")
-        self.padding = padding if isinstance(padding, str) else F._pair(padding, "padding")
+        self.kernel_size = self._tuple(kernel_size, "kernel_size")
+        self.stride, self.dilation = self._tuple(stride, "stride"), self._tuple(dilation, "dilation")
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"{name}: padding must be an int, a tuple, 'valid' or 'same', got {padding!r}")
+            if padding == "same" and any(s != 1 for s in self.stride):
+                raise ValueError(f"{name}: padding='same' is not supported for strided convolutions")
+            self.padding = padding
+        else:
+            self.padding = self._tuple(padding, "padding")
         self.padding_mode = padding_mode
+        # F.pad's widths for a padding_mode other than zeros (last axis first), as PyTorch's
+        # _reversed_padding_repeated_twice: 'same' puts the odd element after the input.
+        explicit = (0,) * self.dims if isinstance(self.padding, str) else self.padding
+        widths: list[int] = []
+        for k, d, p in reversed(list(zip(self.kernel_size, self.dilation, explicit))):
+            total = d * (k - 1) if self.padding == "same" else 2 * p
+            widths += [total // 2, total - total // 2]
+        self._reversed_padding_repeated_twice = tuple(widths)
         self.weight = _empty((out_channels, in_channels // groups) + self.kernel_size, dtype, backend)
         self.register_parameter("bias", _empty((out_channels,), dtype, backend) if bias else None)
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight.shape[1] * self.kernel_size[0] * self.kernel_size[1]
-            if fan_in:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
-
-    def extra_repr(self) -> str:
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}")
-        if self.padding not in ((0, 0), "valid"):
-            s += f", padding={self.padding!r}" if isinstance(self.padding, str) else f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
-
-
-class Conv1d(Module):
-    """1-D convolution (cross-correlation) over (N, C, L); zero padding only. Weight (out, in // groups, k)."""
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", *, dtype=None,
-                 backend: str | None = None) -> None:
-        super().__init__()
-        if padding_mode != "zeros":
-            raise NotImplementedError(f"Conv1d: padding_mode {padding_mode!r} is not supported (only 'zeros')")
-        if groups < 1 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"Conv1d: groups={groups} must divide in_channels={in_channels} and "
-                             f"out_channels={out_channels}")
-        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = (F._single(kernel_size, "kernel_size"),)
-        self.stride, self.dilation = (F._single(stride, "stride"),), (F._single(dilation, "dilation"),)
-        self.padding = padding if isinstance(padding, str) else (F._single(padding, "padding"),)
-        self.padding_mode = padding_mode
-        self.weight = _empty((out_channels, in_channels // groups) + self.kernel_size, dtype, backend)
-        self.register_parameter("bias", _empty((out_channels,), dtype, backend) if bias else None)
-        self.reset_parameters()
+    def _tuple(self, value, what: str) -> tuple:
+        values = (value,) * self.dims if isinstance(value, int) else tuple(value)
+        if len(values) != self.dims or not all(isinstance(v, int) for v in values):
+            raise ValueError(f"{type(self).__name__}: {what} must be an int or a tuple of {self.dims} ints, got "
+                             f"{value!r}")
+        return values
 
     def reset_parameters(self) -> None:
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         if self.bias is not None:
-            fan_in = self.weight.shape[1] * self.kernel_size[0]
+            fan_in = self.weight.shape[1] * math.prod(self.kernel_size)
             if fan_in:
                 bound = 1 / math.sqrt(fan_in)
                 init.uniform_(self.bias, -bound, bound)
 
+    def _conv(self, x: Tensor, padding) -> Tensor:
+        raise NotImplementedError
+
     def forward(self, x: Tensor) -> Tensor:
-        padding = self.padding if isinstance(self.padding, str) else self.padding[0]
-        return F.conv1d(x, self.weight, self.bias, self.stride[0], padding, self.dilation[0], self.groups)
+        if self.padding_mode != "zeros":
+            return self._conv(F.pad(x, self._reversed_padding_repeated_twice, self.padding_mode), 0)
+        return self._conv(x, self.padding)
 
     def extra_repr(self) -> str:
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding not in ((0,), "valid"):
-            s += f", padding={self.padding!r}" if isinstance(self.padding, str) else f", padding={self.padding}"
-        if self.dilation != (1,):
+        if self.padding not in ((0,) * self.dims, "valid"):
+            s += f", padding={self.padding}"  # unquoted, as PyTorch's repr
+        if self.dilation != (1,) * self.dims:
             s += f", dilation={self.dilation}"
         if self.groups != 1:
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
         return s
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution (cross-correlation) over (N, C, H, W) or (C, H, W); weight (out, in // groups, kh, kw)."""
+
+    dims = 2
+
+    def _conv(self, x: Tensor, padding) -> Tensor:
+        return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution (cross-correlation) over (N, C, L) or (C, L); weight (out, in // groups, k)."""
+
+    dims = 1
+
+    def _conv(self, x: Tensor, padding) -> Tensor:
+        padding = padding if isinstance(padding, str) else F._single(padding, "padding")
+        return F.conv1d(x, self.weight, self.bias, self.stride[0], padding, self.dilation[0], self.groups)
 
 
 class Embedding(Module):

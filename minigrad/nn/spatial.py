@@ -11,7 +11,7 @@ from ..errors import ShapeError
 from ..tensor import Tensor, tensor
 from . import functional as F  # noqa: N812 - PyTorch's convention
 from . import init
-from .layers import Dropout, _AvgPoolNd, _empty, _MaxPoolNd
+from .layers import Dropout, _AvgPoolNd, _ConvNd, _empty, _MaxPoolNd
 from .module import Module
 
 
@@ -360,77 +360,14 @@ class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
 
 
 # -- 3-D layers (video/volumetric nets) ---------------------------------------------------------------------------
-_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
-
-
-class Conv3d(Module):
+class Conv3d(_ConvNd):
     """3-D convolution (cross-correlation) over (N, C, D, H, W) or (C, D, H, W); weight
-    (out, in // groups, kd, kh, kw). ``padding_mode`` other than "zeros" pads with ``F.pad`` first, as PyTorch."""
+    (out, in // groups, kd, kh, kw)."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
-                 groups: int = 1, bias: bool = True, padding_mode: str = "zeros", *, dtype=None,
-                 backend: str | None = None) -> None:
-        super().__init__()
-        from .functional.conv import _triple
+    dims = 3
 
-        if padding_mode not in _PADDING_MODES:
-            raise ValueError(f"Conv3d: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}")
-        if groups < 1 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"Conv3d: groups={groups} must divide in_channels={in_channels} and "
-                             f"out_channels={out_channels}")
-        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = _triple(kernel_size, "kernel_size")
-        self.stride, self.dilation = _triple(stride, "stride"), _triple(dilation, "dilation")
-        if isinstance(padding, str):
-            if padding not in ("same", "valid"):
-                raise ValueError(f"Conv3d: padding must be an int, a triple, 'valid' or 'same', got {padding!r}")
-            if padding == "same" and self.stride != (1, 1, 1):
-                raise ValueError("Conv3d: padding='same' is not supported for strided convolutions")
-            self.padding = padding
-        else:
-            self.padding = _triple(padding, "padding")
-        self.padding_mode = padding_mode
-        # F.pad's widths for a padding_mode other than zeros (last axis first), as PyTorch's
-        # _reversed_padding_repeated_twice: 'same' puts the odd element after the input.
-        widths: list[int] = []
-        for k, d, p in reversed(list(zip(self.kernel_size, self.dilation, self._explicit_padding()))):
-            total = d * (k - 1) if self.padding == "same" else 2 * p
-            widths += [total // 2, total - total // 2]
-        self._reversed_padding_repeated_twice = tuple(widths)
-        self.weight = _empty((out_channels, in_channels // groups) + self.kernel_size, dtype, backend)
-        self.register_parameter("bias", _empty((out_channels,), dtype, backend) if bias else None)
-        self.reset_parameters()
-
-    def _explicit_padding(self) -> tuple:
-        return (0, 0, 0) if isinstance(self.padding, str) else self.padding
-
-    def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight.shape[1] * math.prod(self.kernel_size)
-            if fan_in:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound)
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.padding_mode != "zeros":
-            x = F.pad(x, self._reversed_padding_repeated_twice, self.padding_mode)
-            return F.conv3d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
-        return F.conv3d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
-
-    def extra_repr(self) -> str:
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding not in ((0, 0, 0), "valid"):
-            s += f", padding={self.padding}"  # unquoted, as PyTorch's repr
-        if self.dilation != (1, 1, 1):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        if self.padding_mode != "zeros":
-            s += f", padding_mode={self.padding_mode}"
-        return s
+    def _conv(self, x: Tensor, padding) -> Tensor:
+        return F.conv3d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
 class ConvTranspose3d(_ConvTransposeNd):

@@ -4,6 +4,8 @@ conversions the other modules share (``_pair``, ``_single``, window sizes, reduc
 
 from __future__ import annotations
 
+import functools
+
 from ..._quiet import quiet
 from ...errors import ShapeError
 from ...ops import conv as _conv
@@ -38,11 +40,28 @@ def _single(value, name: str) -> int:
     return single
 
 
+def _unbatched(batched_ndim: int):
+    """PyTorch's unbatched form: an input with one dimension fewer than ``batched_ndim`` (a (C, H, W) image for
+    a 2-D op) runs as a batch of one, and the batch axis is dropped from the result (each of a tuple's)."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def run(input, *args, **kwargs):  # noqa: A002
+            if isinstance(input, Tensor) and input.ndim == batched_ndim - 1:
+                out = fn(input.unsqueeze(0), *args, **kwargs)
+                return tuple(t.squeeze(0) for t in out) if isinstance(out, tuple) else out.squeeze(0)
+            return fn(input, *args, **kwargs)
+
+        return run
+
+    return wrap
+
+
 def _check_4d(x: Tensor, op: str) -> None:
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}: expected a tensor, got {type(x).__name__}")
     if x.ndim != 4:
-        raise ShapeError(f"{op}: expected a 4-D input (N, C, H, W), got shape {x.shape}")
+        raise ShapeError(f"{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape {x.shape}")
 
 
 def _check_windows(op: str, hw, kernel, stride, padding, dilation) -> tuple[int, int]:

@@ -9,7 +9,7 @@ from ...ops import conv as _conv
 from ...ops import pad
 from ...ops._common import binary_operands
 from ...tensor import Tensor
-from ._common import _check_4d, _check_windows, _pair, _public, _single, _tensors
+from ._common import _check_4d, _check_windows, _pair, _public, _single, _tensors, _unbatched
 
 
 @_public
@@ -43,6 +43,7 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
 
 
 @_public
+@_unbatched(4)
 def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:  # noqa: A002
     """Sliding windows of a (N, C, H, W) input as columns (N, C * kh * kw, L), like ``F.unfold``."""
     _check_4d(input, "unfold")
@@ -53,6 +54,7 @@ def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tenso
 
 
 @_public
+@_unbatched(3)
 def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:  # noqa: A002
     """Sum columns (N, C * kh * kw, L) back into (N, C, H, W), like ``F.fold`` (the adjoint of unfold)."""
     output_size, kernel = _pair(output_size, "output_size"), _pair(kernel_size, "kernel_size")
@@ -60,24 +62,33 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
     oh, ow = _check_windows("fold", output_size, kernel, stride, padding, dilation)
     k = kernel[0] * kernel[1]
     if input.ndim != 3 or input.shape[1] % k or input.shape[2] != oh * ow:
-        raise ShapeError(f"fold: expected input (N, C * {k}, {oh * ow}) for output_size {output_size}, "
+        raise ShapeError(f"fold: expected input (C * {k}, {oh * ow}) or (N, C * {k}, {oh * ow}) for output_size "
+                         f"{output_size}, "
                          f"got shape {input.shape}")
     return _conv.fold(input, output_size, kernel, dilation, padding, stride)
 
 
 @_public
+@_unbatched(4)
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,  # noqa: A002
            padding: int | tuple | str = 0, dilation=1, groups: int = 1) -> Tensor:
-    """2-D cross-correlation of (N, C, H, W) with weight (O, C // groups, kh, kw): im2col and one GEMM."""
+    """2-D cross-correlation of (N, C, H, W) or (C, H, W) with weight (O, C // groups, kh, kw): im2col and one
+    GEMM. ``padding`` an int, a pair, "valid" or "same" (an even effective kernel padded one more after the input,
+    as PyTorch)."""
     _check_4d(input, "conv2d")
     if weight.ndim != 4:
         raise ShapeError(f"conv2d: weight must be 4-D (out, in // groups, kh, kw), got shape {weight.shape}")
-    n, c, h, w = input.shape
     o, cg, kh, kw = weight.shape
     stride, dilation = _pair(stride, "stride"), _pair(dilation, "dilation")
     if isinstance(padding, str):
-        padding = _string_padding(padding, (kh, kw), stride, dilation)
+        if padding == "same":
+            input, padding = _same_padding("conv2d", input, (kh, kw), stride, dilation)
+        elif padding == "valid":
+            padding = 0
+        else:
+            raise ValueError(f"conv2d: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
     padding = _pair(padding, "padding")
+    n, c, h, w = input.shape
     if groups < 1 or c % groups or o % groups:
         raise ValueError(f"conv2d: groups={groups} must divide both in_channels {c} and out_channels {o}")
     if cg * groups != c:
@@ -93,26 +104,14 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     return _conv.conv2d(input, weight, bias, stride, padding, dilation, groups)
 
 
-def _string_padding(padding: str, kernel, stride, dilation) -> tuple[int, int]:
-    if padding == "valid":
-        return (0, 0)
-    if padding != "same":
-        raise ValueError(f"conv2d: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
-    if stride != (1, 1):
-        raise ValueError("conv2d: padding='same' needs stride 1")
-    total = [d * (k - 1) for k, d in zip(kernel, dilation)]
-    if any(t % 2 for t in total):
-        raise NotImplementedError("conv2d: padding='same' with an even effective kernel (asymmetric "
-                                  "padding) is not supported; pad explicitly with minigrad.pad")
-    return (total[0] // 2, total[1] // 2)
-
-
 @_public
+@_unbatched(3)
 def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,  # noqa: A002
            padding: int | tuple | str = 0, dilation=1, groups: int = 1) -> Tensor:
     """1-D cross-correlation of (N, C, L) with weight (O, C // groups, k): conv2d on a height-1 image."""
     if not isinstance(input, Tensor) or input.ndim != 3:
-        raise ShapeError(f"conv1d: expected a 3-D input (N, C, L), got shape {getattr(input, 'shape', None)}")
+        raise ShapeError(f"conv1d: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape "
+                         f"{getattr(input, 'shape', None)}")
     if weight.ndim != 3:
         raise ShapeError(f"conv1d: weight must be 3-D (out, in // groups, k), got shape {weight.shape}")
     stride, dilation = _single(stride, "stride"), _single(dilation, "dilation")

@@ -8,7 +8,7 @@ from ...errors import ShapeError
 from ...ops import conv as _conv
 from ...ops._common import constant
 from ...tensor import Tensor
-from ._common import _check_4d, _check_windows, _pair, _public, _single, _value_range
+from ._common import _check_4d, _check_windows, _pair, _public, _single, _unbatched, _value_range
 
 
 def _pool_args(op, input, kernel_size, stride, padding, dilation):
@@ -23,6 +23,7 @@ def _pool_args(op, input, kernel_size, stride, padding, dilation):
 
 
 @_public
+@_unbatched(4)
 def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
                ceil_mode: bool = False, return_indices: bool = False) -> Tensor:
     """Maximum over windows; stride defaults to kernel_size. Ties send the gradient to the first maximum."""
@@ -65,6 +66,7 @@ def _max_pool2d_indices(input, kernel, stride, padding, dilation, out) -> Tensor
 
 
 @_public
+@_unbatched(4)
 def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,  # noqa: A002
                count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
     """Mean over windows; padded zeros count unless ``count_include_pad=False``."""
