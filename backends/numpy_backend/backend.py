@@ -158,8 +158,10 @@ class NumpyBackend(BatchNormKernels):
     sinc = staticmethod(np.sinc)  # sin(pi x) / (pi x), 1 at 0
 
     def sign(self, x):
-        """-1, 0 or 1, and 0 for NaN as in PyTorch (NumPy's sign gives NaN)."""
+        """-1, 0 or 1, and 0 for NaN as in PyTorch (NumPy's sign gives NaN); a bool tensor is its own sign."""
         xp = self.xp
+        if x.dtype.kind == "b":
+            return x.copy()
         out = xp.sign(x)
         return xp.where(xp.isnan(out), xp.zeros((), out.dtype), out) if out.dtype.kind == "f" else out
 

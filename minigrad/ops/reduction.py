@@ -232,16 +232,28 @@ def _reduce(op_cls, name, x, axis, keepdims, dim, keepdim):
 
 # -- public functions -------------------------------------------------------------------------------
 @public
-def sum(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:  # noqa: A001
-    """Sum over ``axis`` (an int, a tuple, or None for all); ``dim``/``keepdim`` are accepted too."""
-    if x.dtype.kind == "b":
+def sum(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None, dtype=None) -> Tensor:  # noqa: A001
+    """Sum over ``axis`` (an int, a tuple, or None for all); ``dim``/``keepdim`` are accepted too. Bool and
+    integer tensors sum in int64, as PyTorch; ``dtype`` casts the input first (its gradient flows back)."""
+    if dtype is not None:
+        x = _as_dtype(x, dtype, "sum")
+    elif x.dtype.kind in "bu":  # NumPy would keep unsigned (uint8 sums to uint64); PyTorch gives int64
         x = x.long()
     return _reduce(Sum, "sum", x, axis, keepdims, dim, keepdim)
 
 
+def _as_dtype(x: Tensor, dtype, op: str) -> Tensor:
+    """``x`` cast to a reduction's ``dtype=`` argument, as PyTorch casts the input before the operation."""
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}: expected a tensor, got {type(x).__name__}")
+    return x.astype(dtype)
+
+
 @public
-def mean(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None) -> Tensor:
-    """Arithmetic mean over ``axis``."""
+def mean(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim=None, dtype=None) -> Tensor:
+    """Arithmetic mean over ``axis``; ``dtype`` casts the input first (so integers may give a floating mean)."""
+    if dtype is not None:
+        x = _as_dtype(x, dtype, "mean")
     if x.dtype.kind != "f":
         raise TypeError(f"mean: needs a floating-point tensor, got {x.dtype.name}; use .float() first")
     return _reduce(Mean, "mean", x, axis, keepdims, dim, keepdim)
@@ -355,11 +367,14 @@ def logsumexp(x: Tensor, axis=None, keepdims: bool = False, *, dim=None, keepdim
 
 
 @public
-def prod(x: Tensor, dim: int | None = None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
-    """Product of all elements, or along one ``dim`` (PyTorch's ``prod``); integer and bool tensors give int64.
-    Zeros get exact gradients (the product of the other elements)."""
+def prod(x: Tensor, dim: int | None = None, keepdim: bool = False, *, axis=None, keepdims=None,
+         dtype=None) -> Tensor:
+    """Product of all elements, or along one ``dim`` (PyTorch's ``prod``); integer and bool tensors give int64,
+    ``dtype`` casts the input first. Zeros get exact gradients (the product of the other elements)."""
     if not isinstance(x, Tensor):
         raise TypeError(f"prod: expected a tensor, got {type(x).__name__}")
+    if dtype is not None:
+        x = x.astype(dtype)
     dim = pick_axis(dim, axis)
     keep = pick_keepdims(keepdim, keepdims)
     if x.dtype.kind != "f":

@@ -92,12 +92,18 @@ def _axis(x: Tensor, axis, dim, op: str) -> int:
 
 
 @public
-def softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
-    """Softmax along ``axis`` (default: the last, for at most 2 dimensions)."""
+def softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None, dtype=None) -> Tensor:
+    """Softmax along ``axis`` (default: the last, for at most 2 dimensions); ``dtype`` casts the input first,
+    as PyTorch (e.g. float32 attention scores computed in float64)."""
+    if dtype is not None and isinstance(x, Tensor):
+        x = x.astype(dtype)
     return Softmax.apply(x, _axis(x, axis, dim, "softmax"))
 
 
 @public
-def log_softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None) -> Tensor:
-    """log(softmax(x)) along ``axis`` (default: the last, for at most 2 dimensions), computed stably."""
+def log_softmax(x: Tensor, axis: int | None = None, *, dim: int | None = None, dtype=None) -> Tensor:
+    """log(softmax(x)) along ``axis`` (default: the last, for at most 2 dimensions), computed stably; ``dtype``
+    casts the input first."""
+    if dtype is not None and isinstance(x, Tensor):
+        x = x.astype(dtype)
     return LogSoftmax.apply(x, _axis(x, axis, dim, "log_softmax"))

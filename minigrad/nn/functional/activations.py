@@ -45,9 +45,9 @@ def mish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
 
 
 @_public
-def softmin(input: Tensor, dim: int | None = None) -> Tensor:  # noqa: A002
-    """softmax(-x) along ``dim`` (the same implicit choice of dim as ``softmax``)."""
-    return softmax(-input, dim)
+def softmin(input: Tensor, dim: int | None = None, *, dtype=None) -> Tensor:  # noqa: A002
+    """softmax(-x) along ``dim`` (the same implicit choice of dim as ``softmax``); ``dtype`` casts first."""
+    return softmax(-(input if dtype is None else input.astype(dtype)), dim)
 
 
 @_public
