@@ -430,7 +430,7 @@ def test_unique_where_meshgrid_lerp(backend):
         mg.unique(x, dim=0)
     mask = x > 2
     assert [t.tolist() for t in mg.where(mask)] == [i.tolist() for i in np.nonzero(a > 2)]
-    with pytest.raises(TypeError, match="where: give both a and b"):
+    with pytest.raises(TypeError, match="where: give both input and other"):
         mg.where(mask, 1.0)
     for indexing, sizes in (("ij", (2, 3)), ("xy", (2, 3)), ("xy", (2, 3, 4))):
         grids = mg.meshgrid(*[mg.arange(k, backend=backend) for k in sizes], indexing=indexing)

@@ -173,8 +173,8 @@ def no_gradient(kernel: str, **registration):
             def forward(ctx, a, b):
                 return getattr(ctx.backend, kernel)(data(a), data(b))
 
-            def op(a, b):
-                return apply(*binary_operands(a, b))
+            def op(input, other):  # noqa: A002 - PyTorch's names
+                return apply(*binary_operands(input, other))
         cls = type(_class_name(kernel), (Function,), {
             "__doc__": front.__doc__, "__module__": front.__module__, "differentiable": False,
             "forward": staticmethod(forward)})

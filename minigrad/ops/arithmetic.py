@@ -198,27 +198,32 @@ class Where(Function):
 
 # -- public functions -------------------------------------------------------------------------------
 @public
-def add(a, b) -> Tensor:
-    """a + b, broadcasting."""
-    return Add.apply(*binary_operands(a, b))
+def add(input, other, *, alpha=1) -> Tensor:  # noqa: A002 - PyTorch's names
+    """input + alpha * other, broadcasting."""
+    if alpha != 1:
+        other = mul(other, alpha)
+    return Add.apply(*binary_operands(input, other))
 
 
 @public
-def sub(a, b) -> Tensor:
-    """a - b, broadcasting."""
-    return Sub.apply(*binary_operands(a, b))
+def sub(input, other, *, alpha=1) -> Tensor:  # noqa: A002 - PyTorch's names
+    """input - alpha * other, broadcasting."""
+    if alpha != 1:
+        other = mul(other, alpha)
+    return Sub.apply(*binary_operands(input, other))
 
 
 @public
-def mul(a, b) -> Tensor:
-    """a * b, broadcasting."""
-    return Mul.apply(*binary_operands(a, b))
+def mul(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
+    """input * other, broadcasting."""
+    return Mul.apply(*binary_operands(input, other))
 
 
 @public(aliases=("divide",))
-def div(a, b, *, rounding_mode: str | None = None) -> Tensor:
-    """a / b (true division), broadcasting; ``rounding_mode="trunc"`` or ``"floor"`` rounds the quotient (integers
-    stay integers) and gives zero gradients, as PyTorch."""
+def div(input, other, *, rounding_mode: str | None = None) -> Tensor:  # noqa: A002 - PyTorch's names
+    """input / other (true division), broadcasting; ``rounding_mode="trunc"`` or ``"floor"`` rounds the quotient
+    (integers stay integers) and gives zero gradients, as PyTorch."""
+    a, b = input, other
     if rounding_mode is not None:
         return _rounded_division(a, b, rounding_mode)
     a, b = binary_operands(a, b)
@@ -231,9 +236,9 @@ def div(a, b, *, rounding_mode: str | None = None) -> Tensor:
 
 
 @public
-def pow(a, b) -> Tensor:  # noqa: A001 - PyTorch's name
-    """a ** b, broadcasting."""
-    return Pow.apply(*binary_operands(a, b))
+def pow(input, exponent) -> Tensor:  # noqa: A001, A002 - PyTorch's names
+    """input ** exponent, broadcasting."""
+    return Pow.apply(*binary_operands(input, exponent))
 
 
 @public(method_aliases=("negative",))
@@ -243,30 +248,31 @@ def neg(x: Tensor) -> Tensor:
 
 
 @public
-def maximum(a, b) -> Tensor:
+def maximum(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
     """Elementwise maximum; at ties each side gets half the gradient."""
-    return Maximum.apply(*binary_operands(a, b))
+    return Maximum.apply(*binary_operands(input, other))
 
 
 @public
-def minimum(a, b) -> Tensor:
+def minimum(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
     """Elementwise minimum; at ties each side gets half the gradient."""
-    return Minimum.apply(*binary_operands(a, b))
+    return Minimum.apply(*binary_operands(input, other))
 
 
 _ONE_ARGUMENT = object()
 
 
 @public(method=False)
-def where(condition, a=_ONE_ARGUMENT, b=_ONE_ARGUMENT):
-    """Pick ``a`` where ``condition`` is true, else ``b``, broadcasting all three. With the condition alone,
-    ``nonzero(condition, as_tuple=True)``, as PyTorch."""
+def where(condition, input=_ONE_ARGUMENT, other=_ONE_ARGUMENT):  # noqa: A002 - PyTorch's names
+    """Pick ``input`` where ``condition`` is true, else ``other``, broadcasting all three. With the condition
+    alone, ``nonzero(condition, as_tuple=True)``, as PyTorch."""
+    a, b = input, other
     if a is _ONE_ARGUMENT and b is _ONE_ARGUMENT:
         from .sorting import nonzero
 
         return nonzero(condition, as_tuple=True)
     if a is _ONE_ARGUMENT or b is _ONE_ARGUMENT:
-        raise TypeError("where: give both a and b, or the condition alone")
+        raise TypeError("where: give both input and other, or the condition alone")
     a, b = binary_operands(a, b)
     like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
     if not isinstance(condition, Tensor):
@@ -304,43 +310,43 @@ def masked_fill(x: Tensor, mask: Tensor, value) -> Tensor:
 
 # -- comparisons and logic: bool results, no gradient -------------------------------------------------
 @no_gradient("equal")
-def eq(a, b) -> Tensor:
-    """a == b, elementwise."""
+def eq(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
+    """input == other, elementwise."""
 
 
 @no_gradient("not_equal")
-def ne(a, b) -> Tensor:
-    """a != b, elementwise."""
+def ne(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
+    """input != other, elementwise."""
 
 
 @no_gradient("less")
-def lt(a, b) -> Tensor:
-    """a < b, elementwise."""
+def lt(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
+    """input < other, elementwise."""
 
 
 @no_gradient("less_equal")
-def le(a, b) -> Tensor:
-    """a <= b, elementwise."""
+def le(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
+    """input <= other, elementwise."""
 
 
 @no_gradient("greater")
-def gt(a, b) -> Tensor:
-    """a > b, elementwise."""
+def gt(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
+    """input > other, elementwise."""
 
 
 @no_gradient("greater_equal")
-def ge(a, b) -> Tensor:
-    """a >= b, elementwise."""
+def ge(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
+    """input >= other, elementwise."""
 
 
 @no_gradient("logical_and")
-def logical_and(a, b) -> Tensor:
-    """a and b, elementwise."""
+def logical_and(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
+    """input and other, elementwise."""
 
 
 @no_gradient("logical_or")
-def logical_or(a, b) -> Tensor:
-    """a or b, elementwise."""
+def logical_or(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
+    """input or other, elementwise."""
 
 
 @no_gradient("logical_not")
@@ -349,8 +355,8 @@ def logical_not(x: Tensor) -> Tensor:
 
 
 @no_gradient("logical_xor")
-def logical_xor(a, b) -> Tensor:
-    """a xor b, elementwise."""
+def logical_xor(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
+    """input xor other, elementwise."""
 
 
 @no_gradient("isinf")

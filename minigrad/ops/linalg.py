@@ -60,8 +60,9 @@ def _swap_last(ndim: int) -> tuple:
 
 
 @public
-def matmul(a, b) -> Tensor:
+def matmul(input, other) -> Tensor:  # noqa: A002 - PyTorch's names
     """Matrix product with NumPy's semantics, 1-D operands and broadcast batches included."""
+    a, b = input, other
     if isinstance(a, Tensor) and isinstance(b, Tensor):
         sa, sb = a.array.shape, b.array.shape
         if len(sa) == 2 and len(sb) == 2 and sa[1] == sb[0] and a.array.dtype is b.array.dtype:

@@ -1,6 +1,8 @@
-"""The ``dtype=`` argument of reductions and softmax (PyTorch casts the input first, and the gradient flows back
-through the cast), and the result dtypes of integer and bool inputs where NumPy's rule differs from PyTorch's
-(unsigned sums, the sign of a bool tensor). Against PyTorch in float64 where it is installed."""
+"""Arguments as PyTorch names and takes them: the ``dtype=`` argument of reductions and softmax (PyTorch casts
+the input first, and the gradient flows back through the cast), the keyword names of the binary ops
+(``input``/``other``, ``exponent``) and ``alpha`` of add/sub, and the result dtypes of integer and bool inputs
+where NumPy's rule differs from PyTorch's (unsigned sums, the sign of a bool tensor). Against PyTorch in float64
+where it is installed."""
 
 from __future__ import annotations
 
@@ -56,3 +58,28 @@ def test_integer_and_bool_result_dtypes_are_pytorchs():
     assert mg.tensor([True, True, False]).sum().dtype == mg.int64
     signs = mg.sign(mg.tensor([True, False]))
     assert signs.dtype == mg.bool and signs.tolist() == [True, False]
+
+
+def test_binary_ops_take_pytorchs_keyword_names_and_alpha():
+    a = mg.tensor([1.0, 2.0, -3.0], dtype=mg.float64, requires_grad=True)
+    b = mg.tensor([0.5, -1.0, 4.0], dtype=mg.float64, requires_grad=True)
+    out = mg.add(a, other=b, alpha=2.5) + mg.sub(input=a, other=b, alpha=-1) + a.add(b, alpha=0.5)
+    up = np.array([0.3, -1.2, 2.0])
+    out.backward(mg.tensor(up))
+    expected = a.numpy() + 2.5 * b.numpy() + (a.numpy() + b.numpy()) + (a.numpy() + 0.5 * b.numpy())
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-15)
+    np.testing.assert_allclose(a.grad.numpy(), 3 * up, rtol=1e-15)
+    np.testing.assert_allclose(b.grad.numpy(), 4 * up, rtol=1e-15)
+    assert mg.pow(a, exponent=2).tolist() == [1.0, 4.0, 9.0]
+    assert mg.eq(input=a, other=a).all().item() and not mg.gt(a, other=a).any().item()
+    assert mg.where(a > 0, input=a, other=b).tolist() == [1.0, 2.0, 4.0]
+    assert mg.matmul(a, other=b).item() == pytest.approx(0.5 - 2.0 - 12.0)
+    for name in ("mul", "div", "maximum", "minimum", "logical_and"):
+        assert np.array_equal(getattr(mg, name)(input=a, other=b).numpy(), getattr(mg, name)(a, b).numpy())
+
+
+def test_add_with_alpha_matches_pytorch():
+    x, y = RNG.standard_normal(4), RNG.standard_normal(4)
+    ours = mg.add(mg.tensor(x), mg.tensor(y), alpha=-0.7)
+    theirs = torch.add(torch.tensor(x), torch.tensor(y), alpha=-0.7)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-15)
