@@ -4143,6 +4143,47 @@ UNREGISTERED.update({f"minigrad.nn.functional.{name}_with_indices": f"{name}(...
                      f"are the spec'd F.{name}'s, its indices compared with PyTorch's in tests/test_port_gaps13_nn.py"
                      for name in ("fractional_max_pool2d", "fractional_max_pool3d")})
 
+
+# -- strided views (minigrad/ops/strided.py) ---------------------------------------------------------------------
+@st.composite
+def _unfold_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    size = draw(st.integers(1, shape[dim])) if shape[dim] else 0
+    return Case((draw(_arr(dtype, shape)),), {"dimension": dim, "size": size, "step": draw(st.integers(1, 3))})
+
+
+def _unfold_ref(x, dimension, size, step):
+    windows = np.lib.stride_tricks.sliding_window_view(x, size, axis=dimension)
+    return windows[(slice(None),) * (dimension % x.ndim) + (slice(None, None, step),)]
+
+
+@st.composite
+def _as_strided_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size).filter(lambda s: 0 not in s))
+    count = int(np.prod(shape))
+    size, stride, budget = [], [], count - 1  # valid by construction: the view ends inside the storage
+    for _ in range(draw(st.integers(1, 3))):
+        n = draw(st.integers(1, 3))
+        step = draw(st.integers(0, min(2, budget // (n - 1)))) if n > 1 else draw(st.integers(0, 2))
+        size.append(n), stride.append(step)
+        budget -= (n - 1) * step
+    size, stride, span = tuple(size), tuple(stride), count - 1 - budget
+    return Case((draw(_arr(dtype, shape)),), {"size": size, "stride": stride,
+                                               "storage_offset": draw(st.integers(0, count - 1 - span))})
+
+
+def _as_strided_ref(x, size, stride, storage_offset):
+    flat = np.ascontiguousarray(x).reshape(-1)[storage_offset:]
+    return np.lib.stride_tricks.as_strided(flat, size, tuple(s * flat.itemsize for s in stride)).copy()
+
+
+SPECS += [
+    Spec("unfold", ops.unfold, _unfold_case, _unfold_ref, "exact"),
+    Spec("as_strided", ops.as_strided, _as_strided_case, _as_strided_ref, "exact",
+         call=lambda x, **kw: ops.as_strided(x.contiguous(), **kw)),
+]
+
 SPECS_BY_NAME: dict[str, Spec] = {s.name: s for s in SPECS}
 assert len(SPECS_BY_NAME) == len(SPECS), "spec names must be unique"
 
