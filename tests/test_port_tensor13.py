@@ -448,3 +448,48 @@ def test_resize_rules():
     with pytest.raises(ValueError, match=r"resize_: sizes must be non-negative"):
         y.resize_(-1)
     assert y.shape == (2, 2) and g.shape == (2,)
+
+
+# -- new_empty_strided, register_post_accumulate_grad_hook ------------------------------------------------------------
+@pytest.mark.parametrize("size, stride", [((2, 3), (1, 2)), ((2, 3), (3, 1)), ((4,), (2,)), ((0, 2), (2, 1)), ((), ())])
+def test_new_empty_strided_matches_pytorch(size, stride):
+    x, t = _mg([1.0], dtype="float32"), torch.tensor([1.0])
+    got, expected = x.new_empty_strided(size, stride), t.new_empty_strided(size, stride)
+    assert got.shape == tuple(expected.shape) and got.stride() == expected.stride()
+    assert got.dtype == np.float32 and not got.requires_grad
+    other = x.new_empty_strided(size, stride, dtype="float64", requires_grad=True)
+    assert other.dtype == np.float64 and other.requires_grad and other.is_leaf
+    with pytest.raises(ValueError, match=r"new_empty_strided: mismatch in length of strides and shape"):
+        x.new_empty_strided((2,), (1, 1))
+
+
+def test_post_accumulate_grad_hook_matches_pytorch():
+    seen = {"mg": [], "pt": []}
+    x, t = _mg([1.0, 2.0], True), _pt([1.0, 2.0], True)
+    handle = x.register_post_accumulate_grad_hook(lambda a: seen["mg"].append(a.grad.tolist()))
+    t.register_post_accumulate_grad_hook(lambda a: seen["pt"].append(a.grad.tolist()))
+    g = RNG.standard_normal(2)
+    for a, wrap in ((x, _mg), (t, _pt)):
+        (a * a * wrap(g)).sum().backward()
+        (a * 3.0).sum().backward()
+    assert seen["mg"] == seen["pt"] and len(seen["mg"]) == 2  # called after each accumulation, with the new .grad
+    handle.remove()
+    (x * 3.0).sum().backward()
+    assert len(seen["mg"]) == 2
+
+
+def test_post_accumulate_grad_hook_rules():
+    y = _mg([1.0, 2.0], True)
+    calls = []
+    y.register_post_accumulate_grad_hook(lambda a: calls.append(a.grad.tolist()))
+    mg.autograd.grad((y * 2.0).sum(), y)  # not accumulated into .grad: no call, as PyTorch
+    assert calls == [] and y.grad is None
+    (y * 2.0).sum().backward()
+    assert calls == [[2.0, 2.0]]
+    with pytest.raises(RuntimeError, match=r"post accumulate grad hooks cannot be registered on non-leaf tensors"):
+        (y * 2.0).register_post_accumulate_grad_hook(lambda a: None)
+    with pytest.raises(RuntimeError, match=r"cannot register a hook on a tensor that doesn't require gradient"):
+        _mg([1.0]).register_post_accumulate_grad_hook(lambda a: None)
+    y.register_post_accumulate_grad_hook(lambda a: 5)
+    with pytest.raises(TypeError, match=r"a post accumulate grad hook must return None"):
+        (y * 2.0).sum().backward()

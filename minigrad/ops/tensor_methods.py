@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import return_types
 from ..errors import InplaceError, ShapeError
-from ..grad_mode import is_grad_enabled
+from ..grad_mode import is_grad_enabled, no_grad
 from ..tensor import Tensor, VersionCounter, tensor
 from ._registry import public
 from .arithmetic import where
@@ -384,10 +384,49 @@ def _resize_as_(self: Tensor, other: Tensor, memory_format=None) -> Tensor:
     return _resize_(self, tuple(other.shape))
 
 
+def _new_empty_strided(self: Tensor, size, stride, *, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A new tensor of ``size`` with the given ``stride`` (in elements), on this tensor's backend and by default of
+    its dtype; its memory holds zeros (PyTorch's is uninitialized)."""
+    from ..dtypes import as_dtype
+    from .strided import as_strided
+
+    size, stride = tuple(int(n) for n in size), tuple(int(s) for s in stride)
+    if len(size) != len(stride):
+        raise ValueError(f"new_empty_strided: mismatch in length of strides and shape: size {size}, stride {stride}")
+    if any(n < 0 for n in size) or any(s < 0 for s in stride):
+        raise ValueError(f"new_empty_strided: sizes and strides must be non-negative, got {size} and {stride}")
+    count = 0 if 0 in size else 1 + sum((n - 1) * s for n, s in zip(size, stride))
+    be = self._backend
+    storage = Tensor(be.zeros((count,), as_dtype(dtype) if dtype is not None else self.dtype), be)
+    with no_grad():
+        out = as_strided(storage, size, stride, 0)
+    return out.requires_grad_(requires_grad)
+
+
+def _register_post_accumulate_grad_hook(self: Tensor, hook):
+    """Call ``hook(tensor)`` each time backward has accumulated this leaf's gradient into ``.grad`` (after the
+    gradient hooks; not for ``autograd.grad``). The hook must return None. Returns a handle whose ``remove()``
+    unregisters it."""
+    from ..function import _edge
+    from ..hooks import add_hook
+
+    if not self.requires_grad:
+        raise RuntimeError("register_post_accumulate_grad_hook: cannot register a hook on a tensor that doesn't "
+                           "require gradient")
+    if self.grad_fn is not None:
+        raise RuntimeError("register_post_accumulate_grad_hook: post accumulate grad hooks cannot be registered on "
+                           "non-leaf tensors")
+    node = _edge(self)
+    if node._post_hooks is None:
+        node._post_hooks = {}
+    return add_hook(node._post_hooks, hook)
+
+
 for _name, _fn in (("index_reduce_", _index_reduce_), ("where", _where), ("addr_", _addr_),
                    ("squeeze_", _squeeze_), ("unsqueeze_", _unsqueeze_), ("transpose_", _transpose_),
                    ("swapaxes_", _swapaxes_), ("swapdims_", _swapdims_), ("t_", _t_), ("resize_", _resize_),
-                   ("resize_as_", _resize_as_)):
+                   ("resize_as_", _resize_as_), ("new_empty_strided", _new_empty_strided),
+                   ("register_post_accumulate_grad_hook", _register_post_accumulate_grad_hook)):
     _fn.__name__ = _fn.__qualname__ = _name
     setattr(Tensor, _name, _fn)
 Tensor.real = property(real, doc="The real part: the tensor itself for a real tensor.")
