@@ -4178,11 +4178,39 @@ def _as_strided_ref(x, size, stride, storage_offset):
     return np.lib.stride_tricks.as_strided(flat, size, tuple(s * flat.itemsize for s in stride)).copy()
 
 
+@st.composite
+def _lp_pool3d_case(draw, dtype, max_size):
+    kernel, stride = tuple(draw(st.integers(1, 2)) for _ in range(3)), tuple(draw(st.integers(1, 2)) for _ in range(3))
+    spatial = tuple((draw(st.integers(1, 2)) - 1) * s + k for s, k in zip(stride, kernel))
+    shape = (1,) * draw(st.integers(0, 1)) + (draw(st.integers(1, 2)),) + spatial
+    kwargs = {"norm_type": draw(st.sampled_from([1.0, 2.0, 1.5])), "kernel_size": kernel, "stride": stride}
+    return Case((draw(_arr(dtype, shape, 0.25, 3.0)),), kwargs, n=math.prod(kernel))
+
+
+@st.composite
+def _max_unpool3d_case(draw, dtype, max_size):
+    kernel, stride = tuple(draw(st.integers(1, 2)) for _ in range(3)), tuple(draw(st.integers(1, 2)) for _ in range(3))
+    inner = tuple(draw(st.integers(1, 2)) for _ in range(3))
+    out = tuple((i - 1) * s + k for i, s, k in zip(inner, stride, kernel))
+    lead = (1,) * draw(st.integers(0, 1)) + (draw(st.integers(1, 2)),)
+    perms = [draw(st.permutations(range(math.prod(out))))[:math.prod(inner)] for _ in range(math.prod(lead))]
+    indices = np.array(perms, np.int64).reshape(lead + inner)  # distinct per plane: no write collides
+    return Case((draw(_arr(dtype, lead + inner)), indices), {"kernel_size": kernel, "stride": stride})
+
+
 SPECS += [
+    Spec("F.lp_pool3d", F.lp_pool3d, _lp_pool3d_case, _lp_pool_ref, "transcendental"),
+    Spec("F.max_unpool3d", F.max_unpool3d, _max_unpool3d_case, _max_unpool_ref, "exact"),
     Spec("unfold", ops.unfold, _unfold_case, _unfold_ref, "exact"),
     Spec("as_strided", ops.as_strided, _as_strided_case, _as_strided_ref, "exact",
          call=lambda x, **kw: ops.as_strided(x.contiguous(), **kw)),
 ]
+UNREGISTERED.update({f"minigrad.nn.functional.{name}_with_indices": f"{name}(..., return_indices=True): its values "
+                     f"are the spec'd F.{name}'s, its indices compared with PyTorch's in tests/test_port_tensor13_nn.py"
+                     for name in ("max_pool3d", "adaptive_max_pool3d")})
+UNREGISTERED.update({f"minigrad.nn.functional.{name}": "deprecated spelling of the spec'd F.interpolate, with "
+                     "PyTorch's warning (tests/test_port_tensor13_nn.py)"
+                     for name in ("upsample", "upsample_nearest", "upsample_bilinear")})
 
 SPECS_BY_NAME: dict[str, Spec] = {s.name: s for s in SPECS}
 assert len(SPECS_BY_NAME) == len(SPECS), "spec names must be unique"
