@@ -4198,7 +4198,30 @@ def _max_unpool3d_case(draw, dtype, max_size):
     return Case((draw(_arr(dtype, lead + inner)), indices), {"kernel_size": kernel, "stride": stride})
 
 
+@st.composite
+def _mha_forward_case(draw, dtype, max_size):
+    heads, length, source, batch = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3)), \
+        draw(st.integers(1, 2))
+    embed = heads * draw(st.integers(1, 2))
+    shapes = [(length, batch, embed), (source, batch, embed), (source, batch, embed), (3 * embed, embed),
+              (3 * embed,), (embed, embed), (embed,)]
+    return Case(tuple(draw(_arr(dtype, s, -1.0, 1.0)) for s in shapes),
+                {"num_heads": heads, "need_weights": draw(st.booleans())}, n=embed * source)
+
+
+def _mha_forward_ref(query, key, value, w, b, out_w, out_b, num_heads, need_weights):
+    length, batch, embed = query.shape
+    head = embed // num_heads
+    q, k, v = (x @ wi.T + bi for x, wi, bi in zip((query, key, value), np.split(w, 3), np.split(b, 3)))
+    q, k, v = (x.reshape(len(x), batch * num_heads, head).transpose(1, 0, 2) for x in (q, k, v))
+    out = _softmax(q @ k.transpose(0, 2, 1) / math.sqrt(head), -1) @ v  # (N * H, L, head)
+    return out.transpose(1, 0, 2).reshape(length, batch, embed) @ out_w.T + out_b
+
+
 SPECS += [
+    Spec("F.multi_head_attention_forward", F.multi_head_attention_forward, _mha_forward_case, _mha_forward_ref,
+         "matmul", ulps=16, call=lambda q, k, v, w, b, ow, ob, num_heads, need_weights: F.multi_head_attention_forward(
+             q, k, v, q.shape[-1], num_heads, w, b, None, None, False, 0.0, ow, ob, need_weights=need_weights)[0]),
     Spec("F.lp_pool3d", F.lp_pool3d, _lp_pool3d_case, _lp_pool_ref, "transcendental"),
     Spec("F.max_unpool3d", F.max_unpool3d, _max_unpool3d_case, _max_unpool_ref, "exact"),
     Spec("unfold", ops.unfold, _unfold_case, _unfold_ref, "exact"),

@@ -193,3 +193,80 @@ def test_data_parallel_wraps_the_module():
 def test_data_parallel_state_dict_keys_match_pytorch():
     assert list(torch.nn.DataParallel(torch.nn.Linear(3, 2)).state_dict()) == \
         list(nn.DataParallel(nn.Linear(3, 2)).state_dict())
+
+
+# -- F.multi_head_attention_forward ------------------------------------------------------------------------------
+def _mha_pair(**kwargs):
+    torch.manual_seed(0)
+    tm = torch.nn.MultiheadAttention(4, 2, dtype=torch.float64, **kwargs)
+    mm = nn.MultiheadAttention(4, 2, dtype="float64", **kwargs)
+    mm.load_state_dict({k: mg.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
+    return mm, tm
+
+
+@pytest.mark.parametrize("kwargs, need_weights, masks", [({}, True, False), ({}, False, True),
+                                                         ({"add_bias_kv": True, "add_zero_attn": True}, True, True),
+                                                         ({"kdim": 3, "vdim": 2}, True, False)])
+def test_multi_head_attention_forward_matches_pytorch_and_the_module(kwargs, need_weights, masks):
+    mm, tm = _mha_pair(**kwargs)
+    q, k, v = RNG.standard_normal((3, 2, 4)), RNG.standard_normal((5, 2, kwargs.get("kdim", 4))), \
+        RNG.standard_normal((5, 2, kwargs.get("vdim", 4)))
+    pad = np.zeros((2, 5), bool)
+    pad[1, 3:] = True
+    causal = RNG.standard_normal((3, 5))
+    pad = np.where(pad, -np.inf, 0.0)  # float, as attn_mask (PyTorch deprecates mixing the two kinds)
+    extra_mg = {"key_padding_mask": _mg(pad), "attn_mask": _mg(causal)} if masks else {}
+    extra_pt = {"key_padding_mask": _pt(pad), "attn_mask": _pt(causal)} if masks else {}
+    separate = "kdim" in kwargs
+
+    def args(m, wrap):
+        weights = [getattr(m, n) for n in ("in_proj_weight", "in_proj_bias", "bias_k", "bias_v")]
+        return dict(embed_dim_to_check=4, num_heads=2, in_proj_weight=weights[0], in_proj_bias=weights[1],
+                    bias_k=weights[2], bias_v=weights[3], add_zero_attn=m.add_zero_attn, dropout_p=0.0,
+                    out_proj_weight=m.out_proj.weight, out_proj_bias=m.out_proj.bias, need_weights=need_weights,
+                    use_separate_proj_weight=separate, q_proj_weight=m.q_proj_weight, k_proj_weight=m.k_proj_weight,
+                    v_proj_weight=m.v_proj_weight)
+
+    a, b, c = _mg(q, True), _mg(k, True), _mg(v, True)
+    ta, tb, tc = _pt(q, True), _pt(k, True), _pt(v, True)
+    out, weights = F.multi_head_attention_forward(a, b, c, **args(mm, _mg), **extra_mg)
+    tout, tweights = torch.nn.functional.multi_head_attention_forward(ta, tb, tc, **args(tm, _pt), **extra_pt)
+    module_out, module_weights = mm(_mg(q), _mg(k), _mg(v), need_weights=need_weights, **extra_mg)
+    np.testing.assert_array_equal(out.numpy(), module_out.numpy())  # the module's own computation
+    if need_weights:
+        np.testing.assert_allclose(weights.numpy(), tweights.detach().numpy(), rtol=1e-12, atol=1e-12)
+    else:
+        assert weights is None and tweights is None and module_weights is None
+    _check_grads(out, tout, [a, b, c], [ta, tb, tc])
+
+
+def test_multi_head_attention_forward_static_kv_and_errors():
+    mm, tm = _mha_pair()
+    q, k = RNG.standard_normal((3, 2, 4)), RNG.standard_normal((5, 2, 4))
+    sk, sv = RNG.standard_normal((4, 5, 2)), RNG.standard_normal((4, 5, 2))
+
+    def call(lib, m, wrap, **kw):
+        f = F if lib is nn else torch.nn.functional
+        return f.multi_head_attention_forward(wrap(q), wrap(k), wrap(k), 4, 2, m.in_proj_weight, m.in_proj_bias, None,
+                                              None, False, 0.0, m.out_proj.weight, m.out_proj.bias, **kw)
+
+    out, _ = call(nn, mm, _mg, static_k=_mg(sk), static_v=_mg(sv))
+    tout, _ = call(torch, tm, _pt, static_k=_pt(sk), static_v=_pt(sv))
+    np.testing.assert_allclose(out.numpy(), tout.detach().numpy(), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ShapeError, match=r"multi_head_attention_forward: was expecting embedding dimension of 6"):
+        F.multi_head_attention_forward(_mg(q), _mg(k), _mg(k), 6, 2, mm.in_proj_weight, mm.in_proj_bias, None, None,
+                                       False, 0.0, mm.out_proj.weight, mm.out_proj.bias)
+    with pytest.raises(ShapeError, match=r"static_k must have shape \(4, 5, 2\)"):
+        call(nn, mm, _mg, static_k=_mg(sk[:, :3]))
+    with pytest.raises(ValueError, match=r"use_separate_proj_weight is True but q_proj_weight"):
+        call(nn, mm, _mg, use_separate_proj_weight=True)
+
+
+def test_multi_head_attention_forward_dropout_only_in_training():
+    mm = nn.MultiheadAttention(4, 2, dtype="float64")
+    q = _mg(RNG.standard_normal((3, 1, 4)))
+    args = (q, q, q, 4, 2, mm.in_proj_weight, mm.in_proj_bias, None, None, False, 0.9, mm.out_proj.weight,
+            mm.out_proj.bias)
+    mm.eval()
+    np.testing.assert_array_equal(F.multi_head_attention_forward(*args, training=False)[0].numpy(),
+                                  mm(q, q, q)[0].numpy())
