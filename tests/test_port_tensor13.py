@@ -221,6 +221,10 @@ def test_histogram_edges_empty_and_no_gradient():
     empty = mg.histogram(_mg(np.zeros(0)), bins=3)
     assert empty.hist.tolist() == [0.0] * 3
     assert empty.bin_edges.tolist() == [0.0, 1 / 3, 1 - 1 / 3, 1.0]  # PyTorch's linspace: the second half from the end
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        nan = mg.histogram(_mg(np.zeros(0)), bins=2, density=True)  # 0 / 0, quietly
+    assert np.isnan(nan.hist.numpy()).all()
     same = mg.histogram(_mg([1.0, 1.0]), bins=2)
     assert same.hist.tolist() == [0.0, 2.0] and same.bin_edges.tolist() == [0.5, 1.0, 1.5]
     x = _mg([1.0, 2.0], True)

@@ -11,6 +11,7 @@ from fractions import Fraction
 import numpy as np
 
 from .. import return_types
+from .._quiet import quiet
 from ..errors import InplaceError, ShapeError
 from ..grad_mode import is_grad_enabled, no_grad
 from ..tensor import Tensor, VersionCounter, tensor
@@ -108,6 +109,7 @@ def _torch_linspace(start: float, end: float, steps: int, dtype) -> np.ndarray:
 
 
 @public(spec=False)
+@quiet  # density of an empty histogram: 0 / 0 = NaN, as PyTorch, without NumPy's warning
 def histogram(input: Tensor, bins, *, range=None, weight: Tensor | None = None,  # noqa: A002 - PyTorch's names
               density: bool = False) -> return_types.histogram:
     """PyTorch's ``histogram``: counts (or summed ``weight``) of ``input``'s elements in ``bins`` equal bins over
