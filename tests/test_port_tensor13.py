@@ -181,6 +181,15 @@ def test_ger_and_outer_match_pytorch():
     _compare(lambda x, y: x.outer(y), lambda x, y: x.outer(y), [a, b])
 
 
+def test_msort_and_tensor_where_gradcheck():
+    x = _mg(RNG.permutation(12).astype(np.float64).reshape(4, 3), True)
+    assert mg.gradcheck(lambda t: mg.msort(t) ** 2, [x])
+    np.testing.assert_array_equal(mg.msort(x).numpy(), np.sort(x.numpy(), 0))
+    y = _mg(RNG.standard_normal(3), True)
+    cond = mg.tensor(np.array([[True, False, True]] * 4))
+    assert mg.gradcheck(lambda a, b: a.where(cond, b), [x, y])
+
+
 @pytest.mark.parametrize("shape", [(5,), (4, 3), (3, 2, 2), ()])
 def test_msort_matches_pytorch(shape):
     x = RNG.permutation(max(1, int(np.prod(shape)))).astype(np.float64).reshape(shape)
