@@ -153,6 +153,16 @@ def test_sync_batchnorm_matches_pytorch(shape):
     assert list(m.state_dict()) == list(t.state_dict())
 
 
+def test_sync_batchnorm_without_bias_matches_pytorch():
+    x = RNG.standard_normal((4, 3, 2))
+    m, t = nn.SyncBatchNorm(3, bias=False, dtype="float64"), torch.nn.SyncBatchNorm(3, bias=False).double()
+    assert m.bias is None and t.bias is None and list(m.state_dict()) == list(t.state_dict())
+    a, b = _mg(x, True), _pt(x, True)
+    _check_grads(m(a), t(b), [a, m.weight], [b, t.weight])
+    converted = nn.SyncBatchNorm.convert_sync_batchnorm(m)
+    assert converted.bias is None and converted.weight is m.weight
+
+
 def test_sync_batchnorm_errors_and_conversion():
     with pytest.raises(ValueError, match=r"SyncBatchNorm: expected at least 2D input \(got 1D input\)"):
         nn.SyncBatchNorm(3)(_mg(np.ones(3), dtype="float32"))

@@ -129,9 +129,11 @@ class SyncBatchNorm(_BatchNorm):
     _expect = "at least 2D (N, C, *)"
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
-                 track_running_stats: bool = True, process_group=None, *, dtype=None,
+                 track_running_stats: bool = True, process_group=None, *, bias: bool = True, dtype=None,
                  backend: str | None = None) -> None:
         super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype=dtype, backend=backend)
+        if not bias:  # PyTorch's bias=False: a weight without a bias
+            self.register_parameter("bias", None)
         self.process_group = process_group
 
     def forward(self, x: Tensor) -> Tensor:
@@ -148,10 +150,12 @@ class SyncBatchNorm(_BatchNorm):
         output = module
         if isinstance(module, _BatchNorm):
             output = cls(module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats,
-                         process_group)
+                         process_group, bias=module.bias is not None)
             output.fused = module.fused
             if module.affine:
-                output.weight, output.bias = module.weight, module.bias
+                output.weight = module.weight
+                if module.bias is not None:
+                    output.bias = module.bias
             output.running_mean, output.running_var = module.running_mean, module.running_var
             output.num_batches_tracked = module.num_batches_tracked
             output.training = module.training
