@@ -132,6 +132,8 @@ def _run(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate):
                     leaf = node.leaf_ref()
                     if leaf is not None:
                         _accumulate(leaf, g, create_graph, stored)
+                        if node._post_hooks:
+                            _run_post_hooks(node, leaf)
                 continue
             if g is None or (needed is not None and node not in needed):
                 # No gradient flows through this node: only release its consumers' counts.
@@ -231,6 +233,13 @@ def _sum_to(node, g: Tensor, shape: tuple, create_graph: bool) -> Tensor:
         return SumTo.apply(g, shape)
     # First-order backward records nothing: the reduction alone, without an op around it.
     return Tensor(SumTo.reduce(g._backend, g.array, shape), g._backend)
+
+
+def _run_post_hooks(node, leaf: Tensor) -> None:
+    """The leaf's post-accumulate-grad hooks, in registration order, each called with the leaf."""
+    for hook in tuple(node._post_hooks.values()):
+        if hook(leaf) is not None:
+            raise TypeError("a post accumulate grad hook must return None (it may change tensor.grad in place)")
 
 
 def _accumulate(t: Tensor, g: Tensor, create_graph: bool, stored: set) -> None:

@@ -32,13 +32,14 @@ class AccumulateGrad:
     cycle; a leaf nobody holds any more has no ``.grad`` to fill.
     """
 
-    __slots__ = ("leaf_ref", "_hooks")
+    __slots__ = ("leaf_ref", "_hooks", "_post_hooks")
     next = ()
     next_functions = ()
 
     def __init__(self, leaf: Tensor) -> None:
         self.leaf_ref = weakref.ref(leaf)
         self._hooks = None  # the leaf's gradient hooks (Tensor.register_hook)
+        self._post_hooks = None  # called with the leaf once its .grad is updated (register_post_accumulate_grad_hook)
 
     @property
     def leaf(self) -> Tensor | None:

@@ -151,3 +151,8 @@ class _lu_with_info(NamedTuple):  # noqa: N801
 class frexp(NamedTuple):  # noqa: N801
     mantissa: Tensor
     exponent: Tensor
+
+
+class histogram(NamedTuple):  # noqa: N801
+    hist: Tensor
+    bin_edges: Tensor

@@ -4166,6 +4166,98 @@ UNREGISTERED.update({f"minigrad.nn.functional.{name}_with_indices": f"{name}(...
                      f"are the spec'd F.{name}'s, its indices compared with PyTorch's in tests/test_port_gaps13_nn.py"
                      for name in ("fractional_max_pool2d", "fractional_max_pool3d")})
 
+
+# -- strided views (minigrad/ops/strided.py) ---------------------------------------------------------------------
+@st.composite
+def _unfold_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    size = draw(st.integers(1, shape[dim])) if shape[dim] else 0
+    return Case((draw(_arr(dtype, shape)),), {"dimension": dim, "size": size, "step": draw(st.integers(1, 3))})
+
+
+def _unfold_ref(x, dimension, size, step):
+    windows = np.lib.stride_tricks.sliding_window_view(x, size, axis=dimension)
+    return windows[(slice(None),) * (dimension % x.ndim) + (slice(None, None, step),)]
+
+
+@st.composite
+def _as_strided_case(draw, dtype, max_size):
+    shape = draw(mst.shapes(min_dims=1, max_size=max_size).filter(lambda s: 0 not in s))
+    count = int(np.prod(shape))
+    size, stride, budget = [], [], count - 1  # valid by construction: the view ends inside the storage
+    for _ in range(draw(st.integers(1, 3))):
+        n = draw(st.integers(1, 3))
+        step = draw(st.integers(0, min(2, budget // (n - 1)))) if n > 1 else draw(st.integers(0, 2))
+        size.append(n), stride.append(step)
+        budget -= (n - 1) * step
+    size, stride, span = tuple(size), tuple(stride), count - 1 - budget
+    return Case((draw(_arr(dtype, shape)),), {"size": size, "stride": stride,
+                                               "storage_offset": draw(st.integers(0, count - 1 - span))})
+
+
+def _as_strided_ref(x, size, stride, storage_offset):
+    flat = np.ascontiguousarray(x).reshape(-1)[storage_offset:]
+    return np.lib.stride_tricks.as_strided(flat, size, tuple(s * flat.itemsize for s in stride)).copy()
+
+
+@st.composite
+def _lp_pool3d_case(draw, dtype, max_size):
+    kernel, stride = tuple(draw(st.integers(1, 2)) for _ in range(3)), tuple(draw(st.integers(1, 2)) for _ in range(3))
+    spatial = tuple((draw(st.integers(1, 2)) - 1) * s + k for s, k in zip(stride, kernel))
+    shape = (1,) * draw(st.integers(0, 1)) + (draw(st.integers(1, 2)),) + spatial
+    kwargs = {"norm_type": draw(st.sampled_from([1.0, 2.0, 1.5])), "kernel_size": kernel, "stride": stride}
+    return Case((draw(_arr(dtype, shape, 0.25, 3.0)),), kwargs, n=math.prod(kernel))
+
+
+@st.composite
+def _max_unpool3d_case(draw, dtype, max_size):
+    kernel, stride = tuple(draw(st.integers(1, 2)) for _ in range(3)), tuple(draw(st.integers(1, 2)) for _ in range(3))
+    inner = tuple(draw(st.integers(1, 2)) for _ in range(3))
+    out = tuple((i - 1) * s + k for i, s, k in zip(inner, stride, kernel))
+    lead = (1,) * draw(st.integers(0, 1)) + (draw(st.integers(1, 2)),)
+    perms = [draw(st.permutations(range(math.prod(out))))[:math.prod(inner)] for _ in range(math.prod(lead))]
+    indices = np.array(perms, np.int64).reshape(lead + inner)  # distinct per plane: no write collides
+    return Case((draw(_arr(dtype, lead + inner)), indices), {"kernel_size": kernel, "stride": stride})
+
+
+@st.composite
+def _mha_forward_case(draw, dtype, max_size):
+    heads, length, source, batch = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3)), \
+        draw(st.integers(1, 2))
+    embed = heads * draw(st.integers(1, 2))
+    shapes = [(length, batch, embed), (source, batch, embed), (source, batch, embed), (3 * embed, embed),
+              (3 * embed,), (embed, embed), (embed,)]
+    return Case(tuple(draw(_arr(dtype, s, -1.0, 1.0)) for s in shapes),
+                {"num_heads": heads, "need_weights": draw(st.booleans())}, n=embed * source)
+
+
+def _mha_forward_ref(query, key, value, w, b, out_w, out_b, num_heads, need_weights):
+    length, batch, embed = query.shape
+    head = embed // num_heads
+    q, k, v = (x @ wi.T + bi for x, wi, bi in zip((query, key, value), np.split(w, 3), np.split(b, 3)))
+    q, k, v = (x.reshape(len(x), batch * num_heads, head).transpose(1, 0, 2) for x in (q, k, v))
+    out = _softmax(q @ k.transpose(0, 2, 1) / math.sqrt(head), -1) @ v  # (N * H, L, head)
+    return out.transpose(1, 0, 2).reshape(length, batch, embed) @ out_w.T + out_b
+
+
+SPECS += [
+    Spec("F.multi_head_attention_forward", F.multi_head_attention_forward, _mha_forward_case, _mha_forward_ref,
+         "matmul", ulps=16, call=lambda q, k, v, w, b, ow, ob, num_heads, need_weights: F.multi_head_attention_forward(
+             q, k, v, q.shape[-1], num_heads, w, b, None, None, False, 0.0, ow, ob, need_weights=need_weights)[0]),
+    Spec("F.lp_pool3d", F.lp_pool3d, _lp_pool3d_case, _lp_pool_ref, "transcendental"),
+    Spec("F.max_unpool3d", F.max_unpool3d, _max_unpool3d_case, _max_unpool_ref, "exact"),
+    Spec("unfold", ops.unfold, _unfold_case, _unfold_ref, "exact"),
+    Spec("as_strided", ops.as_strided, _as_strided_case, _as_strided_ref, "exact",
+         call=lambda x, **kw: ops.as_strided(x.contiguous(), **kw)),
+]
+UNREGISTERED.update({f"minigrad.nn.functional.{name}_with_indices": f"{name}(..., return_indices=True): its values "
+                     f"are the spec'd F.{name}'s, its indices compared with PyTorch's in tests/test_port_tensor13_nn.py"
+                     for name in ("max_pool3d", "adaptive_max_pool3d")})
+UNREGISTERED.update({f"minigrad.nn.functional.{name}": "deprecated spelling of the spec'd F.interpolate, with "
+                     "PyTorch's warning (tests/test_port_tensor13_nn.py)"
+                     for name in ("upsample", "upsample_nearest", "upsample_bilinear")})
+
 SPECS_BY_NAME: dict[str, Spec] = {s.name: s for s in SPECS}
 assert len(SPECS_BY_NAME) == len(SPECS), "spec names must be unique"
 

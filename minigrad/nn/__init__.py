@@ -89,15 +89,18 @@ from .losses import (
     TripletMarginLoss,
     TripletMarginWithDistanceLoss,
 )
-from .module import IncompatibleKeys, Module, Parameter, StateDictError
+from .module import Buffer, IncompatibleKeys, Module, Parameter, StateDictError
+from .parallel import DataParallel
 from .pooling import (
     Fold,
     FractionalMaxPool2d,
     FractionalMaxPool3d,
     LPPool1d,
     LPPool2d,
+    LPPool3d,
     MaxUnpool1d,
     MaxUnpool2d,
+    MaxUnpool3d,
     Unfold,
 )
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
@@ -173,9 +176,11 @@ __all__ = [
     "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d",
     "LazyConvTranspose3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d",
     "FractionalMaxPool2d", "FractionalMaxPool3d", "AdaptiveLogSoftmaxWithLoss",
+    "Buffer", "DataParallel", "LPPool3d", "MaxUnpool3d", "SyncBatchNorm",
 ]
 
-_LAZY = {"BatchNorm1d": ".batchnorm", "BatchNorm2d": ".batchnorm", "BatchNorm3d": ".batchnorm"}
+_LAZY = {"BatchNorm1d": ".batchnorm", "BatchNorm2d": ".batchnorm", "BatchNorm3d": ".batchnorm",
+         "SyncBatchNorm": ".batchnorm"}
 
 
 def __getattr__(name: str):

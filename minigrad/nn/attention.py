@@ -33,6 +33,111 @@ def _float_mask(mask: Tensor | None, name: str, like: Tensor) -> Tensor | None:
     return mask
 
 
+def multi_head_attention(op: str, query: Tensor, key: Tensor, value: Tensor, embed_dim: int, num_heads: int,
+                         w_q: Tensor, w_k: Tensor, w_v: Tensor, in_proj_bias: Tensor | None, bias_k: Tensor | None,
+                         bias_v: Tensor | None, add_zero_attn: bool, dropout_p: float, out_proj_weight: Tensor,
+                         out_proj_bias: Tensor | None, key_padding_mask: Tensor | None = None,
+                         need_weights: bool = True, attn_mask: Tensor | None = None,
+                         average_attn_weights: bool = True, is_causal: bool = False, static_k: Tensor | None = None,
+                         static_v: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+    """Multi-head attention of (L, N, E) (or unbatched (L, E)) query, key and value with the given projections:
+    ``MultiheadAttention``'s forward and ``F.multi_head_attention_forward``. ``static_k``/``static_v``
+    ((N * num_heads, S, E / num_heads)) replace the projected keys/values."""
+    if not all(isinstance(t, Tensor) for t in (query, key, value)):
+        raise TypeError(f"{op}: query, key and value must be tensors")
+    if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
+        raise ShapeError(f"{op}: query, key and value must all be unbatched 2-D or batched 3-D tensors, got "
+                         f"shapes {query.shape}, {key.shape} and {value.shape}")
+    batched = query.ndim == 3
+    if not batched:
+        query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
+        if key_padding_mask is not None:
+            key_padding_mask = key_padding_mask.unsqueeze(0)
+    length, batch, embed = query.shape
+    source = key.shape[0]
+    heads, head_dim = num_heads, embed_dim // num_heads
+    kdim, vdim = w_k.shape[-1], w_v.shape[-1]
+    if embed != embed_dim or key.shape[-1] != kdim or value.shape[-1] != vdim \
+            or key.shape[:2] != value.shape[:2] or key.shape[1] != batch:
+        raise ShapeError(f"{op}: expected query (L, N, {embed_dim}), key (S, N, {kdim}) and value "
+                         f"(S, N, {vdim}) (batch first with batch_first=True), got shapes {query.shape}, "
+                         f"{key.shape} and {value.shape} (after moving the batch to dimension 1)")
+    if key_padding_mask is not None and tuple(key_padding_mask.shape) != (batch, source):
+        raise ShapeError(f"{op}: key_padding_mask must have shape {(batch, source)} (N, S), got "
+                         f"{key_padding_mask.shape}")
+    if attn_mask is not None:
+        if not isinstance(attn_mask, Tensor):
+            raise TypeError(f"{op}: attn_mask must be a tensor, got {type(attn_mask).__name__}")
+        expected = {2: (length, source), 3: (batch * heads, length, source)}.get(attn_mask.ndim)
+        if tuple(attn_mask.shape) != expected:
+            raise ShapeError(f"{op}: attn_mask must have shape {(length, source)} or "
+                             f"{(batch * heads, length, source)}, got {attn_mask.shape}")
+    if is_causal and attn_mask is None:
+        raise ValueError(f"{op}: Need attn_mask if specifying the is_causal hint (a causal float mask: -inf "
+                         "above the diagonal, 0 elsewhere)")
+    key_padding_mask = _float_mask(key_padding_mask, "key_padding_mask", query)
+    # PyTorch's own shortcut: with the is_causal hint, no padding mask and no weights, attn_mask is not read
+    causal = is_causal and key_padding_mask is None and not need_weights
+    attn_mask = None if causal else _float_mask(attn_mask, "attn_mask", query)
+    if attn_mask is not None and attn_mask.ndim == 2:
+        attn_mask = attn_mask.unsqueeze(0)
+
+    b_q, b_k, b_v = in_proj_bias.chunk(3) if in_proj_bias is not None else (None, None, None)
+    q, k, v = F.linear(query, w_q, b_q), F.linear(key, w_k, b_k), F.linear(value, w_v, b_v)
+    for name, static in (("static_k", static_k), ("static_v", static_v)):
+        if static is not None:
+            if bias_k is not None:
+                raise ValueError(f"{op}: bias cannot be added to {name}")
+            if tuple(static.shape) != (batch * heads, source, head_dim):
+                raise ShapeError(f"{op}: {name} must have shape {(batch * heads, source, head_dim)} (N * num_heads, "
+                                 f"S, head_dim), got {tuple(static.shape)}")
+    if bias_k is not None:
+        k = cat([k, bias_k.expand(1, batch, embed)])
+        v = cat([v, bias_v.expand(1, batch, embed)])
+        attn_mask = None if attn_mask is None else F.pad(attn_mask, (0, 1))
+        key_padding_mask = None if key_padding_mask is None else F.pad(key_padding_mask, (0, 1))
+    q = q.reshape(length, batch * heads, head_dim).transpose(0, 1)
+    k = k.reshape(k.shape[0], batch * heads, head_dim).transpose(0, 1) if static_k is None else static_k
+    v = v.reshape(v.shape[0], batch * heads, head_dim).transpose(0, 1) if static_v is None else static_v
+    if add_zero_attn:
+        zeros = _creation.zeros(batch * heads, 1, head_dim, dtype=k.dtype, backend=k.backend)
+        k, v = cat([k, zeros], 1), cat([v, zeros], 1)
+        attn_mask = None if attn_mask is None else F.pad(attn_mask, (0, 1))
+        key_padding_mask = None if key_padding_mask is None else F.pad(key_padding_mask, (0, 1))
+    source = k.shape[1]
+    if key_padding_mask is not None:
+        padding = key_padding_mask.reshape(batch, 1, 1, source).expand(batch, heads, 1, source)
+        padding = padding.reshape(batch * heads, 1, source)
+        attn_mask = padding if attn_mask is None else attn_mask + padding
+
+    if need_weights:
+        # PyTorch's explicit path: a query that may attend nowhere gives NaN here, as in PyTorch.
+        scores = (q * math.sqrt(1.0 / head_dim)) @ k.mT
+        weights = F.softmax(scores if attn_mask is None else scores + attn_mask, -1)
+        if dropout_p > 0.0:
+            weights = F.dropout(weights, dropout_p, True)
+        out = (weights @ v).transpose(0, 1).reshape(length * batch, embed)
+        out = F.linear(out, out_proj_weight, out_proj_bias).reshape(length, batch, embed)
+        weights = weights.reshape(batch, heads, length, source)
+        if average_attn_weights:
+            weights = weights.mean(1)
+    else:
+        if attn_mask is not None:
+            attn_mask = attn_mask.unsqueeze(0) if attn_mask.shape[0] == 1 else \
+                attn_mask.reshape(batch, heads, -1, source)
+        q = q.reshape(batch, heads, length, head_dim)
+        k = k.reshape(batch, heads, source, head_dim)
+        v = v.reshape(batch, heads, source, head_dim)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, causal)
+        out = out.permute(2, 0, 1, 3).reshape(length * batch, embed)
+        out = F.linear(out, out_proj_weight, out_proj_bias).reshape(length, batch, embed)
+        weights = None
+    if not batched:
+        out = out.squeeze(1)
+        weights = None if weights is None else weights.squeeze(0)
+    return out, weights
+
+
 class MultiheadAttention(Module):
     """PyTorch's ``nn.MultiheadAttention``: in_proj_weight (3E, E) xavier-uniform (or q/k/v_proj_weight when
     kdim/vdim differ from embed_dim), in_proj_bias zeros, out_proj a Linear with zero bias; optional bias_k/bias_v
@@ -88,101 +193,21 @@ class MultiheadAttention(Module):
     def forward(self, query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Tensor | None = None,
                 need_weights: bool = True, attn_mask: Tensor | None = None, average_attn_weights: bool = True,
                 is_causal: bool = False) -> tuple[Tensor, Tensor | None]:
-        op = "MultiheadAttention"
         if not all(isinstance(t, Tensor) for t in (query, key, value)):
-            raise TypeError(f"{op}: query, key and value must be tensors")
-        if query.ndim not in (2, 3) or key.ndim != query.ndim or value.ndim != query.ndim:
-            raise ShapeError(f"{op}: query, key and value must all be unbatched 2-D or batched 3-D tensors, got "
-                             f"shapes {query.shape}, {key.shape} and {value.shape}")
-        batched = query.ndim == 3
-        if batched and self.batch_first:
+            raise TypeError("MultiheadAttention: query, key and value must be tensors")
+        batch_first = self.batch_first and query.ndim == 3
+        if batch_first:
             query, key, value = query.transpose(0, 1), key.transpose(0, 1), value.transpose(0, 1)
-        if not batched:
-            query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
-            if key_padding_mask is not None:
-                key_padding_mask = key_padding_mask.unsqueeze(0)
-        length, batch, embed = query.shape
-        source = key.shape[0]
-        heads, head_dim = self.num_heads, self.head_dim
-        if embed != self.embed_dim or key.shape[-1] != self.kdim or value.shape[-1] != self.vdim \
-                or key.shape[:2] != value.shape[:2] or key.shape[1] != batch:
-            raise ShapeError(f"{op}: expected query (L, N, {self.embed_dim}), key (S, N, {self.kdim}) and value "
-                             f"(S, N, {self.vdim}) (batch first with batch_first=True), got shapes {query.shape}, "
-                             f"{key.shape} and {value.shape} (after moving the batch to dimension 1)")
-        if key_padding_mask is not None and tuple(key_padding_mask.shape) != (batch, source):
-            raise ShapeError(f"{op}: key_padding_mask must have shape {(batch, source)} (N, S), got "
-                             f"{key_padding_mask.shape}")
-        if attn_mask is not None:
-            if not isinstance(attn_mask, Tensor):
-                raise TypeError(f"{op}: attn_mask must be a tensor, got {type(attn_mask).__name__}")
-            expected = {2: (length, source), 3: (batch * heads, length, source)}.get(attn_mask.ndim)
-            if tuple(attn_mask.shape) != expected:
-                raise ShapeError(f"{op}: attn_mask must have shape {(length, source)} or "
-                                 f"{(batch * heads, length, source)}, got {attn_mask.shape}")
-        if is_causal and attn_mask is None:
-            raise ValueError(f"{op}: Need attn_mask if specifying the is_causal hint (a causal float mask: -inf "
-                             "above the diagonal, 0 elsewhere)")
-        key_padding_mask = _float_mask(key_padding_mask, "key_padding_mask", query)
-        # PyTorch's own shortcut: with the is_causal hint, no padding mask and no weights, attn_mask is not read
-        causal = is_causal and key_padding_mask is None and not need_weights
-        attn_mask = None if causal else _float_mask(attn_mask, "attn_mask", query)
-        if attn_mask is not None and attn_mask.ndim == 2:
-            attn_mask = attn_mask.unsqueeze(0)
-
         if self._qkv_same_embed_dim:
             w_q, w_k, w_v = self.in_proj_weight.chunk(3)
         else:
             w_q, w_k, w_v = self.q_proj_weight, self.k_proj_weight, self.v_proj_weight
-        b_q, b_k, b_v = self.in_proj_bias.chunk(3) if self.in_proj_bias is not None else (None, None, None)
-        q, k, v = F.linear(query, w_q, b_q), F.linear(key, w_k, b_k), F.linear(value, w_v, b_v)
-        if self.bias_k is not None:
-            k = cat([k, self.bias_k.expand(1, batch, embed)])
-            v = cat([v, self.bias_v.expand(1, batch, embed)])
-            attn_mask = None if attn_mask is None else F.pad(attn_mask, (0, 1))
-            key_padding_mask = None if key_padding_mask is None else F.pad(key_padding_mask, (0, 1))
-        q = q.reshape(length, batch * heads, head_dim).transpose(0, 1)
-        k = k.reshape(k.shape[0], batch * heads, head_dim).transpose(0, 1)
-        v = v.reshape(v.shape[0], batch * heads, head_dim).transpose(0, 1)
-        if self.add_zero_attn:
-            zeros = _creation.zeros(batch * heads, 1, head_dim, dtype=k.dtype, backend=k.backend)
-            k, v = cat([k, zeros], 1), cat([v, zeros], 1)
-            attn_mask = None if attn_mask is None else F.pad(attn_mask, (0, 1))
-            key_padding_mask = None if key_padding_mask is None else F.pad(key_padding_mask, (0, 1))
-        source = k.shape[1]
-        if key_padding_mask is not None:
-            padding = key_padding_mask.reshape(batch, 1, 1, source).expand(batch, heads, 1, source)
-            padding = padding.reshape(batch * heads, 1, source)
-            attn_mask = padding if attn_mask is None else attn_mask + padding
-        dropout_p = self.dropout if self.training else 0.0
-
-        if need_weights:
-            # PyTorch's explicit path: a query that may attend nowhere gives NaN here, as in PyTorch.
-            scores = (q * math.sqrt(1.0 / head_dim)) @ k.mT
-            weights = F.softmax(scores if attn_mask is None else scores + attn_mask, -1)
-            if dropout_p > 0.0:
-                weights = F.dropout(weights, dropout_p, True)
-            out = (weights @ v).transpose(0, 1).reshape(length * batch, embed)
-            out = F.linear(out, self.out_proj.weight, self.out_proj.bias).reshape(length, batch, embed)
-            weights = weights.reshape(batch, heads, length, source)
-            if average_attn_weights:
-                weights = weights.mean(1)
-        else:
-            if attn_mask is not None:
-                attn_mask = attn_mask.unsqueeze(0) if attn_mask.shape[0] == 1 else \
-                    attn_mask.reshape(batch, heads, -1, source)
-            q = q.reshape(batch, heads, length, head_dim)
-            k = k.reshape(batch, heads, source, head_dim)
-            v = v.reshape(batch, heads, source, head_dim)
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask, dropout_p, causal)
-            out = out.permute(2, 0, 1, 3).reshape(length * batch, embed)
-            out = F.linear(out, self.out_proj.weight, self.out_proj.bias).reshape(length, batch, embed)
-            weights = None
-        if not batched:
-            out = out.squeeze(1)
-            weights = None if weights is None else weights.squeeze(0)
-        elif self.batch_first:
-            out = out.transpose(0, 1)
-        return out, weights
+        out, weights = multi_head_attention(
+            "MultiheadAttention", query, key, value, self.embed_dim, self.num_heads, w_q, w_k, w_v, self.in_proj_bias,
+            self.bias_k, self.bias_v, self.add_zero_attn, self.dropout if self.training else 0.0,
+            self.out_proj.weight, self.out_proj.bias, key_padding_mask, need_weights, attn_mask, average_attn_weights,
+            is_causal)
+        return (out.transpose(0, 1) if batch_first else out), weights
 
     def extra_repr(self) -> str:
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, batch_first={self.batch_first}"

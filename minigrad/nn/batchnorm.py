@@ -1,4 +1,5 @@
-"""``BatchNorm1d``, ``BatchNorm2d`` and ``BatchNorm3d``: batch normalisation layers with PyTorch's semantics.
+"""``BatchNorm1d``, ``BatchNorm2d``, ``BatchNorm3d`` (and ``SyncBatchNorm`` on one process): batch normalisation
+layers with PyTorch's semantics.
 
 The layers own the running statistics (buffers ``running_mean``, ``running_var``,
 ``num_batches_tracked``); ``minigrad.ops.batchnorm.batch_norm`` updates them in place, outside the graph.
@@ -117,3 +118,47 @@ class BatchNorm3d(_BatchNorm):
 
     _dims = (5,)
     _expect = "5D (N, C, D, H, W)"
+
+
+class SyncBatchNorm(_BatchNorm):
+    """PyTorch's ``SyncBatchNorm`` on one process: batch norm over (N, C, *) input of any rank >= 2, per channel C.
+    minigrad has no process groups, so the statistics are those of this process's batch, as PyTorch's when
+    ``torch.distributed`` is not initialized; ``process_group`` is kept, unused."""
+
+    _dims = tuple(range(2, 65))
+    _expect = "at least 2D (N, C, *)"
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, process_group=None, *, bias: bool = True, dtype=None,
+                 backend: str | None = None) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype=dtype, backend=backend)
+        if not bias:  # PyTorch's bias=False: a weight without a bias
+            self.register_parameter("bias", None)
+        self.process_group = process_group
+
+    def forward(self, x: Tensor) -> Tensor:
+        if isinstance(x, Tensor) and x.ndim < 2:
+            raise ValueError(f"SyncBatchNorm: expected at least 2D input (got {x.ndim}D input)")
+        if isinstance(x, Tensor) and x.shape[1] == 0:
+            raise ValueError("SyncBatchNorm: number of input channels should be non-zero")
+        return super().forward(x)
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module: Module, process_group=None) -> Module:
+        """``module`` with every batch-norm layer in it replaced by a ``SyncBatchNorm`` that shares its parameters,
+        running statistics and training mode (``module`` itself when it is not one)."""
+        output = module
+        if isinstance(module, _BatchNorm):
+            output = cls(module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats,
+                         process_group, bias=module.bias is not None)
+            output.fused = module.fused
+            if module.affine:
+                output.weight = module.weight
+                if module.bias is not None:
+                    output.bias = module.bias
+            output.running_mean, output.running_var = module.running_mean, module.running_var
+            output.num_batches_tracked = module.num_batches_tracked
+            output.training = module.training
+        for name, child in module.named_children():
+            output.add_module(name, cls.convert_sync_batchnorm(child, process_group))
+        return output

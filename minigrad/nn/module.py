@@ -47,6 +47,25 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+class Buffer(Tensor):
+    """PyTorch's ``nn.Buffer``: a tensor that, assigned as a ``Module`` attribute, is registered as a buffer
+    (``persistent=False``: left out of ``state_dict``). ``Buffer(t)`` shares ``t``'s memory and version counter,
+    outside any graph, and requires grad if ``t`` does."""
+
+    __slots__ = ("persistent",)
+
+    def __init__(self, data: Tensor | Any = None, *, persistent: bool = True) -> None:
+        if data is None:
+            data = tensor(np.zeros((0,), dtype=default_float()))
+        elif not isinstance(data, Tensor):
+            data = tensor(data)
+        super().__init__(data.array, data._backend)
+        self._vc = data._counter()
+        self.persistent = persistent
+        if data.requires_grad:
+            self.requires_grad_(True)
+
+
 class StateDictError(MinigradError, RuntimeError):
     """``load_state_dict`` found missing, unexpected or wrong-shaped entries."""
 
@@ -199,6 +218,8 @@ class Module:
             self.register_parameter(name, value)
         elif isinstance(value, Module):
             self.add_module(name, value)
+        elif isinstance(value, Buffer):
+            self.register_buffer(name, value, value.persistent)
         elif "_parameters" in self.__dict__ and name in self._parameters:
             if value is not None:
                 raise TypeError(

@@ -1,4 +1,4 @@
-"""MaxUnpool1d/2d, LPPool1d/2d, FractionalMaxPool2d/3d and Fold/Unfold, over their ``F.`` functions."""
+"""MaxUnpool1d/2d/3d, LPPool1d/2d/3d, FractionalMaxPool2d/3d and Fold/Unfold, over their ``F.`` functions."""
 
 from __future__ import annotations
 
@@ -51,6 +51,27 @@ class LPPool2d(Module):
 class LPPool1d(LPPool2d):
     def forward(self, x: Tensor) -> Tensor:
         return F.lp_pool1d(x, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+
+
+class MaxUnpool3d(Module):
+    def __init__(self, kernel_size, stride=None, padding=0) -> None:
+        super().__init__()
+        from .functional.conv import _triple
+
+        self.kernel_size = _triple(kernel_size, "kernel_size")
+        self.stride = self.kernel_size if stride is None else _triple(stride, "stride")
+        self.padding = _triple(padding, "padding")
+
+    def forward(self, x: Tensor, indices: Tensor, output_size=None) -> Tensor:
+        return F.max_unpool3d(x, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class LPPool3d(LPPool2d):
+    def forward(self, x: Tensor) -> Tensor:
+        return F.lp_pool3d(x, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
 
 
 class Unfold(Module):

@@ -26,6 +26,8 @@ from . import (  # noqa: F401 - each registers its ops
     special,
     stacking,
     statistics,
+    strided,
+    tensor_methods,
 )
 from ._registry import METHODS, OPS, PUBLIC, TOP_LEVEL  # noqa: F401 - read by minigrad and Tensor
 

@@ -38,6 +38,7 @@ from . import (  # noqa: F401 - each registers its public functions in OPS
 from ._common import OPS, _legacy_reduction, _pair, _public, _single  # noqa: F401 - F._pair etc. are used by nn
 from .activations import INPLACE as _INPLACE
 from .pooling import WITH_INDICES as _WITH_INDICES
+from .resampling import DEPRECATED as _DEPRECATED
 from .sparse import one_hot
 
 # The ops re-exported from minigrad.ops are registered here; the functions of this package where they are defined.
@@ -50,7 +51,8 @@ del _op
 globals().update(OPS)
 globals().update(_INPLACE)  # relu_, elu_, ...: in-place spellings, not in OPS (no spec runs in place)
 globals().update(_WITH_INDICES)  # max_pool2d_with_indices, ...: return_indices=True spellings
+globals().update(_DEPRECATED)  # upsample, upsample_nearest, upsample_bilinear: interpolate, with a warning
 
 # -- exported names ---------------------------------------------------------------------------------
 # one_hot: int64 output, not differentiable, so not in OPS
-__all__ = ["OPS", "one_hot", "pad", *sorted(OPS), *sorted(_INPLACE), *sorted(_WITH_INDICES)]
+__all__ = ["OPS", "one_hot", "pad", *sorted(OPS), *sorted(_INPLACE), *sorted(_WITH_INDICES), *sorted(_DEPRECATED)]

@@ -1,4 +1,4 @@
-"""Attention: ``scaled_dot_product_attention``."""
+"""Attention: ``scaled_dot_product_attention`` and ``multi_head_attention_forward``."""
 
 from __future__ import annotations
 
@@ -57,3 +57,41 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p, True)
     return weights @ value
+
+
+@_public
+def multi_head_attention_forward(query: Tensor, key: Tensor, value: Tensor, embed_dim_to_check: int,
+                                 num_heads: int, in_proj_weight: Tensor | None, in_proj_bias: Tensor | None,
+                                 bias_k: Tensor | None, bias_v: Tensor | None, add_zero_attn: bool, dropout_p: float,
+                                 out_proj_weight: Tensor, out_proj_bias: Tensor | None, training: bool = True,
+                                 key_padding_mask: Tensor | None = None, need_weights: bool = True,
+                                 attn_mask: Tensor | None = None, use_separate_proj_weight: bool = False,
+                                 q_proj_weight: Tensor | None = None, k_proj_weight: Tensor | None = None,
+                                 v_proj_weight: Tensor | None = None, static_k: Tensor | None = None,
+                                 static_v: Tensor | None = None, average_attn_weights: bool = True,
+                                 is_causal: bool = False) -> tuple[Tensor, Tensor | None]:
+    """PyTorch's functional multi-head attention over (L, N, E) (or unbatched (L, E)) inputs with explicit weights:
+    ``nn.MultiheadAttention``'s computation (the same code). Returns ``(attn_output, attn_weights or None)``."""
+    from ..attention import multi_head_attention
+
+    op = "multi_head_attention_forward"
+    if not isinstance(query, Tensor) or query.shape[-1] != embed_dim_to_check:
+        raise ShapeError(f"{op}: was expecting embedding dimension of {embed_dim_to_check}, but got query of shape "
+                         f"{getattr(query, 'shape', type(query).__name__)}")
+    if embed_dim_to_check % num_heads:
+        raise ValueError(f"{op}: embed_dim {embed_dim_to_check} not divisible by num_heads {num_heads}")
+    if use_separate_proj_weight:
+        if q_proj_weight is None or k_proj_weight is None or v_proj_weight is None:
+            raise ValueError(f"{op}: use_separate_proj_weight is True but q_proj_weight, k_proj_weight or "
+                             "v_proj_weight is None")
+        w_q, w_k, w_v = q_proj_weight, k_proj_weight, v_proj_weight
+    else:
+        if in_proj_weight is None:
+            raise ValueError(f"{op}: use_separate_proj_weight is False but in_proj_weight is None")
+        w_q, w_k, w_v = in_proj_weight.chunk(3)
+    if (bias_k is None) != (bias_v is None):
+        raise ValueError(f"{op}: bias_k and bias_v must be given together")
+    return multi_head_attention(op, query, key, value, embed_dim_to_check, num_heads, w_q, w_k, w_v, in_proj_bias,
+                                bias_k, bias_v, add_zero_attn, dropout_p if training else 0.0, out_proj_weight,
+                                out_proj_bias, key_padding_mask, need_weights, attn_mask, average_attn_weights,
+                                is_causal, static_k, static_v)

@@ -465,6 +465,28 @@ def lp_pool1d(input: Tensor, norm_type: float, kernel_size, stride=None,  # noqa
 
 
 @_public
+def max_unpool3d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0,  # noqa: A002
+                 output_size=None) -> Tensor:
+    """The partial inverse of ``max_pool3d(..., return_indices=True)`` on (N, C, D, H, W) or (C, D, H, W): each value
+    goes to its flat index d * H * W + h * W + w of a zero volume."""
+    kernel = _triple_of(kernel_size, "kernel_size")
+    stride = kernel if stride is None else _triple_of(stride, "stride")
+    return _unpool("max_unpool3d", input, indices, kernel, stride, _triple_of(padding, "padding"), output_size, 3)
+
+
+@_public
+def lp_pool3d(input: Tensor, norm_type: float, kernel_size, stride=None,  # noqa: A002
+              ceil_mode: bool = False) -> Tensor:
+    """(sum over each window of x ** norm_type) ** (1 / norm_type) on (N, C, D, H, W) or (C, D, H, W)."""
+    kd, kh, kw = _triple_of(kernel_size, "kernel_size")
+    if not isinstance(input, Tensor) or input.ndim not in (4, 5):
+        raise ShapeError(f"lp_pool3d: expected a 4-D (C, D, H, W) or 5-D (N, C, D, H, W) input, got shape "
+                         f"{getattr(input, 'shape', type(input).__name__)}")
+    out = avg_pool3d(input ** norm_type, (kd, kh, kw), stride, 0, ceil_mode)
+    return _lp_finish(out, norm_type, kd * kh * kw)
+
+
+@_public
 def pdist(input: Tensor, p: float = 2.0) -> Tensor:  # noqa: A002
     """The p-norm distances between the rows of an (N, M) input, for each pair i < j in row-major order."""
     import numpy as np
@@ -523,8 +545,21 @@ def adaptive_max_pool2d_with_indices(input: Tensor, output_size,  # noqa: A002
     return adaptive_max_pool2d(input, output_size, True)
 
 
+def max_pool3d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
+                            ceil_mode: bool = False, return_indices: bool = False) -> tuple[Tensor, Tensor]:
+    """``max_pool3d(..., return_indices=True)``."""
+    return max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def adaptive_max_pool3d_with_indices(input: Tensor, output_size,  # noqa: A002
+                                     return_indices: bool = False) -> tuple[Tensor, Tensor]:
+    """``adaptive_max_pool3d(..., return_indices=True)``."""
+    return adaptive_max_pool3d(input, output_size, True)
+
+
 WITH_INDICES = {f.__name__: f for f in (max_pool1d_with_indices, max_pool2d_with_indices,
-                                        adaptive_max_pool1d_with_indices, adaptive_max_pool2d_with_indices)}
+                                        adaptive_max_pool1d_with_indices, adaptive_max_pool2d_with_indices,
+                                        max_pool3d_with_indices, adaptive_max_pool3d_with_indices)}
 
 
 # -- fractional max pooling: PyTorch's pseudo-random window starts from ``_random_samples`` ----------------------
