@@ -232,8 +232,9 @@ def _foreign_archive(infos: list[zipfile.ZipInfo]) -> str:
     """What to say about a zip archive without minigrad's manifest (np.savez, torch.save, anything else)."""
     names = [info.filename for info in infos]
     if any(name.endswith("data.pkl") for name in names):
-        what, how = ("a torch.save file", "in PyTorch, save plain arrays (numpy.savez(path, **{k: v.numpy() for "
-                     "k, v in state.items()})), then use minigrad.from_numpy on numpy.load's arrays")
+        what, how = ("a torch.save file", "in PyTorch, save the state dict with safetensors "
+                     "(safetensors.torch.save_file(model.state_dict(), path)) and read it with "
+                     "minigrad.safetensors.load_file(path)")
     elif names and all(name.endswith(".npy") for name in names):
         what, how = ("a NumPy .npz archive (numpy.savez)", "read it with numpy.load(path) and wrap the arrays "
                      "with minigrad.from_numpy (load_state_dict also accepts NumPy arrays)")
