@@ -50,3 +50,7 @@ class DatasetNotFoundError(MinigradError, FileNotFoundError):
 class LinAlgError(MinigradError, RuntimeError):
     """A linear-algebra input the operation cannot handle: singular, not positive-definite (PyTorch's
     ``torch.linalg.LinAlgError``)."""
+
+
+class AnomalyError(MinigradError, FloatingPointError):
+    """``detect_anomaly()``: an op turned finite inputs into NaN; the message names the op."""

@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 import weakref
 
-from ._quiet import restore, silence
-from .errors import BackendMismatchError, InplaceError, MinigradError, ShapeError
+from ._quiet import again_quietly
+from .errors import AnomalyError, BackendMismatchError, InplaceError, MinigradError, ShapeError
 from .grad_mode import _anomaly, _enabled
 from .tensor import Tensor
 
@@ -194,15 +194,14 @@ class Function:
         else:
             tracked = False
             ctx.needs_input_grad = _NOTHING_NEEDED[len(args)] if len(args) < 8 else (False,) * len(args)
-        quiet = silence()  # IEEE results without NumPy's warnings, as PyTorch (_quiet.py)
         try:
             data = cls.forward(ctx, *args, **kwargs)
         except MinigradError:
             raise
         except (ValueError, TypeError, IndexError) as exc:
             raise _input_error(cls, args, exc) from exc
-        finally:
-            restore(quiet)
+        except (RuntimeWarning, FloatingPointError):  # NumPy's, turned into an exception by an "error" filter
+            data = again_quietly(cls.forward, ctx, *args, **kwargs)  # or np.errstate: IEEE results, as PyTorch
         if isinstance(data, Tensor):
             data = data.array
         elif data.__class__ is not backend.array_type:
@@ -319,7 +318,7 @@ def _check_no_new_nan(cls, args, data, backend) -> None:
         return
     shapes = ", ".join(f"{a.shape} {a.dtype.name}" for a in args if isinstance(a, Tensor))
     kind = "backward" if cls.__name__.endswith("Backward") else "forward"
-    raise FloatingPointError(
+    raise AnomalyError(
         f"{cls.op_name}: {kind} produced NaN from inputs without NaN ({shapes}); the input is "
         "outside the op's domain (e.g. log or sqrt of a negative number, 0/0, inf - inf)"
     )

@@ -158,3 +158,24 @@ def test_grid_sample_puts_non_finite_coordinates_where_pytorch_does():
                                                          padding_mode=padding, align_corners=align).numpy()
                 np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12, equal_nan=True,
                                            err_msg=f"{mode} {padding} align_corners={align}")
+
+
+def test_a_script_with_default_warnings_prints_none(tmp_path):
+    """In a plain script (no pytest filters around the import), minigrad's own NumPy warnings are filtered out,
+    and so are those of an op under ``python -W error``."""
+    import subprocess
+    import sys
+
+    script = ("import minigrad as mg\n"
+              "x = mg.tensor([0.0, -1.0], requires_grad=True)\n"
+              "(mg.log(x) + 1.0 / x).sum().backward()\n"
+              "import numpy as np\n"
+              "np.log(np.zeros(1))  # the script's own NumPy call still warns\n")
+    for flags in ([], ["-W", "error::RuntimeWarning"]):
+        run = subprocess.run([sys.executable, *flags, "-c", script], capture_output=True, text=True, timeout=120)
+        if flags:
+            assert run.returncode != 0 and run.stderr.count("RuntimeWarning") == 1  # only the script's own line
+            assert "np.log(np.zeros(1))" in run.stderr or "<string>" in run.stderr
+        else:
+            assert run.returncode == 0, run.stderr
+            assert run.stderr.count("RuntimeWarning") == 1 and "<string>:5" in run.stderr, run.stderr
