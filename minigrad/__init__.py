@@ -39,6 +39,7 @@ from .devices import device
 from .dtypes import bool_, float32, float64, int32, int64, uint8
 from .engine import grad
 from .errors import (
+    AnomalyError,
     BackendMismatchError,
     BackendUnavailableError,
     DatasetError,
@@ -74,7 +75,7 @@ globals().update({name: _OPS[name] for name in _OPS_TOP_LEVEL})
 
 __all__ = [
     "DatasetError", "DatasetNotFoundError", "as_tensor", "bernoulli", "get_default_dtype", "inference_mode",
-    "is_tensor", "normal", "numel", "randperm", "SerializationError", "BackendMismatchError",
+    "is_tensor", "normal", "numel", "randperm", "SerializationError", "AnomalyError", "BackendMismatchError",
     "BackendUnavailableError", "Function", "GradcheckError", "GradcheckReport", "InplaceError", "MinigradError",
     "ShapeError", "Tensor", "UnknownBackendError", "__version__", "arange", "backend", "backends", "bool",
     "bool_", "detect_anomaly", "device", "empty", "empty_like", "enable_grad", "eye", "float32", "float64",
