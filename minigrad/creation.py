@@ -110,9 +110,20 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, backend=Non
 
 
 def linspace(start, end, steps: int, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:
-    """``steps`` evenly spaced values from ``start`` to ``end``, both included."""
+    """``steps`` evenly spaced values from ``start`` to ``end``, both included: PyTorch's values bit for bit (the
+    first half counted from ``start``, the second from ``end``; integer dtypes truncate float64 values)."""
+    from .ops._linspace import torch_linspace
+
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"linspace: steps must be an int >= 0, got {steps!r}")
     dt = as_dtype(dtype or _default_float())
-    return _make(lambda b: b.linspace(start, end, steps, dt), dt, requires_grad, backend, device, "linspace()")
+    if dt.kind == "f":
+        host = torch_linspace(start, end, int(steps), dt)
+    elif dt.kind in "iu":  # as PyTorch: the ends as integers, the values in float64, truncated
+        host = torch_linspace(int(start), int(end), int(steps), np.dtype(np.float64)).astype(dt)
+    else:
+        return _make(lambda b: b.linspace(start, end, steps, dt), dt, requires_grad, backend, device, "linspace()")
+    return _make(lambda b: b.from_numpy(host), dt, requires_grad, backend, device, "linspace()")
 
 
 def eye(n: int, m: int | None = None, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:

@@ -165,8 +165,9 @@ class Tensor:
         return _ops.transpose(self, -2, -1)
 
     # -- conversion -------------------------------------------------------------------------------
-    def numpy(self) -> np.ndarray:
-        """The values as a host ``numpy.ndarray`` (shares memory on the CPU backends)."""
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The values as a host ``numpy.ndarray`` (shares memory on the CPU backends). ``force`` is PyTorch's
+        (detach and copy to the host first): minigrad always does what it asks, so it changes nothing."""
         return self._backend.to_numpy(self.array)
 
     # -- interop: DLPack and CUDA array interface (zero-copy; minigrad.from_dlpack is the way in) ------
@@ -238,15 +239,17 @@ class Tensor:
         return f"tensor({body}, {', '.join(extra)})"
 
     def to(self, *targets: Any, dtype: Any = None, backend: str | None = None, device: Any = None,
-           copy: bool = False) -> Tensor:
+           non_blocking: bool = False, copy: bool = False) -> Tensor:
         """This tensor on another backend and/or with another dtype; differentiable.
 
         PyTorch's forms: ``t.to("numba")``, ``t.to("float64")``, ``t.to("numba", "float64")``,
         ``t.to(other)`` (other's backend and dtype), ``t.to(dtype=..., backend=...)``. A device (``"cpu"``,
         ``"cuda"``, ``minigrad.device(...)``, also as ``device=``) means a backend as ``minigrad.devices``
         explains: ``"cpu"`` keeps a tensor on NumPy or Numba where it is. Returns ``self`` when nothing
-        changes, unless ``copy=True``.
+        changes, unless ``copy=True``. ``non_blocking`` (also PyTorch's positional form ``t.to(dtype, False, True)``)
+        has no effect: copies are synchronous.
         """
+        targets, non_blocking, copy = _trailing_flags("to()", targets, non_blocking, copy)
         backend, dtype = _to_targets("to()", targets, backend, dtype, device)
         if isinstance(backend, _devices.device):
             backend = _devices.backend_for(backend, "to()", self._backend)
@@ -331,9 +334,10 @@ class Tensor:
         """This tensor in host memory: itself on a host-memory backend (NumPy, Numba), else on NumPy."""
         return self if self._backend.host_memory else self.to("numpy")
 
-    def cuda(self) -> Tensor:
-        """This tensor on the CUDA backend (CuPy); itself if it is there already."""
-        return self.to("cuda")
+    def cuda(self, device: Any = None, non_blocking: bool = False) -> Tensor:
+        """This tensor on the CUDA backend (CuPy); itself if it is there already. ``device`` as ``to()``'s (an index
+        other than 0 is refused); ``non_blocking`` has no effect (copies are synchronous)."""
+        return self.to("cuda" if device is None else f"cuda:{device}" if isinstance(device, int) else device)
 
     @property
     def device(self) -> _devices.device:
@@ -502,8 +506,10 @@ class Tensor:
     def mul_(self, other) -> Tensor:
         return self._arithmetic_inplace("mul_", _ops.mul, "multiply", other)
 
-    def div_(self, other) -> Tensor:
-        return self._arithmetic_inplace("div_", _ops.div, "divide", other)
+    def div_(self, other, *, rounding_mode: str | None = None) -> Tensor:
+        if rounding_mode is None:
+            return self._arithmetic_inplace("div_", _ops.div, "divide", other)
+        return self._inplace("div_", lambda x, o: _ops.div(x, o, rounding_mode=rounding_mode), other)
 
     def pow_(self, other) -> Tensor:
         return self._inplace("pow_", _ops.pow, other)
@@ -511,7 +517,9 @@ class Tensor:
     def clamp_(self, min=None, max=None) -> Tensor:  # noqa: A002 - PyTorch's names
         return self._inplace("clamp_", _ops.clip, min, max)
 
-    def copy_(self, src) -> Tensor:
+    def copy_(self, src, non_blocking: bool = False) -> Tensor:
+        """``self``'s values replaced by ``src``'s (broadcast, cast to ``self``'s dtype); differentiable.
+        ``non_blocking`` has no effect (copies are synchronous)."""
         src = src if isinstance(src, Tensor) else tensor(src, backend=self.backend)
         if src._backend is not self._backend:
             raise _errors.BackendMismatchError(
@@ -765,6 +773,19 @@ class Tensor:
 
     def multinomial(self, num_samples: int, replacement: bool = False, *, generator=None) -> Tensor:
         return _sampling.multinomial(self, num_samples, replacement, generator=generator)
+
+
+def _trailing_flags(where: str, targets: tuple, non_blocking: bool, copy: bool) -> tuple[tuple, bool, bool]:
+    """PyTorch's positional ``to(dtype, non_blocking, copy)``: up to two bools after the targets."""
+    flags = []
+    while targets and isinstance(targets[-1], bool) and len(flags) < 2:
+        flags.insert(0, targets[-1])
+        targets = targets[:-1]
+    if flags:
+        non_blocking = flags[0]
+    if len(flags) == 2:
+        copy = flags[1]
+    return targets, non_blocking, copy
 
 
 def _to_targets(where: str, targets: tuple, backend: str | None, dtype: Any,

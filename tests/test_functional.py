@@ -297,14 +297,14 @@ def test_mse_and_bce_match_torch(torch_mod, backend, reduction):
     rng = np.random.default_rng(16)
     x, tx = _pair(rng, (4, 3), backend, torch)
     y, ty = _pair(rng, (4, 3), backend, torch)
-    _agree(F.mse_loss(x, y, reduction), torch.nn.functional.mse_loss(tx, ty, reduction=reduction),
+    _agree(F.mse_loss(x, y, reduction=reduction), torch.nn.functional.mse_loss(tx, ty, reduction=reduction),
            [(x, tx), (y, ty)], rng, torch)
     target = rng.random((4, 3))
     weight, pos_weight = rng.random((4, 3)), rng.random(3) * 3
     x, tx = _pair(rng, (4, 3), backend, torch)
     y = F.binary_cross_entropy_with_logits(x, mg.tensor(target, backend=backend),
-                                           mg.tensor(weight, backend=backend), reduction,
-                                           mg.tensor(pos_weight, backend=backend))
+                                           mg.tensor(weight, backend=backend), reduction=reduction,
+                                           pos_weight=mg.tensor(pos_weight, backend=backend))
     ty = torch.nn.functional.binary_cross_entropy_with_logits(
         tx, torch.tensor(target), torch.tensor(weight), reduction=reduction, pos_weight=torch.tensor(pos_weight))
     _agree(y, ty, [(x, tx)], rng, torch)

@@ -161,7 +161,8 @@ def test_composites_have_second_order_gradients():
     assert mg.gradgradcheck(lambda a, c: F.smooth_l1_loss(a, c, beta=1.5) + F.huber_loss(a, c, delta=0.5)
                             + F.l1_loss(a * a, c), (y, t))
     q = _leaf(RNG.uniform(0.1, 0.9, (3, 4)))
-    assert mg.gradgradcheck(lambda a, c: F.binary_cross_entropy(a, c) + F.kl_div(a.log(), c, "batchmean"), (q, q))
+    assert mg.gradgradcheck(lambda a, c: F.binary_cross_entropy(a, c) + F.kl_div(a.log(), c, reduction="batchmean"),
+                            (q, q))
     weights = _leaf(RNG.standard_normal((5, 3)))
     index = mg.tensor(np.array([[1, 0, 1], [4, 1, 3]]))
     assert mg.gradgradcheck(lambda m: F.embedding(index, m, padding_idx=1) ** 2, (weights,))

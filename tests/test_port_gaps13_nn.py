@@ -200,8 +200,10 @@ def test_lazy_errors():
         nn.LazyInstanceNorm1d()(mg.randn(4))
     with pytest.raises(ShapeError, match="LazyConvTranspose3d: expected a 4-D or 5-D input"):
         nn.LazyConvTranspose3d(2, 2)(mg.randn(2, 3, 4))
-    with pytest.raises(ValueError, match="LazyBatchNorm1d: bias=False is not supported"):
-        nn.LazyBatchNorm1d(bias=False)
+    lazy = nn.LazyBatchNorm1d(bias=False)  # PyTorch 2.13's keyword: the weight without a bias
+    lazy(mg.randn(4, 3))
+    assert lazy.bias is None and list(lazy.state_dict()) == ["weight", "running_mean", "running_var",
+                                                             "num_batches_tracked"]
     with pytest.raises(ValueError, match="ConvTranspose1d: groups=2 must divide in_channels=3"):
         nn.LazyConvTranspose1d(4, 2, groups=2)(mg.randn(1, 3, 5))
     with pytest.raises(ValueError, match='LazyConvTranspose2d: only "zeros" padding_mode is supported'):

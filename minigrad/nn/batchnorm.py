@@ -28,9 +28,10 @@ class _BatchNorm(Module):
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, fused: bool = True, *,
-                 dtype=None, backend: str | None = None) -> None:
+                 bias: bool = True, dtype=None, backend: str | None = None) -> None:
         """``dtype`` and ``backend`` place the parameters and running statistics (as ``Linear``'s);
-        ``num_batches_tracked`` is int64 on the same backend."""
+        ``num_batches_tracked`` is int64 on the same backend. ``bias=False`` (PyTorch's keyword) keeps the
+        affine weight without a bias (no effect when ``affine=False``)."""
         super().__init__()
         self.num_features = int(num_features)
         self.eps = float(eps)
@@ -41,7 +42,10 @@ class _BatchNorm(Module):
         dtype = as_dtype(dtype) if dtype else None
         if affine:
             self.weight = Parameter(ones(self.num_features, dtype=dtype, backend=backend))
-            self.bias = Parameter(zeros(self.num_features, dtype=dtype, backend=backend))
+            if bias:
+                self.bias = Parameter(zeros(self.num_features, dtype=dtype, backend=backend))
+            else:
+                self.register_parameter("bias", None)
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -60,7 +64,8 @@ class _BatchNorm(Module):
         if self.affine:
             with no_grad():
                 self.weight.fill_(1)
-                self.bias.zero_()
+                if self.bias is not None:
+                    self.bias.zero_()
 
     def reset_running_stats(self) -> None:
         """running_mean = 0, running_var = 1, num_batches_tracked = 0."""
@@ -131,9 +136,8 @@ class SyncBatchNorm(_BatchNorm):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, process_group=None, *, bias: bool = True, dtype=None,
                  backend: str | None = None) -> None:
-        super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype=dtype, backend=backend)
-        if not bias:  # PyTorch's bias=False: a weight without a bias
-            self.register_parameter("bias", None)
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, bias=bias, dtype=dtype,
+                         backend=backend)
         self.process_group = process_group
 
     def forward(self, x: Tensor) -> Tensor:

@@ -235,12 +235,6 @@ class _LazyBatchNorm(_LazyNorm):
 
         return getattr(batchnorm, type(self).__name__[4:])
 
-    def _norm_kwargs(self, bias: bool, dtype) -> dict:
-        if bias is not True:  # PyTorch 2.13's keyword; minigrad's BatchNorm has no weight-only form
-            raise ValueError(f"{type(self).__name__}: bias=False is not supported (minigrad's BatchNorm always has "
-                             "a bias when affine=True)")
-        return {"dtype": dtype}
-
     def _infer(self, x: Tensor) -> int:
         if x.ndim not in self._ranks:  # batch norm takes no unbatched input
             ranks = " or ".join(f"{r}-D" for r in self._ranks)

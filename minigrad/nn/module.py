@@ -419,14 +419,18 @@ class Module:
                         t.grad = Tensor(g[0], g[1])
         return self
 
-    def to(self, *targets: Any, dtype: Any = None, backend: str | None = None, device: Any = None) -> Module:
+    def to(self, *targets: Any, dtype: Any = None, backend: str | None = None, device: Any = None,
+           non_blocking: bool = False) -> Module:
         """Move every parameter and buffer to a backend, and/or cast the floating ones to a dtype.
 
         The forms of ``Tensor.to``: ``m.to("numba")``, ``m.to("float64")``, ``m.to("numba", "float64")``,
         ``m.to(tensor)``, a device (``m.to("cpu")``, ``m.to("cuda")``, ``device=``), keywords
         ``dtype=``/``backend=``. In place, as in PyTorch: ``Parameter`` objects keep their identity; integer
-        buffers (counters) keep their dtype.
+        buffers (counters) keep their dtype. ``non_blocking`` (also positional, after the targets, as PyTorch's)
+        has no effect: copies are synchronous.
         """
+        if targets and isinstance(targets[-1], bool):
+            targets = targets[:-1]
         backend, dtype = _to_targets("Module.to", targets, backend, dtype, device)
         if dtype is not None and dtype.kind != "f":
             raise TypeError(f"Module.to: only floating dtypes are supported, got {dtype.name}")

@@ -207,9 +207,18 @@ def trace(x: Tensor) -> Tensor:
 
 
 @public(spec=False)
-def repeat_interleave(x: Tensor, repeats, dim: int | None = None) -> Tensor:
+def repeat_interleave(x: Tensor, repeats=None, dim: int | None = None, *, output_size: int | None = None) -> Tensor:
     """Each element repeated ``repeats`` times along ``dim`` (flattened first without ``dim``); ``repeats`` is
-    an int, or a 1-D integer tensor with one count per element along ``dim``."""
+    an int, or a 1-D integer tensor with one count per element along ``dim``. ``output_size``, PyTorch's hint,
+    must be the length of the result along ``dim``. Without ``repeats``, ``x`` holds the counts and the result
+    repeats their indices (``repeat_interleave(tensor([2, 3]))`` is [0, 0, 1, 1, 1]), as PyTorch's."""
+    if repeats is None:
+        if not isinstance(x, Tensor) or x.ndim > 1 or x.dtype.kind not in "iu":
+            raise ValueError(f"repeat_interleave: without repeats, the input must be a 0-D or 1-D integer tensor of "
+                             f"counts, got {getattr(x, 'shape', type(x).__name__)}")
+        from ..creation import arange
+
+        x, repeats = arange(x.numel(), backend=x.backend), x.reshape(-1)
     if dim is None:
         x, dim = reshape(x, (-1,)), 0
     axis = _check_dim(dim, max(x.ndim, 1), "repeat_interleave")
@@ -220,12 +229,19 @@ def repeat_interleave(x: Tensor, repeats, dim: int | None = None) -> Tensor:
             raise ValueError(f"repeat_interleave: repeats must be non-negative integers, one or one per element "
                              f"along dim {dim} (size {x.shape[axis]}), got shape {counts.shape}")
         positions = np.repeat(np.arange(x.shape[axis]), np.broadcast_to(counts.reshape(-1), (x.shape[axis],)))
+        _check_output_size(output_size, len(positions))
         return index_select(x, axis, tensor(positions, backend=x.backend))
     if not isinstance(repeats, int) or isinstance(repeats, bool) or repeats < 0:
         raise ValueError(f"repeat_interleave: repeats must be an int >= 0 or a tensor, got {repeats!r}")
+    _check_output_size(output_size, x.shape[axis] * repeats)
     before, n, after = tuple(x.shape[:axis]), x.shape[axis], tuple(x.shape[axis + 1:])
     spread = expand(reshape(x, before + (n, 1) + after), before + (n, repeats) + after)
     return reshape(spread, before + (n * repeats,) + after)
+
+
+def _check_output_size(output_size: int | None, size: int) -> None:
+    if output_size is not None and output_size != size:  # PyTorch's error too
+        raise RuntimeError(f"repeat_interleave: output_size is {output_size} but the repeats give {size} elements")
 
 
 @public

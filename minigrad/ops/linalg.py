@@ -188,8 +188,12 @@ def norm(x: Tensor, p="fro", dim=None, keepdim: bool = False) -> Tensor:
         return amin(magnitude, axes, keepdim)
     if p == 1:
         return sum(magnitude, axes, keepdim)
-    if p == 0:
-        return sum((x != 0).astype(x.dtype), axes, keepdim)
+    if p == 0:  # a count: still in the graph (PyTorch's result has a grad_fn), with a zero gradient
+        count = sum((x != 0).astype(x.dtype), axes, keepdim)
+        if not x.requires_grad:
+            return count
+        return count + sum(where(Tensor(x._backend.full((), False, np.dtype(bool)), x._backend), x, 0.0), axes,
+                           keepdim)
     return sum(magnitude ** p, axes, keepdim) ** (1.0 / p)
 
 

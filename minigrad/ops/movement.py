@@ -299,8 +299,13 @@ def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 
 @public
-def permute(x: Tensor, *axes) -> Tensor:
-    """Reorder the dimensions."""
+def permute(x: Tensor, *axes, dims=None) -> Tensor:
+    """Reorder the dimensions: ``permute(x, 2, 0, 1)``, ``permute(x, (2, 0, 1))`` or PyTorch's ``dims=``."""
+    if dims is not None:
+        if axes:
+            raise TypeError(f"permute: give the dimensions positionally or as dims=, not both (got {axes} and "
+                            f"dims={dims})")
+        axes = (tuple(dims),)
     axes = _shape_arg(axes)
     if (len(axes) != x.ndim or any(not -x.ndim <= a < x.ndim for a in axes)
             or sorted(a % x.ndim for a in axes) != list(range(x.ndim))):
@@ -311,7 +316,7 @@ def permute(x: Tensor, *axes) -> Tensor:
     return Permute.apply(x, axes)
 
 
-@public(aliases=("swapaxes", "swapdims"))
+@public(aliases=("swapdims",))
 def transpose(x: Tensor, dim0: int = -2, dim1: int = -1) -> Tensor:
     """Swap two dimensions (PyTorch's ``transpose``)."""
     if x.ndim < 2 and (dim0, dim1) == (-2, -1):
@@ -322,6 +327,12 @@ def transpose(x: Tensor, dim0: int = -2, dim1: int = -1) -> Tensor:
     except IndexError:
         raise IndexError(f"transpose: dims {dim0}, {dim1} out of range for shape {x.shape}") from None
     return permute(x, tuple(axes))
+
+
+@public(spec=False)
+def swapaxes(x: Tensor, axis0: int, axis1: int) -> Tensor:
+    """``transpose`` under NumPy's argument names (PyTorch's ``swapaxes(input, axis0, axis1)``)."""
+    return transpose(x, axis0, axis1)
 
 
 @public
@@ -580,12 +591,16 @@ def contiguous(x: Tensor) -> Tensor:
 
 
 @public
-def gather(x: Tensor, dim: int, index: Tensor) -> Tensor:
+def gather(x: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False) -> Tensor:
     """PyTorch's ``gather``: ``out[i][j][k] = x[index[i][j][k]][j][k]`` for ``dim=0`` (and so on).
 
     ``index`` is an integer tensor of ``x``'s rank, at most ``x``'s size in every other dimension; the output
     has its shape. The gradient adds back into the gathered positions (repeated indices accumulate).
+    ``sparse_grad=True`` is refused: minigrad has no sparse tensors.
     """
+    if sparse_grad:
+        raise NotImplementedError("gather: sparse_grad=True asks for a sparse gradient, and minigrad has no sparse "
+                                  "tensors; leave it False (the gradient is dense)")
     dim = _check_index_arg("gather", x, dim, index)
     if x.ndim == 0:  # a 0-d tensor gathers along its one implicit dimension
         return Gather.apply(x.reshape(1), 0, index.reshape(1)).reshape(())

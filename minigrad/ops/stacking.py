@@ -246,15 +246,41 @@ def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, backend=Non
 def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, requires_grad: bool = False,
              backend=None, device=None) -> Tensor:
     """``steps`` values ``base ** v`` for v evenly spaced from ``start`` to ``end`` (both included), in the
-    default dtype unless ``dtype`` (computed in float64, then rounded once)."""
+    default dtype unless ``dtype``: PyTorch's values bit for bit (its exponents: ``start`` and ``end`` in the dtype,
+    the step and the exponents in float64, the first half from ``start``, the second from ``end``; C's ``pow``)."""
+    import math
+
     from ..creation import _make
     from ..dtypes import as_dtype, default_float
 
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"logspace: steps must be an int >= 0, got {steps!r}")
     dt = as_dtype(dtype or default_float())
-    with np.errstate(invalid="ignore"):  # a negative base to a fractional power is NaN, silently as in PyTorch
-        host = np.power(float(base), np.linspace(float(start), float(end), int(steps)))
+    steps = int(steps)
+    if dt.kind == "f":
+        first, last = dt.type(start), dt.type(end)
+        with np.errstate(all="ignore"):
+            span = float(last - first)  # in the dtype, as PyTorch's
+        base = float(base)
+    else:  # integer dtypes: integer ends, truncated results (PyTorch's)
+        first, last = int(start), int(end)
+        span, base = float(last - first), float(base)
+    if steps == 1:
+        exponents = [float(start)]
+    else:
+        step, half = span / max(steps - 1, 1), steps // 2
+        exponents = [float(first) + step * i if i < half else float(last) - step * (steps - i - 1)
+                     for i in range(steps)]
+
+    def power(v: float) -> float:  # C's pow (libm), as PyTorch's; NumPy's vectorised power can differ by an ulp
+        try:
+            return math.pow(base, v)
+        except OverflowError:
+            return -math.inf if base < 0 and v % 2 == 1 else math.inf
+        except ValueError:  # 0 to a negative power, or a negative base to a fractional one
+            return math.inf if base == 0 else math.nan
+
+    host = np.array([power(v) for v in exponents], np.float64)
     if dt.kind != "f":
         host = np.trunc(host)  # PyTorch truncates towards zero for integer dtypes
     return _make(lambda be: be.from_numpy(host.astype(dt)), dt, requires_grad, backend, device, "logspace()")

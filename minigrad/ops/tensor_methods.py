@@ -6,7 +6,6 @@ changes (``squeeze_``, ``t_``, ``resize_``, ...)."""
 from __future__ import annotations
 
 import warnings
-from fractions import Fraction
 
 import numpy as np
 
@@ -15,6 +14,7 @@ from .._quiet import quiet
 from ..errors import InplaceError, ShapeError
 from ..grad_mode import is_grad_enabled, no_grad
 from ..tensor import Tensor, VersionCounter, tensor
+from ._linspace import torch_linspace as _torch_linspace
 from ._registry import public
 from .arithmetic import where
 from .composites import outer
@@ -50,10 +50,7 @@ def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:  # noqa: A002
     for t in (input, other):
         if t.dtype.kind != "f":
             raise TypeError(f"dist: input dtype should be floating point, got {t.dtype.name}")
-    diff = input - other
-    if p == 0 and diff.requires_grad:  # a count: PyTorch's result is still in the graph, with a zero gradient
-        return vector_norm(diff.detach(), 0) + where(tensor(False, backend=diff.backend), diff, 0).sum()
-    return vector_norm(diff, p)
+    return vector_norm(input - other, p)
 
 
 @public(spec=False)
@@ -96,18 +93,6 @@ def msort(input: Tensor) -> Tensor:  # noqa: A002
 
 
 # -- histogram (no gradient, as PyTorch's) -----------------------------------------------------------------------
-def _torch_linspace(start: float, end: float, steps: int, dtype) -> np.ndarray:
-    """PyTorch's linspace, so that bin edges agree with PyTorch's bit for bit: in ``dtype``, the first half from
-    ``start`` and the second from ``end``, each value one fused multiply-add (one rounding, done exactly here)."""
-    start, end = dtype.type(start), dtype.type(end)
-    if steps == 1:
-        return np.array([start], dtype)
-    step = Fraction(float((end - start) / dtype.type(steps - 1)))
-    low, high = Fraction(float(start)), Fraction(float(end))
-    return np.array([float(low + step * i if i < steps // 2 else high - step * (steps - i - 1))
-                     for i in range(steps)]).astype(dtype)
-
-
 @public(spec=False)
 @quiet  # density of an empty histogram: 0 / 0 = NaN, as PyTorch, without NumPy's warning
 def histogram(input: Tensor, bins, *, range=None, weight: Tensor | None = None,  # noqa: A002 - PyTorch's names

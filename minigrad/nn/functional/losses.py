@@ -12,7 +12,7 @@ from ...ops import where as _where
 from ...ops._common import constant
 from ...ops.loss import softmax_cross_entropy
 from ...tensor import Tensor
-from ._common import _REDUCTIONS, _public, _value_range
+from ._common import _REDUCTIONS, _legacy_reduction, _public, _value_range
 
 
 def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
@@ -69,11 +69,11 @@ def _weighted_reduce(loss: Tensor, row_weight: Tensor | None, reduction: str, op
 
 
 @_public
-def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,  # noqa: A002
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noqa: A002
+             size_average: bool | None = None, ignore_index: int = -100, reduce: bool | None = None,
              reduction: str = "mean") -> Tensor:
     """-input[i, target[i]] (input holds log-probabilities), weighted and reduced as in PyTorch."""
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"nll_loss: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    reduction = _legacy_reduction(size_average, reduce, reduction, "nll_loss")
     flat, t, loss_shape = _class_last_2d(input, target, "nll_loss")
     classes = flat.shape[1]
     valid = _check_targets(t, classes, ignore_index, "nll_loss")
@@ -106,15 +106,15 @@ def _row_weights(weight: Tensor | None, target: Tensor, valid, like: Tensor) -> 
 
 @_public
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noqa: A002
-                  ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+                  size_average: bool | None = None, ignore_index: int = -100, reduce: bool | None = None,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """log_softmax over axis 1, then the negative log-likelihood of the target classes (PyTorch's semantics).
 
     ``input`` is (N, C) or (N, C, d1, ...) (or (C,)), ``target`` integer classes, or class probabilities of the
     input's shape; ``label_smoothing`` mixes in the uniform distribution as
     (1 - eps) * nll + eps / C * sum_c(-w_c log p_c).
     """
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"cross_entropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    reduction = _legacy_reduction(size_average, reduce, reduction, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     if isinstance(target, Tensor) and target.dtype.kind == "f":
@@ -174,23 +174,42 @@ def _cross_entropy_probabilities(input: Tensor, target: Tensor, weight: Tensor |
     return loss.sum() if reduction == "sum" else loss.mean()
 
 
+def _elementwise_weight(loss: Tensor, weight: Tensor | None, reduction: str, op: str, mean_by_weight: bool) -> Tensor:
+    """PyTorch's ``weight=`` of mse_loss, l1_loss and huber_loss: one weight per element (the input's shape);
+    "mean" divides by the sum of the weights for the first two, by the element count for huber_loss."""
+    if weight is None:
+        return _reduce(loss, reduction, op)
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"{op}: weight must be a tensor, got {type(weight).__name__}")
+    if tuple(weight.shape) != tuple(loss.shape):
+        raise ValueError(f"{op}: weight must have the input's shape {loss.shape}, got {weight.shape}")
+    loss = loss * weight
+    if reduction == "mean" and mean_by_weight:
+        return loss.sum() / weight.sum()
+    return _reduce(loss, reduction, op)
+
+
 @_public
-def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
-    """(input - target) ** 2, reduced."""
+def mse_loss(input: Tensor, target: Tensor, size_average: bool | None = None,  # noqa: A002
+             reduce: bool | None = None, reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
+    """(input - target) ** 2, reduced; with ``weight``, times the weights, and "mean" is sum / sum(weight)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction, "mse_loss")
     if tuple(input.shape) != tuple(target.shape):
         raise ShapeError(f"mse_loss: input {input.shape} and target {target.shape} must have one shape "
                          "(PyTorch would broadcast with a warning; minigrad refuses)")
     diff = input - target
-    return _reduce(diff * diff, reduction, "mse_loss")
+    return _elementwise_weight(diff * diff, weight, reduction, "mse_loss", True)
 
 
 @_public
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noqa: A002
+                                     size_average: bool | None = None, reduce: bool | None = None,
                                      reduction: str = "mean", pos_weight: Tensor | None = None) -> Tensor:
     """-[pos_weight * t * log(sigmoid(x)) + (1 - t) * log(1 - sigmoid(x))], computed stably.
 
     Written as (1 - t) * x + (1 + (pos_weight - 1) * t) * softplus(-x): no exp of a large argument.
     """
+    reduction = _legacy_reduction(size_average, reduce, reduction, "binary_cross_entropy_with_logits")
     if tuple(input.shape) != tuple(target.shape):
         raise ShapeError(f"binary_cross_entropy_with_logits: input {input.shape} and target {target.shape} "
                          "must have one shape")
@@ -216,16 +235,19 @@ def _pointwise_operands(input: Tensor, target: Tensor, op: str, reduction: str) 
 
 
 @_public
-def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
-    """|input - target|, reduced."""
+def l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None,  # noqa: A002
+            reduce: bool | None = None, reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
+    """|input - target|, reduced; with ``weight``, times the weights, and "mean" is sum / sum(weight)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction, "l1_loss")
     _pointwise_operands(input, target, "l1_loss", reduction)
-    return _reduce((input - target).abs(), reduction, "l1_loss")
+    return _elementwise_weight((input - target).abs(), weight, reduction, "l1_loss", True)
 
 
 @_public
-def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean",  # noqa: A002
-                   beta: float = 1.0) -> Tensor:
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None,  # noqa: A002
+                   reduce: bool | None = None, reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """0.5 d² / beta where |d| < beta, else |d| - 0.5 beta (d = input - target); beta = 0 is l1_loss."""
+    reduction = _legacy_reduction(size_average, reduce, reduction, "smooth_l1_loss")
     _pointwise_operands(input, target, "smooth_l1_loss", reduction)
     if beta < 0:
         raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
@@ -239,15 +261,16 @@ def smooth_l1_loss(input: Tensor, target: Tensor, reduction: str = "mean",  # no
 
 @_public
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean",  # noqa: A002
-               delta: float = 1.0) -> Tensor:
-    """0.5 d² where |d| <= delta, else delta (|d| - 0.5 delta): smooth_l1_loss(beta=delta) * delta."""
+               delta: float = 1.0, weight: Tensor | None = None) -> Tensor:
+    """0.5 d² where |d| <= delta, else delta (|d| - 0.5 delta): smooth_l1_loss(beta=delta) * delta; with
+    ``weight``, times the weights (and "mean" still divides by the element count, as PyTorch)."""
     _pointwise_operands(input, target, "huber_loss", reduction)
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be positive, got {delta}")
     diff = input - target
     size = diff.abs()
     loss = _where(size <= delta, diff * diff * 0.5, (size - 0.5 * delta) * delta)
-    return _reduce(loss, reduction, "huber_loss")
+    return _elementwise_weight(loss, weight, reduction, "huber_loss", False)
 
 
 def _clamped_log(x: Tensor) -> Tensor:
@@ -259,8 +282,10 @@ def _clamped_log(x: Tensor) -> Tensor:
 
 @_public
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noqa: A002
+                         size_average: bool | None = None, reduce: bool | None = None,
                          reduction: str = "mean") -> Tensor:
     """-[t log(p) + (1 - t) log(1 - p)] for probabilities p in [0, 1]; each log clamped at -100 (PyTorch)."""
+    reduction = _legacy_reduction(size_average, reduce, reduction, "binary_cross_entropy")
     _pointwise_operands(input, target, "binary_cross_entropy", reduction)
     if input.numel():
         low, high = _value_range(input)
@@ -274,10 +299,16 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
 
 
 @_public
-def kl_div(input: Tensor, target: Tensor, reduction: str = "mean", log_target: bool = False) -> Tensor:  # noqa: A002
+def kl_div(input: Tensor, target: Tensor, size_average: bool | None = None, reduce: bool | None = None,  # noqa: A002
+           reduction: str = "mean", log_target: bool = False) -> Tensor:
     """Pointwise KL divergence t (log t - input) with ``input`` log-probabilities (0 where t = 0); with
     ``log_target`` the target is log-probabilities too: exp(t) (t - input). ``"batchmean"`` divides the sum
     by the batch size (the true KL divergence); ``"mean"`` by the element count, as PyTorch."""
+    if size_average is not None or reduce is not None:
+        # As PyTorch: the legacy pair sets the reduction, and "batchmean" still divides that by the batch size.
+        legacy = _legacy_reduction(size_average, reduce, "mean", "kl_div")
+        loss = kl_div(input, target, reduction=legacy, log_target=log_target)
+        return loss / input.shape[0] if reduction == "batchmean" and input.ndim else loss
     _pointwise_operands(input, target, "kl_div", "mean" if reduction == "batchmean" else reduction)
     if log_target:
         loss = target.exp() * (target - input)

@@ -151,8 +151,9 @@ def embedding_bag(input: Tensor, weight: Tensor, offsets: Tensor | None = None, 
     return out
 
 
-def one_hot(target: Tensor, num_classes: int = -1) -> Tensor:
+def one_hot(input: Tensor, num_classes: int = -1) -> Tensor:  # noqa: A002 - PyTorch's name
     """int64 one-hot encoding with a new last axis of length ``num_classes``."""
+    target = input
     be = target._backend
     if num_classes < 0:
         num_classes = int(be.to_numpy(be.max(target.array, None, False))) + 1
