@@ -201,13 +201,30 @@ def lgamma(xp, x):
         return _done(xp, xp.where(pole, xp.inf, out), dtype)
 
 
+def _shift_up(xp, x, start: float, add):
+    """(x + m, sum_k add(x + k)) over k < m per element, m the steps of ``while x < start: x += 1``. Only the
+    elements below ``start`` are stepped (each dropped once it reaches it), so the cost is the steps taken, not
+    the largest count times the size; each element's arithmetic is that of the plain loop."""
+    shape = x.shape
+    x = x.reshape(-1)
+    total = xp.zeros_like(x)
+    below = xp.nonzero(x < start)[0]
+    if below.shape[0]:
+        def step(state):
+            w, t = state
+            t = t + add(w)
+            w = w + 1
+            return (w, t), ~(w < start)
+
+        w, t = _until_converged(xp, (x[below], total[below]), step)
+        x = x.copy()
+        x[below], total[below] = w, t
+    return x.reshape(shape), total.reshape(shape)
+
+
 def _digamma_nonnegative(xp, x):
     """PyTorch's (Cephes') digamma for x > 0: -1/x per step up to x >= 10, then the asymptotic series."""
-    result = xp.zeros_like(x)
-    for _ in range(10):
-        below = x < 10
-        result = xp.where(below, result - 1 / x, result)
-        x = xp.where(below, x + 1, x)
+    x, result = _shift_up(xp, x, 10, lambda w: -1 / w)
     z = 1 / (x * x)
     y = xp.where(x < 1e17, z * _polynomial(xp, _DIGAMMA[::-1], z), 0.0)
     return xp.where(x == 10, result + _PSI_10, result + xp.log(x) - 0.5 / x - y)
@@ -226,19 +243,26 @@ def digamma(xp, x):
         return _done(xp, out, dtype)
 
 
+def _inverse_power(v, s: int):
+    """v^-s for an integer s >= 1 by products of 1 / v (a few ulps; NumPy's power with a negative integer
+    exponent is 10x slower)."""
+    r = 1 / v
+    out = None
+    while s:
+        if s & 1:
+            out = r if out is None else out * r
+        s >>= 1
+        if s:
+            r = r * r
+    return out
+
+
 def _hurwitz_zeta(xp, s: int, q):
     """zeta(s, q) = sum_k (q + k)^-s for an integer s >= 2 and any q (not a non-positive integer): the first
-    terms summed until q + k >= 10 + s, then Euler-Maclaurin's tail (the Cephes method, vectorised)."""
-    start = 10 + s
-    low = float(xp.min(q)) if q.size else start
-    steps = max(0, math.ceil(start - low)) if math.isfinite(low) else 0
-    total = xp.zeros_like(q)
-    w = q
-    for _ in range(steps):
-        below = w < start
-        total = total + xp.where(below, w, 1.0) ** -s * below
-        w = xp.where(below, w + 1, w)
-    ws = w ** -s
+    terms summed until q + k >= 10 + s, then Euler-Maclaurin's tail (the Cephes method, vectorised). The
+    non-finite q (NaN, inf) the caller replaces."""
+    w, total = _shift_up(xp, q, 10 + s, lambda v: _inverse_power(v, s))
+    ws = _inverse_power(w, s)
     tail = ws * w / (s - 1) + 0.5 * ws
     rising, power = float(s), ws / w
     for j in range(1, 13):
