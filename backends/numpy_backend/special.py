@@ -287,13 +287,17 @@ def digamma(xp, x):
     """PyTorch's digamma: reflection below 0, -inf at +0 and +inf at -0, NaN at the negative integers."""
     x, dtype = _float64(xp, x)
     with np.errstate(all="ignore"):
-        negative = x < 0
-        positive = _digamma_nonnegative(xp, xp.where(negative, 1 - x, xp.where(x == 0, 1.0, x)))
-        r = x - xp.trunc(x)  # the fraction: tan(pi r) is more accurate than tan(pi x)
-        out = xp.where(negative, positive - math.pi / xp.tan(math.pi * r), positive)
-        out = xp.where(negative & (r == 0), xp.nan, out)
-        out = xp.where(x == 0, xp.copysign(xp.inf, -x), out)
-        return _done(xp, out, dtype)
+        flat = x.reshape(-1)
+        negative = flat < 0
+        out = _digamma_nonnegative(xp, xp.where(negative, 1 - flat, xp.where(flat == 0, 1.0, flat)))
+        negative = xp.nonzero(negative)[0]
+        if negative.shape[0]:
+            xn = flat[negative]
+            r = xn - xp.trunc(xn)  # the fraction: tan(pi r) is more accurate than tan(pi x)
+            out[negative] = xp.where(r == 0, xp.nan, out[negative] - math.pi / xp.tan(math.pi * r))
+        zero = xp.nonzero(flat == 0)[0]
+        out[zero] = xp.copysign(xp.inf, -flat[zero])
+        return _done(xp, out.reshape(x.shape), dtype)
 
 
 def _inverse_power(v, s: int):
@@ -342,29 +346,56 @@ def polygamma(xp, n: int, x):
 
 
 # -- modified Bessel functions of the first kind ----------------------------------------------------------------
+def _series_terms(coefficient, z: float) -> int:
+    """How many terms of sum_k coefficient(k) z^k (positive terms, decreasing from some k on) reach full
+    precision at z: up to the first below 1e-17 of the sum, and 2 more for the roundings."""
+    total, k = 0.0, 0
+    while True:
+        term = coefficient(k) * z ** k
+        total += abs(term)
+        if k > 2 and abs(term) < 1e-17 * total:
+            return k + 2
+        k += 1
+
+
+# I_n(a) = (a/2)^n sum_k (a^2/4)^k / (k! (k + n)!) up to a = 20: the terms each piece's upper end needs
+_BESSEL_SERIES_TO = (7.5, 20.0)
+_BESSEL_SERIES = [[1 / (math.factorial(k) * math.factorial(k + n)) for k in range(70)] for n in (0, 1)]
+_BESSEL_SERIES_TERMS = [[_series_terms(lambda k, c=c: c[k], hi * hi / 4) for hi in _BESSEL_SERIES_TO]
+                        for c in _BESSEL_SERIES]
+
+
+def _bessel_asymptotic(n: int, k: int) -> float:
+    """The k-th coefficient of I_n(a) sqrt(2 pi a) e^-a in powers of 1/a: prod_j (-(4n^2 - (2j-1)^2)) / (8j)."""
+    return math.prod(-(4 * n * n - (2 * j - 1) ** 2) / (8 * j) for j in range(1, k + 1))
+
+
+# beyond 20 the asymptotic series, 40 terms (the smallest term at a = 20 is 4e-18), fewer from 40 on
+_BESSEL_ASYMPTOTIC_FROM = 40.0
+_BESSEL_ASYMPTOTIC = [[_bessel_asymptotic(n, k) for k in range(40)] for n in (0, 1)]
+_BESSEL_ASYMPTOTIC_TERMS = [_series_terms(lambda k, n=n: _bessel_asymptotic(n, k), 1 / _BESSEL_ASYMPTOTIC_FROM)
+                            for n in (0, 1)]
+
+
 def _bessel(xp, order: int, x):
     """I_0 or I_1 of a = |x|: the power series (positive terms) up to 20, the asymptotic series above, whose
-    e^a is taken in two halves so that the result overflows only where the function does."""
+    e^a is taken in two halves so that the result overflows only where the function does. Both by Horner, as
+    many terms as the range of each element needs."""
     a = xp.abs(x).reshape(-1)
     out = xp.empty_like(a)
-    small = a <= 20
-    s = a[small]
-    quarter = s * s / 4
-    term = xp.ones_like(s) if order == 0 else s / 2
-    total = term
-    for k in range(1, 60):
-        term = term * quarter / (k * (k + order))
-        total = total + term
-    out[small] = total
-    b = a[~small]  # and NaN
-    mu = 4 * order * order
-    term = xp.ones_like(b)
-    series = term
-    for k in range(1, 40):
-        term = term * -(mu - (2 * k - 1) ** 2) / (k * 8 * b)
-        series = series + term
-    half = xp.exp(b / 2)
-    out[~small] = half * (half * series / xp.sqrt(2 * math.pi * b))
+    lower = 0.0
+    for upper, terms in zip(_BESSEL_SERIES_TO, _BESSEL_SERIES_TERMS[order]):
+        piece = (a > lower) & (a <= upper) if lower else a <= upper
+        s = a[piece]
+        total = _polynomial(xp, _BESSEL_SERIES[order][:terms], s * s / 4)
+        out[piece] = total if order == 0 else total * (s / 2)
+        lower = upper
+    for piece, terms in (((a > 20) & (a < _BESSEL_ASYMPTOTIC_FROM), 40),
+                         (~(a < _BESSEL_ASYMPTOTIC_FROM), _BESSEL_ASYMPTOTIC_TERMS[order])):  # and NaN
+        b = a[piece]
+        series = _polynomial(xp, _BESSEL_ASYMPTOTIC[order][:terms], 1 / b)
+        half = xp.exp(b / 2)
+        out[piece] = xp.where(b == xp.inf, xp.inf, half * (half * series / xp.sqrt(2 * math.pi * b)))  # inf/inf
     return out.reshape(x.shape)
 
 
