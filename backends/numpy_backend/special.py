@@ -424,45 +424,62 @@ _TEMME_FROM = 1e9
 _TEMME_C0 = [-1 / 3, 1 / 12, -2 / 135, 1 / 864, 1 / 2835, -139 / 777600, 1 / 25515]
 
 
+def _split(xp, cond, if_true, if_false, *arrays):
+    """where(cond, if_true(*arrays), if_false(*arrays)) of flat arrays, each function run on its own elements."""
+    out = xp.empty(cond.shape, dtype=xp.float64)
+    for mask, f in ((cond, if_true), (~cond, if_false)):
+        index = xp.nonzero(mask)[0]
+        if index.shape[0]:
+            out[index] = f(*(v[index] for v in arrays))
+    return out
+
+
+_LOG1PMX = [2 / (2 * k + 3) for k in range(20)]
+
+
 def _log1pmx(xp, t):
     """log(1 + t) - t, accurate near 0: -t^2 / (2 + t) + 2 sum_k s^(2k+1) / (2k+1), s = t / (2 + t)."""
-    small = xp.abs(t) < 0.5
-    ts = xp.where(small, t, 0.0)
-    s = ts / (2 + ts)
-    s2 = s * s
-    series = _polynomial(xp, [2 / (2 * k + 3) for k in range(20)], s2) * s2 * s
-    return xp.where(small, series - ts * ts / (2 + ts), xp.log1p(t) - t)
+    def series(t):
+        s = t / (2 + t)
+        s2 = s * s
+        return _polynomial(xp, _LOG1PMX, s2) * s2 * s - t * t / (2 + t)
+
+    return _split(xp, xp.abs(t) < 0.5, series, lambda t: xp.log1p(t) - t, t)
 
 
 def _lgamma1p(xp, a):
     """lgamma(1 + a) for a >= 0, exact in a where |a| <= 1/2: lgamma(2 + a) - log1p(a)."""
-    near = a <= 0.5
-    return xp.where(near, _polynomial(xp, [0.0] + _LGAMMA2, xp.minimum(a, 0.5)) - xp.log1p(a), lgamma(xp, 1 + a))
+    return _split(xp, a <= 0.5, lambda a: _polynomial(xp, [0.0] + _LGAMMA2, a) - xp.log1p(a),
+                  lambda a: lgamma(xp, 1 + a), a)
 
 
 def _log_power_factor(xp, a, x):
     """log(x^a e^-x / Gamma(a)); from a = 10 as a (log(x / a) - (x - a) / a) + log(a / 2 pi) / 2 - Stirling's
     series, which keeps the cancellation of a log x against x and lgamma(a) out of the rounding."""
-    big = a >= 10
-    ab = xp.where(big, a, 10.0)
-    inv = 1 / ab
-    stirling = _polynomial(xp, _STIRLING, inv * inv) * inv
-    t = (x - ab) / ab
-    # far from a, log(x / a) keeps x / a's relative precision, which 1 + t loses as t nears -1
-    power = xp.where(xp.abs(t) < 0.5, ab * _log1pmx(xp, t), ab * xp.log(x / ab) - (x - ab))
-    uniform = power + 0.5 * xp.log(ab / (2 * math.pi)) - stirling
-    return xp.where(big, uniform, a * xp.log(x) - x - lgamma(xp, xp.where(big, 1.0, a)))
+    def uniform(a, x):
+        inv = 1 / a
+        stirling = _polynomial(xp, _STIRLING, inv * inv) * inv
+        t = (x - a) / a
+        # far from a, log(x / a) keeps x / a's relative precision, which 1 + t loses as t nears -1
+        power = _split(xp, xp.abs(t) < 0.5, lambda a, t, x: a * _log1pmx(xp, t),
+                       lambda a, t, x: a * xp.log(x / a) - (x - a), a, t, x)
+        return power + 0.5 * xp.log(a / (2 * math.pi)) - stirling
+
+    return _split(xp, a >= 10, uniform, lambda a, x: a * xp.log(x) - x - lgamma(xp, a), a, x)
 
 
-def _until_converged(xp, state, step):
-    """Run ``step(state) -> (state, done)`` on flat arrays, each element dropped from the work once done."""
-    out = [xp.empty_like(s) for s in state]
+def _until_converged(xp, state, step, wanted=None):
+    """Run ``step(state) -> (state, done)`` on flat arrays, each element dropped from the work once done; the
+    final values of the state arrays at the positions ``wanted`` (all by default)."""
+    wanted = range(len(state)) if wanted is None else wanted
+    out = [xp.empty_like(state[i]) for i in wanted]
     index = xp.arange(state[0].shape[0])
     while index.shape[0]:
         state, done = step(state)
         if bool(done.any()):
-            for o, s in zip(out, state):
-                o[index[done]] = s[done]
+            gone = index[done]
+            for o, i in zip(out, wanted):
+                o[gone] = state[i][done]
             keep = ~done
             index = index[keep]
             state = tuple(s[keep] for s in state)
@@ -478,11 +495,10 @@ def _p_series(xp, a, x):
         total = total + c
         return (r, c, total, xs), c <= _EPS * total
 
-    total = _until_converged(xp, (a.copy(), xp.ones_like(a), xp.ones_like(a), x), step)[2]
+    (total,) = _until_converged(xp, (a.copy(), xp.ones_like(a), xp.ones_like(a), x), step, (2,))
     # x^a e^-x / Gamma(a + 1) with lgamma(1 + a) rather than lgamma(a) - log(a), exact for tiny a
-    small = a < 10
-    log_factor = xp.where(small, a * xp.log(x) - x - _lgamma1p(xp, xp.where(small, a, 1.0)),
-                          _log_power_factor(xp, a, x) - xp.log(a))
+    log_factor = _split(xp, a < 10, lambda a, x: a * xp.log(x) - x - _lgamma1p(xp, a),
+                        lambda a, x: _log_power_factor(xp, a, x) - xp.log(a), a, x)
     return total * xp.exp(log_factor)
 
 
@@ -490,38 +506,49 @@ def _q_fraction(xp, a, x):
     """Q(a, x) = x^a e^-x / Gamma(a) times Legendre's continued fraction, for x > 1 and x > a (Cephes')."""
     y = 1 - a
     z = x + y + 1
-    c = xp.zeros_like(a)
     p2, q2, p1, q1 = xp.ones_like(a), x.copy(), x + 1, z * x
     ans = p1 / q1
+    count = [0.0]  # c, the same for every element still at work
 
     def step(state):
-        c, y, z, p2, q2, p1, q1, ans = state
-        c, y, z = c + 1, y + 1, z + 2
-        yc = y * c
+        y, z, p2, q2, p1, q1, ans = state
+        count[0] += 1
+        y, z = y + 1, z + 2
+        yc = y * count[0]
         pk, qk = p1 * z - p2 * yc, q1 * z - q2 * yc
         nonzero = qk != 0
-        r = pk / xp.where(nonzero, qk, 1.0)
-        done = nonzero & (xp.abs(ans - r) <= _EPS * xp.abs(r))
-        ans = xp.where(nonzero, r, ans)
-        scale = xp.where(xp.abs(pk) > _BIG, _BIG_INVERSE, 1.0)
-        return (c, y, z, p1 * scale, q1 * scale, pk * scale, qk * scale, ans), done
+        if bool(nonzero.all()):
+            r = pk / qk
+            done = xp.abs(ans - r) <= _EPS * xp.abs(r)
+            ans = r
+        else:
+            r = pk / xp.where(nonzero, qk, 1.0)
+            done = nonzero & (xp.abs(ans - r) <= _EPS * xp.abs(r))
+            ans = xp.where(nonzero, r, ans)
+        big = xp.abs(pk) > _BIG
+        if bool(big.any()):
+            scale = xp.where(big, _BIG_INVERSE, 1.0)
+            p1, q1, pk, qk = p1 * scale, q1 * scale, pk * scale, qk * scale
+        return (y, z, p1, q1, pk, qk, ans), done
 
-    ans = _until_converged(xp, (c, y, z, p2, q2, p1, q1, ans), step)[7]
+    (ans,) = _until_converged(xp, (y, z, p2, q2, p1, q1, ans), step, (6,))
     return ans * xp.exp(_log_power_factor(xp, a, x))
 
 
 def _q_series(xp, a, x):
     """Q(a, x) for small x and a: -expm1(a log x - lgamma(1 + a)) - x^a / Gamma(a) sum_n (-x)^n / (n! (a + n))."""
+    count = [0.0]  # n, the same for every element still at work
+
     def step(state):
-        n, fac, total, xs, aa = state
-        n = n + 1
+        fac, total, xs, aa = state
+        count[0] += 1
+        n = count[0]
         fac = fac * -xs / n
         term = fac / (aa + n)
         total = total + term
-        return (n, fac, total, xs, aa), xp.abs(term) <= _EPS * xp.abs(total)
+        return (fac, total, xs, aa), xp.abs(term) <= _EPS * xp.abs(total)
 
-    zeros = xp.zeros_like(a)
-    total = _until_converged(xp, (zeros, xp.ones_like(a), zeros, x, a), step)[2]
+    (total,) = _until_converged(xp, (xp.ones_like(a), xp.zeros_like(a), x, a), step, (1,))
     log_x = xp.log(x)
     return -xp.expm1(a * log_x - _lgamma1p(xp, a)) - xp.exp(a * log_x - lgamma(xp, a)) * total
 
