@@ -469,20 +469,28 @@ def _log_power_factor(xp, a, x):
 
 
 def _until_converged(xp, state, step, wanted=None):
-    """Run ``step(state) -> (state, done)`` on flat arrays, each element dropped from the work once done; the
-    final values of the state arrays at the positions ``wanted`` (all by default)."""
+    """Run ``step(state) -> (state, done)`` on flat arrays: the state arrays at the positions ``wanted`` (all by
+    default) as each element left them when first done. Done elements are dropped from the work once a quarter
+    of it is done (compacting the state at every step cost as much as the steps), their results kept from the
+    step they were done at."""
     wanted = range(len(state)) if wanted is None else wanted
     out = [xp.empty_like(state[i]) for i in wanted]
     index = xp.arange(state[0].shape[0])
+    recorded, count = xp.zeros(index.shape[0], dtype=bool), 0
     while index.shape[0]:
         state, done = step(state)
-        if bool(done.any()):
-            gone = index[done]
+        new = done & ~recorded if count else done
+        newly = int(xp.count_nonzero(new))
+        if newly:
+            gone = index[new]
             for o, i in zip(out, wanted):
-                o[gone] = state[i][done]
-            keep = ~done
-            index = index[keep]
-            state = tuple(s[keep] for s in state)
+                o[gone] = state[i][new]
+            recorded |= new
+            count += newly
+            if 4 * count >= index.shape[0]:
+                keep = ~recorded
+                index, recorded, count = index[keep], recorded[keep], 0
+                state = tuple(s[keep] for s in state)
     return out
 
 
