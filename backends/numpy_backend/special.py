@@ -90,12 +90,50 @@ def _erf_series(xp, a, terms: int = 40):
     return _exp_minus_square(xp, a, _TWO_OVER_SQRT_PI * (_polynomial(xp, _ERF_SERIES[:terms + 1], a * a) * a))
 
 
-# The continued fraction's depth for full precision from each lower end on (measured against depth 400 and
-# mpmath: at most 3e-15 relative below 1.25, where depth 160 is no better than the series, ulps from there).
-_ERFC_FROM = (1.0, 1.25, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 14.0)
-_ERFC_DEPTH = (160, 117, 72, 49, 35, 23, 20, 17, 13, 11, 9)
+def _erfc_taylor_table(step: Fraction, to: int, radius_digits: float = 17.0):
+    """erfc's Taylor coefficients at the centres c = (j + 1/2) step below ``to``: (erfc(c), the table of
+    erfc^(k)(c) / k!, k = 1..K, one row per k), K the most terms any centre needs for full precision within
+    step / 2 of it. erfc^(k)(x) = (-1)^k 2/sqrt(pi) H_(k-1)(x) e^(-x^2), the Hermite polynomials H exactly in
+    fractions; erfc(c) is the C library's (within an ulp)."""
+    centres = [(j + Fraction(1, 2)) * step for j in range(int(to / step))]
+    rows, values, terms = [], [], 1
+    for c in centres:
+        hermite = [Fraction(1), 2 * c]
+        for n in range(1, 40):
+            hermite.append(2 * c * hermite[n] - 2 * n * hermite[n - 1])
+        scale = 2 / math.sqrt(math.pi) * math.exp(-float(c * c))
+        row = [(-1) ** k * float(hermite[k - 1] / math.factorial(k)) * scale for k in range(1, 40)]
+        values.append(math.erfc(float(c)))
+        limit = 10 ** -radius_digits * math.erfc(float(c + step / 2))
+        terms = max(terms, max(k for k in range(1, 40) if abs(row[k - 1]) * float(step / 2) ** k >= limit))
+        rows.append(row)
+    return np.array(values), np.array(rows)[:, :terms].T.copy()
+
+
+# erfc by Taylor series at centres 1/4 apart below 6 (no exp per element: the centre's e^(-c^2) is in the
+# coefficients), the continued fraction above, as deep as each range needs for full precision (measured against
+# depth 400 and mpmath).
+_ERFC_TAYLOR_STEP, _ERFC_TAYLOR_TO = Fraction(1, 4), 6
+_ERFC_AT_CENTRE, _ERFC_TAYLOR = _erfc_taylor_table(_ERFC_TAYLOR_STEP, _ERFC_TAYLOR_TO)
+_ERFC_FROM = (6.0, 8.0, 10.0, 14.0)
+_ERFC_DEPTH = (17, 13, 11, 9)
 _ERFC_PIECE_OF_QUARTER = np.searchsorted(_ERFC_FROM[1:], np.arange(int(4 * _ERFC_FROM[-1]) + 1) / 4,
                                          side="right").astype(np.int8)
+
+
+def _erfc_taylor(xp, a):
+    """erfc(a) for 0 <= a < 6 from the Taylor series at the nearest centre (h = a - c is exact)."""
+    step = float(_ERFC_TAYLOR_STEP)
+    j = (a * (1 / step)).astype(xp.int64)  # intp: the fast gathers
+    h = a - (j + 0.5) * step
+    table = xp.asarray(_ERFC_TAYLOR)
+    out = table[-1][j]
+    for row in table[-2::-1]:
+        out *= h
+        out += row[j]
+    out *= h
+    out += xp.asarray(_ERFC_AT_CENTRE)[j]
+    return out
 
 
 def _erfc_fraction(xp, a, depth):
@@ -128,14 +166,13 @@ def _erfc_fraction(xp, a, depth):
     return out
 
 
-def _erfc_abs(xp, a, depth=None):
-    """erfc(a) for a flat array of a = |x| (or NaN): 1 - erf(a) below 1 (it loses under a digit there), else the
-    continued fraction, as deep as each element's range needs for full precision."""
+def _erfc_abs(xp, a):
+    """erfc(a) for a flat array of a = |x| (or NaN): the Taylor series below 6, else the continued fraction."""
     out = xp.empty_like(a)
-    small = a < 1
-    out[small] = 1 - _erf_series(xp, a[small], 20)
-    rest = ~small  # 1 to inf, NaN
-    out[rest] = _erfc_fraction(xp, a[rest], _ERFC_DEPTH if depth is None else depth)
+    near = a < _ERFC_TAYLOR_TO
+    out[near] = _erfc_taylor(xp, a[near])
+    far = ~near  # 6 to inf, NaN
+    out[far] = _erfc_fraction(xp, a[far], _ERFC_DEPTH)
     return xp.where(a == xp.inf, 0.0, out)
 
 
