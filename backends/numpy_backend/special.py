@@ -375,7 +375,19 @@ def polygamma(xp, n: int, x):
     with np.errstate(all="ignore"):
         pole = (x <= 0) & (x == xp.floor(x))
         finite = xp.isfinite(x)
-        zeta = _hurwitz_zeta(xp, n + 1, xp.where(pole | ~finite, 1.0, x))
+        q = xp.where(pole | ~finite, 1.0, x)
+        if n == 1:
+            # trigamma by reflection below 0, pi^2 / sin^2(pi x) - trigamma(1 - x): fewer steps up to the
+            # asymptotic range than from x itself, and no cancellation (the first term is >= pi^2, the second
+            # <= trigamma(1) = 1.64)
+            negative = q < 0
+            q = xp.where(negative, 1 - q, q)
+        zeta = _hurwitz_zeta(xp, n + 1, q)
+        if n == 1:
+            negative = xp.nonzero(negative.reshape(-1))[0]
+            flat = zeta.reshape(-1)
+            flat[negative] = (math.pi / _sin_pi_abs(xp, x.reshape(-1)[negative])) ** 2 - flat[negative]
+            zeta = flat.reshape(zeta.shape)
         out = (-1) ** (n + 1) * math.factorial(n) * zeta
         out = xp.where(pole, (-1) ** (n + 1) * xp.inf, out)
         out = xp.where(x == xp.inf, 0.0, xp.where(finite | (x == xp.inf), out, xp.nan))
