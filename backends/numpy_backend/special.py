@@ -444,7 +444,7 @@ def _bessel(xp, order: int, x):
         b = a[piece]
         series = _polynomial(xp, _BESSEL_ASYMPTOTIC[order][:terms], 1 / b)
         half = xp.exp(b / 2)
-        out[piece] = xp.where(b == xp.inf, xp.inf, half * (half * series / xp.sqrt(2 * math.pi * b)))  # inf/inf
+        out[piece] = half * (half * series / xp.sqrt(2 * math.pi * b))  # NaN at inf, as PyTorch's
     return out.reshape(x.shape)
 
 
