@@ -2,8 +2,9 @@
 backend): erfc, erfinv, lgamma, digamma, polygamma, i0 and i1, without SciPy.
 
 Each computes in float64 and returns the input's floating dtype. The methods are series and recurrences whose
-coefficients come from Bernoulli numbers and zeta values computed here, so no table of magic numbers needs
-trusting. docs/nn.md lists their accuracy and where a value differs from PyTorch's.
+coefficients come from Bernoulli numbers, zeta values and Hermite polynomials computed here, so no table of
+magic numbers needs trusting (Giles' erfinv guess aside, which Halley steps refine). docs/nn.md lists their
+accuracy and where a value differs from PyTorch's.
 """
 
 from __future__ import annotations
@@ -136,17 +137,12 @@ def _erfc_taylor(xp, a):
     return out
 
 
-def _erfc_fraction(xp, a, depth):
-    """erfc(a) for a >= 1: e^(-a^2) / sqrt(pi) / (a + (1/2) / (a + 1 / (a + (3/2) / (a + ...)))), from the tail,
-    ``depth`` terms deep: an int, or the ``_ERFC_DEPTH`` of each element's range (it converges faster for larger
-    a). The elements are sorted by depth once, so that each level of the fraction runs on a prefix of them:
-    the work is the depths summed, with no indexing per level."""
-    if isinstance(depth, int):
-        t = a.copy()
-        for k in range(depth, 0, -1):
-            xp.divide(0.5 * k, t, out=t)
-            t += a
-        return _exp_minus_square(xp, a, 1 / (math.sqrt(math.pi) * t))
+def _erfc_fraction(xp, a):
+    """erfc(a) for a >= 6: e^(-a^2) / sqrt(pi) / (a + (1/2) / (a + 1 / (a + (3/2) / (a + ...)))), from the tail,
+    as deep as each element's range needs (``_ERFC_DEPTH`` from each ``_ERFC_FROM``; it converges faster for
+    larger a). The
+    elements are sorted by depth once, so that each level of the fraction runs on a prefix of them: the work is
+    the depths summed, with no indexing per level."""
     # each element's piece through a table on floor(4a) (the lower ends are multiples of 1/4; NaN: the last)
     piece = xp.asarray(_ERFC_PIECE_OF_QUARTER)[xp.fmin(a * 4, 4 * _ERFC_FROM[-1]).astype(xp.int8)]
     order = xp.argsort(piece, kind="stable")
@@ -172,7 +168,7 @@ def _erfc_abs(xp, a):
     near = a < _ERFC_TAYLOR_TO
     out[near] = _erfc_taylor(xp, a[near])
     far = ~near  # 6 to inf, NaN
-    out[far] = _erfc_fraction(xp, a[far], _ERFC_DEPTH)
+    out[far] = _erfc_fraction(xp, a[far])
     return xp.where(a == xp.inf, 0.0, out)
 
 
@@ -340,24 +336,22 @@ def digamma(xp, x):
 
 
 def _inverse_power(v, s: int):
-    """v^-s for an integer s >= 1 by products of 1 / v (a few ulps; NumPy's power with a negative integer
-    exponent is 10x slower)."""
-    r = 1 / v
-    out = None
-    while s:
-        if s & 1:
-            out = r if out is None else out * r
-        s >>= 1
-        if s:
-            r = r * r
-    return out
+    """v^-s for an integer s >= 1 as 1 / (v v ... v): s / 2 ulps (NumPy's power with a negative integer exponent,
+    within an ulp, is 10x slower)."""
+    out = v
+    for _ in range(s - 1):
+        out = out * v
+    return 1 / out
 
 
 def _hurwitz_zeta(xp, s: int, q):
     """zeta(s, q) = sum_k (q + k)^-s for an integer s >= 2 and any q (not a non-positive integer): the first
     terms summed until q + k >= 10 + s, then Euler-Maclaurin's tail (the Cephes method, vectorised). The
     non-finite q (NaN, inf) the caller replaces."""
-    w, total = _shift_up(xp, q, 10 + s, lambda v: _inverse_power(v, s))
+    # Terms of both signs (q < 0, s odd) cancel, and a few ulps in each would show in the sum: there, the power
+    # within an ulp. Positive terms keep their relative error in the sum.
+    mixed = s % 2 == 1 and bool((q < 0).any())
+    w, total = _shift_up(xp, q, 10 + s, (lambda v: v ** -s) if mixed else (lambda v: _inverse_power(v, s)))
     ws = _inverse_power(w, s)
     tail = ws * w / (s - 1) + 0.5 * ws
     rising, power = float(s), ws / w
