@@ -9,6 +9,7 @@ accuracy and where a value differs from PyTorch's.
 
 from __future__ import annotations
 
+import functools
 import math
 from fractions import Fraction
 
@@ -91,11 +92,12 @@ def _erf_series(xp, a, terms: int = 40):
     return _exp_minus_square(xp, a, _TWO_OVER_SQRT_PI * (_polynomial(xp, _ERF_SERIES[:terms + 1], a * a) * a))
 
 
+@functools.cache
 def _erfc_taylor_table(step: Fraction, to: int, radius_digits: float = 17.0):
     """erfc's Taylor coefficients at the centres c = (j + 1/2) step below ``to``: (erfc(c), the table of
     erfc^(k)(c) / k!, k = 1..K, one row per k), K the most terms any centre needs for full precision within
     step / 2 of it. erfc^(k)(x) = (-1)^k 2/sqrt(pi) H_(k-1)(x) e^(-x^2), the Hermite polynomials H exactly in
-    fractions; erfc(c) is the C library's (within an ulp)."""
+    fractions; erfc(c) is the C library's (within an ulp). Built at the first call (~8 ms), not at import."""
     centres = [(j + Fraction(1, 2)) * step for j in range(int(to / step))]
     rows, values, terms = [], [], 1
     for c in centres:
@@ -115,7 +117,6 @@ def _erfc_taylor_table(step: Fraction, to: int, radius_digits: float = 17.0):
 # coefficients), the continued fraction above, as deep as each range needs for full precision (measured against
 # depth 400 and mpmath).
 _ERFC_TAYLOR_STEP, _ERFC_TAYLOR_TO = Fraction(1, 4), 6
-_ERFC_AT_CENTRE, _ERFC_TAYLOR = _erfc_taylor_table(_ERFC_TAYLOR_STEP, _ERFC_TAYLOR_TO)
 _ERFC_FROM = (6.0, 8.0, 10.0, 14.0)
 _ERFC_DEPTH = (17, 13, 11, 9)
 _ERFC_PIECE_OF_QUARTER = np.searchsorted(_ERFC_FROM[1:], np.arange(int(4 * _ERFC_FROM[-1]) + 1) / 4,
@@ -124,16 +125,17 @@ _ERFC_PIECE_OF_QUARTER = np.searchsorted(_ERFC_FROM[1:], np.arange(int(4 * _ERFC
 
 def _erfc_taylor(xp, a):
     """erfc(a) for 0 <= a < 6 from the Taylor series at the nearest centre (h = a - c is exact)."""
+    at_centre, table = _erfc_taylor_table(_ERFC_TAYLOR_STEP, _ERFC_TAYLOR_TO)
     step = float(_ERFC_TAYLOR_STEP)
     j = (a * (1 / step)).astype(xp.int64)  # intp: the fast gathers
     h = a - (j + 0.5) * step
-    table = xp.asarray(_ERFC_TAYLOR)
+    table = xp.asarray(table)
     out = table[-1][j]
     for row in table[-2::-1]:
         out *= h
         out += row[j]
     out *= h
-    out += xp.asarray(_ERFC_AT_CENTRE)[j]
+    out += xp.asarray(at_centre)[j]
     return out
 
 
