@@ -142,9 +142,8 @@ def _erfc_taylor(xp, a):
 def _erfc_fraction(xp, a):
     """erfc(a) for a >= 6: e^(-a^2) / sqrt(pi) / (a + (1/2) / (a + 1 / (a + (3/2) / (a + ...)))), from the tail,
     as deep as each element's range needs (``_ERFC_DEPTH`` from each ``_ERFC_FROM``; it converges faster for
-    larger a). The
-    elements are sorted by depth once, so that each level of the fraction runs on a prefix of them: the work is
-    the depths summed, with no indexing per level."""
+    larger a). The elements are sorted by depth once, so that each level of the fraction runs on a prefix of
+    them: the work is the depths summed, with no indexing per level."""
     # each element's piece through a table on floor(4a) (the lower ends are multiples of 1/4; NaN: the last)
     piece = xp.asarray(_ERFC_PIECE_OF_QUARTER)[xp.fmin(a * 4, 4 * _ERFC_FROM[-1]).astype(xp.int8)]
     order = xp.argsort(piece, kind="stable")
