@@ -325,7 +325,9 @@ class NumpyBackend(BatchNormKernels):
         if eps is not None:
             x = xp.clip(x, eps, 1 - eps)
         with self._errstate(divide="ignore", invalid="ignore"):  # log(0) = -inf, and NaN outside [0, 1]
-            return xp.log(x / (1 - x))
+            out = xp.subtract(1, x, out=xp.empty_like(x))  # in place from here: one array rather than three
+            xp.divide(x, out, out=out)
+            return xp.log(out, out=out)
 
     def unique(self, x):
         """(sorted distinct values, the index of each element's value among them, each value's count), flat."""

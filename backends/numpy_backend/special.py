@@ -2,12 +2,14 @@
 backend): erfc, erfinv, lgamma, digamma, polygamma, i0 and i1, without SciPy.
 
 Each computes in float64 and returns the input's floating dtype. The methods are series and recurrences whose
-coefficients come from Bernoulli numbers and zeta values computed here, so no table of magic numbers needs
-trusting. docs/nn.md lists their accuracy and where a value differs from PyTorch's.
+coefficients come from Bernoulli numbers, zeta values and Hermite polynomials computed here, so no table of
+magic numbers needs trusting (Giles' erfinv guess aside, which Halley steps refine). docs/nn.md lists their
+accuracy and where a value differs from PyTorch's.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from fractions import Fraction
 
@@ -64,9 +66,10 @@ def _done(xp, out, dtype):
 
 def _polynomial(xp, coefficients, u):
     """sum_k coefficients[k] u^k (Horner)."""
-    out = xp.zeros_like(u) + coefficients[-1]
-    for c in reversed(coefficients[:-1]):
-        out = out * u + c
+    out = u * coefficients[-1] + coefficients[-2]  # the same roundings as 0 * u + c[-1], then * u + c[-2]
+    for c in reversed(coefficients[:-2]):
+        out *= u
+        out += c
     return out
 
 
@@ -79,34 +82,94 @@ def _exp_minus_square(xp, a, factor=1.0):
     return xp.exp(-hi * hi) * (xp.exp(-(2 * hi + lo) * lo) * factor)
 
 
-def _erf_series(xp, a):
-    """erf(a) for 0 <= a <= 1.5: 2/sqrt(pi) e^(-a^2) sum 2^n a^(2n+1) / (2n+1)!!, all terms positive."""
-    term = a.copy()
-    total = a.copy()
-    two_a2 = 2 * a * a
-    for n in range(40):
-        term = term * two_a2 / (2 * n + 3)
-        total = total + term
-    return _exp_minus_square(xp, a, _TWO_OVER_SQRT_PI * total)
+# erf(a) = 2/sqrt(pi) e^(-a^2) a sum_n 2^n a^(2n) / (2n+1)!!
+_ERF_SERIES = [float(Fraction(2 ** n, math.prod(range(1, 2 * n + 2, 2)))) for n in range(41)]
 
 
-def _erfc_fraction(xp, a, depth: int):
-    """erfc(a) for a >= 1: e^(-a^2) / sqrt(pi) / (a + (1/2) / (a + 1 / (a + (3/2) / (a + ...)))), from the tail;
-    ``depth`` terms (it converges faster for larger a)."""
-    t = a.copy()
-    for k in range(depth, 0, -1):
-        t = a + (0.5 * k) / t
-    return _exp_minus_square(xp, a, 1 / (math.sqrt(math.pi) * t))
+def _erf_series(xp, a, terms: int = 40):
+    """erf(a) for 0 <= a <= 1.5 by its series of positive terms (Horner in a^2), ``terms`` terms after the
+    first: 18 reach full precision up to a = 1, 12 up to a = 1/2."""
+    return _exp_minus_square(xp, a, _TWO_OVER_SQRT_PI * (_polynomial(xp, _ERF_SERIES[:terms + 1], a * a) * a))
+
+
+@functools.cache
+def _erfc_taylor_table(step: Fraction, to: int, radius_digits: float = 17.0):
+    """erfc's Taylor coefficients at the centres c = (j + 1/2) step below ``to``: (erfc(c), the table of
+    erfc^(k)(c) / k!, k = 1..K, one row per k), K the most terms any centre needs for full precision within
+    step / 2 of it. erfc^(k)(x) = (-1)^k 2/sqrt(pi) H_(k-1)(x) e^(-x^2), the Hermite polynomials H exactly in
+    fractions; erfc(c) is the C library's (within an ulp). Built at the first call (~8 ms), not at import."""
+    centres = [(j + Fraction(1, 2)) * step for j in range(int(to / step))]
+    rows, values, terms = [], [], 1
+    for c in centres:
+        hermite = [Fraction(1), 2 * c]
+        for n in range(1, 40):
+            hermite.append(2 * c * hermite[n] - 2 * n * hermite[n - 1])
+        scale = 2 / math.sqrt(math.pi) * math.exp(-float(c * c))
+        row = [(-1) ** k * float(hermite[k - 1] / math.factorial(k)) * scale for k in range(1, 40)]
+        values.append(math.erfc(float(c)))
+        limit = 10 ** -radius_digits * math.erfc(float(c + step / 2))
+        terms = max(terms, max(k for k in range(1, 40) if abs(row[k - 1]) * float(step / 2) ** k >= limit))
+        rows.append(row)
+    return np.array(values), np.array(rows)[:, :terms].T.copy()
+
+
+# erfc by Taylor series at centres 1/4 apart below 6 (no exp per element: the centre's e^(-c^2) is in the
+# coefficients), the continued fraction above, as deep as each range needs for full precision (measured against
+# depth 400 and mpmath).
+_ERFC_TAYLOR_STEP, _ERFC_TAYLOR_TO = Fraction(1, 4), 6
+_ERFC_FROM = (6.0, 8.0, 10.0, 14.0)
+_ERFC_DEPTH = (17, 13, 11, 9)
+_ERFC_PIECE_OF_QUARTER = np.searchsorted(_ERFC_FROM[1:], np.arange(int(4 * _ERFC_FROM[-1]) + 1) / 4,
+                                         side="right").astype(np.int8)
+
+
+def _erfc_taylor(xp, a):
+    """erfc(a) for 0 <= a < 6 from the Taylor series at the nearest centre (h = a - c is exact)."""
+    at_centre, table = _erfc_taylor_table(_ERFC_TAYLOR_STEP, _ERFC_TAYLOR_TO)
+    step = float(_ERFC_TAYLOR_STEP)
+    j = (a * (1 / step)).astype(xp.int64)  # intp: the fast gathers
+    h = a - (j + 0.5) * step
+    table = xp.asarray(table)
+    out = table[-1][j]
+    for row in table[-2::-1]:
+        out *= h
+        out += row[j]
+    out *= h
+    out += xp.asarray(at_centre)[j]
+    return out
+
+
+def _erfc_fraction(xp, a):
+    """erfc(a) for a >= 6: e^(-a^2) / sqrt(pi) / (a + (1/2) / (a + 1 / (a + (3/2) / (a + ...)))), from the tail,
+    as deep as each element's range needs (``_ERFC_DEPTH`` from each ``_ERFC_FROM``; it converges faster for
+    larger a). The elements are sorted by depth once, so that each level of the fraction runs on a prefix of
+    them: the work is the depths summed, with no indexing per level."""
+    # each element's piece through a table on floor(4a) (the lower ends are multiples of 1/4; NaN: the last)
+    piece = xp.asarray(_ERFC_PIECE_OF_QUARTER)[xp.fmin(a * 4, 4 * _ERFC_FROM[-1]).astype(xp.int8)]
+    order = xp.argsort(piece, kind="stable")
+    ends = xp.cumsum(xp.bincount(piece, minlength=len(_ERFC_DEPTH))).tolist()
+    sorted_a = a[order]
+    t = xp.empty_like(sorted_a)
+    filled = 0
+    for k in range(_ERFC_DEPTH[0], 0, -1):
+        n = ends[sum(d >= k for d in _ERFC_DEPTH) - 1]  # the pieces at least k deep: a prefix
+        if n > filled:
+            t[filled:n] = sorted_a[filled:n]
+            filled = n
+        xp.divide(0.5 * k, t[:n], out=t[:n])
+        t[:n] += sorted_a[:n]
+    out = xp.empty_like(a)
+    out[order] = _exp_minus_square(xp, sorted_a, 1 / (math.sqrt(math.pi) * t))
+    return out
 
 
 def _erfc_abs(xp, a):
-    """erfc(a) for a flat array of a = |x| (or NaN): 1 - erf(a) below 1 (it loses under a digit there), else the
-    continued fraction, as deep as each piece's lower end needs for full precision."""
+    """erfc(a) for a flat array of a = |x| (or NaN): the Taylor series below 6, else the continued fraction."""
     out = xp.empty_like(a)
-    small, middle, large = a < 1, (a >= 1) & (a < 2), (a >= 2) & (a < 4)
-    out[small] = 1 - _erf_series(xp, a[small])
-    for piece, depth in ((middle, 160), (large, 60), (~(small | middle | large), 24)):  # the last: 4 to inf, NaN
-        out[piece] = _erfc_fraction(xp, a[piece], depth)
+    near = a < _ERFC_TAYLOR_TO
+    out[near] = _erfc_taylor(xp, a[near])
+    far = ~near  # 6 to inf, NaN
+    out[far] = _erfc_fraction(xp, a[far])
     return xp.where(a == xp.inf, 0.0, out)
 
 
@@ -117,31 +180,45 @@ def erfc(xp, x):
         return _done(xp, xp.where(x < 0, 2 - c, c), dtype)
 
 
-def _erfinv_guess(xp, a):
-    """Giles' single-precision approximation of erfinv(a), 0 <= a < 1 (a starting point only)."""
-    w = -xp.log((1 - a) * (1 + a))
+_GILES_CENTRAL = [1.50140941, 0.246640727, -0.00417768164, -0.00125372503, 0.00021858087, -4.39150654e-06,
+                  -3.5233877e-06, 3.43273939e-07, 2.81022636e-08]
+_GILES_TAIL = [2.83297682, 1.00167406, 0.00943887047, -0.0076224613, 0.00573950773, -0.00367342844, 0.00134934322,
+               0.000100950558, -0.000200214257]
+
+
+def _erfinv_guess(xp, a, w, tail):
+    """Giles' single-precision approximation of erfinv(a), 0 <= a < 1 (a starting point only), given
+    w = -log((1 - a)(1 + a)) and the indices of the ``tail`` (w >= 16); each branch on its own elements."""
+    y = xp.empty_like(a)
     central = w < 5
-    wc = xp.where(central, w, 5.0) - 2.5
-    p = _polynomial(xp, [1.50140941, 0.246640727, -0.00417768164, -0.00125372503, 0.00021858087,
-                         -4.39150654e-06, -3.5233877e-06, 3.43273939e-07, 2.81022636e-08], wc)
-    wt = xp.sqrt(xp.where(central, 5.0, w)) - 3
-    q = _polynomial(xp, [2.83297682, 1.00167406, 0.00943887047, -0.0076224613, 0.00573950773, -0.00367342844,
-                         0.00134934322, 0.000100950558, -0.000200214257], wt)
-    # Beyond Giles' range (a > 1 - 5e-8): erfc(y) ~ e^(-y^2) / (y sqrt(pi)) (1 - 1 / (2 y^2)), solved by iteration.
-    log_q = -xp.log(math.sqrt(math.pi) * (1 - xp.where(w < 16, 0.0, a)))
-    y = xp.sqrt(log_q)
-    for _ in range(3):
-        y = xp.sqrt(log_q - xp.log(y) + xp.log1p(-0.5 / (y * y)))
-    return xp.where(w < 16, xp.where(central, p, q) * a, y)
+    y[central] = _polynomial(xp, _GILES_CENTRAL, w[central] - 2.5) * a[central]
+    outer = ~central & (w < 16)
+    y[outer] = _polynomial(xp, _GILES_TAIL, xp.sqrt(w[outer]) - 3) * a[outer]
+    if tail.shape[0]:
+        # Beyond Giles' range (a > 1 - 5e-8): erfc(y) ~ e^(-y^2) / (y sqrt(pi)) (1 - 1 / (2 y^2)), by iteration.
+        log_q = -xp.log(math.sqrt(math.pi) * (1 - a[tail]))
+        t = xp.sqrt(log_q)
+        for _ in range(3):
+            t = xp.sqrt(log_q - xp.log(t) + xp.log1p(-0.5 / (t * t)))
+        y[tail] = t
+    return y
 
 
 def _halley(xp, a, residual):
-    """erfinv(a) from Giles' guess by Halley steps on residual(y) = 0, a function with derivative
-    +-2/sqrt(pi) e^(-y^2) (the sign makes r = f / f' below) and f'' = -2y f'."""
-    y = _erfinv_guess(xp, a)
-    for _ in range(2):  # cubic convergence: from Giles' 1e-8 (or the tail's 1e-4) to beyond double precision
-        r = residual(y) / _exp_minus_square(xp, y, _TWO_OVER_SQRT_PI)
-        y = y - r / (1 + y * r)
+    """erfinv(a) from Giles' guess by Halley steps on residual(y, a) = 0, a function with derivative
+    +-2/sqrt(pi) e^(-y^2) (the sign makes r = f / f' below) and f'' = -2y f'. Cubic convergence: one step from
+    Giles' 1e-7 reaches the rounding of the residual (a few ulps, as a second step); the tail's 1e-4 takes two.
+    The derivative only scales the correction r (below 1e-4 y), so exp(-y^2) with y^2 rounded (1e-15 relative)
+    is plenty there."""
+    w = -xp.log((1 - a) * (1 + a))
+    tail = xp.nonzero(w >= 16)[0]
+    y = _erfinv_guess(xp, a, w, tail)
+    r = residual(y, a) / (_TWO_OVER_SQRT_PI * xp.exp(-(y * y)))
+    y -= r / (1 + y * r)
+    if tail.shape[0]:
+        yt, at = y[tail], a[tail]
+        r = residual(yt, at) / (_TWO_OVER_SQRT_PI * xp.exp(-(yt * yt)))
+        y[tail] = yt - r / (1 + yt * r)
     return y
 
 
@@ -154,9 +231,9 @@ def erfinv(xp, x):
         a = xp.abs(flat)
         y = xp.where(a == 1, xp.inf, xp.nan)
         low, high = a <= 0.5, (a > 0.5) & (a < 1)
-        a_low, a_high = a[low], a[high]
-        y[low] = _halley(xp, a_low, lambda v: _erf_series(xp, v) - a_low)
-        y[high] = _halley(xp, a_high, lambda v: (1 - a_high) - _erfc_abs(xp, v))
+        # erfinv(1/2) = 0.477: 14 terms of the series reach full precision there
+        y[low] = _halley(xp, a[low], lambda v, t: _erf_series(xp, v, 14) - t)
+        y[high] = _halley(xp, a[high], lambda v, t: (1 - t) - _erfc_abs(xp, v))
         return _done(xp, xp.copysign(y, flat).reshape(x.shape), dtype)
 
 
@@ -170,44 +247,73 @@ def _sin_pi_abs(xp, x):
 
 def _lgamma_positive(xp, z):
     """lgamma(z) for z > -1/2 (not 0): z = 2 + u + s with an integer shift s in -2..8 and u in [-1/2, 1/2)
-    exact, the series of lgamma(2 + u) and the logs of the shift's factors; Stirling's series from 10."""
+    exact, the series of lgamma(2 + u) and the logs of the shift's factors; Stirling's series from 10. Each
+    branch runs on its own elements only."""
+    shape = z.shape
+    z = z.reshape(-1)
+    out = xp.empty_like(z)
     big = z >= 10
-    zs = xp.where(big, 2.0, z)
-    s = xp.floor(zs - 1.5)
-    u = zs - (s + 2)
-    out = _polynomial(xp, [0.0] + _LGAMMA2, u)
-    product = xp.ones_like(zs)
-    for j in range(1, 9):
-        product = product * xp.where(s >= j, zs - j, 1.0)
-    out = out + xp.log(product)
-    out = out - xp.where(s < 0, xp.log(xp.abs(zs)), 0.0) - xp.where(s < -1, xp.log1p(zs), 0.0)
-    zb = xp.where(big, z, 10.0)
-    inv = 1 / zb
-    series = _polynomial(xp, _STIRLING, inv * inv) * inv
-    stirling = (zb - 0.5) * xp.log(zb) - zb + 0.5 * math.log(2 * math.pi) + series
-    return xp.where(big, stirling, out)
+    small = xp.nonzero(~big)[0]  # and NaN
+    big = xp.nonzero(big)[0]
+    if small.shape[0]:
+        zs = z[small]
+        s = xp.floor(zs - 1.5)
+        u = zs - (s + 2)
+        series = _polynomial(xp, [0.0] + _LGAMMA2, u)
+        product = xp.where(s >= 1, zs - 1, 1.0)
+        for j in range(2, 9):
+            product *= xp.where(s >= j, zs - j, 1.0)
+        series += xp.log(product)
+        out[small] = series - xp.where(s < 0, xp.log(xp.abs(zs)), 0.0) - xp.where(s < -1, xp.log1p(zs), 0.0)
+    if big.shape[0]:
+        zb = z[big]
+        inv = 1 / zb
+        series = _polynomial(xp, _STIRLING, inv * inv) * inv
+        out[big] = (zb - 0.5) * xp.log(zb) - zb + 0.5 * math.log(2 * math.pi) + series
+    return out.reshape(shape)
 
 
 def lgamma(xp, x):
     """log|Gamma(x)|: +inf at the poles (0 and the negative integers) and at +-inf, as PyTorch."""
     x, dtype = _float64(xp, x)
     with np.errstate(all="ignore"):
-        reflect = x < -0.5
-        z = xp.where(reflect, 1 - x, x)
+        flat = x.reshape(-1)
+        reflect = flat < -0.5
+        z = xp.where(reflect, 1 - flat, flat)
         out = _lgamma_positive(xp, xp.where(z == 0, 1.0, z))
-        # lgamma(x) = log(pi / |sin(pi x)|) - lgamma(1 - x)
-        out = xp.where(reflect, math.log(math.pi) - xp.log(_sin_pi_abs(xp, x)) - out, out)
-        pole = ((x <= 0) & (x == xp.floor(x))) | xp.isinf(x)
-        return _done(xp, xp.where(pole, xp.inf, out), dtype)
+        reflect = xp.nonzero(reflect)[0]
+        if reflect.shape[0]:
+            # lgamma(x) = log(pi / |sin(pi x)|) - lgamma(1 - x)
+            out[reflect] = math.log(math.pi) - xp.log(_sin_pi_abs(xp, flat[reflect])) - out[reflect]
+        pole = ((flat <= 0) & (flat == xp.floor(flat))) | xp.isinf(flat)
+        out[pole] = xp.inf
+        return _done(xp, out.reshape(x.shape), dtype)
+
+
+def _shift_up(xp, x, start: float, add):
+    """(x + m, sum_k add(x + k)) over k < m per element, m the steps of ``while x < start: x += 1``. Only the
+    elements below ``start`` are stepped (each dropped once it reaches it), so the cost is the steps taken, not
+    the largest count times the size; each element's arithmetic is that of the plain loop."""
+    shape = x.shape
+    x = x.reshape(-1)
+    total = xp.zeros_like(x)
+    below = xp.nonzero(x < start)[0]
+    if below.shape[0]:
+        def step(state):
+            w, t = state
+            t = t + add(w)
+            w = w + 1
+            return (w, t), ~(w < start)
+
+        w, t = _until_converged(xp, (x[below], total[below]), step)
+        x = x.copy()
+        x[below], total[below] = w, t
+    return x.reshape(shape), total.reshape(shape)
 
 
 def _digamma_nonnegative(xp, x):
     """PyTorch's (Cephes') digamma for x > 0: -1/x per step up to x >= 10, then the asymptotic series."""
-    result = xp.zeros_like(x)
-    for _ in range(10):
-        below = x < 10
-        result = xp.where(below, result - 1 / x, result)
-        x = xp.where(below, x + 1, x)
+    x, result = _shift_up(xp, x, 10, lambda w: -1 / w)
     z = 1 / (x * x)
     y = xp.where(x < 1e17, z * _polynomial(xp, _DIGAMMA[::-1], z), 0.0)
     return xp.where(x == 10, result + _PSI_10, result + xp.log(x) - 0.5 / x - y)
@@ -217,28 +323,37 @@ def digamma(xp, x):
     """PyTorch's digamma: reflection below 0, -inf at +0 and +inf at -0, NaN at the negative integers."""
     x, dtype = _float64(xp, x)
     with np.errstate(all="ignore"):
-        negative = x < 0
-        positive = _digamma_nonnegative(xp, xp.where(negative, 1 - x, xp.where(x == 0, 1.0, x)))
-        r = x - xp.trunc(x)  # the fraction: tan(pi r) is more accurate than tan(pi x)
-        out = xp.where(negative, positive - math.pi / xp.tan(math.pi * r), positive)
-        out = xp.where(negative & (r == 0), xp.nan, out)
-        out = xp.where(x == 0, xp.copysign(xp.inf, -x), out)
-        return _done(xp, out, dtype)
+        flat = x.reshape(-1)
+        negative = flat < 0
+        out = _digamma_nonnegative(xp, xp.where(negative, 1 - flat, xp.where(flat == 0, 1.0, flat)))
+        negative = xp.nonzero(negative)[0]
+        if negative.shape[0]:
+            xn = flat[negative]
+            r = xn - xp.trunc(xn)  # the fraction: tan(pi r) is more accurate than tan(pi x)
+            out[negative] = xp.where(r == 0, xp.nan, out[negative] - math.pi / xp.tan(math.pi * r))
+        zero = xp.nonzero(flat == 0)[0]
+        out[zero] = xp.copysign(xp.inf, -flat[zero])
+        return _done(xp, out.reshape(x.shape), dtype)
+
+
+def _inverse_power(v, s: int):
+    """v^-s for an integer s >= 1 as 1 / (v v ... v): s / 2 ulps (NumPy's power with a negative integer exponent,
+    within an ulp, is 10x slower)."""
+    out = v
+    for _ in range(s - 1):
+        out = out * v
+    return 1 / out
 
 
 def _hurwitz_zeta(xp, s: int, q):
     """zeta(s, q) = sum_k (q + k)^-s for an integer s >= 2 and any q (not a non-positive integer): the first
-    terms summed until q + k >= 10 + s, then Euler-Maclaurin's tail (the Cephes method, vectorised)."""
-    start = 10 + s
-    low = float(xp.min(q)) if q.size else start
-    steps = max(0, math.ceil(start - low)) if math.isfinite(low) else 0
-    total = xp.zeros_like(q)
-    w = q
-    for _ in range(steps):
-        below = w < start
-        total = total + xp.where(below, w, 1.0) ** -s * below
-        w = xp.where(below, w + 1, w)
-    ws = w ** -s
+    terms summed until q + k >= 10 + s, then Euler-Maclaurin's tail (the Cephes method, vectorised). The
+    non-finite q (NaN, inf) the caller replaces."""
+    # Terms of both signs (q < 0, s odd) cancel, and a few ulps in each would show in the sum: there, the power
+    # within an ulp. Positive terms keep their relative error in the sum.
+    mixed = s % 2 == 1 and bool((q < 0).any())
+    w, total = _shift_up(xp, q, 10 + s, (lambda v: v ** -s) if mixed else (lambda v: _inverse_power(v, s)))
+    ws = _inverse_power(w, s)
     tail = ws * w / (s - 1) + 0.5 * ws
     rising, power = float(s), ws / w
     for j in range(1, 13):
@@ -257,7 +372,19 @@ def polygamma(xp, n: int, x):
     with np.errstate(all="ignore"):
         pole = (x <= 0) & (x == xp.floor(x))
         finite = xp.isfinite(x)
-        zeta = _hurwitz_zeta(xp, n + 1, xp.where(pole | ~finite, 1.0, x))
+        q = xp.where(pole | ~finite, 1.0, x)
+        if n == 1:
+            # trigamma by reflection below 0, pi^2 / sin^2(pi x) - trigamma(1 - x): fewer steps up to the
+            # asymptotic range than from x itself, and no cancellation (the first term is >= pi^2, the second
+            # <= trigamma(1) = 1.64)
+            negative = q < 0
+            q = xp.where(negative, 1 - q, q)
+        zeta = _hurwitz_zeta(xp, n + 1, q)
+        if n == 1:
+            negative = xp.nonzero(negative.reshape(-1))[0]
+            flat = zeta.reshape(-1)
+            flat[negative] = (math.pi / _sin_pi_abs(xp, x.reshape(-1)[negative])) ** 2 - flat[negative]
+            zeta = flat.reshape(zeta.shape)
         out = (-1) ** (n + 1) * math.factorial(n) * zeta
         out = xp.where(pole, (-1) ** (n + 1) * xp.inf, out)
         out = xp.where(x == xp.inf, 0.0, xp.where(finite | (x == xp.inf), out, xp.nan))
@@ -265,29 +392,56 @@ def polygamma(xp, n: int, x):
 
 
 # -- modified Bessel functions of the first kind ----------------------------------------------------------------
+def _series_terms(coefficient, z: float) -> int:
+    """How many terms of sum_k coefficient(k) z^k (positive terms, decreasing from some k on) reach full
+    precision at z: up to the first below 1e-17 of the sum, and 2 more for the roundings."""
+    total, k = 0.0, 0
+    while True:
+        term = coefficient(k) * z ** k
+        total += abs(term)
+        if k > 2 and abs(term) < 1e-17 * total:
+            return k + 2
+        k += 1
+
+
+# I_n(a) = (a/2)^n sum_k (a^2/4)^k / (k! (k + n)!) up to a = 20: the terms each piece's upper end needs
+_BESSEL_SERIES_TO = (7.5, 20.0)
+_BESSEL_SERIES = [[1 / (math.factorial(k) * math.factorial(k + n)) for k in range(70)] for n in (0, 1)]
+_BESSEL_SERIES_TERMS = [[_series_terms(lambda k, c=c: c[k], hi * hi / 4) for hi in _BESSEL_SERIES_TO]
+                        for c in _BESSEL_SERIES]
+
+
+def _bessel_asymptotic(n: int, k: int) -> float:
+    """The k-th coefficient of I_n(a) sqrt(2 pi a) e^-a in powers of 1/a: prod_j (-(4n^2 - (2j-1)^2)) / (8j)."""
+    return math.prod(-(4 * n * n - (2 * j - 1) ** 2) / (8 * j) for j in range(1, k + 1))
+
+
+# beyond 20 the asymptotic series, 40 terms (the smallest term at a = 20 is 4e-18), fewer from 40 on
+_BESSEL_ASYMPTOTIC_FROM = 40.0
+_BESSEL_ASYMPTOTIC = [[_bessel_asymptotic(n, k) for k in range(40)] for n in (0, 1)]
+_BESSEL_ASYMPTOTIC_TERMS = [_series_terms(lambda k, n=n: _bessel_asymptotic(n, k), 1 / _BESSEL_ASYMPTOTIC_FROM)
+                            for n in (0, 1)]
+
+
 def _bessel(xp, order: int, x):
     """I_0 or I_1 of a = |x|: the power series (positive terms) up to 20, the asymptotic series above, whose
-    e^a is taken in two halves so that the result overflows only where the function does."""
+    e^a is taken in two halves so that the result overflows only where the function does. Both by Horner, as
+    many terms as the range of each element needs."""
     a = xp.abs(x).reshape(-1)
     out = xp.empty_like(a)
-    small = a <= 20
-    s = a[small]
-    quarter = s * s / 4
-    term = xp.ones_like(s) if order == 0 else s / 2
-    total = term
-    for k in range(1, 60):
-        term = term * quarter / (k * (k + order))
-        total = total + term
-    out[small] = total
-    b = a[~small]  # and NaN
-    mu = 4 * order * order
-    term = xp.ones_like(b)
-    series = term
-    for k in range(1, 40):
-        term = term * -(mu - (2 * k - 1) ** 2) / (k * 8 * b)
-        series = series + term
-    half = xp.exp(b / 2)
-    out[~small] = half * (half * series / xp.sqrt(2 * math.pi * b))
+    lower = 0.0
+    for upper, terms in zip(_BESSEL_SERIES_TO, _BESSEL_SERIES_TERMS[order]):
+        piece = (a > lower) & (a <= upper) if lower else a <= upper
+        s = a[piece]
+        total = _polynomial(xp, _BESSEL_SERIES[order][:terms], s * s / 4)
+        out[piece] = total if order == 0 else total * (s / 2)
+        lower = upper
+    for piece, terms in (((a > 20) & (a < _BESSEL_ASYMPTOTIC_FROM), 40),
+                         (~(a < _BESSEL_ASYMPTOTIC_FROM), _BESSEL_ASYMPTOTIC_TERMS[order])):  # and NaN
+        b = a[piece]
+        series = _polynomial(xp, _BESSEL_ASYMPTOTIC[order][:terms], 1 / b)
+        half = xp.exp(b / 2)
+        out[piece] = half * (half * series / xp.sqrt(2 * math.pi * b))  # NaN at inf, as PyTorch's
     return out.reshape(x.shape)
 
 
@@ -316,48 +470,73 @@ _TEMME_FROM = 1e9
 _TEMME_C0 = [-1 / 3, 1 / 12, -2 / 135, 1 / 864, 1 / 2835, -139 / 777600, 1 / 25515]
 
 
+def _split(xp, cond, if_true, if_false, *arrays):
+    """where(cond, if_true(*arrays), if_false(*arrays)) of flat arrays, each function run on its own elements."""
+    out = xp.empty(cond.shape, dtype=xp.float64)
+    for mask, f in ((cond, if_true), (~cond, if_false)):
+        index = xp.nonzero(mask)[0]
+        if index.shape[0]:
+            out[index] = f(*(v[index] for v in arrays))
+    return out
+
+
+_LOG1PMX = [2 / (2 * k + 3) for k in range(20)]
+
+
 def _log1pmx(xp, t):
     """log(1 + t) - t, accurate near 0: -t^2 / (2 + t) + 2 sum_k s^(2k+1) / (2k+1), s = t / (2 + t)."""
-    small = xp.abs(t) < 0.5
-    ts = xp.where(small, t, 0.0)
-    s = ts / (2 + ts)
-    s2 = s * s
-    series = _polynomial(xp, [2 / (2 * k + 3) for k in range(20)], s2) * s2 * s
-    return xp.where(small, series - ts * ts / (2 + ts), xp.log1p(t) - t)
+    def series(t):
+        s = t / (2 + t)
+        s2 = s * s
+        return _polynomial(xp, _LOG1PMX, s2) * s2 * s - t * t / (2 + t)
+
+    return _split(xp, xp.abs(t) < 0.5, series, lambda t: xp.log1p(t) - t, t)
 
 
 def _lgamma1p(xp, a):
     """lgamma(1 + a) for a >= 0, exact in a where |a| <= 1/2: lgamma(2 + a) - log1p(a)."""
-    near = a <= 0.5
-    return xp.where(near, _polynomial(xp, [0.0] + _LGAMMA2, xp.minimum(a, 0.5)) - xp.log1p(a), lgamma(xp, 1 + a))
+    return _split(xp, a <= 0.5, lambda a: _polynomial(xp, [0.0] + _LGAMMA2, a) - xp.log1p(a),
+                  lambda a: lgamma(xp, 1 + a), a)
 
 
 def _log_power_factor(xp, a, x):
     """log(x^a e^-x / Gamma(a)); from a = 10 as a (log(x / a) - (x - a) / a) + log(a / 2 pi) / 2 - Stirling's
     series, which keeps the cancellation of a log x against x and lgamma(a) out of the rounding."""
-    big = a >= 10
-    ab = xp.where(big, a, 10.0)
-    inv = 1 / ab
-    stirling = _polynomial(xp, _STIRLING, inv * inv) * inv
-    t = (x - ab) / ab
-    # far from a, log(x / a) keeps x / a's relative precision, which 1 + t loses as t nears -1
-    power = xp.where(xp.abs(t) < 0.5, ab * _log1pmx(xp, t), ab * xp.log(x / ab) - (x - ab))
-    uniform = power + 0.5 * xp.log(ab / (2 * math.pi)) - stirling
-    return xp.where(big, uniform, a * xp.log(x) - x - lgamma(xp, xp.where(big, 1.0, a)))
+    def uniform(a, x):
+        inv = 1 / a
+        stirling = _polynomial(xp, _STIRLING, inv * inv) * inv
+        t = (x - a) / a
+        # far from a, log(x / a) keeps x / a's relative precision, which 1 + t loses as t nears -1
+        power = _split(xp, xp.abs(t) < 0.5, lambda a, t, x: a * _log1pmx(xp, t),
+                       lambda a, t, x: a * xp.log(x / a) - (x - a), a, t, x)
+        return power + 0.5 * xp.log(a / (2 * math.pi)) - stirling
+
+    return _split(xp, a >= 10, uniform, lambda a, x: a * xp.log(x) - x - lgamma(xp, a), a, x)
 
 
-def _until_converged(xp, state, step):
-    """Run ``step(state) -> (state, done)`` on flat arrays, each element dropped from the work once done."""
-    out = [xp.empty_like(s) for s in state]
+def _until_converged(xp, state, step, wanted=None):
+    """Run ``step(state) -> (state, done)`` on flat arrays: the state arrays at the positions ``wanted`` (all by
+    default) as each element left them when first done. Done elements are dropped from the work once a quarter
+    of it is done (compacting the state at every step cost as much as the steps), their results kept from the
+    step they were done at."""
+    wanted = range(len(state)) if wanted is None else wanted
+    out = [xp.empty_like(state[i]) for i in wanted]
     index = xp.arange(state[0].shape[0])
+    recorded, count = xp.zeros(index.shape[0], dtype=bool), 0
     while index.shape[0]:
         state, done = step(state)
-        if bool(done.any()):
-            for o, s in zip(out, state):
-                o[index[done]] = s[done]
-            keep = ~done
-            index = index[keep]
-            state = tuple(s[keep] for s in state)
+        new = done & ~recorded if count else done
+        newly = int(xp.count_nonzero(new))
+        if newly:
+            gone = index[new]
+            for o, i in zip(out, wanted):
+                o[gone] = state[i][new]
+            recorded |= new
+            count += newly
+            if 4 * count >= index.shape[0]:
+                keep = ~recorded
+                index, recorded, count = index[keep], recorded[keep], 0
+                state = tuple(s[keep] for s in state)
     return out
 
 
@@ -370,11 +549,10 @@ def _p_series(xp, a, x):
         total = total + c
         return (r, c, total, xs), c <= _EPS * total
 
-    total = _until_converged(xp, (a.copy(), xp.ones_like(a), xp.ones_like(a), x), step)[2]
+    (total,) = _until_converged(xp, (a.copy(), xp.ones_like(a), xp.ones_like(a), x), step, (2,))
     # x^a e^-x / Gamma(a + 1) with lgamma(1 + a) rather than lgamma(a) - log(a), exact for tiny a
-    small = a < 10
-    log_factor = xp.where(small, a * xp.log(x) - x - _lgamma1p(xp, xp.where(small, a, 1.0)),
-                          _log_power_factor(xp, a, x) - xp.log(a))
+    log_factor = _split(xp, a < 10, lambda a, x: a * xp.log(x) - x - _lgamma1p(xp, a),
+                        lambda a, x: _log_power_factor(xp, a, x) - xp.log(a), a, x)
     return total * xp.exp(log_factor)
 
 
@@ -382,38 +560,49 @@ def _q_fraction(xp, a, x):
     """Q(a, x) = x^a e^-x / Gamma(a) times Legendre's continued fraction, for x > 1 and x > a (Cephes')."""
     y = 1 - a
     z = x + y + 1
-    c = xp.zeros_like(a)
     p2, q2, p1, q1 = xp.ones_like(a), x.copy(), x + 1, z * x
     ans = p1 / q1
+    count = [0.0]  # c, the same for every element still at work
 
     def step(state):
-        c, y, z, p2, q2, p1, q1, ans = state
-        c, y, z = c + 1, y + 1, z + 2
-        yc = y * c
+        y, z, p2, q2, p1, q1, ans = state
+        count[0] += 1
+        y, z = y + 1, z + 2
+        yc = y * count[0]
         pk, qk = p1 * z - p2 * yc, q1 * z - q2 * yc
         nonzero = qk != 0
-        r = pk / xp.where(nonzero, qk, 1.0)
-        done = nonzero & (xp.abs(ans - r) <= _EPS * xp.abs(r))
-        ans = xp.where(nonzero, r, ans)
-        scale = xp.where(xp.abs(pk) > _BIG, _BIG_INVERSE, 1.0)
-        return (c, y, z, p1 * scale, q1 * scale, pk * scale, qk * scale, ans), done
+        if bool(nonzero.all()):
+            r = pk / qk
+            done = xp.abs(ans - r) <= _EPS * xp.abs(r)
+            ans = r
+        else:
+            r = pk / xp.where(nonzero, qk, 1.0)
+            done = nonzero & (xp.abs(ans - r) <= _EPS * xp.abs(r))
+            ans = xp.where(nonzero, r, ans)
+        big = xp.abs(pk) > _BIG
+        if bool(big.any()):
+            scale = xp.where(big, _BIG_INVERSE, 1.0)
+            p1, q1, pk, qk = p1 * scale, q1 * scale, pk * scale, qk * scale
+        return (y, z, p1, q1, pk, qk, ans), done
 
-    ans = _until_converged(xp, (c, y, z, p2, q2, p1, q1, ans), step)[7]
+    (ans,) = _until_converged(xp, (y, z, p2, q2, p1, q1, ans), step, (6,))
     return ans * xp.exp(_log_power_factor(xp, a, x))
 
 
 def _q_series(xp, a, x):
     """Q(a, x) for small x and a: -expm1(a log x - lgamma(1 + a)) - x^a / Gamma(a) sum_n (-x)^n / (n! (a + n))."""
+    count = [0.0]  # n, the same for every element still at work
+
     def step(state):
-        n, fac, total, xs, aa = state
-        n = n + 1
+        fac, total, xs, aa = state
+        count[0] += 1
+        n = count[0]
         fac = fac * -xs / n
         term = fac / (aa + n)
         total = total + term
-        return (n, fac, total, xs, aa), xp.abs(term) <= _EPS * xp.abs(total)
+        return (fac, total, xs, aa), xp.abs(term) <= _EPS * xp.abs(total)
 
-    zeros = xp.zeros_like(a)
-    total = _until_converged(xp, (zeros, xp.ones_like(a), zeros, x, a), step)[2]
+    (total,) = _until_converged(xp, (xp.ones_like(a), xp.zeros_like(a), x, a), step, (1,))
     log_x = xp.log(x)
     return -xp.expm1(a * log_x - _lgamma1p(xp, a)) - xp.exp(a * log_x - lgamma(xp, a)) * total
 

@@ -76,26 +76,58 @@ def standard_gamma_grad(x: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return out.reshape(shape)
 
 
+def _iterate(state, step, results):
+    """Run ``step(n, state, check) -> (state, done)`` for n = 1, 2, ... on flat arrays (at most ``_MAX_ITER``
+    times): the state arrays at the positions ``results`` as each element left them when first done. ``done`` is
+    only asked for (``check``) at the first 4 steps and every 4th after: the test cost as much as the step, and a
+    few more terms below the rounding change nothing. Done elements are dropped from the work once a quarter of
+    it is done (compacting the state at every step cost as much as the steps)."""
+    out = [np.empty_like(state[r]) for r in results]
+    index = np.arange(state[0].size)
+    recorded, count = np.zeros(index.size, dtype=bool), 0
+    n = 0
+    while index.size and n < _MAX_ITER:
+        n += 1
+        check = n <= 4 or n % 4 == 0
+        state, done = step(n, state, check)
+        if not check:
+            continue
+        new = done & ~recorded if count else done
+        if new.any():
+            gone = index[new]
+            for o, r in zip(out, results):
+                o[gone] = state[r][new]
+            recorded |= new
+            count += int(np.count_nonzero(new))
+            if 4 * count >= index.size:
+                keep = ~recorded
+                index, recorded, count = index[keep], recorded[keep], 0
+                state = tuple(v[keep] for v in state)
+    rest = index[~recorded]
+    for o, r in zip(out, results):
+        o[rest] = state[r][~recorded]
+    return out
+
+
 def _series_grad(x, a):
     log_x = np.log(x)
-    u = np.ones_like(x)
     psi = _digamma(a + 1)
-    total = u * (log_x - psi)
-    mass = u.copy()
-    active = np.arange(x.size)
-    n = 0
-    while active.size and n < _MAX_ITER:
-        n += 1
-        xa, aa = x[active], a[active]
-        u[active] = u[active] * xa / (aa + n)
-        psi[active] = psi[active] + 1 / (aa + n)
-        term = u[active] * (log_x[active] - psi[active])
-        total[active] += term
-        mass[active] += u[active]
+
+    def step(n, state, check):
+        u, psi, total, mass, xa, aa, lx = state
+        r = aa + n
+        u = u * xa / r
+        psi = psi + 1 / r
+        total = total + u * (lx - psi)
+        mass = mass + u
+        if not check:
+            return (u, psi, total, mass, xa, aa, lx), None
         # done once the terms decrease (n past x - a) and the next terms cannot change the sum any more
-        keep = (n < xa - aa + 1) | (u[active] * np.abs(log_x[active] - psi[active] + 1) > 1e-17 * (
-            np.abs(total[active]) + 1e-300)) | (u[active] > 1e-17 * mass[active])
-        active = active[keep]
+        keep = (n < xa - aa + 1) | (u * np.abs(lx - psi + 1) > 1e-17 * (np.abs(total) + 1e-300)) | (
+            u > 1e-17 * mass)
+        return (u, psi, total, mass, xa, aa, lx), ~keep
+
+    (total,) = _iterate((np.ones_like(x), psi, log_x - psi, np.ones_like(x), x, a, log_x), step, (2,))
     return -(x / a) * total
 
 
@@ -104,32 +136,27 @@ def _continued_fraction_grad(x, a):
     b = x + 1 - a
     d = 1 / b
     dd = d * d  # db/da = -1
-    c = np.full_like(x, 1 / tiny)
-    dc = np.zeros_like(x)
-    h, dh = d.copy(), dd.copy()
-    active = np.arange(x.size)
-    i = 0
-    while active.size and i < _MAX_ITER:
-        i += 1
-        an, dan = -i * (i - a[active]), float(i)
-        b[active] += 2
-        dr = an * d[active] + b[active]
-        ddr = dan * d[active] + an * dd[active] - 1
-        small = np.abs(dr) < tiny
-        dr = np.where(small, tiny, dr)
-        cr = b[active] + an / c[active]
-        dcr = -1 + dan / c[active] - an * dc[active] / c[active] / c[active]
+
+    def step(i, state, check):
+        b, d, dd, c, dc, h, dh, aa = state
+        an, dan = -i * (i - aa), float(i)
+        b = b + 2
+        dr = an * d + b
+        ddr = dan * d + an * dd - 1
+        dr = np.where(np.abs(dr) < tiny, tiny, dr)
+        cr = b + an / c
+        dcr = -1 + dan / c - an * dc / c / c
         cr = np.where(np.abs(cr) < tiny, tiny, cr)
         dnew = 1 / dr
         ddnew = -ddr * dnew * dnew
         delta = dnew * cr
         ddelta = ddnew * cr + dnew * dcr
-        h_old = h[active]
-        h[active] = h_old * delta
-        dh[active] = dh[active] * delta + h_old * ddelta
-        d[active], dd[active], c[active], dc[active] = dnew, ddnew, cr, dcr
-        keep = (np.abs(delta - 1) > 1e-16) | (np.abs(h_old * ddelta) > 1e-16 * np.abs(dh[active]))
-        active = active[keep]
+        dh = dh * delta + h * ddelta
+        done = ~((np.abs(delta - 1) > 1e-16) | (np.abs(h * ddelta) > 1e-16 * np.abs(dh))) if check else None
+        return (b, dnew, ddnew, cr, dcr, h * delta, dh, aa), done
+
+    state = (b, d, dd, np.full_like(x, 1 / tiny), np.zeros_like(x), d.copy(), dd.copy(), a)
+    h, dh = _iterate(state, step, (5, 6))
     return x * (h * (np.log(x) - _digamma(a)) + dh)
 
 
