@@ -1813,10 +1813,18 @@ def _incomplete_gamma_case(draw, dtype, max_size):
 SPECS += [
     Spec("igamma", ops.igamma, _incomplete_gamma_case, lambda a, x: _scipy_special().gammainc(a, x)),
     Spec("igammac", ops.igammac, _incomplete_gamma_case, lambda a, x: _scipy_special().gammaincc(a, x)),
-    # the mantissa jumps at the powers of two (and at 0)
-    unary("frexp", ops.frexp, lambda x: np.frexp(x)[0], -3.9, 3.9, avoid=(-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0),
-          margin=0.05, family="exact", call=lambda x: ops.frexp(x).mantissa),
+    Spec("frexp", ops.frexp, lambda d, s: _frexp_case(d, s), lambda x: np.frexp(x)[0], "exact",
+         call=lambda x: ops.frexp(x).mantissa),
 ]
+
+@st.composite
+def _frexp_case(draw, dtype, max_size):
+    """The mantissa jumps at every power of two, infinitely many near 0: magnitudes in [0.3, 3.9] away from 0.5,
+    1 and 2, either sign."""
+    shape = draw(mst.shapes(max_size=max_size))
+    magnitude = draw(_arr(dtype, shape, 0.3, 3.9, avoid=(0.5, 1.0, 2.0), margin=0.05))
+    return Case(((magnitude * draw(_signs(dtype, shape))).astype(dtype),))
+
 
 # -- transposed convolution, resampling, padding modes, 1-D pooling, pixel shuffle, instance norm ----------------
 @st.composite
