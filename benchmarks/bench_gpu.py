@@ -73,11 +73,11 @@ def torch_bn_step(torch, x0, g0):
     return step
 
 
-def minigrad_mlp_step(x0, y0, backend="cupy"):
+def minigrad_mlp_step(x0, y0, backend="cupy", hidden=128):
     from train import build_model
 
     minigrad.manual_seed(0)
-    model = build_model(fused=True).to(backend)
+    model = build_model(fused=True, hidden=hidden).to(backend)
     opt = minigrad.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     x, y = minigrad.tensor(x0, backend=backend), minigrad.tensor(y0, backend=backend)
 
