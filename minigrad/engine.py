@@ -10,8 +10,8 @@ back to that input's shape (undoing broadcasting) and cast to its dtype, here an
 
 from __future__ import annotations
 
-from ._quiet import restore, silence
-from .errors import InplaceError
+from ._quiet import again_quietly
+from .errors import AnomalyError, InplaceError
 from .function import AccumulateGrad, Function, Gradients, _edge
 from .grad_mode import _enabled
 from .ops.reduction import SumTo
@@ -49,8 +49,8 @@ def _root_grads(outputs, grad_outputs, create_graph: bool) -> list:
             raise BackendMismatchError(
                 f"backward: the gradient is on backend {g.backend!r} but the output on {out.backend!r}"
             )
-        if g.dtype != out.dtype:  # PyTorch casts a given gradient to its output's dtype (float64 to float32 rounds)
-            g = g.astype(out.dtype)
+        if g.array.dtype is not out.array.dtype and g.dtype != out.dtype:
+            g = g.astype(out.dtype)  # PyTorch casts a given gradient to its output's dtype (float64 to float32 rounds)
         grads.append(g)
     return grads
 
@@ -119,7 +119,6 @@ def _run(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate):
     ready = [(n, buffers.pop(n, None)) for n in dict.fromkeys(roots) if n not in dependencies]
     stored: set = {id(g.array) for g in grad_outputs}  # arrays a leaf may not own without copying
     token = _enabled.set(create_graph)
-    quiet = silence()  # backward rules meet inf and NaN without NumPy's warnings too (_quiet.py)
     try:
         while ready:
             node, g = ready.pop()
@@ -148,10 +147,13 @@ def _run(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate):
                 kept = node._retained()
                 if kept is not None:
                     _accumulate(kept, g, create_graph, stored)
-            if node.several_outputs is None:
-                grads = node.backward(node, g)
-            else:
-                grads = node.backward(node, *Gradients.of(node, g))
+            args = (g,) if node.several_outputs is None else Gradients.of(node, g)
+            try:
+                grads = node.backward(node, *args)
+            except AnomalyError:
+                raise
+            except (RuntimeWarning, FloatingPointError):  # NumPy's, made an exception: again, quietly (_quiet.py)
+                grads = again_quietly(node.backward, node, *args)
             if grads.__class__ is not tuple:
                 grads = _as_gradients(node, grads)
             elif len(grads) != len(node.next):
@@ -183,7 +185,6 @@ def _run(outputs, grad_outputs, retain_graph, create_graph, inputs, accumulate):
                     previous = buffers.get(child)
                     buffers[child] = gi if previous is None else previous + gi
     finally:
-        restore(quiet)
         _enabled.reset(token)
     return captures
 
@@ -232,7 +233,10 @@ def _sum_to(node, g: Tensor, shape: tuple, create_graph: bool) -> Tensor:
     if create_graph:  # the sum must be differentiable again
         return SumTo.apply(g, shape)
     # First-order backward records nothing: the reduction alone, without an op around it.
-    return Tensor(SumTo.reduce(g._backend, g.array, shape), g._backend)
+    try:
+        return Tensor(SumTo.reduce(g._backend, g.array, shape), g._backend)
+    except (RuntimeWarning, FloatingPointError):  # NumPy's, made an exception: again, quietly (_quiet.py)
+        return Tensor(again_quietly(SumTo.reduce, g._backend, g.array, shape), g._backend)
 
 
 def _run_post_hooks(node, leaf: Tensor) -> None:
@@ -263,7 +267,10 @@ def _accumulate(t: Tensor, g: Tensor, create_graph: bool, stored: set) -> None:
     elif create_graph or current.requires_grad:
         t.grad = current + g
     else:
-        current.array += gd
+        try:
+            current.array += gd
+        except (RuntimeWarning, FloatingPointError):  # raised by an "error" filter once the sum is written
+            pass
         current._bump_version()
 
 
