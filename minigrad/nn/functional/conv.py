@@ -137,6 +137,7 @@ def _transposed_sizes(op: str, spatial, kernel, stride, padding, output_padding,
 
 
 @_public
+@_unbatched(4)
 def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,  # noqa: A002
                      padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
     """The transposed 2-D convolution (the gradient of ``conv2d`` with respect to its input) of (N, C_in, H, W)
@@ -145,9 +146,6 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     if not isinstance(input, Tensor) or input.ndim not in (3, 4):
         raise ShapeError(f"conv_transpose2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape "
                          f"{getattr(input, 'shape', type(input).__name__)}")
-    if input.ndim == 3:
-        return conv_transpose2d(input.unsqueeze(0), weight, bias, stride, padding, output_padding, groups,
-                                dilation).squeeze(0)
     if not isinstance(weight, Tensor) or weight.ndim != 4:
         raise ShapeError(f"conv_transpose2d: weight must be 4-D (in, out // groups, kh, kw), got shape "
                          f"{getattr(weight, 'shape', type(weight).__name__)}")
@@ -216,6 +214,7 @@ def _same_padding(op: str, input: Tensor, kernel, stride, dilation) -> tuple[Ten
 
 
 @_public
+@_unbatched(5)
 def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,  # noqa: A002
            padding: int | tuple | str = 0, dilation=1, groups: int = 1) -> Tensor:
     """3-D cross-correlation of (N, C, D, H, W) or (C, D, H, W) with weight (O, C // groups, kd, kh, kw):
@@ -224,8 +223,6 @@ def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
     if not isinstance(input, Tensor) or input.ndim not in (4, 5):
         raise ShapeError(f"conv3d: expected a 4-D (C, D, H, W) or 5-D (N, C, D, H, W) input, got shape "
                          f"{getattr(input, 'shape', type(input).__name__)}")
-    if input.ndim == 4:
-        return conv3d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
     if not isinstance(weight, Tensor) or weight.ndim != 5:
         raise ShapeError(f"conv3d: weight must be 5-D (out, in // groups, kd, kh, kw), got shape "
                          f"{getattr(weight, 'shape', type(weight).__name__)}")
@@ -254,6 +251,7 @@ def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
 
 
 @_public
+@_unbatched(5)
 def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,  # noqa: A002
                      padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
     """The transposed 3-D convolution (the gradient of ``conv3d`` with respect to its input) of (N, C_in, D, H, W)
@@ -263,9 +261,6 @@ def conv_transpose3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
     if not isinstance(input, Tensor) or input.ndim not in (4, 5):
         raise ShapeError(f"conv_transpose3d: expected a 4-D (C, D, H, W) or 5-D (N, C, D, H, W) input, got shape "
                          f"{getattr(input, 'shape', type(input).__name__)}")
-    if input.ndim == 4:
-        return conv_transpose3d(input.unsqueeze(0), weight, bias, stride, padding, output_padding, groups,
-                                dilation).squeeze(0)
     if not isinstance(weight, Tensor) or weight.ndim != 5:
         raise ShapeError(f"conv_transpose3d: weight must be 5-D (in, out // groups, kd, kh, kw), got shape "
                          f"{getattr(weight, 'shape', type(weight).__name__)}")
