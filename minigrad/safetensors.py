@@ -25,6 +25,7 @@ import numpy as np
 
 from . import backends as _backends
 from .errors import SerializationError
+from .serialization import _reject_constant
 from .tensor import Tensor
 
 __all__ = ["save_file", "load_file", "save", "load", "SerializationError"]
@@ -166,7 +167,3 @@ def _unique_keys(pairs):
     if len(set(keys)) != len(keys):
         raise ValueError("duplicate keys in the header")
     return dict(pairs)
-
-
-def _reject_constant(token: str):
-    raise ValueError(f"non-standard JSON constant {token}")
