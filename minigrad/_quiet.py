@@ -5,8 +5,8 @@ encountered in log") from deep inside our backends, or raises under a ``warnings
 ``filterwarnings = error``), so a script or test suite that runs quietly on PyTorch would not on minigrad.
 ``detect_anomaly()`` is the way to find where a NaN appears, and it names the op.
 
-Two mechanisms, so that the ops themselves pay nothing (setting NumPy's error state around every op cost
-~0.8 us on the tiny-op benchmark's 18 us):
+Two mechanisms, so that the ops themselves pay nothing (setting NumPy's error state around every op showed on
+the tiny-op benchmark; docs/architecture.md):
 
 - A ``warnings`` filter, installed at import, ignores the RuntimeWarnings that NumPy attributes to minigrad's
   own modules (NumPy names the Python frame that called the ufunc). Other code's warnings are untouched.
@@ -16,7 +16,7 @@ Two mechanisms, so that the ops themselves pay nothing (setting NumPy's error st
   so running one twice is safe. In-place kernels have written their result by then, so their callers keep it.
 - The backward engine does the same per node (a backward rule builds new tensors too), and keeps an in-place
   gradient sum that NumPy finished before raising. ``Optimizer.step`` runs under ``silence()`` (NumPy's error
-  state set to "ignore" through its context variable, ~0.3 us a step): an update half done when an exception
+  state set to "ignore" through its context variable, once a step): an update half done when an exception
   arrives is not something to run again.
 """
 
