@@ -179,3 +179,14 @@ def test_a_script_with_default_warnings_prints_none(tmp_path):
         else:
             assert run.returncode == 0, run.stderr
             assert run.stderr.count("RuntimeWarning") == 1 and "<string>:5" in run.stderr, run.stderr
+
+
+def test_pytest_ignores_the_same_warnings_as_the_import_time_filter():
+    """pyproject's ``filterwarnings`` repeats ``_quiet``'s filter (pytest drops filters a test installs): the
+    two must name the same modules, or the tests would show, or hide, other warnings than users see."""
+    from pathlib import Path
+
+    from minigrad._quiet import OWN_MODULES
+
+    pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    assert f"'ignore::RuntimeWarning:{OWN_MODULES}'" in pyproject
