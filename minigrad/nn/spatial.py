@@ -152,12 +152,7 @@ class _PadNd(Module):
 
     def __init__(self, padding) -> None:
         super().__init__()
-        sides = 2 * self.dims
-        padding = (padding,) * sides if isinstance(padding, int) else tuple(padding)
-        if len(padding) != sides or not all(isinstance(p, int) for p in padding):
-            raise ValueError(f"{type(self).__name__}: padding must be an int or a tuple of {sides} ints, "
-                             f"got {padding!r}")
-        self.padding = padding
+        self.padding = _tuple(padding, "padding", 2 * self.dims, type(self).__name__)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.pad(x, self.padding, self.mode)
