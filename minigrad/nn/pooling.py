@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..tensor import Tensor
 from . import functional as F  # noqa: N812 - PyTorch's convention
-from .functional._common import _tuple
+from .functional._common import _triple, _tuple
 from .module import Module
 
 
@@ -57,8 +57,6 @@ class LPPool1d(LPPool2d):
 class MaxUnpool3d(Module):
     def __init__(self, kernel_size, stride=None, padding=0) -> None:
         super().__init__()
-        from .functional.conv import _triple
-
         self.kernel_size = _triple(kernel_size, "kernel_size")
         self.stride = self.kernel_size if stride is None else _triple(stride, "stride")
         self.padding = _triple(padding, "padding")

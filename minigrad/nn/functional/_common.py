@@ -1,5 +1,5 @@
 """The registry of public differentiable functions (``OPS``, ``@_public``) and the argument checks and
-conversions the other modules share (``_pair``, ``_single``, ``_tuple``, window sizes, reductions).
+conversions the other modules share (``_pair``, ``_single``, ``_triple``, ``_tuple``, window sizes, reductions).
 """
 
 from __future__ import annotations
@@ -48,6 +48,10 @@ def _tuple(value, name: str, n: int, op: str | None = None) -> tuple:
     if len(values) != n or not all(isinstance(v, int) for v in values):
         raise ValueError(f"{op + ': ' if op else ''}{name} must be an int or a tuple of {n} ints, got {value!r}")
     return values
+
+
+def _triple(value, name: str) -> tuple[int, int, int]:
+    return _tuple(value, name, 3)  # type: ignore[return-value]
 
 
 def _unbatched(batched_ndim: int):

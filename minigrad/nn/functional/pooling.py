@@ -8,7 +8,7 @@ from ...errors import ShapeError
 from ...ops import conv as _conv
 from ...ops._common import constant
 from ...tensor import Tensor
-from ._common import _check_4d, _check_windows, _pair, _public, _single, _unbatched, _value_range
+from ._common import _check_4d, _check_windows, _pair, _public, _single, _triple, _unbatched, _value_range
 
 
 def _pool_args(op, input, kernel_size, stride, padding, dilation):
@@ -221,8 +221,6 @@ def adaptive_max_pool1d(input: Tensor, output_size,  # noqa: A002
 def _pool3d_geometry(op: str, input, kernel_size, stride, padding, dilation, ceil_mode: bool) -> tuple:
     """kernel, stride, padding, dilation, the output size and the extra padding after the input that ceil_mode's
     last windows need, per axis (PyTorch's ``pooling_output_shape``)."""
-    from .conv import _triple
-
     if not isinstance(input, Tensor) or input.ndim not in (4, 5):
         raise ShapeError(f"{op}: expected a 4-D (C, D, H, W) or 5-D (N, C, D, H, W) input, got shape "
                          f"{getattr(input, 'shape', type(input).__name__)}")
@@ -466,16 +464,16 @@ def max_unpool3d(input: Tensor, indices: Tensor, kernel_size, stride=None, paddi
                  output_size=None) -> Tensor:
     """The partial inverse of ``max_pool3d(..., return_indices=True)`` on (N, C, D, H, W) or (C, D, H, W): each value
     goes to its flat index d * H * W + h * W + w of a zero volume."""
-    kernel = _triple_of(kernel_size, "kernel_size")
-    stride = kernel if stride is None else _triple_of(stride, "stride")
-    return _unpool("max_unpool3d", input, indices, kernel, stride, _triple_of(padding, "padding"), output_size, 3)
+    kernel = _triple(kernel_size, "kernel_size")
+    stride = kernel if stride is None else _triple(stride, "stride")
+    return _unpool("max_unpool3d", input, indices, kernel, stride, _triple(padding, "padding"), output_size, 3)
 
 
 @_public
 def lp_pool3d(input: Tensor, norm_type: float, kernel_size, stride=None,  # noqa: A002
               ceil_mode: bool = False) -> Tensor:
     """(sum over each window of x ** norm_type) ** (1 / norm_type) on (N, C, D, H, W) or (C, D, H, W)."""
-    kd, kh, kw = _triple_of(kernel_size, "kernel_size")
+    kd, kh, kw = _triple(kernel_size, "kernel_size")
     if not isinstance(input, Tensor) or input.ndim not in (4, 5):
         raise ShapeError(f"lp_pool3d: expected a 4-D (C, D, H, W) or 5-D (N, C, D, H, W) input, got shape "
                          f"{getattr(input, 'shape', type(input).__name__)}")
@@ -594,7 +592,7 @@ def _fractional_max_pool(op: str, input: Tensor, kernel_size, output_size, outpu
     if any(n == 0 for n in input.shape[-dims - 1:]):
         raise ShapeError(f"{name}: expected an input with non-zero size in its non-batch dimensions, got shape "
                          f"{input.shape}")
-    as_tuple = _pair if dims == 2 else _triple_of
+    as_tuple = _pair if dims == 2 else _triple
     kernel = as_tuple(kernel_size, "kernel_size")
     if output_size is None and output_ratio is None:
         raise ValueError(f"{op} requires specifying either an output_size or an output_ratio")
@@ -658,12 +656,6 @@ def _fractional_max_pool(op: str, input: Tensor, kernel_size, output_size, outpu
     if not batched:
         out, index = out.squeeze(0), index.squeeze(0)
     return (out, index) if return_indices else out
-
-
-def _triple_of(value, name: str) -> tuple:
-    from .conv import _triple
-
-    return _triple(value, name)
 
 
 @_public
