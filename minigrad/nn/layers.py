@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -12,6 +13,7 @@ from ..grad_mode import no_grad
 from ..tensor import Tensor
 from . import functional as F  # noqa: N812 - PyTorch's convention
 from . import init
+from .functional._common import _tuple
 from .module import Module, Parameter
 
 
@@ -76,8 +78,9 @@ class _ConvNd(Module):
             raise ValueError(f"{name}: groups={groups} must divide in_channels={in_channels} and "
                              f"out_channels={out_channels}")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = self._tuple(kernel_size, "kernel_size")
-        self.stride, self.dilation = self._tuple(stride, "stride"), self._tuple(dilation, "dilation")
+        as_tuple = functools.partial(_tuple, n=self.dims, op=name)
+        self.kernel_size = as_tuple(kernel_size, "kernel_size")
+        self.stride, self.dilation = as_tuple(stride, "stride"), as_tuple(dilation, "dilation")
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"{name}: padding must be an int, a tuple, 'valid' or 'same', got {padding!r}")
@@ -85,7 +88,7 @@ class _ConvNd(Module):
                 raise ValueError(f"{name}: padding='same' is not supported for strided convolutions")
             self.padding = padding
         else:
-            self.padding = self._tuple(padding, "padding")
+            self.padding = as_tuple(padding, "padding")
         self.padding_mode = padding_mode
         # F.pad's widths for a padding_mode other than zeros (last axis first), as PyTorch's
         # _reversed_padding_repeated_twice: 'same' puts the odd element after the input.
@@ -98,13 +101,6 @@ class _ConvNd(Module):
         self.weight = _empty((out_channels, in_channels // groups) + self.kernel_size, dtype, backend)
         self.register_parameter("bias", _empty((out_channels,), dtype, backend) if bias else None)
         self.reset_parameters()
-
-    def _tuple(self, value, what: str) -> tuple:
-        values = (value,) * self.dims if isinstance(value, int) else tuple(value)
-        if len(values) != self.dims or not all(isinstance(v, int) for v in values):
-            raise ValueError(f"{type(self).__name__}: {what} must be an int or a tuple of {self.dims} ints, got "
-                             f"{value!r}")
-        return values
 
     def reset_parameters(self) -> None:
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..tensor import Tensor
 from . import functional as F  # noqa: N812 - PyTorch's convention
+from .functional._common import _triple, _tuple
 from .module import Module
 
 
@@ -56,8 +57,6 @@ class LPPool1d(LPPool2d):
 class MaxUnpool3d(Module):
     def __init__(self, kernel_size, stride=None, padding=0) -> None:
         super().__init__()
-        from .functional.conv import _triple
-
         self.kernel_size = _triple(kernel_size, "kernel_size")
         self.stride = self.kernel_size if stride is None else _triple(stride, "stride")
         self.padding = _triple(padding, "padding")
@@ -118,10 +117,10 @@ class _FractionalMaxPoolNd(Module):
         ks = (kernel_size,) if isinstance(kernel_size, int) else tuple(kernel_size)
         if not all(isinstance(k, int) and k > 0 for k in ks):
             raise ValueError(f"{name}: kernel_size must be greater than 0, but got {kernel_size}")
-        self.kernel_size = self._tuple(kernel_size, "kernel_size")
+        self.kernel_size = _tuple(kernel_size, "kernel_size", self.dims, name)
         self.return_indices = return_indices
         self.register_buffer("_random_samples", _random_samples)
-        self.output_size = None if output_size is None else self._tuple(output_size, "output_size")
+        self.output_size = None if output_size is None else _tuple(output_size, "output_size", self.dims, name)
         self.output_ratio = None if output_ratio is None else (
             (float(output_ratio),) * self.dims if isinstance(output_ratio, (int, float)) else tuple(output_ratio))
         if output_size is None and output_ratio is None:
@@ -131,11 +130,6 @@ class _FractionalMaxPoolNd(Module):
         if self.output_ratio is not None and (len(self.output_ratio) != self.dims
                                               or not all(0 < r < 1 for r in self.output_ratio)):
             raise ValueError(f"{name}: output_ratio must be between 0 and 1 (got {output_ratio})")
-
-    def _tuple(self, value, name: str) -> tuple:
-        from .functional.conv import _triple
-
-        return F._pair(value, name) if self.dims == 2 else _triple(value, name)
 
     def forward(self, x: Tensor):
         pool = F.fractional_max_pool2d if self.dims == 2 else F.fractional_max_pool3d

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 from ..creation import ones, zeros
@@ -11,6 +12,7 @@ from ..errors import ShapeError
 from ..tensor import Tensor, tensor
 from . import functional as F  # noqa: N812 - PyTorch's convention
 from . import init
+from .functional._common import _tuple
 from .layers import Dropout, _AvgPoolNd, _ConvNd, _empty, _MaxPoolNd
 from .module import Module
 
@@ -33,17 +35,14 @@ class _ConvTransposeNd(Module):
         if isinstance(padding, str):
             raise ValueError(f"{name}: padding must be an int or a tuple of ints, got {padding!r}")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = self._tuple(kernel_size, "kernel_size")
-        self.stride, self.padding = self._tuple(stride, "stride"), self._tuple(padding, "padding")
-        self.output_padding, self.dilation = self._tuple(output_padding, "output_padding"), self._tuple(dilation,
-                                                                                                        "dilation")
+        as_tuple = functools.partial(_tuple, n=self.dims, op=name)
+        self.kernel_size = as_tuple(kernel_size, "kernel_size")
+        self.stride, self.padding = as_tuple(stride, "stride"), as_tuple(padding, "padding")
+        self.output_padding, self.dilation = as_tuple(output_padding, "output_padding"), as_tuple(dilation, "dilation")
         self.padding_mode = padding_mode
         self.weight = _empty((in_channels, out_channels // groups) + self.kernel_size, dtype, backend)
         self.register_parameter("bias", _empty((out_channels,), dtype, backend) if bias else None)
         self.reset_parameters()
-
-    def _tuple(self, value, name: str) -> tuple:
-        return F._pair(value, name) if self.dims == 2 else (F._single(value, name),)
 
     def reset_parameters(self) -> None:
         # PyTorch's fan_in of this weight is size(1) * receptive field: (out // groups) * prod(kernel).
@@ -153,12 +152,7 @@ class _PadNd(Module):
 
     def __init__(self, padding) -> None:
         super().__init__()
-        sides = 2 * self.dims
-        padding = (padding,) * sides if isinstance(padding, int) else tuple(padding)
-        if len(padding) != sides or not all(isinstance(p, int) for p in padding):
-            raise ValueError(f"{type(self).__name__}: padding must be an int or a tuple of {sides} ints, "
-                             f"got {padding!r}")
-        self.padding = padding
+        self.padding = _tuple(padding, "padding", 2 * self.dims, type(self).__name__)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.pad(x, self.padding, self.mode)
@@ -374,11 +368,6 @@ class ConvTranspose3d(_ConvTransposeNd):
     """Transposed 3-D convolution over (N, C, D, H, W); weight (in, out // groups, kd, kh, kw) as PyTorch's."""
 
     dims = 3
-
-    def _tuple(self, value, name: str) -> tuple:
-        from .functional.conv import _triple
-
-        return _triple(value, name)
 
     def forward(self, x: Tensor, output_size=None) -> Tensor:
         output_padding = self._output_padding(x, output_size)

@@ -1,10 +1,11 @@
 """The registry of public differentiable functions (``OPS``, ``@_public``) and the argument checks and
-conversions the other modules share (``_pair``, ``_single``, window sizes, reductions).
+conversions the other modules share (``_pair``, ``_single``, ``_triple``, ``_tuple``, window sizes, reductions).
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 
 from ..._quiet import quiet
 from ...errors import ShapeError
@@ -38,6 +39,19 @@ def _single(value, name: str) -> int:
     if not isinstance(single, int):
         raise ValueError(f"{name} must be an int or a 1-tuple of ints, got {value!r}")
     return single
+
+
+def _tuple(value, name: str, n: int, op: str | None = None) -> tuple:
+    """``n`` ints from an int or an iterable of ints (PyTorch's ``_ntuple``): kernel_size, stride, padding, ...
+    The error names ``op`` where given (a module's class; the functional callers' errors name no function)."""
+    values = tuple(value) if isinstance(value, Iterable) else (value,) * n
+    if len(values) != n or not all(isinstance(v, int) for v in values):
+        raise ValueError(f"{op + ': ' if op else ''}{name} must be an int or a tuple of {n} ints, got {value!r}")
+    return values
+
+
+def _triple(value, name: str) -> tuple[int, int, int]:
+    return _tuple(value, name, 3)  # type: ignore[return-value]
 
 
 def _unbatched(batched_ndim: int):

@@ -9,7 +9,7 @@ from ...ops import conv as _conv
 from ...ops import pad
 from ...ops._common import binary_operands
 from ...tensor import Tensor
-from ._common import _check_4d, _check_windows, _pair, _public, _single, _tensors, _unbatched
+from ._common import _check_4d, _check_windows, _pair, _public, _single, _tensors, _triple, _unbatched
 
 
 @_public
@@ -191,13 +191,6 @@ def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
 
 
 # -- 3-D convolutions: conv3d on Conv2d's N-d op (ops.conv), conv_transpose3d a composite over FoldBatchInner ----
-def _triple(value, name: str) -> tuple[int, int, int]:
-    triple = (value,) * 3 if isinstance(value, int) else tuple(value)
-    if len(triple) != 3 or not all(isinstance(v, int) for v in triple):
-        raise ValueError(f"{name} must be an int or a tuple of 3 ints, got {value!r}")
-    return triple  # type: ignore[return-value]
-
-
 def _same_padding(op: str, input: Tensor, kernel, stride, dilation) -> tuple[Tensor, tuple]:  # noqa: A002
     """PyTorch's padding='same': total d * (k - 1) per axis, half on each side; an odd total puts the extra
     element after the input (padded explicitly, as PyTorch's ``_convolution_mode`` does)."""

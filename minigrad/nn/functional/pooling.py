@@ -8,7 +8,7 @@ from ...errors import ShapeError
 from ...ops import conv as _conv
 from ...ops._common import constant
 from ...tensor import Tensor
-from ._common import _check_4d, _check_windows, _pair, _public, _single, _unbatched, _value_range
+from ._common import _check_4d, _check_windows, _pair, _public, _single, _triple, _unbatched, _value_range
 
 
 def _pool_args(op, input, kernel_size, stride, padding, dilation):
@@ -91,10 +91,11 @@ def _as_height_one(input: Tensor, op: str) -> Tensor:
     if not isinstance(input, Tensor) or input.ndim not in (2, 3):
         raise ShapeError(f"{op}: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape "
                          f"{getattr(input, 'shape', type(input).__name__)}")
-    return (input if input.ndim == 3 else input.unsqueeze(0)).unsqueeze(-2)
+    return input.unsqueeze(-2)
 
 
 @_public
+@_unbatched(3)
 def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
                ceil_mode: bool = False, return_indices: bool = False) -> Tensor:
     """Maximum over windows of (N, C, L) or (C, L): ``max_pool2d`` on a height-1 image."""
@@ -102,11 +103,11 @@ def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  
     stride = None if stride is None else (1, _single(stride, "stride"))
     out = max_pool2d(x, (1, _single(kernel_size, "kernel_size")), stride, (0, _single(padding, "padding")),
                      (1, _single(dilation, "dilation")), ceil_mode, return_indices)
-    squeeze = (lambda t: t.squeeze(-2)) if input.ndim == 3 else (lambda t: t.squeeze(0).squeeze(-2))
-    return tuple(squeeze(t) for t in out) if return_indices else squeeze(out)
+    return tuple(t.squeeze(-2) for t in out) if return_indices else out.squeeze(-2)
 
 
 @_public
+@_unbatched(3)
 def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,  # noqa: A002
                count_include_pad: bool = True) -> Tensor:
     """Mean over windows of (N, C, L) or (C, L): ``avg_pool2d`` on a height-1 image."""
@@ -114,7 +115,7 @@ def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     stride = None if stride is None else (1, _single(stride, "stride"))
     out = avg_pool2d(x, (1, _single(kernel_size, "kernel_size")), stride, (0, _single(padding, "padding")),
                      ceil_mode, count_include_pad)
-    return out.squeeze(-2) if input.ndim == 3 else out.squeeze(0).squeeze(-2)
+    return out.squeeze(-2)
 
 
 def _adaptive_bins(size: int, out: int, like: Tensor):
@@ -206,22 +207,20 @@ def adaptive_max_pool2d(input: Tensor, output_size,  # noqa: A002
 
 
 @_public
+@_unbatched(3)
 def adaptive_max_pool1d(input: Tensor, output_size,  # noqa: A002
                         return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     """Maximum over PyTorch's adaptive bins of a (N, C, L) or (C, L) input: ``adaptive_max_pool2d`` on a
     height-1 image."""
     x = _as_height_one(input, "adaptive_max_pool1d")
     out = adaptive_max_pool2d(x, (1, _single(output_size, "output_size")), return_indices)
-    squeeze = (lambda t: t.squeeze(-2)) if input.ndim == 3 else (lambda t: t.squeeze(0).squeeze(-2))
-    return tuple(squeeze(t) for t in out) if return_indices else squeeze(out)
+    return tuple(t.squeeze(-2) for t in out) if return_indices else out.squeeze(-2)
 
 
 # -- 3-D pools: windows from ops.conv's N-d Unfold; ceil_mode supported (the input padded after its end) ----------
 def _pool3d_geometry(op: str, input, kernel_size, stride, padding, dilation, ceil_mode: bool) -> tuple:
     """kernel, stride, padding, dilation, the output size and the extra padding after the input that ceil_mode's
     last windows need, per axis (PyTorch's ``pooling_output_shape``)."""
-    from .conv import _triple
-
     if not isinstance(input, Tensor) or input.ndim not in (4, 5):
         raise ShapeError(f"{op}: expected a 4-D (C, D, H, W) or 5-D (N, C, D, H, W) input, got shape "
                          f"{getattr(input, 'shape', type(input).__name__)}")
@@ -282,6 +281,7 @@ def _padded_windows(x: Tensor, kernel, stride, padding, dilation, extra, fill: f
 
 
 @_public
+@_unbatched(5)
 def max_pool3d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
                ceil_mode: bool = False, return_indices: bool = False) -> Tensor | tuple[Tensor, Tensor]:
     """Maximum over windows of (N, C, D, H, W) or (C, D, H, W) (padding counts as -inf); stride defaults to
@@ -289,18 +289,18 @@ def max_pool3d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  
     index d * H * W + h * W + w into the input's spatial volume."""
     kernel, stride, padding, dilation, out, extra = _pool3d_geometry("max_pool3d", input, kernel_size, stride,
                                                                      padding, dilation, ceil_mode)
-    x = input if input.ndim == 5 else input.unsqueeze(0)
-    values, slots = _window_max(_padded_windows(x, kernel, stride, padding, dilation, extra, float("-inf")), 2)
+    values, slots = _window_max(_padded_windows(input, kernel, stride, padding, dilation, extra, float("-inf")), 2)
     if not return_indices:
-        return values if input.ndim == 5 else values.squeeze(0)
-    be, volume = x._backend, x.shape[2] * x.shape[3] * x.shape[4]
-    positions = Tensor(be.reshape(be.arange(0, volume, 1, slots.dtype), (1, 1) + tuple(x.shape[2:])), be)
+        return values
+    be, volume = input._backend, input.shape[2] * input.shape[3] * input.shape[4]
+    positions = Tensor(be.reshape(be.arange(0, volume, 1, slots.dtype), (1, 1) + tuple(input.shape[2:])), be)
     table = _padded_windows(positions, kernel, stride, padding, dilation, extra, -1)  # (1, 1, K, *out)
     indices = table.expand(*slots.shape[:2], *table.shape[2:]).gather(2, slots.unsqueeze(2)).squeeze(2)
-    return (values, indices) if input.ndim == 5 else (values.squeeze(0), indices.squeeze(0))
+    return values, indices
 
 
 @_public
+@_unbatched(5)
 def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,  # noqa: A002
                count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
     """Mean over windows of (N, C, D, H, W) or (C, D, H, W). The divisor is ``divisor_override`` when given, else
@@ -312,19 +312,16 @@ def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
                                                               1, ceil_mode)
     if divisor_override is not None and (not isinstance(divisor_override, int) or divisor_override == 0):
         raise ValueError(f"avg_pool3d: divisor_override must be a non-zero int, got {divisor_override!r}")
-    x = input if input.ndim == 5 else input.unsqueeze(0)
-    sums = _padded_windows(x, kernel, stride, padding, (1, 1, 1), extra, 0.0).sum(2)
+    sums = _padded_windows(input, kernel, stride, padding, (1, 1, 1), extra, 0.0).sum(2)
     if divisor_override is not None:
-        result = sums / divisor_override
-    else:
-        per_axis = []
-        for n, o, k, s, p in zip(x.shape[2:], out, kernel, stride, padding):
-            start = np.arange(o) * s - p
-            end = np.minimum(start + k, n + p)
-            per_axis.append(end - start if count_include_pad else np.minimum(end, n) - np.maximum(start, 0))
-        counts = per_axis[0][:, None, None] * per_axis[1][None, :, None] * per_axis[2][None, None, :]
-        result = sums / constant(x._backend, x._backend.from_numpy(counts.astype(x.dtype)))
-    return result if input.ndim == 5 else result.squeeze(0)
+        return sums / divisor_override
+    per_axis = []
+    for n, o, k, s, p in zip(input.shape[2:], out, kernel, stride, padding):
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, n + p)
+        per_axis.append(end - start if count_include_pad else np.minimum(end, n) - np.maximum(start, 0))
+    counts = per_axis[0][:, None, None] * per_axis[1][None, :, None] * per_axis[2][None, None, :]
+    return sums / constant(input._backend, input._backend.from_numpy(counts.astype(input.dtype)))
 
 
 def _adaptive_triple(op: str, input, output_size, dims: int = 3) -> tuple:
@@ -450,9 +447,7 @@ def lp_pool2d(input: Tensor, norm_type: float, kernel_size, stride=None,  # noqa
     if not isinstance(input, Tensor) or input.ndim not in (3, 4):
         raise ShapeError(f"lp_pool2d: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got shape "
                          f"{getattr(input, 'shape', type(input).__name__)}")
-    batched = input if input.ndim == 4 else input.unsqueeze(0)
-    out = _lp_finish(avg_pool2d(batched ** norm_type, (kh, kw), stride, 0, ceil_mode), norm_type, kh * kw)
-    return out if input.ndim == 4 else out.squeeze(0)
+    return _lp_finish(avg_pool2d(input ** norm_type, (kh, kw), stride, 0, ceil_mode), norm_type, kh * kw)
 
 
 @_public
@@ -469,16 +464,16 @@ def max_unpool3d(input: Tensor, indices: Tensor, kernel_size, stride=None, paddi
                  output_size=None) -> Tensor:
     """The partial inverse of ``max_pool3d(..., return_indices=True)`` on (N, C, D, H, W) or (C, D, H, W): each value
     goes to its flat index d * H * W + h * W + w of a zero volume."""
-    kernel = _triple_of(kernel_size, "kernel_size")
-    stride = kernel if stride is None else _triple_of(stride, "stride")
-    return _unpool("max_unpool3d", input, indices, kernel, stride, _triple_of(padding, "padding"), output_size, 3)
+    kernel = _triple(kernel_size, "kernel_size")
+    stride = kernel if stride is None else _triple(stride, "stride")
+    return _unpool("max_unpool3d", input, indices, kernel, stride, _triple(padding, "padding"), output_size, 3)
 
 
 @_public
 def lp_pool3d(input: Tensor, norm_type: float, kernel_size, stride=None,  # noqa: A002
               ceil_mode: bool = False) -> Tensor:
     """(sum over each window of x ** norm_type) ** (1 / norm_type) on (N, C, D, H, W) or (C, D, H, W)."""
-    kd, kh, kw = _triple_of(kernel_size, "kernel_size")
+    kd, kh, kw = _triple(kernel_size, "kernel_size")
     if not isinstance(input, Tensor) or input.ndim not in (4, 5):
         raise ShapeError(f"lp_pool3d: expected a 4-D (C, D, H, W) or 5-D (N, C, D, H, W) input, got shape "
                          f"{getattr(input, 'shape', type(input).__name__)}")
@@ -597,7 +592,7 @@ def _fractional_max_pool(op: str, input: Tensor, kernel_size, output_size, outpu
     if any(n == 0 for n in input.shape[-dims - 1:]):
         raise ShapeError(f"{name}: expected an input with non-zero size in its non-batch dimensions, got shape "
                          f"{input.shape}")
-    as_tuple = _pair if dims == 2 else _triple_of
+    as_tuple = _pair if dims == 2 else _triple
     kernel = as_tuple(kernel_size, "kernel_size")
     if output_size is None and output_ratio is None:
         raise ValueError(f"{op} requires specifying either an output_size or an output_ratio")
@@ -661,12 +656,6 @@ def _fractional_max_pool(op: str, input: Tensor, kernel_size, output_size, outpu
     if not batched:
         out, index = out.squeeze(0), index.squeeze(0)
     return (out, index) if return_indices else out
-
-
-def _triple_of(value, name: str) -> tuple:
-    from .conv import _triple
-
-    return _triple(value, name)
 
 
 @_public
