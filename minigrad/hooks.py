@@ -11,14 +11,17 @@ _ids = itertools.count()
 class RemovableHandle:
     """Removes its hook from the registry it was added to: ``handle.remove()``, or leaving a ``with`` block."""
 
-    __slots__ = ("_hooks", "id")
+    __slots__ = ("_hooks", "_flags", "id")
 
-    def __init__(self, hooks: dict) -> None:
+    def __init__(self, hooks: dict, flags: tuple[set, ...] = ()) -> None:
         self._hooks = hooks
+        self._flags = flags  # sets of hook ids with an option on (a forward hook's with_kwargs, always_call)
         self.id = next(_ids)
 
     def remove(self) -> None:
         self._hooks.pop(self.id, None)
+        for ids in self._flags:
+            ids.discard(self.id)
 
     def __enter__(self) -> RemovableHandle:
         return self
@@ -27,10 +30,11 @@ class RemovableHandle:
         self.remove()
 
 
-def add_hook(hooks: dict, hook) -> RemovableHandle:
-    """Register ``hook`` in ``hooks`` (run in registration order) and return its handle."""
+def add_hook(hooks: dict, hook, flags: tuple[set, ...] = ()) -> RemovableHandle:
+    """Register ``hook`` in ``hooks`` (run in registration order) and return its handle, which also removes
+    its id from ``flags``."""
     if not callable(hook):
         raise TypeError(f"a hook must be callable, got {type(hook).__name__}")
-    handle = RemovableHandle(hooks)
+    handle = RemovableHandle(hooks, flags)
     hooks[handle.id] = hook
     return handle

@@ -9,6 +9,7 @@ still updates the same objects.
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
@@ -98,32 +99,76 @@ class Module:
         backward_hooks = self.__dict__.get("_backward_hooks") or self.__dict__.get("_backward_pre_hooks")
         if not hooks and not pre_hooks and not backward_hooks:
             return self.forward(*args, **kwargs)
-        for hook in tuple(pre_hooks.values()) if pre_hooks else ():
-            result = hook(self, args)
-            if result is not None:
-                args = result if isinstance(result, tuple) else (result,)
-        state = None
-        if backward_hooks and _grad_enabled():
-            from ._backward_hooks import BackwardHookState
+        output, ran = None, set()  # PyTorch's: an always_call hook runs once, with None if forward raised
+        try:
+            pre_with_kwargs = self.__dict__.get("_forward_pre_hooks_with_kwargs", ())
+            for hook_id, hook in tuple(pre_hooks.items()) if pre_hooks else ():
+                if hook_id in pre_with_kwargs:
+                    result = hook(self, args, kwargs)
+                    if result is not None:
+                        if not (isinstance(result, tuple) and len(result) == 2):
+                            raise RuntimeError("forward pre-hook must return None or a tuple of (new_args, "
+                                               f"new_kwargs), but got {result}.")
+                        args, kwargs = result
+                else:
+                    result = hook(self, args)
+                    if result is not None:
+                        args = result if isinstance(result, tuple) else (result,)
+            state = None
+            if backward_hooks and _grad_enabled():
+                from ._backward_hooks import BackwardHookState
 
-            state = BackwardHookState(self)
-            args = state.wrap_inputs(args)
-        output = self.forward(*args, **kwargs)
-        for hook in tuple(hooks.values()) if hooks else ():
+                state = BackwardHookState(self)
+                args = state.wrap_inputs(args)
+            output = self.forward(*args, **kwargs)
+            for hook_id, hook in tuple(hooks.items()) if hooks else ():
+                ran.add(hook_id)
+                output = self._run_forward_hook(hook_id, hook, args, kwargs, output)
+            return output if state is None else state.wrap_outputs(output)
+        except Exception:
+            always = self.__dict__.get("_forward_hooks_always_called")
+            for hook_id, hook in tuple(hooks.items()) if hooks and always else ():
+                if hook_id in always and hook_id not in ran:
+                    try:
+                        output = self._run_forward_hook(hook_id, hook, args, kwargs, output)
+                    except Exception as error:  # the forward's own exception is the one to see
+                        warnings.warn("module forward hook with ``always_call=True`` raised an exception that was "
+                                      f"silenced as another error was raised in forward: {error}", stacklevel=2)
+            raise
+
+    def _run_forward_hook(self, hook_id: int, hook: Callable, args: tuple, kwargs: dict, output: Any) -> Any:
+        if hook_id in self.__dict__.get("_forward_hooks_with_kwargs", ()):
+            result = hook(self, args, kwargs, output)
+        else:
             result = hook(self, args, output)
-            if result is not None:
-                output = result
-        return output if state is None else state.wrap_outputs(output)
+        return output if result is None else result
 
     # -- hooks --------------------------------------------------------------------------------------
-    def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
+    def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
         """``hook(module, args)`` before each ``forward``; a non-None result replaces the positional arguments
-        (a tuple, or one value)."""
-        return add_hook(self._hook_registry("_forward_pre_hooks"), hook)
+        (a tuple, or one value). With ``with_kwargs``, ``hook(module, args, kwargs)``, whose non-None result is
+        a pair ``(args, kwargs)`` replacing both. ``prepend`` runs it before the hooks already registered."""
+        return self._add_forward_hook("_forward_pre_hooks", hook, prepend,
+                                      {"_forward_pre_hooks_with_kwargs": with_kwargs})
 
-    def register_forward_hook(self, hook: Callable) -> RemovableHandle:
-        """``hook(module, args, output)`` after each ``forward``; a non-None result replaces the output."""
-        return add_hook(self._hook_registry("_forward_hooks"), hook)
+    def register_forward_hook(self, hook: Callable, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False) -> RemovableHandle:
+        """``hook(module, args, output)`` after each ``forward``; a non-None result replaces the output. With
+        ``with_kwargs``, ``hook(module, args, kwargs, output)``. With ``always_call``, it also runs when
+        ``forward`` (or an earlier hook) raised, with the output so far (``None`` if ``forward`` raised); the
+        exception is then raised again. ``prepend`` runs it before the hooks already registered."""
+        return self._add_forward_hook("_forward_hooks", hook, prepend,
+                                      {"_forward_hooks_with_kwargs": with_kwargs,
+                                       "_forward_hooks_always_called": always_call})
+
+    def _add_forward_hook(self, registry_name: str, hook: Callable, prepend: bool, options: dict) -> RemovableHandle:
+        flags = tuple(self._hook_registry(name, set) for name in options)
+        handle = self._add_hook(registry_name, hook, prepend, flags)
+        for ids, on in zip(flags, options.values()):
+            if on:
+                ids.add(handle.id)
+        return handle
 
     def register_full_backward_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
         """``hook(module, grad_input, grad_output)`` once the gradients with respect to the module's positional
@@ -144,17 +189,18 @@ class Module:
         tuple of the same length) replaces ``grad_output`` for the rest of backward."""
         return self._add_hook("_backward_pre_hooks", hook, prepend)
 
-    def _add_hook(self, registry_name: str, hook: Callable, prepend: bool) -> RemovableHandle:
+    def _add_hook(self, registry_name: str, hook: Callable, prepend: bool, flags: tuple = ()) -> RemovableHandle:
         registry = self._hook_registry(registry_name)
-        handle = add_hook(registry, hook)
+        handle = add_hook(registry, hook, flags)
         if prepend:
             registry.move_to_end(handle.id, last=False)
         return handle
 
-    def _hook_registry(self, name: str) -> dict:
+    def _hook_registry(self, name: str, kind: type = OrderedDict):
+        """The module's ``name`` registry (hooks by id, or a set of hook ids with an option), made on first use."""
         registry = self.__dict__.get(name)
         if registry is None:
-            registry = OrderedDict()
+            registry = kind()
             object.__setattr__(self, name, registry)
         return registry
 
