@@ -142,7 +142,7 @@ from .sampling import multinomial  # noqa: E402
 __all__ += ["index_put", "index_put_", "multinomial"]
 
 _LAZY_MODULES = ("nn", "optim", "data", "testing", "cuda", "utils", "autograd", "linalg", "special",
-                 "distributions", "safetensors")
+                 "distributions", "safetensors", "random")
 # torch.<name> spellings of nn.functional's (torch.celu, torch.relu_, torch.pdist, ...), loaded with nn on first use
 _FROM_NN_FUNCTIONAL = {name: name for name in (
     "celu", "celu_", "selu", "selu_", "rrelu", "rrelu_", "hardshrink", "threshold", "threshold_", "pdist",

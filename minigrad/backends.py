@@ -15,6 +15,7 @@ from contextvars import ContextVar
 from importlib import metadata
 from typing import Any
 
+from ._backend_flags import cuda, cudnn, mps  # noqa: F401 - PyTorch's torch.backends flags (no effect here)
 from .errors import BackendUnavailableError, UnknownBackendError
 
 ENTRY_POINT_GROUP = "minigrad.backends"

@@ -25,6 +25,40 @@ def device_count() -> int:
     return int(cupy.cuda.runtime.getDeviceCount())
 
 
+def _backend():
+    """The CuPy backend if CUDA is available, else None."""
+    return _backends.load(CUDA_BACKEND) if is_available() else None
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the CUDA (CuPy backend's) generator. Without CUDA this does nothing, as in PyTorch, so scripts
+    that seed every device run unchanged on the CPU."""
+    backend = _backend()
+    if backend is not None:
+        backend.manual_seed(int(seed))
+
+
+manual_seed_all = manual_seed  # one device: PyTorch's "all devices" is that one
+
+
+def empty_cache() -> None:
+    """Hand the CuPy memory pool's unused blocks back to the device (nothing to do without CUDA)."""
+    if _backend() is not None:
+        import cupy
+
+        cupy.get_default_memory_pool().free_all_blocks()
+
+
+def synchronize(device=None) -> None:
+    """Wait for the device's queued work (``device`` accepted for PyTorch's signature: there is one)."""
+    if _backend() is None:
+        raise BackendUnavailableError("minigrad.cuda.synchronize(): no CUDA device (the CuPy backend needs CuPy "
+                                      "and a GPU); drop the call on the CPU")
+    import cupy
+
+    cupy.cuda.runtime.deviceSynchronize()
+
+
 def __getattr__(name: str):
     """``minigrad.cuda.amp`` (PyTorch's older spelling of ``minigrad.amp``) loads on first use."""
     if name == "amp":
@@ -34,4 +68,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'minigrad.cuda' has no attribute {name!r}")
 
 
-__all__ = ["amp", "device_count", "is_available"]
+__all__ = ["amp", "device_count", "empty_cache", "is_available", "manual_seed", "manual_seed_all", "synchronize"]
