@@ -636,3 +636,38 @@ def test_special_namespace_names_and_its_own_functions():
     upper = x[x > -1]  # where PyTorch's ndtr is accurate; its gradient is exact everywhere
     _agree(special.ndtr, torch.special.ndtr, [upper], rng, tol={"rtol": 1e-12, "atol": 1e-14})
     assert special.ndtr(mg.tensor([0, 1])).dtype == np.float32 and special.i1(mg.tensor([0, 1])).dtype == np.float32
+
+
+def _lerp_cases(dtype):
+    rng = np.random.default_rng(8)
+    a, b = rng.standard_normal(4096).astype(dtype), rng.standard_normal(4096).astype(dtype)
+    special = np.array([np.inf, -np.inf, np.nan, 1e30, -1e30, 0.0, 1e-40, -2.5], dtype)
+    return np.concatenate([a, special]), np.concatenate([b, special[::-1]]), rng.uniform(-1, 2, a.size + 8)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("weight", [0.25, 1 / 3, 0.5, 0.7, 1.0, 2.7, -0.3, "tensor"])
+def test_lerp_rounds_as_pytorchs_fused_multiply_add(dtype, weight):
+    """Bit for bit: PyTorch's two formulas (from ``end`` at weights of 0.5 and more) with one rounding."""
+    a, b, w = _lerp_cases(np.dtype(dtype))
+    weight_mg = mg.tensor(w.astype(dtype)) if weight == "tensor" else weight
+    weight_torch = torch.tensor(w.astype(dtype)) if weight == "tensor" else weight
+    got = mg.lerp(mg.tensor(a), mg.tensor(b), weight_mg).numpy()
+    expected = torch.lerp(torch.tensor(a), torch.tensor(b), weight_torch).numpy()
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_lerp_weight_one_gives_end_exactly_and_gradients_are_the_formulas():
+    a, b = mg.tensor([0.1, -3.0, 7.5], dtype=mg.float64), mg.tensor([1e-3, 2.0, -7.5], dtype=mg.float64)
+    assert mg.lerp(a, b, 1.0).tolist() == b.tolist()
+    rng = np.random.default_rng(9)
+    upstream = mg.tensor(rng.standard_normal(3))
+    for weight in (0.3, 0.8, mg.tensor(rng.uniform(0, 1, 3), requires_grad=True)):
+        assert mg.gradcheck(lambda x, y, w=weight: (mg.lerp(x, y, w) * upstream).sum(),
+                            (a.detach().requires_grad_(), b.detach().requires_grad_()))
+    w = mg.tensor(rng.uniform(0, 1, 3), requires_grad=True)
+    assert mg.gradcheck(lambda x, y, v: (mg.lerp(x, y, v) * upstream).sum(),
+                        (a.detach().requires_grad_(), b.detach().requires_grad_(), w))
+    assert mg.gradgradcheck(lambda x, y, v: (mg.lerp(x, y, v) * upstream).sum(),
+                            (a.detach().requires_grad_(), b.detach().requires_grad_(), w))

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from ..errors import ShapeError
+from ..grad_mode import no_grad
 from ..tensor import Tensor, tensor
 from ._registry import public
 from .arithmetic import where
@@ -124,10 +125,65 @@ def movedim(x: Tensor, source, destination) -> Tensor:
     return permute(x, tuple(placed[i] if i in placed else next(rest) for i in range(x.ndim)))
 
 
+def _fused_multiply_add(a, b, c):
+    """a * b + c rounded once, as an FMA instruction does, for float64 tensors (or numbers) without gradient:
+    the product split exactly into p + e (Dekker's two-product) and the sums done error-free (Knuth's
+    two-sum), so only the last addition rounds (correct except in rare double-rounding ties). Where a split
+    overflows (|a| or |b| above ~1e300) the plain a * b + c stands."""
+    plain = a * b + c
+    p = a * b
+    t = 134217729.0 * a  # 2**27 + 1: splits a float64 into two halves of 26 bits
+    a_hi = t - (t - a)
+    a_lo = a - a_hi
+    t = 134217729.0 * b
+    b_hi = t - (t - b)
+    b_lo = b - b_hi
+    e = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+    s = p + c
+    back = s - p
+    fused = s + (((p - (s - back)) + (c - back)) + e)
+    return where(fused.isfinite() if isinstance(fused, Tensor) else np.isfinite(fused), fused, plain)
+
+
 @public(spec=False)
 def lerp(input: Tensor, end, weight) -> Tensor:  # noqa: A002 - PyTorch's names
-    """input + weight * (end - input), with ``end`` and ``weight`` tensors or numbers."""
-    return input + weight * (end - input)
+    """input + weight * (end - input), with ``end`` and ``weight`` tensors or numbers, rounded as PyTorch's:
+    from ``end`` as end - (end - input) * (1 - weight) where the weight is 0.5 or more (so weight 1 gives
+    ``end`` exactly), with the multiply-add rounded once, as its fused one. In float32 that is the float64
+    result rounded (a float32 product is exact in float64); in float64 an exact emulation of the fused
+    multiply-add gives the forward value, while the gradient is the plain formula's."""
+    diff = end - input  # rounded in the inputs' dtype, as PyTorch's
+    wide = isinstance(diff, Tensor) and diff.dtype == np.float32
+    if isinstance(weight, Tensor):
+        one_minus = 1 - weight  # in the weight's dtype, as PyTorch's
+        small = (weight.detach().abs() < 0.5)
+    else:
+        weight32 = np.float32(weight) if wide else weight  # PyTorch's scalar in the op's float32 arithmetic
+        one_minus, small = float(1 - weight32), abs(weight) < 0.5
+        weight = float(weight32)
+    if wide:
+        input_, end_, diff_ = (t.double() if isinstance(t, Tensor) else t for t in (input, end, diff))
+        weight_, one_minus_ = (t.double() if isinstance(t, Tensor) else t for t in (weight, one_minus))
+    else:
+        input_, end_, diff_, weight_, one_minus_ = input, end, diff, weight, one_minus
+    if isinstance(small, Tensor):
+        with np.errstate(invalid="ignore"):  # inf - inf in the formula not taken
+            result = where(small, input_ + weight_ * diff_, end_ - diff_ * one_minus_)
+    else:
+        result = input_ + weight_ * diff_ if small else end_ - diff_ * one_minus_
+    if wide:
+        return result.float()
+    if isinstance(result, Tensor) and result.dtype == np.float64:
+        with no_grad():
+            fused = (where(small, _fused_multiply_add(weight_, diff_, input_),
+                           _fused_multiply_add(-diff_, one_minus_, end_)) if isinstance(small, Tensor)
+                     else _fused_multiply_add(weight_, diff_, input_) if small
+                     else _fused_multiply_add(-diff_, one_minus_, end_))
+            plain = result.detach()
+            # within an ulp of each other, so the difference and the sum are exact (nothing to do at infinities)
+            correction = where(plain.isfinite(), fused - plain, plain.new_zeros(()))
+        result = result + correction
+    return result
 
 
 @public(spec=False, method=False)

@@ -27,20 +27,10 @@ def _check_decay(decay: float) -> None:
 
 
 def _lerp_(start, end, weight) -> None:
-    """``start`` moved in place towards ``end`` by ``weight`` as PyTorch's ``lerp`` computes it: from ``start``
-    below a weight of 0.5, from ``end`` above (so weight 1 gives ``end`` exactly), the multiply-add fused.
+    """``start`` moved in place towards ``end`` by ``weight``, rounded as PyTorch's ``_foreach_lerp_``."""
+    from ..ops.composites import lerp
 
-    The fused multiply-add rounds once. For float32 the same single rounding comes from computing the
-    product and sum in float64 (a float32 product is exact there) and rounding on the copy back, so results
-    are PyTorch's bit for bit. float64 has no wider type here: the product is rounded too, and a result may
-    differ from PyTorch's in its last bit (docs/nn.md)."""
-    diff = end - start  # rounded in the parameters' dtype, as PyTorch's
-    if start.dtype == dtypes.float32:
-        weight = float(np.float32(weight))  # PyTorch's scalar weight in the op's float32 arithmetic
-        start_, end_, diff = start.double(), end.double(), diff.double()
-    else:
-        weight, start_, end_ = float(weight), start, end
-    start.copy_(start_ + weight * diff if abs(weight) < 0.5 else end_ - diff * (1 - weight))
+    start.copy_(lerp(start, end, float(weight)))
 
 
 def get_ema_multi_avg_fn(decay: float = 0.999) -> Callable:
