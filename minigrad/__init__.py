@@ -142,7 +142,7 @@ from .sampling import multinomial  # noqa: E402
 __all__ += ["index_put", "index_put_", "multinomial"]
 
 _LAZY_MODULES = ("nn", "optim", "data", "testing", "cuda", "utils", "autograd", "linalg", "special",
-                 "distributions", "safetensors", "random")
+                 "distributions", "safetensors", "random", "func")
 # torch.<name> spellings of nn.functional's (torch.celu, torch.relu_, torch.pdist, ...), loaded with nn on first use
 _FROM_NN_FUNCTIONAL = {name: name for name in (
     "celu", "celu_", "selu", "selu_", "rrelu", "rrelu_", "hardshrink", "threshold", "threshold_", "pdist",
@@ -158,6 +158,8 @@ def __getattr__(name: str):
 
     if name in _LAZY_MODULES:
         return importlib.import_module(f"{__name__}.{name}")
+    if name == "vmap":
+        return importlib.import_module(f"{__name__}.func").vmap
     if name in ("save", "load"):
         return getattr(importlib.import_module(f"{__name__}.serialization"), name)
     if name in _FROM_NN_FUNCTIONAL:

@@ -306,3 +306,17 @@ def test_autograd_namespace_has_torch_autograd_names():
     x = mg.tensor([1.0, 2.0], dtype="float64", requires_grad=True)
     autograd.backward((x ** 2).sum())
     np.testing.assert_array_equal(x.grad.numpy(), [2.0, 4.0])
+
+
+def test_create_graph_differentiates_the_input_apart_from_its_other_uses():
+    """With create_graph, the function's input is a view of the caller's tensor with a node of its own: a
+    Jacobian with respect to it leaves out the function's other uses of that tensor (a closure), as PyTorch's
+    ``view_as`` does; then differentiating the result again goes through both."""
+    from minigrad.autograd.functional import jacobian
+
+    x0 = np.array([0.5, -1.0, 2.0])
+    x = mg.tensor(x0, requires_grad=True)
+    (jac,) = (jacobian(lambda y: (y ** 3).sum() * x.sum(), (x,), create_graph=True),)
+    np.testing.assert_allclose(jac[0].numpy(), 3 * x0 ** 2 * x0.sum(), rtol=1e-15)
+    (second,) = mg.autograd.grad(jac[0].sum(), [x])
+    np.testing.assert_allclose(second.numpy(), 6 * x0 * x0.sum() + (3 * x0 ** 2).sum(), rtol=1e-15)

@@ -43,8 +43,9 @@ def _as_tuple(value, what: str, fn: str) -> tuple[bool, tuple]:
 
 def _leaves(inputs: tuple, create_graph: bool) -> tuple:
     """The tensors the function is called on: views that keep the caller's graph (``create_graph``), else
-    detached leaves that require grad."""
-    return tuple(t.view_as(t) if create_graph and t.requires_grad else t.detach().requires_grad_(True)
+    detached leaves that require grad. The views are ``t[...]``, a node of their own (``view_as`` of the same
+    shape returns ``t`` itself here), so gradients with respect to them leave out other uses of ``t``."""
+    return tuple(t[...] if create_graph and t.requires_grad else t.detach().requires_grad_(True)
                  for t in inputs)
 
 
