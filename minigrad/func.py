@@ -304,17 +304,17 @@ def vmap(func: Callable, in_dims=0, out_dims=0, randomness: str = "error", *,
             raise ValueError(f"vmap: Expected all tensors to have the same size in the mapped dimension, got "
                              f"sizes {sorted(sizes)} for the mapped dimension")
         (batch,) = sizes
+        # Not a transform level (_level): mapping differentiates nothing, so a grad inside stays first-order.
         results, out_spec = [], None
-        if True:  # not a level: mapping differentiates nothing, so a grad inside stays first-order
-            for i in range(batch):
-                call = [a if dim is None else _unflatten(spec, [t.select(dim, i) for t in leaves])
-                        for a, (leaves, spec), dim in zip(args, flat, dims)]
-                outputs, out_spec = _flatten(func(*call, **kwargs))
-                for o in outputs:
-                    if not isinstance(o, Tensor):
-                        raise ValueError(f"vmap: `{getattr(func, '__name__', 'func')}` must only return Tensors, "
-                                         f"got type {type(o).__name__}")
-                results.append(outputs)
+        for i in range(batch):
+            call = [a if dim is None else _unflatten(spec, [t.select(dim, i) for t in leaves])
+                    for a, (leaves, spec), dim in zip(args, flat, dims)]
+            outputs, out_spec = _flatten(func(*call, **kwargs))
+            for o in outputs:
+                if not isinstance(o, Tensor):
+                    raise ValueError(f"vmap: `{getattr(func, '__name__', 'func')}` must only return Tensors, "
+                                     f"got type {type(o).__name__}")
+            results.append(outputs)
         odims = out_dims if isinstance(out_dims, tuple) else (out_dims,) * len(results[0])
         stacked = [stack([r[j] for r in results], dim=odims[j]) for j in range(len(results[0]))]
         return _unflatten(out_spec, stacked)
