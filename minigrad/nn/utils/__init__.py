@@ -10,7 +10,8 @@ from ... import ops as _ops
 from ...errors import ShapeError
 from ...grad_mode import no_grad
 from ...tensor import Tensor
-from . import rnn  # noqa: F401 - torch.nn.utils.rnn's path
+from . import fusion, rnn, stateless  # noqa: F401 - torch.nn.utils.fusion's, .rnn's and .stateless's paths
+from .fusion import fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval, fuse_linear_bn_weights  # noqa: F401
 
 
 def _grads(parameters: Iterable[Tensor] | Tensor) -> list[Tensor]:
@@ -19,31 +20,56 @@ def _grads(parameters: Iterable[Tensor] | Tensor) -> list[Tensor]:
 
 
 def clip_grad_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float, norm_type: float = 2.0,
-                    error_if_nonfinite: bool = False) -> Tensor:
+                    error_if_nonfinite: bool = False, foreach: bool | None = None) -> Tensor:
     """Scale the gradients in place so that their joint norm (of all gradients together) is at most
-    ``max_norm``; returns that norm before clipping. PyTorch's rule: the scale is
-    ``min(1, max_norm / (norm + 1e-6))``."""
-    grads = _grads(parameters)
-    if not grads:
+    ``max_norm``; returns that norm before clipping. PyTorch's rule and its two halves: ``get_total_norm``
+    of the gradients, then ``clip_grads_with_norm_``. ``foreach`` is accepted (there are no foreach kernels)."""
+    params = [parameters] if isinstance(parameters, Tensor) else list(parameters)  # a generator is read once
+    total = _total_norm(_grads(params), norm_type, error_if_nonfinite, "clip_grad_norm_")
+    clip_grads_with_norm_(params, max_norm, total)
+    return total
+
+
+def get_total_norm(tensors: Iterable[Tensor] | Tensor, norm_type: float = 2.0, error_if_nonfinite: bool = False,
+                   foreach: bool | None = None) -> Tensor:
+    """The norm of order ``norm_type`` of all the tensors together (the norm of their norms), as PyTorch's:
+    a 0-d tensor, zero for no tensors."""
+    tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    return _total_norm(tensors, norm_type, error_if_nonfinite, "get_total_norm")
+
+
+def _total_norm(tensors: list[Tensor], norm_type: float, error_if_nonfinite: bool, op: str) -> Tensor:
+    if not tensors:
         from ...creation import zeros
 
         return zeros(())
     norm_type = float(norm_type)
-    first = grads[0]
+    first = tensors[0]
     with no_grad():
-        norms = [_ops.norm(g, norm_type).to(first.backend, first.dtype) for g in grads]
+        norms = [_ops.norm(t, norm_type).to(first.backend, first.dtype) for t in tensors]
         total = _ops.norm(_ops.stack(norms), norm_type)
-        value = total.item()
-        if error_if_nonfinite and not math.isfinite(value):
-            raise RuntimeError(
-                f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {value}; pass "
-                "error_if_nonfinite=False to clip anyway"
-            )
-        coefficient = float(max_norm) / (value + 1e-6)
-        scale = coefficient if math.isnan(coefficient) else min(1.0, coefficient)  # NaN spreads, as in PyTorch
-        for g in grads:
-            g.mul_(scale)
+    if error_if_nonfinite and not math.isfinite(total.item()):
+        raise RuntimeError(f"{op}: the total norm of order {norm_type} of the gradients is {total.item()}; pass "
+                           "error_if_nonfinite=False to clip anyway")
     return total
+
+
+def clip_grads_with_norm_(parameters: Iterable[Tensor] | Tensor, max_norm: float, total_norm,
+                          foreach: bool | None = None) -> None:
+    """Scale the gradients in place by ``min(1, max_norm / (total_norm + 1e-6))``, computed as PyTorch does in
+    ``total_norm``'s dtype (a NaN norm spreads NaN, as in PyTorch)."""
+    grads = _grads(parameters)
+    if not grads:
+        return
+    if not isinstance(total_norm, Tensor):
+        from ...creation import tensor
+
+        total_norm = tensor(float(total_norm), dtype=grads[0].dtype, backend=grads[0].backend)
+    with no_grad():
+        # PyTorch's ``max_norm / tensor`` is ``tensor.reciprocal() * max_norm`` (two roundings), so that too
+        coefficient = ((total_norm + 1e-6).reciprocal() * float(max_norm)).clamp(max=1.0)
+        for g in grads:
+            g.mul_(coefficient.to(g.backend))
 
 
 def clip_grad_value_(parameters: Iterable[Tensor] | Tensor, clip_value: float) -> None:
