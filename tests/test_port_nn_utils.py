@@ -127,3 +127,54 @@ def test_clip_grads_with_norm_scales_to_the_given_norm():
 
 def test_stateless_functional_call_is_funcs():
     assert nn.utils.stateless.functional_call is mg.func.functional_call
+
+
+def _weight_norm_module(lib, kind, dim):
+    lib.manual_seed(0)
+    module = {"linear": lambda: lib.nn.Linear(4, 3), "conv": lambda: lib.nn.Conv2d(2, 3, 3),
+              "conv transpose": lambda: lib.nn.ConvTranspose2d(3, 2, 3)}[kind]().double()
+    with lib.no_grad():
+        for i, p in enumerate(module.parameters()):
+            p.copy_(lib.tensor(np.random.default_rng(i).standard_normal(tuple(p.shape))))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # PyTorch points to its parametrizations version
+        return lib.nn.utils.weight_norm(module, dim=dim)
+
+
+@pytest.mark.parametrize("kind, dim", [("linear", 0), ("conv", 0), ("conv transpose", 1), ("conv", None),
+                                       ("linear", 1)])
+def test_weight_norm_equals_pytorchs(kind, dim):
+    shapes = {"linear": (5, 4), "conv": (2, 2, 6, 6), "conv transpose": (2, 3, 4, 4)}
+    x = np.random.default_rng(8).standard_normal(shapes[kind])
+    results = {}
+    for name, lib in (("torch", torch), ("minigrad", mg)):
+        module = _weight_norm_module(lib, kind, dim)
+        xs = lib.tensor(x, requires_grad=True)
+        out = module(xs)
+        upstream = lib.tensor(np.random.default_rng(9).standard_normal(tuple(out.shape)))
+        (out * upstream).sum().backward()
+        opt = lib.optim.SGD(module.parameters(), lr=0.1)
+        opt.step()
+        after = module(xs).detach().numpy()  # the hook recomputes the weight from the updated g and v
+        results[name] = ([k for k in module.state_dict()], out.detach().numpy(), xs.grad.numpy(),
+                         module.weight_g.grad.numpy(), module.weight_v.grad.numpy(), after)
+        lib.nn.utils.remove_weight_norm(module)
+        results[name] += ([k for k in module.state_dict()], module.weight.detach().numpy())
+    ours, theirs = results["minigrad"], results["torch"]
+    assert ours[0] == theirs[0] and ours[6] == theirs[6]
+    for got, expected in zip(ours[1:6] + ours[7:], theirs[1:6] + theirs[7:]):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-13)
+
+
+def test_weight_norm_definition_and_errors():
+    module = _weight_norm_module(mg, "linear", 0)
+    v, g = module.weight_v.detach().numpy(), module.weight_g.detach().numpy()
+    np.testing.assert_allclose(g, np.linalg.norm(v, axis=1, keepdims=True), rtol=1e-15)
+    np.testing.assert_allclose(module.weight.detach().numpy(), v, rtol=1e-15)  # w = g v / ||v|| = v at first
+    with pytest.raises(RuntimeError, match="Cannot register two weight_norm hooks on the same parameter weight"):
+        nn.utils.weight_norm(module)
+    nn.utils.remove_weight_norm(module)
+    with pytest.raises(ValueError, match="weight_norm of 'weight' not found"):
+        nn.utils.remove_weight_norm(module)

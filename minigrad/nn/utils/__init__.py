@@ -12,6 +12,7 @@ from ...grad_mode import no_grad
 from ...tensor import Tensor
 from . import fusion, rnn, stateless  # noqa: F401 - torch.nn.utils.fusion's, .rnn's and .stateless's paths
 from .fusion import fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval, fuse_linear_bn_weights  # noqa: F401
+from .weight_norm import remove_weight_norm, weight_norm  # noqa: F401
 
 
 def _grads(parameters: Iterable[Tensor] | Tensor) -> list[Tensor]:

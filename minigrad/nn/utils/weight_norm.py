@@ -1,0 +1,77 @@
+"""PyTorch's ``torch.nn.utils.weight_norm`` (the hook-based version): a weight re-expressed as
+``w = g * v / ||v||``, with the norm over every dimension but ``dim``, and ``g`` and ``v`` the parameters."""
+
+from __future__ import annotations
+
+from ...tensor import Tensor
+
+__all__ = ["remove_weight_norm", "weight_norm"]
+
+
+def norm_except_dim(v: Tensor, pow: float = 2, dim: int = 0) -> Tensor:  # noqa: A002 - PyTorch's name
+    """The ``pow``-norm of ``v`` over every dimension but ``dim``, shaped to broadcast against ``v`` (over all
+    of ``v``, a 0-d tensor, for ``dim=-1``), as ``torch.norm_except_dim``."""
+    if dim == -1:
+        return v.norm(pow)
+    dim = dim % v.ndim
+    moved = v.movedim(dim, 0)
+    norms = moved.reshape(moved.shape[0], -1).norm(pow, dim=1)
+    return norms.reshape((v.shape[dim],) + (1,) * (v.ndim - 1)).movedim(0, dim)
+
+
+class WeightNorm:
+    """The forward pre-hook that recomputes ``module.<name>`` from ``<name>_g`` and ``<name>_v``."""
+
+    def __init__(self, name: str, dim: int | None) -> None:
+        self.name = name
+        self.dim = -1 if dim is None else dim
+
+    def compute_weight(self, module) -> Tensor:
+        v = getattr(module, self.name + "_v")
+        return v * (getattr(module, self.name + "_g") / norm_except_dim(v, 2, self.dim))
+
+    @staticmethod
+    def apply(module, name: str, dim: int | None) -> WeightNorm:
+        from ..module import Parameter
+
+        for hook in module.__dict__.get("_forward_pre_hooks", {}).values():
+            if isinstance(hook, WeightNorm) and hook.name == name:
+                raise RuntimeError(f"Cannot register two weight_norm hooks on the same parameter {name}")
+        fn = WeightNorm(name, dim)
+        weight = getattr(module, name)
+        del module._parameters[name]
+        module.register_parameter(name + "_g", Parameter(norm_except_dim(weight, 2, fn.dim).detach()))
+        module.register_parameter(name + "_v", Parameter(weight.detach()))
+        setattr(module, name, fn.compute_weight(module))
+        module.register_forward_pre_hook(fn)
+        return fn
+
+    def remove(self, module) -> None:
+        from ..module import Parameter
+
+        weight = self.compute_weight(module)
+        delattr(module, self.name)
+        del module._parameters[self.name + "_g"]
+        del module._parameters[self.name + "_v"]
+        setattr(module, self.name, Parameter(weight.detach()))
+
+    def __call__(self, module, inputs) -> None:
+        setattr(module, self.name, self.compute_weight(module))
+
+
+def weight_norm(module, name: str = "weight", dim: int | None = 0):
+    """Re-express ``module.<name>`` as ``g * v / ||v||`` (parameters ``<name>_g`` and ``<name>_v``), the norm
+    taken over every dimension but ``dim`` (over all of them for ``dim=None``); returns the module."""
+    WeightNorm.apply(module, name, dim)
+    return module
+
+
+def remove_weight_norm(module, name: str = "weight"):
+    """Put ``module.<name>`` back as one parameter (its current value); returns the module."""
+    hooks = module.__dict__.get("_forward_pre_hooks", {})
+    for key, hook in list(hooks.items()):
+        if isinstance(hook, WeightNorm) and hook.name == name:
+            hook.remove(module)
+            del hooks[key]
+            return module
+    raise ValueError(f"weight_norm of '{name}' not found in {module}")
