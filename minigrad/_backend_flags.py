@@ -7,14 +7,10 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-
-class _Flags(SimpleNamespace):
-    """Attributes as set by the user (PyTorch's defaults until then) plus the module's query functions."""
-
-
-cudnn = _Flags(enabled=True, benchmark=False, deterministic=False, allow_tf32=True,
-               is_available=lambda: False, version=lambda: None)
-cuda = _Flags(matmul=_Flags(allow_tf32=False, allow_fp16_reduced_precision_reduction=True,
-                            allow_bf16_reduced_precision_reduction=True),
-              is_built=lambda: False)
-mps = _Flags(is_available=lambda: False, is_built=lambda: False)
+# Attributes as set by the user (PyTorch's defaults until then) plus the module's query functions.
+cudnn = SimpleNamespace(enabled=True, benchmark=False, deterministic=False, allow_tf32=True,
+                        is_available=lambda: False, version=lambda: None)
+cuda = SimpleNamespace(matmul=SimpleNamespace(allow_tf32=False, allow_fp16_reduced_precision_reduction=True,
+                                              allow_bf16_reduced_precision_reduction=True),
+                       is_built=lambda: False)
+mps = SimpleNamespace(is_available=lambda: False, is_built=lambda: False)

@@ -8,22 +8,9 @@ from collections.abc import Iterator
 
 from .creation import get_rng_state, manual_seed, set_rng_state
 from .generator import default_generator
+from .runtime import initial_seed, seed
 
 __all__ = ["default_generator", "fork_rng", "get_rng_state", "initial_seed", "manual_seed", "seed", "set_rng_state"]
-
-
-def seed() -> int:
-    """Seed from a non-deterministic source; returns the seed (``minigrad.seed``)."""
-    from . import seed as _seed
-
-    return _seed()
-
-
-def initial_seed() -> int:
-    """The seed of the default generator (``minigrad.initial_seed``)."""
-    from . import initial_seed as _initial_seed
-
-    return _initial_seed()
 
 
 @contextlib.contextmanager

@@ -14,9 +14,7 @@ def norm_except_dim(v: Tensor, pow: float = 2, dim: int = 0) -> Tensor:  # noqa:
     if dim == -1:
         return v.norm(pow)
     dim = dim % v.ndim
-    moved = v.movedim(dim, 0)
-    norms = moved.reshape(moved.shape[0], -1).norm(pow, dim=1)
-    return norms.reshape((v.shape[dim],) + (1,) * (v.ndim - 1)).movedim(0, dim)
+    return v.norm(pow, dim=tuple(d for d in range(v.ndim) if d != dim), keepdim=True)
 
 
 class WeightNorm:
