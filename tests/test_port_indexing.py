@@ -480,3 +480,14 @@ def test_other_backends_agree_with_numpy(cupy_device):
         ref_out.backward()
         np.testing.assert_allclose(out.numpy(), ref_out.numpy(), **TIGHT)
         np.testing.assert_allclose(x.grad.numpy(), ref.grad.numpy(), **TIGHT)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_quantile_interpolates_with_pytorchs_lerp_bit_for_bit(dtype):
+    """quantile's linear interpolation is ``lerp``, which rounds as PyTorch's (one rounding of the
+    multiply-add), so the quantiles are PyTorch's to the last bit."""
+    rng = np.random.default_rng(17)
+    a, q = rng.standard_normal((40, 13)).astype(dtype), rng.uniform(0, 1, 9).astype(dtype)
+    got = mg.quantile(mg.tensor(a), mg.tensor(q), dim=1).numpy()
+    expected = torch.quantile(torch.tensor(a), torch.tensor(q), dim=1).numpy()
+    np.testing.assert_array_equal(got, expected)

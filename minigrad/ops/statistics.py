@@ -416,11 +416,9 @@ def _quantile(op: str, x: Tensor, q, dim, keepdim: bool, interpolation: str, ign
             shift = (q_row - q_row.detach()) * tensor(scale.astype(x.dtype), backend=x.backend)
             weights = weights + where(tensor(np.broadcast_to(valid, ranks.shape).copy(), backend=x.backend), shift,
                                       shift.new_zeros(()))
-        # PyTorch's lerp: two formulas, each exact at its end (and finite where the other meets an infinity)
-        small = tensor(np.asarray(weights.detach().numpy() < 0.5), backend=x.backend)
-        with np.errstate(invalid="ignore"):  # inf - inf in the formula not taken
-            gap = above - result
-            result = where(small, result + weights * gap, above - gap * (1 - weights))
+        from .composites import lerp  # PyTorch's quantile interpolates with its lerp, rounded the same way
+
+        result = lerp(result, above, weights)
     if vector:
         return reshape(result.movedim(-1, 0), (qs.size,) + out_shape)
     return reshape(result, out_shape)
