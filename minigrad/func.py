@@ -88,7 +88,7 @@ def _track(t, fn: str):
     if not isinstance(t, Tensor):
         raise TypeError(f"{fn}: expected the differentiated arguments to be tensors (or pytrees of them), got "
                         f"{type(t).__name__}")
-    if not t.dtype.kind == "f":
+    if t.dtype.kind != "f":
         raise TypeError(f"{fn}: only floating-point tensors can be differentiated, got {t.dtype}")
     # t[...]: a view with a node of its own (view_as of the same shape is t itself here), so the gradient
     # with respect to it leaves out the caller's other uses of t

@@ -14,6 +14,7 @@ import numpy as np
 from .. import dtypes
 from ..grad_mode import no_grad
 from ..nn.module import Module
+from ..ops.composites import lerp
 from .lr_scheduler import LRScheduler, _per_group
 from .optimizer import Optimizer
 
@@ -28,8 +29,6 @@ def _check_decay(decay: float) -> None:
 
 def _lerp_(start, end, weight) -> None:
     """``start`` moved in place towards ``end`` by ``weight``, rounded as PyTorch's ``_foreach_lerp_``."""
-    from ..ops.composites import lerp
-
     start.copy_(lerp(start, end, float(weight)))
 
 
