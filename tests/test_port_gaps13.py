@@ -7,16 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from _lazy_torch import torch  # PyTorch on first use; without it, only its comparisons skip
+from _pairs import mg_tensor as _mg
+from _pairs import pt_tensor as _pt
 
 import minigrad as mg
-
-
-def _mg(array, requires_grad=False, dtype="float64"):
-    return mg.tensor(np.array(array, dtype=dtype), requires_grad=requires_grad)
-
-
-def _pt(array, requires_grad=False, dtype="float64"):
-    return torch.tensor(np.array(array, dtype=dtype), requires_grad=requires_grad)
 
 
 # -- round(decimals=) ---------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from _lazy_torch import torch  # PyTorch on first use; without it, only its comparisons skip
+from _pairs import mg_tensor as _mg
+from _pairs import pt_tensor as _pt
 
 import minigrad as mg
 import minigrad.nn as nn
@@ -15,14 +17,6 @@ import minigrad.nn.functional as F  # noqa: N812 - PyTorch's convention
 from minigrad.errors import ShapeError
 
 RNG = np.random.default_rng(1313)
-
-
-def _mg(array, requires_grad=False, dtype="float64"):
-    return mg.tensor(np.array(array, dtype=dtype), requires_grad=requires_grad)
-
-
-def _pt(array, requires_grad=False, dtype="float64"):
-    return torch.tensor(np.array(array, dtype=dtype), requires_grad=requires_grad)
 
 
 def _check_grads(out_mg, out_pt, leaves_mg, leaves_pt, tol=1e-12):
