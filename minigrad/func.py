@@ -3,8 +3,9 @@
 
 Arguments and results may be pytrees (tensors in nested tuples, lists and dicts), as in PyTorch, so
 ``grad(loss)(params_dict, x, y)`` returns a dict of gradients. Transforms compose: inside another transform
-the results stay differentiable (``grad(grad(f))``, ``vmap(grad(f))``, ``jacrev(jacrev(f))``); at the top
-level they are plain tensors, as PyTorch's.
+the results stay differentiable (``grad(grad(f))``, ``vmap(grad(f))``, ``jacrev(jacrev(f))``). At the top
+level, as PyTorch's, they carry the graph back to the caller's tensors that require grad (the arguments, or
+tensors the function captured), and are plain tensors otherwise.
 
 What differs from PyTorch, by design of a reverse-mode engine without batching rules:
 
@@ -25,9 +26,11 @@ from typing import Any
 
 from .autograd.functional import jacobian as _jacobian
 from .autograd.functional import jvp as _jvp
+from .autograd.functional import made_leaves, new_leaf
 from .creation import zeros_like
 from .engine import grad as _grad
-from .grad_mode import enable_grad
+from .function import AccumulateGrad
+from .grad_mode import enable_grad, is_grad_enabled
 from .ops.movement import stack
 from .tensor import Tensor
 
@@ -36,16 +39,58 @@ __all__ = ["functional_call", "grad", "grad_and_value", "hessian", "jacfwd", "ja
 _DEPTH = contextvars.ContextVar("minigrad_func_depth", default=0)
 
 
+class _Level:
+    """One transform level. Nested in another, its results keep their graph (the outer one differentiates
+    them). At the top level they keep it, as PyTorch's, where it reaches the caller's tensors that require
+    grad (arguments or tensors the function captured), provided grad mode was on at the call: so ``keep``
+    computes with ``create_graph`` and ``finish`` detaches what reaches only the leaves made here."""
+
+    def __init__(self, nested: bool, keep: bool, made: list) -> None:
+        self.nested, self.keep, self.made = nested, keep, made
+
+    def finish(self, tree):
+        if self.nested:
+            return tree
+        made = {id(t) for t in self.made}
+        leaves, spec = _flatten(tree)
+        return _unflatten(spec, [t.detach() if isinstance(t, Tensor) and not (self.keep and _reaches_caller(t, made))
+                                 else t for t in leaves])
+
+
 @contextlib.contextmanager
-def _level() -> Iterator[bool]:
-    """One transform level; yields whether it is nested in another (then its results keep their graph)."""
+def _level(parent: _Level | None = None) -> Iterator[_Level]:
+    """A transform level (``parent``: the level whose leaves it differentiates again, for ``vjp_fn``)."""
     depth = _DEPTH.get()
+    if parent is not None:
+        level = _Level(parent.nested or depth > 0, parent.keep, parent.made)
+    else:
+        level = _Level(depth > 0, depth > 0 or is_grad_enabled(), made_leaves.get() if depth > 0 else [])
     token = _DEPTH.set(depth + 1)
+    made_token = made_leaves.set(level.made)
     try:
         with enable_grad():
-            yield depth > 0
+            yield level
     finally:
+        made_leaves.reset(made_token)
         _DEPTH.reset(token)
+
+
+def _reaches_caller(t: Tensor, made: set[int]) -> bool:
+    """Whether ``t``'s graph reaches a leaf that requires grad other than the transform's own (``made``)."""
+    if t.grad_fn is None:
+        return t.requires_grad and id(t) not in made
+    seen, todo = set(), [t.grad_fn]
+    while todo:
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, AccumulateGrad):
+            if id(node.leaf) not in made:
+                return True
+        else:
+            todo.extend(n for n in node.next if n is not None)
+    return False
 
 
 # -- pytrees ---------------------------------------------------------------------------------------------------
@@ -84,7 +129,8 @@ def _argnums(argnums, nargs: int, fn: str) -> tuple[int, ...]:
 
 
 def _track(t, fn: str):
-    """A tensor the transform differentiates with respect to: the caller's (nested) or a fresh leaf."""
+    """A tensor the transform differentiates with respect to: a view of the caller's that keeps its graph, or a
+    fresh leaf."""
     if not isinstance(t, Tensor):
         raise TypeError(f"{fn}: expected the differentiated arguments to be tensors (or pytrees of them), got "
                         f"{type(t).__name__}")
@@ -92,16 +138,11 @@ def _track(t, fn: str):
         raise TypeError(f"{fn}: only floating-point tensors can be differentiated, got {t.dtype}")
     # t[...]: a view with a node of its own (view_as of the same shape is t itself here), so the gradient
     # with respect to it leaves out the caller's other uses of t
-    return t[...] if t.requires_grad else t.detach().requires_grad_(True)
+    return t[...] if t.requires_grad else new_leaf(t.detach())
 
 
-def _plain(tree, keep: bool):
-    leaves, spec = _flatten(tree)
-    return _unflatten(spec, [t if keep or not isinstance(t, Tensor) else t.detach() for t in leaves])
-
-
-def _gradients(outputs: list, inputs: list, cotangents, nested: bool) -> list:
-    grads = _grad(outputs, inputs, grad_outputs=cotangents, retain_graph=True, create_graph=nested,
+def _gradients(outputs: list, inputs: list, cotangents, create_graph: bool) -> list:
+    grads = _grad(outputs, inputs, grad_outputs=cotangents, retain_graph=True, create_graph=create_graph,
                   allow_unused=True)
     return [zeros_like(x) if g is None else g for g, x in zip(grads, inputs)]
 
@@ -114,7 +155,7 @@ def grad_and_value(func: Callable, argnums=0, has_aux: bool = False) -> Callable
 
     def wrapper(*args, **kwargs):
         nums = _argnums(argnums, len(args), "grad")
-        with _level() as nested:
+        with _level() as level:
             args = list(args)
             tracked = {}
             for n in nums:
@@ -138,15 +179,15 @@ def grad_and_value(func: Callable, argnums=0, has_aux: bool = False) -> Callable
                                    f"tensor with {value.ndim} dims. Maybe you wanted to use the vjp or jacrev APIs "
                                    "instead?")
             inputs = [t for n in nums for t in tracked[n][0]]
-            grads = _gradients([value], inputs, None, nested)
+            grads = _gradients([value], inputs, None, level.keep)
             results, start = [], 0
             for n in nums:
                 leaves, spec = tracked[n]
                 results.append(_unflatten(spec, grads[start:start + len(leaves)]))
                 start += len(leaves)
             gradients = results[0] if isinstance(argnums, int) else tuple(results)
-            value = value if nested else value.detach()
-            result = (_plain(gradients, nested), (value, _plain(aux, nested)) if has_aux else value)
+            value = level.finish(value)
+            result = (level.finish(gradients), (value, level.finish(aux)) if has_aux else value)
         return result
 
     return wrapper
@@ -168,7 +209,7 @@ def grad(func: Callable, argnums=0, has_aux: bool = False) -> Callable:
 def vjp(func: Callable, *primals, has_aux: bool = False):
     """``(func(*primals), vjp_fn)`` (``aux`` third with ``has_aux``); ``vjp_fn(cotangents)``, with cotangents
     in the output's structure, returns a tuple with each primal's vector-Jacobian product."""
-    with _level() as nested:
+    with _level() as level:
         flat = [_flatten(p) for p in primals]
         tracked = [[_track(t, "vjp") for t in leaves] for leaves, _ in flat]
         out = func(*(_unflatten(spec, leaves) for (_, spec), leaves in zip(flat, tracked)))
@@ -184,16 +225,16 @@ def vjp(func: Callable, *primals, has_aux: bool = False):
             if tuple(c.shape) != tuple(o.shape):
                 raise RuntimeError(f"vjp_fn: a cotangent of shape {tuple(c.shape)} for an output of shape "
                                    f"{tuple(o.shape)}")
-        with _level() as inner:
-            grads = _gradients(outputs, inputs, cots, nested or inner)
+        with _level(level) as again:
+            grads = _gradients(outputs, inputs, cots, again.keep)
         result, start = [], 0
         for (_, spec), leaves in zip(flat, tracked):
             result.append(_unflatten(spec, grads[start:start + len(leaves)]))
             start += len(leaves)
-        return _plain(tuple(result), nested)
+        return again.finish(tuple(result))
 
-    result = (_plain(_unflatten(out_spec, outputs), nested), vjp_fn)
-    return result + (_plain(aux, nested),) if has_aux else result
+    result = (level.finish(_unflatten(out_spec, outputs)), vjp_fn)
+    return result + (level.finish(aux),) if has_aux else result
 
 
 def jvp(func: Callable, primals, tangents, *, strict: bool = False, has_aux: bool = False):
@@ -210,10 +251,10 @@ def jvp(func: Callable, primals, tangents, *, strict: bool = False, has_aux: boo
             aux_box.append(aux)
         return out
 
-    with _level() as nested:
-        out, result = _jvp(call, primals, tangents, create_graph=nested, strict=strict)
-    outputs = (_plain(out, nested), _plain(result, nested))
-    return outputs + (_plain(aux_box[0], nested),) if has_aux else outputs
+    with _level() as level:
+        out, result = _jvp(call, primals, tangents, create_graph=level.keep, strict=strict)
+    outputs = (level.finish(out), level.finish(result))
+    return outputs + (level.finish(aux_box[0]),) if has_aux else outputs
 
 
 # -- Jacobians -------------------------------------------------------------------------------------------------
@@ -241,8 +282,8 @@ def jacrev(func: Callable, argnums=0, *, has_aux: bool = False, chunk_size: int 
             return tuple(outputs)
 
         leaves = tuple(t for leaves, _ in flat for t in leaves)
-        with _level() as nested:
-            blocks = _jacobian(on_leaves, leaves, create_graph=nested)
+        with _level() as level:
+            blocks = _jacobian(on_leaves, leaves, create_graph=level.keep)
         out_spec = aux_box[-1]
         n_out = len(blocks)
         per_output = []
@@ -252,8 +293,8 @@ def jacrev(func: Callable, argnums=0, *, has_aux: bool = False, chunk_size: int 
                 row.append(_unflatten(spec, list(blocks[i][start:start + size])))
                 start += size
             per_output.append(row[0] if isinstance(argnums, int) else tuple(row))
-        jac = _plain(_unflatten(out_spec, per_output), nested)
-        return (jac, _plain(aux_box[0], nested)) if has_aux else jac
+        jac = level.finish(_unflatten(out_spec, per_output))
+        return (jac, level.finish(aux_box[0])) if has_aux else jac
 
     return wrapper
 

@@ -10,6 +10,9 @@ from _lazy_torch import torch  # PyTorch on first use; without it, only its comp
 import minigrad as mg
 from minigrad import func as mf
 
+# Importing torch.func makes PyTorch warn about its own torch.jit.script.
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+
 RNG = np.random.default_rng(21)
 X, Y = RNG.standard_normal(4), RNG.standard_normal(4)
 A = RNG.standard_normal((3, 4))
@@ -122,6 +125,64 @@ def test_top_level_results_are_plain_tensors(case):
 
     collect(CASES[case](mg, mf))
     assert leaves and all(isinstance(t, mg.Tensor) and not t.requires_grad for t in leaves)
+
+
+# Transforms of functions that use a captured tensor ``w`` and an argument ``x`` that may require grad: at the top
+# level the results carry the graph back to whichever of the two requires grad, as PyTorch's do.
+CAPTURED = {
+    "grad": lambda f, x, w: f.grad(lambda v: (w * v ** 3).sum() + (v * w).sin().sum())(x),
+    "grad_and_value": lambda f, x, w: f.grad_and_value(lambda v: (w * v.exp()).sum())(x),
+    "vjp": lambda f, x, w: _captured_vjp(f, x, w),
+    "jvp": lambda f, x, w: f.jvp(lambda v: (w * v).tanh(), (x,), (x.detach() * 0 + 0.5,)),
+    "jacrev": lambda f, x, w: f.jacrev(lambda v: w * v.sin() * v.sum())(x),
+    "hessian": lambda f, x, w: f.hessian(lambda v: (w * v ** 3).sum() * v.sum())(x),
+    "vmap of grad": lambda f, x, w: f.vmap(f.grad(lambda v: (w * v ** 3).sum()))(x.unsqueeze(0) * x.unsqueeze(1)),
+}
+
+
+def _captured_vjp(f, x, w):
+    out, fn = f.vjp(lambda v: (w * v).cos() * v, x)
+    return out, fn(out.detach() * 0 + 1.5)
+
+
+def _captured_run(lib, f, case, x_grad, w_grad):
+    make = _mg if lib is mg else _torch
+    x, w = make(X).requires_grad_(x_grad), make(np.array(0.7)).requires_grad_(w_grad)
+    results = CAPTURED[case](f, x, w)
+    leaves = [results] if not isinstance(results, tuple) else [t for r in results for t in (
+        r if isinstance(r, tuple) else (r,))]
+    flags = [t.requires_grad for t in leaves]
+    tracked = [t for t in leaves if t.requires_grad]
+    if tracked:
+        rng = np.random.default_rng(5)
+        total = sum((t * make(rng.standard_normal(tuple(t.shape)))).sum() for t in tracked)
+        total.backward()
+    grads = [None if t.grad is None else t.grad.numpy() for t in (x, w)]
+    return flags, grads
+
+
+@pytest.mark.parametrize("x_grad, w_grad", [(True, True), (False, True), (True, False), (False, False)])
+@pytest.mark.parametrize("case", list(CAPTURED))
+def test_top_level_results_keep_the_callers_graph_as_torch_func(case, x_grad, w_grad):
+    tf = pytest.importorskip("torch.func")
+    expected_flags, expected_grads = _captured_run(torch, tf, case, x_grad, w_grad)
+    flags, grads = _captured_run(mg, mf, case, x_grad, w_grad)
+    assert flags == expected_flags
+    for got, expected in zip(grads, expected_grads):
+        assert (got is None) == (expected is None)
+        if expected is not None:
+            np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-13)
+
+
+def test_a_captured_tensor_gets_the_gradient_through_a_transform():
+    w = mg.tensor(0.7, dtype=mg.float64, requires_grad=True)
+    x = _mg(X)
+    g = mf.grad(lambda v: (w * v ** 3).sum())(x)  # 3 w x^2
+    assert g.requires_grad and not x.requires_grad
+    g.sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), (3 * X ** 2).sum(), rtol=1e-14)
+    with mg.no_grad():  # no graph is built where grad mode is off, as in PyTorch
+        assert not mf.grad(lambda v: (w * v ** 3).sum())(x).requires_grad
 
 
 def test_definitions_without_pytorch():

@@ -15,6 +15,7 @@ gets zeros, or an error with ``strict=True``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 
 from ..creation import eye, ones_like, zeros_like
 from ..engine import grad
@@ -41,11 +42,24 @@ def _as_tuple(value, what: str, fn: str) -> tuple[bool, tuple]:
     raise TypeError(f"{fn}: the {what} must be a tensor or a tuple of tensors, got {type(value).__name__}")
 
 
+# The leaves made here, collected while ``minigrad.func`` runs a transform: its results keep their graph only
+# where it reaches the caller's tensors, and these leaves are not the caller's.
+made_leaves: ContextVar[list | None] = ContextVar("minigrad_made_leaves", default=None)
+
+
+def new_leaf(t: Tensor) -> Tensor:
+    """``t`` (a fresh tensor), now a leaf that requires grad."""
+    made = made_leaves.get()
+    if made is not None:
+        made.append(t)
+    return t.requires_grad_(True)
+
+
 def _leaves(inputs: tuple, create_graph: bool) -> tuple:
     """The tensors the function is called on: views that keep the caller's graph (``create_graph``), else
     detached leaves that require grad. The views are ``t[...]``, a node of their own (``view_as`` of the same
     shape returns ``t`` itself here), so gradients with respect to them leave out other uses of ``t``."""
-    return tuple(t[...] if create_graph and t.requires_grad else t.detach().requires_grad_(True)
+    return tuple(t[...] if create_graph and t.requires_grad else new_leaf(t.detach())
                  for t in inputs)
 
 
@@ -118,7 +132,7 @@ def vjp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool
 
 def _jvp_from_vjp(outputs: tuple, inputs: tuple, create_graph: bool, strict: bool, fn: str):
     """A function ``v -> Jv`` for the map inputs -> outputs, by the double-backward trick."""
-    cotangents = tuple(zeros_like(o).requires_grad_(True) for o in outputs)
+    cotangents = tuple(new_leaf(zeros_like(o)) for o in outputs)
     transposed = _vjp(outputs, inputs, cotangents, create_graph=True)
     if strict:
         _zeros_for_none(transposed, inputs, strict, fn, "the output does not depend on input {i}")
@@ -264,7 +278,7 @@ def hvp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool
     ``vhp`` where the Hessian is symmetric)."""
     with enable_grad():
         in_tuple, inputs, vs, out, first = _gradient_of_scalar(func, inputs, v, create_graph, strict, "hvp")
-        cotangents = tuple(zeros_like(t).requires_grad_(True) for t in inputs)
+        cotangents = tuple(new_leaf(zeros_like(t)) for t in inputs)
         pairs = [(g, u) for g, u in zip(first, cotangents) if g is not None]
         transposed = (_vjp(tuple(g for g, _ in pairs), inputs, tuple(u for _, u in pairs), create_graph=True)
                       if pairs else (None,) * len(inputs))
