@@ -395,6 +395,54 @@ def test_orthogonal_init_gives_orthonormal_rows_or_columns(shape):
     np.testing.assert_array_equal(init.orthogonal_(mg.empty(*shape, dtype="float64"), gain=2.0).numpy(), w.numpy())
 
 
+DIRAC_CASES = [((6, 4, 3, 3), 1), ((6, 2, 3), 3), ((4, 8, 3, 5, 1), 2), ((3, 5, 5, 3), 1)]
+
+
+@pytest.mark.parametrize("shape, groups", DIRAC_CASES)
+def test_dirac_init_passes_the_input_through_a_convolution(shape, groups):
+    from minigrad.nn import init
+
+    w = init.dirac_(mg.randn(*shape, dtype="float64"), groups)
+    per_group, channels = shape[0] // groups, min(shape[0] // groups, shape[1])
+    # A 'same' convolution copies input channel d of each group to its output channel d, zeros beyond.
+    x = mg.randn(2, shape[1] * groups, *[6] * (len(shape) - 2), dtype="float64")
+    conv = getattr(mg.nn.functional, f"conv{len(shape) - 2}d")
+    out = conv(x, w, padding=tuple(n // 2 for n in shape[2:]), groups=groups).numpy()
+    for g in range(groups):
+        np.testing.assert_array_equal(out[:, g * per_group:g * per_group + channels],
+                                      x.numpy()[:, g * shape[1]:g * shape[1] + channels])
+        assert not out[:, g * per_group + channels:(g + 1) * per_group].any()
+    with pytest.raises(ValueError, match=r"dirac_: groups must be a positive int dividing dim 0 \(6\), got 4"):
+        init.dirac_(mg.empty(6, 2, 3), 4)
+    with pytest.raises(ValueError, match="dirac_: needs a 3-, 4- or 5-D"):
+        init.dirac_(mg.empty(6, 2))
+
+
+@pytest.mark.parametrize("shape, groups", DIRAC_CASES + [((4, 2, 4, 2), 2)])
+def test_dirac_init_equals_pytorchs(shape, groups):
+    torch = pytest.importorskip("torch")
+    from minigrad.nn import init
+
+    np.testing.assert_array_equal(init.dirac_(mg.empty(*shape), groups).numpy(),
+                                  torch.nn.init.dirac_(torch.empty(shape), groups).numpy())
+
+
+def test_sparse_init_zeroes_a_fraction_of_every_column():
+    from minigrad.nn import init
+
+    mg.manual_seed(3)
+    w = init.sparse_(mg.empty(40, 300, dtype="float64"), sparsity=0.3, std=0.5)
+    v = w.numpy()
+    assert ((v == 0).sum(0) == 12).all()  # ceil(0.3 * 40) per column
+    assert abs(v[v != 0].std() - 0.5) < 0.02  # 8400 normal draws: standard error 0.004
+    mg.manual_seed(3)
+    np.testing.assert_array_equal(init.sparse_(mg.empty(40, 300, dtype="float64"), 0.3, 0.5).numpy(), v)
+    with pytest.raises(ValueError, match="sparse_: needs a 2-D tensor"):
+        init.sparse_(mg.empty(3), 0.5)
+    with pytest.raises(ValueError, match=r"sparse_: sparsity .* in \[0, 1\], got 1.5"):
+        init.sparse_(mg.empty(3, 2), 1.5)
+
+
 def test_trunc_normal_eye_and_inplace_random_fills():
     from minigrad.nn import init
 

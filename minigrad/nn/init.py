@@ -16,8 +16,8 @@ from ..ops import where
 from ..tensor import Tensor
 
 __all__ = [
-    "calculate_gain", "constant_", "eye_", "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_",
-    "orthogonal_", "trunc_normal_", "uniform_", "xavier_normal_", "xavier_uniform_", "zeros_",
+    "calculate_gain", "constant_", "dirac_", "eye_", "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_",
+    "orthogonal_", "sparse_", "trunc_normal_", "uniform_", "xavier_normal_", "xavier_uniform_", "zeros_",
 ]
 
 
@@ -144,6 +144,42 @@ def eye_(tensor: Tensor) -> Tensor:
         raise ValueError(f"eye_: needs a 2-D tensor, got shape {tensor.shape}")
     with no_grad():
         return _fill(tensor, _creation.eye(*tensor.shape, dtype=tensor.dtype, backend=tensor.backend))
+
+
+def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
+    """A convolution weight (3-D to 5-D) that passes its input through: in each of the ``groups`` groups of
+    output channels, output channel d takes input channel d at the kernel's centre (for as many channels as
+    both sides have), every other weight zero."""
+    _check(tensor, "dirac_")
+    if tensor.ndim not in (3, 4, 5):
+        raise ValueError(f"dirac_: needs a 3-, 4- or 5-D convolution weight, got shape {tensor.shape}")
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1 or tensor.shape[0] % groups:
+        raise ValueError(f"dirac_: groups must be a positive int dividing dim 0 ({tensor.shape[0]}), got {groups!r}")
+    per_group = tensor.shape[0] // groups
+    centre = tuple(n // 2 for n in tensor.shape[2:])
+    values = np.zeros(tensor.shape)
+    for d in range(min(per_group, tensor.shape[1])):
+        values[(np.arange(groups) * per_group + d, d) + centre] = 1
+    return _fill(tensor, _creation.tensor(values, dtype=tensor.dtype, backend=tensor.backend))
+
+
+def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) -> Tensor:
+    """A 2-D tensor of N(0, std**2) values with ``ceil(sparsity * rows)`` of each column's entries, at random
+    rows, set to zero (Martens' initialisation for Hessian-free optimisation)."""
+    _check(tensor, "sparse_")
+    if tensor.ndim != 2:
+        raise ValueError(f"sparse_: needs a 2-D tensor, got shape {tensor.shape}")
+    if not 0 <= sparsity <= 1:
+        raise ValueError(f"sparse_: sparsity is the fraction of each column set to zero, in [0, 1], got {sparsity!r}")
+    rows, cols = tensor.shape
+    zeros = math.ceil(sparsity * rows)
+    with no_grad():
+        normal_(tensor, 0.0, std, generator=generator)
+        keep = np.ones((rows, cols), dtype=bool)
+        for col in range(cols):
+            keep[_creation.randperm(rows, generator=generator).numpy()[:zeros], col] = False
+        mask = _creation.tensor(keep, backend=tensor.backend)
+        return _fill(tensor, where(mask, tensor, 0.0))
 
 
 def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
