@@ -19,7 +19,9 @@ BACKENDS = [b for b in mg.testing.available_backends() if b != "cupy"]
 TOL = {"rtol": 1e-12, "atol": 1e-13}
 
 LAYERS = {  # kind: (layer, input shape)
-    "linear": (lambda lib: lib.nn.Linear(4, 3), (5, 4)),
+    "linear": (lambda lib: lib.nn.Linear(4, 3), (5, 4)),  # a wide weight
+    "square": (lambda lib: lib.nn.Linear(4, 4), (5, 4)),
+    "tall": (lambda lib: lib.nn.Linear(3, 5), (5, 3)),
     "conv2d": (lambda lib: lib.nn.Conv2d(2, 3, 3), (2, 2, 6, 6)),
     "conv_transpose2d": (lambda lib: lib.nn.ConvTranspose2d(3, 2, 3), (2, 3, 4, 4)),
 }
@@ -89,6 +91,13 @@ def _spectral_norm(lib, module, dim):
 
 def _old_spectral_norm(lib, module, dim):
     return lib.nn.utils.spectral_norm(module, dim=dim)
+
+
+def _orthogonal(orthogonal_map, use_trivialization):
+    def parametrize(lib, module, _):
+        return lib.nn.utils.parametrizations.orthogonal(module, orthogonal_map=orthogonal_map,
+                                                        use_trivialization=use_trivialization)
+    return parametrize
 
 
 def _to_numpy(t):
@@ -206,6 +215,39 @@ def test_assignment_and_a_state_dict_loaded_into_pytorch(kind, parametrize, dim,
     theirs.load_state_dict({k: torch.tensor(_to_numpy(v)) for k, v in ours.state_dict().items()})
     ours.eval(), theirs.eval()
     _assert_all_close(_run(mg, ours, x, 1, backend), _run(torch, theirs, x, 1, backend))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", ["square", "tall", "linear", "conv2d"])  # conv2d: a batch of 3x3 matrices
+@pytest.mark.parametrize("orthogonal_map", ["matrix_exp", "cayley", "householder"])
+@pytest.mark.parametrize("use_trivialization", [True, False])
+def test_orthogonal_equals_pytorchs(kind, orthogonal_map, use_trivialization, backend):
+    """``orthogonal`` in training mode, from PyTorch's ``original`` and ``base``: the steps keep the weight
+    orthogonal and equal PyTorch's."""
+    theirs, ours, x = _pair(kind, _orthogonal(orthogonal_map, use_trivialization), None, backend)
+    _assert_all_close(_run(mg, ours, x, 3, backend), _run(torch, theirs, x, 3, backend))
+    weight = ours.weight.detach().numpy()
+    if weight.shape[-2] < weight.shape[-1]:
+        weight = np.swapaxes(weight, -2, -1)
+    np.testing.assert_allclose(np.swapaxes(weight, -2, -1) @ weight, np.broadcast_to(np.eye(weight.shape[-1]),
+                               weight.shape[:-2] + (weight.shape[-1],) * 2), atol=1e-14)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind", ["square", "tall", "linear"])
+@pytest.mark.parametrize("orthogonal_map, use_trivialization", [("matrix_exp", True), ("cayley", True),
+                                                                ("householder", True), ("householder", False)])
+def test_orthogonal_assignment(kind, orthogonal_map, use_trivialization, backend):
+    """Assigning an orthogonal matrix makes it the weight (through ``base`` with the trivialization, through the
+    Householder reflectors without)."""
+    layer = LAYERS[kind][0](mg).double().to(backend)
+    mg.nn.utils.parametrizations.orthogonal(layer, orthogonal_map=orthogonal_map,
+                                            use_trivialization=use_trivialization)
+    shape = layer.weight.shape
+    q, _ = np.linalg.qr(np.random.default_rng(4).standard_normal((max(shape), min(shape))))
+    q = q if shape[0] >= shape[1] else q.T
+    layer.weight = mg.tensor(q, backend=backend)
+    np.testing.assert_allclose(layer.weight.detach().numpy(), q, atol=1e-14)
 
 
 def test_repr_class_and_state_dict_keys_equal_pytorchs():
@@ -356,6 +398,13 @@ def _errors(lib):
             chained().weight = value(lib.zeros(4, 3, dtype=lib.float64))
         return call
 
+    def assign_orthogonal():
+        module = parametrizations.orthogonal(linear(), orthogonal_map="cayley", use_trivialization=False)
+        module.weight = lib.eye(4, 3, dtype=lib.float64)
+
+    def reshape_orthogonal():
+        parametrizations.orthogonal(linear()).parametrizations.weight[0].right_inverse(lib.eye(3, dtype=lib.float64))
+
     return [
         ("unknown name", register("double", name="foo"), ValueError, "does not have a parameter, a buffer, or a"),
         ("shape changed", register("rows"), ValueError, "may not change the shape"),
@@ -381,6 +430,12 @@ def _errors(lib):
          "Expected n_power_iterations to be positive"),
         ("old remove absent", lambda: utils.remove_spectral_norm(linear()), ValueError,
          "spectral_norm of 'weight' not found"),
+        ("orthogonal vector", lambda: parametrizations.orthogonal(linear(), "bias"), ValueError,
+         "Expected a matrix or batch of matrices"),
+        ("orthogonal map", lambda: parametrizations.orthogonal(linear(), orthogonal_map="qr"), ValueError,
+         "orthogonal_map has to be one of"),
+        ("orthogonal assignment", assign_orthogonal, NotImplementedError, "not possible to assign"),
+        ("orthogonal shape", reshape_orthogonal, ValueError, "Expected a matrix or batch of matrices of shape"),
     ]
 
 
