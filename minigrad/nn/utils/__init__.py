@@ -1,5 +1,6 @@
 """Gradient clipping (``clip_grad_norm_``, ``clip_grad_value_``) and the flat parameter vector
-(``parameters_to_vector``, ``vector_to_parameters``), as ``torch.nn.utils``; ``rnn``: padding and packing."""
+(``parameters_to_vector``, ``vector_to_parameters``), as ``torch.nn.utils``; ``rnn``: padding and packing;
+``parametrize`` and ``parametrizations``: tensors re-expressed as functions of others."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from ... import ops as _ops
 from ...errors import ShapeError
 from ...grad_mode import no_grad
 from ...tensor import Tensor
-from . import fusion, rnn, stateless  # noqa: F401 - torch.nn.utils.fusion's, .rnn's and .stateless's paths
+from . import fusion, parametrizations, parametrize, rnn, stateless  # noqa: F401 - torch.nn.utils' submodule paths
 from .fusion import fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval, fuse_linear_bn_weights  # noqa: F401
+from .spectral_norm import remove_spectral_norm, spectral_norm  # noqa: F401
 from .weight_norm import remove_weight_norm, weight_norm  # noqa: F401
 
 

@@ -17,6 +17,11 @@ def norm_except_dim(v: Tensor, pow: float = 2, dim: int = 0) -> Tensor:  # noqa:
     return v.norm(pow, dim=tuple(d for d in range(v.ndim) if d != dim), keepdim=True)
 
 
+def _weight_norm(v: Tensor, g: Tensor, dim: int) -> Tensor:
+    """``g * v / ||v||``, the norm over every dimension but ``dim`` (``torch._weight_norm``)."""
+    return v * (g / norm_except_dim(v, 2, dim))
+
+
 class WeightNorm:
     """The forward pre-hook that recomputes ``module.<name>`` from ``<name>_g`` and ``<name>_v``."""
 
@@ -25,16 +30,14 @@ class WeightNorm:
         self.dim = -1 if dim is None else dim
 
     def compute_weight(self, module) -> Tensor:
-        v = getattr(module, self.name + "_v")
-        return v * (getattr(module, self.name + "_g") / norm_except_dim(v, 2, self.dim))
+        return _weight_norm(getattr(module, self.name + "_v"), getattr(module, self.name + "_g"), self.dim)
 
     @staticmethod
     def apply(module, name: str, dim: int | None) -> WeightNorm:
         from ..module import Parameter
 
-        for hook in module.__dict__.get("_forward_pre_hooks", {}).values():
-            if isinstance(hook, WeightNorm) and hook.name == name:
-                raise RuntimeError(f"Cannot register two weight_norm hooks on the same parameter {name}")
+        if _find_pre_hook(module, WeightNorm, name) is not None:
+            raise RuntimeError(f"Cannot register two weight_norm hooks on the same parameter {name}")
         fn = WeightNorm(name, dim)
         weight = getattr(module, name)
         del module._parameters[name]
@@ -66,10 +69,19 @@ def weight_norm(module, name: str = "weight", dim: int | None = 0):
 
 def remove_weight_norm(module, name: str = "weight"):
     """Put ``module.<name>`` back as one parameter (its current value); returns the module."""
+    return _remove_pre_hook(module, WeightNorm, name, "weight_norm")
+
+
+def _find_pre_hook(module, kind: type, name: str):
+    """The id of ``module``'s forward pre-hook of class ``kind`` for ``module.<name>``, or None."""
     hooks = module.__dict__.get("_forward_pre_hooks", {})
-    for key, hook in list(hooks.items()):
-        if isinstance(hook, WeightNorm) and hook.name == name:
-            hook.remove(module)
-            del hooks[key]
-            return module
-    raise ValueError(f"weight_norm of '{name}' not found in {module}")
+    return next((key for key, hook in hooks.items() if isinstance(hook, kind) and hook.name == name), None)
+
+
+def _remove_pre_hook(module, kind: type, name: str, what: str):
+    """Undo ``what`` (a pre-hook of class ``kind``) on ``module.<name>``; returns the module."""
+    key = _find_pre_hook(module, kind, name)
+    if key is None:
+        raise ValueError(f"{what} of '{name}' not found in {module}")
+    module._forward_pre_hooks.pop(key).remove(module)
+    return module
