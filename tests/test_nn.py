@@ -218,10 +218,29 @@ def test_repr_like_pytorch():
         "  (2): MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)\n"
         "  (3): Flatten(start_dim=1, end_dim=-1)\n"
         "  (4): Linear(in_features=16, out_features=3, bias=True)\n"
-        "  (5): LayerNorm((3,), eps=1e-05, elementwise_affine=True)\n"
+        "  (5): LayerNorm((3,), eps=1e-05, elementwise_affine=True, bias=True)\n"
         "  (6): GELU(approximate='tanh')\n"
         ")")
     assert "(block): Block(\n    (fc): Linear" in repr(Net())
+
+
+NORM_LAYERS = [
+    ("BatchNorm1d", (3,), {}), ("BatchNorm2d", (3,), dict(affine=False, bias=False)),
+    ("BatchNorm2d", (3,), dict(bias=False)), ("BatchNorm3d", (4,), dict(momentum=None, track_running_stats=False)),
+    ("SyncBatchNorm", (3,), {}), ("LayerNorm", (3,), {}), ("LayerNorm", ((2, 3),), dict(bias=False)),
+    ("LayerNorm", (3,), dict(elementwise_affine=False)), ("GroupNorm", (1, 4), {}),
+    ("GroupNorm", (2, 4), dict(affine=False)), ("InstanceNorm1d", (3,), dict(affine=True)),
+]
+
+
+@pytest.mark.parametrize("name, args, kwargs", NORM_LAYERS)
+def test_normalisation_layers_repr_like_pytorch(name, args, kwargs):
+    torch = pytest.importorskip("torch")
+    assert repr(getattr(nn, name)(*args, **kwargs)) == repr(getattr(torch.nn, name)(*args, **kwargs))
+
+
+def test_batchnorm_repr_shows_fused_only_when_off():
+    assert "fused" not in repr(nn.BatchNorm1d(3)) and repr(nn.BatchNorm1d(3, fused=False)).endswith(", fused=False)")
 
 
 # -- containers -------------------------------------------------------------------------------------

@@ -100,8 +100,10 @@ class _BatchNorm(Module):
         )
 
     def extra_repr(self) -> str:
+        # PyTorch's line; minigrad's fused flag only where it is not the default
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}, fused={self.fused}")
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}"
+                + ("" if self.fused else ", fused=False"))
 
 
 class BatchNorm1d(_BatchNorm):
