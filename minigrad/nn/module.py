@@ -78,6 +78,21 @@ class IncompatibleKeys(NamedTuple):
     unexpected_keys: list[str]
 
 
+# Hooks common to every module (PyTorch's torch.nn.modules.module.register_module_*, made for debugging and
+# profiling), by handle id. ``_global_call_hooks`` holds the ids of the forward and backward ones, so that
+# ``Module.__call__`` tests one name before its fast path.
+_global_forward_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
+_global_forward_hooks: OrderedDict[int, Callable] = OrderedDict()
+_global_forward_hooks_with_kwargs: set[int] = set()
+_global_forward_hooks_always_called: set[int] = set()
+_global_backward_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
+_global_backward_hooks: OrderedDict[int, Callable] = OrderedDict()
+_global_call_hooks: set[int] = set()
+_global_buffer_registration_hooks: OrderedDict[int, Callable] = OrderedDict()
+_global_module_registration_hooks: OrderedDict[int, Callable] = OrderedDict()
+_global_parameter_registration_hooks: OrderedDict[int, Callable] = OrderedDict()
+
+
 class Module:
     """Base class of layers and models: override ``forward`` and assign sub-modules and parameters."""
 
@@ -97,12 +112,17 @@ class Module:
         hooks = self.__dict__.get("_forward_hooks")
         pre_hooks = self.__dict__.get("_forward_pre_hooks")
         backward_hooks = self.__dict__.get("_backward_hooks") or self.__dict__.get("_backward_pre_hooks")
-        if not hooks and not pre_hooks and not backward_hooks:
+        if not hooks and not pre_hooks and not backward_hooks and not _global_call_hooks:
             return self.forward(*args, **kwargs)
+        # PyTorch's order: the global hooks (register_module_*) before the module's own, each kind a snapshot.
+        pre_hooks = (*_global_forward_pre_hooks.items(), *(pre_hooks.items() if pre_hooks else ()))
+        hooks = (*_global_forward_hooks.items(), *(hooks.items() if hooks else ()))
         output, ran = None, set()  # PyTorch's: an always_call hook runs once, with None if forward raised
         try:
+            backward_hooks = self._snapshot("_backward_hooks", _global_backward_hooks)
+            backward_pre_hooks = self._snapshot("_backward_pre_hooks", _global_backward_pre_hooks)
             pre_with_kwargs = self.__dict__.get("_forward_pre_hooks_with_kwargs", ())
-            for hook_id, hook in tuple(pre_hooks.items()) if pre_hooks else ():
+            for hook_id, hook in pre_hooks:
                 if hook_id in pre_with_kwargs:
                     result = hook(self, args, kwargs)
                     if result is not None:
@@ -115,33 +135,40 @@ class Module:
                     if result is not None:
                         args = result if isinstance(result, tuple) else (result,)
             state = None
-            if backward_hooks and _grad_enabled():
+            if (backward_hooks or backward_pre_hooks) and _grad_enabled():
                 from ._backward_hooks import BackwardHookState
 
-                state = BackwardHookState(self)
+                state = BackwardHookState(self, backward_hooks, backward_pre_hooks)
                 args = state.wrap_inputs(args)
             output = self.forward(*args, **kwargs)
-            for hook_id, hook in tuple(hooks.items()) if hooks else ():
+            for hook_id, hook in hooks:
                 ran.add(hook_id)
                 output = self._run_forward_hook(hook_id, hook, args, kwargs, output)
             return output if state is None else state.wrap_outputs(output)
         except Exception:
-            always = self.__dict__.get("_forward_hooks_always_called")
-            for hook_id, hook in tuple(hooks.items()) if hooks and always else ():
-                if hook_id in always and hook_id not in ran:
+            always = self.__dict__.get("_forward_hooks_always_called", ())
+            for hook_id, hook in hooks:
+                if (hook_id in always or hook_id in _global_forward_hooks_always_called) and hook_id not in ran:
                     try:
                         output = self._run_forward_hook(hook_id, hook, args, kwargs, output)
                     except Exception as error:  # the forward's own exception is the one to see
-                        warnings.warn("module forward hook with ``always_call=True`` raised an exception that was "
+                        kind = "global module" if hook_id in _global_forward_hooks else "module"
+                        warnings.warn(f"{kind} forward hook with ``always_call=True`` raised an exception that was "
                                       f"silenced as another error was raised in forward: {error}", stacklevel=2)
             raise
 
     def _run_forward_hook(self, hook_id: int, hook: Callable, args: tuple, kwargs: dict, output: Any) -> Any:
-        if hook_id in self.__dict__.get("_forward_hooks_with_kwargs", ()):
+        with_kwargs = self.__dict__.get("_forward_hooks_with_kwargs", ())
+        if hook_id in with_kwargs or hook_id in _global_forward_hooks_with_kwargs:
             result = hook(self, args, kwargs, output)
         else:
             result = hook(self, args, output)
         return output if result is None else result
+
+    def _snapshot(self, registry_name: str, global_hooks: dict | None = None) -> tuple:
+        """The hooks of one kind, the global ones first, as they stand now (a hook may add or remove hooks)."""
+        own = self.__dict__.get(registry_name)
+        return (*(global_hooks.values() if global_hooks else ()), *(own.values() if own else ()))
 
     # -- hooks --------------------------------------------------------------------------------------
     def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
@@ -149,8 +176,7 @@ class Module:
         """``hook(module, args)`` before each ``forward``; a non-None result replaces the positional arguments
         (a tuple, or one value). With ``with_kwargs``, ``hook(module, args, kwargs)``, whose non-None result is
         a pair ``(args, kwargs)`` replacing both. ``prepend`` runs it before the hooks already registered."""
-        return self._add_forward_hook("_forward_pre_hooks", hook, prepend,
-                                      {"_forward_pre_hooks_with_kwargs": with_kwargs})
+        return self._add_hook("_forward_pre_hooks", hook, prepend, {"_forward_pre_hooks_with_kwargs": with_kwargs})
 
     def register_forward_hook(self, hook: Callable, *, prepend: bool = False, with_kwargs: bool = False,
                               always_call: bool = False) -> RemovableHandle:
@@ -158,17 +184,8 @@ class Module:
         ``with_kwargs``, ``hook(module, args, kwargs, output)``. With ``always_call``, it also runs when
         ``forward`` (or an earlier hook) raised, with the output so far (``None`` if ``forward`` raised); the
         exception is then raised again. ``prepend`` runs it before the hooks already registered."""
-        return self._add_forward_hook("_forward_hooks", hook, prepend,
-                                      {"_forward_hooks_with_kwargs": with_kwargs,
-                                       "_forward_hooks_always_called": always_call})
-
-    def _add_forward_hook(self, registry_name: str, hook: Callable, prepend: bool, options: dict) -> RemovableHandle:
-        flags = tuple(self._hook_registry(name, set) for name in options)
-        handle = self._add_hook(registry_name, hook, prepend, flags)
-        for ids, on in zip(flags, options.values()):
-            if on:
-                ids.add(handle.id)
-        return handle
+        return self._add_hook("_forward_hooks", hook, prepend, {"_forward_hooks_with_kwargs": with_kwargs,
+                                                                "_forward_hooks_always_called": always_call})
 
     def register_full_backward_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
         """``hook(module, grad_input, grad_output)`` once the gradients with respect to the module's positional
@@ -189,11 +206,20 @@ class Module:
         tuple of the same length) replaces ``grad_output`` for the rest of backward."""
         return self._add_hook("_backward_pre_hooks", hook, prepend)
 
-    def _add_hook(self, registry_name: str, hook: Callable, prepend: bool, flags: tuple = ()) -> RemovableHandle:
+    def _add_hook(self, registry_name: str, hook: Callable, prepend: bool = False,
+                  options: dict[str, bool] | None = None) -> RemovableHandle:
+        """Register ``hook`` in the module's ``registry_name``. ``options`` names the sets of hook ids that hold an
+        option (a forward hook's ``with_kwargs``, ...) with whether this hook has it; removing the handle clears
+        them."""
+        options = options or {}
+        flags = tuple(self._hook_registry(name, set) for name in options)
         registry = self._hook_registry(registry_name)
         handle = add_hook(registry, hook, flags)
         if prepend:
             registry.move_to_end(handle.id, last=False)
+        for ids, on in zip(flags, options.values()):
+            if on:
+                ids.add(handle.id)
         return handle
 
     def _hook_registry(self, name: str, kind: type = OrderedDict):
@@ -221,6 +247,8 @@ class Module:
                 f"cannot assign a {type(param).__name__} as parameter {name!r} of "
                 f"{type(self).__name__}: wrap it in nn.Parameter(...) (or use register_buffer)"
             )
+        if param is not None:  # PyTorch's: a None placeholder is not shown to the hooks
+            param = _registered(_global_parameter_registration_hooks, self, name, param)
         self._forget(name, keep=self._parameters)
         self._parameters[name] = param
 
@@ -233,6 +261,7 @@ class Module:
         _check_name(self, name, "buffer")
         if buffer is not None and not isinstance(buffer, Tensor):
             raise TypeError(f"buffer {name!r} must be a Tensor or None, got {type(buffer).__name__}")
+        buffer = _registered(_global_buffer_registration_hooks, self, name, buffer)
         self._forget(name, keep=self._buffers)
         self._buffers[name] = buffer
         if persistent:
@@ -246,6 +275,7 @@ class Module:
         _check_name(self, name, "module")
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module")
+        module = _registered(_global_module_registration_hooks, self, name, module)
         self._forget(name, keep=self._modules)
         self._modules[name] = module
 
@@ -276,11 +306,11 @@ class Module:
         elif "_modules" in self.__dict__ and name in self._modules:
             if value is not None:
                 raise TypeError(f"cannot assign a {type(value).__name__} to child module {name!r}")
-            self._modules[name] = None
+            self._modules[name] = _registered(_global_module_registration_hooks, self, name, None)
         elif "_buffers" in self.__dict__ and name in self._buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign a {type(value).__name__} to buffer {name!r}")
-            self._buffers[name] = value
+            self._buffers[name] = _registered(_global_buffer_registration_hooks, self, name, value)
         else:
             object.__setattr__(self, name, value)
 
@@ -695,6 +725,72 @@ class Module:
 _EXTRA_STATE = "_extra_state"  # PyTorch's state-dict key for get_extra_state()
 
 
+# -- hooks common to all modules (torch.nn.modules.module's functions) ------------------------------------------
+def register_module_forward_pre_hook(hook: Callable) -> RemovableHandle:
+    """``hook(module, args)`` before every module's ``forward``, before the module's own pre-hooks; a non-None
+    result replaces the positional arguments, as ``Module.register_forward_pre_hook``'s."""
+    return _add_global_hook(_global_forward_pre_hooks, hook)
+
+
+def register_module_forward_hook(hook: Callable, *, with_kwargs: bool = False,
+                                 always_call: bool = False) -> RemovableHandle:
+    """``hook(module, args, output)`` after every module's ``forward``, before the module's own forward hooks;
+    ``with_kwargs`` and ``always_call`` as in ``Module.register_forward_hook``."""
+    return _add_global_hook(_global_forward_hooks, hook, ((_global_forward_hooks_with_kwargs, with_kwargs),
+                                                          (_global_forward_hooks_always_called, always_call)))
+
+
+def register_module_full_backward_pre_hook(hook: Callable) -> RemovableHandle:
+    """``hook(module, grad_output)`` for every module, before the module's own backward pre-hooks."""
+    return _add_global_hook(_global_backward_pre_hooks, hook)
+
+
+def register_module_full_backward_hook(hook: Callable) -> RemovableHandle:
+    """``hook(module, grad_input, grad_output)`` for every module, before the module's own backward hooks."""
+    return _add_global_hook(_global_backward_hooks, hook)
+
+
+def register_module_backward_hook(hook: Callable) -> RemovableHandle:
+    """PyTorch's deprecated global hook (the gradients of each module's last op): not provided."""
+    raise NotImplementedError("register_module_backward_hook (deprecated in PyTorch) is not supported: use "
+                              "register_module_full_backward_hook")
+
+
+def register_module_buffer_registration_hook(hook: Callable) -> RemovableHandle:
+    """``hook(module, name, buffer)`` each time a module registers a buffer (``None`` too); a non-None result
+    is registered instead."""
+    return add_hook(_global_buffer_registration_hooks, hook)
+
+
+def register_module_module_registration_hook(hook: Callable) -> RemovableHandle:
+    """``hook(module, name, submodule)`` each time a module registers a child (``None`` too); a non-None result
+    is registered instead."""
+    return add_hook(_global_module_registration_hooks, hook)
+
+
+def register_module_parameter_registration_hook(hook: Callable) -> RemovableHandle:
+    """``hook(module, name, param)`` each time a module registers a parameter (not a ``None`` placeholder); a
+    non-None result is registered instead."""
+    return add_hook(_global_parameter_registration_hooks, hook)
+
+
+def _add_global_hook(registry: dict, hook: Callable, options: tuple = ()) -> RemovableHandle:
+    """A forward or backward hook for every module. Its id also goes into ``_global_call_hooks`` and into the
+    option sets that are on (``options``: pairs of a set and a flag), and leaves them with it."""
+    flags = (_global_call_hooks, *(ids for ids, _ in options))
+    handle = add_hook(registry, hook, flags)
+    for ids in (_global_call_hooks, *(ids for ids, on in options if on)):
+        ids.add(handle.id)
+    return handle
+
+
+def _registered(hooks: dict, module: Module, name: str, value: Any) -> Any:
+    """``value`` as the global registration ``hooks`` leave it (each may return a replacement)."""
+    for hook in tuple(hooks.values()):
+        result = hook(module, name, value)
+        if result is not None:
+            value = result
+    return value
 def _grad_enabled() -> bool:
     return _enabled.get()
 
