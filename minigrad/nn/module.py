@@ -97,6 +97,7 @@ class Module:
     """Base class of layers and models: override ``forward`` and assign sub-modules and parameters."""
 
     training: bool
+    _version: int = 1  # PyTorch's: the local_metadata["version"] that state-dict post-hooks receive
 
     def __init__(self) -> None:
         object.__setattr__(self, "training", True)
@@ -582,21 +583,36 @@ class Module:
     def state_dict(self, destination: dict | None = None, prefix: str = "",
                    keep_vars: bool = False) -> OrderedDict[str, Tensor]:
         """Parameters and persistent buffers by dotted name (``prefix`` prepended as given); values are detached
-        (they share memory)."""
+        (they share memory). The state-dict hooks run as PyTorch's: this module's pre-hooks first, its post-hooks
+        once its children are saved."""
         out: OrderedDict[str, Tensor] = OrderedDict() if destination is None else destination
-        head = prefix  # prepended as given, as PyTorch's ("net." gives "net.weight")
-        for name, p in self._parameters.items():
-            if p is not None:
-                out[head + name] = p if keep_vars else p.detach()
-        for name, b in self._buffers.items():
-            if b is not None and name not in self._non_persistent_buffers:
-                out[head + name] = b if keep_vars else b.detach()
+        for hook in self._snapshot("_state_dict_pre_hooks"):
+            hook(self, prefix, keep_vars)
+        for name, t in self._own_state().items():  # prefix prepended as given: "net." gives "net.weight"
+            out[prefix + name] = t if keep_vars else t.detach()
         if self._has_extra_state():
-            out[head + _EXTRA_STATE] = self.get_extra_state()
+            out[prefix + _EXTRA_STATE] = self.get_extra_state()
         for name, child in self._modules.items():
             if child is not None:
-                child.state_dict(out, f"{head}{name}.", keep_vars)
+                child.state_dict(out, f"{prefix}{name}.", keep_vars)
+        post_hooks = self.__dict__.get("_state_dict_hooks")
+        if post_hooks:
+            local_metadata = {"version": self._version}  # what PyTorch passes (minigrad stores no metadata)
+            legacy = self.__dict__.get("_state_dict_hooks_legacy", ())
+            for hook_id, hook in tuple(post_hooks.items()):
+                result = hook(self, out, prefix, local_metadata)
+                if hook_id in legacy:  # the private hook's result replaces the dict, at the root only (PyTorch's)
+                    out = out if result is None else result
+                elif result is not None:
+                    raise RuntimeError("state_dict post-hook must return None")
         return out
+
+    def _own_state(self) -> dict[str, Tensor]:
+        """This module's parameters and persistent buffers (not its children's), ``None`` ones left out."""
+        own = {name: p for name, p in self._parameters.items() if p is not None}
+        own.update((name, b) for name, b in self._buffers.items()
+                   if b is not None and name not in self._non_persistent_buffers)
+        return own
 
     def get_extra_state(self) -> Any:
         """Override (with ``set_extra_state``) to keep non-tensor state in ``state_dict`` under ``"_extra_state"``."""
@@ -615,89 +631,54 @@ class Module:
         """Copy values into the parameters and buffers in place (cast to their dtype and backend).
 
         With ``strict=True``, missing and unexpected keys are errors; a wrong shape always is. All problems
-        are reported together and nothing is changed unless every check passes. With ``assign=True`` the
-        checkpoint's tensors become the parameters and buffers (their dtype and backend kept; a parameter is
-        wrapped in a new ``Parameter`` that keeps the old one's ``requires_grad``), as PyTorch's.
+        are reported together and nothing is changed unless every check passes (unless a load post-hook ran: see
+        ``register_load_state_dict_post_hook``). With ``assign=True`` the checkpoint's tensors become the
+        parameters and buffers (their dtype and backend kept; a parameter is wrapped in a new ``Parameter`` that
+        keeps the old one's ``requires_grad``), as PyTorch's. Uninitialised lazy modules (nn/lazy.py) first take
+        the checkpoint's shapes, as PyTorch's load hook, and are restored if the checks fail.
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"load_state_dict expects a mapping, got {type(state_dict).__name__}")
-        # Uninitialised lazy modules (nn/lazy.py) first take the checkpoint's shapes, as PyTorch's load hook;
-        # they are restored if the load fails.
-        undo, lazy_missing = [], []
-        for prefix, module in list(self.named_modules()):
-            if hasattr(module, "_lazy_load"):
-                restore, keys = module._lazy_load(state_dict, f"{prefix}." if prefix else "")
-                undo += [restore] if restore else []
-                lazy_missing += keys
-        try:
-            return self._load_state_dict(state_dict, strict, assign, lazy_missing)
-        except BaseException:
-            for restore in reversed(undo):
-                restore()
-            raise
+        from ._loading import load_state_dict
 
-    def _load_state_dict(self, state_dict: Mapping[str, Any], strict: bool, assign: bool,
-                         lazy_missing: list[str]) -> IncompatibleKeys:
-        own = self.state_dict(keep_vars=True)
-        missing = [k for k in own if k not in state_dict] + lazy_missing
-        unexpected = [k for k in state_dict if k not in own]
-        errors = []
-        if strict:
-            if missing:
-                errors.append("missing key(s): " + ", ".join(repr(k) for k in missing))
-            if lazy_missing:
-                errors.append("a lazy module's parameters do not exist yet: run one forward (a dry run) first, or "
-                              "load a state dict that holds its 'weight'")
-            if unexpected:
-                errors.append("unexpected key(s): " + ", ".join(repr(k) for k in unexpected))
-        updates = []
-        extra = {}  # module -> its extra state, set after every check passes
-        for module_prefix, module in self.named_modules(remove_duplicate=False):
-            key = f"{module_prefix}.{_EXTRA_STATE}" if module_prefix else _EXTRA_STATE
-            if module._has_extra_state() and key in state_dict:
-                extra[module] = state_dict[key]
-        for key, target in own.items():
-            if key not in state_dict or key.rpartition(".")[2] == _EXTRA_STATE:
-                continue
-            value = state_dict[key]
-            source = _host_values(value)
-            if source is None:
-                errors.append(f"{key!r}: expected a tensor or an array, got {type(value).__name__}")
-            elif tuple(source.shape) != tuple(target.shape):
-                errors.append(
-                    f"size mismatch for {key!r}: the checkpoint has shape {tuple(source.shape)}, the "
-                    f"model has shape {tuple(target.shape)}"
-                )
-            elif source.dtype.kind == "f" and target.dtype.kind != "f":
-                errors.append(f"{key!r}: cannot load {source.dtype.name} values into a "
-                              f"{target.dtype.name} tensor")
-            elif assign and not isinstance(value, Tensor):
-                errors.append(f"{key!r}: assign=True needs a tensor, got {type(value).__name__}")
-            else:
-                updates.append((target, source))
-        if errors:
-            raise StateDictError(
-                f"error(s) in loading state_dict for {type(self).__name__}:\n  " + "\n  ".join(errors)
-            )
-        for module, state in extra.items():
-            module.set_extra_state(state)
-        if assign:
-            self._assign_state(state_dict)
-            return IncompatibleKeys(missing, unexpected)
-        with no_grad():
-            for target, source in updates:
-                target.copy_(Tensor(target._backend.from_numpy(source), target._backend))
-        return IncompatibleKeys(missing, unexpected)
+        return load_state_dict(self, state_dict, strict, assign)
 
-    def _assign_state(self, state_dict: Mapping[str, Any]) -> None:
-        for module_prefix, module in self.named_modules(remove_duplicate=False):
-            head = f"{module_prefix}." if module_prefix else ""
-            for name, p in list(module._parameters.items()):
-                if p is not None and head + name in state_dict:
-                    module._parameters[name] = Parameter(state_dict[head + name].detach(), p.requires_grad)
-            for name, b in list(module._buffers.items()):
-                if b is not None and name not in module._non_persistent_buffers and head + name in state_dict:
-                    module._buffers[name] = state_dict[head + name].detach()
+    def register_state_dict_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(module, prefix, keep_vars)`` before ``state_dict`` saves this module."""
+        return self._add_hook("_state_dict_pre_hooks", hook)
+
+    def register_state_dict_post_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(module, state_dict, prefix, local_metadata)`` once ``state_dict`` has saved this module and its
+        children; it may change ``state_dict`` in place, and must return None. ``local_metadata`` is
+        ``{"version": module._version}``, as PyTorch's."""
+        return self._add_hook("_state_dict_hooks", hook)
+
+    def _register_state_dict_hook(self, hook: Callable) -> RemovableHandle:
+        """PyTorch's older post-hook: as ``register_state_dict_post_hook``'s, but a non-None result replaces the
+        state dict where ``state_dict`` was called on this module itself (a child's result is ignored)."""
+        return self._add_hook("_state_dict_hooks", hook, options={"_state_dict_hooks_legacy": True})
+
+    def register_load_state_dict_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)``
+        before ``load_state_dict`` loads this module's entries, as PyTorch's: ``state_dict`` holds the entries
+        under ``prefix`` (a copy the hook may change: renamed entries load in their new place), ``strict`` is
+        always True (the keys are always collected), and the three lists may be appended to. ``local_metadata``
+        is ``{}`` (minigrad's state dicts carry no ``_metadata``; a mapping that has one gives its entry), with
+        ``"assign_to_params_buffers": True`` under ``assign=True``."""
+        return self._register_load_state_dict_pre_hook(hook, with_module=True)
+
+    def _register_load_state_dict_pre_hook(self, hook: Callable, with_module: bool = False) -> RemovableHandle:
+        """PyTorch's private form: without ``with_module``, the hook is called without the module."""
+        return self._add_hook("_load_state_dict_pre_hooks", hook,
+                              options={"_load_state_dict_pre_hooks_with_module": with_module})
+
+    def register_load_state_dict_post_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(module, incompatible_keys)`` once ``load_state_dict`` has loaded this module and its children:
+        ``incompatible_keys`` holds the lists of missing and unexpected keys found so far, which the hook may
+        change in place (a strict load fails on what they hold at the end); the hook must return None. The values
+        checked so far are copied before the hook runs, so a load that fails afterwards keeps them, as PyTorch's
+        (without post-hooks, a failed load changes nothing)."""
+        return self._add_hook("_load_state_dict_post_hooks", hook)
 
     # -- repr ---------------------------------------------------------------------------------------
     def extra_repr(self) -> str:
