@@ -476,15 +476,16 @@ class Module:
         return self
 
     # -- moving and casting -------------------------------------------------------------------------
-    def _apply_arrays(self, convert: Callable[[Tensor], tuple | None]) -> Module:
-        """Replace the memory of every parameter, gradient and buffer in place.
+    def _apply_arrays(self, convert: Callable[[Tensor], tuple | None], recurse: bool = True) -> Module:
+        """Replace the memory of every parameter, gradient and buffer in place (``recurse=False``: this module's
+        own only).
 
         ``convert(t)`` returns ``(array, backend)`` or ``None`` to leave ``t`` alone. Tensors keep their
         identity; their version counter is bumped, so a graph recorded before the move cannot
         silently backward through the new values.
         """
         with no_grad():
-            for t in list(self.parameters()) + list(self.buffers()):
+            for t in list(self.parameters(recurse)) + list(self.buffers(recurse)):
                 new = convert(t)
                 if new is None:
                     continue
@@ -512,14 +513,7 @@ class Module:
         if dtype is not None and dtype.kind != "f":
             raise TypeError(f"Module.to: only floating dtypes are supported, got {dtype.name}")
         if backend is not None:
-            if isinstance(backend, _devices.device):  # per tensor: "cpu" keeps NumPy and Numba tensors
-                def target_of(t: Tensor):
-                    return _backends.load(_devices.backend_for(backend, "Module.to", t._backend))
-            else:
-                fixed = _backends.load(backend)  # an unavailable backend fails before anything moves
-
-                def target_of(t: Tensor):
-                    return fixed
+            target_of = _placement("Module.to", backend)
 
             def move(t: Tensor):
                 target = target_of(t)
@@ -529,6 +523,23 @@ class Module:
 
             self._apply_arrays(move)
         return self if dtype is None else self._cast(dtype)
+
+    def to_empty(self, *, device: Any, recurse: bool = True) -> Module:
+        """Replace every parameter and buffer (and gradient) with an uninitialised tensor of its shape and dtype on
+        ``device`` (a device or a backend name, as ``to``'s; ``None`` keeps each tensor's), in place as ``to``.
+        PyTorch's way to materialise a module built on the meta device, which minigrad does not have: here it
+        only drops the values, so re-initialise them (``reset_parameters()``, ``load_state_dict``).
+        ``recurse=False`` leaves the children alone."""
+        backend, dtype = _to_targets("Module.to_empty", (), None, None, device)
+        if dtype is not None:
+            raise TypeError(f"Module.to_empty: device must be a device or a backend name, got {device!r}")
+        target_of = (lambda t: t._backend) if backend is None else _placement("Module.to_empty", backend)
+
+        def empty(t: Tensor):
+            target = target_of(t)
+            return target.empty(t.shape, t.dtype), target
+
+        return self._apply_arrays(empty, recurse)
 
     def _cast(self, dtype) -> Module:
         def cast(t: Tensor):
@@ -772,6 +783,16 @@ def _registered(hooks: dict, module: Module, name: str, value: Any) -> Any:
         if result is not None:
             value = result
     return value
+
+
+def _placement(where: str, backend: Any) -> Callable[[Tensor], Any]:
+    """The backend object each tensor goes to for ``to``'s backend name or device (``_to_targets``'s result)."""
+    if isinstance(backend, _devices.device):  # per tensor: "cpu" keeps NumPy and Numba tensors
+        return lambda t: _backends.load(_devices.backend_for(backend, where, t._backend))
+    fixed = _backends.load(backend)  # an unavailable backend fails before anything moves
+    return lambda t: fixed
+
+
 def _grad_enabled() -> bool:
     return _enabled.get()
 
