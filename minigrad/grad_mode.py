@@ -71,24 +71,40 @@ class set_grad_enabled(_GradMode):  # noqa: N801 - PyTorch's name
         return wrapper
 
 
+_inference: ContextVar[bool] = ContextVar("minigrad_inference_mode", default=False)
+is_inference_mode_enabled = _inference.get
+
+
 class inference_mode(_GradMode):  # noqa: N801 - PyTorch's name
-    """PyTorch's ``inference_mode``: here ``no_grad`` (minigrad has no separate inference tensors), and
-    ``inference_mode(False)`` records as usual. A context manager, and a decorator as ``@inference_mode()``."""
+    """PyTorch's ``inference_mode``: here ``no_grad`` (minigrad has no separate inference tensors) that
+    ``is_inference_mode_enabled()`` reports, and ``inference_mode(False)`` records as usual. A context manager,
+    and a decorator as ``@inference_mode()`` or ``@inference_mode``."""
+
+    def __new__(cls, mode: bool = True):
+        if not isinstance(mode, bool):  # @inference_mode, without parentheses: mode is the function
+            return cls()(mode)
+        return super().__new__(cls)
 
     def __init__(self, mode: bool = True) -> None:
         super().__init__()
-        self.mode = not mode
+        self.inference = mode
+        self.mode = not mode  # grad mode inside the block
+
+    def __enter__(self) -> None:
+        self._tokens.append((_enabled.set(self.mode), _inference.set(self.inference)))
+
+    def __exit__(self, *exc) -> None:
+        grad, inference = self._tokens.pop()
+        _inference.reset(inference)
+        _enabled.reset(grad)
 
     def __call__(self, fn):
-        mode = self.mode
+        inference = self.inference
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            token = _enabled.set(mode)
-            try:
+            with inference_mode(inference):
                 return fn(*args, **kwargs)
-            finally:
-                _enabled.reset(token)
 
         return wrapper
 

@@ -184,9 +184,12 @@ _LAZY = {"BatchNorm1d": ".batchnorm", "BatchNorm2d": ".batchnorm", "BatchNorm3d"
 
 
 def __getattr__(name: str):
-    """BatchNorm modules live in ``nn/batchnorm.py`` (written separately) and load on first use."""
-    if name in _LAZY:
-        import importlib
+    """BatchNorm modules live in ``nn/batchnorm.py`` (written separately) and load on first use, as does
+    ``nn.modules`` (PyTorch's import paths, which ``import minigrad`` does not need)."""
+    import importlib
 
+    if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    if name == "modules":
+        return importlib.import_module(".modules", __name__)
     raise AttributeError(f"module 'minigrad.nn' has no attribute {name!r}")

@@ -50,21 +50,18 @@ def _replaced(what: str, module, result, expected: tuple) -> tuple:
 class BackwardHookState:
     """The hooks of one call of a module: built before ``forward``, wired into the graph around it."""
 
-    def __init__(self, module) -> None:
+    def __init__(self, module, backward_hooks: tuple, backward_pre_hooks: tuple) -> None:
         self.module = module
+        self.backward_hooks, self.backward_pre_hooks = backward_hooks, backward_pre_hooks  # as at the call, PyTorch's
         self.n_inputs = 0
         self.input_positions: list[int] = []
         self.grad_outputs: tuple | None = None
-
-    def _hooks(self, name: str) -> tuple:
-        registry = self.module.__dict__.get(name)
-        return tuple(registry.values()) if registry else ()
 
     # -- inputs ---------------------------------------------------------------------------------------
     def wrap_inputs(self, args: tuple) -> tuple:
         self.n_inputs = len(args)
         self.input_positions = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
-        if not self.input_positions or not self._hooks("_backward_hooks"):
+        if not self.input_positions or not self.backward_hooks:
             return args
         # PyTorch's grad_input holds a zero gradient for a tensor input that needs none (when another one does)
         self.tensor_inputs = {i: a for i, a in enumerate(args) if isinstance(a, Tensor)}
@@ -82,7 +79,7 @@ class BackwardHookState:
             if g is not None:
                 grad_input[i] = g
         grad_input = tuple(grad_input)
-        for hook in self._hooks("_backward_hooks"):
+        for hook in self.backward_hooks:
             result = hook(self.module, grad_input, self.grad_outputs)
             if result is not None:
                 grad_input = _replaced("grad_input", self.module, result, grad_input)
@@ -112,14 +109,14 @@ class BackwardHookState:
         for i, g in zip(self.output_positions, grads):
             grad_output[i] = g
         grad_output = tuple(grad_output)
-        for hook in self._hooks("_backward_pre_hooks"):
+        for hook in self.backward_pre_hooks:
             result = hook(self.module, grad_output)
             if result is not None:
                 grad_output = _replaced("grad_output", self.module, result, grad_output)
         self.grad_outputs = grad_output
         if not self.input_positions:  # no input needs a gradient: the hooks run here, with grad_input all None
             grad_input = (None,) * self.n_inputs
-            for hook in self._hooks("_backward_hooks"):
+            for hook in self.backward_hooks:
                 result = hook(self.module, grad_input, grad_output)
                 if result is not None and any(g is not None for g in result):
                     raise RuntimeError(f"backward hook of {self.module._get_name()}: where no input requires a "

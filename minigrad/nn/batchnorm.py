@@ -23,6 +23,8 @@ from .module import Module, Parameter
 class _BatchNorm(Module):
     """Shared implementation; subclasses only check the input's dimensionality."""
 
+    _version = 2  # PyTorch's _NormBase version (what state-dict post-hooks see)
+
     _dims: tuple[int, ...] = ()
     _expect = ""
 

@@ -78,10 +78,26 @@ class IncompatibleKeys(NamedTuple):
     unexpected_keys: list[str]
 
 
+# Hooks common to every module (PyTorch's torch.nn.modules.module.register_module_*, made for debugging and
+# profiling), by handle id. ``_global_call_hooks`` holds the ids of the forward and backward ones, so that
+# ``Module.__call__`` tests one name before its fast path.
+_global_forward_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
+_global_forward_hooks: OrderedDict[int, Callable] = OrderedDict()
+_global_forward_hooks_with_kwargs: set[int] = set()
+_global_forward_hooks_always_called: set[int] = set()
+_global_backward_pre_hooks: OrderedDict[int, Callable] = OrderedDict()
+_global_backward_hooks: OrderedDict[int, Callable] = OrderedDict()
+_global_call_hooks: set[int] = set()
+_global_buffer_registration_hooks: OrderedDict[int, Callable] = OrderedDict()
+_global_module_registration_hooks: OrderedDict[int, Callable] = OrderedDict()
+_global_parameter_registration_hooks: OrderedDict[int, Callable] = OrderedDict()
+
+
 class Module:
     """Base class of layers and models: override ``forward`` and assign sub-modules and parameters."""
 
     training: bool
+    _version: int = 1  # PyTorch's: the local_metadata["version"] that state-dict post-hooks receive
 
     def __init__(self) -> None:
         object.__setattr__(self, "training", True)
@@ -97,12 +113,17 @@ class Module:
         hooks = self.__dict__.get("_forward_hooks")
         pre_hooks = self.__dict__.get("_forward_pre_hooks")
         backward_hooks = self.__dict__.get("_backward_hooks") or self.__dict__.get("_backward_pre_hooks")
-        if not hooks and not pre_hooks and not backward_hooks:
+        if not hooks and not pre_hooks and not backward_hooks and not _global_call_hooks:
             return self.forward(*args, **kwargs)
+        # PyTorch's order: the global hooks (register_module_*) before the module's own, each kind a snapshot.
+        pre_hooks = (*_global_forward_pre_hooks.items(), *(pre_hooks.items() if pre_hooks else ()))
+        hooks = (*_global_forward_hooks.items(), *(hooks.items() if hooks else ()))
         output, ran = None, set()  # PyTorch's: an always_call hook runs once, with None if forward raised
         try:
+            backward_hooks = self._snapshot("_backward_hooks", _global_backward_hooks)
+            backward_pre_hooks = self._snapshot("_backward_pre_hooks", _global_backward_pre_hooks)
             pre_with_kwargs = self.__dict__.get("_forward_pre_hooks_with_kwargs", ())
-            for hook_id, hook in tuple(pre_hooks.items()) if pre_hooks else ():
+            for hook_id, hook in pre_hooks:
                 if hook_id in pre_with_kwargs:
                     result = hook(self, args, kwargs)
                     if result is not None:
@@ -115,33 +136,40 @@ class Module:
                     if result is not None:
                         args = result if isinstance(result, tuple) else (result,)
             state = None
-            if backward_hooks and _grad_enabled():
+            if (backward_hooks or backward_pre_hooks) and _grad_enabled():
                 from ._backward_hooks import BackwardHookState
 
-                state = BackwardHookState(self)
+                state = BackwardHookState(self, backward_hooks, backward_pre_hooks)
                 args = state.wrap_inputs(args)
             output = self.forward(*args, **kwargs)
-            for hook_id, hook in tuple(hooks.items()) if hooks else ():
+            for hook_id, hook in hooks:
                 ran.add(hook_id)
                 output = self._run_forward_hook(hook_id, hook, args, kwargs, output)
             return output if state is None else state.wrap_outputs(output)
         except Exception:
-            always = self.__dict__.get("_forward_hooks_always_called")
-            for hook_id, hook in tuple(hooks.items()) if hooks and always else ():
-                if hook_id in always and hook_id not in ran:
+            always = self.__dict__.get("_forward_hooks_always_called", ())
+            for hook_id, hook in hooks:
+                if (hook_id in always or hook_id in _global_forward_hooks_always_called) and hook_id not in ran:
                     try:
                         output = self._run_forward_hook(hook_id, hook, args, kwargs, output)
                     except Exception as error:  # the forward's own exception is the one to see
-                        warnings.warn("module forward hook with ``always_call=True`` raised an exception that was "
+                        kind = "global module" if hook_id in _global_forward_hooks else "module"
+                        warnings.warn(f"{kind} forward hook with ``always_call=True`` raised an exception that was "
                                       f"silenced as another error was raised in forward: {error}", stacklevel=2)
             raise
 
     def _run_forward_hook(self, hook_id: int, hook: Callable, args: tuple, kwargs: dict, output: Any) -> Any:
-        if hook_id in self.__dict__.get("_forward_hooks_with_kwargs", ()):
+        with_kwargs = self.__dict__.get("_forward_hooks_with_kwargs", ())
+        if hook_id in with_kwargs or hook_id in _global_forward_hooks_with_kwargs:
             result = hook(self, args, kwargs, output)
         else:
             result = hook(self, args, output)
         return output if result is None else result
+
+    def _snapshot(self, registry_name: str, global_hooks: dict | None = None) -> tuple:
+        """The hooks of one kind, the global ones first, as they stand now (a hook may add or remove hooks)."""
+        own = self.__dict__.get(registry_name)
+        return (*(global_hooks.values() if global_hooks else ()), *(own.values() if own else ()))
 
     # -- hooks --------------------------------------------------------------------------------------
     def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
@@ -149,8 +177,7 @@ class Module:
         """``hook(module, args)`` before each ``forward``; a non-None result replaces the positional arguments
         (a tuple, or one value). With ``with_kwargs``, ``hook(module, args, kwargs)``, whose non-None result is
         a pair ``(args, kwargs)`` replacing both. ``prepend`` runs it before the hooks already registered."""
-        return self._add_forward_hook("_forward_pre_hooks", hook, prepend,
-                                      {"_forward_pre_hooks_with_kwargs": with_kwargs})
+        return self._add_hook("_forward_pre_hooks", hook, prepend, {"_forward_pre_hooks_with_kwargs": with_kwargs})
 
     def register_forward_hook(self, hook: Callable, *, prepend: bool = False, with_kwargs: bool = False,
                               always_call: bool = False) -> RemovableHandle:
@@ -158,17 +185,8 @@ class Module:
         ``with_kwargs``, ``hook(module, args, kwargs, output)``. With ``always_call``, it also runs when
         ``forward`` (or an earlier hook) raised, with the output so far (``None`` if ``forward`` raised); the
         exception is then raised again. ``prepend`` runs it before the hooks already registered."""
-        return self._add_forward_hook("_forward_hooks", hook, prepend,
-                                      {"_forward_hooks_with_kwargs": with_kwargs,
-                                       "_forward_hooks_always_called": always_call})
-
-    def _add_forward_hook(self, registry_name: str, hook: Callable, prepend: bool, options: dict) -> RemovableHandle:
-        flags = tuple(self._hook_registry(name, set) for name in options)
-        handle = self._add_hook(registry_name, hook, prepend, flags)
-        for ids, on in zip(flags, options.values()):
-            if on:
-                ids.add(handle.id)
-        return handle
+        return self._add_hook("_forward_hooks", hook, prepend, {"_forward_hooks_with_kwargs": with_kwargs,
+                                                                "_forward_hooks_always_called": always_call})
 
     def register_full_backward_hook(self, hook: Callable, prepend: bool = False) -> RemovableHandle:
         """``hook(module, grad_input, grad_output)`` once the gradients with respect to the module's positional
@@ -189,11 +207,20 @@ class Module:
         tuple of the same length) replaces ``grad_output`` for the rest of backward."""
         return self._add_hook("_backward_pre_hooks", hook, prepend)
 
-    def _add_hook(self, registry_name: str, hook: Callable, prepend: bool, flags: tuple = ()) -> RemovableHandle:
+    def _add_hook(self, registry_name: str, hook: Callable, prepend: bool = False,
+                  options: dict[str, bool] | None = None) -> RemovableHandle:
+        """Register ``hook`` in the module's ``registry_name``. ``options`` names the sets of hook ids that hold an
+        option (a forward hook's ``with_kwargs``, ...) with whether this hook has it; removing the handle clears
+        them."""
+        options = options or {}
+        flags = tuple(self._hook_registry(name, set) for name in options)
         registry = self._hook_registry(registry_name)
         handle = add_hook(registry, hook, flags)
         if prepend:
             registry.move_to_end(handle.id, last=False)
+        for ids, on in zip(flags, options.values()):
+            if on:
+                ids.add(handle.id)
         return handle
 
     def _hook_registry(self, name: str, kind: type = OrderedDict):
@@ -221,6 +248,8 @@ class Module:
                 f"cannot assign a {type(param).__name__} as parameter {name!r} of "
                 f"{type(self).__name__}: wrap it in nn.Parameter(...) (or use register_buffer)"
             )
+        if param is not None:  # PyTorch's: a None placeholder is not shown to the hooks
+            param = _registered(_global_parameter_registration_hooks, self, name, param)
         self._forget(name, keep=self._parameters)
         self._parameters[name] = param
 
@@ -233,6 +262,7 @@ class Module:
         _check_name(self, name, "buffer")
         if buffer is not None and not isinstance(buffer, Tensor):
             raise TypeError(f"buffer {name!r} must be a Tensor or None, got {type(buffer).__name__}")
+        buffer = _registered(_global_buffer_registration_hooks, self, name, buffer)
         self._forget(name, keep=self._buffers)
         self._buffers[name] = buffer
         if persistent:
@@ -246,6 +276,7 @@ class Module:
         _check_name(self, name, "module")
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module")
+        module = _registered(_global_module_registration_hooks, self, name, module)
         self._forget(name, keep=self._modules)
         self._modules[name] = module
 
@@ -276,11 +307,11 @@ class Module:
         elif "_modules" in self.__dict__ and name in self._modules:
             if value is not None:
                 raise TypeError(f"cannot assign a {type(value).__name__} to child module {name!r}")
-            self._modules[name] = None
+            self._modules[name] = _registered(_global_module_registration_hooks, self, name, None)
         elif "_buffers" in self.__dict__ and name in self._buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign a {type(value).__name__} to buffer {name!r}")
-            self._buffers[name] = value
+            self._buffers[name] = _registered(_global_buffer_registration_hooks, self, name, value)
         else:
             object.__setattr__(self, name, value)
 
@@ -445,15 +476,16 @@ class Module:
         return self
 
     # -- moving and casting -------------------------------------------------------------------------
-    def _apply_arrays(self, convert: Callable[[Tensor], tuple | None]) -> Module:
-        """Replace the memory of every parameter, gradient and buffer in place.
+    def _apply_arrays(self, convert: Callable[[Tensor], tuple | None], recurse: bool = True) -> Module:
+        """Replace the memory of every parameter, gradient and buffer in place (``recurse=False``: this module's
+        own only).
 
         ``convert(t)`` returns ``(array, backend)`` or ``None`` to leave ``t`` alone. Tensors keep their
         identity; their version counter is bumped, so a graph recorded before the move cannot
         silently backward through the new values.
         """
         with no_grad():
-            for t in list(self.parameters()) + list(self.buffers()):
+            for t in list(self.parameters(recurse)) + list(self.buffers(recurse)):
                 new = convert(t)
                 if new is None:
                     continue
@@ -481,14 +513,7 @@ class Module:
         if dtype is not None and dtype.kind != "f":
             raise TypeError(f"Module.to: only floating dtypes are supported, got {dtype.name}")
         if backend is not None:
-            if isinstance(backend, _devices.device):  # per tensor: "cpu" keeps NumPy and Numba tensors
-                def target_of(t: Tensor):
-                    return _backends.load(_devices.backend_for(backend, "Module.to", t._backend))
-            else:
-                fixed = _backends.load(backend)  # an unavailable backend fails before anything moves
-
-                def target_of(t: Tensor):
-                    return fixed
+            target_of = _placement("Module.to", backend)
 
             def move(t: Tensor):
                 target = target_of(t)
@@ -498,6 +523,23 @@ class Module:
 
             self._apply_arrays(move)
         return self if dtype is None else self._cast(dtype)
+
+    def to_empty(self, *, device: Any, recurse: bool = True) -> Module:
+        """Replace every parameter and buffer (and gradient) with an uninitialised tensor of its shape and dtype on
+        ``device`` (a device or a backend name, as ``to``'s; ``None`` keeps each tensor's), in place as ``to``.
+        PyTorch's way to materialise a module built on the meta device, which minigrad does not have: here it
+        only drops the values, so re-initialise them (``reset_parameters()``, ``load_state_dict``).
+        ``recurse=False`` leaves the children alone."""
+        backend, dtype = _to_targets("Module.to_empty", (), None, None, device)
+        if dtype is not None:
+            raise TypeError(f"Module.to_empty: device must be a device or a backend name, got {device!r}")
+        target_of = (lambda t: t._backend) if backend is None else _placement("Module.to_empty", backend)
+
+        def empty(t: Tensor):
+            target = target_of(t)
+            return target.empty(t.shape, t.dtype), target
+
+        return self._apply_arrays(empty, recurse)
 
     def _cast(self, dtype) -> Module:
         def cast(t: Tensor):
@@ -552,21 +594,36 @@ class Module:
     def state_dict(self, destination: dict | None = None, prefix: str = "",
                    keep_vars: bool = False) -> OrderedDict[str, Tensor]:
         """Parameters and persistent buffers by dotted name (``prefix`` prepended as given); values are detached
-        (they share memory)."""
+        (they share memory). The state-dict hooks run as PyTorch's: this module's pre-hooks first, its post-hooks
+        once its children are saved."""
         out: OrderedDict[str, Tensor] = OrderedDict() if destination is None else destination
-        head = prefix  # prepended as given, as PyTorch's ("net." gives "net.weight")
-        for name, p in self._parameters.items():
-            if p is not None:
-                out[head + name] = p if keep_vars else p.detach()
-        for name, b in self._buffers.items():
-            if b is not None and name not in self._non_persistent_buffers:
-                out[head + name] = b if keep_vars else b.detach()
+        for hook in self._snapshot("_state_dict_pre_hooks"):
+            hook(self, prefix, keep_vars)
+        for name, t in self._own_state().items():  # prefix prepended as given: "net." gives "net.weight"
+            out[prefix + name] = t if keep_vars else t.detach()
         if self._has_extra_state():
-            out[head + _EXTRA_STATE] = self.get_extra_state()
+            out[prefix + _EXTRA_STATE] = self.get_extra_state()
         for name, child in self._modules.items():
             if child is not None:
-                child.state_dict(out, f"{head}{name}.", keep_vars)
+                child.state_dict(out, f"{prefix}{name}.", keep_vars)
+        post_hooks = self.__dict__.get("_state_dict_hooks")
+        if post_hooks:
+            local_metadata = {"version": self._version}  # what PyTorch passes (minigrad stores no metadata)
+            legacy = self.__dict__.get("_state_dict_hooks_legacy", ())
+            for hook_id, hook in tuple(post_hooks.items()):
+                result = hook(self, out, prefix, local_metadata)
+                if hook_id in legacy:  # the private hook's result replaces the dict, at the root only (PyTorch's)
+                    out = out if result is None else result
+                elif result is not None:
+                    raise RuntimeError("state_dict post-hook must return None")
         return out
+
+    def _own_state(self) -> dict[str, Tensor]:
+        """This module's parameters and persistent buffers (not its children's), ``None`` ones left out."""
+        own = {name: p for name, p in self._parameters.items() if p is not None}
+        own.update((name, b) for name, b in self._buffers.items()
+                   if b is not None and name not in self._non_persistent_buffers)
+        return own
 
     def get_extra_state(self) -> Any:
         """Override (with ``set_extra_state``) to keep non-tensor state in ``state_dict`` under ``"_extra_state"``."""
@@ -585,89 +642,54 @@ class Module:
         """Copy values into the parameters and buffers in place (cast to their dtype and backend).
 
         With ``strict=True``, missing and unexpected keys are errors; a wrong shape always is. All problems
-        are reported together and nothing is changed unless every check passes. With ``assign=True`` the
-        checkpoint's tensors become the parameters and buffers (their dtype and backend kept; a parameter is
-        wrapped in a new ``Parameter`` that keeps the old one's ``requires_grad``), as PyTorch's.
+        are reported together and nothing is changed unless every check passes (unless a load post-hook ran: see
+        ``register_load_state_dict_post_hook``). With ``assign=True`` the checkpoint's tensors become the
+        parameters and buffers (their dtype and backend kept; a parameter is wrapped in a new ``Parameter`` that
+        keeps the old one's ``requires_grad``), as PyTorch's. Uninitialised lazy modules (nn/lazy.py) first take
+        the checkpoint's shapes, as PyTorch's load hook, and are restored if the checks fail.
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"load_state_dict expects a mapping, got {type(state_dict).__name__}")
-        # Uninitialised lazy modules (nn/lazy.py) first take the checkpoint's shapes, as PyTorch's load hook;
-        # they are restored if the load fails.
-        undo, lazy_missing = [], []
-        for prefix, module in list(self.named_modules()):
-            if hasattr(module, "_lazy_load"):
-                restore, keys = module._lazy_load(state_dict, f"{prefix}." if prefix else "")
-                undo += [restore] if restore else []
-                lazy_missing += keys
-        try:
-            return self._load_state_dict(state_dict, strict, assign, lazy_missing)
-        except BaseException:
-            for restore in reversed(undo):
-                restore()
-            raise
+        from ._loading import load_state_dict
 
-    def _load_state_dict(self, state_dict: Mapping[str, Any], strict: bool, assign: bool,
-                         lazy_missing: list[str]) -> IncompatibleKeys:
-        own = self.state_dict(keep_vars=True)
-        missing = [k for k in own if k not in state_dict] + lazy_missing
-        unexpected = [k for k in state_dict if k not in own]
-        errors = []
-        if strict:
-            if missing:
-                errors.append("missing key(s): " + ", ".join(repr(k) for k in missing))
-            if lazy_missing:
-                errors.append("a lazy module's parameters do not exist yet: run one forward (a dry run) first, or "
-                              "load a state dict that holds its 'weight'")
-            if unexpected:
-                errors.append("unexpected key(s): " + ", ".join(repr(k) for k in unexpected))
-        updates = []
-        extra = {}  # module -> its extra state, set after every check passes
-        for module_prefix, module in self.named_modules(remove_duplicate=False):
-            key = f"{module_prefix}.{_EXTRA_STATE}" if module_prefix else _EXTRA_STATE
-            if module._has_extra_state() and key in state_dict:
-                extra[module] = state_dict[key]
-        for key, target in own.items():
-            if key not in state_dict or key.rpartition(".")[2] == _EXTRA_STATE:
-                continue
-            value = state_dict[key]
-            source = _host_values(value)
-            if source is None:
-                errors.append(f"{key!r}: expected a tensor or an array, got {type(value).__name__}")
-            elif tuple(source.shape) != tuple(target.shape):
-                errors.append(
-                    f"size mismatch for {key!r}: the checkpoint has shape {tuple(source.shape)}, the "
-                    f"model has shape {tuple(target.shape)}"
-                )
-            elif source.dtype.kind == "f" and target.dtype.kind != "f":
-                errors.append(f"{key!r}: cannot load {source.dtype.name} values into a "
-                              f"{target.dtype.name} tensor")
-            elif assign and not isinstance(value, Tensor):
-                errors.append(f"{key!r}: assign=True needs a tensor, got {type(value).__name__}")
-            else:
-                updates.append((target, source))
-        if errors:
-            raise StateDictError(
-                f"error(s) in loading state_dict for {type(self).__name__}:\n  " + "\n  ".join(errors)
-            )
-        for module, state in extra.items():
-            module.set_extra_state(state)
-        if assign:
-            self._assign_state(state_dict)
-            return IncompatibleKeys(missing, unexpected)
-        with no_grad():
-            for target, source in updates:
-                target.copy_(Tensor(target._backend.from_numpy(source), target._backend))
-        return IncompatibleKeys(missing, unexpected)
+        return load_state_dict(self, state_dict, strict, assign)
 
-    def _assign_state(self, state_dict: Mapping[str, Any]) -> None:
-        for module_prefix, module in self.named_modules(remove_duplicate=False):
-            head = f"{module_prefix}." if module_prefix else ""
-            for name, p in list(module._parameters.items()):
-                if p is not None and head + name in state_dict:
-                    module._parameters[name] = Parameter(state_dict[head + name].detach(), p.requires_grad)
-            for name, b in list(module._buffers.items()):
-                if b is not None and name not in module._non_persistent_buffers and head + name in state_dict:
-                    module._buffers[name] = state_dict[head + name].detach()
+    def register_state_dict_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(module, prefix, keep_vars)`` before ``state_dict`` saves this module."""
+        return self._add_hook("_state_dict_pre_hooks", hook)
+
+    def register_state_dict_post_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(module, state_dict, prefix, local_metadata)`` once ``state_dict`` has saved this module and its
+        children; it may change ``state_dict`` in place, and must return None. ``local_metadata`` is
+        ``{"version": module._version}``, as PyTorch's."""
+        return self._add_hook("_state_dict_hooks", hook)
+
+    def _register_state_dict_hook(self, hook: Callable) -> RemovableHandle:
+        """PyTorch's older post-hook: as ``register_state_dict_post_hook``'s, but a non-None result replaces the
+        state dict where ``state_dict`` was called on this module itself (a child's result is ignored)."""
+        return self._add_hook("_state_dict_hooks", hook, options={"_state_dict_hooks_legacy": True})
+
+    def register_load_state_dict_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(module, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs)``
+        before ``load_state_dict`` loads this module's entries, as PyTorch's: ``state_dict`` holds the entries
+        under ``prefix`` (a copy the hook may change: renamed entries load in their new place), ``strict`` is
+        always True (the keys are always collected), and the three lists may be appended to. ``local_metadata``
+        is ``{}`` (minigrad's state dicts carry no ``_metadata``; a mapping that has one gives its entry), with
+        ``"assign_to_params_buffers": True`` under ``assign=True``."""
+        return self._register_load_state_dict_pre_hook(hook, with_module=True)
+
+    def _register_load_state_dict_pre_hook(self, hook: Callable, with_module: bool = False) -> RemovableHandle:
+        """PyTorch's private form: without ``with_module``, the hook is called without the module."""
+        return self._add_hook("_load_state_dict_pre_hooks", hook,
+                              options={"_load_state_dict_pre_hooks_with_module": with_module})
+
+    def register_load_state_dict_post_hook(self, hook: Callable) -> RemovableHandle:
+        """``hook(module, incompatible_keys)`` once ``load_state_dict`` has loaded this module and its children:
+        ``incompatible_keys`` holds the lists of missing and unexpected keys found so far, which the hook may
+        change in place (a strict load fails on what they hold at the end); the hook must return None. The values
+        checked so far are copied before the hook runs, so a load that fails afterwards keeps them, as PyTorch's
+        (without post-hooks, a failed load changes nothing)."""
+        return self._add_hook("_load_state_dict_post_hooks", hook)
 
     # -- repr ---------------------------------------------------------------------------------------
     def extra_repr(self) -> str:
@@ -693,6 +715,82 @@ class Module:
 
 
 _EXTRA_STATE = "_extra_state"  # PyTorch's state-dict key for get_extra_state()
+
+
+# -- hooks common to all modules (torch.nn.modules.module's functions) ------------------------------------------
+def register_module_forward_pre_hook(hook: Callable) -> RemovableHandle:
+    """``hook(module, args)`` before every module's ``forward``, before the module's own pre-hooks; a non-None
+    result replaces the positional arguments, as ``Module.register_forward_pre_hook``'s."""
+    return _add_global_hook(_global_forward_pre_hooks, hook)
+
+
+def register_module_forward_hook(hook: Callable, *, with_kwargs: bool = False,
+                                 always_call: bool = False) -> RemovableHandle:
+    """``hook(module, args, output)`` after every module's ``forward``, before the module's own forward hooks;
+    ``with_kwargs`` and ``always_call`` as in ``Module.register_forward_hook``."""
+    return _add_global_hook(_global_forward_hooks, hook, ((_global_forward_hooks_with_kwargs, with_kwargs),
+                                                          (_global_forward_hooks_always_called, always_call)))
+
+
+def register_module_full_backward_pre_hook(hook: Callable) -> RemovableHandle:
+    """``hook(module, grad_output)`` for every module, before the module's own backward pre-hooks."""
+    return _add_global_hook(_global_backward_pre_hooks, hook)
+
+
+def register_module_full_backward_hook(hook: Callable) -> RemovableHandle:
+    """``hook(module, grad_input, grad_output)`` for every module, before the module's own backward hooks."""
+    return _add_global_hook(_global_backward_hooks, hook)
+
+
+def register_module_backward_hook(hook: Callable) -> RemovableHandle:
+    """PyTorch's deprecated global hook (the gradients of each module's last op): not provided."""
+    raise NotImplementedError("register_module_backward_hook (deprecated in PyTorch) is not supported: use "
+                              "register_module_full_backward_hook")
+
+
+def register_module_buffer_registration_hook(hook: Callable) -> RemovableHandle:
+    """``hook(module, name, buffer)`` each time a module registers a buffer (``None`` too); a non-None result
+    is registered instead."""
+    return add_hook(_global_buffer_registration_hooks, hook)
+
+
+def register_module_module_registration_hook(hook: Callable) -> RemovableHandle:
+    """``hook(module, name, submodule)`` each time a module registers a child (``None`` too); a non-None result
+    is registered instead."""
+    return add_hook(_global_module_registration_hooks, hook)
+
+
+def register_module_parameter_registration_hook(hook: Callable) -> RemovableHandle:
+    """``hook(module, name, param)`` each time a module registers a parameter (not a ``None`` placeholder); a
+    non-None result is registered instead."""
+    return add_hook(_global_parameter_registration_hooks, hook)
+
+
+def _add_global_hook(registry: dict, hook: Callable, options: tuple = ()) -> RemovableHandle:
+    """A forward or backward hook for every module. Its id also goes into ``_global_call_hooks`` and into the
+    option sets that are on (``options``: pairs of a set and a flag), and leaves them with it."""
+    flags = (_global_call_hooks, *(ids for ids, _ in options))
+    handle = add_hook(registry, hook, flags)
+    for ids in (_global_call_hooks, *(ids for ids, on in options if on)):
+        ids.add(handle.id)
+    return handle
+
+
+def _registered(hooks: dict, module: Module, name: str, value: Any) -> Any:
+    """``value`` as the global registration ``hooks`` leave it (each may return a replacement)."""
+    for hook in tuple(hooks.values()):
+        result = hook(module, name, value)
+        if result is not None:
+            value = result
+    return value
+
+
+def _placement(where: str, backend: Any) -> Callable[[Tensor], Any]:
+    """The backend object each tensor goes to for ``to``'s backend name or device (``_to_targets``'s result)."""
+    if isinstance(backend, _devices.device):  # per tensor: "cpu" keeps NumPy and Numba tensors
+        return lambda t: _backends.load(_devices.backend_for(backend, where, t._backend))
+    fixed = _backends.load(backend)  # an unavailable backend fails before anything moves
+    return lambda t: fixed
 
 
 def _grad_enabled() -> bool:

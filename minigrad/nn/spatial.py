@@ -281,6 +281,7 @@ class _InstanceNorm(Module):
     running statistics (buffers as BatchNorm's), used instead of the instance's in eval mode."""
 
     dims = 2
+    _version = 2  # PyTorch's _NormBase version (what state-dict post-hooks see)
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = False,
                  track_running_stats: bool = False, *, bias: bool = True, dtype=None,

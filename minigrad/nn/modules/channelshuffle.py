@@ -1,0 +1,5 @@
+"""PyTorch's ``torch.nn.modules.channelshuffle`` import path: minigrad's own classes, not copies."""
+
+from ..regularization import ChannelShuffle
+
+__all__ = ["ChannelShuffle"]
