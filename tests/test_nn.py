@@ -224,6 +224,14 @@ def test_repr_like_pytorch():
     assert "(block): Block(\n    (fc): Linear" in repr(Net())
 
 
+def test_load_state_dict_result_prints_as_pytorchs():
+    net = nn.Linear(2, 2)
+    assert str(net.load_state_dict(net.state_dict())) == "<All keys matched successfully>"
+    result = net.load_state_dict({"weight": net.weight.detach(), "extra": mg.zeros(1)}, strict=False)
+    assert repr(result) == "_IncompatibleKeys(missing_keys=['bias'], unexpected_keys=['extra'])"
+    assert result.missing_keys == ["bias"] and result == (["bias"], ["extra"])
+
+
 NORM_LAYERS = [
     ("BatchNorm1d", (3,), {}), ("BatchNorm2d", (3,), dict(affine=False, bias=False)),
     ("BatchNorm2d", (3,), dict(bias=False)), ("BatchNorm3d", (4,), dict(momentum=None, track_running_stats=False)),

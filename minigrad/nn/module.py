@@ -77,6 +77,11 @@ class IncompatibleKeys(NamedTuple):
     missing_keys: list[str]
     unexpected_keys: list[str]
 
+    def __repr__(self) -> str:  # PyTorch's, which scripts print after loading
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return f"_IncompatibleKeys(missing_keys={self.missing_keys}, unexpected_keys={self.unexpected_keys})"
+
 
 # Hooks common to every module (PyTorch's torch.nn.modules.module.register_module_*, made for debugging and
 # profiling), by handle id. ``_global_call_hooks`` holds the ids of the forward and backward ones, so that
