@@ -232,6 +232,22 @@ def test_load_state_dict_result_prints_as_pytorchs():
     assert result.missing_keys == ["bias"] and result == (["bias"], ["extra"])
 
 
+def test_batchnorm_checkpoint_without_num_batches_tracked_loads_as_in_pytorch():
+    """PyTorch fills a missing count from the module where the checkpoint has no version-2 metadata (a plain dict, or
+    one saved before the count existed) and refuses it where the metadata says version 2."""
+    net = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
+    net[1].num_batches_tracked.fill_(5)
+    old = {k: v for k, v in net.state_dict().items() if k != "1.num_batches_tracked"}
+    assert str(net.load_state_dict(old)) == "<All keys matched successfully>"
+    assert int(net[1].num_batches_tracked) == 5 and "1.num_batches_tracked" not in old
+
+    class Versioned(dict):
+        _metadata = {"1": {"version": 2}}
+
+    with pytest.raises(nn.StateDictError, match="missing key.*'1.num_batches_tracked'"):
+        net.load_state_dict(Versioned(old))
+
+
 NORM_LAYERS = [
     ("BatchNorm1d", (3,), {}), ("BatchNorm2d", (3,), dict(affine=False, bias=False)),
     ("BatchNorm2d", (3,), dict(bias=False)), ("BatchNorm3d", (4,), dict(momentum=None, track_running_stats=False)),

@@ -39,6 +39,8 @@ class StateDictLoad:
         local_metadata = {} if self.metadata is None else dict(self.metadata.get(prefix[:-1], {}))
         if self.assign:
             local_metadata["assign_to_params_buffers"] = True
+        if hasattr(module, "_fill_missing_state"):  # a default for an entry older checkpoints lack (BatchNorm's)
+            module._fill_missing_state(local, prefix, local_metadata)
         if hasattr(module, "_lazy_load"):  # an uninitialised lazy module takes the checkpoint's shapes first
             restore, keys = module._lazy_load(local, prefix)
             self.undo += [restore] if restore else []

@@ -60,6 +60,14 @@ class _BatchNorm(Module):
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
 
+    def _fill_missing_state(self, local: dict, prefix: str, local_metadata: dict) -> None:
+        """Called by ``load_state_dict`` before this module's entries are checked. PyTorch's rule for checkpoints
+        without a version-2 record (written before ``num_batches_tracked`` existed, or plain dicts such as
+        minigrad's, which carry no metadata): a missing count keeps the module's own."""
+        key = prefix + "num_batches_tracked"
+        if self.num_batches_tracked is not None and key not in local and local_metadata.get("version", 1) < 2:
+            local[key] = self.num_batches_tracked
+
     def reset_parameters(self) -> None:
         """Running statistics reset, and weight = 1, bias = 0 (PyTorch's initialisation)."""
         self.reset_running_stats()
