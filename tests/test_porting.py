@@ -55,7 +55,12 @@ def _side_by_side(program, backend, rtol=1e-9, **kwargs):
     expected, got = list(_flatten(expected)), list(_flatten(got))
     assert len(got) == len(expected)
     for i, (a, b) in enumerate(zip(got, expected)):
-        np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-12, err_msg=f"{program.__name__}: value {i}")
+        # An absolute floor scaled to the array: after several optimizer steps, an element near zero carries the
+        # rounding of its larger neighbours (a few 1e-12 in a weight matrix of entries ~0.1), and summation order
+        # (Numba's parallel reductions against PyTorch's) decides it.
+        scale = float(np.max(np.abs(b))) if np.size(b) else 0.0
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=max(1e-12, rtol * scale),
+                                   err_msg=f"{program.__name__}: value {i}")
 
 
 RNG = np.random.default_rng(2024)
