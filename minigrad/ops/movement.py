@@ -25,7 +25,7 @@ class Reshape(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g.reshape(ctx.in_shape), None
+        return _reshape_or_self(g, ctx.in_shape), None
 
 
 class Permute(Function):
@@ -40,7 +40,7 @@ class Permute(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g.permute(tuple(int(i) for i in np.argsort(ctx.axes))), None
+        return _permute_or_self(g, tuple(int(i) for i in np.argsort(ctx.axes))), None
 
 
 class Expand(Function):
@@ -376,6 +376,26 @@ def expand(x: Tensor, *sizes) -> Tensor:
     lead = len(sizes) - x.ndim
     shape = tuple(x.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(sizes))
     return broadcast_to(x, shape)
+
+
+# -- the library's own movements that may change nothing ------------------------------------------------------
+# The public functions above return a new view even when nothing moves, as PyTorch's do: the view has its own
+# graph node, so hooks, requires_grad_, detach_ and in-place rules apply to it and not to x. Library code that
+# only needs the values in a shape calls these instead where the shape may already be right: x itself then,
+# without a node on the hot path.
+def _reshape_or_self(x: Tensor, shape) -> Tensor:
+    """``reshape(x, shape)``, or ``x`` itself when it has ``shape`` already (a tuple of sizes, no -1)."""
+    return x if tuple(shape) == x.shape else reshape(x, tuple(shape))
+
+
+def _permute_or_self(x: Tensor, axes) -> Tensor:
+    """``permute(x, axes)``, or ``x`` itself when ``axes`` (non-negative) leave every dimension in place."""
+    return x if tuple(axes) == tuple(range(x.ndim)) else permute(x, tuple(axes))
+
+
+def _expand_or_self(x: Tensor, shape) -> Tensor:
+    """``expand(x, shape)``, or ``x`` itself when it has ``shape`` already (a tuple of sizes)."""
+    return x if tuple(shape) == x.shape else expand(x, tuple(shape))
 
 
 @public(top_level=False, method=False)

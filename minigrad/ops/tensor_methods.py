@@ -21,7 +21,7 @@ from .composites import outer
 from .indexing import _check_source, _check_tensor, _dim_index, _on
 from .matrix import cross as _linalg_cross
 from .matrix import vector_norm
-from .movement import broadcast_to, reshape, squeeze, transpose, unsqueeze
+from .movement import _expand_or_self, reshape, squeeze, transpose, unsqueeze
 from .segments import scatter_reduce
 from .sorting import sort
 
@@ -68,7 +68,7 @@ def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta=1, alpha=1) -> Tenso
     shape = (vec1.shape[0], vec2.shape[0])
     try:
         np.broadcast_shapes(tuple(input.shape), shape)
-        base = broadcast_to(input, shape)
+        base = _expand_or_self(input, shape)
     except ValueError:
         raise ShapeError(f"addr: input of shape {tuple(input.shape)} does not broadcast to the result's shape "
                          f"{shape}") from None
@@ -329,7 +329,7 @@ def _t_(self: Tensor) -> Tensor:
     """In-place ``t``: transpose a 2-D tensor (0-D and 1-D stay as they are)."""
     if self.ndim > 2:
         raise ShapeError(f"t_: expects a tensor with <= 2 dimensions, but self is {self.ndim}-D")
-    return _inplace_view(self, "t_", lambda x: transpose(x, 0, 1) if x.ndim == 2 else x.view(x.shape))
+    return _inplace_view(self, "t_", lambda x: transpose(x, 0, 1) if x.ndim == 2 else x)
 
 
 def _resize_(self: Tensor, *sizes, memory_format=None) -> Tensor:
