@@ -72,11 +72,11 @@ def flip(x: Tensor, dims) -> Tensor:
 
 @public(spec=False)
 def t(x: Tensor) -> Tensor:
-    """The transpose of a tensor of at most 2 dimensions (PyTorch's ``t``): 0-D and 1-D come back as they are."""
+    """The transpose of a tensor of at most 2 dimensions (PyTorch's ``t``): a new view, of 0-D and 1-D ones too."""
     if x.ndim > 2:
         raise ShapeError(f"t: expects a tensor of at most 2 dimensions, got shape {x.shape}; use "
                          "transpose(dim0, dim1) or .mT")
-    return transpose(x) if x.ndim == 2 else x
+    return transpose(x, 0, -1)
 
 
 @public(spec=False)
@@ -122,7 +122,7 @@ def unbind(x: Tensor, dim: int = 0) -> tuple:
 @public(spec=False, aliases=("moveaxis",))
 def movedim(x: Tensor, source, destination) -> Tensor:
     """Dimensions ``source`` moved to positions ``destination`` (ints or sequences of one length); the
-    others keep their order (PyTorch's ``movedim``, NumPy's ``moveaxis``)."""
+    others keep their order (PyTorch's ``movedim``, NumPy's ``moveaxis``). A new view, also when nothing moves."""
     return permute(x, _movedim_axes(x, source, destination))
 
 

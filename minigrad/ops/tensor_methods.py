@@ -260,21 +260,28 @@ def isreal(input: Tensor) -> Tensor:  # noqa: A002
 def adjoint(input: Tensor) -> Tensor:  # noqa: A002
     """The conjugate transpose of the last two dimensions (a transpose for a real tensor; a view)."""
     _check_tensor("adjoint", input)
-    if input.ndim < 2:
-        raise ShapeError(f"adjoint: only supported on matrices or batches of matrices, got a {input.ndim}-D tensor")
-    return transpose(input, -2, -1)
+    return _matrix_transpose(input, "adjoint:")
+
+
+def _matrix_transpose(x: Tensor, subject: str) -> Tensor:
+    """``x`` with its last two dimensions swapped, a view (``mT``, ``mH``, ``adjoint``); a 0-D tensor comes back as
+    itself, as in PyTorch (which deprecates that). ``subject`` starts the error for a 1-D tensor ("adjoint:")."""
+    if x.ndim == 0:
+        return x
+    if x.ndim < 2:
+        raise ShapeError(f"{subject} only supported on matrices or batches of matrices, got a {x.ndim}-D tensor")
+    return transpose(x, -2, -1)
 
 
 def _mh(self: Tensor) -> Tensor:
     """The conjugate transpose of the last two dimensions (``adjoint()``)."""
-    if self.ndim < 2:
-        raise ShapeError(f"tensor.mH is only supported on matrices or batches of matrices, got a {self.ndim}-D "
-                         "tensor")
-    return transpose(self, -2, -1)
+    return _matrix_transpose(self, "tensor.mH is")
 
 
 def _h(self: Tensor) -> Tensor:
-    """The conjugate transpose of a matrix."""
+    """The conjugate transpose of a matrix (a 0-D tensor itself, as ``mH``)."""
+    if self.ndim == 0:
+        return self
     if self.ndim != 2:
         raise ShapeError(f"tensor.H is only supported on matrices (2-D tensors), got a {self.ndim}-D tensor"
                          + ("; for batches of matrices, use tensor.mH" if self.ndim > 2 else ""))
