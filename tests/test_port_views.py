@@ -14,6 +14,7 @@ import pytest
 from _lazy_torch import torch  # PyTorch on first use; without it, only its comparisons skip
 
 import minigrad as mg
+from minigrad.ops.composites import _movedim_or_self
 from minigrad.ops.movement import _expand_or_self, _permute_or_self, _reshape_or_self
 
 BACKENDS = [b for b in mg.testing.available_backends() if b != "cupy"]
@@ -236,6 +237,7 @@ def test_zero_d_dims_and_matrix_transposes_follow_pytorch(backend):
 def test_the_library_s_no_op_movements_cost_no_node():
     x = mg.randn(3, 4, requires_grad=True)
     assert _reshape_or_self(x, (3, 4)) is x and _permute_or_self(x, (0, 1)) is x and _expand_or_self(x, (3, 4)) is x
+    assert _movedim_or_self(x, -1, 1) is x and _movedim_or_self(x, 0, 1).shape == (4, 3)
     assert _reshape_or_self(x, (4, 3))._base is x and _permute_or_self(x, (1, 0)).shape == (4, 3)
 
 
