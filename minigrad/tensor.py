@@ -162,7 +162,7 @@ class Tensor:
 
     @property
     def mT(self) -> Tensor:  # noqa: N802 - PyTorch's name
-        return _ops.transpose(self, -2, -1)
+        return _ops.tensor_methods._matrix_transpose(self, "tensor.mT is")
 
     # -- conversion -------------------------------------------------------------------------------
     def numpy(self, *, force: bool = False) -> np.ndarray:
@@ -373,6 +373,11 @@ class Tensor:
         return out
 
     def detach_(self) -> Tensor:
+        """Take this tensor out of the graph in place; refused for a view, whose history is its base's (PyTorch's
+        rule): use ``detach()``."""
+        if self._base is not None:
+            raise RuntimeError("detach_: can't detach views in-place (this tensor is a view of another); use "
+                               "detach() instead")
         self.grad_fn = None
         self.requires_grad = False
         return self
@@ -438,7 +443,11 @@ class Tensor:
                 f"{op}: a leaf tensor that requires grad cannot be changed in place while grad mode is "
                 "on; do it inside `with minigrad.no_grad():`"
             )
-        if self._base is not None or self._vc is not None and self._vc.has_views:
+        base = self._base
+        if base is not None and base.grad_fn is None and base.requires_grad:
+            raise InplaceError(f"{op}: a view of a leaf tensor that requires grad cannot be changed in place while "
+                               "grad mode is on; do it inside `with minigrad.no_grad():` or on a .clone()")
+        if base is not None or self._vc is not None and self._vc.has_views:
             raise InplaceError(
                 f"{op}: in-place change of a tensor that shares memory with a view (shape {self.shape}) "
                 "while recording the graph is not supported; use the out-of-place op or .clone() first"

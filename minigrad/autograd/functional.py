@@ -21,7 +21,7 @@ from ..creation import eye, ones_like, zeros_like
 from ..engine import grad
 from ..errors import ShapeError
 from ..grad_mode import enable_grad
-from ..ops.movement import stack
+from ..ops.movement import _reshape_or_self, stack
 from ..tensor import Tensor
 
 __all__ = ["hessian", "hvp", "jacobian", "jvp", "vhp", "vjp"]
@@ -164,7 +164,7 @@ def _basis(t: Tensor) -> list[Tensor]:
     """The one-hot tensors of ``t``'s shape, one per element, in row-major order."""
     n = t.numel()
     rows = eye(n, dtype=t.dtype, backend=t.backend)
-    return [rows[j].reshape(t.shape) for j in range(n)]
+    return [_reshape_or_self(rows[j], t.shape) for j in range(n)]
 
 
 def _stack(parts: list[Tensor], lead: tuple, tail: tuple, like: Tensor, *, tail_last: bool) -> Tensor:
@@ -172,7 +172,7 @@ def _stack(parts: list[Tensor], lead: tuple, tail: tuple, like: Tensor, *, tail_
     of ``tail`` (forward mode)."""
     if not parts:  # an empty output or input
         return like.new_zeros(lead + tail)
-    return stack(parts, -1 if tail_last else 0).reshape(lead + tail)
+    return _reshape_or_self(stack(parts, -1 if tail_last else 0), lead + tail)
 
 
 def _postprocess(blocks, out_tuple: bool, in_tuple: bool):
@@ -227,7 +227,7 @@ def _scalar_function(func: Callable, fn: str) -> Callable:
         if outputs[0].numel() != 1:
             raise RuntimeError(f"{fn}: the function should return a tensor with a single element, got shape "
                                f"{tuple(outputs[0].shape)}")
-        return outputs[0].reshape(())
+        return _reshape_or_self(outputs[0], ())
 
     return call
 

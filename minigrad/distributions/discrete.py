@@ -9,6 +9,7 @@ from ..dtypes import int64
 from ..grad_mode import no_grad
 from ..ops.arithmetic import where
 from ..ops.elementwise import softplus
+from ..ops.movement import _expand_or_self, _reshape_or_self
 from ..tensor import Tensor
 from . import constraints
 from .distribution import Distribution
@@ -98,7 +99,7 @@ class Bernoulli(_BinaryProbs):
     def sample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
         with no_grad():
-            return _creation.bernoulli(self.probs.expand(*shape))
+            return _creation.bernoulli(_expand_or_self(self.probs, shape))
 
     def log_prob(self, value):
         if self._validate_args:
@@ -188,15 +189,15 @@ class Categorical(Distribution):
             u = _creation.rand(n, probs_2d.shape[0], 1, dtype=probs_2d.dtype, backend=probs_2d.backend)
             # inverse cdf: the first category whose cumulative probability exceeds u (none with probability 0)
             index = (cdf <= u * cdf[..., -1:]).astype(int64).sum(-1).clamp(max=self._num_events - 1)
-            return index.reshape(*self._extended_shape(sample_shape))
+            return _reshape_or_self(index, self._extended_shape(sample_shape))
 
     def log_prob(self, value):
         if self._validate_args:
             self._validate_sample(value)
         value = value.long().unsqueeze(-1)
         batch = tuple(_broadcast_shapes(value.shape[:-1], self.logits.shape[:-1]))
-        value = value.expand(*batch, 1)
-        log_pmf = self.logits.expand(*batch, self._num_events)
+        value = _expand_or_self(value, (*batch, 1))
+        log_pmf = _expand_or_self(self.logits, (*batch, self._num_events))
         return log_pmf.gather(-1, value).squeeze(-1)
 
     def entropy(self):

@@ -12,7 +12,7 @@ from .. import creation as _creation
 from ..function import Function
 from ..grad_mode import no_grad
 from ..ops.arithmetic import where
-from ..ops.movement import stack
+from ..ops.movement import _expand_or_self, stack
 from ..tensor import Tensor
 from . import constraints
 from ._gamma_sampler import _lgamma, regularized_gamma_p, sample_standard_gamma, standard_gamma_grad
@@ -139,7 +139,7 @@ class Gamma(Distribution):
 
     def rsample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
-        value = _standard_gamma(self.concentration.expand(*shape)) / self.rate.expand(*shape)
+        value = _standard_gamma(_expand_or_self(self.concentration, shape)) / _expand_or_self(self.rate, shape)
         tiny = float(finfo(value.dtype).tiny)
         with no_grad():  # PyTorch clamps the values in place, leaving the gradient as it is
             shift = value.detach().clamp(min=tiny) - value.detach()
@@ -206,7 +206,7 @@ class Dirichlet(Distribution):
         # normalised standard gammas: the exact pathwise derivative of this sampler (PyTorch differentiates its
         # samples through the marginal Beta CDFs instead: another coupling with the same distribution)
         shape = self._extended_shape(sample_shape)
-        gammas = _standard_gamma(self.concentration.expand(*shape))
+        gammas = _standard_gamma(_expand_or_self(self.concentration, shape))
         x = gammas / gammas.sum(-1, keepdim=True)
         info = finfo(x.dtype)
         with no_grad():  # PyTorch's clamp to [tiny, 1 - eps], leaving the gradient as it is

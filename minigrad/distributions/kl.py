@@ -10,6 +10,7 @@ import numpy as np
 
 from ..ops.arithmetic import where
 from ..ops.elementwise import softplus
+from ..ops.movement import _expand_or_self
 from ..tensor import Tensor
 from .continuous import Cauchy, Exponential, Gumbel, Laplace, Normal, Uniform
 from .counts import Binomial, Poisson
@@ -154,7 +155,8 @@ def _kl_multivariatenormal_multivariatenormal(p, q):
     half_term1 = _diagonal(q_tril).log().sum(-1) - _diagonal(p_tril).log().sum(-1)
     batch = tuple(np.broadcast_shapes(tuple(q_tril.shape[:-2]), tuple(p_tril.shape[:-2])))
     n = p.event_shape[0]
-    term2 = _tril_solve(q_tril.expand(*batch, n, n), p_tril.expand(*batch, n, n)).pow(2).sum((-2, -1))
+    term2 = _tril_solve(_expand_or_self(q_tril, (*batch, n, n)), _expand_or_self(p_tril, (*batch, n, n))).pow(2).sum(
+        (-2, -1))
     term3 = _batch_mahalanobis(q_tril, q.loc - p.loc)
     return half_term1 + 0.5 * (term2 + term3 - n)
 

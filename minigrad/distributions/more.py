@@ -9,6 +9,7 @@ from .. import creation as _creation
 from ..grad_mode import no_grad
 from ..ops.arithmetic import where
 from ..ops.elementwise import softplus
+from ..ops.movement import _expand_or_self, _reshape_or_self
 from . import constraints
 from .continuous import Cauchy, Exponential, Normal
 from .discrete import Categorical, _BinaryProbs
@@ -268,7 +269,7 @@ class MixtureSameFamily(Distribution):
             mix_sample = self.mixture_distribution.sample(sample_shape)  # [n, B]
             comp_samples = self.component_distribution.sample(sample_shape)  # [n, B, k, E]
             index = mix_sample.reshape(*mix_sample.shape, *(1,) * (len(es) + 1))
-            index = index.expand(*mix_sample.shape, 1, *es)
+            index = _expand_or_self(index, (*mix_sample.shape, 1, *es))
             return comp_samples.gather(gather_dim, index).squeeze(gather_dim)
 
     def _pad(self, x):
@@ -279,7 +280,7 @@ class MixtureSameFamily(Distribution):
         cat_batch_ndims = len(self.mixture_distribution.batch_shape)
         pad_ndims = 0 if cat_batch_ndims == 1 else dist_batch_ndims - cat_batch_ndims
         xs = x.shape
-        return x.reshape(*xs[:-1], *(1,) * pad_ndims, xs[-1], *(1,) * self._event_ndims)
+        return _reshape_or_self(x, (*xs[:-1], *(1,) * pad_ndims, xs[-1], *(1,) * self._event_ndims))
 
     def __repr__(self) -> str:
         return f"MixtureSameFamily(\n  {self.mixture_distribution},\n  {self.component_distribution})"

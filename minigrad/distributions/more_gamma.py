@@ -10,6 +10,7 @@ import numpy as np
 from .. import creation as _creation
 from ..grad_mode import no_grad
 from ..ops.arithmetic import where
+from ..ops.movement import _reshape_or_self
 from . import constraints
 from .continuous import Exponential, Uniform
 from .counts import Binomial, _host_rng, _to_like
@@ -158,8 +159,8 @@ class FisherSnedecor(Distribution):
 
     def rsample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
-        x1 = self._gamma1.rsample(sample_shape).reshape(*shape)
-        x2 = self._gamma2.rsample(sample_shape).reshape(*shape)
+        x1 = _reshape_or_self(self._gamma1.rsample(sample_shape), shape)
+        x2 = _reshape_or_self(self._gamma2.rsample(sample_shape), shape)
         tiny = float(finfo(x2.dtype).tiny)
         return (x1 / x2.clamp(min=tiny)).clamp(min=tiny)  # PyTorch's in-place clamps, with their gradients
 

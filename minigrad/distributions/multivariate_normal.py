@@ -9,6 +9,7 @@ import numpy as np
 from .. import creation as _creation
 from .. import linalg as _linalg
 from ..ops import flip
+from ..ops.movement import _expand_or_self
 from ..tensor import Tensor
 from . import constraints
 from .distribution import Distribution
@@ -67,8 +68,8 @@ class MultivariateNormal(Distribution):
             raise ValueError(f"MultivariateNormal: {name} of shape {tuple(matrix.shape)} does not match loc of shape "
                              f"{tuple(loc.shape)} (expected (..., {n}, {n}))")
         batch_shape = tuple(np.broadcast_shapes(tuple(matrix.shape[:-2]), tuple(loc.shape[:-1])))
-        setattr(self, name, matrix.expand(*batch_shape, n, n))
-        self.loc = loc.expand(*batch_shape, n)
+        setattr(self, name, _expand_or_self(matrix, (*batch_shape, n, n)))
+        self.loc = _expand_or_self(loc, (*batch_shape, n))
         super().__init__(batch_shape, loc.shape[-1:], validate_args=validate_args)
         if scale_tril is not None:
             self._unbroadcasted_scale_tril = scale_tril
@@ -93,17 +94,18 @@ class MultivariateNormal(Distribution):
 
     @lazy_property
     def scale_tril(self):
-        return self._unbroadcasted_scale_tril.expand(*self._batch_shape, *self._event_shape, *self._event_shape)
+        return _expand_or_self(self._unbroadcasted_scale_tril,
+                               (*self._batch_shape, *self._event_shape, *self._event_shape))
 
     @lazy_property
     def covariance_matrix(self):
         L = self._unbroadcasted_scale_tril  # noqa: N806
-        return (L @ L.mT).expand(*self._batch_shape, *self._event_shape, *self._event_shape)
+        return _expand_or_self(L @ L.mT, (*self._batch_shape, *self._event_shape, *self._event_shape))
 
     @lazy_property
     def precision_matrix(self):
         L_inv = _tril_solve(self._unbroadcasted_scale_tril, _eye_like(self._unbroadcasted_scale_tril)).tril()  # noqa: N806
-        return (L_inv.mT @ L_inv).expand(*self._batch_shape, *self._event_shape, *self._event_shape)
+        return _expand_or_self(L_inv.mT @ L_inv, (*self._batch_shape, *self._event_shape, *self._event_shape))
 
     @property
     def mean(self):
@@ -115,7 +117,7 @@ class MultivariateNormal(Distribution):
 
     @property
     def variance(self):
-        return self._unbroadcasted_scale_tril.pow(2).sum(-1).expand(*self._batch_shape, *self._event_shape)
+        return _expand_or_self(self._unbroadcasted_scale_tril.pow(2).sum(-1), self._batch_shape + self._event_shape)
 
     def rsample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
@@ -133,7 +135,7 @@ class MultivariateNormal(Distribution):
     def entropy(self):
         half_log_det = _diagonal(self._unbroadcasted_scale_tril).log().sum(-1)
         H = 0.5 * self._event_shape[0] * (1.0 + math.log(2 * math.pi)) + half_log_det  # noqa: N806
-        return H if len(self._batch_shape) == 0 else H.expand(*self._batch_shape)
+        return H if len(self._batch_shape) == 0 else _expand_or_self(H, self._batch_shape)
 
 
 def _batch_capacitance_tril(W: Tensor, D: Tensor) -> Tensor:  # noqa: N803
@@ -177,9 +179,9 @@ class LowRankMultivariateNormal(Distribution):
         except ValueError:
             raise ValueError(f"Incompatible batch shapes: loc {tuple(loc.shape)}, cov_factor "
                              f"{tuple(cov_factor.shape)}, cov_diag {tuple(cov_diag.shape)}") from None
-        self.cov_factor = cov_factor.expand(*shape)
-        self.loc = loc.expand(*shape[:-1])
-        self.cov_diag = cov_diag.expand(*shape[:-1])
+        self.cov_factor = _expand_or_self(cov_factor, shape)
+        self.loc = _expand_or_self(loc, shape[:-1])
+        self.cov_diag = _expand_or_self(cov_diag, shape[:-1])
         self._unbroadcasted_cov_factor = cov_factor
         self._unbroadcasted_cov_diag = cov_diag
         self._capacitance_tril = _batch_capacitance_tril(cov_factor, cov_diag)
@@ -208,8 +210,8 @@ class LowRankMultivariateNormal(Distribution):
 
     @lazy_property
     def variance(self):
-        return (self._unbroadcasted_cov_factor.pow(2).sum(-1) + self._unbroadcasted_cov_diag).expand(
-            *self._batch_shape, *self._event_shape)
+        return _expand_or_self(self._unbroadcasted_cov_factor.pow(2).sum(-1) + self._unbroadcasted_cov_diag,
+                               self._batch_shape + self._event_shape)
 
     def _full_shape(self) -> tuple:
         return (*self._batch_shape, *self._event_shape, *self._event_shape)
@@ -219,20 +221,20 @@ class LowRankMultivariateNormal(Distribution):
         d_sqrt = self._unbroadcasted_cov_diag.sqrt().unsqueeze(-1)
         Dinvsqrt_W = self._unbroadcasted_cov_factor / d_sqrt  # noqa: N806
         K = Dinvsqrt_W @ Dinvsqrt_W.mT  # noqa: N806
-        return (d_sqrt * _linalg.cholesky(K + _eye_like(K))).expand(*self._full_shape())
+        return _expand_or_self(d_sqrt * _linalg.cholesky(K + _eye_like(K)), self._full_shape())
 
     @lazy_property
     def covariance_matrix(self):
         W, D = self._unbroadcasted_cov_factor, self._unbroadcasted_cov_diag  # noqa: N806
         eye = _creation.eye(D.shape[-1], dtype=D.dtype, backend=D.backend)
-        return (W @ W.mT + D.unsqueeze(-1) * eye).expand(*self._full_shape())
+        return _expand_or_self(W @ W.mT + D.unsqueeze(-1) * eye, self._full_shape())
 
     @lazy_property
     def precision_matrix(self):
         W, D = self._unbroadcasted_cov_factor, self._unbroadcasted_cov_diag  # noqa: N806
         A = _tril_solve(self._capacitance_tril, W.mT / D.unsqueeze(-2))  # noqa: N806
         eye = _creation.eye(D.shape[-1], dtype=D.dtype, backend=D.backend)
-        return (D.reciprocal().unsqueeze(-1) * eye - A.mT @ A).expand(*self._full_shape())
+        return _expand_or_self(D.reciprocal().unsqueeze(-1) * eye - A.mT @ A, self._full_shape())
 
     def rsample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
@@ -252,4 +254,4 @@ class LowRankMultivariateNormal(Distribution):
         log_det = _batch_lowrank_logdet(self._unbroadcasted_cov_factor, self._unbroadcasted_cov_diag,
                                         self._capacitance_tril)
         H = 0.5 * (self._event_shape[0] * (1.0 + math.log(2 * math.pi)) + log_det)  # noqa: N806
-        return H if len(self._batch_shape) == 0 else H.expand(*self._batch_shape)
+        return H if len(self._batch_shape) == 0 else _expand_or_self(H, self._batch_shape)

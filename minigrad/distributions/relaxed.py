@@ -7,6 +7,7 @@ import math
 from numbers import Number
 
 from ..grad_mode import no_grad
+from ..ops.movement import _expand_or_self
 from . import constraints
 from .discrete import Categorical, _BinaryProbs
 from .distribution import Distribution
@@ -44,7 +45,7 @@ class LogitRelaxedBernoulli(_BinaryProbs):
 
     def rsample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
-        probs = clamp_probs(self.probs.expand(*shape))
+        probs = clamp_probs(_expand_or_self(self.probs, shape))
         with no_grad():
             u = clamp_probs(_uniform(shape, probs))
             logistic = u.log() - (-u).log1p()

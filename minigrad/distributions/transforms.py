@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import creation as _creation
 from ..ops.elementwise import softplus
+from ..ops.movement import _expand_or_self
 from ..tensor import Tensor
 from . import constraints
 from .utils import _diagonal, _sum_rightmost, finfo
@@ -420,7 +421,7 @@ class AffineTransform(Transform):
         if self._event_dim:
             result = result.reshape(*result.shape[: result.ndim - self._event_dim], -1).sum(-1)
             shape = shape[: len(shape) - self._event_dim]
-        return result.expand(*shape)
+        return _expand_or_self(result, shape)
 
     def forward_shape(self, shape):
         if not hasattr(self.loc, "shape") and not hasattr(self.scale, "shape"):

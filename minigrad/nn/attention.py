@@ -12,6 +12,7 @@ from ..errors import ShapeError
 from ..grad_mode import is_grad_enabled
 from ..ops import cat, where
 from ..ops.composites import triu
+from ..ops.movement import _expand_or_self, _reshape_or_self
 from ..tensor import Tensor
 from . import functional as F  # noqa: N812 - PyTorch's convention
 from . import init
@@ -92,13 +93,13 @@ def multi_head_attention(op: str, query: Tensor, key: Tensor, value: Tensor, emb
                 raise ShapeError(f"{op}: {name} must have shape {(batch * heads, source, head_dim)} (N * num_heads, "
                                  f"S, head_dim), got {tuple(static.shape)}")
     if bias_k is not None:
-        k = cat([k, bias_k.expand(1, batch, embed)])
-        v = cat([v, bias_v.expand(1, batch, embed)])
+        k = cat([k, _expand_or_self(bias_k, (1, batch, embed))])
+        v = cat([v, _expand_or_self(bias_v, (1, batch, embed))])
         attn_mask = None if attn_mask is None else F.pad(attn_mask, (0, 1))
         key_padding_mask = None if key_padding_mask is None else F.pad(key_padding_mask, (0, 1))
-    q = q.reshape(length, batch * heads, head_dim).transpose(0, 1)
-    k = k.reshape(k.shape[0], batch * heads, head_dim).transpose(0, 1) if static_k is None else static_k
-    v = v.reshape(v.shape[0], batch * heads, head_dim).transpose(0, 1) if static_v is None else static_v
+    q = _reshape_or_self(q, (length, batch * heads, head_dim)).transpose(0, 1)
+    k = _reshape_or_self(k, (k.shape[0], batch * heads, head_dim)).transpose(0, 1) if static_k is None else static_k
+    v = _reshape_or_self(v, (v.shape[0], batch * heads, head_dim)).transpose(0, 1) if static_v is None else static_v
     if add_zero_attn:
         zeros = _creation.zeros(batch * heads, 1, head_dim, dtype=k.dtype, backend=k.backend)
         k, v = cat([k, zeros], 1), cat([v, zeros], 1)
@@ -106,7 +107,7 @@ def multi_head_attention(op: str, query: Tensor, key: Tensor, value: Tensor, emb
         key_padding_mask = None if key_padding_mask is None else F.pad(key_padding_mask, (0, 1))
     source = k.shape[1]
     if key_padding_mask is not None:
-        padding = key_padding_mask.reshape(batch, 1, 1, source).expand(batch, heads, 1, source)
+        padding = _expand_or_self(key_padding_mask.reshape(batch, 1, 1, source), (batch, heads, 1, source))
         padding = padding.reshape(batch * heads, 1, source)
         attn_mask = padding if attn_mask is None else attn_mask + padding
 

@@ -14,7 +14,18 @@ from ..tensor import Tensor, tensor
 from ._registry import public
 from .arithmetic import where
 from .linalg import matmul
-from .movement import _check_dim, concatenate, expand, getitem, index_put, permute, reshape, transpose
+from .movement import (
+    _check_dim,
+    _expand_or_self,
+    _permute_or_self,
+    _reshape_or_self,
+    concatenate,
+    getitem,
+    index_put,
+    permute,
+    reshape,
+    transpose,
+)
 
 
 @public
@@ -61,11 +72,11 @@ def flip(x: Tensor, dims) -> Tensor:
 
 @public(spec=False)
 def t(x: Tensor) -> Tensor:
-    """The transpose of a tensor of at most 2 dimensions (PyTorch's ``t``): 0-D and 1-D come back as they are."""
+    """The transpose of a tensor of at most 2 dimensions (PyTorch's ``t``): a new view, of 0-D and 1-D ones too."""
     if x.ndim > 2:
         raise ShapeError(f"t: expects a tensor of at most 2 dimensions, got shape {x.shape}; use "
                          "transpose(dim0, dim1) or .mT")
-    return transpose(x) if x.ndim == 2 else x
+    return transpose(x, 0, -1)
 
 
 @public(spec=False)
@@ -111,7 +122,17 @@ def unbind(x: Tensor, dim: int = 0) -> tuple:
 @public(spec=False, aliases=("moveaxis",))
 def movedim(x: Tensor, source, destination) -> Tensor:
     """Dimensions ``source`` moved to positions ``destination`` (ints or sequences of one length); the
-    others keep their order (PyTorch's ``movedim``, NumPy's ``moveaxis``)."""
+    others keep their order (PyTorch's ``movedim``, NumPy's ``moveaxis``). A new view, also when nothing moves."""
+    return permute(x, _movedim_axes(x, source, destination))
+
+
+def _movedim_or_self(x: Tensor, source, destination) -> Tensor:
+    """``movedim`` for the library's own code: ``x`` itself when no dimension moves (see ``_reshape_or_self``)."""
+    return _permute_or_self(x, _movedim_axes(x, source, destination))
+
+
+def _movedim_axes(x: Tensor, source, destination) -> tuple:
+    """The permutation that moves dimensions ``source`` to ``destination`` (checked)."""
     source = (source,) if isinstance(source, int) else tuple(source)
     destination = (destination,) if isinstance(destination, int) else tuple(destination)
     if len(source) != len(destination):
@@ -122,7 +143,7 @@ def movedim(x: Tensor, source, destination) -> Tensor:
         raise ValueError(f"movedim: repeated dims in source {source} or destination {destination}")
     rest = iter(d for d in range(x.ndim) if d not in src)
     placed = dict(zip(dst, src))
-    return permute(x, tuple(placed[i] if i in placed else next(rest) for i in range(x.ndim)))
+    return tuple(placed[i] if i in placed else next(rest) for i in range(x.ndim))
 
 
 def _fused_multiply_add(a, b, c):
@@ -200,7 +221,7 @@ def meshgrid(*tensors, indexing: str = "ij") -> tuple:
     if indexing == "xy" and len(flat) >= 2:
         flat[0], flat[1] = flat[1], flat[0]
     shape = tuple(t.shape[0] for t in flat)
-    grids = [expand(reshape(t, tuple(-1 if d == i else 1 for d in range(len(flat)))), shape)
+    grids = [_expand_or_self(reshape(t, tuple(-1 if d == i else 1 for d in range(len(flat)))), shape)
              for i, t in enumerate(flat)]
     if indexing == "xy" and len(grids) >= 2:  # back in the order of the arguments
         grids[0], grids[1] = grids[1], grids[0]
@@ -227,7 +248,7 @@ def masked_select(x: Tensor, mask: Tensor) -> Tensor:
     except ValueError:
         raise ShapeError(f"masked_select: mask of shape {mask.shape} and input of shape {x.shape} do not "
                          "broadcast") from None
-    return getitem(expand(x, shape), expand(mask, shape))
+    return getitem(_expand_or_self(x, shape), _expand_or_self(mask, shape))
 
 
 def _diagonal_positions(rows: int, cols: int, diagonal: int, like: Tensor) -> tuple:
@@ -291,7 +312,7 @@ def repeat_interleave(x: Tensor, repeats=None, dim: int | None = None, *, output
         raise ValueError(f"repeat_interleave: repeats must be an int >= 0 or a tensor, got {repeats!r}")
     _check_output_size(output_size, x.shape[axis] * repeats)
     before, n, after = tuple(x.shape[:axis]), x.shape[axis], tuple(x.shape[axis + 1:])
-    spread = expand(reshape(x, before + (n, 1) + after), before + (n, repeats) + after)
+    spread = _expand_or_self(reshape(x, before + (n, 1) + after), before + (n, repeats) + after)
     return reshape(spread, before + (n * repeats,) + after)
 
 
@@ -314,8 +335,8 @@ def repeat(x: Tensor, *sizes) -> Tensor:
     shape = (1,) * (len(sizes) - x.ndim) + tuple(x.shape)
     interleaved = [n for s in shape for n in (1, s)]
     tiled = [n for r, s in zip(sizes, shape) for n in (r, s)]
-    out = expand(reshape(x, tuple(interleaved)), tuple(tiled))
-    return reshape(out, tuple(r * s for r, s in zip(sizes, shape)))
+    out = _expand_or_self(_reshape_or_self(x, interleaved), tiled)
+    return _reshape_or_self(out, tuple(r * s for r, s in zip(sizes, shape)))
 
 
 @public(spec=False)
@@ -378,9 +399,9 @@ def einsum(equation: str, *operands) -> Tensor:
     def grouped(term, x, groups):
         order = [term.index(c) for group in groups for c in group]
         shape = tuple(math.prod(sizes[c] for c in group) for group in groups)
-        return reshape(permute(x, tuple(order)), shape)
+        return _reshape_or_self(_permute_or_self(x, order), shape)
 
     product = matmul(grouped(ta, a, (batch, left, contract)), grouped(tb, b, (batch, contract, right)))
     letters = batch + left + right
-    product = reshape(product, tuple(sizes[c] for c in letters))
+    product = _reshape_or_self(product, tuple(sizes[c] for c in letters))
     return permute(product, tuple(letters.index(c) for c in output)) if letters != list(output) else product

@@ -27,6 +27,7 @@ from ..tensor import Tensor
 from ._common import constant
 from .arithmetic import where
 from .linalg import MatMul
+from .movement import _reshape_or_self
 
 
 def out_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
@@ -172,7 +173,8 @@ class Conv2d(Function):
         if ctx.batch_inner:
             length = cols.shape[-1]  # N * L
             # g in the columns' batch-inner order, (G, O/G, N * L): a small copy that makes each gradient one GEMM.
-            g = g.reshape(n, o, length // n).transpose(0, 1).contiguous().reshape(groups, o // groups, length)
+            g = g.reshape(n, o, length // n).transpose(0, 1).contiguous()
+            g = _reshape_or_self(g, (groups, o // groups, length))
             if need_x:  # the columns' gradient W^T g, folded back onto the image
                 gcols = MatMul.apply(w, g, True, False).reshape(groups * k, length)
                 gx = FoldBatchInner.apply(gcols, x.shape[2:], *ctx.params)
@@ -185,7 +187,7 @@ class Conv2d(Function):
                 gb = g.sum(2).reshape(o)
         else:
             length = cols.shape[-1]  # L
-            g = g.reshape(n, groups, o // groups, length)
+            g = _reshape_or_self(g, (n, groups, o // groups, length))
             if need_x:
                 gcols = MatMul.apply(w, g, True, False).reshape(n, groups * k, length)
                 gx = Fold.apply(gcols, x.shape[2:], *ctx.params)

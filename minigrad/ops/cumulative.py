@@ -21,7 +21,7 @@ from ._common import normalize_axis
 from ._registry import public
 from .arithmetic import isinf, isnan, maximum, minimum, where
 from .composites import narrow
-from .movement import concatenate, gather
+from .movement import _reshape_or_self, concatenate, gather
 
 
 def _scan(x: Tensor, dim: int, combine) -> Tensor:
@@ -80,7 +80,7 @@ def _cum_extremum(name: str, x: Tensor, dim) -> tuple:
         if key.dtype.kind == "f":
             taken = taken | isnan(key)
         n = x.shape[axis]
-        positions = arange(n, backend=x.backend).reshape([n if d == axis else 1 for d in range(x.ndim)])
+        positions = _reshape_or_self(arange(n, backend=x.backend), [n if d == axis else 1 for d in range(x.ndim)])
         index = _scan(where(taken, positions, -1), axis, maximum)
     return result(gather(x, axis, index), index)
 

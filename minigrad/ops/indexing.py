@@ -18,13 +18,14 @@ from ..function import Function
 from ..tensor import Tensor, tensor
 from ._registry import METHODS, public
 from .arithmetic import ne
-from .composites import diag, flip, movedim
+from .composites import _movedim_or_self, diag, flip
 from .movement import (
     IndexScatter,
     _check_dim,
     _convert_index,
+    _expand_or_self,
+    _reshape_or_self,
     _shape_arg,
-    broadcast_to,
     concatenate,
     gather,
     getitem,
@@ -203,7 +204,7 @@ def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -
     rows, cols = _diagonal_index(n, n, offset)
     out = index_put(input.new_zeros(tuple(values.shape[:-1]) + (n, n)), values,
                     (Ellipsis, _on(input, rows), _on(input, cols)))
-    return movedim(out, (-2, -1), (d1, d2))
+    return _movedim_or_self(out, (-2, -1), (d1, d2))
 
 
 @public
@@ -303,7 +304,7 @@ def _index_put_values(input: Tensor, indices, values, accumulate: bool = False) 
     if not isinstance(values, Tensor):
         values = tensor(values, dtype=input.dtype, backend=input.backend)
     try:
-        values = broadcast_to(values, target)
+        values = _expand_or_self(values, target)
     except (ShapeError, ValueError) as exc:
         raise ShapeError(f"index_put: values of shape {values.shape} do not broadcast to {target}, the shape "
                          f"indexed") from exc
@@ -371,8 +372,8 @@ def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None) -> Te
     except ValueError:
         raise ShapeError(f"take_along_dim: shapes {input.shape} and {indices.shape} do not broadcast outside dim "
                          f"{dim}") from None
-    x = broadcast_to(input, common[:axis] + (input.shape[axis],) + common[axis + 1:])
-    i = broadcast_to(indices, common[:axis] + (indices.shape[axis],) + common[axis + 1:])
+    x = _expand_or_self(input, common[:axis] + (input.shape[axis],) + common[axis + 1:])
+    i = _expand_or_self(indices, common[:axis] + (indices.shape[axis],) + common[axis + 1:])
     return gather(x, axis, i)
 
 
@@ -388,7 +389,7 @@ def put(input: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) 
     if source.dtype != input.dtype:
         raise TypeError(f"put: source is {source.dtype.name} but the tensor is {input.dtype.name}")
     flat = _index_put_values(reshape(input, (-1,)), (_on(input, idx),), reshape(source, (-1,)), accumulate)
-    return reshape(flat, tuple(input.shape))
+    return _reshape_or_self(flat, input.shape)
 
 
 # -- splitting --------------------------------------------------------------------------------------------
@@ -537,11 +538,11 @@ def diagonal_scatter(input: Tensor, src: Tensor, offset: int = 0, dim1: int = 0,
     """A copy of ``input`` with ``src`` written on ``input.diagonal(offset, dim1, dim2)``."""
     _check_tensor("diagonal_scatter", input)
     d1, d2 = _diagonal_dims("diagonal_scatter", input.ndim, dim1, dim2)
-    moved = movedim(input, (d1, d2), (-2, -1))
+    moved = _movedim_or_self(input, (d1, d2), (-2, -1))
     rows, cols = _diagonal_index(input.shape[d1], input.shape[d2], offset)
     expected = tuple(moved.shape[:-2]) + (rows.size,)
     out = _embedded("diagonal_scatter", moved, src, (Ellipsis, _on(input, rows), _on(input, cols)), expected)
-    return movedim(out, (-2, -1), (d1, d2))
+    return _movedim_or_self(out, (-2, -1), (d1, d2))
 
 
 # -- positions and runs (no gradient) --------------------------------------------------------------------

@@ -12,6 +12,7 @@ from ..tensor import Tensor
 from ._common import as_operand, binary_operands, keepdims_shape, normalize_axis
 from ._registry import public
 from .arithmetic import Where, where
+from .movement import _reshape_or_self
 from .reduction import amax, amin, sum
 
 
@@ -152,7 +153,7 @@ class EuclideanNorm(Function):
         out = ctx.output
         if not ctx.keepdims:
             shape = keepdims_shape(x.shape, ctx.axes)
-            g, out = g.reshape(shape), out.reshape(shape)
+            g, out = _reshape_or_self(g, shape), _reshape_or_self(out, shape)
         zero = out == 0
         return where(zero, 0.0, g / where(zero, 1.0, out)) * x, None, None
 

@@ -34,7 +34,7 @@ from .matrix import (
     solve,
     svdvals,
 )
-from .movement import broadcast_to, concatenate, reshape
+from .movement import _expand_or_self, _reshape_or_self, broadcast_to, concatenate, reshape
 from .reduction import sum as _sum
 
 
@@ -432,7 +432,7 @@ def tensorinv(A: Tensor, ind: int = 2) -> Tensor:  # noqa: N803
     if math.prod(rows) != math.prod(cols):
         raise ShapeError(f"linalg.tensorinv: prod(shape[:ind]) must equal prod(shape[ind:]), got shape "
                          f"{tuple(A.shape)} with ind={ind}")
-    return reshape(inv(reshape(A, (math.prod(rows), math.prod(cols)))), (*cols, *rows))
+    return _reshape_or_self(inv(_reshape_or_self(A, (math.prod(rows), math.prod(cols)))), (*cols, *rows))
 
 
 @_linalg
@@ -442,10 +442,10 @@ def tensorsolve(A: Tensor, B: Tensor, dims=None) -> Tensor:  # noqa: N803
     _floating("tensorsolve", B)
     _same_dtype("tensorsolve", A, B)
     if dims is not None:
-        from .composites import movedim
+        from .composites import _movedim_or_self
 
         dims = (dims,) if isinstance(dims, int) else tuple(dims)
-        A = movedim(A, dims, tuple(range(A.ndim - len(dims), A.ndim)))  # noqa: N806
+        A = _movedim_or_self(A, dims, tuple(range(A.ndim - len(dims), A.ndim)))  # noqa: N806
     rows = tuple(A.shape[:B.ndim])
     if rows != tuple(B.shape):
         raise ShapeError(f"linalg.tensorsolve: B's shape {tuple(B.shape)} must lead A's {tuple(A.shape)}")
@@ -453,8 +453,8 @@ def tensorsolve(A: Tensor, B: Tensor, dims=None) -> Tensor:  # noqa: N803
     if math.prod(rows) != math.prod(cols):
         raise ShapeError(f"linalg.tensorsolve: A of shape {tuple(A.shape)} is not 'square' for B of shape "
                          f"{tuple(B.shape)} (prod {math.prod(rows)} != {math.prod(cols)})")
-    x = solve(reshape(A, (math.prod(rows), math.prod(cols))), reshape(B, (math.prod(rows),)))
-    return reshape(x, cols)
+    x = solve(_reshape_or_self(A, (math.prod(rows), math.prod(cols))), _reshape_or_self(B, (math.prod(rows),)))
+    return _reshape_or_self(x, cols)
 
 
 @_linalg
@@ -599,7 +599,7 @@ def cholesky_solve(B: Tensor, L: Tensor, upper: bool = False) -> Tensor:  # noqa
 def cholesky_inverse(L: Tensor, upper: bool = False) -> Tensor:  # noqa: N803
     """PyTorch's ``cholesky_inverse(L)``: A⁻¹ for A = L Lᵀ (``upper``: A = Uᵀ U)."""
     _square("cholesky_inverse", L)
-    return cholesky_solve(broadcast_to(_eye(L.shape[-1], L), L.shape), L, upper)
+    return cholesky_solve(_expand_or_self(_eye(L.shape[-1], L), L.shape), L, upper)
 
 
 def torch_vander(x: Tensor, N: int | None = None, increasing: bool = False) -> Tensor:  # noqa: N803

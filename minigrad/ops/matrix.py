@@ -23,10 +23,10 @@ from ..function import Function
 from ..tensor import Tensor
 from ._registry import METHODS, PUBLIC, TOP_LEVEL, public
 from .arithmetic import where
-from .composites import movedim, tril
+from .composites import _movedim_or_self, tril
 from .linalg import matmul
 from .linalg import norm as _torch_norm
-from .movement import broadcast_to, concatenate, getitem, reshape
+from .movement import _expand_or_self, _reshape_or_self, broadcast_to, concatenate, getitem, reshape
 from .reduction import amax, amin
 from .reduction import sum as _sum
 
@@ -400,7 +400,7 @@ def cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:  # noqa: A0
     if input.shape[dim] != 3 or other.shape[dim] != 3:
         raise ShapeError(f"linalg.cross: inputs must have size 3 along dim {dim}, got shapes "
                          f"{tuple(input.shape)} and {tuple(other.shape)}")
-    a, b = broadcast_to(input, shape), broadcast_to(other, shape)
+    a, b = _expand_or_self(input, shape), _expand_or_self(other, shape)
     axis = dim % len(shape)
 
     def part(t, i):
@@ -739,7 +739,7 @@ def vector_norm(x: Tensor, ord: float = 2, dim=None, keepdim: bool = False, *, d
     if dim is None or (x.ndim == 0 and dim == (0,)):
         flat = reshape(x, (-1,))
         out = _torch_norm(flat, ord, None, False)
-        return reshape(out, (1,) * x.ndim) if keepdim else out
+        return _reshape_or_self(out, (1,) * x.ndim) if keepdim else out
     return _torch_norm(x, ord, dim, keepdim)
 
 
@@ -769,7 +769,7 @@ def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *,  #
         sums = _sum(A.abs(), cols, True)
         out = (amax if ord > 0 else amin)(sums, rows, True)
     else:
-        vals = svdvals(movedim(A, (d0, d1), (-2, -1)))
+        vals = svdvals(_movedim_or_self(A, (d0, d1), (-2, -1)))
         if ord == "nuc":
             out = _sum(vals, -1)
         else:

@@ -25,7 +25,7 @@ class Reshape(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g.reshape(ctx.in_shape), None
+        return _reshape_or_self(g, ctx.in_shape), None
 
 
 class Permute(Function):
@@ -40,7 +40,7 @@ class Permute(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g.permute(tuple(int(i) for i in np.argsort(ctx.axes))), None
+        return _permute_or_self(g, tuple(int(i) for i in np.argsort(ctx.axes))), None
 
 
 class Expand(Function):
@@ -50,6 +50,8 @@ class Expand(Function):
 
     @staticmethod
     def forward(ctx, x, shape):
+        if shape == x.shape:  # nothing to broadcast: a writable view, as PyTorch's (broadcast_to's is read-only)
+            return ctx.backend.reshape(x.array, shape)
         return ctx.backend.broadcast_to(x.array, shape)
 
     @staticmethod
@@ -66,7 +68,11 @@ class BasicIndex(Function):
     @staticmethod
     def forward(ctx, x, index):
         ctx.in_shape, ctx.index = x.shape, index
-        return ctx.backend.getitem(x.array, index)
+        be = ctx.backend
+        out = be.getitem(x.array, index)
+        if out.__class__ is not be.array_type:  # one element, as a NumPy scalar (a copy): a 0-d view instead
+            out = be.getitem(x.array, (index if isinstance(index, tuple) else (index,)) + (Ellipsis,))
+        return out
 
     @staticmethod
     def backward(ctx, g):
@@ -269,7 +275,8 @@ def _convert_item(item, x: Tensor):
 # -- public functions -------------------------------------------------------------------------------
 @public(method_aliases=("view",))
 def reshape(x: Tensor, *shape) -> Tensor:
-    """Same data in a new shape; one dimension may be -1."""
+    """Same data in a new shape; one dimension may be -1. A new view of ``x``, also when the shape is ``x``'s own
+    (as in PyTorch)."""
     shape = _shape_arg(shape)
     size = x.array.size
     known = 1
@@ -279,19 +286,20 @@ def reshape(x: Tensor, *shape) -> Tensor:
     if shape.count(-1) > 1 or any(n < -1 for n in shape) or (
         -1 not in shape and known != size) or (-1 in shape and (known == 0 or size % known)):
         raise ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} ({size} elements) into {shape}")
-    if shape == x.shape:
-        return x
     return Reshape.apply(x, shape)
 
 
 @public
 def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    """Merge the dimensions from ``start_dim`` to ``end_dim`` into one."""
+    """Merge the dimensions from ``start_dim`` to ``end_dim`` into one; ``x`` itself when that is one dimension
+    already (as in PyTorch), a view otherwise."""
     if x.ndim == 0:
         return x.reshape(1)
     start, end = start_dim % x.ndim, end_dim % x.ndim
     if start > end:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    if start == end:
+        return x
     merged = 1
     for n in x.shape[start:end + 1]:
         merged *= n
@@ -310,23 +318,20 @@ def permute(x: Tensor, *axes, dims=None) -> Tensor:
     if (len(axes) != x.ndim or any(not -x.ndim <= a < x.ndim for a in axes)
             or sorted(a % x.ndim for a in axes) != list(range(x.ndim))):
         raise ShapeError(f"permute: {axes} is not a permutation of the {x.ndim} dimensions of shape {x.shape}")
-    axes = tuple(a % x.ndim for a in axes)
-    if axes == tuple(range(x.ndim)):
-        return x
-    return Permute.apply(x, axes)
+    return Permute.apply(x, tuple(a % x.ndim for a in axes))  # a new view even when no axis moves, as PyTorch's
 
 
 @public(aliases=("swapdims",))
 def transpose(x: Tensor, dim0: int = -2, dim1: int = -1) -> Tensor:
-    """Swap two dimensions (PyTorch's ``transpose``)."""
-    if x.ndim < 2 and (dim0, dim1) == (-2, -1):
-        return x
+    """Swap two dimensions (PyTorch's ``transpose``); a 0-d tensor, like a 1-d one, has dimension 0 (or -1) to
+    name, and swapping a dimension with itself gives a new view, as in PyTorch."""
+    ndim = max(x.ndim, 1)
+    if not (-ndim <= dim0 < ndim and -ndim <= dim1 < ndim):
+        raise IndexError(f"transpose: dims {dim0}, {dim1} out of range for shape {x.shape}")
     axes = list(range(x.ndim))
-    try:
+    if x.ndim:
         axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
-    except IndexError:
-        raise IndexError(f"transpose: dims {dim0}, {dim1} out of range for shape {x.shape}") from None
-    return permute(x, tuple(axes))
+    return Permute.apply(x, tuple(axes))
 
 
 @public(spec=False)
@@ -337,10 +342,11 @@ def swapaxes(x: Tensor, axis0: int, axis1: int) -> Tensor:
 
 @public
 def squeeze(x: Tensor, dim=None) -> Tensor:
-    """Drop dimensions of size 1 (all of them, or the ones named)."""
+    """Drop dimensions of size 1 (all of them, or the ones named): a new view, also when none is dropped."""
     if dim is None:
         return x.reshape(tuple(n for n in x.shape if n != 1))
-    dims = {_check_dim(d, x.ndim, "squeeze") for d in ((dim,) if isinstance(dim, int) else dim)}
+    # a 0-d tensor has dimension 0 (or -1) to name, as in PyTorch
+    dims = {_check_dim(d, max(x.ndim, 1), "squeeze") for d in ((dim,) if isinstance(dim, int) else dim)}
     return x.reshape(tuple(n for i, n in enumerate(x.shape) if not (i in dims and n == 1)))
 
 
@@ -356,10 +362,9 @@ def unsqueeze(x: Tensor, dim: int) -> Tensor:
 
 @public
 def broadcast_to(x: Tensor, shape) -> Tensor:
-    """Broadcast to ``shape`` as NumPy does (a read-only view)."""
+    """Broadcast to ``shape`` as NumPy does: a view, read-only where it repeats elements (PyTorch refuses writes
+    there too); a new, writable view when ``shape`` is ``x``'s own."""
     shape = tuple(shape)
-    if shape == x.shape:
-        return x
     try:
         np.broadcast_shapes(x.shape, shape)
         if len(shape) < x.ndim or np.broadcast_shapes(x.shape, shape) != shape:
@@ -376,6 +381,26 @@ def expand(x: Tensor, *sizes) -> Tensor:
     lead = len(sizes) - x.ndim
     shape = tuple(x.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(sizes))
     return broadcast_to(x, shape)
+
+
+# -- the library's own movements that may change nothing ------------------------------------------------------
+# The public functions above return a new view even when nothing moves, as PyTorch's do: the view has its own
+# graph node, so hooks, requires_grad_, detach_ and in-place rules apply to it and not to x. Library code that
+# only needs the values in a shape calls these instead where the shape may already be right: x itself then,
+# without a node on the hot path.
+def _reshape_or_self(x: Tensor, shape) -> Tensor:
+    """``reshape(x, shape)``, or ``x`` itself when it has ``shape`` already (a tuple of sizes, no -1)."""
+    return x if tuple(shape) == x.shape else reshape(x, tuple(shape))
+
+
+def _permute_or_self(x: Tensor, axes) -> Tensor:
+    """``permute(x, axes)``, or ``x`` itself when ``axes`` (non-negative) leave every dimension in place."""
+    return x if tuple(axes) == tuple(range(x.ndim)) else permute(x, tuple(axes))
+
+
+def _expand_or_self(x: Tensor, shape) -> Tensor:
+    """``expand(x, shape)``, or ``x`` itself when it has ``shape`` already (a tuple of sizes)."""
+    return x if tuple(shape) == x.shape else expand(x, tuple(shape))
 
 
 @public(top_level=False, method=False)

@@ -13,7 +13,7 @@ from ..tensor import Tensor
 from ._common import constant, keepdims_shape, normalize_axis, pick_axis, pick_keepdims
 from ._registry import public
 from .arithmetic import maximum, minimum, where
-from .movement import gather
+from .movement import _expand_or_self, _reshape_or_self, gather
 
 _COPY_BELOW = 1 << 14  # elements; a broadcast view costs ~2 us to build, a copy of this size about as much
 
@@ -103,7 +103,7 @@ class SumTo(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g.expand(ctx.in_shape), None
+        return _expand_or_self(g, ctx.in_shape), None
 
 
 class Extremum(Function):
@@ -123,7 +123,7 @@ class Extremum(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved_tensors
-        out = ctx.output if ctx.keepdims else ctx.output.reshape(keepdims_shape(ctx.in_shape, ctx.axes))
+        out = ctx.output if ctx.keepdims else _reshape_or_self(ctx.output, keepdims_shape(ctx.in_shape, ctx.axes))
         # The extrema, NaN included where the result is NaN (PyTorch's rule: the NaNs share the gradient).
         # Comparisons have no gradient, so the weights are constants of any later differentiation.
         mask = ((x == out) | (x.isnan() & out.isnan())).to(x.dtype)
@@ -173,7 +173,7 @@ def _product_of_others(x: Tensor, axis: int) -> Tensor:
     be = x._backend
     moved = x.transpose(axis, -1) if axis != x.ndim - 1 else x
     n = moved.shape[-1]
-    rows = moved.unsqueeze(-2).expand(*moved.shape[:-1], n, n)
+    rows = _expand_or_self(moved.unsqueeze(-2), (*moved.shape[:-1], n, n))
     own = constant(be, be.eye(n, n, np.dtype(bool)))
     others = Prod.apply(where(own, 1.0, rows), rows.ndim - 1, False)
     return others.transpose(axis, -1) if axis != x.ndim - 1 else others
@@ -208,7 +208,7 @@ class LogSumExp(Function):
         (x,) = ctx.saved_tensors
         out = ctx.output
         if not ctx.keepdims:
-            out = out.reshape(keepdims_shape(ctx.in_shape, ctx.axes))
+            out = _reshape_or_self(out, keepdims_shape(ctx.in_shape, ctx.axes))
         return _expand_back(g, ctx) * (x - out).exp(), None, None
 
 
@@ -381,7 +381,7 @@ def prod(x: Tensor, dim: int | None = None, keepdim: bool = False, *, axis=None,
         x = x.long()
     if dim is None:
         out = Prod.apply(x.reshape(-1), 0, False)
-        return out.reshape((1,) * x.ndim) if keep else out
+        return _reshape_or_self(out, (1,) * x.ndim) if keep else out
     if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
         raise TypeError(f"prod: dim must be one int (PyTorch's prod takes one dimension), got {dim!r}")
     (dim,) = normalize_axis(int(dim), x.ndim, "prod")

@@ -18,7 +18,16 @@ from ..tensor import Tensor
 from ._registry import public
 from .arithmetic import maximum, minimum, where
 from .composites import narrow
-from .movement import _check_index_arg, _src_block, concatenate, gather, getitem, index_put, scatter_add
+from .movement import (
+    _check_index_arg,
+    _expand_or_self,
+    _src_block,
+    concatenate,
+    gather,
+    getitem,
+    index_put,
+    scatter_add,
+)
 from .sorting import argsort
 
 _REDUCTIONS = ("sum", "prod", "mean", "amax", "amin")
@@ -65,8 +74,8 @@ def _grouped(x: Tensor, dim: int, index: Tensor, src: Tensor, combine, include_s
     n = index.shape[dim]
     final = Tensor(x._backend.ones(narrow(keys, dim, 0, 1).shape, "bool"), x._backend)
     last = concatenate([narrow(keys, dim, 1, n - 1) != narrow(keys, dim, 0, n - 1), final], dim)  # runs' ends
-    positions = tuple(getitem((keys if d == dim else arange(size, backend=x.backend).reshape(
-        [size if e == d else 1 for e in range(index.ndim)])).expand(*index.shape), last)
+    positions = tuple(getitem(_expand_or_self(keys if d == dim else arange(size, backend=x.backend).reshape(
+        [size if e == d else 1 for e in range(index.ndim)]), index.shape), last)
         for d, size in enumerate(index.shape))
     reduced = getitem(values, last)
     if include_self:

@@ -16,7 +16,7 @@ from ._common import result_dtype
 from ._registry import public
 from .arithmetic import where
 from .linalg import matmul
-from .movement import _check_dim, concatenate, expand, getitem, permute, reshape
+from .movement import _check_dim, _expand_or_self, _permute_or_self, _reshape_or_self, concatenate, getitem, reshape
 
 
 def _tensors(args: tuple, op: str) -> tuple[list[Tensor], bool]:
@@ -116,7 +116,7 @@ def broadcast_tensors(*tensors) -> tuple:
     except ValueError:
         raise ShapeError(f"broadcast_tensors: shapes {', '.join(str(t.shape) for t in tensors)} do not "
                          "broadcast") from None
-    return tuple(expand(t, shape) for t in tensors)
+    return tuple(_expand_or_self(t, shape) for t in tensors)  # a tensor of that shape itself, as PyTorch's
 
 
 @public(method=False)
@@ -175,9 +175,9 @@ def tensordot(a: Tensor, b: Tensor, dims=2) -> Tensor:
     free_a = [d for d in range(a.ndim) if d not in da]
     free_b = [d for d in range(b.ndim) if d not in db]
     k = math.prod(a.shape[d] for d in da)
-    left = reshape(permute(a, (*free_a, *da)), (math.prod(a.shape[d] for d in free_a), k))
-    right = reshape(permute(b, (*db, *free_b)), (k, math.prod(b.shape[d] for d in free_b)))
-    return reshape(matmul(left, right), (*(a.shape[d] for d in free_a), *(b.shape[d] for d in free_b)))
+    left = _reshape_or_self(_permute_or_self(a, (*free_a, *da)), (math.prod(a.shape[d] for d in free_a), k))
+    right = _reshape_or_self(_permute_or_self(b, (*db, *free_b)), (k, math.prod(b.shape[d] for d in free_b)))
+    return _reshape_or_self(matmul(left, right), (*(a.shape[d] for d in free_a), *(b.shape[d] for d in free_b)))
 
 
 @public(method=False)
@@ -350,7 +350,7 @@ def searchsorted(sorted_sequence: Tensor, input, *, out_int32: bool = False, rig
             rows = math.prod(seq.shape[:-1])
             flat = reshape(values, (rows, -1))
             offsets = reshape(arange(rows, backend=seq.backend) * n, (rows, 1))
-        out = reshape(_binary_search(reshape(seq, (-1,)), n, flat, offsets, right), values.shape)
+        out = _reshape_or_self(_binary_search(reshape(seq, (-1,)), n, flat, offsets, right), values.shape)
     return out.astype("int32" if out_int32 else "int64")
 
 

@@ -21,7 +21,7 @@ from ._common import normalize_axis
 from ._registry import public
 from .arithmetic import isnan, ne, where
 from .linalg import dot, matmul
-from .movement import _check_dim, gather, reshape
+from .movement import _check_dim, _reshape_or_self, gather, reshape
 from .reduction import amax, amin, sum
 from .sorting import sort
 
@@ -381,7 +381,9 @@ def _quantile(op: str, x: Tensor, q, dim, keepdim: bool, interpolation: str, ign
     else:
         axis = _check_dim(dim, max(x.ndim, 1), op)
         out_shape = tuple(1 if keepdim and d == axis else n for d, n in enumerate(x.shape) if keepdim or d != axis)
-        lines = reshape(x.movedim(axis, -1) if x.ndim else x, (-1, x.shape[axis] if x.ndim else 1))
+        from .composites import _movedim_or_self
+
+        lines = reshape(_movedim_or_self(x, axis, -1) if x.ndim else x, (-1, x.shape[axis] if x.ndim else 1))
     ordered = sort(lines, -1).values
     host = ordered.numpy()
     n = host.shape[-1]
@@ -420,8 +422,8 @@ def _quantile(op: str, x: Tensor, q, dim, keepdim: bool, interpolation: str, ign
 
         result = lerp(result, above, weights)
     if vector:
-        return reshape(result.movedim(-1, 0), (qs.size,) + out_shape)
-    return reshape(result, out_shape)
+        return _reshape_or_self(result.movedim(-1, 0), (qs.size,) + out_shape)
+    return _reshape_or_self(result, out_shape)
 
 
 @public
@@ -582,9 +584,9 @@ def kron(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     ndim = max(input.ndim, other.ndim)
     a_shape = (1,) * (ndim - input.ndim) + tuple(input.shape)
     b_shape = (1,) * (ndim - other.ndim) + tuple(other.shape)
-    a = reshape(input, tuple(v for n in a_shape for v in (n, 1)))
-    b = reshape(other, tuple(v for n in b_shape for v in (1, n)))
-    return reshape(a * b, tuple(m * n for m, n in zip(a_shape, b_shape)))
+    a = _reshape_or_self(input, tuple(v for n in a_shape for v in (n, 1)))
+    b = _reshape_or_self(other, tuple(v for n in b_shape for v in (1, n)))
+    return _reshape_or_self(a * b, tuple(m * n for m, n in zip(a_shape, b_shape)))
 
 
 @public
@@ -599,7 +601,7 @@ def inner(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
         raise ShapeError(f"inner: the last dimensions differ: shapes {input.shape} and {other.shape}")
     k = input.shape[-1]
     out = matmul(reshape(input, (-1, k)), reshape(other, (-1, k)).T)
-    return reshape(out, tuple(input.shape[:-1]) + tuple(other.shape[:-1]))
+    return _reshape_or_self(out, tuple(input.shape[:-1]) + tuple(other.shape[:-1]))
 
 
 @public

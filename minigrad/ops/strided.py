@@ -14,7 +14,8 @@ from ..errors import ShapeError
 from ..function import Function
 from ..tensor import Tensor
 from ._registry import public
-from .movement import _check_dim
+from .composites import _movedim_or_self
+from .movement import _check_dim, _reshape_or_self
 
 
 def _address(array) -> int:
@@ -81,7 +82,7 @@ class Unfold(Function):
         shape, dim, size, step = ctx.args
         count = g.shape[dim]
         index = (np.arange(count)[:, None] * step + np.arange(size)).reshape(-1)
-        rows = g.movedim(-1, dim + 1).reshape(shape[:dim] + (count * size,) + shape[dim + 1:])
+        rows = _movedim_or_self(g, -1, dim + 1).reshape(shape[:dim] + (count * size,) + shape[dim + 1:])
         zeros = Tensor(g._backend.zeros(shape, g.dtype), g._backend)
         return zeros.index_add(dim, Tensor(g._backend.asarray(index), g._backend), rows), None, None, None
 
@@ -126,7 +127,7 @@ class AsStrided(Function):
         zeros = Tensor(be.zeros((ctx.storage_size,), g.dtype), be)
         grad_storage = index_add(zeros, 0, Tensor(be.asarray(out_positions.reshape(-1)), be), g.reshape(-1))
         grad = grad_storage[Tensor(be.asarray(x_positions.reshape(-1)), be)]
-        return grad.reshape(x_positions.shape), None, None, None, None, None, None
+        return _reshape_or_self(grad, x_positions.shape), None, None, None, None, None, None
 
 
 def _positions(shape, steps, offset: int) -> np.ndarray:

@@ -21,7 +21,7 @@ from .composites import outer
 from .indexing import _check_source, _check_tensor, _dim_index, _on
 from .matrix import cross as _linalg_cross
 from .matrix import vector_norm
-from .movement import broadcast_to, reshape, squeeze, transpose, unsqueeze
+from .movement import _expand_or_self, reshape, squeeze, transpose, unsqueeze
 from .segments import scatter_reduce
 from .sorting import sort
 
@@ -68,7 +68,7 @@ def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta=1, alpha=1) -> Tenso
     shape = (vec1.shape[0], vec2.shape[0])
     try:
         np.broadcast_shapes(tuple(input.shape), shape)
-        base = broadcast_to(input, shape)
+        base = _expand_or_self(input, shape)
     except ValueError:
         raise ShapeError(f"addr: input of shape {tuple(input.shape)} does not broadcast to the result's shape "
                          f"{shape}") from None
@@ -260,21 +260,28 @@ def isreal(input: Tensor) -> Tensor:  # noqa: A002
 def adjoint(input: Tensor) -> Tensor:  # noqa: A002
     """The conjugate transpose of the last two dimensions (a transpose for a real tensor; a view)."""
     _check_tensor("adjoint", input)
-    if input.ndim < 2:
-        raise ShapeError(f"adjoint: only supported on matrices or batches of matrices, got a {input.ndim}-D tensor")
-    return transpose(input, -2, -1)
+    return _matrix_transpose(input, "adjoint:")
+
+
+def _matrix_transpose(x: Tensor, subject: str) -> Tensor:
+    """``x`` with its last two dimensions swapped, a view (``mT``, ``mH``, ``adjoint``); a 0-D tensor comes back as
+    itself, as in PyTorch (which deprecates that). ``subject`` starts the error for a 1-D tensor ("adjoint:")."""
+    if x.ndim == 0:
+        return x
+    if x.ndim < 2:
+        raise ShapeError(f"{subject} only supported on matrices or batches of matrices, got a {x.ndim}-D tensor")
+    return transpose(x, -2, -1)
 
 
 def _mh(self: Tensor) -> Tensor:
     """The conjugate transpose of the last two dimensions (``adjoint()``)."""
-    if self.ndim < 2:
-        raise ShapeError(f"tensor.mH is only supported on matrices or batches of matrices, got a {self.ndim}-D "
-                         "tensor")
-    return transpose(self, -2, -1)
+    return _matrix_transpose(self, "tensor.mH is")
 
 
 def _h(self: Tensor) -> Tensor:
-    """The conjugate transpose of a matrix."""
+    """The conjugate transpose of a matrix (a 0-D tensor itself, as ``mH``)."""
+    if self.ndim == 0:
+        return self
     if self.ndim != 2:
         raise ShapeError(f"tensor.H is only supported on matrices (2-D tensors), got a {self.ndim}-D tensor"
                          + ("; for batches of matrices, use tensor.mH" if self.ndim > 2 else ""))
@@ -329,7 +336,7 @@ def _t_(self: Tensor) -> Tensor:
     """In-place ``t``: transpose a 2-D tensor (0-D and 1-D stay as they are)."""
     if self.ndim > 2:
         raise ShapeError(f"t_: expects a tensor with <= 2 dimensions, but self is {self.ndim}-D")
-    return _inplace_view(self, "t_", lambda x: transpose(x, 0, 1) if x.ndim == 2 else x.view(x.shape))
+    return _inplace_view(self, "t_", lambda x: transpose(x, 0, 1) if x.ndim == 2 else x)
 
 
 def _resize_(self: Tensor, *sizes, memory_format=None) -> Tensor:

@@ -15,6 +15,7 @@ from .. import creation as _creation
 from ..errors import ShapeError
 from ..grad_mode import enable_grad, no_grad
 from ..ops import cat
+from ..ops.movement import _reshape_or_self
 from ..tensor import Tensor
 from .optimizer import Optimizer, _like_param, _misplaced
 
@@ -161,7 +162,7 @@ class LBFGS(Optimizer):
         offset = 0
         for p in self._params:
             numel = p.numel()
-            p.add_(update[offset:offset + numel].reshape(p.shape), alpha=step_size)
+            p.add_(_reshape_or_self(update[offset:offset + numel], p.shape), alpha=step_size)
             offset += numel
 
     def _directional_evaluate(self, closure: Callable, x: list[Tensor], t: float,

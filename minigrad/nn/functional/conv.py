@@ -8,6 +8,7 @@ from ...errors import ShapeError
 from ...ops import conv as _conv
 from ...ops import pad
 from ...ops._common import binary_operands
+from ...ops.movement import _reshape_or_self
 from ...tensor import Tensor
 from ._common import _check_4d, _check_windows, _pair, _public, _single, _tensors, _triple, _unbatched
 
@@ -38,7 +39,7 @@ def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None
     batch = input1.shape[:-1]
     x1, x2 = input1.reshape(-1, in1), input2.reshape(-1, in2)
     mixed = (x1 @ weight.permute(1, 0, 2).reshape(in1, out_features * in2)).reshape(-1, out_features, in2)
-    out = (mixed * x2.unsqueeze(1)).sum(-1).reshape(*batch, out_features)
+    out = _reshape_or_self((mixed * x2.unsqueeze(1)).sum(-1), (*batch, out_features))
     return out if bias is None else out + bias
 
 

@@ -11,6 +11,7 @@ from ...ops import softplus
 from ...ops import where as _where
 from ...ops._common import constant
 from ...ops.loss import softmax_cross_entropy
+from ...ops.movement import _reshape_or_self
 from ...tensor import Tensor
 from ._common import _REDUCTIONS, _legacy_reduction, _public, _value_range
 
@@ -85,7 +86,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,  # noq
     if row_weight is not None:
         loss = loss * row_weight
     if reduction == "none":
-        return loss.reshape(loss_shape)
+        return _reshape_or_self(loss, loss_shape)
     return _weighted_reduce(loss, row_weight, reduction, "nll_loss")
 
 
@@ -139,7 +140,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,  
     else:
         loss = nll
     if reduction == "none":
-        return loss.reshape(loss_shape)
+        return _reshape_or_self(loss, loss_shape)
     return _weighted_reduce(loss, row_weight, reduction, "cross_entropy")
 
 
@@ -167,7 +168,7 @@ def _cross_entropy_probabilities(input: Tensor, target: Tensor, weight: Tensor |
     if weight is not None:
         if tuple(weight.shape) != (classes,):
             raise ShapeError(f"cross_entropy: weight must have shape ({classes},), got {weight.shape}")
-        log_p = log_p * weight.astype(input.dtype).reshape((classes,) + (1,) * (input.ndim - dim - 1))
+        log_p = log_p * _reshape_or_self(weight.astype(input.dtype), (classes,) + (1,) * (input.ndim - dim - 1))
     loss = -(log_p * target).sum(dim)
     if reduction == "none":
         return loss

@@ -11,6 +11,7 @@ from ...errors import ShapeError
 from ...ops import relu, softplus
 from ...ops import where as _where
 from ...ops._common import constant
+from ...ops.movement import _reshape_or_self
 from ...tensor import Tensor
 from ._common import _REDUCTIONS, _host, _legacy_reduction, _public, _tensors, _value_range
 from .activations import logsigmoid
@@ -135,7 +136,7 @@ def _margin_frames(op: str, input: Tensor, target: Tensor) -> tuple[Tensor, int]
         raise ShapeError(f"{op}: expected a non-empty vector or matrix with optional 0-dim batch size, got "
                          f"{input.shape}")
     classes = input.shape[-1] if input.ndim else 1
-    return input.reshape(input.shape[0] if input.ndim == 2 else 1, classes), classes
+    return _reshape_or_self(input, (input.shape[0] if input.ndim == 2 else 1, classes)), classes
 
 
 @_public

@@ -7,6 +7,7 @@ import math
 from ...errors import ShapeError
 from ...grad_mode import no_grad
 from ...ops._common import constant
+from ...ops.movement import _reshape_or_self
 from ...tensor import Tensor
 from ._common import _public
 
@@ -93,7 +94,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,  # 
     mean = grouped.mean(2, keepdims=True)
     centered = grouped - mean
     var = (centered * centered).mean(2, keepdims=True)
-    out = (centered * (var + eps).rsqrt()).reshape(input.shape)
+    out = _reshape_or_self(centered * (var + eps).rsqrt(), input.shape)
     per_channel = (1, c) + (1,) * (input.ndim - 2)
     if weight is not None:
         out = out * weight.reshape(per_channel)

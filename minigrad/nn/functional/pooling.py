@@ -7,6 +7,7 @@ import math
 from ...errors import ShapeError
 from ...ops import conv as _conv
 from ...ops._common import constant
+from ...ops.movement import _expand_or_self, _reshape_or_self
 from ...tensor import Tensor
 from ._common import _check_4d, _check_windows, _pair, _public, _single, _triple, _unbatched, _value_range
 
@@ -295,7 +296,7 @@ def max_pool3d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  
     be, volume = input._backend, input.shape[2] * input.shape[3] * input.shape[4]
     positions = Tensor(be.reshape(be.arange(0, volume, 1, slots.dtype), (1, 1) + tuple(input.shape[2:])), be)
     table = _padded_windows(positions, kernel, stride, padding, dilation, extra, -1)  # (1, 1, K, *out)
-    indices = table.expand(*slots.shape[:2], *table.shape[2:]).gather(2, slots.unsqueeze(2)).squeeze(2)
+    indices = _expand_or_self(table, (*slots.shape[:2], *table.shape[2:])).gather(2, slots.unsqueeze(2)).squeeze(2)
     return values, indices
 
 
@@ -411,7 +412,7 @@ def _unpool(op: str, input: Tensor, indices: Tensor, kernel, stride, padding, ou
     be = input._backend
     zeros = Tensor(be.zeros(lead + (total,), input.dtype), be)
     flat_in, flat_idx = input.reshape(*lead, -1), indices.reshape(*lead, -1).astype("int64")
-    return zeros.scatter(-1, flat_idx, flat_in).reshape(*lead, *out)
+    return _reshape_or_self(zeros.scatter(-1, flat_idx, flat_in), (*lead, *out))
 
 
 @_public

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from ... import ops as _ops
 from ...errors import ShapeError
 from ...grad_mode import no_grad
+from ...ops.movement import _reshape_or_self
 from ...tensor import Tensor
 from . import fusion, parametrizations, parametrize, rnn, stateless  # noqa: F401 - torch.nn.utils' submodule paths
 from .fusion import fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval, fuse_linear_bn_weights  # noqa: F401
@@ -122,5 +123,5 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     with no_grad():
         for p in params:
             n = p.numel()
-            p.copy_(vec[pointer:pointer + n].reshape(p.shape))
+            p.copy_(_reshape_or_self(vec[pointer:pointer + n], p.shape))
             pointer += n
