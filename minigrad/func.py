@@ -136,8 +136,8 @@ def _track(t, fn: str):
                         f"{type(t).__name__}")
     if t.dtype.kind != "f":
         raise TypeError(f"{fn}: only floating-point tensors can be differentiated, got {t.dtype}")
-    # t[...]: a view with a node of its own (view_as of the same shape is t itself here), so the gradient
-    # with respect to it leaves out the caller's other uses of t
+    # t[...]: a view with a node of its own, so the gradient with respect to it leaves out the caller's other
+    # uses of t
     return t[...] if t.requires_grad else new_leaf(t.detach())
 
 

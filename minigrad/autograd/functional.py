@@ -57,8 +57,8 @@ def new_leaf(t: Tensor) -> Tensor:
 
 def _leaves(inputs: tuple, create_graph: bool) -> tuple:
     """The tensors the function is called on: views that keep the caller's graph (``create_graph``), else
-    detached leaves that require grad. The views are ``t[...]``, a node of their own (``view_as`` of the same
-    shape returns ``t`` itself here), so gradients with respect to them leave out other uses of ``t``."""
+    detached leaves that require grad. The views are ``t[...]``, a node of their own, so gradients with respect
+    to them leave out other uses of ``t``."""
     return tuple(t[...] if create_graph and t.requires_grad else new_leaf(t.detach())
                  for t in inputs)
 
