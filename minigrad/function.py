@@ -64,6 +64,7 @@ class Function:
 
     save_output = False  # set by ops whose backward reads their own output (ctx.output)
     is_view = False  # set by ops whose output may share memory with their first input
+    copied = False  # set by the forward of an ``is_view`` op that had to copy this time (a reshape of a transpose)
     _retained = None
     _hooks = None  # gradient hooks of this node's output (Tensor.register_hook), run before its backward
     _saved = ()
@@ -213,7 +214,7 @@ class Function:
         if _anomaly.get():
             _check_no_new_nan(cls, args, data, backend)
         out = Tensor(data, ctx.output_backend or backend, tracked, ctx if tracked else None)
-        if cls.is_view:
+        if cls.is_view and not ctx.copied:
             base = args[0]
             out._vc = vc = base._counter()
             vc.has_views = True

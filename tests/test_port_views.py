@@ -272,3 +272,45 @@ def _node_names_list(out) -> list:
 
 def _node_names(out) -> set:
     return set(_node_names_list(out))
+
+
+# Calls that copy in PyTorch even where nothing moves: the result must not share x's memory.
+COPIES = [
+    ("flip(())", (2, 3), lambda m, x: x.flip(())),
+    ("flip of a size-1 dimension", (1, 3), lambda m, x: x.flip(0)),
+    ("roll by 0", (2, 3), lambda m, x: x.roll(0, 1)),
+    ("roll by a whole turn", (2, 3), lambda m, x: x.roll(3, 1)),
+    ("roll flattened by a whole turn", (2, 3), lambda m, x: x.roll(6)),
+    ("repeat(1, 1)", (2, 3), lambda m, x: x.repeat(1, 1)),
+    ("repeat(1, 1, 1)", (2, 3), lambda m, x: x.repeat(1, 1, 1)),
+    ("tile((1,))", (2, 3), lambda m, x: x.tile((1,))),
+    ("repeat_interleave(1, dim=0)", (2, 3), lambda m, x: x.repeat_interleave(1, dim=0)),
+    ("repeat_interleave(1)", (2, 3), lambda m, x: x.repeat_interleave(1)),
+    ("pad reflect by 0", (1, 2, 3), lambda m, x: m.nn.functional.pad(x, (0, 0), mode="reflect")),
+    ("pad replicate by 0", (1, 2, 3), lambda m, x: m.nn.functional.pad(x, (0, 0), mode="replicate")),
+    ("pad circular by 0", (1, 2, 3), lambda m, x: m.nn.functional.pad(x, (0, 0), mode="circular")),
+    ("reshape of a transpose", (2, 3), lambda m, x: x.T.reshape(-1)),
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name, shape, call", COPIES, ids=[c[0] for c in COPIES])
+def test_calls_that_copy_in_pytorch_do_not_alias_the_input(name, shape, call, backend):
+    values = RNG.standard_normal(shape)
+    x = mg.tensor(values, backend=backend)
+    y = call(mg, x)
+    assert y._base is not x
+    with mg.no_grad():
+        y.add_(1.0)
+    np.testing.assert_array_equal(x.numpy(), values)
+    leaf = mg.tensor(values, requires_grad=True, backend=backend)
+    out = call(mg, leaf * 1.0)
+    out.mul_(2.0)  # allowed while recording: not a view
+    upstream = RNG.standard_normal(out.shape)
+    (out * mg.tensor(upstream, backend=backend)).sum().backward()
+    t = torch.tensor(values, requires_grad=True)
+    expected = call(torch, t * 1.0)
+    assert expected._base is None or expected.data_ptr() != t.data_ptr()
+    expected.mul_(2.0)
+    (expected * torch.tensor(upstream)).sum().backward()
+    np.testing.assert_allclose(leaf.grad.numpy(), t.grad.numpy(), rtol=1e-15)

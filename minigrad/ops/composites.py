@@ -67,6 +67,8 @@ def flip(x: Tensor, dims) -> Tensor:
     axes = {_check_dim(d, x.ndim, "flip") for d in dims}
     if len(axes) != len(dims):
         raise ValueError(f"flip: dims {dims} name a dimension twice (shape {x.shape})")
+    if all(x.shape[d] <= 1 for d in axes):  # nothing to reverse: still a copy, as PyTorch's
+        return x.clone()
     return getitem(x, tuple(slice(None, None, -1) if d in axes else slice(None) for d in range(x.ndim))).contiguous()
 
 
@@ -86,19 +88,23 @@ def roll(x: Tensor, shifts, dims=None) -> Tensor:
     if dims is None:
         if not isinstance(shifts, int):
             raise TypeError(f"roll: without dims, shifts must be one int, got {shifts!r}")
+        if shifts % max(x.numel(), 1) == 0:  # whole turns: a copy, as PyTorch's
+            return x.clone()
         return reshape(roll(reshape(x, (-1,)), shifts, 0), tuple(x.shape))
     shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
     dims = (dims,) if isinstance(dims, int) else tuple(dims)
     if len(shifts) != len(dims):
         raise ValueError(f"roll: {len(shifts)} shift(s) for {len(dims)} dim(s)")
+    rolled = x
     for shift, dim in zip(shifts, dims):
         axis = _check_dim(dim, x.ndim, "roll")
         n = x.shape[axis]
         k = shift % n if n else 0
         if k:
             head = (slice(None),) * axis
-            x = concatenate([getitem(x, head + (slice(n - k, None),)), getitem(x, head + (slice(0, n - k),))], axis)
-    return x
+            rolled = concatenate([getitem(rolled, head + (slice(n - k, None),)),
+                                  getitem(rolled, head + (slice(0, n - k),))], axis)
+    return rolled if rolled is not x else x.clone()  # shifted by whole turns: still a copy, as PyTorch's
 
 
 @public(spec=False)
@@ -312,6 +318,8 @@ def repeat_interleave(x: Tensor, repeats=None, dim: int | None = None, *, output
         raise ValueError(f"repeat_interleave: repeats must be an int >= 0 or a tensor, got {repeats!r}")
     _check_output_size(output_size, x.shape[axis] * repeats)
     before, n, after = tuple(x.shape[:axis]), x.shape[axis], tuple(x.shape[axis + 1:])
+    if repeats == 1:  # a copy, as PyTorch's
+        return x.clone()
     spread = _expand_or_self(reshape(x, before + (n, 1) + after), before + (n, repeats) + after)
     return reshape(spread, before + (n * repeats,) + after)
 
@@ -335,6 +343,8 @@ def repeat(x: Tensor, *sizes) -> Tensor:
     shape = (1,) * (len(sizes) - x.ndim) + tuple(x.shape)
     interleaved = [n for s in shape for n in (1, s)]
     tiled = [n for r, s in zip(sizes, shape) for n in (r, s)]
+    if all(r == 1 for r in sizes):  # a copy, as PyTorch's, not a view of x
+        return _reshape_or_self(x, shape).clone()
     out = _expand_or_self(_reshape_or_self(x, interleaved), tiled)
     return _reshape_or_self(out, tuple(r * s for r, s in zip(sizes, shape)))
 

@@ -21,7 +21,11 @@ class Reshape(Function):
     @staticmethod
     def forward(ctx, x, shape):
         ctx.in_shape = x.shape
-        return ctx.backend.reshape(x.array, shape)
+        out = ctx.backend.reshape(x.array, shape)
+        # Where the strides do not allow a view the array module copies: then the result is no view of x (PyTorch's
+        # reshape copies there too), so writes to it are free of x's view rules.
+        ctx.copied = not ctx.backend.xp.may_share_memory(out, x.array)
+        return out
 
     @staticmethod
     def backward(ctx, g):
@@ -582,7 +586,9 @@ def _pad_by_index(x: Tensor, pad: tuple, mode: str, value) -> Tensor:
             continue
         index = lo + _PAD_INDICES[mode](np.arange(-before - lo, m + after + hi), m)
         out = TakeAlong.apply(out, axis, index)  # the axes are independent: crops first, then the rest
-    return BorderPad.apply(out, tuple(widths), mode) if any(lo or hi for lo, hi in widths) else out
+    if any(lo or hi for lo, hi in widths):
+        return BorderPad.apply(out, tuple(widths), mode)
+    return out if out is not x else x.clone()  # zero widths: still a copy, as PyTorch's
 
 
 @public(top_level=False, method=False)
