@@ -434,7 +434,7 @@ def stack(tensors, axis: int = 0, *, dim=None) -> Tensor:
     return concatenate([unsqueeze(t, axis) for t in tensors], axis)
 
 
-@public
+@public(aliases=("unsafe_split",))
 def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     """PyTorch's ``split``: chunks of one size (the last may be smaller), or the listed sizes."""
     dim = _check_dim(dim, x.ndim, "split")
@@ -456,7 +456,7 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     return tuple(out)
 
 
-@public(spec=False)
+@public(spec=False, aliases=("unsafe_chunk",))
 def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple:
     """Split into ``chunks`` pieces of (nearly) equal size."""
     length = x.shape[dim]
