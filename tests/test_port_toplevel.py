@@ -293,6 +293,7 @@ def test_pools_without_return_indices_and_with_indices(backend):
     x1, x2, x3 = rng.standard_normal((2, 3, 9)), rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((1, 2, 5, 4, 6))
     _agree(lambda t: mg.max_pool1d(t, 3, 2, 1, 1, True), lambda t: torch.max_pool1d(t, 3, 2, 1, 1, True), [x1], backend)
     _agree(lambda t: mg.max_pool1d(t, 2), lambda t: torch.max_pool1d(t, 2), [x1], backend)
+    _agree(lambda t: mg.max_pool1d(t, 2, []), lambda t: torch.max_pool1d(t, 2, []), [x1], backend)  # ATen's default
     _agree(lambda t: mg.max_pool2d(t, (3, 2), (2, 1), (1, 0), 1, False),
            lambda t: torch.max_pool2d(t, (3, 2), (2, 1), (1, 0), 1, False), [x2], backend)
     _agree(lambda t: mg.max_pool3d(t, 2, 2, 0, 1, True), lambda t: torch.max_pool3d(t, 2, 2, 0, 1, True), [x3], backend)
@@ -301,6 +302,8 @@ def test_pools_without_return_indices_and_with_indices(backend):
     _agree(lambda t: mg.adaptive_max_pool1d(t, 4), lambda t: torch.adaptive_max_pool1d(t, 4), [x1], backend)
     with pytest.raises(TypeError):
         mg.max_pool2d(mg.zeros(1, 1, 4, 4), 2, return_indices=True)  # ATen's has no return_indices
+    with pytest.raises(ValueError, match="stride"):
+        mg.max_pool1d(mg.zeros(1, 1, 4), 2, 0)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

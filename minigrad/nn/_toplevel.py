@@ -175,28 +175,32 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths, 
 
 
 # -- pooling without return_indices; padding; grid sampling by enum -----------------------------------------------
+def _stride(stride):
+    return None if stride is None or (isinstance(stride, (tuple, list)) and not stride) else stride  # ATen's []: kernel
+
+
 def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
                ceil_mode: bool = False) -> Tensor:
     """``F.max_pool1d`` (no ``return_indices``: ``max_pool1d_with_indices``)."""
-    return F.max_pool1d(input, kernel_size, stride or None, padding, dilation, ceil_mode)
+    return F.max_pool1d(input, kernel_size, _stride(stride), padding, dilation, ceil_mode)
 
 
 def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
                ceil_mode: bool = False) -> Tensor:
     """``F.max_pool2d`` (no ``return_indices``)."""
-    return F.max_pool2d(input, kernel_size, stride or None, padding, dilation, ceil_mode)
+    return F.max_pool2d(input, kernel_size, _stride(stride), padding, dilation, ceil_mode)
 
 
 def max_pool3d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
                ceil_mode: bool = False) -> Tensor:
     """``F.max_pool3d`` (no ``return_indices``)."""
-    return F.max_pool3d(input, kernel_size, stride or None, padding, dilation, ceil_mode)
+    return F.max_pool3d(input, kernel_size, _stride(stride), padding, dilation, ceil_mode)
 
 
 def max_pool1d_with_indices(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,  # noqa: A002
                             ceil_mode: bool = False) -> tuple[Tensor, Tensor]:
     """``F.max_pool1d(..., return_indices=True)``: (values, indices)."""
-    return F.max_pool1d(input, kernel_size, stride or None, padding, dilation, ceil_mode, True)
+    return F.max_pool1d(input, kernel_size, _stride(stride), padding, dilation, ceil_mode, True)
 
 
 def adaptive_max_pool1d(input: Tensor, output_size) -> tuple[Tensor, Tensor]:  # noqa: A002
