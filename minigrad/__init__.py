@@ -3,6 +3,8 @@
 ``import minigrad`` imports NumPy only; other backends load on first use.
 """
 
+import numpy as _np
+
 from . import backends
 from ._version import __version__
 from .backends import get_backend, set_backend
@@ -57,17 +59,19 @@ from .grad_mode import (
     detect_anomaly,
     enable_grad,
     inference_mode,
+    is_anomaly_check_nan_enabled,
     is_anomaly_enabled,
     is_grad_enabled,
     is_inference_mode_enabled,
     no_grad,
+    set_anomaly_enabled,
     set_detect_anomaly,
     set_grad_enabled,
 )
 from .gradcheck import GradcheckReport, gradcheck, gradgradcheck
 from .ops import PUBLIC as _OPS
 from .ops import TOP_LEVEL as _OPS_TOP_LEVEL
-from .tensor import Tensor, is_tensor, numel, tensor
+from .tensor import Tensor, is_tensor, numel, tensor, typename
 
 bool = bool_  # noqa: A001 - minigrad.bool, as torch.bool
 
@@ -82,7 +86,8 @@ __all__ = [
     "bool_", "detect_anomaly", "device", "empty", "empty_like", "enable_grad", "eye", "float32", "float64",
     "from_dlpack", "from_numpy", "full", "full_like", "get_backend", "get_rng_state", "grad", "gradcheck",
     "gradgradcheck", "int32", "int64",
-    "is_anomaly_enabled", "is_grad_enabled", "is_inference_mode_enabled",
+    "is_anomaly_check_nan_enabled", "is_anomaly_enabled", "is_grad_enabled", "is_inference_mode_enabled",
+    "set_anomaly_enabled", "typename",
     "linspace", "manual_seed", "no_grad", "ones", "ones_like", "rand",
     "rand_like", "randint", "randn", "randn_like", "set_backend", "set_detect_anomaly", "set_grad_enabled",
     "set_rng_state", "tensor", "uint8", "zeros", "zeros_like",
@@ -95,8 +100,10 @@ __all__ = [
 from . import amp  # noqa: E402
 from .amp import autocast  # noqa: E402
 from .creation import (  # noqa: E402
+    asarray,
     bartlett_window,
     blackman_window,
+    frombuffer,
     hamming_window,
     hann_window,
     kaiser_window,
@@ -105,24 +112,34 @@ from .creation import (  # noqa: E402
     scalar_tensor,
     set_default_dtype,
 )
-from .dtypes import can_cast, finfo, iinfo, int8, int16, promote_types, result_type  # noqa: E402
+from .creation import torch_range as range  # noqa: E402, A004 - PyTorch's deprecated torch.range
+from .devices import get_default_device, set_default_device  # noqa: E402
+from .dtypes import can_cast, finfo, iinfo, int8, int16, layout, promote_types, result_type, strided  # noqa: E402
 from .generator import default_generator  # noqa: E402
 from .runtime import (  # noqa: E402
     are_deterministic_algorithms_enabled,
     compile,
+    get_deterministic_debug_mode,
     get_float32_matmul_precision,
+    get_num_interop_threads,
     get_num_threads,
     initial_seed,
     is_deterministic_algorithms_warn_only_enabled,
+    is_warn_always_enabled,
     seed,
+    set_deterministic_debug_mode,
     set_float32_matmul_precision,
+    set_flush_denormal,
+    set_num_interop_threads,
     set_num_threads,
     set_printoptions,
+    set_warn_always,
     use_deterministic_algorithms,
 )
 from .tensor import Size  # noqa: E402
 
 short = int16
+dtype = _np.dtype  # minigrad's dtypes are NumPy's: isinstance(x.dtype, minigrad.dtype) holds, as with torch.dtype
 # PyTorch's dtype aliases: torch.float is float32 and torch.int is int32 whatever the default dtype
 float, double, long, int = float32, float64, int64, int32  # noqa: A001
 __all__ += [
@@ -132,7 +149,9 @@ __all__ += [
     "seed", "set_default_dtype", "set_num_threads", "short", "float", "double", "long", "int",
     "use_deterministic_algorithms", "bartlett_window", "blackman_window", "hamming_window", "hann_window",
     "kaiser_window", "scalar_tensor", "get_float32_matmul_precision", "set_float32_matmul_precision",
-    "set_printoptions",
+    "set_printoptions", "asarray", "dtype", "frombuffer", "get_default_device", "get_deterministic_debug_mode",
+    "get_num_interop_threads", "is_warn_always_enabled", "layout", "range", "set_default_device",
+    "set_deterministic_debug_mode", "set_flush_denormal", "set_num_interop_threads", "set_warn_always", "strided",
 ]
 _NO_HALF = ("float16", "half", "bfloat16")  # named in ported mixed-precision code: a porting hint, not a dtype
 
@@ -148,8 +167,17 @@ _LAZY_MODULES = ("nn", "optim", "data", "testing", "cuda", "utils", "autograd", 
 # torch.<name> spellings of nn.functional's (torch.celu, torch.relu_, torch.pdist, ...), loaded with nn on first use
 _FROM_NN_FUNCTIONAL = {name: name for name in (
     "celu", "celu_", "selu", "selu_", "rrelu", "rrelu_", "hardshrink", "threshold", "threshold_", "pdist",
-    "channel_shuffle", "rms_norm", "relu_", "prelu")}
+    "channel_shuffle", "rms_norm", "relu_", "prelu", "adaptive_avg_pool1d", "avg_pool1d", "bilinear", "conv1d",
+    "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "cosine_similarity",
+    "pairwise_distance", "pixel_shuffle", "pixel_unshuffle")}
 _FROM_NN_FUNCTIONAL["native_channel_shuffle"] = "channel_shuffle"
+# torch.<name> functional ops whose signatures are ATen's, not nn.functional's (minigrad/nn/_toplevel.py)
+_FROM_NN_TOPLEVEL = frozenset((
+    "batch_norm", "instance_norm", "layer_norm", "group_norm", "embedding", "dropout", "dropout_", "alpha_dropout",
+    "alpha_dropout_", "feature_alpha_dropout", "feature_alpha_dropout_", "feature_dropout", "feature_dropout_",
+    "kl_div", "binary_cross_entropy_with_logits", "cosine_embedding_loss", "hinge_embedding_loss",
+    "margin_ranking_loss", "triplet_margin_loss", "poisson_nll_loss", "ctc_loss", "max_pool1d", "max_pool2d",
+    "max_pool3d", "max_pool1d_with_indices", "adaptive_max_pool1d", "constant_pad_nd", "grid_sampler"))
 
 
 def __getattr__(name: str):
@@ -166,6 +194,8 @@ def __getattr__(name: str):
         return getattr(importlib.import_module(f"{__name__}.serialization"), name)
     if name in _FROM_NN_FUNCTIONAL:
         return getattr(importlib.import_module(f"{__name__}.nn.functional"), _FROM_NN_FUNCTIONAL[name])
+    if name in _FROM_NN_TOPLEVEL:
+        return importlib.import_module(f"{__name__}.nn._toplevel").FUNCTIONS[name]
     if name in _NO_HALF:
         raise AttributeError(f"module 'minigrad' has no attribute {name!r}: minigrad computes in float32/float64 "
                              "only; drop the half-precision cast, or use autocast(..., enabled=False)")

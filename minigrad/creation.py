@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import warnings
 
 import numpy as np
 
@@ -74,6 +76,102 @@ def as_tensor(data, dtype=None, device=None, backend: str | None = None) -> Tens
         out = data.to(backend=backend, device=device) if backend is not None or device is not None else data
         return out if dtype is None else out.astype(dtype)
     return tensor(data, dtype=dtype, backend=backend, device=device)
+
+
+def frombuffer(buffer, *, dtype, count: int = -1, offset: int = 0, requires_grad: bool = False) -> Tensor:
+    """A 1-D tensor over a Python buffer's memory (``bytearray``, ``memoryview``, ``array.array``, ...), shared, as
+    ``torch.frombuffer``: ``count`` elements of ``dtype`` (-1: as many as fit) from byte ``offset``. It lives on the
+    current backend if that keeps host memory, else on NumPy; a read-only buffer gives PyTorch's warning."""
+    dt = as_dtype(dtype)
+    try:
+        length = memoryview(buffer).nbytes
+    except TypeError:
+        raise ValueError(f"frombuffer: {type(buffer).__name__} does not implement Python buffer protocol") from None
+    size = dt.itemsize
+    if length == 0 or count == 0:
+        raise ValueError(f"frombuffer: both buffer length ({length}) and count ({count}) must not be 0")
+    if not 0 <= offset < length:
+        raise ValueError(f"frombuffer: offset ({offset} bytes) must be non-negative and no greater than buffer length "
+                         f"({length} bytes) minus 1")
+    if count < 0:
+        if (length - offset) % size:
+            raise ValueError(f"frombuffer: buffer length ({length - offset} bytes) after offset ({offset} bytes) must "
+                             f"be a multiple of element size ({size})")
+        count = (length - offset) // size
+    elif offset + count * size > length:
+        raise ValueError(f"frombuffer: requested buffer length ({count} * {size} bytes) after offset ({offset} bytes) "
+                         f"must not be greater than actual buffer length ({length} bytes)")
+    array = np.frombuffer(buffer, dtype=dt, count=count, offset=offset)
+    if not array.flags.writeable:
+        warnings.warn("frombuffer: the given buffer is not writable, and minigrad (as PyTorch) does not support "
+                      "non-writable tensors: writing to this tensor fails. Copy the buffer (bytearray(buffer)) to make "
+                      "it writable", UserWarning, stacklevel=2)
+    out = from_dlpack(array, backend=_devices.backend_for("cpu", "frombuffer"))
+    return out.requires_grad_(True) if requires_grad else out
+
+
+def asarray(obj, *, dtype=None, device=None, copy: bool | None = None, requires_grad: bool | None = None,
+            backend: str | None = None) -> Tensor:
+    """``obj`` as a tensor, as ``torch.asarray``: memory is shared with a tensor, a NumPy array (or another DLPack
+    producer) or a buffer where the dtype and the kind of memory allow it, unless ``copy=True``; ``copy=False``
+    raises ``ValueError`` where it cannot share. A tensor that needs no change comes back itself. ``requires_grad``:
+    None keeps a tensor's (its graph too, through the copy or cast), False detaches, True makes the result require
+    grad. Lists and numbers are copied, with ``tensor()``'s dtype rules."""
+    where = "asarray"
+    name = _devices.resolve_creation(backend, device, where)
+    target = _backends.resolve(name)
+    shared = None
+    if isinstance(obj, Tensor):
+        shared = obj if backend is None and device is None else obj.to(backend=backend, device=device)
+        if shared is not obj and copy is False:
+            raise ValueError(f"{where}: can't alias a tensor on backend {obj.backend!r} into backend "
+                             f"{shared.backend!r} (copy=False)")
+    elif hasattr(obj, "__dlpack_device__") and (int(obj.__dlpack_device__()[0]) in _DLPACK_HOST_DEVICES) == \
+            target.host_memory:
+        shared = from_dlpack(obj, backend=target.name)
+        if isinstance(obj, np.ndarray) and not obj.flags.writeable:
+            warnings.warn("asarray: the given NumPy array is not writable, and minigrad (as PyTorch) does not support "
+                          "non-writable tensors: writing to this tensor fails. Copy the array to make it writable",
+                          UserWarning, stacklevel=2)
+    elif isinstance(obj, (bytes, bytearray, memoryview)) and target.host_memory:
+        shared = frombuffer(obj, dtype=dtype if dtype is not None else _default_float())
+    if shared is None:
+        if copy is False:
+            raise ValueError(f"{where}: can't alias {type(obj).__name__} into a tensor (copy=False); pass copy=None or "
+                             "copy=True")
+        out = tensor(obj, dtype=dtype, backend=target.name)
+    else:
+        out = shared if dtype is None else shared.astype(dtype)
+        if out is not shared and copy is False:
+            raise ValueError(f"{where}: can't alias a tensor of dtype {shared.dtype.name} into dtype "
+                             f"{as_dtype(dtype).name} (copy=False)")
+        if copy and out is shared:
+            out = out.clone()
+    if requires_grad is False and out.requires_grad:
+        return out.detach()
+    if requires_grad and not out.requires_grad:
+        out.requires_grad_(True)
+    return out
+
+
+def torch_range(start, end, step=1, *, dtype=None, requires_grad: bool = False, backend=None, device=None) -> Tensor:
+    """PyTorch's deprecated ``range``: ``start``, ``start + step``, ... up to and including ``end``, in the default
+    dtype unless ``dtype`` (whatever the arguments' types). Warns, as PyTorch: use ``arange`` (``end`` excluded)."""
+    warnings.warn("minigrad.range is deprecated, as torch.range, because its behavior is inconsistent with Python's "
+                  "range builtin. Instead, use minigrad.arange, which produces values in [start, end).",
+                  UserWarning, stacklevel=2)
+    if step == 0:
+        raise ValueError("range: step must be nonzero")
+    if (step > 0 and end < start) or (step < 0 and end > start):
+        raise ValueError(f"range: upper bound and lower bound inconsistent with step sign (start={start}, end={end}, "
+                         f"step={step})")
+    dt = as_dtype(dtype or _default_float())
+    count = math.floor((end - start) / step) + 1
+    if dt.kind == "f":  # PyTorch's: start + i * step, in float64
+        host = (float(start) + np.arange(count, dtype=np.float64) * float(step)).astype(dt)
+    else:
+        host = (int(start) + np.arange(count, dtype=np.int64) * int(step)).astype(dt)
+    return _make(lambda b: b.from_numpy(host), dt, requires_grad, backend, device, "range()")
 
 
 def zeros(*size, dtype=None, requires_grad=False, backend=None, device=None) -> Tensor:

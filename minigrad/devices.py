@@ -67,6 +67,9 @@ class device:  # noqa: N801 - PyTorch's name
         return f"device(type={self.type!r}{index})"
 
 
+_Device = device  # for functions whose argument is named ``device``, as PyTorch's
+
+
 def is_device(target) -> bool:
     """Whether ``target`` is a device or a string that names one (``"cpu"``, ``"cuda"``, ``"cuda:0"``)."""
     if isinstance(target, device):
@@ -114,3 +117,20 @@ def resolve_creation(backend: str | None, dev, where: str) -> str | None:
                              f"{'host' if chosen.host_memory else 'device'} memory, not on device {str(dev)!r}")
         return backend
     return name
+
+
+def set_default_device(device) -> None:
+    """Where new tensors go, as ``torch.set_default_device``: ``"cuda"`` makes the CuPy backend the default
+    (``set_backend("cupy")``); ``"cpu"`` or ``None`` keep a host backend that is the default already (NumPy or
+    Numba) and otherwise make it NumPy. A ``with minigrad.backend(...)`` block still wins, as the precedence of
+    backends has it (docs/backends.md)."""
+    if device is not None and not isinstance(device, (str, _Device)):
+        raise TypeError(f"set_default_device: expected a device or a string such as 'cpu' or 'cuda', got "
+                        f"{type(device).__name__}")
+    _backends.set_backend(backend_for("cpu" if device is None else device, "set_default_device"))
+
+
+def get_default_device() -> device:
+    """The device new tensors go to here and now: ``device(type='cpu')`` on a host backend, else
+    ``device(type='cuda', index=0)`` (the CuPy backend's current device)."""
+    return device("cpu") if _backends.current().host_memory else device("cuda", 0)

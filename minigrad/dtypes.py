@@ -22,6 +22,26 @@ SUPPORTED["short"] = int16
 
 DEFAULT_FLOAT = float32
 
+# PyTorch's tensor type names (``x.type()``, ``typename(x)``), per dtype
+TENSOR_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "int64": "LongTensor", "int32": "IntTensor",
+                     "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
+
+
+class layout:  # noqa: N801 - PyTorch's name
+    """A tensor's memory layout, as ``torch.layout``. minigrad has one, ``minigrad.strided`` (dense arrays with
+    strides); PyTorch's sparse layouts have no counterpart."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"minigrad.{self.name}"
+
+
+strided = layout("strided")
+
 
 def as_dtype(dtype) -> np.dtype:
     """Turn a dtype, a dtype name or a Python type into a supported ``numpy.dtype``. The Python types mean what

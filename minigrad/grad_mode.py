@@ -23,10 +23,14 @@ class _GradMode:
     def __exit__(self, *exc) -> None:
         _enabled.reset(self._tokens.pop())
 
+    def _again(self) -> _GradMode:
+        """A new block with this one's settings: each call of a decorated function enters its own."""
+        return self.__class__()
+
     def __call__(self, fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with self.__class__():
+            with self._again():
                 return fn(*args, **kwargs)
 
         return wrapper
@@ -98,33 +102,55 @@ class inference_mode(_GradMode):  # noqa: N801 - PyTorch's name
         _inference.reset(inference)
         _enabled.reset(grad)
 
-    def __call__(self, fn):
-        inference = self.inference
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with inference_mode(inference):
-                return fn(*args, **kwargs)
-
-        return wrapper
+    def _again(self) -> inference_mode:
+        return inference_mode(self.inference)
 
 
-_anomaly: ContextVar[bool] = ContextVar("minigrad_detect_anomaly", default=False)
-is_anomaly_enabled = _anomaly.get
+_anomaly: ContextVar[bool] = ContextVar("minigrad_detect_anomaly", default=False)  # NaN checks on: read by every op
+_anomaly_mode: ContextVar[tuple] = ContextVar("minigrad_anomaly_mode", default=(False, True))  # (enabled, check_nan)
+
+
+def is_anomaly_enabled() -> bool:
+    return _anomaly_mode.get()[0]
+
+
+def is_anomaly_check_nan_enabled() -> bool:
+    """Whether anomaly mode, when enabled, checks for NaN (``check_nan``; True unless set otherwise)."""
+    return _anomaly_mode.get()[1]
+
+
+def _set_anomaly(enabled: bool, check_nan: bool) -> tuple:
+    # minigrad's anomaly mode is its NaN check: enabled with check_nan=False, it is recorded and checks nothing
+    return _anomaly_mode.set((bool(enabled), bool(check_nan))), _anomaly.set(bool(enabled) and bool(check_nan))
 
 
 class detect_anomaly(_GradMode):  # noqa: N801 - PyTorch's name
     """Inside the block, an op that turns finite inputs into NaN (log of a negative number, 0/0, ...)
     raises ``FloatingPointError`` naming the op, in forward and in backward. Off by default: it costs a
-    scan of every output."""
+    scan of every output. ``check_nan=False`` turns the mode on without the check, as PyTorch (where the mode
+    also records tracebacks, which minigrad does not)."""
+
+    def __init__(self, check_nan: bool = True) -> None:
+        super().__init__()
+        self.check_nan = check_nan
 
     def __enter__(self) -> None:
-        self._tokens.append(_anomaly.set(True))
+        self._tokens.append(_set_anomaly(True, self.check_nan))
 
     def __exit__(self, *exc) -> None:
-        _anomaly.reset(self._tokens.pop())
+        mode, nan = self._tokens.pop()
+        _anomaly.reset(nan)
+        _anomaly_mode.reset(mode)
+
+    def _again(self) -> detect_anomaly:
+        return detect_anomaly(self.check_nan)
 
 
-def set_detect_anomaly(mode: bool) -> None:
+def set_detect_anomaly(mode: bool, check_nan: bool = True) -> None:
     """Turn NaN detection on or off for the current thread (see ``detect_anomaly``)."""
-    _anomaly.set(bool(mode))
+    _set_anomaly(mode, check_nan)
+
+
+def set_anomaly_enabled(enabled: bool, check_nan: bool = True) -> None:
+    """``set_detect_anomaly`` by PyTorch's top-level name."""
+    _set_anomaly(enabled, check_nan)

@@ -156,3 +156,19 @@ class frexp(NamedTuple):  # noqa: N801
 class histogram(NamedTuple):  # noqa: N801
     hist: Tensor
     bin_edges: Tensor
+
+
+class histogramdd(NamedTuple):  # noqa: N801
+    hist: Tensor
+    bin_edges: tuple
+
+
+class svd(NamedTuple):  # noqa: N801 - the deprecated torch.svd's: V, not Vh
+    U: Tensor  # noqa: N815
+    S: Tensor  # noqa: N815
+    V: Tensor  # noqa: N815
+
+
+class qr(NamedTuple):  # noqa: N801
+    Q: Tensor  # noqa: N815
+    R: Tensor  # noqa: N815

@@ -1,5 +1,6 @@
-"""PyTorch's process-wide switches: ``set_num_threads``/``get_num_threads``, ``seed``/``initial_seed`` and
-``use_deterministic_algorithms``, mapped to what minigrad's backends really have."""
+"""PyTorch's process-wide switches: ``set_num_threads``/``get_num_threads``, ``seed``/``initial_seed``,
+``use_deterministic_algorithms``, ``set_warn_always`` and the switches minigrad has nothing behind (interop threads,
+denormal flushing), mapped to what minigrad's backends really have."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import numpy as np
 
 from . import backends as _backends
 
-__all__ = ["are_deterministic_algorithms_enabled", "compile", "get_float32_matmul_precision", "get_num_threads",
-           "initial_seed", "is_deterministic_algorithms_warn_only_enabled", "seed", "set_num_threads",
-           "set_float32_matmul_precision", "set_printoptions", "use_deterministic_algorithms"]
+__all__ = ["are_deterministic_algorithms_enabled", "compile", "get_deterministic_debug_mode",
+           "get_float32_matmul_precision", "get_num_interop_threads", "get_num_threads", "initial_seed",
+           "is_deterministic_algorithms_warn_only_enabled", "is_warn_always_enabled", "seed",
+           "set_deterministic_debug_mode", "set_flush_denormal", "set_num_interop_threads", "set_num_threads",
+           "set_float32_matmul_precision", "set_printoptions", "set_warn_always", "use_deterministic_algorithms"]
 
 
 def set_num_threads(n: int) -> None:
@@ -42,6 +45,60 @@ def get_num_threads() -> int:
     if numba_backend is not None:
         return int(numba_backend.get_num_threads())
     return _backends._num_threads or os.cpu_count() or 1
+
+
+_interop_threads: list = []  # set_num_interop_threads's value, once
+
+
+def set_num_interop_threads(n: int) -> None:
+    """PyTorch's size of the pool that runs independent ops concurrently. minigrad runs ops one after another in
+    the calling thread, so the value is only recorded (``get_num_interop_threads``); as in PyTorch, it can be set
+    once."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"set_num_interop_threads: expected a positive int, got {n!r}")
+    if _interop_threads:
+        raise RuntimeError("set_num_interop_threads: cannot set the number of interop threads after "
+                           "set_num_interop_threads was called")
+    _interop_threads.append(int(n))
+
+
+def get_num_interop_threads() -> int:
+    """``set_num_interop_threads``'s value, else the number of CPUs (PyTorch's default)."""
+    return _interop_threads[0] if _interop_threads else os.cpu_count() or 1
+
+
+def set_flush_denormal(mode: bool) -> bool:
+    """PyTorch's switch for flushing subnormal floats to zero on the CPU. NumPy offers no control of the FPU's
+    flush-to-zero mode, so minigrad cannot do it and returns False, as PyTorch does on CPUs without the feature."""
+    if not isinstance(mode, (bool, np.bool_)):
+        raise TypeError(f"set_flush_denormal: mode must be a bool, got {type(mode).__name__}")
+    return False
+
+
+# -- warnings PyTorch gives once per process ---------------------------------------------------------------
+_warn_always = [False]
+_warned: set = set()
+
+
+def set_warn_always(b: bool) -> None:
+    """Give the warnings that minigrad, as PyTorch, gives once per process (deprecated spellings such as
+    ``minigrad.qr``) every time instead (``True``), or once again (``False``)."""
+    if not isinstance(b, (bool, np.bool_)):
+        raise TypeError(f"set_warn_always: expects a bool, got {type(b).__name__}")
+    _warn_always[0] = bool(b)
+
+
+def is_warn_always_enabled() -> bool:
+    return _warn_always[0]
+
+
+def warn_once(message: str, category=UserWarning, stacklevel: int = 3) -> None:
+    """``warnings.warn`` the first time per process for this message (PyTorch's ``TORCH_WARN_ONCE``), every time
+    after ``set_warn_always(True)``."""
+    if message in _warned and not _warn_always[0]:
+        return
+    _warned.add(message)
+    warnings.warn(message, category, stacklevel=stacklevel)
 
 
 # -- seeds ----------------------------------------------------------------------------------------------
@@ -82,6 +139,32 @@ def are_deterministic_algorithms_enabled() -> bool:
 
 def is_deterministic_algorithms_warn_only_enabled() -> bool:
     return _deterministic["enabled"] and _deterministic["warn_only"]
+
+
+_DEBUG_MODES = {"default": 0, "warn": 1, "error": 2}
+
+
+def set_deterministic_debug_mode(debug_mode) -> None:
+    """``use_deterministic_algorithms`` by PyTorch's other spelling: 0 or "default" (off), 1 or "warn"
+    (``warn_only=True``), 2 or "error" (on)."""
+    if isinstance(debug_mode, str):
+        if debug_mode not in _DEBUG_MODES:
+            raise RuntimeError(f"set_deterministic_debug_mode: invalid mode {debug_mode!r}; expected 'default', "
+                               "'warn' or 'error'")
+        debug_mode = _DEBUG_MODES[debug_mode]
+    if isinstance(debug_mode, bool) or not isinstance(debug_mode, (int, np.integer)):
+        raise TypeError(f"set_deterministic_debug_mode: debug_mode must be a str or an int, got "
+                        f"{type(debug_mode).__name__}")
+    if debug_mode not in (0, 1, 2):
+        raise RuntimeError(f"set_deterministic_debug_mode: invalid mode {debug_mode}; expected 0, 1 or 2")
+    use_deterministic_algorithms(debug_mode > 0, warn_only=debug_mode == 1)
+
+
+def get_deterministic_debug_mode() -> int:
+    """0 (off), 1 (warn only) or 2 (error): ``use_deterministic_algorithms``'s state."""
+    if not _deterministic["enabled"]:
+        return 0
+    return 1 if _deterministic["warn_only"] else 2
 
 
 def alert_nondeterministic(what: str) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import backends as _backends
 from . import devices as _devices
-from .dtypes import SUPPORTED, as_dtype, default_float, float32, float64, int32, int64
+from .dtypes import SUPPORTED, TENSOR_TYPE_NAMES, as_dtype, default_float, float32, float64, int32, int64, strided
 from .errors import InplaceError, ShapeError
 from .grad_mode import is_grad_enabled
 
@@ -261,7 +261,11 @@ class Tensor:
         dtype = as_dtype(dtype)
         return self if dtype == self.dtype else _ops.cast(self, dtype)
 
-    def type(self, dtype) -> Tensor:
+    def type(self, dtype=None, non_blocking: bool = False):
+        """This tensor in ``dtype``; without one, its type's name as PyTorch spells it, under minigrad's name
+        (``'minigrad.FloatTensor'``; ``'minigrad.cuda.FloatTensor'`` on the GPU)."""
+        if dtype is None:
+            return f"minigrad.{'' if self.is_cpu else 'cuda.'}{TENSOR_TYPE_NAMES[self.dtype.name]}"
         return self.astype(dtype)
 
     def float(self) -> Tensor:
@@ -727,6 +731,16 @@ class Tensor:
     def is_cpu(self) -> bool:
         return bool(self._backend.host_memory)
 
+    @property
+    def is_meta(self) -> bool:
+        """False: minigrad has no meta tensors (shapes without data)."""
+        return False
+
+    @property
+    def layout(self):
+        """``minigrad.strided``, the one layout minigrad has."""
+        return strided
+
     def index_add_(self, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
         return self._inplace("index_add_", lambda x, s: _ops.index_add(x, dim, index, s, alpha=alpha), source)
 
@@ -854,6 +868,21 @@ class Size(tuple):
 def is_tensor(obj) -> bool:
     """Whether ``obj`` is a minigrad tensor (PyTorch's ``is_tensor``)."""
     return isinstance(obj, Tensor)
+
+
+def typename(obj, /) -> str:
+    """The qualified name of ``obj``'s type, as ``torch.typename``: ``obj.type()`` for a tensor
+    (``'minigrad.FloatTensor'``), else ``module.qualname`` of a class or function or of ``obj``'s class."""
+    if isinstance(obj, Tensor):
+        return obj.type()
+    module = getattr(obj, "__module__", "") or ""
+    if hasattr(obj, "__qualname__"):
+        qualname = obj.__qualname__
+    elif hasattr(obj, "__name__"):
+        qualname = obj.__name__
+    else:
+        module, qualname = obj.__class__.__module__ or "", obj.__class__.__qualname__
+    return qualname if module in ("", "builtins") else f"{module}.{qualname}"
 
 
 def numel(input: Tensor) -> int:  # noqa: A002 - PyTorch's name

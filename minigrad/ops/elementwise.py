@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from ..dtypes import as_dtype, default_float
+from ..errors import ShapeError
 from ..function import Function
 from ..grad_mode import no_grad
 from ..tensor import Tensor, tensor
@@ -284,15 +285,17 @@ class Cast(Function):
 
 
 class Fill(Function):
-    """A tensor of x's shape and dtype filled with ``value``; no gradient flows to x."""
+    """A tensor of x's shape and dtype filled with ``value``, a number or a 0-d tensor (which gets the sum of the
+    gradient, as PyTorch's); no gradient flows to x."""
 
     @staticmethod
     def forward(ctx, x, value):
-        return ctx.backend.full(x.shape, value, x.dtype)
+        ctx.value_is_tensor = isinstance(value, Tensor)
+        return ctx.backend.full(x.shape, value.item() if ctx.value_is_tensor else value, x.dtype)
 
     @staticmethod
     def backward(ctx, g):
-        return None, None
+        return None, g.sum() if ctx.value_is_tensor else None
 
 
 # -- public functions -------------------------------------------------------------------------------
@@ -319,10 +322,15 @@ def cast(x: Tensor, dtype) -> Tensor:
     return Cast.apply(x, dtype)
 
 
-@public(spec=False, top_level=False, method=False)
-def fill(x: Tensor, value) -> Tensor:
-    """A tensor like ``x`` filled with ``value`` (the out-of-place half of ``fill_``)."""
-    return Fill.apply(x, value)
+@public(spec=False, method=False)
+def fill(input: Tensor, value) -> Tensor:  # noqa: A002 - PyTorch's name
+    """A tensor like ``input`` filled with ``value``, a number or a 0-d tensor (the out-of-place ``fill_``)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"fill: expected a tensor, got {type(input).__name__}")
+    if isinstance(value, Tensor) and value.ndim:
+        raise ShapeError(f"fill: the value must be a number or a 0-d tensor, got a tensor of shape "
+                         f"{tuple(value.shape)}")
+    return Fill.apply(input, value)
 
 
 @elementwise(_zero_gradient, floating=False)

@@ -17,8 +17,8 @@ from ..errors import ShapeError
 from ..function import Function
 from ..tensor import Tensor, tensor
 from ._registry import METHODS, public
-from .arithmetic import ne
-from .composites import _movedim_or_self, diag, flip
+from .arithmetic import floor_divide, ne, remainder
+from .composites import _movedim_or_self, diag, flip, unbind
 from .movement import (
     IndexScatter,
     _check_dim,
@@ -451,7 +451,7 @@ def dsplit(input: Tensor, indices_or_sections) -> tuple:  # noqa: A002
     return _directional_split("dsplit", input, indices_or_sections, 2, 3)
 
 
-@public
+@public(aliases=("unsafe_split_with_sizes",))
 def split_with_sizes(input: Tensor, split_sizes, dim: int = 0) -> tuple:  # noqa: A002
     """Pieces of the listed sizes along ``dim`` (they must add up to its length)."""
     _check_tensor("split_with_sizes", input)
@@ -623,4 +623,94 @@ def diff(input: Tensor, n: int = 1, dim: int = -1, prepend: Tensor | None = None
             break
         x = _run_differences(x, axis)
     return x
+
+
+def _gradient_steps(input: Tensor, spacing, dims: list, dim_given: bool) -> list:  # noqa: A002
+    """``gradient``'s ``spacing`` as one step per dimension of ``dims``: a number, or a 1-D tensor of coordinates."""
+    if isinstance(spacing, Tensor) and spacing.ndim == 0:
+        spacing = spacing.item()
+    if isinstance(spacing, (int, float, np.number)) and not isinstance(spacing, bool):
+        return [spacing] * len(dims)
+    if not isinstance(spacing, (list, tuple)):
+        raise TypeError(f"gradient: spacing must be a number, a list of numbers or a list of 1-D tensors, got "
+                        f"{type(spacing).__name__}")
+    if len(spacing) != len(dims):
+        where = f"dim ({len(dims)} dimensions)" if dim_given else f"the input ({input.ndim} dimensions)"
+        raise ValueError(f"gradient: spacing must be a number or a list of one entry per dimension of {where}, got a "
+                         f"list of length {len(spacing)}")
+    for step, d in zip(spacing, dims):
+        if isinstance(step, Tensor) and (step.ndim != 1 or step.shape[0] != input.shape[d]):
+            raise ShapeError(f"gradient: the coordinates of dimension {d} must be a 1-D tensor of its size "
+                             f"{input.shape[d]}, got shape {tuple(step.shape)}")
+    return list(spacing)
+
+
+@public(spec=False, method=False)
+def gradient(input: Tensor, *, spacing=1, dim=None, edge_order: int = 1) -> tuple:  # noqa: A002
+    """Numerical derivatives of ``input`` along each dimension of ``dim`` (all by default), as NumPy's
+    ``gradient``: central differences inside, one-sided ones of order ``edge_order`` (1 or 2) at both ends.
+    ``spacing``: one number for every dimension, one number per dimension, or one 1-D tensor of coordinates per
+    dimension (unevenly spaced samples). PyTorch's formulas, as composites: differentiable in ``input`` and in the
+    coordinates."""
+    _check_tensor("gradient", input)
+    if edge_order not in (1, 2) or isinstance(edge_order, bool):
+        raise ValueError(f"gradient: only supports edge_order=1 and edge_order=2, got {edge_order!r}")
+    named = list(range(input.ndim)) if dim is None else [dim] if isinstance(dim, int) else list(dim)
+    dims = [_check_dim(d, input.ndim, "gradient") for d in named]
+    if len(set(dims)) != len(dims):
+        raise ValueError(f"gradient: dim {dim} names a dimension twice")
+    steps = _gradient_steps(input, spacing, dims, dim is not None)
+    if any(input.shape[d] < edge_order + 1 for d in dims):
+        raise ShapeError(f"gradient: expected each dimension size to be at least edge_order+1 = {edge_order + 1}, got "
+                         f"shape {tuple(input.shape)}")
+    out = []
+    for d, step in zip(dims, steps):
+        def x(start, stop=None, d=d):
+            return getitem(input, (slice(None),) * d + (slice(start, stop),))
+
+        if isinstance(step, Tensor):  # coordinates: second-order differences of unevenly spaced samples
+            h = diff(step)
+            h1, h2 = h[:-1], h[1:]
+            along = [-1 if i == d else 1 for i in range(input.ndim)]
+            a, b, c = (reshape(v, along) for v in (-h2 / (h1 * (h1 + h2)), (h2 - h1) / (h1 * h2),
+                                                   h1 / (h2 * (h1 + h2))))
+            center = a * x(0, -2) + b * x(1, -1) + c * x(2)
+            if edge_order == 1:
+                first, last = (x(1, 2) - x(0, 1)) / h[0], (x(-1) - x(-2, -1)) / h[-1]
+            else:
+                first = (-(2.0 * h[0] + h[1]) / (h[0] * (h[0] + h[1])) * x(0, 1)
+                         + (h[0] + h[1]) / (h[0] * h[1]) * x(1, 2) + -h[0] / (h[1] * (h[0] + h[1])) * x(2, 3))
+                last = (h[-1] / (h[-2] * (h[-1] + h[-2])) * x(-3, -2)
+                        + -(h[-1] + h[-2]) / (h[-1] * h[-2]) * x(-2, -1)
+                        + (2 * h[-1] + h[-2]) / (h[-1] * (h[-1] + h[-2])) * x(-1))
+        else:
+            center = (x(2) - x(0, -2)) / step / 2
+            if edge_order == 1:
+                first, last = (x(1, 2) - x(0, 1)) / step, (x(-1) - x(-2, -1)) / step
+            else:
+                first = (-1.5 * x(0, 1) + 2 * x(1, 2) - 0.5 * x(2, 3)) / step
+                last = (0.5 * x(-3, -2) - 2 * x(-2, -1) + 1.5 * x(-1)) / step
+        out.append(concatenate([first, center, last], d))
+    return tuple(out)
+
+
+@public(spec=False, method=False)
+def unravel_index(indices: Tensor, shape) -> tuple:
+    """The coordinates in a tensor of ``shape`` of the flat (row-major) ``indices``: one int64 tensor per dimension,
+    each of ``indices``' shape. As PyTorch's, values outside [0, numel) wrap (floor division, then modulo)."""
+    _check_tensor("unravel_index", indices)
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"unravel_index: expected 'indices' to be integer dtype, but got {indices.dtype.name}")
+    sizes = (shape,) if isinstance(shape, (int, np.integer)) else shape
+    if not isinstance(sizes, (tuple, list)) or not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool)
+                                                          for n in sizes):
+        raise TypeError(f"unravel_index: expected 'shape' to be an int or a sequence of ints, got {shape!r}")
+    sizes = tuple(int(n) for n in sizes)
+    if any(n <= 0 for n in sizes):
+        raise ValueError(f"unravel_index: 'shape' must hold positive sizes, got {sizes}")
+    strides = [math.prod(sizes[i + 1:]) for i in range(len(sizes))]
+    flat = indices.astype("int64").unsqueeze(-1)
+    coords = remainder(floor_divide(flat, _on(indices, np.array(strides, np.int64))),
+                       _on(indices, np.array(sizes, np.int64)))
+    return unbind(coords, -1)
 

@@ -31,8 +31,11 @@ from .matrix import (
     inv,
     matrix_norm,
     pinv,
+    qr,
     solve,
+    svd,
     svdvals,
+    vector_norm,
 )
 from .movement import _expand_or_self, _reshape_or_self, broadcast_to, concatenate, reshape
 from .reduction import sum as _sum
@@ -648,6 +651,84 @@ def lu_solve_old(b: Tensor, LU_data: Tensor, LU_pivots: Tensor) -> Tensor:  # no
     return lu_solve(LU_data, LU_pivots, b)
 
 
+# -- PyTorch's deprecated svd/qr/norm spellings, and the functions it removed -------------------------------------
+def svd_old(input: Tensor, some: bool = True, compute_uv: bool = True) -> return_types.svd:  # noqa: A002
+    """PyTorch's deprecated ``torch.svd``: (U, S, V) with A = U diag(S) Vᵀ (V, where ``linalg.svd`` gives Vᵀ),
+    reduced unless ``some=False``; with ``compute_uv=False``, U and V are zeros of shape (m, m) and (n, n) and only
+    S is differentiable (through ``linalg.svdvals``)."""
+    from ..creation import zeros
+
+    if not compute_uv:
+        values = svdvals(input)
+        *batch, m, n = input.shape
+        return return_types.svd(zeros(*batch, m, m, dtype=input.dtype, backend=input.backend), values,
+                                zeros(*batch, n, n, dtype=input.dtype, backend=input.backend))
+    u, s, vh = svd(input, full_matrices=not some)
+    return return_types.svd(u, s, vh.mT)
+
+
+def qr_old(input: Tensor, some: bool = True) -> return_types.qr:  # noqa: A002
+    """PyTorch's deprecated ``torch.qr``: ``linalg.qr`` in mode "reduced" (``some=True``) or "complete", with
+    PyTorch's deprecation warning, once per process."""
+    from ..runtime import warn_once
+
+    warn_once("qr is deprecated in favor of linalg.qr and will be removed in a future PyTorch release.\nThe "
+              "boolean parameter 'some' has been replaced with a string parameter 'mode'.\nQ, R = qr(A, some)\n"
+              "should be replaced with\nQ, R = linalg.qr(A, 'reduced' if some else 'complete')")
+    return return_types.qr(*qr(input, "reduced" if some else "complete"))
+
+
+def nuclear_norm(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    """PyTorch's deprecated ``nuclear_norm(input, keepdim=False)`` / ``nuclear_norm(input, dim, keepdim=False)``:
+    ``linalg.matrix_norm(input, "nuc", dim)``, over the last two dimensions by default."""
+    from ..runtime import warn_once
+
+    if isinstance(dim, bool):  # the overload without dim: nuclear_norm(input, keepdim)
+        dim, keepdim = None, dim
+    warn_once("nuclear_norm is deprecated and it is just left for JIT compatibility. It will be removed in a future "
+              "PyTorch release. Please use `linalg.matrix_norm(A, 'nuc', dim, keepdim)` instead")
+    return matrix_norm(input, "nuc", (-2, -1) if dim is None else dim, keepdim)
+
+
+def frobenius_norm(input: Tensor, dim, keepdim: bool = False) -> Tensor:  # noqa: A002
+    """PyTorch's deprecated ``frobenius_norm``: ``linalg.vector_norm(input, 2, dim, keepdim)`` over one or two
+    dimensions."""
+    from ..runtime import warn_once
+
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    if len(dims) > 2:
+        raise ValueError(f"frobenius_norm: expected at most 2 dimensions, but got {len(dims)} dimensions instead")
+    warn_once("frobenius_norm is deprecated and it is just left for JIT compatibility. It will be removed in a "
+              "future PyTorch release. Please use `linalg.vector_norm(A, 2., dim, keepdim)` instead")
+    return vector_norm(input, 2, dims, keepdim)
+
+
+def _removed(name: str, advice: str):
+    def removed(*args, **kwargs):
+        raise RuntimeError(f"{name}: this function was deprecated since PyTorch 1.9 and is now removed. {advice}")
+
+    removed.__name__ = removed.__qualname__ = name
+    removed.__doc__ = f"Removed from PyTorch: raises ``RuntimeError`` with the ``linalg`` spelling to use ({name})."
+    return removed
+
+
+_REMOVED = {name: _removed(name, advice) for name, advice in (
+    ("matrix_rank", "Please use the `minigrad.linalg.matrix_rank` function instead. The parameter 'symmetric' was "
+                    "renamed in `linalg.matrix_rank()` to 'hermitian'."),
+    ("solve", "`linalg.solve` has its arguments reversed and does not return the LU factorization (see "
+              "`linalg.lu_factor`).\nX = solve(B, A).solution should be replaced with:\n"
+              "X = minigrad.linalg.solve(A, B)"),
+    ("lstsq", "`linalg.lstsq` has reversed arguments and does not return the QR decomposition (see `linalg.qr`).\n"
+              "X, _ = lstsq(B, A).solution[:A.size(1)] should be replaced with:\n"
+              "X = minigrad.linalg.lstsq(A, B).solution"),
+    ("symeig", "The default triangle is now the lower one.\nL, _ = symeig(A, upper=upper) should be replaced with:\n"
+               "L = minigrad.linalg.eigvalsh(A, UPLO='U' if upper else 'L')\nand L, V = symeig(A, eigenvectors=True) "
+               "with:\nL, V = minigrad.linalg.eigh(A, UPLO='U' if upper else 'L')"),
+    ("eig", "Its replacement, `linalg.eig`, returns complex tensors, which minigrad does not have; for a symmetric "
+            "matrix use minigrad.linalg.eigh (or eigvalsh for the eigenvalues alone)."),
+)}
+
+
 # -- the *_ex variants: (result, info) ------------------------------------------------------------------------
 def _ex_result(name: str, fn, A: Tensor, check_errors: bool, compute_info, safe):  # noqa: N803
     """(fn(A), info). Where a matrix fails, PyTorch returns LAPACK's partial result with info > 0; minigrad
@@ -723,12 +804,13 @@ def solve_ex(A: Tensor, B: Tensor, *, left: bool = True,  # noqa: N803
 
 
 # -- PyTorch's top-level spellings and Tensor methods --------------------------------------------------------
-_NOT_METHODS = {"lu_unpack", "chain_matmul", "vander"}  # not Tensor methods in PyTorch
+_NOT_METHODS = {"lu_unpack", "chain_matmul", "vander", "nuclear_norm", "frobenius_norm", "matrix_rank"}  # as PyTorch
 for _name, _fn in (("triangular_solve", triangular_solve), ("lu_unpack", lu_unpack), ("matrix_exp", matrix_exp),
                    ("orgqr", householder_product), ("ormqr", ormqr), ("geqrf", geqrf), ("pinverse", pinverse),
                    ("cholesky_solve", cholesky_solve), ("cholesky_inverse", cholesky_inverse),
                    ("vander", torch_vander), ("chain_matmul", chain_matmul), ("lu", lu_old),
-                   ("lu_solve", lu_solve_old)):
+                   ("lu_solve", lu_solve_old), ("svd", svd_old), ("qr", qr_old), ("nuclear_norm", nuclear_norm),
+                   ("frobenius_norm", frobenius_norm), *_REMOVED.items()):
     PUBLIC[_name] = _fn
     TOP_LEVEL.add(_name)
     if _name not in _NOT_METHODS:

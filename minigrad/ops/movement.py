@@ -463,7 +463,7 @@ def stack(tensors, axis: int = 0, *, dim=None) -> Tensor:
     return concatenate([unsqueeze(t, axis) for t in tensors], axis)
 
 
-@public
+@public(aliases=("unsafe_split",))
 def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     """PyTorch's ``split``: chunks of one size (the last may be smaller), or the listed sizes."""
     dim = _check_dim(dim, x.ndim, "split")
@@ -485,7 +485,7 @@ def split(x: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     return tuple(out)
 
 
-@public(spec=False)
+@public(spec=False, aliases=("unsafe_chunk",))
 def chunk(x: Tensor, chunks: int, dim: int = 0) -> tuple:
     """Split into ``chunks`` pieces of (nearly) equal size."""
     length = x.shape[dim]
@@ -507,11 +507,17 @@ def pad(x: Tensor, pad: tuple, mode: str = "constant", value: float | None = Non
     value = 0.0 if value is None else value
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
         raise ValueError(f"pad: needs pairs for at most {x.ndim} dimensions, got {pad}")
-    if any(p < 0 for p in pad):
-        raise ValueError(f"pad: negative padding is not supported in mode 'constant', got {pad}")
     widths = [(0, 0)] * x.ndim
     for i in range(len(pad) // 2):
         widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    if any(p < 0 for p in pad):  # negative widths crop, as PyTorch's constant padding
+        for d, (before, after) in enumerate(widths):
+            if x.shape[d] + before + after < 0:
+                raise ShapeError(f"pad: the input size {x.shape[d]} of dimension {d}, plus negative padding {before} "
+                                 f"and {after}, gives a negative output size")
+        x = getitem(x, tuple(slice(max(-before, 0), n - max(-after, 0))
+                             for n, (before, after) in zip(x.shape, widths)))
+        widths = [(max(before, 0), max(after, 0)) for before, after in widths]
     return Pad.apply(x, tuple(widths), value)
 
 

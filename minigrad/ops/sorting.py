@@ -6,6 +6,8 @@ it, so their gradient scatters back to the positions they came from, to any orde
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import return_types
 from ..tensor import Tensor
 from ._registry import public
@@ -65,6 +67,23 @@ def nonzero(x: Tensor, *, as_tuple: bool = False):
     if not as_tuple:
         return found
     return tuple(Tensor(be.ascontiguous(be.getitem(found.array, (slice(None), d))), be) for d in range(x.ndim))
+
+
+@public(spec=False)
+def nonzero_static(input: Tensor, *, size: int, fill_value: int = -1) -> Tensor:  # noqa: A002 - PyTorch's names
+    """``nonzero``'s (count, ndim) indices cut to ``size`` rows, or padded to it with rows of ``fill_value``: a
+    result whose shape is known before the values are."""
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 0:
+        raise ValueError(f"nonzero_static: 'size' must be a non-negative int, got {size!r}")
+    found = nonzero(input)
+    be = input._backend
+    if input.ndim == 0:  # PyTorch: (size, 0), one column per dimension
+        found = Tensor(be.zeros((found.shape[0], 0), np.dtype(np.int64)), be)
+    kept = Tensor(be.ascontiguous(be.getitem(found.array, slice(0, size))), be)
+    if kept.shape[0] == size:
+        return kept
+    padding = be.full((size - kept.shape[0], found.shape[1]), fill_value, np.dtype(np.int64))
+    return Tensor(be.concatenate([kept.array, padding], 0), be)
 
 
 @public(spec=False)

@@ -92,7 +92,75 @@ def msort(input: Tensor) -> Tensor:  # noqa: A002
     return sort(input, 0).values
 
 
-# -- histogram (no gradient, as PyTorch's) -----------------------------------------------------------------------
+# -- histograms (no gradient, as PyTorch's) ----------------------------------------------------------------------
+def _histogram_edges(op: str, column: np.ndarray, bins, bounds, dtype) -> np.ndarray:
+    """One dimension's bin edges: a 1-D ``bins`` tensor's, or ``bins`` equal bins over ``bounds`` (by default the
+    column's min and max, widened by 0.5 each way when equal; [0, 1] without data), PyTorch's bit for bit."""
+    if isinstance(bins, Tensor):
+        if bins.ndim != 1:
+            raise ShapeError(f"{op}: bins tensor should have one dimension, got shape {tuple(bins.shape)}")
+        if bins.dtype != dtype:
+            raise TypeError(f"{op}: input and bins tensors should have the same dtype, got {dtype.name} and "
+                            f"{bins.dtype.name}")
+        if bins.numel() < 2:
+            raise ValueError(f"{op}: a bins tensor needs at least 2 edges, got {bins.numel()}")
+        return bins.numpy().copy()
+    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)):
+        raise TypeError(f"{op}: bins must be an int or a 1-D tensor, got {type(bins).__name__}")
+    if bins <= 0:
+        raise ValueError(f"{op}: bins must be > 0, but got {bins}")
+    if bounds is not None:
+        low, high = (float(v) for v in bounds)
+    elif column.size:
+        low, high = float(column.min()), float(column.max())
+    else:
+        low, high = 0.0, 1.0
+    if low > high:
+        raise ValueError(f"{op}: min should not exceed max, but got min {low} max {high}")
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise ValueError(f"{op}: range [{low}, {high}] is not finite")
+    if low == high:
+        low, high = low - 0.5, high + 0.5
+    return _torch_linspace(low, high, int(bins) + 1, dtype)
+
+
+def _bin_of(column: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Each value's bin (each holds its left edge, the last its right edge too), -1 for values outside (or NaN)."""
+    pos = np.minimum(np.searchsorted(edges, column, side="right") - 1, edges.size - 2)
+    return np.where((column >= edges[0]) & (column <= edges[-1]), pos, -1)
+
+
+def _histogram_weight(op: str, weight: Tensor | None, input: Tensor, shape: tuple) -> np.ndarray:  # noqa: A002
+    """The weight of each value (of each point, for ``histogramdd``), flat: ``weight``'s, or ones."""
+    if weight is None:
+        return np.ones(int(np.prod(shape, dtype=np.int64)), input.dtype)
+    _check_tensor(op, weight)
+    if op == "histogram" and weight.numel() != input.numel():
+        raise ShapeError(f"histogram: weight of shape {tuple(weight.shape)} must have as many elements as the input "
+                         f"of shape {tuple(input.shape)}")
+    if op == "histogramdd" and tuple(weight.shape) != shape:
+        raise ShapeError(f"histogramdd: weight of shape {tuple(weight.shape)} must have the shape of the points, "
+                         f"{shape} (the input's {tuple(input.shape)} without its last dimension)")
+    if weight.dtype != input.dtype:
+        raise TypeError(f"{op}: input and weight should have the same dtype, got {input.dtype.name} and "
+                        f"{weight.dtype.name}")
+    return weight.numpy().reshape(-1)
+
+
+def _counts(edges: list, points: np.ndarray, weights: np.ndarray, density: bool, dtype) -> np.ndarray:
+    """The histogram of ``points`` (one column per dimension) over ``edges``: summed weights, or PyTorch's density
+    (divided by the total, then by each dimension's bin widths)."""
+    positions = [_bin_of(points[:, d], e) for d, e in enumerate(edges)]
+    inside = np.logical_and.reduce([p >= 0 for p in positions])
+    hist = np.zeros(tuple(e.size - 1 for e in edges), dtype)
+    np.add.at(hist, tuple(p[inside] for p in positions), weights[inside])
+    if density:
+        hist = hist / hist.sum(dtype=dtype)
+        for d, e in enumerate(edges):
+            hist = hist / np.diff(e).reshape([-1 if j == d else 1 for j in np.arange(len(edges))])
+    return hist.astype(dtype)
+
+
 @public(spec=False)
 @quiet  # density of an empty histogram: 0 / 0 = NaN, as PyTorch, without NumPy's warning
 def histogram(input: Tensor, bins, *, range=None, weight: Tensor | None = None,  # noqa: A002 - PyTorch's names
@@ -105,56 +173,43 @@ def histogram(input: Tensor, bins, *, range=None, weight: Tensor | None = None, 
     dtype = input.dtype
     if dtype.kind != "f":
         raise TypeError(f"histogram: input must be floating point, got {dtype.name}")
-    x = input.numpy().reshape(-1)
-    if isinstance(bins, Tensor):
-        if bins.ndim != 1:
-            raise ShapeError(f"histogram: bins tensor should have one dimension, got shape {tuple(bins.shape)}")
-        if bins.dtype != dtype:
-            raise TypeError(f"histogram: input and bins tensors should have the same dtype, got {dtype.name} and "
-                            f"{bins.dtype.name}")
-        if bins.numel() < 2:
-            raise ValueError(f"histogram: a bins tensor needs at least 2 edges, got {bins.numel()}")
-        edges = bins.numpy().copy()
-    else:
-        if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)):
-            raise TypeError(f"histogram: bins must be an int or a 1-D tensor, got {type(bins).__name__}")
-        if bins <= 0:
-            raise ValueError(f"histogram: bins must be > 0, but got {bins}")
-        if range is not None:
-            low, high = (float(v) for v in range)
-        elif x.size:
-            low, high = float(x.min()), float(x.max())
-        else:
-            low, high = 0.0, 1.0
-        if low > high:
-            raise ValueError(f"histogram: min should not exceed max, but got min {low} max {high}")
-        if not (np.isfinite(low) and np.isfinite(high)):
-            raise ValueError(f"histogram: range [{low}, {high}] is not finite")
-        if low == high:
-            low, high = low - 0.5, high + 0.5
-        edges = _torch_linspace(low, high, int(bins) + 1, dtype)
-    if weight is not None:
-        _check_tensor("histogram", weight)
-        if weight.numel() != x.size:
-            raise ShapeError(f"histogram: weight of shape {tuple(weight.shape)} must have as many elements as the "
-                             f"input of shape {tuple(input.shape)}")
-        if weight.dtype != dtype:
-            raise TypeError(f"histogram: input and weight should have the same dtype, got {dtype.name} and "
-                            f"{weight.dtype.name}")
-        w = weight.numpy().reshape(-1)
-    else:
-        w = np.ones(x.shape, dtype)
-    n = edges.size - 1
-    hist = np.zeros(n, dtype)
-    inside = (x >= edges[0]) & (x <= edges[-1])
-    pos = np.searchsorted(edges, x[inside], side="right") - 1
-    pos = np.minimum(pos, n - 1)  # the last bin holds its right edge
-    np.add.at(hist, pos, w[inside])
-    if density:
-        hist = hist / hist.sum(dtype=dtype)
-        hist = hist / np.diff(edges)
+    x = input.numpy().reshape(-1, 1)
+    edges = _histogram_edges("histogram", x[:, 0], bins, range, dtype)
+    hist = _counts([edges], x, _histogram_weight("histogram", weight, input, tuple(input.shape)), density, dtype)
     backend = input.backend
-    return return_types.histogram(tensor(hist.astype(dtype), backend=backend), tensor(edges, backend=backend))
+    return return_types.histogram(tensor(hist, backend=backend), tensor(edges, backend=backend))
+
+
+@public(spec=False)
+@quiet
+def histogramdd(input: Tensor, bins, *, range=None, weight: Tensor | None = None,  # noqa: A002 - PyTorch's names
+                density: bool = False) -> return_types.histogramdd:
+    """PyTorch's ``histogramdd``: the D-dimensional histogram of the points in the last dimension of ``input``
+    (..., D), with ``histogram``'s rules per dimension: ``bins`` an int, D ints or D 1-D edge tensors, ``range`` D
+    (min, max) pairs flattened, ``weight`` one per point. Returns ``(hist, bin_edges)`` (a tuple of D tensors)."""
+    _check_tensor("histogramdd", input)
+    dtype = input.dtype
+    if dtype.kind != "f":
+        raise TypeError(f"histogramdd: input must be floating point, got {dtype.name}")
+    if input.ndim < 2:
+        raise ShapeError(f"histogramdd: input tensor should have at least 2 dimensions (..., D), got shape "
+                         f"{tuple(input.shape)}")
+    dims = input.shape[-1]
+    points = input.numpy().reshape(-1, dims)
+    per_dim = list(bins) if isinstance(bins, (list, tuple)) else [bins] * dims
+    if len(per_dim) != dims:
+        raise ValueError(f"histogramdd: bins must give one entry per dimension of the points ({dims}), got "
+                         f"{len(per_dim)}")
+    bounds = None if range is None else [float(v) for v in range]
+    if bounds is not None and len(bounds) != 2 * dims:
+        raise ValueError(f"histogramdd: for a {dims}-dimensional histogram range should have {2 * dims} elements, "
+                         f"but got {len(bounds)}")
+    edges = [_histogram_edges("histogramdd", points[:, d], b, None if bounds is None else bounds[2 * d:2 * d + 2],
+                              dtype) for d, b in enumerate(per_dim)]
+    weights = _histogram_weight("histogramdd", weight, input, tuple(input.shape[:-1]))
+    backend = input.backend
+    return return_types.histogramdd(tensor(_counts(edges, points, weights, density, dtype), backend=backend),
+                                    tuple(tensor(e, backend=backend) for e in edges))
 
 
 # -- index_reduce -----------------------------------------------------------------------------------------------
@@ -378,23 +433,123 @@ def _resize_as_(self: Tensor, other: Tensor, memory_format=None) -> Tensor:
     return _resize_(self, tuple(other.shape))
 
 
-def _new_empty_strided(self: Tensor, size, stride, *, dtype=None, requires_grad: bool = False) -> Tensor:
-    """A new tensor of ``size`` with the given ``stride`` (in elements), on this tensor's backend and by default of
-    its dtype; its memory holds zeros (PyTorch's is uninitialized)."""
-    from ..dtypes import as_dtype
+def _strided_zeros(op: str, size, stride, dtype, requires_grad: bool, backend, device) -> Tensor:
+    from .. import backends as _backends
+    from .. import devices as _devices
+    from ..dtypes import as_dtype, default_float
     from .strided import as_strided
 
     size, stride = tuple(int(n) for n in size), tuple(int(s) for s in stride)
     if len(size) != len(stride):
-        raise ValueError(f"new_empty_strided: mismatch in length of strides and shape: size {size}, stride {stride}")
+        raise ValueError(f"{op}: mismatch in length of strides and shape: size {size}, stride {stride}")
     if any(n < 0 for n in size) or any(s < 0 for s in stride):
-        raise ValueError(f"new_empty_strided: sizes and strides must be non-negative, got {size} and {stride}")
+        raise ValueError(f"{op}: sizes and strides must be non-negative, got {size} and {stride}")
     count = 0 if 0 in size else 1 + sum((n - 1) * s for n, s in zip(size, stride))
-    be = self._backend
-    storage = Tensor(be.zeros((count,), as_dtype(dtype) if dtype is not None else self.dtype), be)
+    be = _backends.resolve(_devices.resolve_creation(backend, device, op))
+    storage = Tensor(be.zeros((count,), as_dtype(dtype if dtype is not None else default_float())), be)
     with no_grad():
         out = as_strided(storage, size, stride, 0)
     return out.requires_grad_(requires_grad)
+
+
+@public(spec=False, method=False)
+def empty_strided(size, stride, *, dtype=None, requires_grad: bool = False, backend: str | None = None,
+                  device=None) -> Tensor:
+    """A new tensor of ``size`` whose strides (in elements) are ``stride``, a view of memory that holds zeros
+    (PyTorch's is uninitialized); the default dtype unless ``dtype``."""
+    return _strided_zeros("empty_strided", size, stride, dtype, requires_grad, backend, device)
+
+
+def _new_empty_strided(self: Tensor, size, stride, *, dtype=None, requires_grad: bool = False) -> Tensor:
+    """A new tensor of ``size`` with the given ``stride`` (in elements), on this tensor's backend and by default of
+    its dtype; its memory holds zeros (PyTorch's is uninitialized)."""
+    return _strided_zeros("new_empty_strided", size, stride, self.dtype if dtype is None else dtype, requires_grad,
+                          self.backend, None)
+
+
+# -- Python callables per element, in place (CPU tensors, outside autograd, as PyTorch's) ------------------------
+def _map_elements(self: Tensor, op: str, fn, *others: Tensor) -> Tensor:
+    """``self[i] = fn(self[i], other[i], ...)`` with Python numbers, ``others`` broadcast to ``self``'s shape and of
+    its dtype (PyTorch's rules for ``apply_``, ``map_`` and ``map2_``)."""
+    if not self.is_cpu:
+        raise TypeError(f"{op} is only implemented on CPU tensors")
+    for t in (self, *others):
+        if t.requires_grad:
+            raise RuntimeError(f"Can't call {op}() on Variable that requires grad. Use var.detach().{op}() instead.")
+    columns = [self.numpy()]
+    for other in others:
+        _check_tensor(op, other)
+        if other.dtype != self.dtype:
+            raise TypeError(f"{op}: expected a {self.dtype.name} tensor, as self, got {other.dtype.name}")
+        try:
+            columns.append(np.broadcast_to(other.numpy(), self.shape))
+        except ValueError:
+            raise ShapeError(f"{op}: a tensor of shape {tuple(other.shape)} does not broadcast to self's shape "
+                             f"{tuple(self.shape)}") from None
+    kind = {"f": float, "b": bool}.get(self.dtype.kind, int)
+    results = []
+    for values in zip(*(c.reshape(-1).tolist() for c in columns)):
+        value = fn(*values)
+        if not isinstance(value, (int, float, np.number)):  # bool is an int
+            raise TypeError(f"{op}: the function must return a real number, got {type(value).__name__}")
+        results.append(kind(value))
+    new = tensor(np.array(results, self.dtype).reshape(self.shape), backend=self.backend)
+    return self._inplace(op, lambda x: new)
+
+
+def _apply_(self: Tensor, callable) -> Tensor:  # noqa: A002 - PyTorch's name
+    """``callable(x)`` of each element, written back in place (a Python number per element: slow)."""
+    return _map_elements(self, "apply_", callable)
+
+
+def _map_(self: Tensor, tensor: Tensor, callable) -> Tensor:  # noqa: A002
+    """``callable(self[i], tensor[i])`` of each element, ``tensor`` broadcast to this shape, in place."""
+    return _map_elements(self, "map_", callable, tensor)
+
+
+def _map2_(self: Tensor, x: Tensor, y: Tensor, callable) -> Tensor:  # noqa: A002
+    """``callable(self[i], x[i], y[i])`` of each element, ``x`` and ``y`` broadcast to this shape, in place."""
+    return _map_elements(self, "map2_", callable, x, y)
+
+
+# -- pinned memory: minigrad has none ------------------------------------------------------------------------------
+def _is_pinned(self: Tensor, device=None) -> bool:
+    """False: minigrad allocates no page-locked host memory."""
+    return False
+
+
+def _pin_memory(self: Tensor, device=None) -> Tensor:
+    """PyTorch's errors where it has them (no CUDA device; a tensor on the GPU); else the tensor itself, since
+    minigrad has no page-locked memory and copies to the GPU the same way without it."""
+    from .. import cuda
+
+    if not self.is_cpu:
+        raise RuntimeError(f"pin_memory: cannot pin a tensor on {self.device}: only dense CPU tensors can be pinned")
+    if not cuda.is_available():
+        raise RuntimeError("Cannot access accelerator device when none is available.")
+    return self
+
+
+# -- PyTorch's top-level spellings of Tensor methods: torch.exp_(x) is x.exp_() -------------------------------------
+def _method_as_function(name: str):
+    def function(input: Tensor, *args, **kwargs):  # noqa: A002 - PyTorch's name
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}: expected a tensor, got {type(input).__name__}")
+        return getattr(input, name)(*args, **kwargs)
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"``input.{name}(...)``, PyTorch's top-level spelling of the Tensor method."
+    return function
+
+
+for _name in ("abs_", "acos_", "acosh_", "addmv_", "arccos_", "arccosh_", "arcsin_", "arcsinh_", "arctan_",
+              "arctanh_", "asin_", "asinh_", "atan_", "atanh_", "ceil_", "clamp_", "clamp_max_", "clamp_min_", "clip_",
+              "cos_", "cosh_", "deg2rad_", "detach", "detach_", "erf_", "erfc_", "exp2_", "exp_", "expm1_", "fill_",
+              "fix_", "floor_", "frac_", "gcd_", "i0_", "lcm_", "ldexp_", "log10_", "log1p_", "log2_", "log_",
+              "logit_", "nan_to_num_", "neg_", "negative_", "rad2deg_", "reciprocal_", "resize_as_", "round_",
+              "rsqrt_", "sigmoid_", "sin_", "sinc_", "sinh_", "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_",
+              "zero_"):
+    public(_method_as_function(_name), spec=False, method=False)
 
 
 def _register_post_accumulate_grad_hook(self: Tensor, hook):
@@ -420,7 +575,8 @@ for _name, _fn in (("index_reduce_", _index_reduce_), ("where", _where), ("addr_
                    ("squeeze_", _squeeze_), ("unsqueeze_", _unsqueeze_), ("transpose_", _transpose_),
                    ("swapaxes_", _swapaxes_), ("swapdims_", _swapdims_), ("t_", _t_), ("resize_", _resize_),
                    ("resize_as_", _resize_as_), ("new_empty_strided", _new_empty_strided),
-                   ("register_post_accumulate_grad_hook", _register_post_accumulate_grad_hook)):
+                   ("register_post_accumulate_grad_hook", _register_post_accumulate_grad_hook), ("apply_", _apply_),
+                   ("map_", _map_), ("map2_", _map2_), ("is_pinned", _is_pinned), ("pin_memory", _pin_memory)):
     _fn.__name__ = _fn.__qualname__ = _name
     setattr(Tensor, _name, _fn)
 Tensor.real = property(real, doc="The real part: the tensor itself for a real tensor.")

@@ -26,12 +26,8 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
         raise ValueError(f"dropout: p must be in [0, 1], got {p}")
     if not training or p == 0.0:
         return input
-    if p == 1.0:
-        return input * 0.0
-    out = input * _keep_mask(input, input.shape, p)
-    if inplace:
-        return input.copy_(out)
-    return out
+    out = input * 0.0 if p == 1.0 else input * _keep_mask(input, input.shape, p)
+    return input.copy_(out) if inplace else out
 
 
 @_public
