@@ -10,9 +10,6 @@ from _lazy_torch import torch  # PyTorch on first use; without it, only its comp
 import minigrad as mg
 from minigrad import func as mf
 
-# Importing torch.func makes PyTorch warn about its own torch.jit.script.
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
-
 RNG = np.random.default_rng(21)
 X, Y = RNG.standard_normal(4), RNG.standard_normal(4)
 A = RNG.standard_normal((3, 4))
