@@ -404,15 +404,16 @@ def test_cache_directory(monkeypatch, tmp_path):
 
     key = _cache.build_key()  # the import name and a hash of the sources: stale entries cannot load
     assert key.startswith("minigrad_backends.numba_backend-")
-    previous = numba.config.CACHE_DIR
+    previous, numbas = _cache.CACHE_DIR, numba.config.CACHE_DIR
     try:
         monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
-        assert _cache.configure() == str(tmp_path / "minigrad" / "numba" / key) == numba.config.CACHE_DIR
-        assert os.path.isdir(numba.config.CACHE_DIR)
+        assert _cache.configure() == str(tmp_path / "minigrad" / "numba" / key) == _cache.CACHE_DIR
+        assert os.path.isdir(_cache.CACHE_DIR)
         monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "explicit"))
         assert _cache.configure() == str(tmp_path / "explicit" / key)  # an explicit NUMBA_CACHE_DIR is the base
+        assert numba.config.CACHE_DIR == numbas  # Numba's own setting, for the user's other functions, untouched
     finally:
-        numba.config.CACHE_DIR = previous
+        _cache.CACHE_DIR = previous
 
 
 def test_read_only_install_caches_in_the_user_directory(tmp_path):
@@ -456,6 +457,46 @@ def test_read_only_install_caches_in_the_user_directory(tmp_path):
     assert {".nbi", ".nbc"} <= cached, cached  # Numba's index and compiled code
     # Nothing was written next to the sources (as root the chmod does not stop writes: this check does).
     assert sorted(str(p.relative_to(tree)) for p in tree.rglob("*")) == before
+
+
+def test_two_checkouts_of_the_same_sources_share_the_cache_and_other_functions_keep_numbas_setting(tmp_path):
+    """Copies of the packages at two paths (two clones, CI's fresh one each run): the second loads the kernel the
+    first compiled. A function of the user's own with cache=True still caches where Numba would put it."""
+    import shutil
+
+    import minigrad_backends
+
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for tree in ("a", "b"):
+        for package in (mg, minigrad_backends):
+            shutil.copytree(os.path.dirname(package.__file__), tmp_path / tree / package.__name__, ignore=skip)
+    (tmp_path / "user").mkdir()
+    user_code = "import numba\n@numba.njit(cache=True)\ndef twice(v):\n    return 2 * v\n"
+    (tmp_path / "user" / "mine.py").write_text(user_code)
+    script = textwrap.dedent("""
+        import numba, numpy as np
+        before = numba.config.CACHE_DIR
+        import minigrad as mg
+        be = mg.backends.load("numba")
+        be.numpy_below = dict(be.numpy_below, activation=0)
+        assert np.array_equal(be.relu(np.array([-1.0, 2.0])), [0.0, 2.0])
+        from minigrad_backends.numba_backend import elementwise
+        stats = elementwise.relu_forward.stats
+        import mine
+        assert mine.twice(2.0) == 4.0
+        print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()), numba.config.CACHE_DIR == before)
+    """)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_", "PYTHON"))}
+    env["NUMBA_CACHE_DIR"] = str(tmp_path / "cache")
+    runs = [subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                           env=dict(env, PYTHONPATH=f"{tmp_path / tree}{os.pathsep}{tmp_path / 'user'}"))
+            for tree in ("a", "b")]
+    for result in runs:
+        assert result.returncode == 0, result.stderr
+    assert [r.stdout.split() for r in runs] == [["0", "1", "True"], ["1", "0", "True"]]
+    index = {p.name.split("-")[0]: p.parent.name for p in (tmp_path / "cache").rglob("*.nbi")}
+    assert index["elementwise.relu_forward_serial"].startswith("minigrad_backends.numba_backend-")
+    assert not index["mine.twice"].startswith("minigrad_backends")  # Numba's place for it, not ours
 
 
 def test_kernels_compile_lazily_per_variant_and_a_second_process_hits_the_cache(tmp_path):

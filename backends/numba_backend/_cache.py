@@ -1,9 +1,9 @@
-"""Where Numba writes its on-disk cache; imported before any kernel module is compiled.
+"""Where Numba caches this package's kernels; imported before any kernel module is compiled.
 
-Numba's default (``__pycache__`` next to the source) fails when the package is installed read-only, so
-we point ``numba.config.CACHE_DIR`` at a per-user cache directory (or under ``NUMBA_CACHE_DIR`` when that
-is set). Numba reads ``config.CACHE_DIR`` when a ``cache=True`` function is decorated, so this must run
-before the kernel modules are imported.
+Numba's default (``__pycache__`` next to the source) fails when the package is installed read-only, so the
+kernels go to a per-user cache directory (or below ``NUMBA_CACHE_DIR`` when that is set). Numba picks a
+function's cache location when a ``cache=True`` function is decorated, so this must run before the kernel
+modules are imported.
 
 Within it, each build gets its own subdirectory, named by the package's import name and a hash of this
 package's sources, because Numba's own index has two blind spots:
@@ -13,6 +13,14 @@ package's sources, because Numba's own index has two blind spots:
 - an entry records the module by name; loading one written under another import name (the tree imported
   as ``backends.numba_backend`` from a checkout instead of ``minigrad_backends.numba_backend``) fails or
   imports a second copy of the package.
+
+The kernels' files go straight into that subdirectory through a cache locator of our own, which Numba
+consults first and which answers only for this package's files. Numba's own locator for ``CACHE_DIR`` adds
+a hash of the source file's directory, so every checkout or clone of the same sources (CI's fresh clone
+each run) would compile everything again; the build key already names the sources. The locator also
+leaves ``numba.config.CACHE_DIR`` alone, so the user's other cached functions stay where they were. Where
+Numba's locator list cannot be extended (a Numba without it, or ``NUMBA_CACHE_LOCATOR_CLASSES`` set), the
+kernels fall back to ``config.CACHE_DIR`` set to the subdirectory, as before.
 
 Old subdirectories are not pruned; deleting the cache directory is always safe.
 """
@@ -24,6 +32,7 @@ import os
 import tempfile
 
 import numba
+from numba.core import caching as _caching
 
 
 def user_cache_dir() -> str:
@@ -53,16 +62,53 @@ def build_key() -> str:
     return f"{__package__}-{digest.hexdigest()[:12]}"
 
 
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class KernelCacheLocator(_caching._SourceFileBackedLocatorMixin, _caching._CacheLocator):
+    """Numba's cache locator for the kernels of this package: ``CACHE_DIR`` itself, whatever the path of the
+    checkout. Numba's source stamp (a hash of the file) and disambiguator (the line) are kept."""
+
+    def __init__(self, py_func, py_file) -> None:
+        self._py_file = py_file
+        self._lineno = py_func.__code__.co_firstlineno
+
+    def get_cache_path(self) -> str:
+        return CACHE_DIR
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        if os.path.dirname(os.path.abspath(py_file)) != _HERE:
+            return None  # another library's function: Numba's own locators decide
+        return super().from_function(py_func, py_file)
+
+
+def _install_locator() -> bool:
+    """Put ``KernelCacheLocator`` first in Numba's list; False where Numba has no such list or the user chose the
+    locators (``NUMBA_CACHE_LOCATOR_CLASSES``)."""
+    impl = getattr(_caching, "CacheImpl", None) or getattr(_caching, "_CacheImpl", None)
+    classes = getattr(impl, "_locator_classes", None)
+    if not isinstance(classes, list) or getattr(numba.config, "CACHE_LOCATOR_CLASSES", None):
+        return False
+    if KernelCacheLocator not in classes:
+        classes.insert(0, KernelCacheLocator)
+    return True
+
+
 def configure() -> str:
     """Choose the cache directory (below an explicit ``NUMBA_CACHE_DIR`` if set) and return it."""
+    global CACHE_DIR
     base = os.environ.get("NUMBA_CACHE_DIR") or user_cache_dir()
     path = os.path.join(base, build_key())
     if not _writable(path):  # e.g. a read-only home: a per-user temporary directory still caches
         uid = os.getuid() if hasattr(os, "getuid") else 0
         path = os.path.join(tempfile.gettempdir(), f"minigrad-numba-{uid}", build_key())
         os.makedirs(path, exist_ok=True)
-    numba.config.CACHE_DIR = path
+    CACHE_DIR = path
+    if not _install_locator():
+        numba.config.CACHE_DIR = path
     return path
 
 
-CACHE_DIR = configure()
+CACHE_DIR = ""
+configure()

@@ -390,7 +390,9 @@ class NumbaBackend(NumpyBackend):
 
     @property
     def cache_dir(self) -> str:
-        return self._numba.config.CACHE_DIR
+        from . import _cache
+
+        return _cache.CACHE_DIR
 
     def warmup(self, parallel: bool = False) -> None:
         """Compile (or load from the cache) every kernel for float32 and float64: their serial variants, and
