@@ -741,6 +741,17 @@ def test_nonzero_static_matches_pytorch(values, size, fill_value, backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("value", [3.0, 0.0])
+def test_nonzero_and_argwhere_of_a_0d_tensor_match_pytorch(value, backend):
+    x, t = mg.tensor(value, backend=backend), torch.tensor(value)
+    for ours, theirs in ((mg.nonzero(x), torch.nonzero(t)), (mg.argwhere(x), torch.argwhere(t)),
+                         (x.nonzero(), t.nonzero())):
+        assert tuple(ours.shape) == tuple(theirs.shape) and ours.dtype == mg.int64
+    (ours,), (theirs,) = x.nonzero(as_tuple=True), t.nonzero(as_tuple=True)
+    assert ours.tolist() == theirs.tolist()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_fill_and_fill__give_a_tensor_value_its_gradient(backend):
     rng = np.random.default_rng(19)
     x, v = rng.standard_normal((2, 3)), np.array(0.7)

@@ -550,8 +550,6 @@ def diagonal_scatter(input: Tensor, src: Tensor, offset: int = 0, dim1: int = 0,
 def argwhere(input: Tensor) -> Tensor:  # noqa: A002
     """The indices of the non-zero elements, one row each (int64, shape (count, ndim)), as ``nonzero``."""
     _check_tensor("argwhere", input)
-    if input.ndim == 0:
-        return Tensor(input._backend.zeros((int(bool(input.item())), 0), "int64"), input._backend)
     return nonzero(input)
 
 

@@ -61,11 +61,12 @@ def nonzero(x: Tensor, *, as_tuple: bool = False):
     if not isinstance(x, Tensor):
         raise TypeError(f"nonzero: expected a tensor, got {type(x).__name__}")
     be = x._backend
-    if x.ndim == 0:  # PyTorch treats a scalar as one element of a 1-D tensor
+    scalar = x.ndim == 0
+    if scalar:  # PyTorch: one element of a 1-D tensor for as_tuple, else (count, 0) rows with no dimension to index
         x = x.reshape(1)
     found = Tensor(be.nonzero(x.array), be)
     if not as_tuple:
-        return found
+        return Tensor(be.zeros((found.shape[0], 0), np.dtype(np.int64)), be) if scalar else found
     return tuple(Tensor(be.ascontiguous(be.getitem(found.array, (slice(None), d))), be) for d in range(x.ndim))
 
 
@@ -75,10 +76,8 @@ def nonzero_static(input: Tensor, *, size: int, fill_value: int = -1) -> Tensor:
     result whose shape is known before the values are."""
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 0:
         raise ValueError(f"nonzero_static: 'size' must be a non-negative int, got {size!r}")
-    found = nonzero(input)
+    found = nonzero(input)  # (count, ndim): (count, 0) for a 0-d input, as PyTorch's
     be = input._backend
-    if input.ndim == 0:  # PyTorch: (size, 0), one column per dimension
-        found = Tensor(be.zeros((found.shape[0], 0), np.dtype(np.int64)), be)
     kept = Tensor(be.ascontiguous(be.getitem(found.array, slice(0, size))), be)
     if kept.shape[0] == size:
         return kept
